@@ -1,0 +1,57 @@
+"""understudy: real servers that stand in for the ones your client talks to.
+
+Start a server in-process on localhost, point the client under test at it, and assert on what
+it received::
+
+    import understudy
+
+    with understudy.HTTPServer(response=understudy.Response(json={"ok": True})) as server:
+        urllib.request.urlopen(server.url + "/ping")
+        [request] = server.wait_for_requests(1)
+        assert request.path == "/ping"
+
+Everything public is importable from this module; the submodules are private.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    AddressInUse,
+    ConfigurationError,
+    UnderstudyError,
+    UnexpectedRequest,
+    UnmetExpectation,
+    WaitTimeout,
+)
+from ._http._fields import Headers, Query
+from ._http._models import Request, Response
+from ._http._server import HTTPServer
+from ._server import Server
+
+__all__ = [
+    "AddressInUse",
+    "ConfigurationError",
+    "HTTPServer",
+    "Headers",
+    "Query",
+    "Request",
+    "Response",
+    "Server",
+    "UnderstudyError",
+    "UnexpectedRequest",
+    "UnmetExpectation",
+    "WaitTimeout",
+]
+
+__version__ = "0.1.0.dev0"
+
+
+def _fixup_module_metadata() -> None:
+    # Public objects say `understudy.X` in reprs and tracebacks, not the private module (trio).
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith("understudy."):
+            obj.__module__ = __name__
+
+
+_fixup_module_metadata()

@@ -1,0 +1,157 @@
+"""HTTP/1.1 response framing (RFC 9112): the status line, the fields, and how the body is delimited.
+
+Pure: no sockets, clocks or threads. The connection decides *what* to answer; this module decides
+how the answer is framed on the wire, from the status code, the request method, the response's
+fields, the body length when known, and the request's HTTP version and persistence.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from http import HTTPStatus
+
+__all__ = [
+    "LAST_CHUNK",
+    "BodyMode",
+    "Framing",
+    "encode_chunk",
+    "encode_head",
+    "plan_framing",
+    "reason_phrase",
+]
+
+#: The last-chunk and empty trailer section that end a chunked body (RFC 9112 §7.1).
+LAST_CHUNK = b"0\r\n\r\n"
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+class BodyMode(enum.Enum):
+    """How the response body is delimited (RFC 9112 §6.3)."""
+
+    NONE = "none"  # no content: HEAD, 1xx, 204, 304
+    LENGTH = "length"  # Content-Length
+    CHUNKED = "chunked"  # Transfer-Encoding: chunked (HTTP/1.1 only)
+    CLOSE = "close"  # read until the connection closes (HTTP/1.0 with no length)
+
+
+class Framing:
+    """The framing decided for one response: extra fields, body mode, persistence."""
+
+    __slots__ = ("extra_fields", "keep_alive", "length", "mode")
+
+    def __init__(
+        self,
+        mode: BodyMode,
+        length: int | None,
+        keep_alive: bool,
+        extra_fields: list[tuple[str, str]],
+    ) -> None:
+        self.mode = mode
+        self.length = length
+        self.keep_alive = keep_alive
+        self.extra_fields = extra_fields
+
+    def __repr__(self) -> str:
+        return (
+            f"Framing(mode={self.mode.name}, length={self.length}, keep_alive={self.keep_alive}, "
+            f"extra_fields={self.extra_fields})"
+        )
+
+
+def reason_phrase(status: int) -> str:
+    """The registered reason phrase for ``status`` ("" for an unregistered code)."""
+    return _REASONS.get(status, "")
+
+
+def _field(fields: Sequence[tuple[str, str]], name: str) -> str | None:
+    for key, value in fields:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def plan_framing(
+    status: int,
+    fields: Sequence[tuple[str, str]],
+    *,
+    body_length: int | None,
+    request_method: str,
+    http_version: str,
+    keep_alive: bool,
+) -> Framing:
+    """Decide how to frame a response.
+
+    Args:
+        status: the status code.
+        fields: the response's own fields; a ``Content-Length`` there is honoured, a
+            ``Connection: close`` there ends the connection after the response.
+        body_length: the body's length when known in advance, ``None`` for a streamed body.
+        request_method: the request's method (``HEAD`` has no response content).
+        http_version: the request's version, ``"1.1"`` or ``"1.0"``.
+        keep_alive: whether the request allows the connection to persist (RFC 9112 §9.3).
+
+    Returns:
+        The :class:`Framing`: fields to add (Content-Length, Transfer-Encoding, Connection), the
+        body mode, the length, and whether the connection persists after this response.
+    """
+    extra: list[tuple[str, str]] = []
+    connection = _field(fields, "connection")
+    if connection is not None and "close" in connection.lower():
+        keep_alive = False
+    declared = _field(fields, "content-length")
+    declared_length = int(declared) if declared is not None and declared.isdigit() else None
+    has_content = not (100 <= status < 200 or status in (204, 304))
+
+    if not has_content:
+        mode, length = BodyMode.NONE, 0
+    elif declared_length is not None:
+        mode, length = BodyMode.LENGTH, declared_length
+    elif body_length is not None:
+        mode, length = BodyMode.LENGTH, body_length
+        extra.append(("Content-Length", str(body_length)))
+    elif http_version == "1.1":
+        mode, length = BodyMode.CHUNKED, None
+        if _field(fields, "transfer-encoding") is None:
+            extra.append(("Transfer-Encoding", "chunked"))
+    else:
+        mode, length, keep_alive = BodyMode.CLOSE, None, False
+
+    if request_method == "HEAD":
+        # The fields describe the GET response; no content follows (RFC 9110 §9.3.2).
+        mode = BodyMode.NONE
+    if connection is None:
+        if not keep_alive:
+            extra.append(("Connection", "close"))
+        elif http_version == "1.0":
+            extra.append(("Connection", "keep-alive"))
+    return Framing(mode, length, keep_alive, extra)
+
+
+def encode_head(
+    status: int,
+    reason: str,
+    fields: Sequence[tuple[str, str]],
+    extra_fields: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """The status line and field section, ending with the empty line (RFC 9112 §4, §5).
+
+    Field names and values are encoded as Latin-1 (RFC 9110 §5.5); a character outside it is
+    replaced, never sent raw.
+    """
+    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines += [f"{name}: {value}" for name, value in fields]
+    lines += [f"{name}: {value}" for name, value in extra_fields]
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1", "replace")
+
+
+def encode_chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (RFC 9112 §7.1).
+
+    Empty data gives nothing: an empty chunk would be read as the last chunk.
+    """
+    if not data:
+        return b""
+    return b"%x\r\n%b\r\n" % (len(data), data)

@@ -1,0 +1,275 @@
+"""Hosting an ASGI 3 application: the ``http`` scope with streamed bodies, and ``lifespan``.
+
+Spec: https://asgi.readthedocs.io/en/latest/specs/www.html (HTTP, spec_version 2.3) and
+https://asgi.readthedocs.io/en/latest/specs/lifespan.html. The app runs on the runtime's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from .._core.framing import reason_phrase
+from .._errors import UnderstudyError, WaitTimeout
+from ._connection import Exchange
+
+if TYPE_CHECKING:
+    from ._server import HTTPServer
+
+__all__ = ["ASGIApp", "ASGIHost"]
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
+_LIFESPAN_TIMEOUT = 10.0
+
+
+class ASGIHost:
+    """Runs an ASGI application: one task per request, plus the lifespan task."""
+
+    streams_body = True
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.state: dict[str, Any] = {}
+        self._lifespan: _Lifespan | None = None
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        call = _ASGICall(server, exchange, self)
+        task = server.loop.create_task(call.run())
+        server.track(
+            task, f"ASGI app {server.describe(self.app)} for {exchange.method} {exchange.target}"
+        )
+
+    async def startup(self, server: HTTPServer) -> None:
+        """Run the lifespan startup; an app that does not speak lifespan is served anyway.
+
+        Raises:
+            UnderstudyError: the app answered ``lifespan.startup.failed``, or raised after
+                receiving ``lifespan.startup``.
+            WaitTimeout: startup did not complete within 10 s.
+        """
+        self.state = {}
+        lifespan = _Lifespan(self.app, self.state, server)
+        self._lifespan = lifespan
+        await lifespan.startup()
+
+    async def shutdown(self, timeout: float) -> None:
+        lifespan, self._lifespan = self._lifespan, None
+        if lifespan is not None:
+            await lifespan.shutdown(timeout)
+
+
+class _Lifespan:
+    def __init__(self, app: ASGIApp, state: dict[str, Any], server: HTTPServer) -> None:
+        self.app = app
+        self.server = server
+        self.scope = {"type": "lifespan", "asgi": dict(_ASGI), "state": state}
+        self.events: asyncio.Queue[Message] = asyncio.Queue()
+        self.started = asyncio.Event()
+        self.stopped = asyncio.Event()
+        self.failure: str | None = None
+        self.received_startup = False
+        self.supported = True
+        self.task: asyncio.Task[None] | None = None
+
+    async def receive(self) -> Message:
+        message = await self.events.get()
+        if message["type"] == "lifespan.startup":
+            self.received_startup = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message.get("type")
+        if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
+            if kind == "lifespan.startup.failed":
+                self.failure = str(message.get("message", ""))
+            self.started.set()
+        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            if kind == "lifespan.shutdown.failed":
+                self.server.record_error(
+                    UnderstudyError(
+                        f"the ASGI app's lifespan shutdown failed: {message.get('message', '')}"
+                    )
+                )
+            self.stopped.set()
+
+    async def _main(self) -> None:
+        try:
+            await self.app(self.scope, self.receive, self.send)
+        except BaseException as error:  # noqa: BLE001 - reported or deemed "lifespan unsupported"
+            if not self.received_startup:
+                self.supported = False  # the app refused the lifespan scope: serve it without
+            elif not self.started.is_set():
+                self.failure = f"{type(error).__name__}: {error}"
+            else:
+                self.server.record_error(error)
+        finally:
+            self.started.set()
+            self.stopped.set()
+
+    async def startup(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._main())
+        await self.events.put({"type": "lifespan.startup"})
+        try:
+            await asyncio.wait_for(self.started.wait(), _LIFESPAN_TIMEOUT)
+        except TimeoutError:
+            self.task.cancel()
+            raise WaitTimeout(
+                f"the ASGI app's lifespan startup did not complete within {_LIFESPAN_TIMEOUT:g} s"
+            ) from None
+        if self.failure is not None:
+            raise UnderstudyError(f"the ASGI app's lifespan startup failed: {self.failure}")
+
+    async def shutdown(self, timeout: float) -> None:
+        if not self.supported or self.task is None or self.task.done():
+            return
+        await self.events.put({"type": "lifespan.shutdown"})
+        try:
+            await asyncio.wait_for(self.stopped.wait(), timeout)
+        except TimeoutError:
+            self.task.cancel()
+            self.server.record_error(
+                WaitTimeout(
+                    f"the ASGI app's lifespan shutdown did not complete within {timeout:g} s"
+                )
+            )
+
+
+class _ASGICall:
+    """One request/response cycle of the ``http`` scope."""
+
+    __slots__ = (
+        "_body_ready",
+        "_chunks",
+        "_ended",
+        "body_done",
+        "exchange",
+        "host",
+        "server",
+        "start_message",
+    )
+
+    def __init__(self, server: HTTPServer, exchange: Exchange, host: ASGIHost) -> None:
+        self.server = server
+        self.exchange = exchange
+        self.host = host
+        self.start_message: Message | None = None
+        self._chunks: list[bytes] = []
+        self._ended = False
+        self._body_ready: asyncio.Event | None = None
+        self.body_done = False
+        exchange.listen_to_body(self._on_body)
+
+    def _on_body(self, chunk: bytes | None) -> None:
+        if chunk is None:
+            self._ended = True
+        else:
+            self._chunks.append(chunk)
+        if self._body_ready is not None:
+            self._body_ready.set()
+
+    def scope(self) -> dict[str, Any]:
+        exchange = self.exchange
+        raw_path, _, query = exchange.target.partition("?")
+        conn = exchange.conn
+        return {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": exchange.http_version,
+            "method": exchange.method,
+            "scheme": self.server.scheme,
+            "path": unquote(raw_path),
+            "raw_path": raw_path.encode("latin-1"),
+            "query_string": query.encode("latin-1"),
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in exchange.raw_headers],
+            "client": conn.client,
+            "server": (self.server.host, self.server.port),
+            "state": dict(self.host.state),
+        }
+
+    async def receive(self) -> Message:
+        if self.body_done:
+            # The request is read: the next event is the end of the exchange.
+            exchange = self.exchange
+            if not exchange.finished and exchange.conn.transport is not None:
+                gone = asyncio.Event()
+                exchange.done_listener = gone.set
+                await gone.wait()
+            return {"type": "http.disconnect"}
+        while not self._chunks and not self._ended:
+            if self._body_ready is None:
+                self._body_ready = asyncio.Event()
+            self._body_ready.clear()
+            await self._body_ready.wait()
+        body = b"".join(self._chunks)
+        self._chunks.clear()
+        if self._ended:
+            self.body_done = True
+        if self.exchange.conn.transport is None and not body:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": body, "more_body": not self._ended}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        exchange = self.exchange
+        if kind == "http.response.start":
+            if self.start_message is not None:
+                raise RuntimeError("the ASGI app sent http.response.start twice")
+            self.start_message = message
+        elif kind == "http.response.body":
+            start = self.start_message
+            if start is None:
+                raise RuntimeError(
+                    "the ASGI app sent http.response.body before http.response.start"
+                )
+            body = bytes(message.get("body", b""))
+            more = bool(message.get("more_body", False))
+            if not exchange.head_sent:
+                fields = [
+                    (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
+                    for k, v in start.get("headers", ())
+                ]
+                status = int(start["status"])
+                exchange.start(status, reason_phrase(status), fields, None if more else len(body))
+            exchange.write(body)
+            if more:
+                await exchange.drain()
+            else:
+                exchange.end()
+        elif kind in ("http.response.trailers", "http.response.debug"):
+            pass
+        else:
+            raise RuntimeError(f"the ASGI app sent an unknown message type {kind!r}")
+
+    async def run(self) -> None:
+        exchange = self.exchange
+        try:
+            await self.host.app(self.scope(), self.receive, self.send)
+        except BaseException as error:
+            if isinstance(error, asyncio.CancelledError):
+                exchange.abort()
+                raise
+            self.server.record_error(error)
+            if exchange.head_sent:
+                exchange.abort()
+            else:
+                exchange.send_error(500, "understudy: the ASGI app raised (see check())")
+            return
+        if not exchange.finished:
+            if exchange.head_sent:
+                exchange.end()
+            else:
+                self.server.record_error(
+                    RuntimeError(
+                        "the ASGI app returned without sending a response "
+                        "(ASGI HTTP spec: it must send http.response.start)"
+                    )
+                )
+                exchange.send_error(500, "understudy: the ASGI app sent no response")

@@ -1,0 +1,449 @@
+"""One HTTP/1.1 connection: httptools parses, this class queues exchanges and frames answers.
+
+Requests on a connection are answered in order (pipelining, RFC 9112 §9.3.2): each request becomes
+an :class:`Exchange` in the connection's queue, and only the one at the head is being answered.
+Hosts that stream the request body (WSGI, ASGI) start at the end of the header section; the others
+start when the request is complete. Malformed input is answered with the right 4xx status, recorded
+in the journal, and the connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+import httptools
+
+from .._core.framing import LAST_CHUNK, BodyMode, Framing, encode_chunk, encode_head, plan_framing
+from ._models import Request, Response
+
+if TYPE_CHECKING:
+    from ._server import HTTPServer
+
+__all__ = ["Exchange", "HTTPConnection", "http_date"]
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Pipelined requests parsed ahead of the one being answered before reading pauses.
+_MAX_PIPELINED = 16
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once a second."""
+    global _date_cache  # noqa: PLW0603 - a per-second cache shared by every connection
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to refuse a request with a status code."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Exchange:
+    """One request and its response on a connection. Loop-side only unless noted."""
+
+    __slots__ = (
+        "body_listener",
+        "body_parts",
+        "body_size",
+        "complete",
+        "conn",
+        "dispatched",
+        "done_listener",
+        "finished",
+        "framing",
+        "head_sent",
+        "http_version",
+        "keep_alive",
+        "method",
+        "raw_headers",
+        "refusal",
+        "request",
+        "target",
+    )
+
+    def __init__(self, conn: HTTPConnection) -> None:
+        self.conn = conn
+        self.method = ""
+        self.target = ""
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.http_version = "1.1"
+        self.keep_alive = True
+        self.body_parts: list[bytes] = []
+        self.body_size = 0
+        self.complete = False
+        self.request: Request | None = None
+        self.refusal: _Refused | None = None
+        self.dispatched = False
+        self.head_sent = False
+        self.finished = False
+        self.framing: Framing | None = None
+        #: Called with each body chunk, then with ``None`` at the end (for streaming hosts).
+        self.body_listener: Callable[[bytes | None], None] | None = None
+        #: Called once when the response is finished or the connection is gone.
+        self.done_listener: Callable[[], None] | None = None
+
+    def notify_done(self) -> None:
+        listener, self.done_listener = self.done_listener, None
+        if listener is not None:
+            listener()
+
+    # -- request side ------------------------------------------------------------------------
+
+    @property
+    def body(self) -> bytes:
+        """The body received so far."""
+        return b"".join(self.body_parts)
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of a request field by lower-case name."""
+        for key, value in self.raw_headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    def listen_to_body(self, listener: Callable[[bytes | None], None]) -> None:
+        """Feed ``listener`` every body chunk, those already received first, then ``None``."""
+        for part in self.body_parts:
+            listener(part)
+        if self.complete:
+            listener(None)
+        else:
+            self.body_listener = listener
+
+    # -- response side -----------------------------------------------------------------------
+
+    def send(self, response: Response) -> None:
+        """Send a complete response whose body is bytes, then finish."""
+        body = response.body
+        if not isinstance(body, bytes):
+            raise TypeError("Exchange.send takes a response with a bytes body")
+        self.start(response.status, response.reason, response.headers, len(body))
+        self.write(body)
+        self.end()
+
+    def start(
+        self, status: int, reason: str, fields: list[tuple[str, str]], body_length: int | None
+    ) -> None:
+        """Send the status line and fields; ``body_length`` None streams the body."""
+        if self.head_sent or self.finished:
+            return
+        keep_alive = self.keep_alive and not self.conn.closing
+        if not self.complete:
+            # The rest of the request body would be read as the next request: close after.
+            keep_alive = False
+        framing = plan_framing(
+            status,
+            fields,
+            body_length=body_length,
+            request_method=self.method,
+            http_version=self.http_version,
+            keep_alive=keep_alive,
+        )
+        self.framing = framing
+        self.keep_alive = framing.keep_alive
+        date = [("Date", http_date())] if not any(k.lower() == "date" for k, _ in fields) else []
+        self.head_sent = True
+        self.conn.write(encode_head(status, reason, fields, [*date, *framing.extra_fields]))
+
+    def write(self, data: bytes) -> None:
+        """Send a piece of the body (framed as the head decided)."""
+        framing = self.framing
+        if framing is None or self.finished or not data:
+            return
+        if framing.mode is BodyMode.CHUNKED:
+            self.conn.write(encode_chunk(data))
+        elif framing.mode is not BodyMode.NONE:
+            self.conn.write(data)
+
+    def end(self) -> None:
+        """Finish the response and let the connection go on to the next request."""
+        if self.finished:
+            return
+        framing = self.framing
+        if framing is not None and framing.mode is BodyMode.CHUNKED:
+            self.conn.write(LAST_CHUNK)
+        self.finished = True
+        self.notify_done()
+        self.conn.exchange_finished(self)
+
+    def abort(self) -> None:
+        """Drop the connection: the response cannot be completed (an app failed mid-body)."""
+        self.finished = True
+        self.notify_done()
+        self.conn.abort()
+
+    def send_error(self, status: int, message: str, *, close: bool = False) -> None:
+        """Send a plain-text error response (the message and a newline), if not too late."""
+        if self.head_sent:
+            self.abort()
+            return
+        if close:
+            self.keep_alive = False
+        self.send(Response(status, message + "\n"))
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its high-water mark."""
+        await self.conn.drain()
+
+
+class HTTPConnection(asyncio.Protocol):
+    """The asyncio protocol of one accepted HTTP connection."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: deque[Exchange] = deque()
+        self.parsing: Exchange | None = None
+        self.url_parts: list[bytes] = []
+        self.header_bytes = 0
+        self.client: tuple[str, int] | None = None
+        self.closing = False
+        self.reading_paused = False
+        self._writable: asyncio.Future[None] | None = None
+        self.broken = False
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self.closing = True
+        self.transport = None
+        for exchange in self.queue:
+            if exchange.body_listener is not None and not exchange.complete:
+                exchange.body_listener(None)
+                exchange.body_listener = None
+            exchange.notify_done()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # Upgrades (WebSocket, h2c) are not offered: answer as plain HTTP/1.1, then close.
+            if self.queue:
+                self.queue[-1].keep_alive = False
+            self.broken = True
+        except _Refused as refusal:
+            self._refuse(refusal)
+        except httptools.HttpParserCallbackError as error:
+            cause = error.__context__
+            if isinstance(cause, _Refused):
+                self._refuse(cause)
+            else:
+                self._refuse(_Refused(400, f"malformed request: {error}"))
+        except httptools.HttpParserError as error:
+            self._refuse(_Refused(400, f"malformed request: {error}"))
+
+    def pause_writing(self) -> None:
+        if self._writable is None or self._writable.done():
+            self._writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    # -- httptools callbacks -----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.parsing = Exchange(self)
+        self.url_parts = []
+        self.header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url_parts.append(url)
+        self.header_bytes += len(url)
+        if self.header_bytes > self.server.max_header_size:
+            raise _Refused(431, "the request line and header section are too large")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        exchange.raw_headers.append((name, value))
+        self.header_bytes += len(name) + len(value) + 4
+        if self.header_bytes > self.server.max_header_size:
+            raise _Refused(
+                431,
+                f"the header section is larger than max_header_size "
+                f"({self.server.max_header_size} bytes)",
+            )
+
+    def on_headers_complete(self) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        parser = self.parser
+        exchange.method = parser.get_method().decode("ascii", "replace")
+        exchange.target = b"".join(self.url_parts).decode("latin-1")
+        exchange.http_version = parser.get_http_version()
+        exchange.keep_alive = parser.should_keep_alive()
+        length = exchange.header(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
+            raise _Refused(
+                413,
+                f"the body ({int(length)} bytes) is larger than max_body_size "
+                f"({self.server.max_body_size} bytes)",
+            )
+        self.queue.append(exchange)
+        if len(self.queue) == 1:
+            self._activate(exchange)
+        elif len(self.queue) >= _MAX_PIPELINED and self.transport is not None:
+            self.transport.pause_reading()
+            self.reading_paused = True
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        exchange.body_size += len(body)
+        if exchange.body_size > self.server.max_body_size:
+            raise _Refused(
+                413, f"the body is larger than max_body_size ({self.server.max_body_size} bytes)"
+            )
+        exchange.body_parts.append(body)
+        if exchange.body_listener is not None:
+            exchange.body_listener(body)
+
+    def on_message_complete(self) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        self.parsing = None
+        exchange.complete = True
+        body = exchange.body_parts[0] if len(exchange.body_parts) == 1 else exchange.body
+        request = Request(
+            method=exchange.method,
+            target=exchange.target,
+            headers=exchange.raw_headers,
+            body=body,
+            http_version=exchange.http_version,
+            client=self.client,
+            received_at=time.time(),
+            scheme=self.server.scheme,
+        )
+        exchange.request = request
+        self.server.record(request)
+        if exchange.body_listener is not None:
+            exchange.body_listener(None)
+            exchange.body_listener = None
+        if self.queue and self.queue[0] is exchange and not exchange.dispatched:
+            self._dispatch(exchange)
+
+    # -- the queue ---------------------------------------------------------------------------
+
+    def _activate(self, exchange: Exchange) -> None:
+        """``exchange`` reached the head of the queue: start answering it when it can be."""
+        if exchange.refusal is not None:
+            self._send_refusal(exchange)
+            return
+        if not exchange.complete and exchange.header(b"expect") == b"100-continue":
+            self.write(_CONTINUE)
+        if exchange.complete or self.server.streams_body:
+            self._dispatch(exchange)
+
+    def _dispatch(self, exchange: Exchange) -> None:
+        exchange.dispatched = True
+        self.server.dispatch(exchange)
+
+    def exchange_finished(self, exchange: Exchange) -> None:
+        if not self.queue or self.queue[0] is not exchange:
+            return
+        self.queue.popleft()
+        if not exchange.keep_alive or self.closing:
+            self.close()
+            return
+        if self.reading_paused and len(self.queue) < _MAX_PIPELINED and self.transport is not None:
+            self.transport.resume_reading()
+            self.reading_paused = False
+        if self.queue:
+            self._activate(self.queue[0])
+
+    def _refuse(self, refusal: _Refused) -> None:
+        """Malformed or over-limit input: record it, answer in turn with its status, close."""
+        self.broken = True
+        exchange = self.parsing or Exchange(self)
+        self.parsing = None
+        exchange.refusal = refusal
+        exchange.keep_alive = False
+        if not exchange.target:
+            exchange.target = b"".join(self.url_parts).decode("latin-1")
+        if not exchange.method:
+            try:
+                exchange.method = self.parser.get_method().decode("ascii", "replace")
+            except httptools.HttpParserError:
+                exchange.method = ""
+        self.server.record(
+            Request(
+                method=exchange.method,
+                target=exchange.target,
+                headers=exchange.raw_headers,
+                body=exchange.body,
+                client=self.client,
+                received_at=time.time(),
+                scheme=self.server.scheme,
+                error=refusal.reason,
+            )
+        )
+        if exchange not in self.queue:
+            self.queue.append(exchange)
+        if self.queue[0] is exchange and not exchange.dispatched:
+            self._send_refusal(exchange)
+
+    def _send_refusal(self, exchange: Exchange) -> None:
+        refusal = exchange.refusal
+        assert refusal is not None
+        exchange.dispatched = True
+        exchange.send_error(refusal.status, refusal.reason, close=True)
+
+    # -- writing and closing -----------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    async def drain(self) -> None:
+        writable = self._writable
+        if writable is not None and not writable.done():
+            await writable
+
+    def shutdown(self) -> None:
+        """On stop: close now if idle, else once the exchange being answered is finished."""
+        self.closing = True
+        if not self.queue or not self.queue[0].dispatched:
+            self.close()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue) and self.queue[0].dispatched

@@ -1,0 +1,101 @@
+"""The simple hosts of HTTP behaviour: a fixed response, a handler callable, nothing at all."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._connection import Exchange
+from ._models import Request, Response, to_response
+from ._send import send_response
+
+if TYPE_CHECKING:
+    from ._server import HTTPServer
+
+__all__ = ["CannedHost", "HandlerHost", "Host", "NoHost"]
+
+Handler = Callable[[Request], Any] | Callable[[Request], Awaitable[Any]]
+
+
+class Host(Protocol):
+    """What answers the requests that reach the server's host of behaviour."""
+
+    #: Start at the end of the header section (True) or when the request is complete (False).
+    streams_body: bool
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        """On the loop: answer ``exchange``; must end it (or abort it) eventually."""
+
+
+class NoHost:
+    """Nothing hosted: 404 saying so."""
+
+    streams_body = False
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        exchange.send(
+            Response(
+                404,
+                f"understudy: no handler is configured on this server, so nothing answers "
+                f"{exchange.method} {exchange.target}.\nGive HTTPServer a response=, handler=, "
+                "wsgi= or asgi=.\n",
+            )
+        )
+
+
+class CannedHost:
+    """The same response to every request, sent from the loop with no user code."""
+
+    streams_body = False
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        send_response(server, exchange, self.response)
+
+
+class HandlerHost:
+    """``handler(request)``: sync in the worker pool, ``async def`` on the loop."""
+
+    streams_body = False
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            getattr(handler, "__call__", None)  # noqa: B004 - an instance with async __call__
+        )
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        request = exchange.request
+        assert request is not None
+        future: asyncio.Future[Any]
+        if self.is_async:
+            future = server.loop.create_task(self.handler(request))  # type: ignore[arg-type]
+        else:
+            future = server.runtime.run_in_worker(self.handler, request)
+        server.track(
+            future, f"handler {server.describe(self.handler)} for {request.method} {request.target}"
+        )
+        future.add_done_callback(lambda done: self._done(server, exchange, done))
+
+    @staticmethod
+    def _done(server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            exchange.abort()
+            return
+        error = future.exception()  # already recorded by server.track
+        if error is None:
+            try:
+                response = to_response(future.result())
+            except TypeError as bad_return:
+                error = bad_return
+                server.record_error(error)
+            else:
+                send_response(server, exchange, response)
+                return
+        exchange.send_error(
+            500, f"understudy: the handler raised {type(error).__name__} (see check())"
+        )

@@ -1,0 +1,329 @@
+"""The HTTP request as received and the response to send."""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import AsyncIterable, Iterable, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qsl, unquote
+
+from .._core.framing import reason_phrase
+from .._errors import ConfigurationError
+from ._fields import Headers, Query
+
+__all__ = ["Body", "Request", "Response", "to_response"]
+
+Body = bytes | str | Iterable[bytes] | AsyncIterable[bytes]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final[Any] = _Missing()
+
+
+class Request:
+    """One HTTP request as the server received it. Immutable.
+
+    Attributes:
+        method: the method, as sent (``"GET"``).
+        target: the request target as sent (RFC 9112 §3.2): ``"/path?query"`` in origin form.
+        http_version: ``"1.1"`` or ``"1.0"``.
+        body: the content, with any chunked transfer coding removed (bytes).
+        client: the peer's ``(host, port)``.
+        received_at: when the request was complete, as ``time.time()`` (float seconds).
+        error: ``None`` for a well-formed request; for a malformed or refused one, why it was
+            refused (the client got a 4xx). Fields that could not be parsed are empty.
+    """
+
+    __slots__ = (
+        "_headers",
+        "_query",
+        "_raw_headers",
+        "body",
+        "client",
+        "error",
+        "http_version",
+        "method",
+        "received_at",
+        "scheme",
+        "target",
+    )
+
+    method: str
+    target: str
+    body: bytes
+    http_version: str
+    client: tuple[str, int] | None
+    received_at: float
+    scheme: str
+    error: str | None
+    _headers: Headers | None
+    _raw_headers: list[tuple[bytes, bytes]]
+    _query: Query | None
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        target: str,
+        headers: Headers | list[tuple[bytes, bytes]] | Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        http_version: str = "1.1",
+        client: tuple[str, int] | None = None,
+        received_at: float = 0.0,
+        scheme: str = "http",
+        error: str | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "method", method)
+        set_(self, "target", target)
+        set_(self, "body", body)
+        set_(self, "http_version", http_version)
+        set_(self, "client", client)
+        set_(self, "received_at", received_at)
+        set_(self, "scheme", scheme)
+        set_(self, "error", error)
+        set_(self, "_query", None)
+        if isinstance(headers, Headers):
+            set_(self, "_headers", headers)
+            set_(self, "_raw_headers", [])
+        elif isinstance(headers, list) and headers and isinstance(headers[0][0], bytes):
+            set_(self, "_headers", None)
+            set_(self, "_raw_headers", headers)
+        else:
+            set_(self, "_headers", Headers(headers))  # type: ignore[arg-type]
+            set_(self, "_raw_headers", [])
+
+    @property
+    def headers(self) -> Headers:
+        """The header fields (case-insensitive, multi-valued; values decoded as Latin-1)."""
+        headers: Headers | None = self._headers
+        if headers is None:
+            headers = Headers(
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in self._raw_headers
+            )
+            object.__setattr__(self, "_headers", headers)
+        return headers
+
+    @property
+    def path(self) -> str:
+        """The target's path, percent-decoded as UTF-8 (``"/a b"`` for ``/a%20b?x=1``)."""
+        return unquote(self.target.partition("?")[0].partition("#")[0])
+
+    @property
+    def raw_path(self) -> str:
+        """The target's path as sent, still percent-encoded."""
+        return self.target.partition("?")[0].partition("#")[0]
+
+    @property
+    def query_string(self) -> str:
+        """The target's query as sent, without the ``?`` (``""`` if none)."""
+        return self.target.partition("?")[2].partition("#")[0]
+
+    @property
+    def query(self) -> Query:
+        """The query parameters, decoded (multi-valued, order kept)."""
+        query: Query | None = self._query
+        if query is None:
+            query = Query(parse_qsl(self.query_string, keep_blank_values=True))
+            object.__setattr__(self, "_query", query)
+        return query
+
+    @property
+    def url(self) -> str:
+        """The absolute URL the client asked for, built from the Host field and the target."""
+        if "://" in self.target:
+            return self.target
+        host = self.headers.get("host", "")
+        return f"{self.scheme}://{host}{self.target}"
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased, without parameters (``""`` if none)."""
+        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+    @property
+    def charset(self) -> str:
+        """The ``charset`` parameter of Content-Type, or ``"utf-8"``."""
+        _, _, params = self.headers.get("content-type", "").partition(";")
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "charset" and value:
+                return value.strip('"').lower()
+        return "utf-8"
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the Content-Type's charset (UTF-8 if none; bad bytes replaced)."""
+        try:
+            return self.body.decode(self.charset, "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON.
+
+        Raises:
+            ValueError: the body is not valid JSON (``json.JSONDecodeError``).
+        """
+        return _json.loads(self.body)
+
+    def form(self) -> Query:
+        """The body parsed as ``application/x-www-form-urlencoded`` (multi-valued, order kept).
+
+        Raises:
+            ValueError: the body is of another content type.
+        """
+        if self.content_type not in ("application/x-www-form-urlencoded", ""):
+            raise ValueError(
+                f"form() reads application/x-www-form-urlencoded bodies; this one is "
+                f"{self.content_type!r} (read request.body or request.json() instead)"
+            )
+        return Query(parse_qsl(self.body.decode(self.charset, "replace"), keep_blank_values=True))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return (
+            self.method == other.method
+            and self.target == other.target
+            and self.headers == other.headers
+            and self.body == other.body
+            and self.error == other.error
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Request is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Request is immutable: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        body = f" body={len(self.body)}B" if self.body else ""
+        error = f" error={self.error!r}" if self.error else ""
+        return f"<understudy.Request {self.method} {self.target}{body}{error}>"
+
+
+class Response:
+    """A response to send: status code, fields and body.
+
+    Args:
+        status: the status code, 100 to 599.
+        body: bytes; ``str`` (sent as UTF-8, ``text/plain; charset=utf-8`` unless a Content-Type
+            is given); or an iterable / async iterable of bytes, sent chunked (RFC 9112 §7.1) as
+            it is produced (to an HTTP/1.0 client: until the connection closes).
+        headers: fields to send, as a mapping or ``(name, value)`` pairs (repeat a name by
+            giving pairs). Content-Length and Transfer-Encoding are computed unless given.
+        json: a value to send as JSON (``application/json``) instead of ``body``.
+        content_type: shorthand for a Content-Type field.
+        reason: the reason phrase; the registered one by default.
+
+    Raises:
+        ConfigurationError: a status outside 100-599, both ``body`` and ``json``, a field with a
+            line break in it, or a body of another type.
+    """
+
+    __slots__ = ("_cache", "body", "headers", "reason", "status")
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: Body = b"",
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        json: Any = MISSING,
+        content_type: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+            raise ConfigurationError(f"status must be an int from 100 to 599, not {status!r}")
+        fields = _check_fields(headers)
+        names = {name.lower() for name, _ in fields}
+        if json is not MISSING:
+            if body != b"":
+                raise ConfigurationError("give a Response either body= or json=, not both")
+            body = _json.dumps(json).encode()
+            content_type = content_type or "application/json"
+        elif isinstance(body, str):
+            body = body.encode()
+            content_type = content_type or "text/plain; charset=utf-8"
+        elif isinstance(body, bytearray | memoryview):
+            body = bytes(body)
+        elif not isinstance(body, bytes) and not (
+            isinstance(body, Iterable | AsyncIterable) and not isinstance(body, Mapping)
+        ):
+            raise ConfigurationError(
+                f"body must be bytes, str, or an iterable of bytes, not {type(body).__name__}; "
+                "to send JSON write Response(json=...)"
+            )
+        if content_type is not None and "content-type" not in names:
+            fields.append(("Content-Type", content_type))
+        self.status = status
+        self.reason = reason if reason is not None else reason_phrase(status)
+        self.headers = fields
+        self.body: Body = body
+        self._cache: dict[Any, bytes] = {}
+
+    def __repr__(self) -> str:
+        body = f"{len(self.body)}B" if isinstance(self.body, bytes) else "streamed"
+        return f"<understudy.Response {self.status} {body}>"
+
+
+def _check_fields(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    fields = []
+    for pair in pairs:
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"headers must be a mapping or (name, value) pairs; got the item {pair!r}"
+            ) from None
+        name, value = str(name), str(value)
+        if not name or any(c in name for c in " :\r\n\t") or "\r" in value or "\n" in value:
+            raise ConfigurationError(
+                f"invalid header field {name!r}: {value!r} (a name has no spaces or colons, and "
+                "neither may hold a line break)"
+            )
+        fields.append((name, value))
+    return fields
+
+
+def to_response(value: object) -> Response:
+    """What a handler returned, as a :class:`Response`.
+
+    Accepted: a ``Response``; ``str`` or ``bytes`` (200); a ``dict`` or ``list`` (200, JSON);
+    ``(status, body)`` where body is any of those.
+
+    Raises:
+        TypeError: for anything else, saying what to return instead.
+    """
+    if isinstance(value, Response):
+        return value
+    if isinstance(value, str | bytes):
+        return Response(200, value)
+    if isinstance(value, dict | list):
+        return Response(200, json=value)
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and not isinstance(value[0], bool)
+    ):
+        status, body = value
+        response = to_response(body)
+        return Response(status, response.body, headers=response.headers)
+    raise TypeError(
+        f"the handler returned {type(value).__name__} {value!r:.80}; return a "
+        "understudy.Response, str, bytes, a dict or list (sent as JSON), or (status, body)"
+    )

@@ -1,0 +1,108 @@
+"""Sending responses whose body is not ready bytes: iterables, async iterables, and from threads."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import AsyncIterable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from ._connection import Exchange
+from ._models import Response
+
+if TYPE_CHECKING:
+    from ._server import HTTPServer
+
+__all__ = ["ThreadResponder", "send_response"]
+
+#: Bytes a worker thread may hand to the loop before it waits for the transport to drain.
+_UNACKED_LIMIT = 256 * 1024
+
+
+def send_response(server: HTTPServer, exchange: Exchange, response: Response) -> None:
+    """On the loop: send ``response``; a streamed body is sent by a task tracked by the server."""
+    body = response.body
+    if isinstance(body, bytes):
+        exchange.send(response)
+        return
+    exchange.start(response.status, response.reason, response.headers, None)
+    if isinstance(body, AsyncIterable):
+        server.track(
+            server.loop.create_task(_send_async_iterable(exchange, body)), "a response body"
+        )
+    elif isinstance(body, Iterable):
+        server.track(
+            server.runtime.run_in_worker(_send_iterable, server, exchange, body), "a response body"
+        )
+
+
+async def _send_async_iterable(exchange: Exchange, body: AsyncIterable[bytes]) -> None:
+    try:
+        async for chunk in body:
+            exchange.write(bytes(chunk))
+            await exchange.drain()
+    except Exception:
+        exchange.abort()
+        raise
+    exchange.end()
+
+
+def _send_iterable(server: HTTPServer, exchange: Exchange, body: Iterable[bytes]) -> None:
+    responder = ThreadResponder(server, exchange)
+    iterator: Iterator[bytes] = iter(body)
+    try:
+        for chunk in iterator:
+            responder.write(bytes(chunk))
+    except Exception:
+        responder.abort()
+        raise
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+    responder.end()
+
+
+class ThreadResponder:
+    """Sends a response from a worker thread: every call hops to the loop, in order.
+
+    Writes are handed over without waiting, except that after each ``_UNACKED_LIMIT`` bytes the
+    thread waits for the transport to drain, so a fast producer cannot fill memory.
+    """
+
+    __slots__ = ("_exchange", "_loop", "_unacked")
+
+    def __init__(self, server: HTTPServer, exchange: Exchange) -> None:
+        self._exchange = exchange
+        self._loop = server.loop
+        self._unacked = 0
+
+    def start(
+        self, status: int, reason: str, fields: list[tuple[str, str]], length: int | None
+    ) -> None:
+        self._loop.call_soon_threadsafe(self._exchange.start, status, reason, fields, length)
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self._loop.call_soon_threadsafe(self._exchange.write, data)
+        self._unacked += len(data)
+        if self._unacked >= _UNACKED_LIMIT:
+            self._unacked = 0
+            future = asyncio.run_coroutine_threadsafe(self._exchange.drain(), self._loop)
+            try:
+                future.result()
+            except concurrent.futures.CancelledError:  # the loop is shutting down
+                pass
+
+    def end(self) -> None:
+        self._loop.call_soon_threadsafe(self._exchange.end)
+
+    def abort(self) -> None:
+        self._loop.call_soon_threadsafe(self._exchange.abort)
+
+    def send(self, response: Response) -> None:
+        self._loop.call_soon_threadsafe(self._exchange.send, response)
+
+    def send_error(self, status: int, message: str) -> None:
+        self._loop.call_soon_threadsafe(self._exchange.send_error, status, message)

@@ -1,0 +1,254 @@
+"""HTTPServer: an HTTP/1.1 server hosting a fixed response, a handler, a WSGI or an ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from .._errors import ConfigurationError
+from .._journal import Journal
+from .._runtime import Runtime
+from .._server import Server, describe_handler
+from ._asgi import ASGIApp, ASGIHost
+from ._connection import Exchange, HTTPConnection
+from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
+from ._models import Request, Response
+from ._wsgi import WSGIApp, WSGIHost
+
+__all__ = ["HTTPServer"]
+
+_DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+_DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
+class HTTPServer(Server):
+    """An HTTP/1.1 server (RFC 9112) that records every request and answers as the test says.
+
+    Host at most one of ``response``, ``handler``, ``wsgi`` and ``asgi``; with none, every request
+    gets a 404 saying that nothing is configured.
+
+    Args:
+        host: address to listen on (see :class:`understudy.Server`): ``"127.0.0.1"`` by default.
+        port: port to listen on; 0 (the default) lets the kernel choose.
+        response: a :class:`Response` sent to every request, from the loop, with no user code.
+        handler: ``handler(request) -> reply``, where reply is a :class:`Response`, ``str``,
+            ``bytes``, a JSON-able ``dict``/``list``, or ``(status, body)``. A plain function runs
+            in the worker pool; an ``async def`` runs on the server's loop.
+        wsgi: a WSGI application (PEP 3333), run in the worker pool.
+        asgi: an ASGI 3 application (``http`` and ``lifespan`` scopes), run on the loop; its
+            lifespan startup runs in ``start()`` and its shutdown in ``stop()``.
+        journal_size: keep only the last N requests (``None``: all; ``0``: none).
+        max_header_size: bytes of request line plus header section accepted; more gets 431.
+        max_body_size: bytes of request body accepted; more gets 413.
+
+    Raises:
+        ConfigurationError: two hosts given, a host that is not callable, or a bad limit.
+
+    An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
+    :meth:`check` and on leaving the ``with`` block.
+    """
+
+    kind: ClassVar[str] = "HTTP server"
+    scheme: ClassVar[str] = "http"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        response: Response | None = None,
+        handler: Handler | None = None,
+        wsgi: WSGIApp | None = None,
+        asgi: ASGIApp | None = None,
+        journal_size: int | None = None,
+        max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
+        max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        super().__init__(host=host, port=port)
+        self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
+        for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive int (bytes), not {value!r}")
+        self.max_header_size = max_header_size
+        self.max_body_size = max_body_size
+        self._journal: Journal[Request] = Journal("request", journal_size)
+        self.connections: set[HTTPConnection] = set()
+        self._listeners: list[asyncio.AbstractServer] = []
+        self._inflight: dict[asyncio.Future[Any], str] = {}
+
+    # -- what the test reads -----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``, without a trailing slash (IPv6 hosts in brackets)."""
+        return f"{self.scheme}://{self._url_host()}:{self.port}"
+
+    @property
+    def requests(self) -> list[Request]:
+        """The requests received so far (a snapshot list, oldest first), malformed ones included."""
+        return self._journal.snapshot()
+
+    def wait_for_requests(
+        self,
+        count: int = 1,
+        *,
+        match: Callable[[Request], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> list[Request]:
+        """Block until ``count`` requests (satisfying ``match``, if given) have been received.
+
+        Args:
+            count: how many to wait for.
+            match: a predicate on :class:`Request`; only requests it accepts count.
+            timeout: seconds to wait.
+
+        Returns:
+            The first ``count`` such requests, oldest first.
+
+        Raises:
+            WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
+        """
+        __tracebackhide__ = True
+        return self._journal.wait_for(count, match=match, timeout=timeout)
+
+    async def wait_for_requests_async(
+        self,
+        count: int = 1,
+        *,
+        match: Callable[[Request], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> list[Request]:
+        """The awaitable twin of :meth:`wait_for_requests`, for async tests."""
+        __tracebackhide__ = True
+        return await self._journal.wait_for_async(count, match=match, timeout=timeout)
+
+    def clear(self) -> None:
+        """Forget the requests received so far."""
+        self._journal.clear()
+
+    # -- used by connections and hosts, on the loop ------------------------------------------
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime = self._runtime
+        assert runtime is not None
+        return runtime
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self.runtime.loop
+
+    @property
+    def streams_body(self) -> bool:
+        return self._host_of_behaviour.streams_body
+
+    def record(self, request: Request) -> None:
+        self._journal.append(request)
+
+    def record_error(self, error: BaseException) -> None:
+        self._record_error(error)
+
+    def dispatch(self, exchange: Exchange) -> None:
+        self._host_of_behaviour.dispatch(self, exchange)
+
+    def track(self, future: asyncio.Future[Any], description: str) -> None:
+        """Count ``future`` as an in-flight handler until it is done; record what it raises."""
+        self._inflight[future] = description
+        future.add_done_callback(self._untrack)
+
+    def _untrack(self, future: asyncio.Future[Any]) -> None:
+        self._inflight.pop(future, None)
+        if not future.cancelled():
+            error = future.exception()
+            if error is not None:
+                self.record_error(error)
+
+    @staticmethod
+    def describe(handler: object) -> str:
+        return describe_handler(handler)
+
+    # -- lifecycle hooks ---------------------------------------------------------------------
+
+    async def _serve(self, sockets: list[socket.socket]) -> None:
+        host = self._host_of_behaviour
+        if isinstance(host, ASGIHost):
+            await host.startup(self)
+        loop = asyncio.get_running_loop()
+        self._listeners = [
+            await loop.create_server(lambda: HTTPConnection(self), sock=sock) for sock in sockets
+        ]
+
+    async def _shutdown(self, timeout: float) -> list[str]:
+        loop = asyncio.get_running_loop()
+        for listener in self._listeners:
+            listener.close()
+        self._listeners = []
+        for conn in list(self.connections):
+            conn.shutdown()
+        deadline = loop.time() + timeout
+        while self._inflight and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(list(self._inflight), timeout=remaining)
+        still_running = sorted(set(self._inflight.values()))
+        for future in list(self._inflight):
+            future.cancel()
+        for conn in list(self.connections):
+            if conn.busy:
+                conn.abort()
+        host = self._host_of_behaviour
+        if isinstance(host, ASGIHost):
+            await host.shutdown(max(deadline - loop.time(), 0.1))
+        return still_running
+
+    def _abort(self) -> None:
+        for listener in self._listeners:
+            listener.close()
+        self._listeners = []
+        for conn in list(self.connections):
+            conn.abort()
+
+    def _describe_address(self) -> str:
+        if self._bound_port is None and not self._requested_port:
+            return f"{self.scheme}://{self._url_host()}:?"
+        return self.url
+
+
+def _choose_host(
+    response: Response | None,
+    handler: Handler | None,
+    wsgi: WSGIApp | None,
+    asgi: ASGIApp | None,
+) -> Host:
+    given = {
+        name: value
+        for name, value in (
+            ("response", response),
+            ("handler", handler),
+            ("wsgi", wsgi),
+            ("asgi", asgi),
+        )
+        if value is not None
+    }
+    if len(given) > 1:
+        raise ConfigurationError(
+            f"give HTTPServer at most one of response=, handler=, wsgi= and asgi=; got "
+            f"{', '.join(f'{name}=' for name in given)}"
+        )
+    if response is not None:
+        if not isinstance(response, Response):
+            raise ConfigurationError(
+                f"response= takes an understudy.Response, not {type(response).__name__}; write "
+                f"response=Response(200, {response!r:.40})"
+            )
+        return CannedHost(response)
+    for name, value in given.items():
+        if not callable(value):
+            raise ConfigurationError(f"{name}= must be callable, not {type(value).__name__}")
+    if handler is not None:
+        return HandlerHost(handler)
+    if wsgi is not None:
+        return WSGIHost(wsgi)
+    if asgi is not None:
+        return ASGIHost(asgi)
+    return NoHost()

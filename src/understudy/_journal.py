@@ -1,0 +1,176 @@
+"""The journal: a thread-safe record of what a server received, with waits that never sleep.
+
+Entries are appended on the runtime's loop thread and read from the test's thread (or the test's
+own event loop). A wait blocks on a condition that each append notifies, so it returns as soon as
+what it waits for has arrived, and raises :class:`~understudy.WaitTimeout` naming what it waited
+for, for how long, and what did arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from ._errors import ConfigurationError, WaitTimeout
+
+__all__ = ["Journal"]
+
+T = TypeVar("T")
+
+#: How many of the received entries a timeout message lists before summarising the rest.
+_SHOWN_IN_TIMEOUT = 5
+
+
+class Journal(Generic[T]):
+    """A bounded, thread-safe list of received entries (requests, messages, datagrams...).
+
+    Args:
+        noun: what an entry is called in messages, singular ("request", "message").
+        size: keep at most the last ``size`` entries; ``None`` keeps all, ``0`` keeps none (for
+            load tests: waits then raise :class:`~understudy.ConfigurationError`; ``total`` still
+            counts).
+    """
+
+    __slots__ = ("_async_waiters", "_cond", "_entries", "_noun", "_sync_waiters", "total")
+
+    def __init__(self, noun: str, size: int | None = None) -> None:
+        if size is not None and (not isinstance(size, int) or size < 0):
+            raise ConfigurationError(
+                f"journal_size must be None (keep all), 0 (keep none) or a positive int, "
+                f"not {size!r}"
+            )
+        self._noun = noun
+        self._entries: deque[T] = deque(maxlen=size)
+        self._cond = threading.Condition(threading.Lock())
+        self._sync_waiters = 0
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        #: How many entries were ever appended (not reset by a bounded journal dropping old ones).
+        self.total = 0
+
+    def append(self, entry: T) -> None:
+        """Record ``entry`` and wake every wait."""
+        with self._cond:
+            self._entries.append(entry)
+            self.total += 1
+            if self._sync_waiters:
+                self._cond.notify_all()
+            waiters, self._async_waiters = self._async_waiters, []
+        for loop, future in waiters:
+            loop.call_soon_threadsafe(_wake, future)
+
+    def snapshot(self) -> list[T]:
+        """A list copy of the entries kept, oldest first."""
+        with self._cond:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry kept so far."""
+        with self._cond:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.snapshot())
+
+    def wait_for(
+        self,
+        count: int,
+        *,
+        match: Callable[[T], bool] | None,
+        timeout: float,
+    ) -> list[T]:
+        """Block until ``count`` entries satisfying ``match`` are kept; return the first ``count``.
+
+        Raises:
+            WaitTimeout: after ``timeout`` seconds, listing what did arrive.
+        """
+        self._check_wait_args(count, timeout)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._sync_waiters += 1
+            try:
+                while True:
+                    found = self._matching(count, match)
+                    if found is not None:
+                        return found
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise self._timeout(count, match, timeout)
+                    self._cond.wait(remaining)
+            finally:
+                self._sync_waiters -= 1
+
+    async def wait_for_async(
+        self, count: int, *, match: Callable[[T], bool] | None, timeout: float
+    ) -> list[T]:
+        """The awaitable twin of :meth:`wait_for`, for the test's own event loop."""
+        self._check_wait_args(count, timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            with self._cond:
+                found = self._matching(count, match)
+                if found is not None:
+                    return found
+                future: asyncio.Future[None] = loop.create_future()
+                self._async_waiters.append((loop, future))
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise self._timeout(count, match, timeout)
+            try:
+                await asyncio.wait_for(future, remaining)
+            except TimeoutError:
+                with self._cond:
+                    found = self._matching(count, match)
+                if found is not None:
+                    return found
+                raise self._timeout(count, match, timeout) from None
+
+    def _matching(self, count: int, match: Callable[[T], bool] | None) -> list[T] | None:
+        if match is None:
+            if len(self._entries) >= count:
+                return list(self._entries)[:count]
+            return None
+        found = [entry for entry in self._entries if match(entry)]
+        return found[:count] if len(found) >= count else None
+
+    def _timeout(
+        self, count: int, match: Callable[[T], bool] | None, timeout: float
+    ) -> WaitTimeout:
+        entries = list(self._entries)
+        what = f"{count} {self._noun}{'s' if count != 1 else ''}"
+        if match is not None:
+            what += f" matching {getattr(match, '__name__', repr(match))}"
+            matching = sum(1 for entry in entries if match(entry))
+            got = f"{len(entries)} arrived, {matching} of them matching"
+        else:
+            got = f"{len(entries)} arrived"
+        lines = [f"waited {timeout:g} s for {what}; {got}"]
+        lines += [f"  {entry!r}" for entry in entries[:_SHOWN_IN_TIMEOUT]]
+        if len(entries) > _SHOWN_IN_TIMEOUT:
+            lines.append(f"  ... and {len(entries) - _SHOWN_IN_TIMEOUT} more")
+        return WaitTimeout("\n".join(lines))
+
+    def _check_wait_args(self, count: int, timeout: float) -> None:
+        if self._entries.maxlen == 0:
+            raise ConfigurationError(
+                f"this server keeps no journal (journal_size=0), so no {self._noun} can be waited "
+                "for; pass journal_size=None (keep all) or a positive number"
+            )
+        if not isinstance(count, int) or count < 1:
+            raise ConfigurationError(f"count must be a positive int, not {count!r}")
+        if not isinstance(timeout, int | float) or timeout < 0:
+            raise ConfigurationError(
+                f"timeout must be seconds as a non-negative float, not {timeout!r}"
+            )
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,151 @@
+"""The process-wide runtime: one daemon thread running one asyncio loop that hosts every server.
+
+Starting a server creates no thread and stopping one polls nothing: each server is a listener
+handed to this loop. Sync user code (handler callables, WSGI apps) runs in a bounded worker pool,
+so a slow handler never stalls the loop or another server; ``async def`` code runs on the loop.
+
+A child made by ``os.fork()`` gets a fresh runtime on first use (the parent's loop thread does
+not exist there), and the runtime shuts down at interpreter exit, closing whatever still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextvars
+import functools
+import os
+import threading
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["Runtime", "get_runtime"]
+
+T = TypeVar("T")
+
+#: Upper bound on threads running sync user code at once, across every server of the process.
+MAX_WORKERS = 32
+
+
+class _Closeable(Protocol):
+    def _abort_at_exit(self) -> None: ...
+
+
+class Runtime:
+    """One asyncio loop on one daemon thread, plus a bounded pool for sync user code."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=MAX_WORKERS, thread_name_prefix="understudy-worker"
+        )
+        self.loop.set_default_executor(self.executor)
+        self.servers: weakref.WeakSet[_Closeable] = weakref.WeakSet()
+        self._running = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="understudy-loop", daemon=True)
+        self.thread.start()
+        self._running.wait()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._running.set)
+        try:
+            self.loop.run_forever()
+        finally:
+            self._cancel_leftovers()
+            self.loop.close()
+
+    def _cancel_leftovers(self) -> None:
+        tasks = asyncio.all_tasks(self.loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+
+    @property
+    def in_loop_thread(self) -> bool:
+        """Whether the calling thread is the loop's own thread."""
+        return threading.get_ident() == self.thread.ident
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+        """Run ``coro`` on the loop and block the calling thread for its result.
+
+        Raises:
+            RuntimeError: if called from the loop thread itself (an ``async def`` handler), where
+                blocking would deadlock; use the ``async`` twin of the method instead.
+            TimeoutError: if ``timeout`` (seconds) passes first; the coroutine is cancelled.
+        """
+        if self.in_loop_thread:
+            coro.close()
+            raise RuntimeError(
+                "this blocking understudy call was made on understudy's own event loop (from an "
+                "async handler); use the async twin (for example `await server.stop_async()`)"
+            )
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    async def call_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the runtime's loop and await it from the caller's own loop."""
+        if self.in_loop_thread:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def run_in_worker(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """From the loop: run ``fn(*args)`` in the worker pool, keeping the caller's context."""
+        context = contextvars.copy_context()
+        return self.loop.run_in_executor(self.executor, functools.partial(context.run, fn, *args))
+
+    def close(self) -> None:
+        """Abort every server still running, stop the loop and join its thread."""
+        if not self.thread.is_alive():
+            return
+        for server in list(self.servers):
+            try:
+                self.loop.call_soon_threadsafe(server._abort_at_exit)
+            except RuntimeError:  # the loop is already closed
+                break
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5.0)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """Return the process's runtime, creating it (and its loop thread) on first use."""
+    global _runtime  # noqa: PLW0603 - the one process-wide runtime is the design
+    runtime = _runtime
+    if runtime is not None and runtime.pid == os.getpid():
+        return runtime
+    with _lock:
+        if _runtime is None or _runtime.pid != os.getpid():
+            _runtime = Runtime()
+        return _runtime
+
+
+def _forget_after_fork() -> None:
+    # The parent's loop thread does not exist in the child; the lock may be held by a thread
+    # that is gone too. The child starts afresh on first use.
+    global _runtime, _lock  # noqa: PLW0603
+    _runtime = None
+    _lock = threading.Lock()
+
+
+def _close_at_exit() -> None:
+    runtime = _runtime
+    if runtime is not None and runtime.pid == os.getpid():
+        runtime.close()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+atexit.register(_close_at_exit)

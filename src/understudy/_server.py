@@ -1,0 +1,420 @@
+"""The lifecycle every understudy server shares: bind, start, ready, stop, check, ``with``.
+
+``start()`` binds and listens in the caller's thread, so the port is known and the kernel already
+queues connections when it returns (no readiness probe), then hands the sockets to the runtime's
+loop and waits until they are served. ``stop()`` closes the listeners and every connection, waits
+for in-flight handlers, and is idempotent. Exceptions raised by handlers are kept and re-raised by
+``check()`` and by leaving the ``with`` block.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from ._errors import AddressInUse, ConfigurationError, WaitTimeout
+from ._runtime import Runtime, get_runtime
+
+__all__ = ["Server"]
+
+#: How long ``start()`` waits for the loop to take the sockets over (seconds). Generous: it is
+#: only approached on a machine so loaded that the loop thread is not scheduled.
+_START_TIMEOUT = 10.0
+_BACKLOG = 4096
+#: Attempts at finding a port free on both 127.0.0.1 and ::1 for host="localhost".
+_LOCALHOST_ATTEMPTS = 20
+
+
+class _Stopped:
+    """State of a server that is not running."""
+
+
+class Server:
+    """Base of every understudy server: the lifecycle, error collection and repr.
+
+    Subclasses provide ``_serve`` (take the bound sockets over on the loop) and ``_shutdown``
+    (close connections and wait for in-flight handlers, on the loop), and may override ``_bind``.
+
+    Args:
+        host: the address to listen on. ``"127.0.0.1"`` by default; ``"::1"`` for IPv6;
+            ``"localhost"`` listens on both 127.0.0.1 and ::1 on one port, so a client reaches it
+            whichever address it resolves first. All interfaces only when named
+            (``"0.0.0.0"`` or ``"::"``).
+        port: the TCP/UDP port; ``0`` (the default) lets the kernel choose a free one, readable
+            from :attr:`port` once started.
+    """
+
+    #: The kind shown in reprs and messages ("HTTP server").
+    kind: ClassVar[str] = "server"
+    #: Socket type of the listeners made by the default ``_bind``.
+    _socket_type: ClassVar[socket.SocketKind] = socket.SOCK_STREAM
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        if not isinstance(host, str) or not host:
+            raise ConfigurationError(
+                f"host must be an address such as '127.0.0.1', '::1' or 'localhost', not "
+                f"{host!r}; to listen on every interface write host='0.0.0.0' explicitly"
+            )
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ConfigurationError(
+                f"port must be an int from 0 to 65535 (0: the kernel chooses), not {port!r}"
+            )
+        self._host = host
+        self._requested_port = port
+        self._bound_port: int | None = None
+        #: Set while the server is served: ``start()`` returned and ``stop()`` has not begun.
+        self.ready = threading.Event()
+        self._lifecycle_lock = threading.Lock()
+        self._runtime: Runtime | None = None
+        self._sockets: list[socket.socket] = []
+        self._errors: list[BaseException] = []
+        self._errors_lock = threading.Lock()
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The host as given (``"127.0.0.1"``, ``"::1"``, ``"localhost"``, ...)."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The port listened on: chosen by the kernel at ``start()`` when 0 was given.
+
+        Raises:
+            RuntimeError: if port 0 was given and the server was never started.
+        """
+        if self._bound_port is not None:
+            return self._bound_port
+        if self._requested_port:
+            return self._requested_port
+        raise RuntimeError(
+            f"{self!r} has no port yet: the kernel chooses it at start(); call start() first "
+            "or use the server in a `with` block"
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)``, ready for ``socket.create_connection``."""
+        return (self._host, self.port)
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is being served in this process."""
+        runtime = self._runtime
+        return runtime is not None and runtime.pid == os.getpid() and self.ready.is_set()
+
+    def _url_host(self) -> str:
+        return f"[{self._host}]" if ":" in self._host else self._host
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Bind, listen and serve; return ``self`` once a client may connect.
+
+        Idempotent: on a running server it returns at once. After ``stop()`` it starts again
+        (on the same port when one was given; on a newly chosen one for ``port=0``).
+
+        Raises:
+            AddressInUse: the port is taken (also an ``OSError`` with ``errno.EADDRINUSE``).
+            OSError: the address cannot be bound for another reason (it is not local, ...).
+            RuntimeError: called from an ``async def`` handler; use ``await start_async()``.
+        """
+        with self._lifecycle_lock:
+            if self.running:
+                return self
+            runtime, sockets = self._prepare_start()
+            try:
+                runtime.call(self._serve_sockets(runtime, sockets), _START_TIMEOUT)
+            except BaseException:
+                self._close_sockets()
+                raise
+            return self
+
+    async def start_async(self) -> Self:
+        """The awaitable twin of :meth:`start`, for async tests."""
+        if self.running:
+            return self
+        runtime, sockets = self._prepare_start()
+        try:
+            await runtime.call_async(self._serve_sockets(runtime, sockets))
+        except BaseException:
+            self._close_sockets()
+            raise
+        return self
+
+    def _prepare_start(self) -> tuple[Runtime, list[socket.socket]]:
+        runtime = get_runtime()
+        self._runtime = runtime
+        self._sockets = self._bind()
+        return runtime, self._sockets
+
+    async def _serve_sockets(self, runtime: Runtime, sockets: list[socket.socket]) -> None:
+        await self._serve(sockets)
+        runtime.servers.add(self)
+        self.ready.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving: close the listeners and every connection, wait for in-flight handlers.
+
+        A client holding an idle keep-alive connection gets EOF; a request being handled is
+        answered (with ``Connection: close``) if its handler finishes within ``timeout``; nothing
+        is served after ``stop()`` returns. Idempotent.
+
+        Args:
+            timeout: seconds to wait for handlers still running.
+
+        Raises:
+            WaitTimeout: a handler was still running at the timeout (its connection is aborted
+                all the same; a sync handler's thread finishes on its own).
+        """
+        with self._lifecycle_lock:
+            runtime = self._stop_begin()
+            if runtime is None:
+                return
+            try:
+                still_running = runtime.call(self._stop_on_loop(runtime, timeout), timeout + 5.0)
+            finally:
+                self._close_sockets()
+            self._raise_if_still_running(still_running, timeout)
+
+    async def stop_async(self, timeout: float = 5.0) -> None:
+        """The awaitable twin of :meth:`stop`."""
+        runtime = self._stop_begin()
+        if runtime is None:
+            return
+        try:
+            still_running = await runtime.call_async(self._stop_on_loop(runtime, timeout))
+        finally:
+            self._close_sockets()
+        self._raise_if_still_running(still_running, timeout)
+
+    def _stop_begin(self) -> Runtime | None:
+        runtime = self._runtime
+        if runtime is None or not self.ready.is_set():
+            return None
+        self.ready.clear()
+        if runtime.pid != os.getpid():
+            # A forked child holds copies of the parent's sockets, served by no loop here.
+            self._close_sockets()
+            self._runtime = None
+            return None
+        return runtime
+
+    async def _stop_on_loop(self, runtime: Runtime, timeout: float) -> list[str]:
+        runtime.servers.discard(self)
+        return await self._shutdown(timeout)
+
+    def _raise_if_still_running(self, still_running: list[str], timeout: float) -> None:
+        if still_running:
+            raise WaitTimeout(
+                f"stop() waited {timeout:g} s for handlers of {self!r} to finish; still running: "
+                + ", ".join(still_running)
+            )
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
+
+    def _abort_at_exit(self) -> None:
+        """On the loop, at interpreter exit: drop everything without waiting."""
+        self.ready.clear()
+        self._abort()
+
+    # -- hooks for subclasses ----------------------------------------------------------------
+
+    def _bind(self) -> list[socket.socket]:
+        """In the caller's thread: bound, listening (for streams) sockets to serve."""
+        sockets = _bind_inet(self._host, self._requested_port, self._socket_type)
+        self._bound_port = sockets[0].getsockname()[1]
+        return sockets
+
+    async def _serve(self, sockets: list[socket.socket]) -> None:
+        """On the loop: start serving the bound sockets."""
+        raise NotImplementedError
+
+    async def _shutdown(self, timeout: float) -> list[str]:
+        """On the loop: close everything; return descriptions of handlers still running."""
+        raise NotImplementedError
+
+    def _abort(self) -> None:
+        """On the loop: close everything at once."""
+
+    # -- errors raised in handlers -----------------------------------------------------------
+
+    def _record_error(self, error: BaseException) -> None:
+        """Keep an exception raised by user code, for ``check()``. Thread-safe."""
+        with self._errors_lock:
+            self._errors.append(error)
+
+    def _take_failures(self) -> list[BaseException]:
+        """Handler errors (and, in subclasses, verification failures), forgotten once taken."""
+        with self._errors_lock:
+            errors, self._errors = self._errors, []
+        return errors
+
+    def check(self) -> None:
+        """Re-raise what went wrong in handlers since the last check, then forget it.
+
+        One exception is raised as itself, with its traceback; several as an
+        ``ExceptionGroup``. Does nothing when all went well.
+        """
+        __tracebackhide__ = True
+        failures = self._take_failures()
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise BaseExceptionGroup(
+                f"{len(failures)} errors were raised in handlers of {self!r}", failures
+            )
+
+    # -- context managers --------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        self._exit(exc, stop_error=_capture(self.stop))
+
+    async def __aenter__(self) -> Self:
+        return await self.start_async()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        try:
+            await self.stop_async()
+        except WaitTimeout as error:
+            stop_error: WaitTimeout | None = error
+        else:
+            stop_error = None
+        self._exit(exc, stop_error=stop_error)
+
+    def _exit(self, exc: BaseException | None, *, stop_error: WaitTimeout | None) -> None:
+        __tracebackhide__ = True
+        failures = self._take_failures()
+        if stop_error is not None:
+            failures.append(stop_error)
+        if exc is not None:
+            # Never mask the test's own exception; say what else happened beside it.
+            for failure in failures:
+                exc.add_note(
+                    f"understudy: {self!r} also recorded {type(failure).__name__}: {failure}"
+                )
+            return
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise BaseExceptionGroup(
+                f"{len(failures)} errors were raised in handlers of {self!r}", failures
+            )
+
+    # -- repr --------------------------------------------------------------------------------
+
+    def _describe_address(self) -> str:
+        port = self._bound_port if self._bound_port is not None else self._requested_port
+        return f"{self._url_host()}:{port or '?'}"
+
+    def __repr__(self) -> str:
+        if self.running:
+            state = "running"
+        elif self._runtime is None:
+            state = "not started"
+        else:
+            state = "stopped"
+        name = f"{type(self).__module__}.{type(self).__qualname__}"
+        return f"<{name} {self._describe_address()} {state}>"
+
+
+def _capture(stop: Any) -> WaitTimeout | None:
+    try:
+        stop()
+    except WaitTimeout as error:
+        return error
+    return None
+
+
+def _bind_inet(host: str, port: int, kind: socket.SocketKind) -> list[socket.socket]:
+    """Bind (and for streams, listen) on ``host``; "localhost" gets 127.0.0.1 and ::1."""
+    if host == "localhost":
+        return _bind_localhost(port, kind)
+    try:
+        infos = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise OSError(
+            error.errno, f"cannot listen on {host!r}: it does not resolve ({error.strerror})"
+        ) from None
+    family, _, _, _, sockaddr = infos[0]
+    return [_bind_one(family, kind, sockaddr, host, port)]
+
+
+def _bind_localhost(port: int, kind: socket.SocketKind) -> list[socket.socket]:
+    for _ in range(_LOCALHOST_ATTEMPTS):
+        v4 = _bind_one(socket.AF_INET, kind, ("127.0.0.1", port), "localhost", port)
+        chosen = v4.getsockname()[1]
+        try:
+            v6 = _bind_one(socket.AF_INET6, kind, ("::1", chosen), "localhost", chosen)
+        except AddressInUse:
+            v4.close()
+            if port:
+                raise
+            continue  # the kernel's choice for 127.0.0.1 is taken on ::1: choose again
+        except OSError as error:
+            if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                return [v4]  # no IPv6 loopback on this machine
+            v4.close()
+            raise
+        return [v4, v6]
+    raise AddressInUse("localhost", port)
+
+
+def _bind_one(
+    family: int, kind: socket.SocketKind, sockaddr: Any, host: str, port: int
+) -> socket.socket:
+    sock = socket.socket(family, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            # Lets a restarted server take its port back while old connections sit in TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+        if kind == socket.SOCK_STREAM:
+            sock.listen(_BACKLOG)
+        sock.setblocking(False)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise AddressInUse(host, port) from None
+        raise
+    return sock
+
+
+def describe_handler(handler: object) -> str:
+    """A short name for a user's callable, for messages."""
+    name = getattr(handler, "__qualname__", None) or getattr(handler, "__name__", None)
+    module = getattr(handler, "__module__", None)
+    if name is None:
+        return repr(handler)
+    return f"{module}.{name}" if module else str(name)
+
+
+def iter_exceptions(errors: Iterable[BaseException]) -> list[str]:
+    """One line per exception, for summaries."""
+    return [f"{type(error).__name__}: {error}" for error in errors]
