@@ -55,7 +55,7 @@ def started(request: pytest.FixtureRequest, server: S) -> Iterator[S]:
 def factory(
     request: pytest.FixtureRequest, make: Callable[..., S], defaults: dict[str, Any]
 ) -> Iterator[Callable[..., S]]:
-    """A ``make_*_server(**options)`` factory; its servers are stopped and checked after the test."""
+    """A ``make_*_server(**options)`` factory; its servers are stopped and checked afterwards."""
     made: list[S] = []
 
     def make_started(**given: Any) -> S:
