@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -13,6 +14,7 @@ from .._runtime import Runtime
 from .._server import Server, describe_handler
 from ._asgi import ASGIApp, ASGIHost
 from ._connection import Exchange, HTTPConnection
+from ._directory import DirectoryHost
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
 from ._models import Request, Response
 from ._wsgi import WSGIApp, WSGIHost
@@ -39,6 +41,7 @@ class HTTPServer(Server):
         wsgi: a WSGI application (PEP 3333), run in the worker pool.
         asgi: an ASGI 3 application (``http`` and ``lifespan`` scopes), run on the loop; its
             lifespan startup runs in ``start()`` and its shutdown in ``stop()``.
+        root: a directory to serve at ``/``; shorthand for ``serve_directory("/", root)``.
         journal_size: keep only the last N requests (``None``: all; ``0``: none).
         max_header_size: bytes of request line plus header section accepted; more gets 431.
         max_body_size: bytes of request body accepted; more gets 413.
@@ -62,6 +65,7 @@ class HTTPServer(Server):
         handler: Handler | None = None,
         wsgi: WSGIApp | None = None,
         asgi: ASGIApp | None = None,
+        root: str | os.PathLike[str] | None = None,
         journal_size: int | None = None,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
@@ -77,6 +81,9 @@ class HTTPServer(Server):
         self.connections: set[HTTPConnection] = set()
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str] = {}
+        self._mounts: list[tuple[str, Host]] = []
+        if root is not None:
+            self.serve_directory("/", root)
 
     # -- what the test reads -----------------------------------------------------------------
 
@@ -128,6 +135,22 @@ class HTTPServer(Server):
         """Forget the requests received so far."""
         self._journal.clear()
 
+    def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
+        """Serve the files under ``root`` at the URL path ``prefix``.
+
+        See :class:`understudy._http._directory.DirectoryHost` for the options. Requests whose
+        path starts with ``prefix`` are answered from the directory (404 for a missing file);
+        a later call with a longer prefix takes precedence over a shorter one.
+
+        Raises:
+            ConfigurationError: ``prefix`` does not start with ``/``, or ``root`` is not a
+                directory.
+        """
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            raise ConfigurationError(f"prefix must be a URL path starting with '/', not {prefix!r}")
+        self._mounts.append((prefix, DirectoryHost(prefix, root, **options)))
+        self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
+
     # -- used by connections and hosts, on the loop ------------------------------------------
 
     @property
@@ -142,7 +165,7 @@ class HTTPServer(Server):
 
     @property
     def streams_body(self) -> bool:
-        return self._host_of_behaviour.streams_body
+        return self._host_of_behaviour.streams_body and not self._mounts
 
     def record(self, request: Request) -> None:
         self._journal.append(request)
@@ -151,6 +174,12 @@ class HTTPServer(Server):
         self._record_error(error)
 
     def dispatch(self, exchange: Exchange) -> None:
+        if self._mounts:
+            target = exchange.target
+            for prefix, host in self._mounts:
+                if _under(target, prefix):
+                    host.dispatch(self, exchange)
+                    return
         self._host_of_behaviour.dispatch(self, exchange)
 
     def track(self, future: asyncio.Future[Any], description: str) -> None:
@@ -212,6 +241,16 @@ class HTTPServer(Server):
         if self._bound_port is None and not self._requested_port:
             return f"{self.scheme}://{self._url_host()}:?"
         return self.url
+
+
+def _under(target: str, prefix: str) -> bool:
+    """Whether the request target's path is ``prefix`` or below it."""
+    if prefix in ("/", target):
+        return True
+    if not target.startswith(prefix):
+        return False
+    rest = target[len(prefix) :]
+    return prefix.endswith("/") or rest[0] in "/?#"
 
 
 def _choose_host(
