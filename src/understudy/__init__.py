@@ -13,8 +13,6 @@ it received::
 Everything public is importable from this module; the submodules are private.
 """
 
-from __future__ import annotations
-
 from ._errors import (
     AddressInUse,
     ConfigurationError,

@@ -71,8 +71,10 @@ class Runtime:
         """Whether the calling thread is the loop's own thread."""
         return threading.get_ident() == self.thread.ident
 
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None, *, twin: str) -> T:
         """Run ``coro`` on the loop and block the calling thread for its result.
+
+        ``twin`` names the awaitable twin of the blocking method, for the error message.
 
         Raises:
             RuntimeError: if called from the loop thread itself (an ``async def`` handler), where
@@ -82,8 +84,8 @@ class Runtime:
         if self.in_loop_thread:
             coro.close()
             raise RuntimeError(
-                "this blocking understudy call was made on understudy's own event loop (from an "
-                "async handler); use the async twin (for example `await server.stop_async()`)"
+                "a blocking understudy call was made on understudy's own event loop (from an "
+                f"async handler), where it would deadlock; write `await ....{twin}(...)` instead"
             )
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:

@@ -130,7 +130,9 @@ class Server:
                 return self
             runtime, sockets = self._prepare_start()
             try:
-                runtime.call(self._serve_sockets(runtime, sockets), _START_TIMEOUT)
+                runtime.call(
+                    self._serve_sockets(runtime, sockets), _START_TIMEOUT, twin="start_async"
+                )
             except BaseException:
                 self._close_sockets()
                 raise
@@ -178,7 +180,9 @@ class Server:
             if runtime is None:
                 return
             try:
-                still_running = runtime.call(self._stop_on_loop(runtime, timeout), timeout + 5.0)
+                still_running = runtime.call(
+                    self._stop_on_loop(runtime, timeout), timeout + 5.0, twin="stop_async"
+                )
             finally:
                 self._close_sockets()
             self._raise_if_still_running(still_running, timeout)

@@ -1,0 +1,1 @@
+"""Shared test configuration: every test must leave no understudy server running."""

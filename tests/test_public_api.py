@@ -1,0 +1,60 @@
+"""The one public face: `import understudy` gives everything, and says `understudy.X`."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import understudy
+
+SRC = pathlib.Path(understudy.__file__).parent
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert understudy.__all__ == sorted(understudy.__all__)
+    public = {
+        name
+        for name, value in vars(understudy).items()
+        if not name.startswith("_") and not isinstance(value, type(understudy))
+    }
+    assert public == set(understudy.__all__)
+
+
+def test_public_objects_show_the_public_module() -> None:
+    for name in understudy.__all__:
+        assert getattr(understudy, name).__module__ == "understudy", name
+
+
+def test_errors_derive_from_the_root_and_the_builtin_a_caller_catches() -> None:
+    assert issubclass(understudy.ConfigurationError, ValueError)
+    assert issubclass(understudy.WaitTimeout, TimeoutError)
+    assert issubclass(understudy.AddressInUse, OSError)
+    assert issubclass(understudy.UnexpectedRequest, AssertionError)
+    assert issubclass(understudy.UnmetExpectation, AssertionError)
+    for name in understudy.__all__:
+        value = getattr(understudy, name)
+        if isinstance(value, type) and issubclass(value, Exception):
+            assert issubclass(value, understudy.UnderstudyError), name
+
+
+FORBIDDEN_IN_CORE = {"socket", "threading", "selectors", "asyncio", "concurrent"}
+
+
+def test_core_is_pure() -> None:
+    """`_core` imports no socket, thread or event loop, and nothing of understudy outside it."""
+    for path in sorted((SRC / "_core").glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level > 1 or (node.module or "").startswith("understudy"):
+                    modules = ["understudy (outside _core)"]
+                else:
+                    modules = [node.module or ""] if node.level == 0 else []
+            else:
+                continue
+            for module in modules:
+                root = module.split(".")[0]
+                assert root not in FORBIDDEN_IN_CORE, f"{path.name} imports {module}"
+                assert not module.startswith("understudy"), f"{path.name} imports {module}"

@@ -1,0 +1,84 @@
+"""The runtime: one loop thread per process, fresh after fork, clean at interpreter exit."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.request
+import warnings
+from multiprocessing.connection import Connection
+from typing import Any
+
+import pytest
+
+import understudy
+from understudy._runtime import get_runtime
+
+
+def serve_and_fetch(pipe: Connection) -> None:
+    response = understudy.Response(200, f"pid {os.getpid()}")
+    with (
+        understudy.HTTPServer(response=response) as server,
+        urllib.request.urlopen(server.url, timeout=5) as reply,
+    ):
+        pipe.send((reply.read().decode(), get_runtime().pid))
+    pipe.close()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_child_process_gets_a_working_runtime_of_its_own(method: str) -> None:
+    with understudy.HTTPServer(response=understudy.Response(204)):  # the parent's runtime runs
+        context: Any = multiprocessing.get_context(method)
+        parent_end, child_end = context.Pipe()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that fork() in a threaded process may deadlock; the runtime
+            # re-creates its lock and loop in the child, which is what this test proves.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child = context.Process(target=serve_and_fetch, args=(child_end,))
+            child.start()
+        try:
+            assert parent_end.poll(30), "the child did not answer within 30 s"
+            body, runtime_pid = parent_end.recv()
+        finally:
+            child.join(30)
+        assert child.exitcode == 0
+        assert body == f"pid {child.pid}"
+        assert runtime_pid == child.pid
+
+
+def test_interpreter_exit_with_a_running_server_is_clean() -> None:
+    code = textwrap.dedent(
+        """
+        import urllib.request, understudy
+        server = understudy.HTTPServer(response=understudy.Response(200, "up")).start()
+        with urllib.request.urlopen(server.url, timeout=5) as reply:
+            assert reply.read() == b"up"
+        print("served", flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "served\n"
+    assert done.stderr == ""
+
+
+def test_a_blocking_call_from_the_loop_thread_says_to_use_the_async_twin() -> None:
+    async def handler(request: understudy.Request) -> str:
+        understudy.HTTPServer().start()  # blocking, on the loop: refused
+        return "unreachable"
+
+    with understudy.HTTPServer(handler=handler) as server:
+        with pytest.raises(urllib.error.HTTPError) as reply:
+            urllib.request.urlopen(server.url, timeout=5)
+        reply.value.close()
+        with pytest.raises(RuntimeError, match="start_async"):
+            server.check()
