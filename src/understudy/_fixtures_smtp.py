@@ -1,5 +1,49 @@
-"""pytest fixtures for the smtp servers (re-exported by :mod:`understudy.pytest_plugin`)."""
+"""pytest fixtures for the SMTP server (re-exported by :mod:`understudy.pytest_plugin`)."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ._fixtures import factory, options, started
+from ._smtp import SMTPServer
+
+__all__ = ["MakeSMTPServer", "make_smtp_server", "smtp_server", "smtp_server_options"]
+
+#: The type of the ``make_smtp_server`` fixture, for annotations.
+MakeSMTPServer = Callable[..., SMTPServer]
+
+
+@pytest.fixture
+def smtp_server_options() -> dict[str, Any]:
+    """Keyword arguments for the ``smtp_server`` fixtures; override it in a conftest.
+
+    Example: ``return {"auth": {"user": "secret"}, "smtputf8": True}``.
+    """
+    return {}
+
+
+@pytest.fixture
+def smtp_server(
+    request: pytest.FixtureRequest, smtp_server_options: dict[str, Any]
+) -> Iterator[SMTPServer]:
+    """A started :class:`understudy.SMTPServer`, fresh for each test.
+
+    Options come from ``smtp_server_options`` and ``@pytest.mark.understudy(...)``. After the
+    test: stopped, then checked (a handler's exception fails the test).
+    """
+    yield from started(request, SMTPServer(**options(request, smtp_server_options)))
+
+
+@pytest.fixture
+def make_smtp_server(
+    request: pytest.FixtureRequest, smtp_server_options: dict[str, Any]
+) -> Iterator[MakeSMTPServer]:
+    """A factory: ``make_smtp_server(**options)`` returns a started :class:`~understudy.SMTPServer`.
+
+    Its options update ``smtp_server_options``. Every server it made is stopped and checked
+    after the test.
+    """
+    yield from factory(request, SMTPServer, smtp_server_options)
