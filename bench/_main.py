@@ -1,0 +1,532 @@
+"""Run every measurement, print the table, write ``bench/results/latest.json``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from ._cycle import CycleResult, StopResult, run_cycles, run_idle_stops
+from ._load import LoadResult, ensure_wrk, run_load
+from ._memory import IdleResult, measure_idle
+from ._report import Target, format_table, ms, ratio
+from ._stats import summarize
+from ._subjects import (
+    PYTEST_HTTPSERVER,
+    PYTEST_LOCALSERVER,
+    THREADING_HTTPSERVER,
+    UNDERSTUDY,
+    UNDERSTUDY_ASGI,
+    UNDERSTUDY_HANDLER,
+    UVICORN_ASGI,
+)
+
+__all__ = ["main"]
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+PEERS = (PYTEST_HTTPSERVER, PYTEST_LOCALSERVER, THREADING_HTTPSERVER)
+LOAD_CASES = (UNDERSTUDY, UNDERSTUDY_ASGI, UNDERSTUDY_HANDLER, UVICORN_ASGI, PYTEST_HTTPSERVER)
+TEST_BODY = 0.010
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each measurement to run (counts, and seconds as budgets)."""
+
+    cycles: int = 300
+    peer_cycles: int = 30
+    peer_budget: float = 11.0
+    stop_cycles: int = 300
+    peer_stop_cycles: int = 10
+    peer_stop_budget: float = 5.0
+    stop_cap: float = 2.0
+    load_duration: int = 3  # seconds (wrk takes whole seconds)
+    load_warmup: int = 1
+    connections: int = 50
+    idle_servers: int = 1000
+    idle_peer_servers: int = 20
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(
+            cycles=100,
+            peer_cycles=4,
+            peer_budget=2.0,
+            stop_cycles=100,
+            peer_stop_cycles=3,
+            peer_stop_budget=1.5,
+            load_duration=1,
+            load_warmup=1,
+            idle_servers=200,
+            idle_peer_servers=5,
+        )
+
+
+def _log(message: str) -> None:
+    print(f"  … {message}", file=sys.stderr, flush=True)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def _machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": {
+            name: _version(name)
+            for name in (
+                "understudy",
+                "httptools",
+                "pytest-httpserver",
+                "pytest-localserver",
+                "werkzeug",
+                "uvicorn",
+            )
+        },
+    }
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    idle: list[IdleResult]
+    cycles: list[CycleResult]
+    body_cycles: list[CycleResult]
+    stops: list[StopResult]
+    load: list[LoadResult]
+    load_skipped: str | None
+
+
+def _cycles(plan: Plan, body_delay: float) -> list[CycleResult]:
+    results = []
+    for subject in (UNDERSTUDY, *PEERS):
+        is_ours = subject is UNDERSTUDY
+        what = f"with a {body_delay * 1e3:g} ms test body" if body_delay else "no test body"
+        _log(f"(a) start → GET → stop, {what}: {subject.label}")
+        results.append(
+            run_cycles(
+                subject,
+                body_delay=body_delay,
+                max_cycles=plan.cycles if is_ours else plan.peer_cycles,
+                budget=60.0 if is_ours else plan.peer_budget,
+                warmup=20 if is_ours else 1,
+            )
+        )
+    return results
+
+
+def _stops(plan: Plan) -> list[StopResult]:
+    results = []
+    for subject in (UNDERSTUDY, *PEERS):
+        is_ours = subject is UNDERSTUDY
+        _log(f"(b) stop() with an idle keep-alive client: {subject.label}")
+        results.append(
+            run_idle_stops(
+                subject,
+                max_cycles=plan.stop_cycles if is_ours else plan.peer_stop_cycles,
+                budget=30.0 if is_ours else plan.peer_stop_budget,
+                warmup=20 if is_ours else 0,
+                cap=plan.stop_cap,
+            )
+        )
+    return results
+
+
+def _load(plan: Plan) -> tuple[list[LoadResult], str | None]:
+    wrk, how = ensure_wrk(_log)
+    if wrk is None:
+        _log(f"(c) skipped: {how}")
+        return [], how
+    results = []
+    for subject in LOAD_CASES:
+        _log(f"(c) wrk -t1 -c{plan.connections} -d{plan.load_duration:g}s: {subject.label}")
+        results.append(
+            run_load(
+                wrk,
+                subject,
+                duration=plan.load_duration,
+                warmup=plan.load_warmup,
+                connections=plan.connections,
+            )
+        )
+    return results, None
+
+
+def _idle(plan: Plan) -> list[IdleResult]:
+    _log(f"(d) {plan.idle_servers} idle understudy servers")
+    results = [measure_idle(UNDERSTUDY, count=plan.idle_servers, warmup=20, parallel_stop=False)]
+    for subject in (PYTEST_HTTPSERVER, THREADING_HTTPSERVER):
+        _log(f"(d) {plan.idle_peer_servers} idle {subject.label} servers")
+        results.append(
+            measure_idle(subject, count=plan.idle_peer_servers, warmup=1, parallel_stop=True)
+        )
+    return results
+
+
+def run(plan: Plan, *, skip_load: bool) -> Results:
+    idle = _idle(plan)  # first: before load runs grow and free the heap
+    cycles = _cycles(plan, 0.0)
+    body_cycles = _cycles(plan, TEST_BODY)
+    stops = _stops(plan)
+    load: list[LoadResult] = []
+    skipped: str | None = "--skip-load was given"
+    if not skip_load:
+        load, skipped = _load(plan)
+    return Results(idle, cycles, body_cycles, stops, load, skipped)
+
+
+# -- reporting -------------------------------------------------------------------------------
+
+
+def _by_key(results: list[LoadResult], key: str) -> LoadResult | None:
+    return next((result for result in results if result.key == key), None)
+
+
+def _cycles_table(results: list[CycleResult]) -> str:
+    ours = summarize(results[0].total).p50
+    rows = []
+    for result in results:
+        s = result.summaries()
+        rows.append(
+            [
+                result.label,
+                str(s["total"].n),
+                ms(s["total"].p50),
+                ms(s["total"].p90),
+                ms(s["total"].p99),
+                ms(s["start"].p50),
+                ms(s["get"].p50),
+                ms(s["stop"].p50),
+                ratio(s["total"].p50 / ours),
+            ]
+        )
+    headers = ["server", "cycles", "p50", "p90", "p99", "start", "GET", "stop", "p50 ÷ ours"]
+    return format_table(headers, rows)
+
+
+def _body_table(results: list[CycleResult]) -> str:
+    ours = results[0].summaries()
+    rows = []
+    for result in results:
+        s = result.summaries()
+        rows.append(
+            [
+                result.label,
+                str(s["total"].n),
+                ms(s["total"].p50),
+                ms(s["overhead"].p50),
+                ms(s["overhead"].p90),
+                ms(s["overhead"].p99),
+                ratio(s["overhead"].p50 / ours["overhead"].p50),
+                ratio(s["total"].p50 / ours["total"].p50),
+            ]
+        )
+    headers = [
+        "server",
+        "cycles",
+        "total p50",
+        "overhead p50",
+        "p90",
+        "p99",
+        "overhead ÷ ours",
+        "total ÷ ours",
+    ]
+    return format_table(headers, rows)
+
+
+def _stop_note(result: StopResult) -> str:
+    if result.blocked:
+        return f"stop() blocked > {result.cap:g} s, until the client disconnected"
+    n = len(result.stop)
+    if result.closed_after_response == n:
+        return "no keep-alive: server closed after its response"
+    if result.client_saw_eof == 0:
+        return "connection left open after stop() (its handler thread lives on)"
+    return f"client got EOF at stop in {result.client_saw_eof}/{n}"
+
+
+def _stops_table(results: list[StopResult]) -> str:
+    ours = summarize(results[0].stop).p50 if results[0].stop else None
+    rows = []
+    for result in results:
+        if not result.stop:
+            rows.append([result.label, "0", f"> {ms(result.cap)}", "", "", "-", _stop_note(result)])
+            continue
+        s = summarize(result.stop)
+        rows.append(
+            [
+                result.label,
+                str(s.n),
+                ms(s.p50),
+                ms(s.p90),
+                ms(s.p99),
+                ratio(s.p50 / ours) if ours else "-",
+                _stop_note(result),
+            ]
+        )
+    return format_table(["server", "cycles", "p50", "p90", "p99", "p50 ÷ ours", "client"], rows)
+
+
+def _load_table(results: list[LoadResult]) -> str:
+    uvicorn = _by_key(results, UVICORN_ASGI.key)
+    httpserver = _by_key(results, PYTEST_HTTPSERVER.key)
+
+    def versus(result: LoadResult, peer: LoadResult | None) -> str:
+        if result.error or peer is None or peer.error or not peer.requests_per_second:
+            return "-"
+        return ratio(result.requests_per_second / peer.requests_per_second)
+
+    rows = []
+    for result in results:
+        if result.error:
+            rows.append([result.label, "error", "-", "-", "-", result.error[:60]])
+            continue
+        errors = str(result.errors) if result.errors else "0"
+        journal = result.details.get("journal_entries")
+        note = f"journal held {journal}" if journal is not None else ""
+        rows.append(
+            [
+                result.label,
+                f"{result.requests_per_second:,.0f}",
+                versus(result, uvicorn),
+                versus(result, httpserver),
+                result.latency_avg,
+                errors,
+                note,
+            ]
+        )
+    headers = ["case", "req/s", "÷ uvicorn", "÷ pytest-httpserver", "latency avg", "errors", ""]
+    return format_table(headers, rows)
+
+
+def _idle_table(results: list[IdleResult]) -> str:
+    rows = [
+        [
+            result.label,
+            str(result.servers),
+            f"{result.rss_per_server / 1024:.2f}",
+            f"{result.threads_per_server:g}",
+            ms(result.start_seconds / result.servers),
+            ms(result.stop_seconds / result.servers),
+        ]
+        for result in results
+    ]
+    headers = ["server", "servers", "RSS KiB/server", "threads/server", "start ms", "stop ms"]
+    return format_table(headers, rows)
+
+
+def _targets(results: Results) -> list[Target]:
+    targets = []
+    ours = results.cycles[0].summaries()["total"].p50
+    targets.append(Target("start → GET → stop p50", "≤ 2 ms", f"{ms(ours)} ms", ours <= 0.002))
+
+    body = {result.key: result.summaries() for result in results.body_cycles}
+    ours_overhead = body[UNDERSTUDY.key]["overhead"].p50
+    theirs = body[PYTEST_HTTPSERVER.key]
+    overhead_ratio = theirs["overhead"].p50 / ours_overhead
+    total_ratio = theirs["total"].p50 / body[UNDERSTUDY.key]["total"].p50
+    targets.append(
+        Target(
+            "with a 10 ms test body: server overhead vs pytest-httpserver",
+            "≥ 100x less",
+            f"{ratio(overhead_ratio)} (whole cycle incl. the 10 ms body: {ratio(total_ratio)})",
+            overhead_ratio >= 100,
+        )
+    )
+
+    stop = results.stops[0]
+    stop_p50 = summarize(stop.stop).p50 if stop.stop else None
+    targets.append(
+        Target(
+            "stop() with an idle keep-alive client, p50",
+            "≤ 0.5 ms",
+            f"{ms(stop_p50)} ms" if stop_p50 is not None else "blocked",
+            stop_p50 is not None and stop_p50 <= 0.0005,
+        )
+    )
+
+    def load_target(name: str, ours_key: str, peer_key: str, factor: float) -> Target:
+        ours_run = _by_key(results.load, ours_key)
+        peer_run = _by_key(results.load, peer_key)
+        goal = f"≥ {factor:g}x"
+        if (
+            ours_run is None
+            or peer_run is None
+            or ours_run.error
+            or peer_run.error
+            or not peer_run.requests_per_second
+        ):
+            return Target(name, goal, results.load_skipped or "a run failed", None)
+        value = ours_run.requests_per_second / peer_run.requests_per_second
+        return Target(name, goal, ratio(value), value >= factor)
+
+    targets.append(
+        load_target(
+            "50 conns: canned response (journal on) vs pytest-httpserver",
+            UNDERSTUDY.key,
+            PYTEST_HTTPSERVER.key,
+            10,
+        )
+    )
+    targets.append(
+        load_target(
+            "50 conns: minimal ASGI app vs uvicorn", UNDERSTUDY_ASGI.key, UVICORN_ASGI.key, 2
+        )
+    )
+    targets.append(
+        load_target(
+            "50 conns: sync handler callable vs uvicorn (ASGI)",
+            UNDERSTUDY_HANDLER.key,
+            UVICORN_ASGI.key,
+            1,
+        )
+    )
+
+    idle = results.idle[0]
+    kib = idle.rss_per_server / 1024
+    targets.append(
+        Target("RSS per idle server", "≤ 4 KiB", f"{kib:.2f} KiB", idle.rss_per_server <= 4096)
+    )
+    targets.append(
+        Target(
+            "threads per idle server",
+            "0",
+            f"{idle.threads_per_server:g}",
+            idle.threads <= 0,
+        )
+    )
+    return targets
+
+
+def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[str, list[Target]]:
+    targets = _targets(results)
+    load = machine["load_average_at_start"]
+    lines = [
+        "",
+        (
+            f"understudy bench — {machine['cpus']} CPUs, Python {machine['python']}, "
+            f"load average at start {load} (other processes on the machine make figures noisy)"
+        ),
+        "",
+        "(a) start → one GET (http.client, fresh connection) → stop; fresh server each cycle; ms.",
+        "    Peers that need ~0.5 s a cycle get fewer cycles (a time budget): read their p99",
+        "    as their maximum.",
+        _cycles_table(results.cycles),
+        "",
+        (
+            f"(a') the same with a {TEST_BODY * 1e3:g} ms test body (a sleep) between the GET "
+            "and stop; ms. overhead = cycle - body."
+        ),
+        _body_table(results.body_cycles),
+        "",
+        "(b) stop() while a client that made one request keeps its connection open; ms.",
+        _stops_table(results.stops),
+        "",
+        (
+            f"(c) wrk -t1 -c{plan.connections} -d{plan.load_duration:g}s (after a "
+            f"{plan.load_warmup:g} s warm-up), keep-alive, GET /; wrk in its own process."
+        ),
+    ]
+    if results.load:
+        lines.append(_load_table(results.load))
+    else:
+        lines.append(f"  skipped: {results.load_skipped}")
+    lines += [
+        "",
+        "(d) idle servers started in this process: growth per server.",
+        _idle_table(results.idle),
+        "",
+        "Targets (issue 2)",
+    ]
+    width = max(len(target.name) for target in targets)
+    for target in targets:
+        name = target.name.ljust(width)
+        lines.append(f"  {target.verdict:>7}  {name}  {target.goal:<12} {target.measured}")
+    return "\n".join(lines), targets
+
+
+def _as_json(
+    results: Results, plan: Plan, machine: dict[str, object], targets: list[Target]
+) -> dict[str, object]:
+    def cycle(result: CycleResult) -> dict[str, object]:
+        return {
+            "key": result.key,
+            "label": result.label,
+            "body_delay_seconds": result.body_delay,
+            "seconds": {name: s.as_dict() for name, s in result.summaries().items()},
+            "total_samples_seconds": [round(x, 7) for x in result.total],
+        }
+
+    return {
+        "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "plan": plan.__dict__,
+        "start_get_stop": [cycle(result) for result in results.cycles],
+        "start_get_stop_with_test_body": [cycle(result) for result in results.body_cycles],
+        "stop_with_idle_client": [
+            {
+                "key": result.key,
+                "label": result.label,
+                "seconds": summarize(result.stop).as_dict() if result.stop else None,
+                "blocked_over_seconds": result.cap if result.blocked else None,
+                "client_saw_eof": result.client_saw_eof,
+                "closed_after_response": result.closed_after_response,
+            }
+            for result in results.stops
+        ],
+        "load": {
+            "skipped": results.load_skipped,
+            "connections": plan.connections,
+            "duration_seconds": plan.load_duration,
+            "cases": [result.__dict__ for result in results.load],
+        },
+        "idle_servers": [
+            {
+                **result.__dict__,
+                "rss_bytes_per_server": result.rss_per_server,
+                "threads_per_server": result.threads_per_server,
+            }
+            for result in results.idle
+        ],
+        "targets": [target.as_dict() for target in targets],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few cycles, 1 s load runs (~30 s)")
+    parser.add_argument("--skip-load", action="store_true", help="skip (c), the wrk runs")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"default: {RESULTS}")
+    args = parser.parse_args(argv)
+    plan = Plan.quick() if args.quick else Plan()
+    machine = _machine()
+    began = time.perf_counter()
+    _log("running; the table follows when every measurement is done")
+    results = run(plan, skip_load=args.skip_load)
+    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine["bench_seconds"] = round(time.perf_counter() - began, 1)
+    text, targets = report(results, plan, machine)
+    print(text)
+    print(f"\n  {machine['bench_seconds']} s in all; load average at end {os.getloadavg()[0]:.2f}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    payload = _as_json(results, plan, machine, targets)
+    args.output.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    print(f"  wrote {args.output}")
+    return 0
