@@ -1,26 +1,559 @@
-"""Serving a directory of files (being written: see issue 3)."""
+"""Serving a directory of files whose response headers may be written inside or beside them.
+
+:class:`DirectoryHost` answers the requests under a URL prefix from the files below a root
+directory (``HTTPServer.serve_directory(prefix, root, **options)``, or ``HTTPServer(root=...)``
+for the prefix ``/``). Files are read in the worker pool, whole (understudy serves test
+fixtures, not gigabytes); the answer is sent from the loop.
+
+What a request gets, in order:
+
+1. A method other than GET and HEAD: 405 with ``Allow: GET, HEAD``.
+2. A target that would leave the root (see :mod:`understudy._core.paths`), a file whose real
+   path (symbolic links resolved) is outside the real root, a sidecar file itself
+   (``*.headers`` while ``sidecar_headers`` is on), a directory (there is no listing; its
+   ``index`` file if one is configured), or a missing file: 404, with a one-line body that says
+   why. Every request, refused or not, is in the server's journal.
+3. The file, byte for byte (in-file directive lines included), with the status and fields of
+   the merged directives (:mod:`understudy._core.directives`: computed defaults < suffix
+   mapping < sidecar < in-file). The defaults are Content-Type from the fixed suffix table
+   (else Python's built-in ``mimetypes`` table, else ``application/octet-stream``), a strong
+   ETag from a hash of the content, Last-Modified from the file's mtime, and
+   ``Accept-Ranges: bytes``.
+4. When that status is 200 (set by no directive, or by ``Status: 200``), conditional requests
+   are evaluated as RFC 9110 §13.2.2 orders them, against the ETag and Last-Modified that would
+   be sent (given by a directive or computed): If-Match, else If-Unmodified-Since (412 when
+   false); then If-None-Match, else If-Modified-Since (304 when false). Then, for GET, a Range
+   (RFC 9110 §14.2) of a single byte range gets 206 with Content-Range, an unsatisfiable one 416
+   with ``Content-Range: bytes */<length>``; a Range of several ranges, of a unit other than
+   bytes, or with an If-Range (§13.1.5) that does not match is ignored: 200 with the whole
+   file. ``Accept-Ranges: none`` from a directive turns Range off. A file whose directives set
+   another status (301, 404, 503, ...) is answered with that status, its fields and its bytes,
+   and preconditions and Range are ignored (RFC 9110 §13.2.1).
+
+A malformed directive (in-file or sidecar) gets the client a 500 and is raised in the test as a
+:class:`~understudy.ConfigurationError` by ``check()`` and on leaving the ``with`` block.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import difflib
+import functools
+import hashlib
+import mimetypes
 import os
-from typing import TYPE_CHECKING, Any
+import re
+import stat
+from collections.abc import Callable, Mapping
+from email.utils import formatdate, parsedate_to_datetime
+from typing import TYPE_CHECKING, Literal
 
+from .._core.directives import (
+    DirectiveError,
+    Directives,
+    content_type_for,
+    directives_from_mapping,
+    for_suffix,
+    merge,
+    parse_in_file,
+    parse_sidecar,
+)
+from .._core.paths import FilePath, Refusal, resolve_target
 from .._errors import ConfigurationError
 from ._connection import Exchange
+from ._fields import Headers
+from ._models import Request, Response
 
 if TYPE_CHECKING:
     from ._server import HTTPServer
 
 __all__ = ["DirectoryHost"]
 
+SIDECAR_SUFFIX = ".headers"
+_ALLOWED = "GET, HEAD"
+_OPTIONS = ("in_file_headers", "sidecar_headers", "suffix_headers", "index")
+#: Fields a 304 carries over from the 200 it stands for (RFC 9110 §15.4.5).
+_ENTITY_TAG = re.compile(r'(W/)?(?:"([^"]*)"|([^,\s"]+))')
+_NOT_MODIFIED_FIELDS = frozenset(
+    {"cache-control", "content-location", "date", "etag", "expires", "last-modified", "vary"}
+)
+
 
 class DirectoryHost:
-    """Answers requests under a URL prefix from the files of a directory."""
+    """Answers the requests under a URL prefix from the files below a directory.
+
+    Args:
+        prefix: the URL path the directory is served at (``"/"``, ``"/feeds"``).
+        root: the directory to serve.
+        in_file_headers: read ``Header: Name: value`` lines inside each file (feedparser's
+            convention) as its response fields; ``Header: Status: 301`` sets the status. Off by
+            default, since an ordinary file may hold such lines.
+        sidecar_headers: read ``<name>.headers`` beside each file (RFC 5322 field syntax,
+            ``Status:`` allowed) as its response fields. On by default; sidecars are not
+            served themselves while it is on.
+        suffix_headers: fields by file-name suffix, such as ``{".gz": {"Content-Encoding":
+            "gzip"}}`` (``Status`` allowed); every suffix a name ends with applies, the longest
+            last.
+        index: a file name (such as ``"index.html"``) served for a request naming a directory;
+            a request for the directory without its trailing slash is redirected (301) to it.
+            ``None`` (the default): a directory gets 404.
+
+    Raises:
+        ConfigurationError: ``root`` is not a directory, an option is unknown or of the wrong
+            type, or a ``suffix_headers`` field is malformed.
+
+    .. versionadded:: 0.1
+    """
 
     streams_body = False
 
-    def __init__(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
-        raise ConfigurationError("serving a directory is not available yet")
+    def __init__(
+        self,
+        prefix: str,
+        root: str | os.PathLike[str],
+        *,
+        in_file_headers: bool = False,
+        sidecar_headers: bool = True,
+        suffix_headers: Mapping[str, Mapping[str, str]] | None = None,
+        index: str | None = None,
+        **unknown: object,
+    ) -> None:
+        if unknown:
+            raise ConfigurationError(_unknown_options(unknown))
+        try:
+            root_path = os.fsdecode(root)
+        except TypeError:
+            raise ConfigurationError(
+                f"root must be the path of a directory (str or os.PathLike), not "
+                f"{type(root).__name__}"
+            ) from None
+        if not os.path.isdir(root_path):
+            what = "does not exist" if not os.path.exists(root_path) else "is not a directory"
+            raise ConfigurationError(
+                f"root {root_path!r} {what}; give serve_directory() the path of a directory of "
+                "files to serve"
+            )
+        for name, value in (
+            ("in_file_headers", in_file_headers),
+            ("sidecar_headers", sidecar_headers),
+        ):
+            if not isinstance(value, bool):
+                raise ConfigurationError(f"{name} must be True or False, not {value!r}")
+        if index is not None and (
+            not isinstance(index, str) or not index.strip(".") or any(c in index for c in "/\\\0")
+        ):
+            raise ConfigurationError(
+                f"index must be a file name such as 'index.html' (no slashes), not {index!r}"
+            )
+        self.prefix = prefix
+        self.root = os.path.realpath(root_path)
+        self.in_file_headers = in_file_headers
+        self.sidecar_headers = sidecar_headers
+        self.suffix_headers = _check_suffix_headers(suffix_headers)
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"<DirectoryHost {self.prefix!r} -> {self.root!r}>"
+
+    # -- on the loop -------------------------------------------------------------------------
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        raise NotImplementedError
+        """Answer ``exchange``: refusals from the loop, files from the worker pool."""
+        request = exchange.request
+        assert request is not None
+        if request.method not in ("GET", "HEAD"):
+            exchange.send(
+                Response(
+                    405,
+                    f"understudy: {request.method} is not allowed on a served directory; "
+                    f"only {_ALLOWED}.\n",
+                    headers={"Allow": _ALLOWED},
+                )
+            )
+            return
+        resolved = resolve_target(request.target, self.prefix)
+        if isinstance(resolved, Refusal):
+            exchange.send(_not_found(f"refused {request.raw_path!r}: {resolved.reason}"))
+            return
+        future = server.runtime.run_in_worker(self.answer, request, resolved)
+        server.track(future, f"serving {request.method} {request.target} from {self.root}")
+        future.add_done_callback(functools.partial(_done, exchange))
+
+    # -- in the worker pool ------------------------------------------------------------------
+
+    def answer(self, request: Request, path: FilePath) -> Response:
+        """The response to a GET or HEAD of ``path`` (blocking: reads the filesystem).
+
+        Raises:
+            ConfigurationError: a malformed in-file or sidecar directive.
+        """
+        shown = "/" + path.relative
+        if self.sidecar_headers and path.segments and path.segments[-1].endswith(SIDECAR_SUFFIX):
+            return _not_found(f"{shown!r} holds the response fields of another file (a sidecar)")
+        real = self._inside(os.path.join(self.root, *path.segments))
+        if real is None:
+            return _not_found(f"{shown!r} resolves outside the served directory")
+        info = _stat(real)
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            return self._directory(request, path, real)
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return _not_found(f"no file {shown!r} under {self.root}")
+        if path.trailing_slash:
+            return _not_found(f"{shown!r} is a file, not a directory")
+        return self._file(request, real)
+
+    def _directory(self, request: Request, path: FilePath, real: str) -> Response:
+        shown = "/" + path.relative
+        if self.index is None:
+            return _not_found(
+                f"{shown!r} is a directory; directories are not listed (set index= to serve a "
+                "file for them)"
+            )
+        index = self._inside(os.path.join(real, self.index))
+        info = _stat(index) if index is not None else None
+        if index is None or info is None or not stat.S_ISREG(info.st_mode):
+            return _not_found(f"the directory {shown!r} has no {self.index}")
+        if not path.trailing_slash:
+            query = request.target.partition("?")[2]
+            location = request.raw_path + "/" + (f"?{query}" if query else "")
+            return Response(301, f"understudy: see {location}\n", headers={"Location": location})
+        return self._file(request, index)
+
+    def _inside(self, path: str) -> str | None:
+        """The real path of ``path`` if it is the root or below it, else ``None``."""
+        try:
+            real = os.path.realpath(path)
+        except (OSError, ValueError):
+            return None
+        root = self.root
+        if real == root or real.startswith(root if root.endswith(os.sep) else root + os.sep):
+            return real
+        return None
+
+    def _file(self, request: Request, real: str) -> Response:
+        try:
+            with open(real, "rb") as file:
+                info = os.fstat(file.fileno())
+                content = file.read()
+        except PermissionError:
+            return Response(403, "understudy: the file is not readable\n")
+        except OSError as error:
+            return _not_found(f"the file could not be read ({error.strerror})")
+        name = os.path.basename(real)
+        layers = [_defaults(name, content, info)]
+        if self.suffix_headers:
+            layers.append(for_suffix(name, self.suffix_headers))
+        if self.sidecar_headers:
+            sidecar = self._read_sidecar(real)
+            if sidecar is not None:
+                layers.append(_parse(parse_sidecar, sidecar, real + SIDECAR_SUFFIX, request))
+        if self.in_file_headers:
+            layers.append(_parse(parse_in_file, content, real, request))
+        return respond(request, content, merge(*layers))
+
+    def _read_sidecar(self, real: str) -> bytes | None:
+        sidecar = self._inside(real + SIDECAR_SUFFIX)
+        if sidecar is None:
+            return None
+        try:
+            with open(sidecar, "rb") as file:
+                if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                    return None
+                return file.read()
+        except OSError:
+            return None
+
+
+def _parse(
+    parse: Callable[[bytes], Directives], data: bytes, filename: str, request: Request
+) -> Directives:
+    try:
+        return parse(data)
+    except DirectiveError as error:
+        kind = "in-file header directive" if parse is parse_in_file else "sidecar field"
+        raise ConfigurationError(
+            f"{filename}: malformed {kind}: {error} (the client got a 500 for "
+            f"{request.method} {request.target})"
+        ) from None
+
+
+def _done(exchange: Exchange, future: asyncio.Future[Response]) -> None:
+    if future.cancelled():
+        exchange.abort()
+        return
+    if future.exception() is not None:  # recorded by server.track, raised in the test
+        exchange.send_error(500, "understudy: a malformed header directive (see check())")
+        return
+    exchange.send(future.result())
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _not_found(why: str) -> Response:
+    return Response(404, f"understudy: 404: {why}\n")
+
+
+@functools.cache
+def _builtin_types() -> mimetypes.MimeTypes:
+    # A fresh MimeTypes holds Python's built-in table only, not the machine's mime.types.
+    return mimetypes.MimeTypes()
+
+
+def guess_content_type(name: str) -> str:
+    """The Content-Type of a file name: the fixed table, Python's built-in one, or octet-stream.
+
+    The fixed table (:data:`understudy._core.directives.CONTENT_TYPES`) decides for the common
+    suffixes, so that the answer does not depend on the machine; Python's built-in
+    ``mimetypes`` table (not ``/etc/mime.types``) for the rest.
+    """
+    listed = content_type_for(name)
+    if listed is not None:
+        return listed
+    guessed, encoding = _builtin_types().guess_type("./" + name, strict=True)
+    if guessed is None or encoding is not None:
+        return "application/octet-stream"
+    return guessed
+
+
+def _defaults(name: str, content: bytes, info: os.stat_result) -> Directives:
+    digest = hashlib.blake2b(content, digest_size=12).hexdigest()
+    return Directives(
+        fields=(
+            ("Content-Type", guess_content_type(name)),
+            ("ETag", f'"{digest}"'),
+            ("Last-Modified", formatdate(int(info.st_mtime), usegmt=True)),
+            ("Accept-Ranges", "bytes"),
+        )
+    )
+
+
+# -- the pure part: from the request, the content and the directives to a response ------------
+
+
+def respond(request: Request, content: bytes, directives: Directives) -> Response:
+    """The response to a GET or HEAD of a file with these bytes and merged directives."""
+    fields = list(directives.fields)
+    is_head = request.method == "HEAD"
+    status = directives.status or 200
+    if status != 200:
+        return _whole(status, directives.reason, fields, content, head=is_head)
+    headers = request.headers
+    etag = directives.get("ETag")
+    last_modified = directives.get("Last-Modified")
+    failed = evaluate_preconditions(request.method, headers, etag, last_modified)
+    if failed == 304:
+        kept = [(name, value) for name, value in fields if name.lower() in _NOT_MODIFIED_FIELDS]
+        return Response(304, headers=kept)
+    if failed == 412:
+        return Response(412, "understudy: a precondition failed (RFC 9110 §13.1)\n")
+    ranges_off = (directives.get("Accept-Ranges") or "").strip().lower() == "none"
+    if request.method != "GET" or ranges_off or "range" not in headers:
+        return _whole(200, directives.reason, fields, content, head=is_head)
+    chosen = select_range(
+        headers["range"], headers.get("if-range"), etag, last_modified, len(content)
+    )
+    if chosen is None:
+        return _whole(200, directives.reason, fields, content, head=False)
+    if chosen == "unsatisfiable":
+        return Response(
+            416,
+            f"understudy: the range {headers['range']!r} is not satisfiable: the file has "
+            f"{len(content)} bytes\n",
+            headers={"Content-Range": f"bytes */{len(content)}"},
+        )
+    first, last = chosen
+    part = content[first : last + 1]
+    fields.append(("Content-Range", f"bytes {first}-{last}/{len(content)}"))
+    fields.append(("Content-Length", str(len(part))))
+    return Response(206, part, headers=fields)
+
+
+def _whole(
+    status: int, reason: str | None, fields: list[tuple[str, str]], content: bytes, *, head: bool
+) -> Response:
+    if status not in (204, 304):
+        fields = [*fields, ("Content-Length", str(len(content)))]
+    return Response(status, b"" if head else content, headers=fields, reason=reason)
+
+
+def evaluate_preconditions(
+    method: str, headers: Headers, etag: str | None, last_modified: str | None
+) -> Literal[304, 412] | None:
+    """Evaluate the conditional fields of a request, in the order of RFC 9110 §13.2.2.
+
+    Args:
+        method: the request method.
+        headers: the request's fields.
+        etag: the ETag the response would carry (``None``: none).
+        last_modified: the Last-Modified the response would carry (``None``: none).
+
+    Returns:
+        412 when If-Match or If-Unmodified-Since is false, 304 when If-None-Match or
+        If-Modified-Since is false for a GET or HEAD (412 for other methods), ``None`` when
+        the request is to be answered as if unconditional.
+    """
+    if "if-match" in headers:
+        if not _match_list(headers["if-match"], etag, weak=False):
+            return 412
+    elif "if-unmodified-since" in headers:
+        since = _http_date(headers["if-unmodified-since"])
+        modified = _http_date(last_modified)
+        if since is not None and modified is not None and modified > since:
+            return 412
+    safe = method in ("GET", "HEAD")
+    if "if-none-match" in headers:
+        if _match_list(headers["if-none-match"], etag, weak=True):
+            return 304 if safe else 412
+    elif safe and "if-modified-since" in headers and last_modified is not None:
+        given = headers["if-modified-since"]
+        since = _http_date(given)
+        modified = _http_date(last_modified)
+        if since is not None and modified is not None:
+            if modified <= since:
+                return 304
+        elif given.strip() == last_modified.strip():
+            return 304
+    return None
+
+
+def select_range(
+    range_value: str,
+    if_range: str | None,
+    etag: str | None,
+    last_modified: str | None,
+    length: int,
+) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """Choose the byte range to send for a Range field (RFC 9110 §14.2, §13.1.5).
+
+    Args:
+        range_value: the Range field's value.
+        if_range: the If-Range field's value, if sent.
+        etag: the representation's ETag (``None``: none).
+        last_modified: the representation's Last-Modified (``None``: none).
+        length: the representation's length in bytes.
+
+    Returns:
+        ``(first, last)`` (inclusive byte positions) for a single satisfiable range,
+        ``"unsatisfiable"`` for a single range that selects no byte, or ``None`` to ignore the
+        Range and send the whole representation: a unit other than ``bytes``, a malformed
+        value, several ranges, or an If-Range that does not match (a weak or different
+        entity tag, or a date not exactly the Last-Modified).
+    """
+    if if_range is not None and not _if_range_matches(if_range.strip(), etag, last_modified):
+        return None
+    unit, equals, spec = range_value.partition("=")
+    if not equals or unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_text, dash, last_text = spec.strip().partition("-")
+    first_text, last_text = first_text.strip(), last_text.strip()
+    if not dash or not (first_text or last_text):
+        return None
+    if any(text and not text.isdigit() for text in (first_text, last_text)):
+        return None
+    if not first_text:  # a suffix range: the last N bytes
+        suffix = int(last_text)
+        if suffix == 0 or length == 0:
+            return "unsatisfiable"
+        return max(length - suffix, 0), length - 1
+    first = int(first_text)
+    last = int(last_text) if last_text else length - 1
+    if last < first:
+        return None
+    if first >= length:
+        return "unsatisfiable"
+    return first, min(last, length - 1)
+
+
+def _if_range_matches(value: str, etag: str | None, last_modified: str | None) -> bool:
+    if value.startswith(('"', "W/")):
+        return _match_list(value, etag, weak=False)
+    given = _http_date(value)
+    modified = _http_date(last_modified)
+    return given is not None and given == modified
+
+
+def _entity_tags(value: str) -> list[tuple[bool, str]]:
+    """The ``(weak, opaque)`` entity tags of a list field (RFC 9110 §8.8.3), leniently.
+
+    Unquoted tags (as some hand-written directives have) are taken as they are.
+    """
+    return [
+        (bool(match[1]), match[2] if match[2] is not None else match[3])
+        for match in _ENTITY_TAG.finditer(value)
+    ]
+
+
+def _match_list(value: str, etag: str | None, *, weak: bool) -> bool:
+    """Whether the If-Match/If-None-Match/If-Range ``value`` matches ``etag``.
+
+    ``weak`` selects the weak comparison (RFC 9110 §8.8.3.2); ``*`` matches any current
+    representation.
+    """
+    if etag is None:
+        return False
+    if value.strip() == "*":
+        return True
+    [(mine_weak, mine)] = _entity_tags(etag)[:1] or [(False, etag)]
+    for their_weak, theirs in _entity_tags(value):
+        if theirs != mine:
+            continue
+        if weak or not (their_weak or mine_weak):
+            return True
+    return False
+
+
+def _http_date(value: str | None) -> float | None:
+    """An HTTP-date (IMF-fixdate, RFC 850 or asctime, RFC 9110 §5.6.7) as a timestamp."""
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value.strip()).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _check_suffix_headers(
+    table: Mapping[str, Mapping[str, str]] | None,
+) -> dict[str, Directives]:
+    if table is None:
+        return {}
+    example = 'suffix_headers={".gz": {"Content-Encoding": "gzip"}}'
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(
+            f"suffix_headers must be a mapping of suffix to fields, such as {example}; "
+            f"not {type(table).__name__}"
+        )
+    checked = {}
+    for suffix, fields in table.items():
+        if not isinstance(suffix, str) or not suffix.startswith(".") or len(suffix) < 2:
+            raise ConfigurationError(
+                f"suffix_headers keys are file-name suffixes starting with '.', such as "
+                f"'.gz'; not {suffix!r}"
+            )
+        if not isinstance(fields, Mapping):
+            raise ConfigurationError(
+                f"suffix_headers[{suffix!r}] must be a mapping of field names to values, as in "
+                f"{example}; not {type(fields).__name__}"
+            )
+        try:
+            checked[suffix] = directives_from_mapping(fields)
+        except DirectiveError as error:
+            raise ConfigurationError(f"suffix_headers[{suffix!r}]: {error}") from None
+    return checked
+
+
+def _unknown_options(unknown: Mapping[str, object]) -> str:
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, _OPTIONS, n=1)
+        hint = f" (did you mean {close[0]}=?)" if close else ""
+        parts.append(f"{name}={hint}")
+    return (
+        f"serve_directory() got unknown options: {', '.join(parts)}; it takes "
+        f"{', '.join(f'{option}=' for option in _OPTIONS)}"
+    )
