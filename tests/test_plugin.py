@@ -23,11 +23,9 @@ def test_http_server_is_fresh_started_and_stopped_for_each_test(pytester: pytest
         def test_fresh(http_server, n):
             assert http_server.running
             assert http_server.requests == []
-            with pytest.raises(urllib.error.HTTPError) as raised:
-                urllib.request.urlopen(http_server.url + "/nothing", timeout=5)
-            assert raised.value.code == 404
-            assert b"no handler is configured" in raised.value.read()
-            raised.value.close()
+            http_server.expect("GET", "/ping").respond(200, body="pong")
+            with urllib.request.urlopen(http_server.url + "/ping", timeout=5) as reply:
+                assert reply.read() == b"pong"
             seen.append(http_server)
 
         def test_all_stopped():

@@ -13,6 +13,7 @@ it received::
 Everything public is importable from this module; the submodules are private.
 """
 
+from ._core.matching import Subset
 from ._errors import (
     AddressInUse,
     ConfigurationError,
@@ -21,6 +22,7 @@ from ._errors import (
     UnmetExpectation,
     WaitTimeout,
 )
+from ._http._expect import Expectation
 from ._http._fields import Headers, Query
 from ._http._models import Request, Response
 from ._http._server import HTTPServer
@@ -29,12 +31,14 @@ from ._server import Server
 __all__ = [
     "AddressInUse",
     "ConfigurationError",
+    "Expectation",
     "HTTPServer",
     "Headers",
     "Query",
     "Request",
     "Response",
     "Server",
+    "Subset",
     "UnderstudyError",
     "UnexpectedRequest",
     "UnmetExpectation",

@@ -27,7 +27,8 @@ def notify(url: str, event: str) -> None:
 
 
 def test_http_server_records_what_the_client_sent(http_server: understudy.HTTPServer) -> None:
-    # Nothing is configured on `http_server`: it answers 404 to everything, and records it all.
+    # Say what the server expects; an unexpected request would fail the test at teardown.
+    http_server.expect("POST", "/hooks/deploy").respond(204)
     notify(http_server.url + "/hooks/deploy", "deployed")
 
     [request] = http_server.wait_for_requests(1)

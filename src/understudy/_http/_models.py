@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json as _json
 from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from .._core.framing import reason_phrase
+from .._core.matching import MISSING
 from .._errors import ConfigurationError
 from ._fields import Headers, Query
 
 __all__ = ["Body", "Request", "Response", "to_response"]
 
 Body = bytes | str | Iterable[bytes] | AsyncIterable[bytes]
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Final[Any] = _Missing()
 
 
 class Request:

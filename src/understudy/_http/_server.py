@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from .._errors import ConfigurationError
+from .._core.matching import MISSING, Difference, Matcher
+from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
 from .._runtime import Runtime
 from .._server import Server, describe_handler
 from ._asgi import ASGIApp, ASGIHost
 from ._connection import Exchange, HTTPConnection
 from ._directory import DirectoryHost
+from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
 from ._models import Request, Response
 from ._wsgi import WSGIApp, WSGIHost
@@ -43,6 +46,9 @@ class HTTPServer(Server):
             lifespan startup runs in ``start()`` and its shutdown in ``stop()``.
         root: a directory to serve at ``/``; shorthand for ``serve_directory("/", root)``.
         journal_size: keep only the last N requests (``None``: all; ``0``: none).
+        unmatched_status: the status code for a request that no expectation, mounted directory
+            or host answers (404 by default); its body is the near-miss report, and the same
+            report is raised as :class:`~understudy.UnexpectedRequest` by ``check()``.
         max_header_size: bytes of request line plus header section accepted; more gets 431.
         max_body_size: bytes of request body accepted; more gets 413.
 
@@ -67,6 +73,7 @@ class HTTPServer(Server):
         asgi: ASGIApp | None = None,
         root: str | os.PathLike[str] | None = None,
         journal_size: int | None = None,
+        unmatched_status: int = 404,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
     ) -> None:
@@ -82,6 +89,12 @@ class HTTPServer(Server):
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str] = {}
         self._mounts: list[tuple[str, Host]] = []
+        self._expectations = Expectations()
+        if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
+            raise ConfigurationError(
+                f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
+            )
+        self.unmatched_status = unmatched_status
         if root is not None:
             self.serve_directory("/", root)
 
@@ -151,6 +164,149 @@ class HTTPServer(Server):
         self._mounts.append((prefix, DirectoryHost(prefix, root, **options)))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
 
+    # -- expectations ------------------------------------------------------------------------
+
+    def expect(
+        self,
+        method: str | None = None,
+        path: Matcher | None = None,
+        *,
+        query: Mapping[str, Matcher] | None = None,
+        headers: Mapping[str, Matcher] | None = None,
+        body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None = None,
+        json: Any = MISSING,
+        form: Mapping[str, Matcher] | None = None,
+        match: Callable[[Request], bool] | None = None,
+    ) -> Expectation:
+        """Expect a request of this shape; answer it as the returned expectation says.
+
+        Every criterion left out accepts anything. Matchers are an exact ``str``, a compiled
+        ``re.Pattern`` (which must match the whole value), or a predicate.
+
+        Args:
+            method: the method, case-insensitive (``"GET"``).
+            path: the percent-decoded path, without the query (``"/users/7"``).
+            query: parameter name → matcher; each named parameter must have a matching value.
+            headers: field name (any case) → matcher; some value of the field must match.
+            body: exact bytes/str, a pattern over the text, or a predicate on the bytes.
+            json: the body parsed as JSON must equal it; ``understudy.Subset(...)`` (also
+                nested) accepts a body that contains at least the given keys and items.
+            form: name → matcher over an ``application/x-www-form-urlencoded`` body.
+            match: any predicate on the :class:`~understudy.Request`.
+
+        Returns:
+            The :class:`~understudy.Expectation`: call ``respond(...)``/``respond_with(...)``
+            on it (200 with no body until then). See its docs for sequences and verification,
+            and the module docs of precedence: the most recently added matching expectation
+            answers.
+
+        Raises:
+            ConfigurationError: an argument of the wrong type, saying what is accepted.
+        """
+        shape = make_shape(
+            method,
+            path,
+            query=query,
+            headers=headers,
+            body=body,
+            json=json,
+            form=form,
+            match=match,
+        )
+        return self._expectations.add(shape, ordered=False)
+
+    def expect_in_order(
+        self,
+        method: str | None = None,
+        path: Matcher | None = None,
+        *,
+        query: Mapping[str, Matcher] | None = None,
+        headers: Mapping[str, Matcher] | None = None,
+        body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None = None,
+        json: Any = MISSING,
+        form: Mapping[str, Matcher] | None = None,
+        match: Callable[[Request], bool] | None = None,
+    ) -> Expectation:
+        """Like :meth:`expect`, for a client whose call order matters.
+
+        Expectations added with ``expect_in_order`` answer one after the other, in the order
+        they were added, each once unless given ``times(n)``; a request that fits a later one
+        before the earlier ones are used is unexpected. Each must be used up by the end of the
+        test, or ``check()`` raises :class:`~understudy.UnmetExpectation`.
+        """
+        shape = make_shape(
+            method,
+            path,
+            query=query,
+            headers=headers,
+            body=body,
+            json=json,
+            form=form,
+            match=match,
+        )
+        return self._expectations.add(shape, ordered=True)
+
+    def assert_requested(
+        self,
+        method: str | None = None,
+        path: Matcher | None = None,
+        *,
+        query: Mapping[str, Matcher] | None = None,
+        headers: Mapping[str, Matcher] | None = None,
+        body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None = None,
+        json: Any = MISSING,
+        form: Mapping[str, Matcher] | None = None,
+        match: Callable[[Request], bool] | None = None,
+        times: int | None = None,
+    ) -> list[Request]:
+        """Assert the journal holds requests of this shape (criteria as for :meth:`expect`).
+
+        Args:
+            times: how many exactly; ``None`` (the default) means at least one.
+
+        Returns:
+            The matching requests, oldest first.
+
+        Raises:
+            UnmetExpectation: the count differs; the message lists the nearest requests
+                received and how each differed.
+        """
+        __tracebackhide__ = True
+        shape = make_shape(
+            method,
+            path,
+            query=query,
+            headers=headers,
+            body=body,
+            json=json,
+            form=form,
+            match=match,
+        )
+        received = [r for r in self._journal.snapshot() if r.error is None]
+        found = [r for r in received if not differences(shape, r)]
+        if (times is None and found) or len(found) == times:
+            return found
+        wanted = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
+        summary = (
+            f"expected {shape.describe()} to be requested {wanted}; "
+            f"it was requested {len(found)} time{'s' * (len(found) != 1)}"
+        )
+        lines = [summary]
+        lines += _nearest_requests(shape, received)
+        raise UnmetExpectation("\n".join(lines))
+
+    def _take_failures(self) -> list[BaseException]:
+        failures = super()._take_failures()
+        unmet = self._expectations.unmet()
+        if unmet:
+            received = [r for r in self._journal.snapshot() if r.error is None]
+            lines = [f"{len(unmet)} expectation{'s' * (len(unmet) != 1)} of {self!r} not met:"]
+            for number, expectation in enumerate(unmet, 1):
+                lines.append(f"  {number}. {expectation.describe()}")
+                lines += ["  " + line for line in _nearest_requests(expectation.shape, received)]
+            failures.append(UnmetExpectation("\n".join(lines)))
+        return failures
+
     # -- used by connections and hosts, on the loop ------------------------------------------
 
     @property
@@ -165,7 +321,7 @@ class HTTPServer(Server):
 
     @property
     def streams_body(self) -> bool:
-        return self._host_of_behaviour.streams_body and not self._mounts
+        return self._host_of_behaviour.streams_body and not self._mounts and not self._expectations
 
     def record(self, request: Request) -> None:
         self._journal.append(request)
@@ -174,13 +330,27 @@ class HTTPServer(Server):
         self._record_error(error)
 
     def dispatch(self, exchange: Exchange) -> None:
+        request = exchange.request
+        if self._expectations and request is not None:
+            chosen = self._expectations.select(request)
+            if chosen is not None:
+                chosen.dispatch(self, exchange)
+                return
         if self._mounts:
             target = exchange.target
             for prefix, host in self._mounts:
                 if _under(target, prefix):
                     host.dispatch(self, exchange)
                     return
+        if isinstance(self._host_of_behaviour, NoHost) and request is not None:
+            self._unmatched(exchange, request)
+            return
         self._host_of_behaviour.dispatch(self, exchange)
+
+    def _unmatched(self, exchange: Exchange, request: Request) -> None:
+        report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
+        self.record_error(UnexpectedRequest(report))
+        exchange.send(Response(self.unmatched_status, report + "\n"))
 
     def track(self, future: asyncio.Future[Any], description: str) -> None:
         """Count ``future`` as an in-flight handler until it is done; record what it raises."""
@@ -241,6 +411,24 @@ class HTTPServer(Server):
         if self._bound_port is None and not self._requested_port:
             return f"{self.scheme}://{self._url_host()}:?"
         return self.url
+
+
+def _nearest_requests(shape: Any, received: list[Request]) -> list[str]:
+    """The received requests closest to ``shape`` (3 kinds at most), with how each differed."""
+    if not received:
+        return ["  no request was received"]
+    groups: dict[tuple[str, str, tuple[Difference, ...]], int] = {}
+    for request in received:
+        key = (request.method, request.target, tuple(differences(shape, request)))
+        groups[key] = groups.get(key, 0) + 1
+    nearest = sorted(groups.items(), key=lambda item: len(item[0][2]))[:3]
+    lines = ["  nearest requests received:"]
+    for (method, target, found), count in nearest:
+        repeat = f" ({count} like it)" if count > 1 else ""
+        verdict = "" if found else " - matches"
+        lines.append(f"    {method} {target}{repeat}{verdict}")
+        lines += [f"      {difference}" for difference in found]
+    return lines
 
 
 def _under(target: str, prefix: str) -> bool:

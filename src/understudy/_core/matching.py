@@ -1,0 +1,244 @@
+"""Request matching: what an expectation accepts, and how a near miss differed, field by field.
+
+Pure: works on plain values (method, path, query pairs, header pairs, body bytes), so the same
+rules serve HTTP expectations, ``assert_requested`` and, later, stub files.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    "MISSING",
+    "Difference",
+    "Matcher",
+    "RequestShape",
+    "Subset",
+    "check_value_matcher",
+    "describe_matcher",
+    "value_matches",
+]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final[Any] = _Missing()
+
+#: What a field may be matched with: an exact value, a compiled regular expression (which must
+#: match the whole value), or a predicate.
+Matcher = str | re.Pattern[str] | Callable[[str], bool]
+
+
+class Subset:
+    """Matches a JSON value that contains at least the given one.
+
+    A dict matches when every key given is present with a matching value (recursively); a list
+    matches when each given item matches some item of the received list; anything else matches
+    when equal. ``Subset({"user": {"id": 7}})`` accepts
+    ``{"user": {"id": 7, "name": "x"}, "n": 1}``.
+    """
+
+    __slots__ = ("expected",)
+
+    def __init__(self, expected: Any) -> None:
+        self.expected = expected
+
+    def matches(self, received: Any) -> bool:
+        return _contains(received, self.expected)
+
+    def __eq__(self, other: object) -> bool:
+        return self.matches(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Subset({self.expected!r})"
+
+
+def _contains(received: Any, expected: Any) -> bool:
+    if isinstance(expected, Subset):
+        return expected.matches(received)
+    if isinstance(expected, dict):
+        return isinstance(received, dict) and all(
+            key in received and _contains(received[key], value) for key, value in expected.items()
+        )
+    if isinstance(expected, list):
+        return isinstance(received, list) and all(
+            any(_contains(item, want) for item in received) for want in expected
+        )
+    return bool(received == expected)
+
+
+def describe_matcher(matcher: object) -> str:
+    """A short, readable form of a matcher for reports."""
+    if isinstance(matcher, re.Pattern):
+        return f"a match for /{matcher.pattern}/"
+    if callable(matcher) and not isinstance(matcher, type):
+        name = getattr(matcher, "__qualname__", None) or repr(matcher)
+        return f"accepted by {name}"
+    return repr(matcher)
+
+
+def value_matches(matcher: Matcher, value: str) -> bool:
+    """Whether ``value`` satisfies ``matcher`` (exact, whole-match pattern, or predicate)."""
+    if isinstance(matcher, str):
+        return value == matcher
+    if isinstance(matcher, re.Pattern):
+        return matcher.fullmatch(value) is not None
+    return bool(matcher(value))
+
+
+def check_value_matcher(what: str, matcher: object) -> None:
+    """Raise ``TypeError`` saying what is accepted when ``matcher`` is not a :data:`Matcher`."""
+    if not isinstance(matcher, str | re.Pattern) and not callable(matcher):
+        raise TypeError(
+            f"{what} must be a str (exact), a compiled re.Pattern (matching the whole value) or "
+            f"a predicate taking the str, not {type(matcher).__name__} {matcher!r:.60}"
+        )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How one field of a request differed from what an expectation wanted."""
+
+    field: str
+    expected: str
+    received: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: expected {self.expected}, got {self.received}"
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """What an expectation accepts; every criterion left ``None`` accepts anything.
+
+    Attributes:
+        method: the method (case-insensitive).
+        path: the decoded path: exact, whole-match pattern, or predicate.
+        query: parameter name → matcher; every named parameter must have a matching value.
+        headers: field name (case-insensitive) → matcher; some value of the field must match.
+        body: exact bytes or str, a whole-match pattern (on the text), or a predicate on bytes.
+        json: a value the body parsed as JSON must equal (use :class:`Subset` for "at least").
+        form: name → matcher over the urlencoded body.
+        predicate: any predicate on the request, given as ``(request) -> bool``.
+    """
+
+    method: str | None = None
+    path: Matcher | None = None
+    query: Mapping[str, Matcher] | None = None
+    headers: Mapping[str, Matcher] | None = None
+    body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None = None
+    json: Any = MISSING
+    form: Mapping[str, Matcher] | None = None
+    predicate: Callable[[Any], bool] | None = None
+
+    def differences(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: Iterable[tuple[str, str]],
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        form: Callable[[], Iterable[tuple[str, str]]],
+        request: Any,
+    ) -> list[Difference]:
+        """Every way the request differs from this shape (``[]``: it matches)."""
+        found: list[Difference] = []
+        if self.method is not None and method.upper() != self.method.upper():
+            found.append(Difference("method", repr(self.method.upper()), repr(method)))
+        if self.path is not None and not value_matches(self.path, path):
+            found.append(Difference("path", describe_matcher(self.path), repr(path)))
+        if self.query is not None:
+            found += _pairs_differences("query", self.query, list(query), fold=False)
+        if self.headers is not None:
+            found += _pairs_differences("header", self.headers, list(headers), fold=True)
+        if self.body is not None and not _body_matches(self.body, body):
+            found.append(Difference("body", describe_matcher(self.body), _show_body(body)))
+        if self.json is not MISSING:
+            try:
+                received = _json.loads(body)
+            except ValueError:
+                found.append(Difference("json", repr(self.json), f"not JSON: {_show_body(body)}"))
+            else:
+                if not _contains(received, self.json):
+                    found.append(Difference("json", repr(self.json), repr(received)))
+        if self.form is not None:
+            try:
+                pairs = list(form())
+            except ValueError as error:
+                found.append(Difference("form", repr(dict(self.form)), str(error)))
+            else:
+                found += _pairs_differences("form", self.form, pairs, fold=False)
+        if self.predicate is not None and not self.predicate(request):
+            found.append(
+                Difference("match", describe_matcher(self.predicate), "a request it rejected")
+            )
+        return found
+
+    def describe(self) -> str:
+        """The shape as the call that made it, for reports: ``expect('GET', '/x', ...)``."""
+        parts = []
+        if self.method is not None:
+            parts.append(repr(self.method.upper()))
+        if self.path is not None:
+            parts.append(_short(self.path))
+        for name in ("query", "headers", "body", "form"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={_short(value)}")
+        if self.json is not MISSING:
+            parts.append(f"json={self.json!r}")
+        if self.predicate is not None:
+            parts.append(f"match={_short(self.predicate)}")
+        return ", ".join(parts) or "any request"
+
+
+def _short(value: object) -> str:
+    if isinstance(value, re.Pattern):
+        return f"re.compile({value.pattern!r})"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_short(v)}" for k, v in value.items()) + "}"
+    if callable(value):
+        return getattr(value, "__qualname__", None) or repr(value)
+    return repr(value)
+
+
+def _pairs_differences(
+    kind: str, wanted: Mapping[str, Matcher], pairs: list[tuple[str, str]], *, fold: bool
+) -> list[Difference]:
+    found = []
+    for name, matcher in wanted.items():
+        key = name.lower() if fold else name
+        values = [value for n, value in pairs if (n.lower() if fold else n) == key]
+        if not any(value_matches(matcher, value) for value in values):
+            got = "nothing" if not values else ", ".join(repr(v) for v in values)
+            found.append(Difference(f"{kind} {name}", describe_matcher(matcher), got))
+    return found
+
+
+def _body_matches(
+    matcher: bytes | str | re.Pattern[str] | Callable[[bytes], bool], body: bytes
+) -> bool:
+    if isinstance(matcher, bytes):
+        return body == matcher
+    if isinstance(matcher, str):
+        return body == matcher.encode()
+    if isinstance(matcher, re.Pattern):
+        return matcher.fullmatch(body.decode("utf-8", "replace")) is not None
+    return bool(matcher(body))
+
+
+def _show_body(body: bytes, limit: int = 80) -> str:
+    if not body:
+        return "an empty body"
+    shown = repr(body[:limit])
+    return shown + (f" ... ({len(body)} bytes)" if len(body) > limit else "")

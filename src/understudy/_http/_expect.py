@@ -1,0 +1,371 @@
+"""Expectations: "when the client asks for X, answer Y", verified afterwards.
+
+An :class:`Expectation` is a request shape (:class:`~understudy._core.matching.RequestShape`) and
+a sequence of steps, each a way to answer and how many times to use it. The server's
+:class:`Expectations` chooses which expectation answers a request, and writes the near-miss
+report when none does (WireMock's near-miss report is the model).
+
+Precedence, when several expectations accept a request:
+
+1. the next expectation added with ``expect_in_order`` (only the next one: an ordered expectation
+   is not used before those added in order before it are used up);
+2. the other expectations, the most recently added first, so a test can override a general
+   expectation from a fixture with a more specific one;
+3. an expectation used up (its ``times``/``once`` spent) no longer answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Self
+
+from .._core.matching import MISSING, Difference, Matcher, RequestShape, check_value_matcher
+from .._errors import ConfigurationError
+from ._connection import Exchange
+from ._hosts import CannedHost, Handler, HandlerHost, Host
+from ._models import Body, Request, Response
+
+if TYPE_CHECKING:
+    from ._server import HTTPServer
+
+__all__ = ["Expectation", "Expectations", "make_shape", "report_request"]
+
+_NEAREST = 3
+
+
+def make_shape(
+    method: str | None,
+    path: Matcher | None,
+    *,
+    query: Mapping[str, Matcher] | None,
+    headers: Mapping[str, Matcher] | None,
+    body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None,
+    json: Any,
+    form: Mapping[str, Matcher] | None,
+    match: Callable[[Request], bool] | None,
+) -> RequestShape:
+    """Check the arguments of ``expect``/``assert_requested`` and build the shape.
+
+    Raises:
+        ConfigurationError: an argument of the wrong type, saying what is accepted.
+    """
+    try:
+        _check_shape_arguments(
+            method, path, query=query, headers=headers, body=body, json=json, form=form, match=match
+        )
+    except TypeError as error:
+        raise ConfigurationError(str(error)) from None
+    return RequestShape(
+        method=method,
+        path=path,
+        query=query,
+        headers=headers,
+        body=body,
+        json=json,
+        form=form,
+        predicate=match,
+    )
+
+
+def _check_shape_arguments(
+    method: object,
+    path: object,
+    *,
+    query: object,
+    headers: object,
+    body: object,
+    json: object,
+    form: object,
+    match: object,
+) -> None:
+    """Raise ``TypeError`` saying what is accepted, for the first argument of a wrong type."""
+    if method is not None and (not isinstance(method, str) or not method.isalpha()):
+        raise TypeError(f"method must be a str such as 'GET', not {method!r}")
+    if path is not None:
+        check_value_matcher("path", path)
+        if isinstance(path, str) and not path.startswith("/"):
+            raise TypeError(f"path must start with '/' (it is the decoded path), not {path!r}")
+        if isinstance(path, str) and "?" in path:
+            raise TypeError(
+                f"path {path!r} holds a query: write path={path.partition('?')[0]!r}, query={{...}}"
+            )
+    for name, mapping in (("query", query), ("headers", headers), ("form", form)):
+        if mapping is None:
+            continue
+        if not isinstance(mapping, Mapping):
+            raise TypeError(
+                f"{name} must be a mapping of name to matcher, not {type(mapping).__name__}"
+            )
+        for key, matcher in mapping.items():
+            check_value_matcher(f"{name}[{key!r}]", matcher)
+    if body is not None and not isinstance(body, bytes | str | re.Pattern) and not callable(body):
+        raise TypeError(
+            "body must be bytes or str (exact), a compiled re.Pattern (whole text) or a "
+            f"predicate taking the bytes, not {type(body).__name__}"
+        )
+    if match is not None and not callable(match):
+        raise TypeError(f"match must be a predicate taking the Request, not {match!r}")
+    if body is not None and json is not MISSING:
+        raise TypeError("give body= or json=, not both")
+
+
+def differences(shape: RequestShape, request: Request) -> list[Difference]:
+    """How ``request`` differs from ``shape`` (``[]``: it matches)."""
+    return shape.differences(
+        method=request.method,
+        path=request.path,
+        query=request.query.multi_items(),
+        headers=request.headers.multi_items(),
+        body=request.body,
+        form=lambda: request.form().multi_items(),
+        request=request,
+    )
+
+
+class _Delayed:
+    """Answers as ``host`` does, after ``delay`` seconds (cancelled by ``stop()``)."""
+
+    streams_body = False
+
+    def __init__(self, host: Host, delay: float) -> None:
+        self.host = host
+        self.delay = delay
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        async def later() -> None:
+            await asyncio.sleep(self.delay)
+            self.host.dispatch(server, exchange)
+
+        server.track(server.loop.create_task(later()), f"a response delayed {self.delay:g} s")
+
+
+class _Step:
+    __slots__ = ("count", "host", "used")
+
+    def __init__(self) -> None:
+        self.host: Host = CannedHost(Response(200))
+        self.count: int | None = None
+        self.used = 0
+
+
+class Expectation:
+    """A request shape the server expects, and how to answer it. Made by ``server.expect()``.
+
+    Build the answer with :meth:`respond` or :meth:`respond_with` (200 with no body until then),
+    limit it with :meth:`times` / :meth:`once`, and chain answers for later calls with
+    :attr:`then`::
+
+        server.expect("GET", "/flaky").respond(503).then.respond(200, json={"ok": True})
+
+    answers 503 to the first call and 200 to every later one. Each step answers once before
+    ``then`` moves on, unless given ``times(n)``; the last step answers for ever unless limited.
+
+    An expectation with a limit (``times``, ``once``, a ``then`` sequence, or made by
+    ``expect_in_order``) is verified: used fewer times than required, it is reported as
+    :class:`~understudy.UnmetExpectation` by ``check()`` and when the server stops in a ``with``
+    block or fixture. Attributes: ``requests`` (those it answered), ``calls`` (their count).
+    """
+
+    def __init__(self, shape: RequestShape, *, ordered: bool, lock: threading.Lock) -> None:
+        self.shape = shape
+        self.ordered = ordered
+        self._lock = lock
+        self._steps = [_Step()]
+        if ordered:
+            self._steps[0].count = 1
+        self.requests: list[Request] = []
+
+    # -- building ------------------------------------------------------------------------------
+
+    def respond(
+        self,
+        status: int = 200,
+        *,
+        body: Body = b"",
+        json: Any = MISSING,
+        headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+        delay: float | None = None,
+    ) -> Self:
+        """Answer with a fixed response (see :class:`~understudy.Response` for the arguments).
+
+        Args:
+            delay: seconds to wait before answering (the connection stays open meanwhile).
+
+        Raises:
+            ConfigurationError: as :class:`~understudy.Response` does, or a negative delay.
+        """
+        response = Response(status, body, headers=headers, json=json, content_type=content_type)
+        return self._answer(CannedHost(response), delay)
+
+    def respond_with(self, handler: Handler, *, delay: float | None = None) -> Self:
+        """Answer with ``handler(request)``, as ``HTTPServer(handler=...)`` does.
+
+        Raises:
+            ConfigurationError: ``handler`` is not callable.
+        """
+        if not callable(handler):
+            raise ConfigurationError(f"respond_with takes a callable, not {handler!r}")
+        return self._answer(HandlerHost(handler), delay)
+
+    def _answer(self, host: Host, delay: float | None) -> Self:
+        if delay is not None:
+            if not isinstance(delay, int | float) or delay < 0:
+                raise ConfigurationError(f"delay must be seconds >= 0, not {delay!r}")
+            host = _Delayed(host, float(delay))
+        with self._lock:
+            self._steps[-1].host = host
+        return self
+
+    def times(self, count: int) -> Self:
+        """Use the current answer ``count`` times (then the next step, or no more)."""
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ConfigurationError(
+                f"times() takes a positive int, not {count!r}; to check that a request never "
+                "came, use server.assert_requested(..., times=0)"
+            )
+        with self._lock:
+            self._steps[-1].count = count
+        return self
+
+    def once(self) -> Self:
+        """Use the current answer once: ``times(1)``."""
+        return self.times(1)
+
+    @property
+    def then(self) -> Self:
+        """Start the next step: what to answer after the current one is used up."""
+        with self._lock:
+            if self._steps[-1].count is None:
+                self._steps[-1].count = 1
+            self._steps.append(_Step())
+        return self
+
+    # -- state (under the server's expectation lock) -----------------------------------------
+
+    def _current(self) -> _Step | None:
+        for step in self._steps:
+            if step.count is None or step.used < step.count:
+                return step
+        return None
+
+    @property
+    def calls(self) -> int:
+        """How many requests this expectation answered."""
+        return len(self.requests)
+
+    @property
+    def required(self) -> int:
+        """Calls needed to meet the expectation (0 for an unlimited stub)."""
+        steps = self._steps
+        needed = sum(step.count for step in steps if step.count is not None)
+        if steps[-1].count is None and len(steps) > 1:
+            needed += 1  # a sequence must reach its last step
+        return needed
+
+    @property
+    def exhausted(self) -> bool:
+        return self._current() is None
+
+    def __repr__(self) -> str:
+        return (
+            f"<understudy.Expectation {self.shape.describe()} answered {self.calls}"
+            f"{f' of {self.required}' if self.required else ''}>"
+        )
+
+    def describe(self) -> str:
+        kind = "expect_in_order" if self.ordered else "expect"
+        times = "time" if self.calls == 1 else "times"
+        limit = ""
+        if self.required:
+            bounded = self._steps[-1].count is not None
+            limit = f" of {self.required}" if bounded else f" (at least {self.required} expected)"
+        return f"{kind}({self.shape.describe()}), answered {self.calls} {times}{limit}"
+
+
+class Expectations:
+    """The expectations of one server: choosing, reporting, verifying. Thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.unordered: list[Expectation] = []
+        self.ordered: list[Expectation] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.unordered or self.ordered)
+
+    def add(self, shape: RequestShape, *, ordered: bool) -> Expectation:
+        expectation = Expectation(shape, ordered=ordered, lock=self.lock)
+        with self.lock:
+            (self.ordered if ordered else self.unordered).append(expectation)
+        return expectation
+
+    def clear(self) -> None:
+        with self.lock:
+            self.unordered.clear()
+            self.ordered.clear()
+
+    def select(self, request: Request) -> Host | None:
+        """The host of the step that answers ``request``, now counted as used; or None."""
+        with self.lock:
+            candidates = [e for e in self.ordered if not e.exhausted][:1]
+            candidates += [e for e in reversed(self.unordered) if not e.exhausted]
+            for expectation in candidates:
+                if not differences(expectation.shape, request):
+                    step = expectation._current()
+                    assert step is not None
+                    step.used += 1
+                    expectation.requests.append(request)
+                    return step.host
+        return None
+
+    def nearest(self, request: Request) -> list[tuple[Expectation, list[Difference]]]:
+        """Up to 3 expectations closest to ``request``, with how each differed."""
+        with self.lock:
+            everything = [*self.ordered, *reversed(self.unordered)]
+        scored = []
+        for position, expectation in enumerate(everything):
+            found = differences(expectation.shape, request)
+            if not found and expectation.exhausted:
+                found = [Difference("times", f"{expectation.required}", "one call too many")]
+            elif not found and expectation.ordered:
+                found = [Difference("order", "an earlier expect_in_order first", "this one")]
+            scored.append((len(found), position, expectation, found))
+        scored.sort(key=lambda item: (item[0], item[1]))
+        return [(expectation, found) for _, _, expectation, found in scored[:_NEAREST]]
+
+    def unmet(self) -> list[Expectation]:
+        with self.lock:
+            return [e for e in [*self.ordered, *self.unordered] if e.calls < e.required]
+
+
+def report_request(request: Request) -> list[str]:
+    """The request as received, for reports: request line, fields, body."""
+    client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
+    lines = [f"  {request.method} {request.target} HTTP/{request.http_version}{client}"]
+    lines += [f"    {name}: {value}" for name, value in request.headers.multi_items()]
+    if request.body:
+        body = request.body[:200]
+        more = f" ... ({len(request.body)} bytes)" if len(request.body) > 200 else ""
+        lines.append(f"    body: {body!r}{more}")
+    return lines
+
+
+def unmatched_report(expectations: Expectations, request: Request, *, hosted: bool) -> str:
+    """The near-miss report for a request nothing answered."""
+    lines = ["No expectation matched this request:", *report_request(request)]
+    nearest = expectations.nearest(request)
+    if nearest:
+        lines.append("Nearest expectations:")
+        for number, (expectation, found) in enumerate(nearest, 1):
+            lines.append(f"  {number}. {expectation.describe()}")
+            lines += [f"       {difference}" for difference in found]
+    elif not hosted:
+        lines.append(
+            "No expectation is set and nothing is hosted: add server.expect(...) or give "
+            "HTTPServer a response=, handler=, wsgi=, asgi= or root=."
+        )
+    return "\n".join(lines)
