@@ -14,6 +14,7 @@ Everything public is importable from this module; the submodules are private.
 """
 
 from ._core.matching import Subset
+from ._core.sse import ServerSentEvent
 from ._errors import (
     AddressInUse,
     ConfigurationError,
@@ -26,6 +27,7 @@ from ._http._expect import Expectation
 from ._http._fields import Headers, Query
 from ._http._models import Request, Response
 from ._http._server import HTTPServer
+from ._http._sse import event_stream
 from ._server import Server
 
 __all__ = [
@@ -38,11 +40,13 @@ __all__ = [
     "Request",
     "Response",
     "Server",
+    "ServerSentEvent",
     "Subset",
     "UnderstudyError",
     "UnexpectedRequest",
     "UnmetExpectation",
     "WaitTimeout",
+    "event_stream",
 ]
 
 __version__ = "0.1.0.dev0"
