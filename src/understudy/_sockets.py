@@ -22,8 +22,8 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ClassVar, TypeVar, cast
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from ._errors import ConfigurationError, UnderstudyError, WaitTimeout
 from ._journal import Journal
@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+E = TypeVar("E")
+E_co = TypeVar("E_co", covariant=True)
 
 #: StreamReader buffer limit per connection (bytes): reading pauses at twice this much unread.
 _STREAM_LIMIT = 64 * 1024
@@ -340,6 +342,62 @@ def _bind_unix(path: str, kind: socket.SocketKind) -> socket.socket:
             ) from None
         raise
     return sock
+
+
+class _Decoder(Protocol[E_co]):
+    def feed(self, data: bytes) -> Sequence[E_co]: ...
+    def close(self) -> Sequence[E_co]: ...
+
+
+class DecodingProtocol(asyncio.Protocol, Generic[E]):
+    """A connection whose bytes go through a sans-IO decoder; what it yields is delivered.
+
+    ``deliver(items, peer)`` is called on the loop with each batch the decoder completes, and
+    with what ``decoder.close()`` returns when the stream ends.
+    """
+
+    def __init__(
+        self,
+        server: SocketServer,
+        decoder: _Decoder[E],
+        deliver: Callable[[Sequence[E], Any], None],
+    ) -> None:
+        self._server = server
+        self._decoder = decoder
+        self._deliver = deliver
+        self._transport: asyncio.BaseTransport | None = None
+        self._peer: Any = None
+        self._ended = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._peer = transport.get_extra_info("peername")
+        self._server._transports.add(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._hand_over(self._decoder.feed(data))
+
+    def eof_received(self) -> bool:
+        self._end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+        if self._transport is not None:
+            self._server._transports.discard(self._transport)
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._hand_over(self._decoder.close())
+
+    def _hand_over(self, items: Sequence[E]) -> None:
+        if not items:
+            return
+        try:
+            self._deliver(items, self._peer)
+        except Exception as error:  # noqa: BLE001 - a bug of ours, surfaced by check()
+            self._server._record_error(error)
 
 
 # -- stream servers ----------------------------------------------------------------------------
@@ -861,7 +919,9 @@ class Datagram:
         return f"<understudy.Datagram peer={self.peer!r} {len(self.data)} bytes {shown}>"
 
 
-class _DatagramProtocol(asyncio.DatagramProtocol):
+class DatagramReceiver(asyncio.DatagramProtocol):
+    """Calls ``receive(transport, data, peer)`` on the loop for each datagram."""
+
     def __init__(self, receive: Callable[[asyncio.DatagramTransport, bytes, Any], None]) -> None:
         self._receive = receive
         self._transport: asyncio.DatagramTransport | None = None
@@ -929,7 +989,7 @@ class _DatagramServer(SocketServer):
         self._journal.clear()
 
     def _datagram_protocol(self) -> asyncio.BaseProtocol:
-        return _DatagramProtocol(self._received)
+        return DatagramReceiver(self._received)
 
     def _received(self, transport: asyncio.DatagramTransport, data: bytes, peer: Any) -> None:
         datagram = Datagram(data, peer, time.time())

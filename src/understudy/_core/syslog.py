@@ -25,6 +25,7 @@ __all__ = [
     "frame_non_transparent",
     "frame_octet_counted",
     "parse_message",
+    "unparsed_message",
 ]
 
 #: Facility codes (RFC 5424 §6.2.1, table 1) by number.
@@ -179,6 +180,18 @@ def parse_message(
         return _parse_rfc3164(raw, facility, severity, rest, year, extra)
     except _Malformed as error:
         return _failed(raw, str(error), extra)
+
+
+def unparsed_message(
+    raw: bytes,
+    reason: str,
+    *,
+    transport: Transport = "",
+    peer: Any = None,
+    received_at: float = 0.0,
+) -> SyslogMessage:
+    """A :class:`SyslogMessage` for bytes that were refused or are not syslog: ``error=reason``."""
+    return _failed(raw, reason, {"transport": transport, "peer": peer, "received_at": received_at})
 
 
 def _failed(raw: bytes, reason: str, extra: dict[str, Any]) -> SyslogMessage:
