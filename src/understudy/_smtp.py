@@ -465,6 +465,12 @@ class _SMTPConnection(SMTP):
     # -- connection tracking -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # aiosmtpd writes a multi-line reply line by line: without TCP_NODELAY, Nagle's
+            # algorithm holds each line until the client's (delayed, ~40 ms) ACK of the last.
+            # asyncio sets it only on sockets whose proto is IPPROTO_TCP, not on ours (proto 0).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self.understudy.connections.add(self)
         task = self._handler_coroutine
