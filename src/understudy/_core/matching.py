@@ -63,16 +63,44 @@ class Subset:
 
 
 def _contains(received: Any, expected: Any) -> bool:
+    """Whether the JSON value ``received`` holds at least ``expected`` (:class:`Subset` rules)."""
     if isinstance(expected, Subset):
         return expected.matches(received)
     if isinstance(expected, dict):
         return isinstance(received, dict) and all(
             key in received and _contains(received[key], value) for key, value in expected.items()
         )
-    if isinstance(expected, list):
+    if isinstance(expected, list | tuple):
         return isinstance(received, list) and all(
             any(_contains(item, want) for item in received) for want in expected
         )
+    return _same_scalar(received, expected)
+
+
+def _equal(received: Any, expected: Any) -> bool:
+    """Whether the JSON value ``received`` equals ``expected``; a nested :class:`Subset` inside
+    ``expected`` accepts at least its value."""
+    if isinstance(expected, Subset):
+        return expected.matches(received)
+    if isinstance(expected, dict):
+        return (
+            isinstance(received, dict)
+            and received.keys() == expected.keys()
+            and all(_equal(received[key], value) for key, value in expected.items())
+        )
+    if isinstance(expected, list | tuple):
+        return (
+            isinstance(received, list)
+            and len(received) == len(expected)
+            and all(_equal(item, want) for item, want in zip(received, expected, strict=True))
+        )
+    return _same_scalar(received, expected)
+
+
+def _same_scalar(received: Any, expected: Any) -> bool:
+    # JSON true is not 1, though Python's True == 1.
+    if isinstance(received, bool) or isinstance(expected, bool):
+        return type(received) is type(expected) and received == expected
     return bool(received == expected)
 
 
@@ -169,7 +197,7 @@ class RequestShape:
             except ValueError:
                 found.append(Difference("json", repr(self.json), f"not JSON: {_show_body(body)}"))
             else:
-                if not _contains(received, self.json):
+                if not _equal(received, self.json):
                     found.append(Difference("json", repr(self.json), repr(received)))
         if self.form is not None:
             try:
