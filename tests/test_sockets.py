@@ -7,6 +7,7 @@ import errno
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -447,3 +448,71 @@ def test_unix_datagram_reply_to_unbound_client_is_an_error() -> None:
     server.stop()
     with pytest.raises(Exception, match="not bound to an address"):
         server.check()
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+def test_tcp_server_fixture(tcp_server: TCPServer) -> None:
+    assert tcp_server.running
+    with socket.create_connection(tcp_server.address) as client:
+        client.sendall(b"via fixture")
+        tcp_server.wait_for_bytes(b"via fixture")
+
+
+def test_udp_and_unix_fixtures(
+    udp_server: UDPServer,
+    unix_stream_server: UnixStreamServer,
+    unix_datagram_server: UnixDatagramServer,
+) -> None:
+    assert udp_server.running
+    assert unix_stream_server.running
+    assert unix_datagram_server.running
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as client:
+        client.sendto(b"unix", unix_datagram_server.path)
+    assert unix_datagram_server.wait_for_datagrams()[0].data == b"unix"
+
+
+def test_make_fixtures_take_options(
+    make_tcp_server: Callable[..., TCPServer], make_udp_server: Callable[..., UDPServer]
+) -> None:
+    echo = make_tcp_server(echo=True)
+    with socket.create_connection(echo.address) as client:
+        client.sendall(b"x")
+        assert client.recv(1) == b"x"
+    assert make_udp_server().running
+
+
+def test_fixture_teardown_fails_the_test_with_the_handler_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import socket
+
+        import pytest
+
+        def fail(connection):
+            raise LookupError("raised in the tcp handler")
+
+        @pytest.fixture
+        def tcp_server_options():
+            return {"handler": fail}
+
+        def test_client(tcp_server):
+            with socket.create_connection(tcp_server.address) as client:
+                assert client.recv(10) == b""
+
+        def test_syslog(make_syslog_server):
+            server = make_syslog_server(transport="tcp")
+            assert server.transport == "tcp"
+
+        @pytest.mark.understudy(transport="udp")
+        def test_log_records(log_record_server):
+            assert log_record_server.transport == "udp"
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*LookupError: raised in the tcp handler*"])
