@@ -113,16 +113,29 @@ def _check_shape_arguments(
 
 
 def differences(shape: RequestShape, request: Request) -> list[Difference]:
-    """How ``request`` differs from ``shape`` (``[]``: it matches)."""
-    return shape.differences(
-        method=request.method,
-        path=request.path,
-        query=request.query.multi_items(),
-        headers=request.headers.multi_items(),
-        body=request.body,
-        form=lambda: request.form().multi_items(),
-        request=request,
-    )
+    """How ``request`` differs from ``shape`` (``[]``: it matches).
+
+    A predicate of the shape that raises makes the request differ, saying what it raised (so
+    the request is unmatched and reported, rather than breaking the connection).
+    """
+    try:
+        return shape.differences(
+            method=request.method,
+            path=request.path,
+            query=request.query.multi_items(),
+            headers=request.headers.multi_items(),
+            body=request.body,
+            form=lambda: request.form().multi_items(),
+            request=request,
+        )
+    except Exception as error:  # noqa: BLE001 - user predicates; reported as a difference
+        return [
+            Difference(
+                "predicate",
+                "True or False from every predicate",
+                f"{type(error).__name__}: {error}",
+            )
+        ]
 
 
 class _Delayed:
@@ -177,6 +190,7 @@ class Expectation:
         if ordered:
             self._steps[0].count = 1
         self.requests: list[Request] = []
+        self._reported_at: int | None = None  # calls when last reported unmet
 
     # -- building ------------------------------------------------------------------------------
 
@@ -237,11 +251,17 @@ class Expectation:
 
     @property
     def then(self) -> Self:
-        """Start the next step: what to answer after the current one is used up."""
+        """Start the next step: what to answer after the current one is used up.
+
+        In an ordered expectation the new step, too, answers once unless given ``times(n)``.
+        """
         with self._lock:
             if self._steps[-1].count is None:
                 self._steps[-1].count = 1
-            self._steps.append(_Step())
+            step = _Step()
+            if self.ordered:
+                step.count = 1
+            self._steps.append(step)
         return self
 
     # -- state (under the server's expectation lock) -----------------------------------------
@@ -338,8 +358,20 @@ class Expectations:
         return [(expectation, found) for _, _, expectation, found in scored[:_NEAREST]]
 
     def unmet(self) -> list[Expectation]:
+        """The expectations used fewer times than required, not reported since their last call.
+
+        Each is reported once (as the server's other failures are forgotten once taken), so a
+        second ``check()`` or ``__exit__`` does not raise the same failure again.
+        """
         with self.lock:
-            return [e for e in [*self.ordered, *self.unordered] if e.calls < e.required]
+            found = [
+                e
+                for e in [*self.ordered, *self.unordered]
+                if e.calls < e.required and e._reported_at != e.calls
+            ]
+            for expectation in found:
+                expectation._reported_at = expectation.calls
+            return found
 
 
 def report_request(request: Request) -> list[str]:
