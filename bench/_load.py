@@ -36,6 +36,8 @@ class LoadResult:
     socket_errors: dict[str, int] = field(default_factory=dict)
     details: dict[str, object] = field(default_factory=dict)
     error: str | None = None
+    #: req/s of every successful round of this case (set when rounds are merged).
+    rounds: list[float] = field(default_factory=list)
 
     @property
     def errors(self) -> int:

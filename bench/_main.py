@@ -49,6 +49,7 @@ class Plan:
     stop_cap: float = 2.0
     load_duration: int = 3  # seconds (wrk takes whole seconds)
     load_warmup: int = 1
+    load_rounds: int = 2
     connections: int = 50
     idle_servers: int = 1000
     idle_peer_servers: int = 20
@@ -64,6 +65,7 @@ class Plan:
             peer_stop_budget=1.5,
             load_duration=1,
             load_warmup=1,
+            load_rounds=1,
             idle_servers=200,
             idle_peer_servers=5,
         )
@@ -150,22 +152,38 @@ def _stops(plan: Plan) -> list[StopResult]:
 
 
 def _load(plan: Plan) -> tuple[list[LoadResult], str | None]:
+    """Every case once per round, rounds interleaved; each case keeps its best round.
+
+    Noise from other processes only ever lowers a run's req/s, so interleaving the cases and
+    keeping each one's best round compares them under the most similar conditions available.
+    """
     wrk, how = ensure_wrk(_log)
     if wrk is None:
         _log(f"(c) skipped: {how}")
         return [], how
+    runs: dict[str, list[LoadResult]] = {subject.key: [] for subject in LOAD_CASES}
+    for round_number in range(1, plan.load_rounds + 1):
+        for subject in LOAD_CASES:
+            _log(
+                f"(c) round {round_number}/{plan.load_rounds}, wrk -t1 -c{plan.connections} "
+                f"-d{plan.load_duration}s: {subject.label}"
+            )
+            runs[subject.key].append(
+                run_load(
+                    wrk,
+                    subject,
+                    duration=plan.load_duration,
+                    warmup=plan.load_warmup,
+                    connections=plan.connections,
+                )
+            )
     results = []
     for subject in LOAD_CASES:
-        _log(f"(c) wrk -t1 -c{plan.connections} -d{plan.load_duration:g}s: {subject.label}")
-        results.append(
-            run_load(
-                wrk,
-                subject,
-                duration=plan.load_duration,
-                warmup=plan.load_warmup,
-                connections=plan.connections,
-            )
-        )
+        attempts = runs[subject.key]
+        good = [run for run in attempts if run.error is None]
+        best = max(good, key=lambda run: run.requests_per_second) if good else attempts[-1]
+        best.rounds = [run.requests_per_second for run in good]
+        results.append(best)
     return results, None
 
 
@@ -253,13 +271,13 @@ def _body_table(results: list[CycleResult]) -> str:
 
 def _stop_note(result: StopResult) -> str:
     if result.blocked:
-        return f"stop() blocked > {result.cap:g} s, until the client disconnected"
+        return f"stop() blocked > {result.cap:g} s, until the client left"
     n = len(result.stop)
     if result.closed_after_response == n:
-        return "no keep-alive: server closed after its response"
+        return "HTTP/1.0: closed after its response"
     if result.client_saw_eof == 0:
-        return "connection left open after stop() (its handler thread lives on)"
-    return f"client got EOF at stop in {result.client_saw_eof}/{n}"
+        return "left open after stop() returned"
+    return f"EOF at stop(): {result.client_saw_eof}/{n}"
 
 
 def _stops_table(results: list[StopResult]) -> str:
@@ -281,7 +299,8 @@ def _stops_table(results: list[StopResult]) -> str:
                 _stop_note(result),
             ]
         )
-    return format_table(["server", "cycles", "p50", "p90", "p99", "p50 ÷ ours", "client"], rows)
+    headers = ["server", "cycles", "p50", "p90", "p99", "p50 ÷ ours", "the idle connection"]
+    return format_table(headers, rows)
 
 
 def _load_table(results: list[LoadResult]) -> str:
@@ -301,6 +320,7 @@ def _load_table(results: list[LoadResult]) -> str:
         errors = str(result.errors) if result.errors else "0"
         journal = result.details.get("journal_entries")
         note = f"journal held {journal}" if journal is not None else ""
+        rounds = " / ".join(f"{rps:,.0f}" for rps in result.rounds)
         rows.append(
             [
                 result.label,
@@ -309,10 +329,20 @@ def _load_table(results: list[LoadResult]) -> str:
                 versus(result, httpserver),
                 result.latency_avg,
                 errors,
+                rounds,
                 note,
             ]
         )
-    headers = ["case", "req/s", "÷ uvicorn", "÷ pytest-httpserver", "latency avg", "errors", ""]
+    headers = [
+        "case",
+        "req/s",
+        "÷ uvicorn",
+        "÷ pytest-httpserver",
+        "latency avg",
+        "errors",
+        "each round",
+        "",
+    ]
     return format_table(headers, rows)
 
 
@@ -427,7 +457,9 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         "",
         "(a) start → one GET (http.client, fresh connection) → stop; fresh server each cycle; ms.",
         "    Peers that need ~0.5 s a cycle get fewer cycles (a time budget): read their p99",
-        "    as their maximum.",
+        "    as their maximum. pytest-httpserver and pytest-localserver answer on their serving",
+        "    thread, so a stop() issued right after the response often lands before that thread",
+        "    is back in its 0.5 s poll: fast here, but any test body exposes the poll (a').",
         _cycles_table(results.cycles),
         "",
         (
@@ -440,8 +472,12 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         _stops_table(results.stops),
         "",
         (
-            f"(c) wrk -t1 -c{plan.connections} -d{plan.load_duration:g}s (after a "
-            f"{plan.load_warmup:g} s warm-up), keep-alive, GET /; wrk in its own process."
+            f"(c) wrk -t1 -c{plan.connections} -d{plan.load_duration}s after a "
+            f"{plan.load_warmup} s warm-up, keep-alive, GET /; wrk in its own process; "(
+                f"best of {plan.load_rounds} interleaved rounds."
+                if plan.load_rounds > 1
+                else "one round."
+            )
         ),
     ]
     if results.load:
@@ -495,6 +531,7 @@ def _as_json(
             "skipped": results.load_skipped,
             "connections": plan.connections,
             "duration_seconds": plan.load_duration,
+            "rounds": plan.load_rounds,
             "cases": [result.__dict__ for result in results.load],
         },
         "idle_servers": [
