@@ -473,7 +473,8 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         "",
         (
             f"(c) wrk -t1 -c{plan.connections} -d{plan.load_duration}s after a "
-            f"{plan.load_warmup} s warm-up, keep-alive, GET /; wrk in its own process; "(
+            f"{plan.load_warmup} s warm-up, keep-alive, GET /; wrk in its own process; "
+            + (
                 f"best of {plan.load_rounds} interleaved rounds."
                 if plan.load_rounds > 1
                 else "one round."
