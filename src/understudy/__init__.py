@@ -28,22 +28,47 @@ from ._http._fields import Headers, Query
 from ._http._models import Request, Response
 from ._http._server import HTTPServer
 from ._http._sse import event_stream
+from ._logrecords import BadFrame, LogRecordServer
 from ._server import Server
+from ._smtp import SMTPMessage, SMTPServer
+from ._sockets import (
+    ConnectionRecord,
+    Datagram,
+    StreamConnection,
+    TCPServer,
+    UDPServer,
+    UnixDatagramServer,
+    UnixStreamServer,
+)
+from ._syslog import SyslogMessage, SyslogServer
 
 __all__ = [
     "AddressInUse",
+    "BadFrame",
     "ConfigurationError",
+    "ConnectionRecord",
+    "Datagram",
     "Expectation",
     "HTTPServer",
     "Headers",
+    "LogRecordServer",
     "Query",
     "Request",
     "Response",
+    "SMTPMessage",
+    "SMTPServer",
     "Server",
     "ServerSentEvent",
+    "StreamConnection",
     "Subset",
+    "SyslogMessage",
+    "SyslogServer",
+    "TCPServer",
+    "UDPServer",
     "UnderstudyError",
     "UnexpectedRequest",
+    "UnixDatagramServer",
+    "UnixStreamServer",
     "UnmetExpectation",
     "WaitTimeout",
     "event_stream",
