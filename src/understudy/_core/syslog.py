@@ -223,12 +223,13 @@ def _parse_rfc5424(
         fields.append(field)
     header: dict[str, str | None] = {}
     for (name, limit), field in zip(_HEADER_FIELDS, fields[1:], strict=True):
+        spec_name = name.upper().replace("_", "-")
         try:
             text = field.decode("ascii")
         except UnicodeDecodeError:
-            raise _Malformed(f"RFC 5424 {name.upper()} is not printable US-ASCII") from None
+            raise _Malformed(f"RFC 5424 {spec_name} is not printable US-ASCII") from None
         if not text or len(text) > limit or not text.isprintable():
-            raise _Malformed(f"RFC 5424 {name.upper()} {text!r} is not 1 to {limit} characters")
+            raise _Malformed(f"RFC 5424 {spec_name} {text!r} is not 1 to {limit} characters")
         header[name] = None if text == "-" else text
     timestamp = _rfc5424_timestamp(fields[0])
     structured_data, rest = _structured_data(rest)
