@@ -35,7 +35,9 @@ def frame(payload: bytes) -> bytes:
 def test_socket_handler_records(logger: logging.Logger) -> None:
     with LogRecordServer() as server:
         logger.addHandler(logging.handlers.SocketHandler(server.host, server.port))
-        logger.warning("disk %s is full", "/var", extra={"user": "bob", "tags": ["a", 1]})
+        logger.warning(
+            "disk %s is full", "/var", extra={"user": "bob", "tags": ["a", 1], "blob": b"\x00\xff"}
+        )
         try:
             1 / 0  # noqa: B018
         except ZeroDivisionError:
@@ -46,6 +48,7 @@ def test_socket_handler_records(logger: logging.Logger) -> None:
         assert warning.getMessage() == "disk /var is full"
         assert warning.__dict__["user"] == "bob"
         assert warning.__dict__["tags"] == ["a", 1]
+        assert warning.__dict__["blob"] == b"\x00\xff"  # protocol 1 spells bytes as a call
         assert warning.lineno > 0
         assert error.levelname == "ERROR"
         assert "ZeroDivisionError" in (error.exc_text or "")

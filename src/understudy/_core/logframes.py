@@ -47,10 +47,41 @@ class BadFrame:
         return f"<understudy.BadFrame {self.reason!r} data={self.data[:40]!r}>"
 
 
+def _bytes_from_latin1(text: object = "", encoding: object = "latin1") -> bytes:
+    """How pickle protocols 0-2 spell ``bytes``: ``_codecs.encode(text, "latin1")``."""
+    if type(text) is not str or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is admitted only as bytes in latin-1")
+    return text.encode("latin-1")
+
+
+def _empty_bytes(*args: object) -> bytes:
+    """How pickle protocols 0-2 spell ``b""``: ``bytes()``."""
+    if args:
+        raise pickle.UnpicklingError("bytes() is admitted only without arguments")
+    return b""
+
+
+#: The only globals admitted: the spellings of ``bytes`` in pickle protocols 0-2 (which
+#: ``SocketHandler`` uses, protocol 1), each replaced by a function that makes bytes and nothing
+#: else.
+_BYTES_SPELLINGS: dict[tuple[str, str], Any] = {
+    ("_codecs", "encode"): _bytes_from_latin1,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
+}
+
+
 class _PlainUnpickler(pickle.Unpickler):
-    """An unpickler that admits no global at all: no class, no function, no extension."""
+    """An unpickler that admits no global: no class, no function, no extension.
+
+    The one exception is how protocols 0-2 write ``bytes`` (a call of ``_codecs.encode(text,
+    "latin1")`` or ``bytes()``), answered by functions that only ever return bytes.
+    """
 
     def find_class(self, module: str, name: str) -> Any:
+        admitted = _BYTES_SPELLINGS.get((module, name))
+        if admitted is not None:
+            return admitted
         raise pickle.UnpicklingError(
             f"the pickle refers to {module}.{name}; only plain data (dict, list, tuple, str, "
             "bytes, int, float, bool, None) is accepted"
