@@ -114,6 +114,20 @@ def test_tcp_sync_handler_reads_lines_and_exact_sizes_from_split_writes() -> Non
     assert server.connections[0].data == b"hello\n05world"
 
 
+def test_tcp_sync_handler_reads_a_large_upload_under_flow_control() -> None:
+    size = 4 * 1024 * 1024  # far beyond the reader's buffer: reading pauses and resumes
+
+    def handler(connection: StreamConnection) -> None:
+        data = connection.recv_exactly(size, timeout=30.0)
+        connection.sendall(str(len(data)).encode() + b" " + data[-4:])
+
+    payload = bytes(range(256)) * (size // 256)
+    with TCPServer(handler=handler) as server, socket.create_connection(server.address) as client:
+        client.sendall(payload)
+        assert recv_until_closed(client) == b"4194304 " + payload[-4:]
+        assert server.wait_for_bytes(size).data == payload
+
+
 def test_tcp_sync_handler_recv_returns_empty_at_eof() -> None:
     got: list[bytes] = []
 
