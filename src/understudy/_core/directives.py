@@ -107,6 +107,8 @@ _STATUS = re.compile(r"([0-9]{3})(?:[ \t]+(.*))?")
 #: One in-file directive: at the start of a line (after LF or CR, or at the very start).
 _IN_FILE = re.compile(rb"(?:\A|(?<=[\r\n]))Header:[ \t\f\v]+([^:\r\n]+):([^\r\n]+)")
 _WSP = " \t"
+#: What feedparser's ``\s`` strips around an in-file name and value (ASCII only: bytes).
+_IN_FILE_SPACE = " \t\f\v"
 
 
 class DirectiveError(ValueError):
@@ -181,7 +183,7 @@ class _Builder:
                     line,
                 )
             self.status = int(match[1])
-            self.reason = (match[2].strip() or None) if match[2] is not None else None
+            self.reason = (match[2].strip(_WSP) or None) if match[2] is not None else None
             return
         self.fields.append((name, value))
 
@@ -209,8 +211,8 @@ def parse_in_file(data: bytes) -> Directives:
         return EMPTY
     builder = _Builder()
     for match in _IN_FILE.finditer(data):
-        name = match[1].decode("latin-1").strip()
-        value = match[2].decode("latin-1").strip()
+        name = match[1].decode("latin-1").strip(_IN_FILE_SPACE)
+        value = match[2].decode("latin-1").strip(_IN_FILE_SPACE)
         line = data.count(b"\n", 0, match.start()) + 1
         builder.add(name, value, line)
     return builder.build()

@@ -137,7 +137,7 @@ def _decode_segment(raw: str) -> str | Refusal:
     if "/" in segment or "\\" in segment:
         return Refusal("a slash or backslash inside a path segment")
     if _CONTROL.search(segment):
-        return Refusal(f"a control character{encoded} (NUL, CR, LF, ...) in the path")
+        return Refusal("a percent-encoded control character (NUL, CR, LF, ...) in the path")
     if _DRIVE.match(segment):
         return Refusal(f"the segment {segment!r} starts with a drive letter")
     if _ENCODED_DANGER.search(segment):

@@ -461,12 +461,12 @@ def select_range(
             return "unsatisfiable"
         return max(length - suffix, 0), length - 1
     first = int(first_text)
-    last = int(last_text) if last_text else length - 1
-    if last < first:
+    if last_text and int(last_text) < first:
         return None
     if first >= length:
         return "unsatisfiable"
-    return first, min(last, length - 1)
+    last = min(int(last_text), length - 1) if last_text else length - 1
+    return first, last
 
 
 def _if_range_matches(value: str, etag: str | None, last_modified: str | None) -> bool:

@@ -1,0 +1,276 @@
+"""Tests for understudy._core.directives: in-file, sidecar and suffix header directives."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from understudy._core.directives import (
+    CONTENT_TYPES,
+    DirectiveError,
+    Directives,
+    content_type_for,
+    directives_from_mapping,
+    for_suffix,
+    merge,
+    parse_in_file,
+    parse_sidecar,
+    render_in_file,
+    render_sidecar,
+)
+
+FEED = b"""<?xml version="1.0" encoding="iso-8859-1"?>
+<!--
+Header:   Content-type: application/atom+xml; charset=utf-8
+Header:   X-Foo: bar
+-->
+<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title></feed>
+"""
+
+# -- in-file -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            FEED,
+            Directives(
+                fields=(("Content-type", "application/atom+xml; charset=utf-8"), ("X-Foo", "bar"))
+            ),
+        ),
+        (b"no directives here\n", Directives()),
+        (b"", Directives()),
+        (b"Header: X-A: 1", Directives(fields=(("X-A", "1"),))),
+        (b"Header: X-A: 1\r\nHeader: X-B: 2\r\n", Directives(fields=(("X-A", "1"), ("X-B", "2")))),
+        (b"Header: X-A: 1\rHeader: X-B: 2\r", Directives(fields=(("X-A", "1"), ("X-B", "2")))),
+        (b"Header:\tX-A:\t1 \t\n", Directives(fields=(("X-A", "1"),))),
+        (
+            b"Header: Location: http://127.0.0.1:8080/x.xml\n",
+            Directives(fields=(("Location", "http://127.0.0.1:8080/x.xml"),)),
+        ),
+        (b"Header: Status: 301\n", Directives(status=301)),
+        (b"Header: Status: 302 Found It\n", Directives(status=302, reason="Found It")),
+        (
+            b"Header: Set-Cookie: a=1\nHeader: Set-Cookie: b=2\n",
+            Directives(fields=(("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"))),
+        ),
+        # not directives: not at the start of a line, no whitespace, no second colon, other case
+        (b"  Header: X-A: 1\n", Directives()),
+        (b"x Header: X-A: 1\n", Directives()),
+        (b"Header:X-A: 1\n", Directives()),
+        (b"Header: X-A 1\n", Directives()),
+        (b"header: X-A: 1\n", Directives()),
+        (b"Header: X-A:\n", Directives()),
+        # a directive never spans lines
+        (b"Header:\nX-A: 1\n", Directives()),
+        (b"Header: X-A\n: 1\n", Directives()),
+        # bytes outside ASCII are kept (as Latin-1 text, so they go back on the wire unchanged)
+        (
+            "Header: X-Name: café\n".encode(),
+            Directives(fields=(("X-Name", "café".encode().decode("latin-1")),)),
+        ),
+    ],
+)
+def test_parse_in_file(data: bytes, expected: Directives) -> None:
+    assert parse_in_file(data) == expected
+
+
+def test_in_file_directives_anywhere_with_trailing_data() -> None:
+    data = b"\x00\xff binary\nHeader: X-A: 1\nmore text\n" + b"\xfe" * 100 + b"\nHeader: X-B: 2"
+    assert parse_in_file(data) == Directives(fields=(("X-A", "1"), ("X-B", "2")))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"Header: X Foo: 1\n", "line 1: 'X Foo' is not a field name"),
+        (b"one\ntwo\nHeader: Status: 301\nHeader: Status: 302\n", "line 4: Status is given twice"),
+        (b"Header: Status: abc\n", "line 1: Status must be a code from 200 to 599"),
+        (b"Header: Status: 101\n", "line 1: Status must be a code from 200 to 599"),
+        (b"Header: Status: 3011\n", "line 1: Status must be a code from 200 to 599"),
+        (b"Header: Content-Length: 5\n", "line 1: Content-Length is computed by the server"),
+        (b"\nHeader: Transfer-Encoding: chunked\n", "line 2: Transfer-Encoding is computed"),
+        (b"Header: X-A: a\x00b\n", "line 1: the value of X-A holds a control character"),
+    ],
+)
+def test_bad_in_file_directives(data: bytes, message: str) -> None:
+    with pytest.raises(DirectiveError) as caught:
+        parse_in_file(data)
+    assert str(caught.value).startswith(message)
+
+
+# -- sidecar -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", Directives()),
+        (b"X-A: 1\n", Directives(fields=(("X-A", "1"),))),
+        (b"X-A: 1\r\nX-B:2\r\n", Directives(fields=(("X-A", "1"), ("X-B", "2")))),
+        (b"X-A: 1", Directives(fields=(("X-A", "1"),))),
+        (b"\n\nX-A: 1\n\n   \nX-B: 2\n\n", Directives(fields=(("X-A", "1"), ("X-B", "2")))),
+        (b"X-A:\n", Directives(fields=(("X-A", ""),))),
+        (b"X-A: one\n  two\n\tthree\n", Directives(fields=(("X-A", "one two three"),))),
+        (b"X-A:\n two\n", Directives(fields=(("X-A", "two"),))),
+        (b"\xef\xbb\xbfX-A: 1\n", Directives(fields=(("X-A", "1"),))),
+        (b"Status: 302\nLocation: /b.xml\n", Directives(302, None, (("Location", "/b.xml"),))),
+        (b"Status: 503 Busy Now\n", Directives(503, "Busy Now")),
+        (b"Location: http://x/a:b\n", Directives(fields=(("Location", "http://x/a:b"),))),
+    ],
+)
+def test_parse_sidecar(data: bytes, expected: Directives) -> None:
+    assert parse_sidecar(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"X-A 1\n", "line 1: expected 'Name: value', got 'X-A 1'"),
+        (b"X-A : 1\n", "line 1: whitespace between the field name 'X-A' and its colon"),
+        (b" X-A: 1\n", "line 1: a continuation line"),
+        (b"X-A: 1\n\n two\n", "line 3: a continuation line"),
+        (b"X-A: 1\nX B: 2\n", "line 2: 'X B' is not a field name"),
+        (b"Status: 200\nStatus: 404\n", "line 2: Status is given twice"),
+        (b"Content-Range: bytes 0-1/2\n", "line 1: Content-Range is computed by the server"),
+        (b": 1\n", "line 1: '' is not a field name"),
+    ],
+)
+def test_bad_sidecars(data: bytes, message: str) -> None:
+    with pytest.raises(DirectiveError) as caught:
+        parse_sidecar(data)
+    assert str(caught.value).startswith(message)
+    assert caught.value.line == int(message.split()[1].rstrip(":"))
+
+
+# -- merging, suffixes, content types ------------------------------------------------------
+
+
+def test_later_layers_replace_fields_by_name_and_keep_the_rest() -> None:
+    defaults = Directives(fields=(("Content-Type", "application/xml"), ("ETag", '"c"')))
+    suffix = Directives(fields=(("Content-Encoding", "gzip"),))
+    sidecar = Directives(301, None, (("content-type", "text/xml"), ("X-A", "1"), ("X-A", "2")))
+    in_file = Directives(302, "Found", (("X-A", "3"),))
+    assert merge(defaults, suffix, sidecar, in_file) == Directives(
+        302,
+        "Found",
+        (
+            ("ETag", '"c"'),
+            ("Content-Encoding", "gzip"),
+            ("content-type", "text/xml"),
+            ("X-A", "3"),
+        ),
+    )
+    assert merge(sidecar, Directives()).status == 301
+    assert merge() == Directives()
+
+
+def test_for_suffix_applies_every_suffix_the_longest_last() -> None:
+    table = {
+        ".gz": directives_from_mapping({"Content-Encoding": "gzip", "X-From": "gz"}),
+        ".tar.gz": directives_from_mapping({"X-From": "tar.gz"}),
+        ".xml": directives_from_mapping({"X-From": "xml"}),
+    }
+    assert for_suffix("a.TAR.GZ", table) == Directives(
+        fields=(("Content-Encoding", "gzip"), ("X-From", "tar.gz"))
+    )
+    assert for_suffix("a.xml.gz", table).get("x-from") == "gz"
+    assert for_suffix("a.txt", table) == Directives()
+
+
+def test_directives_from_mapping_checks_like_the_files() -> None:
+    assert directives_from_mapping({"Status": "404", "X-A": " 1 "}) == Directives(
+        404, None, (("X-A", "1"),)
+    )
+    with pytest.raises(DirectiveError, match="Content-Length is computed"):
+        directives_from_mapping({"Content-Length": "3"})
+    with pytest.raises(DirectiveError, match="must be str"):
+        directives_from_mapping({"X-A": 1})  # type: ignore[dict-item]
+
+
+def test_get_finds_the_last_value_without_case() -> None:
+    directives = Directives(fields=(("ETag", '"a"'), ("etag", '"b"')))
+    assert directives.get("ETAG") == '"b"'
+    assert directives.get("Last-Modified") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("feed.xml", "application/xml"),
+        ("FEED.XML", "application/xml"),
+        ("feed.rss", "application/rss+xml"),
+        ("feed.atom", "application/atom+xml"),
+        ("data.json", "application/json"),
+        ("page.html", "text/html; charset=utf-8"),
+        ("notes.txt", "text/plain; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("logo.png", "image/png"),
+        ("photo.jpg", "image/jpeg"),
+        ("icon.svg", "image/svg+xml"),
+        ("pkg-1.0-py3-none-any.whl", "application/zip"),
+        ("pkg-1.0.tar.gz", "application/gzip"),
+        ("log.gz", "application/gzip"),
+        ("Makefile", None),
+        (".xml", None),
+        ("a.unknown", None),
+    ],
+)
+def test_content_type_for(name: str, content_type: str | None) -> None:
+    assert content_type_for(name) == content_type
+
+
+def test_the_content_type_table_is_lower_case_suffixes() -> None:
+    assert all(suffix == suffix.lower() and suffix.startswith(".") for suffix in CONTENT_TYPES)
+
+
+# -- round trips ---------------------------------------------------------------------------
+
+_TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_NAMES = st.text(st.sampled_from(_TCHAR), min_size=1, max_size=12).filter(
+    lambda name: (
+        name.lower() not in {"status", "content-length", "transfer-encoding", "content-range"}
+    )
+)
+_VISIBLE = st.characters(min_codepoint=0x21, max_codepoint=0xFF).filter(
+    lambda char: not 0x7F <= ord(char) <= 0x9F
+)
+_VALUES = st.text(st.one_of(_VISIBLE, st.sampled_from(" \t")), max_size=30).map(
+    lambda value: value.strip(" \t")
+)
+_REASONS = st.one_of(st.none(), _VALUES.filter(bool))
+_DIRECTIVES = st.builds(
+    Directives,
+    status=st.one_of(st.none(), st.integers(200, 599)),
+    reason=_REASONS,
+    fields=st.lists(st.tuples(_NAMES, _VALUES), max_size=6).map(tuple),
+).map(lambda d: d if d.status is not None else Directives(None, None, d.fields))
+_OTHER_LINES = st.lists(
+    st.text(st.characters(max_codepoint=0xFF, blacklist_characters="\r\n"), max_size=30).filter(
+        lambda line: not line.startswith("Header:")
+    ),
+    max_size=5,
+)
+
+
+@given(_DIRECTIVES)
+def test_sidecar_round_trip(directives: Directives) -> None:
+    assert parse_sidecar(render_sidecar(directives)) == directives
+
+
+@given(_DIRECTIVES, _OTHER_LINES, _OTHER_LINES, st.sampled_from(["\n", "\r\n"]))
+def test_in_file_round_trip(
+    directives: Directives, before: list[str], after: list[str], newline: str
+) -> None:
+    rendered = render_in_file(directives).decode("latin-1").replace("\n", newline)
+    text = "".join(line + newline for line in before) + rendered + newline.join(after)
+    assert parse_in_file(text.encode("latin-1")) == directives
+
+
+@given(_NAMES, st.lists(st.text(_VISIBLE, min_size=1, max_size=8), min_size=1, max_size=4))
+def test_folded_sidecar_fields_unfold_to_one_space(name: str, words: list[str]) -> None:
+    folded = f"{name}: " + "\r\n \t".join(words) + "\r\n"
+    assert parse_sidecar(folded.encode("latin-1")) == Directives(fields=((name, " ".join(words)),))

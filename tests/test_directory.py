@@ -1,0 +1,707 @@
+"""Tests for directory serving: HTTPServer(root=...) and serve_directory(prefix, root, ...)."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import requests
+
+import understudy
+from understudy import ConfigurationError, HTTPServer
+from understudy._core.directives import Directives
+from understudy._http._directory import evaluate_preconditions, respond, select_range
+from understudy._http._fields import Headers
+from understudy._http._models import Request
+
+SECRET = b"TOP-SECRET-7f3a9c-do-not-serve"
+MTIME = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT
+MTIME_TEXT = "Tue, 14 Nov 2023 22:13:20 GMT"
+
+FEED = b"""<?xml version="1.0" encoding="utf-8"?>
+<!--
+Header:   Content-type: application/atom+xml; charset=utf-8
+Header:   X-Foo: bar
+-->
+<feed xmlns="http://www.w3.org/2005/Atom"><title>in-file</title></feed>
+"""
+MOVED = b"""<?xml version="1.0"?>
+<!--
+Header: Status: 301
+Header: Location: /feed.xml
+-->
+<moved/>
+"""
+PLAIN = b"0123456789abcdef\n"
+
+
+@dataclass
+class Site:
+    base: Path
+    root: Path
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    """A root directory of files, and a secret file beside it that must never be served."""
+    (tmp_path / "secret.txt").write_bytes(SECRET)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_bytes(SECRET)
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "feed.xml").write_bytes(FEED)
+    (root / "moved.xml").write_bytes(MOVED)
+    (root / "found.xml").write_bytes(b"<found/>\n")
+    (root / "found.xml.headers").write_bytes(b"Status: 302 Found\nLocation: /feed.xml\n")
+    (root / "plain.txt").write_bytes(PLAIN)
+    os.utime(root / "plain.txt", (MTIME, MTIME))
+    (root / "tagged.txt").write_bytes(b"tagged\n")
+    (root / "tagged.txt.headers").write_bytes(
+        b'ETag: "v1"\nX-Sidecar: yes\nCache-Control: max-age=60,\n  must-revalidate\n'
+    )
+    (root / "notes.gz").write_bytes(gzip.compress(b"hello gzip\n", mtime=0))
+    sub = root / "sub"
+    sub.mkdir()
+    (sub / "index.html").write_bytes(b"<h1>index</h1>\n")
+    (sub / "deep.txt").write_bytes(b"deep\n")
+    (root / "empty").mkdir()
+    (root / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    (root / "escape-dir").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (root / "alias.txt").symlink_to(root / "plain.txt")
+    return Site(tmp_path, root)
+
+
+@pytest.fixture
+def server(site: Site) -> Iterator[HTTPServer]:
+    with HTTPServer(root=site.root) as server:
+        yield server
+
+
+def get(server: HTTPServer, target: str, method: str = "GET", **headers: str) -> RawReply:
+    """One request over a raw socket (no client normalises the target); the reply parsed."""
+    with socket.create_connection((server.host, server.port), timeout=5.0) as sock:
+        fields = "".join(
+            f"{name.replace('_', '-')}: {value}\r\n" for name, value in headers.items()
+        )
+        sock.sendall(
+            f"{method} {target} HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n".encode(
+                "latin-1"
+            )
+        )
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    return RawReply(
+        int(status_line.split()[1]),
+        Headers((name, value) for name, _, value in (line.partition(": ") for line in lines)),
+        body,
+        data,
+    )
+
+
+@dataclass
+class RawReply:
+    status: int
+    headers: Headers
+    body: bytes
+    raw: bytes
+
+
+# -- the three header forms ----------------------------------------------------------------
+
+
+def test_in_file_directives_with_requests(site: Site) -> None:
+    server = HTTPServer()
+    server.serve_directory("/", site.root, in_file_headers=True)
+    with server:
+        reply = requests.get(server.url + "/feed.xml", timeout=5)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    assert reply.headers["X-Foo"] == "bar"
+    assert reply.content == FEED  # byte for byte, the directive lines included
+
+
+def test_in_file_directives_are_off_by_default(server: HTTPServer) -> None:
+    reply = requests.get(server.url + "/feed.xml", timeout=5)
+    assert reply.headers["Content-Type"] == "application/xml"
+    assert "X-Foo" not in reply.headers
+    assert reply.content == FEED
+
+
+def test_sidecar_fields_with_httpx(server: HTTPServer) -> None:
+    reply = httpx.get(server.url + "/tagged.txt")
+    assert reply.status_code == 200
+    assert reply.headers["etag"] == '"v1"'
+    assert reply.headers["x-sidecar"] == "yes"
+    assert reply.headers["cache-control"] == "max-age=60, must-revalidate"
+    assert reply.content == b"tagged\n"
+
+
+def test_a_sidecar_is_not_served_itself(server: HTTPServer) -> None:
+    reply = httpx.get(server.url + "/tagged.txt.headers")
+    assert reply.status_code == 404
+    assert "sidecar" in reply.text
+
+
+def test_sidecars_can_be_turned_off(site: Site) -> None:
+    server = HTTPServer()
+    server.serve_directory("/", site.root, sidecar_headers=False)
+    with server:
+        reply = httpx.get(server.url + "/tagged.txt")
+        sidecar = httpx.get(server.url + "/tagged.txt.headers")
+    assert "x-sidecar" not in reply.headers
+    assert reply.headers["etag"] != '"v1"'
+    assert sidecar.status_code == 200
+    assert sidecar.content.startswith(b'ETag: "v1"')
+
+
+def test_suffix_fields_with_urllib_and_requests(site: Site) -> None:
+    server = HTTPServer()
+    server.serve_directory(
+        "/",
+        site.root,
+        suffix_headers={
+            ".gz": {"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
+            ".TXT": {"X-Kind": "text"},
+        },
+    )
+    with server:
+        with urllib.request.urlopen(server.url + "/notes.gz") as reply:
+            assert reply.headers["Content-Encoding"] == "gzip"
+            assert reply.headers["Content-Type"] == "text/plain; charset=utf-8"
+            assert reply.read() == (site.root / "notes.gz").read_bytes()
+        assert requests.get(server.url + "/notes.gz", timeout=5).text == "hello gzip\n"
+        with urllib.request.urlopen(server.url + "/plain.txt") as reply:
+            assert reply.headers["X-Kind"] == "text"
+
+
+def test_precedence_in_file_over_sidecar_over_suffix_over_computed(site: Site) -> None:
+    (site.root / "all.xml").write_bytes(
+        b"<x>\nHeader: X-Layer: in-file\nHeader: Content-Type: text/xml\n</x>\n"
+    )
+    (site.root / "all.xml.headers").write_bytes(b"X-Layer: sidecar\nX-Sidecar-Only: 1\n")
+    server = HTTPServer()
+    server.serve_directory(
+        "/",
+        site.root,
+        in_file_headers=True,
+        suffix_headers={".xml": {"X-Layer": "suffix", "X-Suffix-Only": "1", "ETag": '"s"'}},
+    )
+    with server:
+        reply = requests.get(server.url + "/all.xml", timeout=5)
+    assert reply.headers["X-Layer"] == "in-file"
+    assert reply.headers["X-Sidecar-Only"] == "1"
+    assert reply.headers["X-Suffix-Only"] == "1"
+    assert reply.headers["ETag"] == '"s"'
+    assert reply.headers["Content-Type"] == "text/xml"
+
+
+# -- status by directive -------------------------------------------------------------------
+
+
+def test_status_301_from_an_in_file_directive_is_followed_by_requests(site: Site) -> None:
+    server = HTTPServer()
+    server.serve_directory("/", site.root, in_file_headers=True)
+    with server:
+        reply = requests.get(server.url + "/moved.xml", timeout=5)
+        raw = get(server, "/moved.xml")
+    assert [r.status_code for r in reply.history] == [301]
+    assert reply.url == server.url + "/feed.xml"
+    assert raw.status == 301
+    assert raw.headers["Location"] == "/feed.xml"
+    assert raw.body == MOVED
+
+
+def test_status_302_from_a_sidecar_with_httpx(server: HTTPServer) -> None:
+    reply = httpx.get(server.url + "/found.xml")
+    assert reply.status_code == 302
+    assert reply.reason_phrase == "Found"
+    assert reply.headers["location"] == "/feed.xml"
+    assert reply.content == b"<found/>\n"
+    followed = httpx.get(server.url + "/found.xml", follow_redirects=True)
+    assert followed.status_code == 200
+    assert followed.content == FEED
+
+
+def test_a_directive_status_ignores_preconditions_and_range(server: HTTPServer) -> None:
+    reply = get(server, "/found.xml", If_None_Match="*", Range="bytes=0-1")
+    assert reply.status == 302
+    assert reply.body == b"<found/>\n"
+
+
+# -- content types -------------------------------------------------------------------------
+
+CONTENT_TYPES = {
+    "a.xml": "application/xml",
+    "a.json": "application/json",
+    "a.html": "text/html; charset=utf-8",
+    "a.txt": "text/plain; charset=utf-8",
+    "a.css": "text/css; charset=utf-8",
+    "a.js": "text/javascript; charset=utf-8",
+    "a.rss": "application/rss+xml",
+    "a.atom": "application/atom+xml",
+    "a.gz": "application/gzip",
+    "a.tar.gz": "application/gzip",
+    "a.png": "image/png",
+    "a.jpg": "image/jpeg",
+    "a.svg": "image/svg+xml",
+    "a-1.0-py3-none-any.whl": "application/zip",
+    "A.XML": "application/xml",
+    "a.mp4": "video/mp4",  # Python's built-in table, never the machine's mime.types
+    "a.unknown-suffix": "application/octet-stream",
+    "Makefile": "application/octet-stream",
+}
+
+
+def test_content_type_table_over_the_wire(tmp_path: Path) -> None:
+    for name in CONTENT_TYPES:
+        (tmp_path / name).write_bytes(b"x")
+    with HTTPServer(root=tmp_path) as server, requests.Session() as session:
+        got = {
+            name: session.get(f"{server.url}/{name}", timeout=5).headers["Content-Type"]
+            for name in CONTENT_TYPES
+        }
+    assert got == CONTENT_TYPES
+
+
+# -- conditional requests ------------------------------------------------------------------
+
+
+def test_304_via_etag_with_requests(server: HTTPServer) -> None:
+    first = requests.get(server.url + "/plain.txt", timeout=5)
+    etag = first.headers["ETag"]
+    assert etag.startswith('"')
+    assert etag.endswith('"')
+    again = requests.get(server.url + "/plain.txt", headers={"If-None-Match": etag}, timeout=5)
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["ETag"] == etag
+    assert "Content-Type" not in again.headers
+    for matching in (f"W/{etag}", f'"nope", {etag}', "*"):
+        reply = requests.get(
+            server.url + "/plain.txt", headers={"If-None-Match": matching}, timeout=5
+        )
+        assert reply.status_code == 304, matching
+    other = requests.get(server.url + "/plain.txt", headers={"If-None-Match": '"x"'}, timeout=5)
+    assert other.status_code == 200
+    assert other.content == PLAIN
+
+
+def test_the_computed_etag_follows_the_content(server: HTTPServer, site: Site) -> None:
+    before = httpx.get(server.url + "/plain.txt").headers["etag"]
+    (site.root / "plain.txt").write_bytes(b"changed\n")
+    after = httpx.get(server.url + "/plain.txt", headers={"If-None-Match": before})
+    assert after.status_code == 200
+    assert after.headers["etag"] != before
+
+
+def test_304_via_if_modified_since_with_urllib(server: HTTPServer) -> None:
+    with urllib.request.urlopen(server.url + "/plain.txt") as reply:
+        assert reply.headers["Last-Modified"] == MTIME_TEXT
+    request = urllib.request.Request(
+        server.url + "/plain.txt", headers={"If-Modified-Since": MTIME_TEXT}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request)
+    assert caught.value.code == 304
+    caught.value.close()
+    later = "Wed, 15 Nov 2023 00:00:00 GMT"
+    assert get(server, "/plain.txt", If_Modified_Since=later).status == 304
+    earlier = "Tue, 14 Nov 2023 22:13:19 GMT"
+    assert get(server, "/plain.txt", If_Modified_Since=earlier).status == 200
+    assert get(server, "/plain.txt", If_Modified_Since="not a date").status == 200
+    # If-None-Match takes precedence over If-Modified-Since (RFC 9110 §13.1.3)
+    assert get(server, "/plain.txt", If_None_Match='"x"', If_Modified_Since=later).status == 200
+
+
+def test_if_match_and_if_unmodified_since_give_412(server: HTTPServer) -> None:
+    assert get(server, "/tagged.txt", If_Match='"v2"').status == 412
+    assert get(server, "/tagged.txt", If_Match='"v1"').status == 200
+    assert get(server, "/tagged.txt", If_Match='W/"v1"').status == 412  # strong comparison
+    early = "Mon, 13 Nov 2023 00:00:00 GMT"
+    assert get(server, "/plain.txt", If_Unmodified_Since=early).status == 412
+    assert get(server, "/plain.txt", If_Unmodified_Since=MTIME_TEXT).status == 200
+
+
+# -- ranges --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("range_value", "content_range", "body"),
+    [
+        ("bytes=0-4", "bytes 0-4/17", PLAIN[0:5]),
+        ("bytes=10-", "bytes 10-16/17", PLAIN[10:]),
+        ("bytes=-5", "bytes 12-16/17", PLAIN[-5:]),
+        ("bytes=5-1000", "bytes 5-16/17", PLAIN[5:]),
+        ("bytes=-1000", "bytes 0-16/17", PLAIN),
+        ("BYTES = 16-16", "bytes 16-16/17", b"\n"),
+    ],
+)
+def test_206_for_a_single_range(
+    server: HTTPServer, range_value: str, content_range: str, body: bytes
+) -> None:
+    reply = requests.get(server.url + "/plain.txt", headers={"Range": range_value}, timeout=5)
+    assert reply.status_code == 206
+    assert reply.headers["Content-Range"] == content_range
+    assert reply.headers["Content-Length"] == str(len(body))
+    assert reply.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert reply.content == body
+
+
+@pytest.mark.parametrize("range_value", ["bytes=17-", "bytes=100-200", "bytes=-0"])
+def test_416_for_an_unsatisfiable_range(server: HTTPServer, range_value: str) -> None:
+    reply = httpx.get(server.url + "/plain.txt", headers={"Range": range_value})
+    assert reply.status_code == 416
+    assert reply.headers["content-range"] == "bytes */17"
+
+
+@pytest.mark.parametrize(
+    "range_value", ["bytes=0-1,3-4", "items=0-1", "bytes=5-2", "bytes=a-b", "bytes", "bytes=-"]
+)
+def test_ranges_that_are_ignored_get_the_whole_file(server: HTTPServer, range_value: str) -> None:
+    reply = httpx.get(server.url + "/plain.txt", headers={"Range": range_value})
+    assert reply.status_code == 200
+    assert reply.content == PLAIN
+    assert reply.headers["accept-ranges"] == "bytes"
+
+
+def test_if_range(server: HTTPServer) -> None:
+    etag = httpx.get(server.url + "/plain.txt").headers["etag"]
+    assert get(server, "/plain.txt", Range="bytes=0-1", If_Range=etag).status == 206
+    assert get(server, "/plain.txt", Range="bytes=0-1", If_Range='"other"').status == 200
+    assert get(server, "/plain.txt", Range="bytes=0-1", If_Range=f"W/{etag}").status == 200
+    assert get(server, "/plain.txt", Range="bytes=0-1", If_Range=MTIME_TEXT).status == 206
+    earlier = "Mon, 13 Nov 2023 00:00:00 GMT"
+    assert get(server, "/plain.txt", Range="bytes=0-1", If_Range=earlier).status == 200
+
+
+def test_accept_ranges_none_turns_ranges_off(site: Site) -> None:
+    server = HTTPServer()
+    server.serve_directory("/", site.root, suffix_headers={".txt": {"Accept-Ranges": "none"}})
+    with server:
+        reply = get(server, "/plain.txt", Range="bytes=0-1")
+    assert reply.status == 200
+    assert reply.body == PLAIN
+
+
+# -- methods -------------------------------------------------------------------------------
+
+
+def test_head_has_the_fields_of_get_and_no_body(server: HTTPServer) -> None:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    try:
+        connection.request("HEAD", "/plain.txt")
+        reply = connection.getresponse()
+        assert reply.status == 200
+        assert reply.getheader("Content-Length") == str(len(PLAIN))
+        assert reply.getheader("Content-Type") == "text/plain; charset=utf-8"
+        assert reply.getheader("Last-Modified") == MTIME_TEXT
+        assert reply.read() == b""
+        connection.request("GET", "/plain.txt")  # the connection is still in step
+        assert connection.getresponse().read() == PLAIN
+    finally:
+        connection.close()
+    reply_head = get(server, "/plain.txt", method="HEAD", Range="bytes=0-1")
+    assert reply_head.status == 200  # Range is defined for GET only
+    assert reply_head.body == b""
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_get_405_with_allow(server: HTTPServer, method: str) -> None:
+    reply = requests.request(method, server.url + "/plain.txt", data=b"x", timeout=5)
+    assert reply.status_code == 405
+    assert reply.headers["Allow"] == "GET, HEAD"
+
+
+# -- what is not served --------------------------------------------------------------------
+
+
+def test_a_missing_file_gets_404_saying_so(server: HTTPServer, site: Site) -> None:
+    reply = requests.get(server.url + "/nope.xml", timeout=5)
+    assert reply.status_code == 404
+    assert reply.text == f"understudy: 404: no file '/nope.xml' under {site.root.resolve()}\n"
+
+
+def test_no_directory_listing(server: HTTPServer) -> None:
+    for target in ("/", "/sub/", "/sub", "/empty/"):
+        reply = get(server, target)
+        assert reply.status == 404, target
+        assert b"not listed" in reply.body
+    assert get(server, "/plain.txt/").status == 404
+
+
+def test_an_index_file_for_directories(site: Site) -> None:
+    server = HTTPServer()
+    server.serve_directory("/", site.root, index="index.html")
+    with server:
+        assert get(server, "/sub/").body == b"<h1>index</h1>\n"
+        redirect = get(server, "/sub?x=1")
+        assert redirect.status == 301
+        assert redirect.headers["Location"] == "/sub/?x=1"
+        assert requests.get(server.url + "/sub", timeout=5).text == "<h1>index</h1>\n"
+        assert get(server, "/empty/").status == 404
+        assert get(server, "/").status == 404
+
+
+def test_symlinks_inside_the_root_are_followed(server: HTTPServer) -> None:
+    assert get(server, "/alias.txt").body == PLAIN
+
+
+def test_symlinks_out_of_the_root_get_404(server: HTTPServer) -> None:
+    for target in ("/escape.txt", "/escape-dir/secret.txt", "/escape-dir/"):
+        reply = get(server, target)
+        assert reply.status == 404, target
+        assert SECRET not in reply.raw
+    assert b"outside the served directory" in get(server, "/escape.txt").body
+
+
+# -- the traversal corpus over the wire ----------------------------------------------------
+
+#: Sent byte for byte over a raw socket; every one must get 404 (or 400 where the HTTP parser
+#: refuses the request line itself) and no byte of the secret beside the root.
+TRAVERSAL: list[str] = [
+    "/../secret.txt",
+    "/../../../../../../secret.txt",
+    "/../outside/secret.txt",
+    "/sub/../../secret.txt",
+    "/./../secret.txt",
+    "/..",
+    "/%2e%2e/secret.txt",
+    "/%2E%2E/secret.txt",
+    "/.%2e/secret.txt",
+    "/%2e./secret.txt",
+    "/sub/%2e%2e/%2e%2e/secret.txt",
+    "/.../secret.txt",
+    "/..%20/secret.txt",
+    "/..%2fsecret.txt",
+    "/..%2Fsecret.txt",
+    "/%2e%2e%2fsecret.txt",
+    "/..%5csecret.txt",
+    "/%2e%2e%5csecret.txt",
+    "/..\\secret.txt",
+    "/sub\\..\\..\\secret.txt",
+    "//secret.txt",
+    f"/{'/'.join(['..'] * 3)}//secret.txt",
+    "/%2f..%2fsecret.txt",
+    "/C:/secret.txt",
+    "/C%3a%5csecret.txt",
+    "/secret.txt%00.xml",
+    "/..%00/secret.txt",
+    "/%252e%252e/secret.txt",
+    "/%252e%252e%252fsecret.txt",
+    "/%c0%ae%c0%ae/secret.txt",
+    "/%c0%af..%c0%afsecret.txt",
+    "/%e0%80%ae%e0%80%ae/secret.txt",
+    "/..%u2215secret.txt",
+    "/..;/secret.txt",
+    "/%ef%bc%8e%ef%bc%8e/secret.txt",
+    "/..%ef%bc%8fsecret.txt",
+    "/escape.txt",
+    "/escape-dir/secret.txt",
+    "/escape-dir/../secret.txt",
+    "http://x/../secret.txt",
+]
+#: Refused by the HTTP parser (400) before any host sees them.
+PARSER_REFUSED: list[str] = ["/.. /secret.txt", "/secret.txt\x00.xml", "../secret.txt"]
+
+
+def test_the_wire_corpus_is_large_enough() -> None:
+    assert len(TRAVERSAL) >= 30
+
+
+@pytest.mark.parametrize("prefix", ["/", "/files"])
+def test_traversal_corpus_never_escapes(site: Site, prefix: str) -> None:
+    server = HTTPServer()
+    server.serve_directory(prefix, site.root)
+    base = prefix.rstrip("/")
+    # An absolute-form target is not under "/files": it would reach the server's other hosts.
+    targets = [base + t if t.startswith("/") else t for t in TRAVERSAL if t[0] == "/" or not base]
+    with server:
+        assert get(server, f"{base}/plain.txt").body == PLAIN  # the corpus is aimed right
+        escapes = []
+        for target in targets:
+            reply = get(server, target)
+            if reply.status != 404 or SECRET in reply.raw:
+                escapes.append((target, reply.status))
+        for target in PARSER_REFUSED:
+            reply = get(server, target)
+            if reply.status not in (400, 404) or SECRET in reply.raw:
+                escapes.append((target, reply.status))
+        received = server.wait_for_requests(1 + len(targets) + len(PARSER_REFUSED))
+    assert escapes == []
+    assert [request.target for request in received[1 : len(targets) + 1]] == targets
+
+
+def test_a_refusal_says_why_and_is_recorded(server: HTTPServer) -> None:
+    reply = get(server, "/%2e%2e/secret.txt")
+    assert reply.status == 404
+    assert reply.body == (
+        b"understudy: 404: refused '/%2e%2e/secret.txt': a '..' segment (percent-encoded) "
+        b"would leave the directory\n"
+    )
+    [request] = server.wait_for_requests(1)
+    assert request.raw_path == "/%2e%2e/secret.txt"
+
+
+# -- under a prefix, beside other hosts ----------------------------------------------------
+
+
+def test_serve_directory_under_a_prefix_beside_a_handler(site: Site) -> None:
+    server = HTTPServer(handler=lambda request: f"handled {request.path}")
+    server.serve_directory("/feeds", site.root)
+    with server, requests.Session() as session:
+        assert session.get(server.url + "/feeds/plain.txt", timeout=5).content == PLAIN
+        assert session.get(server.url + "/feeds/sub/deep.txt", timeout=5).text == "deep\n"
+        assert session.get(server.url + "/other", timeout=5).text == "handled /other"
+        assert session.get(server.url + "/feedsx", timeout=5).text == "handled /feedsx"
+        assert session.get(server.url + "/feeds/nope", timeout=5).status_code == 404
+
+
+def test_percent_encoded_names_are_served(tmp_path: Path) -> None:
+    (tmp_path / "a b é.txt").write_bytes(b"spaced\n")
+    with HTTPServer(root=tmp_path) as server:
+        assert requests.get(server.url + "/a b é.txt", timeout=5).content == b"spaced\n"
+        assert get(server, "/a%20b%20%C3%A9.txt").body == b"spaced\n"
+
+
+# -- mistakes ------------------------------------------------------------------------------
+
+
+def test_a_malformed_directive_gets_500_and_is_raised_by_check(site: Site) -> None:
+    (site.root / "bad.xml").write_bytes(b"<x>\nHeader: Status: 99\n</x>\n")
+    (site.root / "bad.txt").write_bytes(b"x")
+    (site.root / "bad.txt.headers").write_bytes(b"X-A 1\n")
+    server = HTTPServer()
+    server.serve_directory("/", site.root, in_file_headers=True)
+    with server:
+        assert requests.get(server.url + "/bad.xml", timeout=5).status_code == 500
+        with pytest.raises(ConfigurationError) as caught:
+            server.check()
+        assert str(caught.value).startswith(f"{site.root.resolve() / 'bad.xml'}: malformed ")
+        assert "line 2: Status must be a code from 200 to 599" in str(caught.value)
+        assert requests.get(server.url + "/bad.txt", timeout=5).status_code == 500
+        with pytest.raises(ConfigurationError, match=r"bad\.txt\.headers: malformed sidecar"):
+            server.check()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"in_file_header": True}, "unknown options: in_file_header= (did you mean in_file_hea"),
+        ({"listing": True}, "unknown options: listing=; it takes in_file_headers="),
+        ({"in_file_headers": "yes"}, "in_file_headers must be True or False"),
+        ({"index": "a/index.html"}, "index must be a file name"),
+        ({"index": ".."}, "index must be a file name"),
+        ({"suffix_headers": [".gz"]}, "suffix_headers must be a mapping"),
+        ({"suffix_headers": {"gz": {}}}, "keys are file-name suffixes"),
+        ({"suffix_headers": {".gz": "gzip"}}, "must be a mapping of field names"),
+        (
+            {"suffix_headers": {".gz": {"Content-Length": "1"}}},
+            "suffix_headers['.gz']: Content-Length is computed",
+        ),
+    ],
+)
+def test_bad_options_raise_configuration_error(
+    site: Site, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        HTTPServer().serve_directory("/", site.root, **options)
+    assert message in str(caught.value)
+
+
+def test_a_root_that_is_not_a_directory(site: Site) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        HTTPServer(root=site.base / "missing")
+    with pytest.raises(ConfigurationError, match="is not a directory"):
+        HTTPServer(root=site.root / "plain.txt")
+    with pytest.raises(understudy.ConfigurationError, match="must be the path of a directory"):
+        HTTPServer(root=42)  # type: ignore[arg-type]
+
+
+# -- the pure decisions, as tables ---------------------------------------------------------
+
+
+def _headers(**fields: str) -> Headers:
+    return Headers((name.replace("_", "-"), value) for name, value in fields.items())
+
+
+@pytest.mark.parametrize(
+    ("method", "fields", "expected"),
+    [
+        ("GET", {}, None),
+        ("GET", {"If_None_Match": '"a"'}, 304),
+        ("HEAD", {"If_None_Match": 'W/"a"'}, 304),
+        ("GET", {"If_None_Match": '"b", "a"'}, 304),
+        ("GET", {"If_None_Match": '"b"'}, None),
+        ("GET", {"If_Match": '"b"'}, 412),
+        ("GET", {"If_Match": '"b"', "If_None_Match": '"a"'}, 412),
+        ("GET", {"If_Match": "*", "If_None_Match": '"a"'}, 304),
+        ("GET", {"If_Modified_Since": MTIME_TEXT}, 304),
+        ("GET", {"If_Modified_Since": "Tue, 14 Nov 2023 22:13:19 GMT"}, None),
+        ("GET", {"If_Modified_Since": "Tuesday, 14-Nov-23 22:13:20 GMT"}, 304),
+        ("GET", {"If_Modified_Since": "Tue Nov 14 22:13:20 2023"}, 304),
+        ("GET", {"If_Modified_Since": MTIME_TEXT, "If_None_Match": '"b"'}, None),
+        ("GET", {"If_Unmodified_Since": "Tue, 14 Nov 2023 22:13:19 GMT"}, 412),
+        ("GET", {"If_Unmodified_Since": "garbage"}, None),
+        ("POST", {"If_None_Match": '"a"'}, 412),
+        ("POST", {"If_Modified_Since": MTIME_TEXT}, None),
+    ],
+)
+def test_evaluate_preconditions(method: str, fields: dict[str, str], expected: int | None) -> None:
+    assert evaluate_preconditions(method, _headers(**fields), '"a"', MTIME_TEXT) == expected
+
+
+def test_preconditions_against_hand_written_validators() -> None:
+    # feedparser's corpus compares strings: an unquoted ETag or an odd date still matches itself
+    assert evaluate_preconditions("GET", _headers(If_None_Match="abc"), "abc", None) == 304
+    odd = "yesterday"
+    assert evaluate_preconditions("GET", _headers(If_Modified_Since=odd), None, odd) == 304
+    assert evaluate_preconditions("GET", _headers(If_None_Match='"a"'), None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "length", "expected"),
+    [
+        ("bytes=0-0", 10, (0, 0)),
+        ("bytes=0-", 10, (0, 9)),
+        ("bytes=9-", 10, (9, 9)),
+        ("bytes=10-", 10, "unsatisfiable"),
+        ("bytes=-3", 10, (7, 9)),
+        ("bytes=-30", 10, (0, 9)),
+        ("bytes=-1", 0, "unsatisfiable"),
+        ("bytes=0-", 0, "unsatisfiable"),
+        ("bytes=3-2", 10, None),
+        ("bytes=0-1,2-3", 10, None),
+        ("bytes=1", 10, None),
+        ("bytes=", 10, None),
+        ("pages=0-1", 10, None),
+        ("bytes=+1-2", 10, None),
+        ("bytes=0x1-2", 10, None),
+    ],
+)
+def test_select_range(value: str, length: int, expected: tuple[int, int] | str | None) -> None:
+    assert select_range(value, None, '"a"', MTIME_TEXT, length) == expected
+
+
+def test_respond_to_head_and_to_a_directive_status() -> None:
+    request = Request(method="HEAD", target="/x", headers=[("Host", "x")])
+    response = respond(request, b"12345", Directives(fields=(("ETag", '"a"'),)))
+    assert (response.status, response.body) == (200, b"")
+    assert ("Content-Length", "5") in response.headers
+    moved = respond(
+        Request(method="GET", target="/x", headers=[("If-None-Match", '"a"')]),
+        b"body",
+        Directives(301, "Gone Away", (("ETag", '"a"'), ("Location", "/y"))),
+    )
+    assert (moved.status, moved.reason, moved.body) == (301, "Gone Away", b"body")
