@@ -585,7 +585,11 @@ def test_a_malformed_directive_gets_500_and_is_raised_by_check(site: Site) -> No
     server = HTTPServer()
     server.serve_directory("/", site.root, in_file_headers=True)
     with server:
-        assert requests.get(server.url + "/bad.xml", timeout=5).status_code == 500
+        reply = requests.get(server.url + "/bad.xml", timeout=5)
+        assert reply.status_code == 500
+        assert reply.text == (
+            "understudy: serving the file raised ConfigurationError (see check())\n"
+        )
         with pytest.raises(ConfigurationError) as caught:
             server.check()
         assert str(caught.value).startswith(f"{site.root.resolve() / 'bad.xml'}: malformed ")

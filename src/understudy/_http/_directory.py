@@ -281,8 +281,11 @@ def _done(exchange: Exchange, future: asyncio.Future[Response]) -> None:
     if future.cancelled():
         exchange.abort()
         return
-    if future.exception() is not None:  # recorded by server.track, raised in the test
-        exchange.send_error(500, "understudy: a malformed header directive (see check())")
+    error = future.exception()  # recorded by server.track, raised in the test by check()
+    if error is not None:
+        exchange.send_error(
+            500, f"understudy: serving the file raised {type(error).__name__} (see check())"
+        )
         return
     exchange.send(future.result())
 
