@@ -139,20 +139,38 @@ def differences(shape: RequestShape, request: Request) -> list[Difference]:
 
 
 class _Delayed:
-    """Answers as ``host`` does, after ``delay`` seconds (cancelled by ``stop()``)."""
+    """Answers as ``host`` does, after ``delay`` seconds.
+
+    The wait is not an in-flight handler that ``stop()`` waits for: it ends, unanswered, when
+    the connection is gone (the client gave up, or ``stop()`` aborted the busy connection).
+    """
 
     streams_body = False
 
     def __init__(self, host: Host, delay: float) -> None:
         self.host = host
         self.delay = delay
+        self._waiting: set[asyncio.Task[None]] = set()
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
         async def later() -> None:
             await asyncio.sleep(self.delay)
+            exchange.done_listener = None
             self.host.dispatch(server, exchange)
 
-        server.track(server.loop.create_task(later()), f"a response delayed {self.delay:g} s")
+        task = server.loop.create_task(later())
+        self._waiting.add(task)
+
+        def cancel() -> None:
+            task.cancel()
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._waiting.discard(task)
+            if not task.cancelled() and (error := task.exception()) is not None:
+                server.record_error(error)
+
+        exchange.done_listener = cancel
+        task.add_done_callback(done)
 
 
 class _Step:
