@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from understudy import ConfigurationError, WaitTimeout
-from understudy._smtp import SMTPMessage, SMTPServer
+from understudy import ConfigurationError, SMTPMessage, SMTPServer, WaitTimeout
 
 pytest_plugins = ["pytester"]
 
@@ -611,6 +610,25 @@ def test_commands_out_of_order_get_the_rfc_replies(server: SMTPServer) -> None:
     assert server.messages == []
 
 
+def test_malformed_commands_are_answered_and_record_no_error() -> None:
+    with SMTPServer(auth={"a": "b"}) as server:
+        with socket.create_connection(server.address, timeout=5) as sock:
+            sock.sendall(
+                b"EHLO c\r\n"
+                b"MAIL FROM:<j\xc3\xb6rg@example.com>\r\n"  # UTF-8 without SMTPUTF8
+                b"NOOP " + b"x" * 2000 + b"\r\n"  # longer than RFC 5321 §4.5.3.1.4 allows
+                b"AUTH PLAIN !!!\r\n"  # not base64
+                b"AUTH LOGIN\r\n*\r\n"  # the client cancels (RFC 4954 §4)
+                b"MAIL FROM:<a@example.com> SIZE=abc\r\n"
+                b"MAIL FROM:<a@example.com> FOO=1\r\n"
+                b"\x00\x01\r\n"
+                b"QUIT\r\n"
+            )
+            codes = [code for code, _ in read_replies(sock)]
+        server.check()  # nothing was recorded as an error
+    assert codes == [220, 250, 500, 500, 501, 334, 501, 501, 555, 500, 221]
+
+
 # -- lifecycle -----------------------------------------------------------------------------------
 
 
@@ -661,12 +679,12 @@ def test_stop_with_an_idle_smtplib_client() -> None:
 
 
 def test_reprs(server: SMTPServer) -> None:
-    assert repr(server) == f"<understudy._smtp.SMTPServer 127.0.0.1:{server.port} running>"
+    assert repr(server) == f"<understudy.SMTPServer 127.0.0.1:{server.port} running>"
     message = SMTPMessage(
         b"Subject: Hello\r\n\r\nbody\r\n", mail_from="a@example.com", rcpt_tos=["b@example.com"]
     )
     assert repr(message) == (
-        "<understudy._smtp.SMTPMessage from 'a@example.com' to ['b@example.com'] "
+        "<understudy.SMTPMessage from 'a@example.com' to ['b@example.com'] "
         "subject 'Hello' (24 bytes)>"
     )
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from email.message import EmailMessage
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, AnyStr, ClassVar, TypeAlias
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -461,6 +461,8 @@ class _SMTPConnection(SMTP):
         #: Set while a handler runs for this session's message, done once the reply is sent.
         self.replying: asyncio.Future[None] | None = None
         self.closing = False
+        #: While a multi-line reply is being built: its lines, sent in one write.
+        self._batch: list[bytes] | None = None
 
     # -- connection tracking -----------------------------------------------------------------
 
@@ -519,6 +521,28 @@ class _SMTPConnection(SMTP):
             self._reply_sent()
             if self.closing:
                 self.say_goodbye()
+
+    async def push(self, status: AnyStr) -> None:
+        batch = self._batch
+        if batch is None:
+            await super().push(status)
+            return
+        if isinstance(status, str):
+            batch.append(status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") + b"\r\n")
+        else:
+            batch.append(status + b"\r\n")
+
+    async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
+        # aiosmtpd pushes the EHLO reply a line at a time; one write spares the client a wake-up
+        # per line.
+        self._batch = []
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            lines, self._batch = self._batch, None
+        if lines:
+            self._writer.write(b"".join(lines))
+            await self._writer.drain()
 
     async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802
         if self.understudy._auth is None:
