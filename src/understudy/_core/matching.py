@@ -18,6 +18,7 @@ __all__ = [
     "Matcher",
     "RequestShape",
     "Subset",
+    "check_str_pattern",
     "check_value_matcher",
     "describe_matcher",
     "value_matches",
@@ -129,6 +130,16 @@ def check_value_matcher(what: str, matcher: object) -> None:
         raise TypeError(
             f"{what} must be a str (exact), a compiled re.Pattern (matching the whole value) or "
             f"a predicate taking the str, not {type(matcher).__name__} {matcher!r:.60}"
+        )
+    check_str_pattern(what, matcher)
+
+
+def check_str_pattern(what: str, matcher: object) -> None:
+    """Raise ``TypeError`` when ``matcher`` is a bytes pattern (values are matched as str)."""
+    if isinstance(matcher, re.Pattern) and not isinstance(matcher.pattern, str):
+        raise TypeError(
+            f"{what} is matched as text: compile a str pattern, "
+            f"re.compile({matcher.pattern.decode('latin-1')!r}), not {matcher!r:.60}"
         )
 
 

@@ -22,7 +22,14 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
-from .._core.matching import MISSING, Difference, Matcher, RequestShape, check_value_matcher
+from .._core.matching import (
+    MISSING,
+    Difference,
+    Matcher,
+    RequestShape,
+    check_str_pattern,
+    check_value_matcher,
+)
 from .._errors import ConfigurationError
 from ._connection import Exchange
 from ._hosts import CannedHost, Handler, HandlerHost, Host
@@ -106,6 +113,7 @@ def _check_shape_arguments(
             "body must be bytes or str (exact), a compiled re.Pattern (whole text) or a "
             f"predicate taking the bytes, not {type(body).__name__}"
         )
+    check_str_pattern("body", body)
     if match is not None and not callable(match):
         raise TypeError(f"match must be a predicate taking the Request, not {match!r}")
     if body is not None and json is not MISSING:
