@@ -391,7 +391,10 @@ def _bind_localhost(port: int, kind: socket.SocketKind) -> list[socket.socket]:
 def _bind_one(
     family: int, kind: socket.SocketKind, sockaddr: Any, host: str, port: int
 ) -> socket.socket:
-    sock = socket.socket(family, kind)
+    # With proto IPPROTO_TCP, asyncio sets TCP_NODELAY on every accepted connection; with 0 it
+    # does not, and a reply written in two pieces waits ~40 ms for the client's delayed ACK.
+    proto = socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else 0
+    sock = socket.socket(family, kind, proto)
     try:
         if kind == socket.SOCK_STREAM:
             # Lets a restarted server take its port back while old connections sit in TIME_WAIT.
