@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import http_asgi, http_handler, http_wsgi, http_wsgiref
+from . import feeds, http_asgi, http_handler, http_wsgi, http_wsgiref, logging_handlers
 from ._report import Report
 
 
@@ -33,6 +33,8 @@ SECTIONS: list[Section] = [
     Section(http_wsgi.TITLE, http_wsgi.run),
     Section(http_asgi.TITLE, http_asgi.run),
     Section(http_handler.TITLE, http_handler.run),
+    Section(feeds.TITLE, feeds.run),
+    Section(logging_handlers.TITLE, logging_handlers.run),
 ]
 
 

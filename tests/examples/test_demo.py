@@ -12,6 +12,8 @@ SECTION_TITLES = [
     "[2] requests -> a small WSGI app",
     "[3] httpx.AsyncClient -> an ASGI app with lifespan",
     "[4] httpx.Client -> a handler callable",
+    "[5] feedparser -> a directory of feeds",
+    "[6] logging.config -> SMTP, syslog (UDP, TCP, Unix) and socket/datagram receivers",
 ]
 
 
@@ -32,8 +34,12 @@ def test_the_demo_runs_every_section_and_exits_0() -> None:
     assert "server received  POST /notes" in done.stdout
     assert "client got       201 Created" in done.stdout
     assert "lifespan after stop():  ['startup', 'shutdown']" in done.stdout
+    assert "status 301, now at" in done.stdout
+    assert (
+        "SyslogServer (TCP ) received  facility=1 severity=3 msg='disk /var is full'" in done.stdout
+    )
     assert "FAILED" not in done.stdout
-    assert done.stdout.rstrip().splitlines()[-1].startswith("OK: 4 sections")
+    assert done.stdout.rstrip().splitlines()[-1].startswith("OK: 6 sections")
 
 
 def test_the_demo_exits_1_when_a_section_fails() -> None:
