@@ -35,7 +35,16 @@ class Journal(Generic[T]):
             counts).
     """
 
-    __slots__ = ("_async_waiters", "_cond", "_entries", "_noun", "_sync_waiters", "total")
+    __slots__ = (
+        "_async_waiters",
+        "_cond",
+        "_entries",
+        "_lock",
+        "_noun",
+        "_size",
+        "_sync_waiters",
+        "total",
+    )
 
     def __init__(self, noun: str, size: int | None = None) -> None:
         if size is not None and (not isinstance(size, int) or size < 0):
@@ -44,8 +53,11 @@ class Journal(Generic[T]):
                 f"not {size!r}"
             )
         self._noun = noun
-        self._entries: deque[T] = deque(maxlen=size)
-        self._cond = threading.Condition(threading.Lock())
+        self._size = size
+        # The deque and the condition are made on first use, so an idle server stays small.
+        self._entries: deque[T] | None = None
+        self._lock = threading.Lock()
+        self._cond: threading.Condition | None = None
         self._sync_waiters = 0
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         #: How many entries were ever appended (not reset by a bounded journal dropping old ones).
@@ -53,10 +65,13 @@ class Journal(Generic[T]):
 
     def append(self, entry: T) -> None:
         """Record ``entry`` and wake every wait."""
-        with self._cond:
-            self._entries.append(entry)
+        with self._lock:
+            entries = self._entries
+            if entries is None:
+                entries = self._entries = deque(maxlen=self._size)
+            entries.append(entry)
             self.total += 1
-            if self._sync_waiters:
+            if self._sync_waiters and self._cond is not None:
                 self._cond.notify_all()
             waiters, self._async_waiters = self._async_waiters, []
         for loop, future in waiters:
@@ -64,16 +79,17 @@ class Journal(Generic[T]):
 
     def snapshot(self) -> list[T]:
         """A list copy of the entries kept, oldest first."""
-        with self._cond:
-            return list(self._entries)
+        with self._lock:
+            return list(self._entries or ())
 
     def clear(self) -> None:
         """Forget every entry kept so far."""
-        with self._cond:
-            self._entries.clear()
+        with self._lock:
+            if self._entries is not None:
+                self._entries.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries or ())
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.snapshot())
@@ -92,7 +108,10 @@ class Journal(Generic[T]):
         """
         self._check_wait_args(count, timeout)
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
+            if self._cond is None:
+                self._cond = threading.Condition(self._lock)
+            cond = self._cond
             self._sync_waiters += 1
             try:
                 while True:
@@ -102,7 +121,7 @@ class Journal(Generic[T]):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise self._timeout(count, match, timeout)
-                    self._cond.wait(remaining)
+                    cond.wait(remaining)
             finally:
                 self._sync_waiters -= 1
 
@@ -114,7 +133,7 @@ class Journal(Generic[T]):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            with self._cond:
+            with self._lock:
                 found = self._matching(count, match)
                 if found is not None:
                     return found
@@ -126,24 +145,25 @@ class Journal(Generic[T]):
             try:
                 await asyncio.wait_for(future, remaining)
             except TimeoutError:
-                with self._cond:
+                with self._lock:
                     found = self._matching(count, match)
                 if found is not None:
                     return found
                 raise self._timeout(count, match, timeout) from None
 
     def _matching(self, count: int, match: Callable[[T], bool] | None) -> list[T] | None:
+        entries = self._entries or ()
         if match is None:
-            if len(self._entries) >= count:
-                return list(self._entries)[:count]
+            if len(entries) >= count:
+                return list(entries)[:count]
             return None
-        found = [entry for entry in self._entries if match(entry)]
+        found = [entry for entry in entries if match(entry)]
         return found[:count] if len(found) >= count else None
 
     def _timeout(
         self, count: int, match: Callable[[T], bool] | None, timeout: float
     ) -> WaitTimeout:
-        entries = list(self._entries)
+        entries = list(self._entries or ())
         what = f"{count} {self._noun}{'s' if count != 1 else ''}"
         if match is not None:
             what += f" matching {getattr(match, '__name__', repr(match))}"
@@ -158,7 +178,7 @@ class Journal(Generic[T]):
         return WaitTimeout("\n".join(lines))
 
     def _check_wait_args(self, count: int, timeout: float) -> None:
-        if self._entries.maxlen == 0:
+        if self._size == 0:
             raise ConfigurationError(
                 f"this server keeps no journal (journal_size=0), so no {self._noun} can be waited "
                 "for; pass journal_size=None (keep all) or a positive number"

@@ -67,8 +67,8 @@ class Server:
         self._host = host
         self._requested_port = port
         self._bound_port: int | None = None
-        #: Set while the server is served: ``start()`` returned and ``stop()`` has not begun.
-        self.ready = threading.Event()
+        self._served = False
+        self._ready: threading.Event | None = None  # made on first use: idle servers stay small
         self._lifecycle_lock = threading.Lock()
         self._runtime: Runtime | None = None
         self._sockets: list[socket.socket] = []
@@ -104,10 +104,30 @@ class Server:
         return (self._host, self.port)
 
     @property
+    def ready(self) -> threading.Event:
+        """A ``threading.Event`` set while the server is served (``start()`` returned and
+        ``stop()`` has not begun), for code that waits on readiness from another thread."""
+        with self._errors_lock:
+            if self._ready is None:
+                self._ready = threading.Event()
+                if self._served:
+                    self._ready.set()
+            return self._ready
+
+    def _set_served(self, served: bool) -> None:
+        with self._errors_lock:
+            self._served = served
+            if self._ready is not None:
+                if served:
+                    self._ready.set()
+                else:
+                    self._ready.clear()
+
+    @property
     def running(self) -> bool:
         """Whether the server is being served in this process."""
         runtime = self._runtime
-        return runtime is not None and runtime.pid == os.getpid() and self.ready.is_set()
+        return runtime is not None and runtime.pid == os.getpid() and self._served
 
     def _url_host(self) -> str:
         return f"[{self._host}]" if ":" in self._host else self._host
@@ -159,7 +179,7 @@ class Server:
     async def _serve_sockets(self, runtime: Runtime, sockets: list[socket.socket]) -> None:
         await self._serve(sockets)
         runtime.servers.add(self)
-        self.ready.set()
+        self._set_served(True)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving: close the listeners and every connection, wait for in-flight handlers.
@@ -200,9 +220,9 @@ class Server:
 
     def _stop_begin(self) -> Runtime | None:
         runtime = self._runtime
-        if runtime is None or not self.ready.is_set():
+        if runtime is None or not self._served:
             return None
-        self.ready.clear()
+        self._set_served(False)
         if runtime.pid != os.getpid():
             # A forked child holds copies of the parent's sockets, served by no loop here.
             self._close_sockets()
@@ -228,7 +248,7 @@ class Server:
 
     def _abort_at_exit(self) -> None:
         """On the loop, at interpreter exit: drop everything without waiting."""
-        self.ready.clear()
+        self._set_served(False)
         self._abort()
 
     # -- hooks for subclasses ----------------------------------------------------------------
