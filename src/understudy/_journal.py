@@ -77,6 +77,11 @@ class Journal(Generic[T]):
         for loop, future in waiters:
             loop.call_soon_threadsafe(_wake, future)
 
+    @property
+    def size(self) -> int | None:
+        """How many entries are kept at most (``None``: all)."""
+        return self._size
+
     def snapshot(self) -> list[T]:
         """A list copy of the entries kept, oldest first."""
         with self._lock:

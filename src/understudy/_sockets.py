@@ -767,7 +767,7 @@ class _StreamServer(SocketServer):
         return "\n".join(lines)
 
     def _check_journal(self) -> None:
-        if self._journal._entries.maxlen == 0:
+        if self._journal.size == 0:
             raise ConfigurationError(
                 "this server keeps no journal (journal_size=0), so nothing can be waited for; "
                 "pass journal_size=None (keep all) or a positive number"
