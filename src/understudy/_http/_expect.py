@@ -42,6 +42,9 @@ __all__ = ["Expectation", "Expectations", "make_shape", "report_request"]
 
 _NEAREST = 3
 
+#: A method is a token (RFC 9110 §9.1, §5.6.2): ``M-SEARCH`` is one, ``GET /x`` is not.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
 
 def make_shape(
     method: str | None,
@@ -89,7 +92,7 @@ def _check_shape_arguments(
     match: object,
 ) -> None:
     """Raise ``TypeError`` saying what is accepted, for the first argument of a wrong type."""
-    if method is not None and (not isinstance(method, str) or not method.isalpha()):
+    if method is not None and (not isinstance(method, str) or not _TOKEN.fullmatch(method)):
         raise TypeError(f"method must be a str such as 'GET', not {method!r}")
     if path is not None:
         check_value_matcher("path", path)
