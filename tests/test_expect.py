@@ -119,6 +119,9 @@ JSON = {"Content-Type": "application/json"}
 FIELD_CASES = [
     pytest.param({"method": "PUT"}, Call("PUT", "/x"), Call("GET", "/x"), id="method"),
     pytest.param({"method": "delete"}, Call("DELETE", "/x"), Call("POST", "/x"), id="method-case"),
+    pytest.param(
+        {"method": "M-SEARCH"}, Call("M-SEARCH", "/x"), Call("SEARCH", "/x"), id="method-token"
+    ),
     pytest.param({"path": "/a/b"}, Call(target="/a/b"), Call(target="/a/b/"), id="path"),
     pytest.param({"path": "/a/b"}, Call(target="/a/b?x=1"), Call(target="/a"), id="path-no-query"),
     pytest.param({"path": "/a b"}, Call(target="/a%20b"), Call(target="/a+b"), id="path-decoded"),
@@ -865,6 +868,9 @@ def test_assert_requested_does_not_use_up_expectations(server: HTTPServer) -> No
             {"method": "GET /x"}, "method must be a str such as 'GET', not 'GET /x'", id="method"
         ),
         pytest.param({"method": 1}, "method must be a str such as 'GET', not 1", id="method-int"),
+        pytest.param(
+            {"method": ""}, "method must be a str such as 'GET', not ''", id="method-empty"
+        ),
         pytest.param(
             {"query": {"page": 1}},
             "query['page'] must be a str (exact), a compiled re.Pattern (matching the whole "
