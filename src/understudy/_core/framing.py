@@ -72,6 +72,11 @@ def _field(fields: Sequence[tuple[str, str]], name: str) -> str | None:
     return None
 
 
+def _has_token(value: str, token: str) -> bool:
+    """Whether the comma-separated list ``value`` holds ``token`` (RFC 9110 §5.6.1)."""
+    return any(item.strip().lower() == token for item in value.split(","))
+
+
 def plan_framing(
     status: int,
     fields: Sequence[tuple[str, str]],
@@ -81,46 +86,64 @@ def plan_framing(
     http_version: str,
     keep_alive: bool,
 ) -> Framing:
-    """Decide how to frame a response.
+    """Decide how to frame a response (RFC 9112 §6.1-6.3, §9.3, §9.6).
 
     Args:
         status: the status code.
-        fields: the response's own fields; a ``Content-Length`` there is honoured, a
-            ``Connection: close`` there ends the connection after the response.
-        body_length: the body's length when known in advance, ``None`` for a streamed body.
-        request_method: the request's method (``HEAD`` has no response content).
+        fields: the response's own fields. A ``Content-Length`` there is honoured (the body is
+            sent as given, unframed); a ``Transfer-Encoding`` there makes the body chunked; a
+            ``Connection`` field there is sent as it is, and if it holds ``close`` the connection
+            ends after the response.
+        body_length: the body's length in bytes when known in advance, ``None`` for a streamed
+            body.
+        request_method: the request's method (the response to ``HEAD`` has no content, RFC 9110
+            §9.3.2, but keeps the fields that describe the content, Content-Length included).
         http_version: the request's version, ``"1.1"`` or ``"1.0"``.
         keep_alive: whether the request allows the connection to persist (RFC 9112 §9.3).
 
     Returns:
-        The :class:`Framing`: fields to add (Content-Length, Transfer-Encoding, Connection), the
-        body mode, the length, and whether the connection persists after this response.
+        The :class:`Framing`: the fields to add (Content-Length, Transfer-Encoding, Connection),
+        the body mode, the length (``None`` unless :attr:`BodyMode.LENGTH`), and whether the
+        connection persists after this response. A streamed body without a declared length is
+        chunked to an HTTP/1.1 client and delimited by closing the connection to an HTTP/1.0
+        one (RFC 9112 §6.3, point 8).
     """
     extra: list[tuple[str, str]] = []
     connection = _field(fields, "connection")
-    if connection is not None and "close" in connection.lower():
+    if connection is not None and _has_token(connection, "close"):
         keep_alive = False
     declared = _field(fields, "content-length")
-    declared_length = int(declared) if declared is not None and declared.isdigit() else None
+    declared_length = None
+    if declared is not None and declared.strip().isdigit():
+        declared_length = int(declared)
     has_content = not (100 <= status < 200 or status in (204, 304))
+    is_head = request_method == "HEAD"
 
     if not has_content:
-        mode, length = BodyMode.NONE, 0
+        mode, length = BodyMode.NONE, None
     elif declared_length is not None:
         mode, length = BodyMode.LENGTH, declared_length
+    elif _field(fields, "transfer-encoding") is not None:
+        # Given by the response: chunked to 1.1; to 1.0, which has no transfer codings, the end
+        # of the connection delimits the body (RFC 9112 §6.1).
+        mode, length = (BodyMode.CHUNKED, None) if http_version == "1.1" else (BodyMode.CLOSE, None)
+        if mode is BodyMode.CLOSE and not is_head:
+            keep_alive = False
     elif body_length is not None:
         mode, length = BodyMode.LENGTH, body_length
         extra.append(("Content-Length", str(body_length)))
     elif http_version == "1.1":
         mode, length = BodyMode.CHUNKED, None
-        if _field(fields, "transfer-encoding") is None:
-            extra.append(("Transfer-Encoding", "chunked"))
+        extra.append(("Transfer-Encoding", "chunked"))
+    elif is_head:
+        # No content follows, so the end of the connection need not delimit it.
+        mode, length = BodyMode.NONE, None
     else:
         mode, length, keep_alive = BodyMode.CLOSE, None, False
 
-    if request_method == "HEAD":
+    if is_head:
         # The fields describe the GET response; no content follows (RFC 9110 §9.3.2).
-        mode = BodyMode.NONE
+        mode, length = BodyMode.NONE, None
     if connection is None:
         if not keep_alive:
             extra.append(("Connection", "close"))

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from .._core.framing import reason_phrase
 from .._errors import UnderstudyError, WaitTimeout
 from ._connection import Exchange
+from ._models import origin_form
 
 if TYPE_CHECKING:
     from ._server import HTTPServer
@@ -176,7 +177,7 @@ class _ASGICall:
 
     def scope(self) -> dict[str, Any]:
         exchange = self.exchange
-        raw_path, _, query = exchange.target.partition("?")
+        raw_path, _, query = origin_form(exchange.target).partition("?")
         conn = exchange.conn
         return {
             "type": "http",

@@ -70,6 +70,7 @@ class Exchange:
         "method",
         "raw_headers",
         "refusal",
+        "remaining",
         "request",
         "target",
     )
@@ -90,6 +91,8 @@ class Exchange:
         self.head_sent = False
         self.finished = False
         self.framing: Framing | None = None
+        #: Body bytes still to send when the head declared a Content-Length (-1: not so framed).
+        self.remaining = -1
         #: Called with each body chunk, then with ``None`` at the end (for streaming hosts).
         self.body_listener: Callable[[bytes | None], None] | None = None
         #: Called once when the response is finished or the connection is gone.
@@ -154,27 +157,48 @@ class Exchange:
         )
         self.framing = framing
         self.keep_alive = framing.keep_alive
+        if framing.mode is BodyMode.LENGTH:
+            self.remaining = framing.length if framing.length is not None else 0
         date = [("Date", http_date())] if not any(k.lower() == "date" for k, _ in fields) else []
         self.head_sent = True
         self.conn.write(encode_head(status, reason, fields, [*date, *framing.extra_fields]))
 
     def write(self, data: bytes) -> None:
-        """Send a piece of the body (framed as the head decided)."""
+        """Send a piece of the body (framed as the head decided).
+
+        With a declared Content-Length, bytes beyond it are not sent: they would be read as the
+        start of the next response.
+        """
         framing = self.framing
         if framing is None or self.finished or not data:
             return
-        if framing.mode is BodyMode.CHUNKED:
+        mode = framing.mode
+        if mode is BodyMode.CHUNKED:
             self.conn.write(encode_chunk(data))
-        elif framing.mode is not BodyMode.NONE:
+        elif mode is BodyMode.LENGTH:
+            remaining = self.remaining
+            if len(data) > remaining:
+                data = data[:remaining]
+            self.remaining = remaining - len(data)
+            if data:
+                self.conn.write(data)
+        elif mode is BodyMode.CLOSE:
             self.conn.write(data)
 
     def end(self) -> None:
-        """Finish the response and let the connection go on to the next request."""
+        """Finish the response and let the connection go on to the next request.
+
+        A body shorter than its declared Content-Length ends the connection, which tells the
+        client that the response is incomplete (RFC 9112 §8).
+        """
         if self.finished:
             return
         framing = self.framing
-        if framing is not None and framing.mode is BodyMode.CHUNKED:
-            self.conn.write(LAST_CHUNK)
+        if framing is not None:
+            if framing.mode is BodyMode.CHUNKED:
+                self.conn.write(LAST_CHUNK)
+            elif self.remaining > 0:
+                self.keep_alive = False
         self.finished = True
         self.notify_done()
         self.conn.exchange_finished(self)
@@ -215,6 +239,7 @@ class HTTPConnection(asyncio.Protocol):
         self.closing = False
         self.reading_paused = False
         self._writable: asyncio.Future[None] | None = None
+        self._out: list[bytes] = []
         self.broken = False
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -222,6 +247,12 @@ class HTTPConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        listener = getattr(transport, "_server", None)
+        if listener is not None and not listener.is_serving():
+            # Accepted just before stop() closed the listener: nothing is served after stop().
+            self.closing = True
+            transport.close()
+            return
         peer = transport.get_extra_info("peername")
         self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
         self.server.connections.add(self)
@@ -244,10 +275,13 @@ class HTTPConnection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            # Upgrades (WebSocket, h2c) are not offered: answer as plain HTTP/1.1, then close.
+            # Upgrades (WebSocket, h2c) are not offered: answer as plain HTTP/1.1, then close
+            # (what follows the request is in another protocol).
+            self.broken = True
             if self.queue:
                 self.queue[-1].keep_alive = False
-            self.broken = True
+            else:
+                self.close()  # already answered
         except _Refused as refusal:
             self._refuse(refusal)
         except httptools.HttpParserCallbackError as error:
@@ -357,8 +391,10 @@ class HTTPConnection(asyncio.Protocol):
         if exchange.refusal is not None:
             self._send_refusal(exchange)
             return
-        if not exchange.complete and exchange.header(b"expect") == b"100-continue":
-            self.write(_CONTINUE)
+        if not exchange.complete and exchange.http_version == "1.1":
+            expect = exchange.header(b"expect")
+            if expect is not None and expect.lower() == b"100-continue":
+                self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
         if exchange.complete or self.server.streams_body:
             self._dispatch(exchange)
 
@@ -405,9 +441,17 @@ class HTTPConnection(asyncio.Protocol):
                 error=refusal.reason,
             )
         )
+        if exchange.dispatched:
+            # A streaming host (WSGI, ASGI) is reading this body: end the body there and answer
+            # with the refusal unless the app has begun its own response.
+            listener, exchange.body_listener = exchange.body_listener, None
+            if listener is not None:
+                listener(None)
+            exchange.send_error(refusal.status, refusal.reason, close=True)
+            return
         if exchange not in self.queue:
             self.queue.append(exchange)
-        if self.queue[0] is exchange and not exchange.dispatched:
+        if self.queue[0] is exchange:
             self._send_refusal(exchange)
 
     def _send_refusal(self, exchange: Exchange) -> None:
@@ -419,11 +463,32 @@ class HTTPConnection(asyncio.Protocol):
     # -- writing and closing -----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
+        """Queue ``data``: what one loop iteration writes goes out in one send.
+
+        A response's head and body (and pipelined responses) then cost one system call, not
+        one each; on loopback the send is most of the cost of a small response.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        out = self._out
+        out.append(data)
+        if len(out) == 1:
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Hand what was queued by :meth:`write` to the transport."""
+        out = self._out
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
 
     async def drain(self) -> None:
+        self.flush()
         writable = self._writable
         if writable is not None and not writable.done():
             await writable
@@ -436,11 +501,13 @@ class HTTPConnection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closing = True
+        self.flush()
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
         self.closing = True
+        self._out.clear()
         if self.transport is not None:
             self.transport.abort()
 

@@ -12,9 +12,28 @@ from .._core.matching import MISSING
 from .._errors import ConfigurationError
 from ._fields import Headers, Query
 
-__all__ = ["Body", "Request", "Response", "to_response"]
+__all__ = ["Body", "Request", "Response", "origin_form", "to_response"]
 
 Body = bytes | str | Iterable[bytes] | AsyncIterable[bytes]
+
+
+def origin_form(target: str) -> str:
+    """The request target in origin form: the absolute form's scheme and authority removed.
+
+    ``"http://example.com/a?b"`` gives ``"/a?b"`` and ``"http://example.com"`` gives ``"/"``
+    (RFC 9112 §3.2.2, §3.3); the origin form (``"/a?b"``), the asterisk form (``"*"``) and the
+    authority form (``"example.com:443"``) are returned unchanged.
+    """
+    if target[:1] == "/" or "://" not in target:
+        return target
+    rest = target.partition("://")[2]
+    for index, char in enumerate(rest):
+        if char in "/?#":
+            rest = rest[index:]
+            break
+    else:
+        return "/"
+    return rest if rest[0] == "/" else "/" + rest
 
 
 class Request:
@@ -105,17 +124,17 @@ class Request:
     @property
     def path(self) -> str:
         """The target's path, percent-decoded as UTF-8 (``"/a b"`` for ``/a%20b?x=1``)."""
-        return unquote(self.target.partition("?")[0].partition("#")[0])
+        return unquote(origin_form(self.target).partition("?")[0].partition("#")[0])
 
     @property
     def raw_path(self) -> str:
-        """The target's path as sent, still percent-encoded."""
-        return self.target.partition("?")[0].partition("#")[0]
+        """The target's path as sent, still percent-encoded (``"/a%20b"``)."""
+        return origin_form(self.target).partition("?")[0].partition("#")[0]
 
     @property
     def query_string(self) -> str:
         """The target's query as sent, without the ``?`` (``""`` if none)."""
-        return self.target.partition("?")[2].partition("#")[0]
+        return origin_form(self.target).partition("?")[2].partition("#")[0]
 
     @property
     def query(self) -> Query:

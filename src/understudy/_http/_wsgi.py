@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from ._connection import Exchange
+from ._models import origin_form
 from ._send import ThreadResponder
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class WSGIInput:
 
 
 def _environ(server: HTTPServer, exchange: Exchange, wsgi_input: WSGIInput) -> dict[str, Any]:
-    raw_path, _, query = exchange.target.partition("?")
+    raw_path, _, query = origin_form(exchange.target).partition("?")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": exchange.method,
         "SCRIPT_NAME": "",

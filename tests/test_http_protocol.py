@@ -1,0 +1,708 @@
+"""HTTP/1.1 on the wire (RFC 9112): keep-alive, pipelining, chunked bodies, 100-continue, HEAD,
+HTTP/1.0, malformed and oversize input, request smuggling shapes, and stop() with clients attached.
+
+Byte-exact cases use raw sockets with the small response reader below; the others use
+``http.client``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from understudy import HTTPServer, Request, Response, WaitTimeout
+
+TIMEOUT = 5.0
+
+
+# -- a minimal HTTP/1.1 response reader over a socket ----------------------------------------
+
+
+class Reply:
+    def __init__(self, status: int, reason: str, fields: list[tuple[str, str]], body: bytes):
+        self.status = status
+        self.reason = reason
+        self.fields = fields
+        self.body = body
+
+    def get(self, name: str) -> str | None:
+        for key, value in self.fields:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        return [value for key, value in self.fields if key.lower() == name.lower()]
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.fields}, {self.body[:60]!r})"
+
+
+class Wire:
+    """A raw client connection: send bytes, read responses exactly as framed."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.sock = socket.create_connection(server.address, timeout=TIMEOUT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb")
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        line = self.file.readline(65537)
+        if not line:
+            raise EOFError("the server closed the connection")
+        return line
+
+    def read_response(self, *, method: str = "GET") -> Reply:
+        status_line = self.line().decode("latin-1")
+        version, status, reason = status_line.rstrip("\r\n").split(" ", 2)
+        assert version == "HTTP/1.1", status_line
+        fields: list[tuple[str, str]] = []
+        while (line := self.line()) != b"\r\n":
+            name, _, value = line.decode("latin-1").partition(":")
+            fields.append((name, value.strip()))
+        reply = Reply(int(status), reason, fields, b"")
+        code = int(status)
+        if method == "HEAD" or code < 200 or code in (204, 304):
+            return reply
+        if (reply.get("transfer-encoding") or "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.line().split(b";")[0], 16)
+                if size == 0:
+                    assert self.line() == b"\r\n"
+                    break
+                body += self.file.read(size)
+                assert self.file.read(2) == b"\r\n"
+            reply.body = body
+        elif (length := reply.get("content-length")) is not None:
+            reply.body = self.file.read(int(length))
+        else:
+            reply.body = self.file.read()
+        return reply
+
+    def at_eof(self) -> bool:
+        """Whether the server has closed its side (waits for it, up to TIMEOUT)."""
+        try:
+            return self.file.read(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def wires() -> Iterator[list[Wire]]:
+    opened: list[Wire] = []
+    yield opened
+    for wire in opened:
+        wire.close()
+
+
+def echo(request: Request) -> Response:
+    """Answer with what was received, so the order of answers is visible."""
+    return Response(
+        200,
+        f"{request.method} {request.target} {request.http_version} {request.body!r}",
+        headers={"X-Path": request.path},
+    )
+
+
+def get(target: str, *extra: str, version: str = "1.1") -> bytes:
+    lines = [f"GET {target} HTTP/{version}", "Host: test", *extra, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+# -- keep-alive and pipelining ---------------------------------------------------------------
+
+
+def test_keep_alive_serves_several_requests_on_one_connection() -> None:
+    with HTTPServer(handler=echo) as server:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+        try:
+            for index in range(3):
+                conn.request("GET", f"/n{index}")
+                reply = conn.getresponse()
+                assert reply.read() == f"GET /n{index} 1.1 b''".encode()
+                assert reply.getheader("Connection") is None
+        finally:
+            conn.close()
+        requests = server.wait_for_requests(3)
+    assert len({request.client for request in requests}) == 1
+
+
+def test_keep_alive_with_bodies_of_every_kind(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+        assert wire.read_response().body == b"POST /a 1.1 b'abc'"
+        wire.send(
+            b"POST /b HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nde\r\n1;ext=1\r\nf\r\n0\r\nTrailer: x\r\n\r\n"
+        )
+        assert wire.read_response().body == b"POST /b 1.1 b'def'"
+        wire.send(get("/c"))
+        assert wire.read_response().body == b"GET /c 1.1 b''"
+
+
+def test_pipelined_requests_are_answered_in_order(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(
+            get("/1")
+            + b"POST /2 HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody"
+            + b"POST /3 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
+            + get("/4")
+        )
+        bodies = [wire.read_response().body for _ in range(4)]
+    assert bodies == [b"GET /1 1.1 b''", b"POST /2 1.1 b'body'", b"POST /3 1.1 b'x'", b"GET /4 1.1 b''"]
+
+
+def test_pipelining_with_a_slow_handler_first(wires: list[Wire]) -> None:
+    release = threading.Event()
+    started = threading.Event()
+    calls: list[str] = []
+
+    def handler(request: Request) -> str:
+        calls.append(request.path)
+        if request.path == "/slow":
+            started.set()
+            assert release.wait(TIMEOUT)
+        return request.path
+
+    with HTTPServer(handler=handler) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/slow") + get("/fast") + get("/faster"))
+        server.wait_for_requests(3)  # all three parsed while /slow is being handled
+        assert started.wait(TIMEOUT)
+        assert calls == ["/slow"]
+        release.set()
+        bodies = [wire.read_response().body for _ in range(3)]
+    assert bodies == [b"/slow", b"/fast", b"/faster"]
+    assert calls == ["/slow", "/fast", "/faster"]
+
+
+def test_many_pipelined_requests_pause_and_resume_reading(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"".join(get(f"/{index}") for index in range(60)))
+        paths = [wire.read_response().get("x-path") for _ in range(60)]
+    assert paths == [f"/{index}" for index in range(60)]
+
+
+def test_a_malformed_request_after_good_pipelined_ones(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/ok") + b"BAD\x00REQUEST\r\n\r\n")
+        first = wire.read_response()
+        second = wire.read_response()
+        assert wire.at_eof()
+        requests = server.wait_for_requests(2)
+    assert first.status == 200
+    assert second.status == 400
+    assert second.get("connection") == "close"
+    assert requests[0].error is None
+    assert requests[1].error is not None
+
+
+# -- request bodies --------------------------------------------------------------------------
+
+
+def test_chunked_request_body(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(
+            b"PUT /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        )
+        reply = wire.read_response()
+        [request] = server.wait_for_requests(1)
+    assert reply.body == b"PUT /up 1.1 b'hello world'"
+    assert request.body == b"hello world"
+    assert request.headers["transfer-encoding"] == "chunked"
+
+
+def test_a_request_sent_one_byte_at_a_time(wires: list[Wire]) -> None:
+    data = (
+        b"POST /slowly?a=1 HTTP/1.1\r\nHost: t\r\nX-Long: "
+        + b"v" * 50
+        + b"\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n10\r\n"
+        + b"0123456789abcdef\r\n0\r\n\r\n"
+    )
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        for index in range(len(data)):
+            wire.send(data[index : index + 1])
+        reply = wire.read_response()
+        [request] = server.wait_for_requests(1)
+    assert reply.body == b"POST /slowly?a=1 1.1 b'abc0123456789abcdef'"
+    assert request.headers["x-long"] == "v" * 50
+    assert request.query["a"] == "1"
+
+
+def test_http_client_sends_a_chunked_body_from_an_iterable() -> None:
+    with HTTPServer(handler=echo) as server:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+        try:
+            conn.request("POST", "/it", body=iter([b"one", b"two"]), encode_chunked=True)
+            reply = conn.getresponse()
+            assert reply.read() == b"POST /it 1.1 b'onetwo'"
+        finally:
+            conn.close()
+
+
+# -- streamed responses ------------------------------------------------------------------
+
+
+def test_a_streamed_response_is_chunked(wires: list[Wire]) -> None:
+    def handler(request: Request) -> Response:
+        return Response(200, (part for part in [b"one ", b"", b"two ", b"three"]))
+
+    with HTTPServer(handler=handler) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/stream") + get("/stream"))
+        first = wire.read_response()
+        second = wire.read_response()
+    assert first.get("transfer-encoding") == "chunked"
+    assert first.get("content-length") is None
+    assert first.body == second.body == b"one two three"
+
+
+def test_a_large_streamed_response_is_delivered_whole() -> None:
+    chunk = bytes(range(256)) * 256  # 64 KiB
+
+    def handler(request: Request) -> Response:
+        return Response(200, (chunk for _ in range(64)))  # 4 MiB, beyond the transport's buffer
+
+    with HTTPServer(handler=handler) as server:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+        try:
+            conn.request("GET", "/big")
+            body = conn.getresponse().read()
+        finally:
+            conn.close()
+    assert body == chunk * 64
+
+
+def test_a_streamed_response_to_http_1_0_is_close_delimited(wires: list[Wire]) -> None:
+    with HTTPServer(response=Response(200, [b"a", b"b"])) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/", "Connection: keep-alive", version="1.0"))
+        reply = wire.read_response()  # no length, not chunked: read to EOF
+    assert reply.body == b"ab"
+    assert reply.get("connection") == "close"
+    assert reply.get("transfer-encoding") is None
+
+
+# -- Expect: 100-continue -----------------------------------------------------------------
+
+
+def test_expect_100_continue_before_the_body(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(
+            b"POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n\r\n"
+        )
+        interim = wire.read_response()
+        assert interim.status == 100
+        assert server.requests == []
+        wire.send(b"hello")
+        final = wire.read_response()
+    assert final.status == 200
+    assert final.body == b"POST /e 1.1 b'hello'"
+
+
+def test_expect_100_continue_with_http_client() -> None:
+    with HTTPServer(handler=echo) as server:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+        try:
+            conn.putrequest("POST", "/x")
+            conn.putheader("Content-Length", "2")
+            conn.putheader("Expect", "100-continue")
+            conn.endheaders()
+            conn.send(b"ok")
+            reply = conn.getresponse()  # http.client skips the 100 response
+            assert reply.status == 200
+            assert reply.read() == b"POST /x 1.1 b'ok'"
+        finally:
+            conn.close()
+
+
+def test_expect_100_continue_refused_when_too_large(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo, max_body_size=10) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(
+            b"POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n"
+        )
+        reply = wire.read_response()
+        assert wire.at_eof()
+        [request] = server.wait_for_requests(1)
+    assert reply.status == 413
+    assert request.error is not None
+    assert "max_body_size" in request.error
+    assert request.path == "/big"
+
+
+def test_no_100_continue_to_http_1_0(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(
+            b"POST /e HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi"
+        )
+        reply = wire.read_response()
+    assert reply.status == 200  # not 100 first
+    assert reply.body == b"POST /e 1.0 b'hi'"
+
+
+# -- HEAD, Connection: close, HTTP/1.0 -------------------------------------------------------
+
+
+def test_head_has_content_length_but_no_body(wires: list[Wire]) -> None:
+    with HTTPServer(response=Response(200, b"twelve bytes")) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" + get("/"))
+        head = wire.read_response(method="HEAD")
+        after = wire.read_response()  # would be garbled if the HEAD response had a body
+    assert head.get("content-length") == "12"
+    assert after.status == 200
+    assert after.body == b"twelve bytes"
+
+
+def test_head_of_a_streamed_body_sends_nothing(wires: list[Wire]) -> None:
+    def handler(request: Request) -> Response:
+        return Response(200, iter([b"abc"]))
+
+    with HTTPServer(handler=handler) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" + get("/"))
+        head = wire.read_response(method="HEAD")
+        after = wire.read_response()
+    assert head.status == 200
+    assert after.body == b"abc"
+
+
+def test_connection_close_from_the_client(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/", "Connection: close") + get("/never"))
+        reply = wire.read_response()
+        assert wire.at_eof()
+        [request] = server.wait_for_requests(1)
+    assert reply.get("connection") == "close"
+    assert request.path == "/"
+
+
+def test_connection_close_from_the_response(wires: list[Wire]) -> None:
+    with HTTPServer(response=Response(200, "bye", headers={"Connection": "close"})) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/"))
+        reply = wire.read_response()
+        assert wire.at_eof()
+    assert reply.get_all("connection") == ["close"]
+
+
+def test_http_1_0_closes_by_default(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"GET /old HTTP/1.0\r\n\r\n")
+        reply = wire.read_response()
+        assert wire.at_eof()
+    assert reply.body == b"GET /old 1.0 b''"
+    assert reply.get("connection") == "close"
+
+
+def test_http_1_0_keep_alive_when_asked(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        for index in range(2):
+            wire.send(get(f"/{index}", "Connection: keep-alive", version="1.0"))
+            reply = wire.read_response()
+            assert reply.get("connection") == "keep-alive"
+            assert reply.body == f"GET /{index} 1.0 b''".encode()
+        wire.send(get("/last", version="1.0"))
+        assert wire.read_response().get("connection") == "close"
+        assert wire.at_eof()
+
+
+def test_an_upgrade_request_is_answered_as_plain_http_then_closed(wires: list[Wire]) -> None:
+    with HTTPServer(response=Response(200, "plain")) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/ws", "Connection: Upgrade", "Upgrade: websocket"))
+        reply = wire.read_response()
+        assert wire.at_eof()
+    assert reply.body == b"plain"
+
+
+def test_an_absolute_form_target(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"GET http://example.test/a%20b?x=1 HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        reply = wire.read_response()
+        [request] = server.wait_for_requests(1)
+    assert reply.get("x-path") == "/a b"
+    assert request.target == "http://example.test/a%20b?x=1"
+    assert request.path == "/a b"
+    assert request.raw_path == "/a%20b"
+    assert request.query["x"] == "1"
+    assert request.url == "http://example.test/a%20b?x=1"
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+
+def refused(server: HTTPServer, data: bytes, wires: list[Wire]) -> tuple[Reply, Request]:
+    """Send ``data``; expect one error response, then EOF, and one journal entry."""
+    wire = Wire(server)
+    wires.append(wire)
+    try:
+        wire.send(data)
+    except (BrokenPipeError, ConnectionResetError):  # the server may close before all is sent
+        pass
+    reply = wire.read_response()
+    assert wire.at_eof()
+    [request] = server.wait_for_requests(1)
+    return reply, request
+
+
+class Recorder:
+    """A handler that must never be called."""
+
+    def __init__(self) -> None:
+        self.calls: list[Request] = []
+
+    def __call__(self, request: Request) -> str:
+        self.calls.append(request)
+        return "handled"
+
+
+def test_a_malformed_request_line_gets_400_and_is_recorded(wires: list[Wire]) -> None:
+    handler = Recorder()
+    with HTTPServer(handler=handler) as server:
+        reply, request = refused(server, b"GET / HTTP/1.1 junk\r\n\r\n", wires)
+    assert reply.status == 400
+    assert reply.get("connection") == "close"
+    assert request.error is not None
+    assert "malformed" in request.error
+    assert handler.calls == []
+
+
+def test_a_malformed_header_line_gets_400(wires: list[Wire]) -> None:
+    handler = Recorder()
+    with HTTPServer(handler=handler) as server:
+        reply, request = refused(server, b"GET /h HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", wires)
+    assert reply.status == 400
+    assert request.error is not None
+    assert request.target == "/h"
+    assert request.method == "GET"
+    assert handler.calls == []
+
+
+def test_an_oversize_header_section_gets_431(wires: list[Wire]) -> None:
+    handler = Recorder()
+    with HTTPServer(handler=handler, max_header_size=1024) as server:
+        data = get("/big", *[f"X-Field-{index}: {'v' * 40}" for index in range(40)])
+        reply, request = refused(server, data, wires)
+    assert reply.status == 431
+    assert request.error is not None
+    assert "max_header_size" in request.error
+    assert handler.calls == []
+
+
+def test_an_oversize_request_target_gets_431(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo, max_header_size=512) as server:
+        reply, request = refused(server, get("/" + "a" * 1000), wires)
+    assert reply.status == 431
+    assert request.error is not None
+
+
+def test_a_body_over_max_body_size_by_content_length(wires: list[Wire]) -> None:
+    handler = Recorder()
+    with HTTPServer(handler=handler, max_body_size=10) as server:
+        reply, request = refused(
+            server, b"POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n" + b"x" * 11, wires
+        )
+    assert reply.status == 413
+    assert request.error is not None
+    assert "max_body_size (10 bytes)" in request.error
+    assert handler.calls == []
+
+
+def test_a_body_over_max_body_size_when_chunked(wires: list[Wire]) -> None:
+    handler = Recorder()
+    with HTTPServer(handler=handler, max_body_size=10) as server:
+        reply, request = refused(
+            server,
+            b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"6\r\nxxxxxx\r\n6\r\nxxxxxx\r\n0\r\n\r\n",
+            wires,
+        )
+    assert reply.status == 413
+    assert request.error is not None
+    assert request.path == "/c"
+    assert handler.calls == []
+
+
+def test_a_body_of_exactly_max_body_size_is_accepted(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo, max_body_size=10) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(
+            b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nxxxxx\r\n5\r\nxxxxx\r\n0\r\n\r\n"
+        )
+        assert wire.read_response().status == 200
+
+
+SMUGGLING = {
+    "content-length and transfer-encoding": (
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\n\r\n"
+    ),
+    "duplicate differing content-length": (
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+    ),
+    "content-length list": b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1, 2\r\n\r\nab",
+    "negative content-length": b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n",
+    "invalid chunk size": (
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n"
+    ),
+    "chunked not last": (
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"
+    ),
+    "space before colon": (
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"
+    ),
+    "bare LF in a header line": b"GET / HTTP/1.1\r\nHost: t\nX: y\r\n\r\n",
+    "bare CR": b"GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n",
+    "chunk without CRLF": (
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("data", list(SMUGGLING.values()), ids=list(SMUGGLING))
+def test_request_smuggling_shapes_get_400_and_reach_no_handler(
+    data: bytes, wires: list[Wire]
+) -> None:
+    handler = Recorder()
+    with HTTPServer(handler=handler) as server:
+        reply, request = refused(server, data, wires)
+    assert reply.status == 400
+    assert request.error is not None
+    assert handler.calls == []
+
+
+# -- stop() with clients attached -------------------------------------------------------------
+
+
+def test_stop_with_an_idle_keep_alive_client_gives_it_eof(wires: list[Wire]) -> None:
+    server = HTTPServer(handler=echo).start()
+    try:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/"))
+        assert wire.read_response().get("connection") is None  # kept alive
+    finally:
+        server.stop()
+    assert wire.at_eof()
+
+
+def test_stop_with_a_partial_request_gives_the_client_eof(wires: list[Wire]) -> None:
+    server = HTTPServer(handler=echo).start()
+    try:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+    finally:
+        server.stop()
+    assert wire.at_eof()
+    assert server.requests == []
+
+
+class _Signalling(HTTPServer):
+    """Sets ``stopping`` as soon as stop() begins on the loop."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.stopping = threading.Event()
+
+    async def _shutdown(self, timeout: float) -> list[str]:
+        self.stopping.set()
+        return await super()._shutdown(timeout)
+
+
+def test_stop_delivers_the_response_of_a_handler_in_flight(wires: list[Wire]) -> None:
+    started = threading.Event()
+
+    def slow(request: Request) -> str:
+        started.set()
+        assert server.stopping.wait(TIMEOUT)
+        return "finished"
+
+    server = _Signalling(handler=slow).start()
+    wire = Wire(server)
+    wires.append(wire)
+    wire.send(get("/slow"))
+    assert started.wait(TIMEOUT)
+    server.stop(timeout=TIMEOUT)
+    reply = wire.read_response()
+    assert reply.body == b"finished"
+    assert reply.get("connection") == "close"
+    assert wire.at_eof()
+
+
+def test_stop_raises_wait_timeout_naming_a_handler_still_running(wires: list[Wire]) -> None:
+    started = threading.Event()
+    release = threading.Event()
+    finished = threading.Event()
+
+    def stuck(request: Request) -> str:
+        started.set()
+        release.wait(TIMEOUT)
+        finished.set()
+        return "too late"
+
+    server = HTTPServer(handler=stuck).start()
+    wire = Wire(server)
+    wires.append(wire)
+    wire.send(get("/stuck"))
+    assert started.wait(TIMEOUT)
+    try:
+        with pytest.raises(WaitTimeout, match=r"stuck for GET /stuck") as caught:
+            server.stop(timeout=0.05)
+        assert "still running" in str(caught.value)
+        assert wire.at_eof()  # the connection is dropped
+        assert not server.running
+    finally:
+        release.set()
+        assert finished.wait(TIMEOUT)
+    server.check()  # the late handler's outcome is not an error
