@@ -162,11 +162,17 @@ def test_pipelined_requests_are_answered_in_order(wires: list[Wire]) -> None:
         wire.send(
             get("/1")
             + b"POST /2 HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody"
-            + b"POST /3 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
+            + b"POST /3 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"1\r\nx\r\n0\r\n\r\n"
             + get("/4")
         )
         bodies = [wire.read_response().body for _ in range(4)]
-    assert bodies == [b"GET /1 1.1 b''", b"POST /2 1.1 b'body'", b"POST /3 1.1 b'x'", b"GET /4 1.1 b''"]
+    assert bodies == [
+        b"GET /1 1.1 b''",
+        b"POST /2 1.1 b'body'",
+        b"POST /3 1.1 b'x'",
+        b"GET /4 1.1 b''",
+    ]
 
 
 def test_pipelining_with_a_slow_handler_first(wires: list[Wire]) -> None:
@@ -367,9 +373,7 @@ def test_no_100_continue_to_http_1_0(wires: list[Wire]) -> None:
     with HTTPServer(handler=echo) as server:
         wire = Wire(server)
         wires.append(wire)
-        wire.send(
-            b"POST /e HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi"
-        )
+        wire.send(b"POST /e HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi")
         reply = wire.read_response()
     assert reply.status == 200  # not 100 first
     assert reply.body == b"POST /e 1.0 b'hi'"
@@ -518,7 +522,9 @@ def test_a_malformed_request_line_gets_400_and_is_recorded(wires: list[Wire]) ->
 def test_a_malformed_header_line_gets_400(wires: list[Wire]) -> None:
     handler = Recorder()
     with HTTPServer(handler=handler) as server:
-        reply, request = refused(server, b"GET /h HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", wires)
+        reply, request = refused(
+            server, b"GET /h HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", wires
+        )
     assert reply.status == 400
     assert request.error is not None
     assert request.target == "/h"
@@ -641,11 +647,13 @@ def test_stop_with_a_partial_request_gives_the_client_eof(wires: list[Wire]) -> 
     try:
         wire = Wire(server)
         wires.append(wire)
+        wire.send(get("/first"))  # so the connection is accepted and served before stop()
+        assert wire.read_response().status == 200
         wire.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
     finally:
         server.stop()
     assert wire.at_eof()
-    assert server.requests == []
+    assert [request.path for request in server.requests] == ["/first"]
 
 
 class _Signalling(HTTPServer):
@@ -706,3 +714,33 @@ def test_stop_raises_wait_timeout_naming_a_handler_still_running(wires: list[Wir
         release.set()
         assert finished.wait(TIMEOUT)
     server.check()  # the late handler's outcome is not an error
+
+
+# -- a declared Content-Length that the body does not fit -------------------------------------
+
+
+def test_a_body_longer_than_its_content_length_is_cut(wires: list[Wire]) -> None:
+    response = Response(200, b"abcdef", headers={"Content-Length": "3"})
+    with HTTPServer(response=response) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/") + get("/"))
+        first = wire.read_response()
+        second = wire.read_response()  # not garbled by the 3 extra bytes
+    assert first.body == second.body == b"abc"
+
+
+def test_a_body_shorter_than_its_content_length_closes_the_connection(
+    wires: list[Wire],
+) -> None:
+    response = Response(200, b"abc", headers={"Content-Length": "10"})
+    with HTTPServer(response=response) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/"))
+        status = wire.line()
+        while wire.line() != b"\r\n":
+            pass
+        body = wire.file.read()  # to EOF: the client learns the response is incomplete
+    assert status.startswith(b"HTTP/1.1 200")
+    assert body == b"abc"
