@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._errors import ConfigurationError
 from ._connection import Exchange
 from ._models import Request, Response, to_response
 from ._send import send_response
@@ -53,6 +54,24 @@ class CannedHost:
     def __init__(self, response: Response) -> None:
         self.response = response
 
+    @staticmethod
+    def check_reusable(response: Response) -> None:
+        """Refuse a response meant for every request whose body can be sent only once.
+
+        Raises:
+            ConfigurationError: the body is an iterator or async iterator (a generator...),
+                which only the first request would get in full.
+        """
+        body = response.body
+        if (isinstance(body, Iterator) and iter(body) is body) or (
+            isinstance(body, AsyncIterator) and body.__aiter__() is body
+        ):
+            raise ConfigurationError(
+                f"response= is sent to every request, but its body is a one-shot "
+                f"{type(body).__name__} that only the first request would get; give bytes, "
+                "str or a list of chunks, or use handler= to make a fresh body per request"
+            )
+
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
         send_response(server, exchange, self.response)
 
@@ -81,16 +100,29 @@ class HandlerHost:
         )
         future.add_done_callback(lambda done: self._done(server, exchange, done))
 
-    @staticmethod
-    def _done(server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
+    def _done(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
             exchange.abort()
             return
         error = future.exception()  # already recorded by server.track
         if error is None:
+            result = future.result()
+            if not isinstance(result, Response) and inspect.isawaitable(result):
+                # A plain callable that returned a coroutine (a lambda or wrapper around an
+                # async function): await it on the loop.
+                awaited = asyncio.ensure_future(result, loop=server.loop)
+                request = exchange.request
+                assert request is not None
+                server.track(
+                    awaited,
+                    f"handler {server.describe(self.handler)} for {request.method} "
+                    f"{request.target}",
+                )
+                awaited.add_done_callback(lambda done: self._done(server, exchange, done))
+                return
             try:
-                response = to_response(future.result())
-            except TypeError as bad_return:
+                response = to_response(result)
+            except Exception as bad_return:  # noqa: BLE001 - goes to check(), the client gets 500
                 error = bad_return
                 server.record_error(error)
             else:

@@ -14,7 +14,7 @@ from ._fields import Headers, Query
 
 __all__ = ["Body", "Request", "Response", "origin_form", "to_response"]
 
-Body = bytes | str | Iterable[bytes] | AsyncIterable[bytes]
+Body = bytes | bytearray | memoryview | str | Iterable[bytes] | AsyncIterable[bytes]
 
 
 def origin_form(target: str) -> str:
@@ -237,8 +237,9 @@ class Response:
         reason: the reason phrase; the registered one by default.
 
     Raises:
-        ConfigurationError: a status outside 100-599, both ``body`` and ``json``, a field with a
-            line break in it, or a body of another type.
+        ConfigurationError: a status outside 100-599, both ``body`` and ``json``, a field name
+            with a space or colon in it, a field with a line break in it, a Content-Length that
+            is not a number, or a body of another type.
     """
 
     __slots__ = ("_cache", "body", "headers", "reason", "status")
@@ -274,6 +275,13 @@ class Response:
                 f"body must be bytes, str, or an iterable of bytes, not {type(body).__name__}; "
                 "to send JSON write Response(json=...)"
             )
+        if "content-length" in names:
+            for name, value in fields:
+                if name.lower() == "content-length" and not value.strip().isdigit():
+                    raise ConfigurationError(
+                        f"Content-Length must be a number of bytes, not {value!r}; leave it out "
+                        "and understudy computes it (or sends a streamed body chunked)"
+                    )
         if content_type is not None and "content-type" not in names:
             fields.append(("Content-Type", content_type))
         self.status = status
@@ -319,6 +327,7 @@ def to_response(value: object) -> Response:
 
     Raises:
         TypeError: for anything else, saying what to return instead.
+        ConfigurationError: ``(status, body)`` with a status outside 100-599.
     """
     if isinstance(value, Response):
         return value
