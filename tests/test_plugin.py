@@ -9,7 +9,12 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture(autouse=True)
 def _inner_ini(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    # Hypothesis's end-of-run summary costs a second per inner run; these runs do not use it.
+    pytester.makeini(
+        "[pytest]\n"
+        "asyncio_default_fixture_loop_scope = function\n"
+        "addopts = -p no:hypothesispytest\n"
+    )
 
 
 def test_http_server_is_fresh_started_and_stopped_for_each_test(pytester: pytest.Pytester) -> None:

@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """After the test body: stop its servers and fail the test with their handlers' errors."""
+    __tracebackhide__ = True
     try:
         result = yield
     except BaseException as error:
