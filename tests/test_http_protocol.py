@@ -744,3 +744,54 @@ def test_a_body_shorter_than_its_content_length_closes_the_connection(
         body = wire.file.read()  # to EOF: the client learns the response is incomplete
     assert status.startswith(b"HTTP/1.1 200")
     assert body == b"abc"
+
+
+# -- a client that half-closes after sending ------------------------------------------------
+
+
+def test_a_client_half_closing_after_its_requests_gets_every_answer(wires: list[Wire]) -> None:
+    release = threading.Event()
+
+    def handler(request: Request) -> str:
+        if request.path == "/slow":
+            assert release.wait(TIMEOUT)
+        return request.path
+
+    with HTTPServer(handler=handler) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/slow") + get("/next"))
+        wire.sock.shutdown(socket.SHUT_WR)
+        server.wait_for_requests(2)
+        release.set()
+        bodies = [wire.read_response().body for _ in range(2)]
+        assert wire.at_eof()
+    assert bodies == [b"/slow", b"/next"]
+
+
+def test_a_client_half_closing_mid_request_gets_400(wires: list[Wire]) -> None:
+    handler = Recorder()
+    with HTTPServer(handler=handler) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"POST /cut HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        wire.sock.shutdown(socket.SHUT_WR)
+        reply = wire.read_response()
+        assert wire.at_eof()
+        [request] = server.wait_for_requests(1)
+    assert reply.status == 400
+    assert request.path == "/cut"
+    assert request.error == "the client closed before the request was complete"
+    assert request.body == b"abc"
+    assert handler.calls == []
+
+
+def test_a_client_half_closing_when_idle_gets_eof(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/"))
+        assert wire.read_response().status == 200
+        wire.sock.shutdown(socket.SHUT_WR)
+        assert wire.at_eof()
+        assert len(server.requests) == 1

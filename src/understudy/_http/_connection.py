@@ -204,10 +204,21 @@ class Exchange:
         self.conn.exchange_finished(self)
 
     def abort(self) -> None:
-        """Drop the connection: the response cannot be completed (an app failed mid-body)."""
+        """End the connection: the response cannot be completed (an app failed mid-body).
+
+        What was sent is delivered, then the connection closes: the client sees a chunked body
+        without its last chunk, or fewer bytes than the Content-Length, so it knows the
+        response is incomplete (RFC 9112 §8). A close-delimited body would look complete after
+        a close, so it, and a response not begun, end with a reset instead.
+        """
         self.finished = True
         self.notify_done()
-        self.conn.abort()
+        framing = self.framing
+        if framing is not None and framing.mode in (BodyMode.CHUNKED, BodyMode.LENGTH):
+            self.keep_alive = False
+            self.conn.close()
+        else:
+            self.conn.abort()
 
     def send_error(self, status: int, message: str, *, close: bool = False) -> None:
         """Send a plain-text error response (the message and a newline), if not too late."""
@@ -241,6 +252,8 @@ class HTTPConnection(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
         self._out: list[bytes] = []
         self.broken = False
+        #: The client half-closed its side: answer what it sent, then close.
+        self.peer_closed = False
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -292,6 +305,17 @@ class HTTPConnection(asyncio.Protocol):
                 self._refuse(_Refused(400, f"malformed request: {error}"))
         except httptools.HttpParserError as error:
             self._refuse(_Refused(400, f"malformed request: {error}"))
+
+    def eof_received(self) -> bool:
+        """The client has sent all it will send: answer what came in full, then close.
+
+        A request cut short is refused with 400 (and recorded). Returns whether the transport
+        stays open for writing.
+        """
+        self.peer_closed = True
+        if self.parsing is not None and not self.broken:
+            self._refuse(_Refused(400, "the client closed before the request was complete"))
+        return bool(self.queue)
 
     def pause_writing(self) -> None:
         if self._writable is None or self._writable.done():
@@ -406,7 +430,7 @@ class HTTPConnection(asyncio.Protocol):
         if not self.queue or self.queue[0] is not exchange:
             return
         self.queue.popleft()
-        if not exchange.keep_alive or self.closing:
+        if not exchange.keep_alive or self.closing or (self.peer_closed and not self.queue):
             self.close()
             return
         if self.reading_paused and len(self.queue) < _MAX_PIPELINED and self.transport is not None:
