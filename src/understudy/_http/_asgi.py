@@ -103,6 +103,8 @@ class _Lifespan:
     async def _main(self) -> None:
         try:
             await self.app(self.scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            raise  # stop() gave up waiting for shutdown: reported there
         except BaseException as error:  # noqa: BLE001 - reported or deemed "lifespan unsupported"
             if not self.received_startup:
                 self.supported = False  # the app refused the lifespan scope: serve it without
@@ -148,7 +150,9 @@ class _ASGICall:
     __slots__ = (
         "_body_ready",
         "_chunks",
+        "_completed",
         "_ended",
+        "_gone",
         "body_done",
         "exchange",
         "host",
@@ -164,6 +168,8 @@ class _ASGICall:
         self._chunks: list[bytes] = []
         self._ended = False
         self._body_ready: asyncio.Event | None = None
+        self._gone: asyncio.Event | None = None
+        self._completed = False
         self.body_done = False
         exchange.listen_to_body(self._on_body)
 
@@ -196,30 +202,40 @@ class _ASGICall:
         }
 
     async def receive(self) -> Message:
-        if self.body_done:
-            # The request is read: the next event is the end of the exchange.
-            exchange = self.exchange
-            if not exchange.finished and exchange.conn.transport is not None:
-                gone = asyncio.Event()
+        exchange = self.exchange
+        if not self.body_done:
+            while not self._chunks and not self._ended:
+                if self._body_ready is None:
+                    self._body_ready = asyncio.Event()
+                self._body_ready.clear()
+                await self._body_ready.wait()
+            # The body ended whole, or was cut short (the client went away, or it was refused):
+            # then what came is delivered with more_body true, and http.disconnect follows.
+            whole = self._ended and exchange.complete
+            if self._ended and (whole or not self._chunks):
+                self.body_done = True
+            if self._chunks or whole:
+                body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+                self._chunks.clear()
+                return {"type": "http.request", "body": body, "more_body": not whole}
+        # The request is read: the next event is the end of the exchange, when the response is
+        # complete or the connection is gone.
+        if not exchange.finished and exchange.conn.transport is not None:
+            gone = self._gone
+            if gone is None:
+                gone = self._gone = asyncio.Event()
                 exchange.done_listener = gone.set
-                await gone.wait()
-            return {"type": "http.disconnect"}
-        while not self._chunks and not self._ended:
-            if self._body_ready is None:
-                self._body_ready = asyncio.Event()
-            self._body_ready.clear()
-            await self._body_ready.wait()
-        body = b"".join(self._chunks)
-        self._chunks.clear()
-        if self._ended:
-            self.body_done = True
-        if self.exchange.conn.transport is None and not body:
-            return {"type": "http.disconnect"}
-        return {"type": "http.request", "body": body, "more_body": not self._ended}
+            await gone.wait()
+        return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
         exchange = self.exchange
+        if self._completed:
+            raise RuntimeError(
+                f"the ASGI app sent {kind!r} after its response was complete "
+                "(http.response.body with more_body false ends it)"
+            )
         if kind == "http.response.start":
             if self.start_message is not None:
                 raise RuntimeError("the ASGI app sent http.response.start twice")
@@ -243,6 +259,7 @@ class _ASGICall:
             if more:
                 await exchange.drain()
             else:
+                self._completed = True
                 exchange.end()
         elif kind in ("http.response.trailers", "http.response.debug"):
             pass
@@ -263,14 +280,25 @@ class _ASGICall:
             else:
                 exchange.send_error(500, "understudy: the ASGI app raised (see check())")
             return
-        if not exchange.finished:
+        if not exchange.finished and exchange.conn.transport is not None:
+            # (After a disconnect the app may return without answering: nobody is listening.)
             if exchange.head_sent:
-                exchange.end()
-            else:
-                self.server.record_error(
-                    RuntimeError(
-                        "the ASGI app returned without sending a response "
-                        "(ASGI HTTP spec: it must send http.response.start)"
-                    )
+                problem = (
+                    "the ASGI app returned before its response was complete (its last "
+                    "http.response.body had more_body true)"
                 )
+            elif self.start_message is not None:
+                problem = (
+                    "the ASGI app returned after http.response.start without sending "
+                    "http.response.body"
+                )
+            else:
+                problem = (
+                    "the ASGI app returned without sending a response "
+                    "(ASGI HTTP spec: it must send http.response.start)"
+                )
+            self.server.record_error(RuntimeError(problem))
+            if exchange.head_sent:
+                exchange.abort()
+            else:
                 exchange.send_error(500, "understudy: the ASGI app sent no response")

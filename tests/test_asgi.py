@@ -1,0 +1,539 @@
+"""HTTPServer(asgi=app): the ASGI 3 ``http`` scope (spec 2.3) and ``lifespan``, over real clients.
+
+Spec: https://asgi.readthedocs.io/en/latest/specs/www.html and .../specs/lifespan.html.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import socket
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+import requests
+
+from understudy import HTTPServer, UnderstudyError
+
+TIMEOUT = 5.0
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+async def read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        assert message["type"] == "http.request"
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body", False):
+            return body
+
+
+async def respond(
+    send: Send,
+    status: int = 200,
+    body: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": headers or [(b"content-type", b"text/plain")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def refuse_lifespan(scope: Scope) -> None:
+    if scope["type"] != "http":
+        raise ValueError(f"only http, not {scope['type']}")
+
+
+# -- the http scope --------------------------------------------------------------------------
+
+
+def test_http_scope_keys() -> None:
+    scopes: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        scopes.append(scope)
+        await respond(send, body=await read_body(receive))
+
+    with HTTPServer(asgi=app) as server:
+        reply = requests.post(
+            server.url + "/caf%C3%A9/x%2Fy?q=1&r=%20",
+            data=b"payload",
+            headers={"X-Mixed-Case": "V", "Accept": "a"},
+            timeout=TIMEOUT,
+        )
+        assert reply.content == b"payload"
+    [scope] = scopes
+    assert scope["type"] == "http"
+    assert scope["asgi"]["version"] == "3.0"
+    assert scope["asgi"]["spec_version"] in ("2.3", "2.4")
+    assert scope["http_version"] == "1.1"
+    assert scope["method"] == "POST"
+    assert scope["scheme"] == "http"
+    assert scope["path"] == "/caf\u00e9/x/y"
+    assert scope["raw_path"] == b"/caf%C3%A9/x%2Fy"
+    assert scope["query_string"] == b"q=1&r=%20"
+    assert scope["root_path"] == ""
+    headers = scope["headers"]
+    assert all(isinstance(name, bytes) and isinstance(value, bytes) for name, value in headers)
+    assert (b"x-mixed-case", b"V") in headers
+    assert (b"host", f"127.0.0.1:{server.port}".encode()) in headers
+    assert (b"content-length", b"7") in headers
+    client_host, client_port = scope["client"]
+    assert client_host == "127.0.0.1"
+    assert isinstance(client_port, int)
+    assert scope["server"] == ("127.0.0.1", server.port)
+    assert scope["state"] == {}
+
+
+def test_http_1_0_and_absolute_form_in_the_scope() -> None:
+    scopes: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        scopes.append(scope)
+        await respond(send, body=b"ok")
+
+    with HTTPServer(asgi=app) as server, socket.create_connection(server.address, TIMEOUT) as sock:
+        sock.sendall(b"GET http://example.test/p?x=1 HTTP/1.0\r\n\r\n")
+        reply = http.client.HTTPResponse(sock)
+        reply.begin()
+        assert reply.read() == b"ok"
+    [scope] = scopes
+    assert scope["http_version"] == "1.0"
+    assert scope["path"] == "/p"
+    assert scope["query_string"] == b"x=1"
+
+
+def test_a_streamed_request_body_arrives_in_parts() -> None:
+    messages: list[Message] = []
+    first = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        while True:
+            message = await receive()
+            messages.append(message)
+            first.set()
+            if not message["more_body"]:
+                break
+        await respond(send, body=b"|".join(m["body"] for m in messages))
+
+    with HTTPServer(asgi=app) as server, socket.create_connection(server.address, TIMEOUT) as sock:
+        sock.sendall(b"PUT / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n")
+        assert first.wait(TIMEOUT)  # the app has the first part while the rest is unsent
+        sock.sendall(b"3\r\ntwo\r\n0\r\n\r\n")
+        reply = http.client.HTTPResponse(sock)
+        reply.begin()
+        body = reply.read()
+    assert messages[0] == {"type": "http.request", "body": b"one", "more_body": True}
+    assert messages[-1]["more_body"] is False
+    assert body.replace(b"|", b"") == b"onetwo"
+
+
+def test_a_streamed_response() -> None:
+    first_read = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first\n", "more_body": True})
+        await asyncio.get_running_loop().run_in_executor(None, first_read.wait, TIMEOUT)
+        await send({"type": "http.response.body", "body": b"second\n", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    with (
+        HTTPServer(asgi=app) as server,
+        requests.get(server.url, stream=True, timeout=TIMEOUT) as reply,
+    ):
+        assert reply.headers["Transfer-Encoding"] == "chunked"
+        lines = reply.iter_lines()
+        assert next(lines) == b"first"
+        first_read.set()
+        assert list(lines) == [b"second"]
+
+
+def test_an_app_content_length_and_head() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        headers = [(b"content-length", b"6"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"abc", "more_body": True})
+        await send({"type": "http.response.body", "body": b"def"})
+
+    with HTTPServer(asgi=app) as server, requests.Session() as session:
+        reply = session.get(server.url, timeout=TIMEOUT)
+        head = session.head(server.url, timeout=TIMEOUT)
+        again = session.get(server.url, timeout=TIMEOUT)
+    assert reply.content == again.content == b"abcdef"
+    assert "Transfer-Encoding" not in reply.headers
+    assert head.headers["Content-Length"] == "6"
+    assert head.content == b""
+
+
+def test_http_disconnect_comes_after_the_response() -> None:
+    events: list[str] = []
+    done = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        await read_body(receive)
+        await respond(send, body=b"bye")
+        events.append((await receive())["type"])
+        events.append((await receive())["type"])  # asked again: still disconnected
+        done.set()
+
+    with HTTPServer(asgi=app) as server:
+        assert requests.get(server.url, timeout=TIMEOUT).content == b"bye"
+        assert done.wait(TIMEOUT)
+    assert events == ["http.disconnect", "http.disconnect"]
+
+
+def test_a_disconnect_watcher_beside_the_response() -> None:
+    """Like Starlette's StreamingResponse: one task waits for disconnect while another sends."""
+    watched: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        await read_body(receive)
+
+        async def watch() -> None:
+            watched.append((await receive())["type"])
+
+        async def stream() -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for part in (b"a", b"b", b""):
+                await send({"type": "http.response.body", "body": part, "more_body": bool(part)})
+
+        await asyncio.gather(watch(), watch(), stream())
+
+    with HTTPServer(asgi=app) as server:
+        assert requests.get(server.url, timeout=TIMEOUT).content == b"ab"
+        server.stop()
+    assert watched == ["http.disconnect", "http.disconnect"]
+
+
+def test_a_client_going_away_mid_body_is_a_disconnect() -> None:
+    received: list[Message] = []
+    done = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        while True:
+            message = await receive()
+            received.append(message)
+            if message["type"] == "http.disconnect" or not message["more_body"]:
+                break
+        done.set()  # returns without answering: nobody is listening, and that is not an error
+
+    with HTTPServer(asgi=app) as server:
+        with socket.create_connection(server.address, TIMEOUT) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+        assert done.wait(TIMEOUT)
+        [request] = server.wait_for_requests(1)
+    assert received[-1] == {"type": "http.disconnect"}
+    assert all(m.get("body", b"") in (b"", b"abc") for m in received)
+    assert request.error == "the client closed before the request was complete"
+
+
+def test_an_upload_over_max_body_size_while_the_app_receives() -> None:
+    received: list[str] = []
+    done = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        while True:
+            message = await receive()
+            received.append(message["type"])
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                break
+        done.set()
+
+    with (
+        HTTPServer(asgi=app, max_body_size=10) as server,
+        socket.create_connection(server.address, TIMEOUT) as sock,
+    ):
+        sock.sendall(
+            b"POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"
+        )
+        reply = http.client.HTTPResponse(sock)
+        reply.begin()
+        assert reply.status == 413
+        assert done.wait(TIMEOUT)
+        [request] = server.wait_for_requests(1)
+    assert request.error is not None
+    assert received[-1] == "http.disconnect"
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_an_app_raising_gets_500_and_check_reraises() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        raise KeyError("missing route")
+
+    server = HTTPServer(asgi=app)
+
+    def session() -> None:
+        with server:
+            reply = requests.get(server.url, timeout=TIMEOUT)
+            assert reply.status_code == 500
+            assert "the ASGI app raised" in reply.text
+
+    with pytest.raises(KeyError, match="missing route"):
+        session()
+
+
+def test_an_app_raising_mid_body_ends_the_response_incomplete() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        raise RuntimeError("mid body")
+
+    server = HTTPServer(asgi=app)
+
+    def session() -> None:
+        with server:
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+            try:
+                conn.request("GET", "/")
+                reply = conn.getresponse()
+                with pytest.raises(http.client.IncompleteRead) as incomplete:
+                    reply.read()
+                assert incomplete.value.partial == b"part"
+            finally:
+                conn.close()
+
+    with pytest.raises(RuntimeError, match="mid body"):
+        session()
+
+
+@pytest.mark.parametrize(
+    ("sends", "message"),
+    [
+        ([], "returned without sending a response"),
+        ([{"type": "http.response.start", "status": 200}], "without sending http.response.body"),
+        (
+            [
+                {"type": "http.response.start", "status": 200},
+                {"type": "http.response.body", "body": b"x", "more_body": True},
+            ],
+            "returned before its response was complete",
+        ),
+    ],
+    ids=["nothing", "start only", "more_body never ended"],
+)
+def test_an_app_returning_without_a_complete_response(sends: list[Message], message: str) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        for item in sends:
+            await send(item)
+
+    server = HTTPServer(asgi=app)
+
+    def session() -> None:
+        with server:
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+            try:
+                conn.request("GET", "/")
+                reply = conn.getresponse()
+                if len(sends) > 1:
+                    assert reply.status == 200
+                    with pytest.raises(http.client.IncompleteRead):
+                        reply.read()
+                else:
+                    assert reply.status == 500
+                    assert b"sent no response" in reply.read()
+            finally:
+                conn.close()
+
+    with pytest.raises(RuntimeError, match=message):
+        session()
+
+
+@pytest.mark.parametrize(
+    ("sends", "message"),
+    [
+        ([{"type": "http.response.body", "body": b"x"}], "before http.response.start"),
+        (
+            [{"type": "http.response.start", "status": 200}] * 2,
+            "sent http.response.start twice",
+        ),
+        ([{"type": "http.response.bogus"}], "unknown message type 'http.response.bogus'"),
+        (
+            [
+                {"type": "http.response.start", "status": 200},
+                {"type": "http.response.body", "body": b"x"},
+                {"type": "http.response.body", "body": b"y"},
+            ],
+            "after its response was complete",
+        ),
+    ],
+    ids=["body first", "start twice", "unknown type", "body after the end"],
+)
+def test_protocol_errors_of_the_app(sends: list[Message], message: str) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        for item in sends:
+            await send(item)
+
+    server = HTTPServer(asgi=app)
+
+    def session() -> None:
+        with server:
+            requests.get(server.url, timeout=TIMEOUT)
+
+    with pytest.raises(RuntimeError, match=message):
+        session()
+
+
+# -- lifespan --------------------------------------------------------------------------------
+
+
+class LifespanApp:
+    """An app that speaks lifespan, keeping a log of what happened."""
+
+    def __init__(self, *, fail_startup: bool = False, fail_shutdown: bool = False) -> None:
+        self.log: list[str] = []
+        self.fail_startup = fail_startup
+        self.fail_shutdown = fail_shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                self.log.append(message["type"])
+                if message["type"] == "lifespan.startup":
+                    if self.fail_startup:
+                        await send({"type": "lifespan.startup.failed", "message": "no database"})
+                        return
+                    scope["state"]["db"] = "connected"
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self.fail_shutdown:
+                        await send({"type": "lifespan.shutdown.failed", "message": "stuck"})
+                    else:
+                        await send({"type": "lifespan.shutdown.complete"})
+                    return
+        self.log.append(f"http {scope['path']} state={scope['state']}")
+        scope["state"]["db"] = "changed by a request"  # a shallow copy: not seen by the next
+        await respond(send, body=b"ok")
+
+
+def test_lifespan_startup_and_shutdown_run_at_start_and_stop() -> None:
+    app = LifespanApp()
+    server = HTTPServer(asgi=app)
+    assert app.log == []
+    with server:
+        assert app.log == ["lifespan.startup"]
+        requests.get(server.url + "/a", timeout=TIMEOUT)
+        requests.get(server.url + "/b", timeout=TIMEOUT)
+    assert app.log == [
+        "lifespan.startup",
+        "http /a state={'db': 'connected'}",
+        "http /b state={'db': 'connected'}",
+        "lifespan.shutdown",
+    ]
+    app.log.clear()
+    with server:  # started again: a fresh lifespan
+        pass
+    assert app.log == ["lifespan.startup", "lifespan.shutdown"]
+
+
+def test_an_app_without_lifespan_support_still_serves() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        await respond(send, body=b"served")
+
+    with HTTPServer(asgi=app) as server:
+        assert requests.get(server.url, timeout=TIMEOUT).content == b"served"
+    server.check()  # the refused lifespan scope is not an error
+
+
+def test_lifespan_startup_failed_makes_start_raise() -> None:
+    app = LifespanApp(fail_startup=True)
+    server = HTTPServer(asgi=app)
+    with pytest.raises(UnderstudyError, match="lifespan startup failed: no database"):
+        server.start()
+    assert not server.running
+    server.stop()  # nothing to stop
+
+
+def test_lifespan_startup_raising_makes_start_raise() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        raise ConnectionRefusedError("cache down")
+
+    with pytest.raises(UnderstudyError, match="ConnectionRefusedError: cache down"):
+        HTTPServer(asgi=app).start()
+
+
+def test_lifespan_shutdown_failed_is_reported_at_exit() -> None:
+    app = LifespanApp(fail_shutdown=True)
+    server = HTTPServer(asgi=app)
+
+    def session() -> None:
+        with server:
+            requests.get(server.url, timeout=TIMEOUT)
+
+    with pytest.raises(UnderstudyError, match="lifespan shutdown failed: stuck"):
+        session()
+
+
+# -- async clients ---------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_httpx_async_client_against_an_asgi_app() -> None:
+    app = LifespanApp()
+    async with HTTPServer(asgi=app) as server, httpx.AsyncClient(base_url=server.url) as client:
+        replies = await asyncio.gather(*(client.get(f"/{index}") for index in range(5)))
+        received = await server.wait_for_requests_async(5)
+    assert [reply.text for reply in replies] == ["ok"] * 5
+    assert sorted(request.path for request in received) == [f"/{index}" for index in range(5)]
+    assert app.log[-1] == "lifespan.shutdown"
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_streams_an_upload_to_an_asgi_app() -> None:
+    sizes: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        total = 0
+        while True:
+            message = await receive()
+            total += len(message["body"])
+            sizes.append(len(message["body"]))
+            if not message["more_body"]:
+                break
+        await respond(send, body=str(total).encode())
+
+    async def upload() -> Any:
+        for _ in range(16):
+            yield b"x" * 65536
+
+    async with (
+        HTTPServer(asgi=app) as server,
+        aiohttp.ClientSession() as session,
+        session.post(server.url + "/upload", data=upload()) as reply,
+    ):
+        assert await reply.text() == str(16 * 65536)
+    assert len(sizes) > 1  # delivered in parts as it arrived, not in one piece
