@@ -795,3 +795,18 @@ def test_a_client_half_closing_when_idle_gets_eof(wires: list[Wire]) -> None:
         wire.sock.shutdown(socket.SHUT_WR)
         assert wire.at_eof()
         assert len(server.requests) == 1
+
+
+def test_a_connection_accepted_as_stop_begins_is_closed_not_leaked() -> None:
+    """The client connects and stop() follows at once, before the loop has made the connection:
+    every time, the client gets EOF or a reset (and the fixture sees no server socket left)."""
+    for _ in range(30):
+        server = HTTPServer(handler=echo).start()
+        with socket.create_connection(server.address, timeout=TIMEOUT) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            server.stop()
+            try:
+                assert sock.recv(100) == b""
+            except ConnectionResetError:
+                pass
+        assert server.requests == []

@@ -15,7 +15,7 @@ from .._journal import Journal
 from .._runtime import Runtime
 from .._server import Server, describe_handler
 from ._asgi import ASGIApp, ASGIHost
-from ._connection import Exchange, HTTPConnection
+from ._connection import Exchange, HTTPConnection, close_listeners
 from ._directory import DirectoryHost
 from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
@@ -381,9 +381,8 @@ class HTTPServer(Server):
 
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
-        for listener in self._listeners:
-            listener.close()
-        self._listeners = []
+        listeners, self._listeners = self._listeners, []
+        await close_listeners(listeners)
         for conn in list(self.connections):
             conn.shutdown()
         deadline = loop.time() + timeout
