@@ -345,6 +345,11 @@ def test_a_one_shot_body_is_refused_for_a_response_sent_to_every_request() -> No
             CannedHost.check_reusable(Response(200, body))
 
 
+def test_http_server_refuses_a_one_shot_canned_body() -> None:
+    with pytest.raises(ConfigurationError, match=r"one-shot generator .* use handler="):
+        HTTPServer(response=Response(200, (part for part in [b"a"])))
+
+
 def test_a_canned_list_body_is_sent_to_every_request() -> None:
     with HTTPServer(response=Response(200, [b"a", b"b"])) as server:
         for _ in range(2):

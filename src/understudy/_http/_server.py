@@ -467,6 +467,7 @@ def _choose_host(
                 f"response= takes an understudy.Response, not {type(response).__name__}; write "
                 f"response=Response(200, {response!r:.40})"
             )
+        CannedHost.check_reusable(response)
         return CannedHost(response)
     for name, value in given.items():
         if not callable(value):
