@@ -148,12 +148,43 @@ class Exchange:
     # -- response side -----------------------------------------------------------------------
 
     def send(self, response: Response) -> None:
-        """Send a complete response whose body is bytes, then finish."""
+        """Send a complete response whose body is bytes, then finish.
+
+        The bytes on the wire depend only on the response, the request's method (HEAD or not),
+        its HTTP version, persistence and the Date (which changes once a second), so they are
+        rendered once per such combination and kept on the response: a fixed response answered
+        many times costs one write per request.
+        """
         body = response.body
         if not isinstance(body, bytes):
             raise TypeError("Exchange.send takes a response with a bytes body")
-        self.start(response.status, response.reason, response.headers, len(body))
-        self.write(body)
+        if self.head_sent or self.finished:
+            return
+        keep_alive = self.keep_alive and not self.conn.closing and self.complete
+        key = (self.method == "HEAD", self.http_version, keep_alive)
+        date = http_date()
+        cache = response._cache
+        rendered = cache.get(key)
+        if rendered is None or rendered[0] != date:
+            conn = self.conn
+            out, conn._out = conn._out, []
+            try:
+                self.start(response.status, response.reason, response.headers, len(body))
+                self.write(body)
+                wire = b"".join(conn._out)
+            finally:
+                conn._out = out
+            if self.framing is None or not wire:  # the connection is gone: nothing to keep
+                self.end()
+                return
+            if len(cache) > 8:
+                cache.clear()
+            cache[key] = (date, wire, self.framing, self.remaining)
+        else:
+            _, wire, self.framing, self.remaining = rendered
+            self.keep_alive = self.framing.keep_alive
+            self.head_sent = True
+        self.conn.write(wire)
         self.end()
 
     def start(

@@ -288,7 +288,7 @@ class Response:
         self.reason = reason if reason is not None else reason_phrase(status)
         self.headers = fields
         self.body: Body = body
-        self._cache: dict[Any, bytes] = {}
+        self._cache: dict[Any, Any] = {}
 
     def __repr__(self) -> str:
         body = f"{len(self.body)}B" if isinstance(self.body, bytes) else "streamed"
