@@ -17,6 +17,19 @@ from ._cycle import CycleResult, StopResult, run_cycles, run_idle_stops
 from ._load import LoadResult, ensure_wrk, run_load
 from ._memory import IdleResult, measure_idle
 from ._report import Target, format_table, ms, ratio
+from ._sockets import (
+    SMTP_CONTROLLER,
+    SMTP_CONTROLLER_DEFAULTS,
+    SMTP_UNDERSTUDY,
+    SOCKETSERVER_TCP,
+    SOCKETSERVER_UDP,
+    TCP_UNDERSTUDY,
+    UDP_UNDERSTUDY,
+    SMTPCycleResult,
+    SocketStopResult,
+    run_smtp_cycles,
+    run_socket_stops,
+)
 from ._stats import summarize
 from ._subjects import (
     PYTEST_HTTPSERVER,
@@ -53,6 +66,13 @@ class Plan:
     connections: int = 50
     idle_servers: int = 1000
     idle_peer_servers: int = 20
+    smtp_cycles: int = 300
+    smtp_peer_cycles: int = 300
+    smtp_peer_budget: float = 4.0
+    smtp_defaults_cycles: int = 100
+    socket_stop_cycles: int = 300
+    socket_peer_stop_cycles: int = 10
+    socket_peer_stop_budget: float = 5.0
 
     @classmethod
     def quick(cls) -> Plan:
@@ -68,6 +88,13 @@ class Plan:
             load_rounds=1,
             idle_servers=200,
             idle_peer_servers=5,
+            smtp_cycles=100,
+            smtp_peer_cycles=100,
+            smtp_peer_budget=1.5,
+            smtp_defaults_cycles=30,
+            socket_stop_cycles=100,
+            socket_peer_stop_cycles=3,
+            socket_peer_stop_budget=1.5,
         )
 
 
@@ -98,6 +125,7 @@ def _machine() -> dict[str, object]:
                 "pytest-localserver",
                 "werkzeug",
                 "uvicorn",
+                "aiosmtpd",
             )
         },
     }
@@ -114,6 +142,8 @@ class Results:
     stops: list[StopResult]
     load: list[LoadResult]
     load_skipped: str | None
+    smtp: list[SMTPCycleResult]
+    socket_stops: list[SocketStopResult]
 
 
 def _cycles(plan: Plan, body_delay: float) -> list[CycleResult]:
@@ -144,6 +174,36 @@ def _stops(plan: Plan) -> list[StopResult]:
                 subject,
                 max_cycles=plan.stop_cycles if is_ours else plan.peer_stop_cycles,
                 budget=30.0 if is_ours else plan.peer_stop_budget,
+                warmup=20 if is_ours else 0,
+                cap=plan.stop_cap,
+            )
+        )
+    return results
+
+
+def _smtp(plan: Plan) -> list[SMTPCycleResult]:
+    cases = (
+        (SMTP_UNDERSTUDY, plan.smtp_cycles, 30.0, 20),
+        (SMTP_CONTROLLER, plan.smtp_peer_cycles, plan.smtp_peer_budget, 5),
+        (SMTP_CONTROLLER_DEFAULTS, plan.smtp_defaults_cycles, plan.smtp_peer_budget, 2),
+    )
+    results = []
+    for subject, cycles, budget, warmup in cases:
+        _log(f"(e) SMTP start → one message → stop: {subject.label}")
+        results.append(run_smtp_cycles(subject, max_cycles=cycles, budget=budget, warmup=warmup))
+    return results
+
+
+def _socket_stops(plan: Plan) -> list[SocketStopResult]:
+    results = []
+    for subject in (TCP_UNDERSTUDY, SOCKETSERVER_TCP, UDP_UNDERSTUDY, SOCKETSERVER_UDP):
+        is_ours = subject in (TCP_UNDERSTUDY, UDP_UNDERSTUDY)
+        _log(f"(f) stop() with one idle {subject.transport} client: {subject.label}")
+        results.append(
+            run_socket_stops(
+                subject,
+                max_cycles=plan.socket_stop_cycles if is_ours else plan.socket_peer_stop_cycles,
+                budget=30.0 if is_ours else plan.socket_peer_stop_budget,
                 warmup=20 if is_ours else 0,
                 cap=plan.stop_cap,
             )
@@ -203,11 +263,13 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
     cycles = _cycles(plan, 0.0)
     body_cycles = _cycles(plan, TEST_BODY)
     stops = _stops(plan)
+    smtp = _smtp(plan)
+    socket_stops = _socket_stops(plan)
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
     if not skip_load:
         load, skipped = _load(plan)
-    return Results(idle, cycles, body_cycles, stops, load, skipped)
+    return Results(idle, cycles, body_cycles, stops, load, skipped, smtp, socket_stops)
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -300,6 +362,74 @@ def _stops_table(results: list[StopResult]) -> str:
             ]
         )
     headers = ["server", "cycles", "p50", "p90", "p99", "p50 ÷ ours", "the idle connection"]
+    return format_table(headers, rows)
+
+
+def _smtp_table(results: list[SMTPCycleResult]) -> str:
+    ours = results[0].summaries()
+    rows = []
+    for result in results:
+        s = result.summaries()
+        rows.append(
+            [
+                result.label,
+                str(s["total"].n),
+                ms(s["total"].p50),
+                ms(s["total"].p90),
+                ms(s["total"].p99),
+                ms(s["start"].p50),
+                ms(s["send"].p50),
+                ms(s["stop"].p50),
+                ratio(s["total"].p50 / ours["total"].p50),
+                ratio(s["start"].p50 / ours["start"].p50),
+            ]
+        )
+    headers = [
+        "server",
+        "cycles",
+        "p50",
+        "p90",
+        "p99",
+        "start",
+        "send",
+        "stop",
+        "p50 ÷ ours",
+        "start ÷ ours",
+    ]
+    return format_table(headers, rows)
+
+
+def _socket_stops_table(results: list[SocketStopResult]) -> str:
+    ours = {
+        result.transport: summarize(result.stop).p50
+        for result in results
+        if result.key in (TCP_UNDERSTUDY.key, UDP_UNDERSTUDY.key) and result.stop
+    }
+    rows = []
+    for result in results:
+        if result.transport == "UDP":
+            note = "-"
+        elif result.blocked:
+            note = f"stop() blocked > {result.cap:g} s, until the client left"
+        else:
+            note = f"EOF at stop(): {result.client_saw_eof}/{len(result.stop)}"
+        if not result.stop:
+            rows.append([result.label, "0", f"> {ms(result.cap)}", "", "", "-", note])
+            continue
+        s = summarize(result.stop)
+        base = ours.get(result.transport)
+        rows.append(
+            [
+                result.label,
+                str(s.n),
+                ms(s.p50),
+                ms(s.p90),
+                ms(s.p99),
+                ratio(s.p50 / base) if base else "-",
+                note,
+            ]
+        )
+    headers = ["server", "cycles", "p50", "p90", "p99", "p50 ÷ ours", "the idle TCP client"]
     return format_table(headers, rows)
 
 
@@ -429,6 +559,21 @@ def _targets(results: Results) -> list[Target]:
         )
     )
 
+    smtp = {result.key: result.summaries() for result in results.smtp}
+    ours_smtp = smtp[SMTP_UNDERSTUDY.key]
+    theirs_smtp = smtp[SMTP_CONTROLLER.key]
+    smtp_ratio = theirs_smtp["total"].p50 / ours_smtp["total"].p50
+    start_ratio = theirs_smtp["start"].p50 / ours_smtp["start"].p50
+    targets.append(
+        Target(
+            "SMTP start → message → stop vs Controller",
+            "≥ 3x",
+            f"{ratio(smtp_ratio)} ({ms(ours_smtp['total'].p50)} vs "
+            f"{ms(theirs_smtp['total'].p50)} ms; start alone {ratio(start_ratio)})",
+            smtp_ratio >= 3,
+        )
+    )
+
     idle = results.idle[0]
     kib = idle.rss_per_server / 1024
     targets.append(
@@ -490,7 +635,19 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         "(d) idle servers started in this process: growth per server.",
         _idle_table(results.idle),
         "",
-        "Targets (issue 2)",
+        (
+            "(e) SMTP: start → one message (smtplib.SMTP(host, port): sendmail, then quit) → "
+            "stop; ms. The Controller is given a free port first (aiosmtpd #388), untimed."
+        ),
+        _smtp_table(results.smtp),
+        "",
+        (
+            "(f) stop() of a TCP server with one connected idle client, and of a UDP server "
+            "after one datagram; ms."
+        ),
+        _socket_stops_table(results.socket_stops),
+        "",
+        "Targets (issues 2 and 4)",
     ]
     width = max(len(target.name) for target in targets)
     for target in targets:
@@ -543,13 +700,33 @@ def _as_json(
             }
             for result in results.idle
         ],
+        "smtp_start_message_stop": [
+            {
+                "key": result.key,
+                "label": result.label,
+                "seconds": {name: s.as_dict() for name, s in result.summaries().items()},
+                "total_samples_seconds": [round(x, 7) for x in result.total],
+            }
+            for result in results.smtp
+        ],
+        "socket_stop_with_idle_client": [
+            {
+                "key": result.key,
+                "label": result.label,
+                "transport": result.transport,
+                "seconds": summarize(result.stop).as_dict() if result.stop else None,
+                "blocked_over_seconds": result.cap if result.blocked else None,
+                "client_saw_eof": result.client_saw_eof if result.transport == "TCP" else None,
+            }
+            for result in results.socket_stops
+        ],
         "targets": [target.as_dict() for target in targets],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="few cycles, 1 s load runs (~30 s)")
+    parser.add_argument("--quick", action="store_true", help="few cycles, 1 s load runs (~40 s)")
     parser.add_argument("--skip-load", action="store_true", help="skip (c), the wrk runs")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     args = parser.parse_args(argv)
