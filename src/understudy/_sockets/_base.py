@@ -1,0 +1,292 @@
+"""The shell shared by the socket servers: binding (TCP/UDP or Unix), serving and stopping.
+
+Also the pieces shared with the syslog and log-record servers: binding a Unix socket in a
+private temporary directory, tracking in-flight handlers, and a protocol that feeds a
+connection's bytes through a sans-IO decoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import inspect
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from .._errors import ConfigurationError
+from .._runtime import Runtime
+from .._server import Server, _bind_inet
+
+E = TypeVar("E")
+E_co = TypeVar("E_co", covariant=True)
+
+
+def _is_async(handler: object) -> bool:
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - an instance with async __call__
+    )
+
+
+# -- the shared server shell -------------------------------------------------------------------
+
+
+class SocketServer(Server):
+    """Binding (TCP/UDP or Unix), serving and stopping shared by the socket servers.
+
+    Subclasses give ``_stream_protocol()`` and/or ``_datagram_protocol()`` factories.
+    """
+
+    kind: ClassVar[str] = "socket server"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str | os.PathLike[str] | None = None,
+        unix: bool = False,
+        socket_kind: socket.SocketKind = socket.SOCK_STREAM,
+    ) -> None:
+        super().__init__(host=host, port=port)
+        if path is not None and not unix:
+            raise ConfigurationError(
+                f"path= is for Unix sockets only; {self.kind} takes host=/port="
+            )
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise ConfigurationError(f"path must be a str or os.PathLike, not {path!r}")
+        self._unix = unix
+        self._socket_kind = socket_kind
+        self._given_path = os.fspath(path) if path is not None else None
+        self._path: str | None = self._given_path
+        self._tempdir: str | None = None
+        self._listeners: list[asyncio.AbstractServer] = []
+        self._transports: set[asyncio.BaseTransport] = set()
+        self._inflight: dict[asyncio.Future[Any], str] = {}
+        self._stopping = False
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The Unix socket's path: as given, or chosen in a private directory at ``start()``.
+
+        Raises:
+            AttributeError: on a TCP/UDP server.
+            RuntimeError: no path was given and the server was never started.
+        """
+        if not self._unix:
+            raise AttributeError(f"{self!r} listens on host and port, not on a Unix socket path")
+        if self._path is None:
+            raise RuntimeError(
+                f"{self!r} has no path yet: one is chosen at start(); call start() first or use "
+                "the server in a `with` block"
+            )
+        return self._path
+
+    @property
+    def port(self) -> int:
+        """The port listened on (see :attr:`understudy.Server.port`).
+
+        Raises:
+            AttributeError: on a Unix socket server (use :attr:`path`).
+        """
+        if self._unix:
+            raise AttributeError(f"{self!r} listens on a Unix socket: use .path, not .port")
+        return super().port
+
+    @property
+    def address(self) -> Any:
+        """``(host, port)`` for TCP/UDP, the path (str) for Unix sockets: what ``connect`` takes."""
+        if self._unix:
+            return self.path
+        return super().address
+
+    def _describe_address(self) -> str:
+        if self._unix:
+            return self._path or "unix:?"
+        return super()._describe_address()
+
+    # -- used on the loop --------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime = self._runtime
+        if runtime is None:  # pragma: no cover - only reached while serving
+            raise RuntimeError("server not started")
+        return runtime
+
+    def _track(self, future: asyncio.Future[Any], description: str) -> None:
+        """Count ``future`` as an in-flight handler until done; record what it raises."""
+        self._inflight[future] = description
+        future.add_done_callback(self._untrack)
+
+    def _untrack(self, future: asyncio.Future[Any]) -> None:
+        self._inflight.pop(future, None)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            return
+        if self._stopping and isinstance(error, ConnectionError):
+            return  # the connection was closed by stop(), not by the handler's fault
+        self._record_error(error)
+
+    # -- lifecycle hooks ---------------------------------------------------------------------
+
+    def _bind(self) -> list[socket.socket]:
+        self._stopping = False
+        if not self._unix:
+            sockets = _bind_inet(self._host, self._requested_port, self._socket_kind)
+            self._bound_port = sockets[0].getsockname()[1]
+            return sockets
+        if self._given_path is None:
+            self._tempdir = tempfile.mkdtemp(prefix="understudy-")  # mode 0700
+            self._path = os.path.join(self._tempdir, "socket")
+        else:
+            self._path = self._given_path
+        try:
+            return [_bind_unix(self._path, self._socket_kind)]
+        except BaseException:
+            self._remove_path(bound=False)
+            raise
+
+    async def _serve(self, sockets: list[socket.socket]) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in sockets:
+            if sock.type == socket.SOCK_STREAM:
+                self._listeners.append(await loop.create_server(self._stream_protocol, sock=sock))
+            else:
+                transport, _ = await loop.create_datagram_endpoint(
+                    self._datagram_protocol, sock=sock
+                )
+                self._transports.add(transport)
+
+    def _stream_protocol(self) -> asyncio.BaseProtocol:
+        raise NotImplementedError
+
+    def _datagram_protocol(self) -> asyncio.BaseProtocol:
+        raise NotImplementedError
+
+    async def _shutdown(self, timeout: float) -> list[str]:
+        loop = asyncio.get_running_loop()
+        self._stopping = True
+        for listener in self._listeners:
+            listener.close()
+        self._listeners = []
+        for transport in list(self._transports):
+            transport.close()
+        await asyncio.sleep(0)  # let connection_lost run, so records say closed
+        deadline = loop.time() + timeout
+        while self._inflight and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(list(self._inflight), timeout=remaining)
+        still_running = sorted(set(self._inflight.values()))
+        for future in list(self._inflight):
+            future.cancel()
+        self._abort()
+        return still_running
+
+    def _abort(self) -> None:
+        self._stopping = True
+        for listener in self._listeners:
+            listener.close()
+        self._listeners = []
+        for transport in list(self._transports):
+            abort = getattr(transport, "abort", None)
+            if abort is not None:
+                abort()
+            else:
+                transport.close()
+        self._transports.clear()
+        self._remove_path(bound=True)
+
+    def _remove_path(self, *, bound: bool) -> None:
+        """Remove the socket file this server bound, and the private directory it made."""
+        if not self._unix:
+            return
+        if bound and self._path is not None:
+            try:
+                os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+        if self._tempdir is not None:
+            shutil.rmtree(self._tempdir, ignore_errors=True)
+            self._tempdir = None
+
+
+def _bind_unix(path: str, kind: socket.SocketKind) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, kind)
+    try:
+        sock.bind(path)
+        if kind == socket.SOCK_STREAM:
+            sock.listen(4096)
+        sock.setblocking(False)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise OSError(
+                errno.EADDRINUSE,
+                f"cannot listen on the Unix socket {path!r}: a file exists there; remove it, or "
+                "pass no path= to let understudy choose one in a private directory",
+            ) from None
+        raise
+    return sock
+
+
+class _Decoder(Protocol[E_co]):
+    def feed(self, data: bytes) -> Sequence[E_co]: ...
+    def close(self) -> Sequence[E_co]: ...
+
+
+class DecodingProtocol(asyncio.Protocol, Generic[E]):
+    """A connection whose bytes go through a sans-IO decoder; what it yields is delivered.
+
+    ``deliver(items, peer)`` is called on the loop with each batch the decoder completes, and
+    with what ``decoder.close()`` returns when the stream ends.
+    """
+
+    def __init__(
+        self,
+        server: SocketServer,
+        decoder: _Decoder[E],
+        deliver: Callable[[Sequence[E], Any], None],
+    ) -> None:
+        self._server = server
+        self._decoder = decoder
+        self._deliver = deliver
+        self._transport: asyncio.BaseTransport | None = None
+        self._peer: Any = None
+        self._ended = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._peer = transport.get_extra_info("peername")
+        self._server._transports.add(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._hand_over(self._decoder.feed(data))
+
+    def eof_received(self) -> bool:
+        self._end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+        if self._transport is not None:
+            self._server._transports.discard(self._transport)
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._hand_over(self._decoder.close())
+
+    def _hand_over(self, items: Sequence[E]) -> None:
+        if not items:
+            return
+        try:
+            self._deliver(items, self._peer)
+        except Exception as error:  # noqa: BLE001 - a bug of ours, surfaced by check()
+            self._server._record_error(error)

@@ -1,0 +1,62 @@
+"""The Unix socket servers: :class:`TCPServer` and :class:`UDPServer` on ``AF_UNIX``."""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+from ._tcp import StreamHandler, _StreamServer
+from ._udp import DatagramHandler, _DatagramServer
+
+
+class UnixStreamServer(_StreamServer):
+    """:class:`TCPServer` on a Unix stream socket (``AF_UNIX``, ``SOCK_STREAM``).
+
+    Args:
+        path: the socket's path. By default, a path in a private temporary directory (mode
+            0700) created at ``start()``; the socket file (and that directory) is removed at
+            ``stop()``. Read it from :attr:`path` (or :attr:`address`) once started.
+        handler: as for :class:`TCPServer`.
+        echo: as for :class:`TCPServer`.
+        journal_size: as for :class:`TCPServer`.
+
+    Raises:
+        OSError: at ``start()``, ``errno.EADDRINUSE`` when a file already exists at ``path``.
+    """
+
+    kind: ClassVar[str] = "Unix stream server"
+
+    def __init__(
+        self,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        handler: StreamHandler | None = None,
+        echo: bool = False,
+        journal_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            handler=handler, echo=echo, journal_size=journal_size, path=path, unix=True
+        )
+
+
+class UnixDatagramServer(_DatagramServer):
+    """:class:`UDPServer` on a Unix datagram socket (``AF_UNIX``, ``SOCK_DGRAM``, like /dev/log).
+
+    Args:
+        path: the socket's path; by default one in a private temporary directory (mode 0700)
+            made at ``start()`` and removed, with the socket file, at ``stop()``.
+        handler: as for :class:`UDPServer`; a reply reaches only a client whose socket is bound
+            to a path.
+        journal_size: keep only the last N datagrams (``None``: all).
+    """
+
+    kind: ClassVar[str] = "Unix datagram server"
+
+    def __init__(
+        self,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        handler: DatagramHandler | None = None,
+        journal_size: int | None = None,
+    ) -> None:
+        super().__init__(handler=handler, journal_size=journal_size, path=path, unix=True)
