@@ -13,7 +13,6 @@ import errno
 import os
 import socket
 import threading
-from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -28,10 +27,6 @@ _START_TIMEOUT = 10.0
 _BACKLOG = 4096
 #: Attempts at finding a port free on both 127.0.0.1 and ::1 for host="localhost".
 _LOCALHOST_ATTEMPTS = 20
-
-
-class _Stopped:
-    """State of a server that is not running."""
 
 
 class Server:
@@ -290,13 +285,7 @@ class Server:
         ``ExceptionGroup``. Does nothing when all went well.
         """
         __tracebackhide__ = True
-        failures = self._take_failures()
-        if len(failures) == 1:
-            raise failures[0]
-        if failures:
-            raise BaseExceptionGroup(
-                f"{len(failures)} errors were raised in handlers of {self!r}", failures
-            )
+        self._raise(self._take_failures())
 
     # -- context managers --------------------------------------------------------------------
 
@@ -342,6 +331,11 @@ class Server:
                     f"understudy: {self!r} also recorded {type(failure).__name__}: {failure}"
                 )
             return
+        self._raise(failures)
+
+    def _raise(self, failures: list[BaseException]) -> None:
+        """Raise one failure as itself, several as an ``ExceptionGroup``, none: nothing."""
+        __tracebackhide__ = True
         if len(failures) == 1:
             raise failures[0]
         if failures:
@@ -440,8 +434,3 @@ def describe_handler(handler: object) -> str:
     if name is None:
         return repr(handler)
     return f"{module}.{name}" if module else str(name)
-
-
-def iter_exceptions(errors: Iterable[BaseException]) -> list[str]:
-    """One line per exception, for summaries."""
-    return [f"{type(error).__name__}: {error}" for error in errors]

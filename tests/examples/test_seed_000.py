@@ -1,7 +1,7 @@
 """The first seed's example, with understudy: any WSGI app, port 0, stop, start again.
 
 In 2010 this took a thread class, a global, ``make_server('', 0, app)``, ``serve_forever()``,
-``shutdown()`` and a ``time.sleep(0.2)`` so the port would be free again. With understudy the
+``shutdown()`` and a 0.2 s sleep so the port would be free again. With understudy the
 server object is the whole fixture: ``start()`` returns once a client may connect, ``stop()``
 returns once nothing is served, and the same object starts again.
 """
