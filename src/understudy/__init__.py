@@ -13,6 +13,7 @@ it received::
 Everything public is importable from this module; the submodules are private.
 """
 
+from ._conditions import Conditions, Direction
 from ._core.matching import Subset
 from ._core.sse import ServerSentEvent
 from ._errors import (
@@ -45,9 +46,11 @@ from ._syslog import SyslogMessage, SyslogServer
 __all__ = [
     "AddressInUse",
     "BadFrame",
+    "Conditions",
     "ConfigurationError",
     "ConnectionRecord",
     "Datagram",
+    "Direction",
     "Expectation",
     "HTTPServer",
     "Headers",

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal, get_args
 
+from ._conditions import Conditions
 from ._core.logframes import BadFrame, LogFrameDecoder, decode_datagram
 from ._errors import ConfigurationError
 from ._journal import Journal
@@ -39,6 +40,9 @@ class LogRecordServer(SocketServer):
         max_frame_size: bytes of pickle accepted per frame (1 MiB by default); a longer frame is
             refused and skipped.
         journal_size: keep only the last N records (and N bad frames); ``None``: all.
+        conditions: network conditions on every connection (:class:`understudy.Conditions`);
+            stream transports only.
+        seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
         ConfigurationError: an unknown transport or a bad size.
@@ -54,6 +58,8 @@ class LogRecordServer(SocketServer):
         port: int = 0,
         max_frame_size: int = _DEFAULT_MAX_FRAME_SIZE,
         journal_size: int | None = None,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
     ) -> None:
         if transport not in get_args(LogRecordTransport):
             raise ConfigurationError(
@@ -72,6 +78,8 @@ class LogRecordServer(SocketServer):
             host=host,
             port=port,
             socket_kind=socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM,
+            conditions=conditions,
+            seed=seed,
         )
         self.transport: LogRecordTransport = transport
         self.max_frame_size = max_frame_size

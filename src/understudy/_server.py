@@ -9,13 +9,17 @@ for in-flight handlers, and is idempotent. Exceptions raised by handlers are kep
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
+import random
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._errors import AddressInUse, ConfigurationError, WaitTimeout
 from ._runtime import Runtime, get_runtime
 
@@ -42,6 +46,11 @@ class Server:
             (``"0.0.0.0"`` or ``"::"``).
         port: the TCP/UDP port; ``0`` (the default) lets the kernel choose a free one, readable
             from :attr:`port` once started.
+        conditions: network conditions for every connection (latency, bandwidth, resets,
+            refusal...: :class:`understudy.Conditions`); ``None`` (default): none. Stream
+            servers only; change them while running with :meth:`set_conditions`.
+        seed: seeds :attr:`random`, the source of every random choice the server makes
+            (jitter, probabilities), so a failing run can be replayed; ``None``: a fresh seed.
     """
 
     #: The kind shown in reprs and messages ("HTTP server").
@@ -49,7 +58,14 @@ class Server:
     #: Socket type of the listeners made by the default ``_bind``.
     _socket_type: ClassVar[socket.SocketKind] = socket.SOCK_STREAM
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
+    ) -> None:
         if not isinstance(host, str) or not host:
             raise ConfigurationError(
                 f"host must be an address such as '127.0.0.1', '::1' or 'localhost', not "
@@ -69,6 +85,9 @@ class Server:
         self._sockets: list[socket.socket] = []
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
+        #: The source of the server's random choices (jitter, probabilities), seeded by ``seed=``.
+        self.random = random.Random(check_seed(seed))  # noqa: S311 - test data, not secrets
+        self._shaper = Shaper(self, check_conditions(conditions))
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -227,6 +246,7 @@ class Server:
 
     async def _stop_on_loop(self, runtime: Runtime, timeout: float) -> list[str]:
         runtime.servers.discard(self)
+        self._shaper.stop()  # a throttled or delayed transfer ends now, not at its pace
         return await self._shutdown(timeout)
 
     def _raise_if_still_running(self, still_running: list[str], timeout: float) -> None:
@@ -244,7 +264,55 @@ class Server:
     def _abort_at_exit(self) -> None:
         """On the loop, at interpreter exit: drop everything without waiting."""
         self._set_served(False)
+        self._shaper.stop()
         self._abort()
+
+    # -- network conditions ------------------------------------------------------------------
+
+    @property
+    def conditions(self) -> Conditions | None:
+        """The :class:`understudy.Conditions` applied to new connections, or ``None``."""
+        return self._shaper.conditions
+
+    def set_conditions(self, conditions: Conditions | None) -> None:
+        """Apply ``conditions`` from now on: to new connections, and to open connections that
+        were accepted while conditions were set (those accepted with none stay unshaped).
+
+        ``Conditions(refuse=True)`` closes the listening sockets at once; conditions without
+        it bind them again on the same address. ``None`` lifts every condition.
+
+        Args:
+            conditions: an :class:`understudy.Conditions`, or ``None``.
+
+        Raises:
+            ConfigurationError: ``conditions`` is not a ``Conditions``.
+            OSError: ending a refusal, the address was taken by another socket meanwhile.
+        """
+        checked = check_conditions(conditions)
+        runtime = self._runtime
+        if not self.running or runtime is None:
+            self._shaper.conditions = checked
+            return
+        runtime.call(self._shaper.set(checked), _START_TIMEOUT, twin="set_conditions_async")
+
+    async def set_conditions_async(self, conditions: Conditions | None) -> None:
+        """The awaitable twin of :meth:`set_conditions`."""
+        checked = check_conditions(conditions)
+        runtime = self._runtime
+        if not self.running or runtime is None:
+            self._shaper.conditions = checked
+            return
+        await runtime.call_async(self._shaper.set(checked))
+
+    async def _listen(
+        self, factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket
+    ) -> asyncio.AbstractServer:
+        """On the loop: ``loop.create_server(factory, sock=sock)`` with conditions applied.
+
+        Every stream server serves its listening sockets through this, so conditions reach
+        every connection without protocol code of its own.
+        """
+        return await self._shaper.listen(factory, sock)
 
     # -- hooks for subclasses ----------------------------------------------------------------
 

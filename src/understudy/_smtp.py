@@ -25,6 +25,7 @@ from typing import Any, AnyStr, ClassVar, TypeAlias
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from ._conditions import Conditions
 from ._errors import ConfigurationError
 from ._journal import Journal
 from ._runtime import Runtime
@@ -656,6 +657,8 @@ class SMTPServer(Server):
             pool; an ``async def`` on the server's loop. An exception gets the client
             ``451 4.3.0`` and is re-raised by :meth:`check` and on leaving the ``with`` block.
         journal_size: keep only the last N messages (``None``: all; ``0``: none).
+        conditions: network conditions on every connection (:class:`understudy.Conditions`);
+        seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
         ConfigurationError: a malformed ``auth``, ``reject`` or size, a handler that is not
@@ -679,8 +682,10 @@ class SMTPServer(Server):
         max_message_size: int | None = _DEFAULT_MAX_MESSAGE_SIZE,
         handler: Handler | None = None,
         journal_size: int | None = None,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
     ) -> None:
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, conditions=conditions, seed=seed)
         if not isinstance(hostname, str) or not hostname or any(c.isspace() for c in hostname):
             raise ConfigurationError(
                 f"hostname must be a domain name such as 'mail.example.com', not {hostname!r}"
@@ -836,10 +841,7 @@ class SMTPServer(Server):
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
         _quiet_aiosmtpd_on_loop()
-        loop = asyncio.get_running_loop()
-        self._listeners = [
-            await loop.create_server(self._make_connection, sock=sock) for sock in sockets
-        ]
+        self._listeners = [await self._listen(self._make_connection, sock) for sock in sockets]
 
     def _make_connection(self) -> _SMTPConnection:
         return _SMTPConnection(self, self._hooks)

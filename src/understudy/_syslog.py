@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal, get_args
 
+from ._conditions import Conditions
 from ._core.syslog import (
     FrameError,
     SyslogFramer,
@@ -48,6 +49,9 @@ class SyslogServer(SocketServer):
             TCP frame is refused: recorded as a message with ``error`` set, skipped, and the
             connection goes on with the next frame.
         journal_size: keep only the last N messages (``None``: all).
+        conditions: network conditions on every connection (:class:`understudy.Conditions`);
+            stream transports only.
+        seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
         ConfigurationError: an unknown transport, ``path`` with ``"udp"``/``"tcp"``, ``host`` or
@@ -65,6 +69,8 @@ class SyslogServer(SocketServer):
         path: str | os.PathLike[str] | None = None,
         max_message_size: int = _DEFAULT_MAX_MESSAGE_SIZE,
         journal_size: int | None = None,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
     ) -> None:
         if transport not in get_args(SyslogTransport):
             raise ConfigurationError(
@@ -94,6 +100,8 @@ class SyslogServer(SocketServer):
             path=path,
             unix=unix,
             socket_kind=_socket_kind(transport),
+            conditions=conditions,
+            seed=seed,
         )
         self.transport: SyslogTransport = transport
         self.max_message_size = max_message_size

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from .._conditions import Conditions
 from .._core.matching import MISSING, Difference, Matcher
 from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
@@ -51,6 +52,8 @@ class HTTPServer(Server):
             report is raised as :class:`~understudy.UnexpectedRequest` by ``check()``.
         max_header_size: bytes of request line plus header section accepted; more gets 431.
         max_body_size: bytes of request body accepted; more gets 413.
+        conditions: network conditions on every connection (:class:`understudy.Conditions`).
+        seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
         ConfigurationError: two hosts given, a host that is not callable, or a bad limit.
@@ -76,8 +79,10 @@ class HTTPServer(Server):
         unmatched_status: int = 404,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
     ) -> None:
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, conditions=conditions, seed=seed)
         self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
         for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -374,9 +379,8 @@ class HTTPServer(Server):
         host = self._host_of_behaviour
         if isinstance(host, ASGIHost):
             await host.startup(self)
-        loop = asyncio.get_running_loop()
         self._listeners = [
-            await loop.create_server(lambda: HTTPConnection(self), sock=sock) for sock in sockets
+            await self._listen(lambda: HTTPConnection(self), sock) for sock in sockets
         ]
 
     async def _shutdown(self, timeout: float) -> list[str]:

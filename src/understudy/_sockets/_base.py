@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from .._conditions import Conditions
 from .._errors import ConfigurationError
 from .._runtime import Runtime
 from .._server import Server, _bind_inet
@@ -50,8 +51,14 @@ class SocketServer(Server):
         path: str | os.PathLike[str] | None = None,
         unix: bool = False,
         socket_kind: socket.SocketKind = socket.SOCK_STREAM,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
     ) -> None:
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, conditions=conditions, seed=seed)
+        if conditions is not None and socket_kind != socket.SOCK_STREAM:
+            raise ConfigurationError(
+                f"conditions= shape stream connections; a {self.kind} on datagrams has none"
+            )
         if path is not None and not unix:
             raise ConfigurationError(
                 f"path= is for Unix sockets only; {self.kind} takes host=/port="
@@ -158,7 +165,7 @@ class SocketServer(Server):
         loop = asyncio.get_running_loop()
         for sock in sockets:
             if sock.type == socket.SOCK_STREAM:
-                self._listeners.append(await loop.create_server(self._stream_protocol, sock=sock))
+                self._listeners.append(await self._listen(self._stream_protocol, sock))
             else:
                 transport, _ = await loop.create_datagram_endpoint(
                     self._datagram_protocol, sock=sock

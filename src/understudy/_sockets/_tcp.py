@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, cast
 
+from .._conditions import Conditions
 from .._errors import ConfigurationError
 from .._journal import Journal
 from .._server import describe_handler
@@ -307,6 +308,8 @@ class TCPServer(_StreamServer):
         host: address to listen on (see :class:`understudy.Server`): ``"127.0.0.1"`` by default.
         port: port to listen on; 0 (the default) lets the kernel choose.
         journal_size: keep only the last N connections (``None``: all).
+        conditions: network conditions on every connection (:class:`understudy.Conditions`).
+        seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
         ConfigurationError: a handler that is not callable, or both ``handler`` and ``echo``.
@@ -324,7 +327,15 @@ class TCPServer(_StreamServer):
         host: str = "127.0.0.1",
         port: int = 0,
         journal_size: int | None = None,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
     ) -> None:
         super().__init__(
-            handler=handler, echo=echo, journal_size=journal_size, host=host, port=port
+            handler=handler,
+            echo=echo,
+            journal_size=journal_size,
+            host=host,
+            port=port,
+            conditions=conditions,
+            seed=seed,
         )

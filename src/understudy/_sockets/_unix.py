@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
+from .._conditions import Conditions
 from ._tcp import StreamHandler, _StreamServer
 from ._udp import DatagramHandler, _DatagramServer
 
@@ -19,6 +20,8 @@ class UnixStreamServer(_StreamServer):
         handler: as for :class:`TCPServer`.
         echo: as for :class:`TCPServer`.
         journal_size: as for :class:`TCPServer`.
+        conditions: as for :class:`TCPServer`.
+        seed: as for :class:`TCPServer`.
 
     Raises:
         OSError: at ``start()``, ``errno.EADDRINUSE`` when a file already exists at ``path``.
@@ -33,9 +36,17 @@ class UnixStreamServer(_StreamServer):
         handler: StreamHandler | None = None,
         echo: bool = False,
         journal_size: int | None = None,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
     ) -> None:
         super().__init__(
-            handler=handler, echo=echo, journal_size=journal_size, path=path, unix=True
+            handler=handler,
+            echo=echo,
+            journal_size=journal_size,
+            path=path,
+            unix=True,
+            conditions=conditions,
+            seed=seed,
         )
 
 
