@@ -30,6 +30,7 @@ from ._http._models import Request, Response
 from ._http._server import HTTPServer
 from ._http._sse import event_stream
 from ._logrecords import BadFrame, LogRecordServer
+from ._proxy import Proxy, ProxyConnection
 from ._server import Server
 from ._smtp import SMTPMessage, SMTPServer
 from ._sockets import (
@@ -55,6 +56,8 @@ __all__ = [
     "HTTPServer",
     "Headers",
     "LogRecordServer",
+    "Proxy",
+    "ProxyConnection",
     "Query",
     "Request",
     "Response",

@@ -14,11 +14,13 @@ import pytest
 
 from ._fixtures import factory, options, started
 from ._logrecords import LogRecordServer
+from ._proxy import Proxy
 from ._sockets import TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
 from ._syslog import SyslogServer
 
 __all__ = [
     "MakeLogRecordServer",
+    "MakeProxy",
     "MakeSyslogServer",
     "MakeTCPServer",
     "MakeUDPServer",
@@ -27,6 +29,7 @@ __all__ = [
     "log_record_server",
     "log_record_server_options",
     "make_log_record_server",
+    "make_proxy",
     "make_syslog_server",
     "make_tcp_server",
     "make_udp_server",
@@ -61,6 +64,9 @@ MakeSyslogServer = Callable[..., SyslogServer]
 
 #: The type of the ``make_log_record_server`` fixture, for annotations.
 MakeLogRecordServer = Callable[..., LogRecordServer]
+
+#: The type of the ``make_proxy`` fixture, for annotations.
+MakeProxy = Callable[..., Proxy]
 
 
 @pytest.fixture
@@ -261,3 +267,14 @@ def make_log_record_server(
     ``log_record_server_options``. Every server it made is stopped and checked after the test.
     """
     yield from factory(request, LogRecordServer, log_record_server_options)
+
+
+@pytest.fixture
+def make_proxy(request: pytest.FixtureRequest) -> Iterator[MakeProxy]:
+    """A factory: ``make_proxy(upstream=server.address, conditions=...)`` returns a started
+    :class:`~understudy.Proxy`. Every proxy it made is stopped and checked after the test.
+
+    A proxy needs its upstream, so there is no ready-made ``proxy`` fixture; options from
+    ``@pytest.mark.understudy(...)`` apply here too.
+    """
+    yield from factory(request, Proxy, {})
