@@ -447,6 +447,9 @@ class _ShapedProtocol(asyncio.Protocol):
         self._shaper.connections.add(self)
         conditions = self._conditions
         self.update(conditions)
+        if self._active and conditions.reset_after == 0:
+            self._reset()  # before a byte is read: the server never hears of it
+            return
         if self._active and conditions.accept_but_never_read:
             transport.pause_reading()
             return  # the server never hears of it; stop() aborts it
