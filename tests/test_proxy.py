@@ -156,9 +156,9 @@ def test_limit_data_through_the_proxy_cuts_the_response() -> None:
     with (
         HTTPServer(response=Response(body=b"x" * 5000)) as server,
         Proxy(upstream=server.address, conditions=Conditions(limit_data=100)) as proxy,
+        pytest.raises(requests.RequestException),
     ):
-        with pytest.raises(requests.RequestException):
-            requests.get(f"http://{proxy.host}:{proxy.port}/", timeout=10)
+        requests.get(f"http://{proxy.host}:{proxy.port}/", timeout=10)
 
 
 def test_refuse_and_reopen_the_proxy() -> None:
@@ -202,23 +202,28 @@ def test_refused_upstream_resets_the_client_and_is_recorded_not_raised() -> None
 
 
 def test_refused_upstream_is_a_connection_error_for_requests() -> None:
-    with Proxy(upstream=("127.0.0.1", closed_port())) as proxy:
-        with pytest.raises(requests.ConnectionError):
-            requests.get(f"http://{proxy.host}:{proxy.port}/", timeout=10)
+    with (
+        Proxy(upstream=("127.0.0.1", closed_port())) as proxy,
+        pytest.raises(requests.ConnectionError),
+    ):
+        requests.get(f"http://{proxy.host}:{proxy.port}/", timeout=10)
 
 
 # -- waiting ---------------------------------------------------------------------------------
 
 
 def test_waits_time_out_with_what_arrived() -> None:
-    with TCPServer(echo=True) as server, Proxy(upstream=server.address) as proxy:
-        with socket.create_connection(proxy.address) as client:
-            client.sendall(b"abc")
-            recv_exactly(client, 3)
-            with pytest.raises(WaitTimeout, match=r"waited 0.1 s for a connection to relay b'xyz'"):
-                proxy.wait_for_bytes(b"xyz", timeout=0.1)
-            with pytest.raises(WaitTimeout, match="1 connection arrived"):
-                proxy.wait_for_connections(2, timeout=0.1)
+    with (
+        TCPServer(echo=True) as server,
+        Proxy(upstream=server.address) as proxy,
+        socket.create_connection(proxy.address) as client,
+    ):
+        client.sendall(b"abc")
+        recv_exactly(client, 3)
+        with pytest.raises(WaitTimeout, match=r"waited 0.1 s for a connection to relay b'xyz'"):
+            proxy.wait_for_bytes(b"xyz", timeout=0.1)
+        with pytest.raises(WaitTimeout, match="1 connection arrived"):
+            proxy.wait_for_connections(2, timeout=0.1)
     with pytest.raises(ConfigurationError, match="direction must be 'upstream'"):
         proxy.wait_for_bytes(b"a", direction="sideways")  # type: ignore[arg-type]
     proxy.clear()

@@ -282,7 +282,7 @@ class Shaper:
         listener = await loop.create_server(self.factory(make), sock=sock)
         self._listeners.append((listener, make, sock.family, sock.getsockname()))
         if self.conditions is not None and self.conditions.refuse:
-            self._refuse()
+            await self._refuse()
         return listener
 
     async def set(self, conditions: Conditions | None) -> None:
@@ -291,12 +291,22 @@ class Shaper:
         for connection in list(self.connections):
             connection.update(conditions)
         if conditions is not None and conditions.refuse:
-            self._refuse()
+            await self._refuse()
         elif self._refusing:
             await self._reopen()
 
-    def _refuse(self) -> None:
+    async def _refuse(self) -> None:
+        if self._refusing:
+            return
         self._refusing = True
+        # As in the HTTP server's close_listeners: stop accepting first, and let connections
+        # already accepted get their protocol, before closing (else they are lost, half-made).
+        loop = asyncio.get_running_loop()
+        for listener, _, _, _ in self._listeners:
+            if isinstance(listener, asyncio.Server):
+                for sock in listener.sockets:
+                    loop.remove_reader(sock.fileno())
+        await asyncio.sleep(0)
         for listener, _, _, _ in self._listeners:
             listener.close()  # closes the listening socket: the kernel refuses connections
 
