@@ -255,32 +255,38 @@ def check_seed(seed: object) -> int | None:
 class Shaper:
     """Applies a server's :class:`Conditions` to its listeners and connections, on the loop."""
 
+    __slots__ = (
+        "_closed",
+        "_listeners",
+        "_refusing",
+        "_reopened",
+        "conditions",
+        "connections",
+        "server",
+    )
+
     def __init__(self, server: Server, conditions: Conditions | None) -> None:
         self.server = server
         self.conditions = conditions
-        #: Connections wrapped so far and still open.
-        self.connections: set[_ShapedProtocol] = set()
+        #: Connections wrapped so far and still open (a dict: smaller than a set when empty).
+        self.connections: dict[_ShapedProtocol, None] = {}
         #: (listener, protocol factory, socket family, address) per listening socket served.
-        self._listeners: list[tuple[asyncio.AbstractServer, Callable[[], Any], int, Any]] = []
+        #: (listener, protocol factory, listening socket) per socket served.
+        self._listeners: list[tuple[asyncio.AbstractServer, Callable[[], Any], socket.socket]] = []
+        #: While refusing: (protocol factory, family, address) of each listener closed.
+        self._closed: list[tuple[Callable[[], Any], int, Any]] = []
         self._refusing = False
         self._reopened = False
 
     def factory(self, make: Callable[[], Any]) -> Callable[[], Any]:
         """Wrap a protocol factory: each connection accepted while conditions are set is shaped."""
 
-        def shaped() -> Any:
-            protocol = make()
-            conditions = self.conditions
-            if conditions is None:
-                return protocol  # nothing to apply: the server's own protocol, at full speed
-            return _ShapedProtocol(self, protocol, conditions)
-
-        return shaped
+        return _Factory(self, make)
 
     async def listen(self, make: Callable[[], Any], sock: socket.socket) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
         listener = await loop.create_server(self.factory(make), sock=sock)
-        self._listeners.append((listener, make, sock.family, sock.getsockname()))
+        self._listeners.append((listener, make, sock))
         if self.conditions is not None and self.conditions.refuse:
             await self._refuse()
         return listener
@@ -302,38 +308,59 @@ class Shaper:
         # As in the HTTP server's close_listeners: stop accepting first, and let connections
         # already accepted get their protocol, before closing (else they are lost, half-made).
         loop = asyncio.get_running_loop()
-        for listener, _, _, _ in self._listeners:
+        self._closed = [
+            (make, sock.family, sock.getsockname()) for _, make, sock in self._listeners
+        ]
+        for listener, _, _ in self._listeners:
             if isinstance(listener, asyncio.Server):
                 for sock in listener.sockets:
                     loop.remove_reader(sock.fileno())
         await asyncio.sleep(0)
-        for listener, _, _, _ in self._listeners:
+        for listener, _, _ in self._listeners:
             listener.close()  # closes the listening socket: the kernel refuses connections
 
     async def _reopen(self) -> None:
         self._refusing = False
         self._reopened = True
         loop = asyncio.get_running_loop()
-        reopened: list[tuple[asyncio.AbstractServer, Callable[[], Any], int, Any]] = []
-        for listener, make, family, address in self._listeners:
-            listener.close()
+        closed, self._closed = self._closed, []
+        self._listeners = []
+        for make, family, address in closed:
             sock = _bind_again(family, address)
             self.server._sockets.append(sock)
-            new = await loop.create_server(self.factory(make), sock=sock)
-            reopened.append((new, make, family, address))
-        self._listeners = reopened
+            listener = await loop.create_server(self.factory(make), sock=sock)
+            self._listeners.append((listener, make, sock))
 
     def stop(self) -> None:
         """On the loop, before the server's own shutdown: close listeners bound again, and abort
         every shaped connection, so a throttled transfer or a delayed delivery ends at once."""
         if self._reopened or self._refusing:
             # Listeners the server's own shutdown does not know of (bound again after a refusal).
-            for listener, _, _, _ in self._listeners:
+            for listener, _, _ in self._listeners:
                 listener.close()
         self._listeners = []
+        self._closed = []
         self._refusing = self._reopened = False
         for connection in list(self.connections):
             connection.abort()
+
+
+class _Factory:
+    """A protocol factory that shapes each connection while conditions are set (a slotted
+    object: it lives as long as the listener, so it is kept smaller than a closure)."""
+
+    __slots__ = ("make", "shaper")
+
+    def __init__(self, shaper: Shaper, make: Callable[[], Any]) -> None:
+        self.shaper = shaper
+        self.make = make
+
+    def __call__(self) -> Any:
+        protocol = self.make()
+        conditions = self.shaper.conditions
+        if conditions is None:
+            return protocol  # nothing to apply: the server's own protocol, at full speed
+        return _ShapedProtocol(self.shaper, protocol, conditions)
 
 
 def _bind_again(family: int, address: Any) -> socket.socket:
@@ -454,7 +481,7 @@ class _ShapedProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._real = transport
-        self._shaper.connections.add(self)
+        self._shaper.connections[self] = None
         conditions = self._conditions
         self.update(conditions)
         if self._active and conditions.reset_after == 0:
@@ -478,7 +505,7 @@ class _ShapedProtocol(asyncio.Protocol):
         return True  # keep the transport open: queued bytes still go both ways
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._shaper.connections.discard(self)
+        self._shaper.connections.pop(self, None)
         self._cancel_all()
         if self._made and not self._lost:
             self._lost = True

@@ -85,8 +85,8 @@ class Server:
         self._sockets: list[socket.socket] = []
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
-        #: The source of the server's random choices (jitter, probabilities), seeded by ``seed=``.
-        self.random = random.Random(check_seed(seed))  # noqa: S311 - test data, not secrets
+        self._seed = check_seed(seed)
+        self._random: random.Random | None = None  # made on first use: idle servers stay small
         self._shaper = Shaper(self, check_conditions(conditions))
 
     # -- addresses ---------------------------------------------------------------------------
@@ -268,6 +268,14 @@ class Server:
         self._abort()
 
     # -- network conditions ------------------------------------------------------------------
+
+    @property
+    def random(self) -> random.Random:
+        """The source of the server's random choices (jitter, probabilities): a
+        ``random.Random`` seeded by ``seed=``, so a failing run can be replayed."""
+        if self._random is None:
+            self._random = random.Random(self._seed)  # noqa: S311 - test data, not secrets
+        return self._random
 
     @property
     def conditions(self) -> Conditions | None:
