@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from . import _conditions
 from ._cycle import CycleResult, StopResult, run_cycles, run_idle_stops
 from ._load import LoadResult, ensure_wrk, run_load
 from ._memory import IdleResult, measure_idle
@@ -73,6 +74,8 @@ class Plan:
     socket_stop_cycles: int = 300
     socket_peer_stop_cycles: int = 10
     socket_peer_stop_budget: float = 5.0
+    conditions_samples: int = 200
+    conditions_duration: float = 1.0  # seconds per bandwidth setting
 
     @classmethod
     def quick(cls) -> Plan:
@@ -95,6 +98,8 @@ class Plan:
             socket_stop_cycles=100,
             socket_peer_stop_cycles=3,
             socket_peer_stop_budget=1.5,
+            conditions_samples=50,
+            conditions_duration=0.5,
         )
 
 
@@ -144,6 +149,7 @@ class Results:
     load_skipped: str | None
     smtp: list[SMTPCycleResult]
     socket_stops: list[SocketStopResult]
+    conditions: _conditions.ConditionsResult
 
 
 def _cycles(plan: Plan, body_delay: float) -> list[CycleResult]:
@@ -265,11 +271,13 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
     stops = _stops(plan)
     smtp = _smtp(plan)
     socket_stops = _socket_stops(plan)
+    _log("(g) network conditions: achieved latency and bandwidth vs the settings")
+    conditions = _conditions.run(samples=plan.conditions_samples, duration=plan.conditions_duration)
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
     if not skip_load:
         load, skipped = _load(plan)
-    return Results(idle, cycles, body_cycles, stops, load, skipped, smtp, socket_stops)
+    return Results(idle, cycles, body_cycles, stops, load, skipped, smtp, socket_stops, conditions)
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -587,6 +595,7 @@ def _targets(results: Results) -> list[Target]:
             idle.threads <= 0,
         )
     )
+    targets += _conditions.conditions_targets(results.conditions)
     return targets
 
 
@@ -647,7 +656,13 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         ),
         _socket_stops_table(results.socket_stops),
         "",
-        "Targets (issues 2 and 4)",
+        (
+            "(g) network conditions: one-way latency (half an echo round trip) minus the "
+            "setting, and bandwidth achieved from first byte to last."
+        ),
+        _conditions.conditions_table(results.conditions),
+        "",
+        "Targets (issues 2, 4 and 6)",
     ]
     width = max(len(target.name) for target in targets)
     for target in targets:
@@ -720,6 +735,7 @@ def _as_json(
             }
             for result in results.socket_stops
         ],
+        "conditions": _conditions.conditions_json(results.conditions),
         "targets": [target.as_dict() for target in targets],
     }
 
