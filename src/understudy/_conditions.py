@@ -92,7 +92,7 @@ class Direction:
     Raises:
         ConfigurationError: a negative or non-finite number.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
     latency: float = 0.0
@@ -159,7 +159,7 @@ class Conditions:
         ConfigurationError: a value out of range, or ``latency``/``jitter``/``bandwidth``/
             ``limit_data`` given together with ``upstream=``/``downstream=``.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
     latency: float = 0.0
@@ -251,6 +251,8 @@ def check_seed(seed: object) -> int | None:
 
 # -- the shell: one per server ------------------------------------------------------------------
 
+_Listener = tuple[asyncio.AbstractServer, Callable[[], Any], socket.socket, dict[str, Any]]
+
 
 class Shaper:
     """Applies a server's :class:`Conditions` to its listeners and connections, on the loop."""
@@ -271,10 +273,10 @@ class Shaper:
         #: Connections wrapped so far and still open (a dict: smaller than a set when empty).
         self.connections: dict[_ShapedProtocol, None] = {}
         #: (listener, protocol factory, socket family, address) per listening socket served.
-        #: (listener, protocol factory, listening socket) per socket served.
-        self._listeners: list[tuple[asyncio.AbstractServer, Callable[[], Any], socket.socket]] = []
-        #: While refusing: (protocol factory, family, address) of each listener closed.
-        self._closed: list[tuple[Callable[[], Any], int, Any]] = []
+        #: (listener, protocol factory, listening socket, create_server options) per socket.
+        self._listeners: list[_Listener] = []
+        #: While refusing: (protocol factory, family, address, options) of each listener closed.
+        self._closed: list[tuple[Callable[[], Any], int, Any, dict[str, Any]]] = []
         self._refusing = False
         self._reopened = False
 
@@ -283,10 +285,12 @@ class Shaper:
 
         return _Factory(self, make)
 
-    async def listen(self, make: Callable[[], Any], sock: socket.socket) -> asyncio.AbstractServer:
+    async def listen(
+        self, make: Callable[[], Any], sock: socket.socket, options: dict[str, Any]
+    ) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
-        listener = await loop.create_server(self.factory(make), sock=sock)
-        self._listeners.append((listener, make, sock))
+        listener = await loop.create_server(self.factory(make), sock=sock, **options)
+        self._listeners.append((listener, make, sock, options))
         if self.conditions is not None and self.conditions.refuse:
             await self._refuse()
         return listener
@@ -309,14 +313,15 @@ class Shaper:
         # already accepted get their protocol, before closing (else they are lost, half-made).
         loop = asyncio.get_running_loop()
         self._closed = [
-            (make, sock.family, sock.getsockname()) for _, make, sock in self._listeners
+            (make, sock.family, sock.getsockname(), options)
+            for _, make, sock, options in self._listeners
         ]
-        for listener, _, _ in self._listeners:
+        for listener, _, _, _ in self._listeners:
             if isinstance(listener, asyncio.Server):
                 for sock in listener.sockets:
                     loop.remove_reader(sock.fileno())
         await asyncio.sleep(0)
-        for listener, _, _ in self._listeners:
+        for listener, _, _, _ in self._listeners:
             listener.close()  # closes the listening socket: the kernel refuses connections
 
     async def _reopen(self) -> None:
@@ -325,18 +330,18 @@ class Shaper:
         loop = asyncio.get_running_loop()
         closed, self._closed = self._closed, []
         self._listeners = []
-        for make, family, address in closed:
+        for make, family, address, options in closed:
             sock = _bind_again(family, address)
             self.server._sockets.append(sock)
-            listener = await loop.create_server(self.factory(make), sock=sock)
-            self._listeners.append((listener, make, sock))
+            listener = await loop.create_server(self.factory(make), sock=sock, **options)
+            self._listeners.append((listener, make, sock, options))
 
     def stop(self) -> None:
         """On the loop, before the server's own shutdown: close listeners bound again, and abort
         every shaped connection, so a throttled transfer or a delayed delivery ends at once."""
         if self._reopened or self._refusing:
             # Listeners the server's own shutdown does not know of (bound again after a refusal).
-            for listener, _, _ in self._listeners:
+            for listener, _, _, _ in self._listeners:
                 listener.close()
         self._listeners = []
         self._closed = []

@@ -44,7 +44,7 @@ class ProxyConnection:
             ``None``. The client's connection is then reset; the failure is kept here and not
             raised by ``check()``: a refused upstream is a network condition, not a bug.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
     __slots__ = ("_downstream", "_lock", "_upstream", "closed_at", "error", "opened_at", "peer")
@@ -277,7 +277,7 @@ class Proxy(Server):
     An upstream that refuses or times out resets the client's connection and is recorded in
     :attr:`ProxyConnection.error`; it is not raised by :meth:`check`.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
     kind: ClassVar[str] = "TCP proxy"

@@ -313,14 +313,15 @@ class Server:
         await runtime.call_async(self._shaper.set(checked))
 
     async def _listen(
-        self, factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket
+        self, factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket, **options: Any
     ) -> asyncio.AbstractServer:
-        """On the loop: ``loop.create_server(factory, sock=sock)`` with conditions applied.
+        """On the loop: ``loop.create_server(factory, sock=sock, **options)`` with conditions
+        applied (``options``: what else ``create_server`` takes, such as ``ssl=``).
 
         Every stream server serves its listening sockets through this, so conditions reach
         every connection without protocol code of its own.
         """
-        return await self._shaper.listen(factory, sock)
+        return await self._shaper.listen(factory, sock, options)
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
