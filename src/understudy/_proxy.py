@@ -139,6 +139,7 @@ class _ClientSide(asyncio.Protocol):
         self._pending.clear()
         if self._client_eof and transport.can_write_eof():
             transport.write_eof()
+        self._client.resume_reading()  # paused while the pending bytes grew too many
 
     def data_received(self, data: bytes) -> None:
         self.record._add("upstream", data)
@@ -146,7 +147,7 @@ class _ClientSide(asyncio.Protocol):
         if self._upstream is None:
             self._pending.append(data)
             if sum(map(len, self._pending)) > _HIGH_WATER and self._client is not None:
-                self._client.pause_reading()  # resumed by _UpstreamSide.connection_made
+                self._client.pause_reading()  # resumed once connected (_connect)
         else:
             self._upstream.write(data)
 
@@ -195,10 +196,6 @@ class _ClientSide(asyncio.Protocol):
 
     # -- from the upstream side ---------------------------------------------------------------
 
-    def upstream_connected(self) -> None:
-        if self._client is not None and not self._client.is_closing():
-            self._client.resume_reading()
-
     def upstream_data(self, data: bytes) -> None:
         self.record._add("downstream", data)
         self._proxy._changes.notify()
@@ -233,9 +230,6 @@ class _UpstreamSide(asyncio.Protocol):
 
     def __init__(self, pair: _ClientSide) -> None:
         self._pair = pair
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._pair.upstream_connected()
 
     def data_received(self, data: bytes) -> None:
         self._pair.upstream_data(data)
