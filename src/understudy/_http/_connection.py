@@ -304,6 +304,9 @@ class HTTPConnection(asyncio.Protocol):
         self.broken = False
         #: The client half-closed its side: answer what it sent, then close.
         self.peer_closed = False
+        #: Inside :meth:`data_received`: a streaming host's dispatch waits for the end of it.
+        self.feeding = False
+        self.deferred: Exchange | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -335,6 +338,7 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
+        self.feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -355,6 +359,13 @@ class HTTPConnection(asyncio.Protocol):
                 self._refuse(_Refused(400, f"malformed request: {error}"))
         except httptools.HttpParserError as error:
             self._refuse(_Refused(400, f"malformed request: {error}"))
+        finally:
+            self.feeding = False
+        deferred = self.deferred
+        if deferred is not None:
+            self.deferred = None
+            if not deferred.dispatched and self.queue and self.queue[0] is deferred:
+                self._dispatch(deferred)
 
     def eof_received(self) -> bool:
         """The client has sent all it will send: answer what came in full, then close.
@@ -469,8 +480,15 @@ class HTTPConnection(asyncio.Protocol):
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
-        if exchange.complete or self.server.streams_body:
+        if exchange.complete:
             self._dispatch(exchange)
+        elif self.server.streams_body:
+            if self.feeding:
+                # The rest of the request may be in the bytes being parsed (always so for a
+                # request without a body): dispatch once they are, so the host sees it whole.
+                self.deferred = exchange
+            else:
+                self._dispatch(exchange)
 
     def _dispatch(self, exchange: Exchange) -> None:
         exchange.dispatched = True
