@@ -41,6 +41,7 @@ from ._sockets import (
     UnixStreamServer,
 )
 from ._syslog import SyslogMessage, SyslogServer
+from ._tls import TLS, TLSInfo
 
 __all__ = [
     "AddressInUse",
@@ -64,6 +65,8 @@ __all__ = [
     "SyslogMessage",
     "SyslogServer",
     "TCPServer",
+    "TLS",
+    "TLSInfo",
     "UDPServer",
     "UnderstudyError",
     "UnexpectedRequest",
