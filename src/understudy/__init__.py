@@ -44,6 +44,7 @@ from ._syslog import SyslogMessage, SyslogServer
 from ._tls import TLS, TLSInfo
 
 __all__ = [
+    "TLS",
     "AddressInUse",
     "BadFrame",
     "ConfigurationError",
@@ -65,7 +66,6 @@ __all__ = [
     "SyslogMessage",
     "SyslogServer",
     "TCPServer",
-    "TLS",
     "TLSInfo",
     "UDPServer",
     "UnderstudyError",

@@ -196,9 +196,10 @@ def format_subject(cert: dict[str, Any] | None) -> str | None:
     """A peer certificate's subject (``SSLObject.getpeercert()``) in RFC 4514 form."""
     if not cert:
         return None
-    rdns = []
-    for rdn in reversed(cert.get("subject", ())):
-        rdns.append("+".join(f"{_SHORT_NAMES.get(k, k)}={_escape(v)}" for k, v in rdn))
+    rdns = [
+        "+".join(f"{_SHORT_NAMES.get(k, k)}={_escape(v)}" for k, v in rdn)
+        for rdn in reversed(cert.get("subject", ()))
+    ]
     return ",".join(rdns) or None
 
 
@@ -323,7 +324,7 @@ class CertificateAuthority:
     # -- what a test reads ------------------------------------------------------------------
 
     @property
-    def trustme(self) -> trustme.CA:
+    def trustme_ca(self) -> trustme.CA:
         """The underlying ``trustme.CA``, for anything this class does not offer."""
         with self._lock:
             return self._made()
@@ -331,7 +332,7 @@ class CertificateAuthority:
     @property
     def cert_pem(self) -> bytes:
         """The CA certificate, PEM (bytes): what a client must trust."""
-        return bytes(self.trustme.cert_pem.bytes())
+        return bytes(self.trustme_ca.cert_pem.bytes())
 
     def client_context(self, *, client_cert: ClientCertificate | None = None) -> ssl.SSLContext:
         """A new client-side ``ssl.SSLContext`` that trusts this CA (and only it).
@@ -385,7 +386,7 @@ class CertificateAuthority:
             raise ConfigurationError(
                 f"common_name must be a non-empty str such as 'alice', not {common_name!r}"
             )
-        leaf = self.trustme.issue_cert(
+        leaf = self.trustme_ca.issue_cert(
             common_name=common_name,
             organization_name=organization,
             organization_unit_name="understudy client",
@@ -404,7 +405,7 @@ class CertificateAuthority:
         self, settings: TLS, host: str, alpn_protocols: tuple[str, ...] = ()
     ) -> ssl.SSLContext:
         """The server-side context for ``settings``, made once and shared."""
-        identities = LOCAL_IDENTITIES
+        identities: tuple[str, ...] = LOCAL_IDENTITIES
         if host not in LOCAL_IDENTITIES and host not in _WILDCARD_HOSTS:
             identities = (*identities, host)
         key = (settings, identities, alpn_protocols)
@@ -473,13 +474,18 @@ class CertificateAuthority:
         issuer = self._other() if mode == "untrusted-ca" else self._made()
         now = datetime.datetime.now(datetime.UTC)
         day = datetime.timedelta(days=1)
-        window: dict[str, datetime.datetime] = {}
+        not_before = not_after = None  # trustme's defaults: valid from now on
         if mode == "expired":
-            window = {"not_before": now - 30 * day, "not_after": now - day}
+            not_before, not_after = now - 30 * day, now - day
         elif mode == "not-yet-valid":
-            window = {"not_before": now + day, "not_after": now + 30 * day}
+            not_before, not_after = now + day, now + 30 * day
         names = (WRONG_HOST,) if mode == "wrong-host" else identities
-        leaf = issuer.issue_cert(*names, organization_unit_name="understudy server", **window)
+        leaf = issuer.issue_cert(
+            *names,
+            organization_unit_name="understudy server",
+            not_before=not_before,
+            not_after=not_after,
+        )
         return bytes(leaf.private_key_and_cert_chain_pem.bytes())
 
 
@@ -517,6 +523,8 @@ def authority() -> CertificateAuthority:
     return _authority
 
 
-def server_context(settings: TLS, host: str, alpn_protocols: tuple[str, ...] = ()) -> ssl.SSLContext:
+def server_context(
+    settings: TLS, host: str, alpn_protocols: tuple[str, ...] = ()
+) -> ssl.SSLContext:
     """The shared server-side context for ``settings`` on ``host`` (see the module docs)."""
     return _authority.server_context(settings, host, alpn_protocols)
