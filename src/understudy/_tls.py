@@ -451,6 +451,9 @@ class CertificateAuthority:
         self, settings: TLS, identities: tuple[str, ...], alpn_protocols: tuple[str, ...]
     ) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # No TLS 1.3 session tickets: each costs the server an encryption and the client a
+        # read after the handshake, and a test's fresh connections do not resume sessions.
+        context.num_tickets = 0
         if settings.minimum_version is not None:
             context.minimum_version = settings.minimum_version
         if settings.maximum_version is not None:
