@@ -43,8 +43,7 @@ from ._sockets import (
 from ._syslog import SyslogMessage, SyslogServer
 from ._tls import TLS, TLSInfo
 
-__all__ = [
-    "TLS",
+__all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
     "BadFrame",
     "ConfigurationError",
@@ -66,6 +65,7 @@ __all__ = [
     "SyslogMessage",
     "SyslogServer",
     "TCPServer",
+    "TLS",
     "TLSInfo",
     "UDPServer",
     "UnderstudyError",
