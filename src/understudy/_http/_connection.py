@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from .._core.framing import LAST_CHUNK, BodyMode, Framing, encode_chunk, encode_head, plan_framing
+from .._tls import TLSInfo, tls_info
 from ._models import Request, Response
 
 if TYPE_CHECKING:
@@ -297,6 +298,7 @@ class HTTPConnection(asyncio.Protocol):
         self.url_parts: list[bytes] = []
         self.header_bytes = 0
         self.client: tuple[str, int] | None = None
+        self.tls: TLSInfo | None = None
         self.closing = False
         self.reading_paused = False
         self._writable: asyncio.Future[None] | None = None
@@ -321,6 +323,8 @@ class HTTPConnection(asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        if self.server._tls is not None:
+            self.tls = tls_info(transport)
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -376,7 +380,7 @@ class HTTPConnection(asyncio.Protocol):
         self.peer_closed = True
         if self.parsing is not None and not self.broken:
             self._refuse(_Refused(400, "the client closed before the request was complete"))
-        return bool(self.queue)
+        return bool(self.queue) and self.tls is None  # TLS cannot stay half-open in asyncio
 
     def pause_writing(self) -> None:
         if self._writable is None or self._writable.done():
@@ -460,6 +464,7 @@ class HTTPConnection(asyncio.Protocol):
             client=self.client,
             received_at=time.time(),
             scheme=self.server.scheme,
+            tls=self.tls,
         )
         exchange.request = request
         self.server.record(request)
@@ -530,6 +535,7 @@ class HTTPConnection(asyncio.Protocol):
                 client=self.client,
                 received_at=time.time(),
                 scheme=self.server.scheme,
+                tls=self.tls,
                 error=refusal.reason,
             )
         )
