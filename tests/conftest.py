@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,16 @@ def _describe(fd: int) -> str:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return "?"
+
+
+@pytest.fixture(scope="session")
+def tiny_dists(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """``My_Pkg.Name`` 1.0 built once per session with ``python -m build``: [wheel, sdist]."""
+    from pypi_tools import build_project, write_project  # noqa: PLC0415 - only the PyPI tests
+
+    root = tmp_path_factory.mktemp("tiny-project")
+    wheel, sdist = sorted(
+        build_project(write_project(root, "My_Pkg.Name", "1.0"), root / "dist"),
+        key=lambda path: not path.name.endswith(".whl"),
+    )
+    return [wheel, sdist]

@@ -36,9 +36,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def write_project(
-    root: Path, name: str, version: str, *, requires_python: str = ">=3.8"
-) -> Path:
+def write_project(root: Path, name: str, version: str, *, requires_python: str = ">=3.8") -> Path:
     """Write a one-module project built by hatchling; return its directory."""
     module = name.lower().replace("-", "_").replace(".", "_")
     project = root / f"{module}-{version}-src"
@@ -69,8 +67,10 @@ def write_project(
 def build_project(project: Path, outdir: Path) -> list[Path]:
     """``python -m build --no-isolation`` (offline: hatchling from this venv): sdist and wheel."""
     subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel"]
-        + ["--outdir", str(outdir), str(project)],
+        [
+            *(sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel"),
+            *("--outdir", str(outdir), str(project)),
+        ],
         env=clean_env(),
         check=True,
         capture_output=True,
@@ -84,8 +84,10 @@ def twine_upload(
 ) -> subprocess.CompletedProcess[str]:
     """``twine upload --repository-url url --non-interactive`` with credentials from the env."""
     return subprocess.run(
-        [sys.executable, "-m", "twine", "upload", "--repository-url", url]
-        + ["--non-interactive", "--disable-progress-bar", "--no-color", *map(str, files)],
+        [
+            *(sys.executable, "-m", "twine", "--no-color", "upload", "--repository-url", url),
+            *("--non-interactive", "--disable-progress-bar", *map(str, files)),
+        ],
         env=clean_env(TWINE_USERNAME=username, TWINE_PASSWORD=password),
         capture_output=True,
         text=True,
