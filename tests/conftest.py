@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 from collections.abc import Iterator
@@ -46,12 +47,22 @@ def _describe(fd: int) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_dists(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """``My_Pkg.Name`` 1.0 built once per session with ``python -m build``: [wheel, sdist]."""
-    from pypi_tools import build_project, write_project  # noqa: PLC0415 - only the PyPI tests
+    """``My_Pkg.Name`` 1.0 built with ``python -m build``: [wheel, sdist].
 
-    root = tmp_path_factory.mktemp("tiny-project")
-    wheel, sdist = sorted(
-        build_project(write_project(root, "My_Pkg.Name", "1.0"), root / "dist"),
-        key=lambda path: not path.name.endswith(".whl"),
-    )
+    Built once per run: the pytest-xdist workers share the base temporary directory, and the
+    first to take the lock builds while the others wait for it.
+    """
+    from pypi_tools import build_project, write_project  # noqa: PLC0415 - PyPI tests only
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    dist = shared / "tiny-project" / "dist"
+    with open(shared / "tiny-project.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not dist.is_dir():
+            (shared / "tiny-project").mkdir(exist_ok=True)
+            project = write_project(shared / "tiny-project", "My_Pkg.Name", "1.0")
+            build_project(project, dist)
+    wheel, sdist = sorted(dist.iterdir(), key=lambda path: not path.name.endswith(".whl"))
     return [wheel, sdist]

@@ -95,18 +95,6 @@ def test_a_wrong_password_gets_403_and_twine_says_so(
         assert pypi.files == []
 
 
-def test_an_api_token_uploads_as_the_token_user(tiny_dists: list[Path]) -> None:
-    with PyPIServer(tokens=["pypi-test-token"]) as pypi:
-        done = twine_upload(
-            pypi.upload_url, tiny_dists[1:], username="__token__", password="pypi-test-token"
-        )
-
-        assert done.returncode == 0, done.stdout + done.stderr
-        [upload] = pypi.wait_for_uploads(1)
-        assert upload.uploader == "__token__"
-        assert upload.filename == "my_pkg_name-1.0.tar.gz"
-
-
 def test_the_fakes_package_exports_its_names() -> None:
     import understudy.fakes as fakes  # noqa: PLC0415 - the module itself is under test
 

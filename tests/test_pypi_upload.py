@@ -243,3 +243,33 @@ def test_preload_refuses_what_is_not_a_distribution(tmp_path: Path) -> None:
         server.preload(tmp_path / "notes.txt")
     with pytest.raises(ConfigurationError, match="is neither"):
         server.preload(tmp_path / "missing.whl")
+
+
+@pytest.mark.parametrize(
+    "filename", ["../my_pkg_name-1.0.tar.gz", ".my_pkg_name-1.0.tar.gz", "a\\b-1.0.zip"]
+)
+def test_a_file_name_that_could_escape_the_directory_gets_400(
+    make_pypi_server: Any, tiny_dists: list[Path], tmp_path: Path, filename: str
+) -> None:
+    server: PyPIServer = make_pypi_server(directory=tmp_path)
+    data = tiny_dists[1].read_bytes()
+    reply = requests.post(
+        server.upload_url,
+        data={
+            ":action": "file_upload",
+            "protocol_version": "1",
+            "metadata_version": "2.4",
+            "name": "My_Pkg.Name",
+            "version": "1.0",
+            "filetype": "sdist",
+            "sha256_digest": hashlib.sha256(data).hexdigest(),
+        },
+        files={"content": (filename, data, "application/octet-stream")},
+        auth=("ada", "x"),
+        timeout=TIMEOUT,
+    )
+
+    assert reply.status_code == 400
+    assert reply.reason.startswith("Invalid distribution file name")
+    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.parent.glob("my_pkg_name-1.0.tar.gz")) == []

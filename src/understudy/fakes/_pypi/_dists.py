@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from packaging.utils import (
 )
 
 __all__ = ["DistName", "InvalidDistribution", "digests_of", "parse_dist_filename", "read_metadata"]
+
+#: The characters of a distribution's file name; no separator, no leading dot.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_+!][A-Za-z0-9._+!-]*")
 
 #: The archive suffixes PyPI accepts (PEP 527, PEP 715).
 SDIST_SUFFIXES = (".tar.gz", ".zip")
@@ -58,8 +62,9 @@ def parse_dist_filename(filename: str) -> DistName:
         InvalidDistribution: the name is neither a valid wheel name nor ``name-version`` with a
             ``.tar.gz`` or ``.zip`` suffix.
     """
-    if "/" in filename or "\\" in filename or filename.startswith("."):
-        raise InvalidDistribution(f"Invalid file name {filename!r}.")
+    if not _SAFE_NAME.fullmatch(filename):
+        # Also what keeps a file written to the server's directory inside it.
+        raise InvalidDistribution(f"Invalid distribution file name {filename!r}.")
     if filename.endswith(".whl"):
         try:
             name, version, _, tags = parse_wheel_filename(filename)
