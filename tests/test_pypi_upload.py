@@ -9,10 +9,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 
-from understudy import ConfigurationError
+from understudy import ConfigurationError, WaitTimeout
 from understudy.fakes import PyPIServer
 
 TIMEOUT = 5.0
@@ -273,3 +274,38 @@ def test_a_file_name_that_could_escape_the_directory_gets_400(
     assert reply.reason.startswith("Invalid distribution file name")
     assert list(tmp_path.iterdir()) == []
     assert list(tmp_path.parent.glob("my_pkg_name-1.0.tar.gz")) == []
+
+
+@pytest.mark.asyncio
+async def test_wait_for_uploads_async_and_its_timeout(tiny_dists: list[Path]) -> None:
+    async with PyPIServer(anonymous=True) as server:
+        with pytest.raises(WaitTimeout, match="upload"):
+            await server.wait_for_uploads_async(1, timeout=0.05)
+        data = tiny_dists[0].read_bytes()
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            reply = await client.post(
+                server.upload_url,
+                data={
+                    ":action": "file_upload",
+                    "protocol_version": "1",
+                    "metadata_version": "2.4",
+                    "name": "my-pkg-name",
+                    "version": "1.0",
+                    "filetype": "bdist_wheel",
+                    "sha256_digest": hashlib.sha256(data).hexdigest(),
+                },
+                files={"content": (tiny_dists[0].name, data)},
+            )
+        assert reply.status_code == 200
+        [received] = await server.wait_for_uploads_async(1, match=lambda u: u.uploader is None)
+        assert received.project == "my-pkg-name"
+        assert server.files[0].project == "My_Pkg.Name"  # the metadata's own spelling
+
+
+def test_an_expectation_still_answers_first(pypi: PyPIServer, tiny_dists: list[Path]) -> None:
+    """A test can make the fake fail the way PyPI sometimes does, then behave again."""
+    pypi.expect("POST", "/legacy/").respond(503, body="Service Unavailable").once()
+
+    assert upload(pypi, tiny_dists[0]).status_code == 503
+    assert upload(pypi, tiny_dists[0]).status_code == 200
+    assert len(pypi.wait_for_uploads(1)) == 1
