@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMa
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .._core.framing import reason_phrase
+from .._core.framing import Framing, reason_phrase
 from .._errors import UnderstudyError, WaitTimeout
 from ._connection import Exchange
 from ._models import origin_form
@@ -40,6 +40,8 @@ class ASGIHost:
         self.app = app
         self.state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
+        #: Rendered response heads, by what they depend on (see Exchange.start_memoized).
+        self.heads: dict[tuple[object, ...], tuple[str, Framing, bytes]] = {}
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
         """Start the app at once; it becomes a task only if it has to wait.
@@ -292,12 +294,16 @@ class _ASGICall:
             body = bytes(message.get("body", b""))
             more = bool(message.get("more_body", False))
             if not exchange.head_sent:
-                fields = [
-                    (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                    for k, v in start.get("headers", ())
-                ]
                 status = int(start["status"])
-                exchange.start(status, reason_phrase(status), fields, None if more else len(body))
+                length = None if more else len(body)
+                fields = start.get("headers", ())
+                try:
+                    exchange.start_memoized(status, tuple(fields), length, self.host.heads)
+                except TypeError:  # fields in lists (unhashable), or of bytearray/memoryview
+                    fields = [
+                        (bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in fields
+                    ]
+                    exchange.start(status, reason_phrase(status), fields, length)
             exchange.write(body)
             if more:
                 await exchange.drain()

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .._core.framing import LAST_CHUNK, BodyMode, Framing, encode_chunk, encode_head, plan_framing
+from .._core.framing import (
+    LAST_CHUNK,
+    BodyMode,
+    Framing,
+    encode_chunk,
+    encode_head,
+    plan_framing,
+    reason_phrase,
+)
 from .._tls import TLSInfo, tls_info
 from ._models import Request, Response
 
@@ -213,6 +221,53 @@ class Exchange:
         date = [("Date", http_date())] if not any(k.lower() == "date" for k, _ in fields) else []
         self.head_sent = True
         self.conn.write(encode_head(status, reason, fields, [*date, *framing.extra_fields]))
+
+    def start_memoized(
+        self,
+        status: int,
+        fields: tuple[tuple[bytes, bytes], ...],
+        body_length: int | None,
+        memo: dict[tuple[object, ...], tuple[str, Framing, bytes]],
+    ) -> None:
+        """:meth:`start` with fields given as bytes, remembering the rendered head in ``memo``.
+
+        The head depends only on the arguments, the request's method (HEAD or not), version and
+        persistence, and the Date (which changes once a second); an app that answers alike
+        every time (most do) then costs one lookup per response instead of framing and
+        encoding.
+        """
+        if self.head_sent or self.finished:
+            return
+        keep_alive = self.keep_alive and not self.conn.closing and self.complete
+        date = http_date()
+        key = (status, fields, body_length, self.method == "HEAD", self.http_version, keep_alive)
+        memoized = memo.get(key)
+        if memoized is None or memoized[0] != date:
+            conn = self.conn
+            out, conn._out = conn._out, []
+            try:
+                self.start(
+                    status,
+                    reason_phrase(status),
+                    [(name.decode("latin-1"), value.decode("latin-1")) for name, value in fields],
+                    body_length,
+                )
+                head = b"".join(conn._out)
+            finally:
+                conn._out = out
+            if self.framing is None or not head:  # the connection is gone: nothing to keep
+                return
+            if len(memo) > 32:
+                memo.clear()
+            memo[key] = (date, self.framing, head)
+        else:
+            _, framing, head = memoized
+            self.framing = framing
+            self.keep_alive = framing.keep_alive
+            if framing.mode is BodyMode.LENGTH:
+                self.remaining = framing.length if framing.length is not None else 0
+            self.head_sent = True
+        self.conn.write(head)
 
     def write(self, data: bytes) -> None:
         """Send a piece of the body (framed as the head decided).
