@@ -13,6 +13,7 @@ it received::
 Everything public is importable from this module; the submodules are private.
 """
 
+from ._core.faults import Fault
 from ._core.matching import Subset
 from ._core.sse import ServerSentEvent
 from ._errors import (
@@ -23,6 +24,7 @@ from ._errors import (
     UnmetExpectation,
     WaitTimeout,
 )
+from ._faults import Delay, Dribble
 from ._http._expect import Expectation
 from ._http._fields import Headers, Query
 from ._http._models import Request, Response
@@ -48,7 +50,10 @@ __all__ = [
     "ConfigurationError",
     "ConnectionRecord",
     "Datagram",
+    "Delay",
+    "Dribble",
     "Expectation",
+    "Fault",
     "HTTPServer",
     "Headers",
     "LogRecordServer",
