@@ -32,7 +32,7 @@ from ._http._server import HTTPServer
 from ._http._sse import event_stream
 from ._logrecords import BadFrame, LogRecordServer
 from ._server import Server
-from ._smtp import SMTPMessage, SMTPServer
+from ._smtp import SMTPFailure, SMTPMessage, SMTPServer
 from ._sockets import (
     ConnectionRecord,
     Datagram,
@@ -60,6 +60,7 @@ __all__ = [
     "Query",
     "Request",
     "Response",
+    "SMTPFailure",
     "SMTPMessage",
     "SMTPServer",
     "Server",
