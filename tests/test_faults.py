@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -179,13 +178,6 @@ def test_leaving_the_block_during_a_stall_reports_nothing_running() -> None:
 # -- sequences and retries -------------------------------------------------------------------
 
 
-@pytest.fixture
-def quiet_urllib3(caplog: pytest.LogCaptureFixture) -> None:
-    """No "Retrying ..." records: each holds the error, whose traceback holds the socket."""
-    caplog.set_level(logging.ERROR, logger="urllib3")
-
-
-@pytest.mark.usefixtures("quiet_urllib3")
 def test_urllib3_retries_through_two_resets(server: HTTPServer) -> None:
     expectation = (
         server.expect("GET", "/x")
@@ -204,7 +196,6 @@ def test_urllib3_retries_through_two_resets(server: HTTPServer) -> None:
     server.check()  # the sequence reached its last step
 
 
-@pytest.mark.usefixtures("quiet_urllib3")
 def test_requests_with_a_retrying_adapter_gets_through_a_close_and_a_reset(
     server: HTTPServer,
 ) -> None:
