@@ -367,6 +367,16 @@ def test_a_dribbled_keep_alive_connection_answers_the_next_request(server: HTTPS
     assert {request.client for request in server.requests} == {server.requests[0].client}
 
 
+def test_a_dribbled_answer_to_head_has_no_body_to_wait_for(server: HTTPServer) -> None:
+    server.expect("HEAD", "/x").respond(200, body="abc", dribble=Dribble(chunks=3, duration=60))
+    server.expect("GET", "/y").respond(200, body="next")
+    with requests.Session() as session:
+        response = session.head(server.url + "/x", timeout=5)
+        assert (response.status_code, response.headers["content-length"]) == (200, "3")
+        # the same connection answers the next request: the dribble did not hold it
+        assert session.get(server.url + "/y", timeout=5).text == "next"
+
+
 # -- wrong arguments -------------------------------------------------------------------------
 
 

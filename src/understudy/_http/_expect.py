@@ -161,7 +161,8 @@ class _Step:
 class Expectation:
     """A request shape the server expects, and how to answer it. Made by ``server.expect()``.
 
-    Build the answer with :meth:`respond` or :meth:`respond_with` (200 with no body until then),
+    Build the answer with :meth:`respond`, :meth:`respond_with` or :meth:`fault` (200 with no
+    body until then),
     limit it with :meth:`times` / :meth:`once`, and chain answers for later calls with
     :attr:`then`::
 

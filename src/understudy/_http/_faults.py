@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from .._core.faults import Ending, Fault, plan_fault
+from .._core.framing import BodyMode
 from .._faults import Delay, Dribble
 from ._connection import Exchange
 from ._models import Response
@@ -140,6 +141,10 @@ class DribbleHost:
         assert isinstance(body, bytes)
         schedule = self.dribble.schedule(body)
         exchange.start(response.status, response.reason, response.headers, len(body))
+        framing = exchange.framing
+        if framing is None or framing.mode is BodyMode.NONE:
+            exchange.end()  # HEAD, 204, 304: no body to dribble
+            return
 
         async def dribble() -> None:
             for pause, piece in schedule:
