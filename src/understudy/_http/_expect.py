@@ -162,9 +162,8 @@ class Expectation:
     """A request shape the server expects, and how to answer it. Made by ``server.expect()``.
 
     Build the answer with :meth:`respond`, :meth:`respond_with` or :meth:`fault` (200 with no
-    body until then),
-    limit it with :meth:`times` / :meth:`once`, and chain answers for later calls with
-    :attr:`then`::
+    body until then), limit it with :meth:`times` / :meth:`once`, and chain answers for later
+    calls with :attr:`then`::
 
         server.expect("GET", "/flaky").respond(503).then.respond(200, json={"ok": True})
 
