@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import understudy.tls
 from understudy import ConfigurationError, SMTPFailure, SMTPServer
 
 MESSAGE = "Subject: hello\r\n\r\nbody\r\n"
@@ -254,3 +255,25 @@ def test_a_failure_says_what_it_is() -> None:
     assert repr(SMTPFailure("data", drop=True, probability=0.25)) == (
         "understudy.SMTPFailure('data', drop=True, probability=0.25)"
     )
+
+
+# -- with TLS --------------------------------------------------------------------------------
+
+
+def test_starttls_is_not_a_new_connection(make_server: Any) -> None:
+    server = make_server(SMTPFailure("connect", 421, nth=2), starttls=True)
+    with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+        client.starttls(context=understudy.tls.client_context())
+        client.sendmail("from@example.com", ["to@example.com"], MESSAGE)
+    with pytest.raises(smtplib.SMTPConnectError):
+        send(server)
+    assert len(server.wait_for_messages(1)) == 1
+
+
+def test_a_refusing_greeting_over_implicit_tls(make_server: Any) -> None:
+    server = make_server(SMTPFailure("connect", 421), tls=True)
+    with pytest.raises(smtplib.SMTPConnectError) as raised:
+        smtplib.SMTP_SSL(
+            server.host, server.port, timeout=5, context=understudy.tls.client_context()
+        )
+    assert raised.value.smtp_code == 421

@@ -43,8 +43,9 @@ from ._sockets import (
     UnixStreamServer,
 )
 from ._syslog import SyslogMessage, SyslogServer
+from ._tls import TLS, TLSInfo
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
     "BadFrame",
     "ConfigurationError",
@@ -70,6 +71,8 @@ __all__ = [
     "SyslogMessage",
     "SyslogServer",
     "TCPServer",
+    "TLS",
+    "TLSInfo",
     "UDPServer",
     "UnderstudyError",
     "UnexpectedRequest",
