@@ -7,8 +7,10 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._core.faults import Fault
 from .._errors import ConfigurationError
 from ._connection import Exchange
+from ._faults import apply_fault
 from ._models import Request, Response, to_response
 from ._send import send_response
 
@@ -119,6 +121,9 @@ class HandlerHost:
                     f"{request.target}",
                 )
                 awaited.add_done_callback(lambda done: self._done(server, exchange, done))
+                return
+            if isinstance(result, Fault):
+                apply_fault(server, exchange, result)
                 return
             try:
                 response = to_response(result)

@@ -40,7 +40,8 @@ class HTTPServer(Server):
         port: port to listen on; 0 (the default) lets the kernel choose.
         response: a :class:`Response` sent to every request, from the loop, with no user code.
         handler: ``handler(request) -> reply``, where reply is a :class:`Response`, ``str``,
-            ``bytes``, a JSON-able ``dict``/``list``, or ``(status, body)``. A plain function runs
+            ``bytes``, a JSON-able ``dict``/``list``, ``(status, body)``, or a
+            :class:`~understudy.Fault` to fail the request with. A plain function runs
             in the worker pool; an ``async def`` runs on the server's loop.
         wsgi: a WSGI application (PEP 3333), run in the worker pool.
         asgi: an ASGI 3 application (``http`` and ``lifespan`` scopes), run on the loop; its
