@@ -215,13 +215,22 @@ def test_a_request_outside_the_mappings_is_unmatched(
         stubbed.check()
 
 
-def test_header_patterns_refuse(stubbed: understudy.HTTPServer) -> None:
-    headers = {"Accept": "application/json", "Authorization": "token abc", "X-Trace": "bad-1"}
-    response = requests.get(stubbed.url + "/users/ann", headers=headers, timeout=5)
-    assert response.status_code == 404
-    assert 'header X-Trace: expected {"doesNotMatch": "bad.*"}' in response.text
-    with pytest.raises(understudy.UnexpectedRequest, match="header X-Trace"):
-        stubbed.check()
+def test_header_patterns_refuse(tmp_path: Path) -> None:
+    mapping = {
+        "request": {"urlPath": "/users", "headers": {"X-Trace": {"doesNotMatch": "bad.*"}}},
+        "response": {"status": 204},
+    }
+    (tmp_path / "users.json").write_text(json.dumps(mapping))
+    with understudy.HTTPServer(mappings=tmp_path) as server:
+        ok = requests.get(server.url + "/users", headers={"X-Trace": "ok"}, timeout=5)
+        assert ok.status_code == 204
+        response = requests.get(server.url + "/users", headers={"X-Trace": "bad-1"}, timeout=5)
+        assert response.status_code == 404
+        assert 'header X-Trace: expected {"doesNotMatch": "bad.*"}, got \'bad-1\'' in (
+            response.text
+        )
+        with pytest.raises(understudy.UnexpectedRequest, match="header X-Trace"):
+            server.check()
 
 
 def test_body_patterns(stubbed: understudy.HTTPServer) -> None:

@@ -394,7 +394,7 @@ class Expectations:
                 found = [Difference("times", f"{expectation.required}", "one call too many")]
             elif not found and expectation.ordered:
                 found = [Difference("order", "an earlier expect_in_order first", "this one")]
-            scored.append((_distance(found), position, expectation, found))
+            scored.append((len(found), position, expectation, found))
         scored.sort(key=lambda item: (item[0], item[1]))
         return [(expectation, found) for _, _, expectation, found in scored[:_NEAREST]]
 
@@ -413,14 +413,6 @@ class Expectations:
             for expectation in found:
                 expectation._reported_at = expectation.calls
             return found
-
-
-#: A request for another path (or URL) is farther from an expectation than one other difference.
-_FAR_FIELDS = frozenset({"path", "url", "urlPath", "urlPattern", "urlPathPattern"})
-
-
-def _distance(found: list[Difference]) -> int:
-    return sum(2 if difference.field in _FAR_FIELDS else 1 for difference in found)
 
 
 def report_request(request: Request) -> list[str]:
