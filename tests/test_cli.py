@@ -32,6 +32,7 @@ class Running:
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
         self.info: dict[str, Any] = {}
+        self.stderr = ""
         self._buffer = b""
 
     def read_until(self, text: str, timeout: float = 10.0) -> str:
@@ -71,8 +72,9 @@ def cli(*args: str, stop: signal.Signals = signal.SIGTERM) -> Iterator[Running]:
         yield running
         process.send_signal(stop)
         _, err = process.communicate(timeout=10)
-        assert process.returncode == 0, err
-        assert b"Traceback" not in err
+        running.stderr = err.decode()
+        assert process.returncode == 0, running.stderr
+        assert "Traceback" not in running.stderr
     finally:
         if process.poll() is None:
             process.kill()
@@ -89,6 +91,7 @@ def test_http_with_mappings_admin_and_curl() -> None:
             info["url"] + "/__admin/requests/count", json={"url": "/hello"}, timeout=5
         )
         assert count.json() == {"count": 1}
+        assert requests.get(info["url"] + "/nowhere", timeout=5).status_code == 404
         if shutil.which("curl") is not None:
             result = subprocess.run(
                 ["curl", "-s", "-i", info["url"] + "/search?q=cats&page=1"],
@@ -99,6 +102,9 @@ def test_http_with_mappings_admin_and_curl() -> None:
             )
             assert result.stdout.startswith("HTTP/1.1 200 OK")
             assert result.stdout.endswith('{"results": ["cat"]}')
+    # what went wrong goes to stderr as it happens: here the near-miss report
+    assert "understudy http: UnexpectedRequest: No expectation matched" in running.stderr
+    assert "GET /nowhere" in running.stderr
 
 
 def test_http_record_then_replay(tmp_path: Path) -> None:

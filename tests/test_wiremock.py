@@ -139,6 +139,18 @@ def test_mapping_errors_name_the_field(mapping: dict[str, Any], message: str) ->
     assert message in str(caught.value)
 
 
+def test_null_members_read_as_absent() -> None:
+    stub = parse_mapping(
+        {"name": None, "request": {"url": "/x", "headers": None}, "response": {"body": None}}
+    )
+    assert (stub.name, stub.request.url, stub.request.headers, stub.response.body) == (
+        None,
+        ("url", "/x"),
+        {},
+        b"",
+    )
+
+
 def test_a_document_of_mappings_names_the_item() -> None:
     with pytest.raises(MappingError, match=r"mapping\.mappings\[1\]\.request\.verb: unknown"):
         parse_mappings_document({"mappings": [{}, {"request": {"verb": "GET"}}]})

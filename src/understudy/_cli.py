@@ -90,7 +90,7 @@ def _http_arguments(parser: argparse.ArgumentParser) -> None:
 def _http(args: argparse.Namespace, out: TextIO) -> Running:
     if args.record is not None and args.proxy_to is None:
         raise ConfigurationError("--record writes what the upstream answers: give --proxy-to too")
-    server = HTTPServer(
+    server = _CommandHTTPServer(
         host=args.host,
         port=args.port,
         root=args.root,
@@ -98,9 +98,17 @@ def _http(args: argparse.Namespace, out: TextIO) -> Running:
         admin=not args.no_admin,
         proxy_to=args.proxy_to,
         record=args.record,
-        unmatched_status=404,
     )
     return Running(server, {"kind": "http"})
+
+
+class _CommandHTTPServer(HTTPServer):
+    """Prints what went wrong (an unmatched request's near-miss report, a handler's error) to
+    stderr as it happens, instead of keeping it for a ``check()`` that the command never calls."""
+
+    def record_error(self, error: BaseException) -> None:
+        sys.stderr.write(f"understudy http: {type(error).__name__}: {error}\n")
+        sys.stderr.flush()
 
 
 def _http_info(running: Running) -> None:

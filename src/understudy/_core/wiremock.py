@@ -512,10 +512,16 @@ def _value_differences(what: str, pattern: ValuePattern, values: list[str]) -> l
     return [Difference(what, pattern.describe(), got)]
 
 
+def _without_nulls(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The object without its ``null`` members (WireMock reads them as absent)."""
+    return {key: value for key, value in raw.items() if value is not None}
+
+
 def parse_request_pattern(where: str, raw: object) -> RequestPattern:
     """A :class:`RequestPattern` from its JSON, or :class:`MappingError` naming the field."""
     if not isinstance(raw, Mapping):
         raise MappingError(f"{where}: must be an object")
+    raw = _without_nulls(raw)
     for key in raw:
         if key in _UNSUPPORTED_REQUEST_KEYS:
             raise MappingError(f"{where}.{key}: this WireMock field is not supported by understudy")
@@ -611,10 +617,36 @@ class ResponseDefinition:
     dribble: Mapping[str, Any] | None = None
 
 
+def _parse_body(where: str, raw: Mapping[str, Any]) -> tuple[bytes, str | None]:
+    """The body bytes, or the name of the file in ``__files`` that holds them."""
+    bodies = [key for key in ("body", "jsonBody", "base64Body", "bodyFileName") if key in raw]
+    if len(bodies) > 1:
+        raise MappingError(f"{where}: give one of body, jsonBody, base64Body, bodyFileName")
+    body = b""
+    body_file = None
+    if "body" in raw:
+        if not isinstance(raw["body"], str):
+            raise MappingError(f"{where}.body: a string (for JSON write jsonBody)")
+        body = raw["body"].encode()
+    elif "jsonBody" in raw:
+        body = _json.dumps(raw["jsonBody"]).encode()
+    elif "base64Body" in raw:
+        try:
+            body = base64.b64decode(str(raw["base64Body"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise MappingError(f"{where}.base64Body: not base64") from None
+    elif "bodyFileName" in raw:
+        body_file = raw["bodyFileName"]
+        if not isinstance(body_file, str) or not body_file:
+            raise MappingError(f"{where}.bodyFileName: a path under __files")
+    return body, body_file
+
+
 def parse_response_definition(where: str, raw: object) -> ResponseDefinition:
     """A :class:`ResponseDefinition` from its JSON, or :class:`MappingError` naming the field."""
     if not isinstance(raw, Mapping):
         raise MappingError(f"{where}: must be an object")
+    raw = _without_nulls(raw)
     for key in raw:
         if key in _UNSUPPORTED_RESPONSE_KEYS:
             raise MappingError(f"{where}.{key}: this WireMock field is not supported by understudy")
@@ -636,26 +668,7 @@ def parse_response_definition(where: str, raw: object) -> ResponseDefinition:
             if not isinstance(item, str | int | float) or isinstance(item, bool):
                 raise MappingError(f"{where}.headers.{name}: a string or list of strings")
             headers.append((str(name), str(item)))
-    bodies = [key for key in ("body", "jsonBody", "base64Body", "bodyFileName") if key in raw]
-    if len(bodies) > 1:
-        raise MappingError(f"{where}: give one of body, jsonBody, base64Body, bodyFileName")
-    body = b""
-    body_file = None
-    if "body" in raw:
-        if not isinstance(raw["body"], str):
-            raise MappingError(f"{where}.body: a string (for JSON write jsonBody)")
-        body = raw["body"].encode()
-    elif "jsonBody" in raw:
-        body = _json.dumps(raw["jsonBody"]).encode()
-    elif "base64Body" in raw:
-        try:
-            body = base64.b64decode(str(raw["base64Body"]), validate=True)
-        except (binascii.Error, ValueError):
-            raise MappingError(f"{where}.base64Body: not base64") from None
-    elif "bodyFileName" in raw:
-        body_file = raw["bodyFileName"]
-        if not isinstance(body_file, str) or not body_file:
-            raise MappingError(f"{where}.bodyFileName: a path under __files")
+    body, body_file = _parse_body(where, raw)
     delay = None
     if "fixedDelayMilliseconds" in raw:
         millis = raw["fixedDelayMilliseconds"]
@@ -733,6 +746,7 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> StubMapping:
     """
     if not isinstance(raw, Mapping):
         raise MappingError(f"{where}: a mapping is an object with request and response")
+    raw = _without_nulls(raw)
     for key in raw:
         if key in _UNSUPPORTED_MAPPING_KEYS:
             raise MappingError(f"{where}.{key}: this WireMock field is not supported by understudy")

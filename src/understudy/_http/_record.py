@@ -42,6 +42,8 @@ _HOP_BY_HOP: Final = frozenset(
         "content-length",
     }
 )
+#: Request fields not forwarded: the whole body is already here, so there is nothing to continue.
+_NOT_FORWARDED: Final = _HOP_BY_HOP | {"host", "expect"}
 #: Response fields not recorded: the replaying server sends its own Date.
 _NOT_RECORDED: Final = _HOP_BY_HOP | {"date"}
 #: Bodies larger than this go to ``__files/`` rather than into the mapping.
@@ -95,7 +97,7 @@ class Recorder:
             connection.putrequest(request.method, target, skip_host=True, skip_accept_encoding=True)
             connection.putheader("Host", self.netloc)
             for name, value in request.headers.multi_items():
-                if name.lower() not in _HOP_BY_HOP and name.lower() != "host":
+                if name.lower() not in _NOT_FORWARDED:
                     connection.putheader(name, value)
             if request.body or request.method.upper() in ("POST", "PUT", "PATCH"):
                 connection.putheader("Content-Length", str(len(request.body)))

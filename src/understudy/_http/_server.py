@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import socket
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -122,7 +123,7 @@ class HTTPServer(Server):
         self.unmatched_status = unmatched_status
         self._admin = AdminHost() if admin else None
         self._stubs = Stubs(self)
-        self._unmatched_requests: list[Request] = []
+        self._unmatched_requests: deque[Request] = deque(maxlen=journal_size)
         if root is not None:
             self.serve_directory("/", root)
         if mappings is not None:
