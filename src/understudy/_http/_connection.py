@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from .._core.framing import LAST_CHUNK, BodyMode, Framing, encode_chunk, encode_head, plan_framing
+from .._tls import TLSInfo, tls_info
 from ._models import Request, Response
 
 if TYPE_CHECKING:
@@ -297,6 +298,7 @@ class HTTPConnection(asyncio.Protocol):
         self.url_parts: list[bytes] = []
         self.header_bytes = 0
         self.client: tuple[str, int] | None = None
+        self.tls: TLSInfo | None = None
         self.closing = False
         self.reading_paused = False
         self._writable: asyncio.Future[None] | None = None
@@ -304,6 +306,9 @@ class HTTPConnection(asyncio.Protocol):
         self.broken = False
         #: The client half-closed its side: answer what it sent, then close.
         self.peer_closed = False
+        #: Inside :meth:`data_received`: a streaming host's dispatch waits for the end of it.
+        self.feeding = False
+        self.deferred: Exchange | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -318,6 +323,8 @@ class HTTPConnection(asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        if self.server._tls is not None:
+            self.tls = tls_info(transport)
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -335,6 +342,7 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
+        self.feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -355,6 +363,13 @@ class HTTPConnection(asyncio.Protocol):
                 self._refuse(_Refused(400, f"malformed request: {error}"))
         except httptools.HttpParserError as error:
             self._refuse(_Refused(400, f"malformed request: {error}"))
+        finally:
+            self.feeding = False
+        deferred = self.deferred
+        if deferred is not None:
+            self.deferred = None
+            if not deferred.dispatched and self.queue and self.queue[0] is deferred:
+                self._dispatch(deferred)
 
     def eof_received(self) -> bool:
         """The client has sent all it will send: answer what came in full, then close.
@@ -365,7 +380,7 @@ class HTTPConnection(asyncio.Protocol):
         self.peer_closed = True
         if self.parsing is not None and not self.broken:
             self._refuse(_Refused(400, "the client closed before the request was complete"))
-        return bool(self.queue)
+        return bool(self.queue) and self.tls is None  # TLS cannot stay half-open in asyncio
 
     def pause_writing(self) -> None:
         if self._writable is None or self._writable.done():
@@ -449,6 +464,7 @@ class HTTPConnection(asyncio.Protocol):
             client=self.client,
             received_at=time.time(),
             scheme=self.server.scheme,
+            tls=self.tls,
         )
         exchange.request = request
         self.server.record(request)
@@ -469,8 +485,15 @@ class HTTPConnection(asyncio.Protocol):
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
-        if exchange.complete or self.server.streams_body:
+        if exchange.complete:
             self._dispatch(exchange)
+        elif self.server.streams_body:
+            if self.feeding:
+                # The rest of the request may be in the bytes being parsed (always so for a
+                # request without a body): dispatch once they are, so the host sees it whole.
+                self.deferred = exchange
+            else:
+                self._dispatch(exchange)
 
     def _dispatch(self, exchange: Exchange) -> None:
         exchange.dispatched = True
@@ -512,6 +535,7 @@ class HTTPConnection(asyncio.Protocol):
                 client=self.client,
                 received_at=time.time(),
                 scheme=self.server.scheme,
+                tls=self.tls,
                 error=refusal.reason,
             )
         )

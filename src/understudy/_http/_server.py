@@ -15,6 +15,7 @@ from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
 from .._runtime import Runtime
 from .._server import Server, describe_handler
+from .._tls import TLS, resolve_tls
 from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
 from ._connection import Exchange, HTTPConnection, close_listeners
@@ -55,6 +56,10 @@ class HTTPServer(Server):
             report is raised as :class:`~understudy.UnexpectedRequest` by ``check()``.
         max_header_size: bytes of request line plus header section accepted; more gets 431.
         max_body_size: bytes of request body accepted; more gets 413.
+        tls: serve HTTPS (RFC 9110 §4.2.2): ``True``, or :class:`~understudy.TLS` settings
+            (client certificates, a deliberately bad certificate, protocol versions). The
+            certificate comes from the test CA of :mod:`understudy.tls`; :attr:`url` starts
+            with ``https://``; ALPN offers ``http/1.1``; each request records ``.tls``.
         mappings: a WireMock mapping file, or a directory of them (``mappings/*.json``, with
             ``__files/`` beside); shorthand for :meth:`load_mappings`.
         admin: answer WireMock's admin API under ``/__admin`` (off by default); its requests
@@ -66,14 +71,17 @@ class HTTPServer(Server):
             ``mappings=DIR`` replays offline.
 
     Raises:
-        ConfigurationError: two hosts given, a host that is not callable, or a bad limit.
+        ConfigurationError: two hosts given, a host that is not callable, a bad limit, or a
+            ``tls`` that is neither ``True`` nor ``TLS(...)``.
 
     An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
     :meth:`check` and on leaving the ``with`` block.
     """
 
     kind: ClassVar[str] = "HTTP server"
-    scheme: ClassVar[str] = "http"
+    #: ``"https"`` when served with ``tls=``.
+    scheme: str = "http"
+    _alpn_protocols: ClassVar[tuple[str, ...]] = ("http/1.1",)
 
     def __init__(
         self,
@@ -89,12 +97,17 @@ class HTTPServer(Server):
         unmatched_status: int = 404,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
+        tls: bool | TLS | None = None,
         mappings: str | os.PathLike[str] | None = None,
         admin: bool = False,
         proxy_to: str | None = None,
         record: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(host=host, port=port)
+        self._tls = resolve_tls(tls, self.kind)
+        if self._tls is not None:
+            self.scheme = "https"
+            self._ssl_context()  # the CA and certificate are made here, not on the loop
         if record is not None and proxy_to is None:
             raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
         self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
@@ -133,7 +146,8 @@ class HTTPServer(Server):
 
     @property
     def url(self) -> str:
-        """``http://host:port``, without a trailing slash (IPv6 hosts in brackets)."""
+        """``http://host:port`` (``https://`` with ``tls=``), without a trailing slash (IPv6
+        hosts in brackets)."""
         return f"{self.scheme}://{self._url_host()}:{self.port}"
 
     @property
@@ -428,8 +442,10 @@ class HTTPServer(Server):
         if isinstance(host, ASGIHost):
             await host.startup(self)
         loop = asyncio.get_running_loop()
+        context = self._ssl_context()
         self._listeners = [
-            await loop.create_server(lambda: HTTPConnection(self), sock=sock) for sock in sockets
+            await loop.create_server(lambda: HTTPConnection(self), sock=sock, ssl=context)
+            for sock in sockets
         ]
 
     async def _shutdown(self, timeout: float) -> list[str]:
@@ -445,7 +461,8 @@ class HTTPServer(Server):
         for future in list(self._inflight):
             future.cancel()
         for conn in list(self.connections):
-            if conn.busy:
+            if conn.busy or self._tls is not None:
+                # TLS: close_notify is sent; the client's is not awaited (RFC 8446 §6.1).
                 conn.abort()
         host = self._host_of_behaviour
         if isinstance(host, ASGIHost):
