@@ -12,6 +12,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -119,13 +120,14 @@ def test_http_record_then_replay(tmp_path: Path) -> None:
 
 
 def test_smtp_prints_each_message() -> None:
-    with cli("smtp") as running:
+    with cli("smtp", "--starttls") as running:
         message = EmailMessage()
         message["From"] = "app@example.com"
         message["To"] = "ops@example.com"
         message["Subject"] = "Disk full"
         message.set_content("The disk is full.\nPlease look.\n")
         with smtplib.SMTP(running.info["host"], running.info["port"], timeout=5) as client:
+            client.starttls(context=ssl.create_default_context(cafile=running.info["ca_bundle"]))
             client.send_message(message)
         printed = running.read_until("END MESSAGE")
     assert "mail from: app@example.com" in printed
@@ -152,6 +154,24 @@ def test_syslog_prints_each_message_and_tcp_echoes() -> None:
         assert client.recv(4) == b"ping"
 
 
+def test_https_and_the_fake_pypi(tmp_path: Path) -> None:
+    with cli("http", "--tls", "--mappings", str(DATA)) as running:
+        info = running.info
+        assert info["url"].startswith("https://")
+        answer = requests.get(info["url"] + "/hello", verify=info["ca_bundle"], timeout=5)
+        assert answer.text == "Hello"
+        bundle = Path(info["ca_bundle"])
+        assert bundle.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    assert not bundle.exists()  # the test CA lives as long as the command
+    with cli("pypi", "--dir", str(tmp_path), "--user", "ann:secret") as running:
+        info = running.info
+        assert info["index_url"] == info["url"] + "/simple/"
+        assert info["upload_url"] == info["url"] + "/legacy/"
+        assert requests.get(info["index_url"], timeout=5).status_code == 200
+        refused = requests.post(info["upload_url"], auth=("ann", "wrong"), timeout=5)
+        assert refused.status_code == 403
+
+
 def test_busy_port_exits_2_with_a_message() -> None:
     with understudy.TCPServer() as busy:
         result = subprocess.run(
@@ -166,7 +186,7 @@ def test_busy_port_exits_2_with_a_message() -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", ["http", "smtp", "syslog", "tcp"])
+@pytest.mark.parametrize("command", ["http", "smtp", "syslog", "tcp", "pypi"])
 def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         _cli.main([command, "--help"])

@@ -27,6 +27,8 @@ from ._server import Server
 from ._smtp import SMTPMessage, SMTPServer
 from ._sockets import TCPServer
 from ._syslog import SyslogMessage, SyslogServer
+from ._tls import authority
+from .fakes import PyPIServer
 
 __all__ = ["COMMANDS", "Command", "main"]
 
@@ -85,6 +87,23 @@ def _http_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not answer WireMock's admin API under /__admin",
     )
+    _tls_argument(parser, "serve HTTPS")
+
+
+def _tls_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help=f"{what} with a certificate from a test CA made for this run; its PEM file is "
+        "printed (ca_bundle) for clients to trust, and removed on exit",
+    )
+
+
+def _tls_info(running: Running, tls: bool) -> None:
+    """Tell clients which CA to trust (the file lives as long as the command)."""
+    if tls:
+        running.info["ca_bundle"] = authority().ca_bundle()
+        running.notes.append(f"trust the test CA in {running.info['ca_bundle']}")
 
 
 def _http(args: argparse.Namespace, out: TextIO) -> Running:
@@ -98,8 +117,11 @@ def _http(args: argparse.Namespace, out: TextIO) -> Running:
         admin=not args.no_admin,
         proxy_to=args.proxy_to,
         record=args.record,
+        tls=args.tls or None,
     )
-    return Running(server, {"kind": "http"})
+    running = Running(server, {"kind": "http"})
+    _tls_info(running, args.tls)
+    return running
 
 
 class _CommandHTTPServer(HTTPServer):
@@ -128,6 +150,12 @@ def _smtp_arguments(parser: argparse.ArgumentParser) -> None:
         default="understudy.invalid",
         help="the name the server gives in its greeting (default: %(default)s)",
     )
+    _tls_argument(parser, "speak implicit TLS (SMTPS, RFC 8314)")
+    parser.add_argument(
+        "--starttls",
+        action="store_true",
+        help="offer STARTTLS (RFC 3207), with the same test CA as --tls",
+    )
 
 
 def _smtp(args: argparse.Namespace, out: TextIO) -> Running:
@@ -140,9 +168,17 @@ def _smtp(args: argparse.Namespace, out: TextIO) -> Running:
             out.flush()
 
     server = SMTPServer(
-        host=args.host, port=args.port, hostname=args.hostname, handler=show, journal_size=100
+        host=args.host,
+        port=args.port,
+        hostname=args.hostname,
+        handler=show,
+        journal_size=100,
+        tls=args.tls or None,
+        starttls=args.starttls,
     )
-    return Running(server, {"kind": "smtp"})
+    running = Running(server, {"kind": "smtps" if args.tls else "smtp"})
+    _tls_info(running, args.tls or args.starttls)
+    return running
 
 
 def format_message(message: SMTPMessage, *, body_lines: int = 10) -> str:
@@ -230,6 +266,44 @@ def _tcp(args: argparse.Namespace, out: TextIO) -> Running:
     return Running(server, {"kind": "tcp", "echo": args.echo})
 
 
+# -- pypi --------------------------------------------------------------------------------------
+
+
+def _pypi_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="serve the distributions in DIR and write uploads there (default: in memory)",
+    )
+    parser.add_argument(
+        "--user",
+        metavar="NAME:PASSWORD",
+        action="append",
+        default=[],
+        help="accept uploads from NAME with PASSWORD (repeatable; default: any credentials)",
+    )
+
+
+def _pypi(args: argparse.Namespace, out: TextIO) -> Running:
+    users = {}
+    for given in args.user:
+        name, colon, password = given.partition(":")
+        if not colon or not name:
+            raise ConfigurationError(f"--user takes NAME:PASSWORD, not {given!r}")
+        users[name] = password
+    server = PyPIServer(host=args.host, port=args.port, directory=args.dir, users=users or None)
+    return Running(server, {"kind": "pypi"})
+
+
+def _pypi_info(running: Running) -> None:
+    server = running.server
+    assert isinstance(server, PyPIServer)
+    running.info["index_url"] = server.index_url
+    running.info["upload_url"] = server.upload_url
+    running.notes.append(f"pip install --index-url {server.index_url} ...")
+    running.notes.append(f"twine upload --repository-url {server.upload_url} ...")
+
+
 COMMANDS: list[Command] = [
     Command(
         "http",
@@ -240,6 +314,9 @@ COMMANDS: list[Command] = [
     Command("smtp", "an SMTP server that prints each message it receives", _smtp_arguments, _smtp),
     Command("syslog", "a syslog receiver that prints each message", _syslog_arguments, _syslog),
     Command("tcp", "a TCP server (--echo: an echo server)", _tcp_arguments, _tcp),
+    Command(
+        "pypi", "a fake PyPI: pip installs from it, twine uploads to it", _pypi_arguments, _pypi
+    ),
 ]
 
 
@@ -326,7 +403,10 @@ def _announce(running: Running, args: argparse.Namespace, out: TextIO) -> None:
     server = running.server
     info = running.info
     info["host"], info["port"] = server.host, server.port
-    if isinstance(server, HTTPServer):
+    if isinstance(server, PyPIServer):
+        running.info["url"] = server.url
+        _pypi_info(running)
+    elif isinstance(server, HTTPServer):
         _http_info(running)
     else:
         info["url"] = f"{info['kind']}://{_url_host(server.host)}:{server.port}"
