@@ -185,6 +185,8 @@ class Expectation:
             self._steps[0].count = 1
         self.requests: list[Request] = []
         self._reported_at: int | None = None  # calls when last reported unmet
+        #: WireMock's stub priority (1 first); ``None`` ranks as its default, 5.
+        self.priority: int | None = None
 
     # -- building ------------------------------------------------------------------------------
 
@@ -365,11 +367,21 @@ class Expectations:
             self.unordered.clear()
             self.ordered.clear()
 
+    def remove(self, expectation: Expectation) -> None:
+        """Forget ``expectation`` (a stub mapping deleted through the admin API)."""
+        with self.lock:
+            for group in (self.unordered, self.ordered):
+                if expectation in group:
+                    group.remove(expectation)
+
     def select(self, request: Request) -> Host | None:
         """The host of the step that answers ``request``, now counted as used; or None."""
         with self.lock:
             candidates = [e for e in self.ordered if not e.exhausted][:1]
-            candidates += [e for e in reversed(self.unordered) if not e.exhausted]
+            candidates += sorted(
+                (e for e in reversed(self.unordered) if not e.exhausted),
+                key=lambda e: 5 if e.priority is None else e.priority,
+            )
             for expectation in candidates:
                 if not differences(expectation.shape, request):
                     step = expectation._current()

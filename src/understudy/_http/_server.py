@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import socket
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -15,12 +16,15 @@ from .._journal import Journal
 from .._runtime import Runtime
 from .._server import Server, describe_handler
 from .._tls import TLS, resolve_tls
+from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
 from ._connection import Exchange, HTTPConnection, close_listeners
 from ._directory import DirectoryHost
 from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
 from ._models import Request, Response
+from ._record import Recorder
+from ._wiremock import Stubs
 from ._wsgi import WSGIApp, WSGIHost
 
 __all__ = ["HTTPServer"]
@@ -57,6 +61,15 @@ class HTTPServer(Server):
             (client certificates, a deliberately bad certificate, protocol versions). The
             certificate comes from the test CA of :mod:`understudy.tls`; :attr:`url` starts
             with ``https://``; ALPN offers ``http/1.1``; each request records ``.tls``.
+        mappings: a WireMock mapping file, or a directory of them (``mappings/*.json``, with
+            ``__files/`` beside); shorthand for :meth:`load_mappings`.
+        admin: answer WireMock's admin API under ``/__admin`` (off by default); its requests
+            are not journaled.
+        proxy_to: an upstream base URL (``"http://127.0.0.1:8080"``): requests that no
+            expectation or mapping answers are forwarded there, with ``http.client``.
+        record: with ``proxy_to``, a directory to write one WireMock mapping per distinct
+            request into (``DIR/mappings``, large bodies in ``DIR/__files``), which
+            ``mappings=DIR`` replays offline.
 
     Raises:
         ConfigurationError: two hosts given, a host that is not callable, a bad limit, or a
@@ -86,13 +99,26 @@ class HTTPServer(Server):
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
         tls: bool | TLS | None = None,
+        mappings: str | os.PathLike[str] | None = None,
+        admin: bool = False,
+        proxy_to: str | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(host=host, port=port)
         self._tls = resolve_tls(tls, self.kind)
         if self._tls is not None:
             self.scheme = "https"
             self._ssl_context()  # the CA and certificate are made here, not on the loop
+        if record is not None and proxy_to is None:
+            raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
         self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
+        if proxy_to is not None:
+            if not isinstance(self._host_of_behaviour, NoHost):
+                raise ConfigurationError(
+                    "proxy_to= answers what no expectation answers: give it without response=, "
+                    "handler=, wsgi= or asgi="
+                )
+            self._host_of_behaviour = HandlerHost(Recorder(proxy_to, record))
         for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive int (bytes), not {value!r}")
@@ -109,8 +135,13 @@ class HTTPServer(Server):
                 f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
             )
         self.unmatched_status = unmatched_status
+        self._admin = AdminHost() if admin else None
+        self._stubs = Stubs(self)
+        self._unmatched_requests: deque[Request] = deque(maxlen=journal_size)
         if root is not None:
             self.serve_directory("/", root)
+        if mappings is not None:
+            self.load_mappings(mappings)
 
     # -- what the test reads -----------------------------------------------------------------
 
@@ -162,6 +193,22 @@ class HTTPServer(Server):
     def clear(self) -> None:
         """Forget the requests received so far."""
         self._journal.clear()
+        self._unmatched_requests.clear()
+
+    def load_mappings(self, path: str | os.PathLike[str]) -> None:
+        """Answer as the WireMock stub mappings in ``path`` say; each becomes an expectation.
+
+        Args:
+            path: a mapping file (one mapping, or ``{"mappings": [...]}``), or a directory: its
+                ``mappings/`` subdirectory if it has one, else the directory itself, is read for
+                ``*.json``; ``bodyFileName`` is read from the ``__files/`` directory inside or
+                beside it.
+
+        Raises:
+            ConfigurationError: a file that is not JSON, or a field that is unknown, not
+                supported, or of the wrong type (the message names the file and the field).
+        """
+        self._stubs.load(path)
 
     def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
@@ -339,6 +386,8 @@ class HTTPServer(Server):
         return self._host_of_behaviour.streams_body and not self._mounts and not self._expectations
 
     def record(self, request: Request) -> None:
+        if self._admin is not None and is_admin(request.target):
+            return
         self._journal.append(request)
 
     def record_error(self, error: BaseException) -> None:
@@ -346,6 +395,9 @@ class HTTPServer(Server):
 
     def dispatch(self, exchange: Exchange) -> None:
         request = exchange.request
+        if self._admin is not None and request is not None and is_admin(request.target):
+            self._admin.dispatch(self, exchange)
+            return
         if self._expectations and request is not None:
             chosen = self._expectations.select(request)
             if chosen is not None:
@@ -363,6 +415,7 @@ class HTTPServer(Server):
         self._host_of_behaviour.dispatch(self, exchange)
 
     def _unmatched(self, exchange: Exchange, request: Request) -> None:
+        self._unmatched_requests.append(request)
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
         self.record_error(UnexpectedRequest(report))
         exchange.send(Response(self.unmatched_status, report + "\n"))

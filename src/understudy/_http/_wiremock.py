@@ -1,0 +1,274 @@
+"""WireMock stub mappings on an HTTPServer: each mapping becomes an ordinary expectation.
+
+:class:`Stubs` loads mapping files (``mappings/*.json`` beside ``__files/``), turns each
+:class:`~understudy._core.wiremock.StubMapping` into an :class:`~understudy.Expectation` whose
+shape is a :class:`MappingShape`, and keeps the table the admin API edits. Because they are
+expectations, requests they answer are journaled, and a request none answers gets the same
+near-miss report as for ``server.expect(...)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._core.matching import Difference, RequestShape
+from .._core.wiremock import (
+    MappingError,
+    RequestPattern,
+    ResponseDefinition,
+    Scenarios,
+    StubMapping,
+    parse_mapping,
+    parse_mappings_document,
+)
+from .._errors import ConfigurationError
+from ._connection import Exchange
+from ._expect import Expectation, _Delayed
+from ._hosts import CannedHost, Host
+from ._models import Request, Response, origin_form
+
+if TYPE_CHECKING:
+    from ._server import HTTPServer
+
+__all__ = ["MappingShape", "Stubs", "pattern_differences"]
+
+
+def pattern_differences(pattern: RequestPattern, request: Request) -> list[Difference]:
+    """How ``request`` differs from a WireMock request pattern (``[]``: it matches)."""
+    return pattern.differences(
+        method=request.method,
+        target=origin_form(request.target),
+        query=request.query.multi_items(),
+        headers=request.headers.multi_items(),
+        body=request.body,
+    )
+
+
+@dataclass(frozen=True)
+class MappingShape(RequestShape):
+    """The shape of an expectation made from a stub mapping: its request pattern and scenario."""
+
+    stub: StubMapping | None = None
+    scenarios: Scenarios | None = None
+
+    def differences(self, *, request: Any, **_: Any) -> list[Difference]:
+        stub = self.stub
+        assert stub is not None
+        found = pattern_differences(stub.request, request)
+        if stub.scenario is not None and stub.required_state is not None:
+            assert self.scenarios is not None
+            state = self.scenarios.state(stub.scenario)
+            if state != stub.required_state:
+                found.append(
+                    Difference(
+                        f"scenario {stub.scenario!r}", repr(stub.required_state), repr(state)
+                    )
+                )
+        return found
+
+    def describe(self) -> str:
+        stub = self.stub
+        assert stub is not None
+        name = f" {stub.name!r}" if stub.name else ""
+        return f"mapping{name} {stub.id}: {stub.request.describe()}"
+
+
+class _ScenarioHost:
+    """Moves a scenario to its new state when the mapping answers, then answers as ``host``.
+
+    ``select`` and ``dispatch`` run one after the other on the loop, so no other request of
+    this server sees the old state in between.
+    """
+
+    streams_body = False
+
+    def __init__(self, host: Host, scenarios: Scenarios, scenario: str, state: str) -> None:
+        self.host = host
+        self.scenarios = scenarios
+        self.scenario = scenario
+        self.state = state
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        self.scenarios.set(self.scenario, self.state)
+        self.host.dispatch(server, exchange)
+
+
+def _not_supported_yet(definition: ResponseDefinition, where: str) -> None:
+    """Faults, delay distributions and dribbled bodies: reported until understudy's faults land.
+
+    This is the one place that maps WireMock's ``fault`` (``CONNECTION_RESET_BY_PEER``,
+    ``EMPTY_RESPONSE``, ``MALFORMED_RESPONSE_CHUNK``, ``RANDOM_DATA_THEN_CLOSE``),
+    ``delayDistribution`` (``uniform``, ``lognormal``) and ``chunkedDribbleDelay`` onto
+    understudy's own fault and delay model (issue 6).
+
+    Raises:
+        ConfigurationError: any of them is given.
+    """
+    for name, value in (
+        ("fault", definition.fault),
+        ("delayDistribution", definition.delay_distribution),
+        ("chunkedDribbleDelay", definition.dribble),
+    ):
+        if value is not None:
+            raise ConfigurationError(
+                f"{where}.response.{name}: not supported yet (it arrives with understudy's "
+                "faults); remove it, or use fixedDelayMilliseconds for a delay"
+            )
+
+
+class Stubs:
+    """The stub mappings of one server: loading, adding, removing, resetting."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.scenarios = Scenarios()
+        self._table: dict[str, tuple[StubMapping, Expectation]] = {}
+        self._loaded: list[Path] = []
+        self.files: Path | None = None  # the __files directory for bodyFileName
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self, path: str | os.PathLike[str]) -> list[StubMapping]:
+        """Load a mapping file, or every ``*.json`` of a directory; remembered for reset.
+
+        Raises:
+            ConfigurationError: a file that is not JSON, or a mapping with a field that is
+                unknown, unsupported or wrong (naming the file and the field).
+        """
+        where = Path(path)
+        loaded = self._load(where)
+        self._loaded.append(where)
+        return loaded
+
+    def _load(self, where: Path) -> list[StubMapping]:
+        if where.is_dir():
+            directory = where / "mappings" if (where / "mappings").is_dir() else where
+            files = sorted(directory.rglob("*.json"))
+            files_dir = _files_dir(directory)
+        elif where.is_file():
+            files = [where]
+            files_dir = _files_dir(where.parent)
+        else:
+            raise ConfigurationError(f"mappings: {str(where)!r} is neither a file nor a directory")
+        if files_dir is not None and self.files is None:
+            self.files = files_dir
+        stubs: list[StubMapping] = []
+        for file in files:
+            try:
+                document = json.loads(file.read_bytes())
+                parsed = parse_mappings_document(document)
+            except (ValueError, UnicodeDecodeError) as error:
+                raise ConfigurationError(f"{file}: {error}") from None
+            for stub in parsed:
+                self.add(stub, where=str(file), files_dir=files_dir)
+                stubs.append(stub)
+        return stubs
+
+    def add_json(self, document: object, *, where: str = "mapping") -> StubMapping:
+        """Add one mapping given as JSON (from the admin API).
+
+        Raises:
+            ConfigurationError: as for :meth:`load`.
+        """
+        try:
+            stub = parse_mapping(document, where=where)
+        except MappingError as error:
+            raise ConfigurationError(str(error)) from None
+        self.add(stub, where=where, files_dir=self.files)
+        return stub
+
+    def add(self, stub: StubMapping, *, where: str, files_dir: Path | None) -> Expectation:
+        """Make ``stub`` an expectation of the server (replacing one with the same id)."""
+        definition = stub.response
+        _not_supported_yet(definition, where)
+        body = definition.body
+        if definition.body_file is not None:
+            body = _read_body_file(definition.body_file, files_dir, where)
+        try:
+            response = Response(
+                definition.status,
+                body,
+                headers=list(definition.headers),
+                reason=definition.reason,
+            )
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{where}.response: {error}") from None
+        host: Host = CannedHost(response)
+        if definition.delay is not None:
+            host = _Delayed(host, definition.delay)
+        if stub.scenario is not None and stub.new_state is not None:
+            host = _ScenarioHost(host, self.scenarios, stub.scenario, stub.new_state)
+        self.remove(stub.id)
+        shape = MappingShape(stub=stub, scenarios=self.scenarios)
+        expectation = self.server._expectations.add(shape, ordered=False)
+        expectation.priority = stub.priority
+        expectation._answer(host, None)
+        self._table[stub.id] = (stub, expectation)
+        return expectation
+
+    # -- the table -----------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[StubMapping]:
+        return iter([stub for stub, _ in self._table.values()])
+
+    def get(self, ident: str) -> StubMapping | None:
+        found = self._table.get(ident)
+        return found[0] if found is not None else None
+
+    def remove(self, ident: str) -> bool:
+        """Remove the mapping with this id; whether there was one."""
+        found = self._table.pop(ident, None)
+        if found is None:
+            return False
+        self.server._expectations.remove(found[1])
+        return True
+
+    def clear(self) -> None:
+        for ident in list(self._table):
+            self.remove(ident)
+
+    def reset(self) -> None:
+        """Back to the mappings loaded from files (those added since are gone)."""
+        self.clear()
+        self.scenarios.reset()
+        for where in self._loaded:
+            self._load(where)
+
+    def scenario_names(self) -> list[str]:
+        return sorted({stub.scenario for stub in self if stub.scenario is not None})
+
+    def mappings_json(self, select: Callable[[StubMapping], bool] | None = None) -> list[Any]:
+        return [dict(stub.source) for stub in self if select is None or select(stub)]
+
+
+def _files_dir(mappings_dir: Path) -> Path | None:
+    """``__files`` inside the mappings directory, or beside it (WireMock's root layout)."""
+    for candidate in (mappings_dir / "__files", mappings_dir.parent / "__files"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _read_body_file(name: str, files_dir: Path | None, where: str) -> bytes:
+    if files_dir is None:
+        raise ConfigurationError(
+            f"{where}.response.bodyFileName: {name!r} needs a __files directory beside the "
+            "mappings directory (root/mappings and root/__files)"
+        )
+    root = files_dir.resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise ConfigurationError(
+            f"{where}.response.bodyFileName: {name!r} is outside {str(files_dir)!r}"
+        )
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ConfigurationError(
+            f"{where}.response.bodyFileName: cannot read {str(path)!r}: {error.strerror}"
+        ) from None
