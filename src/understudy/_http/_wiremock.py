@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._core.faults import Fault
 from .._core.matching import Difference, RequestShape
 from .._core.wiremock import (
     MappingError,
@@ -27,8 +28,10 @@ from .._core.wiremock import (
     parse_mappings_document,
 )
 from .._errors import ConfigurationError
+from .._faults import Delay, Dribble
 from ._connection import Exchange
-from ._expect import Expectation, _Delayed
+from ._expect import Expectation
+from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Host
 from ._models import Request, Response, origin_form
 
@@ -98,27 +101,109 @@ class _ScenarioHost:
         self.host.dispatch(server, exchange)
 
 
-def _not_supported_yet(definition: ResponseDefinition, where: str) -> None:
-    """Faults, delay distributions and dribbled bodies: reported until understudy's faults land.
+#: WireMock's ``fault`` names → understudy's faults.
+_FAULTS = {
+    "CONNECTION_RESET_BY_PEER": Fault.CONNECTION_RESET,
+    "EMPTY_RESPONSE": Fault.EMPTY_RESPONSE,
+    "MALFORMED_RESPONSE_CHUNK": Fault.MALFORMED_CHUNK,
+    "RANDOM_DATA_THEN_CLOSE": Fault.RANDOM_DATA_THEN_CLOSE,
+}
 
-    This is the one place that maps WireMock's ``fault`` (``CONNECTION_RESET_BY_PEER``,
-    ``EMPTY_RESPONSE``, ``MALFORMED_RESPONSE_CHUNK``, ``RANDOM_DATA_THEN_CLOSE``),
-    ``delayDistribution`` (``uniform``, ``lognormal``) and ``chunkedDribbleDelay`` onto
-    understudy's own fault and delay model (issue 6).
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigurationError(f"{where}: a number of milliseconds, 0 or more")
+    return float(value)
+
+
+def _fields(value: object, where: str, expected: dict[str, str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{where}: an object such as {_example(expected)}")
+    unknown = sorted(set(value) - set(expected) - {"type"})
+    if unknown:
+        raise ConfigurationError(
+            f"{where}.{unknown[0]}: unknown field (known: {_example(expected)})"
+        )
+    missing = sorted(set(expected) - set(value))
+    if missing:
+        raise ConfigurationError(f"{where}.{missing[0]}: required ({_example(expected)})")
+    return value
+
+
+def _example(expected: dict[str, str]) -> str:
+    return "{" + ", ".join(f'"{name}": {kind}' for name, kind in expected.items()) + "}"
+
+
+def _fault(definition: ResponseDefinition, where: str) -> Fault | None:
+    """WireMock's ``fault`` as understudy's :class:`Fault` (``None`` when not given).
 
     Raises:
-        ConfigurationError: any of them is given.
+        ConfigurationError: a name WireMock does not define.
     """
-    for name, value in (
-        ("fault", definition.fault),
-        ("delayDistribution", definition.delay_distribution),
-        ("chunkedDribbleDelay", definition.dribble),
-    ):
-        if value is not None:
-            raise ConfigurationError(
-                f"{where}.response.{name}: not supported yet (it arrives with understudy's "
-                "faults); remove it, or use fixedDelayMilliseconds for a delay"
-            )
+    if definition.fault is None:
+        return None
+    kind = _FAULTS.get(definition.fault)
+    if kind is None:
+        raise ConfigurationError(
+            f"{where}.response.fault: {definition.fault!r} is not one of WireMock's faults "
+            f"({', '.join(_FAULTS)})"
+        )
+    return kind
+
+
+def _delay(definition: ResponseDefinition, where: str) -> Delay | None:
+    """``fixedDelayMilliseconds`` or ``delayDistribution`` as a :class:`Delay` (or ``None``).
+
+    ``delayDistribution`` is ``{"type": "uniform", "lower": ms, "upper": ms}`` or
+    ``{"type": "lognormal", "median": ms, "sigma": s}`` (WireMock's "Simulating Faults").
+
+    Raises:
+        ConfigurationError: both are given, or the distribution is malformed.
+    """
+    distribution = definition.delay_distribution
+    if distribution is None:
+        return None if definition.delay is None else Delay.fixed(definition.delay)
+    here = f"{where}.response.delayDistribution"
+    if definition.delay is not None:
+        raise ConfigurationError(
+            f"{here}: give it or fixedDelayMilliseconds, not both (WireMock adds them; write the "
+            "sum as one)"
+        )
+    kind = distribution.get("type") if isinstance(distribution, dict) else None
+    if kind == "uniform":
+        fields = _fields(distribution, here, {"lower": "ms", "upper": "ms"})
+        lower = _number(fields["lower"], f"{here}.lower")
+        upper = _number(fields["upper"], f"{here}.upper")
+        return Delay.uniform(lower / 1000, upper / 1000)
+    if kind == "lognormal":
+        fields = _fields(distribution, here, {"median": "ms", "sigma": "number"})
+        median = _number(fields["median"], f"{here}.median")
+        sigma = _number(fields["sigma"], f"{here}.sigma")
+        return Delay.lognormal(median / 1000, sigma)
+    raise ConfigurationError(
+        f'{here}.type: "uniform" (with lower and upper, ms) or "lognormal" (with median, ms, '
+        "and sigma)"
+    )
+
+
+def _dribble(definition: ResponseDefinition, where: str) -> Dribble | None:
+    """``chunkedDribbleDelay`` (``{"numberOfChunks": n, "totalDuration": ms}``) as a Dribble.
+
+    Raises:
+        ConfigurationError: the object is malformed.
+    """
+    dribble = definition.dribble
+    if dribble is None:
+        return None
+    here = f"{where}.response.chunkedDribbleDelay"
+    fields = _fields(dribble, here, {"numberOfChunks": "n", "totalDuration": "ms"})
+    if "type" in fields:
+        raise ConfigurationError(f"{here}.type: unknown field")
+    chunks = fields["numberOfChunks"]
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+        raise ConfigurationError(f"{here}.numberOfChunks: a whole number, 1 or more")
+    duration = _number(fields["totalDuration"], f"{here}.totalDuration")
+    return Dribble(chunks=chunks, duration=duration / 1000)
 
 
 class Stubs:
@@ -185,7 +270,9 @@ class Stubs:
     def add(self, stub: StubMapping, *, where: str, files_dir: Path | None) -> Expectation:
         """Make ``stub`` an expectation of the server (replacing one with the same id)."""
         definition = stub.response
-        _not_supported_yet(definition, where)
+        fault = _fault(definition, where)
+        delay = _delay(definition, where)
+        dribble = _dribble(definition, where)
         body = definition.body
         if definition.body_file is not None:
             body = _read_body_file(definition.body_file, files_dir, where)
@@ -198,9 +285,15 @@ class Stubs:
             )
         except ConfigurationError as error:
             raise ConfigurationError(f"{where}.response: {error}") from None
-        host: Host = CannedHost(response)
-        if definition.delay is not None:
-            host = _Delayed(host, definition.delay)
+        host: Host
+        if fault is not None:
+            host = FaultHost(fault)
+        elif dribble is not None and isinstance(response.body, bytes):
+            host = DribbleHost(response, dribble)
+        else:
+            host = CannedHost(response)
+        if delay is not None:
+            host = DelayedHost(host, delay)
         if stub.scenario is not None and stub.new_state is not None:
             host = _ScenarioHost(host, self.scenarios, stub.scenario, stub.new_state)
         self.remove(stub.id)
