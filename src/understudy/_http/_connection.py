@@ -627,7 +627,11 @@ class HTTPConnection(asyncio.Protocol):
         out = self._out
         out.append(data)
         if len(out) == 1:
-            self.loop.call_soon(self.flush)
+            # One callback flushes every connection written to in this iteration.
+            unflushed = self.server.unflushed
+            unflushed.append(self)
+            if len(unflushed) == 1:
+                self.loop.call_soon(self.server.flush_all)
 
     def flush(self) -> None:
         """Hand what was queued by :meth:`write` to the transport."""

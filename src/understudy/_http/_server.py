@@ -126,6 +126,8 @@ class HTTPServer(Server):
         self.max_body_size = max_body_size
         self._journal: Journal[Request] = Journal("request", journal_size)
         self.connections: set[HTTPConnection] = set()
+        #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
+        self.unflushed: list[HTTPConnection] = []
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str] = {}
         self._mounts: list[tuple[str, Host]] = []
@@ -419,6 +421,12 @@ class HTTPServer(Server):
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
         self.record_error(UnexpectedRequest(report))
         exchange.send(Response(self.unmatched_status, report + "\n"))
+
+    def flush_all(self) -> None:
+        """Hand the bytes queued on every connection in this loop iteration to the transports."""
+        unflushed, self.unflushed = self.unflushed, []
+        for conn in unflushed:
+            conn.flush()
 
     def track(self, future: asyncio.Future[Any], description: str) -> None:
         """Count ``future`` as an in-flight handler until it is done; record what it raises."""
