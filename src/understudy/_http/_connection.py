@@ -41,6 +41,12 @@ _MAX_PIPELINED = 16
 
 _date_cache: tuple[int, str] = (0, "")
 
+#: The methods of RFC 9110 §9 (and PATCH), decoded once.
+_METHODS = {
+    name.encode(): name
+    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+}
+
 
 def http_date() -> str:
     """The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once a second."""
@@ -474,7 +480,8 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self.parsing
         assert exchange is not None
         parser = self.parser
-        exchange.method = parser.get_method().decode("ascii", "replace")
+        method = parser.get_method()
+        exchange.method = _METHODS.get(method) or method.decode("ascii", "replace")
         exchange.target = b"".join(self.url_parts).decode("latin-1")
         exchange.http_version = parser.get_http_version()
         exchange.keep_alive = parser.should_keep_alive()
