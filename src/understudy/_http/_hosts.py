@@ -97,10 +97,12 @@ class HandlerHost:
             future = server.loop.create_task(self.handler(request))  # type: ignore[arg-type]
         else:
             future = server.runtime.run_in_worker(self.handler, request)
+        handler = self.handler
         server.track(
-            future, f"handler {server.describe(self.handler)} for {request.method} {request.target}"
+            future,
+            lambda: f"handler {server.describe(handler)} for {request.method} {request.target}",
+            lambda done: self._done(server, exchange, done),
         )
-        future.add_done_callback(lambda done: self._done(server, exchange, done))
 
     def _done(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
         if future.cancelled():

@@ -129,7 +129,7 @@ class HTTPServer(Server):
         #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
         self.unflushed: list[HTTPConnection] = []
         self._listeners: list[asyncio.AbstractServer] = []
-        self._inflight: dict[asyncio.Future[Any], str] = {}
+        self._inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
         self._mounts: list[tuple[str, Host]] = []
         self._expectations = Expectations()
         if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
@@ -428,10 +428,28 @@ class HTTPServer(Server):
         for conn in unflushed:
             conn.flush()
 
-    def track(self, future: asyncio.Future[Any], description: str) -> None:
-        """Count ``future`` as an in-flight handler until it is done; record what it raises."""
+    def track(
+        self,
+        future: asyncio.Future[Any],
+        description: str | Callable[[], str],
+        then: Callable[[asyncio.Future[Any]], None] | None = None,
+    ) -> None:
+        """Count ``future`` as an in-flight handler until it is done; record what it raises.
+
+        ``description`` (or a callable making it, called only if needed) names the handler in
+        stop()'s timeout report; ``then(future)`` is called once it is done, after that.
+        """
         self._inflight[future] = description
-        future.add_done_callback(self._untrack)
+        if then is None:
+            future.add_done_callback(self._untrack)
+        else:
+            untrack = self._untrack
+
+            def done(future: asyncio.Future[Any]) -> None:
+                untrack(future)
+                then(future)
+
+            future.add_done_callback(done)
 
     def _untrack(self, future: asyncio.Future[Any]) -> None:
         self._inflight.pop(future, None)
@@ -466,7 +484,9 @@ class HTTPServer(Server):
         deadline = loop.time() + timeout
         while self._inflight and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(list(self._inflight), timeout=remaining)
-        still_running = sorted(set(self._inflight.values()))
+        still_running = sorted(
+            {name if isinstance(name, str) else name() for name in self._inflight.values()}
+        )
         for future in list(self._inflight):
             future.cancel()
         for conn in list(self.connections):
