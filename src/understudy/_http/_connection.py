@@ -517,10 +517,10 @@ class HTTPConnection(asyncio.Protocol):
         self.parsing = None
         exchange.complete = True
         body = exchange.body_parts[0] if len(exchange.body_parts) == 1 else exchange.body
-        request = Request(
+        request = Request._received(
             method=exchange.method,
             target=exchange.target,
-            headers=exchange.raw_headers,
+            raw_headers=exchange.raw_headers,
             body=body,
             http_version=exchange.http_version,
             client=self.client,
