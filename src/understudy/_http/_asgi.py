@@ -215,13 +215,17 @@ class _ASGICall:
         self.exchange = exchange
         self.host = host
         self.start_message: Message | None = None
-        self._chunks: list[bytes] = []
-        self._ended = False
         self._body_ready: asyncio.Event | None = None
         self._gone: asyncio.Event | None = None
         self._completed = False
         self.body_done = False
-        exchange.listen_to_body(self._on_body)
+        if exchange.complete:  # the whole request is here (the usual case): nothing to follow
+            self._chunks = [part for part in exchange.body_parts if part]
+            self._ended = True
+        else:
+            self._chunks = []
+            self._ended = False
+            exchange.listen_to_body(self._on_body)
 
     def _on_body(self, chunk: bytes | None) -> None:
         if chunk is None:
