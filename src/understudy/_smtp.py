@@ -9,7 +9,6 @@ reject rules per address (for retry tests), a size limit and a handler callable.
 from __future__ import annotations
 
 import asyncio
-import functools
 import collections
 import email.parser
 import email.policy
@@ -496,10 +495,17 @@ def _check_failures(failures: object) -> dict[str, list[SMTPFailure]]:
 # -- the protocol ----------------------------------------------------------------------------
 
 
-@functools.cache
+_PROTOCOL_NAMES: dict[type, list[str]] = {}
+
+
 def _protocol_names(cls: type) -> list[str]:
     """The names aiosmtpd looks for on a protocol or handler: smtp_*, auth_* and handle_*."""
-    return sorted(name for name in dir(cls) if name.startswith(("smtp_", "auth_", "handle_")))
+    names = _PROTOCOL_NAMES.get(cls)
+    if names is None:
+        names = _PROTOCOL_NAMES[cls] = sorted(
+            name for name in dir(cls) if name.startswith(("smtp_", "auth_", "handle_"))
+        )
+    return names
 
 
 class _Hooks:
