@@ -12,7 +12,6 @@ import pytest
 
 from understudy import _runtime
 
-
 #: Threads that live as long as the process: the runtime's loop and its worker pool.
 _LONG_LIVED = ("understudy-loop", "understudy-worker")
 #: Seconds a thread started by the test may take to finish after it.
