@@ -621,8 +621,11 @@ class HTTPConnection(asyncio.Protocol):
         waiting = self.waiting
         if waiting is None or self.broken:
             return
-        if now < self.read_deadline or self.reading_paused:
-            self._arm(max(self.read_deadline, now + server.shortest_timeout))
+        if self.reading_paused:  # the server, not the client, is holding back
+            self._arm(now + server.shortest_timeout)
+            return
+        if now < self.read_deadline:
+            self._arm(self.read_deadline)
             return
         self.waiting = None
         if waiting == "idle":
