@@ -165,6 +165,23 @@ def test_stop_with_clients_mid_request_mid_upload_and_idle() -> None:
     assert {f"/done/{index}" for index in range(10)} <= recorded
 
 
+def test_stop_has_closed_every_server_socket_when_it_returns() -> None:
+    before = set(os.listdir("/proc/self/fd"))
+    server = understudy.HTTPServer(response=understudy.Response(200, "ok")).start()
+    clients = [socket.create_connection(server.address, timeout=TIMEOUT) for _ in range(20)]
+    try:
+        for sock in clients:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: s\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")  # then idle, kept alive
+        server.stop()
+        left = set(os.listdir("/proc/self/fd")) - before
+        assert left == {str(sock.fileno()) for sock in clients}  # the clients' own, no more
+    finally:
+        server.stop()
+        for sock in clients:
+            sock.close()
+
+
 # -- processes --------------------------------------------------------------------------------
 
 

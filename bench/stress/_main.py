@@ -31,7 +31,7 @@ class Plan:
     """How much of each measurement to run (counts, and seconds as budgets)."""
 
     cycles: int = 10_000
-    warmup: int = 300
+    warmup: int = 1000
     leak_budget: float = 150.0  # seconds per kind
     load_clients: int = 200
     load_rounds: int = 3
@@ -47,7 +47,7 @@ class Plan:
 
 QUICK = Plan(
     cycles=300,
-    warmup=50,
+    warmup=100,
     leak_budget=20.0,
     load_clients=50,
     load_rounds=1,

@@ -428,6 +428,10 @@ class HTTPServer(Server):
         for conn in list(self.connections):
             if conn.busy or conn.has_unsent_data:
                 conn.abort()  # nothing is served after stop(), not even a slow reader's rest
+        if self.connections:
+            # Closed transports close their sockets in a callback already queued: let it run,
+            # so no fd of this server is open when stop() returns.
+            await asyncio.sleep(0)
         host = self._host_of_behaviour
         if isinstance(host, ASGIHost):
             await host.shutdown(max(deadline - loop.time(), 0.1))
