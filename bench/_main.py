@@ -40,6 +40,7 @@ from ._subjects import (
     UNDERSTUDY_HANDLER,
     UVICORN_ASGI,
 )
+from ._tls import run_https_cycles
 
 __all__ = ["main"]
 
@@ -73,6 +74,7 @@ class Plan:
     socket_stop_cycles: int = 300
     socket_peer_stop_cycles: int = 10
     socket_peer_stop_budget: float = 5.0
+    https_cycles: int = 300
 
     @classmethod
     def quick(cls) -> Plan:
@@ -95,6 +97,7 @@ class Plan:
             socket_stop_cycles=100,
             socket_peer_stop_cycles=3,
             socket_peer_stop_budget=1.5,
+            https_cycles=100,
         )
 
 
@@ -144,6 +147,7 @@ class Results:
     load_skipped: str | None
     smtp: list[SMTPCycleResult]
     socket_stops: list[SocketStopResult]
+    https: CycleResult
 
 
 def _cycles(plan: Plan, body_delay: float) -> list[CycleResult]:
@@ -265,11 +269,13 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
     stops = _stops(plan)
     smtp = _smtp(plan)
     socket_stops = _socket_stops(plan)
+    _log("(g) HTTPS start → GET → stop: understudy")
+    https = run_https_cycles(max_cycles=plan.https_cycles, budget=30.0, warmup=20)
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
     if not skip_load:
         load, skipped = _load(plan)
-    return Results(idle, cycles, body_cycles, stops, load, skipped, smtp, socket_stops)
+    return Results(idle, cycles, body_cycles, stops, load, skipped, smtp, socket_stops, https)
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -574,6 +580,16 @@ def _targets(results: Results) -> list[Target]:
         )
     )
 
+    https = summarize(results.https.total).p50
+    targets.append(
+        Target(
+            "HTTPS start → GET → stop p50 (handshake included)",
+            "≤ 5 ms",
+            f"{ms(https)} ms",
+            https <= 0.005,
+        )
+    )
+
     idle = results.idle[0]
     kib = idle.rss_per_server / 1024
     targets.append(
@@ -647,7 +663,13 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         ),
         _socket_stops_table(results.socket_stops),
         "",
-        "Targets (issues 2 and 4)",
+        (
+            "(g) HTTPS: start HTTPServer(tls=True) → one GET (http.client, fresh connection, "
+            "full TLS handshake) → stop; ms."
+        ),
+        _cycles_table([results.https]),
+        "",
+        "Targets (issues 2, 4 and 5)",
     ]
     width = max(len(target.name) for target in targets)
     for target in targets:
@@ -720,6 +742,7 @@ def _as_json(
             }
             for result in results.socket_stops
         ],
+        "https_start_get_stop": cycle(results.https),
         "targets": [target.as_dict() for target in targets],
     }
 

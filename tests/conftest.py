@@ -3,10 +3,12 @@ no thread running."""
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,26 @@ def _describe(fd: int) -> str:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return "?"
+
+
+@pytest.fixture(scope="session")
+def tiny_dists(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """``My_Pkg.Name`` 1.0 built with ``python -m build``: [wheel, sdist].
+
+    Built once per run: the pytest-xdist workers share the base temporary directory, and the
+    first to take the lock builds while the others wait for it.
+    """
+    from pypi_tools import build_project, write_project  # noqa: PLC0415 - PyPI tests only
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    dist = shared / "tiny-project" / "dist"
+    with open(shared / "tiny-project.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not dist.is_dir():
+            (shared / "tiny-project").mkdir(exist_ok=True)
+            project = write_project(shared / "tiny-project", "My_Pkg.Name", "1.0")
+            build_project(project, dist)
+    wheel, sdist = sorted(dist.iterdir(), key=lambda path: not path.name.endswith(".whl"))
+    return [wheel, sdist]

@@ -41,8 +41,9 @@ from ._sockets import (
     UnixStreamServer,
 )
 from ._syslog import SyslogMessage, SyslogServer
+from ._tls import TLS, TLSInfo
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
     "BadFrame",
     "ConfigurationError",
@@ -64,6 +65,8 @@ __all__ = [
     "SyslogMessage",
     "SyslogServer",
     "TCPServer",
+    "TLS",
+    "TLSInfo",
     "UDPServer",
     "UnderstudyError",
     "UnexpectedRequest",

@@ -12,12 +12,14 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import ssl
 import threading
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from ._errors import AddressInUse, ConfigurationError, WaitTimeout
 from ._runtime import Runtime, get_runtime
+from ._tls import TLS, server_context
 
 __all__ = ["Server"]
 
@@ -48,6 +50,10 @@ class Server:
     kind: ClassVar[str] = "server"
     #: Socket type of the listeners made by the default ``_bind``.
     _socket_type: ClassVar[socket.SocketKind] = socket.SOCK_STREAM
+    #: TLS settings of a subclass given ``tls=`` (set in its ``__init__``); None: plain.
+    _tls: TLS | None = None
+    #: Protocols advertised by ALPN (RFC 7301) on TLS connections.
+    _alpn_protocols: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         if not isinstance(host, str) or not host:
@@ -247,6 +253,11 @@ class Server:
         self._abort()
 
     # -- hooks for subclasses ----------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """The server-side context for ``tls=`` (made once per settings, shared), or None."""
+        tls = self._tls
+        return None if tls is None else server_context(tls, self._host, self._alpn_protocols)
 
     def _bind(self) -> list[socket.socket]:
         """In the caller's thread: bound, listening (for streams) sockets to serve."""

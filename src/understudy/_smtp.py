@@ -29,6 +29,7 @@ from ._errors import ConfigurationError
 from ._journal import Journal
 from ._runtime import Runtime
 from ._server import Server, describe_handler
+from ._tls import TLS, TLSInfo, resolve_tls, tls_info
 
 __all__ = ["SMTPMessage", "SMTPServer"]
 
@@ -79,6 +80,8 @@ class SMTPMessage:
         helo: the name the client gave in ``HELO``/``EHLO``.
         smtputf8: whether ``MAIL FROM`` carried the ``SMTPUTF8`` parameter (RFC 6531).
         received_at: when the end of DATA arrived, as ``time.time()`` (float seconds).
+        tls: what the session's TLS (implicit, or after STARTTLS) agreed on, with the client
+            certificate's subject, as a :class:`~understudy.TLSInfo`; ``None`` if plain.
     """
 
     __slots__ = (
@@ -93,6 +96,7 @@ class SMTPMessage:
         "peer",
         "received_at",
         "smtputf8",
+        "tls",
     )
 
     data: bytes
@@ -101,6 +105,7 @@ class SMTPMessage:
     login: str | None
     helo: str | None
     smtputf8: bool
+    tls: TLSInfo | None
     received_at: float
     _rcpt_tos: tuple[str, ...]
     _mail_options: tuple[str, ...]
@@ -120,6 +125,7 @@ class SMTPMessage:
         helo: str | None = None,
         smtputf8: bool = False,
         received_at: float = 0.0,
+        tls: TLSInfo | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "data", bytes(data))
@@ -132,6 +138,7 @@ class SMTPMessage:
         set_(self, "helo", helo)
         set_(self, "smtputf8", smtputf8)
         set_(self, "received_at", received_at)
+        set_(self, "tls", tls)
         set_(self, "_email", None)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -419,6 +426,7 @@ class _Hooks:
             helo=session.host_name,
             smtputf8=envelope.smtp_utf8,
             received_at=time.time(),
+            tls=tls_info(conn.transport) if conn.transport is not None else None,
         )
         server._journal.append(message)
         handler = server._handler
@@ -450,9 +458,15 @@ class _SMTPConnection(SMTP):
             hostname=server.hostname,
             ident="understudy",
             timeout=_IDLE_TIMEOUT,
-            # Without TLS, AUTH is offered only when the test gave credentials.
-            auth_require_tls=auth is None,
+            # AUTH is offered only when the test gave credentials; with require_starttls, only
+            # after STARTTLS. Never tied to aiosmtpd's own TLS: it does not see implicit TLS
+            # and would refuse AUTH inside SMTPS (aiosmtpd #281).
+            auth_require_tls=auth is None or server.require_starttls,
             authenticator=self._authenticate_login if auth is not None else None,
+            # STARTTLS only: with implicit TLS the connection is TLS from the first byte, and
+            # aiosmtpd given a context would offer STARTTLS inside it (aiosmtpd #281, #274).
+            tls_context=server._ssl_context() if server.starttls else None,
+            require_starttls=server.require_starttls,
             loop=server.loop,
         )
         # aiosmtpd keeps these per class and grows them on each EHLO; keep them per session.
@@ -499,9 +513,14 @@ class _SMTPConnection(SMTP):
             transport.close()
 
     def abort(self) -> None:
-        """Close at once, unless already closing (then what was written still goes out)."""
+        """Close at once, unless already closing (then what was written still goes out).
+
+        A TLS connection is aborted even when closing: its close_notify went out with the
+        close, and the client's is not awaited (RFC 8446 §6.1).
+        """
         transport = self.transport
-        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+        tls = self.understudy._tls is not None
+        if isinstance(transport, asyncio.WriteTransport) and (tls or not transport.is_closing()):
             transport.abort()
         task = self._handler_coroutine
         if task is not None:
@@ -511,6 +530,11 @@ class _SMTPConnection(SMTP):
         replying, self.replying = self.replying, None
         if replying is not None and not replying.done():
             replying.set_result(None)
+
+    def eof_received(self) -> bool | None:
+        result = super().eof_received()
+        # asyncio cannot keep a TLS connection half-open (and warns when asked to).
+        return False if self.understudy._tls is not None else result
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -553,7 +577,8 @@ class _SMTPConnection(SMTP):
         await super().smtp_AUTH(arg)
 
     async def check_auth_needed(self, caller_method: str) -> bool:
-        # aiosmtpd's auth_required warns when TLS is not required too; understudy has no TLS yet.
+        # aiosmtpd's auth_required warns when TLS is not required too; understudy decides
+        # itself (AUTH works over plain, implicit TLS and STARTTLS alike).
         session = self.session
         if self.understudy.auth_required and not (session is not None and session.authenticated):
             await self.push("530 5.7.0 Authentication required")
@@ -621,7 +646,7 @@ class SMTPServer(Server):
     that a handler then refuses, and one that does not parse as a proper email) and, unless a
     handler says otherwise, accepted with ``250 OK``. ESMTP extensions: 8BITMIME, SIZE
     (RFC 1870), SMTPUTF8 (RFC 6531, when enabled), AUTH PLAIN and LOGIN (RFC 4954, RFC 4616,
-    when credentials are given). There is no STARTTLS yet.
+    when credentials are given), STARTTLS (RFC 3207, with ``starttls=True``).
 
     Args:
         host: address to listen on (see :class:`understudy.Server`): ``"127.0.0.1"`` by default.
@@ -656,10 +681,17 @@ class SMTPServer(Server):
             pool; an ``async def`` on the server's loop. An exception gets the client
             ``451 4.3.0`` and is re-raised by :meth:`check` and on leaving the ``with`` block.
         journal_size: keep only the last N messages (``None``: all; ``0``: none).
+        tls: implicit TLS, "SMTPS" (RFC 8314 §3.3): TLS from the first byte, as
+            ``smtplib.SMTP_SSL`` speaks it. ``True``, or :class:`~understudy.TLS` settings.
+            Clients trust the test CA of :mod:`understudy.tls`. AUTH is offered inside it.
+        starttls: offer STARTTLS (RFC 3207) on a plain connection: ``True``, or
+            :class:`~understudy.TLS` settings for the upgraded connection.
+        require_starttls: refuse every command but EHLO, HELO, NOOP, QUIT and STARTTLS with
+            ``530`` until the client has upgraded (implies ``starttls=True``).
 
     Raises:
         ConfigurationError: a malformed ``auth``, ``reject`` or size, a handler that is not
-            callable, or ``auth_required`` without ``auth``.
+            callable, ``auth_required`` without ``auth``, or both ``tls`` and ``starttls``.
 
     .. versionadded:: 0.1
     """
@@ -679,8 +711,12 @@ class SMTPServer(Server):
         max_message_size: int | None = _DEFAULT_MAX_MESSAGE_SIZE,
         handler: Handler | None = None,
         journal_size: int | None = None,
+        tls: bool | TLS | None = None,
+        starttls: bool | TLS = False,
+        require_starttls: bool = False,
     ) -> None:
         super().__init__(host=host, port=port)
+        self._configure_tls(tls, starttls, require_starttls)
         if not isinstance(hostname, str) or not hostname or any(c.isspace() for c in hostname):
             raise ConfigurationError(
                 f"hostname must be a domain name such as 'mail.example.com', not {hostname!r}"
@@ -718,6 +754,19 @@ class SMTPServer(Server):
         self.connections: set[_SMTPConnection] = set()
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str] = {}
+
+    def _configure_tls(self, tls: object, starttls: object, require_starttls: object) -> None:
+        implicit = resolve_tls(tls, self.kind)
+        upgrade = resolve_tls(True if require_starttls and not starttls else starttls, self.kind)
+        if implicit is not None and upgrade is not None:
+            raise ConfigurationError(
+                "give SMTPServer tls= (implicit TLS, SMTPS) or starttls= (RFC 3207), not both: "
+                "a connection that is TLS from its first byte has nothing to upgrade"
+            )
+        self._tls = implicit or upgrade
+        self.starttls = upgrade is not None
+        self.require_starttls = bool(require_starttls)
+        self._ssl_context()  # with TLS: the CA and certificate are made here, not on the loop
 
     # -- what the test reads -----------------------------------------------------------------
 
@@ -837,8 +886,10 @@ class SMTPServer(Server):
     async def _serve(self, sockets: list[socket.socket]) -> None:
         _quiet_aiosmtpd_on_loop()
         loop = asyncio.get_running_loop()
+        context = None if self.starttls else self._ssl_context()
         self._listeners = [
-            await loop.create_server(self._make_connection, sock=sock) for sock in sockets
+            await loop.create_server(self._make_connection, sock=sock, ssl=context)
+            for sock in sockets
         ]
 
     def _make_connection(self) -> _SMTPConnection:

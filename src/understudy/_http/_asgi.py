@@ -7,11 +7,12 @@ https://asgi.readthedocs.io/en/latest/specs/lifespan.html. The app runs on the r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+import contextvars
+from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .._core.framing import reason_phrase
+from .._core.framing import Framing, reason_phrase
 from .._errors import UnderstudyError, WaitTimeout
 from ._connection import Exchange
 from ._models import origin_form
@@ -39,10 +40,22 @@ class ASGIHost:
         self.app = app
         self.state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
+        #: Rendered response heads, by what they depend on (see Exchange.start_memoized).
+        self.heads: dict[tuple[object, ...], tuple[str, Framing, bytes]] = {}
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        call = _ASGICall(server, exchange, self)
-        task = server.loop.create_task(call.run())
+        """Start the app at once; it becomes a task only if it has to wait.
+
+        Most apps answer a request without waiting for anything, and then no task is made
+        (what Python 3.12's eager tasks do). The app runs in a copy of the context, as in a task.
+        """
+        run = _ASGICall(server, exchange, self).run()
+        context = contextvars.copy_context()
+        try:
+            waiting_on = context.run(run.send, None)
+        except StopIteration:
+            return
+        task = server.loop.create_task(_go_on(run, waiting_on), context=context)
         server.track(
             task, f"ASGI app {server.describe(self.app)} for {exchange.method} {exchange.target}"
         )
@@ -64,6 +77,38 @@ class ASGIHost:
         lifespan, self._lifespan = self._lifespan, None
         if lifespan is not None:
             await lifespan.shutdown(timeout)
+
+
+async def _go_on(run: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Go on running a coroutine that was started outside a task and is waiting on a future."""
+    await _GoOn(run, waiting_on)
+
+
+class _GoOn:
+    __slots__ = ("run", "waiting_on")
+
+    def __init__(self, run: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self.run = run
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        run, waiting_on = self.run, self.waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                run.close()
+                raise
+            except BaseException as thrown:  # noqa: BLE001 - handed on to the coroutine
+                try:
+                    waiting_on = run.throw(thrown)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting_on = run.send(sent)
+                except StopIteration:
+                    return
 
 
 class _Lifespan:
@@ -249,12 +294,16 @@ class _ASGICall:
             body = bytes(message.get("body", b""))
             more = bool(message.get("more_body", False))
             if not exchange.head_sent:
-                fields = [
-                    (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                    for k, v in start.get("headers", ())
-                ]
                 status = int(start["status"])
-                exchange.start(status, reason_phrase(status), fields, None if more else len(body))
+                length = None if more else len(body)
+                fields = start.get("headers", ())
+                try:
+                    exchange.start_memoized(status, tuple(fields), length, self.host.heads)
+                except TypeError:  # fields in lists (unhashable), or of bytearray/memoryview
+                    fields = [
+                        (bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in fields
+                    ]
+                    exchange.start(status, reason_phrase(status), fields, length)
             exchange.write(body)
             if more:
                 await exchange.drain()

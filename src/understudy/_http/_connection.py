@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .._core.framing import LAST_CHUNK, BodyMode, Framing, encode_chunk, encode_head, plan_framing
+from .._core.framing import (
+    LAST_CHUNK,
+    BodyMode,
+    Framing,
+    encode_chunk,
+    encode_head,
+    plan_framing,
+    reason_phrase,
+)
+from .._tls import TLSInfo, tls_info
 from ._models import Request, Response
 
 if TYPE_CHECKING:
@@ -213,6 +222,53 @@ class Exchange:
         self.head_sent = True
         self.conn.write(encode_head(status, reason, fields, [*date, *framing.extra_fields]))
 
+    def start_memoized(
+        self,
+        status: int,
+        fields: tuple[tuple[bytes, bytes], ...],
+        body_length: int | None,
+        memo: dict[tuple[object, ...], tuple[str, Framing, bytes]],
+    ) -> None:
+        """:meth:`start` with fields given as bytes, remembering the rendered head in ``memo``.
+
+        The head depends only on the arguments, the request's method (HEAD or not), version and
+        persistence, and the Date (which changes once a second); an app that answers alike
+        every time (most do) then costs one lookup per response instead of framing and
+        encoding.
+        """
+        if self.head_sent or self.finished:
+            return
+        keep_alive = self.keep_alive and not self.conn.closing and self.complete
+        date = http_date()
+        key = (status, fields, body_length, self.method == "HEAD", self.http_version, keep_alive)
+        memoized = memo.get(key)
+        if memoized is None or memoized[0] != date:
+            conn = self.conn
+            out, conn._out = conn._out, []
+            try:
+                self.start(
+                    status,
+                    reason_phrase(status),
+                    [(name.decode("latin-1"), value.decode("latin-1")) for name, value in fields],
+                    body_length,
+                )
+                head = b"".join(conn._out)
+            finally:
+                conn._out = out
+            if self.framing is None or not head:  # the connection is gone: nothing to keep
+                return
+            if len(memo) > 32:
+                memo.clear()
+            memo[key] = (date, self.framing, head)
+        else:
+            _, framing, head = memoized
+            self.framing = framing
+            self.keep_alive = framing.keep_alive
+            if framing.mode is BodyMode.LENGTH:
+                self.remaining = framing.length if framing.length is not None else 0
+            self.head_sent = True
+        self.conn.write(head)
+
     def write(self, data: bytes) -> None:
         """Send a piece of the body (framed as the head decided).
 
@@ -298,6 +354,7 @@ class HTTPConnection(asyncio.Protocol):
         self.header_bytes = 0
         self.hosts = 0  # Host field lines of the request being parsed
         self.client: tuple[str, int] | None = None
+        self.tls: TLSInfo | None = None
         self.closing = False
         self.reading_paused = False
         self._writable: asyncio.Future[None] | None = None
@@ -313,6 +370,9 @@ class HTTPConnection(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         #: The exchange answered last, whose response may still be in the write buffer.
         self.answered: Exchange | None = None
+        #: Inside :meth:`data_received`: a streaming host's dispatch waits for the end of it.
+        self.feeding = False
+        self.deferred: Exchange | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -327,6 +387,8 @@ class HTTPConnection(asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        if self.server._tls is not None:
+            self.tls = tls_info(transport)
         self.server.connections.add(self)
         self._wait("idle", self.server.idle_timeout)
 
@@ -348,6 +410,7 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
+        self.feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -368,6 +431,13 @@ class HTTPConnection(asyncio.Protocol):
                 self._refuse(_Refused(400, f"malformed request: {error}"))
         except httptools.HttpParserError as error:
             self._refuse(_Refused(400, f"malformed request: {error}"))
+        finally:
+            self.feeding = False
+        deferred = self.deferred
+        if deferred is not None:
+            self.deferred = None
+            if not deferred.dispatched and self.queue and self.queue[0] is deferred:
+                self._dispatch(deferred)
 
     def eof_received(self) -> bool:
         """The client has sent all it will send: answer what came in full, then close.
@@ -378,7 +448,7 @@ class HTTPConnection(asyncio.Protocol):
         self.peer_closed = True
         if self.parsing is not None and not self.broken:
             self._refuse(_Refused(400, "the client closed before the request was complete"))
-        return bool(self.queue)
+        return bool(self.queue) and self.tls is None  # TLS cannot stay half-open in asyncio
 
     def pause_writing(self) -> None:
         if self._writable is None or self._writable.done():
@@ -495,6 +565,7 @@ class HTTPConnection(asyncio.Protocol):
             client=self.client,
             received_at=time.time(),
             scheme=self.server.scheme,
+            tls=self.tls,
         )
         exchange.request = request
         self.server.record(request)
@@ -515,8 +586,15 @@ class HTTPConnection(asyncio.Protocol):
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
-        if exchange.complete or self.server.streams_body:
+        if exchange.complete:
             self._dispatch(exchange)
+        elif self.server.streams_body:
+            if self.feeding:
+                # The rest of the request may be in the bytes being parsed (always so for a
+                # request without a body): dispatch once they are, so the host sees it whole.
+                self.deferred = exchange
+            else:
+                self._dispatch(exchange)
 
     def _dispatch(self, exchange: Exchange) -> None:
         exchange.dispatched = True
@@ -561,6 +639,7 @@ class HTTPConnection(asyncio.Protocol):
                 client=self.client,
                 received_at=time.time(),
                 scheme=self.server.scheme,
+                tls=self.tls,
                 error=refusal.reason,
             )
         )
@@ -718,8 +797,12 @@ class HTTPConnection(asyncio.Protocol):
 
     @property
     def has_unsent_data(self) -> bool:
+        """Whether the transport still holds response bytes the client has not taken."""
         transport = self.transport
-        return transport is not None and transport.get_write_buffer_size() > 0
+        try:
+            return transport is not None and transport.get_write_buffer_size() > 0
+        except AttributeError:  # a TLS transport already closed has no buffer to ask
+            return False
 
     @property
     def busy(self) -> bool:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, unquote
 from .._core.framing import reason_phrase
 from .._core.matching import MISSING
 from .._errors import ConfigurationError
+from .._tls import TLSInfo
 from ._fields import Headers, Query
 
 __all__ = ["Body", "Request", "Response", "origin_form", "to_response"]
@@ -48,6 +49,8 @@ class Request:
         received_at: when the request was complete, as ``time.time()`` (float seconds).
         error: ``None`` for a well-formed request; for a malformed or refused one, why it was
             refused (the client got a 4xx). Fields that could not be parsed are empty.
+        tls: what the TLS connection agreed on (version, cipher, ALPN protocol, the client
+            certificate's subject) as a :class:`~understudy.TLSInfo`; ``None`` over plain HTTP.
     """
 
     __slots__ = (
@@ -62,6 +65,7 @@ class Request:
         "received_at",
         "scheme",
         "target",
+        "tls",
     )
 
     method: str
@@ -72,6 +76,7 @@ class Request:
     received_at: float
     scheme: str
     error: str | None
+    tls: TLSInfo | None
     _headers: Headers | None
     _raw_headers: list[tuple[bytes, bytes]]
     _query: Query | None
@@ -88,6 +93,7 @@ class Request:
         received_at: float = 0.0,
         scheme: str = "http",
         error: str | None = None,
+        tls: TLSInfo | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "method", method)
@@ -98,6 +104,7 @@ class Request:
         set_(self, "received_at", received_at)
         set_(self, "scheme", scheme)
         set_(self, "error", error)
+        set_(self, "tls", tls)
         set_(self, "_query", None)
         if isinstance(headers, Headers):
             set_(self, "_headers", headers)

@@ -14,6 +14,7 @@ from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
 from .._runtime import Runtime
 from .._server import Server, describe_handler
+from .._tls import TLS, resolve_tls
 from ._asgi import ASGIApp, ASGIHost
 from ._connection import Exchange, HTTPConnection, close_listeners
 from ._directory import DirectoryHost
@@ -64,16 +65,23 @@ class HTTPServer(Server):
         send_timeout: seconds a response may wait on a client that does not read it (30.0 by
             default; ``None``: no limit); the connection is then aborted, and the request is
             recorded again with the reason.
+        tls: serve HTTPS (RFC 9110 §4.2.2): ``True``, or :class:`~understudy.TLS` settings
+            (client certificates, a deliberately bad certificate, protocol versions). The
+            certificate comes from the test CA of :mod:`understudy.tls`; :attr:`url` starts
+            with ``https://``; ALPN offers ``http/1.1``; each request records ``.tls``.
 
     Raises:
-        ConfigurationError: two hosts given, a host that is not callable, or a bad limit.
+        ConfigurationError: two hosts given, a host that is not callable, a bad limit, or a
+            ``tls`` that is neither ``True`` nor ``TLS(...)``.
 
     An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
     :meth:`check` and on leaving the ``with`` block.
     """
 
     kind: ClassVar[str] = "HTTP server"
-    scheme: ClassVar[str] = "http"
+    #: ``"https"`` when served with ``tls=``.
+    scheme: str = "http"
+    _alpn_protocols: ClassVar[tuple[str, ...]] = ("http/1.1",)
 
     def __init__(
         self,
@@ -92,8 +100,13 @@ class HTTPServer(Server):
         header_timeout: float | None = _DEFAULT_HEADER_TIMEOUT,
         idle_timeout: float | None = _DEFAULT_IDLE_TIMEOUT,
         send_timeout: float | None = _DEFAULT_SEND_TIMEOUT,
+        tls: bool | TLS | None = None,
     ) -> None:
         super().__init__(host=host, port=port)
+        self._tls = resolve_tls(tls, self.kind)
+        if self._tls is not None:
+            self.scheme = "https"
+            self._ssl_context()  # the CA and certificate are made here, not on the loop
         self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
         for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -136,7 +149,8 @@ class HTTPServer(Server):
 
     @property
     def url(self) -> str:
-        """``http://host:port``, without a trailing slash (IPv6 hosts in brackets)."""
+        """``http://host:port`` (``https://`` with ``tls=``), without a trailing slash (IPv6
+        hosts in brackets)."""
         return f"{self.scheme}://{self._url_host()}:{self.port}"
 
     @property
@@ -409,8 +423,10 @@ class HTTPServer(Server):
         if isinstance(host, ASGIHost):
             await host.startup(self)
         loop = asyncio.get_running_loop()
+        context = self._ssl_context()
         self._listeners = [
-            await loop.create_server(lambda: HTTPConnection(self), sock=sock) for sock in sockets
+            await loop.create_server(lambda: HTTPConnection(self), sock=sock, ssl=context)
+            for sock in sockets
         ]
 
     async def _shutdown(self, timeout: float) -> list[str]:
@@ -426,8 +442,10 @@ class HTTPServer(Server):
         for future in list(self._inflight):
             future.cancel()
         for conn in list(self.connections):
-            if conn.busy or conn.has_unsent_data:
-                conn.abort()  # nothing is served after stop(), not even a slow reader's rest
+            if conn.busy or self._tls is not None or conn.has_unsent_data:
+                # Nothing is served after stop(), not even a slow reader's rest. TLS:
+                # close_notify is sent; the client's is not awaited (RFC 8446 §6.1).
+                conn.abort()
         if self.connections:
             # Closed transports close their sockets in a callback already queued: let it run,
             # so no fd of this server is open when stop() returns.

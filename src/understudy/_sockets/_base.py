@@ -156,9 +156,12 @@ class SocketServer(Server):
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
         loop = asyncio.get_running_loop()
+        context = self._ssl_context()
         for sock in sockets:
             if sock.type == socket.SOCK_STREAM:
-                self._listeners.append(await loop.create_server(self._stream_protocol, sock=sock))
+                self._listeners.append(
+                    await loop.create_server(self._stream_protocol, sock=sock, ssl=context)
+                )
             else:
                 transport, _ = await loop.create_datagram_endpoint(
                     self._datagram_protocol, sock=sock
