@@ -2,6 +2,7 @@
 or recorded with a reason.
 
 - HTTP request bytes, over a real socket, through httptools into a running :class:`HTTPServer`;
+- multipart uploads (RFC 7578) to the fake PyPI's legacy upload API, over a real socket;
 - directory path resolution (``_core/paths.py``), header directives (``_core/directives.py``),
   syslog framing and parsing (``_core/syslog.py``), log-record frames (``_core/logframes.py``).
 
@@ -26,6 +27,7 @@ from understudy._core.directives import DirectiveError, Directives, parse_in_fil
 from understudy._core.logframes import BadFrame, LogFrameDecoder, decode_datagram
 from understudy._core.paths import FilePath, Refusal, resolve_target
 from understudy._core.syslog import FrameError, SyslogFramer, parse_message
+from understudy.fakes import PyPIServer
 
 #: Examples per fuzz target (``make stress`` raises it).
 EXAMPLES = int(os.environ.get("UNDERSTUDY_FUZZ_EXAMPLES", "60"))
@@ -155,6 +157,60 @@ def test_http_request_bytes_are_answered_or_recorded() -> None:
         with socket.create_connection(server.address, timeout=HANG) as sock:
             sock.sendall(b"GET /alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             assert _read_all(sock).startswith(b"HTTP/1.1 200 ")
+
+
+# -- multipart uploads to the fake PyPI ------------------------------------------------------
+
+_BOUNDARY = b"fuzzb"
+_FORM_FIELDS = [
+    (b":action", b"file_upload"), (b"protocol_version", b"1"), (b"name", b"tiny"),
+    (b"version", b"1.0"), (b"filetype", b"sdist"), (b"metadata_version", b"2.1"),
+    (b"sha256_digest", b"0" * 64), (b"md5_digest", b"zz"), (b"name", b"\xff\x00"),
+    (b"version", b"not a version"), (b"pyversion", b"source"),
+]  # fmt: skip
+_DISPOSITIONS = [
+    b'Content-Disposition: form-data; name="%s"',
+    b'Content-Disposition: form-data; name="%s"; filename="tiny-1.0.tar.gz"',
+    b"Content-Disposition: attachment",
+    b'Content-Disposition: form-data; name="%s',
+    b"",
+]  # fmt: skip
+_CONTENT_TYPES = [b"multipart/form-data; boundary=fuzzb", b"text/plain", b"multipart/form-data"]
+
+
+@st.composite
+def _multipart(draw: st.DrawFn) -> bytes:
+    parts = []
+    for name, given_value in draw(st.lists(st.sampled_from(_FORM_FIELDS), max_size=10)):
+        disposition = draw(st.sampled_from(_DISPOSITIONS)).replace(b"%s", name)
+        value = draw(st.binary(max_size=30)) if draw(st.booleans()) else given_value
+        parts.append(b"--" + _BOUNDARY + b"\r\n" + disposition + b"\r\n\r\n" + value + b"\r\n")
+    end = draw(st.sampled_from([b"--" + _BOUNDARY + b"--\r\n", b"--" + _BOUNDARY, b""]))
+    return b"".join(parts) + end
+
+
+def test_pypi_multipart_uploads_are_answered_or_refused_with_a_reason() -> None:
+    with PyPIServer(anonymous=True) as server:
+
+        @FUZZ
+        @given(st.one_of(_multipart(), st.binary(max_size=300)), st.sampled_from(_CONTENT_TYPES))
+        def check(body: bytes, content_type: bytes) -> None:
+            head = (
+                b"POST /legacy/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                b"Content-Type: " + content_type + b"\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+            )
+            with socket.create_connection(server.address, timeout=HANG) as sock:
+                sock.sendall(head + body)
+                answer = _read_all(sock)  # a hang is a socket.timeout here
+            assert answer.startswith(b"HTTP/1.1 "), answer[:100]
+            status = int(answer[9:12])
+            assert status in (200, 400, 403, 409), answer[:300]  # never a 500
+            if status != 200:
+                assert answer.partition(b"\r\n\r\n")[2].strip(), "refused without a reason"
+
+        check()
+        server.check()  # nothing raised inside the server
 
 
 # -- directory path resolution ---------------------------------------------------------------

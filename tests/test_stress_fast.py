@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 
 import understudy
+import understudy.fakes
+import understudy.tls
 
 TIMEOUT = 5.0
 CYCLES = 20
@@ -32,6 +34,19 @@ CYCLES = 20
 def _http(server: understudy.HTTPServer) -> None:
     with urllib.request.urlopen(server.url, timeout=TIMEOUT) as reply:
         assert reply.read() == b"ok"
+    server.wait_for_requests(1)
+
+
+def _https(server: understudy.HTTPServer) -> None:
+    context = understudy.tls.client_context()
+    with urllib.request.urlopen(server.url, timeout=TIMEOUT, context=context) as reply:
+        assert reply.read() == b"ok"
+    server.wait_for_requests(1)
+
+
+def _pypi(server: understudy.fakes.PyPIServer) -> None:
+    with urllib.request.urlopen(server.url + "/simple/", timeout=TIMEOUT) as reply:
+        assert reply.status == 200
     server.wait_for_requests(1)
 
 
@@ -75,6 +90,11 @@ def _log_records(server: understudy.LogRecordServer) -> None:
 
 KINDS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
     "HTTP": (lambda: understudy.HTTPServer(response=understudy.Response(200, "ok")), _http),
+    "HTTPS": (
+        lambda: understudy.HTTPServer(response=understudy.Response(200, "ok"), tls=True),
+        _https,
+    ),
+    "PyPI": (understudy.fakes.PyPIServer, _pypi),
     "SMTP": (understudy.SMTPServer, _smtp),
     "TCP": (lambda: understudy.TCPServer(echo=True), _stream),
     "UDP": (understudy.UDPServer, _datagram),
@@ -215,12 +235,13 @@ def test_a_server_started_after_os_fork_works_in_the_child() -> None:
 def test_interpreter_exit_with_a_server_of_every_kind_running_is_clean() -> None:
     code = textwrap.dedent(
         """
-        import socket, understudy
+        import socket, understudy, understudy.fakes
         servers = [
             understudy.HTTPServer(), understudy.SMTPServer(), understudy.TCPServer(echo=True),
             understudy.UDPServer(), understudy.UnixStreamServer(),
             understudy.UnixDatagramServer(), understudy.SyslogServer(),
-            understudy.LogRecordServer(),
+            understudy.LogRecordServer(), understudy.HTTPServer(tls=True),
+            understudy.fakes.PyPIServer(),
         ]
         for server in servers:
             server.start()

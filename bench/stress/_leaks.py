@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import understudy
+import understudy.fakes
+import understudy.tls
 
 from ._probe import usage
 
@@ -45,6 +47,19 @@ class Kind:
 def _http(server: understudy.HTTPServer) -> None:
     with urllib.request.urlopen(server.url + "/leak", timeout=_TIMEOUT) as reply:
         assert reply.read() == b"ok"
+    server.wait_for_requests(1, timeout=_TIMEOUT)
+
+
+def _https(server: understudy.HTTPServer) -> None:
+    context = understudy.tls.client_context()
+    with urllib.request.urlopen(server.url + "/leak", timeout=_TIMEOUT, context=context) as reply:
+        assert reply.read() == b"ok"
+    server.wait_for_requests(1, timeout=_TIMEOUT)
+
+
+def _pypi(server: understudy.fakes.PyPIServer) -> None:
+    with urllib.request.urlopen(server.url + "/simple/", timeout=_TIMEOUT) as reply:
+        assert reply.status == 200
     server.wait_for_requests(1, timeout=_TIMEOUT)
 
 
@@ -97,9 +112,15 @@ def _log_records(server: understudy.LogRecordServer) -> None:
     server.wait_for_records(1, timeout=_TIMEOUT)
 
 
-#: Every server kind measured. A new kind is one entry (HTTPS, PyPI: see the README).
+#: Every server kind measured. A new kind is one entry.
 KINDS: list[Kind] = [
     Kind("HTTP", lambda: understudy.HTTPServer(response=understudy.Response(200, "ok")), _http),
+    Kind(
+        "HTTPS",
+        lambda: understudy.HTTPServer(response=understudy.Response(200, "ok"), tls=True),
+        _https,
+    ),
+    Kind("PyPI", understudy.fakes.PyPIServer, _pypi),
     Kind("SMTP", understudy.SMTPServer, _smtp),
     Kind("TCP", lambda: understudy.TCPServer(echo=True), _tcp),
     Kind("UDP", understudy.UDPServer, _udp),

@@ -113,12 +113,13 @@ def _xdist() -> tuple[bool, str]:
 
 _EXIT_CODE = textwrap.dedent(
     """
-    import socket, urllib.request, understudy
+    import socket, urllib.request, understudy, understudy.fakes
     servers = [
         understudy.HTTPServer(response=understudy.Response(200, "up")),
         understudy.SMTPServer(), understudy.TCPServer(echo=True), understudy.UDPServer(),
         understudy.UnixStreamServer(), understudy.UnixDatagramServer(),
         understudy.SyslogServer(), understudy.LogRecordServer(),
+        understudy.HTTPServer(tls=True), understudy.fakes.PyPIServer(),
     ]
     for server in servers:
         server.start()
@@ -149,7 +150,7 @@ def run_processes(*, xdist: bool = True) -> list[ProcessResult]:
         ("server after os.fork()", _after_fork),
         ("multiprocessing fork", lambda: _multiprocessing("fork")),
         ("multiprocessing spawn", lambda: _multiprocessing("spawn")),
-        ("interpreter exit with 8 servers running", _exit_clean),
+        ("interpreter exit with 10 servers running", _exit_clean),
     ]
     if xdist:
         checks.append(("pytest -n 4 on the plugin tests", _xdist))
