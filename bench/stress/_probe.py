@@ -20,7 +20,7 @@ _TABLES = {"tcp": "0A", "tcp6": "0A", "udp": None, "udp6": None, "unix": None}
 class Usage:
     """One reading of what this process holds."""
 
-    threads: int
+    threads: int  # not counting the runtime's worker pool, bounded by MAX_WORKERS
     fds: int
     rss: int  # bytes
     listening: int  # listening TCP, bound UDP and Unix sockets among our own fds
@@ -86,7 +86,9 @@ def usage() -> Usage:
     with open("/proc/self/statm", encoding="ascii") as statm:
         rss = int(statm.read().split()[1]) * _PAGE
     return Usage(
-        threads=threading.active_count(),
+        threads=sum(
+            1 for thread in threading.enumerate() if not thread.name.startswith("understudy-worker")
+        ),
         fds=len(os.listdir("/proc/self/fd")),
         rss=rss,
         listening=_listening(_socket_inodes()),

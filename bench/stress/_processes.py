@@ -131,18 +131,25 @@ _EXIT_CODE = textwrap.dedent(
 )
 
 
-def _exit_clean() -> tuple[bool, str]:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-X", "dev", "-c", _EXIT_CODE],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    ok = done.returncode == 0 and done.stdout == "served\n" and done.stderr == "" and seconds < 10
-    return ok, f"exit {done.returncode} in {seconds:.2f} s; stderr {done.stderr[-200:]!r}"
+def _exit_clean(times: int = 20) -> tuple[bool, str]:
+    """The exit script ``times`` times: a race at exit shows only now and then."""
+    failures = []
+    slowest = 0.0
+    for _ in range(times):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-X", "dev", "-c", _EXIT_CODE],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        slowest = max(slowest, seconds)
+        if done.returncode or done.stdout != "served\n" or done.stderr or seconds > 10:
+            failures.append(f"exit {done.returncode} in {seconds:.2f} s: {done.stderr[-300:]!r}")
+    summary = f"{times - len(failures)} of {times} clean, slowest {slowest:.2f} s"
+    return not failures, "; ".join([summary, *failures[:1]])
 
 
 def run_processes(*, xdist: bool = True) -> list[ProcessResult]:
@@ -150,7 +157,7 @@ def run_processes(*, xdist: bool = True) -> list[ProcessResult]:
         ("server after os.fork()", _after_fork),
         ("multiprocessing fork", lambda: _multiprocessing("fork")),
         ("multiprocessing spawn", lambda: _multiprocessing("spawn")),
-        ("interpreter exit with 10 servers running", _exit_clean),
+        ("interpreter exit with 10 servers running, x20", _exit_clean),
     ]
     if xdist:
         checks.append(("pytest -n 4 on the plugin tests", _xdist))
