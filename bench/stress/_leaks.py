@@ -1,10 +1,10 @@
 """Leaks: start → one request → stop, many times per server kind, counting what is left.
 
 Each kind is one :class:`Kind` entry in :data:`KINDS`: how to make the server and how to make
-one request to it and see it recorded. After a warm-up (the runtime's loop thread, its first
-worker thread and the allocator's pools are made once; 1 000 cycles, measured to be where RSS
-stops moving: after 300 it still grew by a megabyte while Python-level allocations, traced with
-tracemalloc, grew by under 4 KB per 2 000 cycles), threads, open fds, RSS and listening
+one request to it and see it recorded. After a warm-up (3 000 cycles: the runtime's loop thread,
+its first worker thread, the allocator's pools and the clients' caches are made once, and RSS
+settles; after 300 it still moved by a megabyte while tracemalloc saw under 4 KB of Python
+objects grow per 2 000 cycles, none of them understudy's), threads, open fds, RSS and listening
 sockets are read; after the cycles they are read again. Kinds run in separate processes
 (``spawn``), two at a time, so one kind's leftovers never count against another.
 """

@@ -31,8 +31,8 @@ class Plan:
     """How much of each measurement to run (counts, and seconds as budgets)."""
 
     cycles: int = 10_000
-    warmup: int = 1000
-    leak_budget: float = 150.0  # seconds per kind
+    warmup: int = 3000
+    leak_budget: float = 200.0  # seconds per kind
     load_clients: int = 200
     load_rounds: int = 3
     stop_timeout: float = 1.0
