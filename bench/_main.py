@@ -20,6 +20,7 @@ from ._report import Target, format_table, ms, ratio
 from ._sockets import (
     SMTP_CONTROLLER,
     SMTP_CONTROLLER_DEFAULTS,
+    SMTP_FLOOR,
     SMTP_UNDERSTUDY,
     SOCKETSERVER_TCP,
     SOCKETSERVER_UDP,
@@ -190,6 +191,7 @@ def _smtp(plan: Plan) -> list[SMTPCycleResult]:
         (SMTP_UNDERSTUDY, plan.smtp_cycles, 30.0, 20),
         (SMTP_CONTROLLER, plan.smtp_peer_cycles, plan.smtp_peer_budget, 5),
         (SMTP_CONTROLLER_DEFAULTS, plan.smtp_defaults_cycles, plan.smtp_peer_budget, 2),
+        (SMTP_FLOOR, plan.smtp_cycles, 30.0, 20),
     )
     results = []
     for subject, cycles, budget, warmup in cases:
@@ -570,12 +572,14 @@ def _targets(results: Results) -> list[Target]:
     theirs_smtp = smtp[SMTP_CONTROLLER.key]
     smtp_ratio = theirs_smtp["total"].p50 / ours_smtp["total"].p50
     start_ratio = theirs_smtp["start"].p50 / ours_smtp["start"].p50
+    ceiling = theirs_smtp["total"].p50 / smtp[SMTP_FLOOR.key]["total"].p50
     targets.append(
         Target(
             "SMTP start → message → stop vs Controller",
             "≥ 3x",
             f"{ratio(smtp_ratio)} ({ms(ours_smtp['total'].p50)} vs "
-            f"{ms(theirs_smtp['total'].p50)} ms; start alone {ratio(start_ratio)})",
+            f"{ms(theirs_smtp['total'].p50)} ms; start alone {ratio(start_ratio)}; "
+            f"ceiling with no SMTP logic at all {ratio(ceiling)})",
             smtp_ratio >= 3,
         )
     )

@@ -13,6 +13,7 @@ it received::
 Everything public is importable from this module; the submodules are private.
 """
 
+from ._core.faults import Fault
 from ._core.matching import Subset
 from ._core.sse import ServerSentEvent
 from ._errors import (
@@ -23,6 +24,7 @@ from ._errors import (
     UnmetExpectation,
     WaitTimeout,
 )
+from ._faults import Delay, Dribble
 from ._http._expect import Expectation
 from ._http._fields import Headers, Query
 from ._http._models import Request, Response
@@ -30,7 +32,7 @@ from ._http._server import HTTPServer
 from ._http._sse import event_stream
 from ._logrecords import BadFrame, LogRecordServer
 from ._server import Server
-from ._smtp import SMTPMessage, SMTPServer
+from ._smtp import SMTPFailure, SMTPMessage, SMTPServer
 from ._sockets import (
     ConnectionRecord,
     Datagram,
@@ -49,13 +51,17 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "ConfigurationError",
     "ConnectionRecord",
     "Datagram",
+    "Delay",
+    "Dribble",
     "Expectation",
+    "Fault",
     "HTTPServer",
     "Headers",
     "LogRecordServer",
     "Query",
     "Request",
     "Response",
+    "SMTPFailure",
     "SMTPMessage",
     "SMTPServer",
     "Server",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 import socket
 import ssl
 import threading
@@ -75,6 +76,8 @@ class Server:
         self._sockets: list[socket.socket] = []
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
+        #: Draws every random choice of this server (delays, faults, failures).
+        self.random = random.Random()  # noqa: S311 - test behaviour, replayable; not secrets
 
     # -- addresses ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ reject rules per address (for retry tests), a size limit and a handler callable.
 from __future__ import annotations
 
 import asyncio
+import functools
 import collections
 import email.parser
 import email.policy
@@ -21,17 +22,18 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from email.message import EmailMessage
-from typing import Any, AnyStr, ClassVar, TypeAlias
+from typing import Any, AnyStr, ClassVar, Literal, TypeAlias
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from ._core.faults import FailureSchedule
 from ._errors import ConfigurationError
 from ._journal import Journal
 from ._runtime import Runtime
 from ._server import Server, describe_handler
 from ._tls import TLS, TLSInfo, resolve_tls, tls_info
 
-__all__ = ["SMTPMessage", "SMTPServer"]
+__all__ = ["SMTPFailure", "SMTPMessage", "SMTPServer"]
 
 #: A handler: ``handler(message)`` returning ``None`` (accept), a reply code or a reply line.
 Handler: TypeAlias = Callable[["SMTPMessage"], Any] | Callable[["SMTPMessage"], Awaitable[Any]]
@@ -58,10 +60,12 @@ _REASONS = {
     450: "4.2.1 Mailbox unavailable",
     451: "4.3.0 Local error in processing",
     452: "4.2.2 Insufficient system storage",
+    454: "4.7.0 Temporary authentication failure",
     550: "5.1.1 Mailbox unavailable",
     551: "5.1.6 User not local",
     552: "5.2.2 Exceeded storage allocation",
     553: "5.1.3 Mailbox name not allowed",
+    535: "5.7.8 Authentication credentials invalid",
     554: "5.7.1 Transaction failed",
 }
 
@@ -370,11 +374,139 @@ def _reply_line(value: object, *, allow_success: bool) -> str | None:
     return None
 
 
+# -- failures --------------------------------------------------------------------------------
+
+#: Where in the dialogue an :class:`SMTPFailure` strikes.
+Stage: TypeAlias = Literal["connect", "auth", "mail", "rcpt", "data", "end_of_data"]
+_STAGES: tuple[str, ...] = ("connect", "auth", "mail", "rcpt", "data", "end_of_data")
+
+
+class SMTPFailure:
+    """A failure an :class:`SMTPServer` injects at one stage of the dialogue (``failures=[...]``).
+
+    Where ``reject=`` refuses given addresses, a failure strikes by position and chance: the
+    Nth message, the first N attempts, or a probability, whatever the addresses. It either
+    replies with an error code at the stage, or drops the connection there.
+
+    Args:
+        stage: where it strikes (RFC 5321 §3.3, §4.3.2):
+
+            - ``"connect"``: the greeting is this reply instead of 220, then the server closes
+              (smtplib raises ``SMTPConnectError``); ``drop``: closes with no greeting;
+            - ``"auth"``: the reply to ``AUTH`` (RFC 4954 §6: 454 temporary, 535 refused);
+            - ``"mail"``, ``"rcpt"``: the reply to ``MAIL FROM``, ``RCPT TO``;
+            - ``"data"``: the reply to the ``DATA`` command instead of 354; ``drop``: the server
+              sends 354, then closes while the client sends the content (mid-DATA);
+            - ``"end_of_data"``: the reply after the content (the message is recorded, as a
+              message a handler refuses is); ``drop``: closes after the content, with no reply
+              (the client cannot know whether the message was taken).
+
+        reply: a reply code from 400 to 559 (a standard text is added) or a reply line
+            (``"451 4.3.0 Try again later"``). Give ``reply`` or ``drop=True``.
+        nth: strike only the Nth time the stage is reached over the server's life (1-based):
+            the Nth connection, the Nth ``MAIL`` (that is, the Nth message), the Nth ``RCPT``,
+            ... ``None`` (the default): any time.
+        times: strike at most this many times (``times=2`` with nothing else: the first two);
+            ``None``: no limit.
+        probability: the chance, 0 to 1, that each eligible time strikes, drawn from the
+            server's ``random`` (seed it to replay a run). 1 by default.
+        drop: close the connection at the stage instead of replying.
+
+    Raises:
+        ConfigurationError: an unknown stage, both or neither of ``reply`` and ``drop``, a
+            reply that is not an error code or line, or a bad ``nth``/``times``/``probability``.
+
+    When several failures strike at once, the first in the list wins.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_schedule", "drop", "nth", "probability", "reply", "stage", "times")
+
+    def __init__(
+        self,
+        stage: Stage,
+        reply: int | str | None = None,
+        *,
+        nth: int | None = None,
+        times: int | None = None,
+        probability: float = 1.0,
+        drop: bool = False,
+    ) -> None:
+        if stage not in _STAGES:
+            raise ConfigurationError(
+                f"SMTPFailure stage must be one of {', '.join(map(repr, _STAGES))}, not {stage!r}"
+            )
+        if (reply is None) == (not drop):
+            raise ConfigurationError(
+                "give SMTPFailure a reply code (SMTPFailure('rcpt', 452)) or drop=True "
+                "(SMTPFailure('data', drop=True)), one of the two"
+            )
+        line = None
+        if reply is not None:
+            line = _reply_line(reply, allow_success=False)
+            if line is None:
+                raise ConfigurationError(
+                    f"SMTPFailure reply must be an error code from 400 to 559 (451) or a reply "
+                    f"line ('451 4.3.0 Try again later'), not {reply!r}"
+                )
+        try:
+            self._schedule = FailureSchedule(nth=nth, times=times, probability=probability)
+        except ValueError as error:
+            raise ConfigurationError(f"SMTPFailure: {error}") from None
+        self.stage = stage
+        self.reply = line
+        self.nth = nth
+        self.times = times
+        self.probability = float(probability)
+        self.drop = bool(drop)
+
+    def __repr__(self) -> str:
+        what = "drop=True" if self.drop else repr(self.reply)
+        options = "".join(
+            f", {name}={value!r}"
+            for name, value, default in (
+                ("nth", self.nth, None),
+                ("times", self.times, None),
+                ("probability", self.probability, 1.0),
+            )
+            if value != default
+        )
+        return f"understudy.SMTPFailure({self.stage!r}, {what}{options})"
+
+
+def _check_failures(failures: object) -> dict[str, list[SMTPFailure]]:
+    by_stage: dict[str, list[SMTPFailure]] = {}
+    if failures is None:
+        return by_stage
+    if isinstance(failures, SMTPFailure) or not isinstance(failures, list | tuple):
+        raise ConfigurationError(
+            f"failures= takes a list of understudy.SMTPFailure, e.g. "
+            f"failures=[SMTPFailure('rcpt', 452, times=1)], not {failures!r}"
+        )
+    for failure in failures:
+        if not isinstance(failure, SMTPFailure):
+            raise ConfigurationError(
+                f"failures= holds understudy.SMTPFailure items, not {failure!r}"
+            )
+        by_stage.setdefault(failure.stage, []).append(failure)
+    return by_stage
+
+
 # -- the protocol ----------------------------------------------------------------------------
+
+
+@functools.cache
+def _protocol_names(cls: type) -> list[str]:
+    """The names aiosmtpd looks for on a protocol or handler: smtp_*, auth_* and handle_*."""
+    return sorted(name for name in dir(cls) if name.startswith(("smtp_", "auth_", "handle_")))
 
 
 class _Hooks:
     """aiosmtpd's handler object: MAIL and RCPT consult the reject rules; DATA records."""
+
+    def __dir__(self) -> list[str]:
+        return _protocol_names(type(self))  # as _SMTPConnection.__dir__ says
 
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
@@ -387,6 +519,9 @@ class _Hooks:
         address: str,
         mail_options: list[str],
     ) -> str:
+        failed = self.server._fail(conn, "mail")
+        if failed is not None:
+            return failed
         reply = _RejectRules.reply(self.server._rules.senders, address)
         if reply is not None:
             return reply
@@ -402,6 +537,9 @@ class _Hooks:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        failed = self.server._fail(conn, "rcpt")
+        if failed is not None:
+            return failed
         reply = _RejectRules.reply(self.server._rules.recipients, address)
         if reply is not None:
             return reply
@@ -429,6 +567,9 @@ class _Hooks:
             tls=tls_info(conn.transport) if conn.transport is not None else None,
         )
         server._journal.append(message)
+        failed = server._fail(conn, "end_of_data")
+        if failed is not None:
+            return failed
         handler = server._handler
         if handler is None:
             return _OK
@@ -448,6 +589,12 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 
 class _SMTPConnection(SMTP):
     """One SMTP session on understudy's loop, tracked by its server for ``stop()``."""
+
+    def __dir__(self) -> list[str]:
+        # aiosmtpd finds its command methods (smtp_*) and AUTH mechanisms (auth_*) by listing
+        # the protocol's attributes, for every connection: listing only those (the same ones it
+        # would find) saves most of the cost of accepting a connection.
+        return _protocol_names(type(self))
 
     def __init__(self, server: SMTPServer, hooks: _Hooks) -> None:
         auth = server._auth
@@ -492,6 +639,14 @@ class _SMTPConnection(SMTP):
         task = self._handler_coroutine
         if task is not None:
             task.add_done_callback(_retrieve)
+        if self._original_transport is not None:
+            return  # the same connection, upgraded by STARTTLS: not a new connection
+        failed = self.understudy._fail(self, "connect")
+        if failed is not None and task is not None:
+            task.cancel()  # not yet started: no greeting
+            if isinstance(transport, asyncio.WriteTransport) and failed:
+                transport.write(failed.encode("ascii", "replace") + b"\r\n")
+            self._drop()
 
     def connection_lost(self, error: Exception | None) -> None:
         self.understudy.connections.discard(self)
@@ -526,6 +681,12 @@ class _SMTPConnection(SMTP):
         if task is not None:
             task.cancel()
 
+    def _drop(self) -> None:
+        """Close the connection with no reply (an injected failure): what was written goes."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
     def _reply_sent(self) -> None:
         replying, self.replying = self.replying, None
         if replying is not None and not replying.done():
@@ -539,6 +700,16 @@ class _SMTPConnection(SMTP):
     # -- commands ----------------------------------------------------------------------------
 
     async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's method names
+        envelope = self.envelope
+        if envelope is not None and envelope.rcpt_tos and not arg:
+            failure = self.understudy._failure("data")
+            if failure is not None:
+                if failure.drop:
+                    await self.push("354 End data with <CR><LF>.<CR><LF>")
+                    self._drop()
+                elif failure.reply is not None:
+                    await self.push(failure.reply)
+                return
         try:
             await super().smtp_DATA(arg)
         finally:
@@ -573,6 +744,11 @@ class _SMTPConnection(SMTP):
             await self.push(
                 "502 5.5.1 AUTH is not offered: give SMTPServer auth={'user': 'password'}"
             )
+            return
+        failed = self.understudy._fail(self, "auth")
+        if failed is not None:
+            if failed:
+                await self.push(failed)
             return
         await super().smtp_AUTH(arg)
 
@@ -681,6 +857,9 @@ class SMTPServer(Server):
             pool; an ``async def`` on the server's loop. An exception gets the client
             ``451 4.3.0`` and is re-raised by :meth:`check` and on leaving the ``with`` block.
         journal_size: keep only the last N messages (``None``: all; ``0``: none).
+        failures: :class:`SMTPFailure` items: error replies or dropped connections injected at
+            a stage of the dialogue, by position (the Nth message, the first N) or by chance
+            (drawn from :attr:`random`). Checked before ``reject=`` rules. ``None``: none.
         tls: implicit TLS, "SMTPS" (RFC 8314 §3.3): TLS from the first byte, as
             ``smtplib.SMTP_SSL`` speaks it. ``True``, or :class:`~understudy.TLS` settings.
             Clients trust the test CA of :mod:`understudy.tls`. AUTH is offered inside it.
@@ -690,8 +869,9 @@ class SMTPServer(Server):
             ``530`` until the client has upgraded (implies ``starttls=True``).
 
     Raises:
-        ConfigurationError: a malformed ``auth``, ``reject`` or size, a handler that is not
-            callable, ``auth_required`` without ``auth``, or both ``tls`` and ``starttls``.
+        ConfigurationError: a malformed ``auth``, ``reject``, ``failures`` or size, a handler
+            that is not callable, ``auth_required`` without ``auth``, or both ``tls`` and
+            ``starttls``.
 
     .. versionadded:: 0.1
     """
@@ -714,9 +894,11 @@ class SMTPServer(Server):
         tls: bool | TLS | None = None,
         starttls: bool | TLS = False,
         require_starttls: bool = False,
+        failures: list[SMTPFailure] | None = None,
     ) -> None:
         super().__init__(host=host, port=port)
         self._configure_tls(tls, starttls, require_starttls)
+        self._failures = _check_failures(failures)
         if not isinstance(hostname, str) or not hostname or any(c.isspace() for c in hostname):
             raise ConfigurationError(
                 f"hostname must be a domain name such as 'mail.example.com', not {hostname!r}"
@@ -869,6 +1051,30 @@ class SMTPServer(Server):
             self._record_error(bad_return)
             return "451 4.3.0 understudy: the handler returned no valid reply (see check())"
         return reply
+
+    def _failure(self, stage: str) -> SMTPFailure | None:
+        """Count one arrival at ``stage``; the failure that strikes there now, if any."""
+        failures = self._failures.get(stage)
+        if not failures:
+            return None
+        chosen = None
+        for failure in failures:
+            if chosen is None:
+                if failure._schedule.fires(self.random):
+                    chosen = failure
+            else:
+                failure._schedule.arrivals += 1
+        return chosen
+
+    def _fail(self, conn: _SMTPConnection, stage: str) -> str | None:
+        """The reply for a failure striking at ``stage`` (``""`` once it dropped the connection)."""
+        failure = self._failure(stage)
+        if failure is None:
+            return None
+        if failure.drop:
+            conn._drop()
+            return ""
+        return failure.reply
 
     def _track(self, future: asyncio.Future[Any], description: str) -> None:
         self._inflight[future] = description

@@ -40,6 +40,9 @@ class ASGIHost:
         self.app = app
         self.state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
+        #: The scope's "scheme" and "server", set at each start (the port may change).
+        self.scheme = "http"
+        self.server_address: tuple[str, int] = ("127.0.0.1", 0)
         #: Rendered response heads, by what they depend on (see Exchange.start_memoized).
         self.heads: dict[tuple[object, ...], tuple[str, Framing, bytes]] = {}
 
@@ -69,6 +72,8 @@ class ASGIHost:
             WaitTimeout: startup did not complete within 10 s.
         """
         self.state = {}
+        self.scheme = server.scheme
+        self.server_address = (server.host, server.port)
         lifespan = _Lifespan(self.app, self.state, server)
         self._lifespan = lifespan
         await lifespan.startup()
@@ -210,13 +215,17 @@ class _ASGICall:
         self.exchange = exchange
         self.host = host
         self.start_message: Message | None = None
-        self._chunks: list[bytes] = []
-        self._ended = False
         self._body_ready: asyncio.Event | None = None
         self._gone: asyncio.Event | None = None
         self._completed = False
         self.body_done = False
-        exchange.listen_to_body(self._on_body)
+        if exchange.complete:  # the whole request is here (the usual case): nothing to follow
+            self._chunks = [part for part in exchange.body_parts if part]
+            self._ended = True
+        else:
+            self._chunks = []
+            self._ended = False
+            exchange.listen_to_body(self._on_body)
 
     def _on_body(self, chunk: bytes | None) -> None:
         if chunk is None:
@@ -230,20 +239,21 @@ class _ASGICall:
         exchange = self.exchange
         raw_path, _, query = origin_form(exchange.target).partition("?")
         conn = exchange.conn
+        host = self.host
         return {
             "type": "http",
             "asgi": _ASGI,
             "http_version": exchange.http_version,
             "method": exchange.method,
-            "scheme": self.server.scheme,
-            "path": unquote(raw_path),
+            "scheme": host.scheme,
+            "path": unquote(raw_path) if "%" in raw_path else raw_path,
             "raw_path": raw_path.encode("latin-1"),
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": [(name.lower(), value) for name, value in exchange.raw_headers],
             "client": conn.client,
-            "server": (self.server.host, self.server.port),
-            "state": dict(self.host.state),
+            "server": host.server_address,
+            "state": dict(host.state),
         }
 
     async def receive(self) -> Message:

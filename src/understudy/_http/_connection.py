@@ -41,6 +41,12 @@ _MAX_PIPELINED = 16
 
 _date_cache: tuple[int, str] = (0, "")
 
+#: The methods of RFC 9110 §9 (and PATCH), decoded once.
+_METHODS = {
+    name.encode(): name
+    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+}
+
 
 def http_date() -> str:
     """The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once a second."""
@@ -496,7 +502,8 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self.parsing
         assert exchange is not None
         parser = self.parser
-        exchange.method = parser.get_method().decode("ascii", "replace")
+        method = parser.get_method()
+        exchange.method = _METHODS.get(method) or method.decode("ascii", "replace")
         exchange.target = b"".join(self.url_parts).decode("latin-1")
         exchange.http_version = parser.get_http_version()
         exchange.keep_alive = parser.should_keep_alive()
@@ -556,10 +563,10 @@ class HTTPConnection(asyncio.Protocol):
         self.waiting = None
         exchange.complete = True
         body = exchange.body_parts[0] if len(exchange.body_parts) == 1 else exchange.body
-        request = Request(
+        request = Request._received(
             method=exchange.method,
             target=exchange.target,
-            headers=exchange.raw_headers,
+            raw_headers=exchange.raw_headers,
             body=body,
             http_version=exchange.http_version,
             client=self.client,
@@ -758,7 +765,11 @@ class HTTPConnection(asyncio.Protocol):
         out = self._out
         out.append(data)
         if len(out) == 1:
-            self.loop.call_soon(self.flush)
+            # One callback flushes every connection written to in this iteration.
+            unflushed = self.server.unflushed
+            unflushed.append(self)
+            if len(unflushed) == 1:
+                self.loop.call_soon(self.server.flush_all)
 
     def flush(self) -> None:
         """Hand what was queued by :meth:`write` to the transport."""

@@ -116,6 +116,40 @@ class Request:
             set_(self, "_headers", Headers(headers))  # type: ignore[arg-type]
             set_(self, "_raw_headers", [])
 
+    @staticmethod
+    def _received(
+        *,
+        method: str,
+        target: str,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        http_version: str,
+        client: tuple[str, int] | None,
+        received_at: float,
+        scheme: str,
+        tls: TLSInfo | None,
+    ) -> Request:
+        """A well-formed request as a connection parsed it: the server's fast way to make one.
+
+        Built as a :class:`_RequestBeingMade` (plain attribute stores), then made a Request: a
+        fifth of what :meth:`__init__`'s checks and immutable stores cost, once per request.
+        """
+        request = object.__new__(_RequestBeingMade)
+        request.method = method
+        request.target = target
+        request.body = body
+        request.http_version = http_version
+        request.client = client
+        request.received_at = received_at
+        request.scheme = scheme
+        request.error = None
+        request.tls = tls
+        request._query = None
+        request._headers = None
+        request._raw_headers = raw_headers
+        request.__class__ = Request  # type: ignore[assignment]
+        return request
+
     @property
     def headers(self) -> Headers:
         """The header fields (case-insensitive, multi-valued; values decoded as Latin-1)."""
@@ -227,6 +261,13 @@ class Request:
         body = f" body={len(self.body)}B" if self.body else ""
         error = f" error={self.error!r}" if self.error else ""
         return f"<understudy.Request {self.method} {self.target}{body}{error}>"
+
+
+class _RequestBeingMade(Request):
+    """A Request while :meth:`Request._received` fills it in; then its class becomes Request."""
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__  # type: ignore[assignment]
 
 
 class Response:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import socket
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -15,12 +16,15 @@ from .._journal import Journal
 from .._runtime import Runtime
 from .._server import Server, describe_handler
 from .._tls import TLS, resolve_tls
+from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
 from ._connection import Exchange, HTTPConnection, close_listeners
 from ._directory import DirectoryHost
 from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
 from ._models import Request, Response
+from ._record import Recorder
+from ._wiremock import Stubs
 from ._wsgi import WSGIApp, WSGIHost
 
 __all__ = ["HTTPServer"]
@@ -43,7 +47,8 @@ class HTTPServer(Server):
         port: port to listen on; 0 (the default) lets the kernel choose.
         response: a :class:`Response` sent to every request, from the loop, with no user code.
         handler: ``handler(request) -> reply``, where reply is a :class:`Response`, ``str``,
-            ``bytes``, a JSON-able ``dict``/``list``, or ``(status, body)``. A plain function runs
+            ``bytes``, a JSON-able ``dict``/``list``, ``(status, body)``, or a
+            :class:`~understudy.Fault` to fail the request with. A plain function runs
             in the worker pool; an ``async def`` runs on the server's loop.
         wsgi: a WSGI application (PEP 3333), run in the worker pool.
         asgi: an ASGI 3 application (``http`` and ``lifespan`` scopes), run on the loop; its
@@ -69,6 +74,15 @@ class HTTPServer(Server):
             (client certificates, a deliberately bad certificate, protocol versions). The
             certificate comes from the test CA of :mod:`understudy.tls`; :attr:`url` starts
             with ``https://``; ALPN offers ``http/1.1``; each request records ``.tls``.
+        mappings: a WireMock mapping file, or a directory of them (``mappings/*.json``, with
+            ``__files/`` beside); shorthand for :meth:`load_mappings`.
+        admin: answer WireMock's admin API under ``/__admin`` (off by default); its requests
+            are not journaled.
+        proxy_to: an upstream base URL (``"http://127.0.0.1:8080"``): requests that no
+            expectation or mapping answers are forwarded there, with ``http.client``.
+        record: with ``proxy_to``, a directory to write one WireMock mapping per distinct
+            request into (``DIR/mappings``, large bodies in ``DIR/__files``), which
+            ``mappings=DIR`` replays offline.
 
     Raises:
         ConfigurationError: two hosts given, a host that is not callable, a bad limit, or a
@@ -101,13 +115,26 @@ class HTTPServer(Server):
         idle_timeout: float | None = _DEFAULT_IDLE_TIMEOUT,
         send_timeout: float | None = _DEFAULT_SEND_TIMEOUT,
         tls: bool | TLS | None = None,
+        mappings: str | os.PathLike[str] | None = None,
+        admin: bool = False,
+        proxy_to: str | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(host=host, port=port)
         self._tls = resolve_tls(tls, self.kind)
         if self._tls is not None:
             self.scheme = "https"
             self._ssl_context()  # the CA and certificate are made here, not on the loop
+        if record is not None and proxy_to is None:
+            raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
         self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
+        if proxy_to is not None:
+            if not isinstance(self._host_of_behaviour, NoHost):
+                raise ConfigurationError(
+                    "proxy_to= answers what no expectation answers: give it without response=, "
+                    "handler=, wsgi= or asgi="
+                )
+            self._host_of_behaviour = HandlerHost(Recorder(proxy_to, record))
         for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive int (bytes), not {value!r}")
@@ -133,8 +160,10 @@ class HTTPServer(Server):
         self.shortest_timeout = min((t for t in timeouts.values() if t is not None), default=0.0)
         self._journal: Journal[Request] = Journal("request", journal_size)
         self.connections: set[HTTPConnection] = set()
+        #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
+        self.unflushed: list[HTTPConnection] = []
         self._listeners: list[asyncio.AbstractServer] = []
-        self._inflight: dict[asyncio.Future[Any], str] = {}
+        self._inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
         self._mounts: list[tuple[str, Host]] = []
         self._expectations = Expectations()
         if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
@@ -142,8 +171,13 @@ class HTTPServer(Server):
                 f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
             )
         self.unmatched_status = unmatched_status
+        self._admin = AdminHost() if admin else None
+        self._stubs = Stubs(self)
+        self._unmatched_requests: deque[Request] = deque(maxlen=journal_size)
         if root is not None:
             self.serve_directory("/", root)
+        if mappings is not None:
+            self.load_mappings(mappings)
 
     # -- what the test reads -----------------------------------------------------------------
 
@@ -195,6 +229,22 @@ class HTTPServer(Server):
     def clear(self) -> None:
         """Forget the requests received so far."""
         self._journal.clear()
+        self._unmatched_requests.clear()
+
+    def load_mappings(self, path: str | os.PathLike[str]) -> None:
+        """Answer as the WireMock stub mappings in ``path`` say; each becomes an expectation.
+
+        Args:
+            path: a mapping file (one mapping, or ``{"mappings": [...]}``), or a directory: its
+                ``mappings/`` subdirectory if it has one, else the directory itself, is read for
+                ``*.json``; ``bodyFileName`` is read from the ``__files/`` directory inside or
+                beside it.
+
+        Raises:
+            ConfigurationError: a file that is not JSON, or a field that is unknown, not
+                supported, or of the wrong type (the message names the file and the field).
+        """
+        self._stubs.load(path)
 
     def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
@@ -372,6 +422,8 @@ class HTTPServer(Server):
         return self._host_of_behaviour.streams_body and not self._mounts and not self._expectations
 
     def record(self, request: Request) -> None:
+        if self._admin is not None and is_admin(request.target):
+            return
         self._journal.append(request)
 
     def record_error(self, error: BaseException) -> None:
@@ -379,6 +431,9 @@ class HTTPServer(Server):
 
     def dispatch(self, exchange: Exchange) -> None:
         request = exchange.request
+        if self._admin is not None and request is not None and is_admin(request.target):
+            self._admin.dispatch(self, exchange)
+            return
         if self._expectations and request is not None:
             chosen = self._expectations.select(request)
             if chosen is not None:
@@ -396,14 +451,39 @@ class HTTPServer(Server):
         self._host_of_behaviour.dispatch(self, exchange)
 
     def _unmatched(self, exchange: Exchange, request: Request) -> None:
+        self._unmatched_requests.append(request)
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
         self.record_error(UnexpectedRequest(report))
         exchange.send(Response(self.unmatched_status, report + "\n"))
 
-    def track(self, future: asyncio.Future[Any], description: str) -> None:
-        """Count ``future`` as an in-flight handler until it is done; record what it raises."""
+    def flush_all(self) -> None:
+        """Hand the bytes queued on every connection in this loop iteration to the transports."""
+        unflushed, self.unflushed = self.unflushed, []
+        for conn in unflushed:
+            conn.flush()
+
+    def track(
+        self,
+        future: asyncio.Future[Any],
+        description: str | Callable[[], str],
+        then: Callable[[asyncio.Future[Any]], None] | None = None,
+    ) -> None:
+        """Count ``future`` as an in-flight handler until it is done; record what it raises.
+
+        ``description`` (or a callable making it, called only if needed) names the handler in
+        stop()'s timeout report; ``then(future)`` is called once it is done, after that.
+        """
         self._inflight[future] = description
-        future.add_done_callback(self._untrack)
+        if then is None:
+            future.add_done_callback(self._untrack)
+        else:
+            untrack = self._untrack
+
+            def done(future: asyncio.Future[Any]) -> None:
+                untrack(future)
+                then(future)
+
+            future.add_done_callback(done)
 
     def _untrack(self, future: asyncio.Future[Any]) -> None:
         self._inflight.pop(future, None)
@@ -438,7 +518,9 @@ class HTTPServer(Server):
         deadline = loop.time() + timeout
         while self._inflight and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(list(self._inflight), timeout=remaining)
-        still_running = sorted(set(self._inflight.values()))
+        still_running = sorted(
+            {name if isinstance(name, str) else name() for name in self._inflight.values()}
+        )
         for future in list(self._inflight):
             future.cancel()
         for conn in list(self.connections):
