@@ -14,8 +14,10 @@ import pytest
 
 from understudy import _runtime
 
-#: Threads that live as long as the process: the runtime's loop and its worker pool.
-_LONG_LIVED = ("understudy-loop", "understudy-worker")
+#: Threads that live as long as the process: the runtime's loop and its worker pool, and the
+#: default executor of the runtime's loop, made when an app first calls
+#: ``run_in_executor(None, ...)`` (a test's own loop joins its executor's threads on closing).
+_LONG_LIVED = ("understudy-loop", "understudy-worker", "asyncio_")
 #: Seconds a thread started by the test may take to finish after it.
 _THREAD_GRACE = 2.0
 
