@@ -141,6 +141,7 @@ class LeakResult:
     fds: int
     rss: int
     listening: int
+    workers: int = 0  # threads the worker pool made meanwhile (kept by design, bounded)
     error: str | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -173,8 +174,10 @@ def measure_kind(name: str, cycles: int, warmup: int, budget: float) -> LeakResu
         seconds = time.perf_counter() - started
         grown = usage().minus(before)
     except Exception as error:  # a failed cycle is a figure too
-        return LeakResult(name, 0, 0.0, 0, 0, 0, 0, f"{type(error).__name__}: {error}")
-    return LeakResult(name, done, seconds, grown.threads, grown.fds, grown.rss, grown.listening)
+        return LeakResult(name, 0, 0.0, 0, 0, 0, 0, error=f"{type(error).__name__}: {error}")
+    return LeakResult(
+        name, done, seconds, grown.threads, grown.fds, grown.rss, grown.listening, grown.workers
+    )
 
 
 def run_leaks(

@@ -24,6 +24,9 @@ __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "stress.json"
 MIB = 1024 * 1024
+#: RSS a thread the worker pool makes may take (its stack's touched pages, its C heap arena):
+#: the pool keeps its threads, up to its bound, by design; on a loaded machine it makes more.
+WORKER_RSS = MIB // 2
 
 
 @dataclass(frozen=True)
@@ -70,18 +73,19 @@ def _leak_targets(results: list[LeakResult], plan: Plan) -> list[Target]:
             and result.threads <= 0
             and result.fds <= 0
             and result.listening <= 0
-            and result.rss < MIB
+            and result.rss < MIB + max(result.workers, 0) * WORKER_RSS
         )
         measured = (
             result.error
             or f"{result.cycles} cycles in {result.seconds:.0f} s: {result.threads:+d} threads, "
             f"{result.fds:+d} fds, {result.listening:+d} listening, "
             f"{result.rss / MIB:+.2f} MiB RSS"
+            + (f" ({result.workers:+d} pool threads)" if result.workers else "")
         )
         targets.append(
             Target(
                 f"leaks: {result.kind}",
-                f"{plan.cycles} cycles: +0 threads/fds/listening, RSS < +1 MiB",
+                f"{plan.cycles} cycles: +0 threads/fds/listening, RSS < +1 MiB*",
                 measured,
                 met,
             )
@@ -267,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     print(_table([[t.name, t.goal, t.measured, t.verdict] for t in targets]))
     missed = [t for t in targets if t.met is False]
     print(f"\n  {len(targets) - len(missed)} of {len(targets)} met in {seconds:.0f} s")
+    if "leaks" in sections:
+        print(
+            f"  * plus {WORKER_RSS / MIB:g} MiB per thread the worker pool made meanwhile "
+            "(the pool keeps its threads, up to its bound; threads counts the others)"
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps(

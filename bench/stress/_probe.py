@@ -24,6 +24,7 @@ class Usage:
     fds: int
     rss: int  # bytes
     listening: int  # listening TCP, bound UDP and Unix sockets among our own fds
+    workers: int = 0  # threads of the runtime's worker pool (kept once made, up to its bound)
 
     def minus(self, before: Usage) -> Usage:
         return Usage(
@@ -31,6 +32,7 @@ class Usage:
             self.fds - before.fds,
             self.rss - before.rss,
             self.listening - before.listening,
+            self.workers - before.workers,
         )
 
 
@@ -92,4 +94,5 @@ def usage() -> Usage:
         fds=len(os.listdir("/proc/self/fd")),
         rss=rss,
         listening=_listening(_socket_inodes()),
+        workers=sum(1 for t in threading.enumerate() if t.name.startswith("understudy-worker")),
     )
