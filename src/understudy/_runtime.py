@@ -105,14 +105,28 @@ class Runtime:
         """Abort every server still running, stop the loop and join its thread."""
         if not self.thread.is_alive():
             return
-        for server in list(self.servers):
-            try:
-                self.loop.call_soon_threadsafe(server._abort_at_exit)
-            except RuntimeError:  # the loop is already closed
-                break
+        try:
+            aborted = asyncio.run_coroutine_threadsafe(_abort_all(list(self.servers)), self.loop)
+            aborted.result(timeout=_ABORT_TIMEOUT)
+        except (RuntimeError, concurrent.futures.TimeoutError):  # the loop is closed or stuck
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5.0)
         self.workers.close()
+
+
+#: Seconds ``close()`` gives the loop to abort the servers at interpreter exit.
+_ABORT_TIMEOUT = 2.0
+#: Loop iterations an accept task takes to attach its transport (make it, connection_made, the
+#: waiter): a connection accepted as the interpreter exits is then closed, not half-made.
+_ACCEPT_ITERATIONS = 3
+
+
+async def _abort_all(servers: list[_Closeable]) -> None:
+    for _ in range(_ACCEPT_ITERATIONS):
+        await asyncio.sleep(0)
+    for server in servers:
+        server._abort_at_exit()
 
 
 _lock = threading.Lock()

@@ -358,6 +358,7 @@ class HTTPConnection(asyncio.Protocol):
         self.parsing: Exchange | None = None
         self.url_parts: list[bytes] = []
         self.header_bytes = 0
+        self.hosts = 0  # Host field lines of the request being parsed
         self.client: tuple[str, int] | None = None
         self.tls: TLSInfo | None = None
         self.closing = False
@@ -367,6 +368,14 @@ class HTTPConnection(asyncio.Protocol):
         self.broken = False
         #: The client half-closed its side: answer what it sent, then close.
         self.peer_closed = False
+        # Timeouts (seconds; loop time). One timer per connection, checked lazily: changing what
+        # the connection waits for only sets a deadline; the timer re-arms itself when it fires.
+        self.waiting: str | None = None  # "idle", "header", "body" or None (a request is handled)
+        self.read_deadline = 0.0
+        self.send_deadline = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        #: The exchange answered last, whose response may still be in the write buffer.
+        self.answered: Exchange | None = None
         #: Inside :meth:`data_received`: a streaming host's dispatch waits for the end of it.
         self.feeding = False
         self.deferred: Exchange | None = None
@@ -387,11 +396,15 @@ class HTTPConnection(asyncio.Protocol):
         if self.server._tls is not None:
             self.tls = tls_info(transport)
         self.server.connections.add(self)
+        self._wait("idle", self.server.idle_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
         self.closing = True
         self.transport = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         for exchange in self.queue:
             if exchange.body_listener is not None and not exchange.complete:
                 exchange.body_listener(None)
@@ -446,8 +459,13 @@ class HTTPConnection(asyncio.Protocol):
     def pause_writing(self) -> None:
         if self._writable is None or self._writable.done():
             self._writable = self.loop.create_future()
+        send_timeout = self.server.send_timeout
+        if send_timeout is not None:
+            self.send_deadline = self.loop.time() + send_timeout
+            self._arm(self.send_deadline)
 
     def resume_writing(self) -> None:
+        self.send_deadline = 0.0
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
@@ -457,6 +475,8 @@ class HTTPConnection(asyncio.Protocol):
         self.parsing = Exchange(self)
         self.url_parts = []
         self.header_bytes = 0
+        self.hosts = 0
+        self._wait("header", self.server.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         self.url_parts.append(url)
@@ -469,6 +489,8 @@ class HTTPConnection(asyncio.Protocol):
         assert exchange is not None
         exchange.raw_headers.append((name, value))
         self.header_bytes += len(name) + len(value) + 4
+        if len(name) == 4 and name.lower() == b"host":
+            self.hosts += 1
         if self.header_bytes > self.server.max_header_size:
             raise _Refused(
                 431,
@@ -485,6 +507,8 @@ class HTTPConnection(asyncio.Protocol):
         exchange.target = b"".join(self.url_parts).decode("latin-1")
         exchange.http_version = parser.get_http_version()
         exchange.keep_alive = parser.should_keep_alive()
+        if self.hosts != 1 or exchange.http_version != "1.1":
+            self._check_version_and_host(exchange)
         length = exchange.header(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
             raise _Refused(
@@ -493,11 +517,30 @@ class HTTPConnection(asyncio.Protocol):
                 f"({self.server.max_body_size} bytes)",
             )
         self.queue.append(exchange)
+        self._wait("body", self.server.idle_timeout)
         if len(self.queue) == 1:
             self._activate(exchange)
         elif len(self.queue) >= _MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
+
+    def _check_version_and_host(self, exchange: Exchange) -> None:
+        """Refuse what httptools lets through but RFC 9112 forbids (the rare path)."""
+        version = exchange.http_version
+        if version not in ("1.0", "1.1"):
+            raise _Refused(505, f"HTTP/{version} is not supported; HTTP/1.1 is (RFC 9112 §2.3)")
+        if self.hosts > 1 or (self.hosts == 0 and version == "1.1"):
+            raise _Refused(
+                400,
+                f"malformed request: {self.hosts} Host fields; exactly one is required "
+                "(RFC 9112 §3.2)",
+            )
+        if version == "1.0" and exchange.header(b"transfer-encoding") is not None:
+            raise _Refused(
+                400,
+                "malformed request: Transfer-Encoding in an HTTP/1.0 request makes its framing "
+                "faulty (RFC 9112 §6.1)",
+            )
 
     def on_body(self, body: bytes) -> None:
         exchange = self.parsing
@@ -508,6 +551,8 @@ class HTTPConnection(asyncio.Protocol):
                 413, f"the body is larger than max_body_size ({self.server.max_body_size} bytes)"
             )
         exchange.body_parts.append(body)
+        if self.waiting == "body" and self.server.idle_timeout is not None:
+            self.read_deadline = self.loop.time() + self.server.idle_timeout
         if exchange.body_listener is not None:
             exchange.body_listener(body)
 
@@ -515,6 +560,7 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self.parsing
         assert exchange is not None
         self.parsing = None
+        self.waiting = None
         exchange.complete = True
         body = exchange.body_parts[0] if len(exchange.body_parts) == 1 else exchange.body
         request = Request._received(
@@ -565,6 +611,7 @@ class HTTPConnection(asyncio.Protocol):
         if not self.queue or self.queue[0] is not exchange:
             return
         self.queue.popleft()
+        self.answered = exchange
         if not exchange.keep_alive or self.closing or (self.peer_closed and not self.queue):
             self.close()
             return
@@ -573,6 +620,8 @@ class HTTPConnection(asyncio.Protocol):
             self.reading_paused = False
         if self.queue:
             self._activate(self.queue[0])
+        elif self.parsing is None:
+            self._wait("idle", self.server.idle_timeout)
 
     def _refuse(self, refusal: _Refused) -> None:
         """Malformed or over-limit input: record it, answer in turn with its status, close."""
@@ -619,6 +668,88 @@ class HTTPConnection(asyncio.Protocol):
         assert refusal is not None
         exchange.dispatched = True
         exchange.send_error(refusal.status, refusal.reason, close=True)
+
+    # -- timeouts ----------------------------------------------------------------------------
+
+    def _wait(self, waiting: str, timeout: float | None) -> None:
+        """The connection now waits for the client (``waiting``) for at most ``timeout`` s."""
+        self.waiting = waiting if timeout is not None else None
+        if timeout is not None:
+            self.read_deadline = deadline = self.loop.time() + timeout
+            if self.timer is None:
+                self._arm(deadline)
+
+    def _arm(self, deadline: float) -> None:
+        """Make the timer fire by ``deadline``, at the latest one shortest timeout from now.
+
+        The cap keeps every later deadline (each at least the shortest timeout away) at or after
+        the timer, so setting one never has to move the timer.
+        """
+        timer = self.timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        when = min(deadline, self.loop.time() + self.server.shortest_timeout)
+        self.timer = self.loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.transport is None:
+            return
+        now = self.loop.time()
+        server = self.server
+        if self.send_deadline:
+            if now >= self.send_deadline:
+                self._send_timed_out()
+                return
+            self._arm(self.send_deadline)
+        waiting = self.waiting
+        if waiting is None or self.broken:
+            return
+        if self.reading_paused:  # the server, not the client, is holding back
+            self._arm(now + server.shortest_timeout)
+            return
+        if now < self.read_deadline:
+            self._arm(self.read_deadline)
+            return
+        self.waiting = None
+        if waiting == "idle":
+            self.close()  # RFC 9112 §9.3: a server may close an idle connection
+        elif waiting == "header":
+            self._refuse(
+                _Refused(
+                    408,
+                    f"the header section was not received within header_timeout "
+                    f"({server.header_timeout:g} s)",
+                )
+            )
+        else:
+            self._refuse(
+                _Refused(
+                    408,
+                    f"the request body stalled: no bytes for idle_timeout "
+                    f"({server.idle_timeout:g} s)",
+                )
+            )
+
+    def _send_timed_out(self) -> None:
+        """The client has not read the response for ``send_timeout``: record it and abort."""
+        exchange = self.queue[0] if self.queue else self.answered
+        self.server.record(
+            Request(
+                method=exchange.method if exchange else "",
+                target=exchange.target if exchange else "",
+                headers=exchange.raw_headers if exchange else [],
+                body=b"",
+                client=self.client,
+                received_at=time.time(),
+                scheme=self.server.scheme,
+                error=f"the client did not read the response within send_timeout "
+                f"({self.server.send_timeout:g} s); the connection was aborted",
+            )
+        )
+        self.abort()
 
     # -- writing and closing -----------------------------------------------------------------
 
@@ -674,6 +805,15 @@ class HTTPConnection(asyncio.Protocol):
         self._out.clear()
         if self.transport is not None:
             self.transport.abort()
+
+    @property
+    def has_unsent_data(self) -> bool:
+        """Whether the transport still holds response bytes the client has not taken."""
+        transport = self.transport
+        try:
+            return transport is not None and transport.get_write_buffer_size() > 0
+        except AttributeError:  # a TLS transport already closed has no buffer to ask
+            return False
 
     @property
     def busy(self) -> bool:

@@ -31,6 +31,9 @@ __all__ = ["HTTPServer"]
 
 _DEFAULT_MAX_HEADER_SIZE = 64 * 1024
 _DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+_DEFAULT_HEADER_TIMEOUT = 30.0
+_DEFAULT_IDLE_TIMEOUT = 300.0
+_DEFAULT_SEND_TIMEOUT = 30.0
 
 
 class HTTPServer(Server):
@@ -57,6 +60,16 @@ class HTTPServer(Server):
             report is raised as :class:`~understudy.UnexpectedRequest` by ``check()``.
         max_header_size: bytes of request line plus header section accepted; more gets 431.
         max_body_size: bytes of request body accepted; more gets 413.
+        header_timeout: seconds from a request's first byte to the end of its header section
+            (30.0 by default; ``None``: no limit); a client slower than that (a "slowloris")
+            gets 408 Request Timeout (RFC 9110 §15.5.9), recorded with the reason, and the
+            connection is closed.
+        idle_timeout: seconds a connection may go without a byte while the server waits for
+            the client (300.0 by default; ``None``: no limit): an idle keep-alive connection is
+            then closed (RFC 9112 §9.3), and a request whose body stalled gets 408, recorded.
+        send_timeout: seconds a response may wait on a client that does not read it (30.0 by
+            default; ``None``: no limit); the connection is then aborted, and the request is
+            recorded again with the reason.
         tls: serve HTTPS (RFC 9110 §4.2.2): ``True``, or :class:`~understudy.TLS` settings
             (client certificates, a deliberately bad certificate, protocol versions). The
             certificate comes from the test CA of :mod:`understudy.tls`; :attr:`url` starts
@@ -98,6 +111,9 @@ class HTTPServer(Server):
         unmatched_status: int = 404,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
+        header_timeout: float | None = _DEFAULT_HEADER_TIMEOUT,
+        idle_timeout: float | None = _DEFAULT_IDLE_TIMEOUT,
+        send_timeout: float | None = _DEFAULT_SEND_TIMEOUT,
         tls: bool | TLS | None = None,
         mappings: str | os.PathLike[str] | None = None,
         admin: bool = False,
@@ -124,6 +140,24 @@ class HTTPServer(Server):
                 raise ConfigurationError(f"{name} must be a positive int (bytes), not {value!r}")
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
+        timeouts = {
+            "header_timeout": header_timeout,
+            "idle_timeout": idle_timeout,
+            "send_timeout": send_timeout,
+        }
+        for name, seconds in timeouts.items():
+            if seconds is not None and (
+                not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0
+            ):
+                raise ConfigurationError(
+                    f"{name} must be a positive number of seconds or None (no limit), "
+                    f"not {seconds!r}"
+                )
+        self.header_timeout = header_timeout
+        self.idle_timeout = idle_timeout
+        self.send_timeout = send_timeout
+        #: The timer of a connection fires at least this often while it waits (seconds).
+        self.shortest_timeout = min((t for t in timeouts.values() if t is not None), default=0.0)
         self._journal: Journal[Request] = Journal("request", journal_size)
         self.connections: set[HTTPConnection] = set()
         #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
@@ -490,9 +524,14 @@ class HTTPServer(Server):
         for future in list(self._inflight):
             future.cancel()
         for conn in list(self.connections):
-            if conn.busy or self._tls is not None:
-                # TLS: close_notify is sent; the client's is not awaited (RFC 8446 §6.1).
+            if conn.busy or self._tls is not None or conn.has_unsent_data:
+                # Nothing is served after stop(), not even a slow reader's rest. TLS:
+                # close_notify is sent; the client's is not awaited (RFC 8446 §6.1).
                 conn.abort()
+        if self.connections:
+            # Closed transports close their sockets in a callback already queued: let it run,
+            # so no fd of this server is open when stop() returns.
+            await asyncio.sleep(0)
         host = self._host_of_behaviour
         if isinstance(host, ASGIHost):
             await host.shutdown(max(deadline - loop.time(), 0.1))
