@@ -275,7 +275,7 @@ def _oversize_smtp() -> OversizeResult:
     result = OversizeResult(
         "SMTP DATA over max_message_size",
         "552",
-        "not recorded (as documented), the next message is",
+        "recorded with the reply, the next message too",
     )
     with understudy.SMTPServer(max_message_size=1 << 20) as server:
         with smtplib.SMTP(server.host, server.port, timeout=_TIMEOUT) as client:
@@ -284,11 +284,15 @@ def _oversize_smtp() -> OversizeResult:
             client.rcpt("b@example.com")
             code, _ = client.data(b"Subject: big\r\n\r\n" + (b"c" * 998 + b"\r\n") * 8192)
             result.got = str(code)
-            # Documented: an oversize message is refused with 552 and not recorded; the
-            # session goes on, and the next message is.
+            # The refused content is recorded with the reply (without its bytes); the session
+            # goes on, and the next message is recorded too.
             client.sendmail("a@example.com", ["b@example.com"], b"Subject: next\r\n\r\nok\r\n")
+        refused, following = server.wait_for_messages(2, timeout=_TIMEOUT)
         result.recorded = (
-            len(server.wait_for_messages(1, timeout=_TIMEOUT)) == 1 and len(server.messages) == 1
+            refused.error is not None
+            and refused.error.startswith("552")
+            and following.error is None
+            and len(server.messages) == 2
         )
     return result
 

@@ -85,6 +85,10 @@ class SMTPMessage:
         received_at: when the end of DATA arrived, as ``time.time()`` (float seconds).
         tls: what the session's TLS (implicit, or after STARTTLS) agreed on, with the client
             certificate's subject, as a :class:`~understudy.TLSInfo`; ``None`` if plain.
+        error: ``None`` for a message the server took; for content it refused at the end of
+            DATA — more than ``max_message_size`` bytes (552, RFC 5321 §4.5.3.1.10) or a line
+            over 1000 octets (500, §4.5.3.1.6) — the reply it sent. The content of a refused
+            message is not kept (``data`` is empty); its envelope is.
     """
 
     __slots__ = (
@@ -93,6 +97,7 @@ class SMTPMessage:
         "_rcpt_options",
         "_rcpt_tos",
         "data",
+        "error",
         "helo",
         "login",
         "mail_from",
@@ -110,6 +115,7 @@ class SMTPMessage:
     smtputf8: bool
     tls: TLSInfo | None
     received_at: float
+    error: str | None
     _rcpt_tos: tuple[str, ...]
     _mail_options: tuple[str, ...]
     _rcpt_options: tuple[str, ...]
@@ -129,6 +135,7 @@ class SMTPMessage:
         smtputf8: bool = False,
         received_at: float = 0.0,
         tls: TLSInfo | None = None,
+        error: str | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "data", bytes(data))
@@ -142,6 +149,7 @@ class SMTPMessage:
         set_(self, "smtputf8", smtputf8)
         set_(self, "received_at", received_at)
         set_(self, "tls", tls)
+        set_(self, "error", error)
         set_(self, "_email", None)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -240,6 +248,11 @@ class SMTPMessage:
             subject = self.subject
         except Exception:  # noqa: BLE001 - a repr must not fail on a malformed header
             subject = "<unreadable>"
+        if self.error is not None:
+            return (
+                f"<{name} from {self.mail_from!r} to {list(self._rcpt_tos)!r} refused: "
+                f"{self.error!r}>"
+            )
         return (
             f"<{name} from {self.mail_from!r} to {list(self._rcpt_tos)!r} subject {subject!r} "
             f"({len(self.data)} bytes)>"
@@ -252,6 +265,7 @@ class SMTPMessage:
             self.data == other.data
             and self.mail_from == other.mail_from
             and self._rcpt_tos == other._rcpt_tos
+            and self.error == other.error
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -630,6 +644,8 @@ class _SMTPConnection(SMTP):
         self.closing = False
         #: While a multi-line reply is being built: its lines, sent in one write.
         self._batch: list[bytes] | None = None
+        #: The last reply pushed (a refusal at the end of DATA is journaled from it).
+        self._last_reply: str | bytes | None = None
 
     # -- connection tracking -----------------------------------------------------------------
 
@@ -716,14 +732,45 @@ class _SMTPConnection(SMTP):
                 elif failure.reply is not None:
                     await self.push(failure.reply)
                 return
+        before = self._last_reply
         try:
             await super().smtp_DATA(arg)
         finally:
             self._reply_sent()
             if self.closing:
                 self.say_goodbye()
+        reply = self._last_reply
+        if (
+            reply is not before
+            and isinstance(reply, str)
+            and reply.startswith(("552 ", "500 Line too long"))
+            and envelope is not None
+        ):
+            self._record_refused(envelope, reply)
+
+    def _record_refused(self, envelope: Envelope, reply: str) -> None:
+        """Content refused at the end of DATA (too much, or too long a line): journal it."""
+        session = self.session
+        peer = session.peer if session is not None else None
+        self.understudy._journal.append(
+            SMTPMessage(
+                b"",
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=envelope.rcpt_tos,
+                mail_options=envelope.mail_options,
+                rcpt_options=envelope.rcpt_options,
+                peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
+                login=session.auth_data if session is not None and session.authenticated else None,
+                helo=session.host_name if session is not None else None,
+                smtputf8=envelope.smtp_utf8,
+                received_at=time.time(),
+                tls=tls_info(self.transport) if self.transport is not None else None,
+                error=reply,
+            )
+        )
 
     async def push(self, status: AnyStr) -> None:
+        self._last_reply = status
         batch = self._batch
         if batch is None:
             await super().push(status)
@@ -856,7 +903,8 @@ class SMTPServer(Server):
         smtputf8: offer SMTPUTF8 (RFC 6531): UTF-8 in addresses and headers.
         max_message_size: the most bytes of content accepted (advertised with SIZE, RFC 1870):
             a larger ``MAIL FROM ... SIZE=`` gets ``552`` at once, larger DATA gets ``552`` at its
-            end and is not recorded. ``None``: no limit. 32 MiB by default.
+            end and is recorded with that reply as its ``error`` (its bytes are not kept).
+            ``None``: no limit. 32 MiB by default.
         handler: ``handler(message) -> reply``, called for each message after it is recorded.
             ``None`` accepts (``250 OK``); an int reply code (``554``) or a reply line
             (``"554 5.7.1 No thanks"``) answers with it. A plain function runs in the worker
