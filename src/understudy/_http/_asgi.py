@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMa
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .._core.framing import Framing, reason_phrase
+from .._core.framing import reason_phrase
 from .._errors import UnderstudyError, WaitTimeout
 from ._connection import Exchange
 from ._models import origin_form
@@ -43,8 +43,6 @@ class ASGIHost:
         #: The scope's "scheme" and "server", set at each start (the port may change).
         self.scheme = "http"
         self.server_address: tuple[str, int] = ("127.0.0.1", 0)
-        #: Rendered response heads, by what they depend on (see Exchange.start_memoized).
-        self.heads: dict[tuple[object, ...], tuple[str, Framing, bytes]] = {}
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
         """Start the app at once; it becomes a task only if it has to wait.
@@ -308,7 +306,7 @@ class _ASGICall:
                 length = None if more else len(body)
                 fields = start.get("headers", ())
                 try:
-                    exchange.start_memoized(status, tuple(fields), length, self.host.heads)
+                    exchange.start_memoized(status, None, tuple(fields), length)
                 except TypeError:  # fields in lists (unhashable), or of bytearray/memoryview
                     fields = [
                         (bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in fields

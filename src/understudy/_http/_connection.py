@@ -76,6 +76,19 @@ async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
         listener.close()
 
 
+def _str_fields(
+    fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
+) -> list[tuple[str, str]]:
+    """Fields as str pairs (bytes ones decoded as Latin-1, RFC 9110 §5.5)."""
+    return [
+        (
+            name.decode("latin-1") if isinstance(name, bytes) else name,
+            value.decode("latin-1") if isinstance(value, bytes) else value,
+        )
+        for name, value in fields
+    ]
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to refuse a request with a status code."""
 
@@ -184,7 +197,11 @@ class Exchange:
             conn = self.conn
             out, conn._out = conn._out, []
             try:
-                self.start(response.status, response.reason, response.headers, len(body))
+                try:
+                    fields = tuple(response.headers)
+                    self.start_memoized(response.status, response.reason, fields, len(body))
+                except TypeError:  # fields that are not hashable
+                    self.start(response.status, response.reason, response.headers, len(body))
                 self.write(body)
                 wire = b"".join(conn._out)
             finally:
@@ -231,22 +248,35 @@ class Exchange:
     def start_memoized(
         self,
         status: int,
-        fields: tuple[tuple[bytes, bytes], ...],
+        reason: str | None,
+        fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
         body_length: int | None,
-        memo: dict[tuple[object, ...], tuple[str, Framing, bytes]],
     ) -> None:
-        """:meth:`start` with fields given as bytes, remembering the rendered head in ``memo``.
+        """:meth:`start`, remembering the rendered head in the server's memo of heads.
 
-        The head depends only on the arguments, the request's method (HEAD or not), version and
-        persistence, and the Date (which changes once a second); an app that answers alike
-        every time (most do) then costs one lookup per response instead of framing and
-        encoding.
+        ``fields`` are pairs of bytes (as ASGI gives them) or of str; ``reason`` ``None`` is
+        the registered phrase. The head depends only on the arguments, the request's method
+        (HEAD or not), version and persistence, and the Date (which changes once a second): a
+        handler or app that answers alike every time (most do) then costs one lookup per
+        response instead of framing and encoding.
+
+        Raises:
+            TypeError: ``fields`` holds something unhashable (lists): use :meth:`start`.
         """
         if self.head_sent or self.finished:
             return
         keep_alive = self.keep_alive and not self.conn.closing and self.complete
         date = http_date()
-        key = (status, fields, body_length, self.method == "HEAD", self.http_version, keep_alive)
+        key = (
+            status,
+            reason,
+            fields,
+            body_length,
+            self.method == "HEAD",
+            self.http_version,
+            keep_alive,
+        )
+        memo = self.conn.server.heads
         memoized = memo.get(key)
         if memoized is None or memoized[0] != date:
             conn = self.conn
@@ -254,8 +284,8 @@ class Exchange:
             try:
                 self.start(
                     status,
-                    reason_phrase(status),
-                    [(name.decode("latin-1"), value.decode("latin-1")) for name, value in fields],
+                    reason_phrase(status) if reason is None else reason,
+                    _str_fields(fields),
                     body_length,
                 )
                 head = b"".join(conn._out)
@@ -263,7 +293,7 @@ class Exchange:
                 conn._out = out
             if self.framing is None or not head:  # the connection is gone: nothing to keep
                 return
-            if len(memo) > 32:
+            if len(memo) > 64:
                 memo.clear()
             memo[key] = (date, self.framing, head)
         else:

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from .._core.framing import Framing
 from .._core.matching import MISSING, Difference, Matcher
 from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
@@ -162,6 +163,8 @@ class HTTPServer(Server):
         self.connections: set[HTTPConnection] = set()
         #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
         self.unflushed: list[HTTPConnection] = []
+        #: Rendered response heads, by what they depend on (see Exchange.start_memoized).
+        self.heads: dict[tuple[object, ...], tuple[str, Framing, bytes]] = {}
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
         self._mounts: list[tuple[str, Host]] = []
