@@ -1,4 +1,4 @@
-"""(g) Network conditions: achieved latency and bandwidth against the settings.
+"""(h) Network conditions: achieved latency and bandwidth against the settings.
 
 Latency: a ``TCPServer(echo=True)`` with ``Conditions(latency=L)`` (each way); one connection,
 one byte sent and echoed per sample, ``TCP_NODELAY`` on. The one-way figure is half the round
@@ -32,7 +32,7 @@ _TIMEOUT = 10.0
 
 @dataclass
 class ConditionsResult:
-    """One run of (g): samples per setting."""
+    """One run of (h): samples per setting."""
 
     latency_samples: dict[float, list[float]] = field(default_factory=dict)  # one-way seconds
     bandwidth_achieved: dict[float, float] = field(default_factory=dict)  # bytes/s

@@ -21,6 +21,7 @@ from ._report import Target, format_table, ms, ratio
 from ._sockets import (
     SMTP_CONTROLLER,
     SMTP_CONTROLLER_DEFAULTS,
+    SMTP_FLOOR,
     SMTP_UNDERSTUDY,
     SOCKETSERVER_TCP,
     SOCKETSERVER_UDP,
@@ -41,6 +42,7 @@ from ._subjects import (
     UNDERSTUDY_HANDLER,
     UVICORN_ASGI,
 )
+from ._tls import run_https_cycles
 
 __all__ = ["main"]
 
@@ -74,6 +76,7 @@ class Plan:
     socket_stop_cycles: int = 300
     socket_peer_stop_cycles: int = 10
     socket_peer_stop_budget: float = 5.0
+    https_cycles: int = 300
     conditions_samples: int = 200
     conditions_duration: float = 1.0  # seconds per bandwidth setting
 
@@ -98,6 +101,7 @@ class Plan:
             socket_stop_cycles=100,
             socket_peer_stop_cycles=3,
             socket_peer_stop_budget=1.5,
+            https_cycles=100,
             conditions_samples=50,
             conditions_duration=0.5,
         )
@@ -149,6 +153,7 @@ class Results:
     load_skipped: str | None
     smtp: list[SMTPCycleResult]
     socket_stops: list[SocketStopResult]
+    https: CycleResult
     conditions: _conditions.ConditionsResult
 
 
@@ -192,6 +197,7 @@ def _smtp(plan: Plan) -> list[SMTPCycleResult]:
         (SMTP_UNDERSTUDY, plan.smtp_cycles, 30.0, 20),
         (SMTP_CONTROLLER, plan.smtp_peer_cycles, plan.smtp_peer_budget, 5),
         (SMTP_CONTROLLER_DEFAULTS, plan.smtp_defaults_cycles, plan.smtp_peer_budget, 2),
+        (SMTP_FLOOR, plan.smtp_cycles, 30.0, 20),
     )
     results = []
     for subject, cycles, budget, warmup in cases:
@@ -271,13 +277,17 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
     stops = _stops(plan)
     smtp = _smtp(plan)
     socket_stops = _socket_stops(plan)
-    _log("(g) network conditions: achieved latency and bandwidth vs the settings")
+    _log("(g) HTTPS start → GET → stop: understudy")
+    https = run_https_cycles(max_cycles=plan.https_cycles, budget=30.0, warmup=20)
+    _log("(h) network conditions: achieved latency and bandwidth vs the settings")
     conditions = _conditions.run(samples=plan.conditions_samples, duration=plan.conditions_duration)
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
     if not skip_load:
         load, skipped = _load(plan)
-    return Results(idle, cycles, body_cycles, stops, load, skipped, smtp, socket_stops, conditions)
+    return Results(
+        idle, cycles, body_cycles, stops, load, skipped, smtp, socket_stops, https, conditions
+    )
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -572,13 +582,25 @@ def _targets(results: Results) -> list[Target]:
     theirs_smtp = smtp[SMTP_CONTROLLER.key]
     smtp_ratio = theirs_smtp["total"].p50 / ours_smtp["total"].p50
     start_ratio = theirs_smtp["start"].p50 / ours_smtp["start"].p50
+    ceiling = theirs_smtp["total"].p50 / smtp[SMTP_FLOOR.key]["total"].p50
     targets.append(
         Target(
             "SMTP start → message → stop vs Controller",
             "≥ 3x",
             f"{ratio(smtp_ratio)} ({ms(ours_smtp['total'].p50)} vs "
-            f"{ms(theirs_smtp['total'].p50)} ms; start alone {ratio(start_ratio)})",
+            f"{ms(theirs_smtp['total'].p50)} ms; start alone {ratio(start_ratio)}; "
+            f"ceiling with no SMTP logic at all {ratio(ceiling)})",
             smtp_ratio >= 3,
+        )
+    )
+
+    https = summarize(results.https.total).p50
+    targets.append(
+        Target(
+            "HTTPS start → GET → stop p50 (handshake included)",
+            "≤ 5 ms",
+            f"{ms(https)} ms",
+            https <= 0.005,
         )
     )
 
@@ -657,12 +679,18 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         _socket_stops_table(results.socket_stops),
         "",
         (
-            "(g) network conditions: one-way latency (half an echo round trip) minus the "
+            "(g) HTTPS: start HTTPServer(tls=True) → one GET (http.client, fresh connection, "
+            "full TLS handshake) → stop; ms."
+        ),
+        _cycles_table([results.https]),
+        "",
+        (
+            "(h) network conditions: one-way latency (half an echo round trip) minus the "
             "setting, and bandwidth achieved from first byte to last."
         ),
         _conditions.conditions_table(results.conditions),
         "",
-        "Targets (issues 2, 4 and 6)",
+        "Targets (issues 2, 4, 5 and 6)",
     ]
     width = max(len(target.name) for target in targets)
     for target in targets:
@@ -735,6 +763,7 @@ def _as_json(
             }
             for result in results.socket_stops
         ],
+        "https_start_get_stop": cycle(results.https),
         "conditions": _conditions.conditions_json(results.conditions),
         "targets": [target.as_dict() for target in targets],
     }

@@ -5,6 +5,11 @@
 aiosmtpd's ``Controller``, whose port 0 is broken (aiosmtpd #388): it is given a free port found
 by binding a socket to port 0 and closing it (outside the timed cycle).
 
+The floor row is no SMTP server at all: an asyncio protocol on understudy's loop that answers
+each line with a canned reply (no parsing, no journal). Its cycle is what smtplib's round trips
+and a listener's start and stop cost by themselves, so the Controller's p50 divided by it is the
+best ratio any SMTP server could reach in this measurement.
+
 (f) A started server with one idle client (TCP: connected, and accepted by the server; UDP: one
 datagram received), then ``stop()`` timed alone. The socketserver peers answer stop with
 ``shutdown()`` (socketserver's 0.5 s poll) and ``server_close()`` (which joins the handler
@@ -15,6 +20,7 @@ Loops are bounded twice: by a cycle count and by a time budget, whichever comes 
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import socket
 import socketserver
@@ -29,6 +35,7 @@ from aiosmtpd.smtp import SMTP as AiosmtpdSMTP  # noqa: N811 - aiosmtpd's name
 from aiosmtpd.smtp import Envelope, Session
 
 import understudy
+from understudy._runtime import get_runtime
 
 from ._cycle import BenchError
 from ._stats import Summary, summarize
@@ -37,6 +44,7 @@ from ._subjects import HOST
 __all__ = [
     "SMTP_CONTROLLER",
     "SMTP_CONTROLLER_DEFAULTS",
+    "SMTP_FLOOR",
     "SMTP_UNDERSTUDY",
     "SOCKETSERVER_TCP",
     "SOCKETSERVER_UDP",
@@ -148,6 +156,67 @@ class _Controller:
         self._controller.stop()
 
 
+class _CannedReplies(asyncio.Protocol):
+    """Answers smtplib's commands with canned replies: no SMTP logic (the floor)."""
+
+    def __init__(self, got: threading.Event) -> None:
+        self._got = got
+        self._in_data = False
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.write(b"220 floor ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        for line in data.split(b"\r\n")[:-1]:
+            if self._in_data:
+                if line == b".":
+                    self._in_data = False
+                    self._got.set()
+                    transport.write(b"250 OK\r\n")
+                continue
+            command = line[:4].upper()
+            if command == b"EHLO":
+                transport.write(b"250-floor\r\n250 8BITMIME\r\n")
+            elif command == b"DATA":
+                self._in_data = True
+                transport.write(b"354 go on\r\n")
+            elif command == b"QUIT":
+                transport.write(b"221 bye\r\n")
+                transport.close()
+            else:
+                transport.write(b"250 OK\r\n")
+
+
+class _Floor:
+    def __init__(self, port: int = 0) -> None:
+        self._got = threading.Event()
+        runtime = get_runtime()
+        self._loop = runtime.loop
+        self._server = runtime.call(self._listen(), _TIMEOUT, twin="")
+        self.host = HOST
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def _listen(self) -> asyncio.Server:
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(lambda: _CannedReplies(self._got), HOST, 0)
+
+    def received(self) -> None:
+        if not self._got.wait(_TIMEOUT):
+            raise BenchError("the floor responder saw no message")
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        get_runtime().call(close(), _TIMEOUT, twin="")
+
+
 def _send(host: str, port: int) -> None:
     client = smtplib.SMTP(host, port, timeout=_TIMEOUT)
     try:
@@ -220,6 +289,9 @@ SMTP_CONTROLLER = SMTPSubject(
     'aiosmtpd Controller(hostname="127.0.0.1", port=free)',
     lambda port: _Controller(port, defaults=False),
     needs_port=True,
+)
+SMTP_FLOOR = SMTPSubject(
+    "smtp-floor", "floor: canned replies, no SMTP logic (on understudy's loop)", _Floor
 )
 SMTP_CONTROLLER_DEFAULTS = SMTPSubject(
     "aiosmtpd-controller-defaults",

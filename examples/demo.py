@@ -16,7 +16,15 @@ import traceback
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import feeds, http_asgi, http_handler, http_wsgi, http_wsgiref, logging_handlers
+from . import (
+    feeds,
+    http_asgi,
+    http_handler,
+    http_wsgi,
+    http_wsgiref,
+    logging_handlers,
+    pypi_roundtrip,
+)
 from ._report import Report
 
 
@@ -35,6 +43,7 @@ SECTIONS: list[Section] = [
     Section(http_handler.TITLE, http_handler.run),
     Section(feeds.TITLE, feeds.run),
     Section(logging_handlers.TITLE, logging_handlers.run),
+    Section(pypi_roundtrip.TITLE, pypi_roundtrip.run),
 ]
 
 

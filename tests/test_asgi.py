@@ -252,6 +252,7 @@ def test_a_client_going_away_mid_body_is_a_disconnect() -> None:
 
 def test_an_upload_over_max_body_size_while_the_app_receives() -> None:
     received: list[str] = []
+    receiving = threading.Event()
     done = threading.Event()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -259,6 +260,7 @@ def test_an_upload_over_max_body_size_while_the_app_receives() -> None:
         while True:
             message = await receive()
             received.append(message["type"])
+            receiving.set()
             if message["type"] == "http.disconnect" or not message.get("more_body"):
                 break
         done.set()
@@ -268,9 +270,10 @@ def test_an_upload_over_max_body_size_while_the_app_receives() -> None:
         socket.create_connection(server.address, TIMEOUT) as sock,
     ):
         sock.sendall(
-            b"POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"
+            b"POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n"
         )
+        assert receiving.wait(TIMEOUT)  # the app is reading the body when it goes over
+        sock.sendall(b"8\r\n12345678\r\n0\r\n\r\n")
         reply = http.client.HTTPResponse(sock)
         reply.begin()
         assert reply.status == 413

@@ -33,6 +33,7 @@ from understudy import (
     TCPServer,
     UDPServer,
     UnixStreamServer,
+    tls,
 )
 
 
@@ -494,3 +495,25 @@ def test_stop_during_delayed_delivery_returns_promptly() -> None:
 def test_repr_names_the_public_classes() -> None:
     assert repr(Conditions(latency=0.1)).startswith("Conditions(latency=0.1")
     assert understudy.Conditions is Conditions
+
+
+# -- with TLS ------------------------------------------------------------------------------------
+
+
+def test_https_with_bandwidth_shapes_the_decrypted_stream() -> None:
+    body = b"t" * 20_000
+    conditions = Conditions(bandwidth=200_000)
+    with HTTPServer(tls=True, response=Response(body=body), conditions=conditions) as server:
+        reply = requests.get(server.url, verify=tls.ca_bundle(), timeout=10)
+        assert reply.content == body
+        [request] = server.wait_for_requests(1)
+    assert request.tls is not None
+
+
+def test_smtp_starttls_under_latency() -> None:
+    with SMTPServer(starttls=True, conditions=Conditions(latency=0.005)) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=10) as client:
+            client.starttls(context=tls.client_context())
+            client.sendmail("a@example.com", ["b@example.com"], "Subject: upgraded\r\n\r\nhi")
+        [message] = server.wait_for_messages(1)
+    assert message["Subject"] == "upgraded"

@@ -234,6 +234,31 @@ def test_request_is_immutable() -> None:
     assert request.body == b"abc"
 
 
+def test_a_received_request_is_an_immutable_request_equal_to_one_made_alike() -> None:
+    with HTTPServer(response=Response(204)) as server:
+        requests.post(server.url + "/x?a=1", data=b"abc", timeout=5)
+        [request] = server.wait_for_requests(1)
+    assert type(request) is Request
+    with pytest.raises(AttributeError, match="immutable: cannot set 'body'"):
+        request.body = b"other"
+    assert (request.method, request.path, request.query["a"], request.body) == (
+        "POST",
+        "/x",
+        "1",
+        b"abc",
+    )
+    assert request.error is None
+    made = Request(
+        method="POST",
+        target="/x?a=1",
+        headers=list(request.headers.items()),
+        body=b"abc",
+        client=request.client,
+        received_at=request.received_at,
+    )
+    assert made == request
+
+
 def test_request_equality_and_hash() -> None:
     assert make("/a", body=b"x") == make("/a", body=b"x", client=("1.2.3.4", 5))
     assert make("/a") != make("/b")

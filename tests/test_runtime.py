@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -54,6 +55,9 @@ def test_a_child_process_gets_a_working_runtime_of_its_own(method: str) -> None:
         assert runtime_pid == child.pid
 
 
+_SLOW_CALLBACK = re.compile(r"Executing <.*> took [0-9.]+ seconds")
+
+
 def test_interpreter_exit_with_a_running_server_is_clean() -> None:
     code = textwrap.dedent(
         """
@@ -73,7 +77,10 @@ def test_interpreter_exit_with_a_running_server_is_clean() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "served\n"
-    assert done.stderr == ""
+    # -X dev turns on asyncio's debug mode, which reports callbacks slower than 0.1 s: a loaded
+    # machine makes those, and they say nothing about a clean exit.
+    said = [line for line in done.stderr.splitlines() if not _SLOW_CALLBACK.fullmatch(line)]
+    assert said == []
 
 
 def test_a_blocking_call_from_the_loop_thread_says_to_use_the_async_twin() -> None:

@@ -355,8 +355,30 @@ def test_message_over_the_size_limit_gets_552() -> None:
         code, _ = client.data(big)
         assert code == 552
         assert client.sendmail("me@example.com", ["you@example.com"], b"\r\nsmall\r\n") == {}
-    assert [m.text for m in server.wait_for_messages()] == ["small\n"]
-    assert len(server.messages) == 1
+    refused, small = server.wait_for_messages(2)
+    # The content refused at the end of DATA is recorded with the reply, without its bytes.
+    assert refused.error is not None
+    assert refused.error.startswith("552 ")
+    assert (refused.mail_from, refused.rcpt_tos, refused.data) == (
+        "me@example.com",
+        ["you@example.com"],
+        b"",
+    )
+    assert "refused" in repr(refused)
+    assert (small.error, small.text) == (None, "small\n")
+    assert len(server.messages) == 2
+
+
+def test_a_line_over_1000_octets_in_data_gets_500_and_is_recorded() -> None:
+    with SMTPServer() as server, connect(server) as client:
+        client.ehlo()
+        client.mail("me@example.com")
+        client.rcpt("you@example.com")
+        code, _ = client.data(b"Subject: long\r\n\r\n" + b"y" * 1200 + b"\r\n")
+        assert code == 500
+        [refused] = server.wait_for_messages(1)
+    assert refused.error is not None
+    assert refused.error.startswith("500 Line too long")
 
 
 # -- handler -------------------------------------------------------------------------------------

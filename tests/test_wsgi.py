@@ -195,24 +195,30 @@ def test_wsgi_input_read_to_the_end_without_validator() -> None:
 
 def test_an_upload_over_max_body_size_while_the_app_reads_it() -> None:
     reads: list[bytes] = []
+    reading = threading.Event()
     done = threading.Event()
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         while chunk := environ["wsgi.input"].read(4):
             reads.append(chunk)
+            reading.set()
         done.set()
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"too late"]
 
-    with serve(app, max_body_size=10) as server:
-        answer = raw_exchange(
-            server,
-            b"POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
+    with serve(app, max_body_size=10) as server, socket.create_connection(server.address) as sock:
+        sock.settimeout(TIMEOUT)
+        sock.sendall(
+            b"POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n"
         )
+        assert reading.wait(TIMEOUT)  # the app is reading the body when it goes over
+        sock.sendall(b"8\r\n12345678\r\n0\r\n\r\n")
+        reply = http.client.HTTPResponse(sock)
+        reply.begin()
+        answer = reply.read()
         assert done.wait(TIMEOUT)  # the app's read ended instead of blocking forever
         [request] = server.wait_for_requests(1)
-    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert reply.status == 413
     assert b"too late" not in answer
     assert request.error is not None
     assert "max_body_size" in request.error

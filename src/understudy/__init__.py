@@ -14,6 +14,7 @@ Everything public is importable from this module; the submodules are private.
 """
 
 from ._conditions import Conditions, Direction
+from ._core.faults import Fault
 from ._core.matching import Subset
 from ._core.sse import ServerSentEvent
 from ._errors import (
@@ -24,6 +25,7 @@ from ._errors import (
     UnmetExpectation,
     WaitTimeout,
 )
+from ._faults import Delay, Dribble
 from ._http._expect import Expectation
 from ._http._fields import Headers, Query
 from ._http._models import Request, Response
@@ -32,7 +34,7 @@ from ._http._sse import event_stream
 from ._logrecords import BadFrame, LogRecordServer
 from ._proxy import Proxy, ProxyConnection
 from ._server import Server
-from ._smtp import SMTPMessage, SMTPServer
+from ._smtp import SMTPFailure, SMTPMessage, SMTPServer
 from ._sockets import (
     ConnectionRecord,
     Datagram,
@@ -43,16 +45,20 @@ from ._sockets import (
     UnixStreamServer,
 )
 from ._syslog import SyslogMessage, SyslogServer
+from ._tls import TLS, TLSInfo
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
     "BadFrame",
     "Conditions",
     "ConfigurationError",
     "ConnectionRecord",
     "Datagram",
+    "Delay",
     "Direction",
+    "Dribble",
     "Expectation",
+    "Fault",
     "HTTPServer",
     "Headers",
     "LogRecordServer",
@@ -61,6 +67,7 @@ __all__ = [
     "Query",
     "Request",
     "Response",
+    "SMTPFailure",
     "SMTPMessage",
     "SMTPServer",
     "Server",
@@ -70,6 +77,8 @@ __all__ = [
     "SyslogMessage",
     "SyslogServer",
     "TCPServer",
+    "TLS",
+    "TLSInfo",
     "UDPServer",
     "UnderstudyError",
     "UnexpectedRequest",

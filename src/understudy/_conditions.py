@@ -589,7 +589,7 @@ class _ShapedProtocol(asyncio.Protocol):
     def _deliver_up(self, item: bytes | str) -> None:
         if isinstance(item, bytes):
             if item:
-                self._inner.data_received(item)
+                _feed(self._inner, item)
         elif item == _EOF:
             if not self._inner.eof_received():
                 self._transport.close()
@@ -719,6 +719,21 @@ class _ShapedProtocol(asyncio.Protocol):
     def write_buffer_size(self) -> int:
         real = self._real.get_write_buffer_size() if self._real is not None else 0
         return self._down.queued + real
+
+
+def _feed(protocol: Any, data: bytes) -> None:
+    """Hand ``data`` to a protocol, buffered or not (a STARTTLS upgrade puts asyncio's
+    ``SSLProtocol``, a ``BufferedProtocol``, behind a shaped transport)."""
+    if not isinstance(protocol, asyncio.BufferedProtocol):
+        protocol.data_received(data)
+        return
+    view = memoryview(data)
+    while view:
+        buffer = memoryview(protocol.get_buffer(len(view)))
+        size = min(len(buffer), len(view))
+        buffer[:size] = view[:size]
+        protocol.buffer_updated(size)
+        view = view[size:]
 
 
 class _ShapedTransport(asyncio.Transport):

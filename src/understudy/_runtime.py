@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
-import contextvars
-import functools
 import os
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
+
+from ._workers import WorkerPool
 
 __all__ = ["Runtime", "get_runtime"]
 
@@ -39,10 +39,7 @@ class Runtime:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=MAX_WORKERS, thread_name_prefix="understudy-worker"
-        )
-        self.loop.set_default_executor(self.executor)
+        self.workers = WorkerPool(self.loop, MAX_WORKERS, "understudy-worker")
         self.servers: weakref.WeakSet[_Closeable] = weakref.WeakSet()
         self._running = threading.Event()
         self.thread = threading.Thread(target=self._run, name="understudy-loop", daemon=True)
@@ -102,21 +99,34 @@ class Runtime:
 
     def run_in_worker(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """From the loop: run ``fn(*args)`` in the worker pool, keeping the caller's context."""
-        context = contextvars.copy_context()
-        return self.loop.run_in_executor(self.executor, functools.partial(context.run, fn, *args))
+        return self.workers.submit(fn, *args)
 
     def close(self) -> None:
         """Abort every server still running, stop the loop and join its thread."""
         if not self.thread.is_alive():
             return
-        for server in list(self.servers):
-            try:
-                self.loop.call_soon_threadsafe(server._abort_at_exit)
-            except RuntimeError:  # the loop is already closed
-                break
+        try:
+            aborted = asyncio.run_coroutine_threadsafe(_abort_all(list(self.servers)), self.loop)
+            aborted.result(timeout=_ABORT_TIMEOUT)
+        except (RuntimeError, concurrent.futures.TimeoutError):  # the loop is closed or stuck
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5.0)
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.workers.close()
+
+
+#: Seconds ``close()`` gives the loop to abort the servers at interpreter exit.
+_ABORT_TIMEOUT = 2.0
+#: Loop iterations an accept task takes to attach its transport (make it, connection_made, the
+#: waiter): a connection accepted as the interpreter exits is then closed, not half-made.
+_ACCEPT_ITERATIONS = 3
+
+
+async def _abort_all(servers: list[_Closeable]) -> None:
+    for _ in range(_ACCEPT_ITERATIONS):
+        await asyncio.sleep(0)
+    for server in servers:
+        server._abort_at_exit()
 
 
 _lock = threading.Lock()

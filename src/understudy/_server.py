@@ -14,6 +14,7 @@ import errno
 import os
 import random
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -22,6 +23,7 @@ from typing import Any, ClassVar, Self
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._errors import AddressInUse, ConfigurationError, WaitTimeout
 from ._runtime import Runtime, get_runtime
+from ._tls import TLS, server_context
 
 __all__ = ["Server"]
 
@@ -57,6 +59,10 @@ class Server:
     kind: ClassVar[str] = "server"
     #: Socket type of the listeners made by the default ``_bind``.
     _socket_type: ClassVar[socket.SocketKind] = socket.SOCK_STREAM
+    #: TLS settings of a subclass given ``tls=`` (set in its ``__init__``); None: plain.
+    _tls: TLS | None = None
+    #: Protocols advertised by ALPN (RFC 7301) on TLS connections.
+    _alpn_protocols: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -324,6 +330,11 @@ class Server:
         return await self._shaper.listen(factory, sock, options)
 
     # -- hooks for subclasses ----------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """The server-side context for ``tls=`` (made once per settings, shared), or None."""
+        tls = self._tls
+        return None if tls is None else server_context(tls, self._host, self._alpn_protocols)
 
     def _bind(self) -> list[socket.socket]:
         """In the caller's thread: bound, listening (for streams) sockets to serve."""

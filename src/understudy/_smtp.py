@@ -21,17 +21,19 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from email.message import EmailMessage
-from typing import Any, AnyStr, ClassVar, TypeAlias
+from typing import Any, AnyStr, ClassVar, Literal, TypeAlias
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ._conditions import Conditions
+from ._core.faults import FailureSchedule
 from ._errors import ConfigurationError
 from ._journal import Journal
 from ._runtime import Runtime
 from ._server import Server, describe_handler
+from ._tls import TLS, TLSInfo, resolve_tls, tls_info
 
-__all__ = ["SMTPMessage", "SMTPServer"]
+__all__ = ["SMTPFailure", "SMTPMessage", "SMTPServer"]
 
 #: A handler: ``handler(message)`` returning ``None`` (accept), a reply code or a reply line.
 Handler: TypeAlias = Callable[["SMTPMessage"], Any] | Callable[["SMTPMessage"], Awaitable[Any]]
@@ -58,10 +60,12 @@ _REASONS = {
     450: "4.2.1 Mailbox unavailable",
     451: "4.3.0 Local error in processing",
     452: "4.2.2 Insufficient system storage",
+    454: "4.7.0 Temporary authentication failure",
     550: "5.1.1 Mailbox unavailable",
     551: "5.1.6 User not local",
     552: "5.2.2 Exceeded storage allocation",
     553: "5.1.3 Mailbox name not allowed",
+    535: "5.7.8 Authentication credentials invalid",
     554: "5.7.1 Transaction failed",
 }
 
@@ -80,6 +84,12 @@ class SMTPMessage:
         helo: the name the client gave in ``HELO``/``EHLO``.
         smtputf8: whether ``MAIL FROM`` carried the ``SMTPUTF8`` parameter (RFC 6531).
         received_at: when the end of DATA arrived, as ``time.time()`` (float seconds).
+        tls: what the session's TLS (implicit, or after STARTTLS) agreed on, with the client
+            certificate's subject, as a :class:`~understudy.TLSInfo`; ``None`` if plain.
+        error: ``None`` for a message the server took; for content it refused at the end of
+            DATA — more than ``max_message_size`` bytes (552, RFC 5321 §4.5.3.1.10) or a line
+            over 1000 octets (500, §4.5.3.1.6) — the reply it sent. The content of a refused
+            message is not kept (``data`` is empty); its envelope is.
     """
 
     __slots__ = (
@@ -88,12 +98,14 @@ class SMTPMessage:
         "_rcpt_options",
         "_rcpt_tos",
         "data",
+        "error",
         "helo",
         "login",
         "mail_from",
         "peer",
         "received_at",
         "smtputf8",
+        "tls",
     )
 
     data: bytes
@@ -102,7 +114,9 @@ class SMTPMessage:
     login: str | None
     helo: str | None
     smtputf8: bool
+    tls: TLSInfo | None
     received_at: float
+    error: str | None
     _rcpt_tos: tuple[str, ...]
     _mail_options: tuple[str, ...]
     _rcpt_options: tuple[str, ...]
@@ -121,6 +135,8 @@ class SMTPMessage:
         helo: str | None = None,
         smtputf8: bool = False,
         received_at: float = 0.0,
+        tls: TLSInfo | None = None,
+        error: str | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "data", bytes(data))
@@ -133,6 +149,8 @@ class SMTPMessage:
         set_(self, "helo", helo)
         set_(self, "smtputf8", smtputf8)
         set_(self, "received_at", received_at)
+        set_(self, "tls", tls)
+        set_(self, "error", error)
         set_(self, "_email", None)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -231,6 +249,11 @@ class SMTPMessage:
             subject = self.subject
         except Exception:  # noqa: BLE001 - a repr must not fail on a malformed header
             subject = "<unreadable>"
+        if self.error is not None:
+            return (
+                f"<{name} from {self.mail_from!r} to {list(self._rcpt_tos)!r} refused: "
+                f"{self.error!r}>"
+            )
         return (
             f"<{name} from {self.mail_from!r} to {list(self._rcpt_tos)!r} subject {subject!r} "
             f"({len(self.data)} bytes)>"
@@ -243,6 +266,7 @@ class SMTPMessage:
             self.data == other.data
             and self.mail_from == other.mail_from
             and self._rcpt_tos == other._rcpt_tos
+            and self.error == other.error
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -364,11 +388,146 @@ def _reply_line(value: object, *, allow_success: bool) -> str | None:
     return None
 
 
+# -- failures --------------------------------------------------------------------------------
+
+#: Where in the dialogue an :class:`SMTPFailure` strikes.
+Stage: TypeAlias = Literal["connect", "auth", "mail", "rcpt", "data", "end_of_data"]
+_STAGES: tuple[str, ...] = ("connect", "auth", "mail", "rcpt", "data", "end_of_data")
+
+
+class SMTPFailure:
+    """A failure an :class:`SMTPServer` injects at one stage of the dialogue (``failures=[...]``).
+
+    Where ``reject=`` refuses given addresses, a failure strikes by position and chance: the
+    Nth message, the first N attempts, or a probability, whatever the addresses. It either
+    replies with an error code at the stage, or drops the connection there.
+
+    Args:
+        stage: where it strikes (RFC 5321 §3.3, §4.3.2):
+
+            - ``"connect"``: the greeting is this reply instead of 220, then the server closes
+              (smtplib raises ``SMTPConnectError``); ``drop``: closes with no greeting;
+            - ``"auth"``: the reply to ``AUTH`` (RFC 4954 §6: 454 temporary, 535 refused);
+            - ``"mail"``, ``"rcpt"``: the reply to ``MAIL FROM``, ``RCPT TO``;
+            - ``"data"``: the reply to the ``DATA`` command instead of 354; ``drop``: the server
+              sends 354, then closes while the client sends the content (mid-DATA);
+            - ``"end_of_data"``: the reply after the content (the message is recorded, as a
+              message a handler refuses is); ``drop``: closes after the content, with no reply
+              (the client cannot know whether the message was taken).
+
+        reply: a reply code from 400 to 559 (a standard text is added) or a reply line
+            (``"451 4.3.0 Try again later"``). Give ``reply`` or ``drop=True``.
+        nth: strike only the Nth time the stage is reached over the server's life (1-based):
+            the Nth connection, the Nth ``MAIL`` (that is, the Nth message), the Nth ``RCPT``,
+            ... ``None`` (the default): any time.
+        times: strike at most this many times (``times=2`` with nothing else: the first two);
+            ``None``: no limit.
+        probability: the chance, 0 to 1, that each eligible time strikes, drawn from the
+            server's ``random`` (seed it to replay a run). 1 by default.
+        drop: close the connection at the stage instead of replying.
+
+    Raises:
+        ConfigurationError: an unknown stage, both or neither of ``reply`` and ``drop``, a
+            reply that is not an error code or line, or a bad ``nth``/``times``/``probability``.
+
+    When several failures strike at once, the first in the list wins.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_schedule", "drop", "nth", "probability", "reply", "stage", "times")
+
+    def __init__(
+        self,
+        stage: Stage,
+        reply: int | str | None = None,
+        *,
+        nth: int | None = None,
+        times: int | None = None,
+        probability: float = 1.0,
+        drop: bool = False,
+    ) -> None:
+        if stage not in _STAGES:
+            raise ConfigurationError(
+                f"SMTPFailure stage must be one of {', '.join(map(repr, _STAGES))}, not {stage!r}"
+            )
+        if (reply is None) == (not drop):
+            raise ConfigurationError(
+                "give SMTPFailure a reply code (SMTPFailure('rcpt', 452)) or drop=True "
+                "(SMTPFailure('data', drop=True)), one of the two"
+            )
+        line = None
+        if reply is not None:
+            line = _reply_line(reply, allow_success=False)
+            if line is None:
+                raise ConfigurationError(
+                    f"SMTPFailure reply must be an error code from 400 to 559 (451) or a reply "
+                    f"line ('451 4.3.0 Try again later'), not {reply!r}"
+                )
+        try:
+            self._schedule = FailureSchedule(nth=nth, times=times, probability=probability)
+        except ValueError as error:
+            raise ConfigurationError(f"SMTPFailure: {error}") from None
+        self.stage = stage
+        self.reply = line
+        self.nth = nth
+        self.times = times
+        self.probability = float(probability)
+        self.drop = bool(drop)
+
+    def __repr__(self) -> str:
+        what = "drop=True" if self.drop else repr(self.reply)
+        options = "".join(
+            f", {name}={value!r}"
+            for name, value, default in (
+                ("nth", self.nth, None),
+                ("times", self.times, None),
+                ("probability", self.probability, 1.0),
+            )
+            if value != default
+        )
+        return f"understudy.SMTPFailure({self.stage!r}, {what}{options})"
+
+
+def _check_failures(failures: object) -> dict[str, list[SMTPFailure]]:
+    by_stage: dict[str, list[SMTPFailure]] = {}
+    if failures is None:
+        return by_stage
+    if isinstance(failures, SMTPFailure) or not isinstance(failures, list | tuple):
+        raise ConfigurationError(
+            f"failures= takes a list of understudy.SMTPFailure, e.g. "
+            f"failures=[SMTPFailure('rcpt', 452, times=1)], not {failures!r}"
+        )
+    for failure in failures:
+        if not isinstance(failure, SMTPFailure):
+            raise ConfigurationError(
+                f"failures= holds understudy.SMTPFailure items, not {failure!r}"
+            )
+        by_stage.setdefault(failure.stage, []).append(failure)
+    return by_stage
+
+
 # -- the protocol ----------------------------------------------------------------------------
+
+
+_PROTOCOL_NAMES: dict[type, list[str]] = {}
+
+
+def _protocol_names(cls: type) -> list[str]:
+    """The names aiosmtpd looks for on a protocol or handler: smtp_*, auth_* and handle_*."""
+    names = _PROTOCOL_NAMES.get(cls)
+    if names is None:
+        names = _PROTOCOL_NAMES[cls] = sorted(
+            name for name in dir(cls) if name.startswith(("smtp_", "auth_", "handle_"))
+        )
+    return names
 
 
 class _Hooks:
     """aiosmtpd's handler object: MAIL and RCPT consult the reject rules; DATA records."""
+
+    def __dir__(self) -> list[str]:
+        return _protocol_names(type(self))  # as _SMTPConnection.__dir__ says
 
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
@@ -381,6 +540,9 @@ class _Hooks:
         address: str,
         mail_options: list[str],
     ) -> str:
+        failed = self.server._fail(conn, "mail")
+        if failed is not None:
+            return failed
         reply = _RejectRules.reply(self.server._rules.senders, address)
         if reply is not None:
             return reply
@@ -396,6 +558,9 @@ class _Hooks:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        failed = self.server._fail(conn, "rcpt")
+        if failed is not None:
+            return failed
         reply = _RejectRules.reply(self.server._rules.recipients, address)
         if reply is not None:
             return reply
@@ -420,8 +585,12 @@ class _Hooks:
             helo=session.host_name,
             smtputf8=envelope.smtp_utf8,
             received_at=time.time(),
+            tls=tls_info(conn.transport) if conn.transport is not None else None,
         )
         server._journal.append(message)
+        failed = server._fail(conn, "end_of_data")
+        if failed is not None:
+            return failed
         handler = server._handler
         if handler is None:
             return _OK
@@ -442,6 +611,12 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 class _SMTPConnection(SMTP):
     """One SMTP session on understudy's loop, tracked by its server for ``stop()``."""
 
+    def __dir__(self) -> list[str]:
+        # aiosmtpd finds its command methods (smtp_*) and AUTH mechanisms (auth_*) by listing
+        # the protocol's attributes, for every connection: listing only those (the same ones it
+        # would find) saves most of the cost of accepting a connection.
+        return _protocol_names(type(self))
+
     def __init__(self, server: SMTPServer, hooks: _Hooks) -> None:
         auth = server._auth
         super().__init__(
@@ -451,9 +626,15 @@ class _SMTPConnection(SMTP):
             hostname=server.hostname,
             ident="understudy",
             timeout=_IDLE_TIMEOUT,
-            # Without TLS, AUTH is offered only when the test gave credentials.
-            auth_require_tls=auth is None,
+            # AUTH is offered only when the test gave credentials; with require_starttls, only
+            # after STARTTLS. Never tied to aiosmtpd's own TLS: it does not see implicit TLS
+            # and would refuse AUTH inside SMTPS (aiosmtpd #281).
+            auth_require_tls=auth is None or server.require_starttls,
             authenticator=self._authenticate_login if auth is not None else None,
+            # STARTTLS only: with implicit TLS the connection is TLS from the first byte, and
+            # aiosmtpd given a context would offer STARTTLS inside it (aiosmtpd #281, #274).
+            tls_context=server._ssl_context() if server.starttls else None,
+            require_starttls=server.require_starttls,
             loop=server.loop,
         )
         # aiosmtpd keeps these per class and grows them on each EHLO; keep them per session.
@@ -464,6 +645,8 @@ class _SMTPConnection(SMTP):
         self.closing = False
         #: While a multi-line reply is being built: its lines, sent in one write.
         self._batch: list[bytes] | None = None
+        #: The last reply pushed (a refusal at the end of DATA is journaled from it).
+        self._last_reply: str | bytes | None = None
 
     # -- connection tracking -----------------------------------------------------------------
 
@@ -479,6 +662,14 @@ class _SMTPConnection(SMTP):
         task = self._handler_coroutine
         if task is not None:
             task.add_done_callback(_retrieve)
+        if self._original_transport is not None:
+            return  # the same connection, upgraded by STARTTLS: not a new connection
+        failed = self.understudy._fail(self, "connect")
+        if failed is not None and task is not None:
+            task.cancel()  # not yet started: no greeting
+            if isinstance(transport, asyncio.WriteTransport) and failed:
+                transport.write(failed.encode("ascii", "replace") + b"\r\n")
+            self._drop()
 
     def connection_lost(self, error: Exception | None) -> None:
         self.understudy.connections.discard(self)
@@ -500,30 +691,87 @@ class _SMTPConnection(SMTP):
             transport.close()
 
     def abort(self) -> None:
-        """Close at once, unless already closing (then what was written still goes out)."""
+        """Close at once, unless already closing (then what was written still goes out).
+
+        A TLS connection is aborted even when closing: its close_notify went out with the
+        close, and the client's is not awaited (RFC 8446 §6.1).
+        """
         transport = self.transport
-        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+        tls = self.understudy._tls is not None
+        if isinstance(transport, asyncio.WriteTransport) and (tls or not transport.is_closing()):
             transport.abort()
         task = self._handler_coroutine
         if task is not None:
             task.cancel()
+
+    def _drop(self) -> None:
+        """Close the connection with no reply (an injected failure): what was written goes."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
 
     def _reply_sent(self) -> None:
         replying, self.replying = self.replying, None
         if replying is not None and not replying.done():
             replying.set_result(None)
 
+    def eof_received(self) -> bool | None:
+        result = super().eof_received()
+        # asyncio cannot keep a TLS connection half-open (and warns when asked to).
+        return False if self.understudy._tls is not None else result
+
     # -- commands ----------------------------------------------------------------------------
 
     async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's method names
+        envelope = self.envelope
+        if envelope is not None and envelope.rcpt_tos and not arg:
+            failure = self.understudy._failure("data")
+            if failure is not None:
+                if failure.drop:
+                    await self.push("354 End data with <CR><LF>.<CR><LF>")
+                    self._drop()
+                elif failure.reply is not None:
+                    await self.push(failure.reply)
+                return
+        before = self._last_reply
         try:
             await super().smtp_DATA(arg)
         finally:
             self._reply_sent()
             if self.closing:
                 self.say_goodbye()
+        reply = self._last_reply
+        if (
+            reply is not before
+            and isinstance(reply, str)
+            and reply.startswith(("552 ", "500 Line too long"))
+            and envelope is not None
+        ):
+            self._record_refused(envelope, reply)
+
+    def _record_refused(self, envelope: Envelope, reply: str) -> None:
+        """Content refused at the end of DATA (too much, or too long a line): journal it."""
+        session = self.session
+        peer = session.peer if session is not None else None
+        self.understudy._journal.append(
+            SMTPMessage(
+                b"",
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=envelope.rcpt_tos,
+                mail_options=envelope.mail_options,
+                rcpt_options=envelope.rcpt_options,
+                peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
+                login=session.auth_data if session is not None and session.authenticated else None,
+                helo=session.host_name if session is not None else None,
+                smtputf8=envelope.smtp_utf8,
+                received_at=time.time(),
+                tls=tls_info(self.transport) if self.transport is not None else None,
+                error=reply,
+            )
+        )
 
     async def push(self, status: AnyStr) -> None:
+        self._last_reply = status
         batch = self._batch
         if batch is None:
             await super().push(status)
@@ -551,10 +799,16 @@ class _SMTPConnection(SMTP):
                 "502 5.5.1 AUTH is not offered: give SMTPServer auth={'user': 'password'}"
             )
             return
+        failed = self.understudy._fail(self, "auth")
+        if failed is not None:
+            if failed:
+                await self.push(failed)
+            return
         await super().smtp_AUTH(arg)
 
     async def check_auth_needed(self, caller_method: str) -> bool:
-        # aiosmtpd's auth_required warns when TLS is not required too; understudy has no TLS yet.
+        # aiosmtpd's auth_required warns when TLS is not required too; understudy decides
+        # itself (AUTH works over plain, implicit TLS and STARTTLS alike).
         session = self.session
         if self.understudy.auth_required and not (session is not None and session.authenticated):
             await self.push("530 5.7.0 Authentication required")
@@ -622,7 +876,7 @@ class SMTPServer(Server):
     that a handler then refuses, and one that does not parse as a proper email) and, unless a
     handler says otherwise, accepted with ``250 OK``. ESMTP extensions: 8BITMIME, SIZE
     (RFC 1870), SMTPUTF8 (RFC 6531, when enabled), AUTH PLAIN and LOGIN (RFC 4954, RFC 4616,
-    when credentials are given). There is no STARTTLS yet.
+    when credentials are given), STARTTLS (RFC 3207, with ``starttls=True``).
 
     Args:
         host: address to listen on (see :class:`understudy.Server`): ``"127.0.0.1"`` by default.
@@ -650,19 +904,31 @@ class SMTPServer(Server):
         smtputf8: offer SMTPUTF8 (RFC 6531): UTF-8 in addresses and headers.
         max_message_size: the most bytes of content accepted (advertised with SIZE, RFC 1870):
             a larger ``MAIL FROM ... SIZE=`` gets ``552`` at once, larger DATA gets ``552`` at its
-            end and is not recorded. ``None``: no limit. 32 MiB by default.
+            end and is recorded with that reply as its ``error`` (its bytes are not kept).
+            ``None``: no limit. 32 MiB by default.
         handler: ``handler(message) -> reply``, called for each message after it is recorded.
             ``None`` accepts (``250 OK``); an int reply code (``554``) or a reply line
             (``"554 5.7.1 No thanks"``) answers with it. A plain function runs in the worker
             pool; an ``async def`` on the server's loop. An exception gets the client
             ``451 4.3.0`` and is re-raised by :meth:`check` and on leaving the ``with`` block.
         journal_size: keep only the last N messages (``None``: all; ``0``: none).
+        failures: :class:`SMTPFailure` items: error replies or dropped connections injected at
+            a stage of the dialogue, by position (the Nth message, the first N) or by chance
+            (drawn from :attr:`random`). Checked before ``reject=`` rules. ``None``: none.
+        tls: implicit TLS, "SMTPS" (RFC 8314 §3.3): TLS from the first byte, as
+            ``smtplib.SMTP_SSL`` speaks it. ``True``, or :class:`~understudy.TLS` settings.
+            Clients trust the test CA of :mod:`understudy.tls`. AUTH is offered inside it.
+        starttls: offer STARTTLS (RFC 3207) on a plain connection: ``True``, or
+            :class:`~understudy.TLS` settings for the upgraded connection.
+        require_starttls: refuse every command but EHLO, HELO, NOOP, QUIT and STARTTLS with
+            ``530`` until the client has upgraded (implies ``starttls=True``).
         conditions: network conditions on every connection (:class:`understudy.Conditions`);
         seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
-        ConfigurationError: a malformed ``auth``, ``reject`` or size, a handler that is not
-            callable, or ``auth_required`` without ``auth``.
+        ConfigurationError: a malformed ``auth``, ``reject``, ``failures`` or size, a handler
+            that is not callable, ``auth_required`` without ``auth``, or both ``tls`` and
+            ``starttls``.
 
     .. versionadded:: 0.1
     """
@@ -682,10 +948,17 @@ class SMTPServer(Server):
         max_message_size: int | None = _DEFAULT_MAX_MESSAGE_SIZE,
         handler: Handler | None = None,
         journal_size: int | None = None,
+        tls: bool | TLS | None = None,
+        starttls: bool | TLS = False,
+        require_starttls: bool = False,
+        failures: list[SMTPFailure] | None = None,
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
+        self._configure_tls(tls, starttls, require_starttls)
+        self._failures = _check_failures(failures)
+
         if not isinstance(hostname, str) or not hostname or any(c.isspace() for c in hostname):
             raise ConfigurationError(
                 f"hostname must be a domain name such as 'mail.example.com', not {hostname!r}"
@@ -723,6 +996,19 @@ class SMTPServer(Server):
         self.connections: set[_SMTPConnection] = set()
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str] = {}
+
+    def _configure_tls(self, tls: object, starttls: object, require_starttls: object) -> None:
+        implicit = resolve_tls(tls, self.kind)
+        upgrade = resolve_tls(True if require_starttls and not starttls else starttls, self.kind)
+        if implicit is not None and upgrade is not None:
+            raise ConfigurationError(
+                "give SMTPServer tls= (implicit TLS, SMTPS) or starttls= (RFC 3207), not both: "
+                "a connection that is TLS from its first byte has nothing to upgrade"
+            )
+        self._tls = implicit or upgrade
+        self.starttls = upgrade is not None
+        self.require_starttls = bool(require_starttls)
+        self._ssl_context()  # with TLS: the CA and certificate are made here, not on the loop
 
     # -- what the test reads -----------------------------------------------------------------
 
@@ -826,6 +1112,30 @@ class SMTPServer(Server):
             return "451 4.3.0 understudy: the handler returned no valid reply (see check())"
         return reply
 
+    def _failure(self, stage: str) -> SMTPFailure | None:
+        """Count one arrival at ``stage``; the failure that strikes there now, if any."""
+        failures = self._failures.get(stage)
+        if not failures:
+            return None
+        chosen = None
+        for failure in failures:
+            if chosen is None:
+                if failure._schedule.fires(self.random):
+                    chosen = failure
+            else:
+                failure._schedule.arrivals += 1
+        return chosen
+
+    def _fail(self, conn: _SMTPConnection, stage: str) -> str | None:
+        """The reply for a failure striking at ``stage`` (``""`` once it dropped the connection)."""
+        failure = self._failure(stage)
+        if failure is None:
+            return None
+        if failure.drop:
+            conn._drop()
+            return ""
+        return failure.reply
+
     def _track(self, future: asyncio.Future[Any], description: str) -> None:
         self._inflight[future] = description
         future.add_done_callback(self._untrack)
@@ -841,7 +1151,10 @@ class SMTPServer(Server):
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
         _quiet_aiosmtpd_on_loop()
-        self._listeners = [await self._listen(self._make_connection, sock) for sock in sockets]
+        context = None if self.starttls else self._ssl_context()
+        self._listeners = [
+            await self._listen(self._make_connection, sock, ssl=context) for sock in sockets
+        ]
 
     def _make_connection(self) -> _SMTPConnection:
         return _SMTPConnection(self, self._hooks)

@@ -22,6 +22,7 @@ from ._core.syslog import (
 from ._errors import ConfigurationError
 from ._journal import Journal
 from ._sockets import DatagramReceiver, DecodingProtocol, SocketServer
+from ._tls import TLS, resolve_tls
 
 __all__ = ["SyslogMessage", "SyslogServer", "SyslogTransport"]
 
@@ -49,13 +50,16 @@ class SyslogServer(SocketServer):
             TCP frame is refused: recorded as a message with ``error`` set, skipped, and the
             connection goes on with the next frame.
         journal_size: keep only the last N messages (``None``: all).
+        tls: with ``transport="tcp"``, syslog over TLS (RFC 5425; octet-counted frames, and
+            the others RFC 6587 allows): ``True``, or :class:`~understudy.TLS` settings. Clients
+            trust the test CA of :mod:`understudy.tls`.
         conditions: network conditions on every connection (:class:`understudy.Conditions`);
             stream transports only.
         seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
         ConfigurationError: an unknown transport, ``path`` with ``"udp"``/``"tcp"``, ``host`` or
-            ``port`` with ``"unix"``, or a bad size.
+            ``port`` with ``"unix"``, a bad size, or ``tls`` with a datagram transport.
     """
 
     kind: ClassVar[str] = "syslog server"
@@ -69,6 +73,7 @@ class SyslogServer(SocketServer):
         path: str | os.PathLike[str] | None = None,
         max_message_size: int = _DEFAULT_MAX_MESSAGE_SIZE,
         journal_size: int | None = None,
+        tls: bool | TLS | None = None,
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
@@ -78,6 +83,12 @@ class SyslogServer(SocketServer):
                 f"{transport!r}"
             )
         unix = transport == "unix"
+        settings = resolve_tls(tls, self.kind)
+        if settings is not None and transport != "tcp":
+            raise ConfigurationError(
+                f"tls= needs transport='tcp' (syslog over TLS is RFC 5425, a stream); "
+                f"transport={transport!r} is datagrams (DTLS, RFC 6012, is not offered)"
+            )
         if unix and (host is not None or port is not None):
             raise ConfigurationError(
                 "a syslog server with transport='unix' listens on path=, not host=/port="
@@ -104,6 +115,8 @@ class SyslogServer(SocketServer):
             seed=seed,
         )
         self.transport: SyslogTransport = transport
+        self._tls = settings
+        self._ssl_context()  # with tls=: the CA and certificate are made here, not on the loop
         self.max_message_size = max_message_size
         self._journal: Journal[SyslogMessage] = Journal("syslog message", journal_size)
 

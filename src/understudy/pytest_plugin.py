@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from ._fixtures import factory, options, servers_of, started
+from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
 from ._fixtures_sockets import *  # noqa: F403 - the TCP, UDP, Unix, syslog, log-record fixtures
+from ._fixtures_tls import *  # noqa: F403 - tls_ca and https_server
 from ._http._server import HTTPServer
 from ._server import Server
 

@@ -14,6 +14,7 @@ SECTION_TITLES = [
     "[4] httpx.Client -> a handler callable",
     "[5] feedparser -> a directory of feeds",
     "[6] logging.config -> SMTP, syslog (UDP, TCP, Unix) and socket/datagram receivers",
+    "[7] python -m build, twine upload, pip install -> understudy.fakes.PyPIServer",
 ]
 
 
@@ -38,8 +39,10 @@ def test_the_demo_runs_every_section_and_exits_0() -> None:
     assert (
         "SyslogServer (TCP ) received  facility=1 severity=3 msg='disk /var is full'" in done.stdout
     )
+    assert "server accepted  my_pkg_name-1.0-py3-none-any.whl  from ada" in done.stdout
+    assert "installed: {'My_Pkg.Name': '1.0'}" in done.stdout
     assert "FAILED" not in done.stdout
-    assert done.stdout.rstrip().splitlines()[-1].startswith("OK: 6 sections")
+    assert done.stdout.rstrip().splitlines()[-1].startswith("OK: 7 sections")
 
 
 def test_the_demo_exits_1_when_a_section_fails() -> None:

@@ -7,7 +7,8 @@ https://asgi.readthedocs.io/en/latest/specs/lifespan.html. The app runs on the r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+import contextvars
+from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -39,10 +40,23 @@ class ASGIHost:
         self.app = app
         self.state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
+        #: The scope's "scheme" and "server", set at each start (the port may change).
+        self.scheme = "http"
+        self.server_address: tuple[str, int] = ("127.0.0.1", 0)
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        call = _ASGICall(server, exchange, self)
-        task = server.loop.create_task(call.run())
+        """Start the app at once; it becomes a task only if it has to wait.
+
+        Most apps answer a request without waiting for anything, and then no task is made
+        (what Python 3.12's eager tasks do). The app runs in a copy of the context, as in a task.
+        """
+        run = _ASGICall(server, exchange, self).run()
+        context = contextvars.copy_context()
+        try:
+            waiting_on = context.run(run.send, None)
+        except StopIteration:
+            return
+        task = server.loop.create_task(_go_on(run, waiting_on), context=context)
         server.track(
             task, f"ASGI app {server.describe(self.app)} for {exchange.method} {exchange.target}"
         )
@@ -56,6 +70,8 @@ class ASGIHost:
             WaitTimeout: startup did not complete within 10 s.
         """
         self.state = {}
+        self.scheme = server.scheme
+        self.server_address = (server.host, server.port)
         lifespan = _Lifespan(self.app, self.state, server)
         self._lifespan = lifespan
         await lifespan.startup()
@@ -64,6 +80,38 @@ class ASGIHost:
         lifespan, self._lifespan = self._lifespan, None
         if lifespan is not None:
             await lifespan.shutdown(timeout)
+
+
+async def _go_on(run: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Go on running a coroutine that was started outside a task and is waiting on a future."""
+    await _GoOn(run, waiting_on)
+
+
+class _GoOn:
+    __slots__ = ("run", "waiting_on")
+
+    def __init__(self, run: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self.run = run
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        run, waiting_on = self.run, self.waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                run.close()
+                raise
+            except BaseException as thrown:  # noqa: BLE001 - handed on to the coroutine
+                try:
+                    waiting_on = run.throw(thrown)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting_on = run.send(sent)
+                except StopIteration:
+                    return
 
 
 class _Lifespan:
@@ -165,13 +213,17 @@ class _ASGICall:
         self.exchange = exchange
         self.host = host
         self.start_message: Message | None = None
-        self._chunks: list[bytes] = []
-        self._ended = False
         self._body_ready: asyncio.Event | None = None
         self._gone: asyncio.Event | None = None
         self._completed = False
         self.body_done = False
-        exchange.listen_to_body(self._on_body)
+        if exchange.complete:  # the whole request is here (the usual case): nothing to follow
+            self._chunks = [part for part in exchange.body_parts if part]
+            self._ended = True
+        else:
+            self._chunks = []
+            self._ended = False
+            exchange.listen_to_body(self._on_body)
 
     def _on_body(self, chunk: bytes | None) -> None:
         if chunk is None:
@@ -185,20 +237,21 @@ class _ASGICall:
         exchange = self.exchange
         raw_path, _, query = origin_form(exchange.target).partition("?")
         conn = exchange.conn
+        host = self.host
         return {
             "type": "http",
             "asgi": _ASGI,
             "http_version": exchange.http_version,
             "method": exchange.method,
-            "scheme": self.server.scheme,
-            "path": unquote(raw_path),
+            "scheme": host.scheme,
+            "path": unquote(raw_path) if "%" in raw_path else raw_path,
             "raw_path": raw_path.encode("latin-1"),
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": [(name.lower(), value) for name, value in exchange.raw_headers],
             "client": conn.client,
-            "server": (self.server.host, self.server.port),
-            "state": dict(self.host.state),
+            "server": host.server_address,
+            "state": dict(host.state),
         }
 
     async def receive(self) -> Message:
@@ -249,12 +302,16 @@ class _ASGICall:
             body = bytes(message.get("body", b""))
             more = bool(message.get("more_body", False))
             if not exchange.head_sent:
-                fields = [
-                    (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                    for k, v in start.get("headers", ())
-                ]
                 status = int(start["status"])
-                exchange.start(status, reason_phrase(status), fields, None if more else len(body))
+                length = None if more else len(body)
+                fields = start.get("headers", ())
+                try:
+                    exchange.start_memoized(status, None, tuple(fields), length)
+                except TypeError:  # fields in lists (unhashable), or of bytearray/memoryview
+                    fields = [
+                        (bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in fields
+                    ]
+                    exchange.start(status, reason_phrase(status), fields, length)
             exchange.write(body)
             if more:
                 await exchange.drain()

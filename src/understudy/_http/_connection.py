@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .._core.framing import LAST_CHUNK, BodyMode, Framing, encode_chunk, encode_head, plan_framing
+from .._core.framing import (
+    LAST_CHUNK,
+    BodyMode,
+    Framing,
+    encode_chunk,
+    encode_head,
+    plan_framing,
+    reason_phrase,
+)
+from .._tls import TLSInfo, tls_info
 from ._models import Request, Response
 
 if TYPE_CHECKING:
@@ -31,6 +40,12 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _MAX_PIPELINED = 16
 
 _date_cache: tuple[int, str] = (0, "")
+
+#: The methods of RFC 9110 §9 (and PATCH), decoded once.
+_METHODS = {
+    name.encode(): name
+    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+}
 
 
 def http_date() -> str:
@@ -59,6 +74,19 @@ async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
     await asyncio.sleep(0)
     for listener in listeners:
         listener.close()
+
+
+def _str_fields(
+    fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
+) -> list[tuple[str, str]]:
+    """Fields as str pairs (bytes ones decoded as Latin-1, RFC 9110 §5.5)."""
+    return [
+        (
+            name.decode("latin-1") if isinstance(name, bytes) else name,
+            value.decode("latin-1") if isinstance(value, bytes) else value,
+        )
+        for name, value in fields
+    ]
 
 
 class _Refused(Exception):
@@ -169,7 +197,11 @@ class Exchange:
             conn = self.conn
             out, conn._out = conn._out, []
             try:
-                self.start(response.status, response.reason, response.headers, len(body))
+                try:
+                    fields = tuple(response.headers)
+                    self.start_memoized(response.status, response.reason, fields, len(body))
+                except TypeError:  # fields that are not hashable
+                    self.start(response.status, response.reason, response.headers, len(body))
                 self.write(body)
                 wire = b"".join(conn._out)
             finally:
@@ -212,6 +244,66 @@ class Exchange:
         date = [("Date", http_date())] if not any(k.lower() == "date" for k, _ in fields) else []
         self.head_sent = True
         self.conn.write(encode_head(status, reason, fields, [*date, *framing.extra_fields]))
+
+    def start_memoized(
+        self,
+        status: int,
+        reason: str | None,
+        fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
+        body_length: int | None,
+    ) -> None:
+        """:meth:`start`, remembering the rendered head in the server's memo of heads.
+
+        ``fields`` are pairs of bytes (as ASGI gives them) or of str; ``reason`` ``None`` is
+        the registered phrase. The head depends only on the arguments, the request's method
+        (HEAD or not), version and persistence, and the Date (which changes once a second): a
+        handler or app that answers alike every time (most do) then costs one lookup per
+        response instead of framing and encoding.
+
+        Raises:
+            TypeError: ``fields`` holds something unhashable (lists): use :meth:`start`.
+        """
+        if self.head_sent or self.finished:
+            return
+        keep_alive = self.keep_alive and not self.conn.closing and self.complete
+        date = http_date()
+        key = (
+            status,
+            reason,
+            fields,
+            body_length,
+            self.method == "HEAD",
+            self.http_version,
+            keep_alive,
+        )
+        memo = self.conn.server.heads
+        memoized = memo.get(key)
+        if memoized is None or memoized[0] != date:
+            conn = self.conn
+            out, conn._out = conn._out, []
+            try:
+                self.start(
+                    status,
+                    reason_phrase(status) if reason is None else reason,
+                    _str_fields(fields),
+                    body_length,
+                )
+                head = b"".join(conn._out)
+            finally:
+                conn._out = out
+            if self.framing is None or not head:  # the connection is gone: nothing to keep
+                return
+            if len(memo) > 64:
+                memo.clear()
+            memo[key] = (date, self.framing, head)
+        else:
+            _, framing, head = memoized
+            self.framing = framing
+            self.keep_alive = framing.keep_alive
+            if framing.mode is BodyMode.LENGTH:
+                self.remaining = framing.length if framing.length is not None else 0
+            self.head_sent = True
+        self.conn.write(head)
 
     def write(self, data: bytes) -> None:
         """Send a piece of the body (framed as the head decided).
@@ -296,7 +388,9 @@ class HTTPConnection(asyncio.Protocol):
         self.parsing: Exchange | None = None
         self.url_parts: list[bytes] = []
         self.header_bytes = 0
+        self.hosts = 0  # Host field lines of the request being parsed
         self.client: tuple[str, int] | None = None
+        self.tls: TLSInfo | None = None
         self.closing = False
         self.reading_paused = False
         self._writable: asyncio.Future[None] | None = None
@@ -304,6 +398,17 @@ class HTTPConnection(asyncio.Protocol):
         self.broken = False
         #: The client half-closed its side: answer what it sent, then close.
         self.peer_closed = False
+        # Timeouts (seconds; loop time). One timer per connection, checked lazily: changing what
+        # the connection waits for only sets a deadline; the timer re-arms itself when it fires.
+        self.waiting: str | None = None  # "idle", "header", "body" or None (a request is handled)
+        self.read_deadline = 0.0
+        self.send_deadline = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        #: The exchange answered last, whose response may still be in the write buffer.
+        self.answered: Exchange | None = None
+        #: Inside :meth:`data_received`: a streaming host's dispatch waits for the end of it.
+        self.feeding = False
+        self.deferred: Exchange | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -318,12 +423,18 @@ class HTTPConnection(asyncio.Protocol):
             return
         peer = transport.get_extra_info("peername")
         self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        if self.server._tls is not None:
+            self.tls = tls_info(transport)
         self.server.connections.add(self)
+        self._wait("idle", self.server.idle_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
         self.closing = True
         self.transport = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         for exchange in self.queue:
             if exchange.body_listener is not None and not exchange.complete:
                 exchange.body_listener(None)
@@ -335,6 +446,7 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
+        self.feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -355,6 +467,13 @@ class HTTPConnection(asyncio.Protocol):
                 self._refuse(_Refused(400, f"malformed request: {error}"))
         except httptools.HttpParserError as error:
             self._refuse(_Refused(400, f"malformed request: {error}"))
+        finally:
+            self.feeding = False
+        deferred = self.deferred
+        if deferred is not None:
+            self.deferred = None
+            if not deferred.dispatched and self.queue and self.queue[0] is deferred:
+                self._dispatch(deferred)
 
     def eof_received(self) -> bool:
         """The client has sent all it will send: answer what came in full, then close.
@@ -365,13 +484,18 @@ class HTTPConnection(asyncio.Protocol):
         self.peer_closed = True
         if self.parsing is not None and not self.broken:
             self._refuse(_Refused(400, "the client closed before the request was complete"))
-        return bool(self.queue)
+        return bool(self.queue) and self.tls is None  # TLS cannot stay half-open in asyncio
 
     def pause_writing(self) -> None:
         if self._writable is None or self._writable.done():
             self._writable = self.loop.create_future()
+        send_timeout = self.server.send_timeout
+        if send_timeout is not None:
+            self.send_deadline = self.loop.time() + send_timeout
+            self._arm(self.send_deadline)
 
     def resume_writing(self) -> None:
+        self.send_deadline = 0.0
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
@@ -381,6 +505,8 @@ class HTTPConnection(asyncio.Protocol):
         self.parsing = Exchange(self)
         self.url_parts = []
         self.header_bytes = 0
+        self.hosts = 0
+        self._wait("header", self.server.header_timeout)
 
     def on_url(self, url: bytes) -> None:
         self.url_parts.append(url)
@@ -393,6 +519,8 @@ class HTTPConnection(asyncio.Protocol):
         assert exchange is not None
         exchange.raw_headers.append((name, value))
         self.header_bytes += len(name) + len(value) + 4
+        if len(name) == 4 and name.lower() == b"host":
+            self.hosts += 1
         if self.header_bytes > self.server.max_header_size:
             raise _Refused(
                 431,
@@ -404,10 +532,13 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self.parsing
         assert exchange is not None
         parser = self.parser
-        exchange.method = parser.get_method().decode("ascii", "replace")
+        method = parser.get_method()
+        exchange.method = _METHODS.get(method) or method.decode("ascii", "replace")
         exchange.target = b"".join(self.url_parts).decode("latin-1")
         exchange.http_version = parser.get_http_version()
         exchange.keep_alive = parser.should_keep_alive()
+        if self.hosts != 1 or exchange.http_version != "1.1":
+            self._check_version_and_host(exchange)
         length = exchange.header(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
             raise _Refused(
@@ -416,11 +547,30 @@ class HTTPConnection(asyncio.Protocol):
                 f"({self.server.max_body_size} bytes)",
             )
         self.queue.append(exchange)
+        self._wait("body", self.server.idle_timeout)
         if len(self.queue) == 1:
             self._activate(exchange)
         elif len(self.queue) >= _MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
+
+    def _check_version_and_host(self, exchange: Exchange) -> None:
+        """Refuse what httptools lets through but RFC 9112 forbids (the rare path)."""
+        version = exchange.http_version
+        if version not in ("1.0", "1.1"):
+            raise _Refused(505, f"HTTP/{version} is not supported; HTTP/1.1 is (RFC 9112 §2.3)")
+        if self.hosts > 1 or (self.hosts == 0 and version == "1.1"):
+            raise _Refused(
+                400,
+                f"malformed request: {self.hosts} Host fields; exactly one is required "
+                "(RFC 9112 §3.2)",
+            )
+        if version == "1.0" and exchange.header(b"transfer-encoding") is not None:
+            raise _Refused(
+                400,
+                "malformed request: Transfer-Encoding in an HTTP/1.0 request makes its framing "
+                "faulty (RFC 9112 §6.1)",
+            )
 
     def on_body(self, body: bytes) -> None:
         exchange = self.parsing
@@ -431,6 +581,8 @@ class HTTPConnection(asyncio.Protocol):
                 413, f"the body is larger than max_body_size ({self.server.max_body_size} bytes)"
             )
         exchange.body_parts.append(body)
+        if self.waiting == "body" and self.server.idle_timeout is not None:
+            self.read_deadline = self.loop.time() + self.server.idle_timeout
         if exchange.body_listener is not None:
             exchange.body_listener(body)
 
@@ -438,17 +590,19 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self.parsing
         assert exchange is not None
         self.parsing = None
+        self.waiting = None
         exchange.complete = True
         body = exchange.body_parts[0] if len(exchange.body_parts) == 1 else exchange.body
-        request = Request(
+        request = Request._received(
             method=exchange.method,
             target=exchange.target,
-            headers=exchange.raw_headers,
+            raw_headers=exchange.raw_headers,
             body=body,
             http_version=exchange.http_version,
             client=self.client,
             received_at=time.time(),
             scheme=self.server.scheme,
+            tls=self.tls,
         )
         exchange.request = request
         self.server.record(request)
@@ -469,8 +623,15 @@ class HTTPConnection(asyncio.Protocol):
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
-        if exchange.complete or self.server.streams_body:
+        if exchange.complete:
             self._dispatch(exchange)
+        elif self.server.streams_body:
+            if self.feeding:
+                # The rest of the request may be in the bytes being parsed (always so for a
+                # request without a body): dispatch once they are, so the host sees it whole.
+                self.deferred = exchange
+            else:
+                self._dispatch(exchange)
 
     def _dispatch(self, exchange: Exchange) -> None:
         exchange.dispatched = True
@@ -480,6 +641,7 @@ class HTTPConnection(asyncio.Protocol):
         if not self.queue or self.queue[0] is not exchange:
             return
         self.queue.popleft()
+        self.answered = exchange
         if not exchange.keep_alive or self.closing or (self.peer_closed and not self.queue):
             self.close()
             return
@@ -488,6 +650,8 @@ class HTTPConnection(asyncio.Protocol):
             self.reading_paused = False
         if self.queue:
             self._activate(self.queue[0])
+        elif self.parsing is None:
+            self._wait("idle", self.server.idle_timeout)
 
     def _refuse(self, refusal: _Refused) -> None:
         """Malformed or over-limit input: record it, answer in turn with its status, close."""
@@ -512,6 +676,7 @@ class HTTPConnection(asyncio.Protocol):
                 client=self.client,
                 received_at=time.time(),
                 scheme=self.server.scheme,
+                tls=self.tls,
                 error=refusal.reason,
             )
         )
@@ -534,6 +699,88 @@ class HTTPConnection(asyncio.Protocol):
         exchange.dispatched = True
         exchange.send_error(refusal.status, refusal.reason, close=True)
 
+    # -- timeouts ----------------------------------------------------------------------------
+
+    def _wait(self, waiting: str, timeout: float | None) -> None:
+        """The connection now waits for the client (``waiting``) for at most ``timeout`` s."""
+        self.waiting = waiting if timeout is not None else None
+        if timeout is not None:
+            self.read_deadline = deadline = self.loop.time() + timeout
+            if self.timer is None:
+                self._arm(deadline)
+
+    def _arm(self, deadline: float) -> None:
+        """Make the timer fire by ``deadline``, at the latest one shortest timeout from now.
+
+        The cap keeps every later deadline (each at least the shortest timeout away) at or after
+        the timer, so setting one never has to move the timer.
+        """
+        timer = self.timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return
+            timer.cancel()
+        when = min(deadline, self.loop.time() + self.server.shortest_timeout)
+        self.timer = self.loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.transport is None:
+            return
+        now = self.loop.time()
+        server = self.server
+        if self.send_deadline:
+            if now >= self.send_deadline:
+                self._send_timed_out()
+                return
+            self._arm(self.send_deadline)
+        waiting = self.waiting
+        if waiting is None or self.broken:
+            return
+        if self.reading_paused:  # the server, not the client, is holding back
+            self._arm(now + server.shortest_timeout)
+            return
+        if now < self.read_deadline:
+            self._arm(self.read_deadline)
+            return
+        self.waiting = None
+        if waiting == "idle":
+            self.close()  # RFC 9112 §9.3: a server may close an idle connection
+        elif waiting == "header":
+            self._refuse(
+                _Refused(
+                    408,
+                    f"the header section was not received within header_timeout "
+                    f"({server.header_timeout:g} s)",
+                )
+            )
+        else:
+            self._refuse(
+                _Refused(
+                    408,
+                    f"the request body stalled: no bytes for idle_timeout "
+                    f"({server.idle_timeout:g} s)",
+                )
+            )
+
+    def _send_timed_out(self) -> None:
+        """The client has not read the response for ``send_timeout``: record it and abort."""
+        exchange = self.queue[0] if self.queue else self.answered
+        self.server.record(
+            Request(
+                method=exchange.method if exchange else "",
+                target=exchange.target if exchange else "",
+                headers=exchange.raw_headers if exchange else [],
+                body=b"",
+                client=self.client,
+                received_at=time.time(),
+                scheme=self.server.scheme,
+                error=f"the client did not read the response within send_timeout "
+                f"({self.server.send_timeout:g} s); the connection was aborted",
+            )
+        )
+        self.abort()
+
     # -- writing and closing -----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
@@ -548,7 +795,11 @@ class HTTPConnection(asyncio.Protocol):
         out = self._out
         out.append(data)
         if len(out) == 1:
-            self.loop.call_soon(self.flush)
+            # One callback flushes every connection written to in this iteration.
+            unflushed = self.server.unflushed
+            unflushed.append(self)
+            if len(unflushed) == 1:
+                self.loop.call_soon(self.server.flush_all)
 
     def flush(self) -> None:
         """Hand what was queued by :meth:`write` to the transport."""
@@ -584,6 +835,15 @@ class HTTPConnection(asyncio.Protocol):
         self._out.clear()
         if self.transport is not None:
             self.transport.abort()
+
+    @property
+    def has_unsent_data(self) -> bool:
+        """Whether the transport still holds response bytes the client has not taken."""
+        transport = self.transport
+        try:
+            return transport is not None and transport.get_write_buffer_size() > 0
+        except AttributeError:  # a TLS transport already closed has no buffer to ask
+            return False
 
     @property
     def busy(self) -> bool:

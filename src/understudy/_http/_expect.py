@@ -16,7 +16,6 @@ Precedence, when several expectations accept a request:
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -31,12 +30,13 @@ from .._core.matching import (
     check_value_matcher,
 )
 from .._errors import ConfigurationError
-from ._connection import Exchange
+from .._faults import Delay, Dribble, Fault, to_delay
+from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Handler, HandlerHost, Host
 from ._models import Body, Request, Response
 
 if TYPE_CHECKING:
-    from ._server import HTTPServer
+    pass
 
 __all__ = ["Expectation", "Expectations", "make_shape", "report_request"]
 
@@ -149,41 +149,6 @@ def differences(shape: RequestShape, request: Request) -> list[Difference]:
         ]
 
 
-class _Delayed:
-    """Answers as ``host`` does, after ``delay`` seconds.
-
-    The wait is not an in-flight handler that ``stop()`` waits for: it ends, unanswered, when
-    the connection is gone (the client gave up, or ``stop()`` aborted the busy connection).
-    """
-
-    streams_body = False
-
-    def __init__(self, host: Host, delay: float) -> None:
-        self.host = host
-        self.delay = delay
-        self._waiting: set[asyncio.Task[None]] = set()
-
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        async def later() -> None:
-            await asyncio.sleep(self.delay)
-            exchange.done_listener = None
-            self.host.dispatch(server, exchange)
-
-        task = server.loop.create_task(later())
-        self._waiting.add(task)
-
-        def cancel() -> None:
-            task.cancel()
-
-        def done(task: asyncio.Task[None]) -> None:
-            self._waiting.discard(task)
-            if not task.cancelled() and (error := task.exception()) is not None:
-                server.record_error(error)
-
-        exchange.done_listener = cancel
-        task.add_done_callback(done)
-
-
 class _Step:
     __slots__ = ("count", "host", "used")
 
@@ -196,9 +161,9 @@ class _Step:
 class Expectation:
     """A request shape the server expects, and how to answer it. Made by ``server.expect()``.
 
-    Build the answer with :meth:`respond` or :meth:`respond_with` (200 with no body until then),
-    limit it with :meth:`times` / :meth:`once`, and chain answers for later calls with
-    :attr:`then`::
+    Build the answer with :meth:`respond`, :meth:`respond_with` or :meth:`fault` (200 with no
+    body until then), limit it with :meth:`times` / :meth:`once`, and chain answers for later
+    calls with :attr:`then`::
 
         server.expect("GET", "/flaky").respond(503).then.respond(200, json={"ok": True})
 
@@ -220,6 +185,8 @@ class Expectation:
             self._steps[0].count = 1
         self.requests: list[Request] = []
         self._reported_at: int | None = None  # calls when last reported unmet
+        #: WireMock's stub priority (1 first); ``None`` ranks as its default, 5.
+        self.priority: int | None = None
 
     # -- building ------------------------------------------------------------------------------
 
@@ -231,34 +198,77 @@ class Expectation:
         json: Any = MISSING,
         headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
         content_type: str | None = None,
-        delay: float | None = None,
+        delay: float | Delay | None = None,
+        dribble: Dribble | None = None,
     ) -> Self:
         """Answer with a fixed response (see :class:`~understudy.Response` for the arguments).
 
         Args:
-            delay: seconds to wait before answering (the connection stays open meanwhile).
+            delay: seconds to wait before answering (float), or a :class:`~understudy.Delay`
+                drawn per request; the connection stays open meanwhile. ``None``: at once.
+            dribble: send the body in pieces spread over time (:class:`~understudy.Dribble`);
+                the head goes at once. ``None``: the body goes with the head.
 
         Raises:
-            ConfigurationError: as :class:`~understudy.Response` does, or a negative delay.
+            ConfigurationError: as :class:`~understudy.Response` does, a negative delay, or a
+                ``dribble`` that is not a :class:`~understudy.Dribble` or with a streamed body.
         """
         response = Response(status, body, headers=headers, json=json, content_type=content_type)
-        return self._answer(CannedHost(response), delay)
+        host: Host = CannedHost(response)
+        if dribble is not None:
+            if not isinstance(dribble, Dribble):
+                raise ConfigurationError(
+                    f"dribble= takes an understudy.Dribble(chunks=..., duration=...), not "
+                    f"{dribble!r}"
+                )
+            if not isinstance(response.body, bytes):
+                raise ConfigurationError(
+                    "dribble= needs a body of bytes or str, not a streamed one: a streamed body "
+                    "already goes as it is produced"
+                )
+            host = DribbleHost(response, dribble)
+        return self._answer(host, delay)
 
-    def respond_with(self, handler: Handler, *, delay: float | None = None) -> Self:
+    def respond_with(self, handler: Handler, *, delay: float | Delay | None = None) -> Self:
         """Answer with ``handler(request)``, as ``HTTPServer(handler=...)`` does.
 
+        The handler may return a :class:`~understudy.Fault` to fail the request.
+
+        Args:
+            delay: as for :meth:`respond`, waited before the handler is called.
+
         Raises:
-            ConfigurationError: ``handler`` is not callable.
+            ConfigurationError: ``handler`` is not callable, or a negative delay.
         """
         if not callable(handler):
             raise ConfigurationError(f"respond_with takes a callable, not {handler!r}")
         return self._answer(HandlerHost(handler), delay)
 
-    def _answer(self, host: Host, delay: float | None) -> Self:
-        if delay is not None:
-            if not isinstance(delay, int | float) or delay < 0:
-                raise ConfigurationError(f"delay must be seconds >= 0, not {delay!r}")
-            host = _Delayed(host, float(delay))
+    def fault(self, kind: Fault, *, delay: float | Delay | None = None) -> Self:
+        """Fail the request with ``kind`` instead of answering (see :class:`~understudy.Fault`).
+
+        A step like :meth:`respond`: ``fault(Fault.CONNECTION_RESET).times(2).then.respond(200)``
+        resets the first two requests and answers the rest, the stub of a retry test. The
+        failed requests are in the journal and count toward the expectation.
+
+        Args:
+            kind: the :class:`~understudy.Fault`.
+            delay: as for :meth:`respond`, waited before the fault.
+
+        Raises:
+            ConfigurationError: ``kind`` is not a :class:`~understudy.Fault`, or a negative
+                delay.
+        """
+        if not isinstance(kind, Fault):
+            raise ConfigurationError(
+                f"fault() takes an understudy.Fault such as Fault.CONNECTION_RESET, not {kind!r}"
+            )
+        return self._answer(FaultHost(kind), delay)
+
+    def _answer(self, host: Host, delay: object) -> Self:
+        chosen = to_delay(delay)
+        if chosen is not None:
+            host = DelayedHost(host, chosen)
         with self._lock:
             self._steps[-1].host = host
         return self
@@ -357,11 +367,21 @@ class Expectations:
             self.unordered.clear()
             self.ordered.clear()
 
+    def remove(self, expectation: Expectation) -> None:
+        """Forget ``expectation`` (a stub mapping deleted through the admin API)."""
+        with self.lock:
+            for group in (self.unordered, self.ordered):
+                if expectation in group:
+                    group.remove(expectation)
+
     def select(self, request: Request) -> Host | None:
         """The host of the step that answers ``request``, now counted as used; or None."""
         with self.lock:
             candidates = [e for e in self.ordered if not e.exhausted][:1]
-            candidates += [e for e in reversed(self.unordered) if not e.exhausted]
+            candidates += sorted(
+                (e for e in reversed(self.unordered) if not e.exhausted),
+                key=lambda e: 5 if e.priority is None else e.priority,
+            )
             for expectation in candidates:
                 if not differences(expectation.shape, request):
                     step = expectation._current()

@@ -7,8 +7,10 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._core.faults import Fault
 from .._errors import ConfigurationError
 from ._connection import Exchange
+from ._faults import apply_fault
 from ._models import Request, Response, to_response
 from ._send import send_response
 
@@ -95,10 +97,12 @@ class HandlerHost:
             future = server.loop.create_task(self.handler(request))  # type: ignore[arg-type]
         else:
             future = server.runtime.run_in_worker(self.handler, request)
+        handler = self.handler
         server.track(
-            future, f"handler {server.describe(self.handler)} for {request.method} {request.target}"
+            future,
+            lambda: f"handler {server.describe(handler)} for {request.method} {request.target}",
+            lambda done: self._done(server, exchange, done),
         )
-        future.add_done_callback(lambda done: self._done(server, exchange, done))
 
     def _done(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
@@ -119,6 +123,9 @@ class HandlerHost:
                     f"{request.target}",
                 )
                 awaited.add_done_callback(lambda done: self._done(server, exchange, done))
+                return
+            if isinstance(result, Fault):
+                apply_fault(server, exchange, result)
                 return
             try:
                 response = to_response(result)

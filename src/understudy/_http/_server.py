@@ -6,27 +6,36 @@ import asyncio
 import os
 import re
 import socket
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from .._conditions import Conditions
+from .._core.framing import Framing
 from .._core.matching import MISSING, Difference, Matcher
 from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
 from .._runtime import Runtime
 from .._server import Server, describe_handler
+from .._tls import TLS, resolve_tls
+from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
 from ._connection import Exchange, HTTPConnection, close_listeners
 from ._directory import DirectoryHost
 from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
 from ._models import Request, Response
+from ._record import Recorder
+from ._wiremock import Stubs
 from ._wsgi import WSGIApp, WSGIHost
 
 __all__ = ["HTTPServer"]
 
 _DEFAULT_MAX_HEADER_SIZE = 64 * 1024
 _DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+_DEFAULT_HEADER_TIMEOUT = 30.0
+_DEFAULT_IDLE_TIMEOUT = 300.0
+_DEFAULT_SEND_TIMEOUT = 30.0
 
 
 class HTTPServer(Server):
@@ -40,7 +49,8 @@ class HTTPServer(Server):
         port: port to listen on; 0 (the default) lets the kernel choose.
         response: a :class:`Response` sent to every request, from the loop, with no user code.
         handler: ``handler(request) -> reply``, where reply is a :class:`Response`, ``str``,
-            ``bytes``, a JSON-able ``dict``/``list``, or ``(status, body)``. A plain function runs
+            ``bytes``, a JSON-able ``dict``/``list``, ``(status, body)``, or a
+            :class:`~understudy.Fault` to fail the request with. A plain function runs
             in the worker pool; an ``async def`` runs on the server's loop.
         wsgi: a WSGI application (PEP 3333), run in the worker pool.
         asgi: an ASGI 3 application (``http`` and ``lifespan`` scopes), run on the loop; its
@@ -52,18 +62,44 @@ class HTTPServer(Server):
             report is raised as :class:`~understudy.UnexpectedRequest` by ``check()``.
         max_header_size: bytes of request line plus header section accepted; more gets 431.
         max_body_size: bytes of request body accepted; more gets 413.
+        header_timeout: seconds from a request's first byte to the end of its header section
+            (30.0 by default; ``None``: no limit); a client slower than that (a "slowloris")
+            gets 408 Request Timeout (RFC 9110 §15.5.9), recorded with the reason, and the
+            connection is closed.
+        idle_timeout: seconds a connection may go without a byte while the server waits for
+            the client (300.0 by default; ``None``: no limit): an idle keep-alive connection is
+            then closed (RFC 9112 §9.3), and a request whose body stalled gets 408, recorded.
+        send_timeout: seconds a response may wait on a client that does not read it (30.0 by
+            default; ``None``: no limit); the connection is then aborted, and the request is
+            recorded again with the reason.
+        tls: serve HTTPS (RFC 9110 §4.2.2): ``True``, or :class:`~understudy.TLS` settings
+            (client certificates, a deliberately bad certificate, protocol versions). The
+            certificate comes from the test CA of :mod:`understudy.tls`; :attr:`url` starts
+            with ``https://``; ALPN offers ``http/1.1``; each request records ``.tls``.
+        mappings: a WireMock mapping file, or a directory of them (``mappings/*.json``, with
+            ``__files/`` beside); shorthand for :meth:`load_mappings`.
+        admin: answer WireMock's admin API under ``/__admin`` (off by default); its requests
+            are not journaled.
+        proxy_to: an upstream base URL (``"http://127.0.0.1:8080"``): requests that no
+            expectation or mapping answers are forwarded there, with ``http.client``.
+        record: with ``proxy_to``, a directory to write one WireMock mapping per distinct
+            request into (``DIR/mappings``, large bodies in ``DIR/__files``), which
+            ``mappings=DIR`` replays offline.
         conditions: network conditions on every connection (:class:`understudy.Conditions`).
         seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
-        ConfigurationError: two hosts given, a host that is not callable, or a bad limit.
+        ConfigurationError: two hosts given, a host that is not callable, a bad limit, or a
+            ``tls`` that is neither ``True`` nor ``TLS(...)``.
 
     An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
     :meth:`check` and on leaving the ``with`` block.
     """
 
     kind: ClassVar[str] = "HTTP server"
-    scheme: ClassVar[str] = "http"
+    #: ``"https"`` when served with ``tls=``.
+    scheme: str = "http"
+    _alpn_protocols: ClassVar[tuple[str, ...]] = ("http/1.1",)
 
     def __init__(
         self,
@@ -79,20 +115,63 @@ class HTTPServer(Server):
         unmatched_status: int = 404,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
+        header_timeout: float | None = _DEFAULT_HEADER_TIMEOUT,
+        idle_timeout: float | None = _DEFAULT_IDLE_TIMEOUT,
+        send_timeout: float | None = _DEFAULT_SEND_TIMEOUT,
+        tls: bool | TLS | None = None,
+        mappings: str | os.PathLike[str] | None = None,
+        admin: bool = False,
+        proxy_to: str | None = None,
+        record: str | os.PathLike[str] | None = None,
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
+        self._tls = resolve_tls(tls, self.kind)
+        if self._tls is not None:
+            self.scheme = "https"
+            self._ssl_context()  # the CA and certificate are made here, not on the loop
+        if record is not None and proxy_to is None:
+            raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
         self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
+        if proxy_to is not None:
+            if not isinstance(self._host_of_behaviour, NoHost):
+                raise ConfigurationError(
+                    "proxy_to= answers what no expectation answers: give it without response=, "
+                    "handler=, wsgi= or asgi="
+                )
+            self._host_of_behaviour = HandlerHost(Recorder(proxy_to, record))
         for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive int (bytes), not {value!r}")
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
+        timeouts = {
+            "header_timeout": header_timeout,
+            "idle_timeout": idle_timeout,
+            "send_timeout": send_timeout,
+        }
+        for name, seconds in timeouts.items():
+            if seconds is not None and (
+                not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0
+            ):
+                raise ConfigurationError(
+                    f"{name} must be a positive number of seconds or None (no limit), "
+                    f"not {seconds!r}"
+                )
+        self.header_timeout = header_timeout
+        self.idle_timeout = idle_timeout
+        self.send_timeout = send_timeout
+        #: The timer of a connection fires at least this often while it waits (seconds).
+        self.shortest_timeout = min((t for t in timeouts.values() if t is not None), default=0.0)
         self._journal: Journal[Request] = Journal("request", journal_size)
         self.connections: set[HTTPConnection] = set()
+        #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
+        self.unflushed: list[HTTPConnection] = []
+        #: Rendered response heads, by what they depend on (see Exchange.start_memoized).
+        self.heads: dict[tuple[object, ...], tuple[str, Framing, bytes]] = {}
         self._listeners: list[asyncio.AbstractServer] = []
-        self._inflight: dict[asyncio.Future[Any], str] = {}
+        self._inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
         self._mounts: list[tuple[str, Host]] = []
         self._expectations = Expectations()
         if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
@@ -100,14 +179,20 @@ class HTTPServer(Server):
                 f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
             )
         self.unmatched_status = unmatched_status
+        self._admin = AdminHost() if admin else None
+        self._stubs = Stubs(self)
+        self._unmatched_requests: deque[Request] = deque(maxlen=journal_size)
         if root is not None:
             self.serve_directory("/", root)
+        if mappings is not None:
+            self.load_mappings(mappings)
 
     # -- what the test reads -----------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        """``http://host:port``, without a trailing slash (IPv6 hosts in brackets)."""
+        """``http://host:port`` (``https://`` with ``tls=``), without a trailing slash (IPv6
+        hosts in brackets)."""
         return f"{self.scheme}://{self._url_host()}:{self.port}"
 
     @property
@@ -152,6 +237,22 @@ class HTTPServer(Server):
     def clear(self) -> None:
         """Forget the requests received so far."""
         self._journal.clear()
+        self._unmatched_requests.clear()
+
+    def load_mappings(self, path: str | os.PathLike[str]) -> None:
+        """Answer as the WireMock stub mappings in ``path`` say; each becomes an expectation.
+
+        Args:
+            path: a mapping file (one mapping, or ``{"mappings": [...]}``), or a directory: its
+                ``mappings/`` subdirectory if it has one, else the directory itself, is read for
+                ``*.json``; ``bodyFileName`` is read from the ``__files/`` directory inside or
+                beside it.
+
+        Raises:
+            ConfigurationError: a file that is not JSON, or a field that is unknown, not
+                supported, or of the wrong type (the message names the file and the field).
+        """
+        self._stubs.load(path)
 
     def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
@@ -329,6 +430,8 @@ class HTTPServer(Server):
         return self._host_of_behaviour.streams_body and not self._mounts and not self._expectations
 
     def record(self, request: Request) -> None:
+        if self._admin is not None and is_admin(request.target):
+            return
         self._journal.append(request)
 
     def record_error(self, error: BaseException) -> None:
@@ -336,6 +439,9 @@ class HTTPServer(Server):
 
     def dispatch(self, exchange: Exchange) -> None:
         request = exchange.request
+        if self._admin is not None and request is not None and is_admin(request.target):
+            self._admin.dispatch(self, exchange)
+            return
         if self._expectations and request is not None:
             chosen = self._expectations.select(request)
             if chosen is not None:
@@ -353,14 +459,39 @@ class HTTPServer(Server):
         self._host_of_behaviour.dispatch(self, exchange)
 
     def _unmatched(self, exchange: Exchange, request: Request) -> None:
+        self._unmatched_requests.append(request)
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
         self.record_error(UnexpectedRequest(report))
         exchange.send(Response(self.unmatched_status, report + "\n"))
 
-    def track(self, future: asyncio.Future[Any], description: str) -> None:
-        """Count ``future`` as an in-flight handler until it is done; record what it raises."""
+    def flush_all(self) -> None:
+        """Hand the bytes queued on every connection in this loop iteration to the transports."""
+        unflushed, self.unflushed = self.unflushed, []
+        for conn in unflushed:
+            conn.flush()
+
+    def track(
+        self,
+        future: asyncio.Future[Any],
+        description: str | Callable[[], str],
+        then: Callable[[asyncio.Future[Any]], None] | None = None,
+    ) -> None:
+        """Count ``future`` as an in-flight handler until it is done; record what it raises.
+
+        ``description`` (or a callable making it, called only if needed) names the handler in
+        stop()'s timeout report; ``then(future)`` is called once it is done, after that.
+        """
         self._inflight[future] = description
-        future.add_done_callback(self._untrack)
+        if then is None:
+            future.add_done_callback(self._untrack)
+        else:
+            untrack = self._untrack
+
+            def done(future: asyncio.Future[Any]) -> None:
+                untrack(future)
+                then(future)
+
+            future.add_done_callback(done)
 
     def _untrack(self, future: asyncio.Future[Any]) -> None:
         self._inflight.pop(future, None)
@@ -379,8 +510,9 @@ class HTTPServer(Server):
         host = self._host_of_behaviour
         if isinstance(host, ASGIHost):
             await host.startup(self)
+        context = self._ssl_context()
         self._listeners = [
-            await self._listen(lambda: HTTPConnection(self), sock) for sock in sockets
+            await self._listen(lambda: HTTPConnection(self), sock, ssl=context) for sock in sockets
         ]
 
     async def _shutdown(self, timeout: float) -> list[str]:
@@ -392,12 +524,20 @@ class HTTPServer(Server):
         deadline = loop.time() + timeout
         while self._inflight and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(list(self._inflight), timeout=remaining)
-        still_running = sorted(set(self._inflight.values()))
+        still_running = sorted(
+            {name if isinstance(name, str) else name() for name in self._inflight.values()}
+        )
         for future in list(self._inflight):
             future.cancel()
         for conn in list(self.connections):
-            if conn.busy:
+            if conn.busy or self._tls is not None or conn.has_unsent_data:
+                # Nothing is served after stop(), not even a slow reader's rest. TLS:
+                # close_notify is sent; the client's is not awaited (RFC 8446 §6.1).
                 conn.abort()
+        if self.connections:
+            # Closed transports close their sockets in a callback already queued: let it run,
+            # so no fd of this server is open when stop() returns.
+            await asyncio.sleep(0)
         host = self._host_of_behaviour
         if isinstance(host, ASGIHost):
             await host.shutdown(max(deadline - loop.time(), 0.1))

@@ -163,9 +163,10 @@ class SocketServer(Server):
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
         loop = asyncio.get_running_loop()
+        context = self._ssl_context()
         for sock in sockets:
             if sock.type == socket.SOCK_STREAM:
-                self._listeners.append(await self._listen(self._stream_protocol, sock))
+                self._listeners.append(await self._listen(self._stream_protocol, sock, ssl=context))
             else:
                 transport, _ = await loop.create_datagram_endpoint(
                     self._datagram_protocol, sock=sock

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .._tls import TLSInfo
 from ._changes import _check_timeout
 
 T = TypeVar("T")
@@ -22,13 +23,16 @@ class ConnectionRecord:
             often ``""``, for a Unix stream socket).
         opened_at: ``time.time()`` when accepted (seconds).
         closed_at: ``time.time()`` when closed by either side, or ``None`` while open.
+        tls: on a server given ``tls=``, what the handshake agreed on (version, cipher, the
+            client certificate's subject) as a :class:`~understudy.TLSInfo`; else ``None``.
     """
 
-    __slots__ = ("_data", "_lock", "closed_at", "opened_at", "peer")
+    __slots__ = ("_data", "_lock", "closed_at", "opened_at", "peer", "tls")
 
-    def __init__(self, peer: Any, opened_at: float) -> None:
+    def __init__(self, peer: Any, opened_at: float, tls: TLSInfo | None = None) -> None:
         self.peer = peer
         self.opened_at = opened_at
+        self.tls = tls
         self.closed_at: float | None = None
         self._data = bytearray()
         self._lock = threading.Lock()

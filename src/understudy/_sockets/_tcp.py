@@ -11,6 +11,7 @@ from .._conditions import Conditions
 from .._errors import ConfigurationError
 from .._journal import Journal
 from .._server import describe_handler
+from .._tls import TLS, resolve_tls, tls_info
 from ._base import SocketServer, _is_async
 from ._changes import _Changes
 from ._connection import ConnectionRecord, StreamConnection
@@ -43,7 +44,9 @@ class _StreamProtocol(asyncio.StreamReaderProtocol):
         server = self._server
         assert isinstance(transport, asyncio.Transport)
         self._transport_ = transport
-        self.record = ConnectionRecord(transport.get_extra_info("peername"), time.time())
+        self.record = ConnectionRecord(
+            transport.get_extra_info("peername"), time.time(), tls_info(transport)
+        )
         server._transports.add(transport)
         server._journal.append(self.record)
         server._changes.notify()
@@ -308,11 +311,15 @@ class TCPServer(_StreamServer):
         host: address to listen on (see :class:`understudy.Server`): ``"127.0.0.1"`` by default.
         port: port to listen on; 0 (the default) lets the kernel choose.
         journal_size: keep only the last N connections (``None``: all).
+        tls: speak TLS on every connection: ``True``, or :class:`~understudy.TLS` settings. The
+            handler and the journal see the decrypted bytes; each :class:`ConnectionRecord`
+            records ``.tls``. Clients trust the test CA of :mod:`understudy.tls`.
         conditions: network conditions on every connection (:class:`understudy.Conditions`).
         seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
-        ConfigurationError: a handler that is not callable, or both ``handler`` and ``echo``.
+        ConfigurationError: a handler that is not callable, both ``handler`` and ``echo``, or
+            a ``tls`` that is neither ``True`` nor ``TLS(...)``.
 
     Whatever a handler raises is re-raised by :meth:`check` and on leaving the ``with`` block.
     """
@@ -327,6 +334,7 @@ class TCPServer(_StreamServer):
         host: str = "127.0.0.1",
         port: int = 0,
         journal_size: int | None = None,
+        tls: bool | TLS | None = None,
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
@@ -339,3 +347,5 @@ class TCPServer(_StreamServer):
             conditions=conditions,
             seed=seed,
         )
+        self._tls = resolve_tls(tls, self.kind)
+        self._ssl_context()  # with tls=: the CA and certificate are made here, not on the loop

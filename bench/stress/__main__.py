@@ -1,0 +1,5 @@
+"""Entry point: ``python -m bench.stress`` (``make stress``)."""
+
+from bench.stress._main import main
+
+raise SystemExit(main())

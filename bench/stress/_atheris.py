@@ -1,0 +1,42 @@
+"""atheris harness over the pure parsers (run by ``_fuzz.py`` only when atheris is installed):
+any exception other than the documented refusal is a crash."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+from understudy._core.directives import DirectiveError, parse_in_file, parse_sidecar
+from understudy._core.logframes import LogFrameDecoder, decode_datagram
+from understudy._core.paths import resolve_target
+from understudy._core.syslog import SyslogFramer, parse_message
+
+
+def one_input(data: bytes) -> None:
+    parse_message(data)
+    framer = SyslogFramer(max_message_size=256)
+    half = len(data) // 2
+    for frame in [*framer.feed(data[:half]), *framer.feed(data[half:]), *framer.close()]:
+        if isinstance(frame, bytes):
+            parse_message(frame)
+    decoder = LogFrameDecoder(max_frame_size=256)
+    decoder.feed(data)
+    decoder.close()
+    decode_datagram(data, 256)
+    resolve_target("/" + data.decode("latin-1"))
+    for parse in (parse_sidecar, parse_in_file):
+        try:
+            parse(data)
+        except DirectiveError:
+            pass
+
+
+def main() -> None:
+    fuzzer: Any = importlib.import_module("atheris")  # optional: only where it installs
+    fuzzer.Setup(sys.argv, one_input)
+    fuzzer.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+"""Hostile clients: slowloris and slow readers timed out per the configured limits while a
+normal client keeps being answered; 5 000 idle connections held while a new request is answered;
+oversize and endless inputs refused with the documented answer and recorded.
+
+The client side runs on this process's own asyncio loop (``asyncio.run``), apart from the
+runtime's loop thread that serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import smtplib
+import socket
+import struct
+import time
+from dataclasses import asdict, dataclass, field
+
+import understudy
+
+__all__ = ["HostileResult", "OversizeResult", "run_hostile", "run_oversize"]
+
+_TIMEOUT = 10.0
+
+
+@dataclass
+class HostileResult:
+    name: str
+    clients: int
+    limit: float = 0.0  # seconds: the configured timeout
+    timed_out: int = 0  # hostile clients the server let go (with 408, or aborted)
+    max_seconds_to_timeout: float = 0.0
+    normal_requests: int = 0
+    normal_failures: int = 0
+    normal_max_ms: float = 0.0
+    probe_ms: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+async def _normal_client(
+    server: understudy.HTTPServer, stop: asyncio.Event, result: HostileResult
+) -> None:
+    """A well-behaved client: a fresh connection and one GET every 20 ms until ``stop``."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            reader, writer = await asyncio.open_connection(*server.address)
+            writer.write(b"GET /normal HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), _TIMEOUT)
+            writer.close()
+            await writer.wait_closed()
+            if not answer.startswith(b"HTTP/1.1 200 "):
+                result.normal_failures += 1
+        except (OSError, TimeoutError):
+            result.normal_failures += 1
+        result.normal_requests += 1
+        result.normal_max_ms = max(result.normal_max_ms, (time.perf_counter() - started) * 1e3)
+        try:
+            await asyncio.wait_for(stop.wait(), 0.02)
+        except TimeoutError:
+            pass
+
+
+async def _probe(server: understudy.HTTPServer, result: HostileResult) -> None:
+    """One GET on a fresh connection, timed."""
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(*server.address)
+    writer.write(b"GET /probe HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), _TIMEOUT)
+    writer.close()
+    await writer.wait_closed()
+    result.normal_requests += 1
+    if not answer.startswith(b"HTTP/1.1 200 "):
+        result.normal_failures += 1
+    elapsed = (time.perf_counter() - started) * 1e3
+    result.normal_max_ms = max(result.normal_max_ms, elapsed)
+    result.probe_ms.append(elapsed)
+
+
+async def _slowloris(server: understudy.HTTPServer, result: HostileResult) -> None:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(*server.address)
+    header = b"GET /slow HTTP/1.1\r\nHost: s\r\nX-Slow: " + b"a" * 100
+    answer = b""
+    for byte in header:  # one byte a second, until the server answers
+        writer.write(bytes([byte]))
+        try:
+            answer = await asyncio.wait_for(reader.read(4096), 1.0)
+            break
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            break
+    writer.close()
+    if answer.startswith(b"HTTP/1.1 408 "):
+        result.timed_out += 1
+        result.max_seconds_to_timeout = max(
+            result.max_seconds_to_timeout, time.perf_counter() - started
+        )
+
+
+async def _slow_reader(server: understudy.HTTPServer, result: HostileResult) -> None:
+    started = time.perf_counter()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, server.address)
+    await loop.sock_sendall(sock, b"GET /big HTTP/1.1\r\nHost: s\r\n\r\n")
+    try:
+        await asyncio.wait_for(_until_aborted(server, sock.getsockname()), _TIMEOUT)
+        result.timed_out += 1
+        result.max_seconds_to_timeout = max(
+            result.max_seconds_to_timeout, time.perf_counter() - started
+        )
+    except TimeoutError:
+        pass
+    finally:
+        sock.close()
+
+
+async def _until_aborted(server: understudy.HTTPServer, client: tuple[str, int]) -> None:
+    while not any(
+        request.error is not None and request.client == client for request in server.requests
+    ):
+        await asyncio.sleep(0.05)  # polling the journal from the client's own loop
+
+
+async def _hostile(name: str, clients: int, limit: float) -> HostileResult:
+    result = HostileResult(name, clients, limit)
+    big = understudy.Response(200, b"x" * (16 * 1024 * 1024))
+
+    def handler(request: understudy.Request) -> understudy.Response:
+        return big if request.path == "/big" else understudy.Response(200, "ok")
+
+    options = {"header_timeout": limit} if name == "slowloris" else {"send_timeout": limit}
+    with understudy.HTTPServer(handler=handler, **options) as server:  # type: ignore[arg-type]
+        stop = asyncio.Event()
+        normal = asyncio.create_task(_normal_client(server, stop, result))
+        hostile = _slowloris if name == "slowloris" else _slow_reader
+        await asyncio.gather(*(hostile(server, result) for _ in range(clients)))
+        stop.set()
+        await normal
+    return result
+
+
+async def _held_connections(count: int, probes: int) -> HostileResult:
+    result = HostileResult("5000 connections held", count)
+    with understudy.HTTPServer(response=understudy.Response(200, "ok")) as server:
+        writers = []
+        try:
+            for _ in range(count):
+                _, writer = await asyncio.open_connection(*server.address)
+                writers.append(writer)
+            result.timed_out = len(writers)  # here: connections held open
+            for _ in range(probes):
+                await _probe(server, result)
+        finally:
+            for writer in writers:
+                writer.close()
+    return result
+
+
+def _raise_fd_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
+def run_hostile(
+    *, slowloris: int = 50, slow_readers: int = 10, held: int = 5000, limit: float = 2.0
+) -> list[HostileResult]:
+    _raise_fd_limit(2 * held + 1000)
+    results = []
+    for coro in (
+        _hostile("slowloris", slowloris, limit),
+        _hostile("slow reader", slow_readers, limit),
+        _held_connections(held, 20),
+    ):
+        try:
+            results.append(asyncio.run(coro))
+        except Exception as error:
+            results.append(HostileResult("?", 0, error=f"{type(error).__name__}: {error}"))
+    return results
+
+
+# -- oversize and endless inputs -------------------------------------------------------------
+
+
+@dataclass
+class OversizeResult:
+    name: str
+    expected: str
+    #: What ``recorded`` stands for in this case.
+    recorded_means: str = "recorded with the reason"
+    got: str = ""
+    recorded: bool = False
+    error: str | None = None
+
+    @property
+    def met(self) -> bool:
+        return self.error is None and self.recorded and self.got == self.expected
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "met": self.met}
+
+
+def _send_until_answered(address: tuple[str, int], head: bytes, piece: bytes, cap: int) -> bytes:
+    """Send ``head``, then ``piece`` over and over (at most ``cap`` bytes) until the server
+    answers or closes; return the answer."""
+    with socket.create_connection(address, timeout=_TIMEOUT) as sock:
+        sock.sendall(head)
+        sock.setblocking(False)
+        sent = 0
+        answer = b""
+        while sent < cap:
+            try:
+                answer += sock.recv(65536)
+                break
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                break
+            try:
+                sent += sock.send(piece)
+            except BlockingIOError:
+                time.sleep(0.001)  # the server is not reading: wait for its answer
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        sock.settimeout(_TIMEOUT)
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+        return answer
+
+
+def _status(answer: bytes) -> str:
+    return answer[9:12].decode("latin-1") if answer.startswith(b"HTTP/1.1 ") else repr(answer[:20])
+
+
+def _oversize_http_header() -> OversizeResult:
+    result = OversizeResult("HTTP endless header section", "431")
+    with understudy.HTTPServer(response=understudy.Response(200)) as server:
+        answer = _send_until_answered(
+            server.address,
+            b"GET / HTTP/1.1\r\nHost: s\r\n",
+            b"X-Endless: " + b"a" * 1000 + b"\r\n",
+            64 << 20,
+        )
+        result.got = _status(answer)
+        result.recorded = any(r.error for r in server.wait_for_requests(1, timeout=_TIMEOUT))
+    return result
+
+
+def _oversize_http_chunked() -> OversizeResult:
+    result = OversizeResult("HTTP endless chunked body", "413")
+    with understudy.HTTPServer(response=understudy.Response(200), max_body_size=1 << 20) as server:
+        answer = _send_until_answered(
+            server.address,
+            b"POST / HTTP/1.1\r\nHost: s\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"4000\r\n" + b"b" * 0x4000 + b"\r\n",
+            256 << 20,
+        )
+        result.got = _status(answer)
+        result.recorded = any(r.error for r in server.wait_for_requests(1, timeout=_TIMEOUT))
+    return result
+
+
+def _oversize_smtp() -> OversizeResult:
+    result = OversizeResult(
+        "SMTP DATA over max_message_size",
+        "552",
+        "recorded with the reply, the next message too",
+    )
+    with understudy.SMTPServer(max_message_size=1 << 20) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=_TIMEOUT) as client:
+            client.ehlo()
+            client.mail("a@example.com")
+            client.rcpt("b@example.com")
+            code, _ = client.data(b"Subject: big\r\n\r\n" + (b"c" * 998 + b"\r\n") * 8192)
+            result.got = str(code)
+            # The refused content is recorded with the reply (without its bytes); the session
+            # goes on, and the next message is recorded too.
+            client.sendmail("a@example.com", ["b@example.com"], b"Subject: next\r\n\r\nok\r\n")
+        refused, following = server.wait_for_messages(2, timeout=_TIMEOUT)
+        result.recorded = (
+            refused.error is not None
+            and refused.error.startswith("552")
+            and following.error is None
+            and len(server.messages) == 2
+        )
+    return result
+
+
+def _oversize_syslog() -> OversizeResult:
+    result = OversizeResult(
+        "syslog endless TCP frame", "refused", "recorded with the reason, next frame parsed"
+    )
+    with understudy.SyslogServer(transport="tcp", max_message_size=64 * 1024) as server:
+        with socket.create_connection(server.address, timeout=_TIMEOUT) as sock:
+            sock.sendall(b"<13>" + b"d" * (1 << 20))  # no trailer: endless
+            sock.sendall(b"\n<13>1 - - app - - - after\n")
+            [refused, after] = server.wait_for_messages(2, timeout=_TIMEOUT)
+        result.recorded = refused.error is not None and after.error is None
+        result.got = "refused" if refused.error else "accepted"
+    return result
+
+
+def _oversize_log_record() -> OversizeResult:
+    result = OversizeResult("log-record endless frame", "refused", "a BadFrame with the reason")
+    with understudy.LogRecordServer(max_frame_size=64 * 1024) as server:
+        with socket.create_connection(server.address, timeout=_TIMEOUT) as sock:
+            sock.sendall(struct.pack(">L", 0xFFFFFFF0) + b"e" * (4 << 20))
+            deadline = time.monotonic() + _TIMEOUT
+            while not server.bad_frames and time.monotonic() < deadline:
+                time.sleep(0.01)
+        result.recorded = bool(server.bad_frames)
+        result.got = "refused" if result.recorded else "nothing"
+    return result
+
+
+def run_oversize() -> list[OversizeResult]:
+    results = []
+    for check in (
+        _oversize_http_header,
+        _oversize_http_chunked,
+        _oversize_smtp,
+        _oversize_syslog,
+        _oversize_log_record,
+    ):
+        try:
+            results.append(check())
+        except Exception as error:
+            results.append(
+                OversizeResult(check.__name__, "?", error=f"{type(error).__name__}: {error}")
+            )
+    return results

@@ -1,0 +1,50 @@
+"""pytest fixtures for the fake PyPI (re-exported by :mod:`understudy.pytest_plugin`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ._fixtures import factory, options, started
+from .fakes._pypi._server import PyPIServer
+
+__all__ = ["MakePyPIServer", "make_pypi_server", "pypi_server", "pypi_server_options"]
+
+#: The type of the ``make_pypi_server`` fixture, for annotations.
+MakePyPIServer = Callable[..., PyPIServer]
+
+
+@pytest.fixture
+def pypi_server_options() -> dict[str, Any]:
+    """Keyword arguments for the ``pypi_server`` fixtures; override it in a conftest.
+
+    Example: ``return {"users": {"ada": "s3cret"}, "tokens": ["pypi-test-token"]}``.
+    """
+    return {}
+
+
+@pytest.fixture
+def pypi_server(
+    request: pytest.FixtureRequest, pypi_server_options: dict[str, Any]
+) -> Iterator[PyPIServer]:
+    """A started :class:`understudy.fakes.PyPIServer`, fresh and empty for each test.
+
+    Options come from ``pypi_server_options`` and ``@pytest.mark.understudy(...)``. Point
+    twine at ``pypi_server.upload_url`` and pip at ``pypi_server.index_url``. After the test:
+    stopped, then checked.
+    """
+    yield from started(request, PyPIServer(**options(request, pypi_server_options)))
+
+
+@pytest.fixture
+def make_pypi_server(
+    request: pytest.FixtureRequest, pypi_server_options: dict[str, Any]
+) -> Iterator[MakePyPIServer]:
+    """A factory: ``make_pypi_server(**options)`` returns a started ``PyPIServer``.
+
+    Its options update ``pypi_server_options``. Every server it made is stopped and checked
+    after the test.
+    """
+    yield from factory(request, PyPIServer, pypi_server_options)

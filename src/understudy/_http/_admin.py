@@ -1,0 +1,258 @@
+"""WireMock's admin API under ``/__admin``: stub mappings, the request journal, scenarios.
+
+The JSON shapes are WireMock's (https://wiremock.org/docs/standalone/admin-api-reference/), so
+its clients in other languages (and the ``wiremock`` package from PyPI) can drive an
+understudy server. Requests to ``/__admin`` are answered from the loop and are not journaled.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .._core.wiremock import MappingError, parse_request_pattern
+from .._errors import ConfigurationError
+from ._connection import Exchange
+from ._models import Request, Response
+from ._wiremock import pattern_differences
+
+if TYPE_CHECKING:
+    from ._server import HTTPServer
+
+__all__ = ["PREFIX", "AdminHost", "is_admin"]
+
+PREFIX = "/__admin"
+
+_MAPPING_ID = re.compile(r"/mappings/([^/]+)")
+
+
+def is_admin(target: str) -> bool:
+    """Whether a request target is for the admin API."""
+    return target == PREFIX or target.startswith((PREFIX + "/", PREFIX + "?"))
+
+
+class _Problem(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _json_response(status: int, value: Any) -> Response:
+    return Response(status, json.dumps(value).encode(), content_type="application/json")
+
+
+class AdminHost:
+    """Answers ``/__admin/...`` from the server's stubs and journal."""
+
+    streams_body = False
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        request = exchange.request
+        assert request is not None
+        try:
+            status, value = self.answer(server, request)
+        except _Problem as problem:
+            status, value = problem.status, {"errors": [{"code": 10, "title": str(problem)}]}
+        exchange.send(_json_response(status, value))
+
+    def answer(self, server: HTTPServer, request: Request) -> tuple[int, Any]:
+        path = request.path[len(PREFIX) :].rstrip("/") or "/"
+        method = request.method.upper()
+        stubs = server._stubs
+        routes: dict[tuple[str, str], Callable[[], tuple[int, Any]]] = {
+            ("GET", "/mappings"): lambda: (200, _all_mappings(server)),
+            ("POST", "/mappings"): lambda: (201, self._create(server, request, None)),
+            ("DELETE", "/mappings"): _empty(stubs.clear),
+            ("POST", "/mappings/reset"): _empty(stubs.reset),
+            ("GET", "/requests"): lambda: (200, _journal(server)),
+            ("DELETE", "/requests"): _empty(server.clear),
+            ("POST", "/requests/reset"): _empty(server.clear),
+            ("POST", "/requests/count"): lambda: (200, {"count": len(_find(server, request))}),
+            ("POST", "/requests/find"): lambda: (
+                200,
+                {"requests": [_logged(r) for r in _find(server, request)]},
+            ),
+            ("GET", "/requests/unmatched"): lambda: (200, _unmatched(server)),
+            ("POST", "/near-misses/request"): lambda: (200, _near_misses(server, request)),
+            ("GET", "/scenarios"): lambda: (200, _scenarios(server)),
+            ("POST", "/scenarios/reset"): _empty(stubs.scenarios.reset),
+            ("POST", "/reset"): lambda: (200, _reset(server)),
+        }
+        route = routes.get((method, path))
+        if route is not None:
+            return route()
+        found = _MAPPING_ID.fullmatch(path)
+        if found is not None:
+            ident = found.group(1)
+            if method == "GET":
+                stub = stubs.get(ident)
+                if stub is None:
+                    raise _Problem(404, f"no stub mapping with id {ident}")
+                return 200, dict(stub.source)
+            if method == "PUT":
+                if stubs.get(ident) is None:
+                    raise _Problem(404, f"no stub mapping with id {ident}")
+                return 200, self._create(server, request, ident)
+            if method == "DELETE":
+                if not stubs.remove(ident):
+                    raise _Problem(404, f"no stub mapping with id {ident}")
+                return 200, {}
+        raise _Problem(404, f"understudy's admin API has no {method} {PREFIX}{path}")
+
+    def _create(self, server: HTTPServer, request: Request, ident: str | None) -> Any:
+        document = _body_json(request)
+        if not isinstance(document, dict):
+            raise _Problem(422, "a stub mapping is a JSON object with request and response")
+        if ident is not None:
+            document = {**document, "id": ident, "uuid": ident}
+        try:
+            stub = server._stubs.add_json(document, where="mapping")
+        except ConfigurationError as error:
+            raise _Problem(422, str(error)) from None
+        return dict(stub.source)
+
+
+def _empty(action: Callable[[], None]) -> Callable[[], tuple[int, Any]]:
+    def run() -> tuple[int, Any]:
+        action()
+        return 200, {}
+
+    return run
+
+
+def _body_json(request: Request) -> Any:
+    try:
+        return json.loads(request.body or b"{}")
+    except ValueError as error:
+        raise _Problem(422, f"the body is not JSON: {error}") from None
+
+
+def _all_mappings(server: HTTPServer) -> Any:
+    mappings = server._stubs.mappings_json()
+    return {"mappings": mappings, "meta": {"total": len(mappings)}}
+
+
+def _stubbed(server: HTTPServer) -> list[Request]:
+    return [r for r in server.requests if r.error is None]
+
+
+def _find(server: HTTPServer, request: Request) -> list[Request]:
+    try:
+        pattern = parse_request_pattern("request", _body_json(request))
+    except MappingError as error:
+        raise _Problem(422, str(error)) from None
+    return [r for r in _stubbed(server) if not pattern_differences(pattern, r)]
+
+
+def _request_id(request: Request) -> str:
+    key = f"{request.received_at!r} {request.client} {request.method} {request.target}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+
+def _logged(request: Request) -> dict[str, Any]:
+    """A request as WireMock's ``LoggedRequest`` JSON."""
+    logged_at = datetime.fromtimestamp(request.received_at, UTC)
+    headers: dict[str, Any] = {}
+    for name, value in request.headers.multi_items():
+        if name in headers:
+            previous = headers[name]
+            headers[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            headers[name] = value
+    query: dict[str, Any] = {}
+    for name, value in request.query.multi_items():
+        query.setdefault(name, {"key": name, "values": []})["values"].append(value)
+    return {
+        "id": _request_id(request),
+        "url": request.target,
+        "absoluteUrl": request.url,
+        "method": request.method,
+        "clientIp": request.client[0] if request.client else None,
+        "headers": headers,
+        "queryParams": query,
+        "cookies": {},
+        "browserProxyRequest": False,
+        "body": request.body.decode("utf-8", "replace"),
+        "bodyAsBase64": base64.b64encode(request.body).decode("ascii"),
+        "loggedDate": int(request.received_at * 1000),
+        "loggedDateString": logged_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+
+
+def _journal(server: HTTPServer) -> Any:
+    unmatched = {id(r) for r in server._unmatched_requests}
+    served = [
+        {"id": _request_id(r), "request": _logged(r), "wasMatched": id(r) not in unmatched}
+        for r in reversed(_stubbed(server))
+    ]
+    return {"requests": served, "meta": {"total": len(served)}, "requestJournalDisabled": False}
+
+
+def _unmatched(server: HTTPServer) -> Any:
+    requests = [_logged(r) for r in server._unmatched_requests]
+    return {"requests": requests, "requestJournalDisabled": False}
+
+
+def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
+    logged = _body_json(admin_request)
+    if not isinstance(logged, dict) or not isinstance(logged.get("url"), str):
+        raise _Problem(422, "give a logged request: an object with at least url and method")
+    headers = logged.get("headers") or {}
+    pairs = [
+        (str(name), str(item))
+        for name, value in headers.items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
+    body = logged.get("body") or ""
+    request = Request(
+        method=str(logged.get("method", "GET")),
+        target=logged["url"],
+        headers=pairs,
+        body=body.encode() if isinstance(body, str) else b"",
+    )
+    scored = []
+    for stub in server._stubs:
+        found = pattern_differences(stub.request, request)
+        criteria = max(len(stub.request.source), 1)
+        scored.append((min(len(found) / criteria, 1.0), stub, found))
+    scored.sort(key=lambda item: item[0])
+    near = [
+        {
+            "request": logged,
+            "stubMapping": dict(stub.source),
+            "matchResult": {"distance": distance},
+            "differences": [str(difference) for difference in found],
+        }
+        for distance, stub, found in scored[:3]
+    ]
+    return {"nearMisses": near}
+
+
+def _scenarios(server: HTTPServer) -> Any:
+    stubs = server._stubs
+    scenarios = []
+    for name in stubs.scenario_names():
+        states = {"Started"}
+        for stub in stubs:
+            if stub.scenario == name:
+                states.update(s for s in (stub.required_state, stub.new_state) if s is not None)
+        scenarios.append(
+            {
+                "id": name,
+                "name": name,
+                "state": stubs.scenarios.state(name),
+                "possibleStates": sorted(states),
+            }
+        )
+    return {"scenarios": scenarios}
+
+
+def _reset(server: HTTPServer) -> Any:
+    server._stubs.reset()
+    server.clear()
+    return {}

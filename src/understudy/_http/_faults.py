@@ -1,0 +1,156 @@
+"""Faults and slowness on an HTTP connection: the shell that carries out ``_core.faults`` plans.
+
+A fault ends the exchange and the connection (nothing queued behind it is answered; the rest
+of what the client sends is not read as requests). A dribbled body and a pending delay run as
+tasks that end, unanswered, when the connection is gone, so ``stop()`` never waits for them:
+it closes an idle or stalled connection at once, and aborts a busy one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from .._core.faults import Ending, Fault, plan_fault
+from .._core.framing import BodyMode
+from .._faults import Delay, Dribble
+from ._connection import Exchange
+from ._models import Response
+
+if TYPE_CHECKING:
+    from ._hosts import Host
+    from ._server import HTTPServer
+
+__all__ = ["DelayedHost", "DribbleHost", "FaultHost", "apply_fault"]
+
+#: ``struct linger`` with l_onoff=1, l_linger=0: close() sends RST and discards unsent data.
+_LINGER_ZERO = struct.pack("ii", 1, 0)
+
+
+def apply_fault(server: HTTPServer, exchange: Exchange, kind: Fault) -> None:
+    """On the loop: answer ``exchange`` with the fault ``kind`` (see :class:`~understudy.Fault`).
+
+    The request is already in the journal; this ends the exchange and, as the plan says,
+    the connection.
+    """
+    plan = plan_fault(kind, server.random)
+    conn = exchange.conn
+    exchange.finished = True
+    exchange.keep_alive = False
+    exchange.notify_done()
+    # Nothing after a fault is answered: forget the pipelined requests, read no more.
+    conn.queue.clear()
+    conn.parsing = None
+    conn.broken = True
+    transport = conn.transport
+    if transport is None or transport.is_closing():
+        return
+    if plan.ending is Ending.RESET:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+        conn.abort()
+        return
+    if plan.data:
+        conn.write(plan.data)
+    if plan.ending is Ending.CLOSE:
+        conn.close()
+        return
+    conn.flush()
+    if plan.ending is Ending.HALF_CLOSE and transport.can_write_eof():
+        transport.write_eof()
+    # Ending.STALL: nothing more is written; the connection is idle to stop(), which closes it.
+
+
+class FaultHost:
+    """Answers every request it gets with the same fault."""
+
+    streams_body = False
+
+    def __init__(self, kind: Fault) -> None:
+        self.kind = kind
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        apply_fault(server, exchange, self.kind)
+
+
+def run_while_connected(
+    server: HTTPServer, exchange: Exchange, coroutine: Coroutine[Any, Any, None]
+) -> None:
+    """Run ``coroutine`` for ``exchange``; cancel it when the response ends or the connection goes.
+
+    Not an in-flight handler for ``stop()`` to wait for: stop closes or aborts the connection,
+    which cancels the task.
+    """
+    task = server.loop.create_task(coroutine)
+    _running.add(task)
+
+    def done(task: asyncio.Task[None]) -> None:
+        _running.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            server.record_error(error)
+
+    def cancel() -> None:
+        task.cancel()
+
+    exchange.done_listener = cancel
+    task.add_done_callback(done)
+
+
+#: Tasks started by :func:`run_while_connected` (the loop keeps only weak references).
+_running: set[asyncio.Task[None]] = set()
+
+
+class DelayedHost:
+    """Answers as ``host`` does, after a delay drawn (per request) from the server's random."""
+
+    streams_body = False
+
+    def __init__(self, host: Host, delay: Delay) -> None:
+        self.host = host
+        self.delay = delay
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        seconds = self.delay.draw(server.random)
+
+        async def later() -> None:
+            await asyncio.sleep(seconds)
+            exchange.done_listener = None
+            self.host.dispatch(server, exchange)
+
+        run_while_connected(server, exchange, later())
+
+
+class DribbleHost:
+    """Sends a fixed response with its body in pieces spread over time."""
+
+    streams_body = False
+
+    def __init__(self, response: Response, dribble: Dribble) -> None:
+        if not isinstance(response.body, bytes):
+            raise TypeError("DribbleHost takes a response with a bytes body")
+        self.response = response
+        self.dribble = dribble
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        response = self.response
+        body = response.body
+        assert isinstance(body, bytes)
+        schedule = self.dribble.schedule(body)
+        exchange.start(response.status, response.reason, response.headers, len(body))
+        framing = exchange.framing
+        if framing is None or framing.mode is BodyMode.NONE:
+            exchange.end()  # HEAD, 204, 304: no body to dribble
+            return
+
+        async def dribble() -> None:
+            for pause, piece in schedule:
+                await asyncio.sleep(pause)
+                exchange.write(piece)
+            exchange.done_listener = None
+            exchange.end()
+
+        run_while_connected(server, exchange, dribble())

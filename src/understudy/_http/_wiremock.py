@@ -1,0 +1,367 @@
+"""WireMock stub mappings on an HTTPServer: each mapping becomes an ordinary expectation.
+
+:class:`Stubs` loads mapping files (``mappings/*.json`` beside ``__files/``), turns each
+:class:`~understudy._core.wiremock.StubMapping` into an :class:`~understudy.Expectation` whose
+shape is a :class:`MappingShape`, and keeps the table the admin API edits. Because they are
+expectations, requests they answer are journaled, and a request none answers gets the same
+near-miss report as for ``server.expect(...)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._core.faults import Fault
+from .._core.matching import Difference, RequestShape
+from .._core.wiremock import (
+    MappingError,
+    RequestPattern,
+    ResponseDefinition,
+    Scenarios,
+    StubMapping,
+    parse_mapping,
+    parse_mappings_document,
+)
+from .._errors import ConfigurationError
+from .._faults import Delay, Dribble
+from ._connection import Exchange
+from ._expect import Expectation
+from ._faults import DelayedHost, DribbleHost, FaultHost
+from ._hosts import CannedHost, Host
+from ._models import Request, Response, origin_form
+
+if TYPE_CHECKING:
+    from ._server import HTTPServer
+
+__all__ = ["MappingShape", "Stubs", "pattern_differences"]
+
+
+def pattern_differences(pattern: RequestPattern, request: Request) -> list[Difference]:
+    """How ``request`` differs from a WireMock request pattern (``[]``: it matches)."""
+    return pattern.differences(
+        method=request.method,
+        target=origin_form(request.target),
+        query=request.query.multi_items(),
+        headers=request.headers.multi_items(),
+        body=request.body,
+    )
+
+
+@dataclass(frozen=True)
+class MappingShape(RequestShape):
+    """The shape of an expectation made from a stub mapping: its request pattern and scenario."""
+
+    stub: StubMapping | None = None
+    scenarios: Scenarios | None = None
+
+    def differences(self, *, request: Any, **_: Any) -> list[Difference]:
+        stub = self.stub
+        assert stub is not None
+        found = pattern_differences(stub.request, request)
+        if stub.scenario is not None and stub.required_state is not None:
+            assert self.scenarios is not None
+            state = self.scenarios.state(stub.scenario)
+            if state != stub.required_state:
+                found.append(
+                    Difference(
+                        f"scenario {stub.scenario!r}", repr(stub.required_state), repr(state)
+                    )
+                )
+        return found
+
+    def describe(self) -> str:
+        stub = self.stub
+        assert stub is not None
+        name = f" {stub.name!r}" if stub.name else ""
+        return f"mapping{name} {stub.id}: {stub.request.describe()}"
+
+
+class _ScenarioHost:
+    """Moves a scenario to its new state when the mapping answers, then answers as ``host``.
+
+    ``select`` and ``dispatch`` run one after the other on the loop, so no other request of
+    this server sees the old state in between.
+    """
+
+    streams_body = False
+
+    def __init__(self, host: Host, scenarios: Scenarios, scenario: str, state: str) -> None:
+        self.host = host
+        self.scenarios = scenarios
+        self.scenario = scenario
+        self.state = state
+
+    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+        self.scenarios.set(self.scenario, self.state)
+        self.host.dispatch(server, exchange)
+
+
+#: WireMock's ``fault`` names → understudy's faults.
+_FAULTS = {
+    "CONNECTION_RESET_BY_PEER": Fault.CONNECTION_RESET,
+    "EMPTY_RESPONSE": Fault.EMPTY_RESPONSE,
+    "MALFORMED_RESPONSE_CHUNK": Fault.MALFORMED_CHUNK,
+    "RANDOM_DATA_THEN_CLOSE": Fault.RANDOM_DATA_THEN_CLOSE,
+}
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigurationError(f"{where}: a number of milliseconds, 0 or more")
+    return float(value)
+
+
+def _fields(value: object, where: str, expected: dict[str, str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{where}: an object such as {_example(expected)}")
+    unknown = sorted(set(value) - set(expected) - {"type"})
+    if unknown:
+        raise ConfigurationError(
+            f"{where}.{unknown[0]}: unknown field (known: {_example(expected)})"
+        )
+    missing = sorted(set(expected) - set(value))
+    if missing:
+        raise ConfigurationError(f"{where}.{missing[0]}: required ({_example(expected)})")
+    return value
+
+
+def _example(expected: dict[str, str]) -> str:
+    return "{" + ", ".join(f'"{name}": {kind}' for name, kind in expected.items()) + "}"
+
+
+def _fault(definition: ResponseDefinition, where: str) -> Fault | None:
+    """WireMock's ``fault`` as understudy's :class:`Fault` (``None`` when not given).
+
+    Raises:
+        ConfigurationError: a name WireMock does not define.
+    """
+    if definition.fault is None:
+        return None
+    kind = _FAULTS.get(definition.fault)
+    if kind is None:
+        raise ConfigurationError(
+            f"{where}.response.fault: {definition.fault!r} is not one of WireMock's faults "
+            f"({', '.join(_FAULTS)})"
+        )
+    return kind
+
+
+def _delay(definition: ResponseDefinition, where: str) -> Delay | None:
+    """``fixedDelayMilliseconds`` or ``delayDistribution`` as a :class:`Delay` (or ``None``).
+
+    ``delayDistribution`` is ``{"type": "uniform", "lower": ms, "upper": ms}`` or
+    ``{"type": "lognormal", "median": ms, "sigma": s}`` (WireMock's "Simulating Faults").
+
+    Raises:
+        ConfigurationError: both are given, or the distribution is malformed.
+    """
+    distribution = definition.delay_distribution
+    if distribution is None:
+        return None if definition.delay is None else Delay.fixed(definition.delay)
+    here = f"{where}.response.delayDistribution"
+    if definition.delay is not None:
+        raise ConfigurationError(
+            f"{here}: give it or fixedDelayMilliseconds, not both (WireMock adds them; write the "
+            "sum as one)"
+        )
+    kind = distribution.get("type") if isinstance(distribution, dict) else None
+    if kind == "uniform":
+        fields = _fields(distribution, here, {"lower": "ms", "upper": "ms"})
+        lower = _number(fields["lower"], f"{here}.lower")
+        upper = _number(fields["upper"], f"{here}.upper")
+        return Delay.uniform(lower / 1000, upper / 1000)
+    if kind == "lognormal":
+        fields = _fields(distribution, here, {"median": "ms", "sigma": "number"})
+        median = _number(fields["median"], f"{here}.median")
+        sigma = _number(fields["sigma"], f"{here}.sigma")
+        return Delay.lognormal(median / 1000, sigma)
+    raise ConfigurationError(
+        f'{here}.type: "uniform" (with lower and upper, ms) or "lognormal" (with median, ms, '
+        "and sigma)"
+    )
+
+
+def _dribble(definition: ResponseDefinition, where: str) -> Dribble | None:
+    """``chunkedDribbleDelay`` (``{"numberOfChunks": n, "totalDuration": ms}``) as a Dribble.
+
+    Raises:
+        ConfigurationError: the object is malformed.
+    """
+    dribble = definition.dribble
+    if dribble is None:
+        return None
+    here = f"{where}.response.chunkedDribbleDelay"
+    fields = _fields(dribble, here, {"numberOfChunks": "n", "totalDuration": "ms"})
+    if "type" in fields:
+        raise ConfigurationError(f"{here}.type: unknown field")
+    chunks = fields["numberOfChunks"]
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+        raise ConfigurationError(f"{here}.numberOfChunks: a whole number, 1 or more")
+    duration = _number(fields["totalDuration"], f"{here}.totalDuration")
+    return Dribble(chunks=chunks, duration=duration / 1000)
+
+
+class Stubs:
+    """The stub mappings of one server: loading, adding, removing, resetting."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.scenarios = Scenarios()
+        self._table: dict[str, tuple[StubMapping, Expectation]] = {}
+        self._loaded: list[Path] = []
+        self.files: Path | None = None  # the __files directory for bodyFileName
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self, path: str | os.PathLike[str]) -> list[StubMapping]:
+        """Load a mapping file, or every ``*.json`` of a directory; remembered for reset.
+
+        Raises:
+            ConfigurationError: a file that is not JSON, or a mapping with a field that is
+                unknown, unsupported or wrong (naming the file and the field).
+        """
+        where = Path(path)
+        loaded = self._load(where)
+        self._loaded.append(where)
+        return loaded
+
+    def _load(self, where: Path) -> list[StubMapping]:
+        if where.is_dir():
+            directory = where / "mappings" if (where / "mappings").is_dir() else where
+            files = sorted(directory.rglob("*.json"))
+            files_dir = _files_dir(directory)
+        elif where.is_file():
+            files = [where]
+            files_dir = _files_dir(where.parent)
+        else:
+            raise ConfigurationError(f"mappings: {str(where)!r} is neither a file nor a directory")
+        if files_dir is not None and self.files is None:
+            self.files = files_dir
+        stubs: list[StubMapping] = []
+        for file in files:
+            try:
+                document = json.loads(file.read_bytes())
+                parsed = parse_mappings_document(document)
+            except (ValueError, UnicodeDecodeError) as error:
+                raise ConfigurationError(f"{file}: {error}") from None
+            for stub in parsed:
+                self.add(stub, where=str(file), files_dir=files_dir)
+                stubs.append(stub)
+        return stubs
+
+    def add_json(self, document: object, *, where: str = "mapping") -> StubMapping:
+        """Add one mapping given as JSON (from the admin API).
+
+        Raises:
+            ConfigurationError: as for :meth:`load`.
+        """
+        try:
+            stub = parse_mapping(document, where=where)
+        except MappingError as error:
+            raise ConfigurationError(str(error)) from None
+        self.add(stub, where=where, files_dir=self.files)
+        return stub
+
+    def add(self, stub: StubMapping, *, where: str, files_dir: Path | None) -> Expectation:
+        """Make ``stub`` an expectation of the server (replacing one with the same id)."""
+        definition = stub.response
+        fault = _fault(definition, where)
+        delay = _delay(definition, where)
+        dribble = _dribble(definition, where)
+        body = definition.body
+        if definition.body_file is not None:
+            body = _read_body_file(definition.body_file, files_dir, where)
+        try:
+            response = Response(
+                definition.status,
+                body,
+                headers=list(definition.headers),
+                reason=definition.reason,
+            )
+        except ConfigurationError as error:
+            raise ConfigurationError(f"{where}.response: {error}") from None
+        host: Host
+        if fault is not None:
+            host = FaultHost(fault)
+        elif dribble is not None and isinstance(response.body, bytes):
+            host = DribbleHost(response, dribble)
+        else:
+            host = CannedHost(response)
+        if delay is not None:
+            host = DelayedHost(host, delay)
+        if stub.scenario is not None and stub.new_state is not None:
+            host = _ScenarioHost(host, self.scenarios, stub.scenario, stub.new_state)
+        self.remove(stub.id)
+        shape = MappingShape(stub=stub, scenarios=self.scenarios)
+        expectation = self.server._expectations.add(shape, ordered=False)
+        expectation.priority = stub.priority
+        expectation._answer(host, None)
+        self._table[stub.id] = (stub, expectation)
+        return expectation
+
+    # -- the table -----------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[StubMapping]:
+        return iter([stub for stub, _ in self._table.values()])
+
+    def get(self, ident: str) -> StubMapping | None:
+        found = self._table.get(ident)
+        return found[0] if found is not None else None
+
+    def remove(self, ident: str) -> bool:
+        """Remove the mapping with this id; whether there was one."""
+        found = self._table.pop(ident, None)
+        if found is None:
+            return False
+        self.server._expectations.remove(found[1])
+        return True
+
+    def clear(self) -> None:
+        for ident in list(self._table):
+            self.remove(ident)
+
+    def reset(self) -> None:
+        """Back to the mappings loaded from files (those added since are gone)."""
+        self.clear()
+        self.scenarios.reset()
+        for where in self._loaded:
+            self._load(where)
+
+    def scenario_names(self) -> list[str]:
+        return sorted({stub.scenario for stub in self if stub.scenario is not None})
+
+    def mappings_json(self, select: Callable[[StubMapping], bool] | None = None) -> list[Any]:
+        return [dict(stub.source) for stub in self if select is None or select(stub)]
+
+
+def _files_dir(mappings_dir: Path) -> Path | None:
+    """``__files`` inside the mappings directory, or beside it (WireMock's root layout)."""
+    for candidate in (mappings_dir / "__files", mappings_dir.parent / "__files"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _read_body_file(name: str, files_dir: Path | None, where: str) -> bytes:
+    if files_dir is None:
+        raise ConfigurationError(
+            f"{where}.response.bodyFileName: {name!r} needs a __files directory beside the "
+            "mappings directory (root/mappings and root/__files)"
+        )
+    root = files_dir.resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise ConfigurationError(
+            f"{where}.response.bodyFileName: {name!r} is outside {str(files_dir)!r}"
+        )
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ConfigurationError(
+            f"{where}.response.bodyFileName: cannot read {str(path)!r}: {error.strerror}"
+        ) from None

@@ -1,0 +1,533 @@
+"""TLS from one test certificate authority per process, made with trustme on first use.
+
+The CA and every certificate live in memory. Python's ``ssl`` module loads a certificate chain
+only from a file, so a chain is written to a private temporary directory for the moment of
+loading and removed at once; the CA bundle (:meth:`CertificateAuthority.ca_bundle`) and client
+certificate files (:attr:`ClientCertificate.path`) are written there only when asked for, and
+the directory is removed at interpreter exit.
+
+Server contexts are made once per (settings, host, ALPN) and shared by every server that asks
+for the same: an ``ssl.SSLContext`` may serve any number of connections on any thread, so an
+HTTPS server's ``start()`` costs no key generation and no file after the first.
+
+The CA survives ``fork()``: a child shares it (and the contexts) with its parent; only the lock
+is made anew, and only the process that made the temporary directory removes it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import os
+import shutil
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from ._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import trustme
+
+__all__ = [
+    "TLS",
+    "CertificateAuthority",
+    "CertificateMode",
+    "ClientCertMode",
+    "ClientCertificate",
+    "TLSInfo",
+    "authority",
+    "resolve_tls",
+    "server_context",
+    "tls_info",
+]
+
+CertificateMode = Literal[
+    "valid", "expired", "not-yet-valid", "wrong-host", "self-signed", "untrusted-ca"
+]
+ClientCertMode = Literal["none", "optional", "required"]
+
+#: The names every leaf certificate covers, so a client may use whichever it resolves.
+LOCAL_IDENTITIES = ("localhost", "127.0.0.1", "::1")
+#: The only name a "wrong-host" certificate covers (``.invalid`` never resolves: RFC 6761 §6.4).
+WRONG_HOST = "wrong-host.invalid"
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names compared, not bound
+
+
+@dataclass(frozen=True)
+class TLS:
+    """How a server speaks TLS: its certificate, client certificates, protocol versions.
+
+    Pass it as ``tls=`` to :class:`~understudy.HTTPServer`, :class:`~understudy.TCPServer`,
+    :class:`~understudy.SyslogServer` (``transport="tcp"``) or :class:`~understudy.SMTPServer`;
+    ``tls=True`` means ``TLS()``. Certificates come from the process's test CA
+    (:mod:`understudy.tls`) and cover ``localhost``, ``127.0.0.1`` and ``::1``.
+
+    Args:
+        certificate: the certificate the server presents. ``"valid"`` (the default) is signed by
+            the test CA that :func:`understudy.tls.client_context` and
+            :func:`understudy.tls.ca_bundle` trust. The others make a client's verification
+            fail, for testing how it reports that: ``"expired"`` (not after yesterday),
+            ``"not-yet-valid"`` (not before tomorrow), ``"wrong-host"`` (covers only
+            ``wrong-host.invalid``), ``"self-signed"`` (signed by its own key), and
+            ``"untrusted-ca"`` (signed by another CA that nothing trusts).
+        client_cert: mutual TLS (RFC 8446 §4.3.2). ``"none"`` (the default) asks for no client
+            certificate; ``"optional"`` asks and accepts a client without one; ``"required"``
+            refuses a handshake without one. A certificate given must be signed by the test CA
+            (:func:`understudy.tls.issue_client_cert`). Its subject is recorded per request,
+            connection or message (``.tls.peer_subject``).
+        minimum_version: the lowest protocol version accepted (an ``ssl.TLSVersion``); ``None``:
+            OpenSSL's default (TLS 1.2 on current systems).
+        maximum_version: the highest protocol version offered; ``None``: the newest
+            (TLS 1.3). ``maximum_version=ssl.TLSVersion.TLSv1_2`` tests a client against a
+            TLS 1.2-only server.
+
+    Raises:
+        ConfigurationError: an unknown mode, a version that is not an ``ssl.TLSVersion``, or a
+            minimum above the maximum.
+
+    .. versionadded:: 0.1
+    """
+
+    certificate: CertificateMode = "valid"
+    client_cert: ClientCertMode = "none"
+    minimum_version: ssl.TLSVersion | None = None
+    maximum_version: ssl.TLSVersion | None = None
+
+    def __post_init__(self) -> None:
+        if self.certificate not in get_args(CertificateMode):
+            choices = ", ".join(repr(mode) for mode in get_args(CertificateMode))
+            raise ConfigurationError(
+                f"TLS(certificate=...) is one of {choices}, not {self.certificate!r}"
+            )
+        if self.client_cert not in get_args(ClientCertMode):
+            raise ConfigurationError(
+                "TLS(client_cert=...) is 'none', 'optional' or 'required' (mutual TLS), not "
+                f"{self.client_cert!r}"
+            )
+        for name in ("minimum_version", "maximum_version"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, ssl.TLSVersion):
+                raise ConfigurationError(
+                    f"TLS({name}=...) takes an ssl.TLSVersion such as "
+                    f"ssl.TLSVersion.TLSv1_2, not {value!r}"
+                )
+        low, high = self.minimum_version, self.maximum_version
+        if low is not None and high is not None and _rank(low) > _rank(high):
+            raise ConfigurationError(
+                f"TLS(minimum_version={low.name}) is above maximum_version={high.name}: no "
+                "version is left to agree on"
+            )
+
+
+def _rank(version: ssl.TLSVersion) -> int:
+    # MINIMUM_SUPPORTED and MAXIMUM_SUPPORTED are -2 and -1: order them at the ends.
+    value = int(version)
+    return {-2: -(10**9), -1: 10**9}.get(value, value)
+
+
+@dataclass(frozen=True)
+class TLSInfo:
+    """What a TLS connection agreed on, recorded with each request, connection or message.
+
+    ``None`` in place of a ``TLSInfo`` means the connection was plain.
+
+    Attributes:
+        version: the protocol version, as ``ssl`` names it (``"TLSv1.3"``).
+        cipher: the cipher suite's name (``"TLS_AES_256_GCM_SHA384"``).
+        alpn_protocol: the protocol chosen by ALPN (RFC 7301; ``"http/1.1"`` on HTTPS), or
+            ``None`` when the client offered none.
+        peer_subject: the subject of the client's certificate in RFC 4514 form, most specific
+            first (``"CN=alice,O=Example"``), or ``None`` when the client sent none.
+
+    .. versionadded:: 0.1
+    """
+
+    version: str
+    cipher: str
+    alpn_protocol: str | None = None
+    peer_subject: str | None = None
+
+    @property
+    def peer_common_name(self) -> str | None:
+        """The ``CN`` of the client certificate's subject, or ``None``."""
+        if self.peer_subject is None:
+            return None
+        for part in _split_rdns(self.peer_subject):
+            name, _, value = part.partition("=")
+            if name == "CN":
+                return value.replace("\\", "")
+        return None
+
+
+def tls_info(transport: asyncio.BaseTransport) -> TLSInfo | None:
+    """The :class:`TLSInfo` of a connection, or ``None`` if it is not (yet) TLS."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    return TLSInfo(
+        version=ssl_object.version() or "",
+        cipher=cipher[0] if cipher else "",
+        alpn_protocol=ssl_object.selected_alpn_protocol(),
+        peer_subject=format_subject(ssl_object.getpeercert()),
+    )
+
+
+#: ``getpeercert()`` attribute names → RFC 4514 §3 short names (others are kept as given).
+_SHORT_NAMES = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
+
+
+def format_subject(cert: dict[str, Any] | None) -> str | None:
+    """A peer certificate's subject (``SSLObject.getpeercert()``) in RFC 4514 form."""
+    if not cert:
+        return None
+    rdns = [
+        "+".join(f"{_SHORT_NAMES.get(k, k)}={_escape(v)}" for k, v in rdn)
+        for rdn in reversed(cert.get("subject", ()))
+    ]
+    return ",".join(rdns) or None
+
+
+def _escape(value: str) -> str:
+    escaped = "".join("\\" + char if char in ',+"\\<>;' else char for char in value)
+    if escaped[:1] in ("#", " "):
+        escaped = "\\" + escaped
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "
+    return escaped
+
+
+def _split_rdns(subject: str) -> list[str]:
+    parts, current, escaped = [], "", False
+    for char in subject:
+        if escaped:
+            current += char
+            escaped = False
+        elif char == "\\":
+            current += char
+            escaped = True
+        elif char in ",+":
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+def resolve_tls(tls: object, kind: str) -> TLS | None:
+    """``tls=`` as a server takes it (``None``/``False``, ``True`` or :class:`TLS`) → settings.
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    if tls is None or tls is False:
+        return None
+    if tls is True:
+        return TLS()
+    if isinstance(tls, TLS):
+        return tls
+    raise ConfigurationError(
+        f"tls= on a {kind} takes True or understudy.TLS(...) (e.g. TLS(client_cert='required')),"
+        f" not {tls!r}"
+    )
+
+
+# -- client certificates ------------------------------------------------------------------------
+
+
+class ClientCertificate:
+    """A client certificate issued by the test CA, for mutual TLS (``TLS(client_cert=...)``).
+
+    Made by :func:`understudy.tls.issue_client_cert`. Present it with
+    ``understudy.tls.client_context(client_cert=cert)`` (httpx, urllib, aiohttp, smtplib), or
+    as a file: requests' ``cert=cert.path``, curl's ``--cert``.
+
+    Attributes:
+        common_name: the subject's ``CN``, as given.
+        subject: the subject in RFC 4514 form, as the server records it in ``peer_subject``.
+        cert_pem: the certificate, PEM (bytes).
+        private_key_pem: its private key, PEM (bytes).
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_path", "cert_pem", "common_name", "private_key_pem", "subject")
+
+    def __init__(
+        self, *, common_name: str, subject: str, cert_pem: bytes, private_key_pem: bytes
+    ) -> None:
+        self.common_name = common_name
+        self.subject = subject
+        self.cert_pem = cert_pem
+        self.private_key_pem = private_key_pem
+        self._path: str | None = None
+
+    @property
+    def path(self) -> str:
+        """A PEM file holding the private key and the certificate (written on first use).
+
+        The file is in a private temporary directory (mode 0700), removed at interpreter exit.
+        """
+        if self._path is None:
+            self._path = authority().write_file(
+                f"client-{id(self):x}.pem", self.private_key_pem + self.cert_pem
+            )
+        return self._path
+
+    def configure(self, context: ssl.SSLContext) -> None:
+        """Make ``context`` present this certificate when a server asks for one."""
+        _load_chain(context, self.private_key_pem + self.cert_pem)
+
+    def __repr__(self) -> str:
+        return f"<understudy.tls.ClientCertificate {self.subject!r}>"
+
+
+# -- the authority ------------------------------------------------------------------------------
+
+
+class CertificateAuthority:
+    """The process's test certificate authority: one trustme CA, made on first use.
+
+    :data:`understudy.tls.ca` is the one instance; the ``tls_ca`` fixture returns it.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ca: trustme.CA | None = None
+        self._other_ca: trustme.CA | None = None
+        self._contexts: dict[tuple[TLS, tuple[str, ...], tuple[str, ...]], ssl.SSLContext] = {}
+        self._dir: str | None = None
+        self._dir_owner = 0
+        self._bundle: str | None = None
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+    # -- what a test reads ------------------------------------------------------------------
+
+    @property
+    def trustme_ca(self) -> trustme.CA:
+        """The underlying ``trustme.CA``, for anything this class does not offer."""
+        with self._lock:
+            return self._made()
+
+    @property
+    def cert_pem(self) -> bytes:
+        """The CA certificate, PEM (bytes): what a client must trust."""
+        return bytes(self.trustme_ca.cert_pem.bytes())
+
+    def client_context(self, *, client_cert: ClientCertificate | None = None) -> ssl.SSLContext:
+        """A new client-side ``ssl.SSLContext`` that trusts this CA (and only it).
+
+        Hostnames are checked and certificates verified (``ssl.PROTOCOL_TLS_CLIENT``). Pass it
+        to httpx (``verify=``), urllib (``context=``), aiohttp (``ssl=``), ``smtplib.SMTP_SSL``
+        and ``starttls`` (``context=``), or ``http.client.HTTPSConnection`` (``context=``).
+
+        Args:
+            client_cert: a certificate from :meth:`issue_client_cert` to present to a server
+                that asks for one (mutual TLS); ``None`` (the default): none.
+
+        Returns:
+            A fresh context each call, which the caller may change.
+        """
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(cadata=self.cert_pem.decode("ascii"))
+        if client_cert is not None:
+            client_cert.configure(context)
+        return context
+
+    def ca_bundle(self) -> str:
+        """The path of a PEM file holding the CA certificate, written on first use.
+
+        For clients configured with a file: requests' ``verify=``, ``SSL_CERT_FILE`` /
+        ``REQUESTS_CA_BUNDLE``, pip's ``--cert``, curl's ``--cacert``. The file is in a
+        private temporary directory (mode 0700), removed at interpreter exit.
+        """
+        if self._bundle is None:
+            self._bundle = self.write_file("ca.pem", self.cert_pem)
+        return self._bundle
+
+    def issue_client_cert(
+        self, common_name: str = "understudy-client", *, organization: str | None = None
+    ) -> ClientCertificate:
+        """Issue a client certificate for mutual TLS (``TLS(client_cert=...)``).
+
+        Args:
+            common_name: the subject's ``CN`` (``"alice"``); the server records the subject as
+                ``peer_subject`` (``"CN=alice,O=..."``).
+            organization: the subject's ``O``; trustme's default when ``None``.
+
+        Returns:
+            A :class:`ClientCertificate`: pass it to :meth:`client_context`, or its ``path``
+            to a client that takes a file.
+
+        Raises:
+            ConfigurationError: an empty ``common_name``.
+        """
+        if not isinstance(common_name, str) or not common_name:
+            raise ConfigurationError(
+                f"common_name must be a non-empty str such as 'alice', not {common_name!r}"
+            )
+        leaf = self.trustme_ca.issue_cert(
+            common_name=common_name,
+            organization_name=organization,
+            organization_unit_name="understudy client",
+        )
+        cert_pem = leaf.cert_chain_pems[0].bytes()
+        return ClientCertificate(
+            common_name=common_name,
+            subject=_subject_of(cert_pem),
+            cert_pem=cert_pem,
+            private_key_pem=leaf.private_key_pem.bytes(),
+        )
+
+    # -- used by servers ---------------------------------------------------------------------
+
+    def server_context(
+        self, settings: TLS, host: str, alpn_protocols: tuple[str, ...] = ()
+    ) -> ssl.SSLContext:
+        """The server-side context for ``settings``, made once and shared."""
+        identities: tuple[str, ...] = LOCAL_IDENTITIES
+        if host not in LOCAL_IDENTITIES and host not in _WILDCARD_HOSTS:
+            identities = (*identities, host)
+        key = (settings, identities, alpn_protocols)
+        with self._lock:
+            context = self._contexts.get(key)
+            if context is None:
+                context = self._make_server_context(settings, identities, alpn_protocols)
+                self._contexts[key] = context
+            return context
+
+    def write_file(self, name: str, data: bytes) -> str:
+        """Write ``data`` to ``name`` in the private temporary directory; return its path."""
+        with self._lock:
+            path = os.path.join(self._directory(), name)
+        with open(path, "wb") as file:
+            file.write(data)
+        return path
+
+    # -- on the inside (with the lock held) ---------------------------------------------------
+
+    def _made(self) -> trustme.CA:
+        if self._ca is None:
+            import trustme  # noqa: PLC0415 - cryptography costs ~0.1 s to import: only for TLS
+
+            self._ca = trustme.CA(organization_name="understudy test CA")
+        return self._ca
+
+    def _other(self) -> trustme.CA:
+        if self._other_ca is None:
+            import trustme  # noqa: PLC0415
+
+            self._other_ca = trustme.CA(organization_name="untrusted CA (understudy)")
+        return self._other_ca
+
+    def _directory(self) -> str:
+        if self._dir is None or self._dir_owner != os.getpid():
+            self._dir = tempfile.mkdtemp(prefix="understudy-tls-")  # mode 0700
+            self._dir_owner = os.getpid()
+            atexit.register(_remove_directory, self._dir, self._dir_owner)
+        return self._dir
+
+    def _make_server_context(
+        self, settings: TLS, identities: tuple[str, ...], alpn_protocols: tuple[str, ...]
+    ) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # No TLS 1.3 session tickets: each costs the server an encryption and the client a
+        # read after the handshake, and a test's fresh connections do not resume sessions.
+        context.num_tickets = 0
+        if settings.minimum_version is not None:
+            context.minimum_version = settings.minimum_version
+        if settings.maximum_version is not None:
+            context.maximum_version = settings.maximum_version
+        if alpn_protocols:
+            context.set_alpn_protocols(list(alpn_protocols))
+        ca = self._made()
+        if settings.client_cert != "none":
+            context.verify_mode = (
+                ssl.CERT_REQUIRED if settings.client_cert == "required" else ssl.CERT_OPTIONAL
+            )
+            context.load_verify_locations(cadata=ca.cert_pem.bytes().decode("ascii"))
+        _load_chain(context, self._chain_for(settings.certificate, identities), self._directory())
+        return context
+
+    def _chain_for(self, mode: CertificateMode, identities: tuple[str, ...]) -> bytes:
+        """The private key and certificate chain (PEM) a server presents in ``mode``."""
+        if mode == "self-signed":
+            other = self._other()
+            return bytes(other.private_key_pem.bytes() + other.cert_pem.bytes())
+        issuer = self._other() if mode == "untrusted-ca" else self._made()
+        now = datetime.datetime.now(datetime.UTC)
+        day = datetime.timedelta(days=1)
+        not_before = not_after = None  # trustme's defaults: valid from now on
+        if mode == "expired":
+            not_before, not_after = now - 30 * day, now - day
+        elif mode == "not-yet-valid":
+            not_before, not_after = now + day, now + 30 * day
+        names = (WRONG_HOST,) if mode == "wrong-host" else identities
+        leaf = issuer.issue_cert(
+            *names,
+            organization_unit_name="understudy server",
+            not_before=not_before,
+            not_after=not_after,
+        )
+        return bytes(leaf.private_key_and_cert_chain_pem.bytes())
+
+
+def _load_chain(context: ssl.SSLContext, pem: bytes, directory: str | None = None) -> None:
+    """``load_cert_chain`` from PEM bytes: ``ssl`` reads chains only from files."""
+    if directory is None:
+        with _authority._lock:
+            directory = _authority._directory()
+    handle, path = tempfile.mkstemp(suffix=".pem", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(pem)
+        context.load_cert_chain(path)
+    finally:
+        os.unlink(path)
+
+
+def _subject_of(cert_pem: bytes) -> str:
+    from cryptography import x509  # noqa: PLC0415 - loaded with trustme, only for TLS
+
+    return x509.load_pem_x509_certificate(cert_pem).subject.rfc4514_string()
+
+
+def _remove_directory(path: str, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+_authority = CertificateAuthority()
+os.register_at_fork(after_in_child=_authority._after_fork)
+
+
+def authority() -> CertificateAuthority:
+    """The process's :class:`CertificateAuthority`."""
+    return _authority
+
+
+def server_context(
+    settings: TLS, host: str, alpn_protocols: tuple[str, ...] = ()
+) -> ssl.SSLContext:
+    """The shared server-side context for ``settings`` on ``host`` (see the module docs)."""
+    return _authority.server_context(settings, host, alpn_protocols)

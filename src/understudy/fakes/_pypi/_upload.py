@@ -1,0 +1,166 @@
+"""The legacy upload API as PyPI answers it: the multipart form, credentials, the checks.
+
+The multipart body (RFC 7578) is parsed by python-multipart's push parser; this module only
+gathers its parts. The messages are PyPI's own (warehouse ``forklift/legacy.py``), because
+clients show them to users and some match on them (twine's ``--skip-existing`` looks for
+"File already exists").
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+__all__ = ["Form", "UploadRefused", "authenticate", "parse_form"]
+
+INVALID_AUTH = (
+    "Invalid or non-existent authentication information. See "
+    "https://pypi.org/help/#invalid-auth for more information."
+)
+#: PyPI's message for a wrong API token.
+MACAROON_REFUSED = "Invalid API Token: InvalidMacaroonError('malformed or nonexistent macaroon')"
+TOKEN_USER = "__token__"  # noqa: S105 - the user name PyPI reserves for API tokens
+
+
+class UploadRefused(Exception):
+    """An upload PyPI would refuse: the status code and PyPI's message (its reason phrase)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Form:
+    """A parsed ``multipart/form-data`` body.
+
+    Attributes:
+        fields: ``(name, value)`` for every part without a file name, in order, as UTF-8 text.
+        files: ``name → (filename, content)`` for the parts with a file name.
+    """
+
+    fields: list[tuple[str, str]]
+    files: dict[str, tuple[str, bytes]]
+
+
+def parse_form(content_type: str, body: bytes) -> Form:
+    """Parse a ``multipart/form-data`` body (RFC 7578).
+
+    Raises:
+        UploadRefused: 400 when the body is not multipart form data or is malformed.
+    """
+    media_type, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if media_type != b"multipart/form-data" or not boundary:
+        raise UploadRefused(
+            400, "Invalid request: the upload API takes a multipart/form-data body."
+        )
+    form = Form([], {})
+    header_name = bytearray()
+    header_value = bytearray()
+    part_headers: dict[bytes, bytes] = {}
+    data = bytearray()
+    ended = False
+
+    def on_part_begin() -> None:
+        part_headers.clear()
+        data.clear()
+
+    def on_header_field(chunk: bytes, start: int, end: int) -> None:
+        header_name.extend(chunk[start:end])
+
+    def on_header_value(chunk: bytes, start: int, end: int) -> None:
+        header_value.extend(chunk[start:end])
+
+    def on_header_end() -> None:
+        part_headers[bytes(header_name).lower()] = bytes(header_value)
+        header_name.clear()
+        header_value.clear()
+
+    def on_part_data(chunk: bytes, start: int, end: int) -> None:
+        data.extend(chunk[start:end])
+
+    def on_part_end() -> None:
+        _, disposition = parse_options_header(part_headers.get(b"content-disposition", b""))
+        name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        filename = disposition.get(b"filename")
+        if filename is not None:
+            form.files[name] = (filename.decode("utf-8", "replace"), bytes(data))
+        else:
+            form.fields.append((name, data.decode("utf-8", "replace")))
+
+    def on_end() -> None:
+        nonlocal ended
+        ended = True
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_end": on_end,
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except FormParserError as error:
+        raise UploadRefused(400, f"Invalid request: malformed multipart body ({error}).") from None
+    if not ended:
+        raise UploadRefused(400, "Invalid request: the multipart body ends before its last part.")
+    return form
+
+
+def authenticate(
+    authorization: str | None,
+    *,
+    users: Mapping[str, str] | None,
+    tokens: Collection[str] | None,
+    anonymous: bool,
+) -> str | None:
+    """Check HTTP Basic credentials (RFC 7617) as PyPI does for uploads.
+
+    With neither ``users`` nor ``tokens`` configured, any credentials are accepted (the user
+    name is kept as the uploader). A user name of ``__token__`` takes an API token as password.
+
+    Returns:
+        The uploader's user name, or ``None`` for an anonymous upload.
+
+    Raises:
+        UploadRefused: 403 with PyPI's message for missing or wrong credentials.
+    """
+    if not authorization:
+        if anonymous:
+            return None
+        raise UploadRefused(403, INVALID_AUTH)
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        raise UploadRefused(403, INVALID_AUTH)
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise UploadRefused(403, INVALID_AUTH) from None
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        raise UploadRefused(403, INVALID_AUTH)
+    if users is None and tokens is None:
+        return username
+    if username == TOKEN_USER:
+        if any(hmac.compare_digest(password.encode(), token.encode()) for token in tokens or ()):
+            return username
+        raise UploadRefused(403, MACAROON_REFUSED)
+    expected = (users or {}).get(username)
+    if expected is None or not hmac.compare_digest(password.encode(), expected.encode()):
+        raise UploadRefused(403, INVALID_AUTH)
+    return username

@@ -1,0 +1,166 @@
+"""WireMock's admin API under /__admin: driven with requests and with the wiremock package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+import understudy
+
+DATA = Path(__file__).parent / "data" / "wiremock"
+
+HELLO_ID = "8c5db8b0-2db4-4ad7-a99f-38c9b00da3f7"
+
+
+@pytest.fixture
+def admin() -> Iterator[understudy.HTTPServer]:
+    with understudy.HTTPServer(admin=True) as server:
+        yield server
+
+
+def test_admin_is_off_by_default() -> None:
+    with pytest.raises(understudy.UnexpectedRequest), understudy.HTTPServer() as server:
+        assert requests.get(server.url + "/__admin/mappings", timeout=5).status_code == 404
+
+
+def test_mappings_crud(admin: understudy.HTTPServer) -> None:
+    base = admin.url + "/__admin/mappings"
+    mapping = {"request": {"method": "GET", "url": "/a"}, "response": {"body": "one"}}
+    created = requests.post(base, json=mapping, timeout=5)
+    assert created.status_code == 201
+    ident = created.json()["id"]
+    assert requests.get(admin.url + "/a", timeout=5).text == "one"
+
+    listed = requests.get(base, timeout=5).json()
+    assert listed["meta"] == {"total": 1}
+    assert listed["mappings"][0]["id"] == ident
+    assert requests.get(f"{base}/{ident}", timeout=5).json()["response"] == {"body": "one"}
+
+    changed = {"request": {"method": "GET", "url": "/a"}, "response": {"body": "two"}}
+    assert requests.put(f"{base}/{ident}", json=changed, timeout=5).json()["id"] == ident
+    assert requests.get(admin.url + "/a", timeout=5).text == "two"
+
+    assert requests.delete(f"{base}/{ident}", timeout=5).status_code == 200
+    assert requests.get(f"{base}/{ident}", timeout=5).status_code == 404
+    assert requests.get(base, timeout=5).json()["mappings"] == []
+
+
+def test_a_bad_mapping_is_refused_naming_the_field(admin: understudy.HTTPServer) -> None:
+    bad = {"request": {"method": "GET", "urlPathh": "/a"}}
+    answer = requests.post(admin.url + "/__admin/mappings", json=bad, timeout=5)
+    assert answer.status_code == 422
+    assert "mapping.request.urlPathh: unknown field" in answer.json()["errors"][0]["title"]
+
+
+def test_reset_goes_back_to_the_files() -> None:
+    with understudy.HTTPServer(mappings=DATA, admin=True) as server:
+        base = server.url + "/__admin/mappings"
+        total = requests.get(base, timeout=5).json()["meta"]["total"]
+        requests.delete(f"{base}/{HELLO_ID}", timeout=5)
+        requests.post(base, json={"request": {"url": "/new"}}, timeout=5)
+        assert requests.post(base + "/reset", timeout=5).status_code == 200
+        after = requests.get(base, timeout=5).json()
+        assert after["meta"]["total"] == total
+        assert HELLO_ID in [m["id"] for m in after["mappings"]]
+        assert requests.delete(base, timeout=5).status_code == 200
+        assert requests.get(base, timeout=5).json()["mappings"] == []
+
+
+def test_journal_count_and_unmatched(admin: understudy.HTTPServer) -> None:
+    admin.expect("GET", "/known").respond(200)
+    requests.get(admin.url + "/known?x=1", headers={"X-A": "1"}, timeout=5)
+    requests.get(admin.url + "/known?x=2", timeout=5)
+    assert requests.get(admin.url + "/unknown", timeout=5).status_code == 404
+    with pytest.raises(understudy.UnexpectedRequest):
+        admin.check()
+
+    journal = requests.get(admin.url + "/__admin/requests", timeout=5).json()
+    assert journal["meta"] == {"total": 3}  # admin requests are not journaled
+    newest = journal["requests"][0]
+    assert (newest["request"]["url"], newest["wasMatched"]) == ("/unknown", False)
+    oldest = journal["requests"][-1]["request"]
+    assert oldest["headers"]["X-A"] == "1"
+    assert oldest["queryParams"]["x"] == {"key": "x", "values": ["1"]}
+
+    count = requests.post(
+        admin.url + "/__admin/requests/count",
+        json={"method": "GET", "urlPath": "/known", "queryParameters": {"x": {"equalTo": "2"}}},
+        timeout=5,
+    )
+    assert count.json() == {"count": 1}
+    unmatched = requests.get(admin.url + "/__admin/requests/unmatched", timeout=5).json()
+    assert [r["url"] for r in unmatched["requests"]] == ["/unknown"]
+    assert [r.path for r in admin.requests] == ["/known", "/known", "/unknown"]
+
+
+def test_near_misses(admin: understudy.HTTPServer) -> None:
+    for url in ("/orders", "/users"):
+        requests.post(
+            admin.url + "/__admin/mappings",
+            json={"request": {"method": "GET", "url": url}, "response": {}},
+            timeout=5,
+        )
+    near = requests.post(
+        admin.url + "/__admin/near-misses/request",
+        json={"url": "/orders", "method": "POST"},
+        timeout=5,
+    ).json()["nearMisses"]
+    assert near[0]["stubMapping"]["request"]["url"] == "/orders"
+    assert near[0]["matchResult"]["distance"] < near[1]["matchResult"]["distance"]
+    assert near[0]["differences"] == ["method: expected 'GET', got 'POST'"]
+
+
+def test_scenarios_reset_and_full_reset() -> None:
+    with understudy.HTTPServer(mappings=DATA, admin=True) as server:
+        requests.post(server.url + "/cart", timeout=5)
+        scenarios = requests.get(server.url + "/__admin/scenarios", timeout=5).json()
+        assert scenarios["scenarios"][0]["state"] == "Filled"
+        requests.post(server.url + "/__admin/scenarios/reset", timeout=5)
+        assert requests.get(server.url + "/cart", timeout=5).json() == {"items": []}
+        assert requests.post(server.url + "/__admin/reset", timeout=5).status_code == 200
+        assert server.requests == []
+
+
+def test_unknown_admin_route(admin: understudy.HTTPServer) -> None:
+    answer = requests.get(admin.url + "/__admin/nothing", timeout=5)
+    assert answer.status_code == 404
+    assert "no GET /__admin/nothing" in answer.json()["errors"][0]["title"]
+
+
+def test_the_wiremock_client_creates_a_stub_and_counts(admin: understudy.HTTPServer) -> None:
+    from wiremock.constants import Config  # noqa: PLC0415 - a global the test sets and restores
+    from wiremock.resources.mappings import (  # noqa: PLC0415
+        HttpMethods,
+        Mapping,
+        MappingRequest,
+        MappingResponse,
+    )
+    from wiremock.resources.mappings.resource import Mappings  # noqa: PLC0415
+    from wiremock.resources.near_misses import NearMissMatchPatternRequest  # noqa: PLC0415
+    from wiremock.resources.requests.resource import Requests  # noqa: PLC0415
+
+    previous = Config.base_url
+    Config.base_url = admin.url + "/__admin"
+    try:
+        mapping = Mappings.create_mapping(
+            Mapping(
+                priority=100,
+                request=MappingRequest(method=HttpMethods.GET, url="/greeting"),
+                response=MappingResponse(status=200, body="hi", headers={"X-Stub": "yes"}),
+                persistent=False,
+            )
+        )
+        for _ in range(2):
+            answer = requests.get(admin.url + "/greeting", timeout=5)
+            assert (answer.text, answer.headers["X-Stub"]) == ("hi", "yes")
+        pattern = NearMissMatchPatternRequest(url="/greeting", method="GET")
+        assert Requests.get_matching_request_count(pattern).count == 2
+        assert Mappings.retrieve_mapping(mapping.id).response.body == "hi"
+        assert [m.id for m in Mappings.retrieve_all_mappings().mappings] == [mapping.id]
+        Mappings.delete_mapping(mapping.id)
+        assert Mappings.retrieve_all_mappings().mappings == []
+    finally:
+        Config.base_url = previous

@@ -1,0 +1,360 @@
+"""Fuzzing every parsing path understudy owns or wraps: 0 crashes, 0 hangs, every input answered
+or recorded with a reason.
+
+- HTTP request bytes, over a real socket, through httptools into a running :class:`HTTPServer`;
+- multipart uploads (RFC 7578) to the fake PyPI's legacy upload API, over a real socket;
+- directory path resolution (``_core/paths.py``), header directives (``_core/directives.py``),
+  syslog framing and parsing (``_core/syslog.py``), log-record frames (``_core/logframes.py``).
+
+``make test`` runs a few examples of each; ``make stress`` runs this same file with
+``UNDERSTUDY_FUZZ_EXAMPLES`` set much higher.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import struct
+import unicodedata
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from understudy import HTTPServer, Request, Response
+from understudy._core.directives import DirectiveError, Directives, parse_in_file, parse_sidecar
+from understudy._core.logframes import BadFrame, LogFrameDecoder, decode_datagram
+from understudy._core.paths import FilePath, Refusal, resolve_target
+from understudy._core.syslog import FrameError, SyslogFramer, parse_message
+from understudy.fakes import PyPIServer
+
+#: Examples per fuzz target (``make stress`` raises it).
+EXAMPLES = int(os.environ.get("UNDERSTUDY_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+#: Seconds a fuzzed connection may take to be answered and closed: more is a hang.
+HANG = 5.0
+
+# -- HTTP request bytes ----------------------------------------------------------------------
+
+_TOKENS = [
+    b"GET", b"HEAD", b"POST", b"PUT", b"CONNECT", b"OPTIONS", b"get", b"G\x00T", b"",
+]  # fmt: skip
+_TARGETS = [b"/", b"/a?b=c", b"*", b"http://h/x", b"/%00", b"/a b", b"/\xff", b"//..//", b""]
+_VERSIONS = [b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.", b"HTTP/11", b""]
+_NAMES = [
+    b"Host", b"Content-Length", b"Transfer-Encoding", b"Connection", b"Expect", b"Upgrade",
+    b"X-A", b"X A", b"Host ", b"", b"\x7f",
+]  # fmt: skip
+_VALUES = [
+    b"t", b"0", b"5", b"-1", b"1, 2", b"chunked", b"chunked, identity", b"close", b"keep-alive",
+    b"100-continue", b"websocket", b"a\r\n b", b"\x00", b"\xff", b"999999999999999999999", b"",
+]  # fmt: skip
+_EOLS = [b"\r\n", b"\n", b"\r", b" \r\n"]
+_BODIES = [b"", b"hello", b"0\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n", b"z\r\n", b"5\r\nhel"]
+
+_field = st.tuples(
+    st.sampled_from(_NAMES), st.sampled_from([b": ", b":", b" : ", b""]), st.sampled_from(_VALUES)
+).map(b"".join)
+
+
+@st.composite
+def _request(draw: st.DrawFn) -> bytes:
+    eol = draw(st.sampled_from(_EOLS))
+    line = b" ".join(
+        [
+            draw(st.sampled_from(_TOKENS)),
+            draw(st.sampled_from(_TARGETS)),
+            draw(st.sampled_from(_VERSIONS)),
+        ]
+    )
+    fields = draw(st.lists(_field, max_size=6))
+    return line + eol + b"".join(f + eol for f in fields) + eol + draw(st.sampled_from(_BODIES))
+
+
+http_input = st.one_of(
+    st.lists(_request(), min_size=1, max_size=3).map(b"".join),
+    st.binary(max_size=300),
+    st.tuples(_request(), st.binary(max_size=40), st.integers(0, 200)).map(
+        lambda t: t[0][: t[2]] + t[1] + t[0][t[2] :]
+    ),
+)
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def _responses(data: bytes, methods: list[str]) -> list[int]:
+    """The final status codes in ``data``, framed by Content-Length (HEAD: no body)."""
+    statuses: list[int] = []
+    while data:
+        head, sep, data = data.partition(b"\r\n\r\n")
+        assert sep, f"a response head without its end: {head[:200]!r}"
+        lines = head.split(b"\r\n")
+        assert lines[0][:9] == b"HTTP/1.1 ", lines[0]
+        status = int(lines[0][9:12])
+        if 100 <= status < 200:
+            continue
+        method = methods[len(statuses)] if len(statuses) < len(methods) else "GET"
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        if method != "HEAD" and status not in (204, 304):
+            data = data[length:]
+        statuses.append(status)
+    return statuses
+
+
+def test_http_request_bytes_are_answered_or_recorded() -> None:
+    handled: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        handled.append(request)
+        return Response(200, "ok")
+
+    with HTTPServer(handler=handler, header_timeout=HANG, idle_timeout=HANG) as server:
+
+        @FUZZ
+        @given(http_input)
+        def check(data: bytes) -> None:
+            server.clear()
+            handled.clear()
+            with socket.create_connection(server.address, timeout=HANG) as sock:
+                try:
+                    sock.sendall(data)
+                    sock.shutdown(socket.SHUT_WR)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                answer = _read_all(sock)  # a hang is a socket.timeout here
+            recorded = server.requests
+            statuses = _responses(answer, [request.method for request in recorded])
+            if data.strip(b"\r\n"):
+                assert recorded, f"{data!r} was neither answered nor recorded"
+            assert len(statuses) <= len(recorded)
+            if recorded:
+                assert statuses, f"{data!r} was recorded but not answered"
+            for status, request in zip(statuses, recorded, strict=False):
+                assert (status == 200) == (request.error is None), (status, request)
+            assert len(handled) == sum(1 for request in recorded if request.error is None)
+            assert all(request.error is None for request in handled)
+
+        check()
+        server.check()  # nothing raised inside the server
+        with socket.create_connection(server.address, timeout=HANG) as sock:
+            sock.sendall(b"GET /alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            assert _read_all(sock).startswith(b"HTTP/1.1 200 ")
+
+
+# -- multipart uploads to the fake PyPI ------------------------------------------------------
+
+_BOUNDARY = b"fuzzb"
+_FORM_FIELDS = [
+    (b":action", b"file_upload"), (b"protocol_version", b"1"), (b"name", b"tiny"),
+    (b"version", b"1.0"), (b"filetype", b"sdist"), (b"metadata_version", b"2.1"),
+    (b"sha256_digest", b"0" * 64), (b"md5_digest", b"zz"), (b"name", b"\xff\x00"),
+    (b"version", b"not a version"), (b"pyversion", b"source"),
+]  # fmt: skip
+_DISPOSITIONS = [
+    b'Content-Disposition: form-data; name="%s"',
+    b'Content-Disposition: form-data; name="%s"; filename="tiny-1.0.tar.gz"',
+    b"Content-Disposition: attachment",
+    b'Content-Disposition: form-data; name="%s',
+    b"",
+]  # fmt: skip
+_CONTENT_TYPES = [b"multipart/form-data; boundary=fuzzb", b"text/plain", b"multipart/form-data"]
+
+
+@st.composite
+def _multipart(draw: st.DrawFn) -> bytes:
+    parts = []
+    for name, given_value in draw(st.lists(st.sampled_from(_FORM_FIELDS), max_size=10)):
+        disposition = draw(st.sampled_from(_DISPOSITIONS)).replace(b"%s", name)
+        value = draw(st.binary(max_size=30)) if draw(st.booleans()) else given_value
+        parts.append(b"--" + _BOUNDARY + b"\r\n" + disposition + b"\r\n\r\n" + value + b"\r\n")
+    end = draw(st.sampled_from([b"--" + _BOUNDARY + b"--\r\n", b"--" + _BOUNDARY, b""]))
+    return b"".join(parts) + end
+
+
+def test_pypi_multipart_uploads_are_answered_or_refused_with_a_reason() -> None:
+    with PyPIServer(anonymous=True) as server:
+
+        @FUZZ
+        @given(st.one_of(_multipart(), st.binary(max_size=300)), st.sampled_from(_CONTENT_TYPES))
+        def check(body: bytes, content_type: bytes) -> None:
+            head = (
+                b"POST /legacy/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                b"Content-Type: " + content_type + b"\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+            )
+            with socket.create_connection(server.address, timeout=HANG) as sock:
+                sock.sendall(head + body)
+                answer = _read_all(sock)  # a hang is a socket.timeout here
+            assert answer.startswith(b"HTTP/1.1 "), answer[:100]
+            status = int(answer[9:12])
+            assert status in (200, 400, 403, 409), answer[:300]  # never a 500
+            if status != 200:
+                assert answer.partition(b"\r\n\r\n")[2].strip(), "refused without a reason"
+
+        check()
+        server.check()  # nothing raised inside the server
+
+
+# -- directory path resolution ---------------------------------------------------------------
+
+_PATH_PIECES = [
+    "/", "..", ".", "%2e", "%2E%2e", "%2f", "%5c", "\\", "%00", "%c0%af", "a", "b.txt", "%",
+    "%zz", "%e2%80%ae", "~", ";", "?x", "#f", "//", "\x00", "é",
+]  # fmt: skip
+
+
+@FUZZ
+@given(
+    st.lists(st.sampled_from(_PATH_PIECES), max_size=12).map("".join),
+    st.sampled_from(["/", "/p", "/p/"]),
+)
+def test_path_resolution_never_escapes_the_directory(tail: str, prefix: str) -> None:
+    resolved = resolve_target(prefix.rstrip("/") + "/" + tail, prefix)
+    assert isinstance(resolved, FilePath | Refusal)
+    if isinstance(resolved, Refusal):
+        assert resolved.reason
+        return
+    for segment in resolved.segments:
+        assert segment not in ("", ".", "..")
+        assert "/" not in segment
+        assert "\\" not in segment
+        assert not any(unicodedata.category(char) == "Cc" for char in segment)
+
+
+@FUZZ
+@given(st.text(max_size=200), st.text(max_size=20))
+def test_path_resolution_of_any_text_never_raises(target: str, prefix: str) -> None:
+    assert isinstance(resolve_target(target, prefix or "/"), FilePath | Refusal)
+
+
+# -- header directives -----------------------------------------------------------------------
+
+_DIRECTIVE_LINES = [
+    b"Status: 404", b"Status: 999 x", b"Status:", b"Content-Type: text/plain", b"X-A: b",
+    b"X A: b", b": v", b"Status: 200\nStatus: 201", b"\xff\xfe", b"# comment", b"  folded",
+    b"<!-- status: 302 -->", b"<!--", b"-->", b"\x00",
+]  # fmt: skip
+_directive_source = st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.sampled_from(_DIRECTIVE_LINES), max_size=8).map(b"\n".join),
+)
+
+
+@FUZZ
+@given(_directive_source)
+def test_directives_parse_or_raise_directive_error(data: bytes) -> None:
+    for parse in (parse_sidecar, parse_in_file):
+        try:
+            parsed: Directives | DirectiveError = parse(data)
+        except DirectiveError as error:
+            parsed = error
+        assert isinstance(parsed, Directives) or str(parsed)
+
+
+# -- syslog framing and parsing --------------------------------------------------------------
+
+_SYSLOG_PIECES = [
+    b"<34>1 2003-10-11T22:14:15.003Z host app - ID47 - msg\n", b"<13>Oct 11 22:14:15 h t: m\n",
+    b"12 <13>1 - - - -", b"99999999999 ", b"<999>", b"<>", b"\n", b"\x00", b"5 abc", b"0 ",
+    b"<165>1 - - - - - [a b=\"c\\\"\"]", b"[", b"\"",
+]  # fmt: skip
+_syslog_stream = st.one_of(
+    st.binary(max_size=400),
+    st.lists(st.sampled_from(_SYSLOG_PIECES), max_size=10).map(b"".join),
+)
+
+
+@FUZZ
+@given(_syslog_stream, st.lists(st.integers(1, 50), max_size=10), st.integers(8, 200))
+def test_syslog_framing_and_parsing_never_raise(
+    stream: bytes, cuts: list[int], max_size: int
+) -> None:
+    framer = SyslogFramer(max_message_size=max_size)
+    frames: list[bytes | FrameError] = []
+    rest = stream
+    for cut in cuts:
+        frames += framer.feed(rest[:cut])
+        rest = rest[cut:]
+    frames += framer.feed(rest)
+    frames += framer.close()
+    for frame in frames:
+        if isinstance(frame, FrameError):
+            assert frame.reason
+            continue
+        assert len(frame) <= max_size
+        message = parse_message(frame)
+        assert message.error is None or message.error
+
+
+@FUZZ
+@given(st.binary(max_size=500))
+def test_syslog_parsing_of_any_datagram_never_raises(data: bytes) -> None:
+    message = parse_message(data)
+    assert message.error is None or message.error
+
+
+# -- log-record frames -----------------------------------------------------------------------
+
+_plain = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack(">L", len(payload)) + payload
+
+
+_log_stream = st.one_of(
+    st.binary(max_size=300),
+    st.lists(
+        st.one_of(
+            st.dictionaries(st.text(max_size=8), _plain, max_size=4).map(
+                lambda d: _frame(pickle.dumps(d))
+            ),
+            st.binary(max_size=40).map(_frame),
+            st.just(struct.pack(">L", 0xFFFFFFFF)),
+        ),
+        max_size=5,
+    ).map(b"".join),
+)
+
+
+@FUZZ
+@given(_log_stream, st.lists(st.integers(1, 60), max_size=8), st.integers(4, 400))
+def test_log_record_frames_never_raise(stream: bytes, cuts: list[int], max_size: int) -> None:
+    decoder = LogFrameDecoder(max_frame_size=max_size)
+    out: list[dict[str, Any] | BadFrame] = []
+    rest = stream
+    for cut in cuts:
+        out += decoder.feed(rest[:cut])
+        rest = rest[cut:]
+    out += decoder.feed(rest)
+    out += decoder.close()
+    for item in out:
+        assert isinstance(item, dict | BadFrame)
+        if isinstance(item, BadFrame):
+            assert item.reason
+    datagram = decode_datagram(stream, max_size)
+    assert isinstance(datagram, dict | BadFrame)

@@ -1,0 +1,311 @@
+"""The legacy upload API over plain HTTP: what PyPI refuses, with PyPI's status and words.
+
+Each upload is a ``multipart/form-data`` POST built by requests, shaped as twine sends it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import requests
+
+from understudy import ConfigurationError, WaitTimeout
+from understudy.fakes import PyPIServer
+
+TIMEOUT = 5.0
+
+
+def upload(
+    server: PyPIServer,
+    dist: Path,
+    *,
+    auth: tuple[str, str] | None = ("ada", "s3cret"),
+    content: bytes | None = None,
+    **fields: Any,
+) -> requests.Response:
+    """POST ``dist`` to the upload API as twine would; ``fields`` override or add form fields."""
+    data = dist.read_bytes() if content is None else content
+    wheel = dist.name.endswith(".whl")
+    form: dict[str, Any] = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "metadata_version": "2.4",
+        "name": "My_Pkg.Name",
+        "version": "1.0",
+        "filetype": "bdist_wheel" if wheel else "sdist",
+        "pyversion": "py3" if wheel else "source",
+        "requires_python": ">=3.8",
+        "classifiers": ["Programming Language :: Python :: 3", "Typing :: Typed"],
+        "sha256_digest": hashlib.sha256(dist.read_bytes()).hexdigest(),
+        "md5_digest": hashlib.md5(dist.read_bytes()).hexdigest(),
+        "blake2_256_digest": hashlib.blake2b(dist.read_bytes(), digest_size=32).hexdigest(),
+    }
+    form.update(fields)
+    form = {name: value for name, value in form.items() if value is not None}
+    return requests.post(
+        server.upload_url,
+        data=form,
+        files={"content": (dist.name, data, "application/octet-stream")},
+        auth=auth,
+        timeout=TIMEOUT,
+    )
+
+
+@pytest.fixture
+def pypi(make_pypi_server: Any) -> PyPIServer:
+    server: PyPIServer = make_pypi_server(users={"ada": "s3cret"}, tokens=["pypi-tok"])
+    return server
+
+
+def test_an_upload_is_recorded_with_its_form_and_metadata(
+    pypi: PyPIServer, tiny_dists: list[Path]
+) -> None:
+    reply = upload(pypi, tiny_dists[0])
+
+    assert reply.status_code == 200
+    [received] = pypi.wait_for_uploads(1)
+    assert received.project == "My_Pkg.Name"
+    assert received.uploader == "ada"
+    assert received.form.get_all("classifiers") == [
+        "Programming Language :: Python :: 3",
+        "Typing :: Typed",
+    ]
+    assert received.metadata["classifiers"] == ["Programming Language :: Python :: 3"]
+    assert received.size == tiny_dists[0].stat().st_size
+    [file] = pypi.files
+    assert file.filename == tiny_dists[0].name
+    assert file.uploader == "ada"
+    assert pypi.content(file.filename) == tiny_dists[0].read_bytes()
+
+
+@pytest.mark.parametrize("digest", ["md5_digest", "sha256_digest", "blake2_256_digest"])
+def test_a_digest_that_does_not_match_gets_400(
+    pypi: PyPIServer, tiny_dists: list[Path], digest: str
+) -> None:
+    wrong: dict[str, Any] = {digest: "00" * 16}
+    reply = upload(pypi, tiny_dists[0], **wrong)
+
+    assert reply.status_code == 400
+    assert reply.reason == (
+        "The digest supplied does not match a digest calculated from the uploaded file."
+    )
+    assert pypi.files == []
+    assert pypi.uploads == []
+
+
+def test_an_upload_without_any_digest_gets_400(pypi: PyPIServer, tiny_dists: list[Path]) -> None:
+    reply = upload(pypi, tiny_dists[0], md5_digest=None, sha256_digest=None, blake2_256_digest=None)
+
+    assert reply.status_code == 400
+    assert reply.reason == "Include at least one message digest."
+
+
+def test_the_same_file_again_is_a_no_op_and_other_bytes_under_its_name_get_400(
+    pypi: PyPIServer, tiny_dists: list[Path]
+) -> None:
+    assert upload(pypi, tiny_dists[1]).status_code == 200
+    # PyPI answers a byte-identical re-upload 200 and keeps one file (twine retries rely on it).
+    assert upload(pypi, tiny_dists[1]).status_code == 200
+    assert len(pypi.files) == 1
+
+    other = tiny_dists[1].read_bytes() + b"\0"  # gzip ignores trailing bytes: still an sdist
+    reply = upload(
+        pypi,
+        tiny_dists[1],
+        content=other,
+        sha256_digest=hashlib.sha256(other).hexdigest(),
+        md5_digest=None,
+        blake2_256_digest=None,
+    )
+
+    assert reply.status_code == 400
+    assert reply.reason.startswith("File already exists ('my_pkg_name-1.0.tar.gz'")
+    assert len(pypi.uploads) == 1
+    assert pypi.content("my_pkg_name-1.0.tar.gz") == tiny_dists[1].read_bytes()
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [("ada", "wrong"), ("bob", "s3cret"), None],
+    ids=["wrong-password", "unknown-user", "no-credentials"],
+)
+def test_wrong_or_missing_credentials_get_403(
+    pypi: PyPIServer, tiny_dists: list[Path], auth: tuple[str, str] | None
+) -> None:
+    reply = upload(pypi, tiny_dists[0], auth=auth)
+
+    assert reply.status_code == 403
+    assert reply.reason.startswith("Invalid or non-existent authentication information.")
+    assert pypi.files == []
+
+
+def test_a_token_is_the_password_of_the_token_user(
+    pypi: PyPIServer, tiny_dists: list[Path]
+) -> None:
+    refused = upload(pypi, tiny_dists[0], auth=("__token__", "pypi-other"))
+    assert refused.status_code == 403
+    assert refused.reason.startswith("Invalid API Token")
+
+    assert upload(pypi, tiny_dists[0], auth=("__token__", "pypi-tok")).status_code == 200
+    [received] = pypi.wait_for_uploads(1)
+    assert received.uploader == "__token__"
+
+
+def test_anonymous_uploads_when_configured(make_pypi_server: Any, tiny_dists: list[Path]) -> None:
+    anonymous: PyPIServer = make_pypi_server(anonymous=True)
+    assert upload(anonymous, tiny_dists[0], auth=None).status_code == 200
+    assert anonymous.wait_for_uploads(1)[0].uploader is None
+
+    # Without users or tokens configured, any credentials are taken and the name kept.
+    open_server: PyPIServer = make_pypi_server()
+    assert upload(open_server, tiny_dists[0], auth=("anyone", "x")).status_code == 200
+    assert open_server.wait_for_uploads(1)[0].uploader == "anyone"
+    assert upload(open_server, tiny_dists[1], auth=None).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({":action": "submit"}, "Project pre-registration is no longer required"),
+        ({":action": "doc_upload"}, "Invalid value for :action"),
+        ({"protocol_version": "2"}, "Unknown protocol version."),
+        ({"version": None}, "'' is an invalid value for version."),
+        ({"version": "one"}, "'one' is an invalid value for Version."),
+        ({"name": "other-project"}, "Start filename for 'other-project' with 'other_project'."),
+        ({"version": "2.0"}, "Version in filename should be '2.0' not '1.0'."),
+        ({"filetype": "sdist"}, "Invalid distribution file."),
+    ],
+)
+def test_a_form_pypi_would_refuse_gets_its_message(
+    pypi: PyPIServer, tiny_dists: list[Path], fields: dict[str, Any], reason: str
+) -> None:
+    reply = upload(pypi, tiny_dists[0], **fields)
+
+    assert reply.status_code in (400, 410)
+    assert reply.reason.startswith(reason)
+    assert reason in reply.text
+    assert pypi.files == []
+
+
+def test_a_file_that_is_not_a_distribution_gets_400(
+    pypi: PyPIServer, tiny_dists: list[Path], tmp_path: Path
+) -> None:
+    fake = tmp_path / "my_pkg_name-1.0-py3-none-any.whl"
+    fake.write_bytes(b"not a zip")
+    assert upload(pypi, fake).reason == "Invalid distribution file."
+
+    text = tmp_path / "my_pkg_name-1.0.txt"
+    text.write_bytes(b"hello")
+    assert upload(pypi, text).reason.startswith("Invalid file extension")
+
+
+def test_the_upload_api_takes_a_multipart_post_only(pypi: PyPIServer) -> None:
+    assert requests.get(pypi.upload_url, timeout=TIMEOUT).status_code == 405
+    reply = requests.post(pypi.upload_url, data=b"x", auth=("ada", "s3cret"), timeout=TIMEOUT)
+    assert reply.status_code == 400
+    assert "multipart/form-data" in reply.reason
+
+
+def test_uploads_go_to_the_directory_and_its_files_are_served(
+    make_pypi_server: Any, tiny_dists: list[Path], tmp_path: Path
+) -> None:
+    (tmp_path / tiny_dists[1].name).write_bytes(tiny_dists[1].read_bytes())
+    server: PyPIServer = make_pypi_server(directory=tmp_path)
+    assert [f.filename for f in server.files] == [tiny_dists[1].name]
+
+    assert upload(server, tiny_dists[0], auth=("ada", "x")).status_code == 200
+
+    assert (tmp_path / tiny_dists[0].name).read_bytes() == tiny_dists[0].read_bytes()
+    reply = requests.get(f"{server.url}/packages/{tiny_dists[1].name}", timeout=TIMEOUT)
+    assert reply.content == tiny_dists[1].read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"users": ["ada"]}, "users must map user names to passwords"),
+        ({"tokens": "pypi-tok"}, "tokens must be a list of token strings"),
+        ({"directory": "/no/such/dir"}, "directory must be an existing directory"),
+    ],
+)
+def test_wrong_options_say_what_to_write(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        PyPIServer(**options)
+
+
+def test_preload_refuses_what_is_not_a_distribution(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hi")
+    server = PyPIServer()
+    with pytest.raises(ConfigurationError, match="Invalid file extension"):
+        server.preload(tmp_path / "notes.txt")
+    with pytest.raises(ConfigurationError, match="is neither"):
+        server.preload(tmp_path / "missing.whl")
+
+
+@pytest.mark.parametrize(
+    "filename", ["../my_pkg_name-1.0.tar.gz", ".my_pkg_name-1.0.tar.gz", "a\\b-1.0.zip"]
+)
+def test_a_file_name_that_could_escape_the_directory_gets_400(
+    make_pypi_server: Any, tiny_dists: list[Path], tmp_path: Path, filename: str
+) -> None:
+    server: PyPIServer = make_pypi_server(directory=tmp_path)
+    data = tiny_dists[1].read_bytes()
+    reply = requests.post(
+        server.upload_url,
+        data={
+            ":action": "file_upload",
+            "protocol_version": "1",
+            "metadata_version": "2.4",
+            "name": "My_Pkg.Name",
+            "version": "1.0",
+            "filetype": "sdist",
+            "sha256_digest": hashlib.sha256(data).hexdigest(),
+        },
+        files={"content": (filename, data, "application/octet-stream")},
+        auth=("ada", "x"),
+        timeout=TIMEOUT,
+    )
+
+    assert reply.status_code == 400
+    assert reply.reason.startswith("Invalid distribution file name")
+    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.parent.glob("my_pkg_name-1.0.tar.gz")) == []
+
+
+@pytest.mark.asyncio
+async def test_wait_for_uploads_async_and_its_timeout(tiny_dists: list[Path]) -> None:
+    async with PyPIServer(anonymous=True) as server:
+        with pytest.raises(WaitTimeout, match="upload"):
+            await server.wait_for_uploads_async(1, timeout=0.05)
+        data = tiny_dists[0].read_bytes()
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            reply = await client.post(
+                server.upload_url,
+                data={
+                    ":action": "file_upload",
+                    "protocol_version": "1",
+                    "metadata_version": "2.4",
+                    "name": "my-pkg-name",
+                    "version": "1.0",
+                    "filetype": "bdist_wheel",
+                    "sha256_digest": hashlib.sha256(data).hexdigest(),
+                },
+                files={"content": (tiny_dists[0].name, data)},
+            )
+        assert reply.status_code == 200
+        [received] = await server.wait_for_uploads_async(1, match=lambda u: u.uploader is None)
+        assert received.project == "my-pkg-name"
+        assert server.files[0].project == "My_Pkg.Name"  # the metadata's own spelling
+
+
+def test_an_expectation_still_answers_first(pypi: PyPIServer, tiny_dists: list[Path]) -> None:
+    """A test can make the fake fail the way PyPI sometimes does, then behave again."""
+    pypi.expect("POST", "/legacy/").respond(503, body="Service Unavailable").once()
+
+    assert upload(pypi, tiny_dists[0]).status_code == 503
+    assert upload(pypi, tiny_dists[0]).status_code == 200
+    assert len(pypi.wait_for_uploads(1)) == 1

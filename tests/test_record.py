@@ -1,0 +1,140 @@
+"""Proxy to an upstream, record WireMock mappings, replay them with the upstream stopped."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+import understudy
+
+LARGE = bytes(range(256)) * 20  # 5 KiB, not UTF-8: goes to __files
+
+
+def _upstream() -> understudy.HTTPServer:
+    upstream = understudy.HTTPServer()
+    upstream.expect("GET", "/text").respond(
+        200, body=b"plain text", headers={"Content-Type": "text/plain", "X-Up": "1"}
+    )
+    upstream.expect("GET", "/json", query={"page": "2"}).respond(
+        200, json={"page": 2, "items": ["a", "b"]}
+    )
+    upstream.expect("POST", "/echo").respond_with(
+        lambda request: understudy.Response(201, b"got " + request.body, reason="Made")
+    )
+    upstream.expect("GET", "/large").respond(
+        200, body=LARGE, headers=[("Content-Type", "image/png"), ("Set-Cookie", "a=1")]
+    )
+    upstream.expect("GET", "/binary").respond(200, body=b"\xff\x00\xfe")
+    upstream.expect("GET", "/missing").respond(404, body=b"not here")
+    return upstream
+
+
+def _fetch(base: str, method: str, target: str, body: bytes | None = None) -> tuple[object, ...]:
+    """Status, reason, the fields other than Date, and the body, as http.client sees them."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request(method, target, body=body)
+        answer = connection.getresponse()
+        content = answer.read()
+    finally:
+        connection.close()
+    fields = [(k, v) for k, v in answer.getheaders() if k.lower() != "date"]
+    return answer.status, answer.reason, fields, content
+
+
+SESSION = [
+    ("GET", "/text", None),
+    ("GET", "/json?page=2", None),
+    ("POST", "/echo", b"hello"),
+    ("GET", "/large", None),
+    ("GET", "/binary", None),
+    ("GET", "/missing", None),
+]
+
+
+def test_record_then_replay_offline_is_byte_identical(tmp_path: Path) -> None:
+    recorded = {}
+    with (
+        _upstream() as upstream,
+        understudy.HTTPServer(proxy_to=upstream.url, record=tmp_path) as proxy,
+    ):
+        for method, target, body in SESSION:
+            recorded[(method, target)] = _fetch(proxy.url, method, target, body)
+        # the same request again writes no second mapping
+        _fetch(proxy.url, "GET", "/text")
+        upstream_requests = upstream.wait_for_requests(len(SESSION) + 1)
+    assert recorded[("POST", "/echo")][:2] == (201, "Made")
+    assert recorded[("GET", "/large")][3] == LARGE
+    assert upstream_requests[0].headers["Host"] == upstream.url.removeprefix("http://")
+
+    files = sorted(os.listdir(tmp_path / "mappings"))
+    assert len(files) == len(SESSION)
+    assert len(os.listdir(tmp_path / "__files")) == 1  # only the large body
+
+    # the upstream is stopped: the replay answers alone
+    with understudy.HTTPServer(mappings=tmp_path) as replay:
+        for method, target, body in SESSION:
+            assert _fetch(replay.url, method, target, body) == recorded[(method, target)]
+
+
+def test_recorded_mapping_shape(tmp_path: Path) -> None:
+    with (
+        _upstream() as upstream,
+        understudy.HTTPServer(proxy_to=upstream.url, record=tmp_path) as proxy,
+    ):
+        _fetch(proxy.url, "POST", "/echo", b"hello")
+    [file] = (tmp_path / "mappings").iterdir()
+    mapping = json.loads(file.read_text())
+    assert mapping["request"] == {
+        "method": "POST",
+        "url": "/echo",
+        "bodyPatterns": [{"equalTo": "hello"}],
+    }
+    response = mapping["response"]
+    assert (response["status"], response["statusMessage"], response["body"]) == (
+        201,
+        "Made",
+        "got hello",
+    )
+    # framing and Date are the replaying server's own
+    assert {name.lower() for name in response.get("headers", {})} <= {"content-type"}
+
+
+def test_replay_does_not_answer_a_request_it_did_not_record(tmp_path: Path) -> None:
+    with (
+        _upstream() as upstream,
+        understudy.HTTPServer(proxy_to=upstream.url, record=tmp_path) as proxy,
+    ):
+        _fetch(proxy.url, "POST", "/echo", b"hello")
+    with understudy.HTTPServer(mappings=tmp_path) as replay:
+        assert _fetch(replay.url, "POST", "/echo", b"other")[0] == 404
+        with pytest.raises(understudy.UnexpectedRequest, match="body: expected"):
+            replay.check()
+
+
+def test_proxy_without_record_and_an_unreachable_upstream() -> None:
+    with understudy.HTTPServer() as gone:
+        url = gone.url
+    with understudy.HTTPServer(proxy_to=url) as proxy:
+        answer = requests.get(proxy.url + "/x", timeout=5)
+    assert answer.status_code == 502
+    assert "could not get an answer from proxy to" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"record": "somewhere"}, "give proxy_to= too"),
+        ({"proxy_to": "ftp://x"}, "upstream URL such as"),
+        ({"proxy_to": "http://x", "response": understudy.Response()}, "without response="),
+    ],
+)
+def test_proxy_configuration_errors(options: dict[str, object], message: str) -> None:
+    with pytest.raises(understudy.ConfigurationError, match=message):
+        understudy.HTTPServer(**options)  # type: ignore[arg-type]

@@ -1,0 +1,342 @@
+"""WireMock stub mappings: the pure matching rules, and a set of mapping files replayed."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+import understudy
+from understudy._core.wiremock import (
+    MappingError,
+    json_equal,
+    json_path,
+    parse_mapping,
+    parse_mappings_document,
+    parse_request_pattern,
+    parse_value_pattern,
+)
+
+DATA = Path(__file__).parent / "data" / "wiremock"
+
+
+# -- pure: value patterns, JSON equality, JSON paths ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ({"equalTo": "abc"}, "abc", True),
+        ({"equalTo": "abc"}, "ABC", False),
+        ({"equalTo": "abc", "caseInsensitive": True}, "ABC", True),
+        ({"equalTo": "abc"}, None, False),
+        ({"contains": "b"}, "abc", True),
+        ({"contains": "z"}, "abc", False),
+        ({"doesNotContain": "z"}, "abc", True),
+        ({"matches": "a.c"}, "abc", True),
+        ({"matches": "a"}, "abc", False),  # the whole value, as Java's String.matches
+        ({"doesNotMatch": "a.*"}, "abc", False),
+        ({"doesNotMatch": "b.*"}, "abc", True),
+        ({"absent": True}, None, True),
+        ({"absent": True}, "", False),
+        ({"equalToJson": '{"a": [1, 2]}'}, '{"a":[1,2]}', True),
+        ({"equalToJson": {"a": [1, 2]}}, '{"a": [2, 1]}', False),
+        ({"equalToJson": {"a": [1, 2]}, "ignoreArrayOrder": True}, '{"a": [2, 1]}', True),
+        ({"equalToJson": {"a": 1}}, '{"a": 1, "b": 2}', False),
+        ({"equalToJson": {"a": 1}, "ignoreExtraElements": True}, '{"a": 1, "b": 2}', True),
+        ({"equalToJson": {"a": 1}}, "not json", False),
+        ({"matchesJsonPath": "$.a"}, '{"a": 0}', True),
+        ({"matchesJsonPath": "$.b"}, '{"a": 0}', False),
+        ({"matchesJsonPath": {"expression": "$.a", "equalTo": "0"}}, '{"a": 0}', True),
+        ({"matchesJsonPath": {"expression": "$.a", "contains": "x"}}, '{"a": "y"}', False),
+        ({"matchesJsonPath": "$.items[?(@.n > 1)]"}, '{"items": [{"n": 2}]}', True),
+        ({"matchesJsonPath": "$.items[?(@.n > 1)]"}, '{"items": [{"n": 1}]}', False),
+    ],
+)
+def test_value_pattern(pattern: dict[str, Any], value: str | None, expected: bool) -> None:
+    assert parse_value_pattern("p", pattern).matches(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("received", "expected", "options", "equal"),
+    [
+        ({"a": 1}, {"a": 1}, {}, True),
+        ({"a": True}, {"a": 1}, {}, False),  # JSON true is not 1
+        ([1, [2, 3]], [1, [3, 2]], {"ignore_array_order": True}, True),
+        ([1, 1, 2], [1, 2, 2], {"ignore_array_order": True}, False),  # multisets, not sets
+        ({"a": {"b": 1, "c": 2}}, {"a": {"b": 1}}, {"ignore_extra_elements": True}, True),
+        ({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}}, {"ignore_extra_elements": True}, False),
+        ([{"a": 1}], {"a": 1}, {}, False),
+    ],
+)
+def test_json_equal(received: Any, expected: Any, options: dict[str, bool], equal: bool) -> None:
+    assert json_equal(received, expected, **options) is equal
+
+
+DOCUMENT = {
+    "store": {
+        "book": [{"title": "A", "price": 8}, {"title": "B", "price": 12, "isbn": "x"}],
+        "bicycle": {"price": 20},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("expression", "found"),
+    [
+        ("$.store.bicycle.price", [20]),
+        ("$['store']['bicycle']", [{"price": 20}]),
+        ("$.store.book[0].title", ["A"]),
+        ("$.store.book[-1].title", ["B"]),
+        ("$.store.book[*].title", ["A", "B"]),
+        ("$..price", [8, 12, 20]),
+        ("$.store.book[?(@.isbn)]", [[{"title": "B", "price": 12, "isbn": "x"}]]),
+        ("$.store.book[?(@.price < 10)]", [[{"title": "A", "price": 8}]]),
+        ("$.nothing", []),
+    ],
+)
+def test_json_path(expression: str, found: list[Any]) -> None:
+    assert json_path(expression, DOCUMENT) == found
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"request": {"method": "GET"}, "respnse": {}}, "mapping.respnse: unknown field"),
+        ({"request": {"urlPathh": "/x"}}, "mapping.request.urlPathh: unknown field"),
+        ({"request": {"cookies": {}}}, "mapping.request.cookies: this WireMock field is not"),
+        (
+            {"request": {"bodyPatterns": [{"equalsTo": "x"}]}},
+            "mapping.request.bodyPatterns[0]: give exactly one of",
+        ),
+        (
+            {"request": {"headers": {"A": {"equalTo": "x", "ignoreCase": True}}}},
+            "mapping.request.headers.A.ignoreCase: unknown field beside 'equalTo'",
+        ),
+        (
+            {"request": {"bodyPatterns": [{"equalToXml": "<a/>"}]}},
+            "mapping.request.bodyPatterns[0].equalToXml: this WireMock matcher is not supported",
+        ),
+        ({"request": {"url": "/a", "urlPath": "/a"}}, "give one of url, urlPattern"),
+        ({"response": {"status": 99}}, "mapping.response.status: an int from 100 to 599"),
+        ({"response": {"transformers": ["x"]}}, "mapping.response.transformers: this WireMock"),
+        ({"response": {"body": "a", "jsonBody": {}}}, "give one of body, jsonBody"),
+        ({"newScenarioState": "x"}, "need a scenarioName"),
+        ({"priority": 0}, "mapping.priority: a positive int"),
+        (
+            {"request": {"bodyPatterns": [{"matchesJsonPath": "$.a[?(@.b =~ /x/)]"}]}},
+            "understudy reads simple JSON paths",
+        ),
+    ],
+)
+def test_mapping_errors_name_the_field(mapping: dict[str, Any], message: str) -> None:
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(mapping)
+    assert message in str(caught.value)
+
+
+def test_null_members_read_as_absent() -> None:
+    stub = parse_mapping(
+        {"name": None, "request": {"url": "/x", "headers": None}, "response": {"body": None}}
+    )
+    assert (stub.name, stub.request.url, stub.request.headers, stub.response.body) == (
+        None,
+        ("url", "/x"),
+        {},
+        b"",
+    )
+
+
+def test_a_document_of_mappings_names_the_item() -> None:
+    with pytest.raises(MappingError, match=r"mapping\.mappings\[1\]\.request\.verb: unknown"):
+        parse_mappings_document({"mappings": [{}, {"request": {"verb": "GET"}}]})
+
+
+def test_request_pattern_differences_are_per_field() -> None:
+    pattern = parse_request_pattern(
+        "request",
+        {
+            "method": "POST",
+            "urlPath": "/a",
+            "queryParameters": {"q": {"equalTo": "1"}},
+            "headers": {"X-Key": {"absent": True}},
+            "bodyPatterns": [{"contains": "hello"}],
+        },
+    )
+    found = pattern.differences(
+        method="GET",
+        target="/b?q=2",
+        query=[("q", "2")],
+        headers=[("x-key", "k")],
+        body=b"bye",
+    )
+    assert [d.field for d in found] == ["method", "urlPath", "query q", "header X-Key", "body"]
+    assert str(found[1]) == "urlPath: expected '/a', got '/b'"
+    assert str(found[3]) == "header X-Key: expected absent, got 'k'"
+
+
+# -- the mapping files, replayed ----------------------------------------------------------------
+
+
+@pytest.fixture
+def stubbed() -> Any:
+    with understudy.HTTPServer(mappings=DATA) as server:
+        yield server
+
+
+def test_body_status_message_and_headers(stubbed: understudy.HTTPServer) -> None:
+    response = requests.get(stubbed.url + "/hello", timeout=5)
+    assert (response.status_code, response.reason, response.content) == (200, "Fine", b"Hello")
+    assert response.headers["Content-Type"] == "text/plain"
+    assert response.raw.headers.getlist("X-Multi") == ["one", "two"]
+
+
+def test_url_matchers_and_query_parameters(stubbed: understudy.HTTPServer) -> None:
+    assert requests.get(stubbed.url + "/search?q=cats&page=2", timeout=5).json() == {
+        "results": ["cat"]
+    }
+    assert requests.get(stubbed.url + "/items/42?full=no", timeout=5).text == "item"
+    user = requests.delete(
+        stubbed.url + "/users/ann",
+        headers={"Accept": "application/json", "Authorization": "token ABC", "X-Trace": "ok"},
+        timeout=5,
+    )
+    assert user.json() == {"user": True}
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/search?q=cats&page=x",  # matches: not a number
+        "/search?q=cats&page=2&debug=1",  # absent: sent
+        "/search?q=dogs&page=2",  # equalTo
+        "/items/42?full=maybe",  # urlPattern covers the query
+    ],
+)
+def test_a_request_outside_the_mappings_is_unmatched(
+    stubbed: understudy.HTTPServer, target: str
+) -> None:
+    response = requests.get(stubbed.url + target, timeout=5)
+    assert response.status_code == 404
+    assert "Nearest expectations:" in response.text
+    with pytest.raises(understudy.UnexpectedRequest):
+        stubbed.check()
+
+
+def test_header_patterns_refuse(tmp_path: Path) -> None:
+    mapping = {
+        "request": {"urlPath": "/users", "headers": {"X-Trace": {"doesNotMatch": "bad.*"}}},
+        "response": {"status": 204},
+    }
+    (tmp_path / "users.json").write_text(json.dumps(mapping))
+    with understudy.HTTPServer(mappings=tmp_path) as server:
+        ok = requests.get(server.url + "/users", headers={"X-Trace": "ok"}, timeout=5)
+        assert ok.status_code == 204
+        response = requests.get(server.url + "/users", headers={"X-Trace": "bad-1"}, timeout=5)
+        assert response.status_code == 404
+        assert 'header X-Trace: expected {"doesNotMatch": "bad.*"}, got \'bad-1\'' in (
+            response.text
+        )
+        with pytest.raises(understudy.UnexpectedRequest, match="header X-Trace"):
+            server.check()
+
+
+def test_body_patterns(stubbed: understudy.HTTPServer) -> None:
+    order = {"customer": {"id": 7, "name": "Ann"}, "items": [3, 1, 2]}
+    created = requests.post(stubbed.url + "/orders", json=order, timeout=5)
+    assert (created.status_code, created.headers["Location"]) == (201, "/orders/1")
+    search = {"filters": [{"kind": "colour"}, {"kind": "size"}], "limit": 10}
+    assert requests.post(stubbed.url + "/orders/search", json=search, timeout=5).text == "found"
+    note = requests.post(stubbed.url + "/notes", data=b"urgent: call back", timeout=5)
+    assert note.status_code == 202
+    assert requests.put(stubbed.url + "/ping", data=b"ping", timeout=5).text == "pong"
+
+
+def test_body_patterns_refuse(stubbed: understudy.HTTPServer) -> None:
+    wrong = {"customer": {"id": 8}, "items": [1, 2, 3]}
+    for path, body in (("/notes", b"urgent spam"), ("/orders", json.dumps(wrong).encode())):
+        assert requests.post(stubbed.url + path, data=body, timeout=5).status_code == 404
+        with pytest.raises(understudy.UnexpectedRequest, match="body: expected"):
+            stubbed.check()
+
+
+def test_base64_body_and_body_file(stubbed: understudy.HTTPServer) -> None:
+    pixel = requests.get(stubbed.url + "/pixel.gif", timeout=5)
+    assert pixel.content == base64.b64decode(
+        "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
+    )
+    report = requests.get(stubbed.url + "/report", timeout=5)
+    assert report.content == (DATA / "__files" / "report.html").read_bytes()
+    assert report.headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_priority_and_fixed_delay(stubbed: understudy.HTTPServer) -> None:
+    # priority 1 wins over priority 10, though the lower one was loaded later
+    assert requests.get(stubbed.url + "/priority", timeout=5).text == "high"
+    assert requests.get(stubbed.url + "/priority/other", timeout=5).text == "low"
+    assert requests.get(stubbed.url + "/slow", timeout=5).text == "slow"
+
+
+def test_scenario_moves_between_states(stubbed: understudy.HTTPServer) -> None:
+    assert requests.get(stubbed.url + "/cart", timeout=5).json() == {"items": []}
+    assert requests.post(stubbed.url + "/cart", timeout=5).status_code == 201
+    assert requests.get(stubbed.url + "/cart", timeout=5).json() == {"items": ["book"]}
+    # in state "Filled" nothing answers POST /cart; the report says which state was needed
+    assert requests.post(stubbed.url + "/cart", timeout=5).status_code == 404
+    with pytest.raises(understudy.UnexpectedRequest, match="scenario 'Cart'"):
+        stubbed.check()
+
+
+def test_mapped_requests_are_journaled_and_verifiable(stubbed: understudy.HTTPServer) -> None:
+    requests.get(stubbed.url + "/hello", timeout=5)
+    [request] = stubbed.wait_for_requests(1)
+    assert request.path == "/hello"
+    stubbed.assert_requested("GET", "/hello", times=1)
+
+
+def test_an_expectation_added_later_overrides_a_mapping(stubbed: understudy.HTTPServer) -> None:
+    stubbed.expect("GET", "/hello").respond(200, body=b"overridden")
+    assert requests.get(stubbed.url + "/hello", timeout=5).text == "overridden"
+
+
+def test_load_mappings_from_one_file(tmp_path: Path) -> None:
+    file = tmp_path / "one.json"
+    file.write_text(json.dumps({"request": {"url": "/x"}, "response": {"jsonBody": [1]}}))
+    with understudy.HTTPServer() as server:
+        server.load_mappings(file)
+        assert requests.get(server.url + "/x", timeout=5).json() == [1]
+
+
+def test_unknown_field_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "mappings").mkdir()
+    bad = tmp_path / "mappings" / "bad.json"
+    bad.write_text(json.dumps({"request": {"url": "/x", "metod": "GET"}}))
+    with pytest.raises(understudy.ConfigurationError) as caught:
+        understudy.HTTPServer(mappings=tmp_path)
+    assert str(bad) in str(caught.value)
+    assert "mapping.request.metod: unknown field" in str(caught.value)
+
+
+def test_not_json_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(understudy.ConfigurationError, match=r"broken\.json"):
+        understudy.HTTPServer(mappings=tmp_path)
+
+
+def test_body_file_may_not_escape_files(tmp_path: Path) -> None:
+    (tmp_path / "__files").mkdir()
+    (tmp_path / "secret").write_text("no")
+    (tmp_path / "m.json").write_text(
+        json.dumps({"request": {"url": "/x"}, "response": {"bodyFileName": "../secret"}})
+    )
+    with pytest.raises(understudy.ConfigurationError, match="is outside"):
+        understudy.HTTPServer(mappings=tmp_path)
+
+
+def test_missing_mappings_path(tmp_path: Path) -> None:
+    with pytest.raises(understudy.ConfigurationError, match="neither a file nor a directory"):
+        understudy.HTTPServer(mappings=tmp_path / "nope")
