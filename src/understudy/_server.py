@@ -277,8 +277,9 @@ class Server:
 
     @property
     def random(self) -> random.Random:
-        """The source of the server's random choices (jitter, probabilities): a
-        ``random.Random`` seeded by ``seed=``, so a failing run can be replayed."""
+        """The source of the server's random choices (jitter, probabilities, fault delays, SMTP
+        failures): a ``random.Random`` seeded by ``seed=``, so a failing run can be replayed.
+        Made on first use, so an idle server does not carry its 2.5 KiB state."""
         if self._random is None:
             self._random = random.Random(self._seed)  # noqa: S311 - test data, not secrets
         return self._random
