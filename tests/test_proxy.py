@@ -241,6 +241,7 @@ async def test_async_waits() -> None:
 
 
 def test_make_proxy_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(
         """
         import socket
@@ -254,4 +255,4 @@ def test_make_proxy_fixture(pytester: pytest.Pytester) -> None:
             assert proxy.running
         """
     )
-    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+    pytester.runpytest().assert_outcomes(passed=1)

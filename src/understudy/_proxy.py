@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 from ._conditions import Conditions
 from ._errors import ConfigurationError
 from ._journal import Journal
-from ._server import Server
+from ._server import Server, close_listeners
 from ._sockets._changes import _Changes
 
 __all__ = ["Proxy", "ProxyConnection"]
@@ -479,6 +479,8 @@ class Proxy(Server):
         self._listeners = [await self._listen(lambda: _ClientSide(self), sock) for sock in sockets]
 
     async def _shutdown(self, timeout: float) -> list[str]:
+        listeners, self._listeners = self._listeners, []
+        await close_listeners(listeners)
         self._abort()
         await asyncio.sleep(0)  # let connection_lost run, so records say closed
         return []

@@ -25,7 +25,7 @@ from ._errors import AddressInUse, ConfigurationError, WaitTimeout
 from ._runtime import Runtime, get_runtime
 from ._tls import TLS, server_context
 
-__all__ = ["Server"]
+__all__ = ["Server", "close_listeners"]
 
 #: How long ``start()`` waits for the loop to take the sockets over (seconds). Generous: it is
 #: only approached on a machine so loaded that the loop thread is not scheduled.
@@ -447,6 +447,29 @@ class Server:
             state = "stopped"
         name = f"{type(self).__module__}.{type(self).__qualname__}"
         return f"<{name} {self._describe_address()} {state}>"
+
+
+async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
+    """Stop accepting, let connections already accepted be made, then close the listeners.
+
+    ``asyncio.Server.close()`` alone loses a connection that was accepted but whose protocol is
+    not yet made (that step runs in a task): the task fails, and the accepted socket is left
+    open with its client waiting, until garbage collection. Removing the listening sockets'
+    readers first, then yielding one loop iteration, lets those tasks attach their transports,
+    so that the server's shutdown finds those connections with the others and closes them.
+    Every server's ``stop()`` closes its listeners through this.
+    """
+    loop = asyncio.get_running_loop()
+    for listener in listeners:
+        if isinstance(listener, asyncio.Server):
+            for sock in listener.sockets:
+                loop.remove_reader(sock.fileno())
+    # Two iterations: in the first the accepting task makes the transport, which calls its
+    # protocol's connection_made in the next.
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    for listener in listeners:
+        listener.close()
 
 
 def _capture(stop: Any) -> WaitTimeout | None:

@@ -30,7 +30,7 @@ from ._core.faults import FailureSchedule
 from ._errors import ConfigurationError
 from ._journal import Journal
 from ._runtime import Runtime
-from ._server import Server, describe_handler
+from ._server import Server, close_listeners, describe_handler
 from ._tls import TLS, TLSInfo, resolve_tls, tls_info
 
 __all__ = ["SMTPFailure", "SMTPMessage", "SMTPServer"]
@@ -1161,9 +1161,8 @@ class SMTPServer(Server):
 
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
-        for listener in self._listeners:
-            listener.close()
-        self._listeners = []
+        listeners, self._listeners = self._listeners, []
+        await close_listeners(listeners)
         for conn in list(self.connections):
             conn.say_goodbye()
         deadline = loop.time() + timeout

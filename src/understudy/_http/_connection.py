@@ -33,7 +33,7 @@ from ._models import Request, Response
 if TYPE_CHECKING:
     from ._server import HTTPServer
 
-__all__ = ["Exchange", "HTTPConnection", "close_listeners", "http_date"]
+__all__ = ["Exchange", "HTTPConnection", "http_date"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
@@ -55,25 +55,6 @@ def http_date() -> str:
     if _date_cache[0] != now:
         _date_cache = (now, formatdate(now, usegmt=True))
     return _date_cache[1]
-
-
-async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
-    """Stop accepting, let connections already accepted be made, then close the listeners.
-
-    ``asyncio.Server.close()`` alone loses a connection that was accepted but whose protocol is
-    not yet made (that step runs in a task): the task fails, and the accepted socket is left
-    open with its client waiting, until garbage collection. Removing the listening sockets'
-    readers first, then yielding one loop iteration, lets those tasks attach their transports;
-    their ``connection_made`` then finds the listener closed and closes them.
-    """
-    loop = asyncio.get_running_loop()
-    for listener in listeners:
-        if isinstance(listener, asyncio.Server):
-            for sock in listener.sockets:
-                loop.remove_reader(sock.fileno())
-    await asyncio.sleep(0)
-    for listener in listeners:
-        listener.close()
 
 
 def _str_fields(

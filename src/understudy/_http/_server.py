@@ -16,11 +16,11 @@ from .._core.matching import MISSING, Difference, Matcher
 from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
 from .._runtime import Runtime
-from .._server import Server, describe_handler
+from .._server import Server, close_listeners, describe_handler
 from .._tls import TLS, resolve_tls
 from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
-from ._connection import Exchange, HTTPConnection, close_listeners
+from ._connection import Exchange, HTTPConnection
 from ._directory import DirectoryHost
 from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from .._conditions import Conditions
 from .._errors import ConfigurationError
 from .._runtime import Runtime
-from .._server import Server, _bind_inet
+from .._server import Server, _bind_inet, close_listeners
 
 E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
@@ -182,9 +182,8 @@ class SocketServer(Server):
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
         self._stopping = True
-        for listener in self._listeners:
-            listener.close()
-        self._listeners = []
+        listeners, self._listeners = self._listeners, []
+        await close_listeners(listeners)
         for transport in list(self._transports):
             transport.close()
         await asyncio.sleep(0)  # let connection_lost run, so records say closed
