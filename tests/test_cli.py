@@ -163,12 +163,14 @@ def test_https_and_the_fake_pypi(tmp_path: Path) -> None:
         bundle = Path(info["ca_bundle"])
         assert bundle.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
     assert not bundle.exists()  # the test CA lives as long as the command
-    with cli("pypi", "--dir", str(tmp_path), "--user", "ann:secret") as running:
+    with cli("pypi", "--dir", str(tmp_path), "--user", "ann:secret", "--tls") as running:
         info = running.info
+        assert info["url"].startswith("https://")
         assert info["index_url"] == info["url"] + "/simple/"
         assert info["upload_url"] == info["url"] + "/legacy/"
-        assert requests.get(info["index_url"], timeout=5).status_code == 200
-        refused = requests.post(info["upload_url"], auth=("ann", "wrong"), timeout=5)
+        verify = info["ca_bundle"]
+        assert requests.get(info["index_url"], verify=verify, timeout=5).status_code == 200
+        refused = requests.post(info["upload_url"], auth=("ann", "wrong"), verify=verify, timeout=5)
         assert refused.status_code == 403
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+import understudy.tls
 from understudy import ConfigurationError
 from understudy.fakes import PyPIFile, PyPIServer
 from understudy.fakes._pypi._index import JSON_TYPE, V1_HTML_TYPE, negotiate
@@ -248,3 +249,26 @@ def write_wheel(path: Path, name: str, version: str, *, requires: str = ">=3.8")
     )
     with zipfile.ZipFile(path, "w") as wheel:
         wheel.writestr(f"{name}-{version}.dist-info/METADATA", metadata)
+
+
+# -- HTTPServer options passed through ---------------------------------------------------------
+
+
+def test_the_index_over_https(tiny_dists: list[Path]) -> None:
+    with PyPIServer(tls=True) as pypi:
+        pypi.preload(*tiny_dists)
+        assert pypi.index_url.startswith("https://")
+        reply = httpx.get(
+            pypi.index_url + "my-pkg-name/",
+            headers={"Accept": JSON_TYPE},
+            verify=understudy.tls.client_context(),
+        )
+        [request] = pypi.wait_for_requests(1)
+    assert reply.status_code == 200
+    assert {file["filename"] for file in reply.json()["files"]} == {p.name for p in tiny_dists}
+    assert request.tls is not None
+
+
+def test_an_option_that_is_not_the_fakes_is_refused_naming_what_it_takes() -> None:
+    with pytest.raises(ConfigurationError, match=r"unexpected option handler=.*tls"):
+        PyPIServer(handler=lambda request: "no")

@@ -282,6 +282,7 @@ def _pypi_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="accept uploads from NAME with PASSWORD (repeatable; default: any credentials)",
     )
+    _tls_argument(parser, "serve HTTPS (pip and twine take the CA with --cert)")
 
 
 def _pypi(args: argparse.Namespace, out: TextIO) -> Running:
@@ -291,8 +292,16 @@ def _pypi(args: argparse.Namespace, out: TextIO) -> Running:
         if not colon or not name:
             raise ConfigurationError(f"--user takes NAME:PASSWORD, not {given!r}")
         users[name] = password
-    server = PyPIServer(host=args.host, port=args.port, directory=args.dir, users=users or None)
-    return Running(server, {"kind": "pypi"})
+    server = PyPIServer(
+        host=args.host,
+        port=args.port,
+        directory=args.dir,
+        users=users or None,
+        tls=args.tls or None,
+    )
+    running = Running(server, {"kind": "pypi"})
+    _tls_info(running, args.tls)
+    return running
 
 
 def _pypi_info(running: Running) -> None:

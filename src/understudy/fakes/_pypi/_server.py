@@ -55,6 +55,21 @@ _DIGEST_FIELDS = {
 _DIGEST_MISMATCH = "The digest supplied does not match a digest calculated from the uploaded file."
 
 
+#: The HTTPServer options a PyPIServer passes through (the rest are its own, or make no sense).
+_HTTP_OPTIONS = frozenset(
+    {
+        "tls",
+        "conditions",
+        "seed",
+        "max_header_size",
+        "header_timeout",
+        "idle_timeout",
+        "send_timeout",
+        "unmatched_status",
+    }
+)
+
+
 class PyPIServer(HTTPServer):
     """A fake PyPI: the legacy upload API, the simple index and the JSON API, over real HTTP.
 
@@ -75,9 +90,15 @@ class PyPIServer(HTTPServer):
             memory.
         journal_size: keep only the last N requests, uploads and downloads (``None``: all).
         max_body_size: bytes of request body accepted (256 MiB by default); more gets 413.
+        **options: these options of :class:`~understudy.HTTPServer`, with the same meaning:
+            ``tls`` (serve HTTPS: give pip ``--cert`` and twine ``--cert`` the test CA's
+            ``understudy.tls.ca_bundle()``), ``conditions``, ``seed``, ``max_header_size``,
+            ``header_timeout``, ``idle_timeout``, ``send_timeout``, ``unmatched_status``.
 
     Raises:
-        ConfigurationError: ``users`` that is not a mapping of str to str, ``tokens`` that is
+        ConfigurationError: an option that is neither PyPIServer's nor one of the HTTPServer
+            options above (``response=``, ``handler=`` ... are the fake's own);
+            ``users`` that is not a mapping of str to str, ``tokens`` that is
             not a collection of str, a ``directory`` that does not exist, or a distribution in
             it that cannot be read.
 
@@ -100,13 +121,21 @@ class PyPIServer(HTTPServer):
         directory: str | os.PathLike[str] | None = None,
         journal_size: int | None = None,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
+        **options: Any,
     ) -> None:
+        for name in options:
+            if name not in _HTTP_OPTIONS:
+                raise ConfigurationError(
+                    f"PyPIServer() got an unexpected option {name}=; it takes the PyPI options "
+                    f"and these of HTTPServer: {', '.join(sorted(_HTTP_OPTIONS))}"
+                )
         super().__init__(
             host=host,
             port=port,
             handler=self._handle,
             journal_size=journal_size,
             max_body_size=max_body_size,
+            **options,
         )
         if users is not None and (
             not isinstance(users, Mapping)
