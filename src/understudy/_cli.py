@@ -137,7 +137,7 @@ def _http_info(running: Running) -> None:
     server = running.server
     assert isinstance(server, HTTPServer)
     running.info["url"] = server.url
-    if server._admin is not None:
+    if server._admin() is not None:
         running.notes.append(f"admin API at {server.url}/__admin")
 
 

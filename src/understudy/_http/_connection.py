@@ -10,6 +10,7 @@ in the journal, and the connection is closed.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -55,6 +56,26 @@ def http_date() -> str:
     if _date_cache[0] != now:
         _date_cache = (now, formatdate(now, usegmt=True))
     return _date_cache[1]
+
+
+#: Rendered response heads, by what they depend on (see Exchange.start_memoized); shared by
+#: every server, as all run on the runtime's one loop.
+_HEADS: dict[tuple[object, ...], tuple[str, Framing, bytes]] = {}
+
+#: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
+_UNFLUSHED: list[HTTPConnection] = []
+
+
+def _flush_all() -> None:
+    """Hand the bytes queued on every connection in this loop iteration to the transports."""
+    unflushed = _UNFLUSHED[:]
+    _UNFLUSHED.clear()
+    for conn in unflushed:
+        conn.flush()
+
+
+# A child made by fork() has a runtime of its own: nothing of the parent's is to be flushed there.
+os.register_at_fork(after_in_child=_UNFLUSHED.clear)
 
 
 def _str_fields(
@@ -257,7 +278,7 @@ class Exchange:
             self.http_version,
             keep_alive,
         )
-        memo = self.conn.server.heads
+        memo = _HEADS
         memoized = memo.get(key)
         if memoized is None or memoized[0] != date:
             conn = self.conn
@@ -406,11 +427,11 @@ class HTTPConnection(asyncio.Protocol):
         self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
         if self.server._tls is not None:
             self.tls = tls_info(transport)
-        self.server.connections.add(self)
+        self.server.connections[self] = None
         self._wait("idle", self.server.idle_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.connections.discard(self)
+        self.server.connections.pop(self, None)
         self.closing = True
         self.transport = None
         if self.timer is not None:
@@ -777,10 +798,9 @@ class HTTPConnection(asyncio.Protocol):
         out.append(data)
         if len(out) == 1:
             # One callback flushes every connection written to in this iteration.
-            unflushed = self.server.unflushed
-            unflushed.append(self)
-            if len(unflushed) == 1:
-                self.loop.call_soon(self.server.flush_all)
+            _UNFLUSHED.append(self)
+            if len(_UNFLUSHED) == 1:
+                self.loop.call_soon(_flush_all)
 
     def flush(self) -> None:
         """Hand what was queued by :meth:`write` to the transport."""

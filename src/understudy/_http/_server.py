@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from .._conditions import Conditions
-from .._core.framing import Framing
 from .._core.matching import MISSING, Difference, Matcher
 from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
@@ -162,14 +161,9 @@ class HTTPServer(Server):
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
         self.send_timeout = send_timeout
-        #: The timer of a connection fires at least this often while it waits (seconds).
-        self.shortest_timeout = min((t for t in timeouts.values() if t is not None), default=0.0)
         self._journal: Journal[Request] = Journal("request", journal_size)
-        self.connections: set[HTTPConnection] = set()
-        #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
-        self.unflushed: list[HTTPConnection] = []
-        #: Rendered response heads, by what they depend on (see Exchange.start_memoized).
-        self.heads: dict[tuple[object, ...], tuple[str, Framing, bytes]] = {}
+        #: The open connections (a dict as an ordered set: an empty one is a third the size).
+        self.connections: dict[HTTPConnection, None] = {}
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
         self._mounts: list[tuple[str, Host]] = []
@@ -179,9 +173,12 @@ class HTTPServer(Server):
                 f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
             )
         self.unmatched_status = unmatched_status
-        self._admin = AdminHost() if admin else None
-        self._stubs = Stubs(self)
-        self._unmatched_requests: deque[Request] = deque(maxlen=journal_size)
+        #: The WireMock stub mappings (and the admin API), made when first needed.
+        self._stubs_made = Stubs(self, admin=AdminHost()) if admin else None
+        #: Requests nothing answered (for the admin API), made on the first.
+        self._unmatched_requests: deque[Request] | None = None
+        # (An idle server stays small: up to 30 attributes, CPython keeps them in a compact
+        # array shared with the class's other instances instead of a dict of their own.)
         if root is not None:
             self.serve_directory("/", root)
         if mappings is not None:
@@ -237,7 +234,7 @@ class HTTPServer(Server):
     def clear(self) -> None:
         """Forget the requests received so far."""
         self._journal.clear()
-        self._unmatched_requests.clear()
+        self._unmatched_requests = None
 
     def load_mappings(self, path: str | os.PathLike[str]) -> None:
         """Answer as the WireMock stub mappings in ``path`` say; each becomes an expectation.
@@ -429,8 +426,19 @@ class HTTPServer(Server):
     def streams_body(self) -> bool:
         return self._host_of_behaviour.streams_body and not self._mounts and not self._expectations
 
+    @property
+    def _stubs(self) -> Stubs:
+        stubs = self._stubs_made
+        if stubs is None:
+            stubs = self._stubs_made = Stubs(self)
+        return stubs
+
+    def _admin(self) -> AdminHost | None:
+        stubs = self._stubs_made
+        return None if stubs is None else stubs.admin
+
     def record(self, request: Request) -> None:
-        if self._admin is not None and is_admin(request.target):
+        if self._stubs_made is not None and self._admin() is not None and is_admin(request.target):
             return
         self._journal.append(request)
 
@@ -439,8 +447,9 @@ class HTTPServer(Server):
 
     def dispatch(self, exchange: Exchange) -> None:
         request = exchange.request
-        if self._admin is not None and request is not None and is_admin(request.target):
-            self._admin.dispatch(self, exchange)
+        admin = self._admin()
+        if admin is not None and request is not None and is_admin(request.target):
+            admin.dispatch(self, exchange)
             return
         if self._expectations and request is not None:
             chosen = self._expectations.select(request)
@@ -459,16 +468,20 @@ class HTTPServer(Server):
         self._host_of_behaviour.dispatch(self, exchange)
 
     def _unmatched(self, exchange: Exchange, request: Request) -> None:
+        if self._unmatched_requests is None:
+            self._unmatched_requests = deque(maxlen=self._journal.size)
         self._unmatched_requests.append(request)
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
         self.record_error(UnexpectedRequest(report))
         exchange.send(Response(self.unmatched_status, report + "\n"))
 
-    def flush_all(self) -> None:
-        """Hand the bytes queued on every connection in this loop iteration to the transports."""
-        unflushed, self.unflushed = self.unflushed, []
-        for conn in unflushed:
-            conn.flush()
+    @property
+    def shortest_timeout(self) -> float:
+        """A waiting connection's timer fires at least this often (seconds; 0.0: no limits)."""
+        return min(
+            (t for t in (self.header_timeout, self.idle_timeout, self.send_timeout) if t),
+            default=0.0,
+        )
 
     def track(
         self,

@@ -36,6 +36,7 @@ from ._hosts import CannedHost, Host
 from ._models import Request, Response, origin_form
 
 if TYPE_CHECKING:
+    from ._admin import AdminHost
     from ._server import HTTPServer
 
 __all__ = ["MappingShape", "Stubs", "pattern_differences"]
@@ -209,8 +210,10 @@ def _dribble(definition: ResponseDefinition, where: str) -> Dribble | None:
 class Stubs:
     """The stub mappings of one server: loading, adding, removing, resetting."""
 
-    def __init__(self, server: HTTPServer) -> None:
+    def __init__(self, server: HTTPServer, *, admin: AdminHost | None = None) -> None:
         self.server = server
+        #: The admin API's host when the server answers it (``admin=True``), else ``None``.
+        self.admin = admin
         self.scenarios = Scenarios()
         self._table: dict[str, tuple[StubMapping, Expectation]] = {}
         self._loaded: list[Path] = []
