@@ -92,17 +92,22 @@ class HandlerHost:
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
         request = exchange.request
         assert request is not None
-        future: asyncio.Future[Any]
-        if self.is_async:
-            future = server.loop.create_task(self.handler(request))  # type: ignore[arg-type]
-        else:
-            future = server.runtime.run_in_worker(self.handler, request)
         handler = self.handler
-        server.track(
-            future,
-            lambda: f"handler {server.describe(handler)} for {request.method} {request.target}",
-            lambda done: self._done(server, exchange, done),
-        )
+
+        def describe() -> str:
+            return f"handler {server.describe(handler)} for {request.method} {request.target}"
+
+        def done(future: asyncio.Future[Any]) -> None:
+            server._untrack(future)
+            self._done(server, exchange, future)
+
+        if self.is_async:
+            task = server.loop.create_task(handler(request))  # type: ignore[arg-type]
+            server.track(task, describe, lambda done_task: self._done(server, exchange, done_task))
+        else:
+            # Untracked and answered in the turn the worker's result arrives (see submit_then).
+            future = server.runtime.workers.submit_then(done, handler, request)
+            server.track(future, describe, None, callback=False)
 
     def _done(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
         if future.cancelled():

@@ -488,13 +488,18 @@ class HTTPServer(Server):
         future: asyncio.Future[Any],
         description: str | Callable[[], str],
         then: Callable[[asyncio.Future[Any]], None] | None = None,
+        *,
+        callback: bool = True,
     ) -> None:
         """Count ``future`` as an in-flight handler until it is done; record what it raises.
 
         ``description`` (or a callable making it, called only if needed) names the handler in
         stop()'s timeout report; ``then(future)`` is called once it is done, after that.
+        ``callback=False``: the caller calls :meth:`_untrack` itself when the future is done.
         """
         self._inflight[future] = description
+        if not callback:
+            return
         if then is None:
             future.add_done_callback(self._untrack)
         else:
