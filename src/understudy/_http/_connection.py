@@ -486,7 +486,12 @@ class HTTPConnection(asyncio.Protocol):
         self.peer_closed = True
         if self.parsing is not None and not self.broken:
             self._refuse(_Refused(400, "the client closed before the request was complete"))
-        return bool(self.queue) and self.tls is None  # TLS cannot stay half-open in asyncio
+        stays_open = bool(self.queue) and self.tls is None  # TLS cannot stay half-open
+        if not stays_open:
+            # The transport closes when this returns: what is queued for this loop iteration
+            # (a response just finished) goes to it first, or it would be lost.
+            self.flush()
+        return stays_open
 
     def pause_writing(self) -> None:
         if self._writable is None or self._writable.done():
