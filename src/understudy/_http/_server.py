@@ -536,6 +536,8 @@ class HTTPServer(Server):
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
         listeners, self._listeners = self._listeners, []
+        for conn in self.connections:
+            conn.closing = True  # a response finished from now on says Connection: close
         await close_listeners(listeners)
         for conn in list(self.connections):
             conn.shutdown()
