@@ -82,7 +82,7 @@ def _atheris(runs: int, timeout: float) -> FuzzResult:
     lines = done.stderr.splitlines()
     if done.returncode == 0:
         # libFuzzer's last status line: "#200000 DONE cov: 199 ft: 853 corp: 185/10890b ..."
-        status = [line for line in lines if " DONE " in line][-1:]
+        status = [line for line in lines if "DONE" in line.split()[1:2]][-1:]
         detail = " ".join(status[0].split()[2:8]) if status else "done"
     else:  # the crash report: libFuzzer's own lines and the Python traceback
         detail = "\n".join(lines[-20:])
