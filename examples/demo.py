@@ -22,6 +22,7 @@ from . import (
     http_handler,
     http_wsgi,
     http_wsgiref,
+    https_faults,
     logging_handlers,
     pypi_roundtrip,
 )
@@ -41,6 +42,7 @@ SECTIONS: list[Section] = [
     Section(http_wsgi.TITLE, http_wsgi.run),
     Section(http_asgi.TITLE, http_asgi.run),
     Section(http_handler.TITLE, http_handler.run),
+    Section(https_faults.TITLE, https_faults.run),
     Section(feeds.TITLE, feeds.run),
     Section(logging_handlers.TITLE, logging_handlers.run),
     Section(pypi_roundtrip.TITLE, pypi_roundtrip.run),

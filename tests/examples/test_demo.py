@@ -12,9 +12,10 @@ SECTION_TITLES = [
     "[2] requests -> a small WSGI app",
     "[3] httpx.AsyncClient -> an ASGI app with lifespan",
     "[4] httpx.Client -> a handler callable",
-    "[5] feedparser -> a directory of feeds",
-    "[6] logging.config -> SMTP, syslog (UDP, TCP, Unix) and socket/datagram receivers",
-    "[7] python -m build, twine upload, pip install -> understudy.fakes.PyPIServer",
+    "[5] requests over HTTPS (the test CA) -> faults",
+    "[6] feedparser -> a directory of feeds",
+    "[7] logging.config -> SMTP, syslog (UDP, TCP, Unix) and socket/datagram receivers",
+    "[8] python -m build, twine upload, pip install -> understudy.fakes.PyPIServer",
 ]
 
 
@@ -42,7 +43,8 @@ def test_the_demo_runs_every_section_and_exits_0() -> None:
     assert "server accepted  my_pkg_name-1.0-py3-none-any.whl  from ada" in done.stdout
     assert "installed: {'My_Pkg.Name': '1.0'}" in done.stdout
     assert "FAILED" not in done.stdout
-    assert done.stdout.rstrip().splitlines()[-1].startswith("OK: 7 sections")
+    assert "attempts recorded: 3; TLS: TLSv1.3" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].startswith("OK: 8 sections")
 
 
 def test_the_demo_exits_1_when_a_section_fails() -> None:
