@@ -2,7 +2,7 @@
 
 Pure: no socket, clock or event loop. Randomness comes only from a ``random.Random`` passed in
 (the server's, seeded when the test wants a replayable run), so every function here gives the
-same answer for the same seed. The shells (``_http/_faults.py``, ``_smtp.py``) only move the
+same answer for the same seed. The shells (``_http/_faults.py``, ``_smtp/``) only move the
 bytes and wait the pauses decided here.
 """
 

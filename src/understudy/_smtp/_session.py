@@ -1,0 +1,387 @@
+"""One SMTP session: aiosmtpd's SMTP protocol class, served on understudy's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any, AnyStr
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from .._tls import tls_info
+from ._message import SMTPMessage
+from ._rules import _OK, _RejectRules
+
+if TYPE_CHECKING:
+    from ._server import SMTPServer
+
+#: Seconds an SMTP connection may stay silent before the server closes it (RFC 5321 §4.5.3.2.7
+#: asks for at least 5 minutes).
+_IDLE_TIMEOUT = 300.0
+#: RFC 5321 §3.8: a server that must shut down says so before closing.
+_GOODBYE = b"421 4.3.2 Service shutting down\r\n"
+#: The thread that runs understudy's loop (see ``_runtime.Runtime``).
+_LOOP_THREAD_NAME = "understudy-loop"
+
+
+_PROTOCOL_NAMES: dict[type, list[str]] = {}
+
+
+def _protocol_names(cls: type) -> list[str]:
+    """The names aiosmtpd looks for on a protocol or handler: smtp_*, auth_* and handle_*."""
+    names = _PROTOCOL_NAMES.get(cls)
+    if names is None:
+        names = _PROTOCOL_NAMES[cls] = sorted(
+            name for name in dir(cls) if name.startswith(("smtp_", "auth_", "handle_"))
+        )
+    return names
+
+
+class _Hooks:
+    """aiosmtpd's handler object: MAIL and RCPT consult the reject rules; DATA records."""
+
+    def __dir__(self) -> list[str]:
+        return _protocol_names(type(self))  # as _SMTPConnection.__dir__ says
+
+    def __init__(self, server: SMTPServer) -> None:
+        self.server = server
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook names
+        self,
+        conn: _SMTPConnection,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        failed = self.server._fail(conn, "mail")
+        if failed is not None:
+            return failed
+        reply = _RejectRules.reply(self.server._rules.senders, address)
+        if reply is not None:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return _OK
+
+    async def handle_RCPT(  # noqa: N802
+        self,
+        conn: _SMTPConnection,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        failed = self.server._fail(conn, "rcpt")
+        if failed is not None:
+            return failed
+        reply = _RejectRules.reply(self.server._rules.recipients, address)
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return _OK
+
+    async def handle_DATA(  # noqa: N802
+        self, conn: _SMTPConnection, session: Session, envelope: Envelope
+    ) -> str:
+        server = self.server
+        content = envelope.original_content
+        peer = session.peer
+        message = SMTPMessage(
+            content if isinstance(content, bytes) else b"",
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=envelope.rcpt_tos,
+            mail_options=envelope.mail_options,
+            rcpt_options=envelope.rcpt_options,
+            peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
+            login=session.auth_data if session.authenticated else None,
+            helo=session.host_name,
+            smtputf8=envelope.smtp_utf8,
+            received_at=time.time(),
+            tls=tls_info(conn.transport) if conn.transport is not None else None,
+        )
+        server._journal.append(message)
+        failed = server._fail(conn, "end_of_data")
+        if failed is not None:
+            return failed
+        handler = server._handler
+        if handler is None:
+            return _OK
+        return await server._run_handler(conn, handler, message)
+
+    async def handle_exception(self, error: Exception) -> str:
+        """An exception inside the SMTP dialogue: recorded for ``check()``; the client gets 451."""
+        self.server._record_error(error)
+        return f"451 4.3.0 understudy: the server raised {type(error).__name__} (see check())"
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # A dialogue ends with an exception when its client resets the connection; nothing to report.
+    if not task.cancelled():
+        task.exception()
+
+
+class _SMTPConnection(SMTP):
+    """One SMTP session on understudy's loop, tracked by its server for ``stop()``."""
+
+    def __dir__(self) -> list[str]:
+        # aiosmtpd finds its command methods (smtp_*) and AUTH mechanisms (auth_*) by listing
+        # the protocol's attributes, for every connection: listing only those (the same ones it
+        # would find) saves most of the cost of accepting a connection.
+        return _protocol_names(type(self))
+
+    def __init__(self, server: SMTPServer, hooks: _Hooks) -> None:
+        auth = server._auth
+        super().__init__(
+            hooks,
+            data_size_limit=server.max_message_size,
+            enable_SMTPUTF8=server.smtputf8,
+            hostname=server.hostname,
+            ident="understudy",
+            timeout=_IDLE_TIMEOUT,
+            # AUTH is offered only when the test gave credentials; with require_starttls, only
+            # after STARTTLS. Never tied to aiosmtpd's own TLS: it does not see implicit TLS
+            # and would refuse AUTH inside SMTPS (aiosmtpd #281).
+            auth_require_tls=auth is None or server.require_starttls,
+            authenticator=self._authenticate_login if auth is not None else None,
+            # STARTTLS only: with implicit TLS the connection is TLS from the first byte, and
+            # aiosmtpd given a context would offer STARTTLS inside it (aiosmtpd #281, #274).
+            tls_context=server._ssl_context() if server.starttls else None,
+            require_starttls=server.require_starttls,
+            loop=server.loop,
+        )
+        # aiosmtpd keeps these per class and grows them on each EHLO; keep them per session.
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
+        self.understudy = server
+        #: Set while a handler runs for this session's message, done once the reply is sent.
+        self.replying: asyncio.Future[None] | None = None
+        self.closing = False
+        #: While a multi-line reply is being built: its lines, sent in one write.
+        self._batch: list[bytes] | None = None
+        #: The last reply pushed (a refusal at the end of DATA is journaled from it).
+        self._last_reply: str | bytes | None = None
+
+    # -- connection tracking -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # aiosmtpd writes a multi-line reply line by line: without TCP_NODELAY, Nagle's
+            # algorithm holds each line until the client's (delayed, ~40 ms) ACK of the last.
+            # asyncio sets it only on sockets whose proto is IPPROTO_TCP, not on ours (proto 0).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+        self.understudy.connections.add(self)
+        task = self._handler_coroutine
+        if task is not None:
+            task.add_done_callback(_retrieve)
+        if self._original_transport is not None:
+            return  # the same connection, upgraded by STARTTLS: not a new connection
+        failed = self.understudy._fail(self, "connect")
+        if failed is not None and task is not None:
+            task.cancel()  # not yet started: no greeting
+            if isinstance(transport, asyncio.WriteTransport) and failed:
+                transport.write(failed.encode("ascii", "replace") + b"\r\n")
+            self._drop()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.understudy.connections.discard(self)
+        super().connection_lost(error)
+        self._reply_sent()
+
+    @property
+    def busy(self) -> bool:
+        return self.replying is not None
+
+    def say_goodbye(self) -> None:
+        """Send 421 (RFC 5321 §3.8) and close, or close after the reply being prepared."""
+        self.closing = True
+        if self.busy:
+            return
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(_GOODBYE)
+            transport.close()
+
+    def abort(self) -> None:
+        """Close at once, unless already closing (then what was written still goes out).
+
+        A TLS connection is aborted even when closing: its close_notify went out with the
+        close, and the client's is not awaited (RFC 8446 §6.1).
+        """
+        transport = self.transport
+        tls = self.understudy._tls is not None
+        if isinstance(transport, asyncio.WriteTransport) and (tls or not transport.is_closing()):
+            transport.abort()
+        task = self._handler_coroutine
+        if task is not None:
+            task.cancel()
+
+    def _drop(self) -> None:
+        """Close the connection with no reply (an injected failure): what was written goes."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def _reply_sent(self) -> None:
+        replying, self.replying = self.replying, None
+        if replying is not None and not replying.done():
+            replying.set_result(None)
+
+    def eof_received(self) -> bool | None:
+        result = super().eof_received()
+        # asyncio cannot keep a TLS connection half-open (and warns when asked to).
+        return False if self.understudy._tls is not None else result
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's method names
+        envelope = self.envelope
+        if envelope is not None and envelope.rcpt_tos and not arg:
+            failure = self.understudy._failure("data")
+            if failure is not None:
+                if failure.drop:
+                    await self.push("354 End data with <CR><LF>.<CR><LF>")
+                    self._drop()
+                elif failure.reply is not None:
+                    await self.push(failure.reply)
+                return
+        before = self._last_reply
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._reply_sent()
+            if self.closing:
+                self.say_goodbye()
+        reply = self._last_reply
+        if (
+            reply is not before
+            and isinstance(reply, str)
+            and reply.startswith(("552 ", "500 Line too long"))
+            and envelope is not None
+        ):
+            self._record_refused(envelope, reply)
+
+    def _record_refused(self, envelope: Envelope, reply: str) -> None:
+        """Content refused at the end of DATA (too much, or too long a line): journal it."""
+        session = self.session
+        peer = session.peer if session is not None else None
+        self.understudy._journal.append(
+            SMTPMessage(
+                b"",
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=envelope.rcpt_tos,
+                mail_options=envelope.mail_options,
+                rcpt_options=envelope.rcpt_options,
+                peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
+                login=session.auth_data if session is not None and session.authenticated else None,
+                helo=session.host_name if session is not None else None,
+                smtputf8=envelope.smtp_utf8,
+                received_at=time.time(),
+                tls=tls_info(self.transport) if self.transport is not None else None,
+                error=reply,
+            )
+        )
+
+    async def push(self, status: AnyStr) -> None:
+        self._last_reply = status
+        batch = self._batch
+        if batch is None:
+            await super().push(status)
+            return
+        if isinstance(status, str):
+            batch.append(status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") + b"\r\n")
+        else:
+            batch.append(status + b"\r\n")
+
+    async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
+        # aiosmtpd pushes the EHLO reply a line at a time; one write spares the client a wake-up
+        # per line.
+        self._batch = []
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            lines, self._batch = self._batch, None
+        if lines:
+            self._writer.write(b"".join(lines))
+            await self._writer.drain()
+
+    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802
+        if self.understudy._auth is None:
+            await self.push(
+                "502 5.5.1 AUTH is not offered: give SMTPServer auth={'user': 'password'}"
+            )
+            return
+        failed = self.understudy._fail(self, "auth")
+        if failed is not None:
+            if failed:
+                await self.push(failed)
+            return
+        await super().smtp_AUTH(arg)
+
+    async def check_auth_needed(self, caller_method: str) -> bool:
+        # aiosmtpd's auth_required warns when TLS is not required too; understudy decides
+        # itself (AUTH works over plain, implicit TLS and STARTTLS alike).
+        session = self.session
+        if self.understudy.auth_required and not (session is not None and session.authenticated):
+            await self.push("530 5.7.0 Authentication required")
+            return True
+        return False
+
+    def _authenticate_login(
+        self,
+        conn: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = auth_data.login.decode("utf-8", "surrogateescape")
+        password = auth_data.password.decode("utf-8", "surrogateescape")
+        try:
+            accepted = self.understudy._check_credentials(login, password)
+        except Exception as error:  # noqa: BLE001 - the test's callable: reported by check()
+            self.understudy._record_error(error)
+            return AuthResult(
+                success=False,
+                handled=False,
+                message=f"454 4.7.0 understudy: the auth callable raised {type(error).__name__} "
+                "(see check())",
+            )
+        if accepted:
+            return AuthResult(success=True, auth_data=login)
+        return AuthResult(success=False, handled=False)
+
+
+class _QuietOnUnderstudyLoop(logging.Filter):
+    """Drops aiosmtpd's log records emitted on understudy's loop thread.
+
+    aiosmtpd logs every command (and a deprecation warning on every AUTH) to ``mail.log``. On
+    understudy's loop, a ``logging.handlers.SMTPHandler`` on the root logger would send each of
+    those records to the very server that is logging, from the loop that serves it: a deadlock.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != _LOOP_THREAD_NAME
+
+
+_log_filter_lock = threading.Lock()
+_log_filter: _QuietOnUnderstudyLoop | None = None
+
+
+def _quiet_aiosmtpd_on_loop() -> None:
+    global _log_filter  # noqa: PLW0603 - installed once per process
+    with _log_filter_lock:
+        if _log_filter is None:
+            _log_filter = _QuietOnUnderstudyLoop()
+            logging.getLogger("mail.log").addFilter(_log_filter)
+
+
+# -- the server ------------------------------------------------------------------------------
