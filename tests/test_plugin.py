@@ -126,7 +126,9 @@ def test_options_fixture_and_marker(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--strict-markers").assert_outcomes(passed=3)
 
 
-def test_the_marker_refuses_positional_arguments(pytester: pytest.Pytester) -> None:
+def test_the_marker_refuses_a_positional_argument_that_names_no_server(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -137,5 +139,35 @@ def test_the_marker_refuses_positional_arguments(pytester: pytest.Pytester) -> N
         """
     )
     result = pytester.runpytest()
-    result.stdout.fnmatch_lines(["*keyword arguments only*host='localhost'*"])
+    result.stdout.fnmatch_lines(["*takes server classes (or their names)*not 'localhost'*"])
     assert result.ret != 0
+
+
+def test_the_marker_can_name_the_servers_it_is_for(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import pytest
+        import understudy
+
+        pytestmark = pytest.mark.understudy(host="localhost")  # every server of the module
+
+        @pytest.mark.understudy(understudy.SyslogServer, transport="tcp")
+        @pytest.mark.understudy("SMTPServer", hostname="mail.test")
+        def test_each_kind_gets_its_own(syslog_server, smtp_server, tcp_server):
+            assert syslog_server.transport == "tcp"
+            assert smtp_server.hostname == "mail.test"
+            assert tcp_server.running  # transport= and hostname= did not reach it
+            assert {syslog_server.host, smtp_server.host, tcp_server.host} == {"localhost"}
+
+        @pytest.mark.understudy(understudy.HTTPServer, host="localhost")
+        def test_a_class_covers_its_subclasses(make_http_server, pypi_server):
+            assert make_http_server().host == "localhost"
+            assert pypi_server.host == "localhost"  # a PyPIServer is an HTTPServer
+
+        @pytest.mark.understudy(host="::1")
+        def test_nearer_markers_win(tcp_server):
+            assert tcp_server.host == "::1"  # over the module's "localhost"
+        """
+    )
+    pytester.runpytest("--strict-markers").assert_outcomes(passed=3)

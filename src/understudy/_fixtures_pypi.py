@@ -35,7 +35,7 @@ def pypi_server(
     twine at ``pypi_server.upload_url`` and pip at ``pypi_server.index_url``. After the test:
     stopped, then checked.
     """
-    yield from started(request, PyPIServer(**options(request, pypi_server_options)))
+    yield from started(request, PyPIServer(**options(request, pypi_server_options, PyPIServer)))
 
 
 @pytest.fixture

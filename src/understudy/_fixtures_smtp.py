@@ -34,7 +34,7 @@ def smtp_server(
     Options come from ``smtp_server_options`` and ``@pytest.mark.understudy(...)``. After the
     test: stopped, then checked (a handler's exception fails the test).
     """
-    yield from started(request, SMTPServer(**options(request, smtp_server_options)))
+    yield from started(request, SMTPServer(**options(request, smtp_server_options, SMTPServer)))
 
 
 @pytest.fixture

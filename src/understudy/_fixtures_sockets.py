@@ -87,7 +87,7 @@ def tcp_server(
     Options come from ``tcp_server_options`` and ``@pytest.mark.understudy(...)``.
     After the test: stopped, then checked (a handler's exception fails the test).
     """
-    yield from started(request, TCPServer(**options(request, tcp_server_options)))
+    yield from started(request, TCPServer(**options(request, tcp_server_options, TCPServer)))
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def udp_server(
     Options come from ``udp_server_options`` and ``@pytest.mark.understudy(...)``.
     After the test: stopped, then checked (a handler's exception fails the test).
     """
-    yield from started(request, UDPServer(**options(request, udp_server_options)))
+    yield from started(request, UDPServer(**options(request, udp_server_options, UDPServer)))
 
 
 @pytest.fixture
@@ -153,7 +153,9 @@ def unix_stream_server(
     Options come from ``unix_stream_server_options`` and ``@pytest.mark.understudy(...)``.
     After the test: stopped, then checked (a handler's exception fails the test).
     """
-    yield from started(request, UnixStreamServer(**options(request, unix_stream_server_options)))
+    yield from started(
+        request, UnixStreamServer(**options(request, unix_stream_server_options, UnixStreamServer))
+    )
 
 
 @pytest.fixture
@@ -187,7 +189,8 @@ def unix_datagram_server(
     After the test: stopped, then checked (a handler's exception fails the test).
     """
     yield from started(
-        request, UnixDatagramServer(**options(request, unix_datagram_server_options))
+        request,
+        UnixDatagramServer(**options(request, unix_datagram_server_options, UnixDatagramServer)),
     )
 
 
@@ -221,7 +224,9 @@ def syslog_server(
     Options come from ``syslog_server_options`` and ``@pytest.mark.understudy(...)``.
     After the test: stopped, then checked (a handler's exception fails the test).
     """
-    yield from started(request, SyslogServer(**options(request, syslog_server_options)))
+    yield from started(
+        request, SyslogServer(**options(request, syslog_server_options, SyslogServer))
+    )
 
 
 @pytest.fixture
@@ -254,7 +259,9 @@ def log_record_server(
     Options come from ``log_record_server_options`` and ``@pytest.mark.understudy(...)``.
     After the test: stopped, then checked (a handler's exception fails the test).
     """
-    yield from started(request, LogRecordServer(**options(request, log_record_server_options)))
+    yield from started(
+        request, LogRecordServer(**options(request, log_record_server_options, LogRecordServer))
+    )
 
 
 @pytest.fixture

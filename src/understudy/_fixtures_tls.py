@@ -34,7 +34,7 @@ def https_server(
     ``tls=understudy.TLS(...)`` in ``http_server_options`` or ``@pytest.mark.understudy``
     changes the settings. After the test: stopped, then checked.
     """
-    given = options(request, http_server_options)
+    given = options(request, http_server_options, HTTPServer)
     if not given.get("tls"):
         given["tls"] = True
     yield from started(request, HTTPServer(**given))

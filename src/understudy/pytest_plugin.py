@@ -5,7 +5,9 @@ stops the test's servers and re-raises what went wrong in their handlers *as a f
 itself* (with the handler's own traceback), so a test cannot pass while its server saw an error.
 
 Settings: override a ``*_server_options`` fixture (a dict of the server's keyword arguments) in a
-conftest, or mark a test ``@pytest.mark.understudy(**options)``; the marker's options win.
+conftest, or mark a test ``@pytest.mark.understudy(**options)`` (every server of the test) or
+``@pytest.mark.understudy(understudy.SMTPServer, **options)`` (servers of the classes named);
+the marker's options win, and a nearer marker over a farther one.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ MakeHTTPServer = Callable[..., HTTPServer]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "understudy(**options): keyword arguments for the servers that understudy's fixtures "
-        "create for this test (they override the *_server_options fixtures)",
+        "understudy(*server_classes, **options): keyword arguments for the servers that "
+        "understudy's fixtures create for this test, all of them or those of the classes "
+        "given (they override the *_server_options fixtures)",
     )
 
 
@@ -78,7 +81,7 @@ def http_server(
 
     After the test: stopped, then checked (a handler's exception fails the test).
     """
-    yield from started(request, HTTPServer(**options(request, http_server_options)))
+    yield from started(request, HTTPServer(**options(request, http_server_options, HTTPServer)))
 
 
 @pytest.fixture
