@@ -540,3 +540,25 @@ async def test_aiohttp_streams_an_upload_to_an_asgi_app() -> None:
     ):
         assert await reply.text() == str(16 * 65536)
     assert len(sizes) > 1  # delivered in parts as it arrived, not in one piece
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [[b"x-kind", b"lists"], [b"content-type", b"text/plain"]],  # lists: cannot be hashed
+        [(bytearray(b"x-kind"), bytearray(b"bytearray")), (b"content-type", b"text/plain")],
+    ],
+    ids=["lists", "bytearray"],
+)
+def test_response_fields_as_lists_or_bytearrays_are_sent_twice_alike(headers: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with HTTPServer(asgi=app) as server, requests.Session() as session:
+        replies = [session.get(server.url, timeout=TIMEOUT) for _ in range(2)]
+    for reply in replies:  # the second from the memo of rendered heads, where it can be kept
+        assert (reply.status_code, reply.text) == (200, "ok")
+        assert reply.headers["x-kind"] == bytes(headers[0][1]).decode()
+        assert reply.headers["content-type"] == "text/plain"

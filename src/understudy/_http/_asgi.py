@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMa
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .._core.framing import reason_phrase
 from .._errors import UnderstudyError, WaitTimeout
 from ._connection import Exchange
 from ._models import origin_form
@@ -304,14 +303,7 @@ class _ASGICall:
             if not exchange.head_sent:
                 status = int(start["status"])
                 length = None if more else len(body)
-                fields = start.get("headers", ())
-                try:
-                    exchange.start_memoized(status, None, tuple(fields), length)
-                except TypeError:  # fields in lists (unhashable), or of bytearray/memoryview
-                    fields = [
-                        (bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in fields
-                    ]
-                    exchange.start(status, reason_phrase(status), fields, length)
+                exchange.start_memoized(status, None, tuple(start.get("headers", ())), length)
             exchange.write(body)
             if more:
                 await exchange.drain()

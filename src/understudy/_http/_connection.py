@@ -84,8 +84,8 @@ def _str_fields(
     """Fields as str pairs (bytes ones decoded as Latin-1, RFC 9110 §5.5)."""
     return [
         (
-            name.decode("latin-1") if isinstance(name, bytes) else name,
-            value.decode("latin-1") if isinstance(value, bytes) else value,
+            name if isinstance(name, str) else bytes(name).decode("latin-1"),
+            value if isinstance(value, str) else bytes(value).decode("latin-1"),
         )
         for name, value in fields
     ]
@@ -199,11 +199,8 @@ class Exchange:
             conn = self.conn
             out, conn._out = conn._out, []
             try:
-                try:
-                    fields = tuple(response.headers)
-                    self.start_memoized(response.status, response.reason, fields, len(body))
-                except TypeError:  # fields that are not hashable
-                    self.start(response.status, response.reason, response.headers, len(body))
+                fields = tuple(response.headers)
+                self.start_memoized(response.status, response.reason, fields, len(body))
                 self.write(body)
                 wire = b"".join(conn._out)
             finally:
@@ -262,8 +259,7 @@ class Exchange:
         handler or app that answers alike every time (most do) then costs one lookup per
         response instead of framing and encoding.
 
-        Raises:
-            TypeError: ``fields`` holds something unhashable (lists): use :meth:`start`.
+        Fields that cannot be hashed (pairs given as lists) are framed without the memo.
         """
         if self.head_sent or self.finished:
             return
@@ -279,7 +275,12 @@ class Exchange:
             keep_alive,
         )
         memo = _HEADS
-        memoized = memo.get(key)
+        try:
+            memoized = memo.get(key)
+        except TypeError:  # fields that cannot be hashed (lists): framed without the memo
+            reason = reason_phrase(status) if reason is None else reason
+            self.start(status, reason, _str_fields(fields), body_length)
+            return
         if memoized is None or memoized[0] != date:
             conn = self.conn
             out, conn._out = conn._out, []

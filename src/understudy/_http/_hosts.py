@@ -98,16 +98,15 @@ class HandlerHost:
             return f"handler {server.describe(handler)} for {request.method} {request.target}"
 
         def done(future: asyncio.Future[Any]) -> None:
-            server._untrack(future)
+            server.release(future)
             self._done(server, exchange, future)
 
         if self.is_async:
             task = server.loop.create_task(handler(request))  # type: ignore[arg-type]
-            server.track(task, describe, lambda done_task: self._done(server, exchange, done_task))
+            server.track(task, describe, lambda task: self._done(server, exchange, task))
         else:
-            # Untracked and answered in the turn the worker's result arrives (see submit_then).
-            future = server.runtime.workers.submit_then(done, handler, request)
-            server.track(future, describe, None, callback=False)
+            # Answered in the turn the worker's result arrives, not one later (see submit_then).
+            server.hold(server.runtime.workers.submit_then(done, handler, request), describe)
 
     def _done(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
         if future.cancelled():

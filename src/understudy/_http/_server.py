@@ -434,12 +434,13 @@ class HTTPServer(Server):
         return stubs
 
     def _admin(self) -> AdminHost | None:
+        """The admin API's host when the server answers it (``admin=True``), else ``None``."""
         stubs = self._stubs_made
         return None if stubs is None else stubs.admin
 
     def record(self, request: Request) -> None:
-        if self._stubs_made is not None and self._admin() is not None and is_admin(request.target):
-            return
+        if self._admin() is not None and is_admin(request.target):
+            return  # the admin API's own requests are not journaled
         self._journal.append(request)
 
     def record_error(self, error: BaseException) -> None:
@@ -483,35 +484,35 @@ class HTTPServer(Server):
             default=0.0,
         )
 
+    def hold(self, future: asyncio.Future[Any], description: str | Callable[[], str]) -> None:
+        """Count ``future`` as an in-flight handler until :meth:`release` is called for it.
+
+        ``description`` (or a callable making it, called only if needed) names the handler in
+        stop()'s timeout report.
+        """
+        self._inflight[future] = description
+
     def track(
         self,
         future: asyncio.Future[Any],
         description: str | Callable[[], str],
         then: Callable[[asyncio.Future[Any]], None] | None = None,
-        *,
-        callback: bool = True,
     ) -> None:
-        """Count ``future`` as an in-flight handler until it is done; record what it raises.
-
-        ``description`` (or a callable making it, called only if needed) names the handler in
-        stop()'s timeout report; ``then(future)`` is called once it is done, after that.
-        ``callback=False``: the caller calls :meth:`_untrack` itself when the future is done.
-        """
+        """:meth:`hold` ``future`` and :meth:`release` it once done; then call ``then(future)``."""
         self._inflight[future] = description
-        if not callback:
-            return
         if then is None:
-            future.add_done_callback(self._untrack)
+            future.add_done_callback(self.release)
         else:
-            untrack = self._untrack
+            release = self.release
 
             def done(future: asyncio.Future[Any]) -> None:
-                untrack(future)
+                release(future)
                 then(future)
 
             future.add_done_callback(done)
 
-    def _untrack(self, future: asyncio.Future[Any]) -> None:
+    def release(self, future: asyncio.Future[Any]) -> None:
+        """``future`` is done: no longer in flight; record what it raised for ``check()``."""
         self._inflight.pop(future, None)
         if not future.cancelled():
             error = future.exception()
