@@ -27,8 +27,8 @@ from .wiremock_values import (
     ValuePattern,
     json_equal,
     json_path,
+    known_fields,
     parse_value_pattern,
-    without_nulls,
 )
 
 __all__ = [
@@ -109,14 +109,13 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> StubMapping:
         MappingError: a field that is unknown, unsupported or of the wrong type, named by its
             path from ``where``.
     """
-    if not isinstance(raw, Mapping):
-        raise MappingError(f"{where}: a mapping is an object with request and response")
-    raw = without_nulls(raw)
-    for key in raw:
-        if key in _UNSUPPORTED_MAPPING_KEYS:
-            raise MappingError(f"{where}.{key}: this WireMock field is not supported by understudy")
-        if key not in _MAPPING_KEYS:
-            raise MappingError(f"{where}.{key}: unknown field")
+    raw = known_fields(
+        where,
+        raw,
+        _MAPPING_KEYS,
+        _UNSUPPORTED_MAPPING_KEYS,
+        shape="a mapping is an object with request and response",
+    )
     ident = raw.get("id", raw.get("uuid"))
     if ident is None:
         ident = str(_uuid.uuid4())

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .matching import Difference
-from .wiremock_values import MappingError, ValuePattern, parse_value_pattern, without_nulls
+from .wiremock_values import MappingError, ValuePattern, known_fields, parse_value_pattern
 
 __all__ = ["RequestPattern", "parse_request_pattern"]
 
@@ -130,14 +130,7 @@ def _value_differences(what: str, pattern: ValuePattern, values: list[str]) -> l
 
 def parse_request_pattern(where: str, raw: object) -> RequestPattern:
     """A :class:`RequestPattern` from its JSON, or :class:`MappingError` naming the field."""
-    if not isinstance(raw, Mapping):
-        raise MappingError(f"{where}: must be an object")
-    raw = without_nulls(raw)
-    for key in raw:
-        if key in _UNSUPPORTED_REQUEST_KEYS:
-            raise MappingError(f"{where}.{key}: this WireMock field is not supported by understudy")
-        if key not in _REQUEST_KEYS:
-            raise MappingError(f"{where}.{key}: unknown field")
+    raw = known_fields(where, raw, _REQUEST_KEYS, _UNSUPPORTED_REQUEST_KEYS)
     method = raw.get("method")
     if method is not None and not isinstance(method, str):
         raise MappingError(f'{where}.method: a string such as "GET", not {method!r}')

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .wiremock_values import MappingError, without_nulls
+from .wiremock_values import MappingError, known_fields
 
 __all__ = ["ResponseDefinition", "parse_response_definition"]
 
@@ -99,14 +99,7 @@ def _parse_body(where: str, raw: Mapping[str, Any]) -> tuple[bytes, str | None]:
 
 def parse_response_definition(where: str, raw: object) -> ResponseDefinition:
     """A :class:`ResponseDefinition` from its JSON, or :class:`MappingError` naming the field."""
-    if not isinstance(raw, Mapping):
-        raise MappingError(f"{where}: must be an object")
-    raw = without_nulls(raw)
-    for key in raw:
-        if key in _UNSUPPORTED_RESPONSE_KEYS:
-            raise MappingError(f"{where}.{key}: this WireMock field is not supported by understudy")
-        if key not in _RESPONSE_KEYS:
-            raise MappingError(f"{where}.{key}: unknown field")
+    raw = known_fields(where, raw, _RESPONSE_KEYS, _UNSUPPORTED_RESPONSE_KEYS)
     status = raw.get("status", 200)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise MappingError(f"{where}.status: an int from 100 to 599, not {status!r}")

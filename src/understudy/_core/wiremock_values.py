@@ -22,8 +22,8 @@ __all__ = [
     "ValuePattern",
     "json_equal",
     "json_path",
+    "known_fields",
     "parse_value_pattern",
-    "without_nulls",
 ]
 
 
@@ -34,9 +34,29 @@ class MappingError(ValueError):
     """
 
 
-def without_nulls(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The object without its ``null`` members (WireMock reads them as absent)."""
-    return {key: value for key, value in raw.items() if value is not None}
+def known_fields(
+    where: str,
+    raw: object,
+    known: Iterable[str],
+    unsupported: Iterable[str],
+    *,
+    shape: str = "must be an object",
+) -> dict[str, Any]:
+    """A JSON object's members without its ``null`` ones (WireMock reads them as absent).
+
+    Raises:
+        MappingError: ``raw`` is not an object (the message says ``shape``), or it has a member
+            that is not in ``known``, or one in ``unsupported`` (WireMock's, not understudy's).
+    """
+    if not isinstance(raw, Mapping):
+        raise MappingError(f"{where}: {shape}")
+    fields = {key: value for key, value in raw.items() if value is not None}
+    for key in fields:
+        if key in unsupported:
+            raise MappingError(f"{where}.{key}: this WireMock field is not supported by understudy")
+        if key not in known:
+            raise MappingError(f"{where}.{key}: unknown field")
+    return fields
 
 
 # -- value patterns (WireMock's StringValuePattern family) --------------------------------------
