@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Self
 
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._errors import AddressInUse, ConfigurationError, WaitTimeout
+from ._listeners import bind_socket, close_listeners
 from ._runtime import Runtime, get_runtime
 from ._tls import TLS, server_context
 
@@ -30,7 +31,6 @@ __all__ = ["Server", "close_listeners"]
 #: How long ``start()`` waits for the loop to take the sockets over (seconds). Generous: it is
 #: only approached on a machine so loaded that the loop thread is not scheduled.
 _START_TIMEOUT = 10.0
-_BACKLOG = 4096
 #: Attempts at finding a port free on both 127.0.0.1 and ::1 for host="localhost".
 _LOCALHOST_ATTEMPTS = 20
 
@@ -449,29 +449,6 @@ class Server:
         return f"<{name} {self._describe_address()} {state}>"
 
 
-async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
-    """Stop accepting, let connections already accepted be made, then close the listeners.
-
-    ``asyncio.Server.close()`` alone loses a connection that was accepted but whose protocol is
-    not yet made (that step runs in a task): the task fails, and the accepted socket is left
-    open with its client waiting, until garbage collection. Removing the listening sockets'
-    readers first, then yielding one loop iteration, lets those tasks attach their transports,
-    so that the server's shutdown finds those connections with the others and closes them.
-    Every server's ``stop()`` closes its listeners through this.
-    """
-    loop = asyncio.get_running_loop()
-    for listener in listeners:
-        if isinstance(listener, asyncio.Server):
-            for sock in listener.sockets:
-                loop.remove_reader(sock.fileno())
-    # Two iterations: in the first the accepting task makes the transport, which calls its
-    # protocol's connection_made in the next.
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    for listener in listeners:
-        listener.close()
-
-
 def _capture(stop: Any) -> WaitTimeout | None:
     try:
         stop()
@@ -517,26 +494,7 @@ def _bind_localhost(port: int, kind: socket.SocketKind) -> list[socket.socket]:
 def _bind_one(
     family: int, kind: socket.SocketKind, sockaddr: Any, host: str, port: int
 ) -> socket.socket:
-    # With proto IPPROTO_TCP, asyncio sets TCP_NODELAY on every accepted connection; with 0 it
-    # does not, and a reply written in two pieces waits ~40 ms for the client's delayed ACK.
-    proto = socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else 0
-    sock = socket.socket(family, kind, proto)
-    try:
-        if kind == socket.SOCK_STREAM:
-            # Lets a restarted server take its port back while old connections sit in TIME_WAIT.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(sockaddr)
-        if kind == socket.SOCK_STREAM:
-            sock.listen(_BACKLOG)
-        sock.setblocking(False)
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise AddressInUse(host, port) from None
-        raise
-    return sock
+    return bind_socket(family, kind, sockaddr, in_use=lambda: AddressInUse(host, port))
 
 
 def describe_handler(handler: object) -> str:

@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._listeners import bind_socket, close_listeners
 from ._connection import ShapedProtocol
 from ._options import Conditions
 
@@ -44,7 +45,6 @@ class Shaper:
         self.conditions = conditions
         #: Connections wrapped so far and still open (a dict: smaller than a set when empty).
         self.connections: dict[ShapedProtocol, None] = {}
-        #: (listener, protocol factory, socket family, address) per listening socket served.
         #: (listener, protocol factory, listening socket, create_server options) per socket.
         self._listeners: list[_Listener] = []
         #: While refusing: (protocol factory, family, address, options) of each listener closed.
@@ -81,20 +81,11 @@ class Shaper:
         if self._refusing:
             return
         self._refusing = True
-        # As in the HTTP server's close_listeners: stop accepting first, and let connections
-        # already accepted get their protocol, before closing (else they are lost, half-made).
-        loop = asyncio.get_running_loop()
         self._closed = [
             (make, sock.family, sock.getsockname(), options)
             for _, make, sock, options in self._listeners
         ]
-        for listener, _, _, _ in self._listeners:
-            if isinstance(listener, asyncio.Server):
-                for sock in listener.sockets:
-                    loop.remove_reader(sock.fileno())
-        await asyncio.sleep(0)
-        for listener, _, _, _ in self._listeners:
-            listener.close()  # closes the listening socket: the kernel refuses connections
+        await close_listeners([listener for listener, _, _, _ in self._listeners])
 
     async def _reopen(self) -> None:
         self._refusing = False
@@ -146,23 +137,13 @@ def _bind_again(family: int, address: Any) -> socket.socket:
             os.unlink(address)
         except FileNotFoundError:
             pass
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    else:
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    try:
-        sock.bind(address)
-        sock.listen(4096)
-        sock.setblocking(False)
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise OSError(
-                errno.EADDRINUSE,
-                f"cannot listen again on {address!r} after refusing connections: another "
-                "socket took the address meanwhile",
-            ) from None
-        raise
-    return sock
+    return bind_socket(
+        family,
+        socket.SOCK_STREAM,
+        address,
+        in_use=lambda: OSError(
+            errno.EADDRINUSE,
+            f"cannot listen again on {address!r} after refusing connections: another "
+            "socket took the address meanwhile",
+        ),
+    )

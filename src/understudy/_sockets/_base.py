@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .._conditions import Conditions
 from .._errors import ConfigurationError
+from .._listeners import bind_socket
 from .._runtime import Runtime
 from .._server import Server, _bind_inet, close_listeners
 
@@ -225,22 +226,16 @@ class SocketServer(Server):
 
 
 def _bind_unix(path: str, kind: socket.SocketKind) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, kind)
-    try:
-        sock.bind(path)
-        if kind == socket.SOCK_STREAM:
-            sock.listen(4096)
-        sock.setblocking(False)
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise OSError(
-                errno.EADDRINUSE,
-                f"cannot listen on the Unix socket {path!r}: a file exists there; remove it, or "
-                "pass no path= to let understudy choose one in a private directory",
-            ) from None
-        raise
-    return sock
+    return bind_socket(
+        socket.AF_UNIX,
+        kind,
+        path,
+        in_use=lambda: OSError(
+            errno.EADDRINUSE,
+            f"cannot listen on the Unix socket {path!r}: a file exists there; remove it, or "
+            "pass no path= to let understudy choose one in a private directory",
+        ),
+    )
 
 
 class _Decoder(Protocol[E_co]):
