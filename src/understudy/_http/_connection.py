@@ -29,7 +29,7 @@ from .._core.framing import (
     reason_phrase,
 )
 from .._tls import TLSInfo, tls_info
-from ._models import Request, Response
+from ._models import Request, Response, received_request
 
 if TYPE_CHECKING:
     from ._server import HTTPServer
@@ -109,6 +109,7 @@ class Exchange:
         "body_size",
         "complete",
         "conn",
+        "content_length",
         "dispatched",
         "done_listener",
         "finished",
@@ -129,6 +130,8 @@ class Exchange:
         self.method = ""
         self.target = ""
         self.raw_headers: list[tuple[bytes, bytes]] = []
+        #: The request's Content-Length field value as sent (``None``: none).
+        self.content_length: bytes | None = None
         self.http_version = "1.1"
         self.keep_alive = True
         self.body_parts: list[bytes] = []
@@ -389,7 +392,7 @@ class HTTPConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Exchange] = deque()
         self.parsing: Exchange | None = None
-        self.url_parts: list[bytes] = []
+        self.url = b""  # the request target of the request being parsed, as received so far
         self.header_bytes = 0
         self.hosts = 0  # Host field lines of the request being parsed
         self.client: tuple[str, int] | None = None
@@ -476,7 +479,16 @@ class HTTPConnection(asyncio.Protocol):
         if deferred is not None:
             self.deferred = None
             if not deferred.dispatched and self.queue and self.queue[0] is deferred:
-                self._dispatch(deferred)
+                self._activate(deferred)
+        parsing = self.parsing
+        if parsing is not None and not self.broken:
+            # A request is arriving in pieces: the rest of its header section must come within
+            # header_timeout of its first byte, and its body must not stall for idle_timeout.
+            # (A request that arrives whole is never timed: nothing is set for it.)
+            if parsing.method:
+                self._wait("body", self.server.idle_timeout)
+            elif self.waiting != "header":
+                self._wait("header", self.server.header_timeout)
 
     def eof_received(self) -> bool:
         """The client has sent all it will send: answer what came in full, then close.
@@ -511,13 +523,12 @@ class HTTPConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.parsing = Exchange(self)
-        self.url_parts = []
+        self.url = b""
         self.header_bytes = 0
         self.hosts = 0
-        self._wait("header", self.server.header_timeout)
 
     def on_url(self, url: bytes) -> None:
-        self.url_parts.append(url)
+        self.url += url
         self.header_bytes += len(url)
         if self.header_bytes > self.server.max_header_size:
             raise _Refused(431, "the request line and header section are too large")
@@ -527,8 +538,12 @@ class HTTPConnection(asyncio.Protocol):
         assert exchange is not None
         exchange.raw_headers.append((name, value))
         self.header_bytes += len(name) + len(value) + 4
-        if len(name) == 4 and name.lower() == b"host":
-            self.hosts += 1
+        size = len(name)
+        if size == 4:
+            if name.lower() == b"host":
+                self.hosts += 1
+        elif size == 14 and name.lower() == b"content-length":
+            exchange.content_length = value
         if self.header_bytes > self.server.max_header_size:
             raise _Refused(
                 431,
@@ -542,23 +557,25 @@ class HTTPConnection(asyncio.Protocol):
         parser = self.parser
         method = parser.get_method()
         exchange.method = _METHODS.get(method) or method.decode("ascii", "replace")
-        exchange.target = b"".join(self.url_parts).decode("latin-1")
+        exchange.target = self.url.decode("latin-1")
         exchange.http_version = parser.get_http_version()
         exchange.keep_alive = parser.should_keep_alive()
         if self.hosts != 1 or exchange.http_version != "1.1":
             self._check_version_and_host(exchange)
-        length = exchange.header(b"content-length")
+        length = exchange.content_length
         if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
             raise _Refused(
                 413,
                 f"the body ({int(length)} bytes) is larger than max_body_size "
                 f"({self.server.max_body_size} bytes)",
             )
-        self.queue.append(exchange)
-        self._wait("body", self.server.idle_timeout)
-        if len(self.queue) == 1:
-            self._activate(exchange)
-        elif len(self.queue) >= _MAX_PIPELINED and self.transport is not None:
+        queue = self.queue
+        queue.append(exchange)
+        if len(queue) == 1:
+            # At the head of the queue: answered once the bytes in hand are parsed (see
+            # data_received), or at once if the request is complete in them.
+            self.deferred = exchange
+        elif len(queue) >= _MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
 
@@ -589,8 +606,6 @@ class HTTPConnection(asyncio.Protocol):
                 413, f"the body is larger than max_body_size ({self.server.max_body_size} bytes)"
             )
         exchange.body_parts.append(body)
-        if self.waiting == "body" and self.server.idle_timeout is not None:
-            self.read_deadline = self.loop.time() + self.server.idle_timeout
         if exchange.body_listener is not None:
             exchange.body_listener(body)
 
@@ -600,25 +615,26 @@ class HTTPConnection(asyncio.Protocol):
         self.parsing = None
         self.waiting = None
         exchange.complete = True
-        body = exchange.body_parts[0] if len(exchange.body_parts) == 1 else exchange.body
-        request = Request._received(
+        parts = exchange.body_parts
+        server = self.server
+        request = exchange.request = received_request(
             method=exchange.method,
             target=exchange.target,
             raw_headers=exchange.raw_headers,
-            body=body,
+            body=(parts[0] if len(parts) == 1 else b"".join(parts)) if parts else b"",
             http_version=exchange.http_version,
             client=self.client,
             received_at=time.time(),
-            scheme=self.server.scheme,
+            scheme=server.scheme,
             tls=self.tls,
         )
-        exchange.request = request
-        self.server.record(request)
+        server.record(request)
         if exchange.body_listener is not None:
             exchange.body_listener(None)
             exchange.body_listener = None
-        if self.queue and self.queue[0] is exchange and not exchange.dispatched:
-            self._dispatch(exchange)
+        if not exchange.dispatched and self.queue and self.queue[0] is exchange:
+            exchange.dispatched = True
+            server.dispatch(exchange)
 
     # -- the queue ---------------------------------------------------------------------------
 
@@ -627,16 +643,17 @@ class HTTPConnection(asyncio.Protocol):
         if exchange.refusal is not None:
             self._send_refusal(exchange)
             return
-        if not exchange.complete and exchange.http_version == "1.1":
+        if exchange.complete:
+            self._dispatch(exchange)
+            return
+        if exchange.http_version == "1.1":
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
-        if exchange.complete:
-            self._dispatch(exchange)
-        elif self.server.streams_body:
+        if self.server.streams_body:
             if self.feeding:
-                # The rest of the request may be in the bytes being parsed (always so for a
-                # request without a body): dispatch once they are, so the host sees it whole.
+                # The rest of the request may be in the bytes being parsed: dispatch once they
+                # are, so the host sees as much of it as there is.
                 self.deferred = exchange
             else:
                 self._dispatch(exchange)
@@ -669,7 +686,7 @@ class HTTPConnection(asyncio.Protocol):
         exchange.refusal = refusal
         exchange.keep_alive = False
         if not exchange.target:
-            exchange.target = b"".join(self.url_parts).decode("latin-1")
+            exchange.target = self.url.decode("latin-1")
         if not exchange.method:
             try:
                 exchange.method = self.parser.get_method().decode("ascii", "replace")
