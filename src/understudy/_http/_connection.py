@@ -42,6 +42,11 @@ _MAX_PIPELINED = 16
 
 _date_cache: tuple[int, str] = (0, "")
 
+# The body modes as module globals: reading an Enum member off its class costs ten times more.
+_LENGTH = BodyMode.LENGTH
+_CHUNKED = BodyMode.CHUNKED
+_CLOSE = BodyMode.CLOSE
+
 #: The methods of RFC 9110 §9 (and PATCH), decoded once.
 _METHODS = {
     name.encode(): name
@@ -241,7 +246,7 @@ class Exchange:
         )
         self.framing = framing
         self.keep_alive = framing.keep_alive
-        if framing.mode is BodyMode.LENGTH:
+        if framing.mode is _LENGTH:
             self.remaining = framing.length if framing.length is not None else 0
         date = [("Date", http_date())] if not any(k.lower() == "date" for k, _ in fields) else []
         self.head_sent = True
@@ -306,7 +311,7 @@ class Exchange:
             _, framing, head = memoized
             self.framing = framing
             self.keep_alive = framing.keep_alive
-            if framing.mode is BodyMode.LENGTH:
+            if framing.mode is _LENGTH:
                 self.remaining = framing.length if framing.length is not None else 0
             self.head_sent = True
         self.conn.write(head)
@@ -321,16 +326,16 @@ class Exchange:
         if framing is None or self.finished or not data:
             return
         mode = framing.mode
-        if mode is BodyMode.CHUNKED:
+        if mode is _CHUNKED:
             self.conn.write(encode_chunk(data))
-        elif mode is BodyMode.LENGTH:
+        elif mode is _LENGTH:
             remaining = self.remaining
             if len(data) > remaining:
                 data = data[:remaining]
             self.remaining = remaining - len(data)
             if data:
                 self.conn.write(data)
-        elif mode is BodyMode.CLOSE:
+        elif mode is _CLOSE:
             self.conn.write(data)
 
     def end(self) -> None:
@@ -343,7 +348,7 @@ class Exchange:
             return
         framing = self.framing
         if framing is not None:
-            if framing.mode is BodyMode.CHUNKED:
+            if framing.mode is _CHUNKED:
                 self.conn.write(LAST_CHUNK)
             elif self.remaining > 0:
                 self.keep_alive = False
@@ -362,7 +367,7 @@ class Exchange:
         self.finished = True
         self.notify_done()
         framing = self.framing
-        if framing is not None and framing.mode in (BodyMode.CHUNKED, BodyMode.LENGTH):
+        if framing is not None and framing.mode in (_CHUNKED, _LENGTH):
             self.keep_alive = False
             self.conn.close()
         else:
@@ -814,23 +819,22 @@ class HTTPConnection(asyncio.Protocol):
         A response's head and body (and pipelined responses) then cost one system call, not
         one each; on loopback the send is most of the cost of a small response.
         """
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
+        if self.transport is None:
+            return  # (bytes for a transport that is closing are dropped by flush)
         out = self._out
-        out.append(data)
-        if len(out) == 1:
+        if not out:
             # One callback flushes every connection written to in this iteration.
-            _UNFLUSHED.append(self)
-            if len(_UNFLUSHED) == 1:
+            if not _UNFLUSHED:
                 self.loop.call_soon(_flush_all)
+            _UNFLUSHED.append(self)
+        out.append(data)
 
     def flush(self) -> None:
         """Hand what was queued by :meth:`write` to the transport."""
         out = self._out
         if not out:
             return
-        data = out[0] if len(out) == 1 else b"".join(out)
+        data = b"".join(out)  # (one piece is returned as it is)
         out.clear()
         transport = self.transport
         if transport is not None and not transport.is_closing():
