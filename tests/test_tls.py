@@ -33,6 +33,8 @@ from understudy import (
     SyslogServer,
     TCPServer,
     TLSInfo,
+    UDPServer,
+    UnixDatagramServer,
 )
 from understudy._tls import format_subject
 
@@ -97,9 +99,30 @@ def test_settings_are_frozen_and_shown_as_public() -> None:
     assert understudy.tls.ClientCertificate.__module__ == "understudy.tls"
 
 
-def test_syslog_over_datagrams_refuses_tls() -> None:
-    with pytest.raises(ConfigurationError, match="transport='tcp'"):
-        SyslogServer(transport="udp", tls=True)
+@pytest.mark.parametrize("transport", ["udp", "unix"])
+def test_syslog_over_datagrams_refuses_tls(transport: Any) -> None:
+    with pytest.raises(ConfigurationError, match=r"needs transport='tcp' .*DTLS.* not offered"):
+        SyslogServer(transport=transport, tls=True)
+
+
+@pytest.mark.parametrize("make", [UDPServer, UnixDatagramServer])
+@pytest.mark.parametrize("tls", [True, TLS(), "yes"])
+def test_datagram_servers_refuse_tls_and_say_what_to_write(
+    make: Callable[..., Any], tls: object
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        make(tls=tls)
+    message = str(raised.value)
+    assert "DTLS" in message
+    assert "TCPServer(tls=" in message
+    assert "SyslogServer(transport='tcp', tls=" in message
+
+
+@pytest.mark.parametrize("make", [UDPServer, UnixDatagramServer])
+@pytest.mark.parametrize("tls", [None, False])
+def test_datagram_servers_take_no_tls(make: Callable[..., Any], tls: object) -> None:
+    with make(tls=tls) as server:
+        assert server.running
 
 
 def test_smtp_takes_implicit_tls_or_starttls_not_both() -> None:
