@@ -309,18 +309,26 @@ class _ASGICall:
                 raise RuntimeError(
                     "the ASGI app sent http.response.body before http.response.start"
                 )
-            body = bytes(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-            if not exchange.head_sent:
-                status = int(start["status"])
-                length = None if more else len(body)
-                exchange.start_memoized(status, None, tuple(start.get("headers", ())), length)
-            exchange.write(body)
-            if more:
+            body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = bytes(body)
+            if message.get("more_body", False):
+                if not exchange.head_sent:
+                    exchange.start_memoized(
+                        int(start["status"]), None, tuple(start.get("headers", ())), None
+                    )
+                exchange.write(body)
                 await exchange.drain()
+                return
+            self._completed = True
+            if not exchange.head_sent:
+                # The whole response at once (the usual case): one piece to write.
+                exchange.start_memoized(
+                    int(start["status"]), None, tuple(start.get("headers", ())), len(body), body
+                )
             else:
-                self._completed = True
-                exchange.end()
+                exchange.write(body)
+            exchange.end()
         elif kind in ("http.response.trailers", "http.response.debug"):
             pass
         else:

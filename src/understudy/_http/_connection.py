@@ -258,6 +258,7 @@ class Exchange:
         reason: str | None,
         fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
         body_length: int | None,
+        body: bytes | None = None,
     ) -> None:
         """:meth:`start`, remembering the rendered head in the server's memo of heads.
 
@@ -268,6 +269,8 @@ class Exchange:
         response instead of framing and encoding.
 
         Fields that cannot be hashed (pairs given as lists) are framed without the memo.
+        ``body``, if given, is the whole body (``body_length`` is its length): it is written
+        with the head, as :meth:`write` would.
         """
         if self.head_sent or self.finished:
             return
@@ -288,6 +291,8 @@ class Exchange:
         except TypeError:  # fields that cannot be hashed (lists): framed without the memo
             reason = reason_phrase(status) if reason is None else reason
             self.start(status, reason, _str_fields(fields), body_length)
+            if body:
+                self.write(body)
             return
         if memoized is None or memoized[0] != date:
             conn = self.conn
@@ -302,11 +307,12 @@ class Exchange:
                 head = b"".join(conn._out)
             finally:
                 conn._out = out
-            if self.framing is None or not head:  # the connection is gone: nothing to keep
+            framing = self.framing
+            if framing is None or not head:  # the connection is gone: nothing to keep
                 return
             if len(memo) > 64:
                 memo.clear()
-            memo[key] = (date, self.framing, head)
+            memo[key] = (date, framing, head)
         else:
             _, framing, head = memoized
             self.framing = framing
@@ -314,6 +320,14 @@ class Exchange:
             if framing.mode is _LENGTH:
                 self.remaining = framing.length if framing.length is not None else 0
             self.head_sent = True
+        if body:
+            if framing.mode is _LENGTH and self.remaining == len(body):
+                self.remaining = 0
+                self.conn.write(head + body)  # one piece: the usual small response
+                return
+            self.conn.write(head)
+            self.write(body)
+            return
         self.conn.write(head)
 
     def write(self, data: bytes) -> None:
@@ -353,7 +367,10 @@ class Exchange:
             elif self.remaining > 0:
                 self.keep_alive = False
         self.finished = True
-        self.notify_done()
+        listener = self.done_listener
+        if listener is not None:
+            self.done_listener = None
+            listener()
         self.conn.exchange_finished(self)
 
     def abort(self) -> None:
@@ -681,7 +698,15 @@ class HTTPConnection(asyncio.Protocol):
         if self.queue:
             self._activate(self.queue[0])
         elif self.parsing is None:
-            self._wait("idle", self.server.idle_timeout)
+            # (_wait, inline: once per request)
+            timeout = self.server.idle_timeout
+            if timeout is None:
+                self.waiting = None
+            else:
+                self.waiting = "idle"
+                self.read_deadline = deadline = self.loop.time() + timeout
+                if self.timer is None:
+                    self._arm(deadline)
 
     def _refuse(self, refusal: _Refused) -> None:
         """Malformed or over-limit input: record it, answer in turn with its status, close."""
