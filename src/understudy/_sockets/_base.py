@@ -22,6 +22,7 @@ from .._errors import ConfigurationError
 from .._listeners import bind_socket
 from .._runtime import Runtime
 from .._server import Server, _bind_inet, close_listeners
+from .._tls import TLSInfo, tls_info
 
 E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
@@ -247,7 +248,8 @@ class DecodingProtocol(asyncio.Protocol, Generic[E]):
     """A connection whose bytes go through a sans-IO decoder; what it yields is delivered.
 
     ``deliver(items, peer)`` is called on the loop with each batch the decoder completes, and
-    with what ``decoder.close()`` returns when the stream ends.
+    with what ``decoder.close()`` returns when the stream ends. :attr:`tls` is what the
+    connection's TLS agreed on (``None`` when plain), for ``deliver`` to record.
     """
 
     def __init__(
@@ -262,10 +264,12 @@ class DecodingProtocol(asyncio.Protocol, Generic[E]):
         self._transport: asyncio.BaseTransport | None = None
         self._peer: Any = None
         self._ended = False
+        self.tls: TLSInfo | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
         self._peer = transport.get_extra_info("peername")
+        self.tls = tls_info(transport)  # over TLS, asyncio calls this after the handshake
         self._server._transports.add(transport)
 
     def data_received(self, data: bytes) -> None:
