@@ -225,7 +225,7 @@ class _ASGICall:
         self._completed = False
         self.body_done = False
         if exchange.complete:  # the whole request is here (the usual case): nothing to follow
-            self._chunks = [part for part in exchange.body_parts if part]
+            self._chunks = list(exchange.body_parts)  # (the parser gives no empty chunks)
             self._ended = True
         else:
             self._chunks = []

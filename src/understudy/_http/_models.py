@@ -70,7 +70,9 @@ class _RequestFields:
     error: str | None
     tls: TLSInfo | None
     _headers: Headers | None
-    _raw_headers: list[tuple[bytes, bytes]]
+    #: The fields as received (a tuple: once the collector has seen it, it tracks it no more,
+    #: so a long journal costs it one object per request, the Request).
+    _raw_headers: tuple[tuple[bytes, bytes], ...]
     _query: Query | None
 
 
@@ -119,13 +121,13 @@ class Request(_RequestFields):
         set_(self, "_query", None)
         if isinstance(headers, Headers):
             set_(self, "_headers", headers)
-            set_(self, "_raw_headers", [])
+            set_(self, "_raw_headers", ())
         elif isinstance(headers, list) and headers and isinstance(headers[0][0], bytes):
             set_(self, "_headers", None)
-            set_(self, "_raw_headers", headers)
+            set_(self, "_raw_headers", tuple(headers))
         else:
             set_(self, "_headers", Headers(headers))  # type: ignore[arg-type]
-            set_(self, "_raw_headers", [])
+            set_(self, "_raw_headers", ())
 
     @property
     def headers(self) -> Headers:
@@ -265,7 +267,7 @@ def received_request(
     request.tls = tls
     request._query = None
     request._headers = None
-    request._raw_headers = raw_headers
+    request._raw_headers = tuple(raw_headers)
     request.__class__ = Request
     return request  # type: ignore[return-value]
 
