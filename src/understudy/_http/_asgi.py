@@ -58,7 +58,8 @@ class ASGIHost:
             run = app_call if type(app_call) is CoroutineType else _awaiting(app_call)
             waiting_on = context.run(run.send, None)
         except StopIteration:
-            call.returned()
+            if not exchange.finished:
+                call.returned()
             return
         except BaseException as error:  # noqa: BLE001 - the app's: reported by failed()
             call.failed(error)
@@ -248,6 +249,9 @@ class _ASGICall:
         raw_path, _, query = target.partition("?")
         host = self.host
         state = host.state
+        headers = []  # (a loop costs less than a comprehension, a function on Python 3.11)
+        for name, value in exchange.raw_headers:
+            headers.append((name.lower(), value))
         return {
             "type": "http",
             "asgi": _ASGI,
@@ -258,7 +262,7 @@ class _ASGICall:
             "raw_path": raw_path.encode("latin-1"),
             "query_string": query.encode("latin-1"),
             "root_path": "",
-            "headers": [(name.lower(), value) for name, value in exchange.raw_headers],
+            "headers": headers,
             "client": exchange.conn.client,
             "server": host.server_address,
             "state": state.copy() if state else {},

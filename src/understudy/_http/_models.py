@@ -242,8 +242,7 @@ class Request(_RequestFields):
         return f"<understudy.Request {self.method} {self.target}{body}{error}>"
 
 
-def received_request(
-    *,
+def received_request(  # noqa: PLR0917 - positional: called once per request, by the parser
     method: str,
     target: str,
     raw_headers: list[tuple[bytes, bytes]],
