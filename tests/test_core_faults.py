@@ -81,6 +81,34 @@ def test_random_data_is_seeded_and_never_looks_like_http(seed: int) -> None:
     assert first.data[:1] not in (b"H", b"h", b"\r", b"\n")
 
 
+#: kind -> how the connection ends when a HEAD request gets it (its bytes: a cut status line).
+HEAD_PLANS = {
+    Fault.TRUNCATED_BODY: Ending.CLOSE,
+    Fault.MALFORMED_CHUNK: Ending.CLOSE,
+    Fault.STALL: Ending.STALL,
+}
+
+
+@pytest.mark.parametrize(("kind", "ending"), HEAD_PLANS.items(), ids=str)
+def test_a_body_fault_on_head_cuts_the_status_line(kind: Fault, ending: Ending) -> None:
+    plan = plan_fault(kind, random.Random(0), method="HEAD")
+    assert plan.data == b"HTTP/1.1 20"
+    assert plan.ending is ending
+    assert plan != plan_fault(kind, random.Random(0), method="GET")
+
+
+@pytest.mark.parametrize("kind", sorted(set(Fault) - set(HEAD_PLANS), key=str), ids=str)
+def test_other_faults_plan_alike_on_head(kind: Fault) -> None:
+    assert plan_fault(kind, random.Random(3), method="HEAD") == plan_fault(kind, random.Random(3))
+
+
+@pytest.mark.parametrize("kind", HEAD_PLANS, ids=str)
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "head"])
+def test_other_methods_keep_the_body_fault(kind: Fault, method: str) -> None:
+    # Methods are case-sensitive (RFC 9110 §9.1): "head" is not HEAD.
+    assert plan_fault(kind, random.Random(3), method=method) == plan_fault(kind, random.Random(3))
+
+
 def test_not_a_fault_is_refused() -> None:
     with pytest.raises(ValueError, match="not a Fault"):
         plan_fault("reset", random.Random(0))  # type: ignore[arg-type]

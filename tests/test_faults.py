@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import socket
 import time
 from collections.abc import Iterator
@@ -138,6 +139,64 @@ def test_random_data_comes_from_the_servers_random() -> None:
     assert received[0] == received[1]
     assert received[0]
     assert not received[0].startswith(b"HTTP/")
+
+
+# -- faults of the body, on HEAD -------------------------------------------------------------
+
+#: The faults that break a response's body, which a HEAD response does not have.
+BODY_FAULTS = [Fault.TRUNCATED_BODY, Fault.MALFORMED_CHUNK]
+
+
+def raw_head(server: HTTPServer) -> socket.socket:
+    client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    client.sendall(b"HEAD /x HTTP/1.1\r\nHost: test\r\n\r\n")
+    return client
+
+
+@pytest.mark.parametrize("kind", BODY_FAULTS, ids=lambda kind: kind.name)
+def test_a_body_fault_on_head_cuts_the_head_short(server: HTTPServer, kind: Fault) -> None:
+    server.expect("HEAD", "/x").fault(kind)
+    with raw_head(server) as client:
+        data = read_all(client)
+    assert data == b"HTTP/1.1 20"  # cut inside the status code, then closed
+
+
+@pytest.mark.parametrize("kind", BODY_FAULTS, ids=lambda kind: kind.name)
+def test_http_client_sees_a_body_fault_on_head(server: HTTPServer, kind: Fault) -> None:
+    expectation = server.expect("HEAD", "/x").fault(kind)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        connection.request("HEAD", "/x")
+        with pytest.raises(http.client.BadStatusLine, match=r"HTTP/1\.1 20"):
+            connection.getresponse()
+    finally:
+        connection.close()
+    [request] = server.wait_for_requests(1)
+    assert (request.method, request.error, expectation.calls) == ("HEAD", None, 1)
+
+
+@pytest.mark.parametrize("kind", BODY_FAULTS, ids=lambda kind: kind.name)
+def test_requests_and_httpx_see_a_body_fault_on_head(server: HTTPServer, kind: Fault) -> None:
+    server.expect("HEAD", "/x").fault(kind)
+    with pytest.raises(requests.ConnectionError):
+        requests.head(server.url + "/x", timeout=5)
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.head(server.url + "/x", timeout=5)
+
+
+def test_a_stall_on_head_stalls_inside_the_head(server: HTTPServer) -> None:
+    server.expect("HEAD", "/x").fault(Fault.STALL)
+    with raw_head(server) as client:
+        assert client.recv(1024) == b"HTTP/1.1 20"
+        client.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            client.recv(1024)
+    # http.client (under requests) waits for the rest of the status line: a read timeout
+    with pytest.raises(requests.ReadTimeout):
+        requests.head(server.url + "/x", timeout=0.2)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.head(server.url + "/x", timeout=0.2)
+    assert len(server.wait_for_requests(3)) == 3
 
 
 # -- the stall -------------------------------------------------------------------------------

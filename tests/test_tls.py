@@ -33,7 +33,10 @@ from understudy import (
     SyslogServer,
     TCPServer,
     TLSInfo,
+    UDPServer,
+    UnixDatagramServer,
 )
+from understudy._core.syslog import frame_octet_counted
 from understudy._tls import format_subject, server_context
 
 pytest_plugins = ["pytester"]
@@ -109,9 +112,30 @@ def test_a_handshake_timeout_shares_the_context_of_the_same_settings() -> None:
     )
 
 
-def test_syslog_over_datagrams_refuses_tls() -> None:
-    with pytest.raises(ConfigurationError, match="transport='tcp'"):
-        SyslogServer(transport="udp", tls=True)
+@pytest.mark.parametrize("transport", ["udp", "unix"])
+def test_syslog_over_datagrams_refuses_tls(transport: Any) -> None:
+    with pytest.raises(ConfigurationError, match=r"needs transport='tcp' .*DTLS.* not offered"):
+        SyslogServer(transport=transport, tls=True)
+
+
+@pytest.mark.parametrize("make", [UDPServer, UnixDatagramServer])
+@pytest.mark.parametrize("tls", [True, TLS(), "yes"])
+def test_datagram_servers_refuse_tls_and_say_what_to_write(
+    make: Callable[..., Any], tls: object
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        make(tls=tls)
+    message = str(raised.value)
+    assert "DTLS" in message
+    assert "TCPServer(tls=" in message
+    assert "SyslogServer(transport='tcp', tls=" in message
+
+
+@pytest.mark.parametrize("make", [UDPServer, UnixDatagramServer])
+@pytest.mark.parametrize("tls", [None, False])
+def test_datagram_servers_take_no_tls(make: Callable[..., Any], tls: object) -> None:
+    with make(tls=tls) as server:
+        assert server.running
 
 
 def test_smtp_takes_implicit_tls_or_starttls_not_both() -> None:
@@ -528,6 +552,58 @@ def test_syslog_over_tls_octet_counted() -> None:
         first, second = server.wait_for_messages(2)
     assert (first.app_name, first.msg) == ("su", "first")
     assert (second.procid, second.msg) == ("42", "second")
+
+
+def test_syslog_over_tls_records_what_the_connection_agreed_on() -> None:
+    cert = understudy.tls.issue_client_cert("relay")
+    frame = b"<34>1 2003-10-11T22:14:15.003Z mymachine su - ID47 - over TLS"
+    settings = TLS(client_cert="optional", maximum_version=ssl.TLSVersion.TLSv1_2)
+    with SyslogServer(transport="tcp", tls=settings) as server:
+        with tls_connect(server.address, client_cert=cert) as client:
+            client.sendall(frame_octet_counted(frame))
+            with tls_connect(server.address) as anonymous:
+                anonymous.sendall(b"<13>no certificate\n")
+            client.sendall(b"<35>no length, LF-framed\n")
+            version, cipher = client.version(), client.cipher()
+        messages = server.wait_for_messages(3)
+    signed = [message for message in messages if message.tls and message.tls.peer_subject]
+    assert [message.msg for message in signed] == ["over TLS", "no length, LF-framed"]
+    assert all(message.tls == signed[0].tls for message in signed)
+    assert isinstance(signed[0].tls, TLSInfo)
+    assert signed[0].tls.version == version == "TLSv1.2"
+    assert cipher is not None
+    assert signed[0].tls.cipher == cipher[0]
+    assert signed[0].tls.peer_common_name == "relay"
+    [anonymous_message] = [message for message in messages if message not in signed]
+    assert anonymous_message.msg == "no certificate"
+    assert anonymous_message.tls is not None
+    assert anonymous_message.tls.peer_subject is None
+
+
+def test_syslog_over_tls_records_tls_on_refused_frames_too() -> None:
+    with SyslogServer(transport="tcp", tls=True, max_message_size=16) as server:
+        with tls_connect(server.address) as client:
+            client.sendall(b"<13>" + b"x" * 40 + b"\n")
+        [message] = server.wait_for_messages(1)
+    assert message.error is not None
+    assert message.tls is not None
+    assert message.tls.version.startswith("TLSv1.")
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_plain_syslog_records_no_tls(transport: Any) -> None:
+    with SyslogServer(transport=transport) as server:
+        handler = logging.handlers.SysLogHandler(
+            address=server.address,
+            socktype=socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM,
+        )
+        try:
+            handler.emit(logging.makeLogRecord({"msg": "plain", "levelno": logging.INFO}))
+        finally:
+            handler.close()
+        [message] = server.wait_for_messages(1)
+    assert message.msg == "plain"
+    assert message.tls is None
 
 
 # -- fixtures ---------------------------------------------------------------------------------

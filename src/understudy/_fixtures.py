@@ -2,19 +2,21 @@
 
 Fixtures register the servers they start with :func:`started` (or :func:`factory`), so that the
 plugin's ``pytest_runtest_call`` wrapper can stop them and re-raise their handlers' errors as a
-failure of the test itself.
+failure of the test itself. :func:`server_fixtures` makes the three fixtures of a server kind.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from inspect import Parameter, Signature
 from typing import Any, TypeVar
 
 import pytest
 
 from ._server import Server
 
-__all__ = ["SERVERS", "factory", "options", "servers_of", "started"]
+__all__ = ["SERVERS", "factory", "options", "server_fixtures", "servers_of", "started"]
 
 S = TypeVar("S", bound=Server)
 
@@ -98,3 +100,76 @@ def factory(
     yield make_started
     for server in made:
         server.__exit__(None, None, None)
+
+
+def server_fixtures(
+    server_class: type[S], name: str, *, example: str, module: str | None = None
+) -> tuple[Any, Any, Any]:
+    """The fixtures ``<name>_options``, ``<name>`` and ``make_<name>`` of a server kind.
+
+    Each has the signature and docstring it would have if written out: ``<name>`` and
+    ``make_<name>`` take ``request`` and ``<name>_options`` (so a conftest that overrides the
+    options fixture is heard), and ``pytest --fixtures`` describes all three.
+
+    Args:
+        server_class: the server the fixtures start (``TCPServer``).
+        name: the fixture's name (``"tcp_server"``).
+        example: a value the options fixture might return, for its docstring
+            (``'{"echo": True}'``).
+        module: the module the fixtures are listed under by ``pytest --fixtures``; by default
+            the caller's (as :func:`collections.namedtuple` finds it).
+
+    Returns:
+        ``(<name>_options, <name>, make_<name>)``, to assign to those names in a module the
+        plugin re-exports.
+    """
+    if module is None:
+        module = sys._getframe(1).f_globals.get("__name__", __name__)
+    options_name = f"{name}_options"
+    shown = server_class.__name__
+
+    def options_fixture() -> dict[str, Any]:
+        return {}
+
+    def server_fixture(request: pytest.FixtureRequest, **given: Any) -> Iterator[S]:
+        defaults = given[options_name]
+        yield from started(request, server_class(**options(request, defaults, server_class)))
+
+    def make_fixture(request: pytest.FixtureRequest, **given: Any) -> Iterator[Callable[..., S]]:
+        yield from factory(request, server_class, given[options_name])
+
+    options_fixture.__doc__ = (
+        f"Keyword arguments for the ``{name}`` fixtures; override it in a conftest.\n\n"
+        f"Example: ``return {example}``."
+    )
+    server_fixture.__doc__ = (
+        f"A started :class:`understudy.{shown}`, fresh for each test.\n\n"
+        f"Options come from ``{options_name}`` and ``@pytest.mark.understudy(...)``.\n"
+        "After the test: stopped, then checked (a handler's exception fails the test)."
+    )
+    make_fixture.__doc__ = (
+        f"A factory: ``make_{name}(**options)`` returns a started server.\n\n"
+        f"The server is a :class:`~understudy.{shown}`; its options update\n"
+        f"``{options_name}``. Every server it made is stopped and checked after the test."
+    )
+    # pytest injects the parameters it reads from the signature: name the options fixture's.
+    parameters = [
+        Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=pytest.FixtureRequest),
+        Parameter(options_name, Parameter.POSITIONAL_OR_KEYWORD, annotation=dict[str, Any]),
+    ]
+    started_type = Iterator[server_class]  # type: ignore[valid-type]
+    factory_type = Iterator[Callable[..., server_class]]  # type: ignore[valid-type]
+    server_fixture.__signature__ = Signature(parameters, return_annotation=started_type)  # type: ignore[attr-defined]
+    make_fixture.__signature__ = Signature(parameters, return_annotation=factory_type)  # type: ignore[attr-defined]
+    return (
+        _fixture(options_fixture, options_name, module),
+        _fixture(server_fixture, name, module),
+        _fixture(make_fixture, f"make_{name}", module),
+    )
+
+
+def _fixture(function: Callable[..., Any], name: str, module: str) -> Any:
+    """``function`` as the fixture ``name`` of ``module`` (so in reprs and messages too)."""
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = module
+    return pytest.fixture(function, name=name)

@@ -73,7 +73,10 @@ class Journal(Generic[T]):
             self.total += 1
             if self._sync_waiters and self._cond is not None:
                 self._cond.notify_all()
-            waiters, self._async_waiters = self._async_waiters, []
+            waiters = self._async_waiters
+            if not waiters:
+                return
+            self._async_waiters = []
         for loop, future in waiters:
             loop.call_soon_threadsafe(_wake, future)
 

@@ -23,6 +23,8 @@ from typing import Any, ClassVar, Self
 
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._errors import AddressInUse, ConfigurationError, WaitTimeout
+from ._listeners import bind_socket
+from ._listeners import close_listeners as _close_listeners
 from ._runtime import Runtime, get_runtime
 from ._tls import DEFAULT_HANDSHAKE_TIMEOUT, TLS, close_transport, server_context
 
@@ -31,7 +33,6 @@ __all__ = ["Server", "close_listeners", "finish_connections"]
 #: How long ``start()`` waits for the loop to take the sockets over (seconds). Generous: it is
 #: only approached on a machine so loaded that the loop thread is not scheduled.
 _START_TIMEOUT = 10.0
-_BACKLOG = 4096
 #: Attempts at finding a port free on both 127.0.0.1 and ::1 for host="localhost".
 _LOCALHOST_ATTEMPTS = 20
 
@@ -463,29 +464,15 @@ class Server:
 
 
 async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
-    """Stop accepting, let connections already accepted be made, then close the listeners, and
-    close the TLS connections still in their handshake.
+    """On stop: close the listeners (:func:`understudy._listeners.close_listeners`: no
+    connection accepted meanwhile is lost), then the TLS connections still in their handshake.
 
-    ``asyncio.Server.close()`` alone loses a connection that was accepted but whose protocol is
-    not yet made (that step runs in a task): the task fails, and the accepted socket is left
-    open with its client waiting, until garbage collection. Removing the listening sockets'
-    readers first, then yielding one loop iteration, lets those tasks attach their transports,
-    so that the server's shutdown finds those connections with the others and closes them.
-    A TLS connection reaches its protocol only once its handshake is done, so those whose
-    handshake is not are closed here (:class:`_Handshakes`). Every server's ``stop()`` closes
-    its listeners through this.
+    A TLS connection reaches its server's protocol only once its handshake is done, so
+    ``stop()`` would not find one still in it (:class:`_Handshakes`). Every server's ``stop()``
+    closes its listeners through this; refusing connections (``Conditions(refuse=True)``)
+    closes them through the other, and leaves connections accepted before it alone.
     """
-    loop = asyncio.get_running_loop()
-    for listener in listeners:
-        if isinstance(listener, asyncio.Server):
-            for sock in listener.sockets:
-                loop.remove_reader(sock.fileno())
-    # Two iterations: in the first the accepting task makes the transport, which calls its
-    # protocol's connection_made in the next.
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    for listener in listeners:
-        listener.close()
+    await _close_listeners(listeners)
     handshakes = [found for listener in listeners if (found := _HANDSHAKES.get(listener))]
     if any(found.tasks for found in handshakes):
         await asyncio.sleep(0)  # a transport made in the last turn gets its TLS protocol going
@@ -621,26 +608,7 @@ def _bind_localhost(port: int, kind: socket.SocketKind) -> list[socket.socket]:
 def _bind_one(
     family: int, kind: socket.SocketKind, sockaddr: Any, host: str, port: int
 ) -> socket.socket:
-    # With proto IPPROTO_TCP, asyncio sets TCP_NODELAY on every accepted connection; with 0 it
-    # does not, and a reply written in two pieces waits ~40 ms for the client's delayed ACK.
-    proto = socket.IPPROTO_TCP if kind == socket.SOCK_STREAM else 0
-    sock = socket.socket(family, kind, proto)
-    try:
-        if kind == socket.SOCK_STREAM:
-            # Lets a restarted server take its port back while old connections sit in TIME_WAIT.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(sockaddr)
-        if kind == socket.SOCK_STREAM:
-            sock.listen(_BACKLOG)
-        sock.setblocking(False)
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise AddressInUse(host, port) from None
-        raise
-    return sock
+    return bind_socket(family, kind, sockaddr, in_use=lambda: AddressInUse(host, port))
 
 
 def describe_handler(handler: object) -> str:

@@ -22,7 +22,7 @@ from ._core.syslog import (
 from ._errors import ConfigurationError
 from ._journal import Journal
 from ._sockets import DatagramReceiver, DecodingProtocol, SocketServer
-from ._tls import TLS, resolve_tls
+from ._tls import TLS, TLSInfo, resolve_tls
 
 __all__ = ["SyslogMessage", "SyslogServer", "SyslogTransport"]
 
@@ -52,7 +52,8 @@ class SyslogServer(SocketServer):
         journal_size: keep only the last N messages (``None``: all).
         tls: with ``transport="tcp"``, syslog over TLS (RFC 5425; octet-counted frames, and
             the others RFC 6587 allows): ``True``, or :class:`~understudy.TLS` settings. Clients
-            trust the test CA of :mod:`understudy.tls`.
+            trust the test CA of :mod:`understudy.tls`. Each message records what its
+            connection agreed on as :attr:`SyslogMessage.tls`.
         conditions: network conditions on every connection (:class:`understudy.Conditions`);
             stream transports only.
         seed: seeds the server's random choices (see :class:`understudy.Server`).
@@ -171,12 +172,16 @@ class SyslogServer(SocketServer):
     # -- on the loop -------------------------------------------------------------------------
 
     def _stream_protocol(self) -> asyncio.BaseProtocol:
-        return DecodingProtocol(self, SyslogFramer(self.max_message_size), self._frames)
+        def deliver(frames: Sequence[bytes | FrameError], peer: Any) -> None:
+            self._frames(frames, peer, protocol.tls)
+
+        protocol = DecodingProtocol(self, SyslogFramer(self.max_message_size), deliver)
+        return protocol
 
     def _datagram_protocol(self) -> asyncio.BaseProtocol:
         return DatagramReceiver(self._datagram)
 
-    def _frames(self, frames: Sequence[bytes | FrameError], peer: Any) -> None:
+    def _frames(self, frames: Sequence[bytes | FrameError], peer: Any, tls: TLSInfo | None) -> None:
         for frame in frames:
             if isinstance(frame, FrameError):
                 self._journal.append(
@@ -186,10 +191,11 @@ class SyslogServer(SocketServer):
                         transport="tcp",
                         peer=peer,
                         received_at=time.time(),
+                        tls=tls,
                     )
                 )
             else:
-                self._record(frame, "tcp", peer)
+                self._record(frame, "tcp", peer, tls)
 
     def _datagram(self, transport: asyncio.DatagramTransport, data: bytes, peer: Any) -> None:
         kind: Transport = "unix" if self._unix else "udp"
@@ -207,7 +213,9 @@ class SyslogServer(SocketServer):
             return
         self._record(data, kind, peer)
 
-    def _record(self, raw: bytes, transport: Transport, peer: Any) -> None:
+    def _record(
+        self, raw: bytes, transport: Transport, peer: Any, tls: TLSInfo | None = None
+    ) -> None:
         now = time.time()
         self._journal.append(
             parse_message(
@@ -216,6 +224,7 @@ class SyslogServer(SocketServer):
                 transport=transport,
                 peer=peer,
                 received_at=now,
+                tls=tls,
             )
         )
 

@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from ._core.tlsinfo import TLSInfo
 from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -143,40 +144,6 @@ def _rank(version: ssl.TLSVersion) -> int:
     return {-2: -(10**9), -1: 10**9}.get(value, value)
 
 
-@dataclass(frozen=True)
-class TLSInfo:
-    """What a TLS connection agreed on, recorded with each request, connection or message.
-
-    ``None`` in place of a ``TLSInfo`` means the connection was plain.
-
-    Attributes:
-        version: the protocol version, as ``ssl`` names it (``"TLSv1.3"``).
-        cipher: the cipher suite's name (``"TLS_AES_256_GCM_SHA384"``).
-        alpn_protocol: the protocol chosen by ALPN (RFC 7301; ``"http/1.1"`` on HTTPS), or
-            ``None`` when the client offered none.
-        peer_subject: the subject of the client's certificate in RFC 4514 form, most specific
-            first (``"CN=alice,O=Example"``), or ``None`` when the client sent none.
-
-    .. versionadded:: 0.1
-    """
-
-    version: str
-    cipher: str
-    alpn_protocol: str | None = None
-    peer_subject: str | None = None
-
-    @property
-    def peer_common_name(self) -> str | None:
-        """The ``CN`` of the client certificate's subject, or ``None``."""
-        if self.peer_subject is None:
-            return None
-        for part in _split_rdns(self.peer_subject):
-            name, _, value = part.partition("=")
-            if name == "CN":
-                return value.replace("\\", "")
-        return None
-
-
 def close_transport(transport: asyncio.BaseTransport) -> None:
     """Close a connection once what was written to it is sent; over TLS, then close_notify.
 
@@ -254,24 +221,6 @@ def _escape(value: str) -> str:
     if escaped.endswith(" "):
         escaped = escaped[:-1] + "\\ "
     return escaped
-
-
-def _split_rdns(subject: str) -> list[str]:
-    parts, current, escaped = [], "", False
-    for char in subject:
-        if escaped:
-            current += char
-            escaped = False
-        elif char == "\\":
-            current += char
-            escaped = True
-        elif char in ",+":
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    return parts
 
 
 def resolve_tls(tls: object, kind: str) -> TLS | None:

@@ -49,6 +49,17 @@ class Fault(enum.Enum):
     - ``STALL``: the status line and fields are sent, the body never is; the connection stays
       open until the client gives up or the server stops (then the client reads end of stream).
 
+    On a HEAD request, ``TRUNCATED_BODY``, ``MALFORMED_CHUNK`` and ``STALL`` break the head
+    instead of the body. A response to HEAD has no body (RFC 9110 §9.3.2), so a client reads
+    the head and is done: a body cut short, malformed or never sent would look like a complete
+    response. Instead the status line stops inside the status code (``HTTP/1.1 20``), then the
+    connection closes (``TRUNCATED_BODY``, ``MALFORMED_CHUNK``: the client sees an incomplete
+    response, RFC 9112 §8) or stays open with nothing more sent (``STALL``: the client's read
+    times out). The cut comes inside the status line because some clients (``http.client``,
+    hence requests and urllib3) take the end of the stream as the end of the header fields,
+    and would accept a head cut anywhere after it. ``http.client`` raises ``BadStatusLine``,
+    requests ``ConnectionError``, httpx ``RemoteProtocolError``.
+
     .. versionadded:: 0.1
     """
 
@@ -81,17 +92,25 @@ class FaultPlan:
 
 #: Bytes of the body a TRUNCATED_BODY response sends; it declares twice as many.
 _TRUNCATED_SENT = b"understudy: this body is cut short by Fault.TRUNCATED_BODY.\n"
+#: What a body fault sends to a HEAD request: a status line cut inside the status code.
+_CUT_STATUS_LINE = b"HTTP/1.1 20"
+#: The faults that break a response body, which a HEAD response does not have.
+_BODY_FAULTS = frozenset({Fault.TRUNCATED_BODY, Fault.MALFORMED_CHUNK, Fault.STALL})
 #: Random bytes sent by RANDOM_DATA_THEN_CLOSE: at least, at most.
 _RANDOM_SIZE = (16, 64)
 _STALL_LENGTH = 1024
 
 
-def plan_fault(kind: Fault, rng: random.Random) -> FaultPlan:
+def plan_fault(kind: Fault, rng: random.Random, *, method: str = "GET") -> FaultPlan:
     """The plan for ``kind``: what to write (a whole, fixed byte string) and how to end.
 
     Args:
         kind: the fault.
         rng: draws the bytes of ``RANDOM_DATA_THEN_CLOSE`` (no other kind uses it).
+        method: the request's method (case-sensitive, RFC 9110 §9.1). For ``"HEAD"``, whose
+            response has no body (RFC 9110 §9.3.2), the faults of the body (``TRUNCATED_BODY``,
+            ``MALFORMED_CHUNK``, ``STALL``) cut the status line short instead (see
+            :class:`Fault`). Default ``"GET"``.
 
     Returns:
         The :class:`FaultPlan`. The responses that look like HTTP say ``Connection: close``
@@ -100,6 +119,9 @@ def plan_fault(kind: Fault, rng: random.Random) -> FaultPlan:
     Raises:
         ValueError: ``kind`` is not a :class:`Fault`.
     """
+    if method == "HEAD" and kind in _BODY_FAULTS:
+        ending = Ending.STALL if kind is Fault.STALL else Ending.CLOSE
+        return FaultPlan(_CUT_STATUS_LINE, ending)
     if kind is Fault.CONNECTION_RESET:
         return FaultPlan(b"", Ending.RESET)
     if kind is Fault.CLOSE:

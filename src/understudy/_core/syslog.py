@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from .tlsinfo import TLSInfo
+
 __all__ = [
     "FACILITY_NAMES",
     "SEVERITY_NAMES",
@@ -89,6 +91,9 @@ class SyslogMessage:
         peer: the sender's address as the socket reports it (``None`` when unknown).
         received_at: ``time.time()`` at arrival (seconds), 0.0 outside a server.
         error: why the bytes are not a syslog message, or ``None``.
+        tls: what the TLS connection it came over agreed on (syslog over TLS, RFC 5425): a
+            :class:`~understudy.TLSInfo` with the version, cipher and the client
+            certificate's subject; ``None`` over plain TCP, UDP or a Unix socket.
     """
 
     facility: int | None
@@ -106,6 +111,7 @@ class SyslogMessage:
     peer: Any = None
     received_at: float = 0.0
     error: str | None = None
+    tls: TLSInfo | None = None
 
     @property
     def priority(self) -> int | None:
@@ -146,6 +152,7 @@ def parse_message(
     transport: Transport = "",
     peer: Any = None,
     received_at: float = 0.0,
+    tls: TLSInfo | None = None,
 ) -> SyslogMessage:
     """Parse one syslog message: RFC 5424 when it says ``<PRI>1 ``, otherwise RFC 3164.
 
@@ -158,8 +165,14 @@ def parse_message(
         transport: recorded in the result.
         peer: recorded in the result.
         received_at: recorded in the result.
+        tls: recorded in the result.
     """
-    extra: dict[str, Any] = {"transport": transport, "peer": peer, "received_at": received_at}
+    extra: dict[str, Any] = {
+        "transport": transport,
+        "peer": peer,
+        "received_at": received_at,
+        "tls": tls,
+    }
     body = raw
     if body.endswith(b"\x00"):
         body = body[:-1]
@@ -189,9 +202,14 @@ def unparsed_message(
     transport: Transport = "",
     peer: Any = None,
     received_at: float = 0.0,
+    tls: TLSInfo | None = None,
 ) -> SyslogMessage:
     """A :class:`SyslogMessage` for bytes that were refused or are not syslog: ``error=reason``."""
-    return _failed(raw, reason, {"transport": transport, "peer": peer, "received_at": received_at})
+    return _failed(
+        raw,
+        reason,
+        {"transport": transport, "peer": peer, "received_at": received_at, "tls": tls},
+    )
 
 
 def _failed(raw: bytes, reason: str, extra: dict[str, Any]) -> SyslogMessage:

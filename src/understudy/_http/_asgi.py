@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -49,13 +50,20 @@ class ASGIHost:
         Most apps answer a request without waiting for anything, and then no task is made
         (what Python 3.12's eager tasks do). The app runs in a copy of the context, as in a task.
         """
-        run = _ASGICall(server, exchange, self).run()
+        call = _ASGICall(server, exchange, self)
         context = contextvars.copy_context()
         try:
+            app_call = context.run(self.app, call.scope(), call.receive, call.send)
+            # The app's own coroutine is driven directly; any other awaitable through one.
+            run = app_call if type(app_call) is CoroutineType else _awaiting(app_call)
             waiting_on = context.run(run.send, None)
         except StopIteration:
+            call.returned()
             return
-        task = server.loop.create_task(_go_on(run, waiting_on), context=context)
+        except BaseException as error:  # noqa: BLE001 - the app's: reported by failed()
+            call.failed(error)
+            return
+        task = server.loop.create_task(call.go_on(run, waiting_on), context=context)
         server.track(
             task, f"ASGI app {server.describe(self.app)} for {exchange.method} {exchange.target}"
         )
@@ -81,9 +89,9 @@ class ASGIHost:
             await lifespan.shutdown(timeout)
 
 
-async def _go_on(run: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-    """Go on running a coroutine that was started outside a task and is waiting on a future."""
-    await _GoOn(run, waiting_on)
+async def _awaiting(awaitable: Awaitable[None]) -> None:
+    """A coroutine that awaits ``awaitable`` (an app that returns an awaitable of another kind)."""
+    await awaitable
 
 
 class _GoOn:
@@ -234,9 +242,12 @@ class _ASGICall:
 
     def scope(self) -> dict[str, Any]:
         exchange = self.exchange
-        raw_path, _, query = origin_form(exchange.target).partition("?")
-        conn = exchange.conn
+        target = exchange.target
+        if target[:1] != "/":
+            target = origin_form(target)
+        raw_path, _, query = target.partition("?")
         host = self.host
+        state = host.state
         return {
             "type": "http",
             "asgi": _ASGI,
@@ -248,9 +259,9 @@ class _ASGICall:
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": [(name.lower(), value) for name, value in exchange.raw_headers],
-            "client": conn.client,
+            "client": exchange.conn.client,
             "server": host.server_address,
-            "state": dict(host.state),
+            "state": state.copy() if state else {},
         }
 
     async def receive(self) -> Message:
@@ -298,56 +309,76 @@ class _ASGICall:
                 raise RuntimeError(
                     "the ASGI app sent http.response.body before http.response.start"
                 )
-            body = bytes(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-            if not exchange.head_sent:
-                status = int(start["status"])
-                length = None if more else len(body)
-                exchange.start_memoized(status, None, tuple(start.get("headers", ())), length)
-            exchange.write(body)
-            if more:
+            body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = bytes(body)
+            if message.get("more_body", False):
+                if not exchange.head_sent:
+                    exchange.start_memoized(
+                        int(start["status"]), None, tuple(start.get("headers", ())), None
+                    )
+                exchange.write(body)
                 await exchange.drain()
+                return
+            self._completed = True
+            if not exchange.head_sent:
+                # The whole response at once (the usual case): one piece to write.
+                exchange.start_memoized(
+                    int(start["status"]), None, tuple(start.get("headers", ())), len(body), body
+                )
             else:
-                self._completed = True
-                exchange.end()
+                exchange.write(body)
+            exchange.end()
         elif kind in ("http.response.trailers", "http.response.debug"):
             pass
         else:
             raise RuntimeError(f"the ASGI app sent an unknown message type {kind!r}")
 
-    async def run(self) -> None:
-        exchange = self.exchange
+    async def go_on(self, run: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        """Go on running the app's coroutine, started outside a task and waiting on a future."""
         try:
-            await self.host.app(self.scope(), self.receive, self.send)
-        except BaseException as error:
-            if isinstance(error, asyncio.CancelledError):
-                exchange.abort()
-                raise
-            self.server.record_error(error)
-            if exchange.head_sent:
-                exchange.abort()
-            else:
-                exchange.send_error(500, "understudy: the ASGI app raised (see check())")
+            await _GoOn(run, waiting_on)
+        except asyncio.CancelledError:
+            self.exchange.abort()
+            raise
+        except BaseException as error:  # noqa: BLE001 - the app's: reported by failed()
+            self.failed(error)
             return
-        if not exchange.finished and exchange.conn.transport is not None:
-            # (After a disconnect the app may return without answering: nobody is listening.)
-            if exchange.head_sent:
-                problem = (
-                    "the ASGI app returned before its response was complete (its last "
-                    "http.response.body had more_body true)"
-                )
-            elif self.start_message is not None:
-                problem = (
-                    "the ASGI app returned after http.response.start without sending "
-                    "http.response.body"
-                )
-            else:
-                problem = (
-                    "the ASGI app returned without sending a response "
-                    "(ASGI HTTP spec: it must send http.response.start)"
-                )
-            self.server.record_error(RuntimeError(problem))
-            if exchange.head_sent:
-                exchange.abort()
-            else:
-                exchange.send_error(500, "understudy: the ASGI app sent no response")
+        self.returned()
+
+    def failed(self, error: BaseException) -> None:
+        """The app raised ``error``: record it for check(); answer 500, or cut the response."""
+        exchange = self.exchange
+        if isinstance(error, asyncio.CancelledError):
+            exchange.abort()
+            return
+        self.server.record_error(error)
+        if exchange.head_sent:
+            exchange.abort()
+        else:
+            exchange.send_error(500, "understudy: the ASGI app raised (see check())")
+
+    def returned(self) -> None:
+        """The app returned: it must have completed its response, unless nobody is listening."""
+        exchange = self.exchange
+        if exchange.finished or exchange.conn.transport is None:
+            return  # (after a disconnect the app may return without answering)
+        if exchange.head_sent:
+            problem = (
+                "the ASGI app returned before its response was complete (its last "
+                "http.response.body had more_body true)"
+            )
+        elif self.start_message is not None:
+            problem = (
+                "the ASGI app returned after http.response.start without sending http.response.body"
+            )
+        else:
+            problem = (
+                "the ASGI app returned without sending a response "
+                "(ASGI HTTP spec: it must send http.response.start)"
+            )
+        self.server.record_error(RuntimeError(problem))
+        if exchange.head_sent:
+            exchange.abort()
+        else:
+            exchange.send_error(500, "understudy: the ASGI app sent no response")

@@ -29,7 +29,7 @@ from .._core.framing import (
     reason_phrase,
 )
 from .._tls import TLSInfo, tls_info
-from ._models import Request, Response
+from ._models import Request, Response, received_request
 
 if TYPE_CHECKING:
     from ._server import HTTPServer
@@ -41,6 +41,11 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _MAX_PIPELINED = 16
 
 _date_cache: tuple[int, str] = (0, "")
+
+# The body modes as module globals: reading an Enum member off its class costs ten times more.
+_LENGTH = BodyMode.LENGTH
+_CHUNKED = BodyMode.CHUNKED
+_CLOSE = BodyMode.CLOSE
 
 #: The methods of RFC 9110 §9 (and PATCH), decoded once.
 _METHODS = {
@@ -109,6 +114,7 @@ class Exchange:
         "body_size",
         "complete",
         "conn",
+        "content_length",
         "dispatched",
         "done_listener",
         "finished",
@@ -129,6 +135,8 @@ class Exchange:
         self.method = ""
         self.target = ""
         self.raw_headers: list[tuple[bytes, bytes]] = []
+        #: The request's Content-Length field value as sent (``None``: none).
+        self.content_length: bytes | None = None
         self.http_version = "1.1"
         self.keep_alive = True
         self.body_parts: list[bytes] = []
@@ -238,7 +246,7 @@ class Exchange:
         )
         self.framing = framing
         self.keep_alive = framing.keep_alive
-        if framing.mode is BodyMode.LENGTH:
+        if framing.mode is _LENGTH:
             self.remaining = framing.length if framing.length is not None else 0
         date = [("Date", http_date())] if not any(k.lower() == "date" for k, _ in fields) else []
         self.head_sent = True
@@ -250,6 +258,7 @@ class Exchange:
         reason: str | None,
         fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
         body_length: int | None,
+        body: bytes | None = None,
     ) -> None:
         """:meth:`start`, remembering the rendered head in the server's memo of heads.
 
@@ -260,6 +269,8 @@ class Exchange:
         response instead of framing and encoding.
 
         Fields that cannot be hashed (pairs given as lists) are framed without the memo.
+        ``body``, if given, is the whole body (``body_length`` is its length): it is written
+        with the head, as :meth:`write` would.
         """
         if self.head_sent or self.finished:
             return
@@ -280,6 +291,8 @@ class Exchange:
         except TypeError:  # fields that cannot be hashed (lists): framed without the memo
             reason = reason_phrase(status) if reason is None else reason
             self.start(status, reason, _str_fields(fields), body_length)
+            if body:
+                self.write(body)
             return
         if memoized is None or memoized[0] != date:
             conn = self.conn
@@ -294,18 +307,27 @@ class Exchange:
                 head = b"".join(conn._out)
             finally:
                 conn._out = out
-            if self.framing is None or not head:  # the connection is gone: nothing to keep
+            framing = self.framing
+            if framing is None or not head:  # the connection is gone: nothing to keep
                 return
             if len(memo) > 64:
                 memo.clear()
-            memo[key] = (date, self.framing, head)
+            memo[key] = (date, framing, head)
         else:
             _, framing, head = memoized
             self.framing = framing
             self.keep_alive = framing.keep_alive
-            if framing.mode is BodyMode.LENGTH:
+            if framing.mode is _LENGTH:
                 self.remaining = framing.length if framing.length is not None else 0
             self.head_sent = True
+        if body:
+            if framing.mode is _LENGTH and self.remaining == len(body):
+                self.remaining = 0
+                self.conn.write(head + body)  # one piece: the usual small response
+                return
+            self.conn.write(head)
+            self.write(body)
+            return
         self.conn.write(head)
 
     def write(self, data: bytes) -> None:
@@ -318,16 +340,16 @@ class Exchange:
         if framing is None or self.finished or not data:
             return
         mode = framing.mode
-        if mode is BodyMode.CHUNKED:
+        if mode is _CHUNKED:
             self.conn.write(encode_chunk(data))
-        elif mode is BodyMode.LENGTH:
+        elif mode is _LENGTH:
             remaining = self.remaining
             if len(data) > remaining:
                 data = data[:remaining]
             self.remaining = remaining - len(data)
             if data:
                 self.conn.write(data)
-        elif mode is BodyMode.CLOSE:
+        elif mode is _CLOSE:
             self.conn.write(data)
 
     def end(self) -> None:
@@ -340,12 +362,15 @@ class Exchange:
             return
         framing = self.framing
         if framing is not None:
-            if framing.mode is BodyMode.CHUNKED:
+            if framing.mode is _CHUNKED:
                 self.conn.write(LAST_CHUNK)
             elif self.remaining > 0:
                 self.keep_alive = False
         self.finished = True
-        self.notify_done()
+        listener = self.done_listener
+        if listener is not None:
+            self.done_listener = None
+            listener()
         self.conn.exchange_finished(self)
 
     def abort(self) -> None:
@@ -359,7 +384,7 @@ class Exchange:
         self.finished = True
         self.notify_done()
         framing = self.framing
-        if framing is not None and framing.mode in (BodyMode.CHUNKED, BodyMode.LENGTH):
+        if framing is not None and framing.mode in (_CHUNKED, _LENGTH):
             self.keep_alive = False
             self.conn.close()
         else:
@@ -389,7 +414,7 @@ class HTTPConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Exchange] = deque()
         self.parsing: Exchange | None = None
-        self.url_parts: list[bytes] = []
+        self.url = b""  # the request target of the request being parsed, as received so far
         self.header_bytes = 0
         self.hosts = 0  # Host field lines of the request being parsed
         self.client: tuple[str, int] | None = None
@@ -476,7 +501,16 @@ class HTTPConnection(asyncio.Protocol):
         if deferred is not None:
             self.deferred = None
             if not deferred.dispatched and self.queue and self.queue[0] is deferred:
-                self._dispatch(deferred)
+                self._activate(deferred)
+        parsing = self.parsing
+        if parsing is not None and not self.broken:
+            # A request is arriving in pieces: the rest of its header section must come within
+            # header_timeout of its first byte, and its body must not stall for idle_timeout.
+            # (A request that arrives whole is never timed: nothing is set for it.)
+            if parsing.method:
+                self._wait("body", self.server.idle_timeout)
+            elif self.waiting != "header":
+                self._wait("header", self.server.header_timeout)
 
     def eof_received(self) -> bool:
         """The client has sent all it will send: answer what came in full, then close.
@@ -511,13 +545,12 @@ class HTTPConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.parsing = Exchange(self)
-        self.url_parts = []
+        self.url = b""
         self.header_bytes = 0
         self.hosts = 0
-        self._wait("header", self.server.header_timeout)
 
     def on_url(self, url: bytes) -> None:
-        self.url_parts.append(url)
+        self.url += url
         self.header_bytes += len(url)
         if self.header_bytes > self.server.max_header_size:
             raise _Refused(431, "the request line and header section are too large")
@@ -527,8 +560,12 @@ class HTTPConnection(asyncio.Protocol):
         assert exchange is not None
         exchange.raw_headers.append((name, value))
         self.header_bytes += len(name) + len(value) + 4
-        if len(name) == 4 and name.lower() == b"host":
-            self.hosts += 1
+        size = len(name)
+        if size == 4:
+            if name.lower() == b"host":
+                self.hosts += 1
+        elif size == 14 and name.lower() == b"content-length":
+            exchange.content_length = value
         if self.header_bytes > self.server.max_header_size:
             raise _Refused(
                 431,
@@ -542,23 +579,25 @@ class HTTPConnection(asyncio.Protocol):
         parser = self.parser
         method = parser.get_method()
         exchange.method = _METHODS.get(method) or method.decode("ascii", "replace")
-        exchange.target = b"".join(self.url_parts).decode("latin-1")
+        exchange.target = self.url.decode("latin-1")
         exchange.http_version = parser.get_http_version()
         exchange.keep_alive = parser.should_keep_alive()
         if self.hosts != 1 or exchange.http_version != "1.1":
             self._check_version_and_host(exchange)
-        length = exchange.header(b"content-length")
+        length = exchange.content_length
         if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
             raise _Refused(
                 413,
                 f"the body ({int(length)} bytes) is larger than max_body_size "
                 f"({self.server.max_body_size} bytes)",
             )
-        self.queue.append(exchange)
-        self._wait("body", self.server.idle_timeout)
-        if len(self.queue) == 1:
-            self._activate(exchange)
-        elif len(self.queue) >= _MAX_PIPELINED and self.transport is not None:
+        queue = self.queue
+        queue.append(exchange)
+        if len(queue) == 1:
+            # At the head of the queue: answered once the bytes in hand are parsed (see
+            # data_received), or at once if the request is complete in them.
+            self.deferred = exchange
+        elif len(queue) >= _MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
 
@@ -589,8 +628,6 @@ class HTTPConnection(asyncio.Protocol):
                 413, f"the body is larger than max_body_size ({self.server.max_body_size} bytes)"
             )
         exchange.body_parts.append(body)
-        if self.waiting == "body" and self.server.idle_timeout is not None:
-            self.read_deadline = self.loop.time() + self.server.idle_timeout
         if exchange.body_listener is not None:
             exchange.body_listener(body)
 
@@ -600,25 +637,26 @@ class HTTPConnection(asyncio.Protocol):
         self.parsing = None
         self.waiting = None
         exchange.complete = True
-        body = exchange.body_parts[0] if len(exchange.body_parts) == 1 else exchange.body
-        request = Request._received(
+        parts = exchange.body_parts
+        server = self.server
+        request = exchange.request = received_request(
             method=exchange.method,
             target=exchange.target,
             raw_headers=exchange.raw_headers,
-            body=body,
+            body=(parts[0] if len(parts) == 1 else b"".join(parts)) if parts else b"",
             http_version=exchange.http_version,
             client=self.client,
             received_at=time.time(),
-            scheme=self.server.scheme,
+            scheme=server.scheme,
             tls=self.tls,
         )
-        exchange.request = request
-        self.server.record(request)
+        server.record(request)
         if exchange.body_listener is not None:
             exchange.body_listener(None)
             exchange.body_listener = None
-        if self.queue and self.queue[0] is exchange and not exchange.dispatched:
-            self._dispatch(exchange)
+        if not exchange.dispatched and self.queue and self.queue[0] is exchange:
+            exchange.dispatched = True
+            server.dispatch(exchange)
 
     # -- the queue ---------------------------------------------------------------------------
 
@@ -627,16 +665,17 @@ class HTTPConnection(asyncio.Protocol):
         if exchange.refusal is not None:
             self._send_refusal(exchange)
             return
-        if not exchange.complete and exchange.http_version == "1.1":
+        if exchange.complete:
+            self._dispatch(exchange)
+            return
+        if exchange.http_version == "1.1":
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
-        if exchange.complete:
-            self._dispatch(exchange)
-        elif self.server.streams_body:
+        if self.server.streams_body:
             if self.feeding:
-                # The rest of the request may be in the bytes being parsed (always so for a
-                # request without a body): dispatch once they are, so the host sees it whole.
+                # The rest of the request may be in the bytes being parsed: dispatch once they
+                # are, so the host sees as much of it as there is.
                 self.deferred = exchange
             else:
                 self._dispatch(exchange)
@@ -659,7 +698,15 @@ class HTTPConnection(asyncio.Protocol):
         if self.queue:
             self._activate(self.queue[0])
         elif self.parsing is None:
-            self._wait("idle", self.server.idle_timeout)
+            # (_wait, inline: once per request)
+            timeout = self.server.idle_timeout
+            if timeout is None:
+                self.waiting = None
+            else:
+                self.waiting = "idle"
+                self.read_deadline = deadline = self.loop.time() + timeout
+                if self.timer is None:
+                    self._arm(deadline)
 
     def _refuse(self, refusal: _Refused) -> None:
         """Malformed or over-limit input: record it, answer in turn with its status, close."""
@@ -669,7 +716,7 @@ class HTTPConnection(asyncio.Protocol):
         exchange.refusal = refusal
         exchange.keep_alive = False
         if not exchange.target:
-            exchange.target = b"".join(self.url_parts).decode("latin-1")
+            exchange.target = self.url.decode("latin-1")
         if not exchange.method:
             try:
                 exchange.method = self.parser.get_method().decode("ascii", "replace")
@@ -797,23 +844,22 @@ class HTTPConnection(asyncio.Protocol):
         A response's head and body (and pipelined responses) then cost one system call, not
         one each; on loopback the send is most of the cost of a small response.
         """
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
+        if self.transport is None:
+            return  # (bytes for a transport that is closing are dropped by flush)
         out = self._out
-        out.append(data)
-        if len(out) == 1:
+        if not out:
             # One callback flushes every connection written to in this iteration.
-            _UNFLUSHED.append(self)
-            if len(_UNFLUSHED) == 1:
+            if not _UNFLUSHED:
                 self.loop.call_soon(_flush_all)
+            _UNFLUSHED.append(self)
+        out.append(data)
 
     def flush(self) -> None:
         """Hand what was queued by :meth:`write` to the transport."""
         out = self._out
         if not out:
             return
-        data = out[0] if len(out) == 1 else b"".join(out)
+        data = b"".join(out)  # (one piece is returned as it is)
         out.clear()
         transport = self.transport
         if transport is not None and not transport.is_closing():

@@ -34,9 +34,10 @@ def apply_fault(server: HTTPServer, exchange: Exchange, kind: Fault) -> None:
     """On the loop: answer ``exchange`` with the fault ``kind`` (see :class:`~understudy.Fault`).
 
     The request is already in the journal; this ends the exchange and, as the plan says,
-    the connection.
+    the connection. A HEAD request gets the plan for HEAD: its head cut short, since it
+    has no body to break (see :class:`~understudy.Fault`).
     """
-    plan = plan_fault(kind, server.random)
+    plan = plan_fault(kind, server.random, method=exchange.method)
     conn = exchange.conn
     exchange.finished = True
     exchange.keep_alive = False

@@ -424,7 +424,12 @@ class HTTPServer(Server):
 
     @property
     def streams_body(self) -> bool:
-        return self._host_of_behaviour.streams_body and not self._mounts and not self._expectations
+        expectations = self._expectations
+        return (
+            self._host_of_behaviour.streams_body
+            and not self._mounts
+            and not (expectations.unordered or expectations.ordered)
+        )
 
     @property
     def _stubs(self) -> Stubs:
@@ -439,7 +444,8 @@ class HTTPServer(Server):
         return None if stubs is None else stubs.admin
 
     def record(self, request: Request) -> None:
-        if self._admin() is not None and is_admin(request.target):
+        stubs = self._stubs_made
+        if stubs is not None and stubs.admin is not None and is_admin(request.target):
             return  # the admin API's own requests are not journaled
         self._journal.append(request)
 
@@ -448,12 +454,18 @@ class HTTPServer(Server):
 
     def dispatch(self, exchange: Exchange) -> None:
         request = exchange.request
-        admin = self._admin()
-        if admin is not None and request is not None and is_admin(request.target):
-            admin.dispatch(self, exchange)
+        stubs = self._stubs_made
+        if (
+            stubs is not None
+            and stubs.admin is not None
+            and request is not None
+            and is_admin(request.target)
+        ):
+            stubs.admin.dispatch(self, exchange)
             return
-        if self._expectations and request is not None:
-            chosen = self._expectations.select(request)
+        expectations = self._expectations
+        if (expectations.unordered or expectations.ordered) and request is not None:
+            chosen = expectations.select(request)
             if chosen is not None:
                 chosen.dispatch(self, exchange)
                 return

@@ -19,9 +19,10 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .._conditions import Conditions
 from .._errors import ConfigurationError
+from .._listeners import bind_socket
 from .._runtime import Runtime
 from .._server import Server, _bind_inet, close_listeners, finish_connections
-from .._tls import close_transport
+from .._tls import TLSInfo, close_transport, tls_info
 
 E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
@@ -236,22 +237,16 @@ class SocketServer(Server):
 
 
 def _bind_unix(path: str, kind: socket.SocketKind) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, kind)
-    try:
-        sock.bind(path)
-        if kind == socket.SOCK_STREAM:
-            sock.listen(4096)
-        sock.setblocking(False)
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise OSError(
-                errno.EADDRINUSE,
-                f"cannot listen on the Unix socket {path!r}: a file exists there; remove it, or "
-                "pass no path= to let understudy choose one in a private directory",
-            ) from None
-        raise
-    return sock
+    return bind_socket(
+        socket.AF_UNIX,
+        kind,
+        path,
+        in_use=lambda: OSError(
+            errno.EADDRINUSE,
+            f"cannot listen on the Unix socket {path!r}: a file exists there; remove it, or "
+            "pass no path= to let understudy choose one in a private directory",
+        ),
+    )
 
 
 class _Decoder(Protocol[E_co]):
@@ -263,7 +258,8 @@ class DecodingProtocol(asyncio.Protocol, Generic[E]):
     """A connection whose bytes go through a sans-IO decoder; what it yields is delivered.
 
     ``deliver(items, peer)`` is called on the loop with each batch the decoder completes, and
-    with what ``decoder.close()`` returns when the stream ends.
+    with what ``decoder.close()`` returns when the stream ends. :attr:`tls` is what the
+    connection's TLS agreed on (``None`` when plain), for ``deliver`` to record.
     """
 
     def __init__(
@@ -278,10 +274,12 @@ class DecodingProtocol(asyncio.Protocol, Generic[E]):
         self._transport: asyncio.BaseTransport | None = None
         self._peer: Any = None
         self._ended = False
+        self.tls: TLSInfo | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
         self._peer = transport.get_extra_info("peername")
+        self.tls = tls_info(transport)  # over TLS, asyncio calls this after the handshake
         self._server._transports.add(transport)
 
     def data_received(self, data: bytes) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Literal, cast
 
 from .._errors import ConfigurationError, UnderstudyError
 from .._journal import Journal
@@ -71,8 +71,19 @@ class DatagramReceiver(asyncio.DatagramProtocol):
 
 class _DatagramServer(SocketServer):
     def __init__(
-        self, *, handler: DatagramHandler | None, journal_size: int | None, **bind: Any
+        self,
+        *,
+        handler: DatagramHandler | None,
+        journal_size: int | None,
+        tls: object = None,
+        **bind: Any,
     ) -> None:
+        if tls is not None and tls is not False:
+            raise ConfigurationError(
+                f"a {self.kind} does not offer TLS: TLS needs a stream, and DTLS (RFC 9147) over "
+                f"datagrams is not offered; for TLS write TCPServer(tls=...), or "
+                f"SyslogServer(transport='tcp', tls=...) for syslog over TLS (RFC 5425)"
+            )
         super().__init__(socket_kind=socket.SOCK_DGRAM, **bind)
         if handler is not None and not callable(handler):
             raise ConfigurationError(f"handler= must be callable, not {type(handler).__name__}")
@@ -174,9 +185,14 @@ class UDPServer(_DatagramServer):
         host: address to listen on (see :class:`understudy.Server`): ``"127.0.0.1"`` by default.
         port: port to listen on; 0 (the default) lets the kernel choose.
         journal_size: keep only the last N datagrams (``None``: all).
+        tls: not offered: only ``None`` or ``False``. TLS runs over a stream, and DTLS
+            (RFC 9147, TLS for datagrams) is not offered, so anything else raises; for TLS use
+            :class:`TCPServer` ``(tls=...)``, or :class:`SyslogServer` ``(transport="tcp",
+            tls=...)`` for syslog over TLS (RFC 5425).
 
     Raises:
-        ConfigurationError: a handler that is not callable.
+        ConfigurationError: a handler that is not callable, or ``tls`` other than ``None`` or
+            ``False``.
     """
 
     kind: ClassVar[str] = "UDP server"
@@ -188,5 +204,6 @@ class UDPServer(_DatagramServer):
         host: str = "127.0.0.1",
         port: int = 0,
         journal_size: int | None = None,
+        tls: Literal[False] | None = None,
     ) -> None:
-        super().__init__(handler=handler, journal_size=journal_size, host=host, port=port)
+        super().__init__(handler=handler, journal_size=journal_size, tls=tls, host=host, port=port)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from .._conditions import Conditions
 from ._tcp import StreamHandler, _StreamServer
@@ -59,6 +59,11 @@ class UnixDatagramServer(_DatagramServer):
         handler: as for :class:`UDPServer`; a reply reaches only a client whose socket is bound
             to a path.
         journal_size: keep only the last N datagrams (``None``: all).
+        tls: not offered, as for :class:`UDPServer`: only ``None`` or ``False``.
+
+    Raises:
+        ConfigurationError: a handler that is not callable, or ``tls`` other than ``None`` or
+            ``False`` (DTLS is not offered; for TLS use :class:`TCPServer` ``(tls=...)``).
     """
 
     kind: ClassVar[str] = "Unix datagram server"
@@ -69,5 +74,6 @@ class UnixDatagramServer(_DatagramServer):
         path: str | os.PathLike[str] | None = None,
         handler: DatagramHandler | None = None,
         journal_size: int | None = None,
+        tls: Literal[False] | None = None,
     ) -> None:
-        super().__init__(handler=handler, journal_size=journal_size, path=path, unix=True)
+        super().__init__(handler=handler, journal_size=journal_size, tls=tls, path=path, unix=True)

@@ -24,8 +24,17 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+from packaging.version import InvalidVersion, Version
 
-__all__ = ["DistName", "InvalidDistribution", "digests_of", "parse_dist_filename", "read_metadata"]
+__all__ = [
+    "DistName",
+    "InvalidDistribution",
+    "digests_of",
+    "parse_dist_filename",
+    "read_metadata",
+    "same_version",
+    "version_key",
+]
 
 #: The characters of a distribution's file name; no separator, no leading dot.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_+!][A-Za-z0-9._+!-]*")
@@ -169,3 +178,19 @@ def _from_tar_sdist(content: bytes) -> bytes | None:
 def normalize(name: str) -> str:
     """The PEP 503 normalised form of a project name (``My_Pkg.Name`` → ``my-pkg-name``)."""
     return str(canonicalize_name(name))
+
+
+def version_key(version: str) -> tuple[int, Version | str]:
+    """A sort key: versions in PEP 440 order, after the strings that are not versions."""
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def same_version(a: str, b: str) -> bool:
+    """Whether two versions are equal as versions (``1.0`` is ``1.0.0``)."""
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b

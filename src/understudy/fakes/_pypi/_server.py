@@ -1,5 +1,9 @@
 """PyPIServer: a fake PyPI that twine uploads to and pip installs from.
 
+This module holds the server: its options, the files it serves (in memory or in a directory),
+the journals and the routing. The routes are in ``_accept`` (the legacy upload API), ``_simple``
+(the simple index and the files) and ``_json_api``.
+
 It is an :class:`~understudy.HTTPServer` whose handler answers the parts of PyPI's API that
 packaging tools use:
 
@@ -17,42 +21,34 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..._errors import ConfigurationError
-from ..._http._fields import Query
 from ..._http._models import Request, Response
 from ..._http._server import HTTPServer
 from ..._journal import Journal
-from . import _index
+from ._accept import preloaded_file, upload
 from ._dists import (
-    CoreMetadata,
-    DistName,
     InvalidDistribution,
-    digests_of,
     normalize,
-    parse_dist_filename,
-    read_metadata,
+    same_version,
+    version_key,
 )
+from ._json_api import json_api
 from ._records import PyPIDownload, PyPIFile, PyPIUpload
-from ._upload import UploadRefused, authenticate, parse_form
+from ._responses import error, redirect
+from ._simple import package, simple_project, simple_root
+from ._upload import check_credentials
 
 __all__ = ["PyPIServer"]
 
 _DEFAULT_MAX_BODY_SIZE = 256 * 1024 * 1024
 _DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
-_DIGEST_FIELDS = {
-    "md5_digest": "md5",
-    "sha256_digest": "sha256",
-    "blake2_256_digest": "blake2b_256",
-}
-_DIGEST_MISMATCH = "The digest supplied does not match a digest calculated from the uploaded file."
 
 
 #: The HTTPServer options a PyPIServer passes through (the rest are its own, or make no sense).
@@ -137,23 +133,7 @@ class PyPIServer(HTTPServer):
             max_body_size=max_body_size,
             **options,
         )
-        if users is not None and (
-            not isinstance(users, Mapping)
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in users.items())
-        ):
-            raise ConfigurationError(
-                f'users must map user names to passwords, e.g. users={{"ada": "s3cret"}}; got '
-                f"{users!r:.60}"
-            )
-        if tokens is not None and (
-            isinstance(tokens, str) or not all(isinstance(token, str) for token in tokens)
-        ):
-            raise ConfigurationError(
-                f'tokens must be a list of token strings, e.g. tokens=["pypi-AgEI..."]; got '
-                f"{tokens!r:.60}"
-            )
-        self.users = dict(users) if users is not None else None
-        self.tokens = list(tokens) if tokens is not None else None
+        self.users, self.tokens = check_credentials(users, tokens)
         self.anonymous = bool(anonymous)
         self._uploads: Journal[PyPIUpload] = Journal("upload", journal_size)
         self._downloads: Journal[PyPIDownload] = Journal("download", journal_size)
@@ -303,7 +283,7 @@ class PyPIServer(HTTPServer):
             for file_path in found:
                 content = file_path.read_bytes()
                 try:
-                    file = self._describe(file_path.name, content, uploader=None)
+                    file = preloaded_file(file_path.name, content)
                 except InvalidDistribution as error:
                     raise ConfigurationError(f"cannot preload {file_path}: {error}") from None
                 with self._lock:
@@ -339,7 +319,7 @@ class PyPIServer(HTTPServer):
         changed = []
         with self._lock:
             for filename, file in list(self._files.items()):
-                if normalize(file.project) == name and _same_version(file.version, version):
+                if normalize(file.project) == name and same_version(file.version, version):
                     self._files[filename] = replace(file, yanked=yanked, yanked_reason=reason)
                     changed.append(self._files[filename])
         if not changed:
@@ -366,19 +346,6 @@ class PyPIServer(HTTPServer):
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _describe(self, filename: str, content: bytes, *, uploader: str | None) -> PyPIFile:
-        parsed = parse_dist_filename(filename)
-        metadata = read_metadata(filename, content)
-        fields = dict(metadata.fields) if metadata is not None else {}
-        return _make_file(
-            filename,
-            content,
-            parsed,
-            project=fields.get("name") or parsed.project,
-            metadata=metadata,
-            uploader=uploader,
-        )
-
     def _store(self, filename: str, content: bytes, source: Path | None) -> None:
         """With the lock held: keep ``content`` in memory, or in the directory."""
         if self.directory is None:
@@ -392,34 +359,26 @@ class PyPIServer(HTTPServer):
         path = request.path
         if path in ("/legacy/", "/legacy"):
             if request.method != "POST":
-                return _error(405, "Method Not Allowed", headers={"Allow": "POST"})
-            return self._upload(request)
+                return error(405, "Method Not Allowed", headers={"Allow": "POST"})
+            return upload(self, request)
         if request.method not in ("GET", "HEAD"):
-            return _error(405, "Method Not Allowed", headers={"Allow": "GET, HEAD"})
+            return error(405, "Method Not Allowed", headers={"Allow": "GET, HEAD"})
         if path == "/simple/":
-            return self._simple_root(request)
+            return simple_root(self, request)
         if path == "/simple":
-            return _redirect(request, "/simple/")
+            return redirect(request, "/simple/")
         if path.startswith("/simple/"):
-            return self._simple_project(request, path.removeprefix("/simple/"))
+            return simple_project(self, request, path.removeprefix("/simple/"))
         if path.startswith("/packages/"):
-            return self._package(request, path.removeprefix("/packages/"))
+            return package(self, request, path.removeprefix("/packages/"))
         if path.startswith("/pypi/"):
-            return self._json_api(request, path.removeprefix("/pypi/"))
+            return json_api(self, request, path.removeprefix("/pypi/"))
         if path == "/":
             return Response(
                 200,
                 f"understudy fake PyPI\nindex: {self.index_url}\nupload: {self.upload_url}\n",
             )
-        return _error(404, "Not Found")
-
-    # -- the simple index --------------------------------------------------------------------
-
-    def _choose(self, request: Request) -> str | None:
-        wanted = request.query.get("format")
-        if wanted is not None:
-            return _index.FORMATS.get(wanted)
-        return _index.negotiate(request.headers.get("accept"))
+        return error(404, "Not Found")
 
     def _projects(self) -> dict[str, list[PyPIFile]]:
         projects: dict[str, list[PyPIFile]] = {}
@@ -427,397 +386,6 @@ class PyPIServer(HTTPServer):
             projects.setdefault(normalize(file.project), []).append(file)
         return projects
 
-    def _simple_root(self, request: Request) -> Response:
-        chosen = self._choose(request)
-        if chosen is None:
-            return _not_acceptable()
-        names = [(name, files[0].project) for name, files in sorted(self._projects().items())]
-        if chosen == _index.JSON_TYPE:
-            return _simple(chosen, _index.projects_json(names))
-        return _simple(chosen, _index.projects_html(names))
-
-    def _simple_project(self, request: Request, rest: str) -> Response:
-        name, slash, extra = rest.partition("/")
-        if extra or not name:
-            return _error(404, "Not Found")
-        canonical = normalize(name)
-        if name != canonical or not slash:
-            return _redirect(request, f"/simple/{canonical}/")
-        files = self._projects().get(canonical)
-        if files is None:
-            return _error(404, "Not Found")
-        chosen = self._choose(request)
-        if chosen is None:
-            return _not_acceptable()
-        base = "../../packages/"
-        if chosen == _index.JSON_TYPE:
-            versions = sorted({f.version for f in files}, key=_version_key)
-            return _simple(chosen, _index.project_json(canonical, files, versions, base=base))
-        return _simple(chosen, _index.project_html(files[0].project, files, base=base))
-
-    def _package(self, request: Request, filename: str) -> Response:
-        metadata_only = filename.endswith(".metadata")
-        name = filename.removesuffix(".metadata") if metadata_only else filename
-        with self._lock:
-            file = self._files.get(name)
-        if file is None or (metadata_only and file.metadata is None) or "/" in name:
-            return _error(404, "Not Found")
-        if metadata_only:
-            assert file.metadata is not None
-            return Response(200, file.metadata, content_type="application/octet-stream")
-        content = self.content(name)
-        if request.method == "GET":
-            self._downloads.append(
-                PyPIDownload(
-                    filename=name,
-                    project=file.project,
-                    version=file.version,
-                    user_agent=request.headers.get("user-agent", ""),
-                    request=request,
-                )
-            )
-        return Response(
-            200,
-            content,
-            headers={"ETag": f'"{file.digests["sha256"]}"'},
-            content_type="application/octet-stream",
-        )
-
-    # -- the JSON API ------------------------------------------------------------------------
-
-    def _json_api(self, request: Request, rest: str) -> Response:
-        parts = rest.split("/")
-        if len(parts) == 2 and parts[1] == "json":
-            name, version = parts[0], None
-        elif len(parts) == 3 and parts[2] == "json":
-            name, version = parts[0], parts[1]
-        else:
-            return _error(404, "Not Found")
-        files = self._projects().get(normalize(name))
-        if not files:
-            return Response(404, json={"message": "Not Found"})
-        shown = files[0].project
-        if name != shown:
-            suffix = f"{version}/json" if version is not None else "json"
-            return _redirect(request, f"/pypi/{shown}/{suffix}")
-        releases: dict[str, list[PyPIFile]] = {}
-        for file in files:
-            releases.setdefault(file.version, []).append(file)
-        if version is None:
-            chosen = _latest(releases)
-        else:
-            found = next((v for v in releases if _same_version(v, version)), None)
-            if found is None:
-                return Response(404, json={"message": "Not Found"})
-            chosen = found
-        origin = f"{request.scheme}://{request.headers.get('host', self._url_host())}"
-        body: dict[str, Any] = {
-            "info": _info(shown, chosen, releases[chosen], origin),
-            "last_serial": len(files),
-            "urls": [_json_file(f, origin) for f in releases[chosen]],
-            "vulnerabilities": [],
-        }
-        if version is None:
-            body["releases"] = {
-                v: [_json_file(f, origin) for f in fs]
-                for v, fs in sorted(releases.items(), key=lambda item: _version_key(item[0]))
-            }
-        return Response(200, json=body)
-
-    # -- the upload API ----------------------------------------------------------------------
-
-    def _upload(self, request: Request) -> Response:
-        try:
-            upload = self._accept_upload(request)
-        except UploadRefused as refused:
-            return _error(refused.status, refused.message)
-        if upload is not None:
-            self._uploads.append(upload)
-        return Response(200)
-
-    def _accept_upload(self, request: Request) -> PyPIUpload | None:
-        uploader = authenticate(
-            request.headers.get("authorization"),
-            users=self.users,
-            tokens=self.tokens,
-            anonymous=self.anonymous,
-        )
-        form = parse_form(request.headers.get("content-type", ""), request.body)
-        fields = Query(form.fields)
-        action = fields.get(":action")
-        if action == "submit":
-            raise UploadRefused(
-                410,
-                "Project pre-registration is no longer required or supported, upload your "
-                "files instead.",
-            )
-        if action != "file_upload":
-            raise UploadRefused(400, f"Invalid value for :action: {action!r}; use file_upload.")
-        if fields.get("protocol_version", "1") != "1":
-            raise UploadRefused(400, "Unknown protocol version.")
-        for required in ("name", "version", "filetype", "metadata_version"):
-            if not fields.get(required):
-                raise UploadRefused(
-                    400,
-                    f"'' is an invalid value for {required}. Error: This field is required. See "
-                    "https://packaging.python.org/specifications/core-metadata for more "
-                    "information.",
-                )
-        if "content" not in form.files:
-            raise UploadRefused(400, "Upload payload does not have a file.")
-        filename, content = form.files["content"]
-        project, version = fields["name"], fields["version"]
-        try:
-            Version(version)
-        except InvalidVersion:
-            raise UploadRefused(
-                400,
-                f"{version!r} is an invalid value for Version. Error: Must start and end with "
-                "a letter or numeral and contain only ascii numeric and '.', '_' and '-'. See "
-                "https://packaging.python.org/specifications/core-metadata for more information.",
-            ) from None
-        try:
-            parsed = parse_dist_filename(filename)
-        except InvalidDistribution as error:
-            raise UploadRefused(400, str(error)) from None
-        if parsed.project != normalize(project):
-            prefix = normalize(project).replace("-", "_")
-            raise UploadRefused(400, f"Start filename for {project!r} with {prefix!r}.")
-        if not _same_version(parsed.version, version):
-            raise UploadRefused(
-                400, f"Version in filename should be {version!r} not {parsed.version!r}."
-            )
-        if fields["filetype"] != parsed.packagetype:
-            raise UploadRefused(400, "Invalid distribution file.")
-        digests = digests_of(content)
-        sent = {name: fields.get(name, "") for name in _DIGEST_FIELDS}
-        if not any(sent.values()):
-            raise UploadRefused(400, "Include at least one message digest.")
-        for name, value in sent.items():
-            if value and value.lower() != digests[_DIGEST_FIELDS[name]]:
-                raise UploadRefused(400, _DIGEST_MISMATCH)
-        try:
-            metadata = read_metadata(filename, content)
-        except InvalidDistribution:
-            raise UploadRefused(400, "Invalid distribution file.") from None
-        file = _make_file(
-            filename,
-            content,
-            parsed,
-            project=project,
-            metadata=metadata,
-            uploader=uploader,
-            fallback=fields,
-        )
-        with self._lock:
-            existing = self._files.get(filename)
-            if existing is not None:
-                if existing.digests["blake2b_256"] == digests["blake2b_256"]:
-                    return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
-                raise UploadRefused(
-                    400,
-                    f"File already exists ({filename!r}, with blake2_256 hash "
-                    f"{existing.digests['blake2b_256']!r}). See "
-                    "https://pypi.org/help/#file-name-reuse for more information.",
-                )
-            self._files[filename] = file
-            self._store(filename, content, None)
-        return PyPIUpload(
-            filename=filename,
-            project=project,
-            version=version,
-            filetype=fields["filetype"],
-            pyversion=fields.get("pyversion", ""),
-            sha256=digests["sha256"],
-            size=len(content),
-            uploader=uploader,
-            form=fields,
-            metadata=dict(file.fields),
-            request=request,
-        )
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-def _make_file(
-    filename: str,
-    content: bytes,
-    parsed: DistName,
-    *,
-    project: str,
-    metadata: CoreMetadata | None,
-    uploader: str | None,
-    fallback: Query | None = None,
-) -> PyPIFile:
-    packagetype = parsed.packagetype
-    fields: dict[str, Any] = dict(metadata.fields) if metadata is not None else {}
-    if not fields and fallback is not None:
-        fields = _fields_from_form(fallback)
-    served_metadata = (
-        metadata.raw if metadata is not None and packagetype == "bdist_wheel" else None
-    )
-    return PyPIFile(
-        filename=filename,
-        project=str(fields.get("name") or project),
-        version=parsed.version,
-        packagetype=packagetype,
-        python_version=parsed.python_version,
-        size=len(content),
-        digests=digests_of(content),
-        requires_python=fields.get("requires_python") or None,
-        metadata=served_metadata,
-        metadata_digests=digests_of(served_metadata) if served_metadata is not None else {},
-        upload_time=time.time(),
-        uploader=uploader,
-        fields=fields,
-    )
-
-
-#: Upload form fields that repeat, and their packaging.metadata names.
-_LIST_FIELDS = {
-    "classifiers": "classifiers",
-    "requires_dist": "requires_dist",
-    "provides_extra": "provides_extra",
-    "platform": "platforms",
-    "dynamic": "dynamic",
-}
-_TEXT_FIELDS = (
-    "name", "version", "summary", "description", "description_content_type", "keywords",
-    "home_page", "download_url", "author", "author_email", "maintainer", "maintainer_email",
-    "license", "requires_python",
-)  # fmt: skip
-
-
-def _fields_from_form(form: Query) -> dict[str, Any]:
-    """Core metadata fields from the upload form, for an sdist without PKG-INFO."""
-    fields: dict[str, Any] = {}
-    for name in _TEXT_FIELDS:
-        if form.get(name):
-            fields[name] = form[name]
-    for name, key in _LIST_FIELDS.items():
-        values = [v for v in form.get_all(name) if v]
-        if values:
-            fields[key] = values
-    urls = {}
-    for entry in form.get_all("project_urls"):
-        label, _, url = entry.partition(",")
-        if url.strip():
-            urls[label.strip()] = url.strip()
-    if urls:
-        fields["project_urls"] = urls
-    return fields
-
-
-def _version_key(version: str) -> tuple[int, Version | str]:
-    try:
-        return (1, Version(version))
-    except InvalidVersion:
-        return (0, version)
-
-
-def _same_version(a: str, b: str) -> bool:
-    try:
-        return Version(a) == Version(b)
-    except InvalidVersion:
-        return a == b
-
 
 def _file_order(file: PyPIFile) -> tuple[str, tuple[int, Version | str], str]:
-    return (normalize(file.project), _version_key(file.version), file.filename)
-
-
-def _latest(releases: Mapping[str, Iterable[PyPIFile]]) -> str:
-    """The release the JSON API describes: the latest stable one not yanked, as PyPI picks."""
-
-    def usable(version: str, stable: bool) -> bool:
-        key = _version_key(version)[1]
-        if stable and (not isinstance(key, Version) or key.is_prerelease):
-            return False
-        return not all(f.yanked for f in releases[version])
-
-    for stable in (True, False):
-        candidates = [v for v in releases if usable(v, stable)]
-        if candidates:
-            return max(candidates, key=_version_key)
-    return max(releases, key=_version_key)
-
-
-def _info(project: str, version: str, files: list[PyPIFile], origin: str) -> dict[str, Any]:
-    wheel_first = sorted(files, key=lambda f: f.packagetype != "bdist_wheel")
-    fields = next((f.fields for f in wheel_first if f.fields), {})
-    yanked = all(f.yanked for f in files)
-    return {
-        "author": fields.get("author", ""),
-        "author_email": fields.get("author_email", ""),
-        "classifiers": list(fields.get("classifiers", [])),
-        "description": fields.get("description", ""),
-        "description_content_type": fields.get("description_content_type"),
-        "download_url": fields.get("download_url", ""),
-        "dynamic": list(fields.get("dynamic", [])) or None,
-        "home_page": fields.get("home_page", ""),
-        "keywords": ",".join(fields.get("keywords", []))
-        if isinstance(fields.get("keywords"), list)
-        else fields.get("keywords", ""),
-        "license": fields.get("license", ""),
-        "maintainer": fields.get("maintainer", ""),
-        "maintainer_email": fields.get("maintainer_email", ""),
-        "name": project,
-        "package_url": f"{origin}/project/{project}/",
-        "platform": None,
-        "project_url": f"{origin}/project/{project}/",
-        "project_urls": dict(fields.get("project_urls", {})) or None,
-        "provides_extra": list(fields.get("provides_extra", [])) or None,
-        "release_url": f"{origin}/project/{project}/{version}/",
-        "requires_dist": list(fields.get("requires_dist", [])) or None,
-        "requires_python": fields.get("requires_python") or "",
-        "summary": fields.get("summary", ""),
-        "version": version,
-        "yanked": yanked,
-        "yanked_reason": (files[0].yanked_reason or None) if yanked else None,
-    }
-
-
-def _json_file(file: PyPIFile, origin: str) -> dict[str, Any]:
-    return {
-        "comment_text": "",
-        "digests": dict(file.digests),
-        "filename": file.filename,
-        "has_sig": False,
-        "md5_digest": file.digests["md5"],
-        "packagetype": file.packagetype,
-        "python_version": file.python_version,
-        "requires_python": file.requires_python,
-        "size": file.size,
-        "upload_time": _index.iso_time(file.upload_time)[:19],
-        "upload_time_iso_8601": _index.iso_time(file.upload_time),
-        "url": f"{origin}/packages/{file.filename}",
-        "yanked": file.yanked,
-        "yanked_reason": file.yanked_reason or None,
-    }
-
-
-def _simple(media_type: str, body: bytes) -> Response:
-    if media_type == _index.TEXT_HTML:
-        media_type = "text/html; charset=utf-8"
-    return Response(200, body, content_type=media_type, headers={"Vary": "Accept"})
-
-
-def _not_acceptable() -> Response:
-    offered = ", ".join(_index.OFFERS)
-    return Response(
-        406,
-        f"Not Acceptable: this index answers {offered}\n",
-        headers={"Vary": "Accept"},
-    )
-
-
-def _error(status: int, message: str, *, headers: Mapping[str, str] | None = None) -> Response:
-    """An error as warehouse sends it: the message is also the reason phrase (twine shows it)."""
-    return Response(status, f"{status} {message}\n", headers=headers, reason=message)
-
-
-def _redirect(request: Request, path: str) -> Response:
-    query = request.query_string
-    location = path + (f"?{query}" if query else "")
-    return Response(301, "", headers={"Location": location})
+    return (normalize(file.project), version_key(file.version), file.filename)

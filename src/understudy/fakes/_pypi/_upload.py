@@ -1,9 +1,10 @@
-"""The legacy upload API as PyPI answers it: the multipart form, credentials, the checks.
+"""The legacy upload API's request as PyPI reads it: the multipart form and the credentials.
 
 The multipart body (RFC 7578) is parsed by python-multipart's push parser; this module only
 gathers its parts. The messages are PyPI's own (warehouse ``forklift/legacy.py``), because
 clients show them to users and some match on them (twine's ``--skip-existing`` looks for
-"File already exists").
+"File already exists"). The checks of the form, and what an accepted upload becomes, are in
+``_accept``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-__all__ = ["Form", "UploadRefused", "authenticate", "parse_form"]
+from ..._errors import ConfigurationError
+
+__all__ = ["Form", "UploadRefused", "authenticate", "check_credentials", "parse_form"]
 
 INVALID_AUTH = (
     "Invalid or non-existent authentication information. See "
@@ -120,6 +123,36 @@ def parse_form(content_type: str, body: bytes) -> Form:
     if not ended:
         raise UploadRefused(400, "Invalid request: the multipart body ends before its last part.")
     return form
+
+
+def check_credentials(
+    users: Mapping[str, str] | None, tokens: Collection[str] | None
+) -> tuple[dict[str, str] | None, list[str] | None]:
+    """``users=`` and ``tokens=`` as given to the server, checked and copied.
+
+    Raises:
+        ConfigurationError: ``users`` that is not a mapping of str to str, ``tokens`` that is
+            not a collection of str.
+    """
+    if users is not None and (
+        not isinstance(users, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in users.items())
+    ):
+        raise ConfigurationError(
+            f'users must map user names to passwords, e.g. users={{"ada": "s3cret"}}; got '
+            f"{users!r:.60}"
+        )
+    if tokens is not None and (
+        isinstance(tokens, str) or not all(isinstance(token, str) for token in tokens)
+    ):
+        raise ConfigurationError(
+            f'tokens must be a list of token strings, e.g. tokens=["pypi-AgEI..."]; got '
+            f"{tokens!r:.60}"
+        )
+    return (
+        dict(users) if users is not None else None,
+        list(tokens) if tokens is not None else None,
+    )
 
 
 def authenticate(

@@ -1,0 +1,149 @@
+"""The shaping shell, one per server: its listeners, and the connections it shapes.
+
+The ``Server`` base serves every listening socket through its :class:`Shaper`, whose protocol
+factory wraps each connection accepted while conditions are set in a
+:class:`~._connection.ShapedProtocol`. Refusing closes the listening sockets, and binds them
+again on the same address when refusal ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._listeners import bind_socket, close_listeners
+from ._connection import ShapedProtocol
+from ._options import Conditions
+
+if TYPE_CHECKING:
+    from .._server import Server
+
+__all__ = ["Shaper"]
+
+_Listener = tuple[asyncio.AbstractServer, Callable[[], Any], socket.socket, dict[str, Any]]
+
+
+class Shaper:
+    """Applies a server's :class:`Conditions` to its listeners and connections, on the loop."""
+
+    __slots__ = (
+        "_closed",
+        "_listeners",
+        "_refusing",
+        "_reopened",
+        "conditions",
+        "connections",
+        "server",
+    )
+
+    def __init__(self, server: Server, conditions: Conditions | None) -> None:
+        self.server = server
+        self.conditions = conditions
+        #: Connections wrapped so far and still open (a dict: smaller than a set when empty).
+        self.connections: dict[ShapedProtocol, None] = {}
+        #: (listener, protocol factory, listening socket, create_server options) per socket.
+        self._listeners: list[_Listener] = []
+        #: While refusing: (protocol factory, family, address, options) of each listener closed.
+        self._closed: list[tuple[Callable[[], Any], int, Any, dict[str, Any]]] = []
+        self._refusing = False
+        self._reopened = False
+
+    def factory(self, make: Callable[[], Any]) -> Callable[[], Any]:
+        """Wrap a protocol factory: each connection accepted while conditions are set is shaped."""
+
+        return _Factory(self, make)
+
+    async def listen(
+        self, make: Callable[[], Any], sock: socket.socket, options: dict[str, Any]
+    ) -> asyncio.AbstractServer:
+        loop = asyncio.get_running_loop()
+        listener = await loop.create_server(self.factory(make), sock=sock, **options)
+        self._listeners.append((listener, make, sock, options))
+        if self.conditions is not None and self.conditions.refuse:
+            await self._refuse()
+        return listener
+
+    async def set(self, conditions: Conditions | None) -> None:
+        """On the loop: apply ``conditions`` to new connections, open shaped ones and listeners."""
+        self.conditions = conditions
+        for connection in list(self.connections):
+            connection.update(conditions)
+        if conditions is not None and conditions.refuse:
+            await self._refuse()
+        elif self._refusing:
+            await self._reopen()
+
+    async def _refuse(self) -> None:
+        if self._refusing:
+            return
+        self._refusing = True
+        self._closed = [
+            (make, sock.family, sock.getsockname(), options)
+            for _, make, sock, options in self._listeners
+        ]
+        await close_listeners([listener for listener, _, _, _ in self._listeners])
+
+    async def _reopen(self) -> None:
+        self._refusing = False
+        self._reopened = True
+        loop = asyncio.get_running_loop()
+        closed, self._closed = self._closed, []
+        self._listeners = []
+        for make, family, address, options in closed:
+            sock = _bind_again(family, address)
+            self.server._sockets.append(sock)
+            listener = await loop.create_server(self.factory(make), sock=sock, **options)
+            self._listeners.append((listener, make, sock, options))
+
+    def stop(self) -> None:
+        """On the loop, before the server's own shutdown: close listeners bound again, and abort
+        every shaped connection, so a throttled transfer or a delayed delivery ends at once."""
+        if self._reopened or self._refusing:
+            # Listeners the server's own shutdown does not know of (bound again after a refusal).
+            for listener, _, _, _ in self._listeners:
+                listener.close()
+        self._listeners = []
+        self._closed = []
+        self._refusing = self._reopened = False
+        for connection in list(self.connections):
+            connection.abort()
+
+
+class _Factory:
+    """A protocol factory that shapes each connection while conditions are set (a slotted
+    object: it lives as long as the listener, so it is kept smaller than a closure)."""
+
+    __slots__ = ("make", "shaper")
+
+    def __init__(self, shaper: Shaper, make: Callable[[], Any]) -> None:
+        self.shaper = shaper
+        self.make = make
+
+    def __call__(self) -> Any:
+        protocol = self.make()
+        conditions = self.shaper.conditions
+        if conditions is None:
+            return protocol  # nothing to apply: the server's own protocol, at full speed
+        return ShapedProtocol(self.shaper, protocol, conditions)
+
+
+def _bind_again(family: int, address: Any) -> socket.socket:
+    if family == socket.AF_UNIX:
+        try:
+            os.unlink(address)
+        except FileNotFoundError:
+            pass
+    return bind_socket(
+        family,
+        socket.SOCK_STREAM,
+        address,
+        in_use=lambda: OSError(
+            errno.EADDRINUSE,
+            f"cannot listen again on {address!r} after refusing connections: another "
+            "socket took the address meanwhile",
+        ),
+    )

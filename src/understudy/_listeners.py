@@ -1,0 +1,83 @@
+"""Listening sockets: binding one, and closing listeners without losing accepted connections.
+
+Below ``_server`` and ``_conditions``, which both use them (``_server`` imports ``_conditions``,
+so neither can hold what the other needs). No server state: sockets and asyncio servers in and
+out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["bind_socket", "close_listeners"]
+
+#: The listen() backlog of a stream socket.
+BACKLOG = 4096
+
+
+def bind_socket(
+    family: int, kind: socket.SocketKind, address: Any, *, in_use: Callable[[], OSError]
+) -> socket.socket:
+    """A non-blocking socket bound to ``address`` and, for a stream, listening.
+
+    A TCP socket gets ``IPPROTO_TCP`` (so asyncio sets ``TCP_NODELAY`` on the connections it
+    accepts) and ``SO_REUSEADDR`` (a restarted server takes its port back while old connections
+    sit in ``TIME_WAIT``); an IPv6 socket is IPv6 only. The socket is closed if a step fails.
+
+    Args:
+        family: ``AF_INET``, ``AF_INET6`` or ``AF_UNIX``.
+        kind: ``SOCK_STREAM`` or ``SOCK_DGRAM``.
+        address: what ``bind()`` takes for ``family``: ``(host, port)`` or a path.
+        in_use: makes the error to raise when the address is taken, saying what to do.
+
+    Raises:
+        OSError: ``in_use()`` when the address is taken (``EADDRINUSE``); any other error as
+            the kernel gave it.
+    """
+    inet_stream = family != socket.AF_UNIX and kind == socket.SOCK_STREAM
+    # With proto IPPROTO_TCP, asyncio sets TCP_NODELAY on every accepted connection; with 0 it
+    # does not, and a reply written in two pieces waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, kind, socket.IPPROTO_TCP if inet_stream else 0)
+    try:
+        if inet_stream:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        if kind == socket.SOCK_STREAM:
+            sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise in_use() from None
+        raise
+    return sock
+
+
+async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
+    """Stop accepting, let connections already accepted be made, then close the listeners.
+
+    ``asyncio.Server.close()`` alone loses a connection that was accepted but whose protocol is
+    not yet made (that step runs in a task): the task fails, and the accepted socket is left
+    open with its client waiting, until garbage collection. Removing the listening sockets'
+    readers first, then yielding one loop iteration, lets those tasks attach their transports,
+    so that the server's shutdown finds those connections with the others and closes them.
+    Every server's ``stop()`` closes its listeners through this, and so does refusing
+    connections (``Conditions(refuse=True)``).
+    """
+    loop = asyncio.get_running_loop()
+    for listener in listeners:
+        if isinstance(listener, asyncio.Server):
+            for sock in listener.sockets:
+                loop.remove_reader(sock.fileno())
+    # Two iterations: in the first the accepting task makes the transport, which calls its
+    # protocol's connection_made in the next.
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    for listener in listeners:
+        listener.close()

@@ -1,0 +1,243 @@
+"""Accepting an upload: the checks warehouse makes of the form, and the file it becomes.
+
+``POST /legacy/`` is answered by :func:`upload`: the credentials and the form (parsed by
+``_upload``) are checked as warehouse ``forklift/legacy.py`` checks them, with its messages, and
+the distribution becomes a :class:`PyPIFile` (:func:`make_file`) with its metadata and digests.
+A preloaded distribution becomes one the same way (:func:`preloaded_file`), as if uploaded.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import InvalidVersion, Version
+
+from ..._http._fields import Query
+from ..._http._models import Request, Response
+from ._dists import (
+    CoreMetadata,
+    DistName,
+    InvalidDistribution,
+    digests_of,
+    normalize,
+    parse_dist_filename,
+    read_metadata,
+    same_version,
+)
+from ._records import PyPIFile, PyPIUpload
+from ._responses import error
+from ._upload import UploadRefused, authenticate, parse_form
+
+if TYPE_CHECKING:
+    from ._server import PyPIServer
+
+__all__ = ["make_file", "preloaded_file", "upload"]
+
+_DIGEST_FIELDS = {
+    "md5_digest": "md5",
+    "sha256_digest": "sha256",
+    "blake2_256_digest": "blake2b_256",
+}
+_DIGEST_MISMATCH = "The digest supplied does not match a digest calculated from the uploaded file."
+
+
+def upload(server: PyPIServer, request: Request) -> Response:
+    """``POST /legacy/``: accept the upload (200), or refuse it with PyPI's status and message."""
+    try:
+        accepted = _accept_upload(server, request)
+    except UploadRefused as refused:
+        return error(refused.status, refused.message)
+    if accepted is not None:
+        server._uploads.append(accepted)
+    return Response(200)
+
+
+def _accept_upload(server: PyPIServer, request: Request) -> PyPIUpload | None:
+    uploader = authenticate(
+        request.headers.get("authorization"),
+        users=server.users,
+        tokens=server.tokens,
+        anonymous=server.anonymous,
+    )
+    form = parse_form(request.headers.get("content-type", ""), request.body)
+    fields = Query(form.fields)
+    action = fields.get(":action")
+    if action == "submit":
+        raise UploadRefused(
+            410,
+            "Project pre-registration is no longer required or supported, upload your "
+            "files instead.",
+        )
+    if action != "file_upload":
+        raise UploadRefused(400, f"Invalid value for :action: {action!r}; use file_upload.")
+    if fields.get("protocol_version", "1") != "1":
+        raise UploadRefused(400, "Unknown protocol version.")
+    for required in ("name", "version", "filetype", "metadata_version"):
+        if not fields.get(required):
+            raise UploadRefused(
+                400,
+                f"'' is an invalid value for {required}. Error: This field is required. See "
+                "https://packaging.python.org/specifications/core-metadata for more "
+                "information.",
+            )
+    if "content" not in form.files:
+        raise UploadRefused(400, "Upload payload does not have a file.")
+    filename, content = form.files["content"]
+    project, version = fields["name"], fields["version"]
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise UploadRefused(
+            400,
+            f"{version!r} is an invalid value for Version. Error: Must start and end with "
+            "a letter or numeral and contain only ascii numeric and '.', '_' and '-'. See "
+            "https://packaging.python.org/specifications/core-metadata for more information.",
+        ) from None
+    try:
+        parsed = parse_dist_filename(filename)
+    except InvalidDistribution as error:
+        raise UploadRefused(400, str(error)) from None
+    if parsed.project != normalize(project):
+        prefix = normalize(project).replace("-", "_")
+        raise UploadRefused(400, f"Start filename for {project!r} with {prefix!r}.")
+    if not same_version(parsed.version, version):
+        raise UploadRefused(
+            400, f"Version in filename should be {version!r} not {parsed.version!r}."
+        )
+    if fields["filetype"] != parsed.packagetype:
+        raise UploadRefused(400, "Invalid distribution file.")
+    digests = digests_of(content)
+    sent = {name: fields.get(name, "") for name in _DIGEST_FIELDS}
+    if not any(sent.values()):
+        raise UploadRefused(400, "Include at least one message digest.")
+    for name, value in sent.items():
+        if value and value.lower() != digests[_DIGEST_FIELDS[name]]:
+            raise UploadRefused(400, _DIGEST_MISMATCH)
+    try:
+        metadata = read_metadata(filename, content)
+    except InvalidDistribution:
+        raise UploadRefused(400, "Invalid distribution file.") from None
+    file = make_file(
+        filename,
+        content,
+        parsed,
+        project=project,
+        metadata=metadata,
+        uploader=uploader,
+        fallback=fields,
+    )
+    with server._lock:
+        existing = server._files.get(filename)
+        if existing is not None:
+            if existing.digests["blake2b_256"] == digests["blake2b_256"]:
+                return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
+            raise UploadRefused(
+                400,
+                f"File already exists ({filename!r}, with blake2_256 hash "
+                f"{existing.digests['blake2b_256']!r}). See "
+                "https://pypi.org/help/#file-name-reuse for more information.",
+            )
+        server._files[filename] = file
+        server._store(filename, content, None)
+    return PyPIUpload(
+        filename=filename,
+        project=project,
+        version=version,
+        filetype=fields["filetype"],
+        pyversion=fields.get("pyversion", ""),
+        sha256=digests["sha256"],
+        size=len(content),
+        uploader=uploader,
+        form=fields,
+        metadata=dict(file.fields),
+        request=request,
+    )
+
+
+def preloaded_file(filename: str, content: bytes) -> PyPIFile:
+    """The file a preloaded distribution becomes, as if it had been uploaded with no uploader.
+
+    Raises:
+        InvalidDistribution: a file name that is not a distribution's, or unreadable metadata.
+    """
+    parsed = parse_dist_filename(filename)
+    metadata = read_metadata(filename, content)
+    fields = dict(metadata.fields) if metadata is not None else {}
+    return make_file(
+        filename,
+        content,
+        parsed,
+        project=fields.get("name") or parsed.project,
+        metadata=metadata,
+        uploader=None,
+    )
+
+
+def make_file(
+    filename: str,
+    content: bytes,
+    parsed: DistName,
+    *,
+    project: str,
+    metadata: CoreMetadata | None,
+    uploader: str | None,
+    fallback: Query | None = None,
+) -> PyPIFile:
+    packagetype = parsed.packagetype
+    fields: dict[str, Any] = dict(metadata.fields) if metadata is not None else {}
+    if not fields and fallback is not None:
+        fields = _fields_from_form(fallback)
+    served_metadata = (
+        metadata.raw if metadata is not None and packagetype == "bdist_wheel" else None
+    )
+    return PyPIFile(
+        filename=filename,
+        project=str(fields.get("name") or project),
+        version=parsed.version,
+        packagetype=packagetype,
+        python_version=parsed.python_version,
+        size=len(content),
+        digests=digests_of(content),
+        requires_python=fields.get("requires_python") or None,
+        metadata=served_metadata,
+        metadata_digests=digests_of(served_metadata) if served_metadata is not None else {},
+        upload_time=time.time(),
+        uploader=uploader,
+        fields=fields,
+    )
+
+
+#: Upload form fields that repeat, and their packaging.metadata names.
+_LIST_FIELDS = {
+    "classifiers": "classifiers",
+    "requires_dist": "requires_dist",
+    "provides_extra": "provides_extra",
+    "platform": "platforms",
+    "dynamic": "dynamic",
+}
+_TEXT_FIELDS = (
+    "name", "version", "summary", "description", "description_content_type", "keywords",
+    "home_page", "download_url", "author", "author_email", "maintainer", "maintainer_email",
+    "license", "requires_python",
+)  # fmt: skip
+
+
+def _fields_from_form(form: Query) -> dict[str, Any]:
+    """Core metadata fields from the upload form, for an sdist without PKG-INFO."""
+    fields: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        if form.get(name):
+            fields[name] = form[name]
+    for name, key in _LIST_FIELDS.items():
+        values = [v for v in form.get_all(name) if v]
+        if values:
+            fields[key] = values
+    urls = {}
+    for entry in form.get_all("project_urls"):
+        label, _, url = entry.partition(",")
+        if url.strip():
+            urls[label.strip()] = url.strip()
+    if urls:
+        fields["project_urls"] = urls
+    return fields

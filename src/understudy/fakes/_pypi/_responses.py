@@ -1,0 +1,21 @@
+"""The responses every route of the fake PyPI shares: warehouse's errors, redirects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..._http._models import Request, Response
+
+__all__ = ["error", "redirect"]
+
+
+def error(status: int, message: str, *, headers: Mapping[str, str] | None = None) -> Response:
+    """An error as warehouse sends it: the message is also the reason phrase (twine shows it)."""
+    return Response(status, f"{status} {message}\n", headers=headers, reason=message)
+
+
+def redirect(request: Request, path: str) -> Response:
+    """301 to ``path``, keeping the request's query."""
+    query = request.query_string
+    location = path + (f"?{query}" if query else "")
+    return Response(301, "", headers={"Location": location})
