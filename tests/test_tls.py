@@ -37,7 +37,7 @@ from understudy import (
     UnixDatagramServer,
 )
 from understudy._core.syslog import frame_octet_counted
-from understudy._tls import format_subject
+from understudy._tls import format_subject, server_context
 
 pytest_plugins = ["pytester"]
 
@@ -78,6 +78,10 @@ def has_ipv6_loopback() -> bool:
             },
             "above maximum_version",
         ),
+        ({"handshake_timeout": 0}, "positive float such as 10.0"),
+        ({"handshake_timeout": -1.0}, "positive float such as 10.0"),
+        ({"handshake_timeout": "10"}, "positive float such as 10.0"),
+        ({"handshake_timeout": True}, "positive float such as 10.0"),
     ],
 )
 def test_wrong_settings_say_what_to_write(given: dict[str, Any], said: str) -> None:
@@ -98,6 +102,14 @@ def test_settings_are_frozen_and_shown_as_public() -> None:
     assert repr(settings).startswith("TLS(certificate='valid', client_cert='required'")
     assert TLS.__module__ == TLSInfo.__module__ == "understudy"
     assert understudy.tls.ClientCertificate.__module__ == "understudy.tls"
+
+
+def test_a_handshake_timeout_shares_the_context_of_the_same_settings() -> None:
+    # The timeout is the listener's: servers that differ only in it share one context.
+    assert TLS().handshake_timeout == 10.0
+    assert server_context(TLS(handshake_timeout=0.5), "127.0.0.1") is server_context(
+        TLS(), "127.0.0.1"
+    )
 
 
 @pytest.mark.parametrize("transport", ["udp", "unix"])

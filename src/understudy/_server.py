@@ -16,17 +16,19 @@ import random
 import socket
 import ssl
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Collection
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._errors import AddressInUse, ConfigurationError, WaitTimeout
-from ._listeners import bind_socket, close_listeners
+from ._listeners import bind_socket
+from ._listeners import close_listeners as _close_listeners
 from ._runtime import Runtime, get_runtime
-from ._tls import TLS, server_context
+from ._tls import DEFAULT_HANDSHAKE_TIMEOUT, TLS, close_transport, server_context
 
-__all__ = ["Server", "close_listeners"]
+__all__ = ["Server", "close_listeners", "finish_connections"]
 
 #: How long ``start()`` waits for the loop to take the sockets over (seconds). Generous: it is
 #: only approached on a machine so loaded that the loop thread is not scheduled.
@@ -326,9 +328,21 @@ class Server:
         applied (``options``: what else ``create_server`` takes, such as ``ssl=``).
 
         Every stream server serves its listening sockets through this, so conditions reach
-        every connection without protocol code of its own.
+        every connection without protocol code of its own. With ``ssl=``, the handshakes in
+        progress are kept (:class:`_Handshakes`), for :func:`close_listeners` to end, and
+        ``ssl_handshake_timeout`` is ``TLS(handshake_timeout=...)``.
         """
-        return await self._shaper.listen(factory, sock, options)
+        if options.get("ssl") is None:
+            return await self._shaper.listen(factory, sock, options)
+        handshakes = _Handshakes(factory)
+        tls = self._tls
+        options.setdefault(
+            "ssl_handshake_timeout",
+            DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout,
+        )
+        listener = await self._shaper.listen(handshakes, sock, options)
+        _HANDSHAKES[listener] = handshakes
+        return listener
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
@@ -447,6 +461,106 @@ class Server:
             state = "stopped"
         name = f"{type(self).__module__}.{type(self).__qualname__}"
         return f"<{name} {self._describe_address()} {state}>"
+
+
+async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
+    """On stop: close the listeners (:func:`understudy._listeners.close_listeners`: no
+    connection accepted meanwhile is lost), then the TLS connections still in their handshake.
+
+    A TLS connection reaches its server's protocol only once its handshake is done, so
+    ``stop()`` would not find one still in it (:class:`_Handshakes`). Every server's ``stop()``
+    closes its listeners through this; refusing connections (``Conditions(refuse=True)``)
+    closes them through the other, and leaves connections accepted before it alone.
+    """
+    await _close_listeners(listeners)
+    handshakes = [found for listener in listeners if (found := _HANDSHAKES.get(listener))]
+    if any(found.tasks for found in handshakes):
+        await asyncio.sleep(0)  # a transport made in the last turn gets its TLS protocol going
+        for found in handshakes:
+            await found.close()
+
+
+class _Handshakes:
+    """A TLS listener's protocol factory: keeps the connections whose handshake is in progress.
+
+    asyncio calls the protocol factory in the task that accepts a connection, which then waits
+    for the TLS handshake; the protocol's ``connection_made`` comes after it. Until then no
+    protocol of ours holds the connection, so ``stop()`` would leave it open until
+    ``ssl_handshake_timeout`` (asyncio's default: 60 s), and Python 3.11 has no
+    ``Server.close_clients()`` (3.13 has). That task is the handle: cancelled, asyncio closes
+    the transport whose handshake it awaits (the socket is closed; the client reads EOF).
+    A slotted object, as it lives as long as its listener.
+    """
+
+    __slots__ = ("make", "tasks")
+
+    def __init__(self, make: Callable[[], asyncio.BaseProtocol]) -> None:
+        self.make = make
+        #: The accepting tasks not yet done: each one's handshake is in progress.
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def __call__(self) -> asyncio.BaseProtocol:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return self.make()
+
+    async def close(self) -> None:
+        """On the loop: close every connection whose handshake is in progress."""
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_START_TIMEOUT)
+            await asyncio.sleep(0)  # the aborted transports close their sockets in a callback
+
+
+#: Each TLS listener's :class:`_Handshakes` (weak keys: a listener's entry goes with it).
+_HANDSHAKES: weakref.WeakKeyDictionary[asyncio.AbstractServer, _Handshakes] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def finish_connections(
+    open_transports: Callable[[], Collection[asyncio.BaseTransport]], deadline: float
+) -> None:
+    """On stop: let connections send what they hold until ``deadline``, then abort the rest.
+
+    Each transport is closed (:func:`understudy._tls.close_transport`: what was written goes
+    out, then close_notify over TLS, without waiting for the client's), and this returns once
+    ``open_transports()`` is empty, that is once every one has handed its last bytes to the
+    kernel and been closed, or at ``deadline`` (loop time), when what is left is aborted. So a
+    response still being sent to a slow reader is delivered whole if it can be within
+    ``stop()``'s timeout, and nothing is sent, nor any socket open, after ``stop()`` returns.
+
+    Args:
+        open_transports: the server's stream transports not yet lost (``connection_lost``
+            removes each); called again after each wait.
+        deadline: the loop time at which waiting ends.
+    """
+    loop = asyncio.get_running_loop()
+    for transport in list(open_transports()):
+        close_transport(transport)
+    # asyncio tells a transport's protocol when it is closed, but nobody else: look again
+    # at a short, growing interval (only while a transfer is still going out at stop).
+    interval = _FINISH_INTERVAL
+    while open_transports() and (remaining := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(interval, remaining))
+        interval = min(interval * 2, _FINISH_INTERVAL_MAX)
+    left = list(open_transports())
+    for transport in left:
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.abort()
+        else:
+            transport.close()
+    if left:
+        await asyncio.sleep(0)  # aborted transports close their sockets in a callback
+
+
+#: Seconds between looks at the connections still sending at stop: the first, and the most.
+_FINISH_INTERVAL = 0.001
+_FINISH_INTERVAL_MAX = 0.05
 
 
 def _capture(stop: Any) -> WaitTimeout | None:

@@ -16,6 +16,7 @@ is made anew, and only the process that made the temporary directory removes it.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import datetime
 import os
@@ -23,15 +24,13 @@ import shutil
 import ssl
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ._core.tlsinfo import TLSInfo
 from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
-    import asyncio
-
     import trustme
 
 __all__ = [
@@ -42,6 +41,7 @@ __all__ = [
     "ClientCertificate",
     "TLSInfo",
     "authority",
+    "close_transport",
     "resolve_tls",
     "server_context",
     "tls_info",
@@ -57,6 +57,8 @@ LOCAL_IDENTITIES = ("localhost", "127.0.0.1", "::1")
 #: The only name a "wrong-host" certificate covers (``.invalid`` never resolves: RFC 6761 §6.4).
 WRONG_HOST = "wrong-host.invalid"
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names compared, not bound
+#: Seconds a client has to finish the handshake (asyncio's own default is 60 s).
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,14 @@ class TLS:
         maximum_version: the highest protocol version offered; ``None``: the newest
             (TLS 1.3). ``maximum_version=ssl.TLSVersion.TLSv1_2`` tests a client against a
             TLS 1.2-only server.
+        handshake_timeout: seconds a client has, once connected, to finish the handshake
+            (RFC 8446 §4); a client that has not is disconnected. 10.0 by default (asyncio's
+            own default is 60 s), which a test's client on loopback needs a tiny part of.
+            ``stop()`` does not wait for it: it closes a handshake in progress at once.
 
     Raises:
-        ConfigurationError: an unknown mode, a version that is not an ``ssl.TLSVersion``, or a
-            minimum above the maximum.
+        ConfigurationError: an unknown mode, a version that is not an ``ssl.TLSVersion``, a
+            minimum above the maximum, or a ``handshake_timeout`` that is not a positive number.
 
     .. versionadded:: 0.1
     """
@@ -98,6 +104,7 @@ class TLS:
     client_cert: ClientCertMode = "none"
     minimum_version: ssl.TLSVersion | None = None
     maximum_version: ssl.TLSVersion | None = None
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.certificate not in get_args(CertificateMode):
@@ -123,12 +130,49 @@ class TLS:
                 f"TLS(minimum_version={low.name}) is above maximum_version={high.name}: no "
                 "version is left to agree on"
             )
+        seconds = self.handshake_timeout
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not seconds > 0:
+            raise ConfigurationError(
+                f"TLS(handshake_timeout=...) takes seconds as a positive float such as 10.0, "
+                f"not {seconds!r}"
+            )
 
 
 def _rank(version: ssl.TLSVersion) -> int:
     # MINIMUM_SUPPORTED and MAXIMUM_SUPPORTED are -2 and -1: order them at the ends.
     value = int(version)
     return {-2: -(10**9), -1: 10**9}.get(value, value)
+
+
+def close_transport(transport: asyncio.BaseTransport) -> None:
+    """Close a connection once what was written to it is sent; over TLS, then close_notify.
+
+    asyncio's TLS transport, closed, sends close_notify after the data it holds, then keeps the
+    socket open until the client answers with its own close_notify, for up to
+    ``ssl_shutdown_timeout`` (30 s), and drops what it has not sent if that expires. Most
+    clients never answer (RFC 8446 §6.1 does not require them to), so the TCP transport
+    beneath is closed as well: it sends everything it holds, close_notify last, then FIN, and
+    the socket is closed as soon as the kernel has taken the bytes. A plain transport is
+    simply closed. Idempotent.
+    """
+    tcp = _tcp_transport(transport)
+    # Never twice: asyncio's TLS transport, closed again, drops its link to the TCP transport,
+    # after which even abort() does nothing.
+    if not transport.is_closing():
+        transport.close()  # TLS: close_notify is queued behind the data
+    if tcp is not None and not tcp.is_closing():
+        tcp.close()
+
+
+def _tcp_transport(transport: asyncio.BaseTransport) -> asyncio.Transport | None:
+    """The TCP transport beneath one of asyncio's TLS transports; None for any other.
+
+    asyncio offers no public way to it; ``_SSLProtocolTransport._ssl_protocol._transport`` is
+    the same from Python 3.11 to 3.13, and anything else found there is ignored.
+    """
+    protocol = getattr(transport, "_ssl_protocol", None)
+    tcp = getattr(protocol, "_transport", None)
+    return tcp if isinstance(tcp, asyncio.Transport) else None
 
 
 def tls_info(transport: asyncio.BaseTransport) -> TLSInfo | None:
@@ -357,6 +401,9 @@ class CertificateAuthority:
         identities: tuple[str, ...] = LOCAL_IDENTITIES
         if host not in LOCAL_IDENTITIES and host not in _WILDCARD_HOSTS:
             identities = (*identities, host)
+        # The handshake timeout is the listener's, not the context's: one context serves all.
+        if settings.handshake_timeout != DEFAULT_HANDSHAKE_TIMEOUT:
+            settings = replace(settings, handshake_timeout=DEFAULT_HANDSHAKE_TIMEOUT)
         key = (settings, identities, alpn_protocols)
         with self._lock:
             context = self._contexts.get(key)

@@ -13,7 +13,7 @@ from .._conditions import Conditions
 from .._errors import ConfigurationError
 from .._journal import Journal
 from .._runtime import Runtime
-from .._server import Server, close_listeners, describe_handler
+from .._server import Server, close_listeners, describe_handler, finish_connections
 from .._tls import TLS, resolve_tls
 from ._message import SMTPMessage
 from ._rules import _OK, RejectRule, SMTPFailure, _check_failures, _RejectRules, _reply_line
@@ -339,6 +339,8 @@ class SMTPServer(Server):
             for conn in self.connections
             if (task := conn._handler_coroutine) is not None and not task.done()
         ]
+        # The 421 (and over TLS close_notify) goes out to a client still reading, by the deadline.
+        await finish_connections(self._transports, deadline)
         for conn in list(self.connections):
             conn.abort()
         if tasks:
@@ -352,6 +354,9 @@ class SMTPServer(Server):
         self._listeners = []
         for conn in list(self.connections):
             conn.abort()
+
+    def _transports(self) -> list[asyncio.BaseTransport]:
+        return [conn.transport for conn in self.connections if conn.transport is not None]
 
 
 def _check_auth(auth: object) -> Auth | None:

@@ -21,8 +21,8 @@ from .._conditions import Conditions
 from .._errors import ConfigurationError
 from .._listeners import bind_socket
 from .._runtime import Runtime
-from .._server import Server, _bind_inet, close_listeners
-from .._tls import TLSInfo, tls_info
+from .._server import Server, _bind_inet, close_listeners, finish_connections
+from .._tls import TLSInfo, close_transport, tls_info
 
 E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
@@ -187,7 +187,7 @@ class SocketServer(Server):
         listeners, self._listeners = self._listeners, []
         await close_listeners(listeners)
         for transport in list(self._transports):
-            transport.close()
+            close_transport(transport)
         await asyncio.sleep(0)  # let connection_lost run, so records say closed
         deadline = loop.time() + timeout
         while self._inflight and (remaining := deadline - loop.time()) > 0:
@@ -195,8 +195,18 @@ class SocketServer(Server):
         still_running = sorted(set(self._inflight.values()))
         for future in list(self._inflight):
             future.cancel()
+        # What handlers wrote is still going out to a slow reader: until the deadline.
+        await finish_connections(self._streams, deadline)
         self._abort()
         return still_running
+
+    def _streams(self) -> list[asyncio.BaseTransport]:
+        # Not the datagram endpoints, which stay in _transports until _abort().
+        return [
+            transport
+            for transport in self._transports
+            if getattr(transport.get_extra_info("socket"), "type", None) == socket.SOCK_STREAM
+        ]
 
     def _abort(self) -> None:
         self._stopping = True
