@@ -219,11 +219,6 @@ def test_stop_cuts_a_transfer_to_a_reader_that_stalls_at_its_timeout(
     assert len(read_rest(reader, received)) < BIG
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HTTPServer._shutdown aborts a connection with unsent data (plain), and a TLS one "
-    "closed twice cannot be aborted: needs finish_connections there (tlsstop report)",
-)
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_stop_delivers_a_response_being_sent_to_a_slow_reader(tls: bool) -> None:
     server = HTTPServer(response=Response(200, BODY), tls=tls).start()

@@ -26,7 +26,7 @@ from ._errors import AddressInUse, ConfigurationError, WaitTimeout
 from ._listeners import bind_socket
 from ._listeners import close_listeners as _close_listeners
 from ._runtime import Runtime, get_runtime
-from ._tls import DEFAULT_HANDSHAKE_TIMEOUT, TLS, close_transport, server_context
+from ._tls import DEFAULT_HANDSHAKE_TIMEOUT, TLS, close_transport, server_context, unsent_bytes
 
 __all__ = ["Server", "close_listeners", "finish_connections"]
 
@@ -525,14 +525,16 @@ _HANDSHAKES: weakref.WeakKeyDictionary[asyncio.AbstractServer, _Handshakes] = (
 async def finish_connections(
     open_transports: Callable[[], Collection[asyncio.BaseTransport]], deadline: float
 ) -> None:
-    """On stop: let connections send what they hold until ``deadline``, then abort the rest.
+    """On stop: let connections send what they hold to clients still reading, then close.
 
     Each transport is closed (:func:`understudy._tls.close_transport`: what was written goes
     out, then close_notify over TLS, without waiting for the client's), and this returns once
     ``open_transports()`` is empty, that is once every one has handed its last bytes to the
-    kernel and been closed, or at ``deadline`` (loop time), when what is left is aborted. So a
-    response still being sent to a slow reader is delivered whole if it can be within
-    ``stop()``'s timeout, and nothing is sent, nor any socket open, after ``stop()`` returns.
+    kernel and been closed. A transport whose client has taken nothing for ``_STALLED``
+    seconds (it stopped reading) is aborted then, and what is left at ``deadline`` (loop
+    time) is aborted too. So a response still being sent to a client reading it is delivered
+    whole if it can be within ``stop()``'s timeout, a client that stopped reading does not
+    hold ``stop()`` up, and nothing is sent, nor any socket open, after ``stop()`` returns.
 
     Args:
         open_transports: the server's stream transports not yet lost (``connection_lost``
@@ -542,12 +544,27 @@ async def finish_connections(
     loop = asyncio.get_running_loop()
     for transport in list(open_transports()):
         close_transport(transport)
+    # A transport with nothing left to send closes in a callback already queued.
+    await asyncio.sleep(0)
     # asyncio tells a transport's protocol when it is closed, but nobody else: look again
     # at a short, growing interval (only while a transfer is still going out at stop).
     interval = _FINISH_INTERVAL
+    progress: dict[asyncio.BaseTransport, tuple[int, float]] = {}
     while open_transports() and (remaining := deadline - loop.time()) > 0:
         await asyncio.sleep(min(interval, remaining))
         interval = min(interval * 2, _FINISH_INTERVAL_MAX)
+        now = loop.time()
+        for transport in list(open_transports()):
+            unsent = unsent_bytes(transport)
+            last = progress.get(transport)
+            if last is None or unsent < last[0]:
+                progress[transport] = (unsent, now)
+            elif (
+                unsent
+                and now - last[1] >= _STALLED
+                and isinstance(transport, asyncio.WriteTransport)
+            ):
+                transport.abort()  # the client stopped reading
     left = list(open_transports())
     for transport in left:
         if isinstance(transport, asyncio.WriteTransport):
@@ -561,6 +578,9 @@ async def finish_connections(
 #: Seconds between looks at the connections still sending at stop: the first, and the most.
 _FINISH_INTERVAL = 0.001
 _FINISH_INTERVAL_MAX = 0.05
+#: Seconds without a byte taken after which a client being sent a response at stop is deemed
+#: to have stopped reading.
+_STALLED = 0.2
 
 
 def _capture(stop: Any) -> WaitTimeout | None:

@@ -164,6 +164,21 @@ def close_transport(transport: asyncio.BaseTransport) -> None:
         tcp.close()
 
 
+def unsent_bytes(transport: asyncio.BaseTransport) -> int:
+    """How many bytes written to ``transport`` it still holds (over TLS, with the TCP ones).
+
+    0 for a transport that cannot say (a datagram one, or a TLS one already closed).
+    """
+    total = 0
+    for layer in (transport, _tcp_transport(transport)):
+        if isinstance(layer, asyncio.WriteTransport):
+            try:
+                total += layer.get_write_buffer_size()
+            except (AttributeError, RuntimeError):  # a closed TLS transport has no buffer
+                pass
+    return total
+
+
 def _tcp_transport(transport: asyncio.BaseTransport) -> asyncio.Transport | None:
     """The TCP transport beneath one of asyncio's TLS transports; None for any other.
 

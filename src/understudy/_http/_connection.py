@@ -28,7 +28,7 @@ from .._core.framing import (
     plan_framing,
     reason_phrase,
 )
-from .._tls import TLSInfo, tls_info
+from .._tls import TLSInfo, close_transport, tls_info
 from ._models import Request, Response, received_request
 
 if TYPE_CHECKING:
@@ -888,7 +888,7 @@ class HTTPConnection(asyncio.Protocol):
         self.closing = True
         self.flush()
         if self.transport is not None:
-            self.transport.close()
+            close_transport(self.transport)  # (TLS: once, and the TCP transport with it)
 
     def abort(self) -> None:
         self.closing = True

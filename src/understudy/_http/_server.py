@@ -15,7 +15,7 @@ from .._core.matching import MISSING, Difference, Matcher
 from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
 from .._runtime import Runtime
-from .._server import Server, close_listeners, describe_handler
+from .._server import Server, close_listeners, describe_handler, finish_connections
 from .._tls import TLS, resolve_tls
 from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
@@ -563,18 +563,19 @@ class HTTPServer(Server):
         for future in list(self._inflight):
             future.cancel()
         for conn in list(self.connections):
-            if conn.busy or self._tls is not None or conn.has_unsent_data:
-                # Nothing is served after stop(), not even a slow reader's rest. TLS:
-                # close_notify is sent; the client's is not awaited (RFC 8446 §6.1).
-                conn.abort()
+            if conn.busy:
+                conn.abort()  # its handler ran out of time
         if self.connections:
-            # Closed transports close their sockets in a callback already queued: let it run,
-            # so no fd of this server is open when stop() returns.
-            await asyncio.sleep(0)
+            # What is being sent goes out to clients reading it (TLS: then close_notify; the
+            # client's is not awaited, RFC 8446 §6.1); nothing is sent after stop() returns.
+            await finish_connections(self._open_transports, deadline)
         host = self._host_of_behaviour
         if isinstance(host, ASGIHost):
             await host.shutdown(max(deadline - loop.time(), 0.1))
         return still_running
+
+    def _open_transports(self) -> list[asyncio.BaseTransport]:
+        return [conn.transport for conn in self.connections if conn.transport is not None]
 
     def _abort(self) -> None:
         for listener in self._listeners:
