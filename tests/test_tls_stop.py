@@ -219,6 +219,22 @@ def test_stop_cuts_a_transfer_to_a_reader_that_stalls_at_its_timeout(
     assert len(read_rest(reader, received)) < BIG
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_stop_does_not_wait_out_its_timeout_for_a_reader_that_stopped_reading(
+    tls: bool, clients: list[socket.socket]
+) -> None:
+    server = TCPServer(handler=send_big, tls=tls).start()
+    before = open_sockets()
+    reader = tcp_reader(server, clients, tls=tls)
+    received = reader.recv(65536)  # then nothing more while stop() runs
+    # A timeout far longer than the join's: stop() returns only because the reader is cut off
+    # as one that stopped reading, not because the timeout ran out.
+    stopping = StopInThread(server, timeout=600.0)
+    stopping.join()
+    assert open_sockets() - before == sockets_of(reader)
+    assert len(read_rest(reader, received)) < BIG
+
+
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_stop_delivers_a_response_being_sent_to_a_slow_reader(tls: bool) -> None:
     server = HTTPServer(response=Response(200, BODY), tls=tls).start()
