@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -52,22 +53,15 @@ class ASGIHost:
         """
         call = _ASGICall(server, exchange, self)
         context = contextvars.copy_context()
-        try:
-            app_call = context.run(self.app, call.scope(), call.receive, call.send)
-            # The app's own coroutine is driven directly; any other awaitable through one.
-            run = app_call if type(app_call) is CoroutineType else _awaiting(app_call)
-            waiting_on = context.run(run.send, None)
-        except StopIteration:
-            if not exchange.finished:
-                call.returned()
-            return
-        except BaseException as error:  # noqa: BLE001 - the app's: reported by failed()
-            call.failed(error)
-            return
-        task = server.loop.create_task(call.go_on(run, waiting_on), context=context)
-        server.track(
-            task, f"ASGI app {server.describe(self.app)} for {exchange.method} {exchange.target}"
-        )
+        # The app runs in a task from its first line: asyncio.timeout(), anyio's cancel scopes
+        # (Starlette, FastAPI) and asyncio.current_task() need one. Python 3.12+ starts it
+        # eagerly (no loop turn when the app answers without waiting).
+        task = _new_task(server.loop, call.run(), context)
+        if not task.done():
+            server.track(
+                task,
+                f"ASGI app {server.describe(self.app)} for {exchange.method} {exchange.target}",
+            )
 
     async def startup(self, server: HTTPServer) -> None:
         """Run the lifespan startup; an app that does not speak lifespan is served anyway.
@@ -88,6 +82,14 @@ class ASGIHost:
         lifespan, self._lifespan = self._lifespan, None
         if lifespan is not None:
             await lifespan.shutdown(timeout)
+
+
+def _new_task(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], context: contextvars.Context
+) -> asyncio.Task[None]:
+    if sys.version_info >= (3, 12):
+        return asyncio.Task(coro, loop=loop, context=context, eager_start=True)
+    return loop.create_task(coro, context=context)
 
 
 async def _awaiting(awaitable: Awaitable[None]) -> None:
@@ -338,10 +340,10 @@ class _ASGICall:
         else:
             raise RuntimeError(f"the ASGI app sent an unknown message type {kind!r}")
 
-    async def go_on(self, run: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-        """Go on running the app's coroutine, started outside a task and waiting on a future."""
+    async def run(self) -> None:
+        """Run the app (in its own task) and answer for it if it fails or answers nothing."""
         try:
-            await _GoOn(run, waiting_on)
+            await self.host.app(self.scope(), self.receive, self.send)
         except asyncio.CancelledError:
             self.exchange.abort()
             raise
