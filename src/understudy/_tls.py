@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import fcntl
 import datetime
 import os
 import shutil
 import ssl
 import struct
+import sys
 import tempfile
-import termios
 import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -183,8 +182,14 @@ def unsent_bytes(transport: asyncio.BaseTransport) -> int:
     return total + _kernel_unsent(tcp or transport)
 
 
-#: The ioctl telling how many bytes a socket's send queue holds (Linux: SIOCOUTQ); None elsewhere.
-_SIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None)
+try:
+    import fcntl
+    import termios
+except ImportError:  # Windows
+    _SIOCOUTQ: int | None = None
+else:
+    #: The ioctl telling how many bytes a socket's send queue holds (Linux: SIOCOUTQ).
+    _SIOCOUTQ = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
 
 
 def _kernel_unsent(transport: asyncio.BaseTransport) -> int:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
-from types import CoroutineType
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -90,38 +89,6 @@ def _new_task(
     if sys.version_info >= (3, 12):
         return asyncio.Task(coro, loop=loop, context=context, eager_start=True)
     return loop.create_task(coro, context=context)
-
-
-async def _awaiting(awaitable: Awaitable[None]) -> None:
-    """A coroutine that awaits ``awaitable`` (an app that returns an awaitable of another kind)."""
-    await awaitable
-
-
-class _GoOn:
-    __slots__ = ("run", "waiting_on")
-
-    def __init__(self, run: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-        self.run = run
-        self.waiting_on = waiting_on
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        run, waiting_on = self.run, self.waiting_on
-        while True:
-            try:
-                sent = yield waiting_on
-            except GeneratorExit:
-                run.close()
-                raise
-            except BaseException as thrown:  # noqa: BLE001 - handed on to the coroutine
-                try:
-                    waiting_on = run.throw(thrown)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    waiting_on = run.send(sent)
-                except StopIteration:
-                    return
 
 
 class _Lifespan:
