@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 import urllib.request
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def _stop(server: HTTPServer, errors: list[BaseException]) -> None:
         errors.append(error)
 
 
-async def app_with_a_timeout(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def app_with_a_timeout(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
     """An app as many are written: its first await is inside ``asyncio.timeout()``, which (as
     anyio's cancel scopes, hence Starlette and FastAPI) needs the task running it."""
     if scope["type"] != "http":

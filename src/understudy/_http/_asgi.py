@@ -45,16 +45,14 @@ class ASGIHost:
         self.server_address: tuple[str, int] = ("127.0.0.1", 0)
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        """Start the app at once; it becomes a task only if it has to wait.
+        """Start the app in a task of its own, in a copy of the context.
 
-        Most apps answer a request without waiting for anything, and then no task is made
-        (what Python 3.12's eager tasks do). The app runs in a copy of the context, as in a task.
+        The app runs in a task from its first line: ``asyncio.timeout()``, anyio's cancel
+        scopes (Starlette, FastAPI) and ``asyncio.current_task()`` need one. Python 3.12+
+        starts it eagerly: an app that answers without waiting costs no loop turn.
         """
         call = _ASGICall(server, exchange, self)
         context = contextvars.copy_context()
-        # The app runs in a task from its first line: asyncio.timeout(), anyio's cancel scopes
-        # (Starlette, FastAPI) and asyncio.current_task() need one. Python 3.12+ starts it
-        # eagerly (no loop turn when the app answers without waiting).
         task = _new_task(server.loop, call.run(), context)
         if not task.done():
             server.track(
