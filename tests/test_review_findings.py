@@ -83,3 +83,19 @@ def test_an_asgi_app_runs_in_a_task_from_its_first_line() -> None:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as reply:
             assert reply.status == 200
             assert reply.read() == b"got hi"
+
+
+def test_bytes_after_a_close_request_are_not_recorded_as_that_request() -> None:
+    with HTTPServer(response=Response(200, "ok")) as server:
+        with socket.create_connection(server.address, TIMEOUT) as sock:
+            sock.sendall(
+                b"GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                b"POST /b HTTP/1.1\r\nHost: t\r\n\r\n"
+            )
+            while sock.recv(65536):
+                pass
+        first, second = server.wait_for_requests(2)
+    assert (first.method, first.target, first.error) == ("GET", "/a", None)
+    assert second.error is not None
+    # Not parsed: its fields are empty (Request's contract), not the previous request's.
+    assert (second.method, second.target) == ("", "")

@@ -715,13 +715,16 @@ class HTTPConnection(asyncio.Protocol):
     def _refuse(self, refusal: _Refused) -> None:
         """Malformed or over-limit input: record it, answer in turn with its status, close."""
         self.broken = True
+        # What the parser holds of a request line belongs to the request being parsed, if one
+        # was begun; otherwise (bytes after a close, garbage) it is the previous request's.
+        url = self.url if self.parsing is not None else b""
         exchange = self.parsing or Exchange(self)
         self.parsing = None
         exchange.refusal = refusal
         exchange.keep_alive = False
         if not exchange.target:
-            exchange.target = self.url.decode("latin-1")
-        if not exchange.method:
+            exchange.target = url.decode("latin-1")
+        if not exchange.method and url:  # (the method precedes the target: parsed if it came)
             try:
                 exchange.method = self.parser.get_method().decode("ascii", "replace")
             except httptools.HttpParserError:
