@@ -9,10 +9,12 @@ import asyncio
 import http.client
 import socket
 import threading
+import urllib.request
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import aiohttp
+import anyio
 import httpx
 import pytest
 import requests
@@ -562,3 +564,40 @@ def test_response_fields_as_lists_or_bytearrays_are_sent_twice_alike(headers: An
         assert (reply.status_code, reply.text) == (200, "ok")
         assert reply.headers["x-kind"] == bytes(headers[0][1]).decode()
         assert reply.headers["content-type"] == "text/plain"
+
+
+async def app_with_a_timeout(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    """An app as many are written: its first await is inside ``asyncio.timeout()``, which (as
+    anyio's cancel scopes, hence Starlette and FastAPI) needs the task running it."""
+    if scope["type"] != "http":
+        return
+    async with asyncio.timeout(TIMEOUT):
+        message = await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"got " + message["body"]})
+
+
+def test_an_asgi_app_runs_in_a_task_from_its_first_line() -> None:
+    with HTTPServer(asgi=app_with_a_timeout) as server:
+        request = urllib.request.Request(server.url + "/", data=b"hi", method="POST")
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as reply:
+            assert reply.status == 200
+            assert reply.read() == b"got hi"
+
+
+async def app_with_an_anyio_task_group(
+    scope: MutableMapping[str, Any], receive: Any, send: Any
+) -> None:
+    """What Starlette's middleware does: an anyio task group (a cancel scope) around the app."""
+    if scope["type"] != "http":
+        return
+    async with anyio.create_task_group() as group:
+        group.start_soon(anyio.sleep, 0)
+        message = await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"got " + message["body"]})
+
+
+def test_an_asgi_app_can_open_an_anyio_task_group_at_once() -> None:
+    with HTTPServer(asgi=app_with_an_anyio_task_group) as server:
+        assert httpx.post(server.url + "/", content=b"hi", timeout=TIMEOUT).text == "got hi"

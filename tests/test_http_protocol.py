@@ -810,3 +810,19 @@ def test_a_connection_accepted_as_stop_begins_is_closed_not_leaked() -> None:
             except ConnectionResetError:
                 pass
         assert server.requests == []
+
+
+def test_bytes_after_a_close_request_are_not_recorded_as_that_request() -> None:
+    with HTTPServer(response=Response(200, "ok")) as server:
+        with socket.create_connection(server.address, TIMEOUT) as sock:
+            sock.sendall(
+                b"GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                b"POST /b HTTP/1.1\r\nHost: t\r\n\r\n"
+            )
+            while sock.recv(65536):
+                pass
+        first, second = server.wait_for_requests(2)
+    assert (first.method, first.target, first.error) == ("GET", "/a", None)
+    assert second.error is not None
+    # Not parsed: its fields are empty (Request's contract), not the previous request's.
+    assert (second.method, second.target) == ("", "")

@@ -16,6 +16,7 @@ import smtplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -278,3 +279,47 @@ def test_smtps_stop_says_goodbye_and_closes() -> None:
         assert client.getreply()[0] == 421  # RFC 5321 §3.8
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_stop_delivers_the_rest_to_a_client_reading_steadily_at_a_few_mb_per_s(tls: bool) -> None:
+    """A client reading steadily (about 1.6 MB/s, paced, never stopping) gets the whole body."""
+    server = HTTPServer(response=Response(200, BODY), tls=tls).start()
+    try:
+        sock: socket.socket = socket.create_connection(server.address, TIMEOUT)
+        if tls:
+            sock = understudy.tls.client_context().wrap_socket(sock, server_hostname="127.0.0.1")
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        received = sock.recv(65536)  # the response is being sent
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        errors: list[BaseException] = []
+        stopping = threading.Thread(target=lambda: _stop_collecting(server, errors))
+        stopping.start()
+        try:
+            # Pacing, not synchronisation: a reader that keeps reading, slower than loopback.
+            while len(body) < 1024 * 1024:
+                chunk = sock.recv(16384)
+                if not chunk:
+                    break
+                body += chunk
+                time.sleep(0.01)
+            while len(body) < BIG and (chunk := sock.recv(1024 * 1024)):
+                body += chunk
+        except ConnectionResetError:
+            pass
+        finally:
+            stopping.join(TIMEOUT * 2)
+            sock.close()
+        assert not errors
+        assert len(body) == BIG
+        assert body == BODY
+    finally:
+        server.stop()
+
+
+def _stop_collecting(server: HTTPServer, errors: list[BaseException]) -> None:
+    try:
+        server.stop(TIMEOUT)
+    except BaseException as error:
+        errors.append(error)

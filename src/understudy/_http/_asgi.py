@@ -52,13 +52,11 @@ class ASGIHost:
         starts it eagerly: an app that answers without waiting costs no loop turn.
         """
         call = _ASGICall(server, exchange, self)
-        context = contextvars.copy_context()
-        task = _new_task(server.loop, call.run(), context)
-        if not task.done():
-            server.track(
-                task,
-                f"ASGI app {server.describe(self.app)} for {exchange.method} {exchange.target}",
-            )
+        task = _new_task(server.loop, call.run(), contextvars.copy_context())
+        if not task.done():  # (an app started eagerly may have answered already)
+            # In flight until run() ends, which releases it: no done callback to schedule.
+            call.task = task
+            server.hold(task, call.describe)
 
     async def startup(self, server: HTTPServer) -> None:
         """Run the lifespan startup; an app that does not speak lifespan is served anyway.
@@ -181,6 +179,7 @@ class _ASGICall:
         "host",
         "server",
         "start_message",
+        "task",
     )
 
     def __init__(self, server: HTTPServer, exchange: Exchange, host: ASGIHost) -> None:
@@ -188,6 +187,7 @@ class _ASGICall:
         self.exchange = exchange
         self.host = host
         self.start_message: Message | None = None
+        self.task: asyncio.Task[None] | None = None
         self._body_ready: asyncio.Event | None = None
         self._gone: asyncio.Event | None = None
         self._completed = False
@@ -315,7 +315,18 @@ class _ASGICall:
         except BaseException as error:  # noqa: BLE001 - the app's: reported by failed()
             self.failed(error)
             return
+        finally:
+            if self.task is not None:
+                self.server.release(self.task)
         self.returned()
+
+    def describe(self) -> str:
+        """The app and the request, as stop() names what is still running at its timeout."""
+        exchange = self.exchange
+        return (
+            f"ASGI app {self.server.describe(self.host.app)} for {exchange.method} "
+            f"{exchange.target}"
+        )
 
     def failed(self, error: BaseException) -> None:
         """The app raised ``error``: record it for check(); answer 500, or cut the response."""

@@ -524,9 +524,12 @@ class HTTPServer(Server):
             future.add_done_callback(done)
 
     def release(self, future: asyncio.Future[Any]) -> None:
-        """``future`` is done: no longer in flight; record what it raised for ``check()``."""
+        """``future`` is no longer in flight; if done, record what it raised for ``check()``.
+
+        (A task may release itself as it ends, having reported its own errors.)
+        """
         self._inflight.pop(future, None)
-        if not future.cancelled():
+        if future.done() and not future.cancelled():
             error = future.exception()
             if error is not None:
                 self.record_error(error)
