@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
+import pickle
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
@@ -433,3 +436,23 @@ def test_to_response_refuses_other_values(value: object) -> None:
 def test_to_response_with_a_bad_status() -> None:
     with pytest.raises(ConfigurationError, match="from 100 to 599, not 700"):
         to_response((700, "x"))
+
+
+def test_a_received_request_copies_as_itself_and_pickles_whole() -> None:
+    with HTTPServer(response=Response(200, "ok")) as server:
+        urllib.request.urlopen(
+            urllib.request.Request(
+                server.url + "/p?q=1", data=b"body", headers={"X-Case": "Kept"}, method="PUT"
+            ),
+            timeout=5,
+        ).close()
+        (request,) = server.wait_for_requests(1)
+    assert copy.copy(request) is request
+    assert copy.deepcopy({"r": request})["r"] is request
+    restored = pickle.loads(pickle.dumps(request))
+    assert restored == request
+    assert (restored.method, restored.target, restored.body) == ("PUT", "/p?q=1", b"body")
+    assert restored.headers["x-case"] == "Kept"
+    assert (restored.client, restored.received_at) == (request.client, request.received_at)
+    with pytest.raises(AttributeError, match="immutable"):
+        restored.body = b""  # type: ignore[misc]

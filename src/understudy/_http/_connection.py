@@ -900,14 +900,5 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.abort()
 
     @property
-    def has_unsent_data(self) -> bool:
-        """Whether the transport still holds response bytes the client has not taken."""
-        transport = self.transport
-        try:
-            return transport is not None and transport.get_write_buffer_size() > 0
-        except AttributeError:  # a TLS transport already closed has no buffer to ask
-            return False
-
-    @property
     def busy(self) -> bool:
         return bool(self.queue) and self.queue[0].dispatched

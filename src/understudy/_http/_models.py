@@ -236,10 +236,60 @@ class Request(_RequestFields):
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"Request is immutable: cannot delete {name!r}")
 
+    def __copy__(self) -> Request:
+        return self  # immutable: a copy would be the same in every way
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Request:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as the request it is (its fields as received), e.g. to another process."""
+        return (
+            _unpickle_request,
+            (
+                self.method,
+                self.target,
+                tuple(self.headers.multi_items()),
+                self.body,
+                self.http_version,
+                self.client,
+                self.received_at,
+                self.scheme,
+                self.error,
+                self.tls,
+            ),
+        )
+
     def __repr__(self) -> str:
         body = f" body={len(self.body)}B" if self.body else ""
         error = f" error={self.error!r}" if self.error else ""
         return f"<understudy.Request {self.method} {self.target}{body}{error}>"
+
+
+def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
+    method: str,
+    target: str,
+    headers: tuple[tuple[str, str], ...],
+    body: bytes,
+    http_version: str,
+    client: tuple[str, int] | None,
+    received_at: float,
+    scheme: str,
+    error: str | None,
+    tls: TLSInfo | None,
+) -> Request:
+    return Request(
+        method=method,
+        target=target,
+        headers=list(headers),
+        body=body,
+        http_version=http_version,
+        client=client,
+        received_at=received_at,
+        scheme=scheme,
+        error=error,
+        tls=tls,
+    )
 
 
 def received_request(  # noqa: PLR0917 - positional: called once per request, by the parser
