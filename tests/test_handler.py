@@ -307,3 +307,42 @@ def test_a_handler_can_be_slow_while_another_server_answers() -> None:
 def test_handler_must_be_callable() -> None:
     with pytest.raises(ConfigurationError, match="handler= must be callable, not str"):
         HTTPServer(handler="index.html")  # type: ignore[arg-type]
+
+
+def endless_async_body(closed: threading.Event) -> Callable[[Request], Response]:
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"data: tick\n\n"
+                await asyncio.sleep(0.01)  # the stream's own pace
+        finally:
+            closed.set()
+
+    return lambda request: Response(200, events(), content_type="text/event-stream")
+
+
+def endless_sync_body(closed: threading.Event) -> Callable[[Request], Response]:
+    def events() -> Iterator[bytes]:
+        try:
+            while True:
+                yield b"data: tick\n\n"
+                closed.wait(0.01)  # the stream's own pace
+        finally:
+            closed.set()
+
+    return lambda request: Response(200, events(), content_type="text/event-stream")
+
+
+@pytest.mark.parametrize("make_handler", [endless_async_body, endless_sync_body])
+def test_an_endless_body_is_closed_once_its_client_has_gone(
+    make_handler: Callable[[threading.Event], Callable[[Request], Response]],
+) -> None:
+    closed = threading.Event()
+    server = HTTPServer(handler=make_handler(closed)).start()
+    try:
+        with requests.get(server.url + "/events", stream=True, timeout=5) as reply:
+            assert next(reply.iter_lines()) == b"data: tick"
+        # The client went away: the body is closed (its finally ran) ...
+        assert closed.wait(5), "the body went on after its client had gone"
+    finally:
+        server.stop()  # ... so stop() finds nothing still running (no WaitTimeout)

@@ -36,22 +36,45 @@ def send_response(server: HTTPServer, exchange: Exchange, response: Response) ->
         )
 
 
+def _gone(exchange: Exchange) -> bool:
+    """Whether nobody is listening any more: the client went away, or the response was cut.
+
+    (Read from a worker thread too: a stale answer only means one chunk more.)
+    """
+    return exchange.finished or exchange.conn.transport is None
+
+
 async def _send_async_iterable(exchange: Exchange, body: AsyncIterable[bytes]) -> None:
+    """Send the chunks as the body yields them; stop, closing it, once the client has gone.
+
+    An endless body (an event stream) would otherwise run on, written to nobody, until stop()
+    gave up waiting for it.
+    """
+    iterator = aiter(body)
     try:
-        async for chunk in body:
+        async for chunk in iterator:
+            if _gone(exchange):
+                break
             exchange.write(bytes(chunk))
             await exchange.drain()
     except Exception:
         exchange.abort()
         raise
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()  # (a generator's finally blocks run now, not when it is collected)
     exchange.end()
 
 
 def _send_iterable(server: HTTPServer, exchange: Exchange, body: Iterable[bytes]) -> None:
+    """In a worker: send the chunks; stop, closing the iterator, once the client has gone."""
     responder = ThreadResponder(server, exchange)
     iterator: Iterator[bytes] = iter(body)
     try:
         for chunk in iterator:
+            if _gone(exchange):
+                break
             responder.write(bytes(chunk))
     except Exception:
         responder.abort()
