@@ -87,7 +87,9 @@ def _clients_with_unsent_data(server: understudy.HTTPServer) -> set[tuple[str, i
         return {
             conn.client
             for conn in server.connections
-            if conn.client is not None and conn.has_unsent_data
+            if conn.client is not None
+            and conn.transport is not None
+            and conn.transport.get_write_buffer_size() > 0
         }
 
     return server.runtime.call(look(), _TIMEOUT, twin="")
