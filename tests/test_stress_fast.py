@@ -19,6 +19,7 @@ import threading
 import urllib.request
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -259,3 +260,21 @@ def test_interpreter_exit_with_a_server_of_every_kind_running_is_clean() -> None
     assert done.returncode == 0, done.stderr
     assert done.stdout == "running\n"
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("section", ["load", "hostile"])
+def test_make_stress_sections_run_on_the_current_code(section: str, tmp_path: Path) -> None:
+    """``make stress`` reaches into servers (a connection's transport, its journal): a smoke run
+    of its quick sections here catches what a change breaks there before anyone runs it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    output = tmp_path / "stress.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.stress", "--quick", "--only", section, "--output", output],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert output.exists()
