@@ -34,6 +34,7 @@ from ._sockets import (
 )
 from ._stats import summarize
 from ._subjects import (
+    ASGI_FLOOR,
     PYTEST_HTTPSERVER,
     PYTEST_LOCALSERVER,
     THREADING_HTTPSERVER,
@@ -48,7 +49,14 @@ __all__ = ["main"]
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 PEERS = (PYTEST_HTTPSERVER, PYTEST_LOCALSERVER, THREADING_HTTPSERVER)
-LOAD_CASES = (UNDERSTUDY, UNDERSTUDY_ASGI, UNDERSTUDY_HANDLER, UVICORN_ASGI, PYTEST_HTTPSERVER)
+LOAD_CASES = (
+    UNDERSTUDY,
+    UNDERSTUDY_ASGI,
+    UNDERSTUDY_HANDLER,
+    UVICORN_ASGI,
+    ASGI_FLOOR,
+    PYTEST_HTTPSERVER,
+)
 TEST_BODY = 0.010
 
 
@@ -563,11 +571,26 @@ def _targets(results: Results) -> list[Target]:
             10,
         )
     )
-    targets.append(
-        load_target(
-            "50 conns: minimal ASGI app vs uvicorn", UNDERSTUDY_ASGI.key, UVICORN_ASGI.key, 2
-        )
+    asgi = load_target(
+        "50 conns: minimal ASGI app vs uvicorn", UNDERSTUDY_ASGI.key, UVICORN_ASGI.key, 2
     )
+    floor_run = _by_key(results.load, ASGI_FLOOR.key)
+    uvicorn_run = _by_key(results.load, UVICORN_ASGI.key)
+    if (
+        asgi.met is not None
+        and floor_run is not None
+        and uvicorn_run is not None
+        and not floor_run.error
+        and uvicorn_run.requests_per_second
+    ):
+        ceiling = floor_run.requests_per_second / uvicorn_run.requests_per_second
+        asgi = Target(
+            asgi.name,
+            asgi.goal,
+            f"{asgi.measured} (ceiling, a bare server with a task per request: {ratio(ceiling)})",
+            asgi.met,
+        )
+    targets.append(asgi)
     targets.append(
         load_target(
             "50 conns: sync handler callable vs uvicorn (ASGI)",

@@ -7,14 +7,16 @@ server pays for writing a line per request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+import httptools
 import pytest_httpserver
 import uvicorn
 from pytest_localserver.http import ContentServer
@@ -22,6 +24,7 @@ from pytest_localserver.http import ContentServer
 import understudy
 
 __all__ = [
+    "ASGI_FLOOR",
     "BODY",
     "HOST",
     "PYTEST_HTTPSERVER",
@@ -244,6 +247,120 @@ class _Uvicorn:
         return {}
 
 
+# -- the floor: the least an ASGI server on asyncio and httptools can do ------------------------
+
+
+class _FloorProtocol(asyncio.Protocol):
+    """A bare HTTP/1.1 server for ``asgi_app``: what any ASGI server on this stack must do.
+
+    It parses with httptools, keeps each request (method, target, fields) in a list, makes the
+    scope, runs the app in a task of its own (what asyncio.timeout() and anyio's cancel scopes
+    need, so what uvicorn does too) and writes the response once per loop iteration. It checks
+    nothing, times nothing and answers only this app: no server is cheaper that hosts apps
+    correctly, so its req/s ÷ uvicorn's bounds what the ASGI target can reach.
+    """
+
+    pending: ClassVar[list[tuple[asyncio.Transport, bytes]]] = []
+
+    def __init__(self, journal: list[tuple[bytes, bytes, list[tuple[bytes, bytes]]]]) -> None:
+        self.journal = journal
+        self.parser = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed_data(data)
+
+    def on_url(self, url: bytes) -> None:
+        self.url = url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_message_complete(self) -> None:
+        method = self.parser.get_method()
+        self.journal.append((method, self.url, self.headers))
+        path, _, query = self.url.partition(b"?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method.decode(),
+            "scheme": "http",
+            "path": path.decode(),
+            "raw_path": path,
+            "query_string": query,
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in self.headers],
+            "client": None,
+            "server": None,
+            "state": {},
+        }
+        self.headers = []
+        asyncio.get_running_loop().create_task(self._run(scope))
+
+    async def _run(self, scope: dict[str, Any]) -> None:
+        out: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                fields = b"".join(
+                    name + b": " + value + b"\r\n" for name, value in message["headers"]
+                )
+                out.append(b"HTTP/1.1 200 OK\r\n" + fields + b"\r\n")
+            else:
+                out.append(message["body"])
+
+        await asgi_app(scope, receive, send)
+        if self.transport is not None:
+            if not self.pending:
+                asyncio.get_running_loop().call_soon(self._flush)
+            self.pending.append((self.transport, b"".join(out)))
+
+    @classmethod
+    def _flush(cls) -> None:
+        pending = cls.pending[:]
+        cls.pending.clear()
+        for transport, data in pending:
+            if not transport.is_closing():
+                transport.write(data)
+
+
+class _AsgiFloor:
+    def __init__(self) -> None:
+        self.journal: list[tuple[bytes, bytes, list[tuple[bytes, bytes]]]] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="bench-floor")
+        self._thread.daemon = True
+        self._thread.start()
+        server = asyncio.run_coroutine_threadsafe(
+            self._loop.create_server(lambda: _FloorProtocol(self.journal), HOST, 0), self._loop
+        ).result(_STARTUP_TIMEOUT)
+        self._server = server
+        self.port = int(server.sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(_STARTUP_TIMEOUT)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(_STARTUP_TIMEOUT)
+        self._loop.close()
+
+    def details(self) -> dict[str, object]:
+        return {"journal_entries": len(self.journal)}
+
+
 def _quiet_peer_logs() -> None:
     # werkzeug logs every request at INFO, on a handler it adds itself when none is set.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -262,3 +379,6 @@ THREADING_HTTPSERVER = Subject(
     "http.server", "http.server ThreadingHTTPServer", _ThreadingHTTPServer
 )
 UVICORN_ASGI = Subject("uvicorn-asgi", "uvicorn, minimal ASGI app", _Uvicorn)
+ASGI_FLOOR = Subject(
+    "asgi-floor", "floor: bare ASGI server, a task per request (no checks)", _AsgiFloor
+)
