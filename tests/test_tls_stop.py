@@ -303,7 +303,7 @@ def test_stop_delivers_the_rest_to_a_client_reading_steadily_at_a_few_mb_per_s(t
                 if not chunk:
                     break
                 body += chunk
-                time.sleep(0.01)
+                time.sleep(0.01)  # sleep-ok: paces a client reading slowly, waits for nothing
             while len(body) < BIG and (chunk := sock.recv(1024 * 1024)):
                 body += chunk
         except ConnectionResetError:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.wiremock import MappingError, parse_request_pattern
 from .._errors import ConfigurationError
-from ._connection import Exchange
+from ._exchange import Exchange
 from ._models import Request, Response
 from ._wiremock import pattern_differences
 

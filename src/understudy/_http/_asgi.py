@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .._errors import UnderstudyError, WaitTimeout
-from ._connection import Exchange
+from ._exchange import Exchange
 from ._models import origin_form
 
 if TYPE_CHECKING:

@@ -60,7 +60,7 @@ from .._core.directives import (
 )
 from .._core.paths import FilePath, Refusal, resolve_target
 from .._errors import ConfigurationError
-from ._connection import Exchange
+from ._exchange import Exchange
 from ._fields import Headers
 from ._models import Request, Response
 

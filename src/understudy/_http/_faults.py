@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._core.faults import Ending, Fault, plan_fault
 from .._core.framing import BodyMode
 from .._faults import Delay, Dribble
-from ._connection import Exchange
+from ._exchange import Exchange
 from ._models import Response
 
 if TYPE_CHECKING:

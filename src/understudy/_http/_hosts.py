@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core.faults import Fault
 from .._errors import ConfigurationError
-from ._connection import Exchange
+from ._exchange import Exchange
 from ._faults import apply_fault
 from ._models import Request, Response, to_response
 from ._send import send_response

@@ -7,7 +7,7 @@ import concurrent.futures
 from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from ._connection import Exchange
+from ._exchange import Exchange
 from ._models import Response
 
 if TYPE_CHECKING:

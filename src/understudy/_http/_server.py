@@ -19,8 +19,9 @@ from .._server import Server, close_listeners, describe_handler, finish_connecti
 from .._tls import TLS, resolve_tls
 from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
-from ._connection import Exchange, HTTPConnection
+from ._connection import HTTPConnection
 from ._directory import DirectoryHost
+from ._exchange import Exchange
 from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
 from ._models import Request, Response

@@ -29,7 +29,7 @@ from .._core.wiremock import (
 )
 from .._errors import ConfigurationError
 from .._faults import Delay, Dribble
-from ._connection import Exchange
+from ._exchange import Exchange
 from ._expect import Expectation
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Host

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from ._connection import Exchange
+from ._exchange import Exchange
 from ._models import origin_form
 from ._send import ThreadResponder
 
