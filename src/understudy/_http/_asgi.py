@@ -331,9 +331,6 @@ class _ASGICall:
     def failed(self, error: BaseException) -> None:
         """The app raised ``error``: record it for check(); answer 500, or cut the response."""
         exchange = self.exchange
-        if isinstance(error, asyncio.CancelledError):
-            exchange.abort()
-            return
         self.server.record_error(error)
         if exchange.head_sent:
             exchange.abort()
