@@ -455,4 +455,4 @@ def test_a_received_request_copies_as_itself_and_pickles_whole() -> None:
     assert restored.headers["x-case"] == "Kept"
     assert (restored.client, restored.received_at) == (request.client, request.received_at)
     with pytest.raises(AttributeError, match="immutable"):
-        restored.body = b""  # type: ignore[misc]
+        restored.body = b""
