@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.client
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -346,3 +347,28 @@ def test_an_endless_body_is_closed_once_its_client_has_gone(
         assert closed.wait(5), "the body went on after its client had gone"
     finally:
         server.stop()  # ... so stop() finds nothing still running (no WaitTimeout)
+
+
+def test_stop_cuts_off_a_client_that_stopped_reading_an_endless_body() -> None:
+    closed = threading.Event()
+    server = HTTPServer(handler=endless_async_body(closed)).start()
+    with socket.create_connection(server.address, timeout=5) as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.sendall(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert client.recv(64).startswith(b"HTTP/1.1 200 ")
+        # The client reads nothing more, but stays. A timeout far longer than the join's: stop()
+        # returns only because that client is cut off, and then nothing is left running.
+        errors: list[BaseException] = []
+        stopping = threading.Thread(target=lambda: _stop_collecting(server, 600.0, errors))
+        stopping.start()
+        stopping.join(10)
+        assert not stopping.is_alive(), "stop() waited for a client that stopped reading"
+    assert not errors
+    assert closed.is_set()
+
+
+def _stop_collecting(server: HTTPServer, timeout: float, errors: list[BaseException]) -> None:
+    try:
+        server.stop(timeout)
+    except BaseException as error:
+        errors.append(error)

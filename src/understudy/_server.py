@@ -549,12 +549,35 @@ async def finish_connections(
     # asyncio tells a transport's protocol when it is closed, but nobody else: look again
     # at a short, growing interval (only while a transfer is still going out at stop).
     interval = _FINISH_INTERVAL
-    progress: dict[asyncio.BaseTransport, tuple[int, float]] = {}
+    stalled = StalledReaders()
     while open_transports() and (remaining := deadline - loop.time()) > 0:
         await asyncio.sleep(min(interval, remaining))
         interval = min(interval * 2, _FINISH_INTERVAL_MAX)
-        now = loop.time()
-        for transport in list(open_transports()):
+        stalled.abort(open_transports(), loop.time())
+    left = list(open_transports())
+    for transport in left:
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.abort()
+        else:
+            transport.close()
+    if left:
+        await asyncio.sleep(0)  # aborted transports close their sockets in a callback
+
+
+class StalledReaders:
+    """Which of the transports being sent to at stop have a client that stopped reading.
+
+    A transport whose unsent bytes (its own buffer and, on Linux, the kernel's send queue) have
+    not gone down for ``_STALLED`` seconds, looking at each :meth:`abort` call, is aborted.
+    """
+
+    def __init__(self) -> None:
+        self._progress: dict[asyncio.BaseTransport, tuple[int, float]] = {}
+
+    def abort(self, transports: Collection[asyncio.BaseTransport], now: float) -> None:
+        """Abort those of ``transports`` that have taken nothing for ``_STALLED`` s (loop time)."""
+        progress = self._progress
+        for transport in list(transports):
             unsent = unsent_bytes(transport)
             last = progress.get(transport)
             if last is None or unsent < last[0]:
@@ -565,14 +588,6 @@ async def finish_connections(
                 and isinstance(transport, asyncio.WriteTransport)
             ):
                 transport.abort()  # the client stopped reading
-    left = list(open_transports())
-    for transport in left:
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.abort()
-        else:
-            transport.close()
-    if left:
-        await asyncio.sleep(0)  # aborted transports close their sockets in a callback
 
 
 #: Seconds between looks at the connections still sending at stop: the first, and the most.

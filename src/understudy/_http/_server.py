@@ -15,7 +15,13 @@ from .._core.matching import MISSING, Difference, Matcher
 from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
 from .._journal import Journal
 from .._runtime import Runtime
-from .._server import Server, close_listeners, describe_handler, finish_connections
+from .._server import (
+    Server,
+    StalledReaders,
+    close_listeners,
+    describe_handler,
+    finish_connections,
+)
 from .._tls import TLS, resolve_tls
 from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
@@ -36,6 +42,8 @@ _DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 _DEFAULT_HEADER_TIMEOUT = 30.0
 _DEFAULT_IDLE_TIMEOUT = 300.0
 _DEFAULT_SEND_TIMEOUT = 30.0
+#: Seconds between looks, while stop() waits for handlers, for clients that stopped reading.
+_LOOK_INTERVAL = 0.05
 
 
 class HTTPServer(Server):
@@ -559,8 +567,12 @@ class HTTPServer(Server):
         for conn in list(self.connections):
             conn.shutdown()
         deadline = loop.time() + timeout
+        stalled = StalledReaders()
         while self._inflight and (remaining := deadline - loop.time()) > 0:
-            await asyncio.wait(list(self._inflight), timeout=remaining)
+            await asyncio.wait(list(self._inflight), timeout=min(remaining, _LOOK_INTERVAL))
+            # A body still being produced for a client that stopped reading would hold stop()
+            # up to its timeout: cut that client off (the body is then closed, see _send).
+            stalled.abort(self._open_transports(), loop.time())
         still_running = sorted(
             {name if isinstance(name, str) else name() for name in self._inflight.values()}
         )
