@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import sys
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .._errors import UnderstudyError, WaitTimeout
+from .._tasks import TaskStarter
 from ._exchange import Exchange
 from ._models import origin_form
 
@@ -40,6 +40,7 @@ class ASGIHost:
         self.app = app
         self.state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
+        self._starter: TaskStarter | None = None
         #: The scope's "scheme" and "server", set at each start (the port may change).
         self.scheme = "http"
         self.server_address: tuple[str, int] = ("127.0.0.1", 0)
@@ -48,12 +49,15 @@ class ASGIHost:
         """Start the app in a task of its own, in a copy of the context.
 
         The app runs in a task from its first line: ``asyncio.timeout()``, anyio's cancel
-        scopes (Starlette, FastAPI) and ``asyncio.current_task()`` need one. Python 3.12+
-        starts it eagerly: an app that answers without waiting costs no loop turn.
+        scopes (Starlette, FastAPI) and ``asyncio.current_task()`` need one. It starts
+        eagerly (see ``_tasks.py``): an app that answers without waiting costs no loop turn.
         """
         call = _ASGICall(server, exchange, self)
-        task = _new_task(server.loop, call.run(), contextvars.copy_context())
-        if not task.done():  # (an app started eagerly may have answered already)
+        starter = self._starter
+        if starter is None:
+            starter = self._starter = TaskStarter(server.loop)
+        task = starter.start(call.run(), contextvars.copy_context())
+        if task is not None:  # (None: the app answered in its first step, the usual case)
             # In flight until run() ends, which releases it: no done callback to schedule.
             call.task = task
             server.hold(task, call.describe)
@@ -77,14 +81,9 @@ class ASGIHost:
         lifespan, self._lifespan = self._lifespan, None
         if lifespan is not None:
             await lifespan.shutdown(timeout)
-
-
-def _new_task(
-    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], context: contextvars.Context
-) -> asyncio.Task[None]:
-    if sys.version_info >= (3, 12):
-        return asyncio.Task(coro, loop=loop, context=context, eager_start=True)
-    return loop.create_task(coro, context=context)
+        starter, self._starter = self._starter, None
+        if starter is not None:
+            await starter.close()
 
 
 class _Lifespan:

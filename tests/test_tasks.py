@@ -1,0 +1,308 @@
+"""TaskStarter: a coroutine runs in a task from its first line, and that first step runs at once.
+
+Every test here holds for Python 3.12's eager tasks and for the 3.11 standby task alike: they
+pin down what a coroutine sees (``current_task()``, cancellation, timeouts, task groups, anyio
+cancel scopes, contextvars), whichever way it was started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import anyio
+import pytest
+
+from understudy._tasks import TaskStarter
+
+TIMEOUT = 5.0
+where: contextvars.ContextVar[str] = contextvars.ContextVar("where", default="outside")
+
+
+def run(test: Callable[[TaskStarter], Awaitable[None]]) -> None:
+    """Run ``test`` with a starter, then check that nothing is left running."""
+
+    async def main() -> None:
+        starter = TaskStarter(asyncio.get_running_loop())
+        await asyncio.wait_for(test(starter), TIMEOUT)
+        await starter.close()
+        assert asyncio.all_tasks() == {asyncio.current_task()}, "a task was left running"
+
+    asyncio.run(main())
+
+
+async def from_callback(
+    starter: TaskStarter, coro: Coroutine[Any, Any, None]
+) -> asyncio.Task[None] | None:
+    """``starter.start(coro)`` called from a plain callback of the loop, as data_received is."""
+    loop = asyncio.get_running_loop()
+    started: asyncio.Future[asyncio.Task[None] | None] = loop.create_future()
+    loop.call_soon(lambda: started.set_result(starter.start(coro, contextvars.copy_context())))
+    return await started
+
+
+async def until_done(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        await asyncio.wait_for(asyncio.shield(task), TIMEOUT)
+
+
+def test_a_coroutine_that_finishes_in_its_first_step_runs_at_once_in_a_task() -> None:
+    seen: list[object] = []
+
+    async def coro() -> None:
+        seen.append(asyncio.current_task())
+        where.set("inside")
+
+    async def test(starter: TaskStarter) -> None:
+        task = await from_callback(starter, coro())
+        assert task is None  # finished in its first step: nothing left to run
+        assert len(seen) == 1
+        assert isinstance(seen[0], asyncio.Task)
+        assert where.get() == "outside"  # it ran in a context of its own
+
+    run(test)
+
+
+def test_a_coroutine_that_waits_is_run_to_its_end_by_the_task_returned() -> None:
+    seen: list[object] = []
+    values: list[str] = []
+
+    async def coro() -> None:
+        seen.append(asyncio.current_task())
+        where.set("inside")
+        await asyncio.sleep(0.001)
+        seen.append(asyncio.current_task())
+        values.append(where.get())
+
+    async def test(starter: TaskStarter) -> None:
+        task = await from_callback(starter, coro())
+        assert task is not None
+        assert seen == [task]
+        await until_done(task)
+        assert seen == [task, task]  # the same task from its first line to its last
+        assert values == ["inside"]  # its context kept across its waits
+        assert where.get() == "outside"
+
+    run(test)
+
+
+def test_contextvars_do_not_leak_from_one_coroutine_to_the_next() -> None:
+    values: list[str] = []
+
+    async def first() -> None:
+        where.set("first")
+
+    async def second() -> None:
+        values.append(where.get())
+        where.set("second")
+        await asyncio.sleep(0)
+        values.append(where.get())
+
+    async def test(starter: TaskStarter) -> None:
+        assert await from_callback(starter, first()) is None
+        await until_done(await from_callback(starter, second()))
+        assert values == ["outside", "second"]
+
+    run(test)
+
+
+def test_cancelling_the_task_cancels_the_coroutine_where_it_waits() -> None:
+    outcome: list[str] = []
+    loop_future: list[asyncio.Future[None]] = []
+
+    async def coro() -> None:
+        waited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop_future.append(waited)
+        try:
+            await waited
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    async def test(starter: TaskStarter) -> None:
+        task = await from_callback(starter, coro())
+        assert task is not None
+        await asyncio.sleep(0.01)  # past the first turn: the task waits on the future
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, TIMEOUT)
+        assert outcome == ["cancelled"]
+        assert loop_future[0].cancelled()  # what it waited for was cancelled too, as a task's is
+
+    run(test)
+
+
+def test_a_cancellation_before_the_task_has_taken_over_reaches_the_coroutine() -> None:
+    outcome: list[str] = []
+
+    async def coro() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    async def test(starter: TaskStarter) -> None:
+        task = await from_callback(starter, coro())
+        assert task is not None
+        task.cancel()  # at once, in the turn it was started in
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, TIMEOUT)
+        assert outcome == ["cancelled"]
+
+    run(test)
+
+
+def test_a_shielded_wait_is_not_cancelled_with_the_coroutine() -> None:
+    inner: list[asyncio.Future[None]] = []
+
+    async def coro() -> None:
+        waited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        inner.append(waited)
+        await asyncio.shield(waited)
+
+    async def test(starter: TaskStarter) -> None:
+        task = await from_callback(starter, coro())
+        assert task is not None
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, TIMEOUT)
+        assert not inner[0].cancelled()
+
+    run(test)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.01], ids=["expired-at-once", "expires-later"])
+def test_asyncio_timeout_in_the_first_step_times_out_the_wait(delay: float) -> None:
+    outcome: list[str] = []
+
+    async def coro() -> None:
+        try:
+            async with asyncio.timeout(delay):
+                await asyncio.sleep(10)
+        except TimeoutError:
+            outcome.append("timed out")
+        await asyncio.sleep(0)  # still running, not cancelled
+        outcome.append("went on")
+
+    async def test(starter: TaskStarter) -> None:
+        await until_done(await from_callback(starter, coro()))
+        assert outcome == ["timed out", "went on"]
+
+    run(test)
+
+
+def test_an_exception_set_on_what_it_waits_for_is_raised_in_the_coroutine() -> None:
+    outcome: list[str] = []
+
+    async def coro() -> None:
+        waited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.001, waited.set_exception, KeyError("gone"))
+        try:
+            await waited
+        except KeyError as error:
+            outcome.append(str(error))
+
+    async def test(starter: TaskStarter) -> None:
+        await until_done(await from_callback(starter, coro()))
+        assert outcome == ["'gone'"]
+
+    run(test)
+
+
+def test_a_task_group_in_the_first_step_has_the_task_as_its_parent() -> None:
+    outcome: list[str] = []
+
+    async def fail() -> None:
+        raise ValueError("child")
+
+    async def coro() -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(asyncio.sleep(0))
+        outcome.append("group done")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(fail())
+                await asyncio.sleep(10)  # cancelled when the child fails
+        except* ValueError:
+            outcome.append("child failed")
+
+    async def test(starter: TaskStarter) -> None:
+        await until_done(await from_callback(starter, coro()))
+        assert outcome == ["group done", "child failed"]
+
+    run(test)
+
+
+@pytest.mark.parametrize("wait_first", [False, True], ids=["at-once", "after-a-wait"])
+def test_anyio_cancel_scopes_work_from_the_first_line(wait_first: bool) -> None:
+    outcome: list[str] = []
+
+    async def coro() -> None:
+        if wait_first:
+            await asyncio.sleep(0)
+        with anyio.move_on_after(0.01) as scope:
+            await anyio.sleep(10)
+        outcome.append(f"moved on: {scope.cancelled_caught}")
+        async with anyio.create_task_group() as group:
+            group.start_soon(anyio.sleep, 0)
+        outcome.append("group done")
+
+    async def test(starter: TaskStarter) -> None:
+        await until_done(await from_callback(starter, coro()))
+        assert outcome == ["moved on: True", "group done"]
+
+    run(test)
+
+
+def test_a_coroutine_that_cancels_its_own_task_and_returns_leaves_the_next_unharmed() -> None:
+    outcome: list[str] = []
+
+    async def cancels_itself() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+
+    async def next_one() -> None:
+        await asyncio.sleep(0.001)
+        outcome.append("next ran to its end")
+
+    async def test(starter: TaskStarter) -> None:
+        assert await from_callback(starter, cancels_itself()) is None
+        task = await from_callback(starter, next_one())
+        await until_done(task)
+        assert outcome == ["next ran to its end"]
+
+    run(test)
+
+
+def test_started_from_inside_a_task_it_runs_in_a_task_of_its_own() -> None:
+    seen: list[object] = []
+
+    async def coro() -> None:
+        seen.append(asyncio.current_task())
+        await asyncio.sleep(0)
+
+    async def test(starter: TaskStarter) -> None:
+        task = starter.start(coro(), contextvars.copy_context())  # (this test runs in a task)
+        await until_done(task)
+        assert len(seen) == 1
+        assert seen[0] is not asyncio.current_task()
+        assert isinstance(seen[0], asyncio.Task)
+
+    run(test)
+
+
+def test_close_ends_the_task_standing_by_and_a_starter_works_again_after() -> None:
+    async def coro() -> None:
+        await asyncio.sleep(0)
+
+    async def test(starter: TaskStarter) -> None:
+        assert await from_callback(starter, coro()) is not None
+        await starter.close()
+        await asyncio.sleep(0)
+        await until_done(await from_callback(starter, coro()))
+
+    run(test)
