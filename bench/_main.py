@@ -587,7 +587,7 @@ def _targets(results: Results) -> list[Target]:
         asgi = Target(
             asgi.name,
             asgi.goal,
-            f"{asgi.measured} (ceiling, a bare server with a task per request: {ratio(ceiling)})",
+            f"{asgi.measured} (ceiling, a bare server checking nothing: {ratio(ceiling)})",
             asgi.met,
         )
     targets.append(asgi)

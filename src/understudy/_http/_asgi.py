@@ -294,11 +294,16 @@ class _ASGICall:
             if not exchange.head_sent:
                 # The whole response at once (the usual case): one piece to write.
                 exchange.start_memoized(
-                    int(start["status"]), None, tuple(start.get("headers", ())), len(body), body
+                    int(start["status"]),
+                    None,
+                    tuple(start.get("headers", ())),
+                    len(body),
+                    body,
+                    end=True,
                 )
             else:
                 exchange.write(body)
-            exchange.end()
+                exchange.end()
         elif kind in ("http.response.trailers", "http.response.debug"):
             pass
         else:
@@ -317,7 +322,8 @@ class _ASGICall:
         finally:
             if self.task is not None:
                 self.server.release(self.task)
-        self.returned()
+        if not self.exchange.finished:
+            self.returned()
 
     def describe(self) -> str:
         """The app and the request, as stop() names what is still running at its timeout."""

@@ -13,6 +13,7 @@ import asyncio
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httptools
@@ -35,6 +36,16 @@ _METHODS = {
     name.encode(): name
     for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 }
+
+
+_time = time.time
+
+
+def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """``loop.time``, or the function it calls when that is all it does (a call the less)."""
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
 
 
 #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
@@ -68,6 +79,7 @@ class HTTPConnection(asyncio.Protocol):
     def __init__(self, server: HTTPServer) -> None:
         self.server = server
         self.loop = server.loop
+        self.clock = loop_clock(self.loop)
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Exchange] = deque()
@@ -192,7 +204,7 @@ class HTTPConnection(asyncio.Protocol):
             self._writable = self.loop.create_future()
         send_timeout = self.server.send_timeout
         if send_timeout is not None:
-            self.send_deadline = self.loop.time() + send_timeout
+            self.send_deadline = self.clock() + send_timeout
             self._arm(self.send_deadline)
 
     def resume_writing(self) -> None:
@@ -216,8 +228,7 @@ class HTTPConnection(asyncio.Protocol):
             raise _Refused(431, "the request line and header section are too large")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        exchange = self.parsing
-        assert exchange is not None
+        exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         exchange.raw_headers.append((name, value))
         self.header_bytes += len(name) + len(value) + 4
         size = len(name)
@@ -237,21 +248,20 @@ class HTTPConnection(asyncio.Protocol):
             )
 
     def on_headers_complete(self) -> None:
-        exchange = self.parsing
-        assert exchange is not None
+        exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         parser = self.parser
         method = parser.get_method()
         exchange.method = _METHODS.get(method) or method.decode("ascii", "replace")
         exchange.target = self.url.decode("latin-1")
-        keep_alive = exchange.keep_alive = parser.should_keep_alive()
-        if keep_alive and not self.connection_field:
+        if parser.should_keep_alive() and not self.connection_field:
             # llhttp takes HTTP/0.9, 1.0, 1.1 and 2.0 (others are refused), and of those only
             # 1.1 persists without a Connection field (RFC 9112 §9.3): asking costs ten times
             # more (httptools formats the version string).
-            exchange.http_version = "1.1"
+            if self.hosts != 1:
+                self._check_version_and_host(exchange)
         else:
+            exchange.keep_alive = parser.should_keep_alive()
             exchange.http_version = parser.get_http_version()
-        if self.hosts != 1 or exchange.http_version != "1.1":
             self._check_version_and_host(exchange)
         length = exchange.content_length
         if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
@@ -301,8 +311,7 @@ class HTTPConnection(asyncio.Protocol):
             exchange.body_listener(body)
 
     def on_message_complete(self) -> None:
-        exchange = self.parsing
-        assert exchange is not None
+        exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         self.parsing = None
         self.waiting = None
         exchange.complete = True
@@ -315,7 +324,7 @@ class HTTPConnection(asyncio.Protocol):
             (parts[0] if len(parts) == 1 else b"".join(parts)) if parts else b"",
             exchange.http_version,
             self.client,
-            time.time(),
+            _time(),
             server.scheme,
             self.tls,
         )
@@ -326,7 +335,8 @@ class HTTPConnection(asyncio.Protocol):
         if exchange.body_listener is not None:
             exchange.body_listener(None)
             exchange.body_listener = None
-        if not exchange.dispatched and self.queue and self.queue[0] is exchange:
+        queue = self.queue
+        if queue and queue[0] is exchange and not exchange.dispatched:
             exchange.dispatched = True
             server.dispatch(exchange)
 
@@ -376,7 +386,7 @@ class HTTPConnection(asyncio.Protocol):
                 self.waiting = None
             else:
                 self.waiting = "idle"
-                self.read_deadline = deadline = self.loop.time() + timeout
+                self.read_deadline = deadline = self.clock() + timeout
                 if self.timer is None:
                     self._arm(deadline)
 
@@ -435,7 +445,7 @@ class HTTPConnection(asyncio.Protocol):
         """The connection now waits for the client (``waiting``) for at most ``timeout`` s."""
         self.waiting = waiting if timeout is not None else None
         if timeout is not None:
-            self.read_deadline = deadline = self.loop.time() + timeout
+            self.read_deadline = deadline = self.clock() + timeout
             if self.timer is None:
                 self._arm(deadline)
 
@@ -450,14 +460,14 @@ class HTTPConnection(asyncio.Protocol):
             if timer.when() <= deadline:
                 return
             timer.cancel()
-        when = min(deadline, self.loop.time() + self.server.shortest_timeout)
+        when = min(deadline, self.clock() + self.server.shortest_timeout)
         self.timer = self.loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
         self.timer = None
         if self.transport is None:
             return
-        now = self.loop.time()
+        now = self.clock()
         server = self.server
         if self.send_deadline:
             if now >= self.send_deadline:

@@ -220,6 +220,8 @@ class Exchange:
         fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
         body_length: int | None,
         body: bytes | None = None,
+        *,
+        end: bool = False,
     ) -> None:
         """:meth:`start`, remembering the rendered head in the server's memo of heads.
 
@@ -231,11 +233,13 @@ class Exchange:
 
         Fields that cannot be hashed (pairs given as lists) are framed without the memo.
         ``body``, if given, is the whole body (``body_length`` is its length): it is written
-        with the head, as :meth:`write` would.
+        with the head, as :meth:`write` would. ``end`` then ends the response (:meth:`end`).
         """
         if self.head_sent or self.finished:
+            if end:
+                self.end()
             return
-        keep_alive = self.keep_alive and not self.conn.closing and self.complete
+        conn = self.conn
         second = int(_time())  # the Date field changes once a second
         key = (
             status,
@@ -244,7 +248,7 @@ class Exchange:
             body_length,
             self.method == "HEAD",
             self.http_version,
-            keep_alive,
+            self.keep_alive and not conn.closing and self.complete,
         )
         memo = _HEADS
         try:
@@ -254,9 +258,10 @@ class Exchange:
             self.start(status, reason, _str_fields(fields), body_length)
             if body:
                 self.write(body)
+            if end:
+                self.end()
             return
         if memoized is None or memoized[0] != second:
-            conn = self.conn
             out, conn._out = conn._out, []
             try:
                 self.start(
@@ -270,6 +275,8 @@ class Exchange:
                 conn._out = out
             framing = self.framing
             if framing is None or not head:  # the connection is gone: nothing to keep
+                if end:
+                    self.end()
                 return
             if len(memo) > 64:
                 memo.clear()
@@ -283,13 +290,23 @@ class Exchange:
             self.head_sent = True
         if body:
             if framing.mode is _LENGTH and self.remaining == len(body):
+                # The usual small response: one piece to write, and (end) nothing left to frame.
                 self.remaining = 0
-                self.conn.write(head + body)  # one piece: the usual small response
+                conn.write(head + body)
+                if end:
+                    self.finished = True
+                    listener = self.done_listener
+                    if listener is not None:
+                        self.done_listener = None
+                        listener()
+                    conn.exchange_finished(self)
                 return
-            self.conn.write(head)
+            conn.write(head)
             self.write(body)
-            return
-        self.conn.write(head)
+        else:
+            conn.write(head)
+        if end:
+            self.end()
 
     def write(self, data: bytes) -> None:
         """Send a piece of the body (framed as the head decided).
