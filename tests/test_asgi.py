@@ -21,7 +21,8 @@ import httpx
 import pytest
 import requests
 
-from understudy import HTTPServer, UnderstudyError
+from understudy import HTTPServer, UnderstudyError, WaitTimeout
+from understudy._runtime import get_runtime
 
 TIMEOUT = 5.0
 
@@ -656,3 +657,33 @@ def test_a_long_pipeline_behind_an_app_that_waits_is_answered_in_full() -> None:
         statuses = pipelined(server, [f"/{index}" for index in range(count)])
         server.check()
     assert statuses == [b"HTTP/1.1 200 OK"] * count
+
+
+def test_stop_leaves_no_task_of_an_asgi_app_running() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        if scope["path"] == "/stuck":
+            await asyncio.Event().wait()  # cancelled at stop()'s timeout
+        if scope["path"] == "/waits":
+            await asyncio.sleep(0)
+        await respond(send, body=b"ok")
+
+    async def tasks_of_apps() -> list[str]:
+        return [
+            repr(task)
+            for task in asyncio.all_tasks()
+            if "_Standby" in repr(task) or "_ASGICall" in repr(task)
+        ]
+
+    runtime = get_runtime()
+    server = HTTPServer(asgi=app).start()
+    try:
+        assert pipelined(server, ["/at-once", "/waits", "/at-once"]) == [b"HTTP/1.1 200 OK"] * 3
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as client:
+            client.sendall(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+            server.wait_for_requests(4)
+            with pytest.raises(WaitTimeout, match="GET /stuck"):
+                server.stop(timeout=0.05)
+    finally:
+        server.stop()
+    assert runtime.call(tasks_of_apps(), TIMEOUT, twin="-") == []
