@@ -455,6 +455,55 @@ def test_http_1_0_keep_alive_when_asked(wires: list[Wire]) -> None:
         assert wire.at_eof()
 
 
+@pytest.mark.parametrize(
+    ("version", "extra", "recorded", "persists"),
+    [
+        ("1.1", (), "1.1", True),
+        ("1.1", ("Connection: close",), "1.1", False),
+        ("1.1", ("Connection: keep-alive",), "1.1", True),
+        ("1.1", ("connection: Upgrade-Insecure, keep-alive",), "1.1", True),
+        ("1.0", (), "1.0", False),
+        ("1.0", ("Connection: keep-alive",), "1.0", True),
+        ("1.0", ("CONNECTION: KEEP-ALIVE",), "1.0", True),
+    ],
+)
+def test_the_http_version_is_recorded_and_answered_whatever_the_connection_field(
+    wires: list[Wire], version: str, extra: tuple[str, ...], recorded: str, persists: bool
+) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/v", *extra, version=version))
+        reply = wire.read_response()
+        assert reply.body == f"GET /v {recorded} b''".encode()
+        assert server.requests[0].http_version == recorded
+        if not persists:
+            assert reply.get("connection") == "close"
+        elif version == "1.0":
+            assert reply.get("connection") == "keep-alive"  # (RFC 9112 §9.3: HTTP/1.0 must ask)
+        if persists:
+            wire.send(get("/again", *extra, version=version))
+            assert wire.read_response().body == f"GET /again {recorded} b''".encode()
+        else:
+            assert wire.at_eof()
+
+
+@pytest.mark.parametrize("version", ["2.0", "0.9"])
+@pytest.mark.parametrize("extra", [(), ("Connection: keep-alive",)], ids=["plain", "keep-alive"])
+def test_versions_other_than_1_x_get_505_and_are_recorded(
+    wires: list[Wire], version: str, extra: tuple[str, ...]
+) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/v", *extra, version=version))
+        assert wire.read_response().status == 505
+        assert wire.at_eof()
+        (request,) = server.wait_for_requests(1, timeout=TIMEOUT)
+        assert request.error is not None
+        assert f"HTTP/{version}" in request.error
+
+
 def test_an_upgrade_request_is_answered_as_plain_http_then_closed(wires: list[Wire]) -> None:
     with HTTPServer(response=Response(200, "plain")) as server:
         wire = Wire(server)

@@ -42,7 +42,7 @@ class Journal(Generic[T]):
         "_lock",
         "_noun",
         "_size",
-        "_sync_waiters",
+        "_waiting",
         "total",
     )
 
@@ -58,25 +58,33 @@ class Journal(Generic[T]):
         self._entries: deque[T] | None = None
         self._lock = threading.Lock()
         self._cond: threading.Condition | None = None
-        self._sync_waiters = 0
+        #: Waits under way (sync and async): an append takes the lock only when there are any.
+        self._waiting = 0
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         #: How many entries were ever appended (not reset by a bounded journal dropping old ones).
         self.total = 0
 
     def append(self, entry: T) -> None:
-        """Record ``entry`` and wake every wait."""
+        """Record ``entry`` and wake every wait. On the loop's thread only (the one appender).
+
+        No lock unless someone waits: a waiter counts itself in ``_waiting`` (under the lock)
+        before it looks at the entries, and this looks at ``_waiting`` after appending, so either
+        the waiter sees the entry or this sees the waiter and wakes it under the lock (the GIL
+        orders the two threads' steps).
+        """
+        entries = self._entries
+        if entries is None:
+            entries = self._entries = deque(maxlen=self._size)
+        entries.append(entry)
+        self.total += 1
+        if self._waiting:
+            self._wake()
+
+    def _wake(self) -> None:
         with self._lock:
-            entries = self._entries
-            if entries is None:
-                entries = self._entries = deque(maxlen=self._size)
-            entries.append(entry)
-            self.total += 1
-            if self._sync_waiters and self._cond is not None:
+            if self._cond is not None:
                 self._cond.notify_all()
-            waiters = self._async_waiters
-            if not waiters:
-                return
-            self._async_waiters = []
+            waiters, self._async_waiters = self._async_waiters, []
         for loop, future in waiters:
             loop.call_soon_threadsafe(_wake, future)
 
@@ -120,7 +128,7 @@ class Journal(Generic[T]):
             if self._cond is None:
                 self._cond = threading.Condition(self._lock)
             cond = self._cond
-            self._sync_waiters += 1
+            self._waiting += 1
             try:
                 while True:
                     found = self._matching(count, match)
@@ -131,7 +139,7 @@ class Journal(Generic[T]):
                         raise self._timeout(count, match, timeout)
                     cond.wait(remaining)
             finally:
-                self._sync_waiters -= 1
+                self._waiting -= 1
 
     async def wait_for_async(
         self, count: int, *, match: Callable[[T], bool] | None, timeout: float
@@ -140,24 +148,30 @@ class Journal(Generic[T]):
         self._check_wait_args(count, timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            with self._lock:
-                found = self._matching(count, match)
-                if found is not None:
-                    return found
-                future: asyncio.Future[None] = loop.create_future()
-                self._async_waiters.append((loop, future))
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise self._timeout(count, match, timeout)
-            try:
-                await asyncio.wait_for(future, remaining)
-            except TimeoutError:
+        with self._lock:
+            self._waiting += 1  # (before looking: see append)
+        try:
+            while True:
                 with self._lock:
                     found = self._matching(count, match)
-                if found is not None:
-                    return found
-                raise self._timeout(count, match, timeout) from None
+                    if found is not None:
+                        return found
+                    future: asyncio.Future[None] = loop.create_future()
+                    self._async_waiters.append((loop, future))
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise self._timeout(count, match, timeout)
+                try:
+                    await asyncio.wait_for(future, remaining)
+                except TimeoutError:
+                    with self._lock:
+                        found = self._matching(count, match)
+                    if found is not None:
+                        return found
+                    raise self._timeout(count, match, timeout) from None
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def _matching(self, count: int, match: Callable[[T], bool] | None) -> list[T] | None:
         entries = self._entries or ()
