@@ -6,7 +6,9 @@ Spec: https://asgi.readthedocs.io/en/latest/specs/www.html and .../specs/lifespa
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import http.client
+import re
 import socket
 import threading
 import urllib.request
@@ -19,7 +21,8 @@ import httpx
 import pytest
 import requests
 
-from understudy import HTTPServer, UnderstudyError
+from understudy import HTTPServer, UnderstudyError, WaitTimeout
+from understudy._runtime import get_runtime
 
 TIMEOUT = 5.0
 
@@ -601,3 +604,86 @@ async def app_with_an_anyio_task_group(
 def test_an_asgi_app_can_open_an_anyio_task_group_at_once() -> None:
     with HTTPServer(asgi=app_with_an_anyio_task_group) as server:
         assert httpx.post(server.url + "/", content=b"hi", timeout=TIMEOUT).text == "got hi"
+
+
+# -- pipelined requests: each app starts anew ------------------------------------------------
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
+
+
+def pipelined(server: HTTPServer, paths: list[str]) -> list[bytes]:
+    """Send GETs for ``paths`` in one write on one connection; the responses' status lines
+    (the bodies must not hold one)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as client:
+        client.sendall(
+            b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode() for path in paths)
+        )
+        received = b""
+        while received.count(b"HTTP/1.1 ") < len(paths):
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    return re.findall(rb"HTTP/1\.1 \d{3} [^\r]*", received)
+
+
+def test_pipelined_requests_each_start_in_a_context_of_their_own() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        seen.append(request_id.get())
+        request_id.set(scope["path"])  # (as a logging middleware would)
+        if scope["path"] == "/first":
+            await asyncio.sleep(0)  # the others are started as its response ends, in its task
+        await respond(send, body=b"ok")
+
+    with HTTPServer(asgi=app) as server:
+        assert pipelined(server, ["/first", "/second", "/third"]) == [b"HTTP/1.1 200 OK"] * 3
+        server.check()
+    assert seen == ["none"] * 3
+
+
+def test_a_long_pipeline_behind_an_app_that_waits_is_answered_in_full() -> None:
+    count = 400  # each answered as the one before it ends: they must not nest
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        if scope["path"] == "/0":
+            await asyncio.sleep(0)
+        await respond(send, body=b"ok")
+
+    with HTTPServer(asgi=app) as server:
+        statuses = pipelined(server, [f"/{index}" for index in range(count)])
+        server.check()
+    assert statuses == [b"HTTP/1.1 200 OK"] * count
+
+
+def test_stop_leaves_no_task_of_an_asgi_app_running() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        if scope["path"] == "/stuck":
+            await asyncio.Event().wait()  # cancelled at stop()'s timeout
+        if scope["path"] == "/waits":
+            await asyncio.sleep(0)
+        await respond(send, body=b"ok")
+
+    async def tasks_of_apps() -> list[str]:
+        return [
+            repr(task)
+            for task in asyncio.all_tasks()
+            if "_Standby" in repr(task) or "_ASGICall" in repr(task)
+        ]
+
+    runtime = get_runtime()
+    server = HTTPServer(asgi=app).start()
+    try:
+        assert pipelined(server, ["/at-once", "/waits", "/at-once"]) == [b"HTTP/1.1 200 OK"] * 3
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as client:
+            client.sendall(b"GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+            server.wait_for_requests(4)
+            with pytest.raises(WaitTimeout, match="GET /stuck"):
+                server.stop(timeout=0.05)
+    finally:
+        server.stop()
+    assert runtime.call(tasks_of_apps(), TIMEOUT, twin="-") == []

@@ -306,3 +306,259 @@ def test_close_ends_the_task_standing_by_and_a_starter_works_again_after() -> No
         await until_done(await from_callback(starter, coro()))
 
     run(test)
+
+
+# -- what the coroutine waits for, cancellations and the order of steps ------------------------
+#
+# On Python 3.11 a coroutine that waits is taken over by a standby task that is either already
+# waiting ("warm") or was made in the same loop turn ("cold": a second coroutine that waits,
+# started in that turn). Both are held to what a task of its own does.
+
+STANDBYS = ["warm", "cold"]
+
+
+async def in_callback(make: Callable[[], Any]) -> Any:
+    """``make()`` called from a plain callback of the loop; what it returned."""
+    loop = asyncio.get_running_loop()
+    made: asyncio.Future[Any] = loop.create_future()
+    loop.call_soon(lambda: made.set_result(make()))
+    return await made
+
+
+def started_with(
+    starter: TaskStarter, standby: str, coro: Coroutine[Any, Any, None]
+) -> list[asyncio.Task[None] | None]:
+    """Start ``coro`` (cold: after another coroutine that waits); every task started."""
+    tasks: list[asyncio.Task[None] | None] = []
+    if standby == "cold":
+        tasks.append(starter.start(asyncio.sleep(0), contextvars.copy_context()))
+    tasks.append(starter.start(coro, contextvars.copy_context()))
+    return tasks
+
+
+async def all_done(tasks: list[asyncio.Task[None] | None]) -> None:
+    for task in tasks:
+        await until_done(task)
+
+
+def test_others_may_await_what_a_coroutine_waits_for_in_its_first_step() -> None:
+    results: list[str] = []
+
+    async def waiter(name: str, waited: asyncio.Future[str]) -> None:
+        try:
+            results.append(f"{name}: {await waited}")
+        except RuntimeError as error:  # (await wasn't used with future)
+            results.append(f"{name}: {error}")
+
+    async def test(starter: TaskStarter) -> None:
+        loop = asyncio.get_running_loop()
+        waited: asyncio.Future[str] = loop.create_future()
+
+        def start() -> list[asyncio.Task[None] | None]:
+            tasks = [
+                starter.start(waiter("first", waited), contextvars.copy_context()),
+                starter.start(waiter("second", waited), contextvars.copy_context()),
+                loop.create_task(waiter("a plain task", waited)),
+            ]
+            loop.call_soon(waited.set_result, "done")
+            return tasks
+
+        await all_done(await in_callback(start))
+        assert sorted(results) == ["a plain task: done", "first: done", "second: done"]
+
+    run(test)
+
+
+@pytest.mark.parametrize("standby", STANDBYS)
+@pytest.mark.parametrize("cancelled_by", ["the caller", "itself"])
+def test_cancelling_the_task_cancels_what_the_coroutine_waits_for_at_once(
+    standby: str, cancelled_by: str
+) -> None:
+    seen: list[tuple[str, tuple[object, ...]]] = []
+
+    async def waiter(name: str, waited: asyncio.Future[None]) -> None:
+        if name == "coroutine" and cancelled_by == "itself":
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel("stop")
+        try:
+            await waited
+        except asyncio.CancelledError as error:
+            seen.append((name, error.args))
+            raise
+
+    async def test(starter: TaskStarter) -> None:
+        loop = asyncio.get_running_loop()
+        waited: asyncio.Future[None] = loop.create_future()
+        other = loop.create_task(waiter("other", waited))
+        await asyncio.sleep(0)  # (the other task waits on it)
+
+        def start() -> tuple[list[asyncio.Task[None] | None], bool]:
+            tasks = started_with(starter, standby, waiter("coroutine", waited))
+            task = tasks[-1]
+            assert task is not None
+            if cancelled_by == "the caller":
+                task.cancel("stop")
+            return tasks, waited.cancelled()
+
+        tasks, cancelled_at_once = await in_callback(start)
+        assert cancelled_at_once  # as a task cancels the future it waits for
+        with pytest.raises(asyncio.CancelledError):
+            await all_done(tasks)
+        with pytest.raises(asyncio.CancelledError):
+            await other
+        assert seen == [("other", ("stop",)), ("coroutine", ("stop",))]
+
+    run(test)
+
+
+def test_a_cancellation_a_finished_coroutine_requested_and_withdrew_does_not_reach_the_next() -> (
+    None
+):
+    outcome: list[str] = []
+
+    async def withdraws() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        task.uncancel()
+
+    async def next_one() -> None:
+        await asyncio.sleep(0.001)
+        outcome.append("next ran to its end")
+
+    async def test(starter: TaskStarter) -> None:
+        assert await from_callback(starter, withdraws()) is None
+        await until_done(await from_callback(starter, next_one()))
+        assert outcome == ["next ran to its end"]
+
+    run(test)
+
+
+@pytest.mark.parametrize("standby", STANDBYS)
+def test_a_bare_yield_in_the_first_step_resumes_after_the_tasks_it_started_took_a_step(
+    standby: str,
+) -> None:
+    steps: list[str] = []
+
+    async def child() -> None:
+        steps.append("child 1")
+        await asyncio.sleep(0)
+        steps.append("child 2")
+
+    async def coro() -> None:
+        started = asyncio.create_task(child())
+        await asyncio.sleep(0)  # (a bare yield: on 3.11 the standby resumes it a turn later)
+        steps.append("coroutine")
+        await started
+
+    async def test(starter: TaskStarter) -> None:
+        await all_done(await in_callback(lambda: started_with(starter, standby, coro())))
+        assert steps[0] == "child 1"
+        assert sorted(steps) == ["child 1", "child 2", "coroutine"]
+
+    run(test)
+
+
+@pytest.mark.parametrize("standby", STANDBYS)
+def test_an_anyio_scope_cancelled_in_the_first_step_cancels_at_the_next_checkpoint(
+    standby: str,
+) -> None:
+    outcome: list[str] = []
+
+    async def coro() -> None:
+        with anyio.CancelScope() as scope:
+            scope.cancel()  # (anyio cancels the task at its next checkpoint, from a callback)
+            await anyio.lowlevel.checkpoint()
+            outcome.append("passed the checkpoint")
+        outcome.append(f"cancelled: {scope.cancelled_caught}")
+
+    async def test(starter: TaskStarter) -> None:
+        await all_done(await in_callback(lambda: started_with(starter, standby, coro())))
+        assert outcome == ["cancelled: True"]
+
+    run(test)
+
+
+@pytest.mark.parametrize("standby", STANDBYS)
+@pytest.mark.parametrize("waits_on", ["a future", "a bare yield"])
+@pytest.mark.parametrize("cancelled_by", ["the caller", "itself"])
+def test_a_cancellation_in_the_turn_it_started_comes_after_what_its_first_step_started(
+    standby: str, waits_on: str, cancelled_by: str
+) -> None:
+    steps: list[str] = []
+    children: list[asyncio.Task[None]] = []
+
+    async def child() -> None:
+        steps.append("child")
+
+    async def coro() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        if cancelled_by == "itself":
+            task.cancel("stop")
+        children.append(asyncio.create_task(child()))
+        try:
+            if waits_on == "a future":
+                await asyncio.sleep(10)
+            else:
+                await asyncio.sleep(0)
+        except asyncio.CancelledError as error:
+            steps.append(f"cancelled {error.args}")
+            raise
+
+    async def test(starter: TaskStarter) -> None:
+        def start() -> list[asyncio.Task[None] | None]:
+            tasks = started_with(starter, standby, coro())
+            task = tasks[-1]
+            assert task is not None
+            if cancelled_by == "the caller":
+                task.cancel("stop")
+            return tasks
+
+        with pytest.raises(asyncio.CancelledError):
+            await all_done(await in_callback(start))
+        await asyncio.wait(children)
+        assert steps == ["child", "cancelled ('stop',)"]
+
+    run(test)
+
+
+@pytest.mark.parametrize("standby", STANDBYS)
+@pytest.mark.parametrize("cancelled_by", ["the caller", "itself"])
+def test_cancelling_it_while_it_awaits_a_task_cancels_that_task_and_waits_for_its_end(
+    standby: str, cancelled_by: str
+) -> None:
+    steps: list[str] = []
+
+    async def refuses() -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError as error:
+            steps.append(f"inner cancelled {error.args}")
+        await asyncio.sleep(0)
+        return "refused"
+
+    async def coro(inner: asyncio.Task[str]) -> None:
+        if cancelled_by == "itself":
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel("stop")
+        steps.append(f"got {await inner}")  # a task's cancellation goes to what it awaits
+
+    async def test(starter: TaskStarter) -> None:
+        inner = asyncio.get_running_loop().create_task(refuses())
+        await asyncio.sleep(0)
+
+        def start() -> list[asyncio.Task[None] | None]:
+            tasks = started_with(starter, standby, coro(inner))
+            task = tasks[-1]
+            assert task is not None
+            if cancelled_by == "the caller":
+                task.cancel("stop")
+            return tasks
+
+        await all_done(await in_callback(start))
+        assert steps == ["inner cancelled ('stop',)", "got refused"]
+
+    run(test)

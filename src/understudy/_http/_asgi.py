@@ -41,22 +41,28 @@ class ASGIHost:
         self.state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
         self._starter: TaskStarter | None = None
+        #: What each request's context is a copy of (set at each start).
+        self._context = contextvars.Context()
         #: The scope's "scheme" and "server", set at each start (the port may change).
         self.scheme = "http"
         self.server_address: tuple[str, int] = ("127.0.0.1", 0)
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        """Start the app in a task of its own, in a copy of the context.
+        """Start the app in a task of its own, in a copy of the server's context.
 
         The app runs in a task from its first line: ``asyncio.timeout()``, anyio's cancel
         scopes (Starlette, FastAPI) and ``asyncio.current_task()`` need one. It starts
         eagerly (see ``_tasks.py``): an app that answers without waiting costs no loop turn.
+        Its context is a copy of the one the server started in, not of the current one: a
+        pipelined request is dispatched as the previous response ends, inside that app (and a
+        connection's callbacks may run in a copy of an app's context), whose variables it
+        must not see.
         """
         call = _ASGICall(server, exchange, self)
         starter = self._starter
         if starter is None:
             starter = self._starter = TaskStarter(server.loop)
-        task = starter.start(call.run(), contextvars.copy_context())
+        task = starter.start(call.run(), self._context.copy())
         if task is not None:  # (None: the app answered in its first step, the usual case)
             # In flight until run() ends, which releases it: no done callback to schedule.
             call.task = task
@@ -73,6 +79,7 @@ class ASGIHost:
         self.state = {}
         self.scheme = server.scheme
         self.server_address = (server.host, server.port)
+        self._context = contextvars.copy_context()
         lifespan = _Lifespan(self.app, self.state, server)
         self._lifespan = lifespan
         await lifespan.startup()
