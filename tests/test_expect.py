@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import pathlib
 import re
 import urllib.error
 import urllib.request
@@ -646,6 +647,24 @@ def test_an_expectation_answers_first_and_the_handler_answers_the_rest() -> None
         assert get(server.url + "/other") == (200, b"handler /other")
         assert get(server.url + "/mocked") == (200, b"handler /mocked")
         server.check()  # the handler answered: nothing unexpected
+
+
+def test_what_is_added_while_serving_is_routed_to_from_the_next_request(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Requests go straight to the host while nothing routes; an expectation or a directory
+    added once requests have been served takes its requests from the next one on."""
+    (tmp_path / "file.txt").write_text("from the directory")
+    with HTTPServer(handler=lambda request: f"handler {request.path}") as server:
+        assert get(server.url + "/mocked") == (200, b"handler /mocked")
+        expectation = server.expect("GET", "/mocked").respond(body="expectation").once()
+        assert get(server.url + "/mocked") == (200, b"expectation")
+        assert get(server.url + "/mocked") == (200, b"handler /mocked")  # (answered once)
+        server.serve_directory("/files", tmp_path)
+        assert get(server.url + "/files/file.txt") == (200, b"from the directory")
+        assert get(server.url + "/other") == (200, b"handler /other")
+        assert expectation.calls == 1
+        server.check()
 
 
 def test_an_expectation_answers_first_and_the_canned_response_answers_the_rest() -> None:

@@ -64,44 +64,52 @@ class TaskStarter:
         # (made now, it is already waiting when the first coroutine comes)
         self._standby: _Standby | None = None if sys.version_info >= (3, 12) else _Standby(loop)
 
-    def start(self, coro: Step, context: contextvars.Context) -> asyncio.Task[Any] | None:
-        """Run ``coro``'s first step now, in a task, in ``context``.
+    # (two definitions, so that the version is not tested on every call)
+    if sys.version_info >= (3, 12):
 
-        Returns the task that runs the rest of it, or ``None`` if it finished in that step.
-        ``coro`` must handle its own errors: what it raises in its first step is lost (a
-        cancellation included, as a task's would be). Started from inside a task (a pipelined
-        request started as the previous response ends), it gets a plain task, first step
-        included: eager starts nested in one another would recurse once per request waiting.
-        """
-        loop = self.loop
-        if sys.version_info >= (3, 12):
+        def start(self, coro: Step, context: contextvars.Context) -> asyncio.Task[Any] | None:
+            """Run ``coro``'s first step now, in a task, in ``context``.
+
+            Returns the task that runs the rest of it, or ``None`` if it finished in that step.
+            ``coro`` must handle its own errors: what it raises in its first step is lost (a
+            cancellation included, as a task's would be). Started from inside a task (a pipelined
+            request started as the previous response ends), it gets a plain task, first step
+            included: eager starts nested in one another would recurse once per request waiting.
+            """
+            loop = self.loop
             if _current_task(loop) is not None:
                 return loop.create_task(coro, context=context)
             task = asyncio.Task(coro, loop=loop, context=context, eager_start=True)
             return None if task.done() else task
-        if loop in _current_tasks:
-            # (and no two tasks can be current at once)
-            return loop.create_task(coro, context=context)
-        standby = self._standby
-        if standby is None or standby.retired:
-            # (cancelled by a coroutine it stood for, which finished: it ends by itself)
-            standby = self._standby = _Standby(loop)
-        task = standby.task
-        _enter_task(loop, task)
-        try:
-            yielded = context.run(coro.send, None)
-        except StopIteration:
-            return None  # finished: the usual case
-        except (KeyboardInterrupt, SystemExit):
-            raise  # (as a task lets them through)
-        except BaseException:  # noqa: BLE001 - see the docstring
-            return None
-        finally:
-            _leave_task(loop, task)
-        # It waits for something: the standby task takes it over, a new one stands by.
-        standby.adopt(coro, context, yielded)
-        self._standby = _Standby(loop)
-        return task
+
+    else:
+
+        def start(self, coro: Step, context: contextvars.Context) -> asyncio.Task[Any] | None:
+            """:meth:`start` on Python 3.11: the first step in the standby task (see above)."""
+            loop = self.loop
+            if loop in _current_tasks:
+                # (and no two tasks can be current at once)
+                return loop.create_task(coro, context=context)
+            standby = self._standby
+            if standby is None or standby.retired:
+                # (cancelled by a coroutine it stood for, which finished: it ends by itself)
+                standby = self._standby = _Standby(loop)
+            task = standby.task
+            _enter_task(loop, task)
+            try:
+                yielded = context.run(coro.send, None)
+            except StopIteration:
+                return None  # finished: the usual case
+            except (KeyboardInterrupt, SystemExit):
+                raise  # (as a task lets them through)
+            except BaseException:  # noqa: BLE001 - see the docstring
+                return None
+            finally:
+                _leave_task(loop, task)
+            # It waits for something: the standby task takes it over, a new one stands by.
+            standby.adopt(coro, context, yielded)
+            self._standby = _Standby(loop)
+            return task
 
     async def close(self) -> None:
         """End the standby task (the tasks running coroutines are left to their owners)."""

@@ -338,7 +338,11 @@ class HTTPConnection(asyncio.Protocol):
         queue = self.queue
         if queue and queue[0] is exchange and not exchange.dispatched:
             exchange.dispatched = True
-            server.dispatch(exchange)
+            direct = server._direct
+            if direct is not None:
+                direct.dispatch(server, exchange)  # (nothing routes: past server.dispatch)
+            else:
+                server.dispatch(exchange)
 
     # -- the queue ---------------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ class HTTPServer(Server):
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
         self._mounts: list[tuple[str, Host]] = []
-        self._expectations = Expectations()
+        self._expectations = Expectations(self._routing_changed)
         if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
             raise ConfigurationError(
                 f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
@@ -186,6 +186,9 @@ class HTTPServer(Server):
         self._stubs_made = Stubs(self, admin=AdminHost()) if admin else None
         #: Requests nothing answered (for the admin API), made on the first.
         self._unmatched_requests: deque[Request] | None = None
+        #: The host every request goes to when nothing routes (see _routing_changed).
+        self._direct: Host | None = None
+        self._routing_changed()
         # (An idle server stays small: up to 30 attributes, CPython keeps them in a compact
         # array shared with the class's other instances instead of a dict of their own.)
         if root is not None:
@@ -275,6 +278,7 @@ class HTTPServer(Server):
             raise ConfigurationError(f"prefix must be a URL path starting with '/', not {prefix!r}")
         self._mounts.append((prefix, DirectoryHost(prefix, root, **options)))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
+        self._routing_changed()
 
     # -- expectations ------------------------------------------------------------------------
 
@@ -461,7 +465,24 @@ class HTTPServer(Server):
     def record_error(self, error: BaseException) -> None:
         self._record_error(error)
 
+    def _routing_changed(self) -> None:
+        """Note whether requests go straight to the host of behaviour, past :meth:`dispatch`.
+
+        Called whenever what :meth:`dispatch` looks at changes: expectations added or removed,
+        a directory mounted. Connections call ``_direct.dispatch`` when it is set, which saves
+        every request a call and the checks (the routing it skips would all fall through).
+        """
+        stubs = self._stubs_made
+        routed = (
+            (stubs is not None and stubs.admin is not None)
+            or bool(self._expectations)
+            or bool(self._mounts)
+            or isinstance(self._host_of_behaviour, NoHost)
+        )
+        self._direct = None if routed else self._host_of_behaviour
+
     def dispatch(self, exchange: Exchange) -> None:
+        """Route ``exchange``: the admin API, expectations, mounts, then the host of behaviour."""
         request = exchange.request
         stubs = self._stubs_made
         if (
