@@ -371,18 +371,19 @@ class HTTPConnection(asyncio.Protocol):
         self.server.dispatch(exchange)
 
     def exchange_finished(self, exchange: Exchange) -> None:
-        if not self.queue or self.queue[0] is not exchange:
+        queue = self.queue
+        if not queue or queue[0] is not exchange:
             return
-        self.queue.popleft()
+        queue.popleft()
         self.answered = exchange
-        if not exchange.keep_alive or self.closing or (self.peer_closed and not self.queue):
+        if not exchange.keep_alive or self.closing or (self.peer_closed and not queue):
             self.close()
             return
-        if self.reading_paused and len(self.queue) < _MAX_PIPELINED and self.transport is not None:
+        if self.reading_paused and len(queue) < _MAX_PIPELINED and self.transport is not None:
             self.transport.resume_reading()
             self.reading_paused = False
-        if self.queue:
-            self._activate(self.queue[0])
+        if queue:
+            self._activate(queue[0])
         elif self.parsing is None:
             # (_wait, inline: once per request)
             timeout = self.server.idle_timeout

@@ -50,7 +50,9 @@ def http_date() -> str:
 
 #: Rendered response heads, by what they depend on (see Exchange.start_memoized); shared by
 #: every server, as all run on the runtime's one loop.
-_HEADS: dict[tuple[object, ...], tuple[int, Framing, bytes]] = {}
+#: Each is (the second it was rendered in, the framing, the head, the Content-Length it declares
+#: or -1 when the body is not framed by one).
+_HEADS: dict[tuple[object, ...], tuple[int, Framing, bytes, int]] = {}
 
 
 def _str_fields(
@@ -250,46 +252,29 @@ class Exchange:
             self.http_version,
             self.keep_alive and not conn.closing and self.complete,
         )
-        memo = _HEADS
         try:
-            memoized = memo.get(key)
+            memoized = _HEADS.get(key)
         except TypeError:  # fields that cannot be hashed (lists): framed without the memo
             reason = reason_phrase(status) if reason is None else reason
             self.start(status, reason, _str_fields(fields), body_length)
+            memoized = None
+        else:
+            if memoized is None or memoized[0] != second:
+                memoized = self._render_head(key, second)
+            else:
+                _, framing, _, self.remaining = memoized
+                self.framing = framing
+                self.keep_alive = framing.keep_alive
+                self.head_sent = True
+        if memoized is None:  # (framed without the memo, or the connection is gone)
             if body:
                 self.write(body)
             if end:
                 self.end()
             return
-        if memoized is None or memoized[0] != second:
-            out, conn._out = conn._out, []
-            try:
-                self.start(
-                    status,
-                    reason_phrase(status) if reason is None else reason,
-                    _str_fields(fields),
-                    body_length,
-                )
-                head = b"".join(conn._out)
-            finally:
-                conn._out = out
-            framing = self.framing
-            if framing is None or not head:  # the connection is gone: nothing to keep
-                if end:
-                    self.end()
-                return
-            if len(memo) > 64:
-                memo.clear()
-            memo[key] = (second, framing, head)
-        else:
-            _, framing, head = memoized
-            self.framing = framing
-            self.keep_alive = framing.keep_alive
-            if framing.mode is _LENGTH:
-                self.remaining = framing.length if framing.length is not None else 0
-            self.head_sent = True
+        head = memoized[2]
         if body:
-            if framing.mode is _LENGTH and self.remaining == len(body):
+            if self.remaining == len(body):  # (-1 unless framed by this Content-Length)
                 # The usual small response: one piece to write, and (end) nothing left to frame.
                 self.remaining = 0
                 conn.write(head + body)
@@ -307,6 +292,38 @@ class Exchange:
             conn.write(head)
         if end:
             self.end()
+
+    def _render_head(
+        self, key: tuple[object, ...], second: int
+    ) -> tuple[int, Framing, bytes, int] | None:
+        """:meth:`start` for :meth:`start_memoized`'s ``key``, kept in the memo of heads.
+
+        The head is rendered, not written: returns the memo's entry, or ``None`` if the
+        connection is gone (nothing is kept then).
+        """
+        status, reason, fields, body_length = key[:4]
+        assert isinstance(status, int)
+        assert isinstance(fields, tuple)
+        assert isinstance(body_length, int | None)
+        conn = self.conn
+        out, conn._out = conn._out, []
+        try:
+            self.start(
+                status,
+                reason_phrase(status) if reason is None else str(reason),
+                _str_fields(fields),
+                body_length,
+            )
+            head = b"".join(conn._out)
+        finally:
+            conn._out = out
+        framing = self.framing
+        if framing is None or not head:
+            return None
+        if len(_HEADS) > 64:
+            _HEADS.clear()
+        memoized = _HEADS[key] = (second, framing, head, self.remaining)
+        return memoized
 
     def write(self, data: bytes) -> None:
         """Send a piece of the body (framed as the head decided).
