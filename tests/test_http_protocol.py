@@ -465,6 +465,12 @@ def test_http_1_0_keep_alive_when_asked(wires: list[Wire]) -> None:
         ("1.0", (), "1.0", False),
         ("1.0", ("Connection: keep-alive",), "1.0", True),
         ("1.0", ("CONNECTION: KEEP-ALIVE",), "1.0", True),
+        # llhttp reads Proxy-Connection as Connection (a 1.0 request persists by either)
+        ("1.0", ("Proxy-Connection: keep-alive",), "1.0", True),
+        ("1.0", ("proxy-connection: Keep-Alive", "Keep-Alive: timeout=5"), "1.0", True),
+        ("1.0", ("Keep-Alive: timeout=5",), "1.0", False),
+        ("1.1", ("Proxy-Connection: close",), "1.1", False),
+        ("1.1", ("Keep-Alive: timeout=5",), "1.1", True),
     ],
 )
 def test_the_http_version_is_recorded_and_answered_whatever_the_connection_field(
@@ -489,7 +495,11 @@ def test_the_http_version_is_recorded_and_answered_whatever_the_connection_field
 
 
 @pytest.mark.parametrize("version", ["2.0", "0.9"])
-@pytest.mark.parametrize("extra", [(), ("Connection: keep-alive",)], ids=["plain", "keep-alive"])
+@pytest.mark.parametrize(
+    "extra",
+    [(), ("Connection: keep-alive",), ("Proxy-Connection: keep-alive",)],
+    ids=["plain", "keep-alive", "proxy-keep-alive"],
+)
 def test_versions_other_than_1_x_get_505_and_are_recorded(
     wires: list[Wire], version: str, extra: tuple[str, ...]
 ) -> None:
@@ -502,6 +512,34 @@ def test_versions_other_than_1_x_get_505_and_are_recorded(
         (request,) = server.wait_for_requests(1, timeout=TIMEOUT)
         assert request.error is not None
         assert f"HTTP/{version}" in request.error
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"Connection: keep-alive\r\n\r\n"],
+        [b"Proxy-Connection: keep-alive\r\n\r\n"],
+        [b"cOnNeC", b"tIoN: keep-alive\r\n\r\n"],  # (the name split across reads)
+    ],
+    ids=["connection", "proxy-connection", "split"],
+)
+def test_a_persistent_http_1_0_request_needs_no_host_field(
+    wires: list[Wire], pieces: list[bytes]
+) -> None:
+    """HTTP/1.0 has no Host requirement (RFC 9112 §3.2 is HTTP/1.1's), whatever asks to persist."""
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        for round in range(2):
+            wire.send(b"GET /old HTTP/1.0\r\n")
+            for piece in pieces:
+                wire.send(piece)
+            reply = wire.read_response()
+            assert (reply.status, reply.body) == (200, b"GET /old 1.0 b''"), round
+            assert reply.get("connection") == "keep-alive"
+            assert reply.get("transfer-encoding") is None
+        assert [request.http_version for request in server.requests] == ["1.0", "1.0"]
+        server.check()
 
 
 def test_an_upgrade_request_is_answered_as_plain_http_then_closed(wires: list[Wire]) -> None:

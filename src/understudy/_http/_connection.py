@@ -87,7 +87,7 @@ class HTTPConnection(asyncio.Protocol):
         self.url = b""  # the request target of the request being parsed, as received so far
         self.header_bytes = 0
         self.hosts = 0  # Host field lines of the request being parsed
-        self.connection_field = False  # whether it has a Connection field
+        self.connection_field = False  # whether it has a Connection (or Proxy-Connection) field
         self.client: tuple[str, int] | None = None
         self.tls: TLSInfo | None = None
         self.closing = False
@@ -238,8 +238,11 @@ class HTTPConnection(asyncio.Protocol):
         elif size == 14:
             if name.lower() == b"content-length":
                 exchange.content_length = value
-        elif size == 10 and name.lower() == b"connection":
-            self.connection_field = True
+        elif size == 10:
+            if name.lower() == b"connection":
+                self.connection_field = True
+        elif size == 16 and name.lower() == b"proxy-connection":
+            self.connection_field = True  # (llhttp heeds it as it does Connection)
         if self.header_bytes > self.server.max_header_size:
             raise _Refused(
                 431,
@@ -255,8 +258,9 @@ class HTTPConnection(asyncio.Protocol):
         exchange.target = self.url.decode("latin-1")
         if parser.should_keep_alive() and not self.connection_field:
             # llhttp takes HTTP/0.9, 1.0, 1.1 and 2.0 (others are refused), and of those only
-            # 1.1 persists without a Connection field (RFC 9112 §9.3): asking costs ten times
-            # more (httptools formats the version string).
+            # 1.1 persists without a Connection field (RFC 9112 §9.3; llhttp also heeds
+            # Proxy-Connection, counted as one): asking costs ten times more (httptools formats
+            # the version string).
             if self.hosts != 1:
                 self._check_version_and_host(exchange)
         else:
