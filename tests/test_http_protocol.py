@@ -530,12 +530,12 @@ def test_a_persistent_http_1_0_request_needs_no_host_field(
     with HTTPServer(handler=echo) as server:
         wire = Wire(server)
         wires.append(wire)
-        for round in range(2):
+        for turn in range(2):
             wire.send(b"GET /old HTTP/1.0\r\n")
             for piece in pieces:
                 wire.send(piece)
             reply = wire.read_response()
-            assert (reply.status, reply.body) == (200, b"GET /old 1.0 b''"), round
+            assert (reply.status, reply.body) == (200, b"GET /old 1.0 b''"), turn
             assert reply.get("connection") == "keep-alive"
             assert reply.get("transfer-encoding") is None
         assert [request.http_version for request in server.requests] == ["1.0", "1.0"]
