@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import threading
+import time
 import urllib.request
+from collections.abc import Callable
 
 import pytest
 
@@ -103,3 +106,234 @@ async def test_async_wait_times_out_with_the_same_message() -> None:
     with pytest.raises(WaitTimeout, match=r"waited 0.01 s for 2 numbers; 1 arrived"):
         await journal.wait_for_async(2, match=None, timeout=0.01)
     await asyncio.sleep(0)
+
+
+# -- appends from the loop's thread while waits look (append takes no lock unless one waits) --
+
+
+def _spin_until(condition: Callable[[], bool]) -> None:
+    """Hold this thread (and the journal's lock, in a match) until ``condition`` holds."""
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline, "no append landed while the wait looked"
+
+
+def test_a_wait_whose_match_runs_while_an_entry_is_appended() -> None:
+    journal: Journal[int] = Journal("number")
+    journal.append(0)
+    looking = threading.Event()
+
+    def is_one(number: int) -> bool:
+        if not looking.is_set():  # the first look: another thread appends meanwhile
+            looking.set()
+            _spin_until(lambda: len(journal) == 2)
+        return number == 1
+
+    def append() -> None:
+        assert looking.wait(5)
+        journal.append(1)
+
+    appender = threading.Thread(target=append)
+    appender.start()
+    try:
+        assert journal.wait_for(1, match=is_one, timeout=5) == [1]
+    finally:
+        appender.join(5)
+
+
+@pytest.mark.asyncio
+async def test_an_async_wait_whose_match_runs_while_an_entry_is_appended() -> None:
+    journal: Journal[int] = Journal("number", size=2)
+    journal.append(0)
+    journal.append(1)
+    looking = threading.Event()
+
+    def is_two(number: int) -> bool:
+        if not looking.is_set():
+            looking.set()
+            _spin_until(lambda: journal.total == 3)  # (the bounded journal drops 0)
+        return number == 2
+
+    def append() -> None:
+        assert looking.wait(5)
+        journal.append(2)
+
+    appender = threading.Thread(target=append)
+    appender.start()
+    try:
+        assert await journal.wait_for_async(1, match=is_two, timeout=5) == [2]
+    finally:
+        appender.join(5)
+
+
+def test_an_async_wait_that_timed_out_on_a_closed_loop_breaks_no_later_request() -> None:
+    with HTTPServer(response=Response(204)) as server:
+        with pytest.raises(WaitTimeout):
+            asyncio.run(server.wait_for_requests_async(1, timeout=0.01))
+        # (that loop is closed now) A request while another wait is under way:
+        get(server.url + "/first")
+        waiting = threading.Event()
+
+        def second(request: Request) -> bool:
+            waiting.set()  # (called under the wait's count: the next append wakes it)
+            return request.path == "/second"
+
+        found: list[Request] = []
+        waiter = threading.Thread(
+            target=lambda: found.extend(server.wait_for_requests(1, match=second, timeout=5))
+        )
+        waiter.start()
+        try:
+            assert waiting.wait(5)
+            get(server.url + "/second")
+        finally:
+            waiter.join(5)
+        assert [request.path for request in found] == ["/second"]
+        # (the wake-up raised in the append: the request was also recorded as malformed)
+        assert [(request.path, request.error) for request in server.requests] == [
+            ("/first", None),
+            ("/second", None),
+        ]
+        server.check()
+
+
+@pytest.mark.parametrize("journal_size", [None, 1000], ids=["unbounded", "bounded"])
+def test_waits_of_both_kinds_while_many_requests_arrive(journal_size: int | None) -> None:
+    """Every wait returns what it waited for, or times out saying so, while requests arrive
+    on several connections; a wait never misses the append that satisfies it."""
+    clients, each = 4, 60
+    with HTTPServer(response=Response(204), journal_size=journal_size) as server:
+        with pytest.raises(WaitTimeout):  # (a wait whose loop is closed before the others)
+            asyncio.run(server.wait_for_requests_async(1, timeout=0.01))
+        start = threading.Barrier(clients + 4)
+        failures: list[BaseException] = []
+
+        def client(number: int) -> None:
+            connection = http.client.HTTPConnection(*server.address, timeout=5)
+            try:
+                start.wait(5)
+                for index in range(each):
+                    connection.request("GET", f"/{number}/{index}")
+                    response = connection.getresponse()
+                    response.read()
+                    assert response.status == 204
+            finally:
+                connection.close()
+
+        def last_of(number: int) -> Callable[[Request], bool]:
+            def matches(request: Request) -> bool:
+                return request.path == f"/{number}/{each - 1}"
+
+            return matches
+
+        def never(request: Request) -> bool:
+            return request.path == "/never"
+
+        def sync_waits() -> None:
+            start.wait(5)
+            for number in range(clients):
+                assert server.wait_for_requests(1, match=last_of(number), timeout=10)
+                with pytest.raises(WaitTimeout):
+                    server.wait_for_requests(1, match=never, timeout=0.01)
+
+        async def async_waits() -> None:
+            for number in reversed(range(clients)):
+                with pytest.raises(WaitTimeout):
+                    await server.wait_for_requests_async(1, match=never, timeout=0.01)
+                assert await server.wait_for_requests_async(1, match=last_of(number), timeout=10)
+
+        def in_a_loop_of_its_own() -> None:
+            start.wait(5)
+            asyncio.run(async_waits())
+
+        def counted() -> None:
+            start.wait(5)
+            server.wait_for_requests(clients * each, timeout=10)
+
+        def run(target: Callable[..., None], *args: int) -> threading.Thread:
+            def guarded() -> None:
+                try:
+                    target(*args)
+                except BaseException as error:
+                    failures.append(error)
+
+            thread = threading.Thread(target=guarded)
+            thread.start()
+            return thread
+
+        threads = [run(client, number) for number in range(clients)]
+        threads += [run(sync_waits), run(in_a_loop_of_its_own), run(in_a_loop_of_its_own)]
+        threads.append(run(counted))
+        for thread in threads:
+            thread.join(30)
+        assert failures == []
+        assert not any(thread.is_alive() for thread in threads)
+        requests = server.requests
+        assert len(requests) == clients * each
+        assert all(request.error is None for request in requests)
+        for number in range(clients):  # each connection's requests in the order sent
+            paths = [r.path for r in requests if r.path.startswith(f"/{number}/")]
+            assert paths == [f"/{number}/{index}" for index in range(each)]
+        server.check()
+
+
+@pytest.mark.parametrize("journal_size", [None, 7], ids=["unbounded", "bounded"])
+def test_snapshots_and_clear_from_other_threads_while_requests_arrive(
+    journal_size: int | None,
+) -> None:
+    clients, each = 3, 80
+    with HTTPServer(response=Response(204), journal_size=journal_size) as server:
+        done = threading.Event()
+        failures: list[BaseException] = []
+        served = [0] * clients
+
+        def client(number: int) -> None:
+            connection = http.client.HTTPConnection(*server.address, timeout=5)
+            try:
+                for index in range(each):
+                    connection.request("GET", f"/{number}/{index}")
+                    response = connection.getresponse()
+                    response.read()
+                    served[number] += response.status == 204
+            finally:
+                connection.close()
+
+        def reader() -> None:
+            while not done.is_set():
+                requests = server.requests
+                assert len(requests) <= (journal_size or clients * each)
+                for number in range(clients):  # in order, even if cleared in between
+                    indexes = [
+                        int(r.path.rsplit("/", 1)[1])
+                        for r in requests
+                        if r.path.startswith(f"/{number}/")
+                    ]
+                    assert indexes == sorted(indexes)
+                server.clear()
+                len(server._journal)
+
+        def guarded(target: Callable[..., None], *args: int) -> Callable[[], None]:
+            def run() -> None:
+                try:
+                    target(*args)
+                except BaseException as error:
+                    failures.append(error)
+
+            return run
+
+        readers = [threading.Thread(target=guarded(reader)) for _ in range(2)]
+        writers = [threading.Thread(target=guarded(client, n)) for n in range(clients)]
+        for thread in readers + writers:
+            thread.start()
+        for thread in writers:
+            thread.join(30)
+        done.set()
+        for thread in readers:
+            thread.join(30)
+        assert failures == []
+        assert served == [each] * clients
+        server.clear()
+        get(server.url + "/after")
+        assert [request.path for request in server.wait_for_requests(1)] == ["/after"]
+        assert server._journal.total == clients * each + 1
+        server.check()

@@ -86,7 +86,10 @@ class Journal(Generic[T]):
                 self._cond.notify_all()
             waiters, self._async_waiters = self._async_waiters, []
         for loop, future in waiters:
-            loop.call_soon_threadsafe(_wake, future)
+            try:
+                loop.call_soon_threadsafe(_wake, future)
+            except RuntimeError:  # its loop is closed: nobody awaits that future any more
+                pass
 
     @property
     def size(self) -> int | None:
@@ -150,14 +153,16 @@ class Journal(Generic[T]):
         deadline = loop.time() + timeout
         with self._lock:
             self._waiting += 1  # (before looking: see append)
+        waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
         try:
             while True:
                 with self._lock:
                     found = self._matching(count, match)
                     if found is not None:
                         return found
-                    future: asyncio.Future[None] = loop.create_future()
-                    self._async_waiters.append((loop, future))
+                    waiter = (loop, loop.create_future())
+                    self._async_waiters.append(waiter)
+                future = waiter[1]
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise self._timeout(count, match, timeout)
@@ -172,14 +177,18 @@ class Journal(Generic[T]):
         finally:
             with self._lock:
                 self._waiting -= 1
+                # Not woken (it timed out or was cancelled): its loop may close, so no append
+                # must find it.
+                if waiter is not None and waiter in self._async_waiters:
+                    self._async_waiters.remove(waiter)
 
     def _matching(self, count: int, match: Callable[[T], bool] | None) -> list[T] | None:
         entries = self._entries or ()
         if match is None:
-            if len(entries) >= count:
-                return list(entries)[:count]
-            return None
-        found = [entry for entry in entries if match(entry)]
+            return list(entries)[:count] if len(entries) >= count else None
+        # Over a copy (made in one step, under the GIL): an append takes no lock, so it may
+        # come while ``match`` runs, and a deque changed under an iteration raises.
+        found = [entry for entry in list(entries) if match(entry)]
         return found[:count] if len(found) >= count else None
 
     def _timeout(
