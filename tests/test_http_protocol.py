@@ -542,14 +542,59 @@ def test_a_persistent_http_1_0_request_needs_no_host_field(
         server.check()
 
 
-def test_an_upgrade_request_is_answered_as_plain_http_then_closed(wires: list[Wire]) -> None:
-    with HTTPServer(response=Response(200, "plain")) as server:
+async def plain_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"plain"})
+
+
+@pytest.mark.parametrize(
+    "behaviour",
+    [
+        {"response": Response(200, "plain")},
+        {"handler": lambda request: "plain"},
+        {"asgi": plain_app},
+    ],
+    ids=["response", "handler", "asgi"],
+)
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        get("/ws", "Connection: Upgrade", "Upgrade: websocket"),
+        get("/ws", "Upgrade: websocket", "connection: keep-alive, UPGRADE"),
+        get("/ws", "Connection: Upgrade", "Upgrade: websocket", version="1.0"),
+        b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n",
+    ],
+    ids=["upgrade", "upgrade-after", "upgrade-1.0", "connect"],
+)
+def test_an_upgrade_request_is_answered_as_plain_http_then_closed(
+    wires: list[Wire], behaviour: dict[str, Any], request_bytes: bytes
+) -> None:
+    """What follows the request is in another protocol: the answer says the connection closes
+    (RFC 9112 §9.6), whichever host answers, and however soon."""
+    with HTTPServer(**behaviour) as server:
         wire = Wire(server)
         wires.append(wire)
-        wire.send(get("/ws", "Connection: Upgrade", "Upgrade: websocket"))
+        wire.send(request_bytes)
         reply = wire.read_response()
+        assert reply.get("connection") == "close"
         assert wire.at_eof()
     assert reply.body == b"plain"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("Upgrade: h2c",), ("Connection: keep-alive", "Upgrade: websocket")],
+    ids=["no-connection-option", "not-an-option"],
+)
+def test_an_upgrade_field_alone_is_no_upgrade(wires: list[Wire], extra: tuple[str, ...]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        for target in ("/a", "/b"):
+            wire.send(get(target, *extra))
+            reply = wire.read_response()
+            assert reply.body == f"GET {target} 1.1 b''".encode()
+            assert reply.get("connection") is None
 
 
 def test_an_absolute_form_target(wires: list[Wire]) -> None:

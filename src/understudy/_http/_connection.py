@@ -31,11 +31,16 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
 _MAX_PIPELINED = 16
 
-#: The methods of RFC 9110 §9 (and PATCH), decoded once.
+#: The methods of RFC 9110 §9 (and PATCH), decoded once. Not CONNECT: see _other_method.
 _METHODS = {
     name.encode(): name
-    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH")
 }
+
+#: HTTPConnection.connection_field: a Connection (or Proxy-Connection) field; an Upgrade field
+#: or the CONNECT method (llhttp may end the request as an upgrade).
+_CONNECTION = 1
+_UPGRADE = 2
 
 
 _time = time.time
@@ -87,7 +92,7 @@ class HTTPConnection(asyncio.Protocol):
         self.url = b""  # the request target of the request being parsed, as received so far
         self.header_bytes = 0
         self.hosts = 0  # Host field lines of the request being parsed
-        self.connection_field = False  # whether it has a Connection (or Proxy-Connection) field
+        self.connection_field = 0  # what the request has that persistence hangs on (bits above)
         self.client: tuple[str, int] | None = None
         self.tls: TLSInfo | None = None
         self.closing = False
@@ -219,7 +224,7 @@ class HTTPConnection(asyncio.Protocol):
         self.url = b""
         self.header_bytes = 0
         self.hosts = 0
-        self.connection_field = False
+        self.connection_field = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -240,9 +245,12 @@ class HTTPConnection(asyncio.Protocol):
                 exchange.content_length = value
         elif size == 10:
             if name.lower() == b"connection":
-                self.connection_field = True
-        elif size == 16 and name.lower() == b"proxy-connection":
-            self.connection_field = True  # (llhttp heeds it as it does Connection)
+                self.connection_field |= _CONNECTION
+        elif size == 16:
+            if name.lower() == b"proxy-connection":
+                self.connection_field |= _CONNECTION  # (llhttp heeds it as it does Connection)
+        elif size == 7 and name.lower() == b"upgrade":
+            self.connection_field |= _UPGRADE
         if self.header_bytes > self.server.max_header_size:
             raise _Refused(
                 431,
@@ -254,7 +262,7 @@ class HTTPConnection(asyncio.Protocol):
         exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         parser = self.parser
         method = parser.get_method()
-        exchange.method = _METHODS.get(method) or method.decode("ascii", "replace")
+        exchange.method = _METHODS.get(method) or self._other_method(method)
         exchange.target = self.url.decode("latin-1")
         if parser.should_keep_alive() and not self.connection_field:
             # llhttp takes HTTP/0.9, 1.0, 1.1 and 2.0 (others are refused), and of those only
@@ -264,7 +272,11 @@ class HTTPConnection(asyncio.Protocol):
             if self.hosts != 1:
                 self._check_version_and_host(exchange)
         else:
-            exchange.keep_alive = parser.should_keep_alive()
+            keep_alive = exchange.keep_alive = parser.should_keep_alive()
+            if keep_alive and self.connection_field & _UPGRADE and parser.should_upgrade():
+                # llhttp stops after it (data_received): the answer, which may come before,
+                # must say the connection closes.
+                exchange.keep_alive = False
             exchange.http_version = parser.get_http_version()
             self._check_version_and_host(exchange)
         length = exchange.content_length
@@ -283,6 +295,12 @@ class HTTPConnection(asyncio.Protocol):
         elif len(queue) >= _MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
+
+    def _other_method(self, method: bytes) -> str:
+        """A method not in ``_METHODS``, decoded; CONNECT is noted as a possible upgrade."""
+        if method == b"CONNECT":
+            self.connection_field |= _UPGRADE
+        return method.decode("ascii", "replace")
 
     def _check_version_and_host(self, exchange: Exchange) -> None:
         """Refuse what httptools lets through but RFC 9112 forbids (the rare path)."""
