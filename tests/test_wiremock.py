@@ -311,6 +311,22 @@ def test_load_mappings_from_one_file(tmp_path: Path) -> None:
         assert requests.get(server.url + "/x", timeout=5).json() == [1]
 
 
+def test_mappings_loaded_while_a_handler_serves_take_their_requests(tmp_path: Path) -> None:
+    """Requests go straight to the handler until a mapping is loaded (see _routing_changed);
+    reloading a mapping by its id (removed, then added) keeps it answering."""
+    file = tmp_path / "one.json"
+    mapping = {"id": "x", "request": {"url": "/x"}, "response": {"jsonBody": [1]}}
+    file.write_text(json.dumps(mapping))
+    with understudy.HTTPServer(handler=lambda request: f"handler {request.path}") as server:
+        assert requests.get(server.url + "/x", timeout=5).text == "handler /x"
+        server.load_mappings(file)
+        assert requests.get(server.url + "/x", timeout=5).json() == [1]
+        server.load_mappings(file)
+        assert requests.get(server.url + "/x", timeout=5).json() == [1]
+        assert requests.get(server.url + "/y", timeout=5).text == "handler /y"
+        server.check()
+
+
 def test_unknown_field_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "mappings").mkdir()
     bad = tmp_path / "mappings" / "bad.json"
