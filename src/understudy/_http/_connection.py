@@ -235,8 +235,8 @@ class HTTPConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         exchange.raw_headers.append((name, value))
-        self.header_bytes += len(name) + len(value) + 4
         size = len(name)
+        self.header_bytes += size + len(value) + 4
         if size == 4:
             if name.lower() == b"host":
                 self.hosts += 1
