@@ -185,7 +185,7 @@ def _logged(request: Request) -> dict[str, Any]:
 
 
 def _journal(server: HTTPServer) -> Any:
-    unmatched = {id(r) for r in server._unmatched_requests or ()}
+    unmatched = {id(r) for r in server._expectations.unmatched or ()}
     served = [
         {"id": _request_id(r), "request": _logged(r), "wasMatched": id(r) not in unmatched}
         for r in reversed(_stubbed(server))
@@ -194,7 +194,7 @@ def _journal(server: HTTPServer) -> Any:
 
 
 def _unmatched(server: HTTPServer) -> Any:
-    requests = [_logged(r) for r in server._unmatched_requests or ()]
+    requests = [_logged(r) for r in server._expectations.unmatched or ()]
     return {"requests": requests, "requestJournalDisabled": False}
 
 

@@ -85,6 +85,7 @@ class HTTPConnection(asyncio.Protocol):
         self.server = server
         self.loop = server.loop
         self.clock = loop_clock(self.loop)
+        self.scheme = server.scheme
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Exchange] = deque()
@@ -347,7 +348,7 @@ class HTTPConnection(asyncio.Protocol):
             exchange.http_version,
             self.client,
             _time(),
-            server.scheme,
+            self.scheme,
             self.tls,
         )
         if server._stubs_made is None:
@@ -442,7 +443,7 @@ class HTTPConnection(asyncio.Protocol):
                 body=exchange.body,
                 client=self.client,
                 received_at=time.time(),
-                scheme=self.server.scheme,
+                scheme=self.scheme,
                 tls=self.tls,
                 error=refusal.reason,
             )
@@ -541,7 +542,7 @@ class HTTPConnection(asyncio.Protocol):
                 body=b"",
                 client=self.client,
                 received_at=time.time(),
-                scheme=self.server.scheme,
+                scheme=self.scheme,
                 error=f"the client did not read the response within send_timeout "
                 f"({self.server.send_timeout:g} s); the connection was aborted",
             )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
@@ -354,6 +355,8 @@ class Expectations:
         self.ordered: list[Expectation] = []
         #: Called after an expectation is added or removed (the server's routing changes).
         self.on_change = on_change
+        #: Requests nothing answered, for the admin API (made on the first).
+        self.unmatched: deque[Request] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.unordered or self.ordered)

@@ -105,8 +105,6 @@ class HTTPServer(Server):
     """
 
     kind: ClassVar[str] = "HTTP server"
-    #: ``"https"`` when served with ``tls=``.
-    scheme: str = "http"
     _alpn_protocols: ClassVar[tuple[str, ...]] = ("http/1.1",)
 
     def __init__(
@@ -137,7 +135,6 @@ class HTTPServer(Server):
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
         self._tls = resolve_tls(tls, self.kind)
         if self._tls is not None:
-            self.scheme = "https"
             self._ssl_context()  # the CA and certificate are made here, not on the loop
         if record is not None and proxy_to is None:
             raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
@@ -184,19 +181,23 @@ class HTTPServer(Server):
         self.unmatched_status = unmatched_status
         #: The WireMock stub mappings (and the admin API), made when first needed.
         self._stubs_made = Stubs(self, admin=AdminHost()) if admin else None
-        #: Requests nothing answered (for the admin API), made on the first.
-        self._unmatched_requests: deque[Request] | None = None
         #: The host every request goes to when nothing routes (see _routing_changed).
         self._direct: Host | None = None
         self._routing_changed()
-        # (An idle server stays small: up to 30 attributes, CPython keeps them in a compact
-        # array shared with the class's other instances instead of a dict of their own.)
+        # (An idle server stays small: up to 29 attributes, CPython keeps them in a compact
+        # array shared with the class's other instances instead of a dict of their own, which
+        # costs 1.5 KiB more. tests/test_server.py counts them.)
         if root is not None:
             self.serve_directory("/", root)
         if mappings is not None:
             self.load_mappings(mappings)
 
     # -- what the test reads -----------------------------------------------------------------
+
+    @property
+    def scheme(self) -> str:
+        """``"https"`` when served with ``tls=``, else ``"http"`` (RFC 9110 §4.2)."""
+        return "http" if self._tls is None else "https"
 
     @property
     def url(self) -> str:
@@ -246,7 +247,7 @@ class HTTPServer(Server):
     def clear(self) -> None:
         """Forget the requests received so far."""
         self._journal.clear()
-        self._unmatched_requests = None
+        self._expectations.unmatched = None
 
     def load_mappings(self, path: str | os.PathLike[str]) -> None:
         """Answer as the WireMock stub mappings in ``path`` say; each becomes an expectation.
@@ -511,9 +512,10 @@ class HTTPServer(Server):
         self._host_of_behaviour.dispatch(self, exchange)
 
     def _unmatched(self, exchange: Exchange, request: Request) -> None:
-        if self._unmatched_requests is None:
-            self._unmatched_requests = deque(maxlen=self._journal.size)
-        self._unmatched_requests.append(request)
+        expectations = self._expectations
+        if expectations.unmatched is None:
+            expectations.unmatched = deque(maxlen=self._journal.size)
+        expectations.unmatched.append(request)
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
         self.record_error(UnexpectedRequest(report))
         exchange.send(Response(self.unmatched_status, report + "\n"))

@@ -100,7 +100,7 @@ def _environ(server: HTTPServer, exchange: Exchange, wsgi_input: WSGIInput) -> d
         "REMOTE_ADDR": exchange.conn.client[0] if exchange.conn.client else "",
         "REMOTE_PORT": str(exchange.conn.client[1]) if exchange.conn.client else "",
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": server.scheme,
+        "wsgi.url_scheme": exchange.conn.scheme,
         "wsgi.input": wsgi_input,
         "wsgi.input_terminated": True,
         "wsgi.errors": sys.stderr,
