@@ -48,6 +48,15 @@ async def until_done(task: asyncio.Task[None] | None) -> None:
         await asyncio.wait_for(asyncio.shield(task), TIMEOUT)
 
 
+def run_to_its_end(coro: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Start ``coro()`` from a plain callback and wait for its end (it records its outcome)."""
+
+    async def test(starter: TaskStarter) -> None:
+        await until_done(await from_callback(starter, coro()))
+
+    run(test)
+
+
 def test_a_coroutine_that_finishes_in_its_first_step_runs_at_once_in_a_task() -> None:
     seen: list[object] = []
 
@@ -187,11 +196,8 @@ def test_asyncio_timeout_in_the_first_step_times_out_the_wait(delay: float) -> N
         await asyncio.sleep(0)  # still running, not cancelled
         outcome.append("went on")
 
-    async def test(starter: TaskStarter) -> None:
-        await until_done(await from_callback(starter, coro()))
-        assert outcome == ["timed out", "went on"]
-
-    run(test)
+    run_to_its_end(coro)
+    assert outcome == ["timed out", "went on"]
 
 
 def test_an_exception_set_on_what_it_waits_for_is_raised_in_the_coroutine() -> None:
@@ -205,11 +211,8 @@ def test_an_exception_set_on_what_it_waits_for_is_raised_in_the_coroutine() -> N
         except KeyError as error:
             outcome.append(str(error))
 
-    async def test(starter: TaskStarter) -> None:
-        await until_done(await from_callback(starter, coro()))
-        assert outcome == ["'gone'"]
-
-    run(test)
+    run_to_its_end(coro)
+    assert outcome == ["'gone'"]
 
 
 def test_a_task_group_in_the_first_step_has_the_task_as_its_parent() -> None:
@@ -229,11 +232,8 @@ def test_a_task_group_in_the_first_step_has_the_task_as_its_parent() -> None:
         except* ValueError:
             outcome.append("child failed")
 
-    async def test(starter: TaskStarter) -> None:
-        await until_done(await from_callback(starter, coro()))
-        assert outcome == ["group done", "child failed"]
-
-    run(test)
+    run_to_its_end(coro)
+    assert outcome == ["group done", "child failed"]
 
 
 @pytest.mark.parametrize("wait_first", [False, True], ids=["at-once", "after-a-wait"])
@@ -250,11 +250,8 @@ def test_anyio_cancel_scopes_work_from_the_first_line(wait_first: bool) -> None:
             group.start_soon(anyio.sleep, 0)
         outcome.append("group done")
 
-    async def test(starter: TaskStarter) -> None:
-        await until_done(await from_callback(starter, coro()))
-        assert outcome == ["moved on: True", "group done"]
-
-    run(test)
+    run_to_its_end(coro)
+    assert outcome == ["moved on: True", "group done"]
 
 
 def test_a_coroutine_that_cancels_its_own_task_and_returns_leaves_the_next_unharmed() -> None:
