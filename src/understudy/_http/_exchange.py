@@ -260,7 +260,7 @@ class Exchange:
             memoized = None
         else:
             if memoized is None or memoized[0] != second:
-                memoized = self._render_head(key, second)
+                memoized = self._render_head(key, second, status, reason, fields, body_length)
             else:
                 _, framing, _, self.remaining = memoized
                 self.framing = framing
@@ -293,24 +293,25 @@ class Exchange:
         if end:
             self.end()
 
-    def _render_head(
-        self, key: tuple[object, ...], second: int
+    def _render_head(  # noqa: PLR0917 - start_memoized's arguments, passed on
+        self,
+        key: tuple[object, ...],
+        second: int,
+        status: int,
+        reason: str | None,
+        fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
+        body_length: int | None,
     ) -> tuple[int, Framing, bytes, int] | None:
-        """:meth:`start` for :meth:`start_memoized`'s ``key``, kept in the memo of heads.
+        """:meth:`start`, with the head kept in the memo of heads under ``key``, not written.
 
-        The head is rendered, not written: returns the memo's entry, or ``None`` if the
-        connection is gone (nothing is kept then).
+        Returns the memo's entry, or ``None`` if the connection is gone (nothing is kept then).
         """
-        status, reason, fields, body_length = key[:4]
-        assert isinstance(status, int)
-        assert isinstance(fields, tuple)
-        assert isinstance(body_length, int | None)
         conn = self.conn
         out, conn._out = conn._out, []
         try:
             self.start(
                 status,
-                reason_phrase(status) if reason is None else str(reason),
+                reason_phrase(status) if reason is None else reason,
                 _str_fields(fields),
                 body_length,
             )
