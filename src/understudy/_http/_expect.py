@@ -358,6 +358,10 @@ class Expectations:
         #: Requests nothing answered, for the admin API (made on the first).
         self.unmatched: deque[Request] | None = None
 
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
     def __bool__(self) -> bool:
         return bool(self.unordered or self.ordered)
 
@@ -365,16 +369,14 @@ class Expectations:
         expectation = Expectation(shape, ordered=ordered, lock=self.lock)
         with self.lock:
             (self.ordered if ordered else self.unordered).append(expectation)
-        if self.on_change is not None:
-            self.on_change()
+        self._changed()
         return expectation
 
     def clear(self) -> None:
         with self.lock:
             self.unordered.clear()
             self.ordered.clear()
-        if self.on_change is not None:
-            self.on_change()
+        self._changed()
 
     def remove(self, expectation: Expectation) -> None:
         """Forget ``expectation`` (a stub mapping deleted through the admin API)."""
@@ -382,8 +384,7 @@ class Expectations:
             for group in (self.unordered, self.ordered):
                 if expectation in group:
                     group.remove(expectation)
-        if self.on_change is not None:
-            self.on_change()
+        self._changed()
 
     def select(self, request: Request) -> Host | None:
         """The host of the step that answers ``request``, now counted as used; or None."""
