@@ -133,7 +133,8 @@ def test_cancelling_the_task_cancels_the_coroutine_where_it_waits() -> None:
     async def test(starter: TaskStarter) -> None:
         task = await from_callback(starter, coro())
         assert task is not None
-        await asyncio.sleep(0.01)  # past the first turn: the task waits on the future
+        for _ in range(3):  # loop turns, not time: past the turn the task takes it over in
+            await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, TIMEOUT)
