@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._errors import ConfigurationError, WaitTimeout
 
@@ -33,6 +33,11 @@ class Journal(Generic[T]):
         size: keep at most the last ``size`` entries; ``None`` keeps all, ``0`` keeps none (for
             load tests: waits then raise :class:`~understudy.ConfigurationError`; ``total`` still
             counts).
+        unpack: makes the entry a reader sees of what was appended, on every read. An appender
+            that keeps entries packed (a plain tuple of strings, bytes and numbers, which the
+            cyclic garbage collector stops tracking once it has seen it) saves a long journal
+            the collector's time; the reader still gets the objects. ``None``: entries are
+            read as appended.
     """
 
     __slots__ = (
@@ -42,11 +47,14 @@ class Journal(Generic[T]):
         "_lock",
         "_noun",
         "_size",
+        "_unpack",
         "_waiting",
         "total",
     )
 
-    def __init__(self, noun: str, size: int | None = None) -> None:
+    def __init__(
+        self, noun: str, size: int | None = None, *, unpack: Callable[[Any], T] | None = None
+    ) -> None:
         if size is not None and (not isinstance(size, int) or size < 0):
             raise ConfigurationError(
                 f"journal_size must be None (keep all), 0 (keep none) or a positive int, "
@@ -54,8 +62,9 @@ class Journal(Generic[T]):
             )
         self._noun = noun
         self._size = size
+        self._unpack = unpack
         # The deque and the condition are made on first use, so an idle server stays small.
-        self._entries: deque[T] | None = None
+        self._entries: deque[Any] | None = None  # (as appended: see unpack)
         self._lock = threading.Lock()
         self._cond: threading.Condition | None = None
         #: Waits under way (sync and async): an append takes the lock only when there are any.
@@ -64,8 +73,10 @@ class Journal(Generic[T]):
         #: How many entries were ever appended (not reset by a bounded journal dropping old ones).
         self.total = 0
 
-    def append(self, entry: T) -> None:
+    def append(self, entry: T | tuple[Any, ...]) -> None:
         """Record ``entry`` and wake every wait. On the loop's thread only (the one appender).
+
+        ``entry`` is a ``T``, or what ``unpack`` makes one of.
 
         No lock unless someone waits: a waiter counts itself in ``_waiting`` (under the lock)
         before it looks at the entries, and this looks at ``_waiting`` after appending, so either
@@ -99,7 +110,15 @@ class Journal(Generic[T]):
     def snapshot(self) -> list[T]:
         """A list copy of the entries kept, oldest first."""
         with self._lock:
-            return list(self._entries or ())
+            entries = list(self._entries or ())
+        return self._read(entries)
+
+    def _read(self, entries: list[Any]) -> list[T]:
+        """The entries a reader sees of ``entries`` (a copy of some of ``_entries``)."""
+        unpack = self._unpack
+        if unpack is None:
+            return entries
+        return [unpack(entry) for entry in entries]
 
     def clear(self) -> None:
         """Forget every entry kept so far."""
@@ -185,16 +204,16 @@ class Journal(Generic[T]):
     def _matching(self, count: int, match: Callable[[T], bool] | None) -> list[T] | None:
         entries = self._entries or ()
         if match is None:
-            return list(entries)[:count] if len(entries) >= count else None
+            return self._read(list(entries)[:count]) if len(entries) >= count else None
         # Over a copy (made in one step, under the GIL): an append takes no lock, so it may
         # come while ``match`` runs, and a deque changed under an iteration raises.
-        found = [entry for entry in list(entries) if match(entry)]
+        found = [entry for entry in self._read(list(entries)) if match(entry)]
         return found[:count] if len(found) >= count else None
 
     def _timeout(
         self, count: int, match: Callable[[T], bool] | None, timeout: float
     ) -> WaitTimeout:
-        entries = list(self._entries or ())
+        entries = self._read(list(self._entries or ()))
         what = f"{count} {self._noun}{'s' if count != 1 else ''}"
         if match is not None:
             what += f" matching {getattr(match, '__name__', repr(match))}"

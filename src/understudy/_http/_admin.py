@@ -185,11 +185,18 @@ def _logged(request: Request) -> dict[str, Any]:
 
 
 def _journal(server: HTTPServer) -> Any:
-    unmatched = {id(r) for r in server._expectations.unmatched or ()}
-    served = [
-        {"id": _request_id(r), "request": _logged(r), "wasMatched": id(r) not in unmatched}
-        for r in reversed(_stubbed(server))
-    ]
+    # (By id: the journal makes a new Request each time it is read.)
+    unmatched = {_request_id(r) for r in server._expectations.unmatched or ()}
+    served = []
+    for request in reversed(_stubbed(server)):
+        request_id = _request_id(request)
+        served.append(
+            {
+                "id": request_id,
+                "request": _logged(request),
+                "wasMatched": request_id not in unmatched,
+            }
+        )
     return {"requests": served, "meta": {"total": len(served)}, "requestJournalDisabled": False}
 
 

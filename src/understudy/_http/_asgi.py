@@ -303,8 +303,9 @@ class _ASGICall:
             raw_path, _, query = target.partition("?")
             state = host.state
             headers = []  # (a loop costs less than a comprehension, a function on Python 3.11)
-            for name, value in exchange.raw_headers:
-                headers.append((name.lower(), value))
+            raw = iter(exchange.raw_fields)  # (flat: name, value, name, value...)
+            for name in raw:
+                headers.append((name.lower(), next(raw)))  # noqa: PERF401 - (see above)
             scope = {
                 "type": "http",
                 "asgi": _ASGI,

@@ -20,7 +20,7 @@ import httptools
 
 from .._tls import TLSInfo, close_transport, tls_info
 from ._exchange import Exchange
-from ._models import Request, received_request
+from ._models import Request, field_pairs
 
 if TYPE_CHECKING:
     from ._server import HTTPServer
@@ -95,6 +95,8 @@ class HTTPConnection(asyncio.Protocol):
         self.hosts = 0  # Host field lines of the request being parsed
         self.connection_field = 0  # what the request has that persistence hangs on (bits above)
         self.client: tuple[str, int] | None = None
+        #: The client's host and port as a PackedRequest keeps them (``None, None``: no client).
+        self.client_fields: tuple[str | None, int | None] = (None, None)
         self.tls: TLSInfo | None = None
         self.closing = False
         self.reading_paused = False
@@ -127,7 +129,9 @@ class HTTPConnection(asyncio.Protocol):
             transport.close()
             return
         peer = transport.get_extra_info("peername")
-        self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        if isinstance(peer, tuple):
+            self.client = (peer[0], peer[1])
+            self.client_fields = (peer[0], peer[1])
         if self.server._tls is not None:
             self.tls = tls_info(transport)
         self.server.connections[self] = None
@@ -235,7 +239,9 @@ class HTTPConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
-        exchange.raw_headers.append((name, value))
+        raw = exchange.raw_fields
+        raw.append(name)
+        raw.append(value)
         size = len(name)
         self.header_bytes += size + len(value) + 4
         if size == 4:
@@ -340,21 +346,24 @@ class HTTPConnection(asyncio.Protocol):
         exchange.complete = True
         parts = exchange.body_parts
         server = self.server
-        request = exchange.request = received_request(
+        # Kept packed (see PackedRequest): the Request is made when someone reads it.
+        host, port = self.client_fields
+        packed = exchange.packed = (
             exchange.method,
             exchange.target,
-            exchange.raw_headers,
             (parts[0] if len(parts) == 1 else b"".join(parts)) if parts else b"",
             exchange.http_version,
-            self.client,
+            host,
+            port,
             _time(),
             self.scheme,
             self.tls,
+            *exchange.raw_fields,
         )
         if server._stubs_made is None:
-            server._journal.append(request)
+            server._journal.append(packed)
         else:
-            server.record(request)  # (it knows which requests the admin API keeps to itself)
+            server.record(packed)  # (it knows which requests the admin API keeps to itself)
         if exchange.body_listener is not None:
             exchange.body_listener(None)
             exchange.body_listener = None
@@ -439,7 +448,7 @@ class HTTPConnection(asyncio.Protocol):
             Request(
                 method=exchange.method,
                 target=exchange.target,
-                headers=exchange.raw_headers,
+                headers=field_pairs(exchange.raw_fields),
                 body=exchange.body,
                 client=self.client,
                 received_at=time.time(),
@@ -538,7 +547,7 @@ class HTTPConnection(asyncio.Protocol):
             Request(
                 method=exchange.method if exchange else "",
                 target=exchange.target if exchange else "",
-                headers=exchange.raw_headers if exchange else [],
+                headers=field_pairs(exchange.raw_fields) if exchange else [],
                 body=b"",
                 client=self.client,
                 received_at=time.time(),

@@ -23,7 +23,7 @@ from .._core.framing import (
     plan_framing,
     reason_phrase,
 )
-from ._models import Request, Response
+from ._models import PackedRequest, Request, Response, unpack_request
 
 if TYPE_CHECKING:
     from ._connection import HTTPConnection, _Refused
@@ -72,6 +72,7 @@ class Exchange:
     """One request and its response on a connection. Loop-side only unless noted."""
 
     __slots__ = (
+        "_request",
         "body_listener",
         "body_parts",
         "body_size",
@@ -86,10 +87,10 @@ class Exchange:
         "http_version",
         "keep_alive",
         "method",
-        "raw_headers",
+        "packed",
+        "raw_fields",
         "refusal",
         "remaining",
-        "request",
         "target",
     )
 
@@ -97,7 +98,8 @@ class Exchange:
         self.conn = conn
         self.method = ""
         self.target = ""
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        #: The field lines as received, flat: name, value, name, value... (bytes).
+        self.raw_fields: list[bytes] = []
         #: The request's Content-Length field value as sent (``None``: none).
         self.content_length: bytes | None = None
         self.http_version = "1.1"
@@ -105,7 +107,9 @@ class Exchange:
         self.body_parts: list[bytes] = []
         self.body_size = 0
         self.complete = False
-        self.request: Request | None = None
+        #: The request as the journal keeps it, once complete and well-formed.
+        self.packed: PackedRequest | None = None
+        self._request: Request | None = None
         self.refusal: _Refused | None = None
         self.dispatched = False
         self.head_sent = False
@@ -126,15 +130,24 @@ class Exchange:
     # -- request side ------------------------------------------------------------------------
 
     @property
+    def request(self) -> Request | None:
+        """The request, once complete and well-formed (made on first use: most hosts need none)."""
+        request = self._request
+        if request is None and self.packed is not None:
+            request = self._request = unpack_request(self.packed)
+        return request
+
+    @property
     def body(self) -> bytes:
         """The body received so far."""
         return b"".join(self.body_parts)
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a request field by lower-case name."""
-        for key, value in self.raw_headers:
-            if key.lower() == name:
-                return value
+        raw = self.raw_fields
+        for index in range(0, len(raw), 2):
+            if raw[index].lower() == name:
+                return raw[index + 1]
         return None
 
     def listen_to_body(self, listener: Callable[[bytes | None], None]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as _json
 from collections.abc import AsyncIterable, Iterable, Mapping
+from itertools import chain
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -13,7 +14,16 @@ from .._errors import ConfigurationError
 from .._tls import TLSInfo
 from ._fields import Headers, Query
 
-__all__ = ["Body", "Request", "Response", "origin_form", "received_request", "to_response"]
+__all__ = [
+    "Body",
+    "PackedRequest",
+    "Request",
+    "Response",
+    "field_pairs",
+    "origin_form",
+    "to_response",
+    "unpack_request",
+]
 
 Body = bytes | bytearray | memoryview | str | Iterable[bytes] | AsyncIterable[bytes]
 
@@ -40,7 +50,7 @@ def origin_form(target: str) -> str:
 class _RequestFields:
     """The fields of a :class:`Request`, stored plainly.
 
-    :func:`received_request` fills one in with plain slot stores, then makes it a Request
+    :func:`unpack_request` fills one in with plain slot stores, then makes it a Request
     (whose ``__setattr__`` refuses every store): a fifth of what storing through
     ``object.__setattr__`` costs, once per request received.
     """
@@ -48,7 +58,7 @@ class _RequestFields:
     __slots__ = (
         "_headers",
         "_query",
-        "_raw_headers",
+        "_raw_fields",
         "body",
         "client",
         "error",
@@ -70,9 +80,8 @@ class _RequestFields:
     error: str | None
     tls: TLSInfo | None
     _headers: Headers | None
-    #: The fields as received (a tuple: once the collector has seen it, it tracks it no more,
-    #: so a long journal costs it one object per request, the Request).
-    _raw_headers: tuple[tuple[bytes, bytes], ...]
+    #: The field lines as received, flat: name, value, name, value... (as PackedRequest).
+    _raw_fields: tuple[bytes, ...]
     _query: Query | None
 
 
@@ -121,13 +130,13 @@ class Request(_RequestFields):
         set_(self, "_query", None)
         if isinstance(headers, Headers):
             set_(self, "_headers", headers)
-            set_(self, "_raw_headers", ())
+            set_(self, "_raw_fields", ())
         elif isinstance(headers, list) and headers and isinstance(headers[0][0], bytes):
             set_(self, "_headers", None)
-            set_(self, "_raw_headers", tuple(headers))
+            set_(self, "_raw_fields", tuple(chain.from_iterable(headers)))
         else:
             set_(self, "_headers", Headers(headers))  # type: ignore[arg-type]
-            set_(self, "_raw_headers", ())
+            set_(self, "_raw_fields", ())
 
     @property
     def headers(self) -> Headers:
@@ -136,7 +145,7 @@ class Request(_RequestFields):
         if headers is None:
             headers = Headers(
                 (name.decode("latin-1"), value.decode("latin-1"))
-                for name, value in self._raw_headers
+                for name, value in field_pairs(self._raw_fields)
             )
             object.__setattr__(self, "_headers", headers)
         return headers
@@ -292,31 +301,55 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
     )
 
 
-def received_request(  # noqa: PLR0917 - positional: called once per request, by the parser
-    method: str,
-    target: str,
-    raw_headers: list[tuple[bytes, bytes]],
-    body: bytes,
-    http_version: str,
-    client: tuple[str, int] | None,
-    received_at: float,
-    scheme: str,
-    tls: TLSInfo | None,
-) -> Request:
-    """A well-formed request as a connection parsed it: the server's fast way to make one."""
+#: A well-formed request as a server's journal keeps it (:func:`unpack_request` makes the
+#: :class:`Request`): method, target, body, HTTP version, the client's host and port (``None``
+#: and ``None``: no client), received at, scheme, TLS, then the field lines, flat (name, value,
+#: name, value...). One flat tuple of strings, bytes and numbers, which the cyclic garbage
+#: collector stops tracking the first time it sees it (a tuple holding tuples can take it more
+#: collections, and reach the oldest generation). A long journal of Requests (objects it tracks
+#: for ever) cost every full collection a visit to each: a tenth of the throughput under load.
+#: Over TLS it holds the connection's :class:`TLSInfo`, an object that it tracks.
+PackedRequest = tuple[
+    str,
+    str,
+    bytes,
+    str,
+    str | None,
+    int | None,
+    float,
+    str,
+    TLSInfo | None,
+    *tuple[bytes, ...],
+]
+
+
+def field_pairs(raw_fields: list[bytes] | tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+    """Flat field lines (name, value, name, value...) as ``(name, value)`` pairs."""
+    items = iter(raw_fields)
+    return list(zip(items, items, strict=True))
+
+
+def unpack_request(entry: Request | PackedRequest) -> Request:
+    """The :class:`Request` of a journal entry: a request kept packed, or a Request as is."""
+    if type(entry) is not tuple:
+        return entry  # type: ignore[return-value] # (a Request: refused requests are kept so)
     request = object.__new__(_RequestFields)
-    request.method = method
-    request.target = target
-    request.body = body
-    request.http_version = http_version
-    request.client = client
-    request.received_at = received_at
-    request.scheme = scheme
+    (
+        request.method,
+        request.target,
+        request.body,
+        request.http_version,
+        host,
+        port,
+        request.received_at,
+        request.scheme,
+        request.tls,
+    ) = entry[:9]
+    request.client = None if host is None or port is None else (host, port)
+    request._raw_fields = entry[9:]
     request.error = None
-    request.tls = tls
     request._query = None
     request._headers = None
-    request._raw_headers = tuple(raw_headers)
     request.__class__ = Request
     return request  # type: ignore[return-value]
 

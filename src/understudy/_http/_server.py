@@ -30,7 +30,7 @@ from ._directory import DirectoryHost
 from ._exchange import Exchange
 from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
-from ._models import Request, Response
+from ._models import PackedRequest, Request, Response, unpack_request
 from ._record import Recorder
 from ._wiremock import Stubs
 from ._wsgi import WSGIApp, WSGIHost
@@ -167,7 +167,7 @@ class HTTPServer(Server):
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
         self.send_timeout = send_timeout
-        self._journal: Journal[Request] = Journal("request", journal_size)
+        self._journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
         #: The open connections (a dict as an ordered set: an empty one is a third the size).
         self.connections: dict[HTTPConnection, None] = {}
         self._listeners: list[asyncio.AbstractServer] = []
@@ -457,10 +457,13 @@ class HTTPServer(Server):
         stubs = self._stubs_made
         return None if stubs is None else stubs.admin
 
-    def record(self, request: Request) -> None:
+    def record(self, request: Request | PackedRequest) -> None:
+        """Keep ``request`` in the journal, unless it is the admin API's own."""
         stubs = self._stubs_made
-        if stubs is not None and stubs.admin is not None and is_admin(request.target):
-            return  # the admin API's own requests are not journaled
+        if stubs is not None and stubs.admin is not None:
+            target = request[1] if isinstance(request, tuple) else request.target
+            if is_admin(target):
+                return
         self._journal.append(request)
 
     def record_error(self, error: BaseException) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from ._exchange import Exchange
-from ._models import origin_form
+from ._models import field_pairs, origin_form
 from ._send import ThreadResponder
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def _environ(server: HTTPServer, exchange: Exchange, wsgi_input: WSGIInput) -> d
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
-    for raw_name, raw_value in exchange.raw_headers:
+    for raw_name, raw_value in field_pairs(exchange.raw_fields):
         name = raw_name.decode("latin-1").upper().replace("-", "_")
         value = raw_value.decode("latin-1")
         if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
