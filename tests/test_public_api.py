@@ -37,6 +37,13 @@ def test_errors_derive_from_the_root_and_the_builtin_a_caller_catches() -> None:
             assert issubclass(value, understudy.UnderstudyError), name
 
 
+def test_the_tests_import_the_package_beside_them() -> None:
+    """A ``.venv`` shared with another checkout (a symlink) imports that checkout's code: the
+    tests would pass or fail on code other than the one they sit beside."""
+    beside = pathlib.Path(__file__).resolve().parents[1] / "src" / "understudy"
+    assert SRC.resolve() == beside, f"understudy is imported from {SRC}, not from {beside}"
+
+
 FORBIDDEN_IN_CORE = {"socket", "threading", "selectors", "asyncio", "concurrent"}
 
 
