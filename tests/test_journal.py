@@ -152,6 +152,38 @@ def test_a_journaled_request_is_kept_as_a_tuple_the_collector_stops_tracking() -
     assert server.requests == [first, second]  # (each read makes equal Requests)
 
 
+def test_a_match_that_takes_its_time_holds_up_no_request() -> None:
+    """A wait looks without the journal's lock: the server records and answers meanwhile."""
+    with HTTPServer(response=Response(204)) as server:
+        get(server.url + "/first")
+        asked: list[str] = []
+
+        def second(request: Request) -> bool:
+            if not asked:  # its first look: a request is answered only if the append never waits
+                asked.append(request.path)
+                get(server.url + "/second")
+            return request.path == "/second"
+
+        found = server.wait_for_requests(1, match=second, timeout=5)
+    assert ([request.path for request in found], asked) == (["/second"], ["/first"])
+
+
+@pytest.mark.asyncio
+async def test_an_async_match_that_takes_its_time_holds_up_no_request() -> None:
+    async with HTTPServer(response=Response(204)) as server:
+        get(server.url + "/first")
+        asked: list[str] = []
+
+        def second(request: Request) -> bool:
+            if not asked:
+                asked.append(request.path)
+                get(server.url + "/second")
+            return request.path == "/second"
+
+        found = await server.wait_for_requests_async(1, match=second, timeout=5)
+    assert ([request.path for request in found], asked) == (["/second"], ["/first"])
+
+
 # -- appends from the loop's thread while waits look (append takes no lock unless one waits) --
 
 

@@ -79,9 +79,10 @@ class Journal(Generic[T]):
         ``entry`` is a ``T``, or what ``unpack`` makes one of.
 
         No lock unless someone waits: a waiter counts itself in ``_waiting`` (under the lock)
-        before it looks at the entries, and this looks at ``_waiting`` after appending, so either
-        the waiter sees the entry or this sees the waiter and wakes it under the lock (the GIL
-        orders the two threads' steps).
+        before it looks at the entries, and this looks at ``_waiting`` after appending and
+        counting, so either the waiter sees the entry (or, under the lock before it sleeps, the
+        count changed while it looked) or this sees the waiter and wakes it under the lock (the
+        GIL orders the two threads' steps).
         """
         entries = self._entries
         if entries is None:
@@ -150,17 +151,23 @@ class Journal(Generic[T]):
             if self._cond is None:
                 self._cond = threading.Condition(self._lock)
             cond = self._cond
-            self._waiting += 1
-            try:
-                while True:
-                    found = self._matching(count, match)
-                    if found is not None:
-                        return found
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise self._timeout(count, match, timeout)
-                    cond.wait(remaining)
-            finally:
+            self._waiting += 1  # (before looking: see append)
+        try:
+            while True:
+                seen = self.total
+                # Looked at without the lock: an append on the loop's thread never waits for
+                # the entries to be unpacked, nor for ``match`` (the test's code), to run.
+                found = self._matching(count, match)
+                if found is not None:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._timeout(count, match, timeout)
+                with self._lock:
+                    if self.total == seen:  # (else one came while it looked: look again)
+                        cond.wait(remaining)
+        finally:
+            with self._lock:
                 self._waiting -= 1
 
     async def wait_for_async(
@@ -175,10 +182,13 @@ class Journal(Generic[T]):
         waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
         try:
             while True:
+                seen = self.total
+                found = self._matching(count, match)  # (without the lock: see wait_for)
+                if found is not None:
+                    return found
                 with self._lock:
-                    found = self._matching(count, match)
-                    if found is not None:
-                        return found
+                    if self.total != seen:
+                        continue  # one came while it looked: look again
                     waiter = (loop, loop.create_future())
                     self._async_waiters.append(waiter)
                 future = waiter[1]
@@ -188,8 +198,7 @@ class Journal(Generic[T]):
                 try:
                     await asyncio.wait_for(future, remaining)
                 except TimeoutError:
-                    with self._lock:
-                        found = self._matching(count, match)
+                    found = self._matching(count, match)
                     if found is not None:
                         return found
                     raise self._timeout(count, match, timeout) from None
@@ -202,12 +211,12 @@ class Journal(Generic[T]):
                     self._async_waiters.remove(waiter)
 
     def _matching(self, count: int, match: Callable[[T], bool] | None) -> list[T] | None:
-        entries = self._entries or ()
-        if match is None:
-            return self._read(list(entries)[:count]) if len(entries) >= count else None
         # Over a copy (made in one step, under the GIL): an append takes no lock, so it may
         # come while ``match`` runs, and a deque changed under an iteration raises.
-        found = [entry for entry in self._read(list(entries)) if match(entry)]
+        entries = list(self._entries or ())
+        if match is None:
+            return self._read(entries[:count]) if len(entries) >= count else None
+        found = [entry for entry in self._read(entries) if match(entry)]
         return found[:count] if len(found) >= count else None
 
     def _timeout(
