@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -46,6 +49,40 @@ def test_mappings_crud(admin: understudy.HTTPServer) -> None:
     assert requests.delete(f"{base}/{ident}", timeout=5).status_code == 200
     assert requests.get(f"{base}/{ident}", timeout=5).status_code == 404
     assert requests.get(base, timeout=5).json()["mappings"] == []
+
+
+@pytest.mark.parametrize("host", ["wsgi", "asgi"])
+def test_an_admin_request_whose_body_comes_later_reaches_the_admin_api(host: str) -> None:
+    """With an app that streams request bodies, the admin API still gets its requests."""
+
+    def wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"from the app"]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"from the app"})
+
+    app = {"wsgi": wsgi_app} if host == "wsgi" else {"asgi": asgi_app}
+    with understudy.HTTPServer(admin=True, **app) as server:
+        body = json.dumps({"request": {"url": "/a"}, "response": {"body": "stub"}}).encode()
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
+        try:
+            connection.putrequest("POST", "/__admin/mappings")
+            connection.putheader("Content-Length", str(len(body)))
+            connection.putheader("Expect", "100-continue")  # (the head alone, then the body)
+            connection.endheaders()
+            assert connection.sock is not None
+            interim = connection.sock.recv(64)
+            connection.send(body)
+            answer = connection.getresponse()
+            assert (interim, answer.status) == (b"HTTP/1.1 100 Continue\r\n\r\n", 201)
+            answer.read()
+        finally:
+            connection.close()
+        assert requests.get(server.url + "/a", timeout=5).text == "stub"
 
 
 def test_a_bad_mapping_is_refused_naming_the_field(admin: understudy.HTTPServer) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import understudy.tls
 from understudy import ConfigurationError, HTTPServer, Request, Response
 
 TIMEOUT = 5.0
@@ -125,6 +126,26 @@ def test_a_slow_reader_is_aborted_after_send_timeout(sockets: list[socket.socket
     assert recorded.target == "/big"
     assert recorded.error is not None
     assert "send_timeout" in recorded.error
+
+
+def test_a_slow_reader_over_tls_is_recorded_with_the_connection_s_tls(
+    sockets: list[socket.socket],
+) -> None:
+    # (In pieces: asyncio's TLS transport encrypts one write whole into the socket's buffer
+    # without pausing the protocol, so only a later write finds the client not reading.)
+    chunks = [b"x" * (1024 * 1024)] * 32
+    with HTTPServer(
+        handler=lambda request: Response(200, iter(chunks)), send_timeout=SHORT, tls=True
+    ) as server:
+        raw = connect(server, sockets, SO_RCVBUF=4096)
+        reader = understudy.tls.client_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        sockets.append(reader)
+        reader.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        [recorded] = server.wait_for_requests(1, match=lambda r: r.error is not None)
+    assert recorded.error is not None
+    assert "send_timeout" in recorded.error
+    assert recorded.tls is not None
+    assert recorded.tls.version.startswith("TLS")
 
 
 def test_stop_does_not_wait_for_a_slow_reader(sockets: list[socket.socket]) -> None:

@@ -552,6 +552,7 @@ class HTTPConnection(asyncio.Protocol):
                 client=self.client,
                 received_at=time.time(),
                 scheme=self.scheme,
+                tls=self.tls,
                 error=f"the client did not read the response within send_timeout "
                 f"({self.server.send_timeout:g} s); the connection was aborted",
             )

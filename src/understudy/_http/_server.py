@@ -79,7 +79,8 @@ class HTTPServer(Server):
             then closed (RFC 9112 §9.3), and a request whose body stalled gets 408, recorded.
         send_timeout: seconds a response may wait on a client that does not read it (30.0 by
             default; ``None``: no limit); the connection is then aborted, and the request is
-            recorded again with the reason.
+            recorded again with the reason. Over TLS it counts from the response's second
+            piece: asyncio's TLS transport takes a piece whole, however large, without pausing.
         tls: serve HTTPS (RFC 9110 §4.2.2): ``True``, or :class:`~understudy.TLS` settings
             (client certificates, a deliberately bad certificate, protocol versions). The
             certificate comes from the test CA of :mod:`understudy.tls`; :attr:`url` starts
@@ -439,10 +440,12 @@ class HTTPServer(Server):
     @property
     def streams_body(self) -> bool:
         expectations = self._expectations
+        stubs = self._stubs_made
         return (
             self._host_of_behaviour.streams_body
             and not self._mounts
             and not (expectations.unordered or expectations.ordered)
+            and (stubs is None or stubs.admin is None)  # (the admin API reads whole requests)
         )
 
     @property
