@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+import understudy.tls
 from understudy import ConfigurationError, HTTPServer, Request, Response, WaitTimeout
 from understudy._journal import Journal
 
@@ -130,17 +131,22 @@ async def test_every_read_of_a_journal_sees_its_entries_unpacked() -> None:
     assert "'abab'" in str(raised.value)  # (the timeout lists entries as a reader sees them)
 
 
-def test_a_journaled_request_is_kept_as_a_tuple_the_collector_stops_tracking() -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_a_journaled_request_is_kept_as_a_tuple_the_collector_stops_tracking(tls: bool) -> None:
     """A long journal must cost the cyclic GC nothing: Requests (tracked objects) cost a tenth
     of the throughput under load, in full collections visiting each one."""
-    with HTTPServer(response=Response(204)) as server:
+    context = understudy.tls.client_context() if tls else None
+    with HTTPServer(response=Response(204), tls=tls) as server:
         for path in ("/a?x=1", "/b"):
             request = urllib.request.Request(
                 server.url + path, headers={"X-Twice": "1"}, method="POST", data=b"body"
             )
             request.add_header("X-Other", "2")
-            urllib.request.urlopen(request, timeout=5).close()
+            urllib.request.urlopen(request, timeout=5, context=context).close()
         server.wait_for_requests(2)
+        # Untracked the first time the collector sees them, but for what they hold that it had
+        # not seen before (the connection's TLS fields, a tuple): those go first, they next.
+        gc.collect()
         gc.collect()
         entries = list(server._journal._entries or ())
         first, second = server.requests
@@ -149,6 +155,13 @@ def test_a_journaled_request_is_kept_as_a_tuple_the_collector_stops_tracking() -
     assert (first.method, first.path, first.query["x"], first.body) == ("POST", "/a", "1", b"body")
     assert (first.headers["x-twice"], first.headers["x-other"]) == ("1", "2")
     assert second.target == "/b"
+    assert first.client is not None
+    assert first.client[0] == "127.0.0.1"
+    if tls:
+        assert first.tls is not None
+        assert (first.tls.version[:3], first.tls.alpn_protocol) == ("TLS", None)
+    else:
+        assert first.tls is None
     assert server.requests == [first, second]  # (each read makes equal Requests)
 
 

@@ -98,6 +98,8 @@ class HTTPConnection(asyncio.Protocol):
         #: The client's host and port as a PackedRequest keeps them (``None, None``: no client).
         self.client_fields: tuple[str | None, int | None] = (None, None)
         self.tls: TLSInfo | None = None
+        #: The TLSInfo's fields, as a PackedRequest keeps them (``None``: plain HTTP).
+        self.tls_fields: tuple[str, str, str | None, str | None] | None = None
         self.closing = False
         self.reading_paused = False
         self._writable: asyncio.Future[None] | None = None
@@ -133,7 +135,9 @@ class HTTPConnection(asyncio.Protocol):
             self.client = (peer[0], peer[1])
             self.client_fields = (peer[0], peer[1])
         if self.server._tls is not None:
-            self.tls = tls_info(transport)
+            tls = self.tls = tls_info(transport)
+            if tls is not None:
+                self.tls_fields = (tls.version, tls.cipher, tls.alpn_protocol, tls.peer_subject)
         self.server.connections[self] = None
         self._wait("idle", self.server.idle_timeout)
 
@@ -357,7 +361,7 @@ class HTTPConnection(asyncio.Protocol):
             port,
             _time(),
             self.scheme,
-            self.tls,
+            self.tls_fields,
             *exchange.raw_fields,
         )
         if server._stubs_made is None:

@@ -308,7 +308,7 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
 #: collector stops tracking the first time it sees it (a tuple holding tuples can take it more
 #: collections, and reach the oldest generation). A long journal of Requests (objects it tracks
 #: for ever) cost every full collection a visit to each: a tenth of the throughput under load.
-#: Over TLS it holds the connection's :class:`TLSInfo`, an object that it tracks.
+#: TLS: the :class:`TLSInfo`'s fields (version, cipher, ALPN protocol, peer subject) or ``None``.
 PackedRequest = tuple[
     str,
     str,
@@ -318,7 +318,7 @@ PackedRequest = tuple[
     int | None,
     float,
     str,
-    TLSInfo | None,
+    tuple[str, str, str | None, str | None] | None,
     *tuple[bytes, ...],
 ]
 
@@ -343,9 +343,10 @@ def unpack_request(entry: Request | PackedRequest) -> Request:
         port,
         request.received_at,
         request.scheme,
-        request.tls,
+        tls,
     ) = entry[:9]
     request.client = None if host is None or port is None else (host, port)
+    request.tls = None if tls is None else TLSInfo(*tls)
     request._raw_fields = entry[9:]
     request.error = None
     request._query = None
