@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import errno
+import gc
 import http.client
 import socket
 import threading
 import urllib.error
 import urllib.request
+import weakref
+from typing import Any
 
 import pytest
+import requests
 
 import understudy
+import understudy.tls
 from understudy import AddressInUse, ConfigurationError, HTTPServer, Response, WaitTimeout
 
 OK = Response(200, "ok")
@@ -285,3 +290,72 @@ def test_a_server_keeps_its_attributes_in_the_compact_form(options: dict[str, ob
             urllib.request.urlopen(server.url + "/x", timeout=5.0).close()
             server.wait_for_requests(1)
     assert len(vars(server)) <= 29, sorted(vars(server))
+
+
+async def _asgi_reading_the_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [environ["wsgi.input"].read()]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"response": Response(200, "ok")},
+        {"handler": lambda request: Response(200, request.body)},
+        {"asgi": _asgi_reading_the_body},
+        {"wsgi": _wsgi_app},
+        {"response": Response(200, "ok"), "tls": True},
+        {"response": Response(200, "ok"), "conditions": understudy.Conditions(latency=0.001)},
+    ],
+    ids=["nothing", "response", "handler", "asgi", "wsgi", "tls", "conditions"],
+)
+def test_a_stopped_server_the_test_drops_is_freed_at_once(options: dict[str, Any]) -> None:
+    """No reference cycle holds a stopped server: its journal (which the cyclic GC has no reason
+    to look at) goes as soon as the test lets go of it, not whenever the GC next runs."""
+    server = HTTPServer(**options).start()
+    server.expect("GET", "/expected").respond(204)
+    verify = understudy.tls.ca_bundle() if options.get("tls") else True
+    with requests.Session() as session:  # (kept alive: the server closes it at stop)
+        for path in ("/one", "/two"):
+            session.post(server.url + path, data=b"body", verify=verify, timeout=5)
+        assert session.get(server.url + "/expected", verify=verify, timeout=5).status_code == 204
+        server.stop()
+    try:
+        server.check()
+    except Exception:
+        pass
+    assert len(server.requests) == 3
+    gc.disable()
+    try:
+        freed = weakref.ref(server)
+        del server
+        assert freed() is None, [type(holder).__name__ for holder in gc.get_referrers(freed())]
+    finally:
+        gc.enable()
+
+
+def test_a_server_never_started_the_test_drops_is_freed_at_once() -> None:
+    server = HTTPServer(response=Response(200))
+    server.expect("GET", "/").respond(204)
+    server.serve_directory("/files", ".")
+    gc.disable()
+    try:
+        freed = weakref.ref(server)
+        del server
+        assert freed() is None
+    finally:
+        gc.enable()

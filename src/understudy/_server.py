@@ -95,7 +95,7 @@ class Server:
         self._errors_lock = threading.Lock()
         self._seed = check_seed(seed)
         self._random: random.Random | None = None  # made on first use: idle servers stay small
-        self._shaper = Shaper(self, check_conditions(conditions))
+        self._shaper = Shaper(check_conditions(conditions))
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -310,7 +310,7 @@ class Server:
         if not self.running or runtime is None:
             self._shaper.conditions = checked
             return
-        runtime.call(self._shaper.set(checked), _START_TIMEOUT, twin="set_conditions_async")
+        runtime.call(self._shaper.set(checked, self), _START_TIMEOUT, twin="set_conditions_async")
 
     async def set_conditions_async(self, conditions: Conditions | None) -> None:
         """The awaitable twin of :meth:`set_conditions`."""
@@ -319,7 +319,7 @@ class Server:
         if not self.running or runtime is None:
             self._shaper.conditions = checked
             return
-        await runtime.call_async(self._shaper.set(checked))
+        await runtime.call_async(self._shaper.set(checked, self))
 
     async def _listen(
         self, factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket, **options: Any
@@ -333,14 +333,14 @@ class Server:
         ``ssl_handshake_timeout`` is ``TLS(handshake_timeout=...)``.
         """
         if options.get("ssl") is None:
-            return await self._shaper.listen(factory, sock, options)
+            return await self._shaper.listen(factory, sock, options, self)
         handshakes = _Handshakes(factory)
         tls = self._tls
         options.setdefault(
             "ssl_handshake_timeout",
             DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout,
         )
-        listener = await self._shaper.listen(handshakes, sock, options)
+        listener = await self._shaper.listen(handshakes, sock, options, self)
         _HANDSHAKES[listener] = handshakes
         return listener
 

@@ -31,11 +31,13 @@ class ShapedProtocol(asyncio.Protocol):
     The server's protocol gets a :class:`_ShapedTransport` instead of the real one.
     """
 
-    def __init__(self, shaper: Shaper, inner: Any, conditions: Conditions) -> None:
+    def __init__(
+        self, shaper: Shaper, inner: Any, conditions: Conditions, rng: random.Random
+    ) -> None:
         self._shaper = shaper
         self._inner = inner
         self._loop = asyncio.get_running_loop()
-        self._rng = random.Random(shaper.server.random.getrandbits(64))  # noqa: S311 - as above
+        self._rng = rng
         self._real: asyncio.Transport | None = None
         self._transport = _ShapedTransport(self)
         self._made = False  # inner.connection_made called
@@ -105,6 +107,9 @@ class ShapedProtocol(asyncio.Protocol):
         if self._made and not self._lost:
             self._lost = True
             self._inner.connection_lost(exc)
+        # Let go of the server's protocol (it and its transport refer to each other): a stopped
+        # server the test drops is then freed at once, not when the cyclic GC comes round.
+        self._inner = None
 
     def pause_writing(self) -> None:
         self._real_writing_paused = True
@@ -175,6 +180,8 @@ class ShapedProtocol(asyncio.Protocol):
         self._update_flow()
 
     def _deliver_up(self, item: bytes | str) -> None:
+        if self._inner is None:
+            return  # (lost)
         if isinstance(item, bytes):
             if item:
                 _feed(self._inner, item)

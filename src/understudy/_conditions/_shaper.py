@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import random
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -37,11 +38,11 @@ class Shaper:
         "_reopened",
         "conditions",
         "connections",
-        "server",
     )
 
-    def __init__(self, server: Server, conditions: Conditions | None) -> None:
-        self.server = server
+    # (It does not keep its server: a server dropped by the test is then freed at once, not
+    # when the cyclic GC comes round.)
+    def __init__(self, conditions: Conditions | None) -> None:
         self.conditions = conditions
         #: Connections wrapped so far and still open (a dict: smaller than a set when empty).
         self.connections: dict[ShapedProtocol, None] = {}
@@ -52,30 +53,32 @@ class Shaper:
         self._refusing = False
         self._reopened = False
 
-    def factory(self, make: Callable[[], Any]) -> Callable[[], Any]:
-        """Wrap a protocol factory: each connection accepted while conditions are set is shaped."""
+    def factory(self, make: Callable[[], Any], server: Server) -> Callable[[], Any]:
+        """Wrap a protocol factory: each connection accepted while conditions are set is shaped
+        (with a random source drawn from ``server``'s)."""
 
-        return _Factory(self, make)
+        return _Factory(self, make, server)
 
     async def listen(
-        self, make: Callable[[], Any], sock: socket.socket, options: dict[str, Any]
+        self, make: Callable[[], Any], sock: socket.socket, options: dict[str, Any], server: Server
     ) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
-        listener = await loop.create_server(self.factory(make), sock=sock, **options)
+        listener = await loop.create_server(self.factory(make, server), sock=sock, **options)
         self._listeners.append((listener, make, sock, options))
         if self.conditions is not None and self.conditions.refuse:
             await self._refuse()
         return listener
 
-    async def set(self, conditions: Conditions | None) -> None:
-        """On the loop: apply ``conditions`` to new connections, open shaped ones and listeners."""
+    async def set(self, conditions: Conditions | None, server: Server) -> None:
+        """On the loop: apply ``conditions`` to new connections, open shaped ones and listeners
+        (``server``'s, whose sockets a listener bound again joins)."""
         self.conditions = conditions
         for connection in list(self.connections):
             connection.update(conditions)
         if conditions is not None and conditions.refuse:
             await self._refuse()
         elif self._refusing:
-            await self._reopen()
+            await self._reopen(server)
 
     async def _refuse(self) -> None:
         if self._refusing:
@@ -87,7 +90,7 @@ class Shaper:
         ]
         await close_listeners([listener for listener, _, _, _ in self._listeners])
 
-    async def _reopen(self) -> None:
+    async def _reopen(self, server: Server) -> None:
         self._refusing = False
         self._reopened = True
         loop = asyncio.get_running_loop()
@@ -95,8 +98,8 @@ class Shaper:
         self._listeners = []
         for make, family, address, options in closed:
             sock = _bind_again(family, address)
-            self.server._sockets.append(sock)
-            listener = await loop.create_server(self.factory(make), sock=sock, **options)
+            server._sockets.append(sock)
+            listener = await loop.create_server(self.factory(make, server), sock=sock, **options)
             self._listeners.append((listener, make, sock, options))
 
     def stop(self) -> None:
@@ -117,18 +120,20 @@ class _Factory:
     """A protocol factory that shapes each connection while conditions are set (a slotted
     object: it lives as long as the listener, so it is kept smaller than a closure)."""
 
-    __slots__ = ("make", "shaper")
+    __slots__ = ("make", "server", "shaper")
 
-    def __init__(self, shaper: Shaper, make: Callable[[], Any]) -> None:
+    def __init__(self, shaper: Shaper, make: Callable[[], Any], server: Server) -> None:
         self.shaper = shaper
         self.make = make
+        self.server = server  # (until the listener is closed: then the shaper lets go of it)
 
     def __call__(self) -> Any:
         protocol = self.make()
         conditions = self.shaper.conditions
         if conditions is None:
             return protocol  # nothing to apply: the server's own protocol, at full speed
-        return ShapedProtocol(self.shaper, protocol, conditions)
+        rng = random.Random(self.server.random.getrandbits(64))  # noqa: S311 - test data
+        return ShapedProtocol(self.shaper, protocol, conditions, rng)
 
 
 def _bind_again(family: int, address: Any) -> socket.socket:

@@ -69,6 +69,10 @@ def _flush_all() -> None:
 os.register_at_fork(after_in_child=_UNFLUSHED.clear)
 
 
+#: What a connection's parser becomes once it is lost (see connection_lost): fed nothing.
+_NO_PARSER = httptools.HttpRequestParser(object())
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to refuse a request with a status code."""
 
@@ -155,6 +159,12 @@ class HTTPConnection(asyncio.Protocol):
             exchange.notify_done()
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
+        # Let go of what refers back to this connection (its exchanges, the parser's callbacks):
+        # with no cycle through it, a stopped server the test drops is freed at once, journal
+        # and all, not when the cyclic GC comes round (a packed journal gives it no reason to).
+        self.queue.clear()
+        self.parsing = self.deferred = self.answered = None
+        self.parser = _NO_PARSER
 
     def data_received(self, data: bytes) -> None:
         if self.broken:

@@ -349,18 +349,12 @@ class Expectation:
 class Expectations:
     """The expectations of one server: choosing, reporting, verifying. Thread-safe."""
 
-    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
         self.lock = threading.Lock()
         self.unordered: list[Expectation] = []
         self.ordered: list[Expectation] = []
-        #: Called after an expectation is added or removed (the server's routing changes).
-        self.on_change = on_change
         #: Requests nothing answered, for the admin API (made on the first).
         self.unmatched: deque[Request] | None = None
-
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
 
     def __bool__(self) -> bool:
         return bool(self.unordered or self.ordered)
@@ -369,14 +363,12 @@ class Expectations:
         expectation = Expectation(shape, ordered=ordered, lock=self.lock)
         with self.lock:
             (self.ordered if ordered else self.unordered).append(expectation)
-        self._changed()
         return expectation
 
     def clear(self) -> None:
         with self.lock:
             self.unordered.clear()
             self.ordered.clear()
-        self._changed()
 
     def remove(self, expectation: Expectation) -> None:
         """Forget ``expectation`` (a stub mapping deleted through the admin API)."""
@@ -384,7 +376,6 @@ class Expectations:
             for group in (self.unordered, self.ordered):
                 if expectation in group:
                     group.remove(expectation)
-        self._changed()
 
     def select(self, request: Request) -> Host | None:
         """The host of the step that answers ``request``, now counted as used; or None."""

@@ -174,7 +174,9 @@ class HTTPServer(Server):
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
         self._mounts: list[tuple[str, Host]] = []
-        self._expectations = Expectations(self._routing_changed)
+        # (No callback to the server in it, nor in anything else it holds: a server dropped by
+        # the test is freed at once, with its journal, not when the cyclic GC comes round.)
+        self._expectations = Expectations()
         if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
             raise ConfigurationError(
                 f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
@@ -331,7 +333,9 @@ class HTTPServer(Server):
             form=form,
             match=match,
         )
-        return self._expectations.add(shape, ordered=False)
+        expectation = self._expectations.add(shape, ordered=False)
+        self._routing_changed()
+        return expectation
 
     def expect_in_order(
         self,
@@ -362,7 +366,9 @@ class HTTPServer(Server):
             form=form,
             match=match,
         )
-        return self._expectations.add(shape, ordered=True)
+        expectation = self._expectations.add(shape, ordered=True)
+        self._routing_changed()
+        return expectation
 
     def assert_requested(
         self,

@@ -302,6 +302,7 @@ class Stubs:
         self.remove(stub.id)
         shape = MappingShape(stub=stub, scenarios=self.scenarios)
         expectation = self.server._expectations.add(shape, ordered=False)
+        self.server._routing_changed()
         expectation.priority = stub.priority
         expectation._answer(host, None)
         self._table[stub.id] = (stub, expectation)
@@ -322,6 +323,7 @@ class Stubs:
         if found is None:
             return False
         self.server._expectations.remove(found[1])
+        self.server._routing_changed()
         return True
 
     def clear(self) -> None:
