@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,47 @@ def test_an_admin_request_whose_body_comes_later_reaches_the_admin_api(host: str
         finally:
             connection.close()
         assert requests.get(server.url + "/a", timeout=5).text == "stub"
+
+
+@pytest.mark.parametrize("host", ["wsgi", "asgi"])
+def test_an_app_beside_the_admin_api_still_gets_a_body_as_it_arrives(host: str) -> None:
+    """Only the admin API's own requests are read whole: the app's stream as they arrive."""
+    first = threading.Event()
+    parts: list[bytes] = []
+
+    def wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
+        parts.append(environ["wsgi.input"].read(3))  # (returns with the first chunk)
+        first.set()
+        parts.append(environ["wsgi.input"].read())
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"|".join(parts)]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while True:
+            message = await receive()
+            parts.append(message["body"])
+            first.set()
+            if not message["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"|".join(parts)})
+
+    app = {"wsgi": wsgi_app} if host == "wsgi" else {"asgi": asgi_app}
+    with (
+        understudy.HTTPServer(admin=True, **app) as server,
+        socket.create_connection(server.address, 5) as sock,
+    ):
+        sock.sendall(
+            b"PUT /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n"
+        )
+        assert first.wait(5)  # the app has the first part while the rest is unsent
+        sock.sendall(b"3\r\ntwo\r\n0\r\n\r\n")
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        body = answer.read()
+    assert (answer.status, body.replace(b"|", b"")) == (200, b"onetwo")
 
 
 def test_a_bad_mapping_is_refused_naming_the_field(admin: understudy.HTTPServer) -> None:

@@ -404,7 +404,7 @@ class HTTPConnection(asyncio.Protocol):
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
-        if self.server.streams_body:
+        if self.server.streams_body(exchange.target):
             if self.feeding:
                 # The rest of the request may be in the bytes being parsed: dispatch once they
                 # are, so the host sees as much of it as there is.

@@ -443,15 +443,16 @@ class HTTPServer(Server):
     def loop(self) -> asyncio.AbstractEventLoop:
         return self.runtime.loop
 
-    @property
-    def streams_body(self) -> bool:
+    def streams_body(self, target: str) -> bool:
+        """Whether a request for ``target`` goes to its host before its body has come."""
         expectations = self._expectations
         stubs = self._stubs_made
         return (
             self._host_of_behaviour.streams_body
             and not self._mounts
             and not (expectations.unordered or expectations.ordered)
-            and (stubs is None or stubs.admin is None)  # (the admin API reads whole requests)
+            # (the admin API reads whole requests; the app beside it still streams its own)
+            and not (stubs is not None and stubs.admin is not None and is_admin(target))
         )
 
     @property
