@@ -197,6 +197,43 @@ async def test_an_async_match_that_takes_its_time_holds_up_no_request() -> None:
     assert ([request.path for request in found], asked) == (["/second"], ["/first"])
 
 
+def test_a_timeout_says_what_the_wait_looked_at() -> None:
+    journal: Journal[int] = Journal("number")
+    journal.append(0)
+
+    def is_one(number: int) -> bool:
+        if journal.total == 1:
+            journal.append(1)  # arrives while the wait looks, after its copy was taken
+        return number == 1
+
+    with pytest.raises(WaitTimeout) as raised:
+        journal.wait_for(1, match=is_one, timeout=0)
+    assert "1 arrived, 0 of them matching" in str(raised.value)
+
+
+def test_an_abandoned_async_wait_collected_under_the_journal_s_lock_deadlocks_nothing() -> None:
+    """An async wait whose loop was closed without cancelling it ends when the cyclic GC
+    collects it, on whatever thread the GC runs: also one holding the journal's lock."""
+    journal: Journal[int] = Journal("number")
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(journal.wait_for_async(1, match=None, timeout=60))
+    loop.run_until_complete(asyncio.sleep(0))  # (the wait registers and sleeps)
+    loop.close()
+    del task
+    journal.append(1)  # (it cannot wake the closed loop: it lets go of the wait)
+    collected = threading.Event()
+
+    def collect_under_the_lock() -> None:
+        with journal._lock:
+            gc.collect()  # the wait's coroutine is closed here: its finally takes the lock
+        collected.set()
+
+    collector = threading.Thread(target=collect_under_the_lock, daemon=True)
+    collector.start()
+    assert collected.wait(5), "the collector deadlocked on the journal's lock"
+    assert journal._waiting == 0
+
+
 # -- appends from the loop's thread while waits look (append takes no lock unless one waits) --
 
 

@@ -28,6 +28,7 @@ from understudy import (
     TLS,
     ConfigurationError,
     HTTPServer,
+    Request,
     Response,
     SMTPServer,
     SyslogServer,
@@ -681,3 +682,23 @@ def test_a_forked_child_serves_https_from_the_same_ca() -> None:
             child_end.close()
     assert child.exitcode == 0
     assert text == f"pid {child.pid}"
+
+
+def test_a_handler_s_requests_on_one_connection_share_its_tls_info() -> None:
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return Response(204)
+
+    with (
+        HTTPServer(handler=handler, tls=True) as server,
+        httpx.Client(verify=understudy.tls.client_context()) as client,
+    ):
+        for _ in range(2):
+            assert client.get(server.url + "/").status_code == 204
+        journaled = server.requests
+    first, second = seen
+    assert first.tls is not None
+    assert first.tls is second.tls  # (made once per connection, not per request)
+    assert [first.tls, second.tls] == [request.tls for request in journaled]

@@ -65,7 +65,9 @@ class Journal(Generic[T]):
         self._unpack = unpack
         # The deque and the condition are made on first use, so an idle server stays small.
         self._entries: deque[Any] | None = None  # (as appended: see unpack)
-        self._lock = threading.Lock()
+        # Re-entrant: an async wait abandoned with its loop (never cancelled) ends when the cyclic
+        # GC collects it, which may happen on a thread holding the lock, and takes it then.
+        self._lock = threading.RLock()
         self._cond: threading.Condition | None = None
         #: Waits under way (sync and async): an append takes the lock only when there are any.
         self._waiting = 0
@@ -157,12 +159,13 @@ class Journal(Generic[T]):
                 seen = self.total
                 # Looked at without the lock: an append on the loop's thread never waits for
                 # the entries to be unpacked, nor for ``match`` (the test's code), to run.
-                found = self._matching(count, match)
+                entries = self._copy()
+                found = self._matching(entries, count, match)
                 if found is not None:
                     return found
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise self._timeout(count, match, timeout)
+                    raise self._timeout(entries, count, match, timeout)
                 with self._lock:
                     if self.total == seen:  # (else one came while it looked: look again)
                         cond.wait(remaining)
@@ -183,7 +186,8 @@ class Journal(Generic[T]):
         try:
             while True:
                 seen = self.total
-                found = self._matching(count, match)  # (without the lock: see wait_for)
+                entries = self._copy()  # (looked at without the lock: see wait_for)
+                found = self._matching(entries, count, match)
                 if found is not None:
                     return found
                 with self._lock:
@@ -194,14 +198,15 @@ class Journal(Generic[T]):
                 future = waiter[1]
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    raise self._timeout(count, match, timeout)
+                    raise self._timeout(entries, count, match, timeout)
                 try:
                     await asyncio.wait_for(future, remaining)
                 except TimeoutError:
-                    found = self._matching(count, match)
+                    entries = self._copy()
+                    found = self._matching(entries, count, match)
                     if found is not None:
                         return found
-                    raise self._timeout(count, match, timeout) from None
+                    raise self._timeout(entries, count, match, timeout) from None
         finally:
             with self._lock:
                 self._waiting -= 1
@@ -210,19 +215,26 @@ class Journal(Generic[T]):
                 if waiter is not None and waiter in self._async_waiters:
                     self._async_waiters.remove(waiter)
 
-    def _matching(self, count: int, match: Callable[[T], bool] | None) -> list[T] | None:
-        # Over a copy (made in one step, under the GIL): an append takes no lock, so it may
-        # come while ``match`` runs, and a deque changed under an iteration raises.
-        entries = list(self._entries or ())
+    def _copy(self) -> list[Any]:
+        """The entries as appended, copied in one step under the GIL (an append takes no lock,
+        so it may come while a wait looks at them, and a deque changed under an iteration
+        raises)."""
+        return list(self._entries or ())
+
+    def _matching(
+        self, entries: list[Any], count: int, match: Callable[[T], bool] | None
+    ) -> list[T] | None:
+        """The first ``count`` of ``entries`` (a copy) satisfying ``match``, or ``None``."""
         if match is None:
             return self._read(entries[:count]) if len(entries) >= count else None
         found = [entry for entry in self._read(entries) if match(entry)]
         return found[:count] if len(found) >= count else None
 
     def _timeout(
-        self, count: int, match: Callable[[T], bool] | None, timeout: float
+        self, looked_at: list[Any], count: int, match: Callable[[T], bool] | None, timeout: float
     ) -> WaitTimeout:
-        entries = self._read(list(self._entries or ()))
+        """The error for a wait that timed out, saying what arrived (what it last looked at)."""
+        entries = self._read(looked_at)
         what = f"{count} {self._noun}{'s' if count != 1 else ''}"
         if match is not None:
             what += f" matching {getattr(match, '__name__', repr(match))}"

@@ -134,7 +134,7 @@ class Exchange:
         """The request, once complete and well-formed (made on first use: most hosts need none)."""
         request = self._request
         if request is None and self.packed is not None:
-            request = self._request = unpack_request(self.packed)
+            request = self._request = unpack_request(self.packed, self.conn.tls)
         return request
 
     @property

@@ -329,8 +329,12 @@ def field_pairs(raw_fields: list[bytes] | tuple[bytes, ...]) -> list[tuple[bytes
     return list(zip(items, items, strict=True))
 
 
-def unpack_request(entry: Request | PackedRequest) -> Request:
-    """The :class:`Request` of a journal entry: a request kept packed, or a Request as is."""
+def unpack_request(entry: Request | PackedRequest, tls_info: TLSInfo | None = None) -> Request:
+    """The :class:`Request` of a journal entry: a request kept packed, or a Request as is.
+
+    ``tls_info``, if given, is the :class:`TLSInfo` of the connection it came on (made from
+    the same fields): the request gets it rather than a new one.
+    """
     if type(entry) is not tuple:
         return entry  # type: ignore[return-value] # (a Request: refused requests are kept so)
     request = object.__new__(_RequestFields)
@@ -346,7 +350,7 @@ def unpack_request(entry: Request | PackedRequest) -> Request:
         tls,
     ) = entry[:9]
     request.client = None if host is None or port is None else (host, port)
-    request.tls = None if tls is None else TLSInfo(*tls)
+    request.tls = None if tls is None else tls_info or TLSInfo(*tls)
     request._raw_fields = entry[9:]
     request.error = None
     request._query = None
