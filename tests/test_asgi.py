@@ -124,6 +124,32 @@ def test_http_1_0_and_absolute_form_in_the_scope() -> None:
     assert scope["query_string"] == b"x=1"
 
 
+def test_the_scope_is_right_for_targets_asked_again_and_for_more_than_are_remembered() -> None:
+    """Each target's path, raw_path and query_string are worked out once and remembered (a
+    bounded memo, shared by every server): repeats and a full memo must not change them."""
+    seen: list[tuple[str, bytes, bytes]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        seen.append((scope["path"], scope["raw_path"], scope["query_string"]))
+        await respond(send, body=b"ok")
+
+    targets = [f"/n/{number}%20x?q={number}" for number in range(300)]
+    with HTTPServer(asgi=app) as server, requests.Session() as session:
+        for target in [*targets, *targets[:3], *targets[-3:]]:
+            assert session.get(server.url + target, timeout=TIMEOUT).text == "ok"
+        with socket.create_connection(server.address, TIMEOUT) as sock:
+            sock.sendall(b"GET http://example.test/n/0%20x?q=0 HTTP/1.0\r\n\r\n")
+            reply = http.client.HTTPResponse(sock)
+            reply.begin()
+            assert reply.read() == b"ok"
+    expected = [
+        (f"/n/{number} x", f"/n/{number}%20x".encode(), f"q={number}".encode())
+        for number in [*range(300), 0, 1, 2, 297, 298, 299, 0]
+    ]
+    assert seen == expected
+
+
 def test_a_streamed_request_body_arrives_in_parts() -> None:
     messages: list[Message] = []
     first = threading.Event()

@@ -171,6 +171,26 @@ class _Lifespan:
             )
 
 
+#: The scope's ``path``, ``raw_path`` and ``query_string`` by request target, shared by every
+#: host: tests ask for the same few targets again and again, and each is split and decoded once.
+_TARGETS: dict[str, tuple[str, bytes, bytes]] = {}
+
+
+def _target_parts(target: str) -> tuple[str, bytes, bytes]:
+    """The scope's path, raw_path and query_string of ``target`` (ASGI HTTP spec), kept."""
+    origin = target if target[:1] == "/" else origin_form(target)
+    raw_path, _, query = origin.partition("?")
+    parts = (
+        unquote(raw_path) if "%" in raw_path else raw_path,
+        raw_path.encode("latin-1"),
+        query.encode("latin-1"),
+    )
+    if len(_TARGETS) >= 256:
+        _TARGETS.clear()
+    _TARGETS[target] = parts
+    return parts
+
+
 class _ASGICall:
     """One request/response cycle of the ``http`` scope."""
 
@@ -298,9 +318,10 @@ class _ASGICall:
             # The http scope (ASGI HTTP spec 2.3), made here rather than in a method of its
             # own: a call the less per request.
             target = exchange.target
-            if target[:1] != "/":
-                target = origin_form(target)
-            raw_path, _, query = target.partition("?")
+            parts = _TARGETS.get(target)
+            if parts is None:
+                parts = _target_parts(target)
+            path, raw_path, query_string = parts
             state = host.state
             headers = []  # (a loop costs less than a comprehension, a function on Python 3.11)
             raw = iter(exchange.raw_fields)  # (flat: name, value, name, value...)
@@ -312,9 +333,9 @@ class _ASGICall:
                 "http_version": exchange.http_version,
                 "method": exchange.method,
                 "scheme": host.scheme,
-                "path": unquote(raw_path) if "%" in raw_path else raw_path,
-                "raw_path": raw_path.encode("latin-1"),
-                "query_string": query.encode("latin-1"),
+                "path": path,
+                "raw_path": raw_path,
+                "query_string": query_string,
                 "root_path": "",
                 "headers": headers,
                 "client": exchange.conn.client,
