@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import gc
 import http.client
+import pathlib
 import socket
 import threading
 import urllib.error
@@ -320,8 +321,20 @@ def _wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         {"wsgi": _wsgi_app},
         {"response": Response(200, "ok"), "tls": True},
         {"response": Response(200, "ok"), "conditions": understudy.Conditions(latency=0.001)},
+        {"response": Response(200, "ok"), "admin": True},
+        {"mappings": pathlib.Path(__file__).parent / "data" / "wiremock"},
     ],
-    ids=["nothing", "response", "handler", "asgi", "wsgi", "tls", "conditions"],
+    ids=[
+        "nothing",
+        "response",
+        "handler",
+        "asgi",
+        "wsgi",
+        "tls",
+        "conditions",
+        "admin",
+        "mappings",
+    ],
 )
 def test_a_stopped_server_the_test_drops_is_freed_at_once(options: dict[str, Any]) -> None:
     """No reference cycle holds a stopped server: its journal (which the cyclic GC has no reason

@@ -183,7 +183,7 @@ class HTTPServer(Server):
             )
         self.unmatched_status = unmatched_status
         #: The WireMock stub mappings (and the admin API), made when first needed.
-        self._stubs_made = Stubs(self, admin=AdminHost()) if admin else None
+        self._stubs_made = Stubs(self._expectations, admin=AdminHost()) if admin else None
         #: The host every request goes to when nothing routes (see _routing_changed).
         self._direct: Host | None = None
         self._routing_changed()
@@ -266,6 +266,7 @@ class HTTPServer(Server):
                 supported, or of the wrong type (the message names the file and the field).
         """
         self._stubs.load(path)
+        self._routing_changed()
 
     def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
@@ -459,7 +460,7 @@ class HTTPServer(Server):
     def _stubs(self) -> Stubs:
         stubs = self._stubs_made
         if stubs is None:
-            stubs = self._stubs_made = Stubs(self)
+            stubs = self._stubs_made = Stubs(self._expectations)
         return stubs
 
     def _admin(self) -> AdminHost | None:
