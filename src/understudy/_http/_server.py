@@ -210,7 +210,11 @@ class HTTPServer(Server):
 
     @property
     def requests(self) -> list[Request]:
-        """The requests received so far (a snapshot list, oldest first), malformed ones included."""
+        """The requests received so far (a snapshot list, oldest first), malformed ones included.
+
+        Each read makes the list's :class:`Request` objects afresh from what the journal keeps
+        (they compare equal to those of an earlier read, but are not the same objects).
+        """
         return self._journal.snapshot()
 
     def wait_for_requests(
