@@ -41,6 +41,51 @@ def test_http_server_is_fresh_started_and_stopped_for_each_test(pytester: pytest
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
 
 
+def test_a_fixtures_server_is_freed_once_its_test_is_torn_down(pytester: pytest.Pytester) -> None:
+    """The plugin lets go of a test's servers with the test: a session does not keep every
+    server (and its journal) it ever started, and one with no cycle is freed at once."""
+    pytester.makepyfile(
+        """
+        import gc, weakref, urllib.request
+        import pytest
+        from understudy import Response
+        refs = []
+
+        @pytest.fixture(scope="module", autouse=True)
+        def no_cyclic_gc():
+            gc.disable()
+            yield
+            gc.enable()
+
+        def test_fixture(http_server):
+            http_server.expect("GET", "/x").respond(204)
+            urllib.request.urlopen(http_server.url + "/x", timeout=5).close()
+            refs.append(weakref.ref(http_server))
+
+        def test_factory(make_http_server):
+            server = make_http_server(response=Response(200, "ok"))
+            urllib.request.urlopen(server.url + "/x", timeout=5).close()
+            refs.append(weakref.ref(server))
+
+        @pytest.fixture
+        def broken(http_server):
+            refs.append(weakref.ref(http_server))
+            raise RuntimeError("a fixture after the server fails")
+
+        def test_setup_fails(broken):
+            pass
+
+        def test_all_freed():
+            assert len(refs) == 3
+            assert [ref() for ref in refs[:2]] == [None, None]
+            # (pytest keeps the setup error's traceback, which holds the server, in a cycle)
+            gc.collect()
+            assert refs[2]() is None
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=3, errors=1)
+
+
 def test_a_handler_error_fails_the_test_itself_with_its_own_traceback(
     pytester: pytest.Pytester,
 ) -> None:

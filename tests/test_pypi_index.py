@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import html
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -272,3 +274,19 @@ def test_the_index_over_https(tiny_dists: list[Path]) -> None:
 def test_an_option_that_is_not_the_fakes_is_refused_naming_what_it_takes() -> None:
     with pytest.raises(ConfigurationError, match=r"unexpected option handler=.*tls"):
         PyPIServer(handler=lambda request: "no")
+
+
+def test_a_stopped_pypi_server_the_test_drops_is_freed_at_once(tiny_dists: list[Path]) -> None:
+    """Its files (kept in memory) go with it as soon as the test lets go of it: no reference
+    cycle runs through it (its handler is its own method), so no wait for the cyclic GC."""
+    with PyPIServer() as pypi:
+        pypi.preload(*tiny_dists)
+        assert httpx.get(pypi.url + f"/packages/{SDIST}", timeout=5.0).status_code == 200
+        pypi.wait_for_downloads(1)
+    gc.disable()
+    try:
+        freed = weakref.ref(pypi)
+        del pypi
+        assert freed() is None, [type(holder).__name__ for holder in gc.get_referrers(freed())]
+    finally:
+        gc.enable()

@@ -327,6 +327,22 @@ def test_mappings_loaded_while_a_handler_serves_take_their_requests(tmp_path: Pa
         server.check()
 
 
+def test_mappings_loaded_before_a_bad_file_answer_beside_a_handler(tmp_path: Path) -> None:
+    """load_mappings adds the files in order and stops at a bad one: those it added are the
+    server's mappings, so they answer, however the handler was being reached before."""
+    (tmp_path / "a.json").write_text(
+        json.dumps({"request": {"url": "/x"}, "response": {"jsonBody": [1]}})
+    )
+    (tmp_path / "b.json").write_text("{")
+    with understudy.HTTPServer(handler=lambda request: f"handler {request.path}") as server:
+        assert requests.get(server.url + "/x", timeout=5).text == "handler /x"
+        with pytest.raises(understudy.ConfigurationError, match=r"b\.json"):
+            server.load_mappings(tmp_path)
+        assert requests.get(server.url + "/x", timeout=5).json() == [1]
+        assert requests.get(server.url + "/y", timeout=5).text == "handler /y"
+        server.check()
+
+
 def test_unknown_field_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "mappings").mkdir()
     bad = tmp_path / "mappings" / "bad.json"

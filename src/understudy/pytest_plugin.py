@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ._fixtures import factory, options, servers_of, started
+from ._fixtures import SERVERS, factory, options, servers_of, started
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
 from ._fixtures_sockets import *  # noqa: F403 - the TCP, UDP, Unix, syslog, log-record fixtures
@@ -60,6 +60,17 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if failures:
         raise BaseExceptionGroup("understudy servers recorded errors", failures)
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """After the test's fixtures are torn down: let go of its servers (the session keeps every
+    item, so its stash would keep every server it ever started, journal and all)."""
+    try:
+        return (yield)
+    finally:
+        if SERVERS in item.stash:
+            del item.stash[SERVERS]
 
 
 def _finish(server: Server, *, propagating: BaseException | None) -> None:

@@ -269,8 +269,10 @@ class HTTPServer(Server):
             ConfigurationError: a file that is not JSON, or a field that is unknown, not
                 supported, or of the wrong type (the message names the file and the field).
         """
-        self._stubs.load(path)
-        self._routing_changed()
+        try:
+            self._stubs.load(path)
+        finally:
+            self._routing_changed()  # (the files before a bad one are loaded: they answer)
 
     def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.

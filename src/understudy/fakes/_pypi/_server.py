@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -128,7 +129,7 @@ class PyPIServer(HTTPServer):
         super().__init__(
             host=host,
             port=port,
-            handler=self._handle,
+            handler=_Handler(self),
             journal_size=journal_size,
             max_body_size=max_body_size,
             **options,
@@ -385,6 +386,23 @@ class PyPIServer(HTTPServer):
         for file in self.files:
             projects.setdefault(normalize(file.project), []).append(file)
         return projects
+
+
+class _Handler:
+    """A PyPIServer's handler: its ``_handle``, reached through a weak reference. (Its bound
+    method would make a reference cycle through the server: one the test drops, with the files
+    it keeps in memory, would wait for the cyclic GC instead of being freed at once.)"""
+
+    __slots__ = ("__qualname__", "_server")
+
+    def __init__(self, server: PyPIServer) -> None:
+        self._server = weakref.ref(server)
+        self.__qualname__ = "PyPIServer._handle"  # (what messages name: see describe_handler)
+
+    def __call__(self, request: Request) -> Response:
+        server = self._server()
+        assert server is not None  # (it is serving this request)
+        return server._handle(request)
 
 
 def _file_order(file: PyPIFile) -> tuple[str, tuple[int, Version | str], str]:
