@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from understudy import HTTPServer, UnderstudyError, WaitTimeout
+from understudy._http import _asgi
 from understudy._runtime import get_runtime
 
 TIMEOUT = 5.0
@@ -148,6 +149,24 @@ def test_the_scope_is_right_for_targets_asked_again_and_for_more_than_are_rememb
         for number in [*range(300), 0, 1, 2, 297, 298, 299, 0]
     ]
     assert seen == expected
+
+
+def test_a_long_target_gets_its_scope_without_being_kept() -> None:
+    """Long targets (up to max_header_size each) are not remembered: 256 of them would keep
+    megabytes alive for the life of the process."""
+    paths: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        paths.append(scope["path"])
+        await respond(send, body=b"ok")
+
+    target = "/" + "a" * 5000
+    with HTTPServer(asgi=app) as server:
+        for _ in range(2):
+            assert requests.get(server.url + target, timeout=TIMEOUT).text == "ok"
+    assert paths == [target, target]
+    assert target not in _asgi._TARGETS
 
 
 def test_a_streamed_request_body_arrives_in_parts() -> None:

@@ -517,3 +517,26 @@ def test_smtp_starttls_under_latency() -> None:
             client.sendmail("a@example.com", ["b@example.com"], "Subject: upgraded\r\n\r\nhi")
         [message] = server.wait_for_messages(1)
     assert message["Subject"] == "upgraded"
+
+
+def test_a_tls_client_closing_under_conditions_makes_asyncio_warn_of_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """TLS cannot stay half-open: a shaped connection does not ask to (asyncio warns if it does)."""
+    with (
+        HTTPServer(
+            response=Response(200, "ok"), tls=True, conditions=Conditions(latency=0.001)
+        ) as server,
+        socket.create_connection(server.address, timeout=5) as raw,
+    ):
+        sock = tls.client_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        try:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            received = b""
+            while not received.endswith(b"ok"):
+                received += sock.recv(4096)
+            plain = sock.unwrap()  # close_notify; returns once the server has sent its own
+            assert plain.recv(16) == b""  # the server closed: its end-of-input was handled
+        finally:
+            sock.close()
+    assert [record.getMessage() for record in caplog.records if record.name == "asyncio"] == []

@@ -96,10 +96,12 @@ class ShapedProtocol(asyncio.Protocol):
         self._push(self._up, data, self._deliver_up)
 
     def eof_received(self) -> bool:
-        if not self._made:
-            return True
-        self._push_marker(self._up, EOF, self._deliver_up)
-        return True  # keep the transport open: queued bytes still go both ways
+        # Keep the transport open: queued bytes still go both ways. (Not over TLS, which cannot
+        # stay half-open: asyncio closes it anyway, and warns of a True.)
+        stays_open = self._real is None or self._real.get_extra_info("sslcontext") is None
+        if self._made:
+            self._push_marker(self._up, EOF, self._deliver_up)
+        return stays_open
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._shaper.connections.pop(self, None)

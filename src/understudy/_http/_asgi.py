@@ -174,6 +174,8 @@ class _Lifespan:
 #: The scope's ``path``, ``raw_path`` and ``query_string`` by request target, shared by every
 #: host: tests ask for the same few targets again and again, and each is split and decoded once.
 _TARGETS: dict[str, tuple[str, bytes, bytes]] = {}
+#: Longer targets are not kept: 256 of them would hold ~1.5 MB at most.
+_LONGEST_KEPT = 2048
 
 
 def _target_parts(target: str) -> tuple[str, bytes, bytes]:
@@ -185,9 +187,10 @@ def _target_parts(target: str) -> tuple[str, bytes, bytes]:
         raw_path.encode("latin-1"),
         query.encode("latin-1"),
     )
-    if len(_TARGETS) >= 256:
-        _TARGETS.clear()
-    _TARGETS[target] = parts
+    if len(target) <= _LONGEST_KEPT:
+        if len(_TARGETS) >= 256:
+            _TARGETS.clear()
+        _TARGETS[target] = parts
     return parts
 
 
