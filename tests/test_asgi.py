@@ -151,6 +151,32 @@ def test_the_scope_is_right_for_targets_asked_again_and_for_more_than_are_rememb
     assert seen == expected
 
 
+def test_a_fragment_sent_in_the_target_is_in_neither_path_nor_query_string() -> None:
+    scopes: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        scopes.append(scope)
+        await respond(send, body=b"ok")
+
+    with HTTPServer(asgi=app) as server:
+        for target in (b"/a?y=1#frag", b"/b#c?d"):
+            with socket.create_connection(server.address, TIMEOUT) as sock:
+                sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+                reply = http.client.HTTPResponse(sock)
+                reply.begin()
+                assert reply.read() == b"ok"
+        [first, second] = server.requests
+    assert [(scope["path"], scope["raw_path"], scope["query_string"]) for scope in scopes] == [
+        ("/a", b"/a", b"y=1"),
+        ("/b", b"/b", b""),
+    ]
+    assert [(first.path, first.query_string), (second.path, second.query_string)] == [
+        ("/a", "y=1"),
+        ("/b", ""),
+    ]
+
+
 def test_a_long_target_gets_its_scope_without_being_kept() -> None:
     """Long targets (up to max_header_size each) are not remembered: 256 of them would keep
     megabytes alive for the life of the process."""

@@ -111,6 +111,23 @@ def test_repeated_fields_are_combined_and_http_1_0_is_reported() -> None:
     assert "CONTENT_LENGTH" not in environ
 
 
+def test_a_fragment_sent_in_the_target_is_in_neither_path_info_nor_query_string() -> None:
+    seen: list[Environ] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(dict(environ))
+        start_response("204 No Content", [])
+        return []
+
+    with serve(app) as server:
+        for target in (b"/a?y=1#frag", b"/b#c?d"):
+            raw_exchange(server, b"GET " + target + b" HTTP/1.0\r\n\r\n")
+    assert [(environ["PATH_INFO"], environ["QUERY_STRING"]) for environ in seen] == [
+        ("/a", "y=1"),
+        ("/b", ""),
+    ]
+
+
 def test_wsgiref_demo_app() -> None:
     with serve(demo_app) as server:
         reply = requests.get(server.url + "/demo?x=1", timeout=TIMEOUT)

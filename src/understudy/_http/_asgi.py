@@ -181,7 +181,9 @@ _LONGEST_KEPT = 2048
 def _target_parts(target: str) -> tuple[str, bytes, bytes]:
     """The scope's path, raw_path and query_string of ``target`` (ASGI HTTP spec), kept."""
     origin = target if target[:1] == "/" else origin_form(target)
-    raw_path, _, query = origin.partition("?")
+    # A fragment is no part of a request target (RFC 9112 §3.2); one sent anyway is dropped,
+    # as Request.path and Request.query_string drop it.
+    raw_path, _, query = origin.partition("#")[0].partition("?")
     parts = (
         unquote(raw_path) if "%" in raw_path else raw_path,
         raw_path.encode("latin-1"),

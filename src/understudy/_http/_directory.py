@@ -214,7 +214,7 @@ class DirectoryHost:
         if index is None or info is None or not stat.S_ISREG(info.st_mode):
             return _not_found(f"the directory {shown!r} has no {self.index}")
         if not path.trailing_slash:
-            query = request.target.partition("?")[2]
+            query = request.query_string
             location = request.raw_path + "/" + (f"?{query}" if query else "")
             return Response(301, f"understudy: see {location}\n", headers={"Location": location})
         return self._file(request, index)

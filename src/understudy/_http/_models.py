@@ -153,17 +153,17 @@ class Request(_RequestFields):
     @property
     def path(self) -> str:
         """The target's path, percent-decoded as UTF-8 (``"/a b"`` for ``/a%20b?x=1``)."""
-        return unquote(origin_form(self.target).partition("?")[0].partition("#")[0])
+        return unquote(origin_form(self.target).partition("#")[0].partition("?")[0])
 
     @property
     def raw_path(self) -> str:
         """The target's path as sent, still percent-encoded (``"/a%20b"``)."""
-        return origin_form(self.target).partition("?")[0].partition("#")[0]
+        return origin_form(self.target).partition("#")[0].partition("?")[0]
 
     @property
     def query_string(self) -> str:
         """The target's query as sent, without the ``?`` (``""`` if none)."""
-        return origin_form(self.target).partition("?")[2].partition("#")[0]
+        return origin_form(self.target).partition("#")[0].partition("?")[2]
 
     @property
     def query(self) -> Query:

@@ -88,7 +88,8 @@ class WSGIInput:
 
 
 def _environ(server: HTTPServer, exchange: Exchange, wsgi_input: WSGIInput) -> dict[str, Any]:
-    raw_path, _, query = origin_form(exchange.target).partition("?")
+    # (a fragment, no part of a request target, RFC 9112 §3.2, is dropped if sent)
+    raw_path, _, query = origin_form(exchange.target).partition("#")[0].partition("?")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": exchange.method,
         "SCRIPT_NAME": "",
