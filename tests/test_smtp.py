@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import logging.handlers
 import smtplib
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
+import understudy.tls
 from understudy import ConfigurationError, SMTPMessage, SMTPServer, WaitTimeout
 
 pytest_plugins = ["pytester"]
@@ -804,3 +807,24 @@ def test_a_handler_exception_fails_the_test_using_the_fixture(pytester: pytest.P
     result = pytester.runpytest()
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*AssertionError: reports must not be mailed*"])
+
+
+@pytest.mark.parametrize("starttls", [False, True], ids=["plain", "starttls"])
+def test_a_stopped_smtp_server_the_test_drops_is_freed_at_once(starttls: bool) -> None:
+    """No reference cycle holds a stopped server (its hooks and sessions reach it through a
+    proxy): its journal goes as soon as the test lets go of it."""
+    server = SMTPServer(starttls=starttls)
+    server.start()
+    with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+        if starttls:
+            client.starttls(context=understudy.tls.client_context())
+        client.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nhi")
+    server.wait_for_messages(1)
+    server.stop()
+    gc.disable()
+    try:
+        freed = weakref.ref(server)
+        del server
+        assert freed() is None, [type(holder).__name__ for holder in gc.get_referrers(freed())]
+    finally:
+        gc.enable()

@@ -8,7 +8,8 @@ import logging
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, AnyStr
+import weakref
+from typing import TYPE_CHECKING, Any, AnyStr, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -48,7 +49,9 @@ class _Hooks:
         return _protocol_names(type(self))  # as _SMTPConnection.__dir__ says
 
     def __init__(self, server: SMTPServer) -> None:
-        self.server = server
+        # (A proxy: the server keeps its hooks, and a cycle would keep a stopped server the
+        # test drops, journal and all, until the cyclic GC comes round.)
+        self.server = cast("SMTPServer", weakref.proxy(server))
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook names
         self,
@@ -157,7 +160,7 @@ class _SMTPConnection(SMTP):
         )
         # aiosmtpd keeps these per class and grows them on each EHLO; keep them per session.
         self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
-        self.understudy = server
+        self.understudy = hooks.server  # (a proxy, as the hooks keep it: see _Hooks)
         #: Set while a handler runs for this session's message, done once the reply is sent.
         self.replying: asyncio.Future[None] | None = None
         self.closing = False
