@@ -64,6 +64,26 @@ def refuse_lifespan(scope: Scope) -> None:
         raise ValueError(f"only http, not {scope['type']}")
 
 
+def scope_recorder(scopes: list[Scope]) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """An app that keeps each http scope and answers ``ok``."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        scopes.append(scope)
+        await respond(send, body=b"ok")
+
+    return app
+
+
+def raw_get(server: HTTPServer, target: bytes, version: bytes = b"HTTP/1.1") -> bytes:
+    """GET ``target`` as sent, on a connection of its own; the response body."""
+    with socket.create_connection(server.address, TIMEOUT) as sock:
+        sock.sendall(b"GET " + target + b" " + version + b"\r\nHost: t\r\n\r\n")
+        reply = http.client.HTTPResponse(sock)
+        reply.begin()
+        return reply.read()
+
+
 # -- the http scope --------------------------------------------------------------------------
 
 
@@ -108,17 +128,8 @@ def test_http_scope_keys() -> None:
 
 def test_http_1_0_and_absolute_form_in_the_scope() -> None:
     scopes: list[Scope] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        refuse_lifespan(scope)
-        scopes.append(scope)
-        await respond(send, body=b"ok")
-
-    with HTTPServer(asgi=app) as server, socket.create_connection(server.address, TIMEOUT) as sock:
-        sock.sendall(b"GET http://example.test/p?x=1 HTTP/1.0\r\n\r\n")
-        reply = http.client.HTTPResponse(sock)
-        reply.begin()
-        assert reply.read() == b"ok"
+    with HTTPServer(asgi=scope_recorder(scopes)) as server:
+        assert raw_get(server, b"http://example.test/p?x=1", b"HTTP/1.0") == b"ok"
     [scope] = scopes
     assert scope["http_version"] == "1.0"
     assert scope["path"] == "/p"
@@ -128,44 +139,26 @@ def test_http_1_0_and_absolute_form_in_the_scope() -> None:
 def test_the_scope_is_right_for_targets_asked_again_and_for_more_than_are_remembered() -> None:
     """Each target's path, raw_path and query_string are worked out once and remembered (a
     bounded memo, shared by every server): repeats and a full memo must not change them."""
-    seen: list[tuple[str, bytes, bytes]] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        refuse_lifespan(scope)
-        seen.append((scope["path"], scope["raw_path"], scope["query_string"]))
-        await respond(send, body=b"ok")
-
+    scopes: list[Scope] = []
     targets = [f"/n/{number}%20x?q={number}" for number in range(300)]
-    with HTTPServer(asgi=app) as server, requests.Session() as session:
+    with HTTPServer(asgi=scope_recorder(scopes)) as server, requests.Session() as session:
         for target in [*targets, *targets[:3], *targets[-3:]]:
             assert session.get(server.url + target, timeout=TIMEOUT).text == "ok"
-        with socket.create_connection(server.address, TIMEOUT) as sock:
-            sock.sendall(b"GET http://example.test/n/0%20x?q=0 HTTP/1.0\r\n\r\n")
-            reply = http.client.HTTPResponse(sock)
-            reply.begin()
-            assert reply.read() == b"ok"
+        assert raw_get(server, b"http://example.test/n/0%20x?q=0") == b"ok"
     expected = [
         (f"/n/{number} x", f"/n/{number}%20x".encode(), f"q={number}".encode())
         for number in [*range(300), 0, 1, 2, 297, 298, 299, 0]
     ]
-    assert seen == expected
+    assert [(scope["path"], scope["raw_path"], scope["query_string"]) for scope in scopes] == (
+        expected
+    )
 
 
 def test_a_fragment_sent_in_the_target_is_in_neither_path_nor_query_string() -> None:
     scopes: list[Scope] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        refuse_lifespan(scope)
-        scopes.append(scope)
-        await respond(send, body=b"ok")
-
-    with HTTPServer(asgi=app) as server:
+    with HTTPServer(asgi=scope_recorder(scopes)) as server:
         for target in (b"/a?y=1#frag", b"/b#c?d"):
-            with socket.create_connection(server.address, TIMEOUT) as sock:
-                sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n")
-                reply = http.client.HTTPResponse(sock)
-                reply.begin()
-                assert reply.read() == b"ok"
+            assert raw_get(server, target) == b"ok"
         [first, second] = server.requests
     assert [(scope["path"], scope["raw_path"], scope["query_string"]) for scope in scopes] == [
         ("/a", b"/a", b"y=1"),
@@ -180,18 +173,12 @@ def test_a_fragment_sent_in_the_target_is_in_neither_path_nor_query_string() -> 
 def test_a_long_target_gets_its_scope_without_being_kept() -> None:
     """Long targets (up to max_header_size each) are not remembered: 256 of them would keep
     megabytes alive for the life of the process."""
-    paths: list[str] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        refuse_lifespan(scope)
-        paths.append(scope["path"])
-        await respond(send, body=b"ok")
-
+    scopes: list[Scope] = []
     target = "/" + "a" * 5000
-    with HTTPServer(asgi=app) as server:
+    with HTTPServer(asgi=scope_recorder(scopes)) as server:
         for _ in range(2):
             assert requests.get(server.url + target, timeout=TIMEOUT).text == "ok"
-    assert paths == [target, target]
+    assert [scope["path"] for scope in scopes] == [target, target]
     assert target not in _asgi._TARGETS
 
 

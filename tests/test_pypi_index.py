@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import html
 import weakref
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 import understudy.tls
+from gc_tools import cyclic_gc_off, holders
 from understudy import ConfigurationError
 from understudy.fakes import PyPIFile, PyPIServer
 from understudy.fakes._pypi._index import JSON_TYPE, V1_HTML_TYPE, negotiate
@@ -283,10 +283,7 @@ def test_a_stopped_pypi_server_the_test_drops_is_freed_at_once(tiny_dists: list[
         pypi.preload(*tiny_dists)
         assert httpx.get(pypi.url + f"/packages/{SDIST}", timeout=5.0).status_code == 200
         pypi.wait_for_downloads(1)
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         freed = weakref.ref(pypi)
         del pypi
-        assert freed() is None, [type(holder).__name__ for holder in gc.get_referrers(freed())]
-    finally:
-        gc.enable()
+        assert freed() is None, holders(freed)

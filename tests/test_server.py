@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import gc
 import http.client
 import pathlib
 import socket
@@ -18,6 +17,7 @@ import requests
 
 import understudy
 import understudy.tls
+from gc_tools import cyclic_gc_off, holders
 from understudy import AddressInUse, ConfigurationError, HTTPServer, Response, WaitTimeout
 
 OK = Response(200, "ok")
@@ -352,23 +352,17 @@ def test_a_stopped_server_the_test_drops_is_freed_at_once(options: dict[str, Any
     except Exception:
         pass
     assert len(server.requests) == 3
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         freed = weakref.ref(server)
         del server
-        assert freed() is None, [type(holder).__name__ for holder in gc.get_referrers(freed())]
-    finally:
-        gc.enable()
+        assert freed() is None, holders(freed)
 
 
 def test_a_server_never_started_the_test_drops_is_freed_at_once() -> None:
     server = HTTPServer(response=Response(200))
     server.expect("GET", "/").respond(204)
     server.serve_directory("/files", ".")
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         freed = weakref.ref(server)
         del server
-        assert freed() is None
-    finally:
-        gc.enable()
+        assert freed() is None, holders(freed)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import logging.handlers
 import smtplib
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 import understudy.tls
+from gc_tools import cyclic_gc_off, holders
 from understudy import ConfigurationError, SMTPMessage, SMTPServer, WaitTimeout
 
 pytest_plugins = ["pytester"]
@@ -821,10 +821,7 @@ def test_a_stopped_smtp_server_the_test_drops_is_freed_at_once(starttls: bool) -
         client.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nhi")
     server.wait_for_messages(1)
     server.stop()
-    gc.disable()
-    try:
+    with cyclic_gc_off():
         freed = weakref.ref(server)
         del server
-        assert freed() is None, [type(holder).__name__ for holder in gc.get_referrers(freed())]
-    finally:
-        gc.enable()
+        assert freed() is None, holders(freed)

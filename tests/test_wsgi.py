@@ -90,15 +90,20 @@ def test_environ_keys() -> None:
     assert environ["wsgi.input_terminated"] is True
 
 
-def test_repeated_fields_are_combined_and_http_1_0_is_reported() -> None:
-    seen: list[Environ] = []
+def environ_recorder(seen: list[Environ]) -> App:
+    """An app that keeps a copy of each environ and answers 204."""
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         seen.append(dict(environ))
         start_response("204 No Content", [])
         return []
 
-    with serve(app) as server:
+    return app
+
+
+def test_repeated_fields_are_combined_and_http_1_0_is_reported() -> None:
+    seen: list[Environ] = []
+    with serve(environ_recorder(seen)) as server:
         raw_exchange(
             server,
             b"GET http://example.test/abs?x=1 HTTP/1.0\r\nAccept: a\r\nACCEPT: b\r\n\r\n",
@@ -113,13 +118,7 @@ def test_repeated_fields_are_combined_and_http_1_0_is_reported() -> None:
 
 def test_a_fragment_sent_in_the_target_is_in_neither_path_info_nor_query_string() -> None:
     seen: list[Environ] = []
-
-    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        seen.append(dict(environ))
-        start_response("204 No Content", [])
-        return []
-
-    with serve(app) as server:
+    with serve(environ_recorder(seen)) as server:
         for target in (b"/a?y=1#frag", b"/b#c?d"):
             raw_exchange(server, b"GET " + target + b" HTTP/1.0\r\n\r\n")
     assert [(environ["PATH_INFO"], environ["QUERY_STRING"]) for environ in seen] == [
