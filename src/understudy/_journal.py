@@ -112,9 +112,7 @@ class Journal(Generic[T]):
 
     def snapshot(self) -> list[T]:
         """A list copy of the entries kept, oldest first."""
-        with self._lock:
-            entries = list(self._entries or ())
-        return self._read(entries)
+        return self._read(self._copy())
 
     def _read(self, entries: list[Any]) -> list[T]:
         """The entries a reader sees of ``entries`` (a copy of some of ``_entries``)."""

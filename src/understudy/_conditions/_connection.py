@@ -97,7 +97,7 @@ class ShapedProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         # Keep the transport open: queued bytes still go both ways. (Not over TLS, which cannot
-        # stay half-open: asyncio closes it anyway, and warns of a True.)
+        # stay half-open: asyncio closes it anyway, and logs a warning if asked to keep it.)
         stays_open = self._real is None or self._real.get_extra_info("sslcontext") is None
         if self._made:
             self._push_marker(self._up, EOF, self._deliver_up)

@@ -365,11 +365,6 @@ class Expectations:
             (self.ordered if ordered else self.unordered).append(expectation)
         return expectation
 
-    def clear(self) -> None:
-        with self.lock:
-            self.unordered.clear()
-            self.ordered.clear()
-
     def remove(self, expectation: Expectation) -> None:
         """Forget ``expectation`` (a stub mapping deleted through the admin API)."""
         with self.lock:
