@@ -1,16 +1,35 @@
-# Every target creates .venv and installs .[dev] when missing, so a fresh machine needs nothing else.
+# Every target creates its virtual environment and installs into it when missing, so a fresh
+# machine needs nothing but Python 3.11+ and make.
+#
+# .venv holds what a fresh `pip install` picks today: the newest release of every dependency.
+# It is set up again when pyproject.toml changes and when it is a day old (upgrading everything),
+# so `make test` never runs on a stale environment; `make clean-venv` forces a fresh start.
+# .venv-oldest holds every direct dependency at the lower bound pyproject.toml gives it
+# (uv's --resolution lowest-direct), for `make test-oldest`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+OLDEST := .venv-oldest
+OLDEST_STAMP := $(OLDEST)/.installed
 
-.PHONY: demo test lint typecheck pytest bench stress clean
+# A stamp older than a day is removed, so the rule below upgrades the environment.
+$(shell find $(STAMP) $(OLDEST_STAMP) -mmin +1440 -delete 2>/dev/null)
+
+.PHONY: demo test lint typecheck pytest docs bench stress test-oldest clean clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
 	touch $(STAMP)
+
+$(OLDEST_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip uv
+	$(OLDEST)/bin/uv pip install --quiet --python $(OLDEST)/bin/python \
+		--resolution lowest-direct -e '.[test]'
+	touch $(OLDEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m examples.demo
@@ -27,6 +46,12 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The test suite with every runtime and test dependency at its lower bound (lint and type
+# checking run in `make test`, on the newest tools).
+test-oldest: $(OLDEST_STAMP)
+	$(OLDEST)/bin/python -m pip list --format=freeze | grep -iE '^(cryptography|trustme|httptools|aiosmtpd|packaging|python-multipart)=='
+	$(OLDEST)/bin/pytest -n 2 -q
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
@@ -35,5 +60,8 @@ bench: $(STAMP)
 stress: $(STAMP)
 	$(BIN)/python -m bench.stress
 
-clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist
+clean-venv:
+	rm -rf $(VENV) $(OLDEST)
+
+clean: clean-venv
+	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist site

@@ -172,6 +172,21 @@ def test_client_certificate_subject_and_file() -> None:
         understudy.tls.issue_client_cert("")
 
 
+def test_client_certificate_is_a_client_certificate_of_the_test_ca() -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    cert = understudy.tls.issue_client_cert("alice")
+    assert cert.subject == "CN=alice,OU=understudy client,O=understudy"
+    leaf = x509.load_pem_x509_certificate(cert.cert_pem)
+    ca = x509.load_pem_x509_certificate(understudy.tls.ca.cert_pem)
+    leaf.verify_directly_issued_by(ca)
+    usage = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    with pytest.raises(x509.ExtensionNotFound):
+        leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+
+
 def test_subjects_are_formatted_as_rfc_4514() -> None:
     peer = {
         "subject": (
@@ -308,7 +323,7 @@ def test_optional_client_certificate_accepts_both() -> None:
 
 
 def test_a_certificate_from_another_ca_is_refused() -> None:
-    other = trustme.CA().issue_cert(common_name="mallory")
+    other = trustme.CA().issue_cert("mallory.example", common_name="mallory")
     context = understudy.tls.client_context()
     other.configure_cert(context)
     with HTTPServer(response=OK, tls=TLS(client_cert="required")) as server:

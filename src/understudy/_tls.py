@@ -414,7 +414,7 @@ class CertificateAuthority:
         Args:
             common_name: the subject's ``CN`` (``"alice"``); the server records the subject as
                 ``peer_subject`` (``"CN=alice,O=..."``).
-            organization: the subject's ``O``; trustme's default when ``None``.
+            organization: the subject's ``O``; ``"understudy"`` when ``None``.
 
         Returns:
             A :class:`ClientCertificate`: pass it to :meth:`client_context`, or its ``path``
@@ -427,17 +427,14 @@ class CertificateAuthority:
             raise ConfigurationError(
                 f"common_name must be a non-empty str such as 'alice', not {common_name!r}"
             )
-        leaf = self.trustme_ca.issue_cert(
-            common_name=common_name,
-            organization_name=organization,
-            organization_unit_name="understudy client",
-        )
-        cert_pem = leaf.cert_chain_pems[0].bytes()
+        from ._tls_client import issue  # noqa: PLC0415 - cryptography only for TLS
+
+        cert_pem, private_key_pem = issue(self.trustme_ca, common_name, organization)
         return ClientCertificate(
             common_name=common_name,
             subject=_subject_of(cert_pem),
             cert_pem=cert_pem,
-            private_key_pem=leaf.private_key_pem.bytes(),
+            private_key_pem=private_key_pem,
         )
 
     # -- used by servers ---------------------------------------------------------------------

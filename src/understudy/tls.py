@@ -79,7 +79,8 @@ def issue_client_cert(
 
     Args:
         common_name: the subject's ``CN``, e.g. ``"alice"``.
-        organization: the subject's ``O``; trustme's default when ``None``.
+        organization: the subject's ``O``; ``"understudy"`` when ``None``. The subject's
+            ``OU`` is ``"understudy client"``.
 
     Returns:
         A :class:`ClientCertificate`: pass it to :func:`client_context`, or its ``path`` (a PEM
