@@ -958,3 +958,61 @@ def test_bytes_after_a_close_request_are_not_recorded_as_that_request() -> None:
     assert second.error is not None
     # Not parsed: its fields are empty (Request's contract), not the previous request's.
     assert (second.method, second.target) == ("", "")
+
+
+# -- a host that raises -------------------------------------------------------------------------
+
+
+class _BrokenHost:
+    """A host whose dispatch raises: stands for a bug in any host (admin, directory, mappings,
+    proxy, PyPI), which the dispatch path must turn into an answer and an error for check()."""
+
+    streams_body = False
+
+    def dispatch(self, server: HTTPServer, exchange: Any) -> None:
+        raise ZeroDivisionError(f"broken host for {exchange.target}")
+
+
+def _with_broken_mount(server: HTTPServer) -> HTTPServer:
+    server._mounts.append(("/broken", _BrokenHost()))  # (no public way to install a bad host)
+    server._routing_changed()
+    return server
+
+
+def test_a_host_that_raises_gets_500_closes_and_reaches_check() -> None:
+    server = _with_broken_mount(HTTPServer(response=Response(200, "fine"), idle_timeout=60.0))
+    with server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            connection.request("GET", "/broken/x")
+            answer = connection.getresponse()
+            assert answer.status == 500
+            assert "ZeroDivisionError" in answer.read().decode()
+            assert answer.getheader("Connection") == "close"
+        finally:
+            connection.close()
+        [request] = server.requests
+        assert (request.method, request.target, request.error) == ("GET", "/broken/x", None)
+        with pytest.raises(ZeroDivisionError, match="broken host for /broken/x") as raised:
+            server.check()
+        assert any(entry.name == "dispatch" for entry in raised.traceback)
+
+
+def test_a_pipelined_request_to_a_host_that_raises_is_answered_in_turn() -> None:
+    """The request behind another is dispatched when the first is answered (not from the
+    parser): that path too turns the exception into a 500, and the connection closes after."""
+    server = _with_broken_mount(HTTPServer(response=Response(200, "fine"), idle_timeout=60.0))
+    with server, socket.create_connection(server.address, timeout=5) as sock:
+        sock.sendall(
+            b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /broken/y HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /never HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        assert received.count(b"HTTP/1.1 ") == 2
+        assert b"HTTP/1.1 200 OK" in received
+        assert b"HTTP/1.1 500 Internal Server Error" in received
+        with pytest.raises(ZeroDivisionError, match="broken host for /broken/y"):
+            server.check()

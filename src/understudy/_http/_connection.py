@@ -384,11 +384,14 @@ class HTTPConnection(asyncio.Protocol):
         queue = self.queue
         if queue and queue[0] is exchange and not exchange.dispatched:
             exchange.dispatched = True
-            direct = server._direct
-            if direct is not None:
-                direct.dispatch(server, exchange)  # (nothing routes: past server.dispatch)
-            else:
-                server.dispatch(exchange)
+            try:
+                direct = server._direct
+                if direct is not None:
+                    direct.dispatch(server, exchange)  # (nothing routes: past server.dispatch)
+                else:
+                    server.dispatch(exchange)
+            except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
+                server.host_failed(exchange, error)
 
     # -- the queue ---------------------------------------------------------------------------
 
@@ -414,7 +417,10 @@ class HTTPConnection(asyncio.Protocol):
 
     def _dispatch(self, exchange: Exchange) -> None:
         exchange.dispatched = True
-        self.server.dispatch(exchange)
+        try:
+            self.server.dispatch(exchange)
+        except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
+            self.server.host_failed(exchange, error)
 
     def exchange_finished(self, exchange: Exchange) -> None:
         queue = self.queue

@@ -109,6 +109,12 @@ class HandlerHost:
             server.hold(server.runtime.workers.submit_then(done, handler, request), describe)
 
     def _done(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
+        try:
+            self._answer(server, exchange, future)
+        except Exception as error:  # noqa: BLE001 - our bug, not the handler's: a 500, check()
+            server.host_failed(exchange, error)
+
+    def _answer(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
             exchange.abort()
             return

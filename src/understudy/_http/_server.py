@@ -486,6 +486,23 @@ class HTTPServer(Server):
     def record_error(self, error: BaseException) -> None:
         self._record_error(error)
 
+    def host_failed(self, exchange: Exchange, error: Exception) -> None:
+        """A host raised while answering ``exchange``: whatever the host (admin API, directory,
+        mappings, proxy, a fake, the hosted handler or app), keep the error, traceback and all,
+        for :meth:`check`, and answer 500 and close the connection (a response already begun
+        is cut short instead, RFC 9112 §8), so the client is never left waiting.
+
+        Every dispatch from a connection goes through this on an exception (and so do the
+        hosts' own continuations), so no host needs a guard of its own.
+        """
+        self.record_error(error)
+        exchange.send_error(
+            500,
+            f"understudy: answering {exchange.method} {exchange.target} raised "
+            f"{type(error).__name__} (see check())",
+            close=True,
+        )
+
     def _routing_changed(self) -> None:
         """Note whether requests go straight to the host of behaviour, past :meth:`dispatch`.
 
