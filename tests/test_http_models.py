@@ -6,6 +6,7 @@ import copy
 import http.client
 import json
 import pickle
+import socket
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
@@ -310,6 +311,14 @@ def test_request_attributes_from_the_server() -> None:
         ({"body": {"a": 1}}, r"not dict; to send JSON write Response\(json=\.\.\.\)"),
         ({"headers": {"X-A": "a\r\nInjected: 1"}}, r"invalid header field 'X-A'"),
         ({"headers": {"X-A": "line\nbreak"}}, r"line break"),
+        ({"headers": {"X-A": "a\x00b"}}, r"'X-A': .* control character U\+0000; .*RFC 9110"),
+        ({"headers": {"X-A": "a\x7fb"}}, r"control character U\+007F"),
+        ({"headers": {"X-A": "a\x1bb"}}, r"control character U\+001B"),
+        ({"reason": "OK\r\nX-Injected: 1"}, r"reason phrase .* U\+000D \(a line break"),
+        ({"reason": "OK\nX: 1"}, r"reason phrase .* line break"),
+        ({"reason": "a\x00"}, r"reason phrase .* U\+0000; .*RFC 9112 §4"),
+        ({"reason": "\u20ac"}, r"outside Latin-1 .* write it in ASCII"),
+        ({"reason": 200}, r"reason must be a str, not int"),
         ({"headers": {"Bad Name": "v"}}, r"no spaces or colons"),
         ({"headers": {"Bad:Name": "v"}}, r"no spaces or colons"),
         ({"headers": {"": "v"}}, r"invalid header field ''"),
@@ -322,6 +331,21 @@ def test_response_construction_errors(kwargs: dict[str, Any], message: str) -> N
     with pytest.raises(ConfigurationError, match=message) as caught:
         Response(**kwargs)
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_reason_phrase_of_tabs_spaces_visible_and_latin_1_characters_is_sent_as_given() -> None:
+    reason = "Fine\tand caf\u00e9 \u00ff"
+    with (
+        HTTPServer(response=Response(299, reason=reason, headers={"X-T": "a\tb \u00e9"})) as server,
+        socket.create_connection(server.address, timeout=5) as sock,
+    ):
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    status_line, _, rest = received.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 299 " + reason.encode("latin-1")
+    assert b"\r\nX-T: a\tb \xe9\r\n" in b"\r\n" + rest
 
 
 def test_response_bodies_and_content_types() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,37 @@ def test_proxy_without_record_and_an_unreachable_upstream() -> None:
 def test_proxy_configuration_errors(options: dict[str, object], message: str) -> None:
     with pytest.raises(understudy.ConfigurationError, match=message):
         understudy.HTTPServer(**options)  # type: ignore[arg-type]
+
+
+def test_control_characters_from_the_upstream_are_relayed_as_spaces_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """RFC 9110 §5.5: a recipient relaying a field value with NUL in it replaces it with SP."""
+
+    def upstream_handler(connection: understudy.StreamConnection) -> None:
+        while connection.readline(timeout=5) not in (b"\r\n", b""):
+            pass
+        connection.sendall(
+            b"HTTP/1.1 200 O\x7fK\r\nX-Nul: a\x00b\r\nX-Del: c\x7fd\r\nX-Fine: e\tf\r\n"
+            b"Content-Length: 2\r\nConnection: close\r\n\r\nhi"
+        )
+
+    with (
+        understudy.TCPServer(handler=upstream_handler) as upstream,
+        understudy.HTTPServer(proxy_to=f"http://127.0.0.1:{upstream.port}") as proxy,
+        socket.create_connection(proxy.address, timeout=5) as sock,
+    ):
+        sock.sendall(b"GET /relay HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 O K\r\n")
+    assert b"\r\nX-Nul: a b\r\n" in head
+    assert b"\r\nX-Del: c d\r\n" in head
+    assert b"\r\nX-Fine: e\tf\r\n" in head
+    assert b"\x00" not in head
+    assert body == b"hi"
+    [warning] = [r for r in caplog.records if r.name == "understudy.proxy"]
+    assert "GET /relay" in warning.getMessage()
+    assert "field X-Nul: 'a\\x00b' relayed as 'a b'" in warning.getMessage()

@@ -8,6 +8,7 @@ fields, the body length when known, and the request's HTTP version and persisten
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 
@@ -17,8 +18,11 @@ __all__ = [
     "Framing",
     "encode_chunk",
     "encode_head",
+    "field_value_problem",
     "plan_framing",
     "reason_phrase",
+    "reason_problem",
+    "sanitize_field_value",
 ]
 
 #: The last-chunk and empty trailer section that end a chunked body (RFC 9112 §7.1).
@@ -63,6 +67,64 @@ class Framing:
 def reason_phrase(status: int) -> str:
     """The registered reason phrase for ``status`` ("" for an unregistered code)."""
     return _REASONS.get(status, "")
+
+
+#: What a reason phrase may not hold: ``reason-phrase = *( HTAB / SP / VCHAR / obs-text )``
+#: (RFC 9112 §4), so controls other than HTAB, DEL, and anything outside Latin-1 (one octet).
+_BAD_REASON_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+#: What a field value may not hold: ``field-vchar = VCHAR / obs-text``, with SP and HTAB
+#: between (RFC 9110 §5.5): controls other than HTAB, and DEL.
+_BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _shown(char: str) -> str:
+    if char in "\r\n":
+        return f"U+{ord(char):04X} (a line break, which would end the line)"
+    return repr(char) if char.isprintable() else f"U+{ord(char):04X}"
+
+
+def reason_problem(reason: str) -> str | None:
+    """What makes ``reason`` unfit for a status line, or ``None`` if it is fit.
+
+    A reason phrase is ``*( HTAB / SP / VCHAR / obs-text )`` (RFC 9112 §4): no CR or LF (which
+    would end the status line and start a field of the client's choosing), no other control,
+    and nothing outside Latin-1, which one octet per character cannot carry.
+    """
+    bad = _BAD_REASON_CHAR.search(reason)
+    if bad is None:
+        return None
+    char = bad.group()
+    if ord(char) > 0xFF:
+        return (
+            f"the reason phrase {reason!r} holds {_shown(char)}, outside Latin-1 (a status line "
+            "carries one octet per character, RFC 9112 §4); write it in ASCII"
+        )
+    return (
+        f"the reason phrase {reason!r} holds the control character {_shown(char)}; a reason "
+        "phrase is tabs, spaces and visible characters only (RFC 9112 §4)"
+    )
+
+
+def field_value_problem(value: str) -> str | None:
+    """What makes ``value`` unfit for a field value, or ``None`` if it is fit.
+
+    A field value holds visible characters, spaces and tabs (RFC 9110 §5.5): a CR or LF would
+    end the field, and NUL, other controls and DEL are sent raw by nobody who means well.
+    """
+    bad = _BAD_VALUE_CHAR.search(value)
+    if bad is None:
+        return None
+    return (
+        f"the field value {value!r} holds the control character {_shown(bad.group())}; a field "
+        "value is visible characters, spaces and tabs only (RFC 9110 §5.5)"
+    )
+
+
+def sanitize_field_value(value: str) -> tuple[str, bool]:
+    """``value`` with each control character (HTAB aside) and DEL replaced by SP, and whether
+    any was: what a recipient relaying a field value with them in it does (RFC 9110 §5.5)."""
+    cleaned, count = _BAD_VALUE_CHAR.subn(" ", value)
+    return cleaned, bool(count)
 
 
 def _field(fields: Sequence[tuple[str, str]], name: str) -> str | None:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .framing import field_value_problem, reason_problem
 from .wiremock_values import MappingError, known_fields
 
 __all__ = ["ResponseDefinition", "parse_response_definition"]
@@ -82,7 +83,14 @@ def _parse_body(where: str, raw: Mapping[str, Any]) -> tuple[bytes, str | None]:
     if "body" in raw:
         if not isinstance(raw["body"], str):
             raise MappingError(f"{where}.body: a string (for JSON write jsonBody)")
-        body = raw["body"].encode()
+        try:
+            body = raw["body"].encode()
+        except UnicodeEncodeError as error:
+            char = raw["body"][error.start]
+            raise MappingError(
+                f"{where}.body: holds a lone surrogate (U+{ord(char):04X}), which UTF-8 cannot "
+                "encode; for bytes that are not UTF-8 write base64Body"
+            ) from None
     elif "jsonBody" in raw:
         body = _json.dumps(raw["jsonBody"]).encode()
     elif "base64Body" in raw:
@@ -104,8 +112,12 @@ def parse_response_definition(where: str, raw: object) -> ResponseDefinition:
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise MappingError(f"{where}.status: an int from 100 to 599, not {status!r}")
     reason = raw.get("statusMessage")
-    if reason is not None and not isinstance(reason, str):
-        raise MappingError(f"{where}.statusMessage: a string, not {reason!r}")
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise MappingError(f"{where}.statusMessage: a string, not {reason!r}")
+        problem = reason_problem(reason)
+        if problem is not None:
+            raise MappingError(f"{where}.statusMessage: {problem}")
     headers: list[tuple[str, str]] = []
     raw_headers = raw.get("headers", {})
     if not isinstance(raw_headers, Mapping):
@@ -115,6 +127,9 @@ def parse_response_definition(where: str, raw: object) -> ResponseDefinition:
         for item in values:
             if not isinstance(item, str | int | float) or isinstance(item, bool):
                 raise MappingError(f"{where}.headers.{name}: a string or list of strings")
+            problem = field_value_problem(str(item))
+            if problem is not None:
+                raise MappingError(f"{where}.headers.{name}: {problem}")
             headers.append((str(name), str(item)))
     body, body_file = _parse_body(where, raw)
     delay = None

@@ -8,7 +8,7 @@ from itertools import chain
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from .._core.framing import reason_phrase
+from .._core.framing import field_value_problem, reason_phrase, reason_problem
 from .._core.matching import MISSING
 from .._errors import ConfigurationError
 from .._tls import TLSInfo
@@ -375,8 +375,10 @@ class Response:
 
     Raises:
         ConfigurationError: a status outside 100-599, both ``body`` and ``json``, a field name
-            with a space or colon in it, a field with a line break in it, a Content-Length that
-            is not a number, or a body of another type.
+            with a space or colon in it, a field value with a control character in it (CR, LF,
+            NUL, DEL...: RFC 9110 §5.5), a reason phrase with a control character or a
+            character outside Latin-1 in it (RFC 9112 §4), a Content-Length that is not a
+            number, or a body of another type.
     """
 
     __slots__ = ("_cache", "body", "headers", "reason", "status")
@@ -421,6 +423,12 @@ class Response:
                     )
         if content_type is not None and "content-type" not in names:
             fields.append(("Content-Type", content_type))
+        if reason is not None:
+            if not isinstance(reason, str):
+                raise ConfigurationError(f"reason must be a str, not {type(reason).__name__}")
+            problem = reason_problem(reason)
+            if problem is not None:
+                raise ConfigurationError(problem)
         self.status = status
         self.reason = reason if reason is not None else reason_phrase(status)
         self.headers = fields
@@ -447,10 +455,16 @@ def _check_fields(
                 f"headers must be a mapping or (name, value) pairs; got the item {pair!r}"
             ) from None
         name, value = str(name), str(value)
-        if not name or any(c in name for c in " :\r\n\t") or "\r" in value or "\n" in value:
+        if not name or any(c in name for c in " :\r\n\t"):
             raise ConfigurationError(
                 f"invalid header field {name!r}: {value!r} (a name has no spaces or colons, and "
                 "neither may hold a line break)"
+            )
+        problem = field_value_problem(value)
+        if problem is not None:
+            raise ConfigurationError(
+                f"invalid header field {name!r}: {problem}; to send a malformed response "
+                "on purpose, write its bytes from a TCPServer handler"
             )
         fields.append((name, value))
     return fields

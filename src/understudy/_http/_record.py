@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import os
 import re
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from .._core.framing import sanitize_field_value
 from .._errors import ConfigurationError
 from ._models import Request, Response, origin_form
 
@@ -49,6 +51,9 @@ _NOT_RECORDED: Final = _HOP_BY_HOP | {"date"}
 #: Bodies larger than this go to ``__files/`` rather than into the mapping.
 _INLINE_LIMIT: Final = 1024
 _SLUG: Final = re.compile(r"[^A-Za-z0-9]+")
+
+#: Where a relayed answer that had to be mended is told of (RFC 9110 §5.5).
+log = logging.getLogger("understudy.proxy")
 
 
 class Recorder:
@@ -112,14 +117,38 @@ class Recorder:
             )
         finally:
             connection.close()
-        headers = [
-            (name, value)
-            for name, value in answer.getheaders()
-            if name.lower() not in _NOT_RECORDED
-        ]
+        headers, reason = self._mended(request, answer)
         if self.record is not None:
-            self._write(request, answer.status, answer.reason, headers, body)
-        return Response(answer.status, body, headers=headers, reason=answer.reason)
+            self._write(request, answer.status, reason, headers, body)
+        return Response(answer.status, body, headers=headers, reason=reason)
+
+    def _mended(
+        self, request: Request, answer: http.client.HTTPResponse
+    ) -> tuple[list[tuple[str, str]], str]:
+        """The upstream's fields (those relayed) and reason phrase, each control character in
+        them (NUL, DEL...) replaced by SP, as a recipient that relays them must (RFC 9110
+        §5.5); a warning on the ``understudy.proxy`` logger names each one mended."""
+        headers = []
+        mended = []
+        for name, value in answer.getheaders():
+            if name.lower() in _NOT_RECORDED:
+                continue
+            cleaned, changed = sanitize_field_value(value)
+            if changed:
+                mended.append(f"field {name}: {value!r} relayed as {cleaned!r}")
+            headers.append((name, cleaned))
+        reason, changed = sanitize_field_value(answer.reason)
+        if changed:
+            mended.append(f"reason phrase {answer.reason!r} relayed as {reason!r}")
+        if mended:
+            log.warning(
+                "%r answered %s %s with control characters, replaced by SP (RFC 9110 §5.5): %s",
+                self,
+                request.method,
+                request.target,
+                "; ".join(mended),
+            )
+        return headers, reason
 
     def _write(
         self,
