@@ -244,3 +244,56 @@ def test_the_wiremock_client_creates_a_stub_and_counts(admin: understudy.HTTPSer
         assert Mappings.retrieve_all_mappings().mappings == []
     finally:
         Config.base_url = previous
+
+
+# -- bad payloads: an answer, never a hang --------------------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def _post_raw(server: understudy.HTTPServer, path: str, body: str) -> tuple[int, Any]:
+    """POST ``body`` as sent (a client library would refuse some shapes); status and JSON."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        connection.request("POST", path, body=body.encode("utf-8", "surrogatepass"))
+        answer = connection.getresponse()
+        return answer.status, json.loads(answer.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/__admin/near-misses/request", '{"url": "/x", "headers": [1]}', "headers"),
+        ("/__admin/near-misses/request", '{"url": "/x", "body": 5}', "body"),
+        ("/__admin/mappings", DEEP, "nested"),
+        ("/__admin/requests/find", DEEP, "nested"),
+        ("/__admin/requests/count", DEEP, "nested"),
+        ("/__admin/mappings", '{"request": {}, "response": {"body": "\\ud800"}}', "surrogate"),
+        (
+            "/__admin/mappings",
+            '{"request": {}, "response": {"statusMessage": "OK\\r\\nX-Evil: 1"}}',
+            "statusMessage",
+        ),
+        (
+            "/__admin/mappings",
+            '{"request": {}, "response": {"statusMessage": "\\u20ac"}}',
+            "Latin-1",
+        ),
+        (
+            "/__admin/mappings",
+            '{"request": {}, "response": {"headers": {"X": "a\\u0000b"}}}',
+            "headers",
+        ),
+    ],
+)
+def test_a_bad_admin_payload_gets_422_and_stays_out_of_the_journal(
+    admin: understudy.HTTPServer, path: str, body: str, message: str
+) -> None:
+    status, answer = _post_raw(admin, path, body)
+    assert status == 422
+    assert message in answer["errors"][0]["title"]
+    assert admin.requests == []
+    admin.check()  # the client's mistake, answered: nothing for the test to raise
+    assert requests.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []

@@ -130,6 +130,10 @@ def _body_json(request: Request) -> Any:
         return json.loads(request.body or b"{}")
     except ValueError as error:
         raise _Problem(422, f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise _Problem(
+            422, "the body is JSON nested too deeply to read; a mapping is a few levels deep"
+        ) from None
 
 
 def _all_mappings(server: HTTPServer) -> Any:
@@ -210,17 +214,21 @@ def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
     if not isinstance(logged, dict) or not isinstance(logged.get("url"), str):
         raise _Problem(422, "give a logged request: an object with at least url and method")
     headers = logged.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise _Problem(422, 'headers: an object of name to value, such as {"Accept": "*/*"}')
     pairs = [
         (str(name), str(item))
         for name, value in headers.items()
         for item in (value if isinstance(value, list) else [value])
     ]
     body = logged.get("body") or ""
+    if not isinstance(body, str):
+        raise _Problem(422, f"body: the request body as a string, not {body!r:.40}")
     request = Request(
         method=str(logged.get("method", "GET")),
         target=logged["url"],
         headers=pairs,
-        body=body.encode() if isinstance(body, str) else b"",
+        body=body.encode("utf-8", "surrogatepass"),
     )
     scored = []
     for stub in server._stubs:
