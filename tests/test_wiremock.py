@@ -55,6 +55,11 @@ DATA = Path(__file__).parent / "data" / "wiremock"
         ({"matchesJsonPath": {"expression": "$.a", "contains": "x"}}, '{"a": "y"}', False),
         ({"matchesJsonPath": "$.items[?(@.n > 1)]"}, '{"items": [{"n": 2}]}', True),
         ({"matchesJsonPath": "$.items[?(@.n > 1)]"}, '{"items": [{"n": 1}]}', False),
+        ({"matches": "a.b"}, "a\nb", True),  # . takes a line break too
+        ({"matches": "\\d+"}, "\u0663", False),  # \d is ASCII, as in Java
+        ({"matches": "(a+)+b"}, "a" * 5000 + "!", False),  # linear time: answered at once
+        ({"matches": "(?i)caf\u00e9"}, "CAF\u00c9", True),
+        ({"matchesJsonPath": {"expression": "$.a", "matches": ".+"}}, '{"a": "\\ud800"}', True),
     ],
 )
 def test_value_pattern(pattern: dict[str, Any], value: str | None, expected: bool) -> None:
@@ -131,6 +136,20 @@ def test_json_path(expression: str, found: list[Any]) -> None:
             {"request": {"bodyPatterns": [{"matchesJsonPath": "$.a[?(@.b =~ /x/)]"}]}},
             "understudy reads simple JSON paths",
         ),
+        (
+            {"request": {"urlPathPattern": "/a(?=b)"}},
+            "mapping.request.urlPathPattern: RE2 cannot compile it (invalid perl operator: (?=)",
+        ),
+        (
+            {"request": {"headers": {"A": {"matches": "(x)\\1"}}}},
+            "mapping.request.headers.A.matches: RE2 cannot compile it (invalid escape",
+        ),
+        (
+            {"request": {"bodyPatterns": [{"doesNotMatch": "x\\Z"}]}},
+            "write \\z instead of \\Z",
+        ),
+        ({"request": {"urlPattern": "/\ud800"}}, "lone surrogate (U+D800)"),
+        ({"request": {"urlPattern": "(a"}}, "missing ): (a"),
     ],
 )
 def test_mapping_errors_name_the_field(mapping: dict[str, Any], message: str) -> None:
@@ -372,3 +391,54 @@ def test_body_file_may_not_escape_files(tmp_path: Path) -> None:
 def test_missing_mappings_path(tmp_path: Path) -> None:
     with pytest.raises(understudy.ConfigurationError, match="neither a file nor a directory"):
         understudy.HTTPServer(mappings=tmp_path / "nope")
+
+
+# -- patterns from mappings are data: matched in linear time -----------------------------------
+
+CATASTROPHIC = "/api/(a+)+b"  # a backtracking engine takes 2^n steps for n a's and no b
+
+
+@pytest.mark.parametrize(
+    "request_pattern",
+    [
+        {"urlPathPattern": CATASTROPHIC},
+        {"urlPattern": CATASTROPHIC + ".*"},
+        {"headers": {"X-Id": {"matches": "(a+)+b"}}},
+        {"queryParameters": {"q": {"doesNotMatch": "(a+)+b"}}, "urlPath": "/never"},
+        {"bodyPatterns": [{"matches": "(a|aa)+b"}]},
+    ],
+)
+def test_a_catastrophic_pattern_in_a_mapping_does_not_hold_the_loop(
+    request_pattern: dict[str, Any],
+) -> None:
+    """With Python's re, 60 a's would take longer than the universe has left, on the loop
+    thread every server shares; RE2 answers (and writes the near-miss report) at once."""
+    subject = "a" * 60 + "!"
+    mapping = {"request": {"method": "POST", **request_pattern}, "response": {"body": "x"}}
+    with (
+        understudy.HTTPServer(admin=True) as server,
+        understudy.HTTPServer(response=understudy.Response(200, "other")) as other,
+    ):
+        assert requests.post(server.url + "/__admin/mappings", json=mapping, timeout=5).ok
+        answer = requests.post(
+            f"{server.url}/api/{subject}?q={subject}",
+            headers={"X-Id": subject},
+            data=subject,
+            timeout=5,
+        )
+        assert answer.status_code == 404
+        assert "Nearest expectations:" in answer.text
+        assert requests.get(other.url, timeout=5).text == "other"
+        with pytest.raises(understudy.UnexpectedRequest):
+            server.check()
+
+
+def test_a_pattern_re2_cannot_compile_is_refused_with_422(tmp_path: Path) -> None:
+    mapping = {"request": {"urlPathPattern": "/(?!admin).*"}, "response": {}}
+    with understudy.HTTPServer(admin=True) as server:
+        answer = requests.post(server.url + "/__admin/mappings", json=mapping, timeout=5)
+        assert answer.status_code == 422
+        assert "RE2 cannot compile it" in answer.json()["errors"][0]["title"]
+    (tmp_path / "m.json").write_text(json.dumps(mapping))
+    with pytest.raises(understudy.ConfigurationError, match="no lookaround"):
+        understudy.HTTPServer(mappings=tmp_path / "m.json")

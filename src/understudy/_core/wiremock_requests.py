@@ -13,12 +13,12 @@ ignored a matcher would accept requests it should refuse.
 from __future__ import annotations
 
 import json as _json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .matching import Difference
+from .regexes import LinearRegex, RegexError, compile_linear
 from .wiremock_values import MappingError, ValuePattern, known_fields, parse_value_pattern
 
 __all__ = ["RequestPattern", "parse_request_pattern"]
@@ -48,6 +48,8 @@ class RequestPattern:
         method: the method, or ``None`` for any (WireMock's ``"ANY"`` or no method).
         url: ``(kind, value)``: ``url`` (path and query, exact), ``urlPattern`` (regex over
             path and query), ``urlPath`` (path, exact) or ``urlPathPattern``; ``None``: any.
+        url_regex: for ``urlPattern`` and ``urlPathPattern``, the value compiled with RE2
+            (matched in linear time: a mapping is data, see ``regexes.py``).
         query: parameter name → pattern (some value must match; ``absent``: none sent).
         headers: field name (any case) → pattern.
         body: patterns the body text must all match.
@@ -60,6 +62,7 @@ class RequestPattern:
     headers: Mapping[str, ValuePattern] = field(default_factory=dict)
     body: tuple[ValuePattern, ...] = ()
     source: Mapping[str, Any] = field(default_factory=dict)
+    url_regex: LinearRegex | None = field(default=None, compare=False, repr=False)
 
     def differences(
         self,
@@ -90,7 +93,8 @@ class RequestPattern:
                 ok = subject == wanted
                 shown = repr(wanted)
             else:
-                ok = re.fullmatch(wanted, subject) is not None
+                regex = self.url_regex or compile_linear(wanted)
+                ok = regex.fullmatch(subject)
                 shown = f"a match for /{wanted}/"
             if not ok:
                 found.append(Difference(kind, shown, repr(subject)))
@@ -140,6 +144,7 @@ def parse_request_pattern(where: str, raw: object) -> RequestPattern:
     if len(urls) > 1:
         raise MappingError(f"{where}: give one of {', '.join(_URL_KEYS)}, not {', '.join(urls)}")
     url = None
+    url_regex = None
     if urls:
         [kind] = urls
         value = raw[kind]
@@ -147,9 +152,9 @@ def parse_request_pattern(where: str, raw: object) -> RequestPattern:
             raise MappingError(f"{where}.{kind}: a string, not {value!r}")
         if kind.endswith("Pattern"):
             try:
-                re.compile(value)
-            except re.error as error:
-                raise MappingError(f"{where}.{kind}: not a regular expression: {error}") from None
+                url_regex = compile_linear(value)
+            except RegexError as error:
+                raise MappingError(f"{where}.{kind}: {error}") from None
         url = (kind, value)
     query = _parse_named_patterns(f"{where}.queryParameters", raw.get("queryParameters", {}))
     headers = _parse_named_patterns(f"{where}.headers", raw.get("headers", {}))
@@ -160,7 +165,7 @@ def parse_request_pattern(where: str, raw: object) -> RequestPattern:
         parse_value_pattern(f"{where}.bodyPatterns[{index}]", pattern)
         for index, pattern in enumerate(bodies)
     )
-    return RequestPattern(method, url, query, headers, body, dict(raw))
+    return RequestPattern(method, url, query, headers, body, dict(raw), url_regex)
 
 
 def _parse_named_patterns(where: str, raw: object) -> dict[str, ValuePattern]:

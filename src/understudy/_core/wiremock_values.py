@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .regexes import LinearRegex, RegexError, compile_linear
+
 __all__ = [
     "MappingError",
     "ValuePattern",
@@ -104,6 +106,8 @@ class ValuePattern:
         sub: for ``matchesJsonPath`` given as an object, the pattern the selected value must
             match.
         source: the JSON it was parsed from (for the admin API and reports).
+        regex: for ``matches`` and ``doesNotMatch``, the operand compiled with RE2 (matched in
+            linear time: a mapping is data, see ``regexes.py``).
     """
 
     operator: str
@@ -111,6 +115,7 @@ class ValuePattern:
     options: Mapping[str, bool] = field(default_factory=dict)
     sub: ValuePattern | None = None
     source: Mapping[str, Any] = field(default_factory=dict)
+    regex: LinearRegex | None = field(default=None, compare=False, repr=False)
 
     def matches(self, value: str | None) -> bool:
         """Whether ``value`` (``None``: the field is absent) satisfies the pattern."""
@@ -127,10 +132,9 @@ class ValuePattern:
             return str(self.operand) in value
         if operator == "doesNotContain":
             return str(self.operand) not in value
-        if operator == "matches":
-            return re.fullmatch(self.operand, value, re.DOTALL) is not None
-        if operator == "doesNotMatch":
-            return re.fullmatch(self.operand, value, re.DOTALL) is None
+        if operator in ("matches", "doesNotMatch"):
+            regex = self.regex or compile_linear(self.operand, dotall=True)
+            return regex.fullmatch(value) is (operator == "matches")
         if operator == "equalToJson":
             try:
                 received = _json.loads(value)
@@ -190,7 +194,13 @@ def parse_value_pattern(where: str, raw: object) -> ValuePattern:
             raise MappingError(f"{where}.{key}: must be true or false, not {value!r}")
         options[key] = value
     operand, sub = _parse_operand(where, operator, raw[operator])
-    return ValuePattern(operator, operand, options, sub, dict(raw))
+    regex = None
+    if operator in ("matches", "doesNotMatch"):
+        try:
+            regex = compile_linear(operand, dotall=True)
+        except RegexError as error:
+            raise MappingError(f"{where}.{operator}: {error}") from None
+    return ValuePattern(operator, operand, options, sub, dict(raw), regex)
 
 
 def _parse_operand(where: str, operator: str, operand: Any) -> tuple[Any, ValuePattern | None]:
@@ -218,16 +228,8 @@ def _parse_operand(where: str, operator: str, operand: Any) -> tuple[Any, ValueP
             _compile_path(operand)
         except MappingError as error:
             raise MappingError(f"{where}.matchesJsonPath: {error}") from None
-    else:
-        if not isinstance(operand, str):
-            raise MappingError(f"{where}.{operator}: a string, not {operand!r}")
-        if operator in ("matches", "doesNotMatch"):
-            try:
-                re.compile(operand)
-            except re.error as error:
-                raise MappingError(
-                    f"{where}.{operator}: not a regular expression: {error}"
-                ) from None
+    elif not isinstance(operand, str):
+        raise MappingError(f"{where}.{operator}: a string, not {operand!r}")
     return operand, sub
 
 
