@@ -5,9 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import urllib.request
 import warnings
 from multiprocessing.connection import Connection
@@ -94,3 +96,51 @@ def test_a_blocking_call_from_the_loop_thread_says_to_use_the_async_twin() -> No
         reply.value.close()
         with pytest.raises(RuntimeError, match="start_async"):
             server.check()
+
+
+# -- a held loop: waits say so ------------------------------------------------------------------
+
+
+def _hold_the_loop() -> tuple[threading.Event, threading.Event]:
+    """Make the loop's thread block (as a blocking call in an async def handler would) until
+    the returned ``release`` is set; ``held`` is set once it blocks."""
+    held, release = threading.Event(), threading.Event()
+
+    def blocking_call() -> None:
+        held.set()
+        release.wait(30.0)
+
+    get_runtime().loop.call_soon_threadsafe(blocking_call)
+    assert held.wait(5.0)
+    return held, release
+
+
+async def _nothing() -> None:
+    pass
+
+
+def test_a_wait_on_a_held_loop_raises_wait_timeout_naming_it_and_where_the_loop_is() -> None:
+    _, release = _hold_the_loop()
+    try:
+        with pytest.raises(understudy.WaitTimeout) as raised:
+            get_runtime().call(_nothing(), 0.2, twin="nothing_async", what="the test's call")
+    finally:
+        release.set()
+    message = str(raised.value)
+    assert message.startswith("the test's call waited 0.2 s for understudy's event loop")
+    assert "blocking_call" in message  # where the loop's thread is held
+    assert isinstance(raised.value, TimeoutError)
+
+
+def test_stop_on_a_held_loop_raises_wait_timeout_and_the_server_stops_once_it_is_free() -> None:
+    server = understudy.HTTPServer(response=understudy.Response(204)).start()
+    _, release = _hold_the_loop()
+    try:
+        with pytest.raises(understudy.WaitTimeout, match=r"stop\(\) of <understudy.HTTPServer"):
+            server.stop(timeout=0.1)  # (waits 5.1 s: the loop's grace beyond the timeout)
+    finally:
+        release.set()
+    # The stop runs once the loop is free: the listener is closed, so a connection is refused.
+    get_runtime().call(_nothing(), 5.0, twin="nothing_async", what="the test's call")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(server.address, timeout=5).close()

@@ -14,11 +14,14 @@ import asyncio
 import atexit
 import concurrent.futures
 import os
+import sys
 import threading
+import traceback
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
+from ._errors import WaitTimeout
 from ._workers import WorkerPool
 
 __all__ = ["Runtime", "get_runtime"]
@@ -68,15 +71,29 @@ class Runtime:
         """Whether the calling thread is the loop's own thread."""
         return threading.get_ident() == self.thread.ident
 
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None, *, twin: str) -> T:
+    def call(
+        self,
+        coro: Coroutine[Any, Any, T],
+        timeout: float | None,
+        *,
+        twin: str,
+        what: str | None = None,
+        cancel: bool = True,
+    ) -> T:
         """Run ``coro`` on the loop and block the calling thread for its result.
 
-        ``twin`` names the awaitable twin of the blocking method, for the error message.
+        ``twin`` names the awaitable twin of the blocking method, and ``what`` the wait
+        (``"stop() of <understudy.HTTPServer ...>"``; the coroutine's name by default), for
+        the error messages. ``cancel``:
+        whether a coroutine that ran out of time is cancelled (``stop()`` lets its run when
+        the loop comes back, so the server still closes).
 
         Raises:
             RuntimeError: if called from the loop thread itself (an ``async def`` handler), where
                 blocking would deadlock; use the ``async`` twin of the method instead.
-            TimeoutError: if ``timeout`` (seconds) passes first; the coroutine is cancelled.
+            WaitTimeout: if ``timeout`` (seconds) passes first: the message names ``what``
+                and where the loop's thread was (something held it: a blocking call in an
+                ``async def`` handler...).
         """
         if self.in_loop_thread:
             coro.close()
@@ -88,8 +105,22 @@ class Runtime:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise
+            if future.done():
+                raise  # (the coroutine's own TimeoutError)
+            if cancel:
+                future.cancel()
+            what = what or f"{getattr(coro, '__qualname__', 'a call')}()"
+            raise WaitTimeout(self._held(what, timeout)) from None
+
+    def _held(self, what: str, timeout: float | None) -> str:
+        """The message for a wait on the loop that ran out: what, how long, where the loop is."""
+        frame = sys._current_frames().get(self.thread.ident or -1)  # (for the report)
+        where = "".join(traceback.format_stack(frame)[-3:]) if frame is not None else ""
+        return (
+            f"{what} waited {timeout:g} s for understudy's event loop, which did not get to it: "
+            "its thread is held (a blocking call in an async def handler or ASGI app, or a "
+            "long computation on the loop). The loop's thread is at:\n" + where.rstrip()
+        )
 
     async def call_async(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the runtime's loop and await it from the caller's own loop."""

@@ -173,7 +173,10 @@ class Server:
             runtime, sockets = self._prepare_start()
             try:
                 runtime.call(
-                    self._serve_sockets(runtime, sockets), _START_TIMEOUT, twin="start_async"
+                    self._serve_sockets(runtime, sockets),
+                    _START_TIMEOUT,
+                    twin="start_async",
+                    what=f"start() of {self!r}",
                 )
             except BaseException:
                 self._close_sockets()
@@ -223,10 +226,18 @@ class Server:
                 return
             try:
                 still_running = runtime.call(
-                    self._stop_on_loop(runtime, timeout), timeout + 5.0, twin="stop_async"
+                    self._stop_on_loop(runtime, timeout, list(self._sockets)),
+                    timeout + 5.0,
+                    twin="stop_async",
+                    what=f"stop() of {self!r}",
+                    cancel=False,  # (it runs when the loop is free, and closes the sockets)
                 )
-            finally:
+            except WaitTimeout:
+                raise
+            except BaseException:
                 self._close_sockets()
+                raise
+            self._close_sockets()
             self._raise_if_still_running(still_running, timeout)
 
     async def stop_async(self, timeout: float = 5.0) -> None:
@@ -235,7 +246,9 @@ class Server:
         if runtime is None:
             return
         try:
-            still_running = await runtime.call_async(self._stop_on_loop(runtime, timeout))
+            still_running = await runtime.call_async(
+                self._stop_on_loop(runtime, timeout, list(self._sockets))
+            )
         finally:
             self._close_sockets()
         self._raise_if_still_running(still_running, timeout)
@@ -252,10 +265,18 @@ class Server:
             return None
         return runtime
 
-    async def _stop_on_loop(self, runtime: Runtime, timeout: float) -> list[str]:
+    async def _stop_on_loop(
+        self, runtime: Runtime, timeout: float, sockets: list[socket.socket]
+    ) -> list[str]:
+        """Stop on the loop, then close ``sockets`` (this run's, taken when stop() was called:
+        a stop that runs late, once a held loop is free, must not close the next run's)."""
         runtime.servers.discard(self)
         self._shaper.stop()  # a throttled or delayed transfer ends now, not at its pace
-        return await self._shutdown(timeout)
+        try:
+            return await self._shutdown(timeout)
+        finally:
+            for sock in sockets:
+                sock.close()
 
     def _raise_if_still_running(self, still_running: list[str], timeout: float) -> None:
         if still_running:
@@ -310,7 +331,12 @@ class Server:
         if not self.running or runtime is None:
             self._shaper.conditions = checked
             return
-        runtime.call(self._shaper.set(checked, self), _START_TIMEOUT, twin="set_conditions_async")
+        runtime.call(
+            self._shaper.set(checked, self),
+            _START_TIMEOUT,
+            twin="set_conditions_async",
+            what=f"set_conditions() of {self!r}",
+        )
 
     async def set_conditions_async(self, conditions: Conditions | None) -> None:
         """The awaitable twin of :meth:`set_conditions`."""
