@@ -320,6 +320,8 @@ def test_request_attributes_from_the_server() -> None:
         ({"reason": "\u20ac"}, r"outside Latin-1 .* write it in ASCII"),
         ({"reason": 200}, r"reason must be a str, not int"),
         ({"headers": {"Bad Name": "v"}}, r"no spaces or colons"),
+        ({"headers": {"X\x00Nul": "v"}}, r"a name is a token, RFC 9110 §5.1"),
+        ({"headers": {"X-\u00e9": "v"}}, r"a name is a token"),
         ({"headers": {"Bad:Name": "v"}}, r"no spaces or colons"),
         ({"headers": {"": "v"}}, r"invalid header field ''"),
         ({"headers": ["X-A"]}, r"mapping or \(name, value\) pairs; got the item 'X-A'"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as _json
+import re
 from collections.abc import AsyncIterable, Iterable, Mapping
 from itertools import chain
 from typing import Any
@@ -13,6 +14,9 @@ from .._core.matching import MISSING
 from .._errors import ConfigurationError
 from .._tls import TLSInfo
 from ._fields import Headers, Query
+
+#: A field name (RFC 9110 §5.1: ``token``).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 __all__ = [
     "Body",
@@ -455,10 +459,11 @@ def _check_fields(
                 f"headers must be a mapping or (name, value) pairs; got the item {pair!r}"
             ) from None
         name, value = str(name), str(value)
-        if not name or any(c in name for c in " :\r\n\t"):
+        if not _TOKEN.fullmatch(name):
             raise ConfigurationError(
-                f"invalid header field {name!r}: {value!r} (a name has no spaces or colons, and "
-                "neither may hold a line break)"
+                f"invalid header field {name!r}: {value!r} (a name is a token, RFC 9110 §5.1: "
+                "letters, digits and !#$%&'*+-.^_`|~, with no spaces or colons, controls or "
+                "line breaks)"
             )
         problem = field_value_problem(value)
         if problem is not None:
