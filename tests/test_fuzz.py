@@ -3,6 +3,8 @@ or recorded with a reason.
 
 - HTTP request bytes, over a real socket, through httptools into a running :class:`HTTPServer`;
 - multipart uploads (RFC 7578) to the fake PyPI's legacy upload API, over a real socket;
+- JSON payloads to the WireMock admin API (deep nesting, lone surrogates, control characters
+  in reason phrases and fields, catastrophic and RE2-refused regexes), over a real socket;
 - directory path resolution (``_core/paths.py``), header directives (``_core/directives.py``),
   syslog framing and parsing (``_core/syslog.py``), log-record frames (``_core/logframes.py``).
 
@@ -12,6 +14,7 @@ or recorded with a reason.
 
 from __future__ import annotations
 
+import http.client
 import os
 import pickle
 import socket
@@ -22,8 +25,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from understudy import HTTPServer, Request, Response
+from understudy import ConfigurationError, HTTPServer, Request, Response, UnexpectedRequest
 from understudy._core.directives import DirectiveError, Directives, parse_in_file, parse_sidecar
+from understudy._core.framing import encode_head
 from understudy._core.logframes import BadFrame, LogFrameDecoder, decode_datagram
 from understudy._core.paths import FilePath, Refusal, resolve_target
 from understudy._core.syslog import FrameError, SyslogFramer, parse_message
@@ -157,6 +161,98 @@ def test_http_request_bytes_are_answered_or_recorded() -> None:
         with socket.create_connection(server.address, timeout=HANG) as sock:
             sock.sendall(b"GET /alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             assert _read_all(sock).startswith(b"HTTP/1.1 200 ")
+
+
+# -- WireMock admin API payloads ---------------------------------------------------------------
+
+_ADMIN_ROUTES = [
+    "/__admin/mappings", "/__admin/requests/find", "/__admin/requests/count",
+    "/__admin/near-misses/request",
+]  # fmt: skip
+_JSON_STRINGS = [
+    "/x", "/api/(a+)+b", "(a|aa)+b", "/(?!admin).*", "(x)\\1", "x\\Z", "(a", "\\ud800",
+    "OK\\r\\nX-Evil: 1", "a\\u0000b", "c\\u007fd", "\\u20ac", "caf\\u00e9", "",
+]  # fmt: skip
+_JSON_KEYS = [
+    "url", "urlPattern", "urlPathPattern", "method", "headers", "body", "request", "response",
+    "status", "statusMessage", "matches", "doesNotMatch", "equalTo", "bodyPatterns",
+    "queryParameters", "jsonBody", "X",
+]  # fmt: skip
+_json_scalar = st.one_of(
+    st.sampled_from(_JSON_STRINGS).map(lambda text: f'"{text}"'),
+    st.sampled_from(["1", "200", "-1", "true", "null", "[1]", "{}"]),
+)
+_json_value = st.recursive(
+    _json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
+        st.lists(st.tuples(st.sampled_from(_JSON_KEYS), inner), max_size=4).map(
+            lambda pairs: "{" + ", ".join(f'"{key}": {value}' for key, value in pairs) + "}"
+        ),
+    ),
+    max_leaves=12,
+)
+admin_payload = st.one_of(
+    _json_value,
+    st.sampled_from([1_000, 100_000]).map(lambda depth: "[" * depth + "]" * depth),
+    st.text(max_size=80),
+)
+
+
+def test_admin_api_payloads_are_answered_and_never_raise_inside() -> None:
+    """Whatever the admin API is sent, it answers at once (no 500: a bad payload is a 422),
+    keeps its requests out of the journal, and a request then matched against whatever
+    mappings were made is answered too (a pattern from a mapping never holds the loop)."""
+    with HTTPServer(admin=True, header_timeout=HANG, idle_timeout=HANG) as server:
+
+        @FUZZ
+        @given(st.sampled_from(_ADMIN_ROUTES), admin_payload)
+        def check(route: str, payload: str) -> None:
+            connection = http.client.HTTPConnection(*server.address, timeout=HANG)
+            try:
+                connection.request("POST", route, body=payload.encode("utf-8", "surrogatepass"))
+                answer = connection.getresponse()
+                answer.read()
+                assert answer.status in (200, 201, 422), (answer.status, payload[:200])
+                connection.request("GET", "/api/" + "a" * 40 + "!?q=" + "a" * 40)
+                matched = connection.getresponse()
+                matched.read()
+                connection.request("DELETE", "/__admin/mappings")
+                connection.getresponse().read()
+            finally:
+                connection.close()
+            assert all(request.target.startswith("/api/") for request in server.requests)
+            server.clear()
+            try:
+                server.check()
+            except UnexpectedRequest:
+                pass  # (a GET that no mapping answered: recorded as it should be)
+
+        check()
+
+
+_HEAD_TEXT = st.text(
+    st.one_of(st.sampled_from("\r\n\x00\x7f\t \x1b\xe9\u20ac\ud800"), st.characters()), max_size=20
+)
+
+
+@FUZZ
+@given(_HEAD_TEXT, _HEAD_TEXT, _HEAD_TEXT)
+def test_a_response_head_holds_the_fields_given_or_the_response_is_refused(
+    reason: str, name: str, value: str
+) -> None:
+    """No reason phrase, field name or value makes a line of its own or a control byte on the
+    wire (RFC 9112 §4, RFC 9110 §5.1, §5.5): the Response is refused at construction instead."""
+    try:
+        response = Response(200, reason=reason, headers={"X-V": value, "X-" + name: "n"})
+    except ConfigurationError:
+        return
+    head = encode_head(200, response.reason, response.headers)
+    lines = head.split(b"\r\n")
+    assert lines[-2:] == [b"", b""]
+    assert len(lines) == 2 + len(response.headers) + 1, head
+    for line in lines:
+        assert not any((byte < 0x20 and byte != 0x09) or byte == 0x7F for byte in line), line
 
 
 # -- multipart uploads to the fake PyPI ------------------------------------------------------

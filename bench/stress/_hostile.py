@@ -1,6 +1,7 @@
 """Hostile clients: slowloris and slow readers timed out per the configured limits while a
 normal client keeps being answered; 5 000 idle connections held while a new request is answered;
-oversize and endless inputs refused with the documented answer and recorded.
+oversize and endless inputs refused with the documented answer and recorded; hostile payloads
+(JSON nested 100 000 deep to the admin API, a catastrophic regex in a mapping) answered at once.
 
 The client side runs on this process's own asyncio loop (``asyncio.run``), apart from the
 runtime's loop thread that serves.
@@ -324,6 +325,59 @@ def _oversize_log_record() -> OversizeResult:
     return result
 
 
+def _admin_deep_json() -> OversizeResult:
+    result = OversizeResult(
+        "admin API JSON nested 100 000 deep",
+        "422",
+        "kept out of the journal, nothing for check()",
+    )
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with understudy.HTTPServer(admin=True) as server:
+        answer = _send_until_answered(
+            server.address,
+            b"POST /__admin/mappings HTTP/1.1\r\nHost: s\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(deep) + deep,
+            b"",
+            0,
+        )
+        result.got = _status(answer)
+        server.check()
+        result.recorded = server.requests == []
+    return result
+
+
+def _catastrophic_regex() -> OversizeResult:
+    result = OversizeResult(
+        "mapping regex /api/(a+)+b vs 10 000 a's",
+        "404",
+        "recorded as UnexpectedRequest, with the near-miss report",
+    )
+    mapping = b'{"request": {"urlPathPattern": "/api/(a+)+b"}, "response": {"body": "x"}}'
+    with understudy.HTTPServer(admin=True) as server:
+        created = _send_until_answered(
+            server.address,
+            b"POST /__admin/mappings HTTP/1.1\r\nHost: s\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(mapping) + mapping,
+            b"",
+            0,
+        )
+        if _status(created) != "201":
+            result.error = f"the mapping was not created: {created[:200]!r}"
+            return result
+        answer = _send_until_answered(
+            server.address,
+            b"GET /api/" + b"a" * 10_000 + b"! HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n",
+            b"",
+            0,
+        )
+        result.got = _status(answer)
+        try:
+            server.check()
+        except understudy.UnexpectedRequest as unexpected:
+            result.recorded = "urlPathPattern" in str(unexpected)
+    return result
+
+
 def run_oversize() -> list[OversizeResult]:
     results = []
     for check in (
@@ -332,6 +386,8 @@ def run_oversize() -> list[OversizeResult]:
         _oversize_smtp,
         _oversize_syslog,
         _oversize_log_record,
+        _admin_deep_json,
+        _catastrophic_regex,
     ):
         try:
             results.append(check())
