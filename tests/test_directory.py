@@ -376,6 +376,40 @@ def test_ranges_that_are_ignored_get_the_whole_file(server: HTTPServer, range_va
     assert reply.headers["accept-ranges"] == "bytes"
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "status"),
+    [
+        # Latin-1 superscript digits pass str.isdigit(), and int() refuses them: not a Range.
+        ("Range", "bytes=\u00b2-", 200),
+        ("Range", "bytes=0-\u00b2", 200),
+        ("Range", "bytes=-\u00b9", 200),
+        ("Range", "bytes=" + "9" * 5000, 200),  # no dash: not a range
+        # Past int()'s 4,300 digits, still a number: past the end, or up to it.
+        ("Range", "bytes=" + "9" * 5000 + "-", 416),
+        ("Range", "bytes=0-" + "9" * 5000, 206),
+        ("Range", "bytes=-" + "9" * 5000, 206),
+        # A year past what a timestamp holds: not a date, so the condition is ignored.
+        ("If-Modified-Since", "1 Jan 10000000000 00:00:00 GMT", 200),
+        ("If-Unmodified-Since", "1 Jan 10000000000 00:00:00 GMT", 200),
+    ],
+)
+def test_a_range_or_date_that_is_not_one_is_ignored_not_a_500(
+    server: HTTPServer, name: str, value: str, status: int
+) -> None:
+    """RFC 9110 §14.2: an invalid Range is ignored; §13.1.3: so is an invalid date."""
+    reply = get(server, "/plain.txt", **{name.replace("-", "_"): value})
+    assert reply.status == status
+    if status == 200:
+        assert reply.body == PLAIN
+    server.check()  # nothing raised inside
+
+
+def test_an_if_range_date_that_is_not_one_sends_the_whole_file(server: HTTPServer) -> None:
+    reply = get(server, "/plain.txt", Range="bytes=0-1", If_Range="1 Jan 10000000000 00:00:00 GMT")
+    assert (reply.status, reply.body) == (200, PLAIN)
+    server.check()
+
+
 def test_if_range(server: HTTPServer) -> None:
     etag = httpx.get(server.url + "/plain.txt").headers["etag"]
     assert get(server, "/plain.txt", Range="bytes=0-1", If_Range=etag).status == 206
@@ -692,6 +726,10 @@ def test_preconditions_against_hand_written_validators() -> None:
         ("pages=0-1", 10, None),
         ("bytes=+1-2", 10, None),
         ("bytes=0x1-2", 10, None),
+        ("bytes=\u00b2-", 10, None),
+        ("bytes=0-\u0663", 10, None),  # (an Arabic-Indic digit)
+        ("bytes=" + "0" * 5000 + "1-", 10, (1, 9)),
+        ("bytes=" + "1" * 5000 + "-", 10, "unsatisfiable"),
     ],
 )
 def test_select_range(value: str, length: int, expected: tuple[int, int] | str | None) -> None:

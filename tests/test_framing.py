@@ -6,12 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from understudy import ConfigurationError, Response
 from understudy._core.framing import (
+    HUGE,
     LAST_CHUNK,
     BodyMode,
     Framing,
     encode_chunk,
     encode_head,
+    parse_digits,
     plan_framing,
     reason_phrase,
 )
@@ -398,3 +401,31 @@ def test_framing_invariants(
         assert not framing.keep_alive
     if not framing.keep_alive and declared != "Connection":
         assert ("Connection", "close") in framing.extra_fields
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("0", 0),
+        ("42", 42),
+        ("007", 7),
+        ("0" * 5000 + "12", 12),
+        ("9" * 31, HUGE),  # (past int()'s 4,300 digits too: still a number, larger than any)
+        ("9" * 5000, HUGE),
+        ("", None),
+        (" 1", None),
+        ("-1", None),
+        ("+1", None),
+        ("1_000", None),
+        ("\u00b2", None),  # superscript two: str.isdigit() says yes, int() says no
+        ("\u0663", None),  # Arabic-Indic three: int() takes it, HTTP does not
+        ("\uff11", None),  # fullwidth one
+    ],
+)
+def test_parse_digits_takes_ascii_digits_only(text: str, number: int | None) -> None:
+    assert parse_digits(text) == number
+
+
+def test_a_content_length_of_superscript_digits_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="Content-Length must be a number"):
+        Response(200, b"ab", headers={"Content-Length": "\u00b2"})

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from http import HTTPStatus
 
 __all__ = [
+    "HUGE",
     "LAST_CHUNK",
     "BodyMode",
     "Framing",
     "encode_chunk",
     "encode_head",
     "field_value_problem",
+    "parse_digits",
     "plan_framing",
     "reason_phrase",
     "reason_problem",
@@ -75,6 +77,25 @@ _BAD_REASON_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 #: What a field value may not hold: ``field-vchar = VCHAR / obs-text``, with SP and HTAB
 #: between (RFC 9110 §5.5): controls other than HTAB, and DEL.
 _BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+#: What parse_digits gives for a number longer than any length or position can be.
+HUGE = 10**30
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_digits(text: str) -> int | None:
+    """The number that ``text`` (ASCII digits ``0-9`` only) writes, or ``None`` if it is not one.
+
+    Every field parsed as a number (Content-Length, Range positions...) is read through this:
+    ``str.isdigit()`` also takes ``"²"`` and ``"٣"``, which ``int()`` then refuses, and ``int()``
+    refuses more than 4,300 digits. A number over 30 digits is :data:`HUGE`: larger than any
+    length, which is all a caller compares it with.
+    """
+    if not _DIGITS.fullmatch(text):
+        return None
+    text = text.lstrip("0") or "0"
+    return HUGE if len(text) > 30 else int(text)
 
 
 def _shown(char: str) -> str:
@@ -176,8 +197,8 @@ def plan_framing(
         keep_alive = False
     declared = _field(fields, "content-length")
     declared_length = None
-    if declared is not None and declared.strip().isdigit():
-        declared_length = int(declared)
+    if declared is not None:
+        declared_length = parse_digits(declared.strip())
     has_content = not (100 <= status < 200 or status in (204, 304))
     is_head = request_method == "HEAD"
 

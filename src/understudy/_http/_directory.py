@@ -58,6 +58,7 @@ from .._core.directives import (
     parse_in_file,
     parse_sidecar,
 )
+from .._core.framing import parse_digits
 from .._core.paths import FilePath, Refusal, resolve_target
 from .._errors import ConfigurationError
 from ._exchange import Exchange
@@ -456,20 +457,19 @@ def select_range(
     first_text, last_text = first_text.strip(), last_text.strip()
     if not dash or not (first_text or last_text):
         return None
-    if any(text and not text.isdigit() for text in (first_text, last_text)):
+    first_pos = parse_digits(first_text) if first_text else -1
+    last_pos = parse_digits(last_text) if last_text else -1
+    if first_pos is None or last_pos is None:  # (not ASCII digits: "²" passes isdigit())
         return None
-    if not first_text:  # a suffix range: the last N bytes
-        suffix = int(last_text)
-        if suffix == 0 or length == 0:
+    if first_pos < 0:  # a suffix range: the last N bytes
+        if last_pos == 0 or length == 0:
             return "unsatisfiable"
-        return max(length - suffix, 0), length - 1
-    first = int(first_text)
-    if last_text and int(last_text) < first:
+        return max(length - last_pos, 0), length - 1
+    if 0 <= last_pos < first_pos:
         return None
-    if first >= length:
+    if first_pos >= length:
         return "unsatisfiable"
-    last = min(int(last_text), length - 1) if last_text else length - 1
-    return first, last
+    return first_pos, min(last_pos, length - 1) if last_pos >= 0 else length - 1
 
 
 def _if_range_matches(value: str, etag: str | None, last_modified: str | None) -> bool:
@@ -516,7 +516,7 @@ def _http_date(value: str | None) -> float | None:
         return None
     try:
         return parsedate_to_datetime(value.strip()).timestamp()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # (year 10000000000: overflow)
         return None
 
 

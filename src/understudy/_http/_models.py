@@ -9,7 +9,7 @@ from itertools import chain
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from .._core.framing import field_value_problem, reason_phrase, reason_problem
+from .._core.framing import field_value_problem, parse_digits, reason_phrase, reason_problem
 from .._core.matching import MISSING
 from .._errors import ConfigurationError
 from .._tls import TLSInfo
@@ -420,7 +420,7 @@ class Response:
             )
         if "content-length" in names:
             for name, value in fields:
-                if name.lower() == "content-length" and not value.strip().isdigit():
+                if name.lower() == "content-length" and parse_digits(value.strip()) is None:
                     raise ConfigurationError(
                         f"Content-Length must be a number of bytes, not {value!r}; leave it out "
                         "and understudy computes it (or sends a streamed body chunked)"
