@@ -557,3 +557,30 @@ def test_keep_alive_and_the_journal_with_a_wsgi_app() -> None:
     assert [reply.content for reply in replies] == [b"0cba", b"1cba", b"2cba"]
     assert [request.body for request in requests_seen] == [b"abc0", b"abc1", b"abc2"]
     assert len({request.client for request in requests_seen}) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "message"),
+    [
+        ("\u00b200 OK", [], r"must look like '200 OK'"),  # (str.isdigit() takes a superscript)
+        ("200 OK\r\nX-Injected: 1", [], r"reason phrase .* line break"),
+        ("200 OK", [("X-Nul", "a\x00b")], r"'X-Nul': .* control character U\+0000"),
+    ],
+)
+def test_a_status_or_field_that_would_break_the_head_gets_500_and_check_raises(
+    status: str, headers: list[tuple[str, str]], message: str
+) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(status, headers)
+        return [b"body"]
+
+    server = HTTPServer(wsgi=app)
+
+    def session() -> None:
+        with server:
+            reply = requests.get(server.url, timeout=TIMEOUT)
+            assert reply.status_code == 500
+            assert "X-Injected" not in reply.headers
+
+    with pytest.raises(ValueError, match=message):
+        session()

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
+from .._core.framing import field_value_problem, parse_digits, reason_problem
 from ._exchange import Exchange
 from ._models import field_pairs, origin_form
 from ._send import ThreadResponder
@@ -169,10 +170,18 @@ class _WSGICall:
         elif self.status is not None:
             raise AssertionError("start_response was called twice without exc_info (PEP 3333)")
         code, _, reason = status.partition(" ")
-        if not (len(code) == 3 and code.isdigit()):
+        number = parse_digits(code) if len(code) == 3 else None
+        if number is None:
             raise ValueError(f"the WSGI status must look like '200 OK', not {status!r}")
-        self.status = (int(code), reason)
+        problem = reason_problem(reason)
+        if problem is not None:  # (a line break would start a field of the client's choosing)
+            raise ValueError(f"the WSGI status {status!r}: {problem}")
+        self.status = (number, reason)
         self.fields = [(str(name), str(value)) for name, value in headers]
+        for name, value in self.fields:
+            problem = field_value_problem(value)
+            if problem is not None:  # (PEP 3333: no control characters in header values)
+                raise ValueError(f"the WSGI header {name!r}: {problem}")
         self.has_length = any(name.lower() == "content-length" for name, _ in self.fields)
         return self.write
 
