@@ -127,7 +127,9 @@ def test_a_wait_on_a_held_loop_raises_wait_timeout_naming_it_and_where_the_loop_
     finally:
         release.set()
     message = str(raised.value)
-    assert message.startswith("the test's call waited 0.2 s for understudy's event loop")
+    assert message.startswith(
+        "waiting for the test's call: understudy's event loop did not get to it within 0.2 s"
+    )
     assert "blocking_call" in message  # where the loop's thread is held
     assert isinstance(raised.value, TimeoutError)
 
@@ -140,7 +142,37 @@ def test_stop_on_a_held_loop_raises_wait_timeout_and_the_server_stops_once_it_is
             server.stop(timeout=0.1)  # (waits 5.1 s: the loop's grace beyond the timeout)
     finally:
         release.set()
-    # The stop runs once the loop is free: the listener is closed, so a connection is refused.
-    get_runtime().call(_nothing(), 5.0, twin="nothing_async", what="the test's call")
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(server.address, timeout=5).close()
+    # The stop runs once the loop is free, and the next start() waits for it to have run
+    # (or raises WaitTimeout saying it has not).
+    with server, urllib.request.urlopen(server.url, timeout=5) as reply:
+        assert reply.status == 204
+
+
+def test_a_handler_s_timed_read_on_a_held_loop_raises_wait_timeout_naming_it() -> None:
+    started, go, done = threading.Event(), threading.Event(), threading.Event()
+    caught: list[BaseException] = []
+
+    def handler(connection: understudy.StreamConnection) -> None:
+        started.set()
+        go.wait(5.0)
+        try:
+            connection.recv(timeout=0.1)  # the loop times the read: held, it cannot
+        except understudy.WaitTimeout as error:
+            caught.append(error)
+        finally:
+            done.set()
+
+    with (
+        understudy.TCPServer(handler=handler) as server,
+        socket.create_connection(server.address, timeout=5),
+    ):
+        assert started.wait(5.0)
+        _, release = _hold_the_loop()
+        try:
+            go.set()
+            assert done.wait(10.0)
+        finally:
+            release.set()
+    [error] = caught
+    assert str(error).startswith("waiting for any data (up to 65536 bytes) from ('127.0.0.1', ")
+    assert "blocking_call" in str(error)

@@ -110,14 +110,19 @@ class Runtime:
             if cancel:
                 future.cancel()
             what = what or f"{getattr(coro, '__qualname__', 'a call')}()"
-            raise WaitTimeout(self._held(what, timeout)) from None
+            raise self.held_loop_timeout(what, timeout) from None
+
+    def held_loop_timeout(self, what: str, timeout: float | None) -> WaitTimeout:
+        """The error for a wait on the loop that ran out because the loop did not get to it:
+        it names ``what`` was awaited, for how long, and where the loop's thread is."""
+        return WaitTimeout(self._held(what, timeout))
 
     def _held(self, what: str, timeout: float | None) -> str:
         """The message for a wait on the loop that ran out: what, how long, where the loop is."""
         frame = sys._current_frames().get(self.thread.ident or -1)  # (for the report)
         where = "".join(traceback.format_stack(frame)[-3:]) if frame is not None else ""
         return (
-            f"{what} waited {timeout:g} s for understudy's event loop, which did not get to it: "
+            f"waiting for {what}: understudy's event loop did not get to it within {timeout:g} s; "
             "its thread is held (a blocking call in an async def handler or ASGI app, or a "
             "long computation on the loop). The loop's thread is at:\n" + where.rstrip()
         )

@@ -33,6 +33,10 @@ __all__ = ["Server", "close_listeners", "finish_connections"]
 #: How long ``start()`` waits for the loop to take the sockets over (seconds). Generous: it is
 #: only approached on a machine so loaded that the loop thread is not scheduled.
 _START_TIMEOUT = 10.0
+#: Servers whose stop() ran out of time because the loop was held, with the event its work
+#: on the loop sets once the loop has run it: the next start() waits for that. (Not an
+#: attribute: an idle server is kept to 29 of them, see tests/test_server.py.)
+_PENDING_STOPS: weakref.WeakKeyDictionary[Server, threading.Event] = weakref.WeakKeyDictionary()
 #: Attempts at finding a port free on both 127.0.0.1 and ::1 for host="localhost".
 _LOCALHOST_ATTEMPTS = 20
 
@@ -196,6 +200,13 @@ class Server:
         return self
 
     def _prepare_start(self) -> tuple[Runtime, list[socket.socket]]:
+        pending = _PENDING_STOPS.pop(self, None)
+        if pending is not None and not pending.wait(_START_TIMEOUT):
+            _PENDING_STOPS[self] = pending
+            raise WaitTimeout(
+                f"start() of {self!r} waited {_START_TIMEOUT:g} s for its previous stop(), "
+                "which understudy's event loop has not run yet: its thread is held"
+            )
         runtime = get_runtime()
         self._runtime = runtime
         self._sockets = self._bind()
@@ -224,15 +235,17 @@ class Server:
             runtime = self._stop_begin()
             if runtime is None:
                 return
+            done = threading.Event()
             try:
                 still_running = runtime.call(
-                    self._stop_on_loop(runtime, timeout, list(self._sockets)),
+                    self._stop_on_loop(runtime, timeout, list(self._sockets), done),
                     timeout + 5.0,
                     twin="stop_async",
                     what=f"stop() of {self!r}",
                     cancel=False,  # (it runs when the loop is free, and closes the sockets)
                 )
             except WaitTimeout:
+                _PENDING_STOPS[self] = done  # (a start() waits for it)
                 raise
             except BaseException:
                 self._close_sockets()
@@ -266,10 +279,15 @@ class Server:
         return runtime
 
     async def _stop_on_loop(
-        self, runtime: Runtime, timeout: float, sockets: list[socket.socket]
+        self,
+        runtime: Runtime,
+        timeout: float,
+        sockets: list[socket.socket],
+        done: threading.Event | None = None,
     ) -> list[str]:
         """Stop on the loop, then close ``sockets`` (this run's, taken when stop() was called:
-        a stop that runs late, once a held loop is free, must not close the next run's)."""
+        a stop that runs late, once a held loop is free, must not close the next run's), then
+        set ``done``."""
         runtime.servers.discard(self)
         self._shaper.stop()  # a throttled or delayed transfer ends now, not at its pace
         try:
@@ -277,6 +295,8 @@ class Server:
         finally:
             for sock in sockets:
                 sock.close()
+            if done is not None:
+                done.set()
 
     def _raise_if_still_running(self, still_running: list[str], timeout: float) -> None:
         if still_running:

@@ -7,8 +7,12 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .._runtime import get_runtime
 from .._tls import TLSInfo
 from ._changes import _check_timeout
+
+#: Seconds beyond a wait's timeout that a handler's thread gives the loop to report it.
+_LOOP_GRACE = 5.0
 
 T = TypeVar("T")
 
@@ -143,9 +147,16 @@ class StreamConnection:
             _check_timeout(timeout)
             coro = asyncio.wait_for(coro, timeout)
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        # (The loop times the wait; this thread waits longer only if the loop is held.)
+        patience = None if timeout is None else timeout + _LOOP_GRACE
         try:
-            return future.result()
+            return future.result(patience)
         except TimeoutError:
+            if not future.done():
+                future.cancel()
+                raise get_runtime().held_loop_timeout(
+                    f"{what} from {self.peer!r}", patience
+                ) from None
             raise TimeoutError(
                 f"waited {timeout:g} s for {what} from {self.peer!r}; it did not come"
             ) from None
