@@ -126,7 +126,6 @@ class DirectoryHost:
             the server does not generate.
 
     .. versionadded:: 0.1
-    .. versionchanged:: 0.2 ``generated_fields`` and the ``Generated-Fields`` pseudo-field.
     """
 
     streams_body = False
