@@ -119,6 +119,23 @@ def test_http_record_then_replay(tmp_path: Path) -> None:
     assert (again.status_code, again.content) == (first.status_code, first.content)
 
 
+def test_http_root_with_generated_fields_none(tmp_path: Path) -> None:
+    (tmp_path / "feed.xml").write_bytes(b"<feed/>\n")
+    (tmp_path / "feed.xml.headers").write_bytes(b"Content-Type: application/atom+xml\n")
+    with cli(
+        "http", "--root", str(tmp_path), "--no-admin", "--generated-fields", "none"
+    ) as running:
+        reply = requests.get(
+            running.info["url"] + "/feed.xml", headers={"If-None-Match": '"v1"'}, timeout=5
+        )
+        assert reply.status_code == 200
+        assert reply.content == b"<feed/>\n"
+        assert reply.headers["Content-Type"] == "application/atom+xml"
+        assert "ETag" not in reply.headers
+        assert "Last-Modified" not in reply.headers
+        assert "Date" in reply.headers
+
+
 def test_smtp_prints_each_message() -> None:
     with cli("smtp", "--starttls") as running:
         message = EmailMessage()
@@ -204,6 +221,10 @@ def test_wrong_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         _cli.main(["http", "--record", "somewhere"])
     assert exited.value.code == 2
     assert "give --proxy-to too" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        _cli.main(["http", "--generated-fields", "none"])
+    assert exited.value.code == 2
+    assert "--generated-fields applies to the files of --root" in capsys.readouterr().err
 
 
 def test_bad_mappings_exit_2_naming_the_field(

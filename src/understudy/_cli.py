@@ -68,6 +68,15 @@ class Command:
 def _http_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", metavar="DIR", help="serve the files under DIR at /")
     parser.add_argument(
+        "--generated-fields",
+        metavar="FIELDS",
+        default="all",
+        help="with --root: the fields generated for a file that does not declare them: all "
+        "(the default), none (only what the file or its .headers sidecar declares, plus "
+        "framing and Date), or a comma-separated list of Content-Type, ETag, Last-Modified, "
+        "Accept-Ranges",
+    )
+    parser.add_argument(
         "--mappings",
         metavar="DIR",
         help="answer as the WireMock stub mappings in DIR (DIR/mappings/*.json, DIR/__files/)",
@@ -109,10 +118,13 @@ def _tls_info(running: Running, tls: bool) -> None:
 def _http(args: argparse.Namespace, out: TextIO) -> Running:
     if args.record is not None and args.proxy_to is None:
         raise ConfigurationError("--record writes what the upstream answers: give --proxy-to too")
+    if args.root is None and args.generated_fields != "all":
+        raise ConfigurationError("--generated-fields applies to the files of --root: give it too")
     server = _CommandHTTPServer(
         host=args.host,
         port=args.port,
         root=args.root,
+        generated_fields=args.generated_fields,
         mappings=args.mappings,
         admin=not args.no_admin,
         proxy_to=args.proxy_to,

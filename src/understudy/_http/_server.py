@@ -7,7 +7,7 @@ import os
 import re
 import socket
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, ClassVar
 
 from .._conditions import Conditions
@@ -64,6 +64,10 @@ class HTTPServer(Server):
         asgi: an ASGI 3 application (``http`` and ``lifespan`` scopes), run on the loop; its
             lifespan startup runs in ``start()`` and its shutdown in ``stop()``.
         root: a directory to serve at ``/``; shorthand for ``serve_directory("/", root)``.
+        generated_fields: with ``root``, which fields the server generates for a file that does
+            not declare them: ``"all"`` (the default: Content-Type by suffix, ETag,
+            Last-Modified, Accept-Ranges), ``"none"`` (only what the file declares, plus the
+            framing and Date), or some of those names; see :meth:`serve_directory`.
         journal_size: keep only the last N requests (``None``: all; ``0``: none).
         unmatched_status: the status code for a request that no expectation, mounted directory
             or host answers (404 by default); its body is the near-miss report, and the same
@@ -98,8 +102,9 @@ class HTTPServer(Server):
         seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
-        ConfigurationError: two hosts given, a host that is not callable, a bad limit, or a
-            ``tls`` that is neither ``True`` nor ``TLS(...)``.
+        ConfigurationError: two hosts given, a host that is not callable, a bad limit, a
+            ``tls`` that is neither ``True`` nor ``TLS(...)``, or ``generated_fields`` without
+            ``root`` or naming a field the server does not generate.
 
     An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
     :meth:`check` and on leaving the ``with`` block.
@@ -118,6 +123,7 @@ class HTTPServer(Server):
         wsgi: WSGIApp | None = None,
         asgi: ASGIApp | None = None,
         root: str | os.PathLike[str] | None = None,
+        generated_fields: str | Collection[str] = "all",
         journal_size: int | None = None,
         unmatched_status: int = 404,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
@@ -139,6 +145,11 @@ class HTTPServer(Server):
             self._ssl_context()  # the CA and certificate are made here, not on the loop
         if record is not None and proxy_to is None:
             raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
+        if root is None and generated_fields != "all":
+            raise ConfigurationError(
+                "generated_fields= applies to the files of root=: give root= too, or pass it "
+                "to serve_directory(prefix, root, generated_fields=...)"
+            )
         self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
         if proxy_to is not None:
             if not isinstance(self._host_of_behaviour, NoHost):
@@ -191,7 +202,7 @@ class HTTPServer(Server):
         # array shared with the class's other instances instead of a dict of their own, which
         # costs 1.5 KiB more. tests/test_server.py counts them.)
         if root is not None:
-            self.serve_directory("/", root)
+            self.serve_directory("/", root, generated_fields=generated_fields)
         if mappings is not None:
             self.load_mappings(mappings)
 
@@ -277,13 +288,16 @@ class HTTPServer(Server):
     def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
 
-        See :class:`understudy._http._directory.DirectoryHost` for the options. Requests whose
+        The options (keyword-only) are ``in_file_headers``, ``sidecar_headers``,
+        ``suffix_headers``, ``index`` and ``generated_fields`` (``"none"``: a file is sent with
+        only the fields it declares, no generated validators); see
+        :class:`understudy._http._directory.DirectoryHost`. Requests whose
         path starts with ``prefix`` are answered from the directory (404 for a missing file);
         a later call with a longer prefix takes precedence over a shorter one.
 
         Raises:
-            ConfigurationError: ``prefix`` does not start with ``/``, or ``root`` is not a
-                directory.
+            ConfigurationError: ``prefix`` does not start with ``/``, ``root`` is not a
+                directory, or an option is unknown or malformed.
         """
         if not isinstance(prefix, str) or not prefix.startswith("/"):
             raise ConfigurationError(f"prefix must be a URL path starting with '/', not {prefix!r}")
