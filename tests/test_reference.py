@@ -261,3 +261,12 @@ def test_every_record_page_links_the_howto_that_uses_it() -> None:
         assert pages, f"{path.name}: its docstring links no reference page"
         for page in pages:
             assert (PAGES / page).is_file(), f"{path.name} links {page}, which does not exist"
+
+
+def test_the_readme_links_the_reference_from_its_first_screen() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_screen = readme.partition("\n---\n")[0]
+    assert "(docs/reference/index.md)" in first_screen
+    assert "make docs" in first_screen
+    for page in re.findall(r"\(docs/reference/(\w+\.md)\)", readme):
+        assert (PAGES / page).is_file(), f"README.md links docs/reference/{page}, which is missing"
