@@ -328,6 +328,7 @@ class Expectation:
 
     @property
     def exhausted(self) -> bool:
+        """Whether every response given has been used up, so the expectation answers no more."""
         return self._current() is None
 
     def __repr__(self) -> str:
@@ -337,6 +338,7 @@ class Expectation:
         )
 
     def describe(self) -> str:
+        """One line saying what is expected and how often it was answered, for reports."""
         kind = "expect_in_order" if self.ordered else "expect"
         times = "time" if self.calls == 1 else "times"
         limit = ""

@@ -88,17 +88,30 @@ class _RequestFields:
 class Request(_RequestFields):
     """One HTTP request as the server received it. Immutable.
 
+    Everything a test usually asserts on is an attribute or a property: ``method``,
+    ``target`` and its parts (``path``, ``query``), ``headers``, ``body`` and its decodings
+    (``text``, ``json()``, ``form()``), ``client`` and, over HTTPS, ``tls`` (whose
+    ``peer_subject`` names the client certificate, if one was sent).
+
     Attributes:
-        method: the method, as sent (``"GET"``).
-        target: the request target as sent (RFC 9112 §3.2): ``"/path?query"`` in origin form.
-        http_version: ``"1.1"`` or ``"1.0"``.
-        body: the content, with any chunked transfer coding removed (bytes).
-        client: the peer's ``(host, port)``.
-        received_at: when the request was complete, as ``time.time()`` (float seconds).
-        error: ``None`` for a well-formed request; for a malformed or refused one, why it was
-            refused (the client got a 4xx). Fields that could not be parsed are empty.
-        tls: what the TLS connection agreed on (version, cipher, ALPN protocol, the client
-            certificate's subject) as a :class:`~understudy.TLSInfo`; ``None`` over plain HTTP.
+        method (str): the method, as sent (``"GET"``; RFC 9110 §9).
+        target (str): the request target as sent (RFC 9112 §3.2): ``"/path?query"`` in origin
+            form; ``"http://host/path"`` in absolute form (to a proxy); ``"*"`` for
+            ``OPTIONS *``.
+        http_version (str): ``"1.1"`` or ``"1.0"`` (RFC 9112 §2.3).
+        body (bytes): the content, with any chunked transfer coding removed (RFC 9112 §7.1);
+            ``b""`` when there was none.
+        client (tuple[str, int] | None): the peer's ``(host, port)``; ``None`` for a Request
+            made outside a server.
+        received_at (float): when the request was complete, as ``time.time()`` (float seconds).
+        scheme (str): ``"https"`` when it came over TLS, else ``"http"``; :attr:`url` is built
+            with it.
+        error (str | None): ``None`` for a well-formed request; for a malformed or refused one,
+            why it was refused (the client got a 4xx). Fields that could not be parsed are
+            empty.
+        tls (TLSInfo | None): what the TLS connection agreed on (version, cipher, ALPN
+            protocol, the client certificate's subject) as a :class:`~understudy.TLSInfo`;
+            ``None`` over plain HTTP.
     """
 
     __slots__ = ()
