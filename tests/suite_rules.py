@@ -137,11 +137,12 @@ def _run_block(example: Example) -> None:
         elif isinstance(value, type) and issubclass(value, unittest.TestCase):
             result = unittest.TestResult()
             unittest.defaultTestLoader.loadTestsFromTestCase(value).run(result)
-            problems = result.errors + result.failures + result.unexpectedSuccesses
+            problems = [text for _, text in result.errors + result.failures]
+            problems += [f"{test}: unexpected success" for test in result.unexpectedSuccesses]
             if problems or not result.testsRun:
                 raise AssertionError(
                     f"{name}: {result.testsRun} tests ran, {len(problems)} failed:\n"
-                    + "\n".join(str(problem) for problem in problems)
+                    + "\n".join(problems)
                 )
 
 
@@ -186,9 +187,10 @@ class _PythonBlocks(CodeBlockParser):
             yield region
 
 
-#: Which Markdown files are read is pytest_collect_file's choice, below.
+#: Which Markdown files are read is pytest_collect_file's choice, below. A Sybil item gets no
+#: autouse fixture by itself: the leak checker is named here.
 _collect_markdown = Sybil(
-    parsers=[_PythonBlocks()], path="/", patterns=["*.md"], fixtures=["request"]
+    parsers=[_PythonBlocks()], path="/", patterns=["*.md"], fixtures=["_no_leaks", "request"]
 ).pytest()
 
 
