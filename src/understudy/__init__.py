@@ -20,6 +20,7 @@ from ._core.sse import ServerSentEvent
 from ._errors import (
     AddressInUse,
     ConfigurationError,
+    ExpectationExceeded,
     UnderstudyError,
     UnexpectedRequest,
     UnmetExpectation,
@@ -58,6 +59,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "Direction",
     "Dribble",
     "Expectation",
+    "ExpectationExceeded",
     "Fault",
     "HTTPServer",
     "Headers",

@@ -49,7 +49,6 @@ A malformed directive (in-file or sidecar) gets the client a 500 and is raised i
 from __future__ import annotations
 
 import asyncio
-import difflib
 import functools
 import hashlib
 import mimetypes
@@ -85,7 +84,6 @@ __all__ = ["DirectoryHost"]
 
 SIDECAR_SUFFIX = ".headers"
 _ALLOWED = "GET, HEAD"
-_OPTIONS = ("in_file_headers", "sidecar_headers", "suffix_headers", "index", "generated_fields")
 #: Fields a 304 carries over from the 200 it stands for (RFC 9110 §15.4.5).
 _ENTITY_TAG = re.compile(r'(W/)?(?:"([^"]*)"|([^,\s"]+))')
 _NOT_MODIFIED_FIELDS = frozenset(
@@ -140,10 +138,7 @@ class DirectoryHost:
         suffix_headers: Mapping[str, Mapping[str, str]] | None = None,
         index: str | None = None,
         generated_fields: str | Collection[str] = "all",
-        **unknown: object,
     ) -> None:
-        if unknown:
-            raise ConfigurationError(_unknown_options(unknown))
         try:
             root_path = os.fsdecode(root)
         except TypeError:
@@ -608,15 +603,3 @@ def _check_suffix_headers(
         except DirectiveError as error:
             raise ConfigurationError(f"suffix_headers[{suffix!r}]: {error}") from None
     return checked
-
-
-def _unknown_options(unknown: Mapping[str, object]) -> str:
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, _OPTIONS, n=1)
-        hint = f" (did you mean {close[0]}=?)" if close else ""
-        parts.append(f"{name}={hint}")
-    return (
-        f"serve_directory() got unknown options: {', '.join(parts)}; it takes "
-        f"{', '.join(f'{option}=' for option in _OPTIONS)}"
-    )

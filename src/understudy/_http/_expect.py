@@ -20,6 +20,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from .._core.matching import (
@@ -185,7 +186,10 @@ class Expectation:
         if ordered:
             self._steps[0].count = 1
         self.requests: list[Request] = []
+        #: Requests of its shape that came after its limit was used up (answered as unmatched).
+        self.extra: list[Request] = []
         self._reported_at: int | None = None  # calls when last reported unmet
+        self._extra_reported = 0  # extra requests already reported as exceeding
         #: WireMock's stub priority (1 first); ``None`` ranks as its default, 5.
         self.priority: int | None = None
 
@@ -337,15 +341,18 @@ class Expectation:
             f"{f' of {self.required}' if self.required else ''}>"
         )
 
+    def describe_kind(self) -> str:
+        """``expect('GET', '/x')`` or ``expect_in_order(...)``: how the test made it."""
+        return f"{'expect_in_order' if self.ordered else 'expect'}({self.shape.describe()})"
+
     def describe(self) -> str:
         """One line saying what is expected and how often it was answered, for reports."""
-        kind = "expect_in_order" if self.ordered else "expect"
         times = "time" if self.calls == 1 else "times"
         limit = ""
         if self.required:
             bounded = self._steps[-1].count is not None
             limit = f" of {self.required}" if bounded else f" (at least {self.required} expected)"
-        return f"{kind}({self.shape.describe()}), answered {self.calls} {times}{limit}"
+        return f"{self.describe_kind()}, answered {self.calls} {times}{limit}"
 
 
 class Expectations:
@@ -357,6 +364,8 @@ class Expectations:
         self.ordered: list[Expectation] = []
         #: Requests nothing answered, for the admin API (made on the first).
         self.unmatched: deque[Request] | None = None
+        #: ``HTTPServer(allow_unmatched=...)``: whether those fail ``check()``.
+        self.allow_unmatched = False
 
     def __bool__(self) -> bool:
         return bool(self.unordered or self.ordered)
@@ -399,12 +408,42 @@ class Expectations:
         for position, expectation in enumerate(everything):
             found = differences(expectation.shape, request)
             if not found and expectation.exhausted:
-                found = [Difference("times", f"{expectation.required}", "one call too many")]
+                got = expectation.calls + len(expectation.extra) + 1
+                found = [Difference("times", f"at most {expectation.required}", f"{got}")]
             elif not found and expectation.ordered:
                 found = [Difference("order", "an earlier expect_in_order first", "this one")]
             scored.append((len(found), position, expectation, found))
         scored.sort(key=lambda item: (item[0], item[1]))
         return [(expectation, found) for _, _, expectation, found in scored[:_NEAREST]]
+
+    def exceeded_by(self, request: Request) -> Expectation | None:
+        """The used-up expectation ``request`` fits, now holding it as extra; or None.
+
+        Looked at in the order :meth:`select` uses (the next ordered one, then the newest
+        first), so an extra request is charged to the expectation that would have answered it.
+        """
+        with self.lock:
+            used_up = [e for e in [*self.ordered, *reversed(self.unordered)] if e.exhausted]
+        for expectation in used_up:
+            if not differences(expectation.shape, request):
+                with self.lock:
+                    expectation.extra.append(request)
+                return expectation
+        return None
+
+    def exceeded(self) -> list[tuple[Expectation, list[Request]]]:
+        """The expectations met too often, with their extra requests not reported yet.
+
+        Each extra request is reported once, as :meth:`unmet` reports each shortfall once.
+        """
+        with self.lock:
+            found = []
+            for expectation in [*self.ordered, *self.unordered]:
+                new = expectation.extra[expectation._extra_reported :]
+                if new:
+                    expectation._extra_reported = len(expectation.extra)
+                    found.append((expectation, new))
+            return found
 
     def unmet(self) -> list[Expectation]:
         """The expectations used fewer times than required, not reported since their last call.
@@ -432,6 +471,16 @@ def report_request(request: Request) -> list[str]:
         body = request.body[:200]
         more = f" ... ({len(request.body)} bytes)" if len(request.body) > 200 else ""
         lines.append(f"    body: {body!r}{more}")
+    return lines
+
+
+def report_extra(requests: list[Request]) -> list[str]:
+    """The extra requests of an expectation met too often: method, target, client, time."""
+    lines = []
+    for request in requests:
+        client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
+        moment = datetime.fromtimestamp(request.received_at).strftime("%H:%M:%S.%f")[:-3]
+        lines.append(f"  {request.method} {request.target}{client} at {moment}")
     return lines
 
 

@@ -12,8 +12,14 @@ from typing import Any, ClassVar
 
 from .._conditions import Conditions
 from .._core.matching import MISSING, Difference, Matcher
-from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
+from .._errors import (
+    ConfigurationError,
+    ExpectationExceeded,
+    UnexpectedRequest,
+    UnmetExpectation,
+)
 from .._journal import Journal
+from .._keywords import checked_keywords
 from .._runtime import Runtime
 from .._server import (
     Server,
@@ -28,7 +34,14 @@ from ._asgi import ASGIApp, ASGIHost
 from ._connection import HTTPConnection
 from ._directory import DirectoryHost
 from ._exchange import Exchange
-from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
+from ._expect import (
+    Expectation,
+    Expectations,
+    differences,
+    make_shape,
+    report_extra,
+    unmatched_report,
+)
 from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
 from ._models import PackedRequest, Request, Response, unpack_request
 from ._record import Recorder
@@ -72,6 +85,13 @@ class HTTPServer(Server):
         unmatched_status: the status code for a request that no expectation, mounted directory
             or host answers (404 by default); its body is the near-miss report, and the same
             report is raised as :class:`~understudy.UnexpectedRequest` by ``check()``.
+        allow_unmatched: ``True`` for a negative test, where requests nothing answers are
+            expected: each still gets the ``unmatched_status`` response with the near-miss
+            report and stays in the journal (:attr:`requests`), but ``check()``, leaving the
+            ``with`` block and fixture teardown no longer raise
+            :class:`~understudy.UnexpectedRequest` for it. ``False`` (the default): strict. A
+            request beyond an expectation's own limit (``times``, ``once``) still raises
+            :class:`~understudy.ExpectationExceeded`: that limit was the test's.
         max_header_size: bytes of request line plus header section accepted; more gets 431.
         max_body_size: bytes of request body accepted; more gets 413.
         header_timeout: seconds from a request's first byte to the end of its header section
@@ -126,6 +146,7 @@ class HTTPServer(Server):
         generated_fields: str | Collection[str] = "all",
         journal_size: int | None = None,
         unmatched_status: int = 404,
+        allow_unmatched: bool = False,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
         header_timeout: float | None = _DEFAULT_HEADER_TIMEOUT,
@@ -193,6 +214,11 @@ class HTTPServer(Server):
                 f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
             )
         self.unmatched_status = unmatched_status
+        if not isinstance(allow_unmatched, bool):
+            raise ConfigurationError(
+                f"allow_unmatched must be True or False, not {allow_unmatched!r}"
+            )
+        self._expectations.allow_unmatched = allow_unmatched
         #: The WireMock stub mappings (and the admin API), made when first needed.
         self._stubs_made = Stubs(self._expectations, admin=AdminHost()) if admin else None
         #: The host every request goes to when nothing routes (see _routing_changed).
@@ -285,7 +311,18 @@ class HTTPServer(Server):
         finally:
             self._routing_changed()  # (the files before a bad one are loaded: they answer)
 
-    def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
+    @checked_keywords
+    def serve_directory(
+        self,
+        prefix: str,
+        root: str | os.PathLike[str],
+        *,
+        in_file_headers: bool = False,
+        sidecar_headers: bool = True,
+        suffix_headers: Mapping[str, Mapping[str, str]] | None = None,
+        index: str | None = None,
+        generated_fields: str | Collection[str] = "all",
+    ) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
 
         The options (keyword-only) are ``in_file_headers``, ``sidecar_headers``,
@@ -297,11 +334,20 @@ class HTTPServer(Server):
 
         Raises:
             ConfigurationError: ``prefix`` does not start with ``/``, ``root`` is not a
-                directory, or an option is unknown or malformed.
+                directory, or an option is unknown (naming the closest one) or malformed.
         """
         if not isinstance(prefix, str) or not prefix.startswith("/"):
             raise ConfigurationError(f"prefix must be a URL path starting with '/', not {prefix!r}")
-        self._mounts.append((prefix, DirectoryHost(prefix, root, **options)))
+        host = DirectoryHost(
+            prefix,
+            root,
+            in_file_headers=in_file_headers,
+            sidecar_headers=sidecar_headers,
+            suffix_headers=suffix_headers,
+            index=index,
+            generated_fields=generated_fields,
+        )
+        self._mounts.append((prefix, host))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
         self._routing_changed()
 
@@ -413,8 +459,10 @@ class HTTPServer(Server):
             The matching requests, oldest first.
 
         Raises:
-            UnmetExpectation: the count differs; the message lists the nearest requests
-                received and how each differed.
+            UnmetExpectation: fewer came than asked for (none, with ``times=None``); the
+                message lists the nearest requests received and how each differed.
+            ExpectationExceeded: more than ``times`` came; the message says the counts
+                ("expected at most 1, got 3") and lists the extra requests.
         """
         __tracebackhide__ = True
         shape = make_shape(
@@ -431,6 +479,13 @@ class HTTPServer(Server):
         found = [r for r in received if not differences(shape, r)]
         if (times is None and found) or len(found) == times:
             return found
+        if times is not None and len(found) > times:
+            extra = found[times:]
+            summary = (
+                f"{shape.describe()} was requested too often: expected at most {times}, got "
+                f"{len(found)}; the extra request{'s' * (len(extra) != 1)}:"
+            )
+            raise ExpectationExceeded("\n".join([summary, *report_extra(extra)]))
         wanted = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
         summary = (
             f"expected {shape.describe()} to be requested {wanted}; "
@@ -450,6 +505,19 @@ class HTTPServer(Server):
                 lines.append(f"  {number}. {expectation.describe()}")
                 lines += ["  " + line for line in _nearest_requests(expectation.shape, received)]
             failures.append(UnmetExpectation("\n".join(lines)))
+        exceeded = self._expectations.exceeded()
+        if exceeded:
+            count = len(exceeded)
+            lines = [f"{count} expectation{'s' * (count != 1)} of {self!r} met too often:"]
+            for number, (expectation, extra) in enumerate(exceeded, 1):
+                got = expectation.calls + len(expectation.extra)
+                lines.append(
+                    f"  {number}. {expectation.describe_kind()}: expected at most "
+                    f"{expectation.required}, got {got}; the extra request"
+                    f"{'s' * (len(extra) != 1)} (answered {self.unmatched_status}):"
+                )
+                lines += ["    " + line for line in report_extra(extra)]
+            failures.append(ExpectationExceeded("\n".join(lines)))
         return failures
 
     # -- used by connections and hosts, on the loop ------------------------------------------
@@ -551,7 +619,9 @@ class HTTPServer(Server):
             expectations.unmatched = deque(maxlen=self._journal.size)
         expectations.unmatched.append(request)
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
-        self.record_error(UnexpectedRequest(report))
+        # One over an expectation's limit is reported with its count by _take_failures.
+        if expectations.exceeded_by(request) is None and not expectations.allow_unmatched:
+            self.record_error(UnexpectedRequest(report))
         exchange.send(Response(self.unmatched_status, report + "\n"))
 
     @property
