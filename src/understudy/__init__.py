@@ -28,7 +28,7 @@ from ._errors import (
 from ._faults import Delay, Dribble
 from ._http._expect import Expectation
 from ._http._fields import Headers, Query
-from ._http._models import Request, Response
+from ._http._models import Request, Response, ResponseRecord
 from ._http._server import HTTPServer
 from ._http._sse import event_stream
 from ._logrecords import BadFrame, LogRecordServer
@@ -67,6 +67,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "Query",
     "Request",
     "Response",
+    "ResponseRecord",
     "SMTPFailure",
     "SMTPMessage",
     "SMTPServer",

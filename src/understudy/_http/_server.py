@@ -29,7 +29,7 @@ from ._connection import HTTPConnection
 from ._directory import DirectoryHost
 from ._exchange import Exchange
 from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
-from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
+from ._hosts import CannedHost, Handler, HandlerHost, Host, HostOfBehaviour, NoHost
 from ._models import PackedRequest, Request, Response, unpack_request
 from ._record import Recorder
 from ._wiremock import Stubs
@@ -139,7 +139,7 @@ class HTTPServer(Server):
             self._ssl_context()  # the CA and certificate are made here, not on the loop
         if record is not None and proxy_to is None:
             raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
-        self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
+        self._host_of_behaviour: HostOfBehaviour = _choose_host(response, handler, wsgi, asgi)
         if proxy_to is not None:
             if not isinstance(self._host_of_behaviour, NoHost):
                 raise ConfigurationError(
@@ -474,14 +474,17 @@ class HTTPServer(Server):
         stubs = self._stubs_made
         return None if stubs is None else stubs.admin
 
-    def record(self, request: Request | PackedRequest) -> None:
-        """Keep ``request`` in the journal, unless it is the admin API's own."""
+    def record(self, request: Request | PackedRequest) -> int:
+        """Keep ``request`` in the journal, unless it is the admin API's own.
+
+        Returns its number in the journal (see ``Journal.append``), or 0 if not kept.
+        """
         stubs = self._stubs_made
         if stubs is not None and stubs.admin is not None:
             target = request[1] if isinstance(request, tuple) else request.target
             if is_admin(target):
-                return
-        self._journal.append(request)
+                return 0
+        return self._journal.append(request)
 
     def record_error(self, error: BaseException) -> None:
         self._record_error(error)
@@ -518,7 +521,8 @@ class HTTPServer(Server):
         if (expectations.unordered or expectations.ordered) and request is not None:
             chosen = expectations.select(request)
             if chosen is not None:
-                chosen.dispatch(self, exchange)
+                host, exchange.answered_by = chosen
+                host.dispatch(self, exchange)
                 return
         if self._mounts:
             target = exchange.target
@@ -538,6 +542,7 @@ class HTTPServer(Server):
         expectations.unmatched.append(request)
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
         self.record_error(UnexpectedRequest(report))
+        exchange.answered_by = ("unmatched", "")
         exchange.send(Response(self.unmatched_status, report + "\n"))
 
     @property
@@ -682,7 +687,7 @@ def _choose_host(
     handler: Handler | None,
     wsgi: WSGIApp | None,
     asgi: ASGIApp | None,
-) -> Host:
+) -> HostOfBehaviour:
     given = {
         name: value
         for name, value in (
