@@ -34,7 +34,7 @@ from ._http._sse import event_stream
 from ._logrecords import BadFrame, LogRecordServer
 from ._proxy import Proxy, ProxyConnection
 from ._server import Server
-from ._smtp import SMTPFailure, SMTPMessage, SMTPServer
+from ._smtp import SMTPFailure, SMTPMessage, SMTPReply, SMTPServer
 from ._sockets import (
     ConnectionRecord,
     Datagram,
@@ -70,6 +70,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "ResponseRecord",
     "SMTPFailure",
     "SMTPMessage",
+    "SMTPReply",
     "SMTPServer",
     "Server",
     "ServerSentEvent",
