@@ -321,9 +321,9 @@ class Request(_RequestFields):
         off by ``stop()``, or aborted before its response began.
         """
         answer = self._answer
-        if answer is None or type(answer) is ResponseRecord:
-            return answer  # type: ignore[return-value]
-        record = ResponseRecord._from_answer(answer)  # type: ignore[arg-type]
+        if answer is None or isinstance(answer, ResponseRecord):
+            return answer
+        record = ResponseRecord._from_answer(answer)
         object.__setattr__(self, "_answer", record)
         return record
 
@@ -543,12 +543,13 @@ def unpack_request(entry: Request | PackedRequest, tls_info: TLSInfo | None = No
     ) = entry[:9]
     request.client = None if host is None or port is None else (host, port)
     request.tls = None if tls is None else tls_info or TLSInfo(*tls)
-    if len(entry) & 1:  # (not answered yet: see PackedRequest)
-        request._raw_fields = entry[9:]
+    flat: tuple[Any, ...] = entry
+    if len(flat) & 1:  # (not answered yet: see PackedRequest)
+        request._raw_fields = flat[9:]
         request._answer = None
     else:
-        request._raw_fields = entry[9:-3]
-        request._answer = entry[-3:]  # type: ignore[assignment]
+        request._raw_fields = flat[9:-3]
+        request._answer = flat[-3:]
     request.error = None
     request._query = None
     request._headers = None
