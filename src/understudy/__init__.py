@@ -29,13 +29,13 @@ from ._errors import (
 from ._faults import Delay, Dribble
 from ._http._expect import Expectation
 from ._http._fields import Headers, Query
-from ._http._models import Request, Response
+from ._http._models import Request, Response, ResponseRecord
 from ._http._server import HTTPServer
 from ._http._sse import event_stream
 from ._logrecords import BadFrame, LogRecordServer
 from ._proxy import Proxy, ProxyConnection
 from ._server import Server
-from ._smtp import SMTPFailure, SMTPMessage, SMTPServer
+from ._smtp import SMTPFailure, SMTPMessage, SMTPReply, SMTPServer
 from ._sockets import (
     ConnectionRecord,
     Datagram,
@@ -69,8 +69,10 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "Query",
     "Request",
     "Response",
+    "ResponseRecord",
     "SMTPFailure",
     "SMTPMessage",
+    "SMTPReply",
     "SMTPServer",
     "Server",
     "ServerSentEvent",

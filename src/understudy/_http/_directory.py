@@ -181,6 +181,7 @@ class DirectoryHost:
         """Answer ``exchange``: refusals from the loop, files from the worker pool."""
         request = exchange.request
         assert request is not None
+        exchange.answered_by = ("directory", self.root)
         if request.method not in ("GET", "HEAD"):
             exchange.send(
                 Response(
@@ -195,6 +196,7 @@ class DirectoryHost:
         if isinstance(resolved, Refusal):
             exchange.send(_not_found(f"refused {request.raw_path!r}: {resolved.reason}"))
             return
+        exchange.answered_by = ("directory", os.path.join(self.root, *resolved.segments))
         future = server.runtime.run_in_worker(self.answer, request, resolved)
         server.track(future, f"serving {request.method} {request.target} from {self.root}")
         future.add_done_callback(functools.partial(_done, exchange))

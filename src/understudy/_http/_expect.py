@@ -178,9 +178,14 @@ class Expectation:
     block or fixture. Attributes: ``requests`` (those it answered), ``calls`` (their count).
     """
 
-    def __init__(self, shape: RequestShape, *, ordered: bool, lock: threading.Lock) -> None:
+    def __init__(
+        self, shape: RequestShape, *, ordered: bool, lock: threading.Lock, number: int = 0
+    ) -> None:
         self.shape = shape
         self.ordered = ordered
+        #: Its place among the server's expectations, in the order added (1 first).
+        self.number = number
+        self._answered_by: tuple[str, str] | None = None
         self._lock = lock
         self._steps = [_Step()]
         if ordered:
@@ -345,6 +350,19 @@ class Expectation:
         """``expect('GET', '/x')`` or ``expect_in_order(...)``: how the test made it."""
         return f"{'expect_in_order' if self.ordered else 'expect'}({self.shape.describe()})"
 
+    @property
+    def answered_by(self) -> tuple[str, str]:
+        """What the journal says answered a request this expectation answered: the kind and
+        the detail of :class:`~understudy.ResponseRecord` (``#1 expect('GET', '/users')``)."""
+        answered_by = self._answered_by
+        if answered_by is None:
+            if getattr(self.shape, "stub", None) is not None:  # (a WireMock mapping's)
+                answered_by = ("mapping", self.shape.describe())
+            else:
+                answered_by = ("expectation", f"#{self.number} {self.describe_kind()}")
+            self._answered_by = answered_by
+        return answered_by
+
     def describe(self) -> str:
         """One line saying what is expected and how often it was answered, for reports."""
         times = "time" if self.calls == 1 else "times"
@@ -366,13 +384,16 @@ class Expectations:
         self.unmatched: deque[Request] | None = None
         #: ``HTTPServer(allow_unmatched=...)``: whether those fail ``check()``.
         self.allow_unmatched = False
+        #: How many expectations were ever added (they are numbered in that order).
+        self.added = 0
 
     def __bool__(self) -> bool:
         return bool(self.unordered or self.ordered)
 
     def add(self, shape: RequestShape, *, ordered: bool) -> Expectation:
-        expectation = Expectation(shape, ordered=ordered, lock=self.lock)
         with self.lock:
+            self.added += 1
+            expectation = Expectation(shape, ordered=ordered, lock=self.lock, number=self.added)
             (self.ordered if ordered else self.unordered).append(expectation)
         return expectation
 
@@ -383,8 +404,9 @@ class Expectations:
                 if expectation in group:
                     group.remove(expectation)
 
-    def select(self, request: Request) -> Host | None:
-        """The host of the step that answers ``request``, now counted as used; or None."""
+    def select(self, request: Request) -> tuple[Host, tuple[str, str]] | None:
+        """The host of the step that answers ``request``, now counted as used, and what the
+        journal is to say answered (see :attr:`Expectation.answered_by`); or None."""
         with self.lock:
             candidates = [e for e in self.ordered if not e.exhausted][:1]
             candidates += sorted(
@@ -397,7 +419,7 @@ class Expectations:
                     assert step is not None
                     step.used += 1
                     expectation.requests.append(request)
-                    return step.host
+                    return step.host, expectation.answered_by
         return None
 
     def nearest(self, request: Request) -> list[tuple[Expectation, list[Difference]]]:

@@ -42,7 +42,7 @@ from ._expect import (
     report_extra,
     unmatched_report,
 )
-from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
+from ._hosts import CannedHost, Handler, HandlerHost, Host, HostOfBehaviour, NoHost
 from ._models import PackedRequest, Request, Response, unpack_request
 from ._record import Recorder
 from ._wiremock import Stubs
@@ -171,7 +171,7 @@ class HTTPServer(Server):
                 "generated_fields= applies to the files of root=: give root= too, or pass it "
                 "to serve_directory(prefix, root, generated_fields=...)"
             )
-        self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
+        self._host_of_behaviour: HostOfBehaviour = _choose_host(response, handler, wsgi, asgi)
         if proxy_to is not None:
             if not isinstance(self._host_of_behaviour, NoHost):
                 raise ConfigurationError(
@@ -556,14 +556,17 @@ class HTTPServer(Server):
         stubs = self._stubs_made
         return None if stubs is None else stubs.admin
 
-    def record(self, request: Request | PackedRequest) -> None:
-        """Keep ``request`` in the journal, unless it is the admin API's own."""
+    def record(self, request: Request | PackedRequest) -> int:
+        """Keep ``request`` in the journal, unless it is the admin API's own.
+
+        Returns its number in the journal (see ``Journal.append``), or 0 if not kept.
+        """
         stubs = self._stubs_made
         if stubs is not None and stubs.admin is not None:
             target = request[1] if isinstance(request, tuple) else request.target
             if is_admin(target):
-                return
-        self._journal.append(request)
+                return 0
+        return self._journal.append(request)
 
     def record_error(self, error: BaseException) -> None:
         self._record_error(error)
@@ -600,7 +603,8 @@ class HTTPServer(Server):
         if (expectations.unordered or expectations.ordered) and request is not None:
             chosen = expectations.select(request)
             if chosen is not None:
-                chosen.dispatch(self, exchange)
+                host, exchange.answered_by = chosen
+                host.dispatch(self, exchange)
                 return
         if self._mounts:
             target = exchange.target
@@ -622,6 +626,7 @@ class HTTPServer(Server):
         # One over an expectation's limit is reported with its count by _take_failures.
         if expectations.exceeded_by(request) is None and not expectations.allow_unmatched:
             self.record_error(UnexpectedRequest(report))
+        exchange.answered_by = ("unmatched", "")
         exchange.send(Response(self.unmatched_status, report + "\n"))
 
     @property
@@ -766,7 +771,7 @@ def _choose_host(
     handler: Handler | None,
     wsgi: WSGIApp | None,
     asgi: ASGIApp | None,
-) -> Host:
+) -> HostOfBehaviour:
     given = {
         name: value
         for name, value in (

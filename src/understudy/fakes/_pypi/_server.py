@@ -398,6 +398,9 @@ class _Handler:
 
     __slots__ = ("__qualname__", "_server")
 
+    #: What the journal says answered (see HandlerHost).
+    answered_by = ("pypi", "")
+
     def __init__(self, server: PyPIServer) -> None:
         self._server = weakref.ref(server)
         self.__qualname__ = "PyPIServer._handle"  # (what messages name: see describe_handler)
