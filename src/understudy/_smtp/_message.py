@@ -42,7 +42,11 @@ class SMTPMessage:
             dot-unstuffing undone), CRLF line endings, bytes.
         mail_from: the reverse-path of ``MAIL FROM`` (RFC 5321 §4.1.1.2), without angle brackets.
         peer: the client's ``(host, port)``.
-        login: the login the client authenticated as with AUTH (RFC 4954), or ``None``.
+        login: the login the client authenticated as with AUTH (RFC 4954), as received, or
+            ``None`` when the session did not authenticate.
+        password: the password it authenticated with, as received (str), or ``None``.
+        auth_mechanism: the SASL mechanism of that AUTH command, upper-cased (``"PLAIN"``,
+            ``"LOGIN"``; RFC 4954 §4, RFC 4616), or ``None``.
         helo: the name the client gave in ``HELO``/``EHLO``.
         smtputf8: whether ``MAIL FROM`` carried the ``SMTPUTF8`` parameter (RFC 6531).
         received_at: when the end of DATA arrived, as ``time.time()`` (float seconds).
@@ -65,11 +69,13 @@ class SMTPMessage:
         "_mail_options",
         "_rcpt_options",
         "_rcpt_tos",
+        "auth_mechanism",
         "data",
         "error",
         "helo",
         "login",
         "mail_from",
+        "password",
         "peer",
         "received_at",
         "replies",
@@ -81,6 +87,8 @@ class SMTPMessage:
     mail_from: str
     peer: tuple[str, int] | None
     login: str | None
+    password: str | None
+    auth_mechanism: str | None
     helo: str | None
     smtputf8: bool
     tls: TLSInfo | None
@@ -102,6 +110,8 @@ class SMTPMessage:
         rcpt_options: list[str] | tuple[str, ...] = (),
         peer: tuple[str, int] | None = None,
         login: str | None = None,
+        password: str | None = None,
+        auth_mechanism: str | None = None,
         helo: str | None = None,
         smtputf8: bool = False,
         received_at: float = 0.0,
@@ -117,6 +127,8 @@ class SMTPMessage:
         set_(self, "_rcpt_options", tuple(rcpt_options))
         set_(self, "peer", peer)
         set_(self, "login", login)
+        set_(self, "password", password)
+        set_(self, "auth_mechanism", auth_mechanism)
         set_(self, "helo", helo)
         set_(self, "smtputf8", smtputf8)
         set_(self, "received_at", received_at)

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, AnyStr, cast
+from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple, TypedDict, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -104,7 +104,7 @@ class _Hooks:
             mail_options=envelope.mail_options,
             rcpt_options=envelope.rcpt_options,
             peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
-            login=session.auth_data if session.authenticated else None,
+            **_credentials(session),
             helo=session.host_name,
             smtputf8=envelope.smtp_utf8,
             received_at=time.time(),
@@ -296,7 +296,7 @@ class _SMTPConnection(SMTP):
                 mail_options=envelope.mail_options,
                 rcpt_options=envelope.rcpt_options,
                 peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
-                login=session.auth_data if session is not None and session.authenticated else None,
+                **_credentials(session),
                 helo=session.host_name if session is not None else None,
                 smtputf8=envelope.smtp_utf8,
                 received_at=time.time(),
@@ -407,8 +407,32 @@ class _SMTPConnection(SMTP):
                 "(see check())",
             )
         if accepted:
-            return AuthResult(success=True, auth_data=login)
+            return AuthResult(
+                success=True, auth_data=_Credentials(login, password, mechanism.upper())
+            )
         return AuthResult(success=False, handled=False)
+
+
+class _Credentials(NamedTuple):
+    """What a client authenticated with: kept on aiosmtpd's session as its ``auth_data``."""
+
+    login: str
+    password: str
+    auth_mechanism: str
+
+
+class _SessionCredentials(TypedDict):
+    login: str | None
+    password: str | None
+    auth_mechanism: str | None
+
+
+def _credentials(session: Session | None) -> _SessionCredentials:
+    """The AUTH credentials of ``session`` as SMTPMessage's keywords (all ``None`` if none)."""
+    data: object = session.auth_data if session is not None and session.authenticated else None
+    if not isinstance(data, _Credentials):
+        return {"login": None, "password": None, "auth_mechanism": None}
+    return {"login": data.login, "password": data.password, "auth_mechanism": data.auth_mechanism}
 
 
 class _Commands(dict[str, Any]):
