@@ -34,6 +34,8 @@ class Running:
         self.process = process
         self.info: dict[str, Any] = {}
         self.stderr = ""
+        #: What stdout held after the last read, once the command stopped.
+        self.rest = ""
         self._buffer = b""
 
     def read_until(self, text: str, timeout: float = 10.0) -> str:
@@ -57,23 +59,43 @@ class Running:
                     raise AssertionError(f"the command ended before {text!r}: {self._buffer!r}")
                 self._buffer += data
 
+    def read_json(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next line of stdout, which must be one JSON object."""
+        line = self.read_until("\n", timeout)
+        value = json.loads(line)
+        assert isinstance(value, dict), line
+        return value
+
 
 @contextlib.contextmanager
-def cli(*args: str, stop: signal.Signals = signal.SIGTERM) -> Iterator[Running]:
-    """Start ``python -m understudy ARGS --json``; read its start line; stop it with ``stop``."""
+def cli(
+    *args: str, stop: signal.Signals = signal.SIGTERM, json_lines: bool = True
+) -> Iterator[Running]:
+    """Start ``python -m understudy ARGS --json``; read its start line; stop it with ``stop``.
+
+    With ``json_lines`` false: no ``--json``; ``info`` holds the start line's ``url`` only.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "understudy", *args, "--json"],
+        [sys.executable, "-m", "understudy", *args, *(["--json"] if json_lines else [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
         running = Running(process)
-        line = running.read_until("{")
-        running.info = json.loads(line.splitlines()[-1])
+        if json_lines:
+            running.info = running.read_json()
+            assert running.info["event"] == "listening"
+        else:
+            line = running.read_until("listening on")
+            running.info = {"url": line.split("listening on ")[1].split()[0], "line": line}
         yield running
         process.send_signal(stop)
-        _, err = process.communicate(timeout=10)
+        out, err = process.communicate(timeout=10)
         running.stderr = err.decode()
+        running.rest = (running._buffer + out).decode()
+        if json_lines:  # with --json, every line on stdout is one JSON object
+            for line in running.rest.splitlines():
+                assert isinstance(json.loads(line), dict), line
         assert process.returncode == 0, running.stderr
         assert "Traceback" not in running.stderr
     finally:
@@ -146,11 +168,12 @@ def test_smtp_prints_each_message() -> None:
         with smtplib.SMTP(running.info["host"], running.info["port"], timeout=5) as client:
             client.starttls(context=ssl.create_default_context(cafile=running.info["ca_bundle"]))
             client.send_message(message)
-        printed = running.read_until("END MESSAGE")
-    assert "mail from: app@example.com" in printed
-    assert "rcpt to: ops@example.com" in printed
-    assert "Subject: Disk full" in printed
-    assert "Please look." in printed
+        printed = running.read_json()
+    assert printed["event"] == "message"
+    assert printed["mail_from"] == "app@example.com"
+    assert printed["rcpt_tos"] == ["ops@example.com"]
+    assert ["Subject", "Disk full"] in printed["headers"]
+    assert "Please look." in printed["text"]
 
 
 def test_syslog_prints_each_message_and_tcp_echoes() -> None:
