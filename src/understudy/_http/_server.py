@@ -113,6 +113,12 @@ class HTTPServer(Server):
             ``__files/`` beside); shorthand for :meth:`load_mappings`.
         admin: answer WireMock's admin API under ``/__admin`` (off by default); its requests
             are not journaled.
+        admin_token: with ``admin``, a secret the admin API asks of every request: in its
+            Authorization field as ``Bearer <token>`` (RFC 6750 §2.1; the ``wiremock``
+            package sends it with ``Config.headers["Authorization"] = "Bearer <token>"``) or
+            ``Token <token>`` (WireMock's own clients' ``TokenAuthenticator``). A request
+            without it gets 401 with ``WWW-Authenticate: Bearer`` (RFC 9110 §11.6.1) and is
+            journaled like any request the server answered. ``None`` (the default): no token.
         proxy_to: an upstream base URL (``"http://127.0.0.1:8080"``): requests that no
             expectation or mapping answers are forwarded there, with ``http.client``.
         record: with ``proxy_to``, a directory to write one WireMock mapping per distinct
@@ -124,7 +130,8 @@ class HTTPServer(Server):
     Raises:
         ConfigurationError: two hosts given, a host that is not callable, a bad limit, a
             ``tls`` that is neither ``True`` nor ``TLS(...)``, or ``generated_fields`` without
-            ``root`` or naming a field the server does not generate.
+            ``root`` or naming a field the server does not generate, or an ``admin_token``
+            that is not a non-empty str of visible characters, or given without ``admin``.
 
     An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
     :meth:`check` and on leaving the ``with`` block.
@@ -155,6 +162,7 @@ class HTTPServer(Server):
         tls: bool | TLS | None = None,
         mappings: str | os.PathLike[str] | None = None,
         admin: bool = False,
+        admin_token: str | None = None,
         proxy_to: str | None = None,
         record: str | os.PathLike[str] | None = None,
         conditions: Conditions | None = None,
@@ -219,8 +227,24 @@ class HTTPServer(Server):
                 f"allow_unmatched must be True or False, not {allow_unmatched!r}"
             )
         self._expectations.allow_unmatched = allow_unmatched
+        if admin_token is not None:
+            if not admin:
+                raise ConfigurationError(
+                    "admin_token= guards the admin API: give admin=True too, or leave it out"
+                )
+            if (
+                not isinstance(admin_token, str)
+                or not admin_token
+                or not all(" " < c <= "~" for c in admin_token)
+            ):
+                raise ConfigurationError(
+                    "admin_token must be a non-empty str of visible ASCII characters (it travels "
+                    f"in an Authorization field), not {admin_token!r}"
+                )
         #: The WireMock stub mappings (and the admin API), made when first needed.
-        self._stubs_made = Stubs(self._expectations, admin=AdminHost()) if admin else None
+        self._stubs_made = (
+            Stubs(self._expectations, admin=AdminHost(admin_token)) if admin else None
+        )
         #: The host every request goes to when nothing routes (see _routing_changed).
         self._direct: Host | None = None
         self._routing_changed()
@@ -557,14 +581,14 @@ class HTTPServer(Server):
         return None if stubs is None else stubs.admin
 
     def record(self, request: Request | PackedRequest) -> int:
-        """Keep ``request`` in the journal, unless it is the admin API's own.
+        """Keep ``request`` in the journal, unless it is the admin API's own (one it allows).
 
         Returns its number in the journal (see ``Journal.append``), or 0 if not kept.
         """
         stubs = self._stubs_made
         if stubs is not None and stubs.admin is not None:
             target = request[1] if isinstance(request, tuple) else request.target
-            if is_admin(target):
+            if is_admin(target) and stubs.admin.allows(unpack_request(request)):
                 return 0
         return self._journal.append(request)
 
