@@ -44,7 +44,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
-test: lint typecheck pytest
+test: lint typecheck docs pytest
+
+# The API reference, from the docstrings, into site/ (open site/index.html). --strict makes every
+# warning an error: a docstring that does not render, a link to a name the reference lacks.
+# Offline: nothing is fetched at build time or when a page is opened.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # The test suite with every runtime and test dependency at its lower bound (lint and type
 # checking run in `make test`, on the newest tools).

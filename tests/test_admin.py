@@ -246,6 +246,64 @@ def test_the_wiremock_client_creates_a_stub_and_counts(admin: understudy.HTTPSer
         Config.base_url = previous
 
 
+def test_an_admin_token_guards_the_admin_api() -> None:
+    """Without the token: 401 with a Bearer challenge, nothing done, journaled as a request."""
+    with understudy.HTTPServer(admin=True, admin_token="s3cret") as server:
+        base = server.url + "/__admin"
+        mapping = {"request": {"method": "GET", "url": "/a"}, "response": {"body": "one"}}
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):
+            refused = requests.post(base + "/mappings", json=mapping, headers=headers, timeout=5)
+            assert refused.status_code == 401
+            assert refused.headers["WWW-Authenticate"].startswith("Bearer ")
+            assert "Authorization: Bearer" in refused.json()["errors"][0]["title"]
+        assert server._stubs.mappings_json() == []
+        assert [r.headers.get("Authorization") for r in server.requests] == [
+            None,
+            "Bearer wrong",
+            "Basic s3cret",
+        ]
+        server.clear()
+        bearer = {"Authorization": "Bearer s3cret"}
+        created = requests.post(base + "/mappings", json=mapping, headers=bearer, timeout=5)
+        assert created.status_code == 201
+        # WireMock's own clients (TokenAuthenticator) send the scheme "Token"
+        listed = requests.get(
+            base + "/mappings", headers={"Authorization": "Token s3cret"}, timeout=5
+        )
+        assert listed.json()["meta"] == {"total": 1}
+        assert server.requests == []  # admin calls that carry the token are not journaled
+
+
+def test_the_wiremock_client_sends_the_admin_token() -> None:
+    from wiremock.constants import Config  # noqa: PLC0415 - a global the test sets and restores
+    from wiremock.exceptions import RequiresLoginException  # noqa: PLC0415
+    from wiremock.resources.mappings.resource import Mappings  # noqa: PLC0415
+
+    with understudy.HTTPServer(admin=True, admin_token="s3cret") as server:
+        previous = Config.base_url, Config.headers
+        Config.base_url = server.url + "/__admin"
+        try:
+            with pytest.raises(RequiresLoginException):
+                Mappings.retrieve_all_mappings()
+            Config.headers = {**previous[1], "Authorization": "Bearer s3cret"}
+            assert Mappings.retrieve_all_mappings().mappings == []
+        finally:
+            Config.base_url, Config.headers = previous
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"admin_token": "s3cret"}, "give admin=True too"),
+        ({"admin": True, "admin_token": ""}, "admin_token must be a non-empty str"),
+        ({"admin": True, "admin_token": "two words"}, "visible ASCII"),
+    ],
+)
+def test_a_bad_admin_token_is_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(understudy.ConfigurationError, match=message):
+        understudy.HTTPServer(**options)
+
+
 # -- bad payloads: an answer, never a hang --------------------------------------------------
 
 DEEP = "[" * 100_000 + "]" * 100_000

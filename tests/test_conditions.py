@@ -116,7 +116,7 @@ def test_conditions_and_seed_are_checked_by_every_server() -> None:
 def test_datagram_servers_refuse_conditions() -> None:
     with pytest.raises(ConfigurationError, match="datagrams has none"):
         SyslogServer(transport="udp", conditions=Conditions(latency=0.1))
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigurationError, match=r"UDPServer\(\) got an unexpected keyword "):
         UDPServer(conditions=Conditions())  # type: ignore[call-arg]
 
 

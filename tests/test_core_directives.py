@@ -8,14 +8,17 @@ from hypothesis import strategies as st
 
 from understudy._core.directives import (
     CONTENT_TYPES,
+    GENERATED_FIELDS,
     DirectiveError,
     Directives,
     content_type_for,
     directives_from_mapping,
     for_suffix,
     merge,
+    parse_generated_fields,
     parse_in_file,
     parse_sidecar,
+    render_generated_fields,
     render_in_file,
     render_sidecar,
 )
@@ -52,6 +55,12 @@ Header:   X-Foo: bar
         ),
         (b"Header: Status: 301\n", Directives(status=301)),
         (b"Header: Status: 302 Found It\n", Directives(status=302, reason="Found It")),
+        # Generated-Fields is read, like Status, and never sent
+        (b"Header: Generated-Fields: none\n", Directives(generated=frozenset())),
+        (
+            b"Header: Status: 200\nHeader: Generated-Fields: all\nHeader: X-A: 1\n",
+            Directives(200, None, (("X-A", "1"),), frozenset(GENERATED_FIELDS)),
+        ),
         (
             b"Header: Set-Cookie: a=1\nHeader: Set-Cookie: b=2\n",
             Directives(fields=(("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"))),
@@ -93,6 +102,11 @@ def test_in_file_directives_anywhere_with_trailing_data() -> None:
         (b"Header: Content-Length: 5\n", "line 1: Content-Length is computed by the server"),
         (b"\nHeader: Transfer-Encoding: chunked\n", "line 2: Transfer-Encoding is computed"),
         (b"Header: X-A: a\x00b\n", "line 1: the value of X-A holds a control character"),
+        (
+            b"Header: Generated-Fields: none\nHeader: generated-fields: all\n",
+            "line 2: Generated-Fields is given twice",
+        ),
+        (b"Header: Generated-Fields: Date\n", "line 1: Generated-Fields names 'Date'"),
     ],
 )
 def test_bad_in_file_directives(data: bytes, message: str) -> None:
@@ -119,6 +133,10 @@ def test_bad_in_file_directives(data: bytes, message: str) -> None:
         (b"Status: 302\nLocation: /b.xml\n", Directives(302, None, (("Location", "/b.xml"),))),
         (b"Status: 503 Busy Now\n", Directives(503, "Busy Now")),
         (b"Location: http://x/a:b\n", Directives(fields=(("Location", "http://x/a:b"),))),
+        (
+            b"Generated-Fields: Content-Type,\n  Accept-Ranges\n",
+            Directives(generated=frozenset({"Content-Type", "Accept-Ranges"})),
+        ),
     ],
 )
 def test_parse_sidecar(data: bytes, expected: Directives) -> None:
@@ -136,6 +154,7 @@ def test_parse_sidecar(data: bytes, expected: Directives) -> None:
         (b"Status: 200\nStatus: 404\n", "line 2: Status is given twice"),
         (b"Content-Range: bytes 0-1/2\n", "line 1: Content-Range is computed by the server"),
         (b": 1\n", "line 1: '' is not a field name"),
+        (b"X-A: 1\nGenerated-Fields:\n", "line 2: Generated-Fields is empty; write 'none'"),
     ],
 )
 def test_bad_sidecars(data: bytes, message: str) -> None:
@@ -165,6 +184,63 @@ def test_later_layers_replace_fields_by_name_and_keep_the_rest() -> None:
     )
     assert merge(sidecar, Directives()).status == 301
     assert merge() == Directives()
+
+
+def test_the_last_layer_that_says_gives_the_generated_fields() -> None:
+    none = Directives(generated=frozenset())
+    etag = Directives(generated=frozenset({"ETag"}))
+    silent = Directives(fields=(("X-A", "1"),))
+    assert merge(none, silent).generated == frozenset()
+    assert merge(none, etag, silent).generated == frozenset({"ETag"})
+    assert merge(silent).generated is None
+
+
+# -- Generated-Fields ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("none", set()),
+        ("NONE", set()),
+        ("all", set(GENERATED_FIELDS)),
+        (" All ", set(GENERATED_FIELDS)),
+        ("ETag", {"ETag"}),
+        ("etag", {"ETag"}),
+        ("content-type, ACCEPT-RANGES", {"Content-Type", "Accept-Ranges"}),
+        ("Last-Modified,,ETag,", {"Last-Modified", "ETag"}),  # empty list members skipped
+        ("ETag, ETag", {"ETag"}),
+        ("Content-Type,\tETag", {"Content-Type", "ETag"}),
+    ],
+)
+def test_parse_generated_fields(value: str, expected: set[str]) -> None:
+    assert parse_generated_fields(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "Generated-Fields is empty; write 'none' for no generated field"),
+        (" , ", "Generated-Fields is empty"),
+        ("no", "Generated-Fields names 'no', which the server does not generate; write 'all'"),
+        ("none, ETag", "Generated-Fields names 'none'"),
+        ("ETag, all", "Generated-Fields names 'all'"),
+        ("Date", "Generated-Fields names 'Date'"),
+        ("Content-Length", "Generated-Fields names 'Content-Length'"),
+        ("ETag;Last-Modified", "Generated-Fields names 'ETag;Last-Modified'"),
+    ],
+)
+def test_bad_generated_fields(value: str, message: str) -> None:
+    with pytest.raises(DirectiveError) as caught:
+        parse_generated_fields(value, line=3)
+    assert str(caught.value).startswith("line 3: " + message)
+    assert ", ".join(GENERATED_FIELDS) in str(caught.value)
+
+
+def test_generated_fields_in_a_mapping_as_for_suffix_headers() -> None:
+    assert directives_from_mapping({"Generated-Fields": "Content-Type"}) == Directives(
+        generated=frozenset({"Content-Type"})
+    )
 
 
 def test_for_suffix_applies_every_suffix_the_longest_last() -> None:
@@ -232,7 +308,14 @@ def test_the_content_type_table_is_lower_case_suffixes() -> None:
 _TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _NAMES = st.text(st.sampled_from(_TCHAR), min_size=1, max_size=12).filter(
     lambda name: (
-        name.lower() not in {"status", "content-length", "transfer-encoding", "content-range"}
+        name.lower()
+        not in {
+            "status",
+            "generated-fields",
+            "content-length",
+            "transfer-encoding",
+            "content-range",
+        }
     )
 )
 _VISIBLE = st.characters(min_codepoint=0x21, max_codepoint=0xFF).filter(
@@ -242,12 +325,14 @@ _VALUES = st.text(st.one_of(_VISIBLE, st.sampled_from(" \t")), max_size=30).map(
     lambda value: value.strip(" \t")
 )
 _REASONS = st.one_of(st.none(), _VALUES.filter(bool))
+_GENERATED = st.one_of(st.none(), st.frozensets(st.sampled_from(GENERATED_FIELDS)))
 _DIRECTIVES = st.builds(
     Directives,
     status=st.one_of(st.none(), st.integers(200, 599)),
     reason=_REASONS,
     fields=st.lists(st.tuples(_NAMES, _VALUES), max_size=6).map(tuple),
-).map(lambda d: d if d.status is not None else Directives(None, None, d.fields))
+    generated=_GENERATED,
+).map(lambda d: d if d.status is not None else Directives(None, None, d.fields, d.generated))
 _OTHER_LINES = st.lists(
     st.text(st.characters(max_codepoint=0xFF, blacklist_characters="\r\n"), max_size=30).filter(
         lambda line: not line.startswith("Header:")
@@ -274,3 +359,11 @@ def test_in_file_round_trip(
 def test_folded_sidecar_fields_unfold_to_one_space(name: str, words: list[str]) -> None:
     folded = f"{name}: " + "\r\n \t".join(words) + "\r\n"
     assert parse_sidecar(folded.encode("latin-1")) == Directives(fields=((name, " ".join(words)),))
+
+
+@given(st.frozensets(st.sampled_from(GENERATED_FIELDS)))
+def test_generated_fields_round_trip(generated: frozenset[str]) -> None:
+    rendered = render_generated_fields(generated)
+    assert parse_generated_fields(rendered) == generated
+    assert parse_generated_fields(rendered.lower()) == generated
+    assert parse_generated_fields(rendered.upper().replace(", ", " ,\t")) == generated

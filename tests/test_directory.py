@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import http.client
 import os
@@ -11,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -429,6 +431,205 @@ def test_accept_ranges_none_turns_ranges_off(site: Site) -> None:
     assert reply.body == PLAIN
 
 
+# -- only what the file declares (generated_fields) ---------------------------------------
+
+DECLARED = b"""<?xml version="1.0"?>
+<!--
+Header: Generated-Fields: none
+Header: Content-Type: application/xml; charset=utf-8
+Header: Cache-Control: no-store
+-->
+<declared/>
+"""
+
+
+def test_generated_fields_none_sends_the_declared_fields_framing_and_date(site: Site) -> None:
+    server = HTTPServer()
+    server.serve_directory("/", site.root, generated_fields="none")
+    with server:
+        plain = get(server, "/plain.txt")
+        tagged = get(server, "/tagged.txt")
+        head = get(server, "/plain.txt", method="HEAD")
+    assert plain.status == 200
+    assert plain.body == PLAIN
+    # get() sends Connection: close, which the server echoes (RFC 9112 §9.6)
+    assert sorted(name.lower() for name, _ in plain.headers.multi_items()) == [
+        "connection",
+        "content-length",
+        "date",
+    ]
+    assert plain.headers["Content-Length"] == str(len(PLAIN))
+    assert sorted(name for name, _ in tagged.headers.multi_items()) == [
+        "Cache-Control",
+        "Connection",
+        "Content-Length",
+        "Date",
+        "ETag",
+        "X-Sidecar",
+    ]
+    assert tagged.headers["ETag"] == '"v1"'  # declared in the sidecar: still sent
+    assert (head.status, head.body, head.headers["Content-Length"]) == (200, b"", "17")
+    assert "Last-Modified" not in head.headers
+
+
+def test_date_is_sent_unless_the_file_declares_one(site: Site) -> None:
+    declared_date = "Mon, 01 Jan 2024 00:00:00 GMT"
+    (site.root / "dated.txt").write_bytes(b"dated\n")
+    (site.root / "dated.txt.headers").write_bytes(f"Date: {declared_date}\n".encode())
+    with HTTPServer(root=site.root, generated_fields="none") as server:
+        plain = get(server, "/plain.txt")
+        dated = get(server, "/dated.txt")
+    assert email.utils.parsedate_to_datetime(plain.headers["Date"]).tzinfo is not None
+    assert plain.headers["Date"].endswith(" GMT")  # an IMF-fixdate (RFC 9110 §5.6.7)
+    assert dated.headers.get_all("Date") == [declared_date]
+
+
+def test_no_validators_means_a_full_200_for_conditional_requests_with_requests(
+    site: Site,
+) -> None:
+    with HTTPServer(root=site.root, generated_fields="none") as server:
+        with requests.Session() as session:
+            first = session.get(server.url + "/plain.txt", timeout=5)
+            conditional = session.get(
+                server.url + "/plain.txt",
+                headers={"If-None-Match": '"anything"', "If-Modified-Since": MTIME_TEXT},
+                timeout=5,
+            )
+            modified_since = session.get(
+                server.url + "/plain.txt",
+                headers={"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"},
+                timeout=5,
+            )
+            unmodified_since = session.get(
+                server.url + "/plain.txt",
+                headers={"If-Unmodified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"},
+                timeout=5,
+            )
+        received = server.wait_for_requests(4)
+    assert "ETag" not in first.headers
+    assert "Last-Modified" not in first.headers
+    assert "Content-Type" not in first.headers
+    assert "Accept-Ranges" not in first.headers
+    for reply in (first, conditional, modified_since, unmodified_since):
+        assert (reply.status_code, reply.content) == (200, PLAIN)
+    # the journal shows the conditional requests were sent as written
+    assert received[1].headers["if-none-match"] == '"anything"'
+    assert received[1].headers["if-modified-since"] == MTIME_TEXT
+    assert received[2].headers["if-modified-since"] == "Fri, 01 Jan 2100 00:00:00 GMT"
+    assert received[3].headers["if-unmodified-since"] == "Mon, 01 Jan 1990 00:00:00 GMT"
+
+
+def test_star_preconditions_still_hold_without_validators(site: Site) -> None:
+    # "*" is about the file existing, not about validators (RFC 9110 §13.1.1, §13.1.2)
+    with HTTPServer(root=site.root, generated_fields="none") as server:
+        assert get(server, "/plain.txt", If_None_Match="*").status == 304
+        assert get(server, "/plain.txt", If_Match="*").status == 200
+        assert get(server, "/plain.txt", If_Match='"v1"').status == 412  # no tag can match
+
+
+def test_range_without_validators_with_httpx(site: Site) -> None:
+    with HTTPServer(root=site.root, generated_fields="none") as server:
+        ranged = httpx.get(server.url + "/plain.txt", headers={"Range": "bytes=0-3"})
+        by_tag = httpx.get(
+            server.url + "/plain.txt", headers={"Range": "bytes=0-3", "If-Range": '"x"'}
+        )
+        by_date = httpx.get(
+            server.url + "/plain.txt", headers={"Range": "bytes=0-3", "If-Range": MTIME_TEXT}
+        )
+        [_, journaled_by_tag, _] = server.wait_for_requests(3)
+    # Range needs no validator (RFC 9110 §14.2) nor an Accept-Ranges the client saw (§14.3)
+    assert (ranged.status_code, ranged.content) == (206, PLAIN[:4])
+    assert ranged.headers["content-range"] == "bytes 0-3/17"
+    assert "accept-ranges" not in ranged.headers
+    # If-Range cannot match a file without validators: the whole file (§13.1.5)
+    assert (by_tag.status_code, by_tag.content) == (200, PLAIN)
+    assert (by_date.status_code, by_date.content) == (200, PLAIN)
+    assert journaled_by_tag.headers["if-range"] == '"x"'
+
+
+def test_the_in_file_directive_turns_generated_fields_off_for_one_file(site: Site) -> None:
+    (site.root / "declared.xml").write_bytes(DECLARED)
+    server = HTTPServer()
+    server.serve_directory("/", site.root, in_file_headers=True)
+    with server:
+        declared = requests.get(server.url + "/declared.xml", timeout=5)
+        again = requests.get(
+            server.url + "/declared.xml", headers={"If-Modified-Since": MTIME_TEXT}, timeout=5
+        )
+        other = requests.get(server.url + "/feed.xml", timeout=5)
+    assert declared.status_code == 200
+    assert declared.content == DECLARED  # the directive lines are served, as ever
+    assert declared.headers["Content-Type"] == "application/xml; charset=utf-8"
+    assert declared.headers["Cache-Control"] == "no-store"
+    for absent in ("ETag", "Last-Modified", "Accept-Ranges", "Generated-Fields"):
+        assert absent not in declared.headers, absent
+    assert again.status_code == 200
+    assert "ETag" in other.headers  # the other files keep their generated validators
+
+
+def test_the_in_file_directive_turns_generated_fields_on_for_one_file(site: Site) -> None:
+    (site.root / "all.txt").write_bytes(b"Header: Generated-Fields: all\nbody\n")
+    (site.root / "some.txt").write_bytes(b"Header: Generated-Fields: Content-Type, ETag\n")
+    server = HTTPServer()
+    server.serve_directory("/", site.root, in_file_headers=True, generated_fields="none")
+    with server:
+        all_fields = httpx.get(server.url + "/all.txt")
+        some = httpx.get(server.url + "/some.txt")
+        revalidated = httpx.get(
+            server.url + "/all.txt", headers={"If-None-Match": all_fields.headers["etag"]}
+        )
+        plain = httpx.get(server.url + "/plain.txt")
+    assert all_fields.headers["content-type"] == "text/plain; charset=utf-8"
+    assert all_fields.headers["last-modified"]
+    assert all_fields.headers["accept-ranges"] == "bytes"
+    assert "generated-fields" not in all_fields.headers
+    assert revalidated.status_code == 304
+    assert some.headers["content-type"] == "text/plain; charset=utf-8"
+    assert some.headers["etag"].startswith('"')
+    assert "last-modified" not in some.headers
+    assert "etag" not in plain.headers
+
+
+def test_generated_fields_from_a_sidecar_and_by_suffix(site: Site) -> None:
+    (site.root / "tagged.txt.headers").write_bytes(b"Generated-Fields: none\nX-Sidecar: yes\n")
+    server = HTTPServer()
+    server.serve_directory(
+        "/", site.root, suffix_headers={".gz": {"Generated-Fields": "Content-Type"}}
+    )
+    with server:
+        tagged = get(server, "/tagged.txt")
+        gz = get(server, "/notes.gz")
+        plain = get(server, "/plain.txt")
+    assert sorted(name for name, _ in tagged.headers.multi_items()) == [
+        "Connection",
+        "Content-Length",
+        "Date",
+        "X-Sidecar",
+    ]
+    assert gz.headers["Content-Type"] == "application/gzip"
+    assert "ETag" not in gz.headers
+    assert "ETag" in plain.headers
+
+
+def test_generated_fields_as_a_collection_keeps_the_content_type(site: Site) -> None:
+    server = HTTPServer()
+    server.serve_directory("/", site.root, generated_fields={"Content-Type"})
+    with server:
+        reply = requests.get(
+            server.url + "/plain.txt", headers={"If-Modified-Since": MTIME_TEXT}, timeout=5
+        )
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Last-Modified" not in reply.headers
+
+
+def test_generated_fields_needs_root_on_http_server(site: Site) -> None:
+    with pytest.raises(ConfigurationError, match="generated_fields= applies to the files of root="):
+        HTTPServer(generated_fields="none")
+    with pytest.raises(ConfigurationError, match="generated_fields must be 'all', 'none'"):
+        HTTPServer(root=site.root, generated_fields="Date")
+
+
 # -- methods -------------------------------------------------------------------------------
 
 
@@ -636,8 +837,17 @@ def test_a_malformed_directive_gets_500_and_is_raised_by_check(site: Site) -> No
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"in_file_header": True}, "unknown options: in_file_header= (did you mean in_file_hea"),
-        ({"listing": True}, "unknown options: listing=; it takes in_file_headers="),
+        (
+            {"in_file_header": True},
+            (
+                "serve_directory() got an unexpected keyword argument 'in_file_header': "
+                "did you mean `in_file_headers`?"
+            ),
+        ),
+        (
+            {"listing": True},
+            "'listing': it takes generated_fields=, in_file_headers=, index=, prefix=, root=",
+        ),
         ({"in_file_headers": "yes"}, "in_file_headers must be True or False"),
         ({"index": "a/index.html"}, "index must be a file name"),
         ({"index": ".."}, "index must be a file name"),
@@ -648,10 +858,19 @@ def test_a_malformed_directive_gets_500_and_is_raised_by_check(site: Site) -> No
             {"suffix_headers": {".gz": {"Content-Length": "1"}}},
             "suffix_headers['.gz']: Content-Length is computed",
         ),
+        ({"generated_fields": "validators"}, "generated_fields must be 'all', 'none', or some"),
+        ({"generated_fields": ["ETag", 1]}, "generated_fields must be 'all', 'none'"),
+        ({"generated_fields": None}, "not None"),
+        ({"generated_fields": ""}, "generated_fields must be 'all', 'none'"),
+        (
+            {"suffix_headers": {".gz": {"Generated-Fields": "ETag, Date"}}},
+            "suffix_headers['.gz']: Generated-Fields names 'Date'",
+        ),
+        ({"generated_field": "none"}, "'generated_field': did you mean `generated_fields`?"),
     ],
 )
 def test_bad_options_raise_configuration_error(
-    site: Site, options: dict[str, object], message: str
+    site: Site, options: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ConfigurationError) as caught:
         HTTPServer().serve_directory("/", site.root, **options)
@@ -706,6 +925,30 @@ def test_preconditions_against_hand_written_validators() -> None:
     odd = "yesterday"
     assert evaluate_preconditions("GET", _headers(If_Modified_Since=odd), None, odd) == 304
     assert evaluate_preconditions("GET", _headers(If_None_Match='"a"'), None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("method", "fields", "expected"),
+    [
+        ("GET", {"If_None_Match": '"a"'}, None),
+        ("GET", {"If_None_Match": "*"}, 304),
+        ("HEAD", {"If_Modified_Since": MTIME_TEXT}, None),
+        ("GET", {"If_Match": '"a"'}, 412),
+        ("GET", {"If_Match": "*"}, None),
+        ("GET", {"If_Unmodified_Since": MTIME_TEXT}, None),
+        ("POST", {"If_None_Match": "*"}, 412),
+    ],
+)
+def test_evaluate_preconditions_without_validators(
+    method: str, fields: dict[str, str], expected: int | None
+) -> None:
+    assert evaluate_preconditions(method, _headers(**fields), None, None) == expected
+
+
+@pytest.mark.parametrize("if_range", ['"a"', MTIME_TEXT, "*"])
+def test_if_range_without_validators_ignores_the_range(if_range: str) -> None:
+    assert select_range("bytes=0-1", if_range, None, None, 10) is None
+    assert select_range("bytes=0-1", None, None, None, 10) == (0, 1)
 
 
 @pytest.mark.parametrize(

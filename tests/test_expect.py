@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from urllib3.util.retry import Retry
 from understudy import (
     ConfigurationError,
     Expectation,
+    ExpectationExceeded,
     HTTPServer,
     Request,
     Response,
@@ -395,7 +397,7 @@ def test_delay_must_be_seconds(server: HTTPServer, delay: Any) -> None:
 # -- times / once -----------------------------------------------------------------------------
 
 
-def test_times_answers_n_times_then_the_request_is_unexpected(server: HTTPServer) -> None:
+def test_times_answers_n_times_then_the_request_exceeds_it(server: HTTPServer) -> None:
     expectation = server.expect("GET", "/t").respond(200, body="ok").times(2)
     assert [get(server.url + "/t") for _ in range(2)] == [(200, b"ok")] * 2
     status, body = get(server.url + "/t")
@@ -403,11 +405,80 @@ def test_times_answers_n_times_then_the_request_is_unexpected(server: HTTPServer
     assert body.decode().endswith(
         "Nearest expectations:\n"
         "  1. expect('GET', '/t'), answered 2 times of 2\n"
-        "       times: expected 2, got one call too many\n"
+        "       times: expected at most 2, got 3\n"
     )
     assert expectation.calls == 2
-    with pytest.raises(UnexpectedRequest, match="one call too many"):
+    [extra] = expectation.extra
+    with pytest.raises(ExpectationExceeded) as raised:
         server.check()
+    assert isinstance(raised.value, UnexpectedRequest)  # a kind of it: the extra was unexpected
+    assert not isinstance(raised.value, UnmetExpectation)
+    moment = datetime.fromtimestamp(extra.received_at).strftime("%H:%M:%S.%f")[:-3]
+    assert str(raised.value) == (
+        f"1 expectation of {server!r} met too often:\n"
+        "  1. expect('GET', '/t'): expected at most 2, got 3; the extra request (answered 404):\n"
+        f"      GET /t from 127.0.0.1:{extra.client[1] if extra.client else 0} at {moment}"
+    )
+    server.check()  # reported once
+
+
+def test_each_extra_request_is_listed_once_across_checks(server: HTTPServer) -> None:
+    server.expect("POST", "/charge").respond(201).once()
+    assert [httpx.post(server.url + "/charge").status_code for _ in range(3)] == [201, 404, 404]
+    with pytest.raises(ExpectationExceeded, match=r"expected at most 1, got 3; the extra requests"):
+        server.check()
+    assert httpx.post(server.url + "/charge").status_code == 404
+    with pytest.raises(ExpectationExceeded) as raised:
+        server.check()
+    lines = str(raised.value).splitlines()
+    assert "expected at most 1, got 4; the extra request (answered 404):" in lines[1]
+    assert len(lines) == 3  # only the request not reported before
+    assert lines[2].lstrip().startswith("POST /charge from 127.0.0.1:")
+
+
+# -- allow_unmatched: negative tests --------------------------------------------------------
+
+
+def test_allow_unmatched_keeps_the_404_and_the_journal_but_check_passes() -> None:
+    with HTTPServer(allow_unmatched=True) as server:
+        server.expect("GET", "/known").respond(200)
+        reply = httpx.get(server.url + "/unknown")
+        assert reply.status_code == 404
+        assert reply.text.startswith("No expectation matched this request:\n  GET /unknown")
+        assert "1. expect('GET', '/known'), answered 0 times" in reply.text
+        [request] = server.wait_for_requests(1)
+        assert request.target == "/unknown"
+        server.assert_requested("GET", "/unknown", times=1)
+        server.check()  # nothing raised: unmatched requests were expected
+    # and leaving the block raised nothing either
+
+
+def test_allow_unmatched_defaults_to_strict(server: HTTPServer) -> None:
+    assert httpx.get(server.url + "/unknown").status_code == 404
+    with pytest.raises(UnexpectedRequest):
+        server.check()
+
+
+def test_allow_unmatched_does_not_excuse_an_expectation_met_too_often() -> None:
+    with HTTPServer(allow_unmatched=True) as server:
+        server.expect("POST", "/charge").respond(201).once()
+        assert [httpx.post(server.url + "/charge").status_code for _ in range(2)] == [201, 404]
+        with pytest.raises(ExpectationExceeded, match="expected at most 1, got 2"):
+            server.check()
+
+
+def test_allow_unmatched_still_reports_unmet_expectations() -> None:
+    server = HTTPServer(allow_unmatched=True)
+    server.expect("GET", "/needed").once()
+    unmet = pytest.raises(UnmetExpectation, match=r"expect\('GET', '/needed'\), answered 0 times")
+    with unmet, server:
+        pass
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_allow_unmatched_takes_a_bool(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="allow_unmatched must be True or False"):
+        HTTPServer(allow_unmatched=value)  # type: ignore[arg-type]
 
 
 def test_once_answers_once(server: HTTPServer) -> None:
@@ -444,10 +515,11 @@ def test_concurrent_requests_use_a_limited_expectation_exactly_n_times(server: H
     with ThreadPoolExecutor(8) as pool:
         statuses = sorted(status for status, _ in pool.map(get, [server.url + "/scarce"] * 12))
     assert statuses == [200] * 5 + [404] * 7
-    with pytest.raises(ExceptionGroup) as raised:
+    with pytest.raises(ExpectationExceeded) as raised:
         server.check()
-    assert raised.group_contains(UnexpectedRequest)
-    assert len(raised.value.exceptions) == 7
+    lines = str(raised.value).splitlines()
+    assert "expected at most 5, got 12; the extra requests (answered 404):" in lines[1]
+    assert len(lines) == 2 + 7
 
 
 # -- retry sequences, driven by urllib3's Retry ------------------------------------------------
@@ -581,7 +653,7 @@ def test_ordered_calls_not_made_are_unmet(server: HTTPServer) -> None:
 def test_an_ordered_call_used_up_is_one_call_too_many(server: HTTPServer) -> None:
     server.expect_in_order("GET", "/a")
     assert [get(server.url + "/a")[0] for _ in range(2)] == [200, 404]
-    with pytest.raises(UnexpectedRequest, match="times: expected 1, got one call too many"):
+    with pytest.raises(ExpectationExceeded, match="expected at most 1, got 2; the extra request "):
         server.check()
 
 
@@ -800,25 +872,30 @@ def test_assert_requested_at_least_once_returns_the_matching_requests(
 def test_assert_requested_exact_times(answered: HTTPServer) -> None:
     assert len(answered.assert_requested("GET", query={"page": "2"}, times=2)) == 2
     assert answered.assert_requested("DELETE", times=0) == []
-    with pytest.raises(UnmetExpectation) as raised:
+    with pytest.raises(ExpectationExceeded) as raised:
         answered.assert_requested("GET", query={"page": "2"}, times=1)
-    assert str(raised.value).splitlines()[0] == (
-        "expected 'GET', query={'page': '2'} to be requested 1 time; it was requested 2 times"
+    assert not isinstance(raised.value, UnmetExpectation)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == (
+        "'GET', query={'page': '2'} was requested too often: expected at most 1, got 2; "
+        "the extra request:"
     )
+    [_, second] = answered.assert_requested("GET", query={"page": "2"}, times=2)
+    moment = datetime.fromtimestamp(second.received_at).strftime("%H:%M:%S.%f")[:-3]
+    assert second.client is not None
+    assert lines[1:] == [f"  GET /users?page=2 from 127.0.0.1:{second.client[1]} at {moment}"]
+    with pytest.raises(UnmetExpectation, match="to be requested 3 times; it was requested 2"):
+        answered.assert_requested("GET", query={"page": "2"}, times=3)
 
 
 def test_assert_requested_times_zero_fails_when_it_came(answered: HTTPServer) -> None:
-    with pytest.raises(UnmetExpectation) as raised:
+    with pytest.raises(ExpectationExceeded) as raised:
         answered.assert_requested("POST", times=0)
-    assert str(raised.value) == (
-        "expected 'POST' to be requested 0 times; it was requested 1 time\n"
-        "  nearest requests received:\n"
-        "    POST /users - matches\n"
-        "    GET /users?page=1\n"
-        "      method: expected 'POST', got 'GET'\n"
-        "    GET /users?page=2 (2 like it)\n"
-        "      method: expected 'POST', got 'GET'"
+    lines = str(raised.value).splitlines()
+    assert (
+        lines[0] == "'POST' was requested too often: expected at most 0, got 1; the extra request:"
     )
+    assert re.fullmatch(r"  POST /users from 127\.0\.0\.1:\d+ at \d\d:\d\d:\d\d\.\d{3}", lines[1])
 
 
 def test_assert_requested_failure_lists_the_nearest_requests(answered: HTTPServer) -> None:

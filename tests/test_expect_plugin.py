@@ -230,3 +230,83 @@ def test_met_expectations_and_failures_checked_in_the_test_pass(
         """
     )
     pytester.runpytest(*FAST).assert_outcomes(passed=2)
+
+
+def test_allow_unmatched_from_the_marker_and_the_options_fixture(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def http_server_options(request):
+            return {"allow_unmatched": "lenient" in request.node.name}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        from sending import send
+
+        @pytest.mark.understudy(allow_unmatched=True)
+        def test_marker(http_server, smtp_server):
+            # every server of the test gets the option that takes it: the SMTP server has no
+            # notion of an unmatched request, and is left alone
+            assert send(http_server, "GET", "/nothing-here", [("Host", "a.test")]) == 404
+            assert http_server.wait_for_requests(1)[0].target == "/nothing-here"
+
+        @pytest.mark.understudy(allow_unmatched=True)
+        def test_factory(make_http_server):
+            server = make_http_server()
+            assert send(server, "GET", "/nothing-here", [("Host", "a.test")]) == 404
+
+        def test_options_lenient(http_server):
+            assert send(http_server, "GET", "/nothing-here", [("Host", "a.test")]) == 404
+
+        def test_options_strict(http_server):
+            assert send(http_server, "GET", "/nothing-here", [("Host", "a.test")]) == 404
+        """
+    )
+    result = pytester.runpytest(*FAST)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*understudy.UnexpectedRequest: No expectation matched this request:",
+            "*  GET /nothing-here HTTP/1.1 from 127.0.0.1:*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["FAILED *::test_options_strict*"])
+
+
+def test_an_expectation_met_too_often_fails_the_test_with_the_counts(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        from sending import send
+
+        def test_client(http_server):
+            http_server.expect("DELETE", "/session").respond(204).once()
+            for _ in range(3):
+                send(http_server, "DELETE", "/session", [("Host", "a.test")])
+        """
+    )
+    result = pytester.runpytest(*FAST, "--tb=native")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "understudy.ExpectationExceeded: 1 expectation of "
+                "<understudy.HTTPServer http://127.0.0.1:* stopped> met too often:"
+            ),
+            (
+                "  1. expect('DELETE', '/session'): expected at most 1, got 3; "
+                "the extra requests (answered 404):"
+            ),
+            "      DELETE /session from 127.0.0.1:* at *:*:*.*",
+            "      DELETE /session from 127.0.0.1:* at *:*:*.*",
+            "=* short test summary info =*",
+        ],
+        consecutive=True,
+    )

@@ -2,7 +2,8 @@
 
 The corpus in ``tests/data/feeds`` follows feedparser's own test-server convention
 (``Header: Name: value`` lines inside each file) plus one sidecar: charsets that contradict the
-XML declaration, 301/302 redirects with Location, and an ETag that gives 304 on the next fetch.
+XML declaration, 301/302 redirects with Location, an ETag that gives 304 on the next fetch, and
+a feed sent with no validators at all (``Header: Generated-Fields: none``).
 """
 
 from __future__ import annotations
@@ -84,3 +85,44 @@ def test_every_fetch_is_in_the_journal() -> None:
     assert (first.path, second.path) == ("/feeds/moved-permanently.xml", "/feeds/final.xml")
     assert "feedparser" in first.headers["user-agent"]
     assert "application/atom+xml" in first.headers["accept"]
+
+
+def test_a_feed_without_validators_is_fetched_whole_every_time() -> None:
+    server = HTTPServer()
+    server.serve_directory("/feeds", FEEDS, in_file_headers=True)
+    with server:
+        url = server.url + "/feeds/no-validators.xml"
+        first = feedparser.parse(url)
+        # a reader that kept validators from elsewhere still sends them: they cannot match
+        second = feedparser.parse(url, etag='"final-v1"', modified="Tue, 14 Nov 2023 22:13:20 GMT")
+        plain, conditional = server.wait_for_requests(2)
+    for parsed in (first, second):
+        assert parsed.status == 200
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert [entry.title for entry in parsed.entries] == ["Always sent"]
+        assert "etag" not in parsed
+        assert "modified" not in parsed
+        assert "last-modified" not in parsed.headers
+        assert parsed.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert "if-none-match" not in plain.headers
+    assert conditional.headers["if-none-match"] == '"final-v1"'
+    assert conditional.headers["if-modified-since"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+
+
+def test_generated_fields_none_for_the_whole_directory() -> None:
+    server = HTTPServer()
+    server.serve_directory("/feeds", FEEDS, in_file_headers=True, generated_fields="none")
+    with server:
+        url = server.url + "/feeds"
+        sidecar = feedparser.parse(url + "/sidecar.rss")
+        final = feedparser.parse(url + "/final.xml")
+        revalidated = feedparser.parse(url + "/final.xml", etag=final.etag)
+    # nothing generated: the sidecar's feed has no validators, and its fields are all declared
+    assert sidecar.status == 200
+    assert "etag" not in sidecar
+    assert "modified" not in sidecar
+    assert sidecar.headers["x-feed-source"] == "sidecar"
+    assert sidecar.feed.title == "Price: 10€"
+    # a file that declares its validators keeps them, and its 304
+    assert final.etag == '"final-v1"'
+    assert revalidated.status == 304

@@ -463,3 +463,26 @@ def test_snapshots_and_clear_from_other_threads_while_requests_arrive(
         assert [request.path for request in server.wait_for_requests(1)] == ["/after"]
         assert server._journal.total == clients * each + 1
         server.check()
+
+
+def test_replace_puts_an_entry_in_place_and_wakes_a_wait_on_it() -> None:
+    journal: Journal[str] = Journal("entry", 2)
+    first = journal.append("a")
+    second = journal.append("b")
+
+    async def main() -> list[str]:
+        waiting = asyncio.ensure_future(
+            journal.wait_for_async(1, match=lambda entry: entry == "B", timeout=5.0)
+        )
+        await asyncio.sleep(0)  # (one turn: the wait has looked, found nothing, and sleeps)
+        assert not waiting.done()
+        journal.replace(second, "B")
+        return await waiting
+
+    assert asyncio.run(main()) == ["B"]
+    journal.append("c")  # the bounded journal drops "a": replacing it does nothing
+    journal.replace(first, "A")
+    assert journal.snapshot() == ["B", "c"]
+    journal.clear()
+    journal.replace(second, "x")  # cleared: nothing to replace
+    assert journal.snapshot() == []

@@ -31,6 +31,9 @@ def test_errors_derive_from_the_root_and_the_builtin_a_caller_catches() -> None:
     assert issubclass(understudy.AddressInUse, OSError)
     assert issubclass(understudy.UnexpectedRequest, AssertionError)
     assert issubclass(understudy.UnmetExpectation, AssertionError)
+    # met too often is a kind of unexpected request, never a kind of "not met"
+    assert issubclass(understudy.ExpectationExceeded, understudy.UnexpectedRequest)
+    assert not issubclass(understudy.ExpectationExceeded, understudy.UnmetExpectation)
     for name in understudy.__all__:
         value = getattr(understudy, name)
         if isinstance(value, type) and issubclass(value, Exception):

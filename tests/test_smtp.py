@@ -91,7 +91,7 @@ def test_send_message_is_recorded_with_its_envelope(server: SMTPServer) -> None:
     assert message.mail_from == "reports@example.com"
     assert message.rcpt_tos == ["team@example.com"]
     assert message.helo == "client.example"
-    assert message.login is None
+    assert (message.login, message.password, message.auth_mechanism) == (None, None, None)
     assert message.smtputf8 is False
     assert message.peer is not None
     assert message.peer[0] == "127.0.0.1"
@@ -165,6 +165,8 @@ def test_auth_plain_and_login(mechanism: str, initial_response: bool) -> None:
         client.send_message(make_email())
         [message] = server.wait_for_messages()
         assert message.login == "alice"
+        assert message.password == "wonderland"
+        assert message.auth_mechanism == mechanism
 
 
 def test_wrong_password_gets_535() -> None:

@@ -21,6 +21,8 @@ import httpx
 import pytest
 import requests
 import trustme
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import understudy
 import understudy.tls
@@ -173,9 +175,6 @@ def test_client_certificate_subject_and_file() -> None:
 
 
 def test_client_certificate_is_a_client_certificate_of_the_test_ca() -> None:
-    from cryptography import x509
-    from cryptography.x509.oid import ExtendedKeyUsageOID
-
     cert = understudy.tls.issue_client_cert("alice")
     assert cert.subject == "CN=alice,OU=understudy client,O=understudy"
     leaf = x509.load_pem_x509_certificate(cert.cert_pem)

@@ -20,6 +20,7 @@ from ._core.sse import ServerSentEvent
 from ._errors import (
     AddressInUse,
     ConfigurationError,
+    ExpectationExceeded,
     UnderstudyError,
     UnexpectedRequest,
     UnmetExpectation,
@@ -28,13 +29,13 @@ from ._errors import (
 from ._faults import Delay, Dribble
 from ._http._expect import Expectation
 from ._http._fields import Headers, Query
-from ._http._models import Request, Response
+from ._http._models import Request, Response, ResponseRecord
 from ._http._server import HTTPServer
 from ._http._sse import event_stream
 from ._logrecords import BadFrame, LogRecordServer
 from ._proxy import Proxy, ProxyConnection
 from ._server import Server
-from ._smtp import SMTPFailure, SMTPMessage, SMTPServer
+from ._smtp import SMTPFailure, SMTPMessage, SMTPReply, SMTPServer
 from ._sockets import (
     ConnectionRecord,
     Datagram,
@@ -58,6 +59,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "Direction",
     "Dribble",
     "Expectation",
+    "ExpectationExceeded",
     "Fault",
     "HTTPServer",
     "Headers",
@@ -67,8 +69,10 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "Query",
     "Request",
     "Response",
+    "ResponseRecord",
     "SMTPFailure",
     "SMTPMessage",
+    "SMTPReply",
     "SMTPServer",
     "Server",
     "ServerSentEvent",

@@ -12,6 +12,7 @@ import errno
 __all__ = [
     "AddressInUse",
     "ConfigurationError",
+    "ExpectationExceeded",
     "UnderstudyError",
     "UnexpectedRequest",
     "UnmetExpectation",
@@ -67,13 +68,30 @@ class AddressInUse(UnderstudyError, OSError):
 class UnexpectedRequest(UnderstudyError, AssertionError):
     """A server received something that no expectation or host was ready for.
 
-    Raised by ``check()`` and at fixture teardown. An ``AssertionError``, so pytest reports it as
-    a test failure; differs from :class:`UnmetExpectation`, which is about what did *not* come.
+    Raised by ``check()`` and at fixture teardown, unless the server was made with
+    ``allow_unmatched=True``. An ``AssertionError``, so pytest reports it as a test failure;
+    differs from :class:`UnmetExpectation`, which is about what did *not* come.
+    """
+
+
+class ExpectationExceeded(UnexpectedRequest):
+    """An expectation was met more often than it allows: the extra requests were not expected.
+
+    Raised by ``check()`` and at fixture teardown when requests of an expectation's shape came
+    after its limit (``times(n)``, ``once()``, a sequence's last limited step) was used up, and by
+    ``assert_requested(..., times=n)`` when more than ``n`` came. The message says the counts
+    ("expected at most 1, got 3") and lists the extra requests. A kind of
+    :class:`UnexpectedRequest`; differs from :class:`UnmetExpectation`, which is about too *few*
+    requests, and from a plain :class:`UnexpectedRequest`, a request no expectation fits at all.
+    ``allow_unmatched=True`` does not excuse it: the limit was the test's own.
+
+    .. versionadded:: 0.1
     """
 
 
 class UnmetExpectation(UnderstudyError, AssertionError):
     """Something the test expected the client to send never came (or came too few times).
 
-    Raised by ``check()``, at fixture teardown and by ``assert_*`` helpers.
+    Raised by ``check()``, at fixture teardown and by ``assert_*`` helpers. Differs from
+    :class:`ExpectationExceeded`, raised when a request came too *many* times.
     """

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from ._keywords import keyword_names, unknown_keyword
 from ._server import Server
 
 __all__ = ["SERVERS", "factory", "options", "server_fixtures", "servers_of", "started"]
@@ -33,20 +34,56 @@ def options(
 ) -> dict[str, Any]:
     """``defaults`` (a ``*_server_options`` fixture) updated by ``@pytest.mark.understudy``.
 
-    ``@pytest.mark.understudy(**options)`` applies to every understudy server of the test;
+    ``@pytest.mark.understudy(**options)`` applies to every understudy server of the test,
+    each taking the options its class has (``allow_unmatched=True`` reaches the HTTP servers
+    and leaves an SMTP server of the same test alone);
     ``@pytest.mark.understudy(SMTPServer, **options)`` (classes, or their names as strings) only
     to servers of those classes. Markers nearer the test win (function over class over
     module), and a later one of the same place over an earlier one.
 
     Raises:
         pytest.UsageError: a positional argument that is not a server class or its name.
+        ConfigurationError: an option that no server class takes (for a marker naming
+            classes: that those classes do not take), saying "did you mean `X`?" for the
+            closest valid one.
     """
     merged = dict(defaults)
+    takes = keyword_names(server_class.__init__)
     for marker in reversed(list(request.node.iter_markers("understudy"))):
-        if marker.args and not any(_names(kind, server_class) for kind in marker.args):
+        if marker.args:
+            if not any(_names(kind, server_class) for kind in marker.args):
+                continue
+            wrong = None if takes is None else unknown_keyword(_shown(marker), marker.kwargs, takes)
+            if wrong is not None:
+                raise wrong
+            merged.update(marker.kwargs)
             continue
-        merged.update(marker.kwargs)
+        every = _every_server_option()
+        wrong = unknown_keyword(_shown(marker), marker.kwargs, every | (takes or set()))
+        if wrong is not None:
+            raise wrong
+        # An option of another kind of server is for the servers of that kind.
+        merged.update(
+            (name, value) for name, value in marker.kwargs.items() if takes is None or name in takes
+        )
     return merged
+
+
+def _shown(marker: pytest.Mark) -> str:
+    """The marker as written, for messages: ``@pytest.mark.understudy(SMTPServer, ...)``."""
+    kinds = [kind if isinstance(kind, str) else kind.__name__ for kind in marker.args]
+    return f"@pytest.mark.understudy({''.join(f'{kind}, ' for kind in kinds)}...)"
+
+
+def _every_server_option() -> frozenset[str]:
+    """The keyword options of every public server class (those of any ``understudy`` module
+    not private, and the user's own subclasses)."""
+    names: set[str] = set()
+    for cls in _server_classes():
+        if cls is Server or any(part.startswith("_") for part in cls.__module__.split(".")):
+            continue
+        names |= keyword_names(cls.__init__) or set()
+    return frozenset(names)
 
 
 def _names(kind: object, server_class: type[Server]) -> bool:
@@ -64,13 +101,18 @@ def _names(kind: object, server_class: type[Server]) -> bool:
 
 def _server_class_names() -> set[str]:
     """The names of every server class there is (Server and its subclasses, at any depth)."""
-    names: set[str] = set()
+    return {cls.__name__ for cls in _server_classes()}
+
+
+def _server_classes() -> list[type[Server]]:
+    """Server and its subclasses, at any depth."""
+    found: list[type[Server]] = []
     pending: list[type[Server]] = [Server]
     while pending:
         cls = pending.pop()
-        names.add(cls.__name__)
+        found.append(cls)
         pending.extend(cls.__subclasses__())
-    return names
+    return found
 
 
 def started(request: pytest.FixtureRequest, server: S) -> Iterator[S]:

@@ -46,6 +46,7 @@ class Journal(Generic[T]):
         "_entries",
         "_lock",
         "_noun",
+        "_replaced",
         "_size",
         "_unpack",
         "_waiting",
@@ -74,11 +75,14 @@ class Journal(Generic[T]):
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         #: How many entries were ever appended (not reset by a bounded journal dropping old ones).
         self.total = 0
+        #: How many times an entry was replaced (see replace): a wait looks again when it changes.
+        self._replaced = 0
 
-    def append(self, entry: T | tuple[Any, ...]) -> None:
+    def append(self, entry: T | tuple[Any, ...]) -> int:
         """Record ``entry`` and wake every wait. On the loop's thread only (the one appender).
 
-        ``entry`` is a ``T``, or what ``unpack`` makes one of.
+        ``entry`` is a ``T``, or what ``unpack`` makes one of. Returns its number (``total``
+        after it: 1 for the first ever appended), by which :meth:`replace` finds it.
 
         No lock unless someone waits: a waiter counts itself in ``_waiting`` (under the lock)
         before it looks at the entries, and this looks at ``_waiting`` after appending and
@@ -90,7 +94,25 @@ class Journal(Generic[T]):
         if entries is None:
             entries = self._entries = deque(maxlen=self._size)
         entries.append(entry)
-        self.total += 1
+        self.total = total = self.total + 1
+        if self._waiting:
+            self._wake()
+        return total
+
+    def replace(self, number: int, entry: T | tuple[Any, ...]) -> None:
+        """Put ``entry`` in the place of the entry numbered ``number``, and wake every wait.
+
+        On the loop's thread only, as :meth:`append`. An entry no longer kept (dropped by a
+        bounded journal, or cleared) is not replaced. Used to complete an entry recorded before
+        all was known of it (the response sent to a request): a reader sees the entry before
+        or after, never a mix, and a wait whose ``match`` looks at what was added is woken.
+        """
+        entries = self._entries
+        back = self.total - number + 1  # (1: the last appended; the deque keeps the newest)
+        if entries is None or not 0 < back <= len(entries):
+            return
+        entries[-back] = entry
+        self._replaced += 1
         if self._waiting:
             self._wake()
 
@@ -154,7 +176,7 @@ class Journal(Generic[T]):
             self._waiting += 1  # (before looking: see append)
         try:
             while True:
-                seen = self.total
+                seen = self.total, self._replaced
                 # Looked at without the lock: an append on the loop's thread never waits for
                 # the entries to be unpacked, nor for ``match`` (the test's code), to run.
                 entries = self._copy()
@@ -165,7 +187,8 @@ class Journal(Generic[T]):
                 if remaining <= 0:
                     raise self._timeout(entries, count, match, timeout)
                 with self._lock:
-                    if self.total == seen:  # (else one came while it looked: look again)
+                    # (else one came, or was replaced, while it looked: look again)
+                    if (self.total, self._replaced) == seen:
                         cond.wait(remaining)
         finally:
             with self._lock:
@@ -183,14 +206,14 @@ class Journal(Generic[T]):
         waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
         try:
             while True:
-                seen = self.total
+                seen = self.total, self._replaced
                 entries = self._copy()  # (looked at without the lock: see wait_for)
                 found = self._matching(entries, count, match)
                 if found is not None:
                     return found
                 with self._lock:
-                    if self.total != seen:
-                        continue  # one came while it looked: look again
+                    if (self.total, self._replaced) != seen:
+                        continue  # one came (or was replaced) while it looked: look again
                     waiter = (loop, loop.create_future())
                     self._async_waiters.append(waiter)
                 future = waiter[1]

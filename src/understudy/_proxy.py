@@ -37,12 +37,14 @@ class ProxyConnection:
     Read it from the test's thread at any time: the byte counts grow as traffic flows.
 
     Attributes:
-        peer: the client's address (``(host, port)``).
-        opened_at: ``time.time()`` when the client's connection was accepted (seconds).
-        closed_at: ``time.time()`` when the client's side closed, or ``None`` while open.
-        error: why the upstream connection failed (``"ConnectionRefusedError: ..."``), or
-            ``None``. The client's connection is then reset; the failure is kept here and not
-            raised by ``check()``: a refused upstream is a network condition, not a bug.
+        peer (tuple[str, int]): the client's address (``(host, port)``).
+        opened_at (float): ``time.time()`` when the client's connection was accepted (seconds).
+        closed_at (float | None): ``time.time()`` when the client's side closed, or ``None``
+            while open.
+        error (str | None): why the upstream connection failed
+            (``"ConnectionRefusedError: ..."``), or ``None``. The client's connection is then
+            reset; the failure is kept here and not raised by ``check()``: a refused upstream
+            is a network condition, not a bug.
 
     .. versionadded:: 0.1
     """

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Self
 
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._errors import AddressInUse, ConfigurationError, WaitTimeout
+from ._keywords import checked_keywords
 from ._listeners import bind_socket
 from ._listeners import close_listeners as _close_listeners
 from ._runtime import Runtime, get_runtime
@@ -69,6 +70,14 @@ class Server:
     _tls: TLS | None = None
     #: Protocols advertised by ALPN (RFC 7301) on TLS connections.
     _alpn_protocols: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every server class's own ``__init__`` turns a wrong keyword into a
+        :class:`ConfigurationError` naming the closest valid one (see :mod:`._keywords`)."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            cls.__init__ = checked_keywords(init)  # type: ignore[method-assign]
 
     def __init__(
         self,

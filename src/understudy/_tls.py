@@ -300,10 +300,11 @@ class ClientCertificate:
     as a file: requests' ``cert=cert.path``, curl's ``--cert``.
 
     Attributes:
-        common_name: the subject's ``CN``, as given.
-        subject: the subject in RFC 4514 form, as the server records it in ``peer_subject``.
-        cert_pem: the certificate, PEM (bytes).
-        private_key_pem: its private key, PEM (bytes).
+        common_name (str): the subject's ``CN``, as given.
+        subject (str): the subject in RFC 4514 form, as the server records it in
+            ``TLSInfo.peer_subject``.
+        cert_pem (bytes): the certificate, PEM (RFC 7468).
+        private_key_pem (bytes): its private key, PEM (RFC 7468).
 
     .. versionadded:: 0.1
     """

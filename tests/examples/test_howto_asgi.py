@@ -4,6 +4,9 @@ Any ASGI 3 application works (Starlette, FastAPI, Quart, or a plain coroutine li
 below). It runs on understudy's own event loop, not the test's; its lifespan startup runs when
 the server starts and its shutdown when it stops. In ``async def`` tests use ``async with`` and
 the ``_async`` twins of the waiting methods, so the test's loop is never blocked.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``Request`` (what the
+test asserts on) and ``HTTPServer``: docs/reference/http.md.
 """
 
 import json

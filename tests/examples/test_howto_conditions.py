@@ -8,6 +8,10 @@ closing after N bytes, a slow close, a reset; refusing connections; accepting an
 
 ``understudy.Proxy(upstream=(host, port))`` puts the same conditions in front of any TCP server,
 one of understudy's or a real local service, and records the bytes each way.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``Conditions`` and
+``Direction``: docs/reference/faults.md; ``Proxy`` and the ``ProxyConnection`` records it keeps:
+docs/reference/sockets.md.
 """
 
 import socket

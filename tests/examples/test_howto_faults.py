@@ -9,6 +9,10 @@ connection at a stage of the dialogue, on the Nth message, the first N times, or
 
 Every failed request is still in the journal, and random choices come from ``server.random``:
 seed it to replay a run.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``Fault``, ``Delay``,
+``Dribble``: docs/reference/faults.md; ``SMTPFailure``: docs/reference/mail.md; the ``Request``
+records: docs/reference/http.md.
 """
 
 import smtplib

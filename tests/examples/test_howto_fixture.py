@@ -3,6 +3,9 @@
 Installing understudy registers its pytest plugin; no import or conftest is needed. Each test
 gets fresh, started servers. After the test body they are stopped, then checked: an exception
 raised in a handler fails the test with the handler's own traceback.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): the fixtures:
+docs/reference/pytest.md; ``Request``: docs/reference/http.md.
 """
 
 import json

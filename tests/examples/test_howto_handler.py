@@ -5,6 +5,9 @@
 or ``(status, body)``. A plain function runs in understudy's worker pool, an ``async def`` on its
 event loop. If the handler raises, the client gets a 500 and the test gets the exception back
 when the ``with`` block ends.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``Request`` (what a
+handler gets and a test asserts on) and ``Response``: docs/reference/http.md.
 """
 
 import pytest

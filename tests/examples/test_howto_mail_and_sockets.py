@@ -1,6 +1,10 @@
 """How-to: the servers that are not HTTP — mail, raw sockets, syslog and logging's receivers.
 
 The README's "Mail, sockets, syslog and logging" section shows these tests.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``SMTPMessage``:
+docs/reference/mail.md; ``ConnectionRecord``, ``Datagram``, ``SyslogMessage`` and the log records:
+docs/reference/sockets.md.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Point the tool under test at the fake (twine at ``upload_url``, pip at ``index_u
 library at ``url``), run it for real, then assert on what the fake recorded. ``tiny_dists`` (in
 tests/conftest.py) is a wheel and an sdist of ``My_Pkg.Name`` 1.0 built once per session with
 ``python -m build``; use your own project's ``dist/`` the same way.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``PyPIUpload``,
+``PyPIDownload``, ``PyPIFile``: docs/reference/pypi.md.
 """
 
 import os

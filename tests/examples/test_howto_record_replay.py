@@ -4,6 +4,9 @@ Point the client at ``HTTPServer(proxy_to=..., record=DIR)`` while the real serv
 distinct request is forwarded and written to ``DIR/mappings/`` (large bodies to
 ``DIR/__files/``). Commit DIR; later tests use ``HTTPServer(mappings=DIR)`` with no network.
 Here an understudy server plays the real service.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``Request`` and
+``HTTPServer``'s ``proxy_to``, ``record`` and ``mappings``: docs/reference/http.md.
 """
 
 from pathlib import Path

@@ -4,6 +4,9 @@
 in memory, on first use) for ``localhost``, ``127.0.0.1`` and ``::1``. The client trusts the CA
 through :func:`understudy.tls.client_context` (an ``ssl.SSLContext``) or
 :func:`understudy.tls.ca_bundle` (a PEM file path).
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``TLS``, ``TLSInfo``
+(``request.tls``) and ``understudy.tls``: docs/reference/tls.md.
 """
 
 import smtplib

@@ -3,6 +3,9 @@
 ``enterContext`` (Python 3.11) starts the server and registers its stop as a cleanup, so each
 test gets its own server and a handler's exception is reported as an error of the test. This is
 the shape of CPython's own ``test_logging`` servers, with a handler that is a test method.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``HTTPServer`` and
+``Request``: docs/reference/http.md; the lifecycle: docs/reference/servers.md.
 """
 
 # This how-to shows unittest's own assertions (self.assertEqual...), not pytest's bare assert.

@@ -4,6 +4,9 @@ Any PEP 3333 application works: a Flask or Django app, wsgiref's ``demo_app``, o
 like the fake below, which implements just the part of a service's API that the client under
 test calls. The app runs in understudy's worker pool; the request body streams to
 ``wsgi.input`` as it arrives.
+
+Reference (built by ``make docs`` into site/; every attribute, with its type): ``Request`` and
+``HTTPServer``: docs/reference/http.md.
 """
 
 import json

@@ -21,16 +21,22 @@ Three sources say which fields (and which status) a served file is answered with
     (``.tar.gz`` over ``.gz``). Built by :func:`directives_from_mapping` and :func:`for_suffix`.
 
 In every source a ``Status`` pseudo-field sets the status code (``Status: 301`` or ``Status:
-302 Found``; 200 to 599); a name given twice within one source is sent twice (``Set-Cookie``,
-``Link``). The framing fields ``Content-Length``, ``Transfer-Encoding`` and ``Content-Range``
-are computed by the server and refused here. Names are HTTP tokens (RFC 9110 §5.1); values
+302 Found``; 200 to 599), and a ``Generated-Fields`` pseudo-field says which fields the server
+generates for the file when no source declares them (:data:`GENERATED_FIELDS`): ``all`` (what
+the server does unless told otherwise), ``none`` (the file is answered with the fields its
+sources declare and the framing only), or a comma-separated list of those names (``Content-Type,
+Accept-Ranges``). Pseudo-fields are read, never sent; each may be given once per source. A name
+given twice within one source is sent twice (``Set-Cookie``, ``Link``). The framing fields
+``Content-Length``, ``Transfer-Encoding`` and ``Content-Range`` are computed by the server and
+refused here. Names are HTTP tokens (RFC 9110 §5.1); values
 are bytes, carried as Latin-1 text so that they go back on the wire unchanged.
 
-Precedence (:func:`merge`): the computed defaults (Content-Type from the suffix table of
-:func:`content_type_for`, ETag, Last-Modified), then the suffix mapping, then the sidecar, then
+Precedence (:func:`merge`): the generated defaults (those of :data:`GENERATED_FIELDS` that the
+merged ``Generated-Fields`` selects, all unless told otherwise; Content-Type from the suffix
+table of :func:`content_type_for`), then the suffix mapping, then the sidecar, then
 the in-file directives -- the more specific source wins. A field named in a later source
 replaces every value of that name (compared without case) from the earlier ones; a ``Status``
-in a later source replaces an earlier one.
+in a later source replaces an earlier one, and so does a ``Generated-Fields``.
 """
 
 from __future__ import annotations
@@ -43,20 +49,30 @@ from dataclasses import dataclass
 __all__ = [
     "COMPUTED_FIELDS",
     "CONTENT_TYPES",
+    "GENERATED_FIELDS",
     "DirectiveError",
     "Directives",
     "content_type_for",
     "directives_from_mapping",
     "for_suffix",
     "merge",
+    "parse_generated_fields",
     "parse_in_file",
     "parse_sidecar",
+    "render_generated_fields",
     "render_in_file",
     "render_sidecar",
 ]
 
 #: Fields the server computes from the file and the request; no source may set them.
 COMPUTED_FIELDS = frozenset({"content-length", "transfer-encoding", "content-range"})
+
+#: The fields a served directory generates for a file that does not declare them, in the order
+#: they are sent: the media type by suffix, a strong entity tag from the content, the file's
+#: modification time, and the range unit it serves (RFC 9110 §8.3, §8.8.3, §8.8.2, §14.3).
+#: ``Generated-Fields`` (a pseudo-field) and ``generated_fields=`` choose among them.
+GENERATED_FIELDS: tuple[str, ...] = ("Content-Type", "ETag", "Last-Modified", "Accept-Ranges")
+_GENERATED_BY_LOWER = {name.lower(): name for name in GENERATED_FIELDS}
 
 #: The media type of a file by its last suffix (lower-cased), fixed so that it does not depend
 #: on the machine's ``/etc/mime.types``. Text types carry ``charset=utf-8``; XML types carry no
@@ -112,7 +128,7 @@ _IN_FILE_SPACE = " \t\f\v"
 
 
 class DirectiveError(ValueError):
-    """A malformed directive: a bad field name or value, a bad or repeated Status.
+    """A malformed directive: a bad field name or value, a bad or repeated pseudo-field.
 
     Attributes:
         line: the 1-based line of the source it was found on (0 when it has no lines).
@@ -131,11 +147,15 @@ class Directives:
         status: the status code (200-599), or ``None`` when the source does not set one.
         reason: the reason phrase given with the status, or ``None`` for the registered one.
         fields: the ``(name, value)`` fields, in the order given, repeated names kept.
+        generated: the names from :data:`GENERATED_FIELDS` the server is to generate when no
+            source declares them (``frozenset()``: none), or ``None`` when the source does not
+            say (a ``Generated-Fields`` pseudo-field says).
     """
 
     status: int | None = None
     reason: str | None = None
     fields: tuple[tuple[str, str], ...] = ()
+    generated: frozenset[str] | None = None
 
     def get(self, name: str) -> str | None:
         """The last value of the field ``name`` (compared without case), or ``None``."""
@@ -156,6 +176,7 @@ class _Builder:
         self.status: int | None = None
         self.reason: str | None = None
         self.fields: list[tuple[str, str]] = []
+        self.generated: frozenset[str] | None = None
 
     def add(self, name: str, value: str, line: int) -> None:
         if not _TOKEN.fullmatch(name):
@@ -185,12 +206,58 @@ class _Builder:
             self.status = int(match[1])
             self.reason = (match[2].strip(_WSP) or None) if match[2] is not None else None
             return
+        if lowered == "generated-fields":
+            if self.generated is not None:
+                raise DirectiveError("Generated-Fields is given twice", line)
+            self.generated = parse_generated_fields(value, line)
+            return
         self.fields.append((name, value))
 
     def build(self) -> Directives:
-        if self.status is None and not self.fields:
+        if self.status is None and not self.fields and self.generated is None:
             return EMPTY
-        return Directives(self.status, self.reason, tuple(self.fields))
+        return Directives(self.status, self.reason, tuple(self.fields), self.generated)
+
+
+def parse_generated_fields(value: str, line: int = 0) -> frozenset[str]:
+    """The names a ``Generated-Fields`` value selects from :data:`GENERATED_FIELDS`.
+
+    Args:
+        value: ``all``, ``none``, or a comma-separated list of names from
+            :data:`GENERATED_FIELDS` (RFC 9110 §5.6.1 list syntax; compared without case;
+            empty members are skipped).
+        line: the line the value was found on, for the error (0: none).
+
+    Returns:
+        The selected names, spelled as in :data:`GENERATED_FIELDS`; ``frozenset()`` for
+        ``none``.
+
+    Raises:
+        DirectiveError: an empty value, ``all`` or ``none`` within a list, or a name that
+            the server does not generate.
+    """
+    words = [word.strip(_WSP) for word in value.split(",")]
+    words = [word for word in words if word]
+    choices = ", ".join(GENERATED_FIELDS)
+    if not words:
+        raise DirectiveError(
+            f"Generated-Fields is empty; write 'none' for no generated field, 'all', or some "
+            f"of {choices}",
+            line,
+        )
+    if len(words) == 1 and words[0].lower() in ("all", "none"):
+        return frozenset(GENERATED_FIELDS) if words[0].lower() == "all" else frozenset()
+    selected = set()
+    for word in words:
+        known = _GENERATED_BY_LOWER.get(word.lower())
+        if known is None:
+            raise DirectiveError(
+                f"Generated-Fields names {word!r}, which the server does not generate; write "
+                f"'all', 'none', or a comma-separated list of {choices}",
+                line,
+            )
+        selected.add(known)
+    return frozenset(selected)
 
 
 def parse_in_file(data: bytes) -> Directives:
@@ -294,19 +361,22 @@ def merge(*layers: Directives) -> Directives:
 
     A field named in a later layer replaces every value of that name (compared without case)
     from the earlier ones; the others are kept, in order. The last layer that sets a status
-    gives the status and reason.
+    gives the status and reason; the last that sets ``generated`` gives it.
     """
     status: int | None = None
     reason: str | None = None
+    generated: frozenset[str] | None = None
     fields: list[tuple[str, str]] = []
     for layer in layers:
         if layer.status is not None:
             status, reason = layer.status, layer.reason
+        if layer.generated is not None:
+            generated = layer.generated
         if layer.fields:
             replaced = {name.lower() for name, _ in layer.fields}
             fields = [field for field in fields if field[0].lower() not in replaced]
             fields.extend(layer.fields)
-    return Directives(status, reason, tuple(fields))
+    return Directives(status, reason, tuple(fields), generated)
 
 
 def content_type_for(name: str) -> str | None:
@@ -314,22 +384,34 @@ def content_type_for(name: str) -> str | None:
     return CONTENT_TYPES.get(posixpath.splitext(name)[1].lower())
 
 
-def _status_line(directives: Directives) -> list[tuple[str, str]]:
-    if directives.status is None:
-        return []
-    reason = f" {directives.reason}" if directives.reason else ""
-    return [("Status", f"{directives.status}{reason}")]
+def render_generated_fields(generated: frozenset[str]) -> str:
+    """The ``Generated-Fields`` value that :func:`parse_generated_fields` reads back."""
+    if not generated:
+        return "none"
+    if generated >= set(GENERATED_FIELDS):
+        return "all"
+    return ", ".join(name for name in GENERATED_FIELDS if name in generated)
+
+
+def _pseudo_fields(directives: Directives) -> list[tuple[str, str]]:
+    lines = []
+    if directives.status is not None:
+        reason = f" {directives.reason}" if directives.reason else ""
+        lines.append(("Status", f"{directives.status}{reason}"))
+    if directives.generated is not None:
+        lines.append(("Generated-Fields", render_generated_fields(directives.generated)))
+    return lines
 
 
 def render_sidecar(directives: Directives) -> bytes:
     """The sidecar text that :func:`parse_sidecar` reads back as ``directives``."""
-    lines = [f"{name}: {value}\n" for name, value in _status_line(directives)]
+    lines = [f"{name}: {value}\n" for name, value in _pseudo_fields(directives)]
     lines += [f"{name}: {value}\n" for name, value in directives.fields]
     return "".join(lines).encode("latin-1")
 
 
 def render_in_file(directives: Directives) -> bytes:
     """The ``Header: Name: value`` lines that :func:`parse_in_file` reads back."""
-    lines = [f"Header: {name}: {value}\n" for name, value in _status_line(directives)]
+    lines = [f"Header: {name}: {value}\n" for name, value in _pseudo_fields(directives)]
     lines += [f"Header: {name}: {value}\n" for name, value in directives.fields]
     return "".join(lines).encode("latin-1")

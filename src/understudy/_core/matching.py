@@ -52,6 +52,7 @@ class Subset:
         self.expected = expected
 
     def matches(self, received: Any) -> bool:
+        """Whether ``received`` holds what was expected (as ``==`` answers, see above)."""
         return _contains(received, self.expected)
 
     def __eq__(self, other: object) -> bool:

@@ -3,11 +3,17 @@
 The JSON shapes are WireMock's (https://wiremock.org/docs/standalone/admin-api-reference/), so
 its clients in other languages (and the ``wiremock`` package from PyPI) can drive an
 understudy server. Requests to ``/__admin`` are answered from the loop and are not journaled.
+
+With a token (``HTTPServer(admin_token=...)``) a request must carry it in its Authorization
+field, as ``Bearer <token>`` (RFC 6750 §2.1) or ``Token <token>`` (what WireMock's
+``TokenAuthenticator`` sends); one that does not gets 401 with a ``WWW-Authenticate`` challenge
+(RFC 9110 §11.6.1), and is journaled as an ordinary request, not kept out as an admin call.
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import re
 import uuid
@@ -46,14 +52,53 @@ def _json_response(status: int, value: Any) -> Response:
     return Response(status, json.dumps(value).encode(), content_type="application/json")
 
 
+#: The answer to an admin request without the token (RFC 9110 §15.5.2, §11.6.1).
+_UNAUTHORIZED = Response(
+    401,
+    json.dumps(
+        {
+            "errors": [
+                {
+                    "code": 10,
+                    "title": "the admin API needs its token: send Authorization: Bearer <token>",
+                }
+            ]
+        }
+    ).encode(),
+    content_type="application/json",
+    headers={"WWW-Authenticate": 'Bearer realm="understudy admin"'},
+)
+
+
 class AdminHost:
     """Answers ``/__admin/...`` from the server's stubs and journal."""
 
     streams_body = False
 
+    def __init__(self, token: str | None = None) -> None:
+        #: The token a request must carry (``None``: no authentication).
+        self.token = token
+
+    def allows(self, request: Request) -> bool:
+        """Whether ``request`` may use the admin API: it carries the token, or none is set."""
+        token = self.token
+        if token is None:
+            return True
+        expected = token.encode()
+        for value in request.headers.get_all("authorization"):
+            scheme, _, credentials = value.strip().partition(" ")
+            if scheme.lower() in ("bearer", "token") and hmac.compare_digest(
+                credentials.strip().encode(), expected
+            ):
+                return True
+        return False
+
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
         request = exchange.request
         assert request is not None
+        if not self.allows(request):
+            exchange.send(_UNAUTHORIZED)
+            return
         try:
             status, value = self.answer(server, request)
         except _Problem as problem:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .._errors import UnderstudyError, WaitTimeout
+from .._server import describe_handler
 from .._tasks import TaskStarter
 from ._exchange import Exchange
 from ._models import origin_form
@@ -38,6 +39,7 @@ class ASGIHost:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.answered_by = ("asgi", describe_handler(app))
         self.state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
         self._starter: TaskStarter | None = None

@@ -375,9 +375,12 @@ class HTTPConnection(asyncio.Protocol):
             *exchange.raw_fields,
         )
         if server._stubs_made is None:
-            server._journal.append(packed)
+            exchange.number = server._journal.append(packed)
         else:
-            server.record(packed)  # (it knows which requests the admin API keeps to itself)
+            # (It knows which requests the admin API keeps to itself.)
+            exchange.number = server.record(packed)
+        if exchange.head_sent:  # (a streaming host answered before the request was complete)
+            exchange.record_answer(exchange.sent)
         if exchange.body_listener is not None:
             exchange.body_listener(None)
             exchange.body_listener = None
@@ -464,19 +467,19 @@ class HTTPConnection(asyncio.Protocol):
                 exchange.method = self.parser.get_method().decode("ascii", "replace")
             except httptools.HttpParserError:
                 exchange.method = ""
-        self.server.record(
-            Request(
-                method=exchange.method,
-                target=exchange.target,
-                headers=field_pairs(exchange.raw_fields),
-                body=exchange.body,
-                client=self.client,
-                received_at=time.time(),
-                scheme=self.scheme,
-                tls=self.tls,
-                error=refusal.reason,
-            )
+        refused = exchange.refused = Request(
+            method=exchange.method,
+            target=exchange.target,
+            headers=field_pairs(exchange.raw_fields),
+            body=exchange.body,
+            client=self.client,
+            received_at=time.time(),
+            scheme=self.scheme,
+            tls=self.tls,
+            error=refusal.reason,
         )
+        exchange.number = self.server.record(refused)
+        exchange.answered_by = ("refused", refusal.reason)
         if exchange.dispatched:
             # A streaming host (WSGI, ASGI) is reading this body: end the body there and answer
             # with the refusal unless the app has begun its own response.

@@ -15,20 +15,32 @@ What a request gets, in order:
    why. Every request, refused or not, is in the server's journal.
 3. The file, byte for byte (in-file directive lines included), with the status and fields of
    the merged directives (:mod:`understudy._core.directives`: computed defaults < suffix
-   mapping < sidecar < in-file). The defaults are Content-Type from the fixed suffix table
-   (else Python's built-in ``mimetypes`` table, else ``application/octet-stream``), a strong
-   ETag from a hash of the content, Last-Modified from the file's mtime, and
-   ``Accept-Ranges: bytes``.
+   mapping < sidecar < in-file). The defaults are generated, each only when no source declares
+   the field: Content-Type from the fixed suffix table (else Python's built-in ``mimetypes``
+   table, else ``application/octet-stream``), a strong ETag from a hash of the content,
+   Last-Modified from the file's mtime, and ``Accept-Ranges: bytes``. Which of them are
+   generated is the server's ``generated_fields=`` (all by default), unless a source of the
+   file says otherwise with the ``Generated-Fields`` pseudo-field (``Header: Generated-Fields:
+   none`` in the file; read, never sent). With none generated, the response carries the
+   declared fields, the framing (Content-Length, or Content-Range for a 206) and a Date (RFC
+   9110 §6.6.1; the file's own Date if it declares one), nothing else.
 4. When that status is 200 (set by no directive, or by ``Status: 200``), conditional requests
-   are evaluated as RFC 9110 §13.2.2 orders them, against the ETag and Last-Modified that would
-   be sent (given by a directive or computed): If-Match, else If-Unmodified-Since (412 when
-   false); then If-None-Match, else If-Modified-Since (304 when false). Then, for GET, a Range
-   (RFC 9110 §14.2) of a single byte range gets 206 with Content-Range, an unsatisfiable one 416
-   with ``Content-Range: bytes */<length>``; a Range of several ranges, of a unit other than
-   bytes, or with an If-Range (§13.1.5) that does not match is ignored: 200 with the whole
-   file. ``Accept-Ranges: none`` from a directive turns Range off. A file whose directives set
-   another status (301, 404, 503, ...) is answered with that status, its fields and its bytes,
-   and preconditions and Range are ignored (RFC 9110 §13.2.1).
+   are evaluated as RFC 9110 §13.2.2 orders them, against the ETag and Last-Modified that are
+   sent (declared or generated): If-Match, else If-Unmodified-Since (412 when false); then
+   If-None-Match, else If-Modified-Since (304 when false). A file sent without validators
+   therefore gets the full 200 for If-None-Match with entity tags and for If-Modified-Since
+   (nothing can match), and If-Unmodified-Since is ignored (§13.1.4); ``*`` stands for any
+   current representation, so ``If-None-Match: *`` gets 304 and ``If-Match: *`` the 200, while
+   If-Match naming a tag gets 412 (§13.1.1). Then, for GET, a Range (RFC 9110 §14.2) of a
+   single byte range gets 206 with Content-Range, an unsatisfiable one 416 with
+   ``Content-Range: bytes */<length>``; a Range of several ranges, of a unit other than bytes,
+   or with an If-Range (§13.1.5) that does not match is ignored: 200 with the whole file.
+   Range needs no validator and is served without one (and without Accept-Ranges, which a
+   client need not have seen, §14.3); an If-Range, though, cannot match a file sent without
+   validators, so it always gets the whole file. ``Accept-Ranges: none`` from a directive
+   turns Range off. A file whose directives set another status (301, 404, 503, ...) is
+   answered with that status, its fields and its bytes, and preconditions and Range are
+   ignored (RFC 9110 §13.2.1).
 
 A malformed directive (in-file or sidecar) gets the client a 500 and is raised in the test as a
 :class:`~understudy.ConfigurationError` by ``check()`` and on leaving the ``with`` block.
@@ -37,24 +49,25 @@ A malformed directive (in-file or sidecar) gets the client a 500 and is raised i
 from __future__ import annotations
 
 import asyncio
-import difflib
 import functools
 import hashlib
 import mimetypes
 import os
 import re
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING, Literal
 
 from .._core.directives import (
+    GENERATED_FIELDS,
     DirectiveError,
     Directives,
     content_type_for,
     directives_from_mapping,
     for_suffix,
     merge,
+    parse_generated_fields,
     parse_in_file,
     parse_sidecar,
 )
@@ -72,7 +85,6 @@ __all__ = ["DirectoryHost"]
 
 SIDECAR_SUFFIX = ".headers"
 _ALLOWED = "GET, HEAD"
-_OPTIONS = ("in_file_headers", "sidecar_headers", "suffix_headers", "index")
 #: Fields a 304 carries over from the 200 it stands for (RFC 9110 §15.4.5).
 _ENTITY_TAG = re.compile(r'(W/)?(?:"([^"]*)"|([^,\s"]+))')
 _NOT_MODIFIED_FIELDS = frozenset(
@@ -98,10 +110,19 @@ class DirectoryHost:
         index: a file name (such as ``"index.html"``) served for a request naming a directory;
             a request for the directory without its trailing slash is redirected (301) to it.
             ``None`` (the default): a directory gets 404.
+        generated_fields: which fields the server generates for a file that does not declare
+            them, from ``Content-Type`` (by suffix), ``ETag``, ``Last-Modified`` and
+            ``Accept-Ranges``: ``"all"`` (the default), ``"none"`` (a file is sent with only
+            the fields it declares, plus the framing and Date), or some of those names, as a
+            collection (``{"Content-Type"}``) or a comma-separated str. A file overrides it
+            with the ``Generated-Fields`` pseudo-field in any of its sources (``Header:
+            Generated-Fields: none``, or ``all``, or a list). Without an ETag and a
+            Last-Modified, If-None-Match and If-Modified-Since never match: the full 200.
 
     Raises:
         ConfigurationError: ``root`` is not a directory, an option is unknown or of the wrong
-            type, or a ``suffix_headers`` field is malformed.
+            type, a ``suffix_headers`` field is malformed, or ``generated_fields`` names a field
+            the server does not generate.
 
     .. versionadded:: 0.1
     """
@@ -117,10 +138,8 @@ class DirectoryHost:
         sidecar_headers: bool = True,
         suffix_headers: Mapping[str, Mapping[str, str]] | None = None,
         index: str | None = None,
-        **unknown: object,
+        generated_fields: str | Collection[str] = "all",
     ) -> None:
-        if unknown:
-            raise ConfigurationError(_unknown_options(unknown))
         try:
             root_path = os.fsdecode(root)
         except TypeError:
@@ -152,6 +171,7 @@ class DirectoryHost:
         self.sidecar_headers = sidecar_headers
         self.suffix_headers = _check_suffix_headers(suffix_headers)
         self.index = index
+        self.generated_fields = check_generated_fields(generated_fields)
 
     def __repr__(self) -> str:
         return f"<DirectoryHost {self.prefix!r} -> {self.root!r}>"
@@ -162,6 +182,7 @@ class DirectoryHost:
         """Answer ``exchange``: refusals from the loop, files from the worker pool."""
         request = exchange.request
         assert request is not None
+        exchange.answered_by = ("directory", self.root)
         if request.method not in ("GET", "HEAD"):
             exchange.send(
                 Response(
@@ -176,6 +197,7 @@ class DirectoryHost:
         if isinstance(resolved, Refusal):
             exchange.send(_not_found(f"refused {request.raw_path!r}: {resolved.reason}"))
             return
+        exchange.answered_by = ("directory", os.path.join(self.root, *resolved.segments))
         future = server.runtime.run_in_worker(self.answer, request, resolved)
         server.track(future, f"serving {request.method} {request.target} from {self.root}")
         future.add_done_callback(functools.partial(_done, exchange))
@@ -241,7 +263,7 @@ class DirectoryHost:
         except OSError as error:
             return _not_found(f"the file could not be read ({error.strerror})")
         name = os.path.basename(real)
-        layers = [_defaults(name, content, info)]
+        layers = []
         if self.suffix_headers:
             layers.append(for_suffix(name, self.suffix_headers))
         if self.sidecar_headers:
@@ -250,7 +272,11 @@ class DirectoryHost:
                 layers.append(_parse(parse_sidecar, sidecar, real + SIDECAR_SUFFIX, request))
         if self.in_file_headers:
             layers.append(_parse(parse_in_file, content, real, request))
-        return respond(request, content, merge(*layers))
+        declared = merge(*layers)
+        generated = declared.generated
+        if generated is None:
+            generated = self.generated_fields
+        return respond(request, content, merge(_defaults(name, content, info, generated), declared))
 
     def _read_sidecar(self, real: str) -> bytes | None:
         sidecar = self._inside(real + SIDECAR_SUFFIX)
@@ -324,16 +350,47 @@ def guess_content_type(name: str) -> str:
     return guessed
 
 
-def _defaults(name: str, content: bytes, info: os.stat_result) -> Directives:
-    digest = hashlib.blake2b(content, digest_size=12).hexdigest()
-    return Directives(
-        fields=(
-            ("Content-Type", guess_content_type(name)),
-            ("ETag", f'"{digest}"'),
-            ("Last-Modified", formatdate(int(info.st_mtime), usegmt=True)),
-            ("Accept-Ranges", "bytes"),
-        )
-    )
+def _defaults(
+    name: str, content: bytes, info: os.stat_result, generated: frozenset[str]
+) -> Directives:
+    """The generated fields of :data:`GENERATED_FIELDS` that ``generated`` selects, in order."""
+    fields = []
+    for field in GENERATED_FIELDS:
+        if field not in generated:
+            continue
+        if field == "Content-Type":
+            fields.append((field, guess_content_type(name)))
+        elif field == "ETag":
+            fields.append((field, f'"{hashlib.blake2b(content, digest_size=12).hexdigest()}"'))
+        elif field == "Last-Modified":
+            fields.append((field, formatdate(int(info.st_mtime), usegmt=True)))
+        else:
+            fields.append((field, "bytes"))
+    return Directives(fields=tuple(fields))
+
+
+def check_generated_fields(value: object) -> frozenset[str]:
+    """The ``generated_fields=`` option as the names it selects.
+
+    Raises:
+        ConfigurationError: not a str or a collection of str, or a name the server does not
+            generate (the message lists the ones it does).
+    """
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, Collection) and all(isinstance(name, str) for name in value):
+        if not value:
+            return frozenset()
+        text = ", ".join(value)
+    else:
+        text = ","
+    try:
+        return parse_generated_fields(text)
+    except DirectiveError:
+        raise ConfigurationError(
+            f"generated_fields must be 'all', 'none', or some of {', '.join(GENERATED_FIELDS)} "
+            f"(a collection such as {{'Content-Type'}}, or a comma-separated str); not {value!r}"
+        ) from None
 
 
 # -- the pure part: from the request, the content and the directives to a response ------------
@@ -495,12 +552,12 @@ def _match_list(value: str, etag: str | None, *, weak: bool) -> bool:
     """Whether the If-Match/If-None-Match/If-Range ``value`` matches ``etag``.
 
     ``weak`` selects the weak comparison (RFC 9110 §8.8.3.2); ``*`` matches any current
-    representation.
+    representation, with or without an entity tag (§13.1.1, §13.1.2).
     """
+    if value.strip() == "*":  # the file exists: it has a current representation
+        return True
     if etag is None:
         return False
-    if value.strip() == "*":
-        return True
     [(mine_weak, mine)] = _entity_tags(etag)[:1] or [(False, etag)]
     for their_weak, theirs in _entity_tags(value):
         if theirs != mine:
@@ -548,15 +605,3 @@ def _check_suffix_headers(
         except DirectiveError as error:
             raise ConfigurationError(f"suffix_headers[{suffix!r}]: {error}") from None
     return checked
-
-
-def _unknown_options(unknown: Mapping[str, object]) -> str:
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, _OPTIONS, n=1)
-        hint = f" (did you mean {close[0]}=?)" if close else ""
-        parts.append(f"{name}={hint}")
-    return (
-        f"serve_directory() got unknown options: {', '.join(parts)}; it takes "
-        f"{', '.join(f'{option}=' for option in _OPTIONS)}"
-    )

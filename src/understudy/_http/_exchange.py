@@ -25,6 +25,9 @@ from .._core.framing import (
 )
 from ._models import PackedRequest, Request, Response, unpack_request
 
+#: What answered an exchange: a kind and a detail (see ResponseRecord.answered_by, .detail).
+AnsweredBy = tuple[str, str]
+
 if TYPE_CHECKING:
     from ._connection import HTTPConnection, _Refused
 
@@ -73,6 +76,7 @@ class Exchange:
 
     __slots__ = (
         "_request",
+        "answered_by",
         "body_listener",
         "body_parts",
         "body_size",
@@ -87,10 +91,13 @@ class Exchange:
         "http_version",
         "keep_alive",
         "method",
+        "number",
         "packed",
         "raw_fields",
         "refusal",
+        "refused",
         "remaining",
+        "sent",
         "target",
     )
 
@@ -111,6 +118,15 @@ class Exchange:
         self.packed: PackedRequest | None = None
         self._request: Request | None = None
         self.refusal: _Refused | None = None
+        #: The journal entry's number (Journal.append) while its answer is to be recorded
+        #: (0: not journaled, or already answered).
+        self.number = 0
+        #: What answers, when routing chose it; ``None``: the server's host of behaviour.
+        self.answered_by: AnsweredBy | None = None
+        #: The request as journaled when it was refused (malformed or over a limit).
+        self.refused: Request | None = None
+        #: What was sent before the request was journaled (a streaming host's early answer).
+        self.sent: bytes | str | None = None
         self.dispatched = False
         self.head_sent = False
         self.finished = False
@@ -121,6 +137,29 @@ class Exchange:
         self.body_listener: Callable[[bytes | None], None] | None = None
         #: Called once when the response is finished or the connection is gone.
         self.done_listener: Callable[[], None] | None = None
+
+    def record_answer(self, sent: bytes | str | None) -> None:
+        """Record in the request's journal entry what answered it: ``sent`` is the response's
+        head as written (or the fault's name), and this comes before its bytes are written,
+        so once the client has the response the journal has it too. Once per exchange.
+
+        Before the request is journaled (a streaming host may answer before the body is
+        complete), ``sent`` is kept, and the connection records it when it journals it.
+        """
+        if sent is None:
+            return
+        number = self.number
+        if not number:
+            self.sent = sent
+            return
+        self.number = 0
+        server = self.conn.server
+        by = self.answered_by or server._host_of_behaviour.answered_by
+        packed = self.packed
+        if packed is not None:
+            server._journal.replace(number, (*packed, sent, *by))
+        elif self.refused is not None:
+            server._journal.replace(number, self.refused._with_answer((sent, *by)))
 
     def notify_done(self) -> None:
         listener, self.done_listener = self.done_listener, None
@@ -185,6 +224,7 @@ class Exchange:
             try:
                 fields = tuple(response.headers)
                 self.start_memoized(response.status, response.reason, fields, len(body))
+                head = b"".join(conn._out)  # (kept to record the answers the wire is sent as)
                 self.write(body)
                 wire = b"".join(conn._out)
             finally:
@@ -194,11 +234,13 @@ class Exchange:
                 return
             if len(cache) > 8:
                 cache.clear()
-            cache[key] = (second, wire, self.framing, self.remaining)
+            cache[key] = (second, wire, self.framing, self.remaining, head)
         else:
-            _, wire, self.framing, self.remaining = rendered
+            _, wire, self.framing, self.remaining, head = rendered
             self.keep_alive = self.framing.keep_alive
             self.head_sent = True
+            if self.conn.transport is not None:
+                self.record_answer(head)
         self.conn.write(wire)
         self.end()
 
@@ -226,7 +268,10 @@ class Exchange:
             self.remaining = framing.length if framing.length is not None else 0
         date = [("Date", http_date())] if not any(k.lower() == "date" for k, _ in fields) else []
         self.head_sent = True
-        self.conn.write(encode_head(status, reason, fields, [*date, *framing.extra_fields]))
+        head = encode_head(status, reason, fields, [*date, *framing.extra_fields])
+        if self.conn.transport is not None:
+            self.record_answer(head)
+        self.conn.write(head)
 
     def start_memoized(
         self,
@@ -275,10 +320,12 @@ class Exchange:
             if memoized is None or memoized[0] != second:
                 memoized = self._render_head(key, second, status, reason, fields, body_length)
             else:
-                _, framing, _, self.remaining = memoized
+                _, framing, head, self.remaining = memoized
                 self.framing = framing
                 self.keep_alive = framing.keep_alive
                 self.head_sent = True
+                if conn.transport is not None:
+                    self.record_answer(head)
         if memoized is None:  # (framed without the memo, or the connection is gone)
             if body:
                 self.write(body)

@@ -20,6 +20,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from .._core.matching import (
@@ -177,15 +178,23 @@ class Expectation:
     block or fixture. Attributes: ``requests`` (those it answered), ``calls`` (their count).
     """
 
-    def __init__(self, shape: RequestShape, *, ordered: bool, lock: threading.Lock) -> None:
+    def __init__(
+        self, shape: RequestShape, *, ordered: bool, lock: threading.Lock, number: int = 0
+    ) -> None:
         self.shape = shape
         self.ordered = ordered
+        #: Its place among the server's expectations, in the order added (1 first).
+        self.number = number
+        self._answered_by: tuple[str, str] | None = None
         self._lock = lock
         self._steps = [_Step()]
         if ordered:
             self._steps[0].count = 1
         self.requests: list[Request] = []
+        #: Requests of its shape that came after its limit was used up (answered as unmatched).
+        self.extra: list[Request] = []
         self._reported_at: int | None = None  # calls when last reported unmet
+        self._extra_reported = 0  # extra requests already reported as exceeding
         #: WireMock's stub priority (1 first); ``None`` ranks as its default, 5.
         self.priority: int | None = None
 
@@ -328,6 +337,7 @@ class Expectation:
 
     @property
     def exhausted(self) -> bool:
+        """Whether every response given has been used up, so the expectation answers no more."""
         return self._current() is None
 
     def __repr__(self) -> str:
@@ -336,14 +346,31 @@ class Expectation:
             f"{f' of {self.required}' if self.required else ''}>"
         )
 
+    def describe_kind(self) -> str:
+        """``expect('GET', '/x')`` or ``expect_in_order(...)``: how the test made it."""
+        return f"{'expect_in_order' if self.ordered else 'expect'}({self.shape.describe()})"
+
+    @property
+    def answered_by(self) -> tuple[str, str]:
+        """What the journal says answered a request this expectation answered: the kind and
+        the detail of :class:`~understudy.ResponseRecord` (``#1 expect('GET', '/users')``)."""
+        answered_by = self._answered_by
+        if answered_by is None:
+            if getattr(self.shape, "stub", None) is not None:  # (a WireMock mapping's)
+                answered_by = ("mapping", self.shape.describe())
+            else:
+                answered_by = ("expectation", f"#{self.number} {self.describe_kind()}")
+            self._answered_by = answered_by
+        return answered_by
+
     def describe(self) -> str:
-        kind = "expect_in_order" if self.ordered else "expect"
+        """One line saying what is expected and how often it was answered, for reports."""
         times = "time" if self.calls == 1 else "times"
         limit = ""
         if self.required:
             bounded = self._steps[-1].count is not None
             limit = f" of {self.required}" if bounded else f" (at least {self.required} expected)"
-        return f"{kind}({self.shape.describe()}), answered {self.calls} {times}{limit}"
+        return f"{self.describe_kind()}, answered {self.calls} {times}{limit}"
 
 
 class Expectations:
@@ -355,13 +382,18 @@ class Expectations:
         self.ordered: list[Expectation] = []
         #: Requests nothing answered, for the admin API (made on the first).
         self.unmatched: deque[Request] | None = None
+        #: ``HTTPServer(allow_unmatched=...)``: whether those fail ``check()``.
+        self.allow_unmatched = False
+        #: How many expectations were ever added (they are numbered in that order).
+        self.added = 0
 
     def __bool__(self) -> bool:
         return bool(self.unordered or self.ordered)
 
     def add(self, shape: RequestShape, *, ordered: bool) -> Expectation:
-        expectation = Expectation(shape, ordered=ordered, lock=self.lock)
         with self.lock:
+            self.added += 1
+            expectation = Expectation(shape, ordered=ordered, lock=self.lock, number=self.added)
             (self.ordered if ordered else self.unordered).append(expectation)
         return expectation
 
@@ -372,8 +404,9 @@ class Expectations:
                 if expectation in group:
                     group.remove(expectation)
 
-    def select(self, request: Request) -> Host | None:
-        """The host of the step that answers ``request``, now counted as used; or None."""
+    def select(self, request: Request) -> tuple[Host, tuple[str, str]] | None:
+        """The host of the step that answers ``request``, now counted as used, and what the
+        journal is to say answered (see :attr:`Expectation.answered_by`); or None."""
         with self.lock:
             candidates = [e for e in self.ordered if not e.exhausted][:1]
             candidates += sorted(
@@ -386,7 +419,7 @@ class Expectations:
                     assert step is not None
                     step.used += 1
                     expectation.requests.append(request)
-                    return step.host
+                    return step.host, expectation.answered_by
         return None
 
     def nearest(self, request: Request) -> list[tuple[Expectation, list[Difference]]]:
@@ -397,12 +430,42 @@ class Expectations:
         for position, expectation in enumerate(everything):
             found = differences(expectation.shape, request)
             if not found and expectation.exhausted:
-                found = [Difference("times", f"{expectation.required}", "one call too many")]
+                got = expectation.calls + len(expectation.extra) + 1
+                found = [Difference("times", f"at most {expectation.required}", f"{got}")]
             elif not found and expectation.ordered:
                 found = [Difference("order", "an earlier expect_in_order first", "this one")]
             scored.append((len(found), position, expectation, found))
         scored.sort(key=lambda item: (item[0], item[1]))
         return [(expectation, found) for _, _, expectation, found in scored[:_NEAREST]]
+
+    def exceeded_by(self, request: Request) -> Expectation | None:
+        """The used-up expectation ``request`` fits, now holding it as extra; or None.
+
+        Looked at in the order :meth:`select` uses (the next ordered one, then the newest
+        first), so an extra request is charged to the expectation that would have answered it.
+        """
+        with self.lock:
+            used_up = [e for e in [*self.ordered, *reversed(self.unordered)] if e.exhausted]
+        for expectation in used_up:
+            if not differences(expectation.shape, request):
+                with self.lock:
+                    expectation.extra.append(request)
+                return expectation
+        return None
+
+    def exceeded(self) -> list[tuple[Expectation, list[Request]]]:
+        """The expectations met too often, with their extra requests not reported yet.
+
+        Each extra request is reported once, as :meth:`unmet` reports each shortfall once.
+        """
+        with self.lock:
+            found = []
+            for expectation in [*self.ordered, *self.unordered]:
+                new = expectation.extra[expectation._extra_reported :]
+                if new:
+                    expectation._extra_reported = len(expectation.extra)
+                    found.append((expectation, new))
+            return found
 
     def unmet(self) -> list[Expectation]:
         """The expectations used fewer times than required, not reported since their last call.
@@ -430,6 +493,16 @@ def report_request(request: Request) -> list[str]:
         body = request.body[:200]
         more = f" ... ({len(request.body)} bytes)" if len(request.body) > 200 else ""
         lines.append(f"    body: {body!r}{more}")
+    return lines
+
+
+def report_extra(requests: list[Request]) -> list[str]:
+    """The extra requests of an expectation met too often: method, target, client, time."""
+    lines = []
+    for request in requests:
+        client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
+        moment = datetime.fromtimestamp(request.received_at).strftime("%H:%M:%S.%f")[:-3]
+        lines.append(f"  {request.method} {request.target}{client} at {moment}")
     return lines
 
 

@@ -39,6 +39,8 @@ def apply_fault(server: HTTPServer, exchange: Exchange, kind: Fault) -> None:
     """
     plan = plan_fault(kind, server.random, method=exchange.method)
     conn = exchange.conn
+    if conn.transport is not None and not exchange.head_sent:
+        exchange.record_answer(kind.name)  # (before any of its bytes are written)
     exchange.finished = True
     exchange.keep_alive = False
     exchange.notify_done()

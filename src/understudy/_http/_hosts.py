@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core.faults import Fault
 from .._errors import ConfigurationError
+from .._server import describe_handler
 from ._exchange import Exchange
 from ._faults import apply_fault
 from ._models import Request, Response, to_response
@@ -17,7 +18,7 @@ from ._send import send_response
 if TYPE_CHECKING:
     from ._server import HTTPServer
 
-__all__ = ["CannedHost", "HandlerHost", "Host", "NoHost"]
+__all__ = ["CannedHost", "HandlerHost", "Host", "HostOfBehaviour", "NoHost"]
 
 Handler = Callable[[Request], Any] | Callable[[Request], Awaitable[Any]]
 
@@ -32,10 +33,19 @@ class Host(Protocol):
         """On the loop: answer ``exchange``; must end it (or abort it) eventually."""
 
 
+class HostOfBehaviour(Host, Protocol):
+    """A host the server can be given as a whole (``response=``, ``handler=``, ``wsgi=``...)."""
+
+    #: What answered, as the journal records it when routing chose nothing else: the kind
+    #: and the detail of :class:`~understudy.ResponseRecord`.
+    answered_by: tuple[str, str]
+
+
 class NoHost:
     """Nothing hosted: 404 saying so."""
 
     streams_body = False
+    answered_by = ("unmatched", "")
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
         exchange.send(
@@ -52,6 +62,7 @@ class CannedHost:
     """The same response to every request, sent from the loop with no user code."""
 
     streams_body = False
+    answered_by = ("response", "")
 
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -85,6 +96,11 @@ class HandlerHost:
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
+        #: (A handler may say what it is: the proxy and the fake PyPI do.)
+        self.answered_by: tuple[str, str] = getattr(handler, "answered_by", None) or (
+            "handler",
+            describe_handler(handler),
+        )
         self.is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
             getattr(handler, "__call__", None)  # noqa: B004 - an instance with async __call__
         )

@@ -9,6 +9,7 @@ from itertools import chain
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from .._core.faults import Fault
 from .._core.framing import field_value_problem, parse_digits, reason_phrase, reason_problem
 from .._core.matching import MISSING
 from .._errors import ConfigurationError
@@ -19,10 +20,12 @@ from ._fields import Headers, Query
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 __all__ = [
+    "Answer",
     "Body",
     "PackedRequest",
     "Request",
     "Response",
+    "ResponseRecord",
     "field_pairs",
     "origin_form",
     "to_response",
@@ -60,6 +63,7 @@ class _RequestFields:
     """
 
     __slots__ = (
+        "_answer",
         "_headers",
         "_query",
         "_raw_fields",
@@ -87,22 +91,187 @@ class _RequestFields:
     #: The field lines as received, flat: name, value, name, value... (as PackedRequest).
     _raw_fields: tuple[bytes, ...]
     _query: Query | None
+    #: What the server answered (see Answer), made a ResponseRecord on first use; ``None``:
+    #: not answered (yet).
+    _answer: Answer | ResponseRecord | None
+
+
+#: What a server answered a request with, as its journal keeps it (flat, as PackedRequest):
+#: what was sent (the response's head as written, status line and fields; or, for a fault, the
+#: :class:`~understudy.Fault`'s name), then what answered (a kind, see
+#: :attr:`ResponseRecord.answered_by`) and a detail (:attr:`ResponseRecord.detail`).
+Answer = tuple[bytes | str, str, str]
+
+
+class ResponseRecord:
+    """What the server answered one request with, as it was sent. Immutable.
+
+    Read it as ``request.response`` off :attr:`HTTPServer.requests` or
+    :meth:`~HTTPServer.wait_for_requests`. (:class:`~understudy.Response` is the other way
+    round: a response the test configures, to be sent.)
+
+    Attributes:
+        status_code: the status code sent (RFC 9110 §15), an int; ``None`` when the request
+            was failed with a :attr:`fault` instead of answered.
+        reason: the reason phrase sent (RFC 9112 §4), ``""`` if none; ``None`` for a fault.
+        headers: the response's header fields as sent, in order, those the server adds
+            (Date, Content-Length or Transfer-Encoding, Connection) included, as
+            :class:`~understudy.Headers` (case-insensitive, multi-valued; empty for a fault).
+        answered_by: what answered, a str: ``"expectation"`` (``server.expect(...)``),
+            ``"mapping"`` (a WireMock stub mapping), ``"response"`` (``response=``),
+            ``"handler"`` (``handler=``), ``"wsgi"``, ``"asgi"``, ``"directory"`` (a served
+            directory), ``"proxy"`` (``proxy_to=``), ``"pypi"`` (the fake PyPI),
+            ``"unmatched"`` (nothing did: the near-miss answer, ``unmatched_status``) or
+            ``"refused"`` (the server refused a malformed or over-limit request: 400, 408,
+            413, 431, 505; :attr:`Request.error` says why).
+        detail: which one, a str: for an expectation what made it (``expect('GET', '/users')``,
+            numbered in the order added: ``#1 expect('GET', '/users')``); a mapping's name and
+            id; a handler's or app's name; the path of the file a directory was asked for; the
+            proxy's upstream; a refusal's reason; ``""`` when there is nothing to add.
+        fault: the :class:`~understudy.Fault` the request was failed with (no response, or a
+            broken one, was sent), else ``None``.
+
+    The record is made when the response's head is written, before its bytes reach the
+    client: once a client has a response, the journal has its record.
+    """
+
+    __slots__ = ("answered_by", "detail", "fault", "headers", "reason", "status_code")
+
+    status_code: int | None
+    reason: str | None
+    headers: Headers
+    answered_by: str
+    detail: str
+    fault: Fault | None
+
+    def __init__(
+        self,
+        *,
+        status_code: int | None,
+        reason: str | None,
+        headers: Headers | Iterable[tuple[str, str]] = (),
+        answered_by: str,
+        detail: str = "",
+        fault: Fault | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "status_code", status_code)
+        set_(self, "reason", reason)
+        set_(self, "headers", headers if isinstance(headers, Headers) else Headers(headers))
+        set_(self, "answered_by", answered_by)
+        set_(self, "detail", detail)
+        set_(self, "fault", fault)
+
+    @classmethod
+    def _from_answer(cls, answer: Answer) -> ResponseRecord:
+        """The record of an :data:`Answer` as a journal keeps it."""
+        sent, answered_by, detail = answer
+        if isinstance(sent, str):
+            return cls(
+                status_code=None,
+                reason=None,
+                answered_by=answered_by,
+                detail=detail,
+                fault=Fault[sent],
+            )
+        status_line, *lines = sent.decode("latin-1").split("\r\n")
+        _, _, rest = status_line.partition(" ")
+        code, _, reason = rest.partition(" ")
+        headers = []
+        for line in lines:
+            if line:
+                name, _, value = line.partition(":")
+                headers.append((name, value.strip(" \t")))
+        return cls(
+            status_code=int(code),
+            reason=reason,
+            headers=headers,
+            answered_by=answered_by,
+            detail=detail,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"ResponseRecord is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"ResponseRecord is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ResponseRecord):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _unpickle_response_record,
+            (
+                self.status_code,
+                self.reason,
+                tuple(self.headers.multi_items()),
+                self.answered_by,
+                self.detail,
+                self.fault,
+            ),
+        )
+
+    def __repr__(self) -> str:
+        sent = f"fault={self.fault.name}" if self.fault is not None else str(self.status_code)
+        detail = f" {self.detail}" if self.detail else ""
+        return f"<understudy.ResponseRecord {sent} by {self.answered_by}{detail}>"
+
+
+def _unpickle_response_record(  # noqa: PLR0917 - the order __reduce__ gives
+    status_code: int | None,
+    reason: str | None,
+    headers: tuple[tuple[str, str], ...],
+    answered_by: str,
+    detail: str,
+    fault: Fault | None,
+) -> ResponseRecord:
+    return ResponseRecord(
+        status_code=status_code,
+        reason=reason,
+        headers=headers,
+        answered_by=answered_by,
+        detail=detail,
+        fault=fault,
+    )
 
 
 class Request(_RequestFields):
     """One HTTP request as the server received it. Immutable.
 
+    Everything a test usually asserts on is an attribute or a property: ``method``,
+    ``target`` and its parts (``path``, ``query``), ``headers``, ``body`` and its decodings
+    (``text``, ``json()``, ``form()``), ``client`` and, over HTTPS, ``tls`` (whose
+    ``peer_subject`` names the client certificate, if one was sent).
+
     Attributes:
-        method: the method, as sent (``"GET"``).
-        target: the request target as sent (RFC 9112 §3.2): ``"/path?query"`` in origin form.
-        http_version: ``"1.1"`` or ``"1.0"``.
-        body: the content, with any chunked transfer coding removed (bytes).
-        client: the peer's ``(host, port)``.
-        received_at: when the request was complete, as ``time.time()`` (float seconds).
-        error: ``None`` for a well-formed request; for a malformed or refused one, why it was
-            refused (the client got a 4xx). Fields that could not be parsed are empty.
-        tls: what the TLS connection agreed on (version, cipher, ALPN protocol, the client
-            certificate's subject) as a :class:`~understudy.TLSInfo`; ``None`` over plain HTTP.
+        method (str): the method, as sent (``"GET"``; RFC 9110 §9).
+        target (str): the request target as sent (RFC 9112 §3.2): ``"/path?query"`` in origin
+            form; ``"http://host/path"`` in absolute form (to a proxy); ``"*"`` for
+            ``OPTIONS *``.
+        http_version (str): ``"1.1"`` or ``"1.0"`` (RFC 9112 §2.3).
+        body (bytes): the content, with any chunked transfer coding removed (RFC 9112 §7.1);
+            ``b""`` when there was none.
+        client (tuple[str, int] | None): the peer's ``(host, port)``; ``None`` for a Request
+            made outside a server.
+        received_at (float): when the request was complete, as ``time.time()`` (float seconds).
+        scheme (str): ``"https"`` when it came over TLS, else ``"http"``; :attr:`url` is built
+            with it.
+        error (str | None): ``None`` for a well-formed request; for a malformed or refused one,
+            why it was refused (the client got a 4xx). Fields that could not be parsed are
+            empty.
+        tls (TLSInfo | None): what the TLS connection agreed on (version, cipher, ALPN
+            protocol, the client certificate's subject) as a :class:`~understudy.TLSInfo`;
+            ``None`` over plain HTTP.
+
+    A request is journaled as soon as it is complete, before it is answered; the journal then
+    records the answer in the same entry just before the response's bytes are written (see
+    :attr:`response`). A Request is a snapshot: each read of the journal makes new ones, and
+    a Request the server gave a handler, or kept for an expectation, stays as it arrived.
     """
 
     __slots__ = ()
@@ -120,6 +289,7 @@ class Request(_RequestFields):
         scheme: str = "http",
         error: str | None = None,
         tls: TLSInfo | None = None,
+        response: ResponseRecord | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "method", method)
@@ -132,6 +302,7 @@ class Request(_RequestFields):
         set_(self, "error", error)
         set_(self, "tls", tls)
         set_(self, "_query", None)
+        set_(self, "_answer", response)
         if isinstance(headers, Headers):
             set_(self, "_headers", headers)
             set_(self, "_raw_fields", ())
@@ -153,6 +324,34 @@ class Request(_RequestFields):
             )
             object.__setattr__(self, "_headers", headers)
         return headers
+
+    @property
+    def response(self) -> ResponseRecord | None:
+        """What the server answered this request with, as a :class:`ResponseRecord`.
+
+        ``None`` while it is not answered: a request is journaled when complete, before its
+        host answers, and its answer is recorded when the response's head is written, before
+        its bytes go to the client. So once the client has the response, a read of
+        ``server.requests`` shows it; to wait for it, wait for a request that has one:
+        ``server.wait_for_requests(match=lambda request: request.response is not None)``.
+        Stays ``None`` for a request that got no answer at all: pipelined behind a fault, cut
+        off by ``stop()``, or aborted before its response began.
+        """
+        answer = self._answer
+        if answer is None or isinstance(answer, ResponseRecord):
+            return answer
+        record = ResponseRecord._from_answer(answer)
+        object.__setattr__(self, "_answer", record)
+        return record
+
+    def _with_answer(self, answer: Answer) -> Request:
+        """A copy of this request answered with ``answer`` (as a journal keeps answers)."""
+        copy = object.__new__(_RequestFields)
+        for name in _RequestFields.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy._answer = answer
+        copy.__class__ = Request
+        return copy  # type: ignore[return-value]
 
     @property
     def path(self) -> str:
@@ -270,6 +469,7 @@ class Request(_RequestFields):
                 self.scheme,
                 self.error,
                 self.tls,
+                self.response,
             ),
         )
 
@@ -290,6 +490,7 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
     scheme: str,
     error: str | None,
     tls: TLSInfo | None,
+    response: ResponseRecord | None = None,
 ) -> Request:
     return Request(
         method=method,
@@ -302,6 +503,7 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
         scheme=scheme,
         error=error,
         tls=tls,
+        response=response,
     )
 
 
@@ -313,6 +515,9 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
 #: collections, and reach the oldest generation). A long journal of Requests (objects it tracks
 #: for ever) cost every full collection a visit to each: a tenth of the throughput under load.
 #: TLS: the :class:`TLSInfo`'s fields (version, cipher, ALPN protocol, peer subject) or ``None``.
+#: Once answered, the server replaces the entry with the same tuple followed by the
+#: :data:`Answer`'s three items: the field lines being pairs, an entry of odd length is not
+#: answered yet, one of even length is.
 PackedRequest = tuple[
     str,
     str,
@@ -355,7 +560,13 @@ def unpack_request(entry: Request | PackedRequest, tls_info: TLSInfo | None = No
     ) = entry[:9]
     request.client = None if host is None or port is None else (host, port)
     request.tls = None if tls is None else tls_info or TLSInfo(*tls)
-    request._raw_fields = entry[9:]
+    flat: tuple[Any, ...] = entry
+    if len(flat) & 1:  # (not answered yet: see PackedRequest)
+        request._raw_fields = flat[9:]
+        request._answer = None
+    else:
+        request._raw_fields = flat[9:-3]
+        request._answer = flat[-3:]
     request.error = None
     request._query = None
     request._headers = None

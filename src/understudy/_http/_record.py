@@ -83,6 +83,8 @@ class Recorder:
         self.port = parts.port
         self.netloc = parts.netloc
         self.prefix = parts.path.rstrip("/")
+        #: What the journal says answered (see HandlerHost).
+        self.answered_by = ("proxy", f"{self.scheme}://{self.netloc}{self.prefix}")
         self.timeout = timeout
         self.record = Path(record) if record is not None else None
         self._seen: set[tuple[str, str, bytes]] = set()

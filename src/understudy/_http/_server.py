@@ -7,13 +7,19 @@ import os
 import re
 import socket
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, ClassVar
 
 from .._conditions import Conditions
 from .._core.matching import MISSING, Difference, Matcher
-from .._errors import ConfigurationError, UnexpectedRequest, UnmetExpectation
+from .._errors import (
+    ConfigurationError,
+    ExpectationExceeded,
+    UnexpectedRequest,
+    UnmetExpectation,
+)
 from .._journal import Journal
+from .._keywords import checked_keywords
 from .._runtime import Runtime
 from .._server import (
     Server,
@@ -28,8 +34,15 @@ from ._asgi import ASGIApp, ASGIHost
 from ._connection import HTTPConnection
 from ._directory import DirectoryHost
 from ._exchange import Exchange
-from ._expect import Expectation, Expectations, differences, make_shape, unmatched_report
-from ._hosts import CannedHost, Handler, HandlerHost, Host, NoHost
+from ._expect import (
+    Expectation,
+    Expectations,
+    differences,
+    make_shape,
+    report_extra,
+    unmatched_report,
+)
+from ._hosts import CannedHost, Handler, HandlerHost, Host, HostOfBehaviour, NoHost
 from ._models import PackedRequest, Request, Response, unpack_request
 from ._record import Recorder
 from ._wiremock import Stubs
@@ -64,10 +77,21 @@ class HTTPServer(Server):
         asgi: an ASGI 3 application (``http`` and ``lifespan`` scopes), run on the loop; its
             lifespan startup runs in ``start()`` and its shutdown in ``stop()``.
         root: a directory to serve at ``/``; shorthand for ``serve_directory("/", root)``.
+        generated_fields: with ``root``, which fields the server generates for a file that does
+            not declare them: ``"all"`` (the default: Content-Type by suffix, ETag,
+            Last-Modified, Accept-Ranges), ``"none"`` (only what the file declares, plus the
+            framing and Date), or some of those names; see :meth:`serve_directory`.
         journal_size: keep only the last N requests (``None``: all; ``0``: none).
         unmatched_status: the status code for a request that no expectation, mounted directory
             or host answers (404 by default); its body is the near-miss report, and the same
             report is raised as :class:`~understudy.UnexpectedRequest` by ``check()``.
+        allow_unmatched: ``True`` for a negative test, where requests nothing answers are
+            expected: each still gets the ``unmatched_status`` response with the near-miss
+            report and stays in the journal (:attr:`requests`), but ``check()``, leaving the
+            ``with`` block and fixture teardown no longer raise
+            :class:`~understudy.UnexpectedRequest` for it. ``False`` (the default): strict. A
+            request beyond an expectation's own limit (``times``, ``once``) still raises
+            :class:`~understudy.ExpectationExceeded`: that limit was the test's.
         max_header_size: bytes of request line plus header section accepted; more gets 431.
         max_body_size: bytes of request body accepted; more gets 413.
         header_timeout: seconds from a request's first byte to the end of its header section
@@ -89,6 +113,12 @@ class HTTPServer(Server):
             ``__files/`` beside); shorthand for :meth:`load_mappings`.
         admin: answer WireMock's admin API under ``/__admin`` (off by default); its requests
             are not journaled.
+        admin_token: with ``admin``, a secret the admin API asks of every request: in its
+            Authorization field as ``Bearer <token>`` (RFC 6750 §2.1; the ``wiremock``
+            package sends it with ``Config.headers["Authorization"] = "Bearer <token>"``) or
+            ``Token <token>`` (WireMock's own clients' ``TokenAuthenticator``). A request
+            without it gets 401 with ``WWW-Authenticate: Bearer`` (RFC 9110 §11.6.1) and is
+            journaled like any request the server answered. ``None`` (the default): no token.
         proxy_to: an upstream base URL (``"http://127.0.0.1:8080"``): requests that no
             expectation or mapping answers are forwarded there, with ``http.client``.
         record: with ``proxy_to``, a directory to write one WireMock mapping per distinct
@@ -98,8 +128,10 @@ class HTTPServer(Server):
         seed: seeds the server's random choices (see :class:`understudy.Server`).
 
     Raises:
-        ConfigurationError: two hosts given, a host that is not callable, a bad limit, or a
-            ``tls`` that is neither ``True`` nor ``TLS(...)``.
+        ConfigurationError: two hosts given, a host that is not callable, a bad limit, a
+            ``tls`` that is neither ``True`` nor ``TLS(...)``, or ``generated_fields`` without
+            ``root`` or naming a field the server does not generate, or an ``admin_token``
+            that is not a non-empty str of visible characters, or given without ``admin``.
 
     An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
     :meth:`check` and on leaving the ``with`` block.
@@ -118,8 +150,10 @@ class HTTPServer(Server):
         wsgi: WSGIApp | None = None,
         asgi: ASGIApp | None = None,
         root: str | os.PathLike[str] | None = None,
+        generated_fields: str | Collection[str] = "all",
         journal_size: int | None = None,
         unmatched_status: int = 404,
+        allow_unmatched: bool = False,
         max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
         header_timeout: float | None = _DEFAULT_HEADER_TIMEOUT,
@@ -128,6 +162,7 @@ class HTTPServer(Server):
         tls: bool | TLS | None = None,
         mappings: str | os.PathLike[str] | None = None,
         admin: bool = False,
+        admin_token: str | None = None,
         proxy_to: str | None = None,
         record: str | os.PathLike[str] | None = None,
         conditions: Conditions | None = None,
@@ -139,7 +174,12 @@ class HTTPServer(Server):
             self._ssl_context()  # the CA and certificate are made here, not on the loop
         if record is not None and proxy_to is None:
             raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
-        self._host_of_behaviour = _choose_host(response, handler, wsgi, asgi)
+        if root is None and generated_fields != "all":
+            raise ConfigurationError(
+                "generated_fields= applies to the files of root=: give root= too, or pass it "
+                "to serve_directory(prefix, root, generated_fields=...)"
+            )
+        self._host_of_behaviour: HostOfBehaviour = _choose_host(response, handler, wsgi, asgi)
         if proxy_to is not None:
             if not isinstance(self._host_of_behaviour, NoHost):
                 raise ConfigurationError(
@@ -182,8 +222,29 @@ class HTTPServer(Server):
                 f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
             )
         self.unmatched_status = unmatched_status
+        if not isinstance(allow_unmatched, bool):
+            raise ConfigurationError(
+                f"allow_unmatched must be True or False, not {allow_unmatched!r}"
+            )
+        self._expectations.allow_unmatched = allow_unmatched
+        if admin_token is not None:
+            if not admin:
+                raise ConfigurationError(
+                    "admin_token= guards the admin API: give admin=True too, or leave it out"
+                )
+            if (
+                not isinstance(admin_token, str)
+                or not admin_token
+                or not all(" " < c <= "~" for c in admin_token)
+            ):
+                raise ConfigurationError(
+                    "admin_token must be a non-empty str of visible ASCII characters (it travels "
+                    f"in an Authorization field), not {admin_token!r}"
+                )
         #: The WireMock stub mappings (and the admin API), made when first needed.
-        self._stubs_made = Stubs(self._expectations, admin=AdminHost()) if admin else None
+        self._stubs_made = (
+            Stubs(self._expectations, admin=AdminHost(admin_token)) if admin else None
+        )
         #: The host every request goes to when nothing routes (see _routing_changed).
         self._direct: Host | None = None
         self._routing_changed()
@@ -191,7 +252,7 @@ class HTTPServer(Server):
         # array shared with the class's other instances instead of a dict of their own, which
         # costs 1.5 KiB more. tests/test_server.py counts them.)
         if root is not None:
-            self.serve_directory("/", root)
+            self.serve_directory("/", root, generated_fields=generated_fields)
         if mappings is not None:
             self.load_mappings(mappings)
 
@@ -274,20 +335,43 @@ class HTTPServer(Server):
         finally:
             self._routing_changed()  # (the files before a bad one are loaded: they answer)
 
-    def serve_directory(self, prefix: str, root: str | os.PathLike[str], **options: Any) -> None:
+    @checked_keywords
+    def serve_directory(
+        self,
+        prefix: str,
+        root: str | os.PathLike[str],
+        *,
+        in_file_headers: bool = False,
+        sidecar_headers: bool = True,
+        suffix_headers: Mapping[str, Mapping[str, str]] | None = None,
+        index: str | None = None,
+        generated_fields: str | Collection[str] = "all",
+    ) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
 
-        See :class:`understudy._http._directory.DirectoryHost` for the options. Requests whose
+        The options (keyword-only) are ``in_file_headers``, ``sidecar_headers``,
+        ``suffix_headers``, ``index`` and ``generated_fields`` (``"none"``: a file is sent with
+        only the fields it declares, no generated validators); see
+        :class:`understudy._http._directory.DirectoryHost`. Requests whose
         path starts with ``prefix`` are answered from the directory (404 for a missing file);
         a later call with a longer prefix takes precedence over a shorter one.
 
         Raises:
-            ConfigurationError: ``prefix`` does not start with ``/``, or ``root`` is not a
-                directory.
+            ConfigurationError: ``prefix`` does not start with ``/``, ``root`` is not a
+                directory, or an option is unknown (naming the closest one) or malformed.
         """
         if not isinstance(prefix, str) or not prefix.startswith("/"):
             raise ConfigurationError(f"prefix must be a URL path starting with '/', not {prefix!r}")
-        self._mounts.append((prefix, DirectoryHost(prefix, root, **options)))
+        host = DirectoryHost(
+            prefix,
+            root,
+            in_file_headers=in_file_headers,
+            sidecar_headers=sidecar_headers,
+            suffix_headers=suffix_headers,
+            index=index,
+            generated_fields=generated_fields,
+        )
+        self._mounts.append((prefix, host))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
         self._routing_changed()
 
@@ -399,8 +483,10 @@ class HTTPServer(Server):
             The matching requests, oldest first.
 
         Raises:
-            UnmetExpectation: the count differs; the message lists the nearest requests
-                received and how each differed.
+            UnmetExpectation: fewer came than asked for (none, with ``times=None``); the
+                message lists the nearest requests received and how each differed.
+            ExpectationExceeded: more than ``times`` came; the message says the counts
+                ("expected at most 1, got 3") and lists the extra requests.
         """
         __tracebackhide__ = True
         shape = make_shape(
@@ -417,6 +503,13 @@ class HTTPServer(Server):
         found = [r for r in received if not differences(shape, r)]
         if (times is None and found) or len(found) == times:
             return found
+        if times is not None and len(found) > times:
+            extra = found[times:]
+            summary = (
+                f"{shape.describe()} was requested too often: expected at most {times}, got "
+                f"{len(found)}; the extra request{'s' * (len(extra) != 1)}:"
+            )
+            raise ExpectationExceeded("\n".join([summary, *report_extra(extra)]))
         wanted = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
         summary = (
             f"expected {shape.describe()} to be requested {wanted}; "
@@ -436,6 +529,19 @@ class HTTPServer(Server):
                 lines.append(f"  {number}. {expectation.describe()}")
                 lines += ["  " + line for line in _nearest_requests(expectation.shape, received)]
             failures.append(UnmetExpectation("\n".join(lines)))
+        exceeded = self._expectations.exceeded()
+        if exceeded:
+            count = len(exceeded)
+            lines = [f"{count} expectation{'s' * (count != 1)} of {self!r} met too often:"]
+            for number, (expectation, extra) in enumerate(exceeded, 1):
+                got = expectation.calls + len(expectation.extra)
+                lines.append(
+                    f"  {number}. {expectation.describe_kind()}: expected at most "
+                    f"{expectation.required}, got {got}; the extra request"
+                    f"{'s' * (len(extra) != 1)} (answered {self.unmatched_status}):"
+                )
+                lines += ["    " + line for line in report_extra(extra)]
+            failures.append(ExpectationExceeded("\n".join(lines)))
         return failures
 
     # -- used by connections and hosts, on the loop ------------------------------------------
@@ -474,14 +580,17 @@ class HTTPServer(Server):
         stubs = self._stubs_made
         return None if stubs is None else stubs.admin
 
-    def record(self, request: Request | PackedRequest) -> None:
-        """Keep ``request`` in the journal, unless it is the admin API's own."""
+    def record(self, request: Request | PackedRequest) -> int:
+        """Keep ``request`` in the journal, unless it is the admin API's own (one it allows).
+
+        Returns its number in the journal (see ``Journal.append``), or 0 if not kept.
+        """
         stubs = self._stubs_made
         if stubs is not None and stubs.admin is not None:
             target = request[1] if isinstance(request, tuple) else request.target
-            if is_admin(target):
-                return
-        self._journal.append(request)
+            if is_admin(target) and stubs.admin.allows(unpack_request(request)):
+                return 0
+        return self._journal.append(request)
 
     def record_error(self, error: BaseException) -> None:
         self._record_error(error)
@@ -535,7 +644,8 @@ class HTTPServer(Server):
         if (expectations.unordered or expectations.ordered) and request is not None:
             chosen = expectations.select(request)
             if chosen is not None:
-                chosen.dispatch(self, exchange)
+                host, exchange.answered_by = chosen
+                host.dispatch(self, exchange)
                 return
         if self._mounts:
             target = exchange.target
@@ -554,7 +664,10 @@ class HTTPServer(Server):
             expectations.unmatched = deque(maxlen=self._journal.size)
         expectations.unmatched.append(request)
         report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
-        self.record_error(UnexpectedRequest(report))
+        # One over an expectation's limit is reported with its count by _take_failures.
+        if expectations.exceeded_by(request) is None and not expectations.allow_unmatched:
+            self.record_error(UnexpectedRequest(report))
+        exchange.answered_by = ("unmatched", "")
         exchange.send(Response(self.unmatched_status, report + "\n"))
 
     @property
@@ -699,7 +812,7 @@ def _choose_host(
     handler: Handler | None,
     wsgi: WSGIApp | None,
     asgi: ASGIApp | None,
-) -> Host:
+) -> HostOfBehaviour:
     given = {
         name: value
         for name, value in (

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from .._core.framing import field_value_problem, parse_digits, reason_problem
+from .._server import describe_handler
 from ._exchange import Exchange
 from ._models import field_pairs, origin_form
 from ._send import ThreadResponder
@@ -129,6 +130,7 @@ class WSGIHost:
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
+        self.answered_by = ("wsgi", describe_handler(app))
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
         wsgi_input = WSGIInput()

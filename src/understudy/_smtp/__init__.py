@@ -6,8 +6,8 @@ each message into an :class:`SMTPMessage` in a journal, and adds what tests need
 reject rules per address (for retry tests), a size limit and a handler callable.
 """
 
-from ._message import SMTPMessage
+from ._message import SMTPMessage, SMTPReply
 from ._rules import SMTPFailure
 from ._server import SMTPServer
 
-__all__ = ["SMTPFailure", "SMTPMessage", "SMTPServer"]
+__all__ = ["SMTPFailure", "SMTPMessage", "SMTPReply", "SMTPServer"]

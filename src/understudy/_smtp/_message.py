@@ -5,9 +5,31 @@ from __future__ import annotations
 import email.parser
 import email.policy
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._tls import TLSInfo
+
+__all__ = ["SMTPMessage", "SMTPReply"]
+
+
+class SMTPReply(NamedTuple):
+    """One reply the server sent in a mail transaction, with the command it answered.
+
+    Attributes:
+        command: the command answered, upper-cased (``"MAIL"``, ``"RCPT"``, ``"DATA"``...);
+            ``"."`` for the reply to the end of the content (the end of mail data
+            indicator, RFC 5321 §4.1.1.4), which says whether the message was taken.
+        code: the reply code (RFC 5321 §4.2), an int such as 250, 354 or 550.
+        text: the rest of the reply line(s) after the code, as sent
+            (``"2.1.0 OK"``; lines of a multi-line reply joined with ``"\n"``).
+        address: for MAIL and RCPT whose syntax was accepted, the address given (so a
+            refused recipient can be told from the others); ``""`` otherwise.
+    """
+
+    command: str
+    code: int
+    text: str
+    address: str = ""
 
 
 class SMTPMessage:
@@ -20,7 +42,11 @@ class SMTPMessage:
             dot-unstuffing undone), CRLF line endings, bytes.
         mail_from: the reverse-path of ``MAIL FROM`` (RFC 5321 §4.1.1.2), without angle brackets.
         peer: the client's ``(host, port)``.
-        login: the login the client authenticated as with AUTH (RFC 4954), or ``None``.
+        login: the login the client authenticated as with AUTH (RFC 4954), as received, or
+            ``None`` when the session did not authenticate.
+        password: the password it authenticated with, as received (str), or ``None``.
+        auth_mechanism: the SASL mechanism of that AUTH command, upper-cased (``"PLAIN"``,
+            ``"LOGIN"``; RFC 4954 §4, RFC 4616), or ``None``.
         helo: the name the client gave in ``HELO``/``EHLO``.
         smtputf8: whether ``MAIL FROM`` carried the ``SMTPUTF8`` parameter (RFC 6531).
         received_at: when the end of DATA arrived, as ``time.time()`` (float seconds).
@@ -30,6 +56,12 @@ class SMTPMessage:
             DATA — more than ``max_message_size`` bytes (552, RFC 5321 §4.5.3.1.10) or a line
             over 1000 octets (500, §4.5.3.1.6) — the reply it sent. The content of a refused
             message is not kept (``data`` is empty); its envelope is.
+        replies: each reply of the mail transaction, in order, as :class:`SMTPReply` values
+            (command, reply code, text, address): from ``MAIL`` through every ``RCPT`` (those
+            refused too) and ``DATA`` to the reply to the end of the content (command
+            ``"."``). The message is journaled when its content has arrived, before that last
+            reply is decided; the journal's entry gets it before it is sent, so once the
+            client has the reply, a read of ``server.messages`` shows it. A tuple.
     """
 
     __slots__ = (
@@ -37,13 +69,16 @@ class SMTPMessage:
         "_mail_options",
         "_rcpt_options",
         "_rcpt_tos",
+        "auth_mechanism",
         "data",
         "error",
         "helo",
         "login",
         "mail_from",
+        "password",
         "peer",
         "received_at",
+        "replies",
         "smtputf8",
         "tls",
     )
@@ -52,11 +87,14 @@ class SMTPMessage:
     mail_from: str
     peer: tuple[str, int] | None
     login: str | None
+    password: str | None
+    auth_mechanism: str | None
     helo: str | None
     smtputf8: bool
     tls: TLSInfo | None
     received_at: float
     error: str | None
+    replies: tuple[SMTPReply, ...]
     _rcpt_tos: tuple[str, ...]
     _mail_options: tuple[str, ...]
     _rcpt_options: tuple[str, ...]
@@ -72,11 +110,14 @@ class SMTPMessage:
         rcpt_options: list[str] | tuple[str, ...] = (),
         peer: tuple[str, int] | None = None,
         login: str | None = None,
+        password: str | None = None,
+        auth_mechanism: str | None = None,
         helo: str | None = None,
         smtputf8: bool = False,
         received_at: float = 0.0,
         tls: TLSInfo | None = None,
         error: str | None = None,
+        replies: tuple[SMTPReply, ...] | list[SMTPReply] = (),
     ) -> None:
         set_ = object.__setattr__
         set_(self, "data", bytes(data))
@@ -86,12 +127,23 @@ class SMTPMessage:
         set_(self, "_rcpt_options", tuple(rcpt_options))
         set_(self, "peer", peer)
         set_(self, "login", login)
+        set_(self, "password", password)
+        set_(self, "auth_mechanism", auth_mechanism)
         set_(self, "helo", helo)
         set_(self, "smtputf8", smtputf8)
         set_(self, "received_at", received_at)
         set_(self, "tls", tls)
         set_(self, "error", error)
+        set_(self, "replies", tuple(replies))
         set_(self, "_email", None)
+
+    def _with_replies(self, replies: tuple[SMTPReply, ...]) -> SMTPMessage:
+        """A copy of this message with ``replies`` (the transaction's, now complete)."""
+        copy = object.__new__(SMTPMessage)
+        for name in SMTPMessage.__slots__:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "replies", replies)
+        return copy
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"SMTPMessage is immutable; cannot set {name!r}")

@@ -9,12 +9,12 @@ import socket
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, AnyStr, cast
+from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple, TypedDict, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from .._tls import tls_info
-from ._message import SMTPMessage
+from ._message import SMTPMessage, SMTPReply
 from ._rules import _OK, _RejectRules
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class _Hooks:
         address: str,
         mail_options: list[str],
     ) -> str:
+        conn.address = address
         failed = self.server._fail(conn, "mail")
         if failed is not None:
             return failed
@@ -79,6 +80,7 @@ class _Hooks:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        conn.address = address
         failed = self.server._fail(conn, "rcpt")
         if failed is not None:
             return failed
@@ -102,13 +104,15 @@ class _Hooks:
             mail_options=envelope.mail_options,
             rcpt_options=envelope.rcpt_options,
             peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
-            login=session.auth_data if session.authenticated else None,
+            **_credentials(session),
             helo=session.host_name,
             smtputf8=envelope.smtp_utf8,
             received_at=time.time(),
             tls=tls_info(conn.transport) if conn.transport is not None else None,
+            replies=conn.replies or (),
         )
-        server._journal.append(message)
+        # Its last reply is recorded into this entry before it is sent (see push).
+        conn.journaled = (server._journal.append(message), message)
         failed = server._fail(conn, "end_of_data")
         if failed is not None:
             return failed
@@ -168,6 +172,16 @@ class _SMTPConnection(SMTP):
         self._batch: list[bytes] | None = None
         #: The last reply pushed (a refusal at the end of DATA is journaled from it).
         self._last_reply: str | bytes | None = None
+        #: The command being answered (as _Commands saw it) and its address (MAIL, RCPT).
+        self.command = ""
+        self.address = ""
+        #: The replies of the mail transaction under way (from MAIL on), or ``None``.
+        self.replies: list[SMTPReply] | None = None
+        #: The message journaled for this transaction, and its number, until its last reply.
+        self.journaled: tuple[int, SMTPMessage] | None = None
+        #: The replies of the last transaction, once over.
+        self.last_transaction: tuple[SMTPReply, ...] = ()
+        self._commands = self._smtp_methods = _Commands(self, self._smtp_methods)
 
     # -- connection tracking -----------------------------------------------------------------
 
@@ -282,17 +296,21 @@ class _SMTPConnection(SMTP):
                 mail_options=envelope.mail_options,
                 rcpt_options=envelope.rcpt_options,
                 peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
-                login=session.auth_data if session is not None and session.authenticated else None,
+                **_credentials(session),
                 helo=session.host_name if session is not None else None,
                 smtputf8=envelope.smtp_utf8,
                 received_at=time.time(),
                 tls=tls_info(self.transport) if self.transport is not None else None,
                 error=reply,
+                replies=self.last_transaction,
             )
         )
 
     async def push(self, status: AnyStr) -> None:
         self._last_reply = status
+        replies = self.replies
+        if replies is not None:
+            self._note_reply(replies, status)
         batch = self._batch
         if batch is None:
             await super().push(status)
@@ -301,6 +319,36 @@ class _SMTPConnection(SMTP):
             batch.append(status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") + b"\r\n")
         else:
             batch.append(status + b"\r\n")
+
+    def _note_reply(self, replies: list[SMTPReply], status: str | bytes) -> None:
+        """Add ``status`` to the transaction's replies; its last one completes the journal's
+        message, before it is sent (so a client that has it finds it in the journal)."""
+        line = status if isinstance(status, str) else status.decode("utf-8", "replace")
+        code, text = line[:3], line[4:]
+        command = self.command
+        if command == "DATA" and any(r.command == "DATA" and r.code == 354 for r in replies):
+            command = "."  # (the reply to the end of the content, after 354 in the same DATA)
+        try:
+            replies.append(SMTPReply(command, int(code), text, self.address))
+        except ValueError:
+            return  # (not a reply line)
+        journaled = self.journaled
+        if journaled is not None and command == ".":
+            self.journaled = None
+            number, message = journaled
+            self.understudy._journal.replace(number, message._with_replies(tuple(replies)))
+        if command == ".":
+            self.replies = None  # the transaction is over
+            self.last_transaction = tuple(replies)
+
+    async def smtp_HELP(self, arg: str) -> None:  # noqa: N802
+        # (It looks commands up by name, which _Commands would take for the command sent.)
+        self.command = "HELP"
+        self._commands.helping = True
+        try:
+            await super().smtp_HELP(arg)
+        finally:
+            self._commands.helping = False
 
     async def smtp_EHLO(self, hostname: str) -> None:  # noqa: N802
         # aiosmtpd pushes the EHLO reply a line at a time; one write spares the client a wake-up
@@ -359,8 +407,55 @@ class _SMTPConnection(SMTP):
                 "(see check())",
             )
         if accepted:
-            return AuthResult(success=True, auth_data=login)
+            return AuthResult(
+                success=True, auth_data=_Credentials(login, password, mechanism.upper())
+            )
         return AuthResult(success=False, handled=False)
+
+
+class _Credentials(NamedTuple):
+    """What a client authenticated with: kept on aiosmtpd's session as its ``auth_data``."""
+
+    login: str
+    password: str
+    auth_mechanism: str
+
+
+class _SessionCredentials(TypedDict):
+    login: str | None
+    password: str | None
+    auth_mechanism: str | None
+
+
+def _credentials(session: Session | None) -> _SessionCredentials:
+    """The AUTH credentials of ``session`` as SMTPMessage's keywords (all ``None`` if none)."""
+    data: object = session.auth_data if session is not None and session.authenticated else None
+    if not isinstance(data, _Credentials):
+        return {"login": None, "password": None, "auth_mechanism": None}
+    return {"login": data.login, "password": data.password, "auth_mechanism": data.auth_mechanism}
+
+
+class _Commands(dict[str, Any]):
+    """aiosmtpd's table of command methods, noting on the connection which command came.
+
+    aiosmtpd looks each command up with ``.get(name)`` before calling it: the name is the
+    command being answered, so the replies of a transaction can say which each answered.
+    """
+
+    def __init__(self, conn: _SMTPConnection, methods: dict[str, Any]) -> None:
+        super().__init__(methods)
+        # (A proxy, as everything the connection keeps that refers back to it.)
+        self.conn = cast("_SMTPConnection", weakref.proxy(conn))
+        self.helping = False
+
+    def get(self, command: str, default: Any = None) -> Any:
+        if not self.helping:
+            conn = self.conn
+            conn.command = command
+            conn.address = ""
+            if command == "MAIL":
+                conn.replies = []  # a mail transaction begins (RFC 5321 §3.3)
+        return super().get(command, default)
 
 
 class _QuietOnUnderstudyLoop(logging.Filter):

@@ -23,12 +23,14 @@ class ConnectionRecord:
     Read it from the test's thread at any time: :attr:`data` grows as bytes arrive.
 
     Attributes:
-        peer: the client's address as the socket reports it (``(host, port)`` for TCP; a path,
-            often ``""``, for a Unix stream socket).
-        opened_at: ``time.time()`` when accepted (seconds).
-        closed_at: ``time.time()`` when closed by either side, or ``None`` while open.
-        tls: on a server given ``tls=``, what the handshake agreed on (version, cipher, the
-            client certificate's subject) as a :class:`~understudy.TLSInfo`; else ``None``.
+        peer (tuple[str, int] | str): the client's address as the socket reports it
+            (``(host, port)`` for TCP; a path, often ``""``, for a Unix stream socket).
+        opened_at (float): ``time.time()`` when accepted (seconds).
+        closed_at (float | None): ``time.time()`` when closed by either side, or ``None`` while
+            open.
+        tls (TLSInfo | None): on a server given ``tls=``, what the handshake agreed on (version,
+            cipher, the client certificate's subject) as a :class:`~understudy.TLSInfo`; else
+            ``None``.
     """
 
     __slots__ = ("_data", "_lock", "closed_at", "opened_at", "peer", "tls")

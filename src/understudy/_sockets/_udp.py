@@ -20,10 +20,11 @@ class Datagram:
     """One datagram a server received.
 
     Attributes:
-        data: its bytes.
-        peer: the sender's address (``(host, port)`` for UDP; a path, or ``None``/``""`` for an
-            unbound Unix datagram socket, which cannot be answered).
-        received_at: ``time.time()`` at arrival (seconds).
+        data (bytes): its bytes, the whole datagram (a datagram is never split or joined).
+        peer (tuple[str, int] | str | None): the sender's address (``(host, port)`` for UDP; a
+            path, or ``None``/``""`` for an unbound Unix datagram socket, which cannot be
+            answered).
+        received_at (float): ``time.time()`` at arrival (seconds).
     """
 
     __slots__ = ("data", "peer", "received_at")

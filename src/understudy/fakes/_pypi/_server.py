@@ -25,14 +25,22 @@ import weakref
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from packaging.version import Version
 
+from ..._conditions import Conditions
 from ..._errors import ConfigurationError
 from ..._http._models import Request, Response
-from ..._http._server import HTTPServer
+from ..._http._server import (
+    _DEFAULT_HEADER_TIMEOUT,
+    _DEFAULT_IDLE_TIMEOUT,
+    _DEFAULT_MAX_HEADER_SIZE,
+    _DEFAULT_SEND_TIMEOUT,
+    HTTPServer,
+)
 from ..._journal import Journal
+from ..._tls import TLS
 from ._accept import preloaded_file, upload
 from ._dists import (
     InvalidDistribution,
@@ -50,21 +58,6 @@ __all__ = ["PyPIServer"]
 
 _DEFAULT_MAX_BODY_SIZE = 256 * 1024 * 1024
 _DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
-
-
-#: The HTTPServer options a PyPIServer passes through (the rest are its own, or make no sense).
-_HTTP_OPTIONS = frozenset(
-    {
-        "tls",
-        "conditions",
-        "seed",
-        "max_header_size",
-        "header_timeout",
-        "idle_timeout",
-        "send_timeout",
-        "unmatched_status",
-    }
-)
 
 
 class PyPIServer(HTTPServer):
@@ -87,14 +80,14 @@ class PyPIServer(HTTPServer):
             memory.
         journal_size: keep only the last N requests, uploads and downloads (``None``: all).
         max_body_size: bytes of request body accepted (256 MiB by default); more gets 413.
-        **options: these options of :class:`~understudy.HTTPServer`, with the same meaning:
-            ``tls`` (serve HTTPS: give pip ``--cert`` and twine ``--cert`` the test CA's
-            ``understudy.tls.ca_bundle()``), ``conditions``, ``seed``, ``max_header_size``,
-            ``header_timeout``, ``idle_timeout``, ``send_timeout``, ``unmatched_status``.
+        tls, conditions, seed, max_header_size, header_timeout, idle_timeout, send_timeout,
+            unmatched_status, allow_unmatched: as for :class:`~understudy.HTTPServer`
+            (``tls``: serve HTTPS; give pip ``--cert`` and twine ``--cert`` the test CA's
+            ``understudy.tls.ca_bundle()``). The other HTTPServer options (``response=``,
+            ``handler=`` ...) are the fake's own business and not taken.
 
     Raises:
-        ConfigurationError: an option that is neither PyPIServer's nor one of the HTTPServer
-            options above (``response=``, ``handler=`` ... are the fake's own);
+        ConfigurationError: an option PyPIServer does not take (naming the closest one);
             ``users`` that is not a mapping of str to str, ``tokens`` that is
             not a collection of str, a ``directory`` that does not exist, or a distribution in
             it that cannot be read.
@@ -118,21 +111,31 @@ class PyPIServer(HTTPServer):
         directory: str | os.PathLike[str] | None = None,
         journal_size: int | None = None,
         max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
-        **options: Any,
+        tls: bool | TLS | None = None,
+        conditions: Conditions | None = None,
+        seed: int | None = None,
+        max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
+        header_timeout: float | None = _DEFAULT_HEADER_TIMEOUT,
+        idle_timeout: float | None = _DEFAULT_IDLE_TIMEOUT,
+        send_timeout: float | None = _DEFAULT_SEND_TIMEOUT,
+        unmatched_status: int = 404,
+        allow_unmatched: bool = False,
     ) -> None:
-        for name in options:
-            if name not in _HTTP_OPTIONS:
-                raise ConfigurationError(
-                    f"PyPIServer() got an unexpected option {name}=; it takes the PyPI options "
-                    f"and these of HTTPServer: {', '.join(sorted(_HTTP_OPTIONS))}"
-                )
         super().__init__(
             host=host,
             port=port,
             handler=_Handler(self),
             journal_size=journal_size,
             max_body_size=max_body_size,
-            **options,
+            tls=tls,
+            conditions=conditions,
+            seed=seed,
+            max_header_size=max_header_size,
+            header_timeout=header_timeout,
+            idle_timeout=idle_timeout,
+            send_timeout=send_timeout,
+            unmatched_status=unmatched_status,
+            allow_unmatched=allow_unmatched,
         )
         self.users, self.tokens = check_credentials(users, tokens)
         self.anonymous = bool(anonymous)
@@ -394,6 +397,9 @@ class _Handler:
     it keeps in memory, would wait for the cyclic GC instead of being freed at once.)"""
 
     __slots__ = ("__qualname__", "_server")
+
+    #: What the journal says answered (see HandlerHost).
+    answered_by = ("pypi", "")
 
     def __init__(self, server: PyPIServer) -> None:
         self._server = weakref.ref(server)
