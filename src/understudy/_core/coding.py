@@ -63,6 +63,7 @@ __all__ = [
     "negotiate",
     "parse_accept_encoding",
     "tag_for_coding",
+    "vary_with",
 ]
 
 #: The content codings understudy can apply, in the order it prefers them when a client
@@ -286,6 +287,21 @@ def tag_for_coding(etag: str, coding: str) -> str:
     if len(stripped) >= 2 and stripped[0] == '"' and stripped[-1] == '"':
         return f'{stripped[:-1]}-{coding}"'
     return etag
+
+
+def vary_with(fields: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+    """``fields`` with ``name`` among the members of their Vary field (RFC 9110 §12.5.5).
+
+    A Vary field that lists ``name`` (any case) or ``*`` is kept; another gets ``, name``
+    appended; with none, ``("Vary", name)`` is added last. ``fields`` is not changed.
+    """
+    for index, (field, value) in enumerate(fields):
+        if field.lower() == "vary":
+            members = [member.strip(_WSP).lower() for member in value.split(",")]
+            if name.lower() in members or "*" in members:
+                return list(fields)
+            return [*fields[:index], (field, f"{value}, {name}"), *fields[index + 1 :]]
+    return [*fields, ("Vary", name)]
 
 
 #: The fixed 10-byte gzip header (RFC 1952 §2.3: deflate, no flags, mtime 0, unknown OS).

@@ -9,7 +9,15 @@ from itertools import chain
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from .._core.coding import CodingError, check_codings, compressor, encode, negotiate, tag_for_coding
+from .._core.coding import (
+    CodingError,
+    check_codings,
+    compressor,
+    encode,
+    negotiate,
+    tag_for_coding,
+    vary_with,
+)
 from .._core.faults import Fault
 from .._core.framing import field_value_problem, parse_digits, reason_phrase, reason_problem
 from .._core.matching import MISSING
@@ -758,7 +766,7 @@ class Response:
             else:
                 body = _CodedIterable(body, coding)  # type: ignore[arg-type]
         if negotiated:
-            fields = _add_vary(fields, "Accept-Encoding")
+            fields = vary_with(fields, "Accept-Encoding")
         variant = object.__new__(Response)
         variant.status = self.status
         variant.reason = self.reason
@@ -785,17 +793,6 @@ def _accept_encoding(raw_fields: Sequence[bytes]) -> str | None:
         if raw_fields[index].lower() == b"accept-encoding"
     ]
     return ", ".join(values) if values else None
-
-
-def _add_vary(fields: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
-    """``fields`` with ``name`` in their Vary field (one added if none; §12.5.5)."""
-    for index, (field, value) in enumerate(fields):
-        if field.lower() == "vary":
-            members = [member.strip().lower() for member in value.split(",")]
-            if name.lower() in members or "*" in members:
-                return fields
-            return [*fields[:index], (field, f"{value}, {name}"), *fields[index + 1 :]]
-    return [*fields, ("Vary", name)]
 
 
 class _CodedIterable:
