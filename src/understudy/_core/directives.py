@@ -55,9 +55,9 @@ from .coding import CodingError, check_codings
 
 __all__ = [
     "COMPUTED_FIELDS",
-    "CodingChoice",
     "CONTENT_TYPES",
     "GENERATED_FIELDS",
+    "CodingChoice",
     "DirectiveError",
     "Directives",
     "content_type_for",
@@ -248,9 +248,7 @@ class _Builder:
             and self.coding is None
         ):
             return EMPTY
-        return Directives(
-            self.status, self.reason, tuple(self.fields), self.generated, self.coding
-        )
+        return Directives(self.status, self.reason, tuple(self.fields), self.generated, self.coding)
 
 
 def parse_coding(name: str, value: str, line: int = 0) -> CodingChoice:

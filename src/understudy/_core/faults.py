@@ -165,8 +165,7 @@ def plan_fault(kind: Fault, rng: random.Random, *, method: str = "GET") -> Fault
         body = malformed_gzip()
         head = (
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Encoding: gzip\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-            % len(body)
+            b"Content-Encoding: gzip\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
         )
         return FaultPlan(head + body, Ending.CLOSE)
     raise ValueError(f"not a Fault: {kind!r}")

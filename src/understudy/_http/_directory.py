@@ -463,23 +463,23 @@ def respond(
     is_head = request.method == "HEAD"
     status = directives.status or 200
     etag = directives.get("ETag")
-    chosen = None
+    coded_as = None
     if coding is not None and coding[1] and directives.get("Content-Encoding") is None:
         always, codings = coding
         if always:
-            chosen = codings[0]
+            coded_as = codings[0]
         else:
             accept = request.headers.get("accept-encoding")
-            chosen = negotiate(accept, codings)
+            coded_as = negotiate(accept, codings)
             fields = vary_with(fields, "Accept-Encoding")
-        if chosen is not None and status not in (204, 304):
+        if coded_as is not None and status not in (204, 304):
             fields = [
-                (name, tag_for_coding(value, chosen) if name.lower() == "etag" else value)
+                (name, tag_for_coding(value, coded_as) if name.lower() == "etag" else value)
                 for name, value in fields
             ]
-            fields.append(("Content-Encoding", chosen))
-            etag = tag_for_coding(etag, chosen) if etag is not None else None
-            content = _coded(chosen, content)
+            fields.append(("Content-Encoding", coded_as))
+            etag = tag_for_coding(etag, coded_as) if etag is not None else None
+            content = _coded(coded_as, content)
     if status != 200:
         return _whole(status, directives.reason, fields, content, head=is_head)
     headers = request.headers

@@ -184,12 +184,13 @@ class HTTPServer(Server):
             self._ssl_context()  # the CA and certificate are made here, not on the loop
         if record is not None and proxy_to is None:
             raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
-        for name, value, default in (
+        directory_options: tuple[tuple[str, object, object], ...] = (
             ("generated_fields", generated_fields, "all"),
             ("content_coding", content_coding, None),
             ("content_codings", content_codings, None),
-        ):
-            if root is None and value != default:
+        )
+        for name, given, default in directory_options:
+            if root is None and given != default:
                 raise ConfigurationError(
                     f"{name}= applies to the files of root=: give root= too, or pass it to "
                     f"serve_directory(prefix, root, {name}=...); a Response takes "
