@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -45,6 +46,17 @@ _UPGRADE = 2
 
 _time = time.time
 
+#: A Host field value: uri-host [ ":" port ] (RFC 9112 §3.2, RFC 3986 §3.2.2): an IP literal in
+#: brackets, or a reg-name / IPv4 address (unreserved, sub-delims, percent-encodings); may be empty.
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[-A-Za-z0-9._~!$&'()*+,;=:]+\]"
+    rb"|(?:[-A-Za-z0-9._~!$&'()*+,;=]+|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
+).fullmatch
+#: Host field values found valid: a test's requests name the same few hosts, so checking one is
+#: a set lookup (cleared when it grows past _VALID_HOSTS_MAX).
+_VALID_HOSTS: set[bytes] = set()
+_VALID_HOSTS_MAX = 256
+
 
 def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     """``loop.time``, or the function it calls when that is all it does (a call the less)."""
@@ -73,6 +85,37 @@ os.register_at_fork(after_in_child=_UNFLUSHED.clear)
 _NO_PARSER = httptools.HttpRequestParser(object())
 
 
+def _check_host(value: bytes) -> None:
+    """Refuse a Host field value that is not ``uri-host [":" port]`` (RFC 9112 §3.2)."""
+    if _HOST(value) is None:
+        raise _Refused(
+            400,
+            f"malformed request: the Host field {value.decode('latin-1')!r} is not host[:port] "
+            "(RFC 9112 §3.2, RFC 3986 §3.2.2)",
+        )
+    if len(_VALID_HOSTS) >= _VALID_HOSTS_MAX:
+        _VALID_HOSTS.clear()
+    _VALID_HOSTS.add(value)
+
+
+def _framing_head(exchange: Exchange) -> bytes:
+    """A request head that frames a body as ``exchange``'s head did (its framing fields only).
+
+    Fed to a new parser, it makes llhttp read the body that follows as it reads any body (RFC
+    9112 §6.3), with every check of the framing fields; see :meth:`HTTPConnection._upgraded`.
+    """
+    lines = [b"PUT / HTTP/" + exchange.http_version.encode("ascii")]
+    raw = exchange.raw_fields
+    lines.extend(
+        name + b": " + value
+        for name, value in zip(raw[::2], raw[1::2], strict=True)
+        if name.lower() in (b"content-length", b"transfer-encoding")
+    )
+    # (A Connection field takes on_headers_complete's slow branch, which gives the body back.)
+    lines.append(b"Connection: keep-alive" if exchange.keep_alive else b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to refuse a request with a status code."""
 
@@ -98,6 +141,10 @@ class HTTPConnection(asyncio.Protocol):
         self.header_bytes = 0
         self.hosts = 0  # Host field lines of the request being parsed
         self.connection_field = 0  # what the request has that persistence hangs on (bits above)
+        #: A request offering an upgrade whose body llhttp skipped (see _upgrade_offered).
+        self.upgrading: Exchange | None = None
+        #: The connection switches protocol after the request being parsed (a CONNECT).
+        self.switching = False
         self.client: tuple[str, int] | None = None
         #: The client's host and port as a PackedRequest keeps them (``None, None``: no client).
         self.client_fields: tuple[str | None, int | None] = (None, None)
@@ -172,24 +219,10 @@ class HTTPConnection(asyncio.Protocol):
         self.feeding = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Upgrades (WebSocket, h2c) are not offered: answer as plain HTTP/1.1, then close
-            # (what follows the request is in another protocol).
-            self.broken = True
-            if self.queue:
-                self.queue[-1].keep_alive = False
-            else:
-                self.close()  # already answered
-        except _Refused as refusal:
-            self._refuse(refusal)
-        except httptools.HttpParserCallbackError as error:
-            cause = error.__context__
-            if isinstance(cause, _Refused):
-                self._refuse(cause)
-            else:
-                self._refuse(_Refused(400, f"malformed request: {error}"))
+        except httptools.HttpParserUpgrade as upgrade:
+            self._upgraded(data[upgrade.args[0] :])
         except httptools.HttpParserError as error:
-            self._refuse(_Refused(400, f"malformed request: {error}"))
+            self._parse_failed(error)
         finally:
             self.feeding = False
         deferred = self.deferred
@@ -261,6 +294,8 @@ class HTTPConnection(asyncio.Protocol):
         if size == 4:
             if name.lower() == b"host":
                 self.hosts += 1
+                if value not in _VALID_HOSTS:
+                    _check_host(value)
         elif size == 14:
             if name.lower() == b"content-length":
                 exchange.content_length = value
@@ -284,7 +319,14 @@ class HTTPConnection(asyncio.Protocol):
         parser = self.parser
         method = parser.get_method()
         exchange.method = _METHODS.get(method) or self._other_method(method)
-        exchange.target = self.url.decode("latin-1")
+        url = self.url
+        exchange.target = url.decode("latin-1")
+        if url == b"*" and exchange.method != "OPTIONS":
+            raise _Refused(
+                400,
+                f"malformed request: the asterisk form (*) is only for OPTIONS, not "
+                f"{exchange.method} (RFC 9112 §3.2.4)",
+            )
         if parser.should_keep_alive() and not self.connection_field:
             # llhttp takes HTTP/0.9, 1.0, 1.1 and 2.0 (others are refused), and of those only
             # 1.1 persists without a Connection field (RFC 9112 §9.3; llhttp also heeds
@@ -293,13 +335,17 @@ class HTTPConnection(asyncio.Protocol):
             if self.hosts != 1:
                 self._check_version_and_host(exchange)
         else:
-            keep_alive = exchange.keep_alive = parser.should_keep_alive()
-            if keep_alive and self.connection_field & _UPGRADE and parser.should_upgrade():
-                # llhttp stops after it (data_received): the answer, which may come before,
-                # must say the connection closes.
-                exchange.keep_alive = False
+            upgrading = self.upgrading
+            if upgrading is not None:
+                # The framing head _upgraded feeds a new parser: its body is upgrading's.
+                self.parsing = upgrading
+                self.upgrading = None
+                return
+            exchange.keep_alive = parser.should_keep_alive()
             exchange.http_version = parser.get_http_version()
             self._check_version_and_host(exchange)
+            if self.connection_field & _UPGRADE and parser.should_upgrade():
+                self._upgrade_offered(exchange)
         length = exchange.content_length
         if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
             raise _Refused(
@@ -316,6 +362,77 @@ class HTTPConnection(asyncio.Protocol):
         elif len(queue) >= _MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
+
+    def _upgrade_offered(self, exchange: Exchange) -> None:
+        """llhttp will stop after ``exchange``'s head as if another protocol followed: decide.
+
+        llhttp (as httptools drives it) treats a request with ``Upgrade`` and ``Connection:
+        upgrade``, or a CONNECT, as the last HTTP/1.1 on the connection: it skips the body and
+        stops (:exc:`httptools.HttpParserUpgrade`). Whether the connection really switches is
+        :meth:`_switches_protocol`'s decision; if it does not, the body is read by its framing
+        and the connection goes on in HTTP/1.1 (:meth:`_upgraded`).
+        """
+        if self._switches_protocol(exchange):
+            # The answer, which may come before llhttp stops, must say the connection closes.
+            exchange.keep_alive = False
+            self.switching = True
+        elif exchange.content_length is not None or exchange.header(b"transfer-encoding"):
+            # llhttp will end the request without its body: on_message_complete waits, and
+            # _upgraded reads the body with a parser of its own.
+            self.upgrading = exchange
+
+    def _switches_protocol(self, exchange: Exchange) -> bool:
+        """Whether the bytes after ``exchange``'s head belong to another protocol.
+
+        The one point where the connection decides to switch (RFC 9110 §7.8): a request that
+        offers an upgrade (``Upgrade`` listed in ``Connection``) or a CONNECT (RFC 9110 §9.3.6).
+        Today no upgrade is accepted: a server that does not switch ignores ``Upgrade`` (RFC
+        9110 §7.8), so the request is answered as any other, its body read by its framing, and
+        the connection stays HTTP/1.1. CONNECT is not served either, but what follows its head
+        is the client's tunnel, never HTTP: it is answered, then the connection closes. A
+        WebSocket handshake (RFC 6455 §4.2, answered 101) or h2c would return ``True`` here and
+        take the transport over after the response.
+        """
+        return exchange.method == "CONNECT"
+
+    def _upgraded(self, rest: bytes) -> None:
+        """llhttp stopped after a request offering an upgrade; ``rest`` is what followed it.
+
+        Unless the connection switched (CONNECT), a new parser reads on: first the body of the
+        request whose head offered the upgrade, fed as the body of a head made of its framing
+        fields only (on_headers_complete gives that body back to the request), then ``rest`` as
+        HTTP/1.1. llhttp may stop again for a later request in ``rest``.
+        """
+        while True:
+            if self.switching:
+                # What follows is another protocol: answer as plain HTTP/1.1, then close.
+                self.broken = True
+                if self.queue:
+                    self.queue[-1].keep_alive = False
+                else:
+                    self.close()  # already answered
+                return
+            exchange = self.upgrading
+            parser = self.parser = httptools.HttpRequestParser(self)
+            try:
+                if exchange is not None:
+                    parser.feed_data(_framing_head(exchange))
+                parser.feed_data(rest)
+            except httptools.HttpParserUpgrade as upgrade:
+                rest = rest[upgrade.args[0] :]
+            except httptools.HttpParserError as error:
+                self._parse_failed(error)
+                return
+            else:
+                return
+
+    def _parse_failed(self, error: httptools.HttpParserError) -> None:
+        """The parser refused the input or a callback refused a request: answer, then close."""
+        cause = error.__context__
+        if isinstance(cause, _Refused):
+            self._refuse(cause)
+        else:
+            self._refuse(_Refused(400, f"malformed request: {error}"))
 
     def _other_method(self, method: bytes) -> str:
         """A method not in ``_METHODS``, decoded; CONNECT is noted as a possible upgrade."""
@@ -354,6 +471,8 @@ class HTTPConnection(asyncio.Protocol):
             exchange.body_listener(body)
 
     def on_message_complete(self) -> None:
+        if self.upgrading is not None:
+            return  # llhttp skipped the body of a request offering an upgrade (_upgrade_offered)
         exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         self.parsing = None
         self.waiting = None
