@@ -855,6 +855,97 @@ def test_options_asterisk_is_answered(wires: list[Wire]) -> None:
         assert wire.read_response().body == b"OPTIONS * 1.1 b''"
 
 
+UNREGISTERED = [b"FOO", b"X-CUSTOM", b"get", b"M!#$%&'*+-.^_`|~9", b"PROPFIND2"]
+
+
+@pytest.mark.parametrize("pieces", [False, True], ids=["whole", "byte-by-byte"])
+def test_any_token_is_a_method_and_reaches_routing(wires: list[Wire], pieces: bool) -> None:
+    """Issue 19 item 8: llhttp knows a fixed list of methods and refused the others as
+    malformed; RFC 9110 §9.1 makes any token a method (case-sensitive). Pipelined, with
+    bodies, among registered ones."""
+    data = b"".join(
+        method + b" /m/" + str(index).encode() + b" HTTP/1.1\r\nHost: t\r\n"
+        b"Content-Length: 3\r\n\r\nabc" + get("/between")
+        for index, method in enumerate(UNREGISTERED)
+    )
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        if pieces:
+            for index in range(len(data)):
+                wire.send(data[index : index + 1])
+        else:
+            wire.send(data)
+        replies = [wire.read_response() for _ in range(2 * len(UNREGISTERED))]
+        requests_seen = server.wait_for_requests(2 * len(UNREGISTERED))
+    assert [reply.body for reply in replies[::2]] == [
+        method + f" /m/{index} 1.1 b'abc'".encode() for index, method in enumerate(UNREGISTERED)
+    ]
+    assert [request.method for request in requests_seen[::2]] == [
+        method.decode() for method in UNREGISTERED
+    ]
+    assert all(request.error is None for request in requests_seen)
+
+
+def test_an_unregistered_method_from_real_clients_meets_its_expectation() -> None:
+    with HTTPServer() as server:
+        server.expect("PURGE-ALL", "/cache").respond(202, body="purged")
+        server.expect("REPORT", "/r").respond(207, body="report")
+        connection = http.client.HTTPConnection(*server.address, timeout=TIMEOUT)
+        connection.request("PURGE-ALL", "/cache")
+        reply = connection.getresponse()
+        assert (reply.status, reply.read()) == (202, b"purged")
+        connection.close()
+        answer = requests.request("REPORT", server.url + "/r", data=b"x", timeout=TIMEOUT)
+        assert (answer.status_code, answer.text) == (207, "report")
+        requests_seen = server.wait_for_requests(2)
+    assert [request.method for request in requests_seen] == ["PURGE-ALL", "REPORT"]
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "method", "target"),
+    [
+        (b"G@T /x HTTP/1.1\r\nHost: t\r\n\r\n", "G@T /x HTTP/1.1", "", "/x"),
+        (
+            b"GET /\xff\xfe HTTP/1.1\r\nHost: t\r\n\r\n",
+            "GET /\xff\xfe HTTP/1.1",
+            "GET",
+            "/\xff\xfe",
+        ),
+        (b"FOO * HTTP/1.1\r\nHost: t\r\n\r\n", "FOO * HTTP/1.1", "FOO", "*"),
+        (b"FOO /x HTTP/1.1\r\nHost: a b\r\n\r\n", "FOO /x HTTP/1.1", "FOO", "/x"),
+        (b"GET / HTTP/1.1 junk\r\n\r\n", "GET / HTTP/1.1 junk", "GET", "/"),
+        (b"\r\nPOST /p HTTP/1.1\r\nHost: t\r\nX A: b\r\n\r\n", "POST /p HTTP/1.1", "POST", "/p"),
+    ],
+    ids=["method-not-a-token", "non-ascii-target", "asterisk", "bad-host", "junk", "bad-field"],
+)
+@pytest.mark.parametrize("after", [False, True], ids=["first", "pipelined"])
+def test_a_refused_request_is_journaled_with_its_request_line(
+    wires: list[Wire], data: bytes, line: str, method: str, target: str, after: bool
+) -> None:
+    """Issue 19 item 8: refused requests were journaled with an empty method and target;
+    ``request_line`` keeps what was received (Latin-1), and the target is ASCII (RFC 9112 §3.2)
+    or refused."""
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/ok") + data if after else data)
+        if after:
+            assert wire.read_response().status == 200
+        assert wire.read_response().status == 400
+        assert wire.at_eof()
+        journal = server.wait_for_requests(2 if after else 1)
+    refused_request = journal[-1]
+    assert refused_request.error is not None
+    assert (refused_request.request_line, refused_request.method, refused_request.target) == (
+        line,
+        method,
+        target,
+    )
+    if after:
+        assert journal[0].request_line is None
+
+
 def test_a_malformed_header_line_gets_400(wires: list[Wire]) -> None:
     handler = Recorder()
     with HTTPServer(handler=handler) as server:
