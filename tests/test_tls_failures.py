@@ -131,9 +131,7 @@ def test_every_tls_server_records_a_failed_handshake(kind: str) -> None:
     assert failure.reason == NO_CERTIFICATE
 
 
-def test_starttls_without_a_client_certificate_is_recorded_and_ends_the_session_quietly() -> (
-    None
-):
+def test_starttls_without_a_client_certificate_is_recorded_and_ends_the_session_quietly() -> None:
     with SMTPServer(starttls=REQUIRED) as server:
         client = smtplib.SMTP(server.host, server.port, timeout=5)
         try:
