@@ -25,6 +25,7 @@ import asyncio
 import ssl
 import time
 from asyncio import sslproto
+from collections.abc import Callable
 from typing import Any
 
 from ._core.tlsinfo import TLSFailure, offered_version
@@ -48,13 +49,19 @@ class Handshakes:
     Args:
         context: the server-side ``ssl.SSLContext``.
         handshake_timeout: seconds a client has to finish the handshake.
-        journal: where failed handshakes are recorded.
+        journal: makes (on the first failure) and returns the journal failures are recorded
+            in; ``None`` once its server is gone. (Not the journal itself: a server that never
+            sees a failure never makes one; and not the server: this lives with a listener,
+            which the server keeps.)
     """
 
     __slots__ = ("closed", "context", "handshake_timeout", "in_progress", "journal")
 
     def __init__(
-        self, context: ssl.SSLContext, handshake_timeout: float, journal: Journal[TLSFailure]
+        self,
+        context: ssl.SSLContext,
+        handshake_timeout: float,
+        journal: Callable[[], Journal[TLSFailure] | None],
     ) -> None:
         self.context = context
         self.handshake_timeout = handshake_timeout
@@ -173,8 +180,9 @@ class ServerTLSProtocol(sslproto.SSLProtocol):
         handshakes = self._handshakes
         if self in handshakes.in_progress:
             handshakes.in_progress.discard(self)
-            if not handshakes.closed:
-                handshakes.journal.append(self._record(exc))
+            journal = None if handshakes.closed else handshakes.journal()
+            if journal is not None:
+                journal.append(self._record(exc))
         self._hello = None
         super().connection_lost(exc)
 

@@ -409,7 +409,13 @@ class Server:
         (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
         tls = self._tls
         timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
-        return Handshakes(context, timeout, self._tls_journal())
+        server = weakref.ref(self)
+
+        def journal() -> Journal[TLSFailure] | None:
+            found = server()
+            return None if found is None else found._tls_journal()
+
+        return Handshakes(context, timeout, journal)
 
     def _tls_journal(self) -> Journal[TLSFailure]:
         """The journal of failed handshakes, made on first use (most servers never need it)."""
