@@ -3,6 +3,8 @@ or recorded with a reason.
 
 - HTTP request bytes, over a real socket, through httptools into a running :class:`HTTPServer`;
 - multipart uploads (RFC 7578) to the fake PyPI's legacy upload API, over a real socket;
+- SMTP command lines (control characters in arguments: 501), and bytes where a TLS ClientHello
+  belongs (every one a recorded :class:`~understudy.TLSFailure`), over a real socket;
 - JSON payloads to the WireMock admin API (deep nesting, lone surrogates, control characters
   in reason phrases and fields, catastrophic and RE2-refused regexes), over a real socket;
 - directory path resolution (``_core/paths.py``), header directives (``_core/directives.py``),
@@ -186,6 +188,81 @@ def test_http_request_bytes_are_answered_or_recorded() -> None:
         with socket.create_connection(server.address, timeout=HANG) as sock:
             sock.sendall(b"GET /alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             assert _read_all(sock).startswith(b"HTTP/1.1 200 ")
+
+
+# -- SMTP command lines and TLS ClientHellos ---------------------------------------------------
+
+_SMTP_COMMANDS = [
+    b"EHLO", b"HELO", b"MAIL", b"RCPT", b"DATA", b"RSET", b"NOOP", b"VRFY", b"AUTH",
+    b"STARTTLS", b"HELP", b"XYZZY", b"ehlo", b"",
+]  # fmt: skip
+_SMTP_ARGUMENTS = [
+    b"x", b"x\x00y", b"x\ry", b"a\tb", b"FROM:<a@b>", b"TO:<b@c>", b"FROM:<a\x00b@c>",
+    b"TO:<\x7f@c>", b"PLAIN", b"\x1b[31m", b"\xff", b"", b" " * 3,
+]  # fmt: skip
+smtp_line = st.tuples(st.sampled_from(_SMTP_COMMANDS), st.sampled_from(_SMTP_ARGUMENTS)).map(
+    lambda parts: parts[0] + (b" " + parts[1] if parts[1] else b"") + b"\r\n"
+)
+
+
+def test_smtp_command_lines_are_each_answered_with_a_reply_code() -> None:
+    from understudy import SMTPServer  # noqa: PLC0415 - (kept beside its target)
+
+    with SMTPServer(starttls=True) as server:
+
+        @FUZZ
+        @given(st.lists(smtp_line, min_size=1, max_size=6))
+        def check(lines: list[bytes]) -> None:
+            lines = [line for line in lines if not line.upper().startswith(b"STARTTLS")]
+            lines += [b"QUIT\r\n"]
+            with socket.create_connection(server.address, timeout=HANG) as sock:
+                sock.sendall(b"".join(lines))
+                answer = _read_all(sock)  # a hang is a socket.timeout here
+            replies = [line for line in answer.split(b"\r\n") if line[3:4] == b" "]
+            # The greeting, one final reply per line (221 for QUIT), nothing else.
+            assert replies[0].startswith(b"220 ")
+            assert replies[-1].startswith(b"221 "), answer
+            assert len(replies) == len(lines) + 1, (lines, answer)
+            for reply, line in zip(replies[1:], lines, strict=True):
+                control = any((c < 32 and c != 9) or c == 127 for c in line.rstrip(b"\r\n"))
+                if control and b" " in line.strip() and not reply.startswith(b"500 "):
+                    assert reply.startswith(b"501 5.5.2 "), (line, reply)
+
+        check()
+        server.check()
+        assert server.tls_failures == []
+
+
+_HELLO_PREFIXES = [
+    b"",
+    b"\x16",
+    b"\x16\x03\x01",
+    b"\x16\x03\x03\x00\x05\x01",
+    b"GET / HTTP/1.1\r\n",
+]
+
+
+def test_tls_handshake_bytes_end_with_a_recorded_failure_and_nothing_raised() -> None:
+    from understudy import TCPServer  # noqa: PLC0415
+
+    with TCPServer(tls=True) as server:
+
+        @FUZZ
+        @given(st.sampled_from(_HELLO_PREFIXES), st.binary(max_size=400))
+        def check(prefix: bytes, tail: bytes) -> None:
+            before = len(server.tls_failures)
+            with socket.create_connection(server.address, timeout=HANG) as sock:
+                try:
+                    sock.sendall(prefix + tail)
+                    sock.shutdown(socket.SHUT_WR)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                _read_all(sock)  # an alert or nothing, then the end: a hang times out here
+            server.wait_for_tls_failures(before + 1, timeout=HANG)
+
+        check()
+        server.check()
+        assert server.connections == []
 
 
 # -- WireMock admin API payloads ---------------------------------------------------------------

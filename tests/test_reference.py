@@ -39,6 +39,7 @@ RECORDS: list[type] = [
     understudy.Datagram,
     understudy.ProxyConnection,
     understudy.TLSInfo,
+    understudy.TLSFailure,
     understudy.BadFrame,
     understudy.fakes.PyPIUpload,
     understudy.fakes.PyPIDownload,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
+import shutil
 import smtplib
 import socket
+import subprocess
 import threading
 import time
 import weakref
@@ -827,3 +829,116 @@ def test_a_stopped_smtp_server_the_test_drops_is_freed_at_once(starttls: bool) -
         freed = weakref.ref(server)
         del server
         assert freed() is None, holders(freed)
+
+
+# -- STARTTLS, AUTH and command syntax (issue 19: items 11 and 16) -------------------------------
+
+
+def test_starttls_inside_tls_is_refused_with_503_and_the_session_goes_on() -> None:
+    # RFC 3207 §4.2: TLS is not started twice. Before: 220, then asyncio failed to nest TLS
+    # ("SSLProtocol._abort() takes 1 positional argument") and check() raised TLSSetupException.
+    with SMTPServer(starttls=True) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.starttls(context=understudy.tls.client_context())
+            code, text = client.docmd("STARTTLS")
+            assert (code, text[:5]) == (503, b"5.5.1")
+            assert client.noop()[0] == 250
+            client.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nbody\r\n")
+        server.wait_for_messages(1)
+        server.check()
+
+
+def test_starttls_inside_implicit_tls_is_refused_with_503() -> None:
+    with SMTPServer(tls=True) as server:
+        context = understudy.tls.client_context()
+        with smtplib.SMTP_SSL(server.host, server.port, timeout=5, context=context) as client:
+            assert client.ehlo()[0] == 250
+            assert client.docmd("STARTTLS")[0] == 503
+            assert client.noop()[0] == 250
+        server.check()
+
+
+@pytest.mark.parametrize(
+    ("command", "argument"),
+    [
+        ("EHLO", "x\x00y"),
+        ("HELO", "x\x00y"),
+        ("MAIL", "FROM:<a\x00b@example.com>"),
+        ("RCPT", "TO:<b\x7f@example.com>"),
+        ("NOOP", "\x1b[31m"),
+        ("VRFY", "a\x00"),
+    ],
+    ids=["ehlo-nul", "helo-nul", "mail-nul", "rcpt-del", "noop-esc", "vrfy-nul"],
+)
+def test_a_control_character_in_a_command_argument_gets_501(command: str, argument: str) -> None:
+    with SMTPServer() as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            if command not in ("EHLO", "HELO"):
+                client.ehlo()
+            if command == "RCPT":
+                client.mail("a@example.com")
+            client.putcmd(command, argument)
+            code, text = client.getreply()
+            assert (code, text[:5]) == (501, b"5.5.2")
+            assert client.ehlo("client.example")[0] == 250  # the session goes on
+        server.check()
+
+
+def test_a_bare_cr_inside_a_command_line_gets_501() -> None:
+    # (smtplib refuses to send it: a raw socket does.)
+    with SMTPServer() as server, socket.create_connection(server.address, timeout=5) as sock:
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"220 ")
+        sock.sendall(b"EHLO x\ry\r\n")
+        assert reader.readline().startswith(b"501 5.5.2 ")
+        reader.close()
+
+
+def test_a_horizontal_tab_in_an_argument_is_let_through() -> None:
+    with SMTPServer() as server, smtplib.SMTP(server.host, server.port, timeout=5) as client:
+        client.putcmd("NOOP", "a\tb")
+        assert client.getreply()[0] == 250
+
+
+def test_auth_is_not_advertised_after_starttls_when_no_auth_is_configured() -> None:
+    with (
+        SMTPServer(starttls=True) as server,
+        smtplib.SMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.starttls(context=understudy.tls.client_context())
+        client.ehlo()
+        # Before: "auth": "LOGIN PLAIN" here, and AUTH answered 502.
+        assert not client.has_extn("auth")
+        assert client.has_extn("size")
+
+
+def test_auth_is_advertised_after_starttls_when_configured_and_works() -> None:
+    with SMTPServer(starttls=True, auth={"alice": "secret"}) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.starttls(context=understudy.tls.client_context())
+            client.ehlo()
+            assert client.has_extn("auth")
+            client.login("alice", "secret")
+            client.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nbody\r\n")
+        [message] = server.wait_for_messages(1)
+    assert message.login == "alice"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl command")
+def test_curl_with_user_over_starttls_sends_when_no_auth_is_configured() -> None:
+    # Before: curl saw AUTH advertised, tried it, got 502 and exited with 67.
+    with SMTPServer(starttls=True) as server:
+        command = ["curl", "-sS", f"smtp://127.0.0.1:{server.port}", "--ssl-reqd"]
+        command += ["--cacert", understudy.tls.ca_bundle(), "--user", "a:b"]
+        command += ["--mail-from", "a@example.com", "--mail-rcpt", "b@example.com", "-T", "-"]
+        done = subprocess.run(
+            command,
+            input=b"Subject: hi\r\n\r\nbody\r\n",
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        [message] = server.wait_for_messages(1)
+    assert message["Subject"] == "hi"
+    assert message.tls is not None

@@ -12,6 +12,7 @@ from understudy._core.directives import DirectiveError, parse_in_file, parse_sid
 from understudy._core.logframes import LogFrameDecoder, decode_datagram
 from understudy._core.paths import resolve_target
 from understudy._core.syslog import SyslogFramer, parse_message
+from understudy._core.tlsinfo import offered_version
 
 
 def one_input(data: bytes) -> None:
@@ -27,6 +28,7 @@ def one_input(data: bytes) -> None:
     decode_datagram(data, 256)
     resolve_target("/" + data.decode("latin-1"))
     negotiate(data.decode("latin-1"), CODINGS)
+    offered_version(data)
     for parse in (parse_sidecar, parse_in_file):
         try:
             parse(data)

@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import understudy
+import understudy.tls
 
 __all__ = ["HostileResult", "OversizeResult", "run_hostile", "run_oversize"]
 
@@ -391,6 +392,57 @@ def _catastrophic_regex() -> OversizeResult:
     return result
 
 
+def _starttls_twice() -> OversizeResult:
+    result = OversizeResult("SMTP STARTTLS inside TLS", "503", "nothing for check()")
+    with understudy.SMTPServer(starttls=True) as server:
+        with smtplib.SMTP(server.host, server.port, timeout=_TIMEOUT) as client:
+            client.starttls(context=understudy.tls.client_context())
+            result.got = str(client.docmd("STARTTLS")[0])
+            client.noop()
+        server.check()
+        result.recorded = True
+    return result
+
+
+def _tls_alert(name: str, expected: str, settings: understudy.TLS, old: bool) -> OversizeResult:
+    """A TLS client the server refuses: the alert it reads, and the failure recorded."""
+    import ssl  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    result = OversizeResult(name, expected, "recorded in tls_failures")
+    context = understudy.tls.client_context()
+    if old:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with understudy.HTTPServer(tls=settings) as server:
+        try:
+            with (
+                socket.create_connection(server.address, timeout=_TIMEOUT) as raw,
+                context.wrap_socket(raw, server_hostname="localhost") as client,
+            ):
+                client.recv(1)
+            result.got = "no error"
+        except ssl.SSLError as error:
+            result.got = str(error.reason).lower()
+        result.recorded = bool(server.wait_for_tls_failures(1, timeout=_TIMEOUT))
+    return result
+
+
+def _mtls_without_certificate() -> OversizeResult:
+    settings = understudy.TLS(client_cert="required")
+    return _tls_alert(
+        "mTLS without a client certificate", "tlsv13_alert_certificate_required", settings, False
+    )
+
+
+def _tls_1_1_client_hello() -> OversizeResult:
+    return _tls_alert("TLS 1.1 ClientHello", "tlsv1_alert_protocol_version", understudy.TLS(), True)
+
+
 def run_oversize() -> list[OversizeResult]:
     results = []
     for check in (
@@ -401,6 +453,9 @@ def run_oversize() -> list[OversizeResult]:
         _oversize_log_record,
         _admin_deep_json,
         _catastrophic_regex,
+        _starttls_twice,
+        _mtls_without_certificate,
+        _tls_1_1_client_hello,
     ):
         try:
             results.append(check())

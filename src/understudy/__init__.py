@@ -46,7 +46,7 @@ from ._sockets import (
     UnixStreamServer,
 )
 from ._syslog import SyslogMessage, SyslogServer
-from ._tls import TLS, TLSInfo
+from ._tls import TLS, TLSFailure, TLSInfo
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
@@ -82,6 +82,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "SyslogServer",
     "TCPServer",
     "TLS",
+    "TLSFailure",
     "TLSInfo",
     "UDPServer",
     "UnderstudyError",

@@ -22,7 +22,10 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
+from ._core.tlsinfo import TLSFailure
 from ._errors import AddressInUse, ConfigurationError, WaitTimeout
+from ._handshake import Handshakes
+from ._journal import Journal
 from ._keywords import checked_keywords
 from ._listeners import bind_socket
 from ._listeners import close_listeners as _close_listeners
@@ -70,6 +73,8 @@ class Server:
     _tls: TLS | None = None
     #: Protocols advertised by ALPN (RFC 7301) on TLS connections.
     _alpn_protocols: ClassVar[tuple[str, ...]] = ()
+    #: Failed TLS handshakes (see ``tls_failures``), made on first use: idle servers stay small.
+    _tls_failures_journal: Journal[TLSFailure] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every server class's own ``__init__`` turns a wrong keyword into a
@@ -380,24 +385,98 @@ class Server:
         self, factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket, **options: Any
     ) -> asyncio.AbstractServer:
         """On the loop: ``loop.create_server(factory, sock=sock, **options)`` with conditions
-        applied (``options``: what else ``create_server`` takes, such as ``ssl=``).
+        applied (``options``: what else ``create_server`` takes, and ``ssl=``).
 
         Every stream server serves its listening sockets through this, so conditions reach
-        every connection without protocol code of its own. With ``ssl=``, the handshakes in
-        progress are kept (:class:`_Handshakes`), for :func:`close_listeners` to end, and
-        ``ssl_handshake_timeout`` is ``TLS(handshake_timeout=...)``.
+        every connection without protocol code of its own. With ``ssl=`` a context, the
+        socket is served plain and each connection's protocol is a
+        :class:`~understudy._handshake.ServerTLSProtocol` around the server's (asyncio's own,
+        which sends the alert of a failed handshake and records the failure in
+        :attr:`tls_failures`); the handshakes in progress are kept, for
+        :func:`close_listeners` to end, and the handshake timeout is
+        ``TLS(handshake_timeout=...)``.
         """
-        if options.get("ssl") is None:
+        context = options.pop("ssl", None)
+        if context is None:
             return await self._shaper.listen(factory, sock, options, self)
-        handshakes = _Handshakes(factory)
-        tls = self._tls
-        options.setdefault(
-            "ssl_handshake_timeout",
-            DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout,
-        )
-        listener = await self._shaper.listen(handshakes, sock, options, self)
+        handshakes = self._handshakes(context)
+        listener = await self._shaper.listen(factory, sock, options, self, handshakes)
         _HANDSHAKES[listener] = handshakes
         return listener
+
+    def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
+        """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``
+        (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
+        tls = self._tls
+        timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
+        server = weakref.ref(self)
+
+        def journal() -> Journal[TLSFailure] | None:
+            found = server()
+            return None if found is None else found._tls_journal()
+
+        return Handshakes(context, timeout, journal)
+
+    def _tls_journal(self) -> Journal[TLSFailure]:
+        """The journal of failed handshakes, made on first use (most servers never need it)."""
+        with self._errors_lock:
+            journal = self._tls_failures_journal
+            if journal is None:
+                journal = self._tls_failures_journal = Journal("failed TLS handshake")
+            return journal
+
+    # -- failed TLS handshakes -----------------------------------------------------------------
+
+    @property
+    def tls_failures(self) -> list[TLSFailure]:
+        """The TLS handshakes that failed so far (a snapshot list of
+        :class:`~understudy.TLSFailure`, oldest first); always empty on a plain server.
+
+        Every TLS server records them (``tls=``, and SMTP's ``starttls=``): a client without a
+        required certificate, offering only versions the server does not speak, refusing the
+        server's certificate, speaking plain text, closing or resetting mid-handshake, or too
+        slow (``TLS(handshake_timeout=...)``). Handshakes that ``stop()`` cut short are not
+        failures. A failure does not make :meth:`check` raise: a test of a client often
+        provokes one on purpose; assert ``server.tls_failures == []`` where none may happen.
+        """
+        return self._tls_journal().snapshot()
+
+    def wait_for_tls_failures(
+        self,
+        count: int = 1,
+        *,
+        match: Callable[[TLSFailure], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> list[TLSFailure]:
+        """Block until ``count`` TLS handshakes (satisfying ``match``, if given) have failed.
+
+        A client sees the failure (its alert, RFC 8446 §6.2) before the server has recorded
+        it: wait, rather than read :attr:`tls_failures` at once.
+
+        Args:
+            count: how many to wait for.
+            match: a predicate on :class:`~understudy.TLSFailure`; only those it accepts count.
+            timeout: seconds to wait.
+
+        Returns:
+            The first ``count`` such failures, oldest first.
+
+        Raises:
+            WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
+        """
+        __tracebackhide__ = True
+        return self._tls_journal().wait_for(count, match=match, timeout=timeout)
+
+    async def wait_for_tls_failures_async(
+        self,
+        count: int = 1,
+        *,
+        match: Callable[[TLSFailure], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> list[TLSFailure]:
+        """The awaitable twin of :meth:`wait_for_tls_failures`, for async tests."""
+        __tracebackhide__ = True
+        return await self._tls_journal().wait_for_async(count, match=match, timeout=timeout)
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
@@ -523,56 +602,19 @@ async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
     connection accepted meanwhile is lost), then the TLS connections still in their handshake.
 
     A TLS connection reaches its server's protocol only once its handshake is done, so
-    ``stop()`` would not find one still in it (:class:`_Handshakes`). Every server's ``stop()``
-    closes its listeners through this; refusing connections (``Conditions(refuse=True)``)
-    closes them through the other, and leaves connections accepted before it alone.
+    ``stop()`` would not find one still in it (:class:`~understudy._handshake.Handshakes`
+    keeps them). Every server's ``stop()`` closes its listeners through this; refusing
+    connections (``Conditions(refuse=True)``) closes them through the other, and leaves
+    connections accepted before it alone.
     """
     await _close_listeners(listeners)
-    handshakes = [found for listener in listeners if (found := _HANDSHAKES.get(listener))]
-    if any(found.tasks for found in handshakes):
-        await asyncio.sleep(0)  # a transport made in the last turn gets its TLS protocol going
-        for found in handshakes:
-            await found.close()
+    found = [handshakes for one in listeners if (handshakes := _HANDSHAKES.get(one))]
+    for handshakes in dict.fromkeys(found):  # (listeners bound again share their first's)
+        await handshakes.close()
 
 
-class _Handshakes:
-    """A TLS listener's protocol factory: keeps the connections whose handshake is in progress.
-
-    asyncio calls the protocol factory in the task that accepts a connection, which then waits
-    for the TLS handshake; the protocol's ``connection_made`` comes after it. Until then no
-    protocol of ours holds the connection, so ``stop()`` would leave it open until
-    ``ssl_handshake_timeout`` (asyncio's default: 60 s), and Python 3.11 has no
-    ``Server.close_clients()`` (3.13 has). That task is the handle: cancelled, asyncio closes
-    the transport whose handshake it awaits (the socket is closed; the client reads EOF).
-    A slotted object, as it lives as long as its listener.
-    """
-
-    __slots__ = ("make", "tasks")
-
-    def __init__(self, make: Callable[[], asyncio.BaseProtocol]) -> None:
-        self.make = make
-        #: The accepting tasks not yet done: each one's handshake is in progress.
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def __call__(self) -> asyncio.BaseProtocol:
-        task = asyncio.current_task()
-        if task is not None:
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-        return self.make()
-
-    async def close(self) -> None:
-        """On the loop: close every connection whose handshake is in progress."""
-        tasks = list(self.tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=_START_TIMEOUT)
-            await asyncio.sleep(0)  # the aborted transports close their sockets in a callback
-
-
-#: Each TLS listener's :class:`_Handshakes` (weak keys: a listener's entry goes with it).
-_HANDSHAKES: weakref.WeakKeyDictionary[asyncio.AbstractServer, _Handshakes] = (
+#: Each TLS listener's :class:`Handshakes` (weak keys: a listener's entry goes with it).
+_HANDSHAKES: weakref.WeakKeyDictionary[asyncio.AbstractServer, Handshakes] = (
     weakref.WeakKeyDictionary()
 )
 

@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from ._core.tlsinfo import TLSInfo
+from ._core.tlsinfo import TLSFailure, TLSInfo
 from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ __all__ = [
     "CertificateMode",
     "ClientCertMode",
     "ClientCertificate",
+    "TLSFailure",
     "TLSInfo",
     "authority",
     "close_transport",

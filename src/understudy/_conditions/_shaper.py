@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Shaper"]
 
-_Listener = tuple[asyncio.AbstractServer, Callable[[], Any], socket.socket, dict[str, Any]]
+#: The protocol that wraps the server's (shaped) one, outermost: TLS (``_handshake.Handshakes``).
+_Outer = Callable[[Any], Any] | None
+_Listener = tuple[asyncio.AbstractServer, Callable[[], Any], socket.socket, dict[str, Any], _Outer]
 
 
 class Shaper:
@@ -46,25 +48,37 @@ class Shaper:
         self.conditions = conditions
         #: Connections wrapped so far and still open (a dict: smaller than a set when empty).
         self.connections: dict[ShapedProtocol, None] = {}
-        #: (listener, protocol factory, listening socket, create_server options) per socket.
+        #: (listener, protocol factory, listening socket, create_server options, outer protocol)
+        #: per socket.
         self._listeners: list[_Listener] = []
-        #: While refusing: (protocol factory, family, address, options) of each listener closed.
-        self._closed: list[tuple[Callable[[], Any], int, Any, dict[str, Any]]] = []
+        #: While refusing: (protocol factory, family, address, options, outer) of each listener
+        #: closed.
+        self._closed: list[tuple[Callable[[], Any], int, Any, dict[str, Any], _Outer]] = []
         self._refusing = False
         self._reopened = False
 
-    def factory(self, make: Callable[[], Any], server: Server) -> Callable[[], Any]:
+    def factory(
+        self, make: Callable[[], Any], server: Server, outer: _Outer = None
+    ) -> Callable[[], Any]:
         """Wrap a protocol factory: each connection accepted while conditions are set is shaped
-        (with a random source drawn from ``server``'s)."""
+        (with a random source drawn from ``server``'s), then given to ``outer`` (if not None),
+        whose protocol is the connection's: conditions shape what the server's protocol reads
+        and writes, inside TLS."""
 
-        return _Factory(self, make, server)
+        return _Factory(self, make, server, outer)
 
     async def listen(
-        self, make: Callable[[], Any], sock: socket.socket, options: dict[str, Any], server: Server
+        self,
+        make: Callable[[], Any],
+        sock: socket.socket,
+        options: dict[str, Any],
+        server: Server,
+        outer: _Outer = None,
     ) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
-        listener = await loop.create_server(self.factory(make, server), sock=sock, **options)
-        self._listeners.append((listener, make, sock, options))
+        factory = self.factory(make, server, outer)
+        listener = await loop.create_server(factory, sock=sock, **options)
+        self._listeners.append((listener, make, sock, options, outer))
         if self.conditions is not None and self.conditions.refuse:
             await self._refuse()
         return listener
@@ -85,10 +99,10 @@ class Shaper:
             return
         self._refusing = True
         self._closed = [
-            (make, sock.family, sock.getsockname(), options)
-            for _, make, sock, options in self._listeners
+            (make, sock.family, sock.getsockname(), options, outer)
+            for _, make, sock, options, outer in self._listeners
         ]
-        await close_listeners([listener for listener, _, _, _ in self._listeners])
+        await close_listeners([listener for listener, _, _, _, _ in self._listeners])
 
     async def _reopen(self, server: Server) -> None:
         self._refusing = False
@@ -96,18 +110,19 @@ class Shaper:
         loop = asyncio.get_running_loop()
         closed, self._closed = self._closed, []
         self._listeners = []
-        for make, family, address, options in closed:
+        for make, family, address, options, outer in closed:
             sock = _bind_again(family, address)
             server._sockets.append(sock)
-            listener = await loop.create_server(self.factory(make, server), sock=sock, **options)
-            self._listeners.append((listener, make, sock, options))
+            factory = self.factory(make, server, outer)
+            listener = await loop.create_server(factory, sock=sock, **options)
+            self._listeners.append((listener, make, sock, options, outer))
 
     def stop(self) -> None:
         """On the loop, before the server's own shutdown: close listeners bound again, and abort
         every shaped connection, so a throttled transfer or a delayed delivery ends at once."""
         if self._reopened or self._refusing:
             # Listeners the server's own shutdown does not know of (bound again after a refusal).
-            for listener, _, _, _ in self._listeners:
+            for listener, _, _, _, _ in self._listeners:
                 listener.close()
         self._listeners = []
         self._closed = []
@@ -120,20 +135,25 @@ class _Factory:
     """A protocol factory that shapes each connection while conditions are set (a slotted
     object: it lives as long as the listener, so it is kept smaller than a closure)."""
 
-    __slots__ = ("make", "server", "shaper")
+    __slots__ = ("make", "outer", "server", "shaper")
 
-    def __init__(self, shaper: Shaper, make: Callable[[], Any], server: Server) -> None:
+    def __init__(
+        self, shaper: Shaper, make: Callable[[], Any], server: Server, outer: _Outer
+    ) -> None:
         self.shaper = shaper
         self.make = make
         self.server = server  # (until the listener is closed: then the shaper lets go of it)
+        self.outer = outer
 
     def __call__(self) -> Any:
         protocol = self.make()
         conditions = self.shaper.conditions
-        if conditions is None:
-            return protocol  # nothing to apply: the server's own protocol, at full speed
-        rng = random.Random(self.server.random.getrandbits(64))  # noqa: S311 - test data
-        return ShapedProtocol(self.shaper, protocol, conditions, rng)
+        if conditions is not None:
+            rng = random.Random(self.server.random.getrandbits(64))  # noqa: S311 - test data
+            protocol = ShapedProtocol(self.shaper, protocol, conditions, rng)
+        # (no conditions: the server's own protocol, at full speed)
+        outer = self.outer
+        return protocol if outer is None else outer(protocol)
 
 
 def _bind_again(family: int, address: Any) -> socket.socket:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from .._conditions import Conditions
 from .._errors import ConfigurationError
+from .._handshake import Handshakes
 from .._journal import Journal
 from .._runtime import Runtime
 from .._server import Server, close_listeners, describe_handler, finish_connections
@@ -154,6 +155,9 @@ class SMTPServer(Server):
         self.connections: set[_SMTPConnection] = set()
         self._listeners: list[asyncio.AbstractServer] = []
         self._inflight: dict[asyncio.Future[Any], str] = {}
+        #: While served with starttls=: the STARTTLS handshakes in progress, and where their
+        #: failures go.
+        self._starttls_handshakes: Handshakes | None = None
 
     def _configure_tls(self, tls: object, starttls: object, require_starttls: object) -> None:
         implicit = resolve_tls(tls, self.kind)
@@ -309,7 +313,10 @@ class SMTPServer(Server):
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
         _quiet_aiosmtpd_on_loop()
-        context = None if self.starttls else self._ssl_context()
+        context = self._ssl_context()
+        if self.starttls and context is not None:
+            self._starttls_handshakes = self._handshakes(context)
+            context = None
         self._listeners = [
             await self._listen(self._make_connection, sock, ssl=context) for sock in sockets
         ]
@@ -321,6 +328,9 @@ class SMTPServer(Server):
         loop = asyncio.get_running_loop()
         listeners, self._listeners = self._listeners, []
         await close_listeners(listeners)
+        starttls, self._starttls_handshakes = self._starttls_handshakes, None
+        if starttls is not None:
+            await starttls.close()  # (STARTTLS handshakes in progress: not failures)
         for conn in list(self.connections):
             conn.say_goodbye()
         deadline = loop.time() + timeout

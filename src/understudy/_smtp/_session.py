@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
+import re
 import socket
 import threading
 import time
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple, TypedDict, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from .._handshake import ServerTLSProtocol
 from .._tls import tls_info
 from ._message import SMTPMessage, SMTPReply
 from ._rules import _OK, _RejectRules
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
 _IDLE_TIMEOUT = 300.0
 #: RFC 5321 §3.8: a server that must shut down says so before closing.
 _GOODBYE = b"421 4.3.2 Service shutting down\r\n"
+#: Characters no command argument may hold (RFC 5321 §4.1.2): C0 controls but HTAB, and DEL.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 #: The thread that runs understudy's loop (see ``_runtime.Runtime``).
 _LOOP_THREAD_NAME = "understudy-loop"
 
@@ -341,6 +346,22 @@ class _SMTPConnection(SMTP):
             self.replies = None  # the transaction is over
             self.last_transaction = tuple(replies)
 
+    async def run_command(self, method: Any, arg: str | None) -> None:
+        """Answer a command: ``method(arg)``, unless ``arg`` holds a control character.
+
+        RFC 5321 §4.1.2 builds every command's argument from printable characters and SP
+        (§4.1.1: a line ends only with CRLF): NUL, a bare CR or LF, DEL or another control
+        character in it is refused with ``501 5.5.2`` (HTAB is let through, as a lenient
+        space). Every command goes through here (aiosmtpd looks each up in ``_Commands``).
+        """
+        if arg is not None and _CONTROLS.search(arg):
+            await self.push(
+                "501 5.5.2 Syntax error: a control character (such as NUL, CR or LF) in the "
+                "command's argument"
+            )
+            return
+        await method(arg)
+
     async def smtp_HELP(self, arg: str) -> None:  # noqa: N802
         # (It looks commands up by name, which _Commands would take for the command sent.)
         self.command = "HELP"
@@ -358,9 +379,59 @@ class _SMTPConnection(SMTP):
             await super().smtp_EHLO(hostname)
         finally:
             lines, self._batch = self._batch, None
+        if self.understudy._auth is None:
+            # aiosmtpd lists AUTH once TLS is up, even with no authenticator: a client that
+            # sees it logs in, and is refused (RFC 4954 §3: offered means it may be used).
+            lines = [line for line in lines if not line[4:].upper().startswith(b"AUTH")]
         if lines:
             self._writer.write(b"".join(lines))
             await self._writer.drain()
+
+    async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802
+        """STARTTLS (RFC 3207) as aiosmtpd does it, with three differences: refused with 503
+        inside TLS (§4.2: TLS is not started twice; asyncio cannot nest it either), the
+        handshake runs in understudy's TLS protocol (the alert of a failure reaches the client,
+        the failure is journaled in ``tls_failures``), and a failed handshake ends the session
+        quietly instead of reaching ``check()``."""
+        if self.transport is not None and self.transport.get_extra_info("ssl_object"):
+            await self.push("503 5.5.1 Bad sequence of commands: TLS is already active")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: STARTTLS")
+            return
+        handshakes = self.understudy._starttls_handshakes
+        if not self.tls_context or handshakes is None:
+            await self.push("454 4.7.0 TLS not available")
+            return
+        await self.push("220 2.0.0 Ready to start TLS")
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        tcp = self.transport
+        assert tcp is not None
+        protocol = ServerTLSProtocol(self.loop, self, handshakes, waiter)
+        # (As aiosmtpd does: the TCP transport now feeds the TLS protocol, whose transport is
+        # this session's; connection_made sees _original_transport and keeps the session.)
+        self._tls_protocol = protocol
+        self._original_transport = tcp
+        tcp.set_protocol(protocol)
+        self.transport = protocol._app_transport
+        protocol.connection_made(tcp)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - journaled by the TLS protocol
+            self._end_after_failed_handshake(error)
+            return
+        if self.transport.get_extra_info("ssl_object") is None:
+            self._end_after_failed_handshake(None)  # (aborted mid-handshake: stop())
+
+    def _end_after_failed_handshake(self, error: Exception | None) -> None:
+        # As aiosmtpd does after TLSSetupException: the TLS protocol never tells the session
+        # its connection is lost (it was never made), so the session says it to itself.
+        transport = self.transport
+        if transport is not None:
+            transport.close()
+        self.connection_lost(error)
 
     async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802
         if self.understudy._auth is None:
@@ -449,13 +520,17 @@ class _Commands(dict[str, Any]):
         self.helping = False
 
     def get(self, command: str, default: Any = None) -> Any:
-        if not self.helping:
-            conn = self.conn
-            conn.command = command
-            conn.address = ""
-            if command == "MAIL":
-                conn.replies = []  # a mail transaction begins (RFC 5321 §3.3)
-        return super().get(command, default)
+        method = super().get(command, default)
+        if self.helping:
+            return method
+        conn = self.conn
+        conn.command = command
+        conn.address = ""
+        if command == "MAIL":
+            conn.replies = []  # a mail transaction begins (RFC 5321 §3.3)
+        if method is None:
+            return method
+        return functools.partial(conn.run_command, method)
 
 
 class _QuietOnUnderstudyLoop(logging.Filter):
