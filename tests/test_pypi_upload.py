@@ -379,11 +379,18 @@ def test_twine_sends_the_metadata_name_and_a_file_named_for_another_project_gets
             "Demo_2-1.0-py3-none-any.whl",
             {},
             400,
-            "Filename 'Demo_2-1.0-py3-none-any.whl' should contain the normalized project "
-            "name 'demo_2', not 'Demo_2'.",
+            (
+                "Filename 'Demo_2-1.0-py3-none-any.whl' should contain the normalized project "
+                "name 'demo_2', not 'Demo_2'."
+            ),
         ),
         ("demo_3-1.0-py3-none-any.whl", {}, 400, "Start filename for 'demo-2' with 'demo_2'."),
-        ("demo_2-1.0-py3-none-any.whl", {"version": "01.1"}, 400, "Version in filename should be '1.1' not '1.0'."),
+        (
+            "demo_2-1.0-py3-none-any.whl",
+            {"version": "01.1"},
+            400,
+            "Version in filename should be '1.1' not '1.0'.",
+        ),
         (
             "demo_2-1.0.tar.gz",
             {"version": "1.0.0", "filetype": "sdist"},
