@@ -654,6 +654,20 @@ class HTTPConnection(asyncio.Protocol):
         if not self.write_paused:
             self._feed()
 
+    def hand_over(self) -> None:
+        """On stop: hand the transport all that is held back, which stop then closes.
+
+        (stop() delivers what is being sent to clients still reading, within its timeout, and
+        closes the transports itself; a client that stopped reading is cut off then.)
+        """
+        self.flush()
+        backlog, self.backlog = self.backlog, None
+        self.close_when_sent = False
+        transport = self.transport
+        if backlog is not None and transport is not None and not transport.is_closing():
+            for piece in backlog:
+                transport.write(piece)
+
     def _feed(self) -> None:
         """Hand the backlog to the transport, a slice at a time, until it pauses or is empty."""
         backlog = self.backlog
