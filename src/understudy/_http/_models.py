@@ -73,6 +73,7 @@ class _RequestFields:
         "http_version",
         "method",
         "received_at",
+        "request_line",
         "scheme",
         "target",
         "tls",
@@ -86,6 +87,7 @@ class _RequestFields:
     received_at: float
     scheme: str
     error: str | None
+    request_line: str | None
     tls: TLSInfo | None
     _headers: Headers | None
     #: The field lines as received, flat: name, value, name, value... (as PackedRequest).
@@ -264,6 +266,14 @@ class Request(_RequestFields):
         error (str | None): ``None`` for a well-formed request; for a malformed or refused one,
             why it was refused (the client got a 4xx). Fields that could not be parsed are
             empty.
+        request_line (str | None): for a refused request, its request line as received (RFC
+            9112 §3), without the line ending, decoded as Latin-1 (so every byte is kept, one
+            character each: byte 0xFF becomes ``"ÿ"``); ``""`` when no byte of it arrived or
+            it could not be told apart from what came before it on the connection (more than
+            64 KiB since the connection was last between requests). ``None`` for a well-formed
+            request, whose ``method``, ``target`` and ``http_version`` say the same. The
+            ``target`` of a refused request whose target is not ASCII (RFC 9112 §3.2) is
+            likewise decoded as Latin-1.
         tls (TLSInfo | None): what the TLS connection agreed on (version, cipher, ALPN
             protocol, the client certificate's subject) as a :class:`~understudy.TLSInfo`;
             ``None`` over plain HTTP.
@@ -290,6 +300,7 @@ class Request(_RequestFields):
         error: str | None = None,
         tls: TLSInfo | None = None,
         response: ResponseRecord | None = None,
+        request_line: str | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "method", method)
@@ -300,6 +311,7 @@ class Request(_RequestFields):
         set_(self, "received_at", received_at)
         set_(self, "scheme", scheme)
         set_(self, "error", error)
+        set_(self, "request_line", request_line)
         set_(self, "tls", tls)
         set_(self, "_query", None)
         set_(self, "_answer", response)
@@ -470,6 +482,7 @@ class Request(_RequestFields):
                 self.error,
                 self.tls,
                 self.response,
+                self.request_line,
             ),
         )
 
@@ -491,6 +504,7 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
     error: str | None,
     tls: TLSInfo | None,
     response: ResponseRecord | None = None,
+    request_line: str | None = None,
 ) -> Request:
     return Request(
         method=method,
@@ -504,6 +518,7 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
         error=error,
         tls=tls,
         response=response,
+        request_line=request_line,
     )
 
 
@@ -568,6 +583,7 @@ def unpack_request(entry: Request | PackedRequest, tls_info: TLSInfo | None = No
         request._raw_fields = flat[9:-3]
         request._answer = flat[-3:]
     request.error = None
+    request.request_line = None
     request._query = None
     request._headers = None
     request.__class__ = Request
