@@ -365,10 +365,15 @@ _FORM_FIELDS = [
     (b"version", b"1.0"), (b"filetype", b"sdist"), (b"metadata_version", b"2.1"),
     (b"sha256_digest", b"0" * 64), (b"md5_digest", b"zz"), (b"name", b"\xff\x00"),
     (b"version", b"not a version"), (b"pyversion", b"source"),
+    # (issue 19: a version past int()'s digit limit; other spellings of the name and version)
+    (b"version", b"1" * 5000), (b"name", b"Tiny"), (b"name", b"tiny2"), (b"version", b"01.0"),
+    (b"filetype", b"bdist_wheel"),
 ]  # fmt: skip
 _DISPOSITIONS = [
     b'Content-Disposition: form-data; name="%s"',
     b'Content-Disposition: form-data; name="%s"; filename="tiny-1.0.tar.gz"',
+    b'Content-Disposition: form-data; name="%s"; filename="Tiny-1.0.tar.gz"',
+    b'Content-Disposition: form-data; name="%s"; filename="tiny2-1.0-py3-none-any.whl"',
     b"Content-Disposition: attachment",
     b'Content-Disposition: form-data; name="%s',
     b"",

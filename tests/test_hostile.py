@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 
 import understudy.tls
@@ -126,6 +127,39 @@ def test_a_slow_reader_is_aborted_after_send_timeout(sockets: list[socket.socket
     assert recorded.target == "/big"
     assert recorded.error is not None
     assert "send_timeout" in recorded.error
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+def test_slow_readers_of_a_canned_body_do_not_each_hold_a_copy_of_it(
+    sockets: list[socket.socket], tls: bool
+) -> None:
+    # 50 clients ask for a 10 MB canned body and never read: each connection may hold what
+    # its transport buffers (a slice), not the body; the body itself is shared.
+    readers, size = 50, 10 * 1024 * 1024
+    big = Response(200, b"x" * size)
+    process = psutil.Process()
+    with HTTPServer(response=big, tls=tls) as server:
+        before = process.memory_info().rss
+
+        def open_connection(**options: int) -> socket.socket:
+            sock = connect(server, sockets, **options)
+            if tls:
+                context = understudy.tls.client_context()
+                sock = context.wrap_socket(sock, server_hostname="127.0.0.1")
+                sockets.append(sock)
+            return sock
+
+        for _ in range(readers):
+            open_connection(SO_RCVBUF=4096).sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        server.wait_for_requests(readers)
+        # A later request answered means every earlier answer has been handed to its transport.
+        probe = open_connection()
+        probe.sendall(b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert read_all(probe).startswith(b"HTTP/1.1 200 ")
+        grown = process.memory_info().rss - before
+        for sock in sockets:
+            sock.close()
+    assert grown < 100 * 1024 * 1024, f"RSS grew by {grown / 2**20:.0f} MiB"
 
 
 def test_a_slow_reader_over_tls_is_recorded_with_the_connection_s_tls(

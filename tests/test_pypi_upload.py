@@ -15,6 +15,7 @@ import requests
 
 from understudy import ConfigurationError, WaitTimeout
 from understudy.fakes import PyPIServer
+from understudy.fakes._pypi._dists import InvalidDistribution, parse_dist_filename
 
 TIMEOUT = 5.0
 
@@ -25,6 +26,7 @@ def upload(
     *,
     auth: tuple[str, str] | None = ("ada", "s3cret"),
     content: bytes | None = None,
+    filename: str | None = None,
     **fields: Any,
 ) -> requests.Response:
     """POST ``dist`` to the upload API as twine would; ``fields`` override or add form fields."""
@@ -49,7 +51,7 @@ def upload(
     return requests.post(
         server.upload_url,
         data=form,
-        files={"content": (dist.name, data, "application/octet-stream")},
+        files={"content": (filename or dist.name, data, "application/octet-stream")},
         auth=auth,
         timeout=TIMEOUT,
     )
@@ -309,3 +311,132 @@ def test_an_expectation_still_answers_first(pypi: PyPIServer, tiny_dists: list[P
     assert upload(pypi, tiny_dists[0]).status_code == 503
     assert upload(pypi, tiny_dists[0]).status_code == 200
     assert len(pypi.wait_for_uploads(1)) == 1
+
+
+def make_wheel(directory: Path, filename: str, *, name: str, version: str) -> Path:
+    """A minimal wheel named ``filename`` whose METADATA says ``name`` and ``version``."""
+    import zipfile  # noqa: PLC0415 - only these tests build archives by hand
+
+    stem = "-".join(filename.split("-", 2)[:2])
+    path = directory / filename
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            f"{stem}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        )
+        archive.writestr(
+            f"{stem}.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        archive.writestr(f"{stem}.dist-info/RECORD", "")
+    return path
+
+
+def test_an_upload_is_filed_under_its_form_name_whatever_its_metadata_says(
+    pypi: PyPIServer, tmp_path: Path
+) -> None:
+    # warehouse (forklift/legacy.py) takes the name and version from the form, not from the
+    # METADATA file, which it only stores: the file belongs to the form's project.
+    wheel = make_wheel(tmp_path, "demo2-1.0-py3-none-any.whl", name="demo", version="1.0")
+
+    reply = upload(pypi, wheel, name="demo2", version="1.0")
+
+    assert reply.status_code == 200
+    [received] = pypi.wait_for_uploads(1)
+    [file] = pypi.files
+    assert (received.project, file.project) == ("demo2", "demo2")
+    listed = requests.get(f"{pypi.url}/simple/demo2/", timeout=TIMEOUT)
+    assert listed.status_code == 200
+    assert wheel.name in listed.text
+    assert requests.get(f"{pypi.url}/simple/demo/", timeout=TIMEOUT).status_code == 404
+    assert requests.get(f"{pypi.url}/pypi/demo2/json", timeout=TIMEOUT).status_code == 200
+
+
+def test_twine_sends_the_metadata_name_and_a_file_named_for_another_project_gets_400(
+    pypi: PyPIServer, tmp_path: Path
+) -> None:
+    from pypi_tools import twine_upload  # noqa: PLC0415 - PyPI tests only
+
+    wheel = make_wheel(tmp_path, "demo2-1.0-py3-none-any.whl", name="demo", version="1.0")
+
+    done = twine_upload(pypi.upload_url, [wheel], username="ada", password="s3cret")
+
+    assert done.returncode != 0
+    said = " ".join((done.stdout + done.stderr).split())  # (twine wraps its lines)
+    assert "400 Bad Request" in said
+    assert "Start filename for 'demo' with 'demo'." in said
+    assert pypi.files == []
+
+
+@pytest.mark.parametrize(
+    ("filename", "fields", "status", "reason"),
+    [
+        # PEP 503: Demo_2, demo-2 and DEMO.2 are one project; the wheel is named for it.
+        ("demo_2-1.0-py3-none-any.whl", {"name": "Demo_2"}, 200, "OK"),
+        ("demo_2-1.0-py3-none-any.whl", {"name": "DEMO.2"}, 200, "OK"),
+        ("demo_2-1.0-py3-none-any.whl", {"version": "1.0.0"}, 200, "OK"),
+        (
+            "Demo_2-1.0-py3-none-any.whl",
+            {},
+            400,
+            (
+                "Filename 'Demo_2-1.0-py3-none-any.whl' should contain the normalized project "
+                "name 'demo_2', not 'Demo_2'."
+            ),
+        ),
+        ("demo_3-1.0-py3-none-any.whl", {}, 400, "Start filename for 'demo-2' with 'demo_2'."),
+        (
+            "demo_2-1.0-py3-none-any.whl",
+            {"version": "01.1"},
+            400,
+            "Version in filename should be '1.1' not '1.0'.",
+        ),
+        (
+            "demo_2-1.0.tar.gz",
+            {"version": "1.0.0", "filetype": "sdist"},
+            400,
+            "Filename 'demo_2-1.0.tar.gz' is invalid, should be 'demo_2-1.0.0.tar.gz'.",
+        ),
+        (
+            "Demo_2-1.0.tar.gz",
+            {"filetype": "sdist"},
+            400,
+            "Filename 'Demo_2-1.0.tar.gz' is invalid, should be 'demo_2-1.0.tar.gz'.",
+        ),
+    ],
+)
+def test_the_file_name_must_be_the_normalized_project_name_and_form_version(
+    pypi: PyPIServer,
+    tmp_path: Path,
+    filename: str,
+    fields: dict[str, Any],
+    status: int,
+    reason: str,
+) -> None:
+    wheel = make_wheel(tmp_path, "demo_2-1.0-py3-none-any.whl", name="demo-2", version="1.0")
+    form: dict[str, Any] = {"name": "demo-2", "version": "1.0", **fields}
+    if form.get("filetype") == "sdist":
+        form["pyversion"] = "source"
+
+    reply = upload(pypi, wheel, filename=filename, **form)
+
+    assert (reply.status_code, reply.reason[: len(reason)]) == (status, reason)
+    assert len(pypi.files) == (status == 200)
+
+
+def test_a_version_beyond_the_int_digit_limit_gets_400_not_500(
+    pypi: PyPIServer, tiny_dists: list[Path], tmp_path: Path
+) -> None:
+    huge = "1" * 100_000
+    reply = upload(pypi, tiny_dists[0], version=huge)
+
+    assert reply.status_code == 400
+    assert reply.reason.startswith(f"'{'1' * 30}...{'1' * 30}' is an invalid value for Version.")
+
+    assert pypi.files == []
+    # A file name that long is cut off by the form's header limit (and the file system's),
+    # but what reads one must refuse it in words too.
+    with pytest.raises(InvalidDistribution, match="Invalid wheel filename"):
+        parse_dist_filename(f"my_pkg_name-{'1' * 5000}-py3-none-any.whl")
+    with pytest.raises(InvalidDistribution, match="Invalid source distribution filename"):
+        parse_dist_filename(f"my_pkg_name-{'1' * 5000}.tar.gz")

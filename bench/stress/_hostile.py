@@ -17,10 +17,19 @@ import struct
 import time
 from dataclasses import asdict, dataclass, field
 
+import psutil
+
 import understudy
 import understudy.tls
 
-__all__ = ["HostileResult", "OversizeResult", "run_hostile", "run_oversize"]
+__all__ = [
+    "HostileResult",
+    "OversizeResult",
+    "SlowReadersMemory",
+    "run_hostile",
+    "run_oversize",
+    "run_slow_readers_memory",
+]
 
 _TIMEOUT = 10.0
 
@@ -199,6 +208,85 @@ def run_hostile(
             results.append(asyncio.run(coro))
         except Exception as error:
             results.append(HostileResult("?", 0, error=f"{type(error).__name__}: {error}"))
+    return results
+
+
+# -- slow readers of a large canned body: memory ---------------------------------------------
+
+
+@dataclass
+class SlowReadersMemory:
+    """RSS of this process (the server's) before and after ``clients`` connections each ask for
+    a ``body_bytes`` canned body and never read it."""
+
+    name: str
+    clients: int
+    body_bytes: int
+    rss_before: int = 0
+    rss_after: int = 0
+    error: str | None = None
+
+    #: The target: RSS grows by at most this much per slow reader (a copy of the body each
+    #: would be ``body_bytes``).
+    limit_per_client: int = 2 << 20
+
+    @property
+    def met(self) -> bool:
+        grown = self.rss_after - self.rss_before
+        return self.error is None and grown <= self.clients * self.limit_per_client
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "met": self.met}
+
+
+def _slow_readers_memory(clients: int, *, tls: bool) -> SlowReadersMemory:
+    size = 10 * 1024 * 1024
+    result = SlowReadersMemory("HTTPS" if tls else "HTTP", clients, size)
+    big = understudy.Response(200, b"x" * size)
+    process = psutil.Process()
+    opened: list[socket.socket] = []
+
+    def connect(address: tuple[str, int], **options: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        opened.append(sock)
+        for option, value in options.items():
+            sock.setsockopt(socket.SOL_SOCKET, getattr(socket, option), value)
+        sock.settimeout(_TIMEOUT)
+        sock.connect(address)
+        if tls:
+            sock = understudy.tls.client_context().wrap_socket(sock, server_hostname="127.0.0.1")
+            opened.append(sock)
+        return sock
+
+    with understudy.HTTPServer(response=big, tls=tls) as server:
+        try:
+            result.rss_before = process.memory_info().rss
+            for _ in range(clients):
+                connect(server.address, SO_RCVBUF=4096).sendall(
+                    b"GET /big HTTP/1.1\r\nHost: s\r\n\r\n"
+                )
+            server.wait_for_requests(clients, timeout=_TIMEOUT)
+            # Answered in turn: once this is, every slow reader's answer is with its transport.
+            probe = connect(server.address)
+            probe.sendall(b"HEAD / HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n")
+            if not probe.recv(100).startswith(b"HTTP/1.1 200 "):
+                result.error = "the probe was not answered 200"
+            result.rss_after = process.memory_info().rss
+        finally:
+            for sock in opened:
+                sock.close()
+    return result
+
+
+def run_slow_readers_memory(clients: int = 100) -> list[SlowReadersMemory]:
+    results = []
+    for tls in (False, True):
+        try:
+            results.append(_slow_readers_memory(clients, tls=tls))
+        except Exception as error:
+            results.append(
+                SlowReadersMemory("?", clients, 0, error=f"{type(error).__name__}: {error}")
+            )
     return results
 
 

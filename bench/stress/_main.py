@@ -15,7 +15,14 @@ from pathlib import Path
 
 from .._report import Target, ms
 from ._fuzz import FuzzResult, run_fuzz
-from ._hostile import HostileResult, OversizeResult, run_hostile, run_oversize
+from ._hostile import (
+    HostileResult,
+    OversizeResult,
+    SlowReadersMemory,
+    run_hostile,
+    run_oversize,
+    run_slow_readers_memory,
+)
 from ._leaks import KINDS, LeakResult, run_leaks
 from ._load import LoadResult, run_stop_under_load
 from ._processes import ProcessResult, run_processes
@@ -41,6 +48,7 @@ class Plan:
     stop_timeout: float = 1.0
     slowloris: int = 50
     slow_readers: int = 10
+    rss_readers: int = 100  # clients that never read a 10 MB canned body (RSS measured)
     held: int = 5000
     limit: float = 2.0  # header_timeout / send_timeout of the hostile runs
     fuzz_examples: int = 1000
@@ -56,6 +64,7 @@ QUICK = Plan(
     load_rounds=1,
     slowloris=10,
     slow_readers=3,
+    rss_readers=20,
     held=1000,
     fuzz_examples=100,
     atheris_runs=5_000,
@@ -155,6 +164,20 @@ def _hostile_targets(results: list[HostileResult]) -> list[Target]:
     return targets
 
 
+def _memory_targets(results: list[SlowReadersMemory]) -> list[Target]:
+    return [
+        Target(
+            f"hostile: {result.clients} {result.name} clients not reading a 10 MB body",
+            f"RSS +<= {result.limit_per_client >> 20} MiB per client (a copy: 10 MiB each)",
+            result.error
+            or f"RSS {result.rss_before / 2**20:.0f} -> {result.rss_after / 2**20:.0f} MiB "
+            f"(+{(result.rss_after - result.rss_before) / 2**20:.0f})",
+            result.met,
+        )
+        for result in results
+    ]
+
+
 def _oversize_targets(results: list[OversizeResult]) -> list[Target]:
     return [
         Target(
@@ -251,10 +274,12 @@ def main(argv: list[str] | None = None) -> int:
             held=plan.held,
             limit=plan.limit,
         )
+        memory = run_slow_readers_memory(plan.rss_readers)
         oversize = run_oversize()
         raw["hostile"] = [result.as_dict() for result in hostile]
+        raw["slow_readers_memory"] = [result.as_dict() for result in memory]
         raw["oversize"] = [result.as_dict() for result in oversize]
-        targets += _hostile_targets(hostile) + _oversize_targets(oversize)
+        targets += _hostile_targets(hostile) + _memory_targets(memory) + _oversize_targets(oversize)
     if "fuzz" in sections:
         note("fuzzing")
         fuzz = run_fuzz(plan.fuzz_examples, plan.atheris_runs, plan.fuzz_timeout)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from .._tls import TLSInfo, close_transport, tls_info
-from ._exchange import Exchange
+from ._exchange import LARGE_WRITE, Exchange
 from ._models import Request, field_pairs
 
 if TYPE_CHECKING:
@@ -219,6 +219,12 @@ class HTTPConnection(asyncio.Protocol):
         self.reading_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._out: list[bytes] = []
+        #: The transport asked for no more bytes (pause_writing) and has not asked again.
+        self.write_paused = False
+        #: What flush holds back of large writes until the transport has room (see flush).
+        self.backlog: deque[bytes | memoryview] | None = None
+        #: close() was called with a backlog: the transport closes once it is handed over.
+        self.close_when_sent = False
         self.broken = False
         #: The client half-closed its side: answer what it sent, then close.
         self.peer_closed = False
@@ -268,6 +274,7 @@ class HTTPConnection(asyncio.Protocol):
                 exchange.body_listener(None)
                 exchange.body_listener = None
             exchange.notify_done()
+        self.backlog = None
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
         # Let go of what refers back to this connection (its exchanges, the parser's callbacks):
@@ -331,9 +338,13 @@ class HTTPConnection(asyncio.Protocol):
             # The transport closes when this returns: what is queued for this loop iteration
             # (a response just finished) goes to it first, or it would be lost.
             self.flush()
+            if self.backlog is not None and self.tls is None:
+                self.close_when_sent = True  # (the rest of a large body first, then close)
+                return True
         return stays_open
 
     def pause_writing(self) -> None:
+        self.write_paused = True
         if self._writable is None or self._writable.done():
             self._writable = self.loop.create_future()
         send_timeout = self.server.send_timeout
@@ -342,7 +353,12 @@ class HTTPConnection(asyncio.Protocol):
             self._arm(self.send_deadline)
 
     def resume_writing(self) -> None:
+        self.write_paused = False
         self.send_deadline = 0.0
+        if self.backlog is not None:
+            self._feed()
+            if self.write_paused:  # (the next slice filled the transport again)
+                return
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
@@ -933,15 +949,77 @@ class HTTPConnection(asyncio.Protocol):
         out.append(data)
 
     def flush(self) -> None:
-        """Hand what was queued by :meth:`write` to the transport."""
+        """Hand what was queued by :meth:`write` to the transport.
+
+        A piece larger than ``LARGE_WRITE`` (a large body: canned, a file, a big chunk) is not
+        handed over whole: asyncio's transports copy what the socket does not take at once into
+        their buffers, so a client that does not read would keep a copy of the whole body for
+        each connection. It is held back (:attr:`backlog`, with what is written after it) and
+        handed over a slice at a time, each once the transport has drained to its low-water
+        mark (:meth:`resume_writing`): a connection then holds about one slice, whatever the
+        body's size, and the body itself is shared (memoryview slices, no copy).
+        """
         out = self._out
         if not out:
             return
-        data = b"".join(out)  # (one piece is returned as it is)
+        if len(out) == 1 and self.backlog is None and len(out[0]) <= LARGE_WRITE:
+            data = out[0]  # (the usual small response: one piece, one write)
+            out.clear()
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(data)
+            return
+        pieces = out[:]
         out.clear()
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(data)
+        if transport is None or transport.is_closing():
+            return
+        if self.backlog is None:
+            if sum(map(len, pieces)) <= LARGE_WRITE:
+                transport.write(b"".join(pieces))
+                return
+            self.backlog = deque()
+        self.backlog.extend(pieces)
+        if not self.write_paused:
+            self._feed()
+
+    def hand_over(self) -> None:
+        """On stop: hand the transport all that is held back, which stop then closes.
+
+        (stop() delivers what is being sent to clients still reading, within its timeout, and
+        closes the transports itself; a client that stopped reading is cut off then.)
+        """
+        self.flush()
+        backlog, self.backlog = self.backlog, None
+        self.close_when_sent = False
+        transport = self.transport
+        if backlog is not None and transport is not None and not transport.is_closing():
+            for piece in backlog:
+                transport.write(piece)
+
+    def _feed(self) -> None:
+        """Hand the backlog to the transport, a slice at a time, until it pauses or is empty."""
+        backlog = self.backlog
+        transport = self.transport
+        if backlog is None:
+            return
+        while backlog and not self.write_paused:
+            if transport is None or transport.is_closing():
+                backlog.clear()
+                break
+            piece = backlog[0]
+            if len(piece) > LARGE_WRITE:
+                view = memoryview(piece)
+                backlog[0] = view[LARGE_WRITE:]
+                piece = view[:LARGE_WRITE]
+            else:
+                backlog.popleft()
+            transport.write(piece)
+        if not backlog:
+            self.backlog = None
+            if self.close_when_sent:
+                self.close_when_sent = False
+                self.close()
 
     async def drain(self) -> None:
         self.flush()
@@ -958,12 +1036,16 @@ class HTTPConnection(asyncio.Protocol):
     def close(self) -> None:
         self.closing = True
         self.flush()
+        if self.backlog is not None:
+            self.close_when_sent = True  # (closed by _feed once the backlog is handed over)
+            return
         if self.transport is not None:
             close_transport(self.transport)  # (TLS: once, and the TCP transport with it)
 
     def abort(self) -> None:
         self.closing = True
         self._out.clear()
+        self.backlog = None
         if self.transport is not None:
             self.transport.abort()
 

@@ -31,7 +31,13 @@ AnsweredBy = tuple[str, str]
 if TYPE_CHECKING:
     from ._connection import HTTPConnection, _Refused
 
-__all__ = ["Exchange", "http_date"]
+__all__ = ["LARGE_WRITE", "Exchange", "http_date"]
+
+#: Bytes beyond which a body is written apart from its head, never copied into one piece with
+#: it, and handed to the transport in slices of this size as the client reads (see
+#: HTTPConnection.flush): a body a client does not read then costs its connection one slice,
+#: and a canned body stays one object however many clients are slow to read it.
+LARGE_WRITE = 256 * 1024
 
 _date_cache: tuple[int, str] = (0, "")
 _time = time.time
@@ -225,7 +231,8 @@ class Exchange:
                 fields = tuple(response.headers)
                 self.start_memoized(response.status, response.reason, fields, len(body))
                 head = b"".join(conn._out)  # (kept to record the answers the wire is sent as)
-                self.write(body)
+                if len(body) <= LARGE_WRITE:
+                    self.write(body)  # (a large body is written apart, below: not copied)
                 wire = b"".join(conn._out)
             finally:
                 conn._out = out
@@ -242,6 +249,8 @@ class Exchange:
             if self.conn.transport is not None:
                 self.record_answer(head)
         self.conn.write(wire)
+        if len(body) > LARGE_WRITE:
+            self.write(body)
         self.end()
 
     def start(
@@ -334,7 +343,8 @@ class Exchange:
             return
         head = memoized[2]
         if body:
-            if self.remaining == len(body):  # (-1 unless framed by this Content-Length)
+            # (remaining is -1 unless framed by this Content-Length; a large body goes apart)
+            if self.remaining == len(body) <= LARGE_WRITE:
                 # The usual small response: one piece to write, and (end) nothing left to frame.
                 self.remaining = 0
                 conn.write(head + body)

@@ -786,6 +786,8 @@ class HTTPServer(Server):
         if self.connections:
             # What is being sent goes out to clients reading it (TLS: then close_notify; the
             # client's is not awaited, RFC 8446 §6.1); nothing is sent after stop() returns.
+            for conn in list(self.connections):
+                conn.hand_over()  # (what a large body's connection still holds back)
             await finish_connections(self._open_transports, deadline)
         host = self._host_of_behaviour
         if isinstance(host, ASGIHost):

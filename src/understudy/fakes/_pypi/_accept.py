@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..._http._fields import Query
 from ..._http._models import Request, Response
@@ -86,11 +86,12 @@ def _accept_upload(server: PyPIServer, request: Request) -> PyPIUpload | None:
     filename, content = form.files["content"]
     project, version = fields["name"], fields["version"]
     try:
-        Version(version)
-    except InvalidVersion:
+        form_version = Version(version)
+    except ValueError:  # InvalidVersion, or more digits than int() takes
+        shown = f"{version[:30]}...{version[-30:]}" if len(version) > 60 else version
         raise UploadRefused(
             400,
-            f"{version!r} is an invalid value for Version. Error: Must start and end with "
+            f"{shown!r} is an invalid value for Version. Error: Must start and end with "
             "a letter or numeral and contain only ascii numeric and '.', '_' and '-'. See "
             "https://packaging.python.org/specifications/core-metadata for more information.",
         ) from None
@@ -98,13 +99,7 @@ def _accept_upload(server: PyPIServer, request: Request) -> PyPIUpload | None:
         parsed = parse_dist_filename(filename)
     except InvalidDistribution as error:
         raise UploadRefused(400, str(error)) from None
-    if parsed.project != normalize(project):
-        prefix = normalize(project).replace("-", "_")
-        raise UploadRefused(400, f"Start filename for {project!r} with {prefix!r}.")
-    if not same_version(parsed.version, version):
-        raise UploadRefused(
-            400, f"Version in filename should be {version!r} not {parsed.version!r}."
-        )
+    _check_filename(filename, parsed, project, form_version)
     if fields["filetype"] != parsed.packagetype:
         raise UploadRefused(400, "Invalid distribution file.")
     digests = digests_of(content)
@@ -122,7 +117,7 @@ def _accept_upload(server: PyPIServer, request: Request) -> PyPIUpload | None:
         filename,
         content,
         parsed,
-        project=project,
+        project=_spelling(str(fields.get("name") or ""), project),
         metadata=metadata,
         uploader=uploader,
         fallback=fields,
@@ -142,7 +137,7 @@ def _accept_upload(server: PyPIServer, request: Request) -> PyPIUpload | None:
         server._store(filename, content, None)
     return PyPIUpload(
         filename=filename,
-        project=project,
+        project=_spelling(str(fields.get("name") or ""), project),
         version=version,
         filetype=fields["filetype"],
         pyversion=fields.get("pyversion", ""),
@@ -153,6 +148,43 @@ def _accept_upload(server: PyPIServer, request: Request) -> PyPIUpload | None:
         metadata=dict(file.fields),
         request=request,
     )
+
+
+def _check_filename(filename: str, parsed: DistName, project: str, version: Version) -> None:
+    """The file name must be the project's, normalised, and carry the form's version.
+
+    As warehouse ``forklift/legacy.py`` checks it: the name in the file name and the form's
+    ``name`` must be one project (PEP 503 normalisation: ``Demo_2`` is ``demo-2``); a wheel's
+    must then be written normalised (``demo_2``, the binary distribution format spec), with the
+    form's version; an sdist's whole name must be ``demo_2-1.0.tar.gz`` (PEP 625). The name and
+    version in the METADATA file are not compared: PyPI files an upload under its form's name.
+
+    Raises:
+        UploadRefused: 400, with warehouse's message.
+    """
+    normalized = normalize(project).replace("-", "_")
+    if parsed.project != normalize(project):
+        raise UploadRefused(400, f"Start filename for {project!r} with {normalized!r}.")
+    if parsed.packagetype == "bdist_wheel":
+        written = filename.split("-", 1)[0]
+        if written != normalized:
+            raise UploadRefused(
+                400,
+                f"Filename {filename!r} should contain the normalized project name "
+                f"{normalized!r}, not {written!r}.",
+            )
+        if not same_version(parsed.version, str(version)):
+            raise UploadRefused(
+                400, f"Version in filename should be {str(version)!r} not {parsed.version!r}."
+            )
+    elif filename.endswith(".tar.gz"):
+        expected = f"{normalized}-{version}.tar.gz"
+        if filename != expected:
+            raise UploadRefused(400, f"Filename {filename!r} is invalid, should be {expected!r}.")
+    elif not same_version(parsed.version, str(version)):  # (a .zip sdist: PEP 527's older form)
+        raise UploadRefused(
+            400, f"Version in filename should be {str(version)!r} not {parsed.version!r}."
+        )
 
 
 def preloaded_file(filename: str, content: bytes) -> PyPIFile:
@@ -193,7 +225,7 @@ def make_file(
     )
     return PyPIFile(
         filename=filename,
-        project=str(fields.get("name") or project),
+        project=_spelling(str(fields.get("name") or ""), project),
         version=parsed.version,
         packagetype=packagetype,
         python_version=parsed.python_version,
@@ -206,6 +238,17 @@ def make_file(
         uploader=uploader,
         fields=fields,
     )
+
+
+def _spelling(metadata_name: str, project: str) -> str:
+    """The metadata's spelling of the project's name, unless it names another project.
+
+    PyPI files an upload under its form's ``name`` whatever the METADATA file says (warehouse
+    reads the name and version from the form only).
+    """
+    if metadata_name and normalize(metadata_name) == normalize(project):
+        return metadata_name
+    return project
 
 
 #: Upload form fields that repeat, and their packaging.metadata names.

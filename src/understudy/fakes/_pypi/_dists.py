@@ -24,7 +24,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 __all__ = [
     "DistName",
@@ -77,7 +77,7 @@ def parse_dist_filename(filename: str) -> DistName:
     if filename.endswith(".whl"):
         try:
             name, version, _, tags = parse_wheel_filename(filename)
-        except InvalidWheelFilename as error:
+        except (InvalidWheelFilename, ValueError) as error:  # (ValueError: int digit limit)
             raise InvalidDistribution(f"Invalid wheel filename: {error}") from None
         python = sorted({tag.interpreter for tag in tags})
         return DistName(str(name), str(version), "bdist_wheel", ".".join(python))
@@ -85,7 +85,7 @@ def parse_dist_filename(filename: str) -> DistName:
         stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
         try:
             name, version = parse_sdist_filename(stem + ".tar.gz")
-        except InvalidSdistFilename as error:
+        except (InvalidSdistFilename, ValueError) as error:  # (ValueError: int digit limit)
             raise InvalidDistribution(f"Invalid source distribution filename: {error}") from None
         return DistName(str(name), str(version), "sdist", "source")
     raise InvalidDistribution(
@@ -184,7 +184,7 @@ def version_key(version: str) -> tuple[int, Version | str]:
     """A sort key: versions in PEP 440 order, after the strings that are not versions."""
     try:
         return (1, Version(version))
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or more digits than int() takes
         return (0, version)
 
 
@@ -192,5 +192,5 @@ def same_version(a: str, b: str) -> bool:
     """Whether two versions are equal as versions (``1.0`` is ``1.0.0``)."""
     try:
         return Version(a) == Version(b)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or more digits than int() takes
         return a == b

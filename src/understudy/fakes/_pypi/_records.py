@@ -18,7 +18,8 @@ class PyPIFile:
 
     Attributes:
         filename: the file's name (``my_pkg_name-1.0-py3-none-any.whl``).
-        project: the project name as its metadata spells it (``My_Pkg.Name``).
+        project: the project name as its metadata spells it (``My_Pkg.Name``); an upload whose
+            metadata names another project is filed under the form's ``name``, as PyPI files it.
         version: the version as the file name writes it.
         packagetype: ``"bdist_wheel"`` or ``"sdist"``.
         python_version: the wheel's Python tag (``"py3"``) or ``"source"``.
