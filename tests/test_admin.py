@@ -355,3 +355,59 @@ def test_a_bad_admin_payload_gets_422_and_stays_out_of_the_journal(
     assert admin.requests == []
     admin.check()  # the client's mistake, answered: nothing for the test to raise
     assert requests.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []
+
+
+# -- mappings that would answer wrongly: refused (issue 19, item 14) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "mapping.request: required"),
+        ("{}", "mapping.request: required"),
+        ('{"response": {"status": 200}}', "mapping.request: required"),
+        (
+            '{"request": {"method": "ANY"}, "response": {"fixedDelayMilliseconds": 1e300}}',
+            "fixedDelayMilliseconds: milliseconds from 0 to 3600000 (one hour)",
+        ),
+        (
+            (
+                '{"request": {"method": "ANY"}, "response": {"delayDistribution": '
+                '{"type": "lognormal", "median": 1e308, "sigma": 0.1}}}'
+            ),
+            "delayDistribution.median: a number of milliseconds, 0 or more and at most 3600000",
+        ),
+        (
+            (
+                '{"request": {"method": "ANY"}, "response": {"delayDistribution": '
+                '{"type": "uniform", "lower": 1, "upper": 1e300}}}'
+            ),
+            "delayDistribution.upper: a number of milliseconds, 0 or more and at most 3600000",
+        ),
+        (
+            (
+                '{"request": {"method": "ANY"}, "response": {"chunkedDribbleDelay": '
+                '{"numberOfChunks": 2, "totalDuration": 1e300}}}'
+            ),
+            "chunkedDribbleDelay.totalDuration: a number of milliseconds, 0 or more and at most",
+        ),
+        ('{"request": {"method": "ANY"}, "response": {"jsonBody": NaN}}', "NaN or Infinity"),
+        (
+            '{"request": {"method": "ANY"}, "response": {"jsonBody": {"a": [-Infinity]}}}',
+            "NaN or Infinity",
+        ),
+    ],
+)
+def test_a_mapping_that_would_answer_wrongly_is_refused_with_422(
+    admin: understudy.HTTPServer, body: str, message: str
+) -> None:
+    """As WireMock: a mapping needs a request pattern (``{}`` would answer every request); a
+    delay over an hour is a mistake; JSON has no NaN (RFC 8259 §6), so no body may hold one."""
+    status, answer = _post_raw(admin, "/__admin/mappings", body)
+    assert status == 422
+    assert message in answer["errors"][0]["title"]
+    assert requests.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []
+    # nothing was added that answers: a request is unmatched
+    assert requests.get(admin.url + "/anything", timeout=5).status_code == 404
+    with pytest.raises(understudy.UnexpectedRequest):
+        admin.check()

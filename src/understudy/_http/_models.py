@@ -593,7 +593,8 @@ class Response:
             with a space or colon in it, a field value with a control character in it (CR, LF,
             NUL, DEL...: RFC 9110 §5.5), a reason phrase with a control character or a
             character outside Latin-1 in it (RFC 9112 §4), a Content-Length that is not a
-            number, or a body of another type.
+            number, a ``json`` value holding NaN or Infinity (RFC 8259 §6: JSON has no such
+            number) or a cycle, or a body of another type.
     """
 
     __slots__ = ("_cache", "body", "headers", "reason", "status")
@@ -615,7 +616,13 @@ class Response:
         if json is not MISSING:
             if body != b"":
                 raise ConfigurationError("give a Response either body= or json=, not both")
-            body = _json.dumps(json).encode()
+            try:
+                body = _json.dumps(json, allow_nan=False).encode()
+            except ValueError as error:  # (NaN, Infinity, a cycle)
+                raise ConfigurationError(
+                    f"json= is not JSON ({error}): JSON has no NaN or Infinity (RFC 8259 §6); "
+                    "send null or a string instead"
+                ) from None
             content_type = content_type or "application/json"
         elif isinstance(body, str):
             body = body.encode()
