@@ -448,7 +448,7 @@ def test_the_journal_takes_limit_and_since_as_wiremock_does(admin: understudy.HT
     assert requests.get(journal, params={"limit": "0"}, timeout=5).json()["requests"] == []
     future = requests.get(journal, params={"since": "2999-01-01T00:00:00Z"}, timeout=5).json()
     assert (future["requests"], future["meta"]) == ([], {"total": 3})
-    past = requests.get(journal, params={"since": "2000-01-01 00:00:00", "limit": 2}, timeout=5)
+    past = requests.get(journal, params={"since": "2000-01-01 00:00:00", "limit": "2"}, timeout=5)
     assert [r["request"]["url"] for r in past.json()["requests"]] == ["/three", "/two"]
 
 
@@ -489,3 +489,37 @@ def test_the_journal_shows_cookies_and_merges_fields_differing_in_case(
     assert not {"x-trace", "X-TRACE"} & set(logged["headers"])
     assert logged["headers"]["Cookie"] == ["session=abc; theme=dark", "session=def; broken; =x"]
     assert logged["cookies"] == {"session": ["abc", "def"], "theme": "dark"}
+
+
+# -- near misses ranked by string distance (issue 19, item 19) ---------------------------------
+
+
+def test_near_misses_are_ranked_by_wiremock_distance(admin: understudy.HTTPServer) -> None:
+    """Per field a normalised Levenshtein distance, the URL weighing 10 and the method 3 of
+    18: ``/hellp`` is 10 x 1/6 / 18 from ``/hello`` whatever was added last."""
+    for method, url in (
+        ("GET", "/hello"),
+        ("POST", "/hellp"),
+        ("GET", "/goodbye"),
+        ("GET", "/dyn"),
+    ):
+        requests.post(
+            admin.url + "/__admin/mappings",
+            json={"request": {"method": method, "url": url}, "response": {}},
+            timeout=5,
+        ).raise_for_status()
+    near = requests.post(
+        admin.url + "/__admin/near-misses/request",
+        json={"url": "/hellp", "method": "GET"},
+        timeout=5,
+    ).json()["nearMisses"]
+    assert [
+        (m["stubMapping"]["request"]["method"], m["stubMapping"]["request"]["url"]) for m in near
+    ] == [
+        ("GET", "/hello"),
+        ("POST", "/hellp"),
+        ("GET", "/dyn"),
+    ]
+    distances = [m["matchResult"]["distance"] for m in near]
+    assert distances == pytest.approx([10 * (1 / 6) / 18, 3 / 18, 10 * (5 / 6) / 18])
+    assert near[0]["differences"] == ["url: expected '/hello', got '/hellp'"]

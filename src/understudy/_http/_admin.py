@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .._core.distance import request_distance
 from .._core.wiremock import MappingError, parse_request_pattern
 from .._errors import ConfigurationError
 from ._exchange import Exchange
@@ -342,11 +343,11 @@ def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
         body=body.encode("utf-8", "surrogatepass"),
     )
     scored = []
-    for stub in server._stubs:
+    for position, stub in enumerate(server._stubs):
         found = pattern_differences(stub.request, request)
-        criteria = max(len(stub.request.source), 1)
-        scored.append((min(len(found) / criteria, 1.0), stub, found))
-    scored.sort(key=lambda item: item[0])
+        distance = request_distance(found, stub.request.criteria())
+        scored.append((distance, position, stub, found))
+    scored.sort(key=lambda item: item[:2])
     near = [
         {
             "request": logged,
@@ -354,7 +355,7 @@ def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
             "matchResult": {"distance": distance},
             "differences": [str(difference) for difference in found],
         }
-        for distance, stub, found in scored[:3]
+        for distance, _, stub, found in scored[:3]
     ]
     return {"nearMisses": near}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +72,21 @@ class MappingShape(RequestShape):
             if state != stub.required_state:
                 found.append(
                     Difference(
-                        f"scenario {stub.scenario!r}", repr(stub.required_state), repr(state)
+                        f"scenario {stub.scenario!r}",
+                        repr(stub.required_state),
+                        repr(state),
+                        "scenario",
                     )
                 )
         return found
+
+    def criteria(self) -> Counter[str]:
+        stub = self.stub
+        assert stub is not None
+        counts = stub.request.criteria()
+        if stub.scenario is not None and stub.required_state is not None:
+            counts["scenario"] += 1
+        return counts
 
     def describe(self) -> str:
         stub = self.stub
