@@ -162,11 +162,9 @@ class ValuePattern:
         ``equalTo``, the string distance (``distance.string_distance``, case folded with
         ``caseInsensitive``), as WireMock's; for ``equalToJson``, the string distance between
         both written as canonical JSON; for any other pattern 0.0 or 1.0."""
-        if self.matches(value):
-            return 0.0
         if value is None:
-            return 1.0
-        if self.operator == "equalTo":
+            return 0.0 if self.operator == "absent" else 1.0
+        if self.operator == "equalTo":  # (0.0 when equal: no second comparison)
             wanted = str(self.operand)
             if self.options.get("caseInsensitive"):
                 return string_distance(wanted.casefold(), value.casefold())
@@ -176,10 +174,12 @@ class ValuePattern:
                 received = _json.loads(value)
             except ValueError:
                 return 1.0
+            if self.matches(value):
+                return 0.0
             return string_distance(
                 _json.dumps(self.operand, sort_keys=True), _json.dumps(received, sort_keys=True)
             )
-        return 1.0
+        return 0.0 if self.matches(value) else 1.0
 
     def describe(self) -> str:
         """The pattern as WireMock JSON, for reports: ``{"contains": "abc"}``."""
