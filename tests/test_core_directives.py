@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from understudy._core.coding import CODINGS
 from understudy._core.directives import (
     CONTENT_TYPES,
     GENERATED_FIELDS,
@@ -312,6 +313,8 @@ _NAMES = st.text(st.sampled_from(_TCHAR), min_size=1, max_size=12).filter(
         not in {
             "status",
             "generated-fields",
+            "content-coding",
+            "content-codings",
             "content-length",
             "transfer-encoding",
             "content-range",
@@ -326,13 +329,21 @@ _VALUES = st.text(st.one_of(_VISIBLE, st.sampled_from(" \t")), max_size=30).map(
 )
 _REASONS = st.one_of(st.none(), _VALUES.filter(bool))
 _GENERATED = st.one_of(st.none(), st.frozensets(st.sampled_from(GENERATED_FIELDS)))
+_CODINGS = st.one_of(
+    st.none(),
+    st.tuples(st.just(True), st.sampled_from([(), *((coding,) for coding in CODINGS)])),
+    st.tuples(st.just(False), st.lists(st.sampled_from(CODINGS), unique=True).map(tuple)),
+)
 _DIRECTIVES = st.builds(
     Directives,
     status=st.one_of(st.none(), st.integers(200, 599)),
     reason=_REASONS,
     fields=st.lists(st.tuples(_NAMES, _VALUES), max_size=6).map(tuple),
     generated=_GENERATED,
-).map(lambda d: d if d.status is not None else Directives(None, None, d.fields, d.generated))
+    coding=_CODINGS,
+).map(
+    lambda d: d if d.status is not None else Directives(None, None, d.fields, d.generated, d.coding)
+)
 _OTHER_LINES = st.lists(
     st.text(st.characters(max_codepoint=0xFF, blacklist_characters="\r\n"), max_size=30).filter(
         lambda line: not line.startswith("Header:")
@@ -367,3 +378,45 @@ def test_generated_fields_round_trip(generated: frozenset[str]) -> None:
     assert parse_generated_fields(rendered) == generated
     assert parse_generated_fields(rendered.lower()) == generated
     assert parse_generated_fields(rendered.upper().replace(", ", " ,\t")) == generated
+
+
+# -- content-coding pseudo-fields ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "coding"),
+    [
+        (b"Content-Coding: gzip\n", (True, ("gzip",))),
+        (b"content-coding: BR\n", (True, ("br",))),
+        (b"Content-Coding: identity\n", (True, ())),
+        (b"Content-Codings: br, gzip\n", (False, ("br", "gzip"))),
+        (b"Content-Codings: none\n", (False, ())),
+    ],
+)
+def test_content_coding_pseudo_fields_are_read_and_never_sent(
+    data: bytes, coding: tuple[bool, tuple[str, ...]]
+) -> None:
+    parsed = parse_sidecar(data)
+    assert (parsed.coding, parsed.fields) == (coding, ())
+    assert parse_in_file(b"Header: " + data).coding == coding
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"Content-Coding: gzip, br\n", "line 1: Content-Coding takes one coding, always"),
+        (b"Content-Codings: lzma\n", "'lzma' is not a content coding"),
+        (b"Content-Codings: gzip\nContent-Coding: br\n", "line 2: .* given twice"),
+        (b"Content-Codings:\n", "is empty"),
+    ],
+)
+def test_bad_content_coding_pseudo_fields(data: bytes, message: str) -> None:
+    with pytest.raises(DirectiveError, match=message):
+        parse_sidecar(data)
+
+
+def test_a_later_source_chooses_the_coding() -> None:
+    directory = parse_sidecar(b"Content-Codings: gzip\n")
+    in_file = parse_in_file(b"Header: Content-Coding: identity\n")
+    assert merge(directory, in_file).coding == (True, ())
+    assert merge(directory, Directives()).coding == (False, ("gzip",))

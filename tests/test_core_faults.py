@@ -32,6 +32,7 @@ PLANS: dict[Fault, tuple[bytes, Ending]] = {
     Fault.MALFORMED_CHUNK: (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n", Ending.CLOSE),
     Fault.TRUNCATED_BODY: (b"HTTP/1.1 200 OK\r\nContent-Length: ", Ending.CLOSE),
     Fault.STALL: (b"HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n", Ending.STALL),
+    Fault.MALFORMED_CONTENT_CODING: (b"HTTP/1.1 200 OK\r\nContent-Type: ", Ending.CLOSE),
 }
 
 
@@ -86,6 +87,7 @@ def test_random_data_is_seeded_and_never_looks_like_http(seed: int) -> None:
 HEAD_PLANS = {
     Fault.TRUNCATED_BODY: Ending.CLOSE,
     Fault.MALFORMED_CHUNK: Ending.CLOSE,
+    Fault.MALFORMED_CONTENT_CODING: Ending.CLOSE,
     Fault.STALL: Ending.STALL,
 }
 

@@ -846,7 +846,10 @@ def test_a_malformed_directive_gets_500_and_is_raised_by_check(site: Site) -> No
         ),
         (
             {"listing": True},
-            "'listing': it takes generated_fields=, in_file_headers=, index=, prefix=, root=",
+            (
+                "'listing': it takes content_coding=, content_codings=, generated_fields=, "
+                "in_file_headers=, index=, prefix=, root="
+            ),
         ),
         ({"in_file_headers": "yes"}, "in_file_headers must be True or False"),
         ({"index": "a/index.html"}, "index must be a file name"),

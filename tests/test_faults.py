@@ -69,6 +69,7 @@ CLIENT_ERRORS: dict[Fault, tuple[type[Exception], type[Exception]]] = {
     Fault.MALFORMED_STATUS_LINE: (requests.ConnectionError, httpx.RemoteProtocolError),
     Fault.MALFORMED_CHUNK: (requests.exceptions.ChunkedEncodingError, httpx.RemoteProtocolError),
     Fault.TRUNCATED_BODY: (requests.exceptions.ChunkedEncodingError, httpx.RemoteProtocolError),
+    Fault.MALFORMED_CONTENT_CODING: (requests.exceptions.ContentDecodingError, httpx.DecodingError),
 }
 
 
@@ -144,7 +145,7 @@ def test_random_data_comes_from_the_servers_random() -> None:
 # -- faults of the body, on HEAD -------------------------------------------------------------
 
 #: The faults that break a response's body, which a HEAD response does not have.
-BODY_FAULTS = [Fault.TRUNCATED_BODY, Fault.MALFORMED_CHUNK]
+BODY_FAULTS = [Fault.TRUNCATED_BODY, Fault.MALFORMED_CHUNK, Fault.MALFORMED_CONTENT_CODING]
 
 
 def raw_head(server: HTTPServer) -> socket.socket:

@@ -6,6 +6,7 @@ or recorded with a reason.
 - JSON payloads to the WireMock admin API (deep nesting, lone surrogates, control characters
   in reason phrases and fields, catastrophic and RE2-refused regexes), over a real socket;
 - directory path resolution (``_core/paths.py``), header directives (``_core/directives.py``),
+  Accept-Encoding negotiation (``_core/coding.py``),
   syslog framing and parsing (``_core/syslog.py``), log-record frames (``_core/logframes.py``).
 
 ``make test`` runs a few examples of each; ``make stress`` runs this same file with
@@ -28,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from understudy import ConfigurationError, HTTPServer, Request, Response, UnexpectedRequest
+from understudy._core.coding import CODINGS, negotiate
 from understudy._core.directives import DirectiveError, Directives, parse_in_file, parse_sidecar
 from understudy._core.framing import encode_head
 from understudy._core.logframes import BadFrame, LogFrameDecoder, decode_datagram
@@ -50,16 +52,20 @@ HANG = 5.0
 
 _TOKENS = [
     b"GET", b"HEAD", b"POST", b"PUT", b"CONNECT", b"OPTIONS", b"get", b"G\x00T", b"",
+    b"FOO", b"X-CUSTOM", b"M-SEARCH", b"PROPFIND", b"G(T", b"G\xc9T", b"~!#",
 ]  # fmt: skip
 _TARGETS = [b"/", b"/a?b=c", b"*", b"http://h/x", b"/%00", b"/a b", b"/\xff", b"//..//", b""]
 _VERSIONS = [b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.", b"HTTP/11", b""]
 _NAMES = [
     b"Host", b"Content-Length", b"Transfer-Encoding", b"Connection", b"Expect", b"Upgrade",
-    b"X-A", b"X A", b"Host ", b"", b"\x7f",
+    b"X-A", b"X A", b"Host ", b"", b"\x7f", b"HTTP2-Settings", b"Accept-Encoding",
 ]  # fmt: skip
 _VALUES = [
     b"t", b"0", b"5", b"-1", b"1, 2", b"chunked", b"chunked, identity", b"close", b"keep-alive",
     b"100-continue", b"websocket", b"a\r\n b", b"\x00", b"\xff", b"999999999999999999999", b"",
+    b"h2c", b"Upgrade", b"Upgrade, HTTP2-Settings", b"a b/c", b"[::1]:80", b"h:80x", b"gzip",
+    b"gzip, deflate, br, zstd", b"br;q=0, *;q=0.5", b"identity;q=0, *;q=0", b"gzip;q=1.0001",
+    b"x-gzip;q=0.", b";q=1, ,", b"\xffgzip",
 ]  # fmt: skip
 _EOLS = [b"\r\n", b"\n", b"\r", b" \r\n"]
 _BODIES = [b"", b"hello", b"0\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n", b"z\r\n", b"5\r\nhel"]
@@ -83,8 +89,26 @@ def _request(draw: st.DrawFn) -> bytes:
     return line + eol + b"".join(f + eol for f in fields) + eol + draw(st.sampled_from(_BODIES))
 
 
+#: Requests that offer an upgrade (ignored: the body is read by its framing), with bodies.
+_upgrade_request = st.tuples(
+    st.sampled_from([b"POST", b"PUT", b"GET", b"FOO"]),
+    st.sampled_from([b"Connection: Upgrade\r\n", b"Connection: keep-alive, Upgrade\r\n"]),
+    st.sampled_from([b"Upgrade: h2c\r\nHTTP2-Settings: AA\r\n", b"Upgrade: websocket\r\n"]),
+    st.sampled_from([b"", b"Expect: 100-continue\r\n", b"Host: a b\r\n"]),
+    st.sampled_from(
+        [
+            b"Content-Length: 5\r\n\r\nhello",
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"Transfer-Encoding: gzip\r\n\r\nhello",
+            b"Content-Length: 9\r\n\r\nhel",
+            b"\r\n",
+        ]
+    ),
+).map(lambda t: t[0] + b" /up HTTP/1.1\r\nHost: t\r\n" + b"".join(t[1:]))
+
 http_input = st.one_of(
     st.lists(_request(), min_size=1, max_size=3).map(b"".join),
+    st.lists(st.one_of(_upgrade_request, _request()), min_size=1, max_size=3).map(b"".join),
     st.binary(max_size=300),
     st.tuples(_request(), st.binary(max_size=40), st.integers(0, 200)).map(
         lambda t: t[0][: t[2]] + t[1] + t[0][t[2] :]
@@ -130,7 +154,8 @@ def test_http_request_bytes_are_answered_or_recorded() -> None:
 
     def handler(request: Request) -> Response:
         handled.append(request)
-        return Response(200, "ok")
+        # (chosen per Accept-Encoding: the fuzzed fields reach the negotiation)
+        return Response(200, "ok", content_codings=CODINGS)
 
     with HTTPServer(handler=handler, header_timeout=HANG, idle_timeout=HANG) as server:
 
@@ -392,7 +417,9 @@ def test_path_resolution_of_any_text_never_raises(target: str, prefix: str) -> N
 _DIRECTIVE_LINES = [
     b"Status: 404", b"Status: 999 x", b"Status:", b"Content-Type: text/plain", b"X-A: b",
     b"X A: b", b": v", b"Status: 200\nStatus: 201", b"\xff\xfe", b"# comment", b"  folded",
-    b"<!-- status: 302 -->", b"<!--", b"-->", b"\x00",
+    b"<!-- status: 302 -->", b"<!--", b"-->", b"\x00", b"Content-Coding: gzip",
+    b"Content-Coding: gzip, br", b"Content-Codings: none", b"Content-Codings: lzma, gzip",
+    b"Content-Coding: identity", b"Content-Codings: gzip\nContent-Coding: br",
 ]  # fmt: skip
 _directive_source = st.one_of(
     st.binary(max_size=300),
@@ -409,6 +436,23 @@ def test_directives_parse_or_raise_directive_error(data: bytes) -> None:
         except DirectiveError as error:
             parsed = error
         assert isinstance(parsed, Directives) or str(parsed)
+
+
+# -- Accept-Encoding negotiation -----------------------------------------------------------
+
+_ACCEPT_PIECES = [
+    "gzip", "x-gzip", "br", "zstd", "deflate", "identity", "*", ";q=0", ";q=1", ";q=0.5",
+    ";q=1.5", ";q=", ";level=9", ",", " ", "\t", "\xff", "GZIP", ";Q=0.001",
+]  # fmt: skip
+_accept_encoding = st.one_of(
+    st.text(max_size=60), st.lists(st.sampled_from(_ACCEPT_PIECES), max_size=12).map("".join)
+)
+
+
+@FUZZ
+@given(_accept_encoding, st.permutations(CODINGS))
+def test_accept_encoding_negotiation_never_raises(value: str, offered: list[str]) -> None:
+    assert negotiate(value, offered) in (*offered, None)
 
 
 # -- syslog framing and parsing --------------------------------------------------------------

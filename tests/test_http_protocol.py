@@ -8,12 +8,16 @@ Byte-exact cases use raw sockets with the small response reader below; the other
 from __future__ import annotations
 
 import http.client
+import pickle
+import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from understudy import HTTPServer, Request, Response, WaitTimeout
 
@@ -547,38 +551,188 @@ async def plain_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"plain"})
 
 
-@pytest.mark.parametrize(
-    "behaviour",
-    [
-        {"response": Response(200, "plain")},
-        {"handler": lambda request: "plain"},
-        {"asgi": plain_app},
-    ],
-    ids=["response", "handler", "asgi"],
-)
-@pytest.mark.parametrize(
-    "request_bytes",
-    [
-        get("/ws", "Connection: Upgrade", "Upgrade: websocket"),
-        get("/ws", "Upgrade: websocket", "connection: keep-alive, UPGRADE"),
-        get("/ws", "Connection: Upgrade", "Upgrade: websocket", version="1.0"),
-        b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n",
-    ],
-    ids=["upgrade", "upgrade-after", "upgrade-1.0", "connect"],
-)
-def test_an_upgrade_request_is_answered_as_plain_http_then_closed(
-    wires: list[Wire], behaviour: dict[str, Any], request_bytes: bytes
+BEHAVIOURS = [
+    {"response": Response(200, "plain")},
+    {"handler": lambda request: "plain"},
+    {"asgi": plain_app},
+]
+
+
+@pytest.mark.parametrize("behaviour", BEHAVIOURS, ids=["response", "handler", "asgi"])
+def test_a_connect_request_is_answered_as_plain_http_then_closed(
+    wires: list[Wire], behaviour: dict[str, Any]
 ) -> None:
-    """What follows the request is in another protocol: the answer says the connection closes
-    (RFC 9112 §9.6), whichever host answers, and however soon."""
+    """What follows a CONNECT head is the client's tunnel, never HTTP: the answer says the
+    connection closes (RFC 9112 §9.6), whichever host answers, and however soon."""
     with HTTPServer(**behaviour) as server:
         wire = Wire(server)
         wires.append(wire)
-        wire.send(request_bytes)
+        wire.send(b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n")
         reply = wire.read_response()
         assert reply.get("connection") == "close"
         assert wire.at_eof()
     assert reply.body == b"plain"
+
+
+@pytest.mark.parametrize("behaviour", BEHAVIOURS, ids=["response", "handler", "asgi"])
+@pytest.mark.parametrize(
+    ("request_bytes", "persists"),
+    [
+        (get("/ws", "Connection: Upgrade", "Upgrade: websocket"), True),
+        (get("/ws", "Upgrade: websocket", "connection: keep-alive, UPGRADE"), True),
+        (get("/ws", "Connection: Upgrade", "Upgrade: websocket", version="1.0"), False),
+        (
+            get("/h2", "Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c", "HTTP2-Settings: AA"),
+            True,
+        ),
+    ],
+    ids=["upgrade", "upgrade-after", "upgrade-1.0", "h2c"],
+)
+def test_an_upgrade_is_ignored_and_the_connection_stays_http_1_1(
+    wires: list[Wire], behaviour: dict[str, Any], request_bytes: bytes, persists: bool
+) -> None:
+    """A server that does not switch ignores Upgrade (RFC 9110 §7.8): the request is answered
+    as any other, and the connection persists as it would without the field."""
+    with HTTPServer(**behaviour) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(request_bytes + get("/next") if persists else request_bytes)
+        first = wire.read_response()
+        assert first.body == b"plain"
+        if persists:
+            assert first.get("connection") is None
+            assert wire.read_response().body == b"plain"
+        else:
+            assert first.get("connection") == "close"
+            assert wire.at_eof()
+        requests = server.wait_for_requests(2 if persists else 1)
+    assert all(request.error is None for request in requests)
+
+
+UPGRADES = {
+    "h2c": ("Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAAQ"),
+    "websocket": ("Connection: Upgrade", "Upgrade: websocket"),
+}
+
+
+def post(target: str, body: bytes, *extra: str, chunked: bool = False) -> bytes:
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+    head = "\r\n".join([f"POST {target} HTTP/1.1", "Host: test", *extra, framing, "", ""])
+    if chunked:
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
+    return head.encode() + body
+
+
+@pytest.mark.parametrize("upgrade", list(UPGRADES), ids=list(UPGRADES))
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("pieces", [False, True], ids=["whole", "byte-by-byte"])
+def test_a_body_offered_an_upgrade_is_read_by_its_framing(
+    wires: list[Wire], upgrade: str, chunked: bool, pieces: bool
+) -> None:
+    """Issue 19 item 15: with Upgrade (Java's HttpClient and curl --http2 send h2c on every
+    cleartext request) the body arrived empty. The body is read as without the field, and
+    the request after it (pipelined) is HTTP/1.1 again."""
+    data = post("/up", b"hello world!", *UPGRADES[upgrade], chunked=chunked)
+    data += post("/after", b"second", *UPGRADES[upgrade], chunked=not chunked) + get("/last")
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        if pieces:
+            for index in range(len(data)):
+                wire.send(data[index : index + 1])
+        else:
+            wire.send(data)
+        replies = [wire.read_response() for _ in range(3)]
+        requests = server.wait_for_requests(3)
+    assert [reply.body for reply in replies] == [
+        b"POST /up 1.1 b'hello world!'",
+        b"POST /after 1.1 b'second'",
+        b"GET /last 1.1 b''",
+    ]
+    assert [request.body for request in requests] == [b"hello world!", b"second", b""]
+    assert [request.error for request in requests] == [None, None, None]
+
+
+@pytest.mark.parametrize("behaviour", BEHAVIOURS[1:], ids=["handler", "asgi"])
+def test_expect_100_continue_with_an_upgrade_field(
+    wires: list[Wire], behaviour: dict[str, Any]
+) -> None:
+    """Issue 19 item 15: a client that waits for 100 Continue (JDK's HttpClient) got the final
+    answer without the body it had not sent yet, then hung."""
+
+    async def body_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    behaviour = {"asgi": body_app} if "asgi" in behaviour else {"handler": lambda r: r.body}
+    head = post("/up", b"", *UPGRADES["h2c"], "Expect: 100-continue")
+    head = head.replace(b"Content-Length: 0", b"Content-Length: 12")
+    with HTTPServer(**behaviour) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(head)
+        interim = wire.read_response()
+        assert interim.status == 100
+        wire.send(b"hello world!")
+        reply = wire.read_response()
+    assert reply.status == 200
+    assert reply.body == b"hello world!"
+
+
+def test_clients_that_send_upgrade_h2c_post_their_bodies() -> None:
+    """http.client and requests with the Upgrade fields Java's HttpClient sends, and curl
+    --http2 (which offers h2c on http://) where curl is installed."""
+    with HTTPServer(handler=lambda request: request.body) as server:
+        fields = {
+            "Connection": "Upgrade, HTTP2-Settings",
+            "Upgrade": "h2c",
+            "HTTP2-Settings": "AAMAAABkAAQCAAAAAAIAAAAA",
+        }
+        connection = http.client.HTTPConnection(*server.address, timeout=TIMEOUT)
+        connection.request("POST", "/a", body=b"from http.client", headers=fields)
+        reply = connection.getresponse()
+        assert (reply.status, reply.read()) == (200, b"from http.client")
+        connection.request("PUT", "/b", body=iter([b"chunked ", b"body"]), headers=fields)
+        reply = connection.getresponse()
+        assert (reply.status, reply.read()) == (200, b"chunked body")
+        connection.close()
+        answer = requests.post(
+            server.url + "/c", data=b"from requests", headers=fields, timeout=TIMEOUT
+        )
+        assert (answer.status_code, answer.content) == (200, b"from requests")
+        expected = [b"from http.client", b"chunked body", b"from requests"]
+        curl = shutil.which("curl")
+        if curl is not None:
+            for extra in ([], ["-H", "Expect: 100-continue"]):
+                done = subprocess.run(
+                    [
+                        curl,
+                        "--silent",
+                        "--show-error",
+                        "--http2",
+                        "--max-time",
+                        "5",
+                        "--data-binary",
+                        "from curl",
+                        *extra,
+                        server.url + "/d",
+                    ],
+                    capture_output=True,
+                    check=True,
+                    timeout=TIMEOUT * 2,
+                )
+                assert done.stdout == b"from curl"
+                expected.append(b"from curl")
+        requests_seen = server.wait_for_requests(len(expected))
+    assert [request.body for request in requests_seen] == expected
+    if curl is not None:
+        assert requests_seen[-1].headers["upgrade"] == "h2c"
 
 
 @pytest.mark.parametrize(
@@ -649,6 +803,151 @@ def test_a_malformed_request_line_gets_400_and_is_recorded(wires: list[Wire]) ->
     assert request.error is not None
     assert "malformed" in request.error
     assert handler.calls == []
+
+
+@pytest.mark.parametrize(
+    "host", ["a b/c", "a/b", "a:b:c", "host:80x", "[::1", "a@b", "caf\xe9.test"]
+)
+def test_an_invalid_host_field_gets_400(wires: list[Wire], host: str) -> None:
+    """Issue 19 item 9: RFC 9112 §3.2, a server MUST answer 400 to a Host field value that is
+    not uri-host [":" port]."""
+    handler = Recorder()
+    with HTTPServer(handler=handler) as server:
+        data = f"GET /h HTTP/1.1\r\nHost: {host}\r\n\r\n".encode("latin-1")
+        reply, request = refused(server, data, wires)
+    assert reply.status == 400
+    assert request.error is not None
+    assert "Host field" in request.error
+    assert (request.method, request.target) == ("GET", "/h")
+    assert handler.calls == []
+
+
+@pytest.mark.parametrize(
+    "host", ["", "example.test", "example.test:8080", "127.0.0.1:1", "[::1]:80", "ex%41mple.test"]
+)
+def test_a_valid_host_field_is_accepted(wires: list[Wire], host: str) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(f"GET /h HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        assert wire.read_response().status == 200
+        [request] = server.wait_for_requests(1)
+    assert request.headers["host"] == host
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD", "DELETE"])
+def test_the_asterisk_form_is_only_for_options(wires: list[Wire], method: str) -> None:
+    """Issue 19 item 9: RFC 9112 §3.2.4, ``*`` is the target of a server-wide OPTIONS only."""
+    handler = Recorder()
+    with HTTPServer(handler=handler) as server:
+        reply, request = refused(server, f"{method} * HTTP/1.1\r\nHost: t\r\n\r\n".encode(), wires)
+    assert reply.status == 400
+    assert request.error is not None
+    assert "OPTIONS" in request.error
+    assert (request.method, request.target) == (method, "*")
+    assert handler.calls == []
+
+
+def test_options_asterisk_is_answered(wires: list[Wire]) -> None:
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert wire.read_response().body == b"OPTIONS * 1.1 b''"
+
+
+UNREGISTERED = [b"FOO", b"X-CUSTOM", b"get", b"M!#$%&'*+-.^_`|~9", b"PROPFIND2"]
+
+
+@pytest.mark.parametrize("pieces", [False, True], ids=["whole", "byte-by-byte"])
+def test_any_token_is_a_method_and_reaches_routing(wires: list[Wire], pieces: bool) -> None:
+    """Issue 19 item 8: llhttp knows a fixed list of methods and refused the others as
+    malformed; RFC 9110 §9.1 makes any token a method (case-sensitive). Pipelined, with
+    bodies, among registered ones."""
+    data = b"".join(
+        method + b" /m/" + str(index).encode() + b" HTTP/1.1\r\nHost: t\r\n"
+        b"Content-Length: 3\r\n\r\nabc" + get("/between")
+        for index, method in enumerate(UNREGISTERED)
+    )
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        if pieces:
+            for index in range(len(data)):
+                wire.send(data[index : index + 1])
+        else:
+            wire.send(data)
+        replies = [wire.read_response() for _ in range(2 * len(UNREGISTERED))]
+        requests_seen = server.wait_for_requests(2 * len(UNREGISTERED))
+    assert [reply.body for reply in replies[::2]] == [
+        method + f" /m/{index} 1.1 b'abc'".encode() for index, method in enumerate(UNREGISTERED)
+    ]
+    assert [request.method for request in requests_seen[::2]] == [
+        method.decode() for method in UNREGISTERED
+    ]
+    assert all(request.error is None for request in requests_seen)
+
+
+def test_an_unregistered_method_from_real_clients_meets_its_expectation() -> None:
+    with HTTPServer() as server:
+        server.expect("PURGE-ALL", "/cache").respond(202, body="purged")
+        server.expect("REPORT", "/r").respond(207, body="report")
+        connection = http.client.HTTPConnection(*server.address, timeout=TIMEOUT)
+        connection.request("PURGE-ALL", "/cache")
+        reply = connection.getresponse()
+        assert (reply.status, reply.read()) == (202, b"purged")
+        connection.close()
+        answer = requests.request("REPORT", server.url + "/r", data=b"x", timeout=TIMEOUT)
+        assert (answer.status_code, answer.text) == (207, "report")
+        requests_seen = server.wait_for_requests(2)
+    assert [request.method for request in requests_seen] == ["PURGE-ALL", "REPORT"]
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "method", "target"),
+    [
+        (b"G@T /x HTTP/1.1\r\nHost: t\r\n\r\n", "G@T /x HTTP/1.1", "", "/x"),
+        (
+            b"GET /\xff\xfe HTTP/1.1\r\nHost: t\r\n\r\n",
+            "GET /\xff\xfe HTTP/1.1",
+            "GET",
+            "/\xff\xfe",
+        ),
+        (b"FOO * HTTP/1.1\r\nHost: t\r\n\r\n", "FOO * HTTP/1.1", "FOO", "*"),
+        (b"FOO /x HTTP/1.1\r\nHost: a b\r\n\r\n", "FOO /x HTTP/1.1", "FOO", "/x"),
+        (b"GET / HTTP/1.1 junk\r\n\r\n", "GET / HTTP/1.1 junk", "GET", "/"),
+        (b"\r\nPOST /p HTTP/1.1\r\nHost: t\r\nX A: b\r\n\r\n", "POST /p HTTP/1.1", "POST", "/p"),
+    ],
+    ids=["method-not-a-token", "non-ascii-target", "asterisk", "bad-host", "junk", "bad-field"],
+)
+@pytest.mark.parametrize("after", [False, True], ids=["first", "pipelined"])
+def test_a_refused_request_is_journaled_with_its_request_line(
+    wires: list[Wire], data: bytes, line: str, method: str, target: str, after: bool
+) -> None:
+    """Issue 19 item 8: refused requests were journaled with an empty method and target;
+    ``request_line`` keeps what was received (Latin-1), and the target is ASCII (RFC 9112 §3.2)
+    or refused."""
+    with HTTPServer(handler=echo) as server:
+        wire = Wire(server)
+        wires.append(wire)
+        wire.send(get("/ok") + data if after else data)
+        if after:
+            assert wire.read_response().status == 200
+        assert wire.read_response().status == 400
+        assert wire.at_eof()
+        journal = server.wait_for_requests(2 if after else 1)
+    refused_request = journal[-1]
+    assert refused_request.error is not None
+    assert (refused_request.request_line, refused_request.method, refused_request.target) == (
+        line,
+        method,
+        target,
+    )
+    if after:
+        assert journal[0].request_line is None
+    assert refused_request.response is not None
+    assert refused_request.response.status_code == 400
+    assert pickle.loads(pickle.dumps(refused_request)).request_line == line
 
 
 def test_a_malformed_header_line_gets_400(wires: list[Wire]) -> None:

@@ -71,12 +71,19 @@ MALFORMED: dict[str, bytes] = {
     # Request line (RFC 9112 §3)
     "control character in the target": b"GET /\x01 HTTP/1.1\r\nHost: t\r\n\r\n",
     "space in the target": b"GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
-    "lower-case method": b"get / HTTP/1.1\r\nHost: t\r\n\r\n",
+    # (a lower-case method is a method, RFC 9110 §9.1: tests/test_http_protocol.py)
+    "method not a token": b"G(T / HTTP/1.1\r\nHost: t\r\n\r\n",
+    "method not ASCII": b"G\xc9T / HTTP/1.1\r\nHost: t\r\n\r\n",
+    "no target": b"FOO HTTP/1.1\r\nHost: t\r\n\r\n",
+    "asterisk form for GET": b"GET * HTTP/1.1\r\nHost: t\r\n\r\n",
     "junk after the version": b"GET / HTTP/1.1 junk\r\nHost: t\r\n\r\n",
     "HTTP/1.2": b"GET / HTTP/1.2\r\nHost: t\r\n\r\n",
     # Host (RFC 9112 §3.2)
     "no Host in HTTP/1.1": b"GET / HTTP/1.1\r\nX: y\r\n\r\n",
     "two Host fields": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "Host with a space and a path": b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n",
+    "Host with userinfo": b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n",
+    "Host with a bad port": b"GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n",
 }
 
 

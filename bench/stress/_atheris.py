@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from understudy._core.coding import CODINGS, negotiate
 from understudy._core.directives import DirectiveError, parse_in_file, parse_sidecar
 from understudy._core.distance import levenshtein, string_distance
 from understudy._core.logframes import LogFrameDecoder, decode_datagram
@@ -28,6 +29,7 @@ def one_input(data: bytes) -> None:
     decoder.close()
     decode_datagram(data, 256)
     resolve_target("/" + data.decode("latin-1"))
+    negotiate(data.decode("latin-1"), CODINGS)
     for parse in (parse_sidecar, parse_in_file):
         try:
             parse(data)

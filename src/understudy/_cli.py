@@ -92,6 +92,7 @@ FLAGS: dict[str, str] = {
     "auth": "--auth",
     "auth_required": "--auth-required",
     "directory": "--dir",
+    "content_codings": "--content-codings",
     "echo": "--echo",
     "generated_fields": "--generated-fields",
     "host": "--host",
@@ -474,6 +475,13 @@ def _http_arguments(parser: argparse.ArgumentParser) -> None:
         "Accept-Ranges",
     )
     parser.add_argument(
+        "--content-codings",
+        metavar="CODINGS",
+        help="with --root: code each file in the first of these content codings (a "
+        "comma-separated list of gzip, deflate, br, zstd) that the request's Accept-Encoding "
+        "accepts (curl --compressed), or not at all",
+    )
+    parser.add_argument(
         "--mappings",
         metavar="DIR",
         help="answer as the WireMock stub mappings in DIR (DIR/mappings/*.json, DIR/__files/)",
@@ -530,6 +538,7 @@ def _http(args: argparse.Namespace) -> Running:
     for flag, value in (
         ("--generated-fields", args.generated_fields != "all"),
         ("--index", args.index),
+        ("--content-codings", args.content_codings),
     ):
         if args.root is None and value:
             raise ConfigurationError(f"{flag} applies to the files of --root: give it too")
@@ -550,6 +559,8 @@ def _http(args: argparse.Namespace) -> Running:
         options: dict[str, Any] = {"generated_fields": args.generated_fields}
         if args.index is not None:
             options["index"] = args.index
+        if args.content_codings is not None:
+            options["content_codings"] = args.content_codings
         server.serve_directory("/", args.root, **options)
     if admin:
         info["admin_url"] = None  # (known once started)

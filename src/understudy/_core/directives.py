@@ -25,7 +25,11 @@ In every source a ``Status`` pseudo-field sets the status code (``Status: 301`` 
 generates for the file when no source declares them (:data:`GENERATED_FIELDS`): ``all`` (what
 the server does unless told otherwise), ``none`` (the file is answered with the fields its
 sources declare and the framing only), or a comma-separated list of those names (``Content-Type,
-Accept-Ranges``). Pseudo-fields are read, never sent; each may be given once per source. A name
+Accept-Ranges``). A ``Content-Coding`` pseudo-field codes the file on the fly whatever the
+request says (``Content-Coding: gzip``; ``identity`` for none), and ``Content-Codings``
+chooses per request by its Accept-Encoding (``Content-Codings: br, gzip``; ``none`` for none);
+see :mod:`understudy._core.coding` for the codings and the rules. A source gives one of the two
+at most. Pseudo-fields are read, never sent; each may be given once per source. A name
 given twice within one source is sent twice (``Set-Cookie``, ``Link``). The framing fields
 ``Content-Length``, ``Transfer-Encoding`` and ``Content-Range`` are computed by the server and
 refused here. Names are HTTP tokens (RFC 9110 §5.1); values
@@ -36,7 +40,8 @@ merged ``Generated-Fields`` selects, all unless told otherwise; Content-Type fro
 table of :func:`content_type_for`), then the suffix mapping, then the sidecar, then
 the in-file directives -- the more specific source wins. A field named in a later source
 replaces every value of that name (compared without case) from the earlier ones; a ``Status``
-in a later source replaces an earlier one, and so does a ``Generated-Fields``.
+in a later source replaces an earlier one, and so does a ``Generated-Fields``, and a
+``Content-Coding`` or ``Content-Codings``.
 """
 
 from __future__ import annotations
@@ -46,16 +51,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .coding import CodingError, check_codings
+
 __all__ = [
     "COMPUTED_FIELDS",
     "CONTENT_TYPES",
     "GENERATED_FIELDS",
+    "CodingChoice",
     "DirectiveError",
     "Directives",
     "content_type_for",
     "directives_from_mapping",
     "for_suffix",
     "merge",
+    "parse_coding",
     "parse_generated_fields",
     "parse_in_file",
     "parse_sidecar",
@@ -139,6 +148,12 @@ class DirectiveError(ValueError):
         self.line = line
 
 
+#: What a source says of the content coding: ``(always, codings)``. ``(True, ("gzip",))``:
+#: always gzip (``Content-Coding: gzip``); ``(False, ("br", "gzip"))``: chosen per request
+#: (``Content-Codings: br, gzip``); ``(True, ())`` or ``(False, ())``: none.
+CodingChoice = tuple[bool, tuple[str, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class Directives:
     """What a source says about a file's response.
@@ -150,12 +165,15 @@ class Directives:
         generated: the names from :data:`GENERATED_FIELDS` the server is to generate when no
             source declares them (``frozenset()``: none), or ``None`` when the source does not
             say (a ``Generated-Fields`` pseudo-field says).
+        coding: the content coding as a :data:`CodingChoice`, or ``None`` when the source does
+            not say (a ``Content-Coding`` or ``Content-Codings`` pseudo-field says).
     """
 
     status: int | None = None
     reason: str | None = None
     fields: tuple[tuple[str, str], ...] = ()
     generated: frozenset[str] | None = None
+    coding: CodingChoice | None = None
 
     def get(self, name: str) -> str | None:
         """The last value of the field ``name`` (compared without case), or ``None``."""
@@ -177,6 +195,7 @@ class _Builder:
         self.reason: str | None = None
         self.fields: list[tuple[str, str]] = []
         self.generated: frozenset[str] | None = None
+        self.coding: CodingChoice | None = None
 
     def add(self, name: str, value: str, line: int) -> None:
         if not _TOKEN.fullmatch(name):
@@ -211,12 +230,55 @@ class _Builder:
                 raise DirectiveError("Generated-Fields is given twice", line)
             self.generated = parse_generated_fields(value, line)
             return
+        if lowered in ("content-coding", "content-codings"):
+            if self.coding is not None:
+                raise DirectiveError(
+                    "Content-Coding or Content-Codings is given twice (give one of them once)",
+                    line,
+                )
+            self.coding = parse_coding(name, value, line)
+            return
         self.fields.append((name, value))
 
     def build(self) -> Directives:
-        if self.status is None and not self.fields and self.generated is None:
+        if (
+            self.status is None
+            and not self.fields
+            and self.generated is None
+            and self.coding is None
+        ):
             return EMPTY
-        return Directives(self.status, self.reason, tuple(self.fields), self.generated)
+        return Directives(self.status, self.reason, tuple(self.fields), self.generated, self.coding)
+
+
+def parse_coding(name: str, value: str, line: int = 0) -> CodingChoice:
+    """The :data:`CodingChoice` of a ``Content-Coding`` or ``Content-Codings`` pseudo-field.
+
+    Args:
+        name: the pseudo-field's name (either, any case).
+        value: ``Content-Coding``: one coding, or ``identity`` for none; ``Content-Codings``: a
+            comma-separated list of codings, or ``none``.
+        line: the line the value was found on, for the error (0: none).
+
+    Raises:
+        DirectiveError: a coding understudy cannot apply (unknown, or its package is not
+            installed: the message names it), several codings in ``Content-Coding``, or a
+            coding listed twice.
+    """
+    always = name.lower() == "content-coding"
+    word = value.strip(_WSP).lower()
+    if word == ("identity" if always else "none"):
+        return (always, ())
+    if always and "," in value:
+        raise DirectiveError(
+            f"Content-Coding takes one coding, always applied; to choose per request among "
+            f"several write Content-Codings: {value}",
+            line,
+        )
+    try:
+        return (always, check_codings(value, name="Content-Coding" if always else name))
+    except CodingError as error:
+        raise DirectiveError(str(error), line) from None
 
 
 def parse_generated_fields(value: str, line: int = 0) -> frozenset[str]:
@@ -361,22 +423,25 @@ def merge(*layers: Directives) -> Directives:
 
     A field named in a later layer replaces every value of that name (compared without case)
     from the earlier ones; the others are kept, in order. The last layer that sets a status
-    gives the status and reason; the last that sets ``generated`` gives it.
+    gives the status and reason; the last that sets ``generated`` (or ``coding``) gives it.
     """
     status: int | None = None
     reason: str | None = None
     generated: frozenset[str] | None = None
+    coding: CodingChoice | None = None
     fields: list[tuple[str, str]] = []
     for layer in layers:
         if layer.status is not None:
             status, reason = layer.status, layer.reason
         if layer.generated is not None:
             generated = layer.generated
+        if layer.coding is not None:
+            coding = layer.coding
         if layer.fields:
             replaced = {name.lower() for name, _ in layer.fields}
             fields = [field for field in fields if field[0].lower() not in replaced]
             fields.extend(layer.fields)
-    return Directives(status, reason, tuple(fields), generated)
+    return Directives(status, reason, tuple(fields), generated, coding)
 
 
 def content_type_for(name: str) -> str | None:
@@ -400,6 +465,12 @@ def _pseudo_fields(directives: Directives) -> list[tuple[str, str]]:
         lines.append(("Status", f"{directives.status}{reason}"))
     if directives.generated is not None:
         lines.append(("Generated-Fields", render_generated_fields(directives.generated)))
+    if directives.coding is not None:
+        always, codings = directives.coding
+        if always:
+            lines.append(("Content-Coding", codings[0] if codings else "identity"))
+        else:
+            lines.append(("Content-Codings", ", ".join(codings) or "none"))
     return lines
 
 

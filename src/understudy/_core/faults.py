@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
+from .coding import malformed_gzip
+
 __all__ = [
     "MAX_DELAY",
     "DelayKind",
@@ -50,8 +52,16 @@ class Fault(enum.Enum):
       (RFC 9112 §8: the client knows the message is incomplete).
     - ``STALL``: the status line and fields are sent, the body never is; the connection stays
       open until the client gives up or the server stops (then the client reads end of stream).
+    - ``MALFORMED_CONTENT_CODING``: a complete, well-framed 200 with ``Content-Encoding:
+      gzip`` (RFC 9110 §8.4.1.3), whatever the request's Accept-Encoding, whose body is not
+      gzip data: a valid gzip header, then a deflate block of the reserved type (RFC 1951
+      §3.2.3), then text; then a close. The framing is right, so only a client that decodes
+      the content fails: requests raises ``ContentDecodingError``, httpx ``DecodingError``,
+      aiohttp ``ClientPayloadError``; urllib and ``http.client`` decode nothing and return the
+      bytes as they came, on which the caller's own ``gzip.decompress`` raises ``zlib.error``.
 
-    On a HEAD request, ``TRUNCATED_BODY``, ``MALFORMED_CHUNK`` and ``STALL`` break the head
+    On a HEAD request, ``TRUNCATED_BODY``, ``MALFORMED_CHUNK``, ``MALFORMED_CONTENT_CODING``
+    and ``STALL`` break the head
     instead of the body. A response to HEAD has no body (RFC 9110 §9.3.2), so a client reads
     the head and is done: a body cut short, malformed or never sent would look like a complete
     response. Instead the status line stops inside the status code (``HTTP/1.1 20``), then the
@@ -73,6 +83,7 @@ class Fault(enum.Enum):
     MALFORMED_CHUNK = "malformed_chunk"
     TRUNCATED_BODY = "truncated_body"
     STALL = "stall"
+    MALFORMED_CONTENT_CODING = "malformed_content_coding"
 
 
 class Ending(enum.Enum):
@@ -97,7 +108,9 @@ _TRUNCATED_SENT = b"understudy: this body is cut short by Fault.TRUNCATED_BODY.\
 #: What a body fault sends to a HEAD request: a status line cut inside the status code.
 _CUT_STATUS_LINE = b"HTTP/1.1 20"
 #: The faults that break a response body, which a HEAD response does not have.
-_BODY_FAULTS = frozenset({Fault.TRUNCATED_BODY, Fault.MALFORMED_CHUNK, Fault.STALL})
+_BODY_FAULTS = frozenset(
+    {Fault.TRUNCATED_BODY, Fault.MALFORMED_CHUNK, Fault.STALL, Fault.MALFORMED_CONTENT_CODING}
+)
 #: Random bytes sent by RANDOM_DATA_THEN_CLOSE: at least, at most.
 _RANDOM_SIZE = (16, 64)
 _STALL_LENGTH = 1024
@@ -111,7 +124,8 @@ def plan_fault(kind: Fault, rng: random.Random, *, method: str = "GET") -> Fault
         rng: draws the bytes of ``RANDOM_DATA_THEN_CLOSE`` (no other kind uses it).
         method: the request's method (case-sensitive, RFC 9110 §9.1). For ``"HEAD"``, whose
             response has no body (RFC 9110 §9.3.2), the faults of the body (``TRUNCATED_BODY``,
-            ``MALFORMED_CHUNK``, ``STALL``) cut the status line short instead (see
+            ``MALFORMED_CHUNK``, ``MALFORMED_CONTENT_CODING``, ``STALL``) cut the status line
+            short instead (see
             :class:`Fault`). Default ``"GET"``.
 
     Returns:
@@ -149,6 +163,13 @@ def plan_fault(kind: Fault, rng: random.Random, *, method: str = "GET") -> Fault
     if kind is Fault.STALL:
         head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % _STALL_LENGTH
         return FaultPlan(head, Ending.STALL)
+    if kind is Fault.MALFORMED_CONTENT_CODING:
+        body = malformed_gzip()
+        head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Encoding: gzip\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        )
+        return FaultPlan(head + body, Ending.CLOSE)
     raise ValueError(f"not a Fault: {kind!r}")
 
 

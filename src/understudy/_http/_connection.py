@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -45,6 +46,27 @@ _UPGRADE = 2
 
 _time = time.time
 
+#: A Host field value: uri-host [ ":" port ] (RFC 9112 §3.2, RFC 3986 §3.2.2): an IP literal in
+#: brackets, or a reg-name / IPv4 address (unreserved, sub-delims, percent-encodings); may be empty.
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[-A-Za-z0-9._~!$&'()*+,;=:]+\]"
+    rb"|(?:[-A-Za-z0-9._~!$&'()*+,;=]+|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
+).fullmatch
+#: A method: a token (RFC 9110 §9.1, §5.6.2).
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+").fullmatch
+#: A method llhttp knows, none of _METHODS, framed as any other request, that stands in for one
+#: it does not know (see HTTPConnection._unregistered_method).
+_STANDIN = b"PROPFIND"
+#: The most bytes kept to find where a refused request began (see HTTPConnection.replay).
+_REPLAY_MAX = 64 * 1024
+#: HTTPConnection.replay when more than _REPLAY_MAX bytes came since it was last emptied.
+_LOST: list[bytes] = [b""]
+
+#: Host field values found valid: a test's requests name the same few hosts, so checking one is
+#: a set lookup (cleared when it grows past _VALID_HOSTS_MAX).
+_VALID_HOSTS: set[bytes] = set()
+_VALID_HOSTS_MAX = 256
+
 
 def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     """``loop.time``, or the function it calls when that is all it does (a call the less)."""
@@ -73,6 +95,77 @@ os.register_at_fork(after_in_child=_UNFLUSHED.clear)
 _NO_PARSER = httptools.HttpRequestParser(object())
 
 
+def _check_host(value: bytes) -> None:
+    """Refuse a Host field value that is not ``uri-host [":" port]`` (RFC 9112 §3.2)."""
+    if _HOST(value) is None:
+        raise _Refused(
+            400,
+            f"malformed request: the Host field {value.decode('latin-1')!r} is not host[:port] "
+            "(RFC 9112 §3.2, RFC 3986 §3.2.2)",
+        )
+    if len(_VALID_HOSTS) >= _VALID_HOSTS_MAX:
+        _VALID_HOSTS.clear()
+    _VALID_HOSTS.add(value)
+
+
+def _framing_head(exchange: Exchange) -> bytes:
+    """A request head that frames a body as ``exchange``'s head did (its framing fields only).
+
+    Fed to a new parser, it makes llhttp read the body that follows as it reads any body (RFC
+    9112 §6.3), with every check of the framing fields; see :meth:`HTTPConnection._upgraded`.
+    """
+    lines = [b"PUT / HTTP/" + exchange.http_version.encode("ascii")]
+    raw = exchange.raw_fields
+    lines.extend(
+        name + b": " + value
+        for name, value in zip(raw[::2], raw[1::2], strict=True)
+        if name.lower() in (b"content-length", b"transfer-encoding")
+    )
+    # (A Connection field takes on_headers_complete's slow branch, which gives the body back.)
+    lines.append(b"Connection: keep-alive" if exchange.keep_alive else b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+class _Begins:
+    """Parser callbacks that count the requests begun."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def on_message_begin(self) -> None:
+        self.count += 1
+
+
+def _message_start(buffer: bytes, number: int) -> int | None:
+    """Where request ``number`` (from 1) that a new parser begins in ``buffer`` starts.
+
+    llhttp says where it stopped only for an upgrade, so the bytes are fed again one at a time
+    to a parser that counts the requests it begins (the error path only). ``None`` if fewer
+    began.
+    """
+    if number <= 0:
+        return None
+    begins = _Begins()
+    parser = httptools.HttpRequestParser(begins)
+    view = memoryview(buffer)
+    for index in range(len(buffer)):
+        try:
+            parser.feed_data(view[index : index + 1])
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            return index if begins.count == number else None
+        if begins.count == number:
+            return index
+    return None
+
+
+def _first_line(message: bytes) -> bytes:
+    """The first line of ``message``, without its line ending (all of it if it has none)."""
+    end = message.find(b"\n")
+    return (message if end < 0 else message[:end]).removesuffix(b"\r")
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to refuse a request with a status code."""
 
@@ -98,6 +191,24 @@ class HTTPConnection(asyncio.Protocol):
         self.header_bytes = 0
         self.hosts = 0  # Host field lines of the request being parsed
         self.connection_field = 0  # what the request has that persistence hangs on (bits above)
+        #: A request offering an upgrade whose body llhttp skipped (see _upgrade_offered).
+        self.upgrading: Exchange | None = None
+        #: The connection switches protocol after the request being parsed (a CONNECT).
+        self.switching = False
+        #: Requests begun on this connection (on_message_begin).
+        self.begun = 0
+        #: What the parser was fed since it was last between requests at the end of a read,
+        #: kept to find where a refused request began (llhttp does not say); empty while
+        #: requests arrive whole; _LOST past _REPLAY_MAX bytes.
+        self.replay: list[bytes] = []
+        self.replay_size = 0
+        #: ``begun`` when the first piece in ``replay`` was fed.
+        self.window_begun = 0
+        #: A read whose bytes are already in ``replay`` another way (fed again, changed).
+        self.replay_skip: bytes | None = None
+        #: The request fed again with _STANDIN in its method's place: (its number in
+        #: ``begun``, its method).
+        self.standin: tuple[int, bytes] | None = None
         self.client: tuple[str, int] | None = None
         #: The client's host and port as a PackedRequest keeps them (``None, None``: no client).
         self.client_fields: tuple[str | None, int | None] = (None, None)
@@ -169,36 +280,35 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
+        begun = self.begun
         self.feeding = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # Upgrades (WebSocket, h2c) are not offered: answer as plain HTTP/1.1, then close
-            # (what follows the request is in another protocol).
-            self.broken = True
-            if self.queue:
-                self.queue[-1].keep_alive = False
-            else:
-                self.close()  # already answered
-        except _Refused as refusal:
-            self._refuse(refusal)
-        except httptools.HttpParserCallbackError as error:
-            cause = error.__context__
-            if isinstance(cause, _Refused):
-                self._refuse(cause)
-            else:
-                self._refuse(_Refused(400, f"malformed request: {error}"))
-        except httptools.HttpParserError as error:
-            self._refuse(_Refused(400, f"malformed request: {error}"))
-        finally:
-            self.feeding = False
+        except (httptools.HttpParserUpgrade, httptools.HttpParserError) as error:
+            stopped: Exception | None = error
+        else:
+            stopped = None
+        if stopped is not None:
+            # (Outside the except clause: a parser fed again there would raise its errors with
+            # the one handled as their context, in place of a callback's _Refused.)
+            try:
+                self._parser_stopped(stopped, data, begun)
+            finally:
+                self.replay_skip = data
+                self.feeding = False
+        self.feeding = False
         deferred = self.deferred
         if deferred is not None:
             self.deferred = None
             if not deferred.dispatched and self.queue and self.queue[0] is deferred:
                 self._activate(deferred)
         parsing = self.parsing
-        if parsing is not None and not self.broken:
+        if parsing is None or self.broken:
+            if self.replay:
+                self.replay = []
+                self.replay_skip = None
+        else:
+            self._keep(data, begun)
             # A request is arriving in pieces: the rest of its header section must come within
             # header_timeout of its first byte, and its body must not stall for idle_timeout.
             # (A request that arrives whole is never timed: nothing is set for it.)
@@ -215,7 +325,7 @@ class HTTPConnection(asyncio.Protocol):
         """
         self.peer_closed = True
         if self.parsing is not None and not self.broken:
-            self._refuse(_Refused(400, "the client closed before the request was complete"))
+            self._refuse(_Refused(400, "the client closed before the request was complete"), b"", 0)
         stays_open = bool(self.queue) and self.tls is None  # TLS cannot stay half-open
         if not stays_open:
             # The transport closes when this returns: what is queued for this loop iteration
@@ -239,6 +349,7 @@ class HTTPConnection(asyncio.Protocol):
     # -- httptools callbacks -----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.begun += 1
         self.parsing = Exchange(self)
         self.url = b""
         self.header_bytes = 0
@@ -261,6 +372,8 @@ class HTTPConnection(asyncio.Protocol):
         if size == 4:
             if name.lower() == b"host":
                 self.hosts += 1
+                if value not in _VALID_HOSTS:
+                    _check_host(value)
         elif size == 14:
             if name.lower() == b"content-length":
                 exchange.content_length = value
@@ -284,7 +397,14 @@ class HTTPConnection(asyncio.Protocol):
         parser = self.parser
         method = parser.get_method()
         exchange.method = _METHODS.get(method) or self._other_method(method)
-        exchange.target = self.url.decode("latin-1")
+        url = self.url
+        exchange.target = url.decode("latin-1")
+        if url == b"*" and exchange.method != "OPTIONS":
+            raise _Refused(
+                400,
+                f"malformed request: the asterisk form (*) is only for OPTIONS, not "
+                f"{exchange.method} (RFC 9112 §3.2.4)",
+            )
         if parser.should_keep_alive() and not self.connection_field:
             # llhttp takes HTTP/0.9, 1.0, 1.1 and 2.0 (others are refused), and of those only
             # 1.1 persists without a Connection field (RFC 9112 §9.3; llhttp also heeds
@@ -293,13 +413,17 @@ class HTTPConnection(asyncio.Protocol):
             if self.hosts != 1:
                 self._check_version_and_host(exchange)
         else:
-            keep_alive = exchange.keep_alive = parser.should_keep_alive()
-            if keep_alive and self.connection_field & _UPGRADE and parser.should_upgrade():
-                # llhttp stops after it (data_received): the answer, which may come before,
-                # must say the connection closes.
-                exchange.keep_alive = False
+            upgrading = self.upgrading
+            if upgrading is not None:
+                # The framing head _upgraded feeds a new parser: its body is upgrading's.
+                self.parsing = upgrading
+                self.upgrading = None
+                return
+            exchange.keep_alive = parser.should_keep_alive()
             exchange.http_version = parser.get_http_version()
             self._check_version_and_host(exchange)
+            if self.connection_field & _UPGRADE and parser.should_upgrade():
+                self._upgrade_offered(exchange)
         length = exchange.content_length
         if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
             raise _Refused(
@@ -317,8 +441,189 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.pause_reading()
             self.reading_paused = True
 
+    def _upgrade_offered(self, exchange: Exchange) -> None:
+        """llhttp will stop after ``exchange``'s head as if another protocol followed: decide.
+
+        llhttp (as httptools drives it) treats a request with ``Upgrade`` and ``Connection:
+        upgrade``, or a CONNECT, as the last HTTP/1.1 on the connection: it skips the body and
+        stops (:exc:`httptools.HttpParserUpgrade`). Whether the connection really switches is
+        :meth:`_switches_protocol`'s decision; if it does not, the body is read by its framing
+        and the connection goes on in HTTP/1.1 (:meth:`_upgraded`).
+        """
+        if self._switches_protocol(exchange):
+            # The answer, which may come before llhttp stops, must say the connection closes.
+            exchange.keep_alive = False
+            self.switching = True
+        elif exchange.content_length is not None or exchange.header(b"transfer-encoding"):
+            # llhttp will end the request without its body: on_message_complete waits, and
+            # _upgraded reads the body with a parser of its own.
+            self.upgrading = exchange
+
+    def _switches_protocol(self, exchange: Exchange) -> bool:
+        """Whether the bytes after ``exchange``'s head belong to another protocol.
+
+        The one point where the connection decides to switch (RFC 9110 §7.8): a request that
+        offers an upgrade (``Upgrade`` listed in ``Connection``) or a CONNECT (RFC 9110 §9.3.6).
+        Today no upgrade is accepted: a server that does not switch ignores ``Upgrade`` (RFC
+        9110 §7.8), so the request is answered as any other, its body read by its framing, and
+        the connection stays HTTP/1.1. CONNECT is not served either, but what follows its head
+        is the client's tunnel, never HTTP: it is answered, then the connection closes. A
+        WebSocket handshake (RFC 6455 §4.2, answered 101) or h2c would return ``True`` here and
+        take the transport over after the response.
+        """
+        return exchange.method == "CONNECT"
+
+    def _parser_stopped(self, stopped: Exception, fed: bytes, begun: int) -> None:
+        """The parser stopped in ``fed`` (a read; ``begun`` requests had begun before it).
+
+        llhttp stops at an upgrade (:meth:`_upgraded`), at a method it does not know
+        (:meth:`_unregistered_method`) and at what is malformed; the first two may go on with a
+        new parser, fed again, which may stop again.
+        """
+        window_fed = fed
+        while True:
+            if isinstance(stopped, httptools.HttpParserUpgrade):
+                again = self._upgraded(fed[stopped.args[0] :])
+            elif isinstance(stopped, httptools.HttpParserInvalidMethodError):
+                again = self._unregistered_method(stopped, window_fed, begun)
+            else:
+                assert isinstance(stopped, httptools.HttpParserError)
+                self._parse_failed(stopped, window_fed, begun)
+                return
+            if again is None:
+                return
+            try:
+                self.parser.feed_data(again)
+            except (httptools.HttpParserUpgrade, httptools.HttpParserError) as error:
+                stopped = error
+            else:
+                return
+            # (_replay_from has put ``again`` in replay, the window of what comes next.)
+            fed, window_fed, begun = again, b"", 0
+
+    def _upgraded(self, rest: bytes) -> bytes | None:
+        """llhttp stopped after a request offering an upgrade; ``rest`` is what followed it.
+
+        Unless the connection switched (CONNECT), a new parser reads on: first the body of the
+        request whose head offered the upgrade, fed as the body of a head made of its framing
+        fields only (on_headers_complete gives that body back to the request), then ``rest`` as
+        HTTP/1.1. Returns what to feed the new parser (``None``: nothing, it switched).
+        """
+        if self.switching:
+            # What follows is another protocol: answer as plain HTTP/1.1, then close.
+            self.broken = True
+            if self.queue:
+                self.queue[-1].keep_alive = False
+            else:
+                self.close()  # already answered
+            return None
+        exchange = self.upgrading
+        self.parser = httptools.HttpRequestParser(self)
+        again = rest if exchange is None else _framing_head(exchange) + rest
+        self._replay_from(again)
+        return again
+
+    def _parse_failed(self, error: httptools.HttpParserError, fed: bytes, begun: int) -> None:
+        """The parser refused the input or a callback refused a request: answer, then close.
+
+        ``fed`` is what the failed read fed the parser (``b""`` if ``replay`` holds it), and
+        ``begun`` the count of requests begun before it.
+        """
+        cause = error.__context__
+        if isinstance(cause, _Refused):
+            self._refuse(cause, fed, begun)
+        else:
+            self._refuse(_Refused(400, f"malformed request: {error}"), fed, begun)
+
+    def _unregistered_method(
+        self, error: httptools.HttpParserError, fed: bytes, begun: int
+    ) -> bytes | None:
+        """llhttp stopped at a method it does not know (it knows a fixed list): read it here.
+
+        Any token is a method (RFC 9110 §9.1, §5.6.2; case-sensitive), and one a host does not
+        implement reaches it all the same (to answer 501 or as a stub says). The request is
+        found in what the parser was fed (:func:`_message_start`), its method checked, and a
+        new parser made, to be fed it again from there with _STANDIN in the method's place (the
+        real one is restored in :meth:`_other_method`): returns those bytes. A method still
+        arriving waits for its end (``None``), as does a refused request.
+        """
+        window = self._window(fed, begun)
+        start = None if window is None else _message_start(*window)
+        if window is None or start is None:
+            self._parse_failed(error, fed, begun)
+            return None
+        message = window[0][start:]
+        method, space, rest = message.partition(b" ")
+        valid = _TOKEN(method) is not None
+        if not space and valid and len(message) <= self.server.max_header_size:
+            # The method may go on in the next read: the parser, stopped, fails so again.
+            self.replay = [message]
+            self.replay_size = len(message)
+            self.window_begun = self.begun - 1
+            return None
+        if not valid:
+            shown = method.decode("latin-1")
+            self._refuse(
+                _Refused(
+                    400,
+                    f"malformed request: the method {shown!r} is not a token: letters, "
+                    "digits and !#$%&'*+-.^_`|~ (RFC 9110 §9.1, §5.6.2)",
+                ),
+                fed,
+                begun,
+            )
+            return None
+        again = _STANDIN + b" " + rest
+        self.standin = (self.begun + 1, method)  # (the next request the new parser begins)
+        self.parser = httptools.HttpRequestParser(self)
+        self._replay_from(again)
+        return again
+
+    def _replay_from(self, fed: bytes) -> None:
+        """A new parser is about to be fed ``fed``: the window of ``replay`` starts there."""
+        self.replay = [fed]
+        self.replay_size = len(fed)
+        self.window_begun = self.begun
+
+    def _keep(self, data: bytes, begun: int) -> None:
+        """A read ended inside a request: keep its bytes in ``replay`` (see _message_start)."""
+        if self.replay_skip is data:
+            self.replay_skip = None
+            return
+        replay = self.replay
+        if replay is _LOST:
+            return
+        if not replay:
+            self.window_begun = begun
+            self.replay_size = 0
+        replay.append(data)
+        self.replay_size += len(data)
+        if self.replay_size > _REPLAY_MAX:
+            self.replay = _LOST
+
+    def _window(self, fed: bytes, begun: int) -> tuple[bytes, int] | None:
+        """The bytes since the parser was last between requests, and how many requests it
+        began in them (``None``: more than _REPLAY_MAX bytes, not kept)."""
+        replay = self.replay
+        if replay is _LOST:
+            return None
+        if replay:
+            return b"".join(replay) + fed, self.begun - self.window_begun
+        return fed, self.begun - begun
+
+    def _received_line(self, fed: bytes, begun: int) -> bytes:
+        """The request line of the request being refused, as received (``b""``: not known)."""
+        window = self._window(fed, begun)
+        if window is None:
+            return b""
+        start = _message_start(*window)
+        return b"" if start is None else _first_line(window[0][start:])
+
     def _other_method(self, method: bytes) -> str:
         """A method not in ``_METHODS``, decoded; CONNECT is noted as a possible upgrade."""
+        standin = self.standin
+        if standin is not None and standin[0] == self.begun:  # (see _unregistered_method)
+            return standin[1].decode("ascii")
         if method == b"CONNECT":
             self.connection_field |= _UPGRADE
         return method.decode("ascii", "replace")
@@ -354,6 +659,8 @@ class HTTPConnection(asyncio.Protocol):
             exchange.body_listener(body)
 
     def on_message_complete(self) -> None:
+        if self.upgrading is not None:
+            return  # llhttp skipped the body of a request offering an upgrade (_upgrade_offered)
         exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         self.parsing = None
         self.waiting = None
@@ -450,23 +757,40 @@ class HTTPConnection(asyncio.Protocol):
                 if self.timer is None:
                     self._arm(deadline)
 
-    def _refuse(self, refusal: _Refused) -> None:
-        """Malformed or over-limit input: record it, answer in turn with its status, close."""
+    def _refuse(self, refusal: _Refused, fed: bytes, begun: int) -> None:
+        """Malformed or over-limit input: record it, answer in turn with its status, close.
+
+        ``fed`` and ``begun`` say where to find the request line (see _parse_failed).
+        """
         self.broken = True
         # What the parser holds of a request line belongs to the request being parsed, if one
         # was begun; otherwise (bytes after a close, garbage) it is the previous request's.
         url = self.url if self.parsing is not None else b""
         exchange = self.parsing or Exchange(self)
+        line = self._received_line(fed, begun) if self.parsing is not None else b""
         self.parsing = None
         exchange.refusal = refusal
         exchange.keep_alive = False
         if not exchange.target:
             exchange.target = url.decode("latin-1")
+        standin = self.standin
+        if standin is not None and standin[0] == self.begun:
+            # (fed again with _STANDIN in its method's place: see _unregistered_method)
+            if line.startswith(_STANDIN):
+                line = standin[1] + line[len(_STANDIN) :]
+            if not exchange.method and url:
+                exchange.method = standin[1].decode("ascii")
         if not exchange.method and url:  # (the method precedes the target: parsed if it came)
             try:
                 exchange.method = self.parser.get_method().decode("ascii", "replace")
             except httptools.HttpParserError:
                 exchange.method = ""
+        parts = line.split(b" ")
+        if len(parts) == 3:  # (a target llhttp refused, such as one not in ASCII)
+            if not exchange.method and _TOKEN(parts[0]):
+                exchange.method = parts[0].decode("ascii")
+            if not exchange.target:
+                exchange.target = parts[1].decode("latin-1")
         refused = exchange.refused = Request(
             method=exchange.method,
             target=exchange.target,
@@ -477,6 +801,7 @@ class HTTPConnection(asyncio.Protocol):
             scheme=self.scheme,
             tls=self.tls,
             error=refusal.reason,
+            request_line=line.decode("latin-1"),
         )
         exchange.number = self.server.record(refused)
         exchange.answered_by = ("refused", refusal.reason)
@@ -552,7 +877,9 @@ class HTTPConnection(asyncio.Protocol):
                     408,
                     f"the header section was not received within header_timeout "
                     f"({server.header_timeout:g} s)",
-                )
+                ),
+                b"",
+                0,
             )
         else:
             self._refuse(
@@ -560,7 +887,9 @@ class HTTPConnection(asyncio.Protocol):
                     408,
                     f"the request body stalled: no bytes for idle_timeout "
                     f"({server.idle_timeout:g} s)",
-                )
+                ),
+                b"",
+                0,
             )
 
     def _send_timed_out(self) -> None:

@@ -42,6 +42,19 @@ What a request gets, in order:
    answered with that status, its fields and its bytes, and preconditions and Range are
    ignored (RFC 9110 §13.2.1).
 
+5. With a content coding (``content_coding=``/``content_codings=``, or the ``Content-Coding``
+   / ``Content-Codings`` pseudo-field of a source of the file), the file is coded on the fly
+   (RFC 9110 §8.4): always in ``content_coding``, or in the one of ``content_codings`` the
+   request's Accept-Encoding prefers (none when it sends none or accepts none; the response
+   then says ``Vary: Accept-Encoding`` either way, and so does its 304). The coded bytes are
+   the representation: Content-Length, a Range and Content-Range count them (RFC 9110 §14.1),
+   and a strong ETag, generated or declared, gets the coding appended (``"abc"`` becomes
+   ``"abc-gzip"``), so each coding has its own tag (§8.8.3) and If-None-Match, If-Match and
+   If-Range compare against that. A file that declares its own Content-Encoding (a ``.gz``
+   given ``{"Content-Encoding": "gzip"}``) is already coded: it is sent as it is. The coded
+   bytes of recent files (up to 8 MiB each) are kept, so a file asked for again is not coded
+   again.
+
 A malformed directive (in-file or sidecar) gets the client a 500 and is raised in the test as a
 :class:`~understudy.ConfigurationError` by ``check()`` and on leaving the ``with`` block.
 """
@@ -55,12 +68,14 @@ import mimetypes
 import os
 import re
 import stat
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING, Literal
 
+from .._core.coding import CodingError, check_codings, encode, negotiate, tag_for_coding, vary_with
 from .._core.directives import (
     GENERATED_FIELDS,
+    CodingChoice,
     DirectiveError,
     Directives,
     content_type_for,
@@ -118,11 +133,20 @@ class DirectoryHost:
             with the ``Generated-Fields`` pseudo-field in any of its sources (``Header:
             Generated-Fields: none``, or ``all``, or a list). Without an ETag and a
             Last-Modified, If-None-Match and If-Modified-Since never match: the full 200.
+        content_coding: code every file in this content coding (``"gzip"``, ``"deflate"``,
+            ``"br"``, ``"zstd"``; see :class:`~understudy.Response`) whatever the request's
+            Accept-Encoding. ``None`` (the default): files are sent as they are.
+        content_codings: code each file in the one of these codings (a sequence, preferred
+            first, or a comma-separated str) that the request's Accept-Encoding prefers (RFC
+            9110 §12.5.3), or not at all when it accepts none. A file overrides either with
+            the ``Content-Coding`` or ``Content-Codings`` pseudo-field (``Header:
+            Content-Codings: none`` in the file).
 
     Raises:
         ConfigurationError: ``root`` is not a directory, an option is unknown or of the wrong
-            type, a ``suffix_headers`` field is malformed, or ``generated_fields`` names a field
-            the server does not generate.
+            type, a ``suffix_headers`` field is malformed, ``generated_fields`` names a field
+            the server does not generate, or a content coding is unknown or its package not
+            installed, or both ``content_coding`` and ``content_codings`` are given.
 
     .. versionadded:: 0.1
     """
@@ -139,6 +163,8 @@ class DirectoryHost:
         suffix_headers: Mapping[str, Mapping[str, str]] | None = None,
         index: str | None = None,
         generated_fields: str | Collection[str] = "all",
+        content_coding: str | None = None,
+        content_codings: str | Sequence[str] | None = None,
     ) -> None:
         try:
             root_path = os.fsdecode(root)
@@ -172,6 +198,7 @@ class DirectoryHost:
         self.suffix_headers = _check_suffix_headers(suffix_headers)
         self.index = index
         self.generated_fields = check_generated_fields(generated_fields)
+        self.coding = check_coding_options(content_coding, content_codings)
 
     def __repr__(self) -> str:
         return f"<DirectoryHost {self.prefix!r} -> {self.root!r}>"
@@ -276,7 +303,9 @@ class DirectoryHost:
         generated = declared.generated
         if generated is None:
             generated = self.generated_fields
-        return respond(request, content, merge(_defaults(name, content, info, generated), declared))
+        coding = declared.coding if declared.coding is not None else self.coding
+        directives = merge(_defaults(name, content, info, generated), declared)
+        return respond(request, content, directives, coding)
 
     def _read_sidecar(self, real: str) -> bytes | None:
         sidecar = self._inside(real + SIDECAR_SUFFIX)
@@ -369,6 +398,35 @@ def _defaults(
     return Directives(fields=tuple(fields))
 
 
+def check_coding_options(content_coding: object, content_codings: object) -> CodingChoice | None:
+    """The ``content_coding=``/``content_codings=`` options as a :data:`CodingChoice`.
+
+    Raises:
+        ConfigurationError: both given, several codings in ``content_coding``, or a coding
+            that is unknown or whose package is not installed (the message names it).
+    """
+    if content_coding is None and content_codings is None:
+        return None
+    if content_coding is not None and content_codings is not None:
+        raise ConfigurationError(
+            "give content_coding= (always that coding) or content_codings= (chosen per request "
+            "by its Accept-Encoding), not both"
+        )
+    if isinstance(content_coding, list | tuple) or (
+        isinstance(content_coding, str) and "," in content_coding
+    ):
+        raise ConfigurationError(
+            f"content_coding= takes one coding, always applied, such as 'gzip'; to choose per "
+            f"request among several write content_codings={content_coding!r}"
+        )
+    try:
+        if content_coding is not None:
+            return (True, check_codings([content_coding], name="content_coding"))
+        return (False, check_codings(content_codings))
+    except CodingError as error:
+        raise ConfigurationError(str(error)) from None
+
+
 def check_generated_fields(value: object) -> frozenset[str]:
     """The ``generated_fields=`` option as the names it selects.
 
@@ -396,15 +454,35 @@ def check_generated_fields(value: object) -> frozenset[str]:
 # -- the pure part: from the request, the content and the directives to a response ------------
 
 
-def respond(request: Request, content: bytes, directives: Directives) -> Response:
-    """The response to a GET or HEAD of a file with these bytes and merged directives."""
+def respond(
+    request: Request, content: bytes, directives: Directives, coding: CodingChoice | None = None
+) -> Response:
+    """The response to a GET or HEAD of a file with these bytes and merged directives, coded
+    as ``coding`` says (``None``: not coded; see the module's description)."""
     fields = list(directives.fields)
     is_head = request.method == "HEAD"
     status = directives.status or 200
+    etag = directives.get("ETag")
+    coded_as = None
+    if coding is not None and coding[1] and directives.get("Content-Encoding") is None:
+        always, codings = coding
+        if always:
+            coded_as = codings[0]
+        else:
+            accept = request.headers.get("accept-encoding")
+            coded_as = negotiate(accept, codings)
+            fields = vary_with(fields, "Accept-Encoding")
+        if coded_as is not None and status not in (204, 304):
+            fields = [
+                (name, tag_for_coding(value, coded_as) if name.lower() == "etag" else value)
+                for name, value in fields
+            ]
+            fields.append(("Content-Encoding", coded_as))
+            etag = tag_for_coding(etag, coded_as) if etag is not None else None
+            content = _coded(coded_as, content)
     if status != 200:
         return _whole(status, directives.reason, fields, content, head=is_head)
     headers = request.headers
-    etag = directives.get("ETag")
     last_modified = directives.get("Last-Modified")
     failed = evaluate_preconditions(request.method, headers, etag, last_modified)
     if failed == 304:
@@ -432,6 +510,23 @@ def respond(request: Request, content: bytes, directives: Directives) -> Respons
     fields.append(("Content-Range", f"bytes {first}-{last}/{len(content)}"))
     fields.append(("Content-Length", str(len(part))))
     return Response(206, part, headers=fields)
+
+
+#: Files up to this size have their coded bytes kept (by coding and content) for the next
+#: request; larger ones are coded per request.
+_CODED_KEPT_SIZE = 8 * 1024 * 1024
+
+
+@functools.lru_cache(maxsize=16)
+def _coded_kept(coding: str, content: bytes) -> bytes:
+    return encode(coding, content)
+
+
+def _coded(coding: str, content: bytes) -> bytes:
+    """``content`` coded, from the recently coded files when it is one of them."""
+    if len(content) <= _CODED_KEPT_SIZE:
+        return _coded_kept(coding, content)
+    return encode(coding, content)
 
 
 def _whole(

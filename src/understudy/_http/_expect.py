@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -218,8 +218,14 @@ class Expectation:
         content_type: str | None = None,
         delay: float | Delay | None = None,
         dribble: Dribble | None = None,
+        content_coding: str | None = None,
+        content_codings: str | Sequence[str] | None = None,
     ) -> Self:
         """Answer with a fixed response (see :class:`~understudy.Response` for the arguments).
+
+        ``content_coding="gzip"`` sends the body gzip-coded whatever the request says;
+        ``content_codings=("br", "gzip")`` in the coding its Accept-Encoding prefers, or as it
+        is when it accepts none (see :class:`~understudy.Response`).
 
         Args:
             delay: seconds to wait before answering (float), or a :class:`~understudy.Delay`
@@ -231,7 +237,15 @@ class Expectation:
             ConfigurationError: as :class:`~understudy.Response` does, a negative delay, or a
                 ``dribble`` that is not a :class:`~understudy.Dribble` or with a streamed body.
         """
-        response = Response(status, body, headers=headers, json=json, content_type=content_type)
+        response = Response(
+            status,
+            body,
+            headers=headers,
+            json=json,
+            content_type=content_type,
+            content_coding=content_coding,
+            content_codings=content_codings,
+        )
         host: Host = CannedHost(response)
         if dribble is not None:
             if not isinstance(dribble, Dribble):

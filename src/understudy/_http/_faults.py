@@ -139,7 +139,7 @@ class DribbleHost:
         self.dribble = dribble
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        response = self.response
+        response = self.response._for_request(exchange.raw_fields)
         body = response.body
         assert isinstance(body, bytes)
         schedule = self.dribble.schedule(body)

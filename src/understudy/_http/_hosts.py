@@ -86,7 +86,7 @@ class CannedHost:
             )
 
     def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        send_response(server, exchange, self.response)
+        send_response(server, exchange, self.response._for_request(exchange.raw_fields))
 
 
 class HandlerHost:
@@ -159,7 +159,7 @@ class HandlerHost:
                 error = bad_return
                 server.record_error(error)
             else:
-                send_response(server, exchange, response)
+                send_response(server, exchange, response._for_request(exchange.raw_fields))
                 return
         exchange.send_error(
             500, f"understudy: the handler raised {type(error).__name__} (see check())"

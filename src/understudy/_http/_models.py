@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json as _json
 import re
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from .._core.coding import (
+    CodingError,
+    check_codings,
+    compressor,
+    encode,
+    negotiate,
+    tag_for_coding,
+    vary_with,
+)
 from .._core.faults import Fault
 from .._core.framing import field_value_problem, parse_digits, reason_phrase, reason_problem
 from .._core.matching import MISSING
@@ -73,6 +82,7 @@ class _RequestFields:
         "http_version",
         "method",
         "received_at",
+        "request_line",
         "scheme",
         "target",
         "tls",
@@ -86,6 +96,7 @@ class _RequestFields:
     received_at: float
     scheme: str
     error: str | None
+    request_line: str | None
     tls: TLSInfo | None
     _headers: Headers | None
     #: The field lines as received, flat: name, value, name, value... (as PackedRequest).
@@ -264,6 +275,14 @@ class Request(_RequestFields):
         error (str | None): ``None`` for a well-formed request; for a malformed or refused one,
             why it was refused (the client got a 4xx). Fields that could not be parsed are
             empty.
+        request_line (str | None): for a refused request, its request line as received (RFC
+            9112 §3), without the line ending, decoded as Latin-1 (so every byte is kept, one
+            character each: byte 0xFF becomes ``"ÿ"``); ``""`` when no byte of it arrived or
+            it could not be told apart from what came before it on the connection (more than
+            64 KiB since the connection was last between requests). ``None`` for a well-formed
+            request, whose ``method``, ``target`` and ``http_version`` say the same. The
+            ``target`` of a refused request whose target is not ASCII (RFC 9112 §3.2) is
+            likewise decoded as Latin-1.
         tls (TLSInfo | None): what the TLS connection agreed on (version, cipher, ALPN
             protocol, the client certificate's subject) as a :class:`~understudy.TLSInfo`;
             ``None`` over plain HTTP.
@@ -290,6 +309,7 @@ class Request(_RequestFields):
         error: str | None = None,
         tls: TLSInfo | None = None,
         response: ResponseRecord | None = None,
+        request_line: str | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "method", method)
@@ -300,6 +320,7 @@ class Request(_RequestFields):
         set_(self, "received_at", received_at)
         set_(self, "scheme", scheme)
         set_(self, "error", error)
+        set_(self, "request_line", request_line)
         set_(self, "tls", tls)
         set_(self, "_query", None)
         set_(self, "_answer", response)
@@ -470,6 +491,7 @@ class Request(_RequestFields):
                 self.error,
                 self.tls,
                 self.response,
+                self.request_line,
             ),
         )
 
@@ -491,6 +513,7 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
     error: str | None,
     tls: TLSInfo | None,
     response: ResponseRecord | None = None,
+    request_line: str | None = None,
 ) -> Request:
     return Request(
         method=method,
@@ -504,6 +527,7 @@ def _unpickle_request(  # noqa: PLR0917 - the order __reduce__ gives
         error=error,
         tls=tls,
         response=response,
+        request_line=request_line,
     )
 
 
@@ -568,6 +592,7 @@ def unpack_request(entry: Request | PackedRequest, tls_info: TLSInfo | None = No
         request._raw_fields = flat[9:-3]
         request._answer = flat[-3:]
     request.error = None
+    request.request_line = None
     request._query = None
     request._headers = None
     request.__class__ = Request
@@ -587,6 +612,25 @@ class Response:
         json: a value to send as JSON (``application/json``) instead of ``body``.
         content_type: shorthand for a Content-Type field.
         reason: the reason phrase; the registered one by default.
+        content_coding: a content coding (RFC 9110 §8.4) to send the body in whatever the
+            request's Accept-Encoding says: ``"gzip"``, ``"deflate"`` (the zlib format, as
+            RFC 9110 §8.4.1.2 defines it), ``"br"`` (needs ``understudy[brotli]``) or
+            ``"zstd"`` (needs ``understudy[zstd]`` before Python 3.14). The response then
+            carries ``Content-Encoding`` and the coded bytes' Content-Length; a strong ETag
+            given in ``headers`` gets the coding appended (``"v1"`` becomes ``"v1-gzip"``: a
+            strong tag names one representation, §8.8.3). ``None`` (the default): as is.
+        content_codings: codings the body may be sent in, chosen per request by its
+            Accept-Encoding (RFC 9110 §12.5.3), as a sequence (``("br", "gzip")``, preferred
+            first when a client accepts several equally) or a comma-separated str. A client
+            that sends no Accept-Encoding, or accepts none of them, gets the body as it is.
+            Every answer says ``Vary: Accept-Encoding`` (§12.5.5). Give this or
+            ``content_coding``, not both.
+
+    A streamed body is coded piece by piece, each piece flushed, so a client decoding as it
+    reads (an event stream) gets each piece when it is produced. Coded bodies of bytes are
+    computed once per coding and kept with the response, not coded per request. A request's
+    Range does not apply to a Response (only a served directory answers ranges); a status
+    without content (1xx, 204, 304) is never coded.
 
     Raises:
         ConfigurationError: a status outside 100-599, both ``body`` and ``json``, a field name
@@ -594,10 +638,24 @@ class Response:
             NUL, DEL...: RFC 9110 §5.5), a reason phrase with a control character or a
             character outside Latin-1 in it (RFC 9112 §4), a Content-Length that is not a
             number, a ``json`` value holding NaN or Infinity (RFC 8259 §6: JSON has no such
-            number) or a cycle, or a body of another type.
+            number) or a cycle, a body of another type; a content coding that is unknown or
+            whose package is not installed (the message names it), both ``content_coding``
+            and ``content_codings``, or either with a Content-Encoding or Content-Length field.
+
+    .. versionchanged:: 0.1
+        ``content_coding`` and ``content_codings``.
     """
 
-    __slots__ = ("_cache", "body", "headers", "reason", "status")
+    __slots__ = (
+        "_cache",
+        "_coded",
+        "body",
+        "content_coding",
+        "content_codings",
+        "headers",
+        "reason",
+        "status",
+    )
 
     def __init__(
         self,
@@ -608,6 +666,8 @@ class Response:
         json: Any = MISSING,
         content_type: str | None = None,
         reason: str | None = None,
+        content_coding: str | None = None,
+        content_codings: str | Sequence[str] | None = None,
     ) -> None:
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
             raise ConfigurationError(f"status must be an int from 100 to 599, not {status!r}")
@@ -656,10 +716,160 @@ class Response:
         self.headers = fields
         self.body: Body = body
         self._cache: dict[Any, Any] = {}
+        #: The content coding always applied (``None``: none; see ``content_codings``).
+        self.content_coding: str | None = None
+        #: The codings chosen among per request (``()``: no negotiation).
+        self.content_codings: tuple[str, ...] = ()
+        #: The coded variants made so far, by coding ("identity": uncoded, with Vary); ``None``
+        #: when the response has no coding at all (the fast path: sent as it is).
+        self._coded: dict[str, Response] | None = None
+        if content_coding is not None or content_codings is not None:
+            self._check_coding(names, content_coding, content_codings)
+
+    def _check_coding(
+        self, names: set[str], content_coding: object, content_codings: object
+    ) -> None:
+        if content_coding is not None and content_codings is not None:
+            raise ConfigurationError(
+                "give a Response content_coding= (always that coding) or content_codings= "
+                "(chosen per request by its Accept-Encoding), not both"
+            )
+        if isinstance(content_coding, list | tuple):
+            raise ConfigurationError(
+                f"content_coding= takes one coding, always applied, such as 'gzip'; to choose "
+                f"per request among several write content_codings={tuple(content_coding)!r}"
+            )
+        for name in ("content-encoding", "content-length"):
+            if name in names:
+                field = "Content-Encoding" if name == "content-encoding" else "Content-Length"
+                raise ConfigurationError(
+                    f"a Response with a content coding computes its {field}; leave the field "
+                    "out (to send a body that is already coded, give its bytes with "
+                    "headers={'Content-Encoding': 'gzip'} and no content_coding=)"
+                )
+        try:
+            if content_coding is not None:
+                [self.content_coding] = check_codings([content_coding], name="content_coding")
+            else:
+                self.content_codings = check_codings(content_codings)
+        except CodingError as error:
+            raise ConfigurationError(str(error)) from None
+        self._coded = {}
+
+    def _for_request(self, raw_fields: Sequence[bytes]) -> Response:
+        """The response to send to a request with these field lines (flat: name, value...):
+        itself, or its variant in the content coding chosen (see ``content_codings``)."""
+        coded = self._coded
+        if coded is None:
+            return self
+        coding = self.content_coding
+        if coding is None:
+            accept = _accept_encoding(raw_fields)
+            coding = negotiate(accept, self.content_codings) or "identity"
+        variant = coded.get(coding)
+        if variant is None:
+            variant = coded[coding] = self._variant(coding)
+        return variant
+
+    def _variant(self, coding: str) -> Response:
+        """This response in ``coding`` (``"identity"``: uncoded), its fields adjusted."""
+        negotiated = bool(self.content_codings)
+        fields = list(self.headers)
+        body = self.body
+        if coding != "identity" and self.status >= 200 and self.status not in (204, 304):
+            fields = [
+                (name, tag_for_coding(value, coding) if name.lower() == "etag" else value)
+                for name, value in fields
+            ]
+            fields.append(("Content-Encoding", coding))
+            if isinstance(body, bytes):
+                body = encode(coding, body)
+            elif isinstance(body, AsyncIterable):
+                body = _CodedAsyncIterable(body, coding)
+            else:
+                body = _CodedIterable(body, coding)  # type: ignore[arg-type]
+        if negotiated:
+            fields = vary_with(fields, "Accept-Encoding")
+        variant = object.__new__(Response)
+        variant.status = self.status
+        variant.reason = self.reason
+        variant.headers = fields
+        variant.body = body
+        variant._cache = {}
+        variant.content_coding = self.content_coding
+        variant.content_codings = self.content_codings
+        variant._coded = None
+        return variant
 
     def __repr__(self) -> str:
         body = f"{len(self.body)}B" if isinstance(self.body, bytes) else "streamed"
-        return f"<understudy.Response {self.status} {body}>"
+        coding = self.content_coding or ", ".join(self.content_codings)
+        coded = f" coded {coding}" if coding else ""
+        return f"<understudy.Response {self.status} {body}{coded}>"
+
+
+def _accept_encoding(raw_fields: Sequence[bytes]) -> str | None:
+    """The request's Accept-Encoding fields, combined (RFC 9110 §5.3); ``None`` if none."""
+    values = [
+        raw_fields[index + 1].decode("latin-1")
+        for index in range(0, len(raw_fields) - 1, 2)
+        if raw_fields[index].lower() == b"accept-encoding"
+    ]
+    return ", ".join(values) if values else None
+
+
+class _CodedIterable:
+    """A streamed body coded as it goes: each iteration codes afresh (a body sent again)."""
+
+    __slots__ = ("body", "coding")
+
+    def __init__(self, body: Iterable[bytes], coding: str) -> None:
+        self.body = body
+        self.coding = coding
+
+    def __iter__(self) -> Iterator[bytes]:
+        return _code_pieces(iter(self.body), self.coding)
+
+
+def _code_pieces(pieces: Iterator[bytes], coding: str) -> Iterator[bytes]:
+    code = compressor(coding)
+    try:
+        for piece in pieces:
+            coded = code(bytes(piece))
+            if coded:
+                yield coded
+        yield code(None)
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+
+
+class _CodedAsyncIterable:
+    """The async twin of :class:`_CodedIterable`."""
+
+    __slots__ = ("body", "coding")
+
+    def __init__(self, body: AsyncIterable[bytes], coding: str) -> None:
+        self.body = body
+        self.coding = coding
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _code_pieces_async(aiter(self.body), self.coding)
+
+
+async def _code_pieces_async(pieces: AsyncIterator[bytes], coding: str) -> AsyncIterator[bytes]:
+    code = compressor(coding)
+    try:
+        async for piece in pieces:
+            coded = code(bytes(piece))
+            if coded:
+                yield coded
+        yield code(None)
+    finally:
+        close = getattr(pieces, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _check_fields(

@@ -7,7 +7,7 @@ import os
 import re
 import socket
 from collections import deque
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._conditions import Conditions
@@ -82,6 +82,12 @@ class HTTPServer(Server):
             not declare them: ``"all"`` (the default: Content-Type by suffix, ETag,
             Last-Modified, Accept-Ranges), ``"none"`` (only what the file declares, plus the
             framing and Date), or some of those names; see :meth:`serve_directory`.
+        content_coding: with ``root``, code every file in this content coding (``"gzip"``,
+            ``"deflate"``, ``"br"``, ``"zstd"``) whatever the request says; see
+            :meth:`serve_directory`.
+        content_codings: with ``root``, code each file in the one of these codings the
+            request's Accept-Encoding prefers (RFC 9110 §12.5.3), or not at all; see
+            :meth:`serve_directory`. (A :class:`Response` takes the same two arguments.)
         journal_size: keep only the last N requests (``None``: all; ``0``: none).
         unmatched_status: the status code for a request that no expectation, mounted directory
             or host answers (404 by default); its body is the near-miss report, and the same
@@ -131,7 +137,9 @@ class HTTPServer(Server):
     Raises:
         ConfigurationError: two hosts given, a host that is not callable, a bad limit, a
             ``tls`` that is neither ``True`` nor ``TLS(...)``, or ``generated_fields`` without
-            ``root`` or naming a field the server does not generate, or an ``admin_token``
+            ``root`` or naming a field the server does not generate, ``content_coding`` or
+            ``content_codings`` without ``root`` or naming a coding that is unknown or whose
+            package is not installed, or an ``admin_token``
             that is not a non-empty str of visible characters, or given without ``admin``.
 
     An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
@@ -152,6 +160,8 @@ class HTTPServer(Server):
         asgi: ASGIApp | None = None,
         root: str | os.PathLike[str] | None = None,
         generated_fields: str | Collection[str] = "all",
+        content_coding: str | None = None,
+        content_codings: str | Sequence[str] | None = None,
         journal_size: int | None = None,
         unmatched_status: int = 404,
         allow_unmatched: bool = False,
@@ -175,11 +185,18 @@ class HTTPServer(Server):
             self._ssl_context()  # the CA and certificate are made here, not on the loop
         if record is not None and proxy_to is None:
             raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
-        if root is None and generated_fields != "all":
-            raise ConfigurationError(
-                "generated_fields= applies to the files of root=: give root= too, or pass it "
-                "to serve_directory(prefix, root, generated_fields=...)"
-            )
+        directory_options: tuple[tuple[str, object, object], ...] = (
+            ("generated_fields", generated_fields, "all"),
+            ("content_coding", content_coding, None),
+            ("content_codings", content_codings, None),
+        )
+        for name, given, default in directory_options:
+            if root is None and given != default:
+                raise ConfigurationError(
+                    f"{name}= applies to the files of root=: give root= too, or pass it to "
+                    f"serve_directory(prefix, root, {name}=...); a Response takes "
+                    "content_coding= and content_codings= too"
+                )
         self._host_of_behaviour: HostOfBehaviour = _choose_host(response, handler, wsgi, asgi)
         if proxy_to is not None:
             if not isinstance(self._host_of_behaviour, NoHost):
@@ -253,7 +270,13 @@ class HTTPServer(Server):
         # array shared with the class's other instances instead of a dict of their own, which
         # costs 1.5 KiB more. tests/test_server.py counts them.)
         if root is not None:
-            self.serve_directory("/", root, generated_fields=generated_fields)
+            self.serve_directory(
+                "/",
+                root,
+                generated_fields=generated_fields,
+                content_coding=content_coding,
+                content_codings=content_codings,
+            )
         if mappings is not None:
             self.load_mappings(mappings)
 
@@ -347,12 +370,16 @@ class HTTPServer(Server):
         suffix_headers: Mapping[str, Mapping[str, str]] | None = None,
         index: str | None = None,
         generated_fields: str | Collection[str] = "all",
+        content_coding: str | None = None,
+        content_codings: str | Sequence[str] | None = None,
     ) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
 
         The options (keyword-only) are ``in_file_headers``, ``sidecar_headers``,
-        ``suffix_headers``, ``index`` and ``generated_fields`` (``"none"``: a file is sent with
-        only the fields it declares, no generated validators); see
+        ``suffix_headers``, ``index``, ``generated_fields`` (``"none"``: a file is sent with
+        only the fields it declares, no generated validators), ``content_coding`` (every file
+        coded so, ``"gzip"``...) and ``content_codings`` (each file coded as the request's
+        Accept-Encoding prefers, among these; RFC 9110 §12.5.3); see
         :class:`understudy._http._directory.DirectoryHost`. Requests whose
         path starts with ``prefix`` are answered from the directory (404 for a missing file);
         a later call with a longer prefix takes precedence over a shorter one.
@@ -371,6 +398,8 @@ class HTTPServer(Server):
             suffix_headers=suffix_headers,
             index=index,
             generated_fields=generated_fields,
+            content_coding=content_coding,
+            content_codings=content_codings,
         )
         self._mounts.append((prefix, host))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
