@@ -18,12 +18,14 @@ or recorded with a reason.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import pickle
 import socket
 import struct
 import unicodedata
 from typing import Any
+from urllib.parse import urlencode
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -278,11 +280,14 @@ _JSON_STRINGS = [
 _JSON_KEYS = [
     "url", "urlPattern", "urlPathPattern", "method", "headers", "body", "request", "response",
     "status", "statusMessage", "matches", "doesNotMatch", "equalTo", "bodyPatterns",
-    "queryParameters", "jsonBody", "X",
+    "queryParameters", "jsonBody", "X", "fixedDelayMilliseconds", "delayDistribution",
+    "median", "sigma", "type",
 ]  # fmt: skip
 _json_scalar = st.one_of(
     st.sampled_from(_JSON_STRINGS).map(lambda text: f'"{text}"'),
-    st.sampled_from(["1", "200", "-1", "true", "null", "[1]", "{}"]),
+    st.sampled_from(
+        ["1", "200", "-1", "true", "null", "[1]", "{}", "NaN", "-Infinity", "1e300", "1e308"]
+    ),
 )
 _json_value = st.recursive(
     _json_scalar,
@@ -329,6 +334,47 @@ def test_admin_api_payloads_are_answered_and_never_raise_inside() -> None:
                 server.check()
             except UnexpectedRequest:
                 pass  # (a GET that no mapping answered: recorded as it should be)
+
+        check()
+
+
+_LIMITS = st.one_of(
+    st.none(), st.text(max_size=12), st.sampled_from(["0", "1", "-1", "\u00b2", "9" * 40])
+)
+_SINCES = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    st.sampled_from(["2024-05-01T12:30:00Z", "2024-05-01 12:30:00+02:00", "+999999-01-01"]),
+)
+
+
+def test_the_admin_journal_takes_any_limit_and_since() -> None:
+    """``GET /__admin/requests?limit=&since=``: 200 with at most ``limit`` requests, or 400;
+    header fields differing in case are one key, cookies are read."""
+    with HTTPServer(admin=True, allow_unmatched=True) as server:
+        connection = http.client.HTTPConnection(*server.address, timeout=HANG)
+        connection.request("GET", "/x", headers={"Cookie": "a=1; b", "X-A": "1", "x-a": "2"})
+        connection.getresponse().read()
+        connection.close()
+
+        @FUZZ
+        @given(_LIMITS, _SINCES)
+        def check(limit: str | None, since: str | None) -> None:
+            pairs = [(k, v) for k, v in (("limit", limit), ("since", since)) if v is not None]
+            connection = http.client.HTTPConnection(*server.address, timeout=HANG)
+            try:
+                connection.request("GET", "/__admin/requests?" + urlencode(pairs))
+                answer = connection.getresponse()
+                body = json.loads(answer.read())
+            finally:
+                connection.close()
+            assert answer.status in (200, 400), (answer.status, body)
+            if answer.status == 200:
+                assert body["meta"] == {"total": 1}
+                assert len(body["requests"]) <= 1
+                for served in body["requests"]:
+                    assert served["request"]["headers"]["X-A"] == ["1", "2"]
+                    assert served["request"]["cookies"] == {"a": "1"}
 
         check()
 

@@ -39,6 +39,7 @@ from ._expect import (
     Expectations,
     differences,
     make_shape,
+    nearness,
     report_extra,
     unmatched_report,
 )
@@ -818,7 +819,7 @@ def _nearest_requests(shape: Any, received: list[Request]) -> list[str]:
     for request in received:
         key = (request.method, request.target, tuple(differences(shape, request)))
         groups[key] = groups.get(key, 0) + 1
-    nearest = sorted(groups.items(), key=lambda item: len(item[0][2]))[:3]
+    nearest = sorted(groups.items(), key=lambda item: nearness(shape, list(item[0][2])))[:3]
     lines = ["  nearest requests received:"]
     for (method, target, found), count in nearest:
         repeat = f" ({count} like it)" if count > 1 else ""
