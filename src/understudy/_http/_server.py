@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from .._conditions import Conditions
 from .._core.matching import MISSING, Difference, Matcher
+from .._drain import StalledReaders, finish_connections
 from .._errors import (
     ConfigurationError,
     ExpectationExceeded,
@@ -21,13 +22,7 @@ from .._errors import (
 from .._journal import Journal
 from .._keywords import checked_keywords
 from .._runtime import Runtime
-from .._server import (
-    Server,
-    StalledReaders,
-    close_listeners,
-    describe_handler,
-    finish_connections,
-)
+from .._server import Server, describe_handler
 from .._tls import TLS, resolve_tls
 from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
@@ -766,7 +761,7 @@ class HTTPServer(Server):
         listeners, self._listeners = self._listeners, []
         for conn in self.connections:
             conn.closing = True  # a response finished from now on says Connection: close
-        await close_listeners(listeners)
+        await self._close_listeners(listeners)
         for conn in list(self.connections):
             conn.shutdown()
         deadline = loop.time() + timeout
