@@ -202,6 +202,8 @@ _SMTP_ARGUMENTS = [
     b"x", b"x\x00y", b"x\ry", b"a\tb", b"FROM:<a@b>", b"TO:<b@c>", b"FROM:<a\x00b@c>",
     b"TO:<\x7f@c>", b"PLAIN", b"\x1b[31m", b"\xff", b"", b" " * 3,
 ]  # fmt: skip
+#: aiosmtpd's limit on unrecognised commands in one session (``aiosmtpd.smtp.BOGUS_LIMIT``).
+_BOGUS_LIMIT = 5
 smtp_line = st.tuples(st.sampled_from(_SMTP_COMMANDS), st.sampled_from(_SMTP_ARGUMENTS)).map(
     lambda parts: parts[0] + (b" " + parts[1] if parts[1] else b"") + b"\r\n"
 )
@@ -216,6 +218,11 @@ def test_smtp_command_lines_are_each_answered_with_a_reply_code() -> None:
         @given(st.lists(smtp_line, min_size=1, max_size=6))
         def check(lines: list[bytes]) -> None:
             lines = [line for line in lines if not line.upper().startswith(b"STARTTLS")]
+            # aiosmtpd hangs up on the fifth unrecognised command of a session (its
+            # BOGUS_LIMIT, a defence of its own): keep fewer, so every line is answered.
+            unknown = [line for line in lines if line.upper().startswith(b"XYZZY")]
+            for line in unknown[_BOGUS_LIMIT - 1 :]:
+                lines.remove(line)
             lines += [b"QUIT\r\n"]
             with socket.create_connection(server.address, timeout=HANG) as sock:
                 sock.sendall(b"".join(lines))
