@@ -38,7 +38,10 @@ HEAVY = (
 def _modules_after(code: str) -> set[str]:
     """The modules a fresh interpreter has loaded once it has run ``code``."""
     program = f"{textwrap.dedent(code)}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
     done = subprocess.run(
         [sys.executable, "-c", program],
         capture_output=True,
@@ -150,3 +153,33 @@ def test_a_missing_dependency_is_named() -> None:
     assert line.startswith("ERROR httptools "), line
     assert "understudy.HTTPServer" in line
     assert "pip install httptools" in line
+
+
+def test_the_http_server_loads_what_only_some_servers_use_when_they_use_it() -> None:
+    """WireMock stubs and admin API, record and replay, directories, WSGI, ASGI, TLS's
+    certificate authority: loaded by the servers that use them, not by ``understudy.HTTPServer``."""
+    optional = (
+        "understudy._http._admin",
+        "understudy._http._wiremock",
+        "understudy._core.wiremock",
+        "understudy._http._record",
+        "understudy._http._directory",
+        "understudy._http._wsgi",
+        "understudy._http._asgi",
+        "understudy.fakes",
+        "trustme",
+        "cryptography",
+    )
+    modules = _modules_after("import understudy\nunderstudy.HTTPServer")
+    assert "understudy._http._server" in modules
+    assert sorted(modules.intersection(optional)) == []
+    modules = _modules_after(
+        """
+        import understudy
+        server = understudy.HTTPServer(admin=True, asgi=lambda *args: None)
+        server.serve_directory("/files", ".")
+        """
+    )
+    assert {"understudy._http._admin", "understudy._http._asgi", "understudy._http._directory"} <= (
+        modules
+    )
