@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from . import _conditions, _startup
+from . import _conditions, _startup, _suite
 from ._cycle import CycleResult, StopResult, run_cycles, run_idle_stops
 from ._load import LoadResult, ensure_wrk, run_load
 from ._memory import IdleResult, measure_idle
@@ -88,6 +88,8 @@ class Plan:
     conditions_samples: int = 200
     conditions_duration: float = 1.0  # seconds per bandwidth setting
     startup_rounds: int = 20
+    suite_tests: int = 1000
+    suite_rounds: int = 3
 
     @classmethod
     def quick(cls) -> Plan:
@@ -114,6 +116,8 @@ class Plan:
             conditions_samples=50,
             conditions_duration=0.5,
             startup_rounds=5,
+            suite_tests=300,
+            suite_rounds=1,
         )
 
 
@@ -166,6 +170,7 @@ class Results:
     https: CycleResult
     conditions: _conditions.ConditionsResult
     startup: _startup.StartupResult
+    suite: _suite.SuiteResult
 
 
 def _cycles(plan: Plan, body_delay: float) -> list[CycleResult]:
@@ -289,6 +294,14 @@ def _run_startup(plan: Plan) -> _startup.StartupResult:
     return _startup.run(rounds=plan.startup_rounds)
 
 
+def _run_suite(plan: Plan) -> _suite.SuiteResult:
+    _log(
+        f"(j) a {plan.suite_tests}-test suite per case, {plan.suite_rounds} interleaved "
+        "rounds: fresh http_server per test, the floor, pytest-httpserver, responses"
+    )
+    return _suite.run(tests=plan.suite_tests, rounds=plan.suite_rounds)
+
+
 def run(plan: Plan, *, skip_load: bool) -> Results:
     startup = _run_startup(plan)  # first: before this process's runs load the machine
     idle = _idle(plan)  # before load runs grow and free the heap
@@ -301,6 +314,7 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
     https = run_https_cycles(max_cycles=plan.https_cycles, budget=30.0, warmup=20)
     _log("(h) network conditions: achieved latency and bandwidth vs the settings")
     conditions = _conditions.run(samples=plan.conditions_samples, duration=plan.conditions_duration)
+    suite = _run_suite(plan)
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
     if not skip_load:
@@ -317,6 +331,7 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
         https,
         conditions,
         startup,
+        suite,
     )
 
 
@@ -664,6 +679,7 @@ def _targets(results: Results) -> list[Target]:
     )
     targets += _conditions.conditions_targets(results.conditions)
     targets += _startup.startup_targets(results.startup)
+    targets += _suite.suite_targets(results.suite)
     return targets
 
 
@@ -675,6 +691,16 @@ def _startup_lines(startup: _startup.StartupResult) -> list[str]:
             "empty directory."
         ),
         _startup.startup_table(startup),
+    ]
+
+
+def _suite_lines(suite: _suite.SuiteResult) -> list[str]:
+    return [
+        (
+            f"(j) per test in a {suite.tests}-test suite: pytest's run-test loop (setup, call, "
+            "teardown) divided by the tests; best round; ms."
+        ),
+        _suite.suite_table(suite),
     ]
 
 
@@ -757,6 +783,8 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         "",
         *_startup_lines(results.startup),
         "",
+        *_suite_lines(results.suite),
+        "",
         "Targets (issues 2, 4, 5, 6 and 20)",
     ]
     lines += _target_lines(targets)
@@ -830,22 +858,31 @@ def _as_json(
         "https_start_get_stop": cycle(results.https),
         "conditions": _conditions.conditions_json(results.conditions),
         "startup": _startup.startup_json(results.startup),
+        "suite": _suite.suite_json(results.suite),
         "targets": [target.as_dict() for target in targets],
     }
 
 
-def _main_startup(plan: Plan, machine: dict[str, object], began: float, output: Path) -> int:
-    """``--only startup``: section (i) alone, its table, its targets and its JSON."""
-    startup = _run_startup(plan)
+def _main_only(
+    section: str, plan: Plan, machine: dict[str, object], began: float, output: Path
+) -> int:
+    """``--only SECTION``: that section alone, its table, its targets and its JSON."""
+    if section == "startup":
+        startup = _run_startup(plan)
+        lines, targets = _startup_lines(startup), _startup.startup_targets(startup)
+        figures = _startup.startup_json(startup)
+    else:
+        suite = _run_suite(plan)
+        lines, targets = _suite_lines(suite), _suite.suite_targets(suite)
+        figures = _suite.suite_json(suite)
     machine["bench_seconds"] = round(time.perf_counter() - began, 1)
-    targets = _startup.startup_targets(startup)
-    print("\n".join(["", *_startup_lines(startup), "", "Targets (issue 20)"]))
+    print("\n".join(["", *lines, "", "Targets (issue 20)"]))
     print("\n".join(_target_lines(targets)))
     payload = {
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine,
         "plan": plan.__dict__,
-        "startup": _startup.startup_json(startup),
+        section: figures,
         "targets": [target.as_dict() for target in targets],
     }
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -861,15 +898,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     parser.add_argument(
         "--only",
-        choices=["startup"],
-        help="run one section alone: startup = (i), import understudy and pytest startup",
+        choices=["startup", "suite"],
+        help="run one section alone: startup = (i), import understudy and pytest startup; "
+        "suite = (j), the per-test cost in a suite",
     )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()
     machine = _machine()
     began = time.perf_counter()
-    if args.only == "startup":
-        return _main_startup(plan, machine, began, args.output)
+    if args.only is not None:
+        return _main_only(args.only, plan, machine, began, args.output)
     _log("running; the table follows when every measurement is done")
     results = run(plan, skip_load=args.skip_load)
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -33,7 +33,14 @@ import understudy
 
 from ._report import Target, format_table, ms
 
-__all__ = ["StartupResult", "run", "startup_json", "startup_table", "startup_targets"]
+__all__ = [
+    "StartupResult",
+    "child_environment",
+    "run",
+    "startup_json",
+    "startup_table",
+    "startup_targets",
+]
 
 IMPORT_CASES: dict[str, str] = {
     "python -c pass": "pass",
@@ -63,7 +70,8 @@ class StartupResult:
         return statistics.median(samples)
 
 
-def _environment() -> dict[str, str]:
+def child_environment() -> dict[str, str]:
+    """This environment, with no pytest settings, importing understudy from where we do."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -93,7 +101,7 @@ def _time(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def run(*, rounds: int) -> StartupResult:
     """``rounds`` interleaved rounds of every case (after one unrecorded, to warm the caches)."""
-    env = _environment()
+    env = child_environment()
     result = StartupResult(rounds)
     with tempfile.TemporaryDirectory(prefix="understudy-bench-startup-") as directory:
         cwd = Path(directory)
