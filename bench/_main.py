@@ -686,9 +686,10 @@ def _targets(results: Results) -> list[Target]:
 def _startup_lines(startup: _startup.StartupResult) -> list[str]:
     return [
         (
-            "(i) where understudy is unused: fresh interpreters, wall clock, median of "
-            f"{startup.rounds} interleaved rounds; ms. pytest runs one trivial test in an "
-            "empty directory."
+            "(i) where understudy is unused: fresh interpreters, CPU time (user + system) and "
+            f"wall clock, medians of {startup.rounds} interleaved rounds; ms. pytest runs one "
+            "trivial test in an empty directory; base = python -c pass, or pytest with neither "
+            "plugin."
         ),
         _startup.startup_table(startup),
     ]

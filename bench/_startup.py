@@ -1,12 +1,17 @@
 """(i) What understudy costs where it is unused: ``import understudy`` and the pytest plugin.
 
-Each case is a fresh interpreter (``sys.executable``) run to its end, timed from outside with
-the wall clock; the cases are interleaved, round after round, and each keeps its median, so a
-change in the machine's load between rounds touches every case alike.
+Each case is a fresh interpreter (``sys.executable``) run to its end, timed from outside: the
+wall clock, and the CPU time the child used (user + system, from ``os.wait4``). The cases are
+interleaved, round after round, and each keeps its medians, so a change in the machine's load
+between rounds touches every case alike. On a busy machine (other processes on both cores) the
+wall clock of a pytest run varies by a second from run to run, far more than the figures asked
+about; the CPU time does not (loading modules is all CPU and cached disk), so the targets are
+judged on the median CPU time, with the wall clock beside it.
 
 Imports: ``python -c pass`` (the floor), ``import understudy``, and ``import understudy;
 understudy.HTTPServer`` (what a program that uses the HTTP server loads). Issue 20 asks for
-≤ 30 ms and ≤ 60 ms over the floor.
+≤ 30 ms and ≤ 60 ms over the floor. ``import asyncio`` alone is shown for scale: every server
+runs on it, and on a busy machine it alone takes a good part of the 60 ms.
 
 pytest: one file with one trivial test, in a temporary directory with an empty ``pytest.ini``
 (so this project's settings play no part), run with every installed plugin, with ``-p
@@ -44,6 +49,8 @@ __all__ = [
 
 IMPORT_CASES: dict[str, str] = {
     "python -c pass": "pass",
+    # For scale: the event loop every server needs, and what this machine takes to load it.
+    "import asyncio (for scale)": "import asyncio",
     "import understudy": "import understudy",
     "import understudy; understudy.HTTPServer": "import understudy; understudy.HTTPServer",
 }
@@ -59,15 +66,20 @@ _TEST = "def test_one():\n    assert 1 + 1 == 2\n"
 
 @dataclass
 class StartupResult:
-    """Wall-clock seconds of each case, one sample per round."""
+    """Seconds of each case, one sample per round: CPU time (user + system) and wall clock."""
 
     rounds: int
     imports: dict[str, list[float]] = field(default_factory=dict)
     pytest: dict[str, list[float]] = field(default_factory=dict)
+    wall: dict[str, list[float]] = field(default_factory=dict)
 
     def median(self, case: str) -> float:
+        """The median CPU time of ``case``."""
         samples = self.imports.get(case) or self.pytest[case]
         return statistics.median(samples)
+
+    def wall_median(self, case: str) -> float:
+        return statistics.median(self.wall[case])
 
 
 def child_environment() -> dict[str, str]:
@@ -82,21 +94,22 @@ def child_environment() -> dict[str, str]:
     return env
 
 
-def _time(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+def _time(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """``(cpu, wall)`` seconds of one run of ``command``; raises if it fails."""
     started = time.perf_counter()
-    done = subprocess.run(
+    child = subprocess.Popen(
         command,
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        timeout=_TIMEOUT,
-        check=False,
+        stderr=subprocess.DEVNULL,
     )
+    _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-400:]!r}")
-    return elapsed
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0 or elapsed > _TIMEOUT:
+        raise RuntimeError(f"{' '.join(command)} exited {child.returncode} after {elapsed:.1f} s")
+    return usage.ru_utime + usage.ru_stime, elapsed
 
 
 def run(*, rounds: int) -> StartupResult:
@@ -111,36 +124,47 @@ def run(*, rounds: int) -> StartupResult:
         pytest = [sys.executable, "-m", "pytest", "-q", "test_one.py"]
         for round_number in range(rounds + 1):
             for name, code in IMPORT_CASES.items():
-                seconds = _time([*python, "-c", code], cwd, env)
+                cpu, wall = _time([*python, "-c", code], cwd, env)
                 if round_number:
-                    result.imports.setdefault(name, []).append(seconds)
+                    result.imports.setdefault(name, []).append(cpu)
+                    result.wall.setdefault(name, []).append(wall)
             for name, options in PYTEST_CASES.items():
-                seconds = _time([*pytest, *options], cwd, env)
+                cpu, wall = _time([*pytest, *options], cwd, env)
                 if round_number:
-                    result.pytest.setdefault(name, []).append(seconds)
+                    result.pytest.setdefault(name, []).append(cpu)
+                    result.wall.setdefault(name, []).append(wall)
     return result
 
 
 def startup_table(result: StartupResult) -> str:
     rows = []
-    floor = result.median("python -c pass")
-    for name, samples in result.imports.items():
-        median = statistics.median(samples)
-        rows.append([name, str(len(samples)), ms(median), ms(min(samples)), ms(median - floor)])
-    bare = result.median("pytest, neither")
-    for name, samples in result.pytest.items():
-        median = statistics.median(samples)
-        rows.append([name, str(len(samples)), ms(median), ms(min(samples)), ms(median - bare)])
-    headers = ["run", "runs", "median", "min", "over the floor / bare pytest"]
+    for cases, base in ((result.imports, "python -c pass"), (result.pytest, "pytest, neither")):
+        for name, samples in cases.items():
+            median = statistics.median(samples)
+            wall = result.wall_median(name)
+            rows.append(
+                [
+                    name,
+                    str(len(samples)),
+                    ms(median),
+                    ms(median - result.median(base)),
+                    ms(wall),
+                    ms(min(result.wall[name])),
+                    ms(wall - result.wall_median(base)),
+                ]
+            )
+    headers = ["run", "runs", "CPU", "CPU over base", "wall", "wall min", "wall over base"]
     return format_table(headers, rows)
 
 
-def plugin_costs(result: StartupResult) -> dict[str, float]:
-    """Seconds each plugin adds to a pytest run: the median with it minus the median without."""
-    every = result.median("pytest, every plugin")
+def plugin_costs(result: StartupResult, *, wall: bool = False) -> dict[str, float]:
+    """Seconds each plugin adds to a pytest run: the median with it minus the median without
+    (CPU time; the wall clock's with ``wall``)."""
+    median = result.wall_median if wall else result.median
+    every = median("pytest, every plugin")
     return {
-        "understudy": every - result.median("pytest -p no:understudy"),
-        "pytest-httpserver": every - result.median("pytest -p no:pytest_httpserver"),
+        "understudy": every - median("pytest -p no:understudy"),
+        "pytest-httpserver": every - median("pytest -p no:pytest_httpserver"),
     }
 
 
@@ -149,24 +173,29 @@ def startup_targets(result: StartupResult) -> list[Target]:
     imported = result.median("import understudy") - floor
     http = result.median("import understudy; understudy.HTTPServer") - floor
     costs = plugin_costs(result)
+    walls = plugin_costs(result, wall=True)
+    wall_floor = result.wall_median("python -c pass")
+    wall_imported = result.wall_median("import understudy") - wall_floor
+    wall_http = result.wall_median("import understudy; understudy.HTTPServer") - wall_floor
     return [
         Target(
-            "pytest startup: understudy's plugin adds",
+            "pytest startup: understudy's plugin adds (CPU)",
             "≤ 30 ms",
             f"{ms(costs['understudy'])} ms (pytest-httpserver's: "
-            f"{ms(costs['pytest-httpserver'])} ms)",
+            f"{ms(costs['pytest-httpserver'])} ms; wall clock: {ms(walls['understudy'])} "
+            f"and {ms(walls['pytest-httpserver'])} ms)",
             costs["understudy"] <= 0.030,
         ),
         Target(
-            "import understudy, over python -c pass",
+            "import understudy, over python -c pass (CPU)",
             "≤ 30 ms",
-            f"{ms(imported)} ms",
+            f"{ms(imported)} ms (wall clock: {ms(wall_imported)} ms)",
             imported <= 0.030,
         ),
         Target(
-            "import understudy; understudy.HTTPServer, over pass",
+            "import understudy; understudy.HTTPServer, over pass (CPU)",
             "≤ 60 ms",
-            f"{ms(http)} ms",
+            f"{ms(http)} ms (wall clock: {ms(wall_http)} ms)",
             http <= 0.060,
         ),
     ]
@@ -175,13 +204,14 @@ def startup_targets(result: StartupResult) -> list[Target]:
 def startup_json(result: StartupResult) -> dict[str, object]:
     return {
         "rounds": result.rounds,
-        "imports_seconds": {
+        "cpu_seconds": {
             name: {"median": statistics.median(samples), "samples": samples}
-            for name, samples in result.imports.items()
+            for name, samples in {**result.imports, **result.pytest}.items()
         },
-        "pytest_seconds": {
+        "wall_seconds": {
             name: {"median": statistics.median(samples), "samples": samples}
-            for name, samples in result.pytest.items()
+            for name, samples in result.wall.items()
         },
-        "plugin_cost_seconds": plugin_costs(result),
+        "plugin_cost_cpu_seconds": plugin_costs(result),
+        "plugin_cost_wall_seconds": plugin_costs(result, wall=True),
     }
