@@ -157,14 +157,22 @@ def startup_table(result: StartupResult) -> str:
     return format_table(headers, rows)
 
 
-def plugin_costs(result: StartupResult, *, wall: bool = False) -> dict[str, float]:
+def plugin_costs(
+    result: StartupResult, *, wall: bool = False, best: bool = False
+) -> dict[str, float]:
     """Seconds each plugin adds to a pytest run: the median with it minus the median without
-    (CPU time; the wall clock's with ``wall``)."""
-    median = result.wall_median if wall else result.median
-    every = median("pytest, every plugin")
+    (CPU time; the wall clock's with ``wall``; with ``best``, the least CPU time of each case
+    instead of its median: the other processes of a busy machine only ever add to it)."""
+
+    def figure(case: str) -> float:
+        if best:
+            return min(result.pytest[case])
+        return result.wall_median(case) if wall else result.median(case)
+
+    every = figure("pytest, every plugin")
     return {
-        "understudy": every - median("pytest -p no:understudy"),
-        "pytest-httpserver": every - median("pytest -p no:pytest_httpserver"),
+        "understudy": every - figure("pytest -p no:understudy"),
+        "pytest-httpserver": every - figure("pytest -p no:pytest_httpserver"),
     }
 
 
@@ -174,6 +182,7 @@ def startup_targets(result: StartupResult) -> list[Target]:
     http = result.median("import understudy; understudy.HTTPServer") - floor
     costs = plugin_costs(result)
     walls = plugin_costs(result, wall=True)
+    bests = plugin_costs(result, best=True)
     wall_floor = result.wall_median("python -c pass")
     wall_imported = result.wall_median("import understudy") - wall_floor
     wall_http = result.wall_median("import understudy; understudy.HTTPServer") - wall_floor
@@ -182,7 +191,8 @@ def startup_targets(result: StartupResult) -> list[Target]:
             "pytest startup: understudy's plugin adds (CPU)",
             "≤ 30 ms",
             f"{ms(costs['understudy'])} ms (pytest-httpserver's: "
-            f"{ms(costs['pytest-httpserver'])} ms; wall clock: {ms(walls['understudy'])} "
+            f"{ms(costs['pytest-httpserver'])} ms; least CPU: {ms(bests['understudy'])} and "
+            f"{ms(bests['pytest-httpserver'])} ms; wall clock: {ms(walls['understudy'])} "
             f"and {ms(walls['pytest-httpserver'])} ms)",
             costs["understudy"] <= 0.030,
         ),
@@ -214,4 +224,5 @@ def startup_json(result: StartupResult) -> dict[str, object]:
         },
         "plugin_cost_cpu_seconds": plugin_costs(result),
         "plugin_cost_wall_seconds": plugin_costs(result, wall=True),
+        "plugin_cost_least_cpu_seconds": plugin_costs(result, best=True),
     }
