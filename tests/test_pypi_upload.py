@@ -198,7 +198,8 @@ def test_a_refusal_quoting_what_a_status_line_cannot_carry_escapes_it_there(
 ) -> None:
     """Found by the fuzz corpus: an ``:action`` outside Latin-1 made the refusal's reason
     phrase unsendable, and the client got a 500."""
-    reply = upload(pypi, tiny_dists[0], **{":action": "up\u2603\nload"})
+    fields: dict[str, Any] = {":action": "up\u2603\nload"}
+    reply = upload(pypi, tiny_dists[0], **fields)
 
     assert reply.status_code == 400
     assert reply.reason == "Invalid value for :action: 'up\\u2603\\nload'; use file_upload."
