@@ -631,7 +631,7 @@ def _smtp(args: argparse.Namespace) -> Running:
         tls=tls if args.tls else None,
         starttls=(tls or False) if args.starttls else False,
     )
-    return Running(server, info, {"_journal": report_message}, notes=notes)
+    return Running(server, info, {"_site.journal": report_message}, notes=notes)
 
 
 # -- syslog ------------------------------------------------------------------------------------
