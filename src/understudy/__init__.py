@@ -27,6 +27,7 @@ from ._errors import (
     WaitTimeout,
 )
 from ._faults import Delay, Dribble
+from ._http._criteria import RequestCriteria
 from ._http._expect import Expectation
 from ._http._fields import Headers, Query
 from ._http._models import Request, Response, ResponseRecord
@@ -68,6 +69,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "ProxyConnection",
     "Query",
     "Request",
+    "RequestCriteria",
     "Response",
     "ResponseRecord",
     "SMTPFailure",
