@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from ._factories import MakePyPIServer
 from ._fixtures import factory, options, started
 from .fakes._pypi._server import PyPIServer
 
 __all__ = ["MakePyPIServer", "make_pypi_server", "pypi_server", "pypi_server_options"]
-
-#: The type of the ``make_pypi_server`` fixture, for annotations.
-MakePyPIServer = Callable[..., PyPIServer]
 
 
 @pytest.fixture

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from ._factories import MakeSMTPServer
 from ._fixtures import factory, options, started
 from ._smtp import SMTPServer
 
 __all__ = ["MakeSMTPServer", "make_smtp_server", "smtp_server", "smtp_server_options"]
-
-#: The type of the ``make_smtp_server`` fixture, for annotations.
-MakeSMTPServer = Callable[..., SMTPServer]
 
 
 @pytest.fixture

@@ -7,10 +7,19 @@ and a ``make_*`` factory for tests that need several servers or per-test options
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
+from ._factories import (
+    MakeLogRecordServer,
+    MakeProxy,
+    MakeSyslogServer,
+    MakeTCPServer,
+    MakeUDPServer,
+    MakeUnixDatagramServer,
+    MakeUnixStreamServer,
+)
 from ._fixtures import factory, server_fixtures
 from ._logrecords import LogRecordServer
 from ._proxy import Proxy
@@ -45,27 +54,6 @@ __all__ = [
     "unix_stream_server",
     "unix_stream_server_options",
 ]
-
-#: The type of the ``make_tcp_server`` fixture, for annotations.
-MakeTCPServer = Callable[..., TCPServer]
-
-#: The type of the ``make_udp_server`` fixture, for annotations.
-MakeUDPServer = Callable[..., UDPServer]
-
-#: The type of the ``make_unix_stream_server`` fixture, for annotations.
-MakeUnixStreamServer = Callable[..., UnixStreamServer]
-
-#: The type of the ``make_unix_datagram_server`` fixture, for annotations.
-MakeUnixDatagramServer = Callable[..., UnixDatagramServer]
-
-#: The type of the ``make_syslog_server`` fixture, for annotations.
-MakeSyslogServer = Callable[..., SyslogServer]
-
-#: The type of the ``make_log_record_server`` fixture, for annotations.
-MakeLogRecordServer = Callable[..., LogRecordServer]
-
-#: The type of the ``make_proxy`` fixture, for annotations.
-MakeProxy = Callable[..., Proxy]
 
 
 tcp_server_options, tcp_server, make_tcp_server = server_fixtures(

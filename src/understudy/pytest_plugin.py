@@ -12,11 +12,12 @@ the marker's options win, and a nearer marker over a farther one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
+from ._factories import MakeHTTPServer
 from ._fixtures import SERVERS, factory, options, servers_of, started
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
@@ -26,8 +27,6 @@ from ._http._server import HTTPServer
 from ._server import Server
 
 __all__ = ["MakeHTTPServer", "http_server", "http_server_options", "make_http_server"]
-
-MakeHTTPServer = Callable[..., HTTPServer]
 
 
 def pytest_configure(config: pytest.Config) -> None:
