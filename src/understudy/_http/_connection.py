@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .._tls import TLSInfo, close_transport, tls_info
+from .._drain import close_transport
+from .._tls import TLSInfo, tls_info
 from ._exchange import LARGE_WRITE, Exchange
 from ._models import Request, field_pairs
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Unpack
 
 from .._conditions import Conditions
 from .._core.matching import Difference, Matcher
+from .._drain import StalledReaders, finish_connections
 from .._errors import (
     ConfigurationError,
     ExpectationExceeded,
@@ -20,13 +21,7 @@ from .._errors import (
 from .._journal import Journal
 from .._keywords import checked_keywords
 from .._runtime import Runtime
-from .._server import (
-    Server,
-    StalledReaders,
-    close_listeners,
-    describe_handler,
-    finish_connections,
-)
+from .._server import Server, describe_handler
 from .._tls import TLS, resolve_tls
 from ._admin import AdminHost, is_admin
 from ._asgi import ASGIApp, ASGIHost
@@ -39,6 +34,7 @@ from ._expect import (
     Expectations,
     differences,
     make_shape,
+    nearness,
     report_extra,
     unmatched_report,
 )
@@ -721,7 +717,7 @@ class HTTPServer(Server):
         listeners, self._listeners = self._listeners, []
         for conn in self.connections:
             conn.closing = True  # a response finished from now on says Connection: close
-        await close_listeners(listeners)
+        await self._close_listeners(listeners)
         for conn in list(self.connections):
             conn.shutdown()
         deadline = loop.time() + timeout
@@ -774,7 +770,7 @@ def _nearest_requests(shape: Any, received: list[Request]) -> list[str]:
     for request in received:
         key = (request.method, request.target, tuple(differences(shape, request)))
         groups[key] = groups.get(key, 0) + 1
-    nearest = sorted(groups.items(), key=lambda item: len(item[0][2]))[:3]
+    nearest = sorted(groups.items(), key=lambda item: nearness(shape, list(item[0][2])))[:3]
     lines = ["  nearest requests received:"]
     for (method, target, found), count in nearest:
         repeat = f" ({count} like it)" if count > 1 else ""

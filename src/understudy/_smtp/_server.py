@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypedDict
 
 from .._conditions import Conditions
+from .._drain import finish_connections
 from .._errors import ConfigurationError
 from .._journal import Journal
-from .._server import Server, close_listeners, finish_connections
+from .._server import Server
 from .._tls import TLS, resolve_tls
 from ._message import SMTPMessage
 from ._rules import RejectRule, SMTPFailure, _check_failures, _RejectRules
@@ -263,7 +264,7 @@ class SMTPServer(Server):
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
         listeners, self._listeners = self._listeners, []
-        await close_listeners(listeners)
+        await self._close_listeners(listeners)
         site = self._site
         starttls, site.starttls_handshakes = site.starttls_handshakes, None
         if starttls is not None:
