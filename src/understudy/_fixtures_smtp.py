@@ -1,17 +1,22 @@
-"""pytest fixtures for the SMTP server (re-exported by :mod:`understudy.pytest_plugin`)."""
+"""pytest fixtures for the SMTP server (re-exported by :mod:`understudy.pytest_plugin`).
+
+The SMTP server (and aiosmtpd) is imported when a test first asks for one of these fixtures.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._factories import MakeSMTPServer
 from ._fixtures import factory, options, started
-from ._smtp import SMTPServer
 
-__all__ = ["MakeSMTPServer", "make_smtp_server", "smtp_server", "smtp_server_options"]
+if TYPE_CHECKING:
+    from ._smtp import SMTPServer
+
+__all__ = ["make_smtp_server", "smtp_server", "smtp_server_options"]
 
 
 @pytest.fixture
@@ -32,6 +37,8 @@ def smtp_server(
     Options come from ``smtp_server_options`` and ``@pytest.mark.understudy(...)``. After the
     test: stopped, then checked (a handler's exception fails the test).
     """
+    from . import SMTPServer  # noqa: PLC0415 - imported when first used
+
     yield from started(request, SMTPServer(**options(request, smtp_server_options, SMTPServer)))
 
 
@@ -44,4 +51,6 @@ def make_smtp_server(
     Its options update ``smtp_server_options``. Every server it made is stopped and checked
     after the test.
     """
+    from . import SMTPServer  # noqa: PLC0415 - imported when first used
+
     yield from factory(request, SMTPServer, smtp_server_options)

@@ -8,25 +8,60 @@ Settings: override a ``*_server_options`` fixture (a dict of the server's keywor
 conftest, or mark a test ``@pytest.mark.understudy(**options)`` (every server of the test) or
 ``@pytest.mark.understudy(understudy.SMTPServer, **options)`` (servers of the classes named);
 the marker's options win, and a nearer marker over a farther one.
+
+pytest loads this plugin in every run where understudy is installed, so it imports no server:
+each fixture imports its server the first time a test asks for it, and a run that uses none of
+them pays a few milliseconds for the plugin. The ``Make*`` types (``MakeHTTPServer``, the type of
+the ``make_http_server`` fixture, for annotations) are imported from here like any name: they are
+protocols over typed options, and import no server either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._factories import MakeHTTPServer
-from ._fixtures import SERVERS, factory, options, servers_of, started
+from ._factories import (
+    MakeHTTPServer,
+    MakeLogRecordServer,
+    MakeProxy,
+    MakePyPIServer,
+    MakeSMTPServer,
+    MakeSyslogServer,
+    MakeTCPServer,
+    MakeUDPServer,
+    MakeUnixDatagramServer,
+    MakeUnixStreamServer,
+)
+from ._fixtures import SERVERS, factory, options, started
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
 from ._fixtures_sockets import *  # noqa: F403 - the TCP, UDP, Unix, syslog, log-record fixtures
 from ._fixtures_tls import *  # noqa: F403 - tls_ca and https_server
-from ._http._server import HTTPServer
-from ._server import Server
 
-__all__ = ["MakeHTTPServer", "http_server", "http_server_options", "make_http_server"]
+if TYPE_CHECKING:
+    from ._http._server import HTTPServer
+    from ._server import Server
+
+#: The fixtures, and the ``Make*`` types for annotations (``make_http_server: MakeHTTPServer``):
+#: protocols over each server's typed options, which import no server (see ``_factories``).
+__all__ = [
+    "MakeHTTPServer",
+    "MakeLogRecordServer",
+    "MakeProxy",
+    "MakePyPIServer",
+    "MakeSMTPServer",
+    "MakeSyslogServer",
+    "MakeTCPServer",
+    "MakeUDPServer",
+    "MakeUnixDatagramServer",
+    "MakeUnixStreamServer",
+    "http_server",
+    "http_server_options",
+    "make_http_server",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,11 +80,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     try:
         result = yield
     except BaseException as error:
-        for server in servers_of(item):
+        for server in item.stash.get(SERVERS, ()):
             _finish(server, propagating=error)
         raise
     failures: list[BaseException] = []
-    for server in servers_of(item):
+    for server in item.stash.get(SERVERS, ()):
         try:
             _finish(server, propagating=None)
         except BaseException as failure:  # noqa: BLE001 - gathered and re-raised below
@@ -91,6 +126,8 @@ def http_server(
 
     After the test: stopped, then checked (a handler's exception fails the test).
     """
+    from . import HTTPServer  # noqa: PLC0415 - imported when first used
+
     yield from started(request, HTTPServer(**options(request, http_server_options, HTTPServer)))
 
 
@@ -102,4 +139,6 @@ def make_http_server(
 
     Every server it made is stopped and checked after the test.
     """
+    from . import HTTPServer  # noqa: PLC0415 - imported when first used
+
     yield from factory(request, HTTPServer, http_server_options)
