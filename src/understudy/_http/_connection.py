@@ -1020,7 +1020,10 @@ class HTTPConnection(asyncio.Protocol):
             self.backlog = None
             if self.close_when_sent:
                 self.close_when_sent = False
-                self.close()
+                # Not now: called from resume_writing, inside the transport's _write_ready,
+                # which calls connection_lost itself when it finds itself closing with an empty
+                # buffer, after close() has scheduled it too (twice: asyncio then fails).
+                self.loop.call_soon(self.close)
 
     async def drain(self) -> None:
         self.flush()
