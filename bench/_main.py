@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from . import _conditions
+from . import _conditions, _startup, _suite
 from ._cycle import CycleResult, StopResult, run_cycles, run_idle_stops
 from ._load import LoadResult, ensure_wrk, run_load
 from ._memory import IdleResult, measure_idle
@@ -87,6 +87,9 @@ class Plan:
     https_cycles: int = 300
     conditions_samples: int = 200
     conditions_duration: float = 1.0  # seconds per bandwidth setting
+    startup_rounds: int = 20
+    suite_tests: int = 1000
+    suite_rounds: int = 3
 
     @classmethod
     def quick(cls) -> Plan:
@@ -112,6 +115,9 @@ class Plan:
             https_cycles=100,
             conditions_samples=50,
             conditions_duration=0.5,
+            startup_rounds=5,
+            suite_tests=300,
+            suite_rounds=1,
         )
 
 
@@ -163,6 +169,8 @@ class Results:
     socket_stops: list[SocketStopResult]
     https: CycleResult
     conditions: _conditions.ConditionsResult
+    startup: _startup.StartupResult
+    suite: _suite.SuiteResult
 
 
 def _cycles(plan: Plan, body_delay: float) -> list[CycleResult]:
@@ -278,8 +286,25 @@ def _idle(plan: Plan) -> list[IdleResult]:
     return results
 
 
+def _run_startup(plan: Plan) -> _startup.StartupResult:
+    _log(
+        f"(i) import understudy and pytest startup, {plan.startup_rounds} interleaved rounds "
+        "of fresh interpreters"
+    )
+    return _startup.run(rounds=plan.startup_rounds)
+
+
+def _run_suite(plan: Plan) -> _suite.SuiteResult:
+    _log(
+        f"(j) a {plan.suite_tests}-test suite per case, {plan.suite_rounds} interleaved "
+        "rounds: fresh http_server per test, the floor, pytest-httpserver, responses"
+    )
+    return _suite.run(tests=plan.suite_tests, rounds=plan.suite_rounds)
+
+
 def run(plan: Plan, *, skip_load: bool) -> Results:
-    idle = _idle(plan)  # first: before load runs grow and free the heap
+    startup = _run_startup(plan)  # first: before this process's runs load the machine
+    idle = _idle(plan)  # before load runs grow and free the heap
     cycles = _cycles(plan, 0.0)
     body_cycles = _cycles(plan, TEST_BODY)
     stops = _stops(plan)
@@ -289,12 +314,24 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
     https = run_https_cycles(max_cycles=plan.https_cycles, budget=30.0, warmup=20)
     _log("(h) network conditions: achieved latency and bandwidth vs the settings")
     conditions = _conditions.run(samples=plan.conditions_samples, duration=plan.conditions_duration)
+    suite = _run_suite(plan)
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
     if not skip_load:
         load, skipped = _load(plan)
     return Results(
-        idle, cycles, body_cycles, stops, load, skipped, smtp, socket_stops, https, conditions
+        idle,
+        cycles,
+        body_cycles,
+        stops,
+        load,
+        skipped,
+        smtp,
+        socket_stops,
+        https,
+        conditions,
+        startup,
+        suite,
     )
 
 
@@ -641,7 +678,39 @@ def _targets(results: Results) -> list[Target]:
         )
     )
     targets += _conditions.conditions_targets(results.conditions)
+    targets += _startup.startup_targets(results.startup)
+    targets += _suite.suite_targets(results.suite)
     return targets
+
+
+def _startup_lines(startup: _startup.StartupResult) -> list[str]:
+    return [
+        (
+            "(i) where understudy is unused: fresh interpreters, CPU time (user + system) and "
+            f"wall clock, medians of {startup.rounds} interleaved rounds; ms. pytest runs one "
+            "trivial test in an empty directory; base = python -c pass, or pytest with neither "
+            "plugin."
+        ),
+        _startup.startup_table(startup),
+    ]
+
+
+def _suite_lines(suite: _suite.SuiteResult) -> list[str]:
+    return [
+        (
+            f"(j) per test in a {suite.tests}-test suite: pytest's run-test loop (setup, call, "
+            "teardown) divided by the tests; best round; ms."
+        ),
+        _suite.suite_table(suite),
+    ]
+
+
+def _target_lines(targets: list[Target]) -> list[str]:
+    width = max(len(target.name) for target in targets)
+    return [
+        f"  {target.verdict:>7}  {target.name.ljust(width)}  {target.goal:<12} {target.measured}"
+        for target in targets
+    ]
 
 
 def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[str, list[Target]]:
@@ -713,12 +782,13 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         ),
         _conditions.conditions_table(results.conditions),
         "",
-        "Targets (issues 2, 4, 5 and 6)",
+        *_startup_lines(results.startup),
+        "",
+        *_suite_lines(results.suite),
+        "",
+        "Targets (issues 2, 4, 5, 6 and 20)",
     ]
-    width = max(len(target.name) for target in targets)
-    for target in targets:
-        name = target.name.ljust(width)
-        lines.append(f"  {target.verdict:>7}  {name}  {target.goal:<12} {target.measured}")
+    lines += _target_lines(targets)
     return "\n".join(lines), targets
 
 
@@ -788,8 +858,38 @@ def _as_json(
         ],
         "https_start_get_stop": cycle(results.https),
         "conditions": _conditions.conditions_json(results.conditions),
+        "startup": _startup.startup_json(results.startup),
+        "suite": _suite.suite_json(results.suite),
         "targets": [target.as_dict() for target in targets],
     }
+
+
+def _main_only(
+    section: str, plan: Plan, machine: dict[str, object], began: float, output: Path
+) -> int:
+    """``--only SECTION``: that section alone, its table, its targets and its JSON."""
+    if section == "startup":
+        startup = _run_startup(plan)
+        lines, targets = _startup_lines(startup), _startup.startup_targets(startup)
+        figures = _startup.startup_json(startup)
+    else:
+        suite = _run_suite(plan)
+        lines, targets = _suite_lines(suite), _suite.suite_targets(suite)
+        figures = _suite.suite_json(suite)
+    machine["bench_seconds"] = round(time.perf_counter() - began, 1)
+    print("\n".join(["", *lines, "", "Targets (issue 20)"]))
+    print("\n".join(_target_lines(targets)))
+    payload = {
+        "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "plan": plan.__dict__,
+        section: figures,
+        "targets": [target.as_dict() for target in targets],
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    print(f"\n  wrote {output}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -797,10 +897,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few cycles, 1 s load runs (~40 s)")
     parser.add_argument("--skip-load", action="store_true", help="skip (c), the wrk runs")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default: {RESULTS}")
+    parser.add_argument(
+        "--only",
+        choices=["startup", "suite"],
+        help="run one section alone: startup = (i), import understudy and pytest startup; "
+        "suite = (j), the per-test cost in a suite",
+    )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()
     machine = _machine()
     began = time.perf_counter()
+    if args.only is not None:
+        return _main_only(args.only, plan, machine, began, args.output)
     _log("running; the table follows when every measurement is done")
     results = run(plan, skip_load=args.skip_load)
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -355,3 +355,171 @@ def test_a_bad_admin_payload_gets_422_and_stays_out_of_the_journal(
     assert admin.requests == []
     admin.check()  # the client's mistake, answered: nothing for the test to raise
     assert requests.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []
+
+
+# -- mappings that would answer wrongly: refused (issue 19, item 14) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "mapping.request: required"),
+        ("{}", "mapping.request: required"),
+        ('{"response": {"status": 200}}', "mapping.request: required"),
+        (
+            '{"request": {"method": "ANY"}, "response": {"fixedDelayMilliseconds": 1e300}}',
+            "fixedDelayMilliseconds: milliseconds from 0 to 3600000 (one hour)",
+        ),
+        (
+            (
+                '{"request": {"method": "ANY"}, "response": {"delayDistribution": '
+                '{"type": "lognormal", "median": 1e308, "sigma": 0.1}}}'
+            ),
+            "delayDistribution.median: a number of milliseconds, 0 or more and at most 3600000",
+        ),
+        (
+            (
+                '{"request": {"method": "ANY"}, "response": {"delayDistribution": '
+                '{"type": "uniform", "lower": 1, "upper": 1e300}}}'
+            ),
+            "delayDistribution.upper: a number of milliseconds, 0 or more and at most 3600000",
+        ),
+        (
+            (
+                '{"request": {"method": "ANY"}, "response": {"chunkedDribbleDelay": '
+                '{"numberOfChunks": 2, "totalDuration": 1e300}}}'
+            ),
+            "chunkedDribbleDelay.totalDuration: a number of milliseconds, 0 or more and at most",
+        ),
+        ('{"request": {"method": "ANY"}, "response": {"jsonBody": NaN}}', "NaN or Infinity"),
+        (
+            '{"request": {"method": "ANY"}, "response": {"jsonBody": {"a": [-Infinity]}}}',
+            "NaN or Infinity",
+        ),
+    ],
+)
+def test_a_mapping_that_would_answer_wrongly_is_refused_with_422(
+    admin: understudy.HTTPServer, body: str, message: str
+) -> None:
+    """As WireMock: a mapping needs a request pattern (``{}`` would answer every request); a
+    delay over an hour is a mistake; JSON has no NaN (RFC 8259 §6), so no body may hold one."""
+    status, answer = _post_raw(admin, "/__admin/mappings", body)
+    assert status == 422
+    assert message in answer["errors"][0]["title"]
+    assert requests.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []
+    # nothing was added that answers: a request is unmatched
+    assert requests.get(admin.url + "/anything", timeout=5).status_code == 404
+    with pytest.raises(understudy.UnexpectedRequest):
+        admin.check()
+
+
+# -- the request journal as WireMock serves it (issue 19, item 18) ------------------------------
+
+
+def test_the_journal_takes_limit_and_since_as_wiremock_does(admin: understudy.HTTPServer) -> None:
+    """``limit``: the newest that many; ``since``: logged strictly after an ISO 8601 time (in
+    milliseconds, as loggedDate); ``meta.total`` still counts the whole journal."""
+    from wiremock.constants import Config  # noqa: PLC0415 - a global the test sets and restores
+    from wiremock.resources.requests.resource import Requests  # noqa: PLC0415
+
+    admin.expect().respond(204)
+    with requests.Session() as session:
+        for path in ("/one", "/two", "/three"):
+            session.get(admin.url + path, timeout=5)
+    previous = Config.base_url
+    Config.base_url = admin.url + "/__admin"
+    try:
+        # (parameters={}: the client's default dict is shared between calls)
+        newest = Requests.get_all_received_requests(limit=1, parameters={})
+        assert [r.request.url for r in newest.requests] == ["/three"]
+        assert newest.meta.total == 3
+        everything = Requests.get_all_received_requests(parameters={})
+        assert [r.request.url for r in everything.requests] == ["/three", "/two", "/one"]
+        first = everything.requests[-1].request
+        later = Requests.get_all_received_requests(since=first.logged_date_string, parameters={})
+    finally:
+        Config.base_url = previous
+    # the ones logged after the first; the first itself is not "after" its own time
+    assert [r.request.url for r in later.requests] == [
+        r.request.url for r in everything.requests if r.request.logged_date > first.logged_date
+    ]
+    assert "/one" not in [r.request.url for r in later.requests]
+    journal = admin.url + "/__admin/requests"
+    assert requests.get(journal, params={"limit": "0"}, timeout=5).json()["requests"] == []
+    future = requests.get(journal, params={"since": "2999-01-01T00:00:00Z"}, timeout=5).json()
+    assert (future["requests"], future["meta"]) == ([], {"total": 3})
+    past = requests.get(journal, params={"since": "2000-01-01 00:00:00", "limit": "2"}, timeout=5)
+    assert [r["request"]["url"] for r in past.json()["requests"]] == ["/three", "/two"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"limit": "-1"}, "limit: a whole number"),
+        ({"limit": "x"}, "limit: a whole number"),
+        ({"limit": "\u00b2"}, "limit: a whole number"),
+        ({"since": "yesterday"}, "since: an ISO 8601 time"),
+    ],
+)
+def test_a_bad_limit_or_since_gets_400_saying_what_to_write(
+    admin: understudy.HTTPServer, query: dict[str, str], message: str
+) -> None:
+    answer = requests.get(admin.url + "/__admin/requests", params=query, timeout=5)
+    assert answer.status_code == 400
+    assert message in answer.json()["errors"][0]["title"]
+
+
+def test_the_journal_shows_cookies_and_merges_fields_differing_in_case(
+    admin: understudy.HTTPServer,
+) -> None:
+    """WireMock's LoggedRequest: cookies by name (a list when repeated); header fields by
+    name, case-insensitively (RFC 9110 §5.1), spelt as first sent, a list when repeated."""
+    admin.expect().respond(204)
+    with socket.create_connection(admin.address, timeout=5) as sock:
+        sock.sendall(
+            b"GET /c HTTP/1.1\r\nHost: x\r\nX-Trace: a\r\nx-trace: b\r\nX-TRACE: c\r\n"
+            b"Cookie: session=abc; theme=dark\r\nCookie: session=def; broken; =x\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        while sock.recv(65536):
+            pass
+    [served] = requests.get(admin.url + "/__admin/requests", timeout=5).json()["requests"]
+    logged = served["request"]
+    assert logged["headers"]["X-Trace"] == ["a", "b", "c"]
+    assert not {"x-trace", "X-TRACE"} & set(logged["headers"])
+    assert logged["headers"]["Cookie"] == ["session=abc; theme=dark", "session=def; broken; =x"]
+    assert logged["cookies"] == {"session": ["abc", "def"], "theme": "dark"}
+
+
+# -- near misses ranked by string distance (issue 19, item 19) ---------------------------------
+
+
+def test_near_misses_are_ranked_by_wiremock_distance(admin: understudy.HTTPServer) -> None:
+    """Per field a normalised Levenshtein distance, the URL weighing 10 and the method 3 of
+    18: ``/hellp`` is 10 x 1/6 / 18 from ``/hello`` whatever was added last."""
+    for method, url in (
+        ("GET", "/hello"),
+        ("POST", "/hellp"),
+        ("GET", "/goodbye"),
+        ("GET", "/dyn"),
+    ):
+        requests.post(
+            admin.url + "/__admin/mappings",
+            json={"request": {"method": method, "url": url}, "response": {}},
+            timeout=5,
+        ).raise_for_status()
+    near = requests.post(
+        admin.url + "/__admin/near-misses/request",
+        json={"url": "/hellp", "method": "GET"},
+        timeout=5,
+    ).json()["nearMisses"]
+    assert [
+        (m["stubMapping"]["request"]["method"], m["stubMapping"]["request"]["url"]) for m in near
+    ] == [
+        ("GET", "/hello"),
+        ("POST", "/hellp"),
+        ("GET", "/dyn"),
+    ]
+    distances = [m["matchResult"]["distance"] for m in near]
+    assert distances == pytest.approx([10 * (1 / 6) / 18, 3 / 18, 10 * (5 / 6) / 18])
+    assert near[0]["differences"] == ["url: expected '/hello', got '/hellp'"]

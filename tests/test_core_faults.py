@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from understudy._core.faults import (
+    MAX_DELAY,
     DelayKind,
     Ending,
     FailureSchedule,
@@ -183,6 +184,30 @@ def test_lognormal_draws_are_positive_and_seeded(median: float, sigma: float, se
     assert draw > 0
     assert math.isfinite(draw)
     assert draw == draw_delay(DelayKind.LOGNORMAL, median, sigma, random.Random(seed))
+
+
+@given(st.floats(1e-6, MAX_DELAY), st.floats(0, 1e300), st.integers())
+def test_a_lognormal_draw_never_waits_over_the_bound(
+    median: float, sigma: float, seed: int
+) -> None:
+    """A huge sigma draws exp() of a huge number: capped at MAX_DELAY, not OverflowError."""
+    draw = draw_delay(DelayKind.LOGNORMAL, median, sigma, random.Random(seed))
+    assert 0 <= draw <= MAX_DELAY
+
+
+@pytest.mark.parametrize(
+    ("kind", "first", "second"),
+    [
+        (DelayKind.FIXED, MAX_DELAY + 0.001, 0.0),
+        (DelayKind.FIXED, 1e300, 0.0),
+        (DelayKind.UNIFORM, 0.0, MAX_DELAY * 2),
+        (DelayKind.LOGNORMAL, 1e308, 1.0),
+    ],
+)
+def test_a_delay_over_the_bound_is_a_problem(kind: DelayKind, first: float, second: float) -> None:
+    problem = delay_problem(kind, first, second)
+    assert problem is not None
+    assert "at most 3600 seconds" in problem
 
 
 # -- dribble ---------------------------------------------------------------------------------

@@ -385,12 +385,12 @@ def test_stop_ends_a_delayed_response_still_awaited() -> None:
                 waiting.result(timeout=10)
 
 
-@pytest.mark.parametrize("delay", [-1, "1", None])
+@pytest.mark.parametrize("delay", [-1, "1", None, 3600.5, 1e300])
 def test_delay_must_be_seconds(server: HTTPServer, delay: Any) -> None:
     if delay is None:
         server.expect().respond(delay=None)  # None means no delay
         return
-    with pytest.raises(ConfigurationError, match=r"delay must be seconds >= 0, not "):
+    with pytest.raises(ConfigurationError, match=r"delay must be seconds >= 0 and at most 3600, "):
         server.expect().respond(delay=delay)
 
 
@@ -800,13 +800,15 @@ def test_the_near_miss_report_lists_the_three_nearest_with_each_difference(
         "    Host: api.test\n"
         "    X-Trace: t1\n"
         "Nearest expectations:\n"
-        "  1. expect('GET', re.compile('/users/\\\\d+')), answered 0 times\n"
-        "       path: expected a match for //users/\\d+/, got '/users'\n"
-        "  2. expect('GET', '/users', query={'page': '1'}), answered 0 times\n"
+        "  1. expect('GET', '/users', query={'page': '1'}), answered 0 times\n"
         "       query page: expected '1', got '2'\n"
-        "  3. expect('POST', '/users', json=Subset({'name': 'x'})), answered 0 times\n"
+        "  2. expect('POST', '/users', json=Subset({'name': 'x'})), answered 0 times\n"
         "       method: expected 'POST', got 'GET'\n"
         "       json: expected Subset({'name': 'x'}), got not JSON: an empty body\n"
+        "  3. expect('PUT', '/orders', body=b'x'), answered 0 times\n"
+        "       method: expected 'PUT', got 'GET'\n"
+        "       path: expected '/orders', got '/users'\n"
+        "       body: expected b'x', got an empty body\n"
     )
     assert (status, body.decode()) == (404, expected)
     with pytest.raises(UnexpectedRequest) as raised:
@@ -1048,3 +1050,34 @@ def test_json_matching_over_the_wire_uses_the_parsed_body(server: HTTPServer) ->
     server.expect("POST", "/j", json={"b": [1, 2], "a": None}).respond(body="ok")
     body = json.dumps({"a": None, "b": [1, 2]}, indent=2).encode()
     assert with_urllib(server.url, Call("POST", "/j", headers=JSON, body=body)) == (200, b"ok")
+
+
+def test_the_near_miss_report_ranks_by_string_distance_not_recency() -> None:
+    """WireMock's order: ``/hellp`` is one letter from ``/hello``, so it comes first although
+    ``/dyn`` was added last; a wrong method (weight 3) comes before a far path (weight 10)."""
+    with HTTPServer(allow_unmatched=True) as server:
+        server.expect("GET", "/hello")
+        server.expect("POST", "/hellp")
+        server.expect("GET", "/goodbye")
+        server.expect("GET", "/dyn")
+        assert requests.get(server.url + "/hellp", timeout=5).status_code == 404
+        report = requests.get(server.url + "/hellp", timeout=5).text
+    ranked = re.findall(r"^  \d\. (expect\(.*\)), answered", report, flags=re.MULTILINE)
+    assert ranked == [
+        "expect('GET', '/hello')",
+        "expect('POST', '/hellp')",
+        "expect('GET', '/dyn')",
+    ]
+
+
+def test_an_unmet_expectation_lists_the_nearest_requests_by_string_distance() -> None:
+    """The same ranking the other way round: the requests received nearest an unmet one."""
+    with HTTPServer(allow_unmatched=True) as server:
+        server.expect("GET", "/hello").once()
+        with requests.Session() as session:
+            for path in ("/dyn", "/hellp", "/goodbye"):
+                assert session.get(server.url + path, timeout=5).status_code == 404
+        with pytest.raises(UnmetExpectation) as raised:
+            server.check()
+    received = re.findall(r"^ +GET (/\w+)$", str(raised.value), flags=re.MULTILINE)
+    assert received == ["/hellp", "/dyn", "/goodbye"]

@@ -453,6 +453,10 @@ def test_fault_takes_a_fault(server: HTTPServer) -> None:
         (lambda: Delay.lognormal(0, 1), r"median is a finite number of seconds > 0"),
         (lambda: Dribble(chunks=0, duration=1), r"chunks=...\) takes a positive int"),
         (lambda: Dribble(chunks=2, duration=-1), r"duration=...\) takes finite seconds"),
+        (lambda: Delay.fixed(1e300), r"a delay is at most 3600 seconds \(one hour\), not 1e\+300"),
+        (lambda: Delay.uniform(0, 3601), r"the bounds are at most 3600 seconds"),
+        (lambda: Delay.lognormal(1e305, 1), r"the median is at most 3600 seconds"),
+        (lambda: Dribble(chunks=2, duration=1e300), r"duration=...\) takes finite seconds"),
     ],
 )
 def test_bad_delays_and_dribbles_are_refused(make: Any, message: str) -> None:

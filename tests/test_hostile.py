@@ -129,6 +129,32 @@ def test_a_slow_reader_is_aborted_after_send_timeout(sockets: list[socket.socket
     assert "send_timeout" in recorded.error
 
 
+def test_a_large_answer_handed_over_in_slices_then_closed_closes_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found by make stress: the last slice of a large answer (here a near-miss report) handed
+    over from resume_writing closed the transport inside asyncio's _write_ready, which then
+    called connection_lost a second time ("'NoneType' object has no attribute
+    'connection_lost'" logged by the loop)."""
+    big = b"y" * (1 << 20)
+    with HTTPServer() as server:
+        server.expect("GET", "/elsewhere", body="x" * (3 << 20))
+        with socket.create_connection(server.address, timeout=5) as client:
+            client.sendall(
+                b"GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(big) + big
+            )
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 404 ")
+        assert len(answer) > 1 << 20  # the report quotes the body: handed over in slices
+        with pytest.raises(understudy.UnexpectedRequest):
+            server.check()
+    errors = [r for r in caplog.records if r.name == "asyncio" and r.levelname == "ERROR"]
+    assert errors == []
+
+
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_slow_readers_of_a_canned_body_do_not_each_hold_a_copy_of_it(
     sockets: list[socket.socket], tls: bool

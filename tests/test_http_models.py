@@ -482,3 +482,10 @@ def test_a_received_request_copies_as_itself_and_pickles_whole() -> None:
     assert (restored.client, restored.received_at) == (request.client, request.received_at)
     with pytest.raises(AttributeError, match="immutable"):
         restored.body = b""
+
+
+@pytest.mark.parametrize("value", [float("nan"), {"a": [float("inf")]}, -float("inf")])
+def test_a_json_body_with_nan_or_infinity_is_refused(value: object) -> None:
+    """RFC 8259 §6: JSON has no NaN or Infinity; json.dumps would write them anyway."""
+    with pytest.raises(ConfigurationError, match=r"JSON has no NaN or Infinity \(RFC 8259 §6\)"):
+        Response(json=value)

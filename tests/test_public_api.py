@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import pathlib
 
 import understudy
@@ -14,10 +15,35 @@ def test_all_is_sorted_and_complete() -> None:
     assert understudy.__all__ == sorted(understudy.__all__)
     public = {
         name
-        for name, value in vars(understudy).items()
-        if not name.startswith("_") and not isinstance(value, type(understudy))
+        for name in dir(understudy)
+        if not name.startswith("_")
+        and name != "TYPE_CHECKING"
+        and not isinstance(getattr(understudy, name), type(understudy))
     }
     assert public == set(understudy.__all__)
+
+
+def test_the_lazy_table_and_the_type_checkers_imports_agree() -> None:
+    """Each name is imported lazily from the module that defines it, and the ``TYPE_CHECKING``
+    imports (what mypy, IDEs and griffe read) name every public name once."""
+    tree = ast.parse((SRC / "__init__.py").read_text(encoding="utf-8"))
+    checked = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        for statement in node.body
+        if isinstance(statement, ast.ImportFrom) and statement.level == 1
+        for alias in statement.names
+    }
+    assert checked == set(understudy.__all__)
+    assert set(understudy._WHERE) == set(understudy.__all__)
+    for name, where in understudy._WHERE.items():
+        module = importlib.import_module(where, "understudy")
+        assert name in vars(module), f"{name} is not defined in understudy{where}"
+
+
+def test_dir_lists_every_public_name_before_it_is_loaded() -> None:
+    assert set(understudy.__all__) <= set(dir(understudy))
 
 
 def test_public_objects_show_the_public_module() -> None:

@@ -193,6 +193,20 @@ def test_a_form_pypi_would_refuse_gets_its_message(
     assert pypi.files == []
 
 
+def test_a_refusal_quoting_what_a_status_line_cannot_carry_escapes_it_there(
+    pypi: PyPIServer, tiny_dists: list[Path]
+) -> None:
+    """Found by the fuzz corpus: an ``:action`` outside Latin-1 made the refusal's reason
+    phrase unsendable, and the client got a 500."""
+    fields: dict[str, Any] = {":action": "up\u2603\nload"}
+    reply = upload(pypi, tiny_dists[0], **fields)
+
+    assert reply.status_code == 400
+    assert reply.reason == "Invalid value for :action: 'up\\u2603\\nload'; use file_upload."
+    assert "'up\u2603\\nload'" in reply.text  # (the body is UTF-8)
+    pypi.check()
+
+
 def test_a_file_that_is_not_a_distribution_gets_400(
     pypi: PyPIServer, tiny_dists: list[Path], tmp_path: Path
 ) -> None:

@@ -173,3 +173,70 @@ def test_control_characters_from_the_upstream_are_relayed_as_spaces_and_logged(
     [warning] = [r for r in caplog.records if r.name == "understudy.proxy"]
     assert "GET /relay" in warning.getMessage()
     assert "field X-Nul: 'a\\x00b' relayed as 'a b'" in warning.getMessage()
+
+
+def _raw_upstream(answer: bytes) -> understudy.TCPServer:
+    """An upstream that reads a request head and sends ``answer`` as it is, then closes."""
+
+    def handler(connection: understudy.StreamConnection) -> None:
+        while connection.readline(timeout=5) not in (b"\r\n", b""):
+            pass
+        connection.sendall(answer)
+
+    return understudy.TCPServer(handler=handler)
+
+
+def test_a_folded_upstream_field_is_unfolded_recorded_and_replays(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RFC 9112 §5.2: a proxy may replace each obs-fold with SP; the mapping then loads."""
+    answer = (
+        b"HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\nX-Tab: c\r\n\td\r\nContent-Length: 2\r\n"
+        b"Connection: close\r\n\r\nhi"
+    )
+    with (
+        _raw_upstream(answer) as upstream,
+        understudy.HTTPServer(
+            proxy_to=f"http://127.0.0.1:{upstream.port}", record=tmp_path
+        ) as proxy,
+    ):
+        relayed = requests.get(proxy.url + "/fold", timeout=5)
+    assert relayed.status_code == 200
+    assert (relayed.headers["X-Fold"], relayed.headers["X-Tab"]) == ("a b", "c d")
+    [warning] = [r for r in caplog.records if r.name == "understudy.proxy"]
+    assert "field X-Fold: folded 'a\\r\\n b' unfolded (RFC 9112 §5.2)" in warning.getMessage()
+    with understudy.HTTPServer(mappings=tmp_path) as replay:
+        replayed = requests.get(replay.url + "/fold", timeout=5)
+    assert (replayed.status_code, replayed.headers["X-Fold"], replayed.text) == (200, "a b", "hi")
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nhi", "status must be an int from 100"),
+        (b"HTTP/1.1 200 OK\r\nX(Y: x\r\nContent-Length: 2\r\n\r\nhi", "X(Y"),
+    ],
+)
+def test_an_answer_that_cannot_be_relayed_gets_502_and_is_not_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, answer: bytes, problem: str
+) -> None:
+    """RFC 9110 §15.6.3: an invalid response from the upstream is a 502, and a recorded
+    directory always loads: the exchange is left out of it, and the log says so."""
+    with (
+        _raw_upstream(answer) as upstream,
+        understudy.HTTPServer(
+            proxy_to=f"http://127.0.0.1:{upstream.port}", record=tmp_path
+        ) as proxy,
+    ):
+        relayed = requests.get(proxy.url + "/odd", timeout=5)
+        good = requests.get(proxy.url + "/odd", timeout=5)  # the same answer again: no mapping
+        proxy.check()  # the upstream's fault, answered: nothing for the test to raise
+    assert (relayed.status_code, good.status_code) == (502, 502)
+    assert "cannot be relayed (not recorded)" in relayed.text
+    assert problem in relayed.text
+    [warning, *_] = [r for r in caplog.records if r.name == "understudy.proxy"]
+    assert "GET /odd" in warning.getMessage()
+    assert "not recorded" in warning.getMessage()
+    assert not (tmp_path / "mappings").exists() or not list((tmp_path / "mappings").iterdir())
+    with understudy.HTTPServer(mappings=tmp_path, allow_unmatched=True) as replay:
+        assert requests.get(replay.url + "/odd", timeout=5).status_code == 404

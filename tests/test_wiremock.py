@@ -127,10 +127,16 @@ def test_json_path(expression: str, found: list[Any]) -> None:
             "mapping.request.bodyPatterns[0].equalToXml: this WireMock matcher is not supported",
         ),
         ({"request": {"url": "/a", "urlPath": "/a"}}, "give one of url, urlPattern"),
-        ({"response": {"status": 99}}, "mapping.response.status: an int from 100 to 599"),
-        ({"response": {"transformers": ["x"]}}, "mapping.response.transformers: this WireMock"),
-        ({"response": {"body": "a", "jsonBody": {}}}, "give one of body, jsonBody"),
-        ({"newScenarioState": "x"}, "need a scenarioName"),
+        (
+            {"request": {}, "response": {"status": 99}},
+            "mapping.response.status: an int from 100 to 599",
+        ),
+        (
+            {"request": {}, "response": {"transformers": ["x"]}},
+            "mapping.response.transformers: this WireMock",
+        ),
+        ({"request": {}, "response": {"body": "a", "jsonBody": {}}}, "give one of body, jsonBody"),
+        ({"request": {}, "newScenarioState": "x"}, "need a scenarioName"),
         ({"priority": 0}, "mapping.priority: a positive int"),
         (
             {"request": {"bodyPatterns": [{"matchesJsonPath": "$.a[?(@.b =~ /x/)]"}]}},
@@ -150,6 +156,24 @@ def test_json_path(expression: str, found: list[Any]) -> None:
         ),
         ({"request": {"urlPattern": "/\ud800"}}, "lone surrogate (U+D800)"),
         ({"request": {"urlPattern": "(a"}}, "missing ): (a"),
+        ({}, "mapping.request: required"),
+        ({"response": {"body": "x"}}, "mapping.request: required"),
+        (
+            {"request": {}, "response": {"fixedDelayMilliseconds": 1e300}},
+            "fixedDelayMilliseconds: milliseconds from 0 to 3600000 (one hour), not 1e+300",
+        ),
+        (
+            {"request": {}, "response": {"fixedDelayMilliseconds": float("nan")}},
+            "fixedDelayMilliseconds: milliseconds from 0 to 3600000",
+        ),
+        (
+            {"request": {}, "response": {"jsonBody": {"a": [float("nan")]}}},
+            "mapping.response.jsonBody: holds NaN or Infinity",
+        ),
+        (
+            {"request": {}, "response": {"jsonBody": float("-inf")}},
+            "mapping.response.jsonBody: holds NaN or Infinity",
+        ),
     ],
 )
 def test_mapping_errors_name_the_field(mapping: dict[str, Any], message: str) -> None:
@@ -172,7 +196,7 @@ def test_null_members_read_as_absent() -> None:
 
 def test_a_document_of_mappings_names_the_item() -> None:
     with pytest.raises(MappingError, match=r"mapping\.mappings\[1\]\.request\.verb: unknown"):
-        parse_mappings_document({"mappings": [{}, {"request": {"verb": "GET"}}]})
+        parse_mappings_document({"mappings": [{"request": {}}, {"request": {"verb": "GET"}}]})
 
 
 def test_request_pattern_differences_are_per_field() -> None:

@@ -4,15 +4,18 @@ any exception other than the documented refusal is a crash."""
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from typing import Any
 
 from understudy._core.coding import CODINGS, negotiate
 from understudy._core.directives import DirectiveError, parse_in_file, parse_sidecar
+from understudy._core.distance import levenshtein, string_distance
 from understudy._core.logframes import LogFrameDecoder, decode_datagram
 from understudy._core.paths import resolve_target
 from understudy._core.syslog import SyslogFramer, parse_message
 from understudy._core.tlsinfo import offered_version
+from understudy._core.wiremock import MappingError, parse_mapping
 
 
 def one_input(data: bytes) -> None:
@@ -34,6 +37,19 @@ def one_input(data: bytes) -> None:
             parse(data)
         except DirectiveError:
             pass
+    text = data.decode("utf-8", "replace")
+    half_text = len(text) // 2
+    distance = string_distance(text[:half_text], text[half_text:])
+    assert 0.0 <= distance <= 1.0, distance
+    assert levenshtein(text[:half_text], text[half_text:]) <= max(half_text, len(text) - half_text)
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return
+    try:
+        parse_mapping(document)  # a mapping (NaN, 1e300 delays, no request...) or a refusal
+    except (MappingError, RecursionError):
+        pass
 
 
 def main() -> None:

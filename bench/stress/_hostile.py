@@ -10,10 +10,12 @@ runtime's loop thread that serves.
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import smtplib
 import socket
 import struct
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -531,6 +533,94 @@ def _tls_1_1_client_hello() -> OversizeResult:
     return _tls_alert("TLS 1.1 ClientHello", "tlsv1_alert_protocol_version", understudy.TLS(), True)
 
 
+def _near_miss_large_bodies() -> OversizeResult:
+    result = OversizeResult(
+        "near-miss report: 1 MiB body vs 50 mappings of 1 MiB bodies",
+        "404",
+        "recorded as UnexpectedRequest, ranked, in under 2 s",
+    )
+    big = "x" * (1 << 20)
+    with understudy.HTTPServer(admin=True) as server:
+        for index in range(50):
+            server._stubs.add_json(
+                {
+                    "request": {
+                        "method": "POST",
+                        "url": f"/up/{index}",
+                        "bodyPatterns": [{"equalTo": big[: -index - 1] + "y" * (index + 1)}],
+                    },
+                    "response": {"status": 200},
+                }
+            )
+        body = big.encode()
+        started = time.monotonic()
+        answer = _send_until_answered(
+            server.address,
+            b"POST /up/7 HTTP/1.1\r\nHost: s\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body,
+            b"",
+            0,
+        )
+        took = time.monotonic() - started
+        result.got = _status(answer)
+        try:
+            server.check()
+        except understudy.UnexpectedRequest as unexpected:
+            # the nearest: the mapping at /up/7 (URL equal), then the body nearest
+            result.recorded = "/up/7" in str(unexpected).split("Nearest expectations:")[1][:300]
+            result.recorded = result.recorded and took < 2.0
+    return result
+
+
+def _record_unrelayable() -> OversizeResult:
+    result = OversizeResult(
+        "proxy+record: upstream status 999 / folded field",
+        "502",
+        "not recorded; the recorded directory loads",
+    )
+
+    def upstream_handler(connection: understudy.StreamConnection) -> None:
+        head = b""
+        while (line := connection.readline(timeout=_TIMEOUT)) not in (b"\r\n", b""):
+            head += line
+        if head.startswith(b"GET /odd"):
+            connection.sendall(b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nhi")
+        else:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\nContent-Length: 2\r\n\r\nhi")
+
+    with tempfile.TemporaryDirectory() as directory:
+        with (
+            understudy.TCPServer(handler=upstream_handler) as upstream,
+            understudy.HTTPServer(
+                proxy_to=f"http://127.0.0.1:{upstream.port}", record=directory
+            ) as proxy,
+        ):
+            answers = [
+                _send_until_answered(
+                    proxy.address,
+                    b"GET /%s HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n" % name,
+                    b"",
+                    0,
+                )
+                for name in (b"odd", b"fold")
+            ]
+            proxy.check()
+        result.got = _status(answers[0])
+        with understudy.HTTPServer(mappings=directory) as replay:
+            replayed = _send_until_answered(
+                replay.address,
+                b"GET /fold HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n",
+                b"",
+                0,
+            )
+        result.recorded = (
+            _status(answers[1]) == "200"
+            and b"\r\nX-Fold: a b\r\n" in replayed
+            and len(os.listdir(os.path.join(directory, "mappings"))) == 1
+        )
+    return result
+
+
 def run_oversize() -> list[OversizeResult]:
     results = []
     for check in (
@@ -544,6 +634,8 @@ def run_oversize() -> list[OversizeResult]:
         _starttls_twice,
         _mtls_without_certificate,
         _tls_1_1_client_hello,
+        _near_miss_large_bodies,
+        _record_unrelayable,
     ):
         try:
             results.append(check())

@@ -11,42 +11,57 @@ it received::
         assert request.path == "/ping"
 
 Everything public is importable from this module; the submodules are private.
+
+Importing this module loads nothing but the table below (PEP 562): each name's module is
+imported the first time the name is read, so ``import understudy`` costs a few milliseconds and
+a program or test run that only uses ``SMTPServer`` never loads the HTTP server. Type checkers
+and IDEs read the ``TYPE_CHECKING`` imports, and ``dir(understudy)`` lists every name.
 """
 
-from ._conditions import Conditions, Direction
-from ._core.faults import Fault
-from ._core.matching import Subset
-from ._core.sse import ServerSentEvent
-from ._errors import (
-    AddressInUse,
-    ConfigurationError,
-    ExpectationExceeded,
-    UnderstudyError,
-    UnexpectedRequest,
-    UnmetExpectation,
-    WaitTimeout,
-)
-from ._faults import Delay, Dribble
-from ._http._expect import Expectation
-from ._http._fields import Headers, Query
-from ._http._models import Request, Response, ResponseRecord
-from ._http._server import HTTPServer
-from ._http._sse import event_stream
-from ._logrecords import BadFrame, LogRecordServer
-from ._proxy import Proxy, ProxyConnection
-from ._server import Server
-from ._smtp import SMTPFailure, SMTPMessage, SMTPReply, SMTPServer
-from ._sockets import (
-    ConnectionRecord,
-    Datagram,
-    StreamConnection,
-    TCPServer,
-    UDPServer,
-    UnixDatagramServer,
-    UnixStreamServer,
-)
-from ._syslog import SyslogMessage, SyslogServer
-from ._tls import TLS, TLSFailure, TLSInfo
+import importlib
+import sys
+
+# Not typing.TYPE_CHECKING: importing typing would cost more than the rest of this module.
+# Type checkers treat any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._conditions import Conditions, Direction
+    from ._core.faults import Fault
+    from ._core.matching import Subset
+    from ._core.sse import ServerSentEvent
+    from ._core.tlsinfo import TLSFailure, TLSInfo
+    from ._errors import (
+        AddressInUse,
+        ConfigurationError,
+        ExpectationExceeded,
+        UnderstudyError,
+        UnexpectedRequest,
+        UnmetExpectation,
+        WaitTimeout,
+    )
+    from ._faults import Delay, Dribble
+    from ._http._expect import Expectation
+    from ._http._fields import Headers, Query
+    from ._http._models import Request, Response, ResponseRecord
+    from ._http._server import HTTPServer
+    from ._http._sse import event_stream
+    from ._logrecords import BadFrame, LogRecordServer
+    from ._proxy import Proxy, ProxyConnection
+    from ._server import Server
+    from ._smtp import SMTPFailure, SMTPMessage, SMTPReply, SMTPServer
+    from ._sockets import (
+        ConnectionRecord,
+        Datagram,
+        StreamConnection,
+        TCPServer,
+        UDPServer,
+        UnixDatagramServer,
+        UnixStreamServer,
+    )
+    from ._syslog import SyslogMessage, SyslogServer
+    from ._tls_settings import TLS
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
@@ -96,13 +111,96 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
 
 __version__ = "0.1.0.dev0"
 
+#: Where each public name is defined (the module imported when the name is first read). The
+#: ``TYPE_CHECKING`` imports above say the same for type checkers; tests/test_public_api.py
+#: checks that the two agree.
+_WHERE: dict[str, str] = {
+    "AddressInUse": "._errors",
+    "BadFrame": "._core.logframes",
+    "Conditions": "._conditions._options",
+    "ConfigurationError": "._errors",
+    "ConnectionRecord": "._sockets._connection",
+    "Datagram": "._sockets._udp",
+    "Delay": "._faults",
+    "Direction": "._conditions._options",
+    "Dribble": "._faults",
+    "Expectation": "._http._expect",
+    "ExpectationExceeded": "._errors",
+    "Fault": "._core.faults",
+    "HTTPServer": "._http._server",
+    "Headers": "._http._fields",
+    "LogRecordServer": "._logrecords",
+    "Proxy": "._proxy",
+    "ProxyConnection": "._proxy",
+    "Query": "._http._fields",
+    "Request": "._http._models",
+    "Response": "._http._models",
+    "ResponseRecord": "._http._models",
+    "SMTPFailure": "._smtp._rules",
+    "SMTPMessage": "._smtp._message",
+    "SMTPReply": "._smtp._message",
+    "SMTPServer": "._smtp._server",
+    "Server": "._server",
+    "ServerSentEvent": "._core.sse",
+    "StreamConnection": "._sockets._connection",
+    "Subset": "._core.matching",
+    "SyslogMessage": "._syslog",
+    "SyslogServer": "._syslog",
+    "TCPServer": "._sockets._tcp",
+    "TLS": "._tls_settings",
+    "TLSFailure": "._core.tlsinfo",
+    "TLSInfo": "._core.tlsinfo",
+    "UDPServer": "._sockets._udp",
+    "UnderstudyError": "._errors",
+    "UnexpectedRequest": "._errors",
+    "UnixDatagramServer": "._sockets._unix",
+    "UnixStreamServer": "._sockets._unix",
+    "UnmetExpectation": "._errors",
+    "WaitTimeout": "._errors",
+    "event_stream": "._http._sse",
+}
 
-def _fixup_module_metadata() -> None:
-    # Public objects say `understudy.X` in reprs and tracebacks, not the private module (trio).
-    for name in __all__:
-        obj = globals()[name]
-        if getattr(obj, "__module__", "").startswith("understudy."):
+
+#: The distribution to install for a top-level module that differs from it.
+_DISTRIBUTIONS = {"multipart": "python-multipart", "python_multipart": "python-multipart"}
+
+
+def __getattr__(name: str) -> "Any":
+    """Import the module that defines the public ``name`` (PEP 562), once."""
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        module = importlib.import_module(where, __name__)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if not missing or missing.startswith(__name__):
+            raise
+        package = _DISTRIBUTIONS.get(missing.partition(".")[0], missing.partition(".")[0])
+        raise ModuleNotFoundError(
+            f"understudy.{name} needs {package!r}, which is not installed: "
+            f"pip install {package} (or reinstall understudy, which depends on it)",
+            name=missing,
+        ) from error
+    value = getattr(module, name)
+    _publish()
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _publish() -> None:
+    """Make each public object that is loaded say ``understudy.X`` in reprs and tracebacks,
+    not its private module (as trio does); run after each lazy import, which may have loaded
+    the modules of other public names too."""
+    modules = sys.modules
+    for name, where in _WHERE.items():
+        module = modules.get(__name__ + where)
+        if module is None:
+            continue
+        obj = getattr(module, name, None)
+        if obj is not None and getattr(obj, "__module__", "").startswith("understudy."):
             obj.__module__ = __name__
-
-
-_fixup_module_metadata()

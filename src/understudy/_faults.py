@@ -45,10 +45,11 @@ class Delay:
 
     @classmethod
     def fixed(cls, seconds: float) -> Self:
-        """Always ``seconds`` (float seconds, >= 0).
+        """Always ``seconds`` (float seconds, from 0 to 3600).
 
         Raises:
-            ConfigurationError: ``seconds`` is negative, infinite or not a number.
+            ConfigurationError: ``seconds`` is negative, over 3600 (one hour: a longer delay
+                is most often milliseconds given as seconds), or not a number.
         """
         return cls(DelayKind.FIXED, seconds)
 
@@ -57,7 +58,8 @@ class Delay:
         """A delay drawn uniformly between ``lower`` and ``upper`` seconds for each request.
 
         Raises:
-            ConfigurationError: a bound negative or not finite, or ``lower > upper``.
+            ConfigurationError: a bound negative, over 3600 seconds or not a number, or
+                ``lower > upper``.
         """
         return cls(DelayKind.UNIFORM, lower, upper)
 
@@ -69,11 +71,13 @@ class Delay:
         (WireMock's ``lognormal`` distribution, with the median in seconds).
 
         Args:
-            median: seconds, > 0: half the draws are below it.
+            median: seconds, > 0 and at most 3600: half the draws are below it (a draw above
+                3600 seconds waits 3600).
             sigma: the spread, >= 0 (0 gives the median every time; 0.1 is tight, 1 is wide).
 
         Raises:
-            ConfigurationError: ``median`` not above 0, ``sigma`` negative, or either infinite.
+            ConfigurationError: ``median`` not above 0 or over 3600, ``sigma`` negative, or
+                either infinite.
         """
         return cls(DelayKind.LOGNORMAL, median, sigma)
 
@@ -108,7 +112,7 @@ def to_delay(value: object, *, where: str = "delay") -> Delay | None:
     """``delay=`` as given (seconds, a :class:`Delay` or ``None``) as a :class:`Delay` or None.
 
     Raises:
-        ConfigurationError: anything else, or negative seconds.
+        ConfigurationError: anything else, or seconds negative or over 3600.
     """
     if value is None or isinstance(value, Delay):
         return value
@@ -117,8 +121,8 @@ def to_delay(value: object, *, where: str = "delay") -> Delay | None:
         if problem is None:
             return Delay.fixed(value)
     raise ConfigurationError(
-        f"{where} must be seconds >= 0, not {value!r}; or give an understudy.Delay such as "
-        "Delay.uniform(0.1, 0.5) or Delay.lognormal(0.2, 0.5)"
+        f"{where} must be seconds >= 0 and at most 3600, not {value!r}; or give an "
+        "understudy.Delay such as Delay.uniform(0.1, 0.5) or Delay.lognormal(0.2, 0.5)"
     )
 
 
@@ -132,10 +136,11 @@ class Dribble:
 
     Args:
         chunks: how many pieces, >= 1 (a body shorter than that goes a byte at a time).
-        duration: float seconds, >= 0, from the head to the last piece.
+        duration: float seconds, from 0 to 3600, from the head to the last piece.
 
     Raises:
-        ConfigurationError: ``chunks`` not a positive int, or ``duration`` negative.
+        ConfigurationError: ``chunks`` not a positive int, or ``duration`` negative or over
+            3600 seconds.
 
     .. versionadded:: 0.1
     """
@@ -150,7 +155,8 @@ class Dribble:
             raise ConfigurationError(f"Dribble(chunks=...) takes a positive int, not {chunks!r}")
         if delay_problem(DelayKind.FIXED, duration, 0.0) is not None:
             raise ConfigurationError(
-                f"Dribble(duration=...) takes finite seconds >= 0, not {duration!r}"
+                f"Dribble(duration=...) takes finite seconds >= 0 and at most 3600, not "
+                f"{duration!r}"
             )
         object.__setattr__(self, "chunks", chunks)
         object.__setattr__(self, "duration", float(duration))

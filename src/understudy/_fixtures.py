@@ -3,25 +3,63 @@
 Fixtures register the servers they start with :func:`started` (or :func:`factory`), so that the
 plugin's ``pytest_runtest_call`` wrapper can stop them and re-raise their handlers' errors as a
 failure of the test itself. :func:`server_fixtures` makes the three fixtures of a server kind.
+
+Nothing here imports a server: the plugin is loaded by every pytest run where understudy is
+installed, so a fixture imports its server's class the first time a test asks for it
+(:func:`load_server`), and a project that never uses a fixture pays nothing for them.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Iterator
 from inspect import Parameter, Signature
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from ._keywords import keyword_names, unknown_keyword
-from ._server import Server
 
-__all__ = ["SERVERS", "factory", "options", "server_fixtures", "servers_of", "started"]
+if TYPE_CHECKING:
+    from ._server import Server
 
-S = TypeVar("S", bound=Server)
+__all__ = [
+    "PUBLIC_SERVERS",
+    "SERVERS",
+    "factory",
+    "load_server",
+    "options",
+    "server_fixtures",
+    "servers_of",
+    "started",
+]
 
-SERVERS = pytest.StashKey[list[Server]]()
+S = TypeVar("S", bound="Server")
+
+SERVERS = pytest.StashKey[list["Server"]]()
+
+#: Every public server class, by name: where it is imported from. A marker may name any of
+#: them (``@pytest.mark.understudy("SMTPServer", ...)``) before its module is loaded.
+PUBLIC_SERVERS: dict[str, str] = {
+    "HTTPServer": "understudy",
+    "LogRecordServer": "understudy",
+    "Proxy": "understudy",
+    "PyPIServer": "understudy.fakes",
+    "SMTPServer": "understudy",
+    "Server": "understudy",
+    "SyslogServer": "understudy",
+    "TCPServer": "understudy",
+    "UDPServer": "understudy",
+    "UnixDatagramServer": "understudy",
+    "UnixStreamServer": "understudy",
+}
+
+
+def load_server(name: str) -> type[Server]:
+    """The public server class ``name`` (a key of :data:`PUBLIC_SERVERS`), imported on first use."""
+    cls: type[Server] = getattr(importlib.import_module(PUBLIC_SERVERS[name]), name)
+    return cls
 
 
 def servers_of(item: pytest.Item) -> list[Server]:
@@ -77,9 +115,10 @@ def _shown(marker: pytest.Mark) -> str:
 
 def _every_server_option() -> frozenset[str]:
     """The keyword options of every public server class (those of any ``understudy`` module
-    not private, and the user's own subclasses)."""
+    not private, and the user's own subclasses); imports every server (once per process)."""
     names: set[str] = set()
-    for cls in _server_classes():
+    Server = load_server("Server")  # noqa: N806 - the class, imported late
+    for cls in _server_classes(load=True):
         if cls is Server or any(part.startswith("_") for part in cls.__module__.split(".")):
             continue
         names |= keyword_names(cls.__init__) or set()
@@ -88,9 +127,9 @@ def _every_server_option() -> frozenset[str]:
 
 def _names(kind: object, server_class: type[Server]) -> bool:
     """Whether a marker's positional argument names ``server_class`` (or a base of it)."""
-    if isinstance(kind, type) and issubclass(kind, Server):
+    if isinstance(kind, type) and issubclass(kind, _base()):
         return issubclass(server_class, kind)
-    if isinstance(kind, str) and kind in _server_class_names():
+    if isinstance(kind, str) and (kind in PUBLIC_SERVERS or kind in _server_class_names()):
         return kind in {base.__name__ for base in server_class.__mro__}
     raise pytest.UsageError(
         f"@pytest.mark.understudy takes server classes (or their names) and keyword options, "
@@ -100,14 +139,26 @@ def _names(kind: object, server_class: type[Server]) -> bool:
 
 
 def _server_class_names() -> set[str]:
-    """The names of every server class there is (Server and its subclasses, at any depth)."""
-    return {cls.__name__ for cls in _server_classes()}
+    """The names of every server class there is (Server and its subclasses, at any depth,
+    understudy's own private ones too: every server module is imported)."""
+    return {cls.__name__ for cls in _server_classes(load=True)}
 
 
-def _server_classes() -> list[type[Server]]:
-    """Server and its subclasses, at any depth."""
+def _base() -> type[Server]:
+    """The ``Server`` base class (imported late: see the module's docstring)."""
+    from ._server import Server  # noqa: PLC0415 - a server module, loaded on first use
+
+    return Server
+
+
+def _server_classes(*, load: bool) -> list[type[Server]]:
+    """Server and its subclasses, at any depth; with ``load``, after importing every public
+    server class, so that those not yet used are there too."""
+    if load:
+        for name in PUBLIC_SERVERS:
+            load_server(name)
     found: list[type[Server]] = []
-    pending: list[type[Server]] = [Server]
+    pending: list[type[Server]] = [_base()]
     while pending:
         cls = pending.pop()
         found.append(cls)
@@ -145,7 +196,7 @@ def factory(
 
 
 def server_fixtures(
-    server_class: type[S], name: str, *, example: str, module: str | None = None
+    server: str, name: str, *, example: str, module: str | None = None
 ) -> tuple[Any, Any, Any]:
     """The fixtures ``<name>_options``, ``<name>`` and ``make_<name>`` of a server kind.
 
@@ -154,7 +205,8 @@ def server_fixtures(
     options fixture is heard), and ``pytest --fixtures`` describes all three.
 
     Args:
-        server_class: the server the fixtures start (``TCPServer``).
+        server: the name of the server class the fixtures start (``"TCPServer"``, a key of
+            :data:`PUBLIC_SERVERS`); imported when a test first asks for one of the fixtures.
         name: the fixture's name (``"tcp_server"``).
         example: a value the options fixture might return, for its docstring
             (``'{"echo": True}'``).
@@ -168,17 +220,20 @@ def server_fixtures(
     if module is None:
         module = sys._getframe(1).f_globals.get("__name__", __name__)
     options_name = f"{name}_options"
-    shown = server_class.__name__
+    shown = server
 
     def options_fixture() -> dict[str, Any]:
         return {}
 
-    def server_fixture(request: pytest.FixtureRequest, **given: Any) -> Iterator[S]:
+    def server_fixture(request: pytest.FixtureRequest, **given: Any) -> Iterator[Server]:
         defaults = given[options_name]
-        yield from started(request, server_class(**options(request, defaults, server_class)))
+        cls = load_server(server)
+        yield from started(request, cls(**options(request, defaults, cls)))
 
-    def make_fixture(request: pytest.FixtureRequest, **given: Any) -> Iterator[Callable[..., S]]:
-        yield from factory(request, server_class, given[options_name])
+    def make_fixture(
+        request: pytest.FixtureRequest, **given: Any
+    ) -> Iterator[Callable[..., Server]]:
+        yield from factory(request, load_server(server), given[options_name])
 
     options_fixture.__doc__ = (
         f"Keyword arguments for the ``{name}`` fixtures; override it in a conftest.\n\n"
@@ -199,8 +254,10 @@ def server_fixtures(
         Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=pytest.FixtureRequest),
         Parameter(options_name, Parameter.POSITIONAL_OR_KEYWORD, annotation=dict[str, Any]),
     ]
-    started_type = Iterator[server_class]  # type: ignore[valid-type]
-    factory_type = Iterator[Callable[..., server_class]]  # type: ignore[valid-type]
+    # As strings, as `from __future__ import annotations` leaves them: naming the class itself
+    # would import it.
+    started_type = f"Iterator[{shown}]"
+    factory_type = f"Iterator[Callable[..., {shown}]]"
     server_fixture.__signature__ = Signature(parameters, return_annotation=started_type)  # type: ignore[attr-defined]
     make_fixture.__signature__ = Signature(parameters, return_annotation=factory_type)  # type: ignore[attr-defined]
     return (

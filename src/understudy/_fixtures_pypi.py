@@ -1,19 +1,21 @@
-"""pytest fixtures for the fake PyPI (re-exported by :mod:`understudy.pytest_plugin`)."""
+"""pytest fixtures for the fake PyPI (re-exported by :mod:`understudy.pytest_plugin`).
+
+The fake PyPI (and ``packaging``) is imported when a test first asks for one of these fixtures.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._fixtures import factory, options, started
-from .fakes._pypi._server import PyPIServer
 
-__all__ = ["MakePyPIServer", "make_pypi_server", "pypi_server", "pypi_server_options"]
+if TYPE_CHECKING:
+    from .fakes import PyPIServer
 
-#: The type of the ``make_pypi_server`` fixture, for annotations.
-MakePyPIServer = Callable[..., PyPIServer]
+__all__ = ["make_pypi_server", "pypi_server", "pypi_server_options"]
 
 
 @pytest.fixture
@@ -35,16 +37,20 @@ def pypi_server(
     twine at ``pypi_server.upload_url`` and pip at ``pypi_server.index_url``. After the test:
     stopped, then checked.
     """
+    from .fakes import PyPIServer  # noqa: PLC0415 - imported when first used
+
     yield from started(request, PyPIServer(**options(request, pypi_server_options, PyPIServer)))
 
 
 @pytest.fixture
 def make_pypi_server(
     request: pytest.FixtureRequest, pypi_server_options: dict[str, Any]
-) -> Iterator[MakePyPIServer]:
+) -> Iterator[Callable[..., PyPIServer]]:
     """A factory: ``make_pypi_server(**options)`` returns a started ``PyPIServer``.
 
     Its options update ``pypi_server_options``. Every server it made is stopped and checked
     after the test.
     """
+    from .fakes import PyPIServer  # noqa: PLC0415 - imported when first used
+
     yield from factory(request, PyPIServer, pypi_server_options)

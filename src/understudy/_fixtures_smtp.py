@@ -1,19 +1,21 @@
-"""pytest fixtures for the SMTP server (re-exported by :mod:`understudy.pytest_plugin`)."""
+"""pytest fixtures for the SMTP server (re-exported by :mod:`understudy.pytest_plugin`).
+
+The SMTP server (and aiosmtpd) is imported when a test first asks for one of these fixtures.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._fixtures import factory, options, started
-from ._smtp import SMTPServer
 
-__all__ = ["MakeSMTPServer", "make_smtp_server", "smtp_server", "smtp_server_options"]
+if TYPE_CHECKING:
+    from ._smtp import SMTPServer
 
-#: The type of the ``make_smtp_server`` fixture, for annotations.
-MakeSMTPServer = Callable[..., SMTPServer]
+__all__ = ["make_smtp_server", "smtp_server", "smtp_server_options"]
 
 
 @pytest.fixture
@@ -34,16 +36,20 @@ def smtp_server(
     Options come from ``smtp_server_options`` and ``@pytest.mark.understudy(...)``. After the
     test: stopped, then checked (a handler's exception fails the test).
     """
+    from . import SMTPServer  # noqa: PLC0415 - imported when first used
+
     yield from started(request, SMTPServer(**options(request, smtp_server_options, SMTPServer)))
 
 
 @pytest.fixture
 def make_smtp_server(
     request: pytest.FixtureRequest, smtp_server_options: dict[str, Any]
-) -> Iterator[MakeSMTPServer]:
+) -> Iterator[Callable[..., SMTPServer]]:
     """A factory: ``make_smtp_server(**options)`` returns a started :class:`~understudy.SMTPServer`.
 
     Its options update ``smtp_server_options``. Every server it made is stopped and checked
     after the test.
     """
+    from . import SMTPServer  # noqa: PLC0415 - imported when first used
+
     yield from factory(request, SMTPServer, smtp_server_options)

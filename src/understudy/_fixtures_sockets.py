@@ -2,29 +2,23 @@
 
 Re-exported by :mod:`understudy.pytest_plugin`. Each server kind has a fixture giving a started
 server fresh for each test (``tcp_server``), a ``*_options`` fixture to override in a conftest,
-and a ``make_*`` factory for tests that need several servers or per-test options.
+and a ``make_*`` factory for tests that need several servers or per-test options. No server
+module is imported until a test asks for one of its fixtures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ._fixtures import factory, server_fixtures
-from ._logrecords import LogRecordServer
-from ._proxy import Proxy
-from ._sockets import TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
-from ._syslog import SyslogServer
+
+if TYPE_CHECKING:
+    from ._proxy import Proxy
 
 __all__ = [
-    "MakeLogRecordServer",
-    "MakeProxy",
-    "MakeSyslogServer",
-    "MakeTCPServer",
-    "MakeUDPServer",
-    "MakeUnixDatagramServer",
-    "MakeUnixStreamServer",
     "log_record_server",
     "log_record_server_options",
     "make_log_record_server",
@@ -46,54 +40,35 @@ __all__ = [
     "unix_stream_server_options",
 ]
 
-#: The type of the ``make_tcp_server`` fixture, for annotations.
-MakeTCPServer = Callable[..., TCPServer]
-
-#: The type of the ``make_udp_server`` fixture, for annotations.
-MakeUDPServer = Callable[..., UDPServer]
-
-#: The type of the ``make_unix_stream_server`` fixture, for annotations.
-MakeUnixStreamServer = Callable[..., UnixStreamServer]
-
-#: The type of the ``make_unix_datagram_server`` fixture, for annotations.
-MakeUnixDatagramServer = Callable[..., UnixDatagramServer]
-
-#: The type of the ``make_syslog_server`` fixture, for annotations.
-MakeSyslogServer = Callable[..., SyslogServer]
-
-#: The type of the ``make_log_record_server`` fixture, for annotations.
-MakeLogRecordServer = Callable[..., LogRecordServer]
-
-#: The type of the ``make_proxy`` fixture, for annotations.
-MakeProxy = Callable[..., Proxy]
-
 
 tcp_server_options, tcp_server, make_tcp_server = server_fixtures(
-    TCPServer, "tcp_server", example='{"echo": True}'
+    "TCPServer", "tcp_server", example='{"echo": True}'
 )
 udp_server_options, udp_server, make_udp_server = server_fixtures(
-    UDPServer, "udp_server", example='{"handler": lambda datagram: b"ack"}'
+    "UDPServer", "udp_server", example='{"handler": lambda datagram: b"ack"}'
 )
 unix_stream_server_options, unix_stream_server, make_unix_stream_server = server_fixtures(
-    UnixStreamServer, "unix_stream_server", example='{"echo": True}'
+    "UnixStreamServer", "unix_stream_server", example='{"echo": True}'
 )
 unix_datagram_server_options, unix_datagram_server, make_unix_datagram_server = server_fixtures(
-    UnixDatagramServer, "unix_datagram_server", example='{"journal_size": 100}'
+    "UnixDatagramServer", "unix_datagram_server", example='{"journal_size": 100}'
 )
 syslog_server_options, syslog_server, make_syslog_server = server_fixtures(
-    SyslogServer, "syslog_server", example='{"transport": "tcp"}'
+    "SyslogServer", "syslog_server", example='{"transport": "tcp"}'
 )
 log_record_server_options, log_record_server, make_log_record_server = server_fixtures(
-    LogRecordServer, "log_record_server", example='{"transport": "udp"}'
+    "LogRecordServer", "log_record_server", example='{"transport": "udp"}'
 )
 
 
 @pytest.fixture
-def make_proxy(request: pytest.FixtureRequest) -> Iterator[MakeProxy]:
+def make_proxy(request: pytest.FixtureRequest) -> Iterator[Callable[..., Proxy]]:
     """A factory: ``make_proxy(upstream=server.address, conditions=...)`` returns a started
     :class:`~understudy.Proxy`. Every proxy it made is stopped and checked after the test.
 
     A proxy needs its upstream, so there is no ready-made ``proxy`` fixture; options from
     ``@pytest.mark.understudy(...)`` apply here too.
     """
+    from . import Proxy  # noqa: PLC0415 - imported when first used
+
     yield from factory(request, Proxy, {})

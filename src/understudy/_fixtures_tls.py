@@ -1,15 +1,21 @@
-"""pytest fixtures for TLS (re-exported by :mod:`understudy.pytest_plugin`)."""
+"""pytest fixtures for TLS (re-exported by :mod:`understudy.pytest_plugin`).
+
+The TLS module (trustme, cryptography) and the HTTP server are imported when a test first asks
+for one of these fixtures.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._fixtures import options, started
-from ._http._server import HTTPServer
-from ._tls import CertificateAuthority, authority
+
+if TYPE_CHECKING:
+    from ._http._server import HTTPServer
+    from ._tls import CertificateAuthority
 
 __all__ = ["https_server", "tls_ca"]
 
@@ -21,6 +27,8 @@ def tls_ca() -> CertificateAuthority:
     ``tls_ca.client_context()`` and ``tls_ca.ca_bundle()`` make a client trust it;
     ``tls_ca.issue_client_cert("alice")`` gives a client certificate for mutual TLS.
     """
+    from ._tls import authority  # noqa: PLC0415 - TLS is loaded when first used
+
     return authority()
 
 
@@ -34,6 +42,8 @@ def https_server(
     ``tls=understudy.TLS(...)`` in ``http_server_options`` or ``@pytest.mark.understudy``
     changes the settings. After the test: stopped, then checked.
     """
+    from . import HTTPServer  # noqa: PLC0415 - imported when first used
+
     given = options(request, http_server_options, HTTPServer)
     if not given.get("tls"):
         given["tls"] = True

@@ -14,6 +14,11 @@ one ``create_server(ssl=...)`` makes) with two changes:
   closing or resetting, the handshake timeout), is appended to the server's journal of
   :class:`~understudy.TLSFailure` records, unless ``stop()`` ended it.
 
+It also tracks the handshakes in progress, which no server's protocol sees yet: each listener's
+:class:`Handshakes`, found again by :func:`close_handshakes` at ``stop()``. Rules: it holds no
+server (a listener's :class:`Handshakes` reaches the journal through :func:`held_weakly`, so a
+listener never keeps its server alive), and nothing here imports a server module.
+
 It relies on asyncio's private ``SSLProtocol`` members ``_do_handshake``, ``_sslobj``,
 ``_process_outgoing`` and ``_ssl_buffer_view``, the same from Python 3.11 to 3.13
 (tests/test_tls_failures.py fails if they change).
@@ -24,14 +29,15 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import weakref
 from asyncio import sslproto
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._core.tlsinfo import TLSFailure, offered_version
 from ._journal import Journal
 
-__all__ = ["Handshakes", "ServerTLSProtocol"]
+__all__ = ["Handshakes", "ServerTLSProtocol", "close_handshakes", "held_weakly"]
 
 #: The most bytes of what a client sends first that are kept to read its ClientHello from (a
 #: TLS record holds at most 2**14 bytes, RFC 8446 §5.1, after its 5-byte header).
@@ -74,6 +80,10 @@ class Handshakes:
     def __call__(self, app_protocol: asyncio.BaseProtocol) -> ServerTLSProtocol:
         return ServerTLSProtocol(asyncio.get_running_loop(), app_protocol, self)
 
+    def serve(self, listener: asyncio.AbstractServer) -> None:
+        """Note that ``listener``'s connections go through this, for :func:`close_handshakes`."""
+        _BY_LISTENER[listener] = self
+
     async def close(self) -> None:
         """On the loop (stop): close every connection whose handshake is in progress."""
         self.closed = True
@@ -82,6 +92,35 @@ class Handshakes:
             protocol.abort_handshake()
         if protocols:
             await asyncio.sleep(0)  # the aborted transports close their sockets in a callback
+
+
+#: Each TLS listener's :class:`Handshakes` (weak keys: a listener's entry goes with it).
+_BY_LISTENER: weakref.WeakKeyDictionary[asyncio.AbstractServer, Handshakes] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def close_handshakes(listeners: Iterable[asyncio.AbstractServer]) -> None:
+    """On the loop, at stop, once ``listeners`` are closed: close the connections still in their
+    handshake on them (a TLS connection reaches its server's protocol only once its handshake
+    is done, so the server's shutdown does not find those). Plain listeners have none."""
+    found = [handshakes for one in listeners if (handshakes := _BY_LISTENER.get(one))]
+    for handshakes in dict.fromkeys(found):  # (listeners bound again share their first's)
+        await handshakes.close()
+
+
+def held_weakly(
+    journal: Callable[[], Journal[TLSFailure]],
+) -> Callable[[], Journal[TLSFailure] | None]:
+    """``journal``, a server's bound method, held by a weak reference: what
+    :class:`Handshakes` takes, which returns ``None`` once the server is gone."""
+    method = weakref.WeakMethod(journal)
+
+    def held() -> Journal[TLSFailure] | None:
+        found = method()
+        return None if found is None else found()
+
+    return held
 
 
 class ServerTLSProtocol(sslproto.SSLProtocol):

@@ -10,7 +10,6 @@ own arguments do not bind (a ``TypeError`` from inside the body goes through as 
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from collections.abc import Callable, Collection, Iterable
@@ -51,6 +50,8 @@ def unknown_keyword(
     for name in given:
         if name in valid:
             continue
+        import difflib  # noqa: PLC0415 - only for a mistake; every server imports this module
+
         close = difflib.get_close_matches(name, sorted(valid), n=1)
         hint = (
             f"did you mean `{close[0]}`?"

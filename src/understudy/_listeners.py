@@ -1,8 +1,9 @@
-"""Listening sockets: binding one, and closing listeners without losing accepted connections.
+"""Listening sockets: binding them, and closing listeners without losing accepted connections.
 
-Below ``_server`` and ``_conditions``, which both use them (``_server`` imports ``_conditions``,
-so neither can hold what the other needs). No server state: sockets and asyncio servers in and
-out.
+What ``Server.start()`` binds in the caller's thread (:func:`bind_inet`: a host's address, or
+127.0.0.1 and ::1 on one port for ``"localhost"``), and what refusing connections binds again.
+Rule: no server state, and no import above ``_errors``: sockets and asyncio servers in and out.
+Below ``_server`` and ``_conditions``, which both use it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["bind_socket", "close_listeners"]
+from ._errors import AddressInUse
+
+__all__ = ["bind_inet", "bind_socket", "close_listeners"]
 
 #: The listen() backlog of a stream socket.
 BACKLOG = 4096
+#: Attempts at finding a port free on both 127.0.0.1 and ::1 for host="localhost".
+_LOCALHOST_ATTEMPTS = 20
 
 
 def bind_socket(
@@ -57,6 +62,53 @@ def bind_socket(
             raise in_use() from None
         raise
     return sock
+
+
+def bind_inet(host: str, port: int, kind: socket.SocketKind) -> list[socket.socket]:
+    """Bound (and for streams, listening) sockets on ``host``: one, or for ``"localhost"`` one
+    on 127.0.0.1 and one on ::1 on the same port (the kernel's choice for ``port=0``, tried again
+    while ::1 has it taken).
+
+    Raises:
+        AddressInUse: the port is taken.
+        OSError: ``host`` does not resolve, or cannot be bound for another reason.
+    """
+    if host == "localhost":
+        return _bind_localhost(port, kind)
+    try:
+        infos = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise OSError(
+            error.errno, f"cannot listen on {host!r}: it does not resolve ({error.strerror})"
+        ) from None
+    family, _, _, _, sockaddr = infos[0]
+    return [_bind_one(family, kind, sockaddr, host, port)]
+
+
+def _bind_localhost(port: int, kind: socket.SocketKind) -> list[socket.socket]:
+    for _ in range(_LOCALHOST_ATTEMPTS):
+        v4 = _bind_one(socket.AF_INET, kind, ("127.0.0.1", port), "localhost", port)
+        chosen = v4.getsockname()[1]
+        try:
+            v6 = _bind_one(socket.AF_INET6, kind, ("::1", chosen), "localhost", chosen)
+        except AddressInUse:
+            v4.close()
+            if port:
+                raise
+            continue  # the kernel's choice for 127.0.0.1 is taken on ::1: choose again
+        except OSError as error:
+            if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                return [v4]  # no IPv6 loopback on this machine
+            v4.close()
+            raise
+        return [v4, v6]
+    raise AddressInUse("localhost", port)
+
+
+def _bind_one(
+    family: int, kind: socket.SocketKind, sockaddr: Any, host: str, port: int
+) -> socket.socket:
+    return bind_socket(family, kind, sockaddr, in_use=lambda: AddressInUse(host, port))
 
 
 async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 from ._conditions import Conditions
 from ._errors import ConfigurationError
 from ._journal import Journal
-from ._server import Server, close_listeners
+from ._server import Server
 from ._sockets._connection_waits import bytes_test, connections_wait, first_wait
 from ._waits import Wait
 
@@ -427,7 +427,7 @@ class Proxy(Server):
 
     async def _shutdown(self, timeout: float) -> list[str]:
         listeners, self._listeners = self._listeners, []
-        await close_listeners(listeners)
+        await self._close_listeners(listeners)
         self._abort()
         await asyncio.sleep(0)  # let connection_lost run, so records say closed
         return []

@@ -10,29 +10,28 @@ for in-flight handlers, and is idempotent. Exceptions raised by handlers are kep
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import random
 import socket
 import ssl
 import threading
 import weakref
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._core.tlsinfo import TLSFailure
-from ._errors import AddressInUse, ConfigurationError, WaitTimeout
-from ._handshake import Handshakes
+from ._errors import ConfigurationError, WaitTimeout
+from ._handshake import Handshakes, close_handshakes, held_weakly
 from ._journal import Journal
 from ._keywords import checked_keywords
-from ._listeners import bind_socket
-from ._listeners import close_listeners as _close_listeners
+from ._listeners import bind_inet, close_listeners
 from ._runtime import Runtime, get_runtime
-from ._tls import DEFAULT_HANDSHAKE_TIMEOUT, TLS, close_transport, server_context, unsent_bytes
+from ._tls import server_context
+from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT, TLS
 
-__all__ = ["Server", "close_listeners", "finish_connections"]
+__all__ = ["Server", "describe_handler"]
 
 #: How long ``start()`` waits for the loop to take the sockets over (seconds). Generous: it is
 #: only approached on a machine so loaded that the loop thread is not scheduled.
@@ -41,8 +40,6 @@ _START_TIMEOUT = 10.0
 #: on the loop sets once the loop has run it: the next start() waits for that. (Not an
 #: attribute: an idle server is kept to 29 of them, see tests/test_server.py.)
 _PENDING_STOPS: weakref.WeakKeyDictionary[Server, threading.Event] = weakref.WeakKeyDictionary()
-#: Attempts at finding a port free on both 127.0.0.1 and ::1 for host="localhost".
-_LOCALHOST_ATTEMPTS = 20
 
 
 class Server:
@@ -366,7 +363,7 @@ class Server:
             self._shaper.conditions = checked
             return
         runtime.call(
-            self._shaper.set(checked, self),
+            self._set_conditions(checked),
             _START_TIMEOUT,
             twin="set_conditions_async",
             what=f"set_conditions() of {self!r}",
@@ -379,7 +376,12 @@ class Server:
         if not self.running or runtime is None:
             self._shaper.conditions = checked
             return
-        await runtime.call_async(self._shaper.set(checked, self))
+        await runtime.call_async(self._set_conditions(checked))
+
+    async def _set_conditions(self, conditions: Conditions | None) -> None:
+        # On the loop: the sockets of listeners bound again after a refusal are this run's.
+        sockets = await self._shaper.set(conditions, self)
+        self._sockets.extend(sockets)
 
     async def _listen(
         self, factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket, **options: Any
@@ -393,7 +395,7 @@ class Server:
         :class:`~understudy._handshake.ServerTLSProtocol` around the server's (asyncio's own,
         which sends the alert of a failed handshake and records the failure in
         :attr:`tls_failures`); the handshakes in progress are kept, for
-        :func:`close_listeners` to end, and the handshake timeout is
+        :meth:`_close_listeners` to end, and the handshake timeout is
         ``TLS(handshake_timeout=...)``.
         """
         context = options.pop("ssl", None)
@@ -401,21 +403,23 @@ class Server:
             return await self._shaper.listen(factory, sock, options, self)
         handshakes = self._handshakes(context)
         listener = await self._shaper.listen(factory, sock, options, self, handshakes)
-        _HANDSHAKES[listener] = handshakes
+        handshakes.serve(listener)
         return listener
+
+    async def _close_listeners(self, listeners: list[asyncio.AbstractServer]) -> None:
+        """On the loop, at stop: close ``listeners`` without losing a connection accepted
+        meanwhile (:func:`understudy._listeners.close_listeners`), then the TLS connections
+        still in their handshake on them (:func:`understudy._handshake.close_handshakes`).
+        Every server's ``_shutdown`` closes its listeners through this."""
+        await close_listeners(listeners)
+        await close_handshakes(listeners)
 
     def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
         """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``
         (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
         tls = self._tls
         timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
-        server = weakref.ref(self)
-
-        def journal() -> Journal[TLSFailure] | None:
-            found = server()
-            return None if found is None else found._tls_journal()
-
-        return Handshakes(context, timeout, journal)
+        return Handshakes(context, timeout, held_weakly(self._tls_journal))
 
     def _tls_journal(self) -> Journal[TLSFailure]:
         """The journal of failed handshakes, made on first use (most servers never need it)."""
@@ -487,7 +491,7 @@ class Server:
 
     def _bind(self) -> list[socket.socket]:
         """In the caller's thread: bound, listening (for streams) sockets to serve."""
-        sockets = _bind_inet(self._host, self._requested_port, self._socket_type)
+        sockets = bind_inet(self._host, self._requested_port, self._socket_type)
         self._bound_port = sockets[0].getsockname()[1]
         return sockets
 
@@ -597,150 +601,12 @@ class Server:
         return f"<{name} {self._describe_address()} {state}>"
 
 
-async def close_listeners(listeners: list[asyncio.AbstractServer]) -> None:
-    """On stop: close the listeners (:func:`understudy._listeners.close_listeners`: no
-    connection accepted meanwhile is lost), then the TLS connections still in their handshake.
-
-    A TLS connection reaches its server's protocol only once its handshake is done, so
-    ``stop()`` would not find one still in it (:class:`~understudy._handshake.Handshakes`
-    keeps them). Every server's ``stop()`` closes its listeners through this; refusing
-    connections (``Conditions(refuse=True)``) closes them through the other, and leaves
-    connections accepted before it alone.
-    """
-    await _close_listeners(listeners)
-    found = [handshakes for one in listeners if (handshakes := _HANDSHAKES.get(one))]
-    for handshakes in dict.fromkeys(found):  # (listeners bound again share their first's)
-        await handshakes.close()
-
-
-#: Each TLS listener's :class:`Handshakes` (weak keys: a listener's entry goes with it).
-_HANDSHAKES: weakref.WeakKeyDictionary[asyncio.AbstractServer, Handshakes] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def finish_connections(
-    open_transports: Callable[[], Collection[asyncio.BaseTransport]], deadline: float
-) -> None:
-    """On stop: let connections send what they hold to clients still reading, then close.
-
-    Each transport is closed (:func:`understudy._tls.close_transport`: what was written goes
-    out, then close_notify over TLS, without waiting for the client's), and this returns once
-    ``open_transports()`` is empty, that is once every one has handed its last bytes to the
-    kernel and been closed. A transport whose client has taken nothing for ``_STALLED``
-    seconds (it stopped reading) is aborted then, and what is left at ``deadline`` (loop
-    time) is aborted too. So a response still being sent to a client reading it is delivered
-    whole if it can be within ``stop()``'s timeout, a client that stopped reading does not
-    hold ``stop()`` up, and nothing is sent, nor any socket open, after ``stop()`` returns.
-
-    Args:
-        open_transports: the server's stream transports not yet lost (``connection_lost``
-            removes each); called again after each wait.
-        deadline: the loop time at which waiting ends.
-    """
-    loop = asyncio.get_running_loop()
-    for transport in list(open_transports()):
-        close_transport(transport)
-    # A transport with nothing left to send closes in a callback already queued.
-    await asyncio.sleep(0)
-    # asyncio tells a transport's protocol when it is closed, but nobody else: look again
-    # at a short, growing interval (only while a transfer is still going out at stop).
-    interval = _FINISH_INTERVAL
-    stalled = StalledReaders()
-    while open_transports() and (remaining := deadline - loop.time()) > 0:
-        await asyncio.sleep(min(interval, remaining))
-        interval = min(interval * 2, _FINISH_INTERVAL_MAX)
-        stalled.abort(open_transports(), loop.time())
-    left = list(open_transports())
-    for transport in left:
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.abort()
-        else:
-            transport.close()
-    if left:
-        await asyncio.sleep(0)  # aborted transports close their sockets in a callback
-
-
-class StalledReaders:
-    """Which of the transports being sent to at stop have a client that stopped reading.
-
-    A transport whose unsent bytes (its own buffer and, on Linux, the kernel's send queue) have
-    not gone down for ``_STALLED`` seconds, looking at each :meth:`abort` call, is aborted.
-    """
-
-    def __init__(self) -> None:
-        self._progress: dict[asyncio.BaseTransport, tuple[int, float]] = {}
-
-    def abort(self, transports: Collection[asyncio.BaseTransport], now: float) -> None:
-        """Abort those of ``transports`` that have taken nothing for ``_STALLED`` s (loop time)."""
-        progress = self._progress
-        for transport in list(transports):
-            unsent = unsent_bytes(transport)
-            last = progress.get(transport)
-            if last is None or unsent < last[0]:
-                progress[transport] = (unsent, now)
-            elif (
-                unsent
-                and now - last[1] >= _STALLED
-                and isinstance(transport, asyncio.WriteTransport)
-            ):
-                transport.abort()  # the client stopped reading
-
-
-#: Seconds between looks at the connections still sending at stop: the first, and the most.
-_FINISH_INTERVAL = 0.001
-_FINISH_INTERVAL_MAX = 0.05
-#: Seconds without a byte taken after which a client being sent a response at stop is deemed
-#: to have stopped reading.
-_STALLED = 0.2
-
-
 def _capture(stop: Any) -> WaitTimeout | None:
     try:
         stop()
     except WaitTimeout as error:
         return error
     return None
-
-
-def _bind_inet(host: str, port: int, kind: socket.SocketKind) -> list[socket.socket]:
-    """Bind (and for streams, listen) on ``host``; "localhost" gets 127.0.0.1 and ::1."""
-    if host == "localhost":
-        return _bind_localhost(port, kind)
-    try:
-        infos = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)
-    except socket.gaierror as error:
-        raise OSError(
-            error.errno, f"cannot listen on {host!r}: it does not resolve ({error.strerror})"
-        ) from None
-    family, _, _, _, sockaddr = infos[0]
-    return [_bind_one(family, kind, sockaddr, host, port)]
-
-
-def _bind_localhost(port: int, kind: socket.SocketKind) -> list[socket.socket]:
-    for _ in range(_LOCALHOST_ATTEMPTS):
-        v4 = _bind_one(socket.AF_INET, kind, ("127.0.0.1", port), "localhost", port)
-        chosen = v4.getsockname()[1]
-        try:
-            v6 = _bind_one(socket.AF_INET6, kind, ("::1", chosen), "localhost", chosen)
-        except AddressInUse:
-            v4.close()
-            if port:
-                raise
-            continue  # the kernel's choice for 127.0.0.1 is taken on ::1: choose again
-        except OSError as error:
-            if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
-                return [v4]  # no IPv6 loopback on this machine
-            v4.close()
-            raise
-        return [v4, v6]
-    raise AddressInUse("localhost", port)
-
-
-def _bind_one(
-    family: int, kind: socket.SocketKind, sockaddr: Any, host: str, port: int
-) -> socket.socket:
-    return bind_socket(family, kind, sockaddr, in_use=lambda: AddressInUse(host, port))
 
 
 def describe_handler(handler: object) -> str:

@@ -10,6 +10,9 @@ Server contexts are made once per (settings, host, ALPN) and shared by every ser
 for the same: an ``ssl.SSLContext`` may serve any number of connections on any thread, so an
 HTTPS server's ``start()`` costs no key generation and no file after the first.
 
+What a user writes (:class:`TLS`, checked) is in ``_tls_settings``; the server side of each
+handshake in ``_handshake``.
+
 The CA survives ``fork()``: a child shares it (and the contexts) with its parent; only the lock
 is made anew, and only the process that made the temporary directory removes it.
 """
@@ -22,15 +25,22 @@ import datetime
 import os
 import shutil
 import ssl
-import struct
-import sys
 import tempfile
 import threading
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from ._core.tlsinfo import TLSFailure, TLSInfo
 from ._errors import ConfigurationError
+
+# (Re-exported: the servers take their settings from here with the rest of TLS.)
+from ._tls_settings import (
+    DEFAULT_HANDSHAKE_TIMEOUT,
+    TLS,
+    CertificateMode,
+    ClientCertMode,
+    resolve_tls,
+)
 
 if TYPE_CHECKING:
     import trustme
@@ -44,184 +54,16 @@ __all__ = [
     "TLSFailure",
     "TLSInfo",
     "authority",
-    "close_transport",
     "resolve_tls",
     "server_context",
     "tls_info",
 ]
-
-CertificateMode = Literal[
-    "valid", "expired", "not-yet-valid", "wrong-host", "self-signed", "untrusted-ca"
-]
-ClientCertMode = Literal["none", "optional", "required"]
 
 #: The names every leaf certificate covers, so a client may use whichever it resolves.
 LOCAL_IDENTITIES = ("localhost", "127.0.0.1", "::1")
 #: The only name a "wrong-host" certificate covers (``.invalid`` never resolves: RFC 6761 §6.4).
 WRONG_HOST = "wrong-host.invalid"
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names compared, not bound
-#: Seconds a client has to finish the handshake (asyncio's own default is 60 s).
-DEFAULT_HANDSHAKE_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class TLS:
-    """How a server speaks TLS: its certificate, client certificates, protocol versions.
-
-    Pass it as ``tls=`` to :class:`~understudy.HTTPServer`, :class:`~understudy.TCPServer`,
-    :class:`~understudy.SyslogServer` (``transport="tcp"``) or :class:`~understudy.SMTPServer`;
-    ``tls=True`` means ``TLS()``. Certificates come from the process's test CA
-    (:mod:`understudy.tls`) and cover ``localhost``, ``127.0.0.1`` and ``::1``.
-
-    Args:
-        certificate: the certificate the server presents. ``"valid"`` (the default) is signed by
-            the test CA that :func:`understudy.tls.client_context` and
-            :func:`understudy.tls.ca_bundle` trust. The others make a client's verification
-            fail, for testing how it reports that: ``"expired"`` (not after yesterday),
-            ``"not-yet-valid"`` (not before tomorrow), ``"wrong-host"`` (covers only
-            ``wrong-host.invalid``), ``"self-signed"`` (signed by its own key), and
-            ``"untrusted-ca"`` (signed by another CA that nothing trusts).
-        client_cert: mutual TLS (RFC 8446 §4.3.2). ``"none"`` (the default) asks for no client
-            certificate; ``"optional"`` asks and accepts a client without one; ``"required"``
-            refuses a handshake without one. A certificate given must be signed by the test CA
-            (:func:`understudy.tls.issue_client_cert`). Its subject is recorded per request,
-            connection or message (``.tls.peer_subject``).
-        minimum_version: the lowest protocol version accepted (an ``ssl.TLSVersion``); ``None``:
-            OpenSSL's default (TLS 1.2 on current systems).
-        maximum_version: the highest protocol version offered; ``None``: the newest
-            (TLS 1.3). ``maximum_version=ssl.TLSVersion.TLSv1_2`` tests a client against a
-            TLS 1.2-only server.
-        handshake_timeout: seconds a client has, once connected, to finish the handshake
-            (RFC 8446 §4); a client that has not is disconnected. 10.0 by default (asyncio's
-            own default is 60 s), which a test's client on loopback needs a tiny part of.
-            ``stop()`` does not wait for it: it closes a handshake in progress at once.
-
-    Raises:
-        ConfigurationError: an unknown mode, a version that is not an ``ssl.TLSVersion``, a
-            minimum above the maximum, or a ``handshake_timeout`` that is not a positive number.
-
-    .. versionadded:: 0.1
-    """
-
-    certificate: CertificateMode = "valid"
-    client_cert: ClientCertMode = "none"
-    minimum_version: ssl.TLSVersion | None = None
-    maximum_version: ssl.TLSVersion | None = None
-    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
-
-    def __post_init__(self) -> None:
-        if self.certificate not in get_args(CertificateMode):
-            choices = ", ".join(repr(mode) for mode in get_args(CertificateMode))
-            raise ConfigurationError(
-                f"TLS(certificate=...) is one of {choices}, not {self.certificate!r}"
-            )
-        if self.client_cert not in get_args(ClientCertMode):
-            raise ConfigurationError(
-                "TLS(client_cert=...) is 'none', 'optional' or 'required' (mutual TLS), not "
-                f"{self.client_cert!r}"
-            )
-        for name in ("minimum_version", "maximum_version"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, ssl.TLSVersion):
-                raise ConfigurationError(
-                    f"TLS({name}=...) takes an ssl.TLSVersion such as "
-                    f"ssl.TLSVersion.TLSv1_2, not {value!r}"
-                )
-        low, high = self.minimum_version, self.maximum_version
-        if low is not None and high is not None and _rank(low) > _rank(high):
-            raise ConfigurationError(
-                f"TLS(minimum_version={low.name}) is above maximum_version={high.name}: no "
-                "version is left to agree on"
-            )
-        seconds = self.handshake_timeout
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not seconds > 0:
-            raise ConfigurationError(
-                f"TLS(handshake_timeout=...) takes seconds as a positive float such as 10.0, "
-                f"not {seconds!r}"
-            )
-
-
-def _rank(version: ssl.TLSVersion) -> int:
-    # MINIMUM_SUPPORTED and MAXIMUM_SUPPORTED are -2 and -1: order them at the ends.
-    value = int(version)
-    return {-2: -(10**9), -1: 10**9}.get(value, value)
-
-
-def close_transport(transport: asyncio.BaseTransport) -> None:
-    """Close a connection once what was written to it is sent; over TLS, then close_notify.
-
-    asyncio's TLS transport, closed, sends close_notify after the data it holds, then keeps the
-    socket open until the client answers with its own close_notify, for up to
-    ``ssl_shutdown_timeout`` (30 s), and drops what it has not sent if that expires. Most
-    clients never answer (RFC 8446 §6.1 does not require them to), so the TCP transport
-    beneath is closed as well: it sends everything it holds, close_notify last, then FIN, and
-    the socket is closed as soon as the kernel has taken the bytes. A plain transport is
-    simply closed. Idempotent.
-    """
-    tcp = _tcp_transport(transport)
-    # Never twice: asyncio's TLS transport, closed again, drops its link to the TCP transport,
-    # after which even abort() does nothing.
-    if not transport.is_closing():
-        transport.close()  # TLS: close_notify is queued behind the data
-    if tcp is not None and not tcp.is_closing():
-        tcp.close()
-
-
-def unsent_bytes(transport: asyncio.BaseTransport) -> int:
-    """How many bytes written to ``transport`` it still holds (over TLS, with the TCP ones).
-
-    0 for a transport that cannot say (a datagram one, or a TLS one already closed).
-    """
-    total = 0
-    tcp = _tcp_transport(transport)
-    for layer in (transport, tcp):
-        if isinstance(layer, asyncio.WriteTransport):
-            try:
-                total += layer.get_write_buffer_size()
-            except (AttributeError, RuntimeError):  # a closed TLS transport has no buffer
-                pass
-    return total + _kernel_unsent(tcp or transport)
-
-
-try:
-    import fcntl
-    import termios
-except ImportError:  # Windows
-    _SIOCOUTQ: int | None = None
-else:
-    #: The ioctl telling how many bytes a socket's send queue holds (Linux: SIOCOUTQ).
-    _SIOCOUTQ = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
-
-
-def _kernel_unsent(transport: asyncio.BaseTransport) -> int:
-    """Bytes the kernel holds in the socket's send queue, not yet taken by the peer.
-
-    asyncio's own buffer moves only when the kernel frees a third of the send buffer, which
-    on loopback (buffers of megabytes) takes a client reading at a few MB/s longer than
-    finish_connections' stall window; the kernel's queue shrinks with every read the client
-    makes. 0 where the kernel cannot say.
-    """
-    if _SIOCOUTQ is None:
-        return 0
-    sock = transport.get_extra_info("socket")
-    if sock is None:
-        return 0
-    try:
-        queued: int = struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0"))[0]
-    except (OSError, ValueError):
-        return 0
-    return queued
-
-
-def _tcp_transport(transport: asyncio.BaseTransport) -> asyncio.Transport | None:
-    """The TCP transport beneath one of asyncio's TLS transports; None for any other.
-
-    asyncio offers no public way to it; ``_SSLProtocolTransport._ssl_protocol._transport`` is
-    the same from Python 3.11 to 3.13, and anything else found there is ignored.
-    """
-    protocol = getattr(transport, "_ssl_protocol", None)
-    tcp = getattr(protocol, "_transport", None)
-    return tcp if isinstance(tcp, asyncio.Transport) else None
 
 
 def tls_info(transport: asyncio.BaseTransport) -> TLSInfo | None:
@@ -270,24 +112,6 @@ def _escape(value: str) -> str:
     if escaped.endswith(" "):
         escaped = escaped[:-1] + "\\ "
     return escaped
-
-
-def resolve_tls(tls: object, kind: str) -> TLS | None:
-    """``tls=`` as a server takes it (``None``/``False``, ``True`` or :class:`TLS`) → settings.
-
-    Raises:
-        ConfigurationError: anything else.
-    """
-    if tls is None or tls is False:
-        return None
-    if tls is True:
-        return TLS()
-    if isinstance(tls, TLS):
-        return tls
-    raise ConfigurationError(
-        f"tls= on a {kind} takes True or understudy.TLS(...) (e.g. TLS(client_cert='required')),"
-        f" not {tls!r}"
-    )
 
 
 # -- client certificates ------------------------------------------------------------------------

@@ -13,14 +13,11 @@ import random
 import socket
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._core.conditions import Budget, chosen
 from ._options import NO_DIRECTION, Conditions
 from ._pipe import CLOSE, EOF, HIGH_WATER, LOW_WATER, RESET, SLOW_CLOSE, Pipe
-
-if TYPE_CHECKING:
-    from ._shaper import Shaper
 
 __all__ = ["ShapedProtocol"]
 
@@ -32,9 +29,14 @@ class ShapedProtocol(asyncio.Protocol):
     """
 
     def __init__(
-        self, shaper: Shaper, inner: Any, conditions: Conditions, rng: random.Random
+        self,
+        connections: dict[ShapedProtocol, None],
+        inner: Any,
+        conditions: Conditions,
+        rng: random.Random,
     ) -> None:
-        self._shaper = shaper
+        #: The shaper's open shaped connections, which this joins while open.
+        self._connections = connections
         self._inner = inner
         self._loop = asyncio.get_running_loop()
         self._rng = rng
@@ -78,7 +80,7 @@ class ShapedProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._real = transport
-        self._shaper.connections[self] = None
+        self._connections[self] = None
         conditions = self._conditions
         self.update(conditions)
         if self._active and conditions.reset_after == 0:
@@ -104,7 +106,7 @@ class ShapedProtocol(asyncio.Protocol):
         return stays_open
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._shaper.connections.pop(self, None)
+        self._connections.pop(self, None)
         self._cancel_all()
         if self._made and not self._lost:
             self._lost = True

@@ -3,7 +3,9 @@
 The ``Server`` base serves every listening socket through its :class:`Shaper`, whose protocol
 factory wraps each connection accepted while conditions are set in a
 :class:`~._connection.ShapedProtocol`. Refusing closes the listening sockets, and binds them
-again on the same address when refusal ends.
+again on the same address when refusal ends: :meth:`Shaper.set` returns the sockets it bound,
+for the server to close at stop. The shaper knows its server only as :class:`Seeded` (no
+import of ``_server``, and no reference kept but the listeners' factories).
 """
 
 from __future__ import annotations
@@ -14,16 +16,22 @@ import os
 import random
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .._listeners import bind_socket, close_listeners
 from ._connection import ShapedProtocol
 from ._options import Conditions
 
-if TYPE_CHECKING:
-    from .._server import Server
+__all__ = ["Seeded", "Shaper"]
 
-__all__ = ["Shaper"]
+
+class Seeded(Protocol):
+    """What the shaper needs of its server: the seeded source each connection's draws come
+    from (read per connection, so a server that never shapes one never makes it)."""
+
+    @property
+    def random(self) -> random.Random: ...
+
 
 #: The protocol that wraps the server's (shaped) one, outermost: TLS (``_handshake.Handshakes``).
 _Outer = Callable[[Any], Any] | None
@@ -58,7 +66,7 @@ class Shaper:
         self._reopened = False
 
     def factory(
-        self, make: Callable[[], Any], server: Server, outer: _Outer = None
+        self, make: Callable[[], Any], server: Seeded, outer: _Outer = None
     ) -> Callable[[], Any]:
         """Wrap a protocol factory: each connection accepted while conditions are set is shaped
         (with a random source drawn from ``server``'s), then given to ``outer`` (if not None),
@@ -72,7 +80,7 @@ class Shaper:
         make: Callable[[], Any],
         sock: socket.socket,
         options: dict[str, Any],
-        server: Server,
+        server: Seeded,
         outer: _Outer = None,
     ) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
@@ -83,16 +91,25 @@ class Shaper:
             await self._refuse()
         return listener
 
-    async def set(self, conditions: Conditions | None, server: Server) -> None:
+    async def set(self, conditions: Conditions | None, server: Seeded) -> list[socket.socket]:
         """On the loop: apply ``conditions`` to new connections, open shaped ones and listeners
-        (``server``'s, whose sockets a listener bound again joins)."""
+        (``server``'s).
+
+        Returns:
+            The listening sockets bound again, when ``conditions`` end a refusal (the server's
+            to close at stop); otherwise ``[]``.
+
+        Raises:
+            OSError: ending a refusal, another socket took the address meanwhile.
+        """
         self.conditions = conditions
         for connection in list(self.connections):
             connection.update(conditions)
         if conditions is not None and conditions.refuse:
             await self._refuse()
         elif self._refusing:
-            await self._reopen(server)
+            return await self._reopen(server)
+        return []
 
     async def _refuse(self) -> None:
         if self._refusing:
@@ -104,18 +121,20 @@ class Shaper:
         ]
         await close_listeners([listener for listener, _, _, _, _ in self._listeners])
 
-    async def _reopen(self, server: Server) -> None:
+    async def _reopen(self, server: Seeded) -> list[socket.socket]:
         self._refusing = False
         self._reopened = True
         loop = asyncio.get_running_loop()
         closed, self._closed = self._closed, []
         self._listeners = []
+        sockets = []
         for make, family, address, options, outer in closed:
             sock = _bind_again(family, address)
-            server._sockets.append(sock)
+            sockets.append(sock)
             factory = self.factory(make, server, outer)
             listener = await loop.create_server(factory, sock=sock, **options)
             self._listeners.append((listener, make, sock, options, outer))
+        return sockets
 
     def stop(self) -> None:
         """On the loop, before the server's own shutdown: close listeners bound again, and abort
@@ -138,7 +157,7 @@ class _Factory:
     __slots__ = ("make", "outer", "server", "shaper")
 
     def __init__(
-        self, shaper: Shaper, make: Callable[[], Any], server: Server, outer: _Outer
+        self, shaper: Shaper, make: Callable[[], Any], server: Seeded, outer: _Outer
     ) -> None:
         self.shaper = shaper
         self.make = make
@@ -150,7 +169,7 @@ class _Factory:
         conditions = self.shaper.conditions
         if conditions is not None:
             rng = random.Random(self.server.random.getrandbits(64))  # noqa: S311 - test data
-            protocol = ShapedProtocol(self.shaper, protocol, conditions, rng)
+            protocol = ShapedProtocol(self.shaper.connections, protocol, conditions, rng)
         # (no conditions: the server's own protocol, at full speed)
         outer = self.outer
         return protocol if outer is None else outer(protocol)

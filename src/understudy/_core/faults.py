@@ -12,10 +12,12 @@ import enum
 import math
 import random
 from dataclasses import dataclass
+from typing import Final
 
 from .coding import malformed_gzip
 
 __all__ = [
+    "MAX_DELAY",
     "DelayKind",
     "Ending",
     "FailureSchedule",
@@ -182,6 +184,13 @@ class DelayKind(enum.Enum):
     LOGNORMAL = "lognormal"  # first: the median, seconds; second: sigma
 
 
+#: The longest delay understudy waits, in seconds (one hour): a test server has no use for a
+#: longer one, which is most often milliseconds given as seconds. Fixed delays, the bounds of
+#: uniform ones and the median of log-normal ones above it are refused; a log-normal draw
+#: above it waits this long.
+MAX_DELAY: Final = 3600.0
+
+
 def delay_problem(kind: DelayKind, first: float, second: float) -> str | None:
     """Why these parameters make no delay, or ``None`` when they are fine."""
 
@@ -193,24 +202,34 @@ def delay_problem(kind: DelayKind, first: float, second: float) -> str | None:
             or value < 0
         )
 
+    def too_long(value: float) -> bool:
+        return value > MAX_DELAY
+
+    over = f"at most {MAX_DELAY:g} seconds (one hour)"
     if kind is DelayKind.FIXED:
         if bad(first):
             return f"a delay is a finite number of seconds >= 0, not {first!r}"
+        if too_long(first):
+            return f"a delay is {over}, not {first!r}"
     elif kind is DelayKind.UNIFORM:
         if bad(first) or bad(second):
             return f"the bounds are finite seconds >= 0, not {first!r} and {second!r}"
         if second < first:
             return f"the lower bound ({first}) is above the upper bound ({second}): swap them"
+        if too_long(second):
+            return f"the bounds are {over}, not {second!r}"
     elif kind is DelayKind.LOGNORMAL:
         if bad(first) or first == 0:
             return f"the median is a finite number of seconds > 0, not {first!r}"
+        if too_long(first):
+            return f"the median is {over}, not {first!r}"
         if bad(second):
             return f"sigma is a finite number >= 0, not {second!r}"
     return None
 
 
 def draw_delay(kind: DelayKind, first: float, second: float, rng: random.Random) -> float:
-    """Draw one delay in seconds (never negative).
+    """Draw one delay in seconds (never negative, never above :data:`MAX_DELAY`).
 
     ``LOGNORMAL`` is ``median * exp(sigma * N(0, 1))`` (WireMock's ``delayDistribution``
     ``lognormal``): half the draws are below the median, and a few are far above it.
@@ -219,7 +238,10 @@ def draw_delay(kind: DelayKind, first: float, second: float, rng: random.Random)
         return float(first)
     if kind is DelayKind.UNIFORM:
         return rng.uniform(first, second)
-    return float(first) * math.exp(float(second) * rng.gauss(0.0, 1.0))
+    exponent = float(second) * rng.gauss(0.0, 1.0)
+    if exponent >= math.log(MAX_DELAY / first):
+        return MAX_DELAY  # (and no OverflowError from exp of a huge sigma's draw)
+    return float(first) * math.exp(exponent)
 
 
 # -- dribble ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ __all__ = [
     "encode_chunk",
     "encode_head",
     "field_value_problem",
+    "fit_reason",
     "parse_digits",
     "plan_framing",
     "reason_phrase",
@@ -124,6 +125,16 @@ def reason_problem(reason: str) -> str | None:
         f"the reason phrase {reason!r} holds the control character {_shown(char)}; a reason "
         "phrase is tabs, spaces and visible characters only (RFC 9112 §4)"
     )
+
+
+def fit_reason(text: str) -> str:
+    """``text`` made fit for a status line: each character :func:`reason_problem` refuses is
+    written as its Python escape (``\\n``, ``\\x00``, ``\\u2603``).
+
+    For a reason phrase that carries what a client sent (the fake PyPI's messages, as
+    warehouse's do), which may hold anything.
+    """
+    return _BAD_REASON_CHAR.sub(lambda bad: bad.group().encode("unicode_escape").decode(), text)
 
 
 def field_value_problem(value: str) -> str | None:

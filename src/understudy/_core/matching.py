@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json as _json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from .distance import string_distance
 
 __all__ = [
     "MISSING",
@@ -146,11 +149,28 @@ def check_str_pattern(what: str, matcher: object) -> None:
 
 @dataclass(frozen=True)
 class Difference:
-    """How one field of a request differed from what an expectation wanted."""
+    """How one field of a request differed from what an expectation wanted.
+
+    Attributes:
+        field: what differed, as the report names it (``header Accept``).
+        expected: what was wanted, as the report shows it.
+        received: what came, likewise.
+        part: the part of the request it is about, for ranking near misses (``url``,
+            ``method``, ``headers``, ``query``, ``body``; another name for a criterion
+            WireMock does not have); ``field`` when not given.
+        distance: how far off, from 0 to 1 (``distance.string_distance`` for an exact
+            value, 1.0 otherwise).
+    """
 
     field: str
     expected: str
     received: str
+    part: str = ""
+    distance: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.part:
+            object.__setattr__(self, "part", self.field)
 
     def __str__(self) -> str:
         return f"{self.field}: expected {self.expected}, got {self.received}"
@@ -196,26 +216,52 @@ class RequestShape:
         if self.method is not None and method.upper() != self.method.upper():
             found.append(Difference("method", repr(self.method.upper()), repr(method)))
         if self.path is not None and not value_matches(self.path, path):
-            found.append(Difference("path", describe_matcher(self.path), repr(path)))
+            found.append(
+                Difference(
+                    "path",
+                    describe_matcher(self.path),
+                    repr(path),
+                    "url",
+                    _matcher_distance(self.path, path),
+                )
+            )
         if self.query is not None:
             found += _pairs_differences("query", self.query, list(query), fold=False)
         if self.headers is not None:
             found += _pairs_differences("header", self.headers, list(headers), fold=True)
         if self.body is not None and not _body_matches(self.body, body):
-            found.append(Difference("body", describe_matcher(self.body), _show_body(body)))
+            found.append(
+                Difference(
+                    "body",
+                    describe_matcher(self.body),
+                    _show_body(body),
+                    "body",
+                    _body_distance(self.body, body),
+                )
+            )
         if self.json is not MISSING:
             try:
                 received = _json.loads(body)
             except ValueError:
-                found.append(Difference("json", repr(self.json), f"not JSON: {_show_body(body)}"))
+                found.append(
+                    Difference("json", repr(self.json), f"not JSON: {_show_body(body)}", "body")
+                )
             else:
                 if not _equal(received, self.json):
-                    found.append(Difference("json", repr(self.json), repr(received)))
+                    found.append(
+                        Difference(
+                            "json",
+                            repr(self.json),
+                            repr(received),
+                            "body",
+                            _json_distance(self.json, received),
+                        )
+                    )
         if self.form is not None:
             try:
                 pairs = list(form())
             except ValueError as error:
-                found.append(Difference("form", repr(dict(self.form)), str(error)))
+                found.append(Difference("form", repr(dict(self.form)), str(error), "body"))
             else:
                 found += _pairs_differences("form", self.form, pairs, fold=False)
         if self.predicate is not None and not self.predicate(request):
@@ -223,6 +269,22 @@ class RequestShape:
                 Difference("match", describe_matcher(self.predicate), "a request it rejected")
             )
         return found
+
+    def criteria(self) -> Counter[str]:
+        """How many criteria the shape has in each part of a request (``{"headers": 2}``),
+        for ``distance.request_distance``."""
+        counts: Counter[str] = Counter()
+        if self.method is not None:
+            counts["method"] += 1
+        if self.path is not None:
+            counts["url"] += 1
+        counts["query"] += len(self.query or ())
+        counts["headers"] += len(self.headers or ())
+        counts["body"] += (self.body is not None) + (self.json is not MISSING)
+        counts["body"] += len(self.form or ())
+        if self.predicate is not None:
+            counts["match"] += 1
+        return counts
 
     def describe(self) -> str:
         """The shape as the call that made it, for reports: ``expect('GET', '/x', ...)``."""
@@ -252,6 +314,10 @@ def _short(value: object) -> str:
     return repr(value)
 
 
+#: The part of a request (for ranking) that each kind of named criterion is about.
+_PARTS: Final = {"query": "query", "header": "headers", "form": "body"}
+
+
 def _pairs_differences(
     kind: str, wanted: Mapping[str, Matcher], pairs: list[tuple[str, str]], *, fold: bool
 ) -> list[Difference]:
@@ -261,8 +327,34 @@ def _pairs_differences(
         values = [value for n, value in pairs if (n.lower() if fold else n) == key]
         if not any(value_matches(matcher, value) for value in values):
             got = "nothing" if not values else ", ".join(repr(v) for v in values)
-            found.append(Difference(f"{kind} {name}", describe_matcher(matcher), got))
+            distance = min((_matcher_distance(matcher, value) for value in values), default=1.0)
+            found.append(
+                Difference(f"{kind} {name}", describe_matcher(matcher), got, _PARTS[kind], distance)
+            )
     return found
+
+
+def _matcher_distance(matcher: object, value: str) -> float:
+    """How far ``value`` is from what ``matcher`` wanted: the string distance from an exact
+    value; 1.0 from a pattern or a predicate, which say only yes or no."""
+    return string_distance(matcher, value) if isinstance(matcher, str) else 1.0
+
+
+def _body_distance(matcher: object, body: bytes) -> float:
+    if isinstance(matcher, bytes | str):
+        expected = matcher.decode("utf-8", "replace") if isinstance(matcher, bytes) else matcher
+        return string_distance(expected, body.decode("utf-8", "replace"))
+    return 1.0
+
+
+def _json_distance(expected: Any, received: Any) -> float:
+    """The string distance between the two values written as canonical JSON; 1.0 when the
+    expected one is not plain JSON (it holds a :class:`Subset`)."""
+    try:
+        wanted = _json.dumps(expected, sort_keys=True)
+    except (TypeError, ValueError):
+        return 1.0
+    return string_distance(wanted, _json.dumps(received, sort_keys=True))
 
 
 def _body_matches(

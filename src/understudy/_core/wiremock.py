@@ -106,8 +106,9 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> StubMapping:
     """A :class:`StubMapping` from WireMock JSON (one mapping).
 
     Raises:
-        MappingError: a field that is unknown, unsupported or of the wrong type, named by its
-            path from ``where``.
+        MappingError: no ``request`` (as WireMock, which refuses a mapping without one), or a
+            field that is unknown, unsupported or of the wrong type, named by its path from
+            ``where``.
     """
     raw = known_fields(
         where,
@@ -129,7 +130,13 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> StubMapping:
         not isinstance(priority, int) or isinstance(priority, bool) or priority < 1
     ):
         raise MappingError(f"{where}.priority: a positive int (1 is the highest), not {priority!r}")
-    request = parse_request_pattern(f"{where}.request", raw.get("request", {}))
+    if "request" not in raw:
+        # (WireMock refuses it too: a mapping without one would answer every request.)
+        raise MappingError(
+            f'{where}.request: required: the requests it answers, such as {{"method": "GET", '
+            '"urlPath": "/users"}} ({"method": "ANY"} for every request)'
+        )
+    request = parse_request_pattern(f"{where}.request", raw["request"])
     response = parse_response_definition(f"{where}.response", raw.get("response", {}))
     scenario = raw.get("scenarioName")
     states = {key: raw.get(key) for key in ("requiredScenarioState", "newScenarioState")}

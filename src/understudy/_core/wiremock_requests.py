@@ -13,10 +13,12 @@ ignored a matcher would accept requests it should refuse.
 from __future__ import annotations
 
 import json as _json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .distance import string_distance
 from .matching import Difference
 from .regexes import LinearRegex, RegexError, compile_linear
 from .wiremock_values import MappingError, ValuePattern, known_fields, parse_value_pattern
@@ -97,15 +99,16 @@ class RequestPattern:
                 ok = regex.fullmatch(subject)
                 shown = f"a match for /{wanted}/"
             if not ok:
-                found.append(Difference(kind, shown, repr(subject)))
+                distance = string_distance(wanted, subject) if kind in ("url", "urlPath") else 1.0
+                found.append(Difference(kind, shown, repr(subject), "url", distance))
         pairs = list(query)
         for name, pattern in self.query.items():
             values = [value for key, value in pairs if key == name]
-            found += _value_differences(f"query {name}", pattern, values)
+            found += _value_differences(f"query {name}", "query", pattern, values)
         fields = list(headers)
         for name, pattern in self.headers.items():
             values = [value for key, value in fields if key.lower() == name.lower()]
-            found += _value_differences(f"header {name}", pattern, values)
+            found += _value_differences(f"header {name}", "headers", pattern, values)
         if self.body:
             text = body.decode("utf-8", "replace")
             for pattern in self.body:
@@ -113,23 +116,45 @@ class RequestPattern:
                     shown = repr(text[:80]) + (
                         f" ... ({len(body)} bytes)" if len(text) > 80 else ""
                     )
-                    found.append(Difference("body", pattern.describe(), shown or "an empty body"))
+                    found.append(
+                        Difference(
+                            "body",
+                            pattern.describe(),
+                            shown or "an empty body",
+                            "body",
+                            pattern.distance(text),
+                        )
+                    )
         return found
+
+    def criteria(self) -> Counter[str]:
+        """How many criteria the pattern has in each part of a request (``{"headers": 2}``),
+        for ``distance.request_distance``."""
+        counts: Counter[str] = Counter()
+        counts["method"] = int(self.method is not None)
+        counts["url"] = int(self.url is not None)
+        counts["query"] = len(self.query)
+        counts["headers"] = len(self.headers)
+        counts["body"] = len(self.body)
+        return counts
 
     def describe(self) -> str:
         """The pattern as WireMock JSON, for reports."""
         return _json.dumps(dict(self.source))
 
 
-def _value_differences(what: str, pattern: ValuePattern, values: list[str]) -> list[Difference]:
+def _value_differences(
+    what: str, part: str, pattern: ValuePattern, values: list[str]
+) -> list[Difference]:
     if pattern.operator == "absent":
         if values:
-            return [Difference(what, "absent", ", ".join(repr(v) for v in values))]
+            return [Difference(what, "absent", ", ".join(repr(v) for v in values), part)]
         return []
     if any(pattern.matches(value) for value in values):
         return []
     got = ", ".join(repr(v) for v in values) if values else "nothing"
-    return [Difference(what, pattern.describe(), got)]
+    distance = min((pattern.distance(value) for value in values), default=1.0)
+    return [Difference(what, pattern.describe(), got, part, distance)]
 
 
 def parse_request_pattern(where: str, raw: object) -> RequestPattern:

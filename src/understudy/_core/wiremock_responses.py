@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .faults import MAX_DELAY
 from .framing import field_value_problem, reason_problem
 from .wiremock_values import MappingError, known_fields
 
@@ -92,7 +93,13 @@ def _parse_body(where: str, raw: Mapping[str, Any]) -> tuple[bytes, str | None]:
                 "encode; for bytes that are not UTF-8 write base64Body"
             ) from None
     elif "jsonBody" in raw:
-        body = _json.dumps(raw["jsonBody"]).encode()
+        try:
+            body = _json.dumps(raw["jsonBody"], allow_nan=False).encode()
+        except ValueError:
+            raise MappingError(
+                f"{where}.jsonBody: holds NaN or Infinity, which JSON has no number for "
+                "(RFC 8259 §6); write null or a string instead"
+            ) from None
     elif "base64Body" in raw:
         try:
             body = base64.b64decode(str(raw["base64Body"]), validate=True)
@@ -135,8 +142,15 @@ def parse_response_definition(where: str, raw: object) -> ResponseDefinition:
     delay = None
     if "fixedDelayMilliseconds" in raw:
         millis = raw["fixedDelayMilliseconds"]
-        if not isinstance(millis, int | float) or isinstance(millis, bool) or millis < 0:
-            raise MappingError(f"{where}.fixedDelayMilliseconds: milliseconds >= 0, not {millis!r}")
+        if (
+            not isinstance(millis, int | float)
+            or isinstance(millis, bool)
+            or not 0 <= millis <= MAX_DELAY * 1000
+        ):
+            raise MappingError(
+                f"{where}.fixedDelayMilliseconds: milliseconds from 0 to {MAX_DELAY * 1000:.0f} "
+                f"(one hour), not {millis!r}"
+            )
         delay = millis / 1000
     fault = raw.get("fault")
     if fault is not None and not isinstance(fault, str):

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .distance import string_distance
 from .regexes import LinearRegex, RegexError, compile_linear
 
 __all__ = [
@@ -155,6 +156,30 @@ class ValuePattern:
         if self.sub is None:
             return any(item is not None and item != [] for item in found)
         return any(self.sub.matches(_as_text(item)) for item in found)
+
+    def distance(self, value: str | None) -> float:
+        """How far ``value`` is from the pattern, from 0.0 (it matches) to 1.0: for
+        ``equalTo``, the string distance (``distance.string_distance``, case folded with
+        ``caseInsensitive``), as WireMock's; for ``equalToJson``, the string distance between
+        both written as canonical JSON; for any other pattern 0.0 or 1.0."""
+        if value is None:
+            return 0.0 if self.operator == "absent" else 1.0
+        if self.operator == "equalTo":  # (0.0 when equal: no second comparison)
+            wanted = str(self.operand)
+            if self.options.get("caseInsensitive"):
+                return string_distance(wanted.casefold(), value.casefold())
+            return string_distance(wanted, value)
+        if self.operator == "equalToJson":
+            try:
+                received = _json.loads(value)
+            except ValueError:
+                return 1.0
+            if self.matches(value):
+                return 0.0
+            return string_distance(
+                _json.dumps(self.operand, sort_keys=True), _json.dumps(received, sort_keys=True)
+            )
+        return 0.0 if self.matches(value) else 1.0
 
     def describe(self) -> str:
         """The pattern as WireMock JSON, for reports: ``{"contains": "abc"}``."""

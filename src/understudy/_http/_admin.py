@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import base64
 import hmac
+import itertools
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .._core.distance import request_distance
 from .._core.wiremock import MappingError, parse_request_pattern
 from .._errors import ConfigurationError
 from ._exchange import Exchange
@@ -114,7 +116,7 @@ class AdminHost:
             ("POST", "/mappings"): lambda: (201, self._create(server, request, None)),
             ("DELETE", "/mappings"): _empty(stubs.clear),
             ("POST", "/mappings/reset"): _empty(stubs.reset),
-            ("GET", "/requests"): lambda: (200, _journal(server)),
+            ("GET", "/requests"): lambda: (200, _journal(server, request)),
             ("DELETE", "/requests"): _empty(server.clear),
             ("POST", "/requests/reset"): _empty(server.clear),
             ("POST", "/requests/count"): lambda: (200, {"count": len(_find(server, request))}),
@@ -206,13 +208,10 @@ def _request_id(request: Request) -> str:
 def _logged(request: Request) -> dict[str, Any]:
     """A request as WireMock's ``LoggedRequest`` JSON."""
     logged_at = datetime.fromtimestamp(request.received_at, UTC)
-    headers: dict[str, Any] = {}
-    for name, value in request.headers.multi_items():
-        if name in headers:
-            previous = headers[name]
-            headers[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            headers[name] = value
+    headers = _list_or_single(request.headers.multi_items(), fold=True)
+    cookies = _list_or_single(
+        pair for value in request.headers.get_all("cookie") for pair in _cookie_pairs(value)
+    )
     query: dict[str, Any] = {}
     for name, value in request.query.multi_items():
         query.setdefault(name, {"key": name, "values": []})["values"].append(value)
@@ -224,7 +223,7 @@ def _logged(request: Request) -> dict[str, Any]:
         "clientIp": request.client[0] if request.client else None,
         "headers": headers,
         "queryParams": query,
-        "cookies": {},
+        "cookies": cookies,
         "browserProxyRequest": False,
         "body": request.body.decode("utf-8", "replace"),
         "bodyAsBase64": base64.b64encode(request.body).decode("ascii"),
@@ -233,11 +232,74 @@ def _logged(request: Request) -> dict[str, Any]:
     }
 
 
-def _journal(server: HTTPServer) -> Any:
+def _list_or_single(pairs: Iterable[tuple[str, str]], *, fold: bool = False) -> dict[str, Any]:
+    """Name → value, or → a list of values for a name given more than once: WireMock's JSON
+    for header fields and cookies (``ListOrSingle``). With ``fold``, names that differ only
+    in case are one name (field names are case-insensitive, RFC 9110 §5.1), spelt as first
+    sent."""
+    result: dict[str, Any] = {}
+    spelling: dict[str, str] = {}
+    for name, value in pairs:
+        key = spelling.setdefault(name.lower(), name) if fold else name
+        if key in result:
+            previous = result[key]
+            result[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            result[key] = value
+    return result
+
+
+def _cookie_pairs(field: str) -> list[tuple[str, str]]:
+    """The ``name=value`` pairs of a Cookie field (RFC 6265 §4.2.1: separated by ``;``); a
+    piece without ``=`` or without a name is skipped, as user agents never send one."""
+    pairs = []
+    for piece in field.split(";"):
+        name, equals, value = piece.partition("=")
+        name = name.strip()
+        if equals and name:
+            pairs.append((name, value.strip()))
+    return pairs
+
+
+def _journal_window(request: Request) -> tuple[int | None, datetime | None]:
+    """``limit`` (the newest that many) and ``since`` (an ISO 8601 time: only requests logged
+    after it) from the query of ``GET /__admin/requests``, as WireMock takes them."""
+    limit = None
+    since = None
+    raw_limit = request.query.get("limit")
+    if raw_limit is not None:
+        if not (raw_limit.isascii() and raw_limit.isdigit()) or len(raw_limit) > 18:
+            raise _Problem(400, f"limit: a whole number of requests such as 10, not {raw_limit!r}")
+        limit = int(raw_limit)
+    raw_since = request.query.get("since")
+    if raw_since is not None:
+        try:
+            since = datetime.fromisoformat(raw_since.strip())
+        except ValueError:
+            raise _Problem(
+                400,
+                f"since: an ISO 8601 time such as 2024-05-01T12:30:00Z, not {raw_since!r:.60}",
+            ) from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)  # (WireMock reads a time without an offset as UTC)
+    return limit, since
+
+
+def _journal(server: HTTPServer, admin_request: Request) -> Any:
+    limit, since = _journal_window(admin_request)
     # (By id: the journal makes a new Request each time it is read.)
     unmatched = {_request_id(r) for r in server._expectations.unmatched or ()}
+    everything = _stubbed(server)
+    chosen = reversed(everything)  # newest first
+    if since is not None:
+        # (In whole milliseconds, as loggedDate: the loggedDateString of a request read back
+        # as since leaves that request out, as in WireMock.)
+        after = since.timestamp() * 1000
+        chosen = (r for r in chosen if int(r.received_at * 1000) > after)
+    if limit is not None:
+        chosen = itertools.islice(chosen, limit)
     served = []
-    for request in reversed(_stubbed(server)):
+    for request in chosen:
         request_id = _request_id(request)
         served.append(
             {
@@ -246,7 +308,12 @@ def _journal(server: HTTPServer) -> Any:
                 "wasMatched": request_id not in unmatched,
             }
         )
-    return {"requests": served, "meta": {"total": len(served)}, "requestJournalDisabled": False}
+    # (meta.total counts every request in the journal, as WireMock's paginator does.)
+    return {
+        "requests": served,
+        "meta": {"total": len(everything)},
+        "requestJournalDisabled": False,
+    }
 
 
 def _unmatched(server: HTTPServer) -> Any:
@@ -276,11 +343,11 @@ def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
         body=body.encode("utf-8", "surrogatepass"),
     )
     scored = []
-    for stub in server._stubs:
+    for position, stub in enumerate(server._stubs):
         found = pattern_differences(stub.request, request)
-        criteria = max(len(stub.request.source), 1)
-        scored.append((min(len(found) / criteria, 1.0), stub, found))
-    scored.sort(key=lambda item: item[0])
+        distance = request_distance(found, stub.request.criteria())
+        scored.append((distance, position, stub, found))
+    scored.sort(key=lambda item: item[:2])
     near = [
         {
             "request": logged,
@@ -288,7 +355,7 @@ def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
             "matchResult": {"distance": distance},
             "differences": [str(difference) for difference in found],
         }
-        for distance, stub, found in scored[:3]
+        for distance, _, stub, found in scored[:3]
     ]
     return {"nearMisses": near}
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .._tls import TLSInfo, close_transport, tls_info
+from .._drain import close_transport
+from .._tls import TLSInfo, tls_info
 from ._exchange import LARGE_WRITE, Exchange
 from ._models import Request, field_pairs
 
@@ -1019,7 +1020,10 @@ class HTTPConnection(asyncio.Protocol):
             self.backlog = None
             if self.close_when_sent:
                 self.close_when_sent = False
-                self.close()
+                # Not now: called from resume_writing, inside the transport's _write_ready,
+                # which calls connection_lost itself when it finds itself closing with an empty
+                # buffer, after close() has scheduled it too (twice: asyncio then fails).
+                self.loop.call_soon(self.close)
 
     async def drain(self) -> None:
         self.flush()

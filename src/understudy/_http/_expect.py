@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from .._core.distance import request_distance
 from .._core.matching import (
     MISSING,
     Difference,
@@ -123,6 +124,13 @@ def _check_shape_arguments(
         raise TypeError(f"match must be a predicate taking the Request, not {match!r}")
     if body is not None and json is not MISSING:
         raise TypeError("give body= or json=, not both")
+
+
+def nearness(shape: RequestShape, found: list[Difference]) -> float:
+    """How far a request that differed from ``shape`` as ``found`` says is from it, 0 to 1
+    (``_core.distance.request_distance``: WireMock's weighting): what near-miss reports,
+    in-process and from the admin API, are ordered by."""
+    return request_distance(found, shape.criteria())
 
 
 def differences(shape: RequestShape, request: Request) -> list[Difference]:
@@ -437,7 +445,9 @@ class Expectations:
         return None
 
     def nearest(self, request: Request) -> list[tuple[Expectation, list[Difference]]]:
-        """Up to 3 expectations closest to ``request``, with how each differed."""
+        """Up to 3 expectations closest to ``request``, with how each differed: ordered by
+        :func:`nearness` (``/hellp`` is nearer ``/hello`` than ``/dyn``), then as
+        :meth:`select` looks at them (the next ordered one, then the newest first)."""
         with self.lock:
             everything = [*self.ordered, *reversed(self.unordered)]
         scored = []
@@ -448,7 +458,7 @@ class Expectations:
                 found = [Difference("times", f"at most {expectation.required}", f"{got}")]
             elif not found and expectation.ordered:
                 found = [Difference("order", "an earlier expect_in_order first", "this one")]
-            scored.append((len(found), position, expectation, found))
+            scored.append((nearness(expectation.shape, found), position, expectation, found))
         scored.sort(key=lambda item: (item[0], item[1]))
         return [(expectation, found) for _, _, expectation, found in scored[:_NEAREST]]
 

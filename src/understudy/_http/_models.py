@@ -637,9 +637,10 @@ class Response:
             with a space or colon in it, a field value with a control character in it (CR, LF,
             NUL, DEL...: RFC 9110 §5.5), a reason phrase with a control character or a
             character outside Latin-1 in it (RFC 9112 §4), a Content-Length that is not a
-            number, a body of another type; a content coding that is unknown or whose package
-            is not installed (the message names it), both ``content_coding`` and
-            ``content_codings``, or either with a Content-Encoding or Content-Length field.
+            number, a ``json`` value holding NaN or Infinity (RFC 8259 §6: JSON has no such
+            number) or a cycle, a body of another type; a content coding that is unknown or
+            whose package is not installed (the message names it), both ``content_coding``
+            and ``content_codings``, or either with a Content-Encoding or Content-Length field.
 
     .. versionchanged:: 0.1
         ``content_coding`` and ``content_codings``.
@@ -675,7 +676,13 @@ class Response:
         if json is not MISSING:
             if body != b"":
                 raise ConfigurationError("give a Response either body= or json=, not both")
-            body = _json.dumps(json).encode()
+            try:
+                body = _json.dumps(json, allow_nan=False).encode()
+            except ValueError as error:  # (NaN, Infinity, a cycle)
+                raise ConfigurationError(
+                    f"json= is not JSON ({error}): JSON has no NaN or Infinity (RFC 8259 §6); "
+                    "send null or a string instead"
+                ) from None
             content_type = content_type or "application/json"
         elif isinstance(body, str):
             body = body.encode()

@@ -6,6 +6,12 @@ what came back. With ``record=DIR`` it also writes one mapping per distinct requ
 target and body) to ``DIR/mappings/``, with bodies over 1 KiB in ``DIR/__files/``, so that
 ``HTTPServer(mappings=DIR)`` answers the same requests offline with the same status, reason,
 headers and body bytes.
+
+What is recorded always replays: an answer understudy could not send on (a status outside
+100-599, a field a response may not carry) gets 502 Bad Gateway (RFC 9110 §15.6.3) and is not
+recorded, with a warning on the ``understudy.proxy`` logger; a mapping is checked by the same
+parser ``mappings=`` loads with before it is written. A field value folded over lines
+(``obs-fold``) is unfolded to one SP (RFC 9112 §5.2) and recorded unfolded.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .._core.framing import sanitize_field_value
+from .._core.wiremock import MappingError, parse_mapping
 from .._errors import ConfigurationError
 from ._models import Request, Response, origin_form
 
@@ -51,6 +58,8 @@ _NOT_RECORDED: Final = _HOP_BY_HOP | {"date"}
 #: Bodies larger than this go to ``__files/`` rather than into the mapping.
 _INLINE_LIMIT: Final = 1024
 _SLUG: Final = re.compile(r"[^A-Za-z0-9]+")
+#: A line break and the whitespace after it inside a field value: obs-fold (RFC 9112 §5.2).
+_OBS_FOLD: Final = re.compile(r"[ \t]*\r?\n[ \t]+")
 
 #: Where a relayed answer that had to be mended is told of (RFC 9110 §5.5).
 log = logging.getLogger("understudy.proxy")
@@ -120,31 +129,63 @@ class Recorder:
         finally:
             connection.close()
         headers, reason = self._mended(request, answer)
+        try:
+            response = Response(answer.status, body, headers=headers, reason=reason)
+        except ConfigurationError as error:
+            return self._bad_gateway(request, str(error))
         if self.record is not None:
             self._write(request, answer.status, reason, headers, body)
-        return Response(answer.status, body, headers=headers, reason=reason)
+        return response
+
+    def _bad_gateway(self, request: Request, problem: str) -> Response:
+        """502 for an upstream answer that cannot be relayed (RFC 9110 §15.6.3), said on the
+        ``understudy.proxy`` logger and in the body; such an answer is never recorded."""
+        recorded = " (not recorded)" if self.record is not None else ""
+        log.warning(
+            "%r answered %s %s with a response understudy cannot relay%s: %s",
+            self,
+            request.method,
+            request.target,
+            recorded,
+            problem,
+        )
+        return Response(
+            502,
+            f"understudy: {self!r} answered {request.method} {request.target} with a response "
+            f"that cannot be relayed{recorded}: {problem}\n",
+        )
 
     def _mended(
         self, request: Request, answer: http.client.HTTPResponse
     ) -> tuple[list[tuple[str, str]], str]:
-        """The upstream's fields (those relayed) and reason phrase, each control character in
-        them (NUL, DEL...) replaced by SP, as a recipient that relays them must (RFC 9110
-        §5.5); a warning on the ``understudy.proxy`` logger names each one mended."""
+        """The upstream's fields (those relayed) and reason phrase: a value folded over lines
+        unfolded to one SP, as a proxy may (RFC 9112 §5.2), then each control character left
+        (NUL, DEL...) replaced by SP, as a recipient that relays them must (RFC 9110 §5.5); a
+        warning on the ``understudy.proxy`` logger names each one mended."""
         headers = []
         mended = []
         for name, value in answer.getheaders():
             if name.lower() in _NOT_RECORDED:
                 continue
-            cleaned, changed = sanitize_field_value(value)
+            unfolded, folds = _OBS_FOLD.subn(" ", value)
+            if folds:
+                mended.append(f"field {name}: folded {value!r} unfolded (RFC 9112 §5.2)")
+            cleaned, changed = sanitize_field_value(unfolded)
             if changed:
-                mended.append(f"field {name}: {value!r} relayed as {cleaned!r}")
+                mended.append(
+                    f"field {name}: {unfolded!r} relayed as {cleaned!r} (control characters "
+                    "replaced by SP, RFC 9110 §5.5)"
+                )
             headers.append((name, cleaned))
         reason, changed = sanitize_field_value(answer.reason)
         if changed:
-            mended.append(f"reason phrase {answer.reason!r} relayed as {reason!r}")
+            mended.append(
+                f"reason phrase {answer.reason!r} relayed as {reason!r} (control characters "
+                "replaced by SP, RFC 9110 §5.5)"
+            )
         if mended:
             log.warning(
-                "%r answered %s %s with control characters, replaced by SP (RFC 9110 §5.5): %s",
+                "%r answered %s %s with fields it had to mend before relaying them: %s",
                 self,
                 request.method,
                 request.target,
@@ -201,6 +242,19 @@ class Recorder:
             "response": definition,
             "persistent": True,
         }
+        try:
+            # (What mappings= will load it with: a recorded directory must always load.)
+            parse_mapping(json.loads(json.dumps(mapping)))
+        except MappingError as error:
+            log.warning(
+                "%r: the answer to %s %s is relayed but not recorded, as its mapping would "
+                "not load: %s",
+                self,
+                request.method,
+                target,
+                error,
+            )
+            return
         mappings = self.record / "mappings"
         mappings.mkdir(parents=True, exist_ok=True)
         (mappings / f"{stem}.json").write_text(json.dumps(mapping, indent=2) + "\n")

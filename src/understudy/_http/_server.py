@@ -6,12 +6,14 @@ import asyncio
 import os
 import re
 import socket
+import sys
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
 from .._conditions import Conditions
 from .._core.matching import MISSING, Difference, Matcher
+from .._drain import StalledReaders, finish_connections
 from .._errors import (
     ConfigurationError,
     ExpectationExceeded,
@@ -21,32 +23,30 @@ from .._errors import (
 from .._journal import Journal
 from .._keywords import checked_keywords
 from .._runtime import Runtime
-from .._server import (
-    Server,
-    StalledReaders,
-    close_listeners,
-    describe_handler,
-    finish_connections,
-)
+from .._server import Server, describe_handler
 from .._tls import TLS, resolve_tls
-from ._admin import AdminHost, is_admin
-from ._asgi import ASGIApp, ASGIHost
 from ._connection import HTTPConnection
-from ._directory import DirectoryHost
 from ._exchange import Exchange
 from ._expect import (
     Expectation,
     Expectations,
     differences,
     make_shape,
+    nearness,
     report_extra,
     unmatched_report,
 )
 from ._hosts import CannedHost, Handler, HandlerHost, Host, HostOfBehaviour, NoHost
 from ._models import PackedRequest, Request, Response, unpack_request
-from ._record import Recorder
-from ._wiremock import Stubs
-from ._wsgi import WSGIApp, WSGIHost
+
+# What only some servers use (WireMock stubs and admin API, record and replay, directories,
+# WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads
+# what a server answering a Response or a handler needs, and no more (issue 20).
+if TYPE_CHECKING:
+    from ._admin import AdminHost
+    from ._asgi import ASGIApp, ASGIHost
+    from ._wiremock import Stubs
+    from ._wsgi import WSGIApp
 
 __all__ = ["HTTPServer"]
 
@@ -203,6 +203,8 @@ class HTTPServer(Server):
                     "proxy_to= answers what no expectation answers: give it without response=, "
                     "handler=, wsgi= or asgi="
                 )
+            from ._record import Recorder  # noqa: PLC0415 - loaded when first used
+
             self._host_of_behaviour = HandlerHost(Recorder(proxy_to, record))
         for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -260,7 +262,7 @@ class HTTPServer(Server):
                 )
         #: The WireMock stub mappings (and the admin API), made when first needed.
         self._stubs_made = (
-            Stubs(self._expectations, admin=AdminHost(admin_token)) if admin else None
+            _stubs(self._expectations, admin=admin, token=admin_token) if admin else None
         )
         #: The host every request goes to when nothing routes (see _routing_changed).
         self._direct: Host | None = None
@@ -389,6 +391,8 @@ class HTTPServer(Server):
         """
         if not isinstance(prefix, str) or not prefix.startswith("/"):
             raise ConfigurationError(f"prefix must be a URL path starting with '/', not {prefix!r}")
+        from ._directory import DirectoryHost  # noqa: PLC0415 - loaded when first used
+
         host = DirectoryHost(
             prefix,
             root,
@@ -594,14 +598,14 @@ class HTTPServer(Server):
             and not self._mounts
             and not (expectations.unordered or expectations.ordered)
             # (the admin API reads whole requests; the app beside it still streams its own)
-            and not (stubs is not None and stubs.admin is not None and is_admin(target))
+            and not (stubs is not None and stubs.admin is not None and _is_admin(target))
         )
 
     @property
     def _stubs(self) -> Stubs:
         stubs = self._stubs_made
         if stubs is None:
-            stubs = self._stubs_made = Stubs(self._expectations)
+            stubs = self._stubs_made = _stubs(self._expectations, admin=False)
         return stubs
 
     def _admin(self) -> AdminHost | None:
@@ -617,7 +621,7 @@ class HTTPServer(Server):
         stubs = self._stubs_made
         if stubs is not None and stubs.admin is not None:
             target = request[1] if isinstance(request, tuple) else request.target
-            if is_admin(target) and stubs.admin.allows(unpack_request(request)):
+            if _is_admin(target) and stubs.admin.allows(unpack_request(request)):
                 return 0
         return self._journal.append(request)
 
@@ -665,7 +669,7 @@ class HTTPServer(Server):
             stubs is not None
             and stubs.admin is not None
             and request is not None
-            and is_admin(request.target)
+            and _is_admin(request.target)
         ):
             stubs.admin.dispatch(self, exchange)
             return
@@ -753,7 +757,7 @@ class HTTPServer(Server):
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
         host = self._host_of_behaviour
-        if isinstance(host, ASGIHost):
+        if _is_asgi(host):
             await host.startup(self)
         context = self._ssl_context()
         self._listeners = [
@@ -765,7 +769,7 @@ class HTTPServer(Server):
         listeners, self._listeners = self._listeners, []
         for conn in self.connections:
             conn.closing = True  # a response finished from now on says Connection: close
-        await close_listeners(listeners)
+        await self._close_listeners(listeners)
         for conn in list(self.connections):
             conn.shutdown()
         deadline = loop.time() + timeout
@@ -790,7 +794,7 @@ class HTTPServer(Server):
                 conn.hand_over()  # (what a large body's connection still holds back)
             await finish_connections(self._open_transports, deadline)
         host = self._host_of_behaviour
-        if isinstance(host, ASGIHost):
+        if _is_asgi(host):
             await host.shutdown(max(deadline - loop.time(), 0.1))
         return still_running
 
@@ -818,7 +822,7 @@ def _nearest_requests(shape: Any, received: list[Request]) -> list[str]:
     for request in received:
         key = (request.method, request.target, tuple(differences(shape, request)))
         groups[key] = groups.get(key, 0) + 1
-    nearest = sorted(groups.items(), key=lambda item: len(item[0][2]))[:3]
+    nearest = sorted(groups.items(), key=lambda item: nearness(shape, list(item[0][2])))[:3]
     lines = ["  nearest requests received:"]
     for (method, target, found), count in nearest:
         repeat = f" ({count} like it)" if count > 1 else ""
@@ -873,7 +877,36 @@ def _choose_host(
     if handler is not None:
         return HandlerHost(handler)
     if wsgi is not None:
+        from ._wsgi import WSGIHost  # noqa: PLC0415 - loaded when first used
+
         return WSGIHost(wsgi)
     if asgi is not None:
+        from ._asgi import ASGIHost  # noqa: PLC0415 - loaded when first used
+
         return ASGIHost(asgi)
     return NoHost()
+
+
+def _stubs(expectations: Expectations, *, admin: bool, token: str | None = None) -> Stubs:
+    """WireMock stub mappings over ``expectations``, with the admin API when ``admin`` (asking
+    for ``token`` when one is given)."""
+    from ._wiremock import Stubs  # noqa: PLC0415 - WireMock is loaded when first used
+
+    if not admin:
+        return Stubs(expectations)
+    from ._admin import AdminHost  # noqa: PLC0415
+
+    return Stubs(expectations, admin=AdminHost(token))
+
+
+def _is_admin(target: str) -> bool:
+    """Whether ``target`` is the admin API's (asked only once a server answers it)."""
+    from ._admin import is_admin  # noqa: PLC0415 - loaded with the admin API
+
+    return is_admin(target)
+
+
+def _is_asgi(host: Host) -> TypeGuard[ASGIHost]:
+    """Whether ``host`` runs an ASGI app (none does while the ASGI module is not loaded)."""
+    module = sys.modules.get(f"{__package__}._asgi")
+    return module is not None and isinstance(host, module.ASGIHost)

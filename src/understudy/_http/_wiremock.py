@@ -10,13 +10,15 @@ near-miss report as for ``server.expect(...)``.
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core.faults import Fault
+from .._core.faults import MAX_DELAY, Fault
 from .._core.matching import Difference, RequestShape
 from .._core.wiremock import (
     MappingError,
@@ -70,10 +72,21 @@ class MappingShape(RequestShape):
             if state != stub.required_state:
                 found.append(
                     Difference(
-                        f"scenario {stub.scenario!r}", repr(stub.required_state), repr(state)
+                        f"scenario {stub.scenario!r}",
+                        repr(stub.required_state),
+                        repr(state),
+                        "scenario",
                     )
                 )
         return found
+
+    def criteria(self) -> Counter[str]:
+        stub = self.stub
+        assert stub is not None
+        counts = stub.request.criteria()
+        if stub.scenario is not None and stub.required_state is not None:
+            counts["scenario"] += 1
+        return counts
 
     def describe(self) -> str:
         stub = self.stub
@@ -111,9 +124,15 @@ _FAULTS = {
 }
 
 
-def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigurationError(f"{where}: a number of milliseconds, 0 or more")
+def _number(value: object, where: str, *, limit: float = MAX_DELAY * 1000) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= limit
+    ):
+        bound = "" if limit == math.inf else f" and at most {limit:.0f} (one hour)"
+        raise ConfigurationError(f"{where}: a number of milliseconds, 0 or more{bound}")
     return float(value)
 
 
@@ -157,9 +176,10 @@ def _delay(definition: ResponseDefinition, where: str) -> Delay | None:
 
     ``delayDistribution`` is ``{"type": "uniform", "lower": ms, "upper": ms}`` or
     ``{"type": "lognormal", "median": ms, "sigma": s}`` (WireMock's "Simulating Faults").
+    Milliseconds are at most 3 600 000 (one hour, ``MAX_DELAY``).
 
     Raises:
-        ConfigurationError: both are given, or the distribution is malformed.
+        ConfigurationError: both are given, or the distribution is malformed or over the bound.
     """
     distribution = definition.delay_distribution
     if distribution is None:
@@ -179,7 +199,7 @@ def _delay(definition: ResponseDefinition, where: str) -> Delay | None:
     if kind == "lognormal":
         fields = _fields(distribution, here, {"median": "ms", "sigma": "number"})
         median = _number(fields["median"], f"{here}.median")
-        sigma = _number(fields["sigma"], f"{here}.sigma")
+        sigma = _number(fields["sigma"], f"{here}.sigma", limit=math.inf)
         return Delay.lognormal(median / 1000, sigma)
     raise ConfigurationError(
         f'{here}.type: "uniform" (with lower and upper, ms) or "lognormal" (with median, ms, '

@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeAlias
 
 from .._conditions import Conditions
+from .._drain import finish_connections
 from .._errors import ConfigurationError
 from .._handshake import Handshakes
 from .._journal import Journal
 from .._runtime import Runtime
-from .._server import Server, close_listeners, describe_handler, finish_connections
+from .._server import Server, describe_handler
 from .._tls import TLS, resolve_tls
 from ._message import SMTPMessage
 from ._rules import _OK, RejectRule, SMTPFailure, _check_failures, _RejectRules, _reply_line
@@ -327,7 +328,7 @@ class SMTPServer(Server):
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
         listeners, self._listeners = self._listeners, []
-        await close_listeners(listeners)
+        await self._close_listeners(listeners)
         starttls, self._starttls_handshakes = self._starttls_handshakes, None
         if starttls is not None:
             await starttls.close()  # (STARTTLS handshakes in progress: not failures)

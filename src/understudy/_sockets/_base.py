@@ -18,11 +18,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .._conditions import Conditions
+from .._drain import close_transport, finish_connections
 from .._errors import ConfigurationError
-from .._listeners import bind_socket
+from .._listeners import bind_inet, bind_socket
 from .._runtime import Runtime
-from .._server import Server, _bind_inet, close_listeners, finish_connections
-from .._tls import TLSInfo, close_transport, tls_info
+from .._server import Server
+from .._tls import TLSInfo, tls_info
 
 E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
@@ -149,7 +150,7 @@ class SocketServer(Server):
     def _bind(self) -> list[socket.socket]:
         self._stopping = False
         if not self._unix:
-            sockets = _bind_inet(self._host, self._requested_port, self._socket_kind)
+            sockets = bind_inet(self._host, self._requested_port, self._socket_kind)
             self._bound_port = sockets[0].getsockname()[1]
             return sockets
         if self._given_path is None:
@@ -185,7 +186,7 @@ class SocketServer(Server):
         loop = asyncio.get_running_loop()
         self._stopping = True
         listeners, self._listeners = self._listeners, []
-        await close_listeners(listeners)
+        await self._close_listeners(listeners)
         for transport in list(self._transports):
             close_transport(transport)
         await asyncio.sleep(0)  # let connection_lost run, so records say closed

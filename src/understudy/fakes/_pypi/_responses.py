@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..._core.framing import fit_reason
 from ..._http._models import Request, Response
 
 __all__ = ["error", "redirect"]
 
 
 def error(status: int, message: str, *, headers: Mapping[str, str] | None = None) -> Response:
-    """An error as warehouse sends it: the message is also the reason phrase (twine shows it)."""
-    return Response(status, f"{status} {message}\n", headers=headers, reason=message)
+    """An error as warehouse sends it: the message is also the reason phrase (twine shows it).
+
+    The message may quote what the client sent: in the reason phrase, what a status line cannot
+    carry (controls, characters outside Latin-1) is escaped; the body keeps it as it is (UTF-8).
+    """
+    return Response(status, f"{status} {message}\n", headers=headers, reason=fit_reason(message))
 
 
 def redirect(request: Request, path: str) -> Response:

@@ -1,0 +1,228 @@
+"""(i) What understudy costs where it is unused: ``import understudy`` and the pytest plugin.
+
+Each case is a fresh interpreter (``sys.executable``) run to its end, timed from outside: the
+wall clock, and the CPU time the child used (user + system, from ``os.wait4``). The cases are
+interleaved, round after round, and each keeps its medians, so a change in the machine's load
+between rounds touches every case alike. On a busy machine (other processes on both cores) the
+wall clock of a pytest run varies by a second from run to run, far more than the figures asked
+about; the CPU time does not (loading modules is all CPU and cached disk), so the targets are
+judged on the median CPU time, with the wall clock beside it.
+
+Imports: ``python -c pass`` (the floor), ``import understudy``, and ``import understudy;
+understudy.HTTPServer`` (what a program that uses the HTTP server loads). Issue 20 asks for
+≤ 30 ms and ≤ 60 ms over the floor. ``import asyncio`` alone is shown for scale: every server
+runs on it, and on a busy machine it alone takes a good part of the 60 ms.
+
+pytest: one file with one trivial test, in a temporary directory with an empty ``pytest.ini``
+(so this project's settings play no part), run with every installed plugin, with ``-p
+no:understudy``, with ``-p no:pytest_httpserver`` (the peer: its plugin is in the bench extra),
+and with both. A plugin's cost is the median run with it minus the median run without it. Issue
+20 asks for ≤ 30 ms for understudy's.
+
+Every child imports understudy from the same place this process does (``PYTHONPATH``), so a
+worktree's bench measures the worktree's code.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import understudy
+
+from ._report import Target, format_table, ms
+
+__all__ = [
+    "StartupResult",
+    "child_environment",
+    "run",
+    "startup_json",
+    "startup_table",
+    "startup_targets",
+]
+
+IMPORT_CASES: dict[str, str] = {
+    "python -c pass": "pass",
+    # For scale: the event loop every server needs, and what this machine takes to load it.
+    "import asyncio (for scale)": "import asyncio",
+    "import understudy": "import understudy",
+    "import understudy; understudy.HTTPServer": "import understudy; understudy.HTTPServer",
+}
+PYTEST_CASES: dict[str, tuple[str, ...]] = {
+    "pytest, every plugin": (),
+    "pytest -p no:understudy": ("-p", "no:understudy"),
+    "pytest -p no:pytest_httpserver": ("-p", "no:pytest_httpserver"),
+    "pytest, neither": ("-p", "no:understudy", "-p", "no:pytest_httpserver"),
+}
+_TIMEOUT = 60.0
+_TEST = "def test_one():\n    assert 1 + 1 == 2\n"
+
+
+@dataclass
+class StartupResult:
+    """Seconds of each case, one sample per round: CPU time (user + system) and wall clock."""
+
+    rounds: int
+    imports: dict[str, list[float]] = field(default_factory=dict)
+    pytest: dict[str, list[float]] = field(default_factory=dict)
+    wall: dict[str, list[float]] = field(default_factory=dict)
+
+    def median(self, case: str) -> float:
+        """The median CPU time of ``case``."""
+        samples = self.imports.get(case) or self.pytest[case]
+        return statistics.median(samples)
+
+    def wall_median(self, case: str) -> float:
+        return statistics.median(self.wall[case])
+
+
+def child_environment() -> dict[str, str]:
+    """This environment, with no pytest settings, importing understudy from where we do."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    }
+    src = str(Path(understudy.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    return env
+
+
+def _time(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """``(cpu, wall)`` seconds of one run of ``command``; raises if it fails."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0 or elapsed > _TIMEOUT:
+        raise RuntimeError(f"{' '.join(command)} exited {child.returncode} after {elapsed:.1f} s")
+    return usage.ru_utime + usage.ru_stime, elapsed
+
+
+def run(*, rounds: int) -> StartupResult:
+    """``rounds`` interleaved rounds of every case (after one unrecorded, to warm the caches)."""
+    env = child_environment()
+    result = StartupResult(rounds)
+    with tempfile.TemporaryDirectory(prefix="understudy-bench-startup-") as directory:
+        cwd = Path(directory)
+        (cwd / "pytest.ini").write_text("[pytest]\n")
+        (cwd / "test_one.py").write_text(_TEST)
+        python = [sys.executable]
+        pytest = [sys.executable, "-m", "pytest", "-q", "test_one.py"]
+        for round_number in range(rounds + 1):
+            for name, code in IMPORT_CASES.items():
+                cpu, wall = _time([*python, "-c", code], cwd, env)
+                if round_number:
+                    result.imports.setdefault(name, []).append(cpu)
+                    result.wall.setdefault(name, []).append(wall)
+            for name, options in PYTEST_CASES.items():
+                cpu, wall = _time([*pytest, *options], cwd, env)
+                if round_number:
+                    result.pytest.setdefault(name, []).append(cpu)
+                    result.wall.setdefault(name, []).append(wall)
+    return result
+
+
+def startup_table(result: StartupResult) -> str:
+    rows = []
+    for cases, base in ((result.imports, "python -c pass"), (result.pytest, "pytest, neither")):
+        for name, samples in cases.items():
+            median = statistics.median(samples)
+            wall = result.wall_median(name)
+            rows.append(
+                [
+                    name,
+                    str(len(samples)),
+                    ms(median),
+                    ms(median - result.median(base)),
+                    ms(wall),
+                    ms(min(result.wall[name])),
+                    ms(wall - result.wall_median(base)),
+                ]
+            )
+    headers = ["run", "runs", "CPU", "CPU over base", "wall", "wall min", "wall over base"]
+    return format_table(headers, rows)
+
+
+def plugin_costs(
+    result: StartupResult, *, wall: bool = False, best: bool = False
+) -> dict[str, float]:
+    """Seconds each plugin adds to a pytest run: the median with it minus the median without
+    (CPU time; the wall clock's with ``wall``; with ``best``, the least CPU time of each case
+    instead of its median: the other processes of a busy machine only ever add to it)."""
+
+    def figure(case: str) -> float:
+        if best:
+            return min(result.pytest[case])
+        return result.wall_median(case) if wall else result.median(case)
+
+    every = figure("pytest, every plugin")
+    return {
+        "understudy": every - figure("pytest -p no:understudy"),
+        "pytest-httpserver": every - figure("pytest -p no:pytest_httpserver"),
+    }
+
+
+def startup_targets(result: StartupResult) -> list[Target]:
+    floor = result.median("python -c pass")
+    imported = result.median("import understudy") - floor
+    http = result.median("import understudy; understudy.HTTPServer") - floor
+    costs = plugin_costs(result)
+    walls = plugin_costs(result, wall=True)
+    bests = plugin_costs(result, best=True)
+    wall_floor = result.wall_median("python -c pass")
+    wall_imported = result.wall_median("import understudy") - wall_floor
+    wall_http = result.wall_median("import understudy; understudy.HTTPServer") - wall_floor
+    return [
+        Target(
+            "pytest startup: understudy's plugin adds (CPU)",
+            "≤ 30 ms",
+            f"{ms(costs['understudy'])} ms (pytest-httpserver's: "
+            f"{ms(costs['pytest-httpserver'])} ms; least CPU: {ms(bests['understudy'])} and "
+            f"{ms(bests['pytest-httpserver'])} ms; wall clock: {ms(walls['understudy'])} "
+            f"and {ms(walls['pytest-httpserver'])} ms)",
+            costs["understudy"] <= 0.030,
+        ),
+        Target(
+            "import understudy, over python -c pass (CPU)",
+            "≤ 30 ms",
+            f"{ms(imported)} ms (wall clock: {ms(wall_imported)} ms)",
+            imported <= 0.030,
+        ),
+        Target(
+            "import understudy; understudy.HTTPServer, over pass (CPU)",
+            "≤ 60 ms",
+            f"{ms(http)} ms (wall clock: {ms(wall_http)} ms)",
+            http <= 0.060,
+        ),
+    ]
+
+
+def startup_json(result: StartupResult) -> dict[str, object]:
+    return {
+        "rounds": result.rounds,
+        "cpu_seconds": {
+            name: {"median": statistics.median(samples), "samples": samples}
+            for name, samples in {**result.imports, **result.pytest}.items()
+        },
+        "wall_seconds": {
+            name: {"median": statistics.median(samples), "samples": samples}
+            for name, samples in result.wall.items()
+        },
+        "plugin_cost_cpu_seconds": plugin_costs(result),
+        "plugin_cost_wall_seconds": plugin_costs(result, wall=True),
+        "plugin_cost_least_cpu_seconds": plugin_costs(result, best=True),
+    }

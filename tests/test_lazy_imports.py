@@ -1,0 +1,185 @@
+"""Importing understudy, or loading its pytest plugin, loads no server (issue 20).
+
+pytest loads the plugin in every run where understudy is installed, including projects that
+never use a fixture of it; ``import understudy`` names the public API without loading it. Each
+check runs in a fresh interpreter and reads its ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+#: Modules a run that uses no server must not load: every protocol, the fakes, TLS.
+HEAVY = (
+    "understudy._http",
+    "understudy._smtp",
+    "understudy._sockets",
+    "understudy._conditions",
+    "understudy._server",
+    "understudy._tls",
+    "understudy.fakes",
+    "cryptography",
+    "trustme",
+    "aiosmtpd",
+    "httptools",
+    "packaging.metadata",
+)
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded once it has run ``code``."""
+    program = f"{textwrap.dedent(code)}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(
+        name for name in modules if any(name == m or name.startswith(m + ".") for m in HEAVY)
+    )
+
+
+def test_import_understudy_loads_no_server() -> None:
+    modules = _modules_after("import understudy")
+    assert _heavy(modules) == []
+    assert "asyncio" not in modules
+
+
+def test_importing_the_plugin_loads_no_server() -> None:
+    modules = _modules_after("import pytest\nimport understudy.pytest_plugin")
+    assert "understudy.pytest_plugin" in modules
+    assert _heavy(modules) == []
+
+
+def test_a_pytest_run_that_uses_no_fixture_loads_no_server(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:hypothesispytest\n")
+    pytester.makepyfile(
+        """
+        import json, sys
+
+        def test_nothing_of_understudy(pytestconfig):
+            assert pytestconfig.pluginmanager.has_plugin("understudy")
+            with open("modules.json", "w") as out:
+                json.dump(sorted(sys.modules), out)
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    modules = set(json.loads((pytester.path / "modules.json").read_text()))
+    assert _heavy(modules) == []
+
+
+def test_a_name_loads_its_own_protocol_only() -> None:
+    modules = _modules_after("import understudy\nunderstudy.SMTPServer")
+    assert "understudy._smtp._server" in modules
+    assert not any(name.startswith("understudy._http") for name in modules)
+    assert "understudy.fakes" not in modules
+
+
+def test_a_fixture_loads_its_server_when_a_test_asks_for_it(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:hypothesispytest\n")
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_first():
+            assert "understudy._smtp" not in sys.modules
+
+        def test_smtp(smtp_server):
+            assert type(smtp_server).__module__ == "understudy"
+            assert "understudy._smtp" in sys.modules
+            assert "understudy._http._server" not in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+
+
+def test_the_make_types_load_on_first_use() -> None:
+    modules = _modules_after(
+        """
+        import understudy.pytest_plugin as plugin
+        import understudy
+        assert plugin.MakeHTTPServer.__args__ == (Ellipsis, understudy.HTTPServer)
+        from understudy.pytest_plugin import MakePyPIServer, MakeSMTPServer
+        assert MakeSMTPServer.__args__[-1] is understudy.SMTPServer
+        """
+    )
+    assert "understudy.fakes" in modules
+
+
+def test_a_missing_dependency_is_named() -> None:
+    """``import understudy`` works without a server's dependency; reading the server's name
+    raises ModuleNotFoundError naming the package to install."""
+    code = """
+        import sys
+        sys.modules["httptools"] = None  # as if it were not installed
+        import understudy
+        understudy.SMTPServer
+        try:
+            understudy.HTTPServer
+        except ModuleNotFoundError as error:
+            print("ERROR", error.name, str(error))
+        """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        timeout=60,
+        check=True,
+    )
+    line = done.stdout.strip()
+    assert line.startswith("ERROR httptools "), line
+    assert "understudy.HTTPServer" in line
+    assert "pip install httptools" in line
+
+
+def test_the_http_server_loads_what_only_some_servers_use_when_they_use_it() -> None:
+    """WireMock stubs and admin API, record and replay, directories, WSGI, ASGI, TLS's
+    certificate authority: loaded by the servers that use them, not by ``understudy.HTTPServer``."""
+    optional = (
+        "understudy._http._admin",
+        "understudy._http._wiremock",
+        "understudy._core.wiremock",
+        "understudy._http._record",
+        "understudy._http._directory",
+        "understudy._http._wsgi",
+        "understudy._http._asgi",
+        "understudy.fakes",
+        "trustme",
+        "cryptography",
+    )
+    modules = _modules_after("import understudy\nunderstudy.HTTPServer")
+    assert "understudy._http._server" in modules
+    assert sorted(modules.intersection(optional)) == []
+    modules = _modules_after(
+        """
+        import understudy
+        server = understudy.HTTPServer(admin=True, asgi=lambda *args: None)
+        server.serve_directory("/files", ".")
+        """
+    )
+    assert {"understudy._http._admin", "understudy._http._asgi", "understudy._http._directory"} <= (
+        modules
+    )
