@@ -40,8 +40,10 @@ def test_levenshtein(a: str, b: str, distance: int) -> None:
 
 def test_levenshtein_over_the_budget_is_the_upper_bound() -> None:
     side = int(CELL_BUDGET**0.5) + 1
-    a, b = "x" + "a" * side + "x", "x" + "b" * (side + 3) + "x"
-    assert levenshtein(a, b) == side + 3  # the longer differing middle
+    a, b = "x" + "a" * side + "x", "x" + "a" * (side + 3) + "x"
+    assert levenshtein(a, b) == len(b)  # (exactly: 3) the longer length
+    within = "a" * (side - 2)
+    assert levenshtein(within, within[:-1] + "b") == 1  # large, but within: exact
 
 
 @given(st.text(max_size=30), st.text(max_size=30), st.text(max_size=30))

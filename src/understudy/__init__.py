@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         WaitTimeout,
     )
     from ._faults import Delay, Dribble
+    from ._http._criteria import RequestCriteria
     from ._http._expect import Expectation
     from ._http._fields import Headers, Query
     from ._http._models import Request, Response, ResponseRecord
@@ -83,6 +84,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "ProxyConnection",
     "Query",
     "Request",
+    "RequestCriteria",
     "Response",
     "ResponseRecord",
     "SMTPFailure",
@@ -134,6 +136,7 @@ _WHERE: dict[str, str] = {
     "ProxyConnection": "._proxy",
     "Query": "._http._fields",
     "Request": "._http._models",
+    "RequestCriteria": "._http._criteria",
     "Response": "._http._models",
     "ResponseRecord": "._http._models",
     "SMTPFailure": "._smtp._rules",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import errno
+import functools
 import ipaddress
 import json
 import os
@@ -68,7 +69,8 @@ class Running:
 
     server: Server
     info: dict[str, Any]
-    #: The server's journals to report from: attribute name -> how to report one entry.
+    #: The server's journals to report from: attribute name (a dotted path from the server)
+    #: -> how to report one entry.
     reports: dict[str, Callable[[Any], Report]] = field(default_factory=dict)
     #: Entries are reported once this holds of them (TCP: when the connection has closed).
     ready: Callable[[Any], bool] | None = None
@@ -630,7 +632,7 @@ def _smtp(args: argparse.Namespace) -> Running:
         tls=tls if args.tls else None,
         starttls=(tls or False) if args.starttls else False,
     )
-    return Running(server, info, {"_journal": report_message}, notes=notes)
+    return Running(server, info, {"_site.journal": report_message}, notes=notes)
 
 
 # -- syslog ------------------------------------------------------------------------------------
@@ -720,8 +722,8 @@ def _pypi(args: argparse.Namespace) -> Running:
         tls=_tls(args, info, notes, enabled=args.tls),
     )
     reports: dict[str, Callable[[Any], Report]] = {
-        "_uploads": report_upload,
-        "_downloads": report_download,
+        "_store.uploads": report_upload,
+        "_store.downloads": report_download,
     }
     return Running(server, info, reports, notes=notes)
 
@@ -814,8 +816,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arrived: queue.SimpleQueue[tuple[Callable[[Any], Report], Journal[Any], Any]] = (
         queue.SimpleQueue()
     )
-    for name, report in running.reports.items():
-        setattr(server, name, _Tap(getattr(server, name), report, arrived))
+    for path, report in running.reports.items():
+        *parents, name = path.split(".")
+        owner = functools.reduce(getattr, parents, server)
+        setattr(owner, name, _Tap(getattr(owner, name), report, arrived))
     failure: str | None = None
     previous = {
         signum: signal.signal(signum, _raise_stop) for signum in (signal.SIGINT, signal.SIGTERM)

@@ -5,11 +5,12 @@ The fake PyPI (and ``packaging``) is imported when a test first asks for one of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._factories import MakePyPIServer
 from ._fixtures import factory, options, started
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def pypi_server(
 @pytest.fixture
 def make_pypi_server(
     request: pytest.FixtureRequest, pypi_server_options: dict[str, Any]
-) -> Iterator[Callable[..., PyPIServer]]:
+) -> Iterator[MakePyPIServer]:
     """A factory: ``make_pypi_server(**options)`` returns a started ``PyPIServer``.
 
     Its options update ``pypi_server_options``. Every server it made is stopped and checked

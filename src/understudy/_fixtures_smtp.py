@@ -5,11 +5,12 @@ The SMTP server (and aiosmtpd) is imported when a test first asks for one of the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._factories import MakeSMTPServer
 from ._fixtures import factory, options, started
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def smtp_server(
 @pytest.fixture
 def make_smtp_server(
     request: pytest.FixtureRequest, smtp_server_options: dict[str, Any]
-) -> Iterator[Callable[..., SMTPServer]]:
+) -> Iterator[MakeSMTPServer]:
     """A factory: ``make_smtp_server(**options)`` returns a started :class:`~understudy.SMTPServer`.
 
     Its options update ``smtp_server_options``. Every server it made is stopped and checked

@@ -8,15 +8,18 @@ module is imported until a test asks for one of its fixtures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
+from ._factories import (
+    MakeProxy,
+)
 from ._fixtures import factory, server_fixtures
 
 if TYPE_CHECKING:
-    from ._proxy import Proxy
+    pass
 
 __all__ = [
     "log_record_server",
@@ -62,7 +65,7 @@ log_record_server_options, log_record_server, make_log_record_server = server_fi
 
 
 @pytest.fixture
-def make_proxy(request: pytest.FixtureRequest) -> Iterator[Callable[..., Proxy]]:
+def make_proxy(request: pytest.FixtureRequest) -> Iterator[MakeProxy]:
     """A factory: ``make_proxy(upstream=server.address, conditions=...)`` returns a started
     :class:`~understudy.Proxy`. Every proxy it made is stopped and checked after the test.
 

@@ -12,18 +12,30 @@ the marker's options win, and a nearer marker over a farther one.
 pytest loads this plugin in every run where understudy is installed, so it imports no server:
 each fixture imports its server the first time a test asks for it, and a run that uses none of
 them pays a few milliseconds for the plugin. The ``Make*`` types (``MakeHTTPServer``, the type of
-the ``make_http_server`` fixture, for annotations) are imported from here like any name, and
-load their server when first read.
+the ``make_http_server`` fixture, for annotations) are imported from here like any name: they are
+protocols over typed options, and import no server either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._fixtures import SERVERS, factory, load_server, options, started
+from ._factories import (
+    MakeHTTPServer,
+    MakeLogRecordServer,
+    MakeProxy,
+    MakePyPIServer,
+    MakeSMTPServer,
+    MakeSyslogServer,
+    MakeTCPServer,
+    MakeUDPServer,
+    MakeUnixDatagramServer,
+    MakeUnixStreamServer,
+)
+from ._fixtures import SERVERS, factory, options, started
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
 from ._fixtures_sockets import *  # noqa: F403 - the TCP, UDP, Unix, syslog, log-record fixtures
@@ -31,62 +43,25 @@ from ._fixtures_tls import *  # noqa: F403 - tls_ca and https_server
 
 if TYPE_CHECKING:
     from ._http._server import HTTPServer
-    from ._logrecords import LogRecordServer
-    from ._proxy import Proxy
     from ._server import Server
-    from ._smtp import SMTPServer
-    from ._sockets import TCPServer, UDPServer, UnixDatagramServer, UnixStreamServer
-    from ._syslog import SyslogServer
-    from .fakes import PyPIServer
 
-    #: The type of the ``make_http_server`` fixture, for annotations.
-    MakeHTTPServer = Callable[..., HTTPServer]
-    #: The type of the ``make_smtp_server`` fixture, for annotations.
-    MakeSMTPServer = Callable[..., SMTPServer]
-    #: The type of the ``make_tcp_server`` fixture, for annotations.
-    MakeTCPServer = Callable[..., TCPServer]
-    #: The type of the ``make_udp_server`` fixture, for annotations.
-    MakeUDPServer = Callable[..., UDPServer]
-    #: The type of the ``make_unix_stream_server`` fixture, for annotations.
-    MakeUnixStreamServer = Callable[..., UnixStreamServer]
-    #: The type of the ``make_unix_datagram_server`` fixture, for annotations.
-    MakeUnixDatagramServer = Callable[..., UnixDatagramServer]
-    #: The type of the ``make_syslog_server`` fixture, for annotations.
-    MakeSyslogServer = Callable[..., SyslogServer]
-    #: The type of the ``make_log_record_server`` fixture, for annotations.
-    MakeLogRecordServer = Callable[..., LogRecordServer]
-    #: The type of the ``make_proxy`` fixture, for annotations.
-    MakeProxy = Callable[..., Proxy]
-    #: The type of the ``make_pypi_server`` fixture, for annotations.
-    MakePyPIServer = Callable[..., PyPIServer]
-
-__all__ = ["http_server", "http_server_options", "make_http_server"]
-
-#: The ``Make*`` types, each ``Callable[..., <server>]``: made when first read (see
-#: :func:`__getattr__`), since making one imports its server. They are not in ``__all__`` or
-#: ``dir()``: pytest and pluggy read every name those list when they register the plugin.
-_MAKE_TYPES = {
-    "MakeHTTPServer": "HTTPServer",
-    "MakeSMTPServer": "SMTPServer",
-    "MakeTCPServer": "TCPServer",
-    "MakeUDPServer": "UDPServer",
-    "MakeUnixStreamServer": "UnixStreamServer",
-    "MakeUnixDatagramServer": "UnixDatagramServer",
-    "MakeSyslogServer": "SyslogServer",
-    "MakeLogRecordServer": "LogRecordServer",
-    "MakeProxy": "Proxy",
-    "MakePyPIServer": "PyPIServer",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """``MakeHTTPServer`` and the other ``Make*`` types, made on first use (PEP 562)."""
-    server = _MAKE_TYPES.get(name)
-    if server is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: Any = Callable[..., load_server(server)]
-    globals()[name] = value
-    return value
+#: The fixtures, and the ``Make*`` types for annotations (``make_http_server: MakeHTTPServer``):
+#: protocols over each server's typed options, which import no server (see ``_factories``).
+__all__ = [
+    "MakeHTTPServer",
+    "MakeLogRecordServer",
+    "MakeProxy",
+    "MakePyPIServer",
+    "MakeSMTPServer",
+    "MakeSyslogServer",
+    "MakeTCPServer",
+    "MakeUDPServer",
+    "MakeUnixDatagramServer",
+    "MakeUnixStreamServer",
+    "http_server",
+    "http_server_options",
+    "make_http_server",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -34,6 +34,8 @@ from .._core.matching import (
 )
 from .._errors import ConfigurationError
 from .._faults import Delay, Dribble, Fault, to_delay
+from .._keywords import unknown_keyword
+from ._criteria import CRITERIA, RequestCriteria
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Handler, HandlerHost, Host
 from ._models import Body, Request, Response
@@ -52,19 +54,31 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 def make_shape(
     method: str | None,
     path: Matcher | None,
+    criteria: RequestCriteria,
     *,
-    query: Mapping[str, Matcher] | None,
-    headers: Mapping[str, Matcher] | None,
-    body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None,
-    json: Any,
-    form: Mapping[str, Matcher] | None,
-    match: Callable[[Request], bool] | None,
+    what: str,
+    takes: Collection[str] = (),
 ) -> RequestShape:
     """Check the arguments of ``expect``/``assert_requested`` and build the shape.
 
+    Args:
+        what: how messages name the call (``"expect()"``).
+        takes: the call's own keywords besides the criteria (for the closest name).
+
     Raises:
-        ConfigurationError: an argument of the wrong type, saying what is accepted.
+        ConfigurationError: a keyword that is not a criterion (naming the closest one), or an
+            argument of the wrong type, saying what is accepted.
     """
+    if not CRITERIA.issuperset(criteria):
+        wrong = unknown_keyword(what, criteria, CRITERIA | {"method", "path", *takes})
+        assert wrong is not None
+        raise wrong
+    query = criteria.get("query")
+    headers = criteria.get("headers")
+    body = criteria.get("body")
+    json = criteria.get("json", MISSING)
+    form = criteria.get("form")
+    match = criteria.get("match")
     try:
         _check_shape_arguments(
             method, path, query=query, headers=headers, body=body, json=json, form=form, match=match

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import socket
 import sys
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, Unpack
 
 from .._conditions import Conditions
-from .._core.matching import MISSING, Difference, Matcher
+from .._core.matching import Difference, Matcher
 from .._drain import StalledReaders, finish_connections
 from .._errors import (
     ConfigurationError,
@@ -26,6 +25,7 @@ from .._runtime import Runtime
 from .._server import Server, describe_handler
 from .._tls import TLS, resolve_tls
 from ._connection import HTTPConnection
+from ._criteria import RequestCriteria
 from ._exchange import Exchange
 from ._expect import (
     Expectation,
@@ -414,13 +414,7 @@ class HTTPServer(Server):
         self,
         method: str | None = None,
         path: Matcher | None = None,
-        *,
-        query: Mapping[str, Matcher] | None = None,
-        headers: Mapping[str, Matcher] | None = None,
-        body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None = None,
-        json: Any = MISSING,
-        form: Mapping[str, Matcher] | None = None,
-        match: Callable[[Request], bool] | None = None,
+        **criteria: Unpack[RequestCriteria],
     ) -> Expectation:
         """Expect a request of this shape; answer it as the returned expectation says.
 
@@ -430,13 +424,8 @@ class HTTPServer(Server):
         Args:
             method: the method, case-insensitive (``"GET"``).
             path: the percent-decoded path, without the query (``"/users/7"``).
-            query: parameter name → matcher; each named parameter must have a matching value.
-            headers: field name (any case) → matcher; some value of the field must match.
-            body: exact bytes/str, a pattern over the text, or a predicate on the bytes.
-            json: the body parsed as JSON must equal it; ``understudy.Subset(...)`` (also
-                nested) accepts a body that contains at least the given keys and items.
-            form: name → matcher over an ``application/x-www-form-urlencoded`` body.
-            match: any predicate on the :class:`~understudy.Request`.
+            **criteria: keyword-only: ``query``, ``headers``, ``body``, ``json``, ``form`` and
+                ``match``, as :class:`~understudy.RequestCriteria` describes them.
 
         Returns:
             The :class:`~understudy.Expectation`: call ``respond(...)``/``respond_with(...)``
@@ -445,18 +434,10 @@ class HTTPServer(Server):
             answers.
 
         Raises:
-            ConfigurationError: an argument of the wrong type, saying what is accepted.
+            ConfigurationError: an argument of the wrong type, saying what is accepted, or a
+                criterion that does not exist (naming the closest one).
         """
-        shape = make_shape(
-            method,
-            path,
-            query=query,
-            headers=headers,
-            body=body,
-            json=json,
-            form=form,
-            match=match,
-        )
+        shape = make_shape(method, path, criteria, what="expect()")
         expectation = self._expectations.add(shape, ordered=False)
         self._routing_changed()
         return expectation
@@ -465,13 +446,7 @@ class HTTPServer(Server):
         self,
         method: str | None = None,
         path: Matcher | None = None,
-        *,
-        query: Mapping[str, Matcher] | None = None,
-        headers: Mapping[str, Matcher] | None = None,
-        body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None = None,
-        json: Any = MISSING,
-        form: Mapping[str, Matcher] | None = None,
-        match: Callable[[Request], bool] | None = None,
+        **criteria: Unpack[RequestCriteria],
     ) -> Expectation:
         """Like :meth:`expect`, for a client whose call order matters.
 
@@ -480,16 +455,7 @@ class HTTPServer(Server):
         before the earlier ones are used is unexpected. Each must be used up by the end of the
         test, or ``check()`` raises :class:`~understudy.UnmetExpectation`.
         """
-        shape = make_shape(
-            method,
-            path,
-            query=query,
-            headers=headers,
-            body=body,
-            json=json,
-            form=form,
-            match=match,
-        )
+        shape = make_shape(method, path, criteria, what="expect_in_order()")
         expectation = self._expectations.add(shape, ordered=True)
         self._routing_changed()
         return expectation
@@ -499,18 +465,16 @@ class HTTPServer(Server):
         method: str | None = None,
         path: Matcher | None = None,
         *,
-        query: Mapping[str, Matcher] | None = None,
-        headers: Mapping[str, Matcher] | None = None,
-        body: bytes | str | re.Pattern[str] | Callable[[bytes], bool] | None = None,
-        json: Any = MISSING,
-        form: Mapping[str, Matcher] | None = None,
-        match: Callable[[Request], bool] | None = None,
         times: int | None = None,
+        **criteria: Unpack[RequestCriteria],
     ) -> list[Request]:
-        """Assert the journal holds requests of this shape (criteria as for :meth:`expect`).
+        """Assert the journal holds requests of this shape.
 
         Args:
+            method: the method, case-insensitive, as for :meth:`expect`.
+            path: the percent-decoded path, as for :meth:`expect`.
             times: how many exactly; ``None`` (the default) means at least one.
+            **criteria: keyword-only, as :class:`~understudy.RequestCriteria` describes them.
 
         Returns:
             The matching requests, oldest first.
@@ -520,18 +484,10 @@ class HTTPServer(Server):
                 message lists the nearest requests received and how each differed.
             ExpectationExceeded: more than ``times`` came; the message says the counts
                 ("expected at most 1, got 3") and lists the extra requests.
+            ConfigurationError: a malformed or unknown criterion, as for :meth:`expect`.
         """
         __tracebackhide__ = True
-        shape = make_shape(
-            method,
-            path,
-            query=query,
-            headers=headers,
-            body=body,
-            json=json,
-            form=form,
-            match=match,
-        )
+        shape = make_shape(method, path, criteria, what="assert_requested()", takes=("times",))
         received = [r for r in self._journal.snapshot() if r.error is None]
         found = [r for r in received if not differences(shape, r)]
         if (times is None and found) or len(found) == times:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from random import Random
 from typing import Literal, TypeAlias
 
 from .._core.faults import FailureSchedule
@@ -245,6 +246,19 @@ def _check_failures(failures: object) -> dict[str, list[SMTPFailure]]:
             )
         by_stage.setdefault(failure.stage, []).append(failure)
     return by_stage
+
+
+def strike(failures: list[SMTPFailure], random: Random) -> SMTPFailure | None:
+    """Count one arrival at the stage of ``failures``; the first that strikes now, if any
+    (the later ones count the arrival too, as if it had passed them)."""
+    chosen = None
+    for failure in failures:
+        if chosen is None:
+            if failure._schedule.fires(random):
+                chosen = failure
+        else:
+            failure._schedule.arrivals += 1
+    return chosen
 
 
 # -- the protocol ----------------------------------------------------------------------------

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import inspect
+import random
 import socket
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, TypeAlias
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypedDict
 
 from .._conditions import Conditions
 from .._drain import finish_connections
 from .._errors import ConfigurationError
-from .._handshake import Handshakes
 from .._journal import Journal
-from .._runtime import Runtime
-from .._server import Server, describe_handler
+from .._server import Server
 from .._tls import TLS, resolve_tls
 from ._message import SMTPMessage
-from ._rules import _OK, RejectRule, SMTPFailure, _check_failures, _RejectRules, _reply_line
+from ._rules import RejectRule, SMTPFailure, _check_failures, _RejectRules
 from ._session import _Hooks, _quiet_aiosmtpd_on_loop, _SMTPConnection
+from ._site import Auth, Handler, Site
 
-#: A handler: ``handler(message)`` returning ``None`` (accept), a reply code or a reply line.
-Handler: TypeAlias = Callable[["SMTPMessage"], Any] | Callable[["SMTPMessage"], Awaitable[Any]]
-#: Credentials: ``{"login": "password"}`` or ``check(login, password) -> bool``.
-Auth: TypeAlias = Mapping[str, str] | Callable[[str, str], bool]
 _DEFAULT_HOSTNAME = "understudy.localhost"
 _DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 
@@ -117,21 +113,18 @@ class SMTPServer(Server):
     ) -> None:
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
         self._configure_tls(tls, starttls, require_starttls)
-        self._failures = _check_failures(failures)
+        failures_by_stage = _check_failures(failures)
 
         if not isinstance(hostname, str) or not hostname or any(c.isspace() for c in hostname):
             raise ConfigurationError(
                 f"hostname must be a domain name such as 'mail.example.com', not {hostname!r}"
             )
-        self.hostname = hostname
-        self._auth = _check_auth(auth)
+        checked_auth = _check_auth(auth)
         if auth_required and auth is None:
             raise ConfigurationError(
                 "auth_required=True needs credentials: give auth={'user': 'password'} too"
             )
-        self.auth_required = bool(auth_required)
-        self._rules = _RejectRules(reject)
-        self.smtputf8 = bool(smtputf8)
+        rules = _RejectRules(reject)
         if max_message_size is not None and (
             not isinstance(max_message_size, int)
             or isinstance(max_message_size, bool)
@@ -141,24 +134,34 @@ class SMTPServer(Server):
                 "max_message_size must be a positive int (bytes) or None (no limit), not "
                 f"{max_message_size!r}"
             )
-        self.max_message_size = max_message_size
         if handler is not None and not callable(handler):
             raise ConfigurationError(
                 f"handler= must be callable (message) -> None | reply, not {type(handler).__name__}"
             )
-        self._handler = handler
-        self._handler_is_async = handler is not None and (
-            inspect.iscoroutinefunction(handler)
-            or inspect.iscoroutinefunction(getattr(handler, "__call__", None))  # noqa: B004
+        self._site = Site(
+            hostname=hostname,
+            smtputf8=bool(smtputf8),
+            max_message_size=max_message_size,
+            auth=checked_auth,
+            auth_required=bool(auth_required),
+            require_starttls=bool(require_starttls),
+            tls=self._tls is not None,
+            starttls_context=self._ssl_context() if self.starttls else None,
+            handler=handler,
+            handler_is_async=handler is not None
+            and (
+                inspect.iscoroutinefunction(handler)
+                or inspect.iscoroutinefunction(getattr(handler, "__call__", None))  # noqa: B004
+            ),
+            journal=Journal("message", journal_size),
+            rules=rules,
+            failures=failures_by_stage,
+            **_weakly(self),
         )
-        self._journal: Journal[SMTPMessage] = Journal("message", journal_size)
-        self._hooks = _Hooks(self)
-        self.connections: set[_SMTPConnection] = set()
+        self._hooks = _Hooks(self._site)
+        #: The sessions open now.
+        self.connections = self._site.connections
         self._listeners: list[asyncio.AbstractServer] = []
-        self._inflight: dict[asyncio.Future[Any], str] = {}
-        #: While served with starttls=: the STARTTLS handshakes in progress, and where their
-        #: failures go.
-        self._starttls_handshakes: Handshakes | None = None
 
     def _configure_tls(self, tls: object, starttls: object, require_starttls: object) -> None:
         implicit = resolve_tls(tls, self.kind)
@@ -170,15 +173,39 @@ class SMTPServer(Server):
             )
         self._tls = implicit or upgrade
         self.starttls = upgrade is not None
-        self.require_starttls = bool(require_starttls)
         self._ssl_context()  # with TLS: the CA and certificate are made here, not on the loop
 
     # -- what the test reads -----------------------------------------------------------------
 
     @property
+    def hostname(self) -> str:
+        """The name the server gives in its greeting and EHLO reply (``hostname=``)."""
+        return self._site.hostname
+
+    @property
+    def auth_required(self) -> bool:
+        """Whether MAIL, RCPT and DATA wait for AUTH (``auth_required=``)."""
+        return self._site.auth_required
+
+    @property
+    def smtputf8(self) -> bool:
+        """Whether SMTPUTF8 (RFC 6531) is offered (``smtputf8=``)."""
+        return self._site.smtputf8
+
+    @property
+    def max_message_size(self) -> int | None:
+        """The most bytes of content accepted (``max_message_size=``); ``None``: no limit."""
+        return self._site.max_message_size
+
+    @property
+    def require_starttls(self) -> bool:
+        """Whether commands wait for STARTTLS (``require_starttls=``)."""
+        return self._site.require_starttls
+
+    @property
     def messages(self) -> list[SMTPMessage]:
         """The messages received so far (a snapshot list, oldest first)."""
-        return self._journal.snapshot()
+        return self._site.journal.snapshot()
 
     def wait_for_messages(
         self,
@@ -201,7 +228,7 @@ class SMTPServer(Server):
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return self._journal.wait_for(count, match=match, timeout=timeout)
+        return self._site.journal.wait_for(count, match=match, timeout=timeout)
 
     async def wait_for_messages_async(
         self,
@@ -212,124 +239,34 @@ class SMTPServer(Server):
     ) -> list[SMTPMessage]:
         """The awaitable twin of :meth:`wait_for_messages`, for async tests."""
         __tracebackhide__ = True
-        return await self._journal.wait_for_async(count, match=match, timeout=timeout)
+        return await self._site.journal.wait_for_async(count, match=match, timeout=timeout)
 
     def clear(self) -> None:
         """Forget the messages received so far."""
-        self._journal.clear()
-
-    # -- used by connections, on the loop ----------------------------------------------------
-
-    @property
-    def runtime(self) -> Runtime:
-        runtime = self._runtime
-        assert runtime is not None
-        return runtime
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self.runtime.loop
-
-    def _check_credentials(self, login: str, password: str) -> bool:
-        auth = self._auth
-        if auth is None:
-            return False
-        if isinstance(auth, dict):
-            expected = auth.get(login)
-            return expected is not None and hmac.compare_digest(
-                expected.encode("utf-8", "surrogateescape"),
-                password.encode("utf-8", "surrogateescape"),
-            )
-        return bool(auth(login, password))  # type: ignore[operator]
-
-    async def _run_handler(
-        self, conn: _SMTPConnection, handler: Handler, message: SMTPMessage
-    ) -> str:
-        future: asyncio.Future[Any]
-        if self._handler_is_async:
-            future = asyncio.ensure_future(handler(message), loop=self.loop)
-        else:
-            future = self.runtime.run_in_worker(handler, message)
-        conn.replying = self.loop.create_future()
-        description = (
-            f"handler {describe_handler(handler)} for the message from <{message.mail_from}>"
-        )
-        self._track(future, description)
-        try:
-            # Shielded: a client that hangs up does not cancel the test's handler.
-            result = await asyncio.shield(future)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # noqa: BLE001 - recorded by _untrack, reported by check()
-            return f"451 4.3.0 understudy: the handler raised {type(error).__name__} (see check())"
-        if result is None:
-            return _OK
-        reply = _reply_line(result, allow_success=True)
-        if reply is None:
-            bad_return = TypeError(
-                f"an SMTPServer handler returns None (accept), a reply code such as 554, or a "
-                f"reply line such as '554 5.7.1 No thanks'; {describe_handler(handler)} returned "
-                f"{result!r}"
-            )
-            self._record_error(bad_return)
-            return "451 4.3.0 understudy: the handler returned no valid reply (see check())"
-        return reply
-
-    def _failure(self, stage: str) -> SMTPFailure | None:
-        """Count one arrival at ``stage``; the failure that strikes there now, if any."""
-        failures = self._failures.get(stage)
-        if not failures:
-            return None
-        chosen = None
-        for failure in failures:
-            if chosen is None:
-                if failure._schedule.fires(self.random):
-                    chosen = failure
-            else:
-                failure._schedule.arrivals += 1
-        return chosen
-
-    def _fail(self, conn: _SMTPConnection, stage: str) -> str | None:
-        """The reply for a failure striking at ``stage`` (``""`` once it dropped the connection)."""
-        failure = self._failure(stage)
-        if failure is None:
-            return None
-        if failure.drop:
-            conn._drop()
-            return ""
-        return failure.reply
-
-    def _track(self, future: asyncio.Future[Any], description: str) -> None:
-        self._inflight[future] = description
-        future.add_done_callback(self._untrack)
-
-    def _untrack(self, future: asyncio.Future[Any]) -> None:
-        self._inflight.pop(future, None)
-        if not future.cancelled():
-            error = future.exception()
-            if error is not None:
-                self._record_error(error)
+        self._site.journal.clear()
 
     # -- lifecycle hooks ---------------------------------------------------------------------
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
         _quiet_aiosmtpd_on_loop()
         context = self._ssl_context()
+        self._site.runtime = self._runtime
         if self.starttls and context is not None:
-            self._starttls_handshakes = self._handshakes(context)
+            self._site.starttls_handshakes = self._handshakes(context)
             context = None
         self._listeners = [
             await self._listen(self._make_connection, sock, ssl=context) for sock in sockets
         ]
 
     def _make_connection(self) -> _SMTPConnection:
-        return _SMTPConnection(self, self._hooks)
+        return _SMTPConnection(self._hooks)
 
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
         listeners, self._listeners = self._listeners, []
         await self._close_listeners(listeners)
-        starttls, self._starttls_handshakes = self._starttls_handshakes, None
+        site = self._site
+        starttls, site.starttls_handshakes = site.starttls_handshakes, None
         if starttls is not None:
             await starttls.close()  # (STARTTLS handshakes in progress: not failures)
         for conn in list(self.connections):
@@ -338,12 +275,12 @@ class SMTPServer(Server):
 
         def pending() -> set[asyncio.Future[Any]]:
             replies = {c.replying for c in self.connections if c.replying is not None}
-            return set(self._inflight) | {r for r in replies if not r.done()}
+            return set(site.inflight) | {r for r in replies if not r.done()}
 
         while (waiting := pending()) and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(waiting, timeout=remaining)
-        still_running = sorted(set(self._inflight.values()))
-        for future in list(self._inflight):
+        still_running = sorted(set(site.inflight.values()))
+        for future in list(site.inflight):
             future.cancel()
         tasks = [
             task
@@ -368,6 +305,28 @@ class SMTPServer(Server):
 
     def _transports(self) -> list[asyncio.BaseTransport]:
         return [conn.transport for conn in self.connections if conn.transport is not None]
+
+
+class _WeakCallbacks(TypedDict):
+    record_error: Callable[[BaseException], None]
+    random: Callable[[], random.Random]
+
+
+def _weakly(server: SMTPServer) -> _WeakCallbacks:
+    """What a :class:`Site` calls on its server, each through a weak reference to it."""
+    ref = weakref.ref(server)
+
+    def record_error(error: BaseException) -> None:
+        found = ref()
+        if found is not None:
+            found._record_error(error)
+
+    def choose() -> random.Random:
+        found = ref()
+        assert found is not None  # (a server that serves is held)
+        return found.random
+
+    return {"record_error": record_error, "random": choose}
 
 
 def _check_auth(auth: object) -> Auth | None:

@@ -21,7 +21,7 @@ from ._message import SMTPMessage, SMTPReply
 from ._rules import _OK, _RejectRules
 
 if TYPE_CHECKING:
-    from ._server import SMTPServer
+    from ._site import Site
 
 #: Seconds an SMTP connection may stay silent before the server closes it (RFC 5321 §4.5.3.2.7
 #: asks for at least 5 minutes).
@@ -53,10 +53,8 @@ class _Hooks:
     def __dir__(self) -> list[str]:
         return _protocol_names(type(self))  # as _SMTPConnection.__dir__ says
 
-    def __init__(self, server: SMTPServer) -> None:
-        # (A proxy: the server keeps its hooks, and a cycle would keep a stopped server the
-        # test drops, journal and all, until the cyclic GC comes round.)
-        self.server = cast("SMTPServer", weakref.proxy(server))
+    def __init__(self, site: Site) -> None:
+        self.site = site
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook names
         self,
@@ -67,10 +65,10 @@ class _Hooks:
         mail_options: list[str],
     ) -> str:
         conn.address = address
-        failed = self.server._fail(conn, "mail")
+        failed = self.site.fail(conn, "mail")
         if failed is not None:
             return failed
-        reply = _RejectRules.reply(self.server._rules.senders, address)
+        reply = _RejectRules.reply(self.site.rules.senders, address)
         if reply is not None:
             return reply
         envelope.mail_from = address
@@ -86,10 +84,10 @@ class _Hooks:
         rcpt_options: list[str],
     ) -> str:
         conn.address = address
-        failed = self.server._fail(conn, "rcpt")
+        failed = self.site.fail(conn, "rcpt")
         if failed is not None:
             return failed
-        reply = _RejectRules.reply(self.server._rules.recipients, address)
+        reply = _RejectRules.reply(self.site.rules.recipients, address)
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)
@@ -99,7 +97,7 @@ class _Hooks:
     async def handle_DATA(  # noqa: N802
         self, conn: _SMTPConnection, session: Session, envelope: Envelope
     ) -> str:
-        server = self.server
+        site = self.site
         content = envelope.original_content
         peer = session.peer
         message = SMTPMessage(
@@ -117,18 +115,15 @@ class _Hooks:
             replies=conn.replies or (),
         )
         # Its last reply is recorded into this entry before it is sent (see push).
-        conn.journaled = (server._journal.append(message), message)
-        failed = server._fail(conn, "end_of_data")
+        conn.journaled = (site.journal.append(message), message)
+        failed = site.fail(conn, "end_of_data")
         if failed is not None:
             return failed
-        handler = server._handler
-        if handler is None:
-            return _OK
-        return await server._run_handler(conn, handler, message)
+        return await site.answer(conn, message)
 
     async def handle_exception(self, error: Exception) -> str:
         """An exception inside the SMTP dialogue: recorded for ``check()``; the client gets 451."""
-        self.server._record_error(error)
+        self.site.record_error(error)
         return f"451 4.3.0 understudy: the server raised {type(error).__name__} (see check())"
 
 
@@ -147,29 +142,30 @@ class _SMTPConnection(SMTP):
         # would find) saves most of the cost of accepting a connection.
         return _protocol_names(type(self))
 
-    def __init__(self, server: SMTPServer, hooks: _Hooks) -> None:
-        auth = server._auth
+    def __init__(self, hooks: _Hooks) -> None:
+        site = hooks.site
+        auth = site.auth
         super().__init__(
             hooks,
-            data_size_limit=server.max_message_size,
-            enable_SMTPUTF8=server.smtputf8,
-            hostname=server.hostname,
+            data_size_limit=site.max_message_size,
+            enable_SMTPUTF8=site.smtputf8,
+            hostname=site.hostname,
             ident="understudy",
             timeout=_IDLE_TIMEOUT,
             # AUTH is offered only when the test gave credentials; with require_starttls, only
             # after STARTTLS. Never tied to aiosmtpd's own TLS: it does not see implicit TLS
             # and would refuse AUTH inside SMTPS (aiosmtpd #281).
-            auth_require_tls=auth is None or server.require_starttls,
+            auth_require_tls=auth is None or site.require_starttls,
             authenticator=self._authenticate_login if auth is not None else None,
             # STARTTLS only: with implicit TLS the connection is TLS from the first byte, and
             # aiosmtpd given a context would offer STARTTLS inside it (aiosmtpd #281, #274).
-            tls_context=server._ssl_context() if server.starttls else None,
-            require_starttls=server.require_starttls,
-            loop=server.loop,
+            tls_context=site.starttls_context,
+            require_starttls=site.require_starttls,
+            loop=site.loop,
         )
         # aiosmtpd keeps these per class and grows them on each EHLO; keep them per session.
         self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
-        self.understudy = hooks.server  # (a proxy, as the hooks keep it: see _Hooks)
+        self.site = site
         #: Set while a handler runs for this session's message, done once the reply is sent.
         self.replying: asyncio.Future[None] | None = None
         self.closing = False
@@ -198,21 +194,21 @@ class _SMTPConnection(SMTP):
             # asyncio sets it only on sockets whose proto is IPPROTO_TCP, not on ours (proto 0).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
-        self.understudy.connections.add(self)
+        self.site.connections.add(self)
         task = self._handler_coroutine
         if task is not None:
             task.add_done_callback(_retrieve)
         if self._original_transport is not None:
             return  # the same connection, upgraded by STARTTLS: not a new connection
-        failed = self.understudy._fail(self, "connect")
+        failed = self.site.fail(self, "connect")
         if failed is not None and task is not None:
             task.cancel()  # not yet started: no greeting
             if isinstance(transport, asyncio.WriteTransport) and failed:
                 transport.write(failed.encode("ascii", "replace") + b"\r\n")
-            self._drop()
+            self.drop()
 
     def connection_lost(self, error: Exception | None) -> None:
-        self.understudy.connections.discard(self)
+        self.site.connections.discard(self)
         super().connection_lost(error)
         self._reply_sent()
 
@@ -237,14 +233,14 @@ class _SMTPConnection(SMTP):
         close, and the client's is not awaited (RFC 8446 §6.1).
         """
         transport = self.transport
-        tls = self.understudy._tls is not None
+        tls = self.site.tls
         if isinstance(transport, asyncio.WriteTransport) and (tls or not transport.is_closing()):
             transport.abort()
         task = self._handler_coroutine
         if task is not None:
             task.cancel()
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
         """Close the connection with no reply (an injected failure): what was written goes."""
         transport = self.transport
         if transport is not None and not transport.is_closing():
@@ -258,18 +254,18 @@ class _SMTPConnection(SMTP):
     def eof_received(self) -> bool | None:
         result = super().eof_received()
         # asyncio cannot keep a TLS connection half-open (and warns when asked to).
-        return False if self.understudy._tls is not None else result
+        return False if self.site.tls else result
 
     # -- commands ----------------------------------------------------------------------------
 
     async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's method names
         envelope = self.envelope
         if envelope is not None and envelope.rcpt_tos and not arg:
-            failure = self.understudy._failure("data")
+            failure = self.site.failure("data")
             if failure is not None:
                 if failure.drop:
                     await self.push("354 End data with <CR><LF>.<CR><LF>")
-                    self._drop()
+                    self.drop()
                 elif failure.reply is not None:
                     await self.push(failure.reply)
                 return
@@ -293,7 +289,7 @@ class _SMTPConnection(SMTP):
         """Content refused at the end of DATA (too much, or too long a line): journal it."""
         session = self.session
         peer = session.peer if session is not None else None
-        self.understudy._journal.append(
+        self.site.journal.append(
             SMTPMessage(
                 b"",
                 mail_from=envelope.mail_from or "",
@@ -341,7 +337,7 @@ class _SMTPConnection(SMTP):
         if journaled is not None and command == ".":
             self.journaled = None
             number, message = journaled
-            self.understudy._journal.replace(number, message._with_replies(tuple(replies)))
+            self.site.journal.replace(number, message._with_replies(tuple(replies)))
         if command == ".":
             self.replies = None  # the transaction is over
             self.last_transaction = tuple(replies)
@@ -379,7 +375,7 @@ class _SMTPConnection(SMTP):
             await super().smtp_EHLO(hostname)
         finally:
             lines, self._batch = self._batch, None
-        if self.understudy._auth is None:
+        if self.site.auth is None:
             # aiosmtpd lists AUTH once TLS is up, even with no authenticator: a client that
             # sees it logs in, and is refused (RFC 4954 §3: offered means it may be used).
             lines = [line for line in lines if not line[4:].upper().startswith(b"AUTH")]
@@ -399,7 +395,7 @@ class _SMTPConnection(SMTP):
         if arg:
             await self.push("501 5.5.4 Syntax: STARTTLS")
             return
-        handshakes = self.understudy._starttls_handshakes
+        handshakes = self.site.starttls_handshakes
         if not self.tls_context or handshakes is None:
             await self.push("454 4.7.0 TLS not available")
             return
@@ -434,12 +430,12 @@ class _SMTPConnection(SMTP):
         self.connection_lost(error)
 
     async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802
-        if self.understudy._auth is None:
+        if self.site.auth is None:
             await self.push(
                 "502 5.5.1 AUTH is not offered: give SMTPServer auth={'user': 'password'}"
             )
             return
-        failed = self.understudy._fail(self, "auth")
+        failed = self.site.fail(self, "auth")
         if failed is not None:
             if failed:
                 await self.push(failed)
@@ -450,7 +446,7 @@ class _SMTPConnection(SMTP):
         # aiosmtpd's auth_required warns when TLS is not required too; understudy decides
         # itself (AUTH works over plain, implicit TLS and STARTTLS alike).
         session = self.session
-        if self.understudy.auth_required and not (session is not None and session.authenticated):
+        if self.site.auth_required and not (session is not None and session.authenticated):
             await self.push("530 5.7.0 Authentication required")
             return True
         return False
@@ -468,9 +464,9 @@ class _SMTPConnection(SMTP):
         login = auth_data.login.decode("utf-8", "surrogateescape")
         password = auth_data.password.decode("utf-8", "surrogateescape")
         try:
-            accepted = self.understudy._check_credentials(login, password)
+            accepted = self.site.check_credentials(login, password)
         except Exception as error:  # noqa: BLE001 - the test's callable: reported by check()
-            self.understudy._record_error(error)
+            self.site.record_error(error)
             return AuthResult(
                 success=False,
                 handled=False,

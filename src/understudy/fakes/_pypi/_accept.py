@@ -30,7 +30,7 @@ from ._responses import error
 from ._upload import UploadRefused, authenticate, parse_form
 
 if TYPE_CHECKING:
-    from ._server import PyPIServer
+    from ._store import Store
 
 __all__ = ["make_file", "preloaded_file", "upload"]
 
@@ -42,23 +42,23 @@ _DIGEST_FIELDS = {
 _DIGEST_MISMATCH = "The digest supplied does not match a digest calculated from the uploaded file."
 
 
-def upload(server: PyPIServer, request: Request) -> Response:
+def upload(store: Store, request: Request) -> Response:
     """``POST /legacy/``: accept the upload (200), or refuse it with PyPI's status and message."""
     try:
-        accepted = _accept_upload(server, request)
+        accepted = _accept_upload(store, request)
     except UploadRefused as refused:
         return error(refused.status, refused.message)
     if accepted is not None:
-        server._uploads.append(accepted)
+        store.uploads.append(accepted)
     return Response(200)
 
 
-def _accept_upload(server: PyPIServer, request: Request) -> PyPIUpload | None:
+def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
     uploader = authenticate(
         request.headers.get("authorization"),
-        users=server.users,
-        tokens=server.tokens,
-        anonymous=server.anonymous,
+        users=store.users,
+        tokens=store.tokens,
+        anonymous=store.anonymous,
     )
     form = parse_form(request.headers.get("content-type", ""), request.body)
     fields = Query(form.fields)
@@ -122,19 +122,16 @@ def _accept_upload(server: PyPIServer, request: Request) -> PyPIUpload | None:
         uploader=uploader,
         fallback=fields,
     )
-    with server._lock:
-        existing = server._files.get(filename)
-        if existing is not None:
-            if existing.digests["blake2b_256"] == digests["blake2b_256"]:
-                return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
-            raise UploadRefused(
-                400,
-                f"File already exists ({filename!r}, with blake2_256 hash "
-                f"{existing.digests['blake2b_256']!r}). See "
-                "https://pypi.org/help/#file-name-reuse for more information.",
-            )
-        server._files[filename] = file
-        server._store(filename, content, None)
+    existing = store.add(file, content)
+    if existing is not None:
+        if existing.digests["blake2b_256"] == digests["blake2b_256"]:
+            return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
+        raise UploadRefused(
+            400,
+            f"File already exists ({filename!r}, with blake2_256 hash "
+            f"{existing.digests['blake2b_256']!r}). See "
+            "https://pypi.org/help/#file-name-reuse for more information.",
+        )
     return PyPIUpload(
         filename=filename,
         project=_spelling(str(fields.get("name") or ""), project),

@@ -19,13 +19,14 @@ from ._records import PyPIFile
 from ._responses import error, redirect
 
 if TYPE_CHECKING:
-    from ._server import PyPIServer
+    from ._store import Store
 
 __all__ = ["json_api"]
 
 
-def json_api(server: PyPIServer, request: Request, rest: str) -> Response:
-    """``GET /pypi/<project>/json`` and ``/pypi/<project>/<version>/json``."""
+def json_api(store: Store, request: Request, rest: str, *, host: str) -> Response:
+    """``GET /pypi/<project>/json`` and ``/pypi/<project>/<version>/json``; ``host`` names the
+    server in the URLs of the answer (the request's ``Host`` field, or the server's address)."""
     parts = rest.split("/")
     if len(parts) == 2 and parts[1] == "json":
         name, version = parts[0], None
@@ -33,7 +34,7 @@ def json_api(server: PyPIServer, request: Request, rest: str) -> Response:
         name, version = parts[0], parts[1]
     else:
         return error(404, "Not Found")
-    files = server._projects().get(normalize(name))
+    files = store.projects().get(normalize(name))
     if not files:
         return Response(404, json={"message": "Not Found"})
     shown = files[0].project
@@ -50,7 +51,7 @@ def json_api(server: PyPIServer, request: Request, rest: str) -> Response:
         if found is None:
             return Response(404, json={"message": "Not Found"})
         chosen = found
-    origin = f"{request.scheme}://{request.headers.get('host', server._url_host())}"
+    origin = f"{request.scheme}://{host}"
     body: dict[str, Any] = {
         "info": _info(shown, chosen, releases[chosen], origin),
         "last_serial": len(files),

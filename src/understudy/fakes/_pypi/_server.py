@@ -20,14 +20,10 @@ packaging tools use:
 from __future__ import annotations
 
 import os
-import threading
 import weakref
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
-
-from packaging.version import Version
 
 from ..._conditions import Conditions
 from ..._errors import ConfigurationError
@@ -39,20 +35,16 @@ from ..._http._server import (
     _DEFAULT_SEND_TIMEOUT,
     HTTPServer,
 )
-from ..._journal import Journal
 from ..._tls import TLS
 from ._accept import preloaded_file, upload
 from ._dists import (
     InvalidDistribution,
-    normalize,
-    same_version,
-    version_key,
 )
 from ._json_api import json_api
 from ._records import PyPIDownload, PyPIFile, PyPIUpload
 from ._responses import error, redirect
 from ._simple import package, simple_project, simple_root
-from ._upload import check_credentials
+from ._store import Store
 
 __all__ = ["PyPIServer"]
 
@@ -121,10 +113,17 @@ class PyPIServer(HTTPServer):
         unmatched_status: int = 404,
         allow_unmatched: bool = False,
     ) -> None:
+        store = Store(
+            users=users,
+            tokens=tokens,
+            anonymous=anonymous,
+            directory=None,
+            journal_size=journal_size,
+        )
         super().__init__(
             host=host,
             port=port,
-            handler=_Handler(self),
+            handler=_Handler(self, store),
             journal_size=journal_size,
             max_body_size=max_body_size,
             tls=tls,
@@ -137,14 +136,7 @@ class PyPIServer(HTTPServer):
             unmatched_status=unmatched_status,
             allow_unmatched=allow_unmatched,
         )
-        self.users, self.tokens = check_credentials(users, tokens)
-        self.anonymous = bool(anonymous)
-        self._uploads: Journal[PyPIUpload] = Journal("upload", journal_size)
-        self._downloads: Journal[PyPIDownload] = Journal("download", journal_size)
-        self._lock = threading.Lock()
-        self._files: dict[str, PyPIFile] = {}
-        self._contents: dict[str, bytes] = {}
-        self.directory: Path | None = None
+        self._store = store
         if directory is not None:
             path = Path(directory)
             if not path.is_dir():
@@ -152,8 +144,28 @@ class PyPIServer(HTTPServer):
                     f"directory must be an existing directory, not {str(directory)!r}; create "
                     "it first (tmp_path works) or leave it out to keep files in memory"
                 )
-            self.directory = path
+            self._store.directory = path
             self.preload(path)
+
+    @property
+    def users(self) -> dict[str, str] | None:
+        """The ``users=`` accepted for uploads, ``{"name": "password"}`` (a copy), or ``None``."""
+        return self._store.users
+
+    @property
+    def tokens(self) -> list[str] | None:
+        """The ``tokens=`` accepted as the password of ``__token__`` (a copy), or ``None``."""
+        return self._store.tokens
+
+    @property
+    def anonymous(self) -> bool:
+        """Whether an upload that sends no credentials is accepted (``anonymous=``)."""
+        return self._store.anonymous
+
+    @property
+    def directory(self) -> Path | None:
+        """The directory the files are kept in (``directory=``), or ``None``: in memory."""
+        return self._store.directory
 
     # -- what the test reads -----------------------------------------------------------------
 
@@ -170,19 +182,17 @@ class PyPIServer(HTTPServer):
     @property
     def files(self) -> list[PyPIFile]:
         """The files served, preloaded and uploaded, sorted by project, version and name."""
-        with self._lock:
-            files = list(self._files.values())
-        return sorted(files, key=_file_order)
+        return self._store.files()
 
     @property
     def uploads(self) -> list[PyPIUpload]:
         """The uploads accepted so far (a snapshot list, oldest first)."""
-        return self._uploads.snapshot()
+        return self._store.uploads.snapshot()
 
     @property
     def downloads(self) -> list[PyPIDownload]:
         """The distribution files served so far (a snapshot list, oldest first)."""
-        return self._downloads.snapshot()
+        return self._store.downloads.snapshot()
 
     def wait_for_uploads(
         self,
@@ -205,7 +215,7 @@ class PyPIServer(HTTPServer):
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return self._uploads.wait_for(count, match=match, timeout=timeout)
+        return self._store.uploads.wait_for(count, match=match, timeout=timeout)
 
     async def wait_for_uploads_async(
         self,
@@ -216,7 +226,7 @@ class PyPIServer(HTTPServer):
     ) -> list[PyPIUpload]:
         """The awaitable twin of :meth:`wait_for_uploads`, for async tests."""
         __tracebackhide__ = True
-        return await self._uploads.wait_for_async(count, match=match, timeout=timeout)
+        return await self._store.uploads.wait_for_async(count, match=match, timeout=timeout)
 
     def wait_for_downloads(
         self,
@@ -239,7 +249,7 @@ class PyPIServer(HTTPServer):
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return self._downloads.wait_for(count, match=match, timeout=timeout)
+        return self._store.downloads.wait_for(count, match=match, timeout=timeout)
 
     async def wait_for_downloads_async(
         self,
@@ -250,13 +260,13 @@ class PyPIServer(HTTPServer):
     ) -> list[PyPIDownload]:
         """The awaitable twin of :meth:`wait_for_downloads`, for async tests."""
         __tracebackhide__ = True
-        return await self._downloads.wait_for_async(count, match=match, timeout=timeout)
+        return await self._store.downloads.wait_for_async(count, match=match, timeout=timeout)
 
     def clear(self) -> None:
         """Forget the requests, uploads and downloads recorded so far (the files stay)."""
         super().clear()
-        self._uploads.clear()
-        self._downloads.clear()
+        self._store.uploads.clear()
+        self._store.downloads.clear()
 
     # -- what the test sets up ---------------------------------------------------------------
 
@@ -290,9 +300,7 @@ class PyPIServer(HTTPServer):
                     file = preloaded_file(file_path.name, content)
                 except InvalidDistribution as error:
                     raise ConfigurationError(f"cannot preload {file_path}: {error}") from None
-                with self._lock:
-                    self._files[file.filename] = file
-                    self._store(file.filename, content, file_path)
+                self._store.put(file, content, file_path)
                 added.append(file)
         return added
 
@@ -310,28 +318,11 @@ class PyPIServer(HTTPServer):
         Raises:
             ConfigurationError: no file of that project and version is served.
         """
-        return self._set_yanked(project, version, yanked=True, reason=reason)
+        return self._store.set_yanked(project, version, yanked=True, reason=reason)
 
     def unyank(self, project: str, version: str) -> list[PyPIFile]:
         """Undo :meth:`yank`. Raises ConfigurationError as it does."""
-        return self._set_yanked(project, version, yanked=False, reason="")
-
-    def _set_yanked(
-        self, project: str, version: str, *, yanked: bool, reason: str
-    ) -> list[PyPIFile]:
-        name = normalize(project)
-        changed = []
-        with self._lock:
-            for filename, file in list(self._files.items()):
-                if normalize(file.project) == name and same_version(file.version, version):
-                    self._files[filename] = replace(file, yanked=yanked, yanked_reason=reason)
-                    changed.append(self._files[filename])
-        if not changed:
-            raise ConfigurationError(
-                f"no release {version} of {project!r} is served; serve it first with "
-                "preload(path) or an upload"
-            )
-        return changed
+        return self._store.set_yanked(project, version, yanked=False, reason="")
 
     def content(self, filename: str) -> bytes:
         """The bytes of a served file.
@@ -339,77 +330,58 @@ class PyPIServer(HTTPServer):
         Raises:
             KeyError: no file of that name is served.
         """
-        with self._lock:
-            if filename not in self._files:
-                raise KeyError(filename)
-            held = self._contents.get(filename)
-        if held is not None:
-            return held
-        assert self.directory is not None
-        return (self.directory / filename).read_bytes()
-
-    # -- internals ---------------------------------------------------------------------------
-
-    def _store(self, filename: str, content: bytes, source: Path | None) -> None:
-        """With the lock held: keep ``content`` in memory, or in the directory."""
-        if self.directory is None:
-            self._contents[filename] = content
-            return
-        target = self.directory / filename
-        if source is None or source.resolve() != target.resolve():
-            target.write_bytes(content)
-
-    def _handle(self, request: Request) -> Response:
-        path = request.path
-        if path in ("/legacy/", "/legacy"):
-            if request.method != "POST":
-                return error(405, "Method Not Allowed", headers={"Allow": "POST"})
-            return upload(self, request)
-        if request.method not in ("GET", "HEAD"):
-            return error(405, "Method Not Allowed", headers={"Allow": "GET, HEAD"})
-        if path == "/simple/":
-            return simple_root(self, request)
-        if path == "/simple":
-            return redirect(request, "/simple/")
-        if path.startswith("/simple/"):
-            return simple_project(self, request, path.removeprefix("/simple/"))
-        if path.startswith("/packages/"):
-            return package(self, request, path.removeprefix("/packages/"))
-        if path.startswith("/pypi/"):
-            return json_api(self, request, path.removeprefix("/pypi/"))
-        if path == "/":
-            return Response(
-                200,
-                f"understudy fake PyPI\nindex: {self.index_url}\nupload: {self.upload_url}\n",
-            )
-        return error(404, "Not Found")
-
-    def _projects(self) -> dict[str, list[PyPIFile]]:
-        projects: dict[str, list[PyPIFile]] = {}
-        for file in self.files:
-            projects.setdefault(normalize(file.project), []).append(file)
-        return projects
+        return self._store.content(filename)
 
 
 class _Handler:
-    """A PyPIServer's handler: its ``_handle``, reached through a weak reference. (Its bound
-    method would make a reference cycle through the server: one the test drops, with the files
-    it keeps in memory, would wait for the cyclic GC instead of being freed at once.)"""
+    """A PyPIServer's handler: routes each request to the pages of its :class:`Store`.
 
-    __slots__ = ("__qualname__", "_server")
+    It keeps the store, and the server only through a weak reference (for its URL): a bound
+    method of the server would make a reference cycle through it, and a server the test drops,
+    with the files it keeps in memory, would wait for the cyclic GC instead of being freed at
+    once.
+    """
+
+    __slots__ = ("__qualname__", "_server", "_store")
 
     #: What the journal says answered (see HandlerHost).
     answered_by = ("pypi", "")
 
-    def __init__(self, server: PyPIServer) -> None:
+    def __init__(self, server: PyPIServer, store: Store) -> None:
         self._server = weakref.ref(server)
+        self._store = store
         self.__qualname__ = "PyPIServer._handle"  # (what messages name: see describe_handler)
 
-    def __call__(self, request: Request) -> Response:
+    def _served(self) -> PyPIServer:
         server = self._server()
         assert server is not None  # (it is serving this request)
-        return server._handle(request)
+        return server
 
-
-def _file_order(file: PyPIFile) -> tuple[str, tuple[int, Version | str], str]:
-    return (normalize(file.project), version_key(file.version), file.filename)
+    def __call__(self, request: Request) -> Response:
+        store, path = self._store, request.path
+        if path in ("/legacy/", "/legacy"):
+            if request.method != "POST":
+                return error(405, "Method Not Allowed", headers={"Allow": "POST"})
+            return upload(store, request)
+        if request.method not in ("GET", "HEAD"):
+            return error(405, "Method Not Allowed", headers={"Allow": "GET, HEAD"})
+        if path == "/simple/":
+            return simple_root(store, request)
+        if path == "/simple":
+            return redirect(request, "/simple/")
+        if path.startswith("/simple/"):
+            return simple_project(store, request, path.removeprefix("/simple/"))
+        if path.startswith("/packages/"):
+            return package(store, request, path.removeprefix("/packages/"))
+        if path.startswith("/pypi/"):
+            host = request.headers.get("host")
+            if host is None:
+                host = self._served()._url_host()
+            return json_api(store, request, path.removeprefix("/pypi/"), host=host)
+        if path == "/":
+            server = self._served()
+            return Response(
+                200,
+                f"understudy fake PyPI\nindex: {server.index_url}\nupload: {server.upload_url}\n",
+            )
+        return error(404, "Not Found")

@@ -16,7 +16,7 @@ from ._records import PyPIDownload
 from ._responses import error, redirect
 
 if TYPE_CHECKING:
-    from ._server import PyPIServer
+    from ._store import Store
 
 __all__ = ["package", "simple_project", "simple_root"]
 
@@ -28,18 +28,18 @@ def _choose(request: Request) -> str | None:
     return _index.negotiate(request.headers.get("accept"))
 
 
-def simple_root(server: PyPIServer, request: Request) -> Response:
+def simple_root(store: Store, request: Request) -> Response:
     """``GET /simple/``: every project, as HTML or JSON by ``Accept`` or ``?format=``."""
     chosen = _choose(request)
     if chosen is None:
         return _not_acceptable()
-    names = [(name, files[0].project) for name, files in sorted(server._projects().items())]
+    names = [(name, files[0].project) for name, files in sorted(store.projects().items())]
     if chosen == _index.JSON_TYPE:
         return _simple(chosen, _index.projects_json(names))
     return _simple(chosen, _index.projects_html(names))
 
 
-def simple_project(server: PyPIServer, request: Request, rest: str) -> Response:
+def simple_project(store: Store, request: Request, rest: str) -> Response:
     """``GET /simple/<project>/``: its files; other spellings redirect to the normalised one."""
     name, slash, extra = rest.partition("/")
     if extra or not name:
@@ -47,7 +47,7 @@ def simple_project(server: PyPIServer, request: Request, rest: str) -> Response:
     canonical = normalize(name)
     if name != canonical or not slash:
         return redirect(request, f"/simple/{canonical}/")
-    files = server._projects().get(canonical)
+    files = store.projects().get(canonical)
     if files is None:
         return error(404, "Not Found")
     chosen = _choose(request)
@@ -60,20 +60,19 @@ def simple_project(server: PyPIServer, request: Request, rest: str) -> Response:
     return _simple(chosen, _index.project_html(files[0].project, files, base=base))
 
 
-def package(server: PyPIServer, request: Request, filename: str) -> Response:
+def package(store: Store, request: Request, filename: str) -> Response:
     """``GET /packages/<file>``: the file (a download, journaled), or its ``.metadata``."""
     metadata_only = filename.endswith(".metadata")
     name = filename.removesuffix(".metadata") if metadata_only else filename
-    with server._lock:
-        file = server._files.get(name)
+    file = store.get(name)
     if file is None or (metadata_only and file.metadata is None) or "/" in name:
         return error(404, "Not Found")
     if metadata_only:
         assert file.metadata is not None
         return Response(200, file.metadata, content_type="application/octet-stream")
-    content = server.content(name)
+    content = store.content(name)
     if request.method == "GET":
-        server._downloads.append(
+        store.downloads.append(
             PyPIDownload(
                 filename=name,
                 project=file.project,
