@@ -77,6 +77,14 @@ def _no_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) 
     runtime = _runtime.get_runtime()
     running = [server for server in list(runtime.servers) if getattr(server, "running", False)]
     assert not running, f"the test left servers running: {running}"
+    # (first: a client thread the test let finish on its own closes its socket as it ends)
+    new_threads = [
+        thread
+        for thread in set(threading.enumerate()) - threads_before
+        if not thread.name.startswith(_LONG_LIVED)
+    ]
+    for thread in new_threads:
+        thread.join(_THREAD_GRACE)
     leaked = _open_fds() - before
     if leaked:
         # A client object the test dropped still holds its socket; or a captured log record
@@ -88,13 +96,6 @@ def _no_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) 
     assert not leaked, "the test leaked file descriptors: " + ", ".join(
         f"{fd} -> {_describe(fd)}" for fd in sorted(leaked)
     )
-    new_threads = [
-        thread
-        for thread in set(threading.enumerate()) - threads_before
-        if not thread.name.startswith(_LONG_LIVED)
-    ]
-    for thread in new_threads:
-        thread.join(_THREAD_GRACE)  # a client thread the test let finish on its own
     still = [thread.name for thread in new_threads if thread.is_alive()]
     assert not still, f"the test left threads running: {still}"
 

@@ -41,6 +41,7 @@ from ._smtp import SMTPMessage, SMTPServer
 from ._sockets import ConnectionRecord, TCPServer
 from ._syslog import SyslogMessage, SyslogServer
 from ._tls import TLS, authority
+from ._waits import Wait
 from .fakes import PyPIDownload, PyPIServer, PyPIUpload
 
 __all__ = ["COMMANDS", "FLAGS", "Command", "cli_wording", "main"]
@@ -866,9 +867,9 @@ class _Tap(Journal[Any]):
         self._arrived = arrived
 
     def append(self, entry: Any) -> int:
-        number = super().append(entry)
+        # (queued first: the append wakes the main thread's wait, which then finds it queued)
         self._arrived.put((self._report, self, entry))  # (never blocks: the loop goes on)
-        return number
+        return super().append(entry)
 
 
 def _announce(running: Running, args: argparse.Namespace, out: TextIO) -> None:
@@ -923,12 +924,13 @@ def _follow(
             waiting.remove(item)
         return done or None
 
-    changes = getattr(running.server, "_changes", None)
+    # (a connection is reported once closed: wait for the changes to its journal, tapped)
+    tapped = getattr(running.server, "_journal", None) if ready is not None else None
+    wait = Wait(take, lambda: WaitTimeout("nothing"))
     while True:
-        if ready is not None and changes is not None:
-            # (a connection is reported once closed: wait for the server's changes)
+        if isinstance(tapped, Journal):
             try:
-                done = changes.wait(take, _WAIT, lambda: "nothing")
+                done = tapped.wait(wait, _WAIT)
             except WaitTimeout:
                 continue
         else:

@@ -1,31 +1,26 @@
-"""The journal: a thread-safe record of what a server received, with waits that never sleep.
+"""The journal: a thread-safe record of what a server received, with waits that never poll.
 
 Entries are appended on the runtime's loop thread and read from the test's thread (or the test's
-own event loop). A wait blocks on a condition that each append notifies, so it returns as soon as
-what it waits for has arrived, and raises :class:`~understudy.WaitTimeout` naming what it waited
-for, for how long, and what did arrive.
+own event loop). A journal is a :class:`~understudy._waits.Waitable`: each append wakes the
+waits under way, so a wait returns as soon as what it waits for has arrived, and raises
+:class:`~understudy.WaitTimeout` naming what it waited for, for how long, and what did arrive.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from ._errors import ConfigurationError, WaitTimeout
+from ._waits import Wait, Waitable, check_count, timed_out
 
 __all__ = ["Journal"]
 
 T = TypeVar("T")
 
-#: How many of the received entries a timeout message lists before summarising the rest.
-_SHOWN_IN_TIMEOUT = 5
 
-
-class Journal(Generic[T]):
+class Journal(Waitable, Generic[T]):
     """A bounded, thread-safe list of received entries (requests, messages, datagrams...).
 
     Args:
@@ -40,18 +35,7 @@ class Journal(Generic[T]):
             read as appended.
     """
 
-    __slots__ = (
-        "_async_waiters",
-        "_cond",
-        "_entries",
-        "_lock",
-        "_noun",
-        "_replaced",
-        "_size",
-        "_unpack",
-        "_waiting",
-        "total",
-    )
+    __slots__ = ("_entries", "_noun", "_size", "_unpack", "total")
 
     def __init__(
         self, noun: str, size: int | None = None, *, unpack: Callable[[Any], T] | None = None
@@ -61,22 +45,14 @@ class Journal(Generic[T]):
                 f"journal_size must be None (keep all), 0 (keep none) or a positive int, "
                 f"not {size!r}"
             )
+        super().__init__()
         self._noun = noun
         self._size = size
         self._unpack = unpack
-        # The deque and the condition are made on first use, so an idle server stays small.
+        # The deque is made on first use, so an idle server stays small.
         self._entries: deque[Any] | None = None  # (as appended: see unpack)
-        # Re-entrant: an async wait abandoned with its loop (never cancelled) ends when the cyclic
-        # GC collects it, which may happen on a thread holding the lock, and takes it then.
-        self._lock = threading.RLock()
-        self._cond: threading.Condition | None = None
-        #: Waits under way (sync and async): an append takes the lock only when there are any.
-        self._waiting = 0
-        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         #: How many entries were ever appended (not reset by a bounded journal dropping old ones).
         self.total = 0
-        #: How many times an entry was replaced (see replace): a wait looks again when it changes.
-        self._replaced = 0
 
     def append(self, entry: T | tuple[Any, ...]) -> int:
         """Record ``entry`` and wake every wait. On the loop's thread only (the one appender).
@@ -84,11 +60,9 @@ class Journal(Generic[T]):
         ``entry`` is a ``T``, or what ``unpack`` makes one of. Returns its number (``total``
         after it: 1 for the first ever appended), by which :meth:`replace` finds it.
 
-        No lock unless someone waits: a waiter counts itself in ``_waiting`` (under the lock)
-        before it looks at the entries, and this looks at ``_waiting`` after appending and
-        counting, so either the waiter sees the entry (or, under the lock before it sleeps, the
-        count changed while it looked) or this sees the waiter and wakes it under the lock (the
-        GIL orders the two threads' steps).
+        No lock unless someone waits (the rule of :mod:`understudy._waits`): this counts the
+        entry in ``total`` (part of :meth:`_version`) after appending it, then looks at
+        ``_waiting``.
         """
         entries = self._entries
         if entries is None:
@@ -112,20 +86,11 @@ class Journal(Generic[T]):
         if entries is None or not 0 < back <= len(entries):
             return
         entries[-back] = entry
-        self._replaced += 1
-        if self._waiting:
-            self._wake()
+        self.changed()
 
-    def _wake(self) -> None:
-        with self._lock:
-            if self._cond is not None:
-                self._cond.notify_all()
-            waiters, self._async_waiters = self._async_waiters, []
-        for loop, future in waiters:
-            try:
-                loop.call_soon_threadsafe(_wake, future)
-            except RuntimeError:  # its loop is closed: nobody awaits that future any more
-                pass
+    def _version(self) -> int:
+        # (both only grow, so the sum moves on every append and every change)
+        return self.total + self._changes
 
     @property
     def size(self) -> int | None:
@@ -165,76 +130,35 @@ class Journal(Generic[T]):
         """Block until ``count`` entries satisfying ``match`` are kept; return the first ``count``.
 
         Raises:
+            ConfigurationError: a journal of size 0, or a bad ``count`` or ``timeout``.
             WaitTimeout: after ``timeout`` seconds, listing what did arrive.
         """
-        self._check_wait_args(count, timeout)
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            if self._cond is None:
-                self._cond = threading.Condition(self._lock)
-            cond = self._cond
-            self._waiting += 1  # (before looking: see append)
-        try:
-            while True:
-                seen = self.total, self._replaced
-                # Looked at without the lock: an append on the loop's thread never waits for
-                # the entries to be unpacked, nor for ``match`` (the test's code), to run.
-                entries = self._copy()
-                found = self._matching(entries, count, match)
-                if found is not None:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._timeout(entries, count, match, timeout)
-                with self._lock:
-                    # (else one came, or was replaced, while it looked: look again)
-                    if (self.total, self._replaced) == seen:
-                        cond.wait(remaining)
-        finally:
-            with self._lock:
-                self._waiting -= 1
+        return self.wait(self._counted(count, match, timeout), timeout)
 
     async def wait_for_async(
         self, count: int, *, match: Callable[[T], bool] | None, timeout: float
     ) -> list[T]:
         """The awaitable twin of :meth:`wait_for`, for the test's own event loop."""
-        self._check_wait_args(count, timeout)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        with self._lock:
-            self._waiting += 1  # (before looking: see append)
-        waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
-        try:
-            while True:
-                seen = self.total, self._replaced
-                entries = self._copy()  # (looked at without the lock: see wait_for)
-                found = self._matching(entries, count, match)
-                if found is not None:
-                    return found
-                with self._lock:
-                    if (self.total, self._replaced) != seen:
-                        continue  # one came (or was replaced) while it looked: look again
-                    waiter = (loop, loop.create_future())
-                    self._async_waiters.append(waiter)
-                future = waiter[1]
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise self._timeout(entries, count, match, timeout)
-                try:
-                    await asyncio.wait_for(future, remaining)
-                except TimeoutError:
-                    entries = self._copy()
-                    found = self._matching(entries, count, match)
-                    if found is not None:
-                        return found
-                    raise self._timeout(entries, count, match, timeout) from None
-        finally:
-            with self._lock:
-                self._waiting -= 1
-                # Not woken (it timed out or was cancelled): its loop may close, so no append
-                # must find it.
-                if waiter is not None and waiter in self._async_waiters:
-                    self._async_waiters.remove(waiter)
+        return await self.wait_async(self._counted(count, match, timeout), timeout)
+
+    def _counted(
+        self, count: int, match: Callable[[T], bool] | None, timeout: float
+    ) -> Wait[list[T]]:
+        """The wait for ``count`` entries satisfying ``match``; its timeout lists what it last
+        looked at."""
+        self.check_waitable()
+        check_count(count)
+        looked_at: list[Any] = []
+
+        def look() -> list[T] | None:
+            nonlocal looked_at
+            looked_at = self._copy()
+            return self._matching(looked_at, count, match)
+
+        def fail() -> WaitTimeout:
+            return self._timeout(looked_at, count, match, timeout)
+
+        return Wait(look, fail)
 
     def _copy(self) -> list[Any]:
         """The entries as appended, copied in one step under the GIL (an append takes no lock,
@@ -263,26 +187,16 @@ class Journal(Generic[T]):
             got = f"{len(entries)} arrived, {matching} of them matching"
         else:
             got = f"{len(entries)} arrived"
-        lines = [f"waited {timeout:g} s for {what}; {got}"]
-        lines += [f"  {entry!r}" for entry in entries[:_SHOWN_IN_TIMEOUT]]
-        if len(entries) > _SHOWN_IN_TIMEOUT:
-            lines.append(f"  ... and {len(entries) - _SHOWN_IN_TIMEOUT} more")
-        return WaitTimeout("\n".join(lines))
+        return timed_out(f"waited {timeout:g} s for {what}; {got}", entries)
 
-    def _check_wait_args(self, count: int, timeout: float) -> None:
+    def check_waitable(self, what: str | None = None) -> None:
+        """Refuse a wait on a journal that keeps nothing (size 0).
+
+        ``what``: what the message says cannot be waited for (default: no entry, by its noun).
+        """
         if self._size == 0:
+            nothing = f"no {self._noun}" if what is None else what
             raise ConfigurationError(
-                f"this server keeps no journal (journal_size=0), so no {self._noun} can be waited "
+                f"this server keeps no journal (journal_size=0), so {nothing} can be waited "
                 "for; pass journal_size=None (keep all) or a positive number"
             )
-        if not isinstance(count, int) or count < 1:
-            raise ConfigurationError(f"count must be a positive int, not {count!r}")
-        if not isinstance(timeout, int | float) or timeout < 0:
-            raise ConfigurationError(
-                f"timeout must be seconds as a non-negative float, not {timeout!r}"
-            )
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

@@ -21,12 +21,11 @@ from ._conditions import Conditions
 from ._errors import ConfigurationError
 from ._journal import Journal
 from ._server import Server
-from ._sockets._changes import _Changes
+from ._sockets._connection_waits import bytes_test, connections_wait, first_wait
+from ._waits import Wait
 
 __all__ = ["Proxy", "ProxyConnection"]
 
-#: How many connections a timeout message shows.
-_SHOWN_IN_TIMEOUT = 5
 #: Bytes buffered towards one side before reading from the other pauses.
 _HIGH_WATER = 64 * 1024
 
@@ -115,7 +114,6 @@ class _ClientSide(asyncio.Protocol):
         self.record = ProxyConnection(transport.get_extra_info("peername"), time.time())
         self._proxy._pairs.add(self)
         self._proxy._journal.append(self.record)
-        self._proxy._changes.notify()
         self._connecting = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
@@ -129,7 +127,7 @@ class _ClientSide(asyncio.Protocol):
         except (OSError, TimeoutError) as error:
             what = "timed out" if isinstance(error, TimeoutError) else str(error)
             self.record.error = f"{type(error).__name__}: connecting to {host}:{port}: {what}"
-            self._proxy._changes.notify()
+            self._proxy._journal.changed()
             self._reset_client()
             return
         if self._client is None or self._client.is_closing():
@@ -145,7 +143,7 @@ class _ClientSide(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.record._add("upstream", data)
-        self._proxy._changes.notify()
+        self._proxy._journal.changed()
         if self._upstream is None:
             self._pending.append(data)
             if sum(map(len, self._pending)) > _HIGH_WATER and self._client is not None:
@@ -163,7 +161,7 @@ class _ClientSide(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.record.closed_at = time.time()
         self._proxy._pairs.discard(self)
-        self._proxy._changes.notify()
+        self._proxy._journal.changed()
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
         if self._upstream is not None:
@@ -200,7 +198,7 @@ class _ClientSide(asyncio.Protocol):
 
     def upstream_data(self, data: bytes) -> None:
         self.record._add("downstream", data)
-        self._proxy._changes.notify()
+        self._proxy._journal.changed()
         if self._client is not None and not self._client.is_closing():
             self._client.write(data)
 
@@ -312,8 +310,9 @@ class Proxy(Server):
             )
         self.upstream: tuple[str, int] = (upstream[0], upstream[1])
         self.connect_timeout = float(connect_timeout)
+        #: Connections as accepted; each change to one (bytes, an error, closing) calls its
+        #: changed().
         self._journal: Journal[ProxyConnection] = Journal("connection", journal_size)
-        self._changes = _Changes()
         self._pairs: set[_ClientSide] = set()
         self._listeners: list[asyncio.AbstractServer] = []
 
@@ -352,8 +351,7 @@ class Proxy(Server):
             WaitTimeout: after ``timeout`` seconds; the message lists the connections there are.
         """
         __tracebackhide__ = True
-        found, why = self._connections_waited(count, match, timeout)
-        return self._changes.wait(found, timeout, why)
+        return self._journal.wait(connections_wait(self._journal, count, match, timeout), timeout)
 
     async def wait_for_connections_async(
         self,
@@ -364,8 +362,8 @@ class Proxy(Server):
     ) -> list[ProxyConnection]:
         """The awaitable twin of :meth:`wait_for_connections`."""
         __tracebackhide__ = True
-        found, why = self._connections_waited(count, match, timeout)
-        return await self._changes.wait_async(found, timeout, why)
+        wait = connections_wait(self._journal, count, match, timeout)
+        return await self._journal.wait_async(wait, timeout)
 
     def wait_for_bytes(
         self,
@@ -389,8 +387,7 @@ class Proxy(Server):
             WaitTimeout: after ``timeout`` seconds; the message shows each connection's counts.
         """
         __tracebackhide__ = True
-        found, why = self._bytes_waited(expected, direction, timeout)
-        return self._changes.wait(found, timeout, why)
+        return self._journal.wait(self._bytes_wait(expected, direction, timeout), timeout)
 
     async def wait_for_bytes_async(
         self,
@@ -401,32 +398,12 @@ class Proxy(Server):
     ) -> ProxyConnection:
         """The awaitable twin of :meth:`wait_for_bytes`."""
         __tracebackhide__ = True
-        found, why = self._bytes_waited(expected, direction, timeout)
-        return await self._changes.wait_async(found, timeout, why)
+        wait = self._bytes_wait(expected, direction, timeout)
+        return await self._journal.wait_async(wait, timeout)
 
-    def _connections_waited(
-        self, count: int, match: Callable[[ProxyConnection], bool] | None, timeout: float
-    ) -> tuple[Callable[[], list[ProxyConnection] | None], Callable[[], str]]:
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ConfigurationError(f"count must be a positive int, not {count!r}")
-
-        def found() -> list[ProxyConnection] | None:
-            records = self._journal.snapshot()
-            if match is not None:
-                records = [record for record in records if match(record)]
-            return records[:count] if len(records) >= count else None
-
-        def why() -> str:
-            what = f"{count} connection{'s' if count != 1 else ''}"
-            if match is not None:
-                what += f" matching {getattr(match, '__name__', repr(match))}"
-            return self._timeout_message(f"waited {timeout:g} s for {what}")
-
-        return found, why
-
-    def _bytes_waited(
+    def _bytes_wait(
         self, expected: bytes | int, direction: str, timeout: float
-    ) -> tuple[Callable[[], ProxyConnection | None], Callable[[], str]]:
+    ) -> Wait[ProxyConnection]:
         if direction not in ("upstream", "downstream"):
             raise ConfigurationError(
                 f"direction must be 'upstream' (client to server) or 'downstream', not "
@@ -435,45 +412,13 @@ class Proxy(Server):
         side: Literal["upstream", "downstream"] = (
             "upstream" if direction == "upstream" else "downstream"
         )
-        if isinstance(expected, bytes | bytearray | memoryview):
-            needle = bytes(expected)
-            if not needle:
-                raise ConfigurationError("expected must not be empty bytes")
 
-            def satisfied(record: ProxyConnection) -> bool:
-                return needle in getattr(record, side)
+        def data(record: ProxyConnection) -> bytes:
+            return record.upstream if side == "upstream" else record.downstream
 
-            what = f"a connection to relay {needle[:60]!r} {side}"
-        elif isinstance(expected, int) and not isinstance(expected, bool) and expected > 0:
-            count = expected
-
-            def satisfied(record: ProxyConnection) -> bool:
-                return record._size(side) >= count
-
-            what = f"a connection to relay {count} bytes {side}"
-        else:
-            raise ConfigurationError(
-                f"expected must be bytes to find, or a positive int of bytes, not {expected!r}"
-            )
-
-        def found() -> ProxyConnection | None:
-            for record in self._journal.snapshot():
-                if satisfied(record):
-                    return record
-            return None
-
-        def why() -> str:
-            return self._timeout_message(f"waited {timeout:g} s for {what}")
-
-        return found, why
-
-    def _timeout_message(self, head: str) -> str:
-        records = self._journal.snapshot()
-        lines = [f"{head}; {len(records)} connection{'s' if len(records) != 1 else ''} arrived"]
-        lines += [f"  {record!r}" for record in records[:_SHOWN_IN_TIMEOUT]]
-        if len(records) > _SHOWN_IN_TIMEOUT:
-            lines.append(f"  ... and {len(records) - _SHOWN_IN_TIMEOUT} more")
-        return "\n".join(lines)
+        satisfied, shown = bytes_test(expected, data, lambda record: record._size(side))
+        what = f"a connection to relay {shown} {side}"
+        return first_wait(self._journal, satisfied, what, timeout)
 
     # -- lifecycle hooks ---------------------------------------------------------------------
 

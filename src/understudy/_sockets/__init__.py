@@ -8,7 +8,8 @@ keeps the connection open until the client closes it (or echoes, with ``echo=Tru
 server records each :class:`Datagram` and may answer it with what its handler returns.
 
 The pieces shared with the syslog and log-record servers live here too: binding a Unix socket in
-a private temporary directory, tracking in-flight handlers, and waiting on a changing state.
+a private temporary directory, tracking in-flight handlers, and the waits on a journal of
+connections (also the proxy's).
 """
 
 from ._base import DecodingProtocol, SocketServer

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from .._runtime import get_runtime
 from .._tls import TLSInfo
-from ._changes import _check_timeout
+from .._waits import check_timeout
 
 #: Seconds beyond a wait's timeout that a handler's thread gives the loop to report it.
 _LOOP_GRACE = 5.0
@@ -146,7 +146,7 @@ class StreamConnection:
                 "async def handler gets (reader, writer) streams instead"
             )
         if timeout is not None:
-            _check_timeout(timeout)
+            check_timeout(timeout)
             coro = asyncio.wait_for(coro, timeout)
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         # (The loop times the wait; this thread waits longer only if the loop is held.)

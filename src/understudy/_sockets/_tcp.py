@@ -12,14 +12,13 @@ from .._errors import ConfigurationError
 from .._journal import Journal
 from .._server import describe_handler
 from .._tls import TLS, resolve_tls, tls_info
+from .._waits import Wait
 from ._base import SocketServer, _is_async
-from ._changes import _Changes
 from ._connection import ConnectionRecord, StreamConnection
+from ._connection_waits import bytes_test, connections_wait, first_wait
 
 #: StreamReader buffer limit per connection (bytes): reading pauses at twice this much unread.
 _STREAM_LIMIT = 64 * 1024
-#: How many connections a timeout message shows.
-_SHOWN_IN_TIMEOUT = 5
 
 StreamHandler = (
     Callable[["StreamConnection"], Any]
@@ -49,7 +48,6 @@ class _StreamProtocol(asyncio.StreamReaderProtocol):
         )
         server._transports.add(transport)
         server._journal.append(self.record)
-        server._changes.notify()
         super().connection_made(transport)
 
     def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -57,7 +55,7 @@ class _StreamProtocol(asyncio.StreamReaderProtocol):
 
     def data_received(self, data: bytes) -> None:
         self.record._received(data)
-        self._server._changes.notify()
+        self._server._journal.changed()
         if self._feeds:
             super().data_received(data)
         elif self._server._echo and self._transport_ is not None:
@@ -72,8 +70,16 @@ class _StreamProtocol(asyncio.StreamReaderProtocol):
         self.record.closed_at = time.time()
         if self._transport_ is not None:
             self._server._transports.discard(self._transport_)
-        self._server._changes.notify()
+        self._server._journal.changed()
         super().connection_lost(exc)
+
+
+def _data(record: ConnectionRecord) -> bytes:
+    return record.data
+
+
+def _size(record: ConnectionRecord) -> int:
+    return record._size()
 
 
 class _StreamServer(SocketServer):
@@ -97,8 +103,8 @@ class _StreamServer(SocketServer):
         self._handler = handler
         self._handler_is_async = _is_async(handler)
         self._echo = bool(echo)
+        #: Connections as accepted; each change to one (bytes, closing) calls its changed().
         self._journal: Journal[ConnectionRecord] = Journal("connection", journal_size)
-        self._changes = _Changes()
 
     # -- what the test reads -----------------------------------------------------------------
 
@@ -136,8 +142,7 @@ class _StreamServer(SocketServer):
             WaitTimeout: after ``timeout`` seconds; the message lists the connections there are.
         """
         __tracebackhide__ = True
-        found, why = self._connections_waited(count, match, timeout)
-        return self._changes.wait(found, timeout, why)
+        return self._journal.wait(connections_wait(self._journal, count, match, timeout), timeout)
 
     async def wait_for_connections_async(
         self,
@@ -148,8 +153,8 @@ class _StreamServer(SocketServer):
     ) -> list[ConnectionRecord]:
         """The awaitable twin of :meth:`wait_for_connections`."""
         __tracebackhide__ = True
-        found, why = self._connections_waited(count, match, timeout)
-        return await self._changes.wait_async(found, timeout, why)
+        wait = connections_wait(self._journal, count, match, timeout)
+        return await self._journal.wait_async(wait, timeout)
 
     def wait_for_bytes(self, expected: bytes | int, *, timeout: float = 5.0) -> ConnectionRecord:
         """Block until one connection has received ``expected``.
@@ -167,92 +172,22 @@ class _StreamServer(SocketServer):
             WaitTimeout: after ``timeout`` seconds; the message shows what each connection got.
         """
         __tracebackhide__ = True
-        found, why = self._bytes_waited(expected, timeout)
-        return self._changes.wait(found, timeout, why)
+        return self._journal.wait(self._bytes_wait(expected, timeout), timeout)
 
     async def wait_for_bytes_async(
         self, expected: bytes | int, *, timeout: float = 5.0
     ) -> ConnectionRecord:
         """The awaitable twin of :meth:`wait_for_bytes`."""
         __tracebackhide__ = True
-        found, why = self._bytes_waited(expected, timeout)
-        return await self._changes.wait_async(found, timeout, why)
+        return await self._journal.wait_async(self._bytes_wait(expected, timeout), timeout)
 
     def clear(self) -> None:
         """Forget the connections recorded so far (open ones go on; their bytes are not kept)."""
         self._journal.clear()
 
-    def _connections_waited(
-        self, count: int, match: Callable[[ConnectionRecord], bool] | None, timeout: float
-    ) -> tuple[Callable[[], list[ConnectionRecord] | None], Callable[[], str]]:
-        self._check_journal()
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise ConfigurationError(f"count must be a positive int, not {count!r}")
-
-        def found() -> list[ConnectionRecord] | None:
-            records = self._journal.snapshot()
-            if match is not None:
-                records = [record for record in records if match(record)]
-            return records[:count] if len(records) >= count else None
-
-        def why() -> str:
-            what = f"{count} connection{'s' if count != 1 else ''}"
-            if match is not None:
-                what += f" matching {getattr(match, '__name__', repr(match))}"
-            return self._timeout_message(f"waited {timeout:g} s for {what}")
-
-        return found, why
-
-    def _bytes_waited(
-        self, expected: bytes | int, timeout: float
-    ) -> tuple[Callable[[], ConnectionRecord | None], Callable[[], str]]:
-        self._check_journal()
-        if isinstance(expected, bytes | bytearray | memoryview):
-            needle = bytes(expected)
-            if not needle:
-                raise ConfigurationError("expected must not be empty bytes")
-
-            def satisfied(record: ConnectionRecord) -> bool:
-                return needle in record.data
-
-            what = f"a connection to receive {needle[:60]!r}"
-        elif isinstance(expected, int) and not isinstance(expected, bool) and expected > 0:
-            count = expected
-
-            def satisfied(record: ConnectionRecord) -> bool:
-                return record._size() >= count
-
-            what = f"a connection to receive {count} bytes"
-        else:
-            raise ConfigurationError(
-                f"expected must be bytes to find, or a positive int of bytes, not {expected!r}"
-            )
-
-        def found() -> ConnectionRecord | None:
-            for record in self._journal.snapshot():
-                if satisfied(record):
-                    return record
-            return None
-
-        def why() -> str:
-            return self._timeout_message(f"waited {timeout:g} s for {what}")
-
-        return found, why
-
-    def _timeout_message(self, head: str) -> str:
-        records = self._journal.snapshot()
-        lines = [f"{head}; {len(records)} connection{'s' if len(records) != 1 else ''} arrived"]
-        lines += [f"  {record!r}" for record in records[:_SHOWN_IN_TIMEOUT]]
-        if len(records) > _SHOWN_IN_TIMEOUT:
-            lines.append(f"  ... and {len(records) - _SHOWN_IN_TIMEOUT} more")
-        return "\n".join(lines)
-
-    def _check_journal(self) -> None:
-        if self._journal.size == 0:
-            raise ConfigurationError(
-                "this server keeps no journal (journal_size=0), so nothing can be waited for; "
-                "pass journal_size=None (keep all) or a positive number"
-            )
+    def _bytes_wait(self, expected: bytes | int, timeout: float) -> Wait[ConnectionRecord]:
+        satisfied, shown = bytes_test(expected, _data, _size)
+        return first_wait(self._journal, satisfied, f"a connection to receive {shown}", timeout)
 
     # -- on the loop -------------------------------------------------------------------------
 

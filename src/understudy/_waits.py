@@ -1,0 +1,191 @@
+"""The one wait engine under every ``wait_for_*`` and ``wait_for_*_async``: waits that never poll.
+
+A state changes on the runtime's loop thread (a journal gets an entry, a connection receives
+bytes) and is waited on from the test's thread or the test's own event loop. A blocking wait
+sleeps on a condition; an async one on a future of its own loop, set through
+``call_soon_threadsafe``. Every change wakes both kinds, so a wait returns as soon as what it
+looks for holds, and raises :class:`~understudy.WaitTimeout` built by its :class:`Wait` if it
+does not hold by its timeout.
+
+The rule it keeps: a change takes no lock unless a wait is under way, and a wait never holds
+the lock while it looks. A waiter counts itself in ``_waiting`` (under the lock) before it
+looks; the changer changes, counts the change (``_version()``), then reads ``_waiting``. So
+under the GIL either the waiter sees the change (or, checked under the lock before it sleeps,
+that the version moved while it looked: it looks again), or the changer sees the waiter and
+wakes it under the lock. Held by tests/test_journal.py and tests/test_waits.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from ._errors import ConfigurationError, WaitTimeout
+
+__all__ = ["Wait", "Waitable", "check_count", "check_timeout", "timed_out"]
+
+R = TypeVar("R")
+
+#: How many of the entries looked at a timeout message lists before summarising the rest.
+_SHOWN_IN_TIMEOUT = 5
+
+
+class Wait(Generic[R]):
+    """What one wait looks for, built once and run blocking or async by a :class:`Waitable`.
+
+    Args:
+        look: returns what the wait waits for, or ``None`` while it does not hold. Called
+            without the lock (it may run the test's ``match``), on the waiting thread.
+        fail: the error to raise when the timeout passes (after a last look).
+    """
+
+    __slots__ = ("fail", "look")
+
+    def __init__(self, look: Callable[[], R | None], fail: Callable[[], WaitTimeout]) -> None:
+        self.look = look
+        self.fail = fail
+
+
+class Waitable:
+    """A state that one thread changes and any thread (or event loop) may wait on.
+
+    The changer calls :meth:`changed` after each change, or, as the journal does on its hot
+    path, counts the change in what :meth:`_version` returns and calls :meth:`_wake` only when
+    ``_waiting`` is not 0. Changes come from one thread only (the loop's).
+    """
+
+    __slots__ = ("_async_waiters", "_changes", "_cond", "_lock", "_waiting")
+
+    def __init__(self) -> None:
+        # Re-entrant: an async wait abandoned with its loop (never cancelled) ends when the cyclic
+        # GC collects it, which may happen on a thread holding the lock, and takes it then.
+        self._lock = threading.RLock()
+        # Made on the first blocking wait, so an idle server stays small.
+        self._cond: threading.Condition | None = None
+        #: Waits under way (sync and async): a change takes the lock only when there are any.
+        self._waiting = 0
+        self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        #: How many times :meth:`changed` was called: a wait looks again when it moves.
+        self._changes = 0
+
+    def changed(self) -> None:
+        """Wake every wait: what they look at may have changed. On the changing thread only."""
+        self._changes += 1
+        if self._waiting:
+            self._wake()
+
+    def _version(self) -> int:
+        """A number that moves on every change (a subclass adds what it counts itself)."""
+        return self._changes
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._cond is not None:
+                self._cond.notify_all()
+            waiters, self._async_waiters = self._async_waiters, []
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_wake, future)
+            except RuntimeError:  # its loop is closed: nobody awaits that future any more
+                pass
+
+    def wait(self, wait: Wait[R], timeout: float) -> R:
+        """Block until ``wait.look()`` returns something; return it.
+
+        Raises:
+            ConfigurationError: ``timeout`` is not a non-negative number of seconds.
+            WaitTimeout: ``wait.fail()``, after ``timeout`` seconds.
+        """
+        check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if self._cond is None:
+                self._cond = threading.Condition(self._lock)
+            cond = self._cond
+            self._waiting += 1  # (before looking: see the module's rule)
+        try:
+            while True:
+                seen = self._version()
+                # Looked at without the lock: a change on the loop's thread never waits for
+                # the look (the test's ``match``) to run.
+                found = wait.look()
+                if found is not None:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise wait.fail()
+                with self._lock:
+                    if self._version() == seen:  # (else it changed while it looked: look again)
+                        cond.wait(remaining)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    async def wait_async(self, wait: Wait[R], timeout: float) -> R:
+        """The awaitable twin of :meth:`wait`, for the test's own event loop."""
+        check_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with self._lock:
+            self._waiting += 1  # (before looking: see the module's rule)
+        waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
+        try:
+            while True:
+                seen = self._version()
+                found = wait.look()  # (without the lock: see wait)
+                if found is not None:
+                    return found
+                with self._lock:
+                    if self._version() != seen:
+                        continue  # it changed while it looked: look again
+                    waiter = (loop, loop.create_future())
+                    self._async_waiters.append(waiter)
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise wait.fail()
+                try:
+                    await asyncio.wait_for(waiter[1], remaining)
+                except TimeoutError:
+                    found = wait.look()
+                    if found is not None:
+                        return found
+                    raise wait.fail() from None
+        finally:
+            with self._lock:
+                self._waiting -= 1
+                # Not woken (it timed out or was cancelled): its loop may close, so no change
+                # must find it.
+                if waiter is not None and waiter in self._async_waiters:
+                    self._async_waiters.remove(waiter)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def check_timeout(timeout: float) -> None:
+    """Refuse a ``timeout`` that is not a non-negative number of seconds."""
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout < 0:
+        raise ConfigurationError(
+            f"timeout must be seconds as a non-negative float, not {timeout!r}"
+        )
+
+
+def check_count(count: int) -> None:
+    """Refuse a ``count`` that is not a positive int."""
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ConfigurationError(f"count must be a positive int, not {count!r}")
+
+
+def timed_out(head: str, entries: Sequence[Any]) -> WaitTimeout:
+    """The error of a wait that timed out: ``head`` (what it waited for, how long, what
+    arrived), then the first of ``entries`` (what arrived), one a line."""
+    lines = [head]
+    lines += [f"  {entry!r}" for entry in entries[:_SHOWN_IN_TIMEOUT]]
+    if len(entries) > _SHOWN_IN_TIMEOUT:
+        lines.append(f"  ... and {len(entries) - _SHOWN_IN_TIMEOUT} more")
+    return WaitTimeout("\n".join(lines))
