@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import logging
 import os
 import threading
 import types
@@ -77,6 +78,15 @@ def _no_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) 
     runtime = _runtime.get_runtime()
     running = [server for server in list(runtime.servers) if getattr(server, "running", False)]
     assert not running, f"the test left servers running: {running}"
+    # An error asyncio logged (an exception in a callback on the loop every server shares, a
+    # task's exception never retrieved) is a bug in understudy that no assertion sees.
+    loop_errors = [
+        record.getMessage().splitlines()[0]
+        for when in ("setup", "call")
+        for record in caplog.get_records(when)
+        if record.name == "asyncio" and record.levelno >= logging.ERROR
+    ]
+    assert not loop_errors, f"asyncio logged errors during the test: {loop_errors}"
     # (first: a client thread the test let finish on its own closes its socket as it ends)
     new_threads = [
         thread
