@@ -1,7 +1,7 @@
-"""One HTTP/1.1 connection: httptools parses, and each request becomes an Exchange in a queue.
+"""One HTTP/1.1 connection: httptools parses, and each request becomes an HTTP1Exchange in a queue.
 
 Requests on a connection are answered in order (pipelining, RFC 9112 §9.3.2): each request becomes
-an :class:`Exchange` in the connection's queue, and only the one at the head is being answered.
+an :class:`HTTP1Exchange` in the connection's queue, and only the one at the head is being answered.
 Hosts that stream the request body (WSGI, ASGI) start at the end of the header section; the others
 start when the request is complete. Malformed input is answered with the right 4xx status, recorded
 in the journal, and the connection is closed.
@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,17 +21,22 @@ from typing import TYPE_CHECKING
 
 import httptools
 
+from .._core.faults import Ending
 from .._drain import close_transport
 from .._tls import TLSInfo, tls_info
-from ._exchange import LARGE_WRITE, Exchange
+from ._exchange import LARGE_WRITE, HTTP1Exchange
 from ._models import Request, field_pairs
+from ._refusal import Refused
 
 if TYPE_CHECKING:
-    from ._server import HTTPServer
+    from ._routing import Router
+    from ._site import Site
 
 __all__ = ["HTTPConnection"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: ``struct linger`` with l_onoff=1, l_linger=0: close() sends RST and discards unsent data.
+_LINGER_ZERO = struct.pack("ii", 1, 0)
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
 _MAX_PIPELINED = 16
 
@@ -99,7 +106,7 @@ _NO_PARSER = httptools.HttpRequestParser(object())
 def _check_host(value: bytes) -> None:
     """Refuse a Host field value that is not ``uri-host [":" port]`` (RFC 9112 §3.2)."""
     if _HOST(value) is None:
-        raise _Refused(
+        raise Refused(
             400,
             f"malformed request: the Host field {value.decode('latin-1')!r} is not host[:port] "
             "(RFC 9112 §3.2, RFC 3986 §3.2.2)",
@@ -109,7 +116,7 @@ def _check_host(value: bytes) -> None:
     _VALID_HOSTS.add(value)
 
 
-def _framing_head(exchange: Exchange) -> bytes:
+def _framing_head(exchange: HTTP1Exchange) -> bytes:
     """A request head that frames a body as ``exchange``'s head did (its framing fields only).
 
     Fed to a new parser, it makes llhttp read the body that follows as it reads any body (RFC
@@ -167,33 +174,26 @@ def _first_line(message: bytes) -> bytes:
     return (message if end < 0 else message[:end]).removesuffix(b"\r")
 
 
-class _Refused(Exception):
-    """Raised inside a parser callback to refuse a request with a status code."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
 class HTTPConnection(asyncio.Protocol):
     """The asyncio protocol of one accepted HTTP connection."""
 
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.loop = server.loop
+    def __init__(self, site: Site, router: Router) -> None:
+        self.site = site
+        self.router = router
+        self.limits = site.limits
+        self.loop = site.loop
         self.clock = loop_clock(self.loop)
-        self.scheme = server.scheme
+        self.scheme = site.scheme
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
-        self.queue: deque[Exchange] = deque()
-        self.parsing: Exchange | None = None
+        self.queue: deque[HTTP1Exchange] = deque()
+        self.parsing: HTTP1Exchange | None = None
         self.url = b""  # the request target of the request being parsed, as received so far
         self.header_bytes = 0
         self.hosts = 0  # Host field lines of the request being parsed
         self.connection_field = 0  # what the request has that persistence hangs on (bits above)
         #: A request offering an upgrade whose body llhttp skipped (see _upgrade_offered).
-        self.upgrading: Exchange | None = None
+        self.upgrading: HTTP1Exchange | None = None
         #: The connection switches protocol after the request being parsed (a CONNECT).
         self.switching = False
         #: Requests begun on this connection (on_message_begin).
@@ -219,7 +219,7 @@ class HTTPConnection(asyncio.Protocol):
         self.closing = False
         self.reading_paused = False
         self._writable: asyncio.Future[None] | None = None
-        self._out: list[bytes] = []
+        self.out: list[bytes] = []
         #: The transport asked for no more bytes (pause_writing) and has not asked again.
         self.write_paused = False
         #: What flush holds back of large writes until the transport has room (see flush).
@@ -236,10 +236,10 @@ class HTTPConnection(asyncio.Protocol):
         self.send_deadline = 0.0
         self.timer: asyncio.TimerHandle | None = None
         #: The exchange answered last, whose response may still be in the write buffer.
-        self.answered: Exchange | None = None
+        self.answered: HTTP1Exchange | None = None
         #: Inside :meth:`data_received`: a streaming host's dispatch waits for the end of it.
         self.feeding = False
-        self.deferred: Exchange | None = None
+        self.deferred: HTTP1Exchange | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -256,15 +256,15 @@ class HTTPConnection(asyncio.Protocol):
         if isinstance(peer, tuple):
             self.client = (peer[0], peer[1])
             self.client_fields = (peer[0], peer[1])
-        if self.server._tls is not None:
+        if self.site.tls is not None:
             tls = self.tls = tls_info(transport)
             if tls is not None:
                 self.tls_fields = (tls.version, tls.cipher, tls.alpn_protocol, tls.peer_subject)
-        self.server.connections[self] = None
-        self._wait("idle", self.server.idle_timeout)
+        self.site.connections[self] = None
+        self._wait("idle", self.limits.idle_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.connections.pop(self, None)
+        self.site.connections.pop(self, None)
         self.closing = True
         self.transport = None
         if self.timer is not None:
@@ -298,7 +298,7 @@ class HTTPConnection(asyncio.Protocol):
             stopped = None
         if stopped is not None:
             # (Outside the except clause: a parser fed again there would raise its errors with
-            # the one handled as their context, in place of a callback's _Refused.)
+            # the one handled as their context, in place of a callback's Refused.)
             try:
                 self._parser_stopped(stopped, data, begun)
             finally:
@@ -321,9 +321,9 @@ class HTTPConnection(asyncio.Protocol):
             # header_timeout of its first byte, and its body must not stall for idle_timeout.
             # (A request that arrives whole is never timed: nothing is set for it.)
             if parsing.method:
-                self._wait("body", self.server.idle_timeout)
+                self._wait("body", self.limits.idle_timeout)
             elif self.waiting != "header":
-                self._wait("header", self.server.header_timeout)
+                self._wait("header", self.limits.header_timeout)
 
     def eof_received(self) -> bool:
         """The client has sent all it will send: answer what came in full, then close.
@@ -333,7 +333,7 @@ class HTTPConnection(asyncio.Protocol):
         """
         self.peer_closed = True
         if self.parsing is not None and not self.broken:
-            self._refuse(_Refused(400, "the client closed before the request was complete"), b"", 0)
+            self._refuse(Refused(400, "the client closed before the request was complete"), b"", 0)
         stays_open = bool(self.queue) and self.tls is None  # TLS cannot stay half-open
         if not stays_open:
             # The transport closes when this returns: what is queued for this loop iteration
@@ -348,7 +348,7 @@ class HTTPConnection(asyncio.Protocol):
         self.write_paused = True
         if self._writable is None or self._writable.done():
             self._writable = self.loop.create_future()
-        send_timeout = self.server.send_timeout
+        send_timeout = self.limits.send_timeout
         if send_timeout is not None:
             self.send_deadline = self.clock() + send_timeout
             self._arm(self.send_deadline)
@@ -367,7 +367,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.begun += 1
-        self.parsing = Exchange(self)
+        self.parsing = HTTP1Exchange(self)
         self.url = b""
         self.header_bytes = 0
         self.hosts = 0
@@ -376,11 +376,11 @@ class HTTPConnection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
         self.header_bytes += len(url)
-        if self.header_bytes > self.server.max_header_size:
-            raise _Refused(431, "the request line and header section are too large")
+        if self.header_bytes > self.limits.max_header_size:
+            raise Refused(431, "the request line and header section are too large")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
+        exchange: HTTP1Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         raw = exchange.raw_fields
         raw.append(name)
         raw.append(value)
@@ -402,22 +402,22 @@ class HTTPConnection(asyncio.Protocol):
                 self.connection_field |= _CONNECTION  # (llhttp heeds it as it does Connection)
         elif size == 7 and name.lower() == b"upgrade":
             self.connection_field |= _UPGRADE
-        if self.header_bytes > self.server.max_header_size:
-            raise _Refused(
+        if self.header_bytes > self.limits.max_header_size:
+            raise Refused(
                 431,
                 f"the header section is larger than max_header_size "
-                f"({self.server.max_header_size} bytes)",
+                f"({self.limits.max_header_size} bytes)",
             )
 
     def on_headers_complete(self) -> None:
-        exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
+        exchange: HTTP1Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         parser = self.parser
         method = parser.get_method()
         exchange.method = _METHODS.get(method) or self._other_method(method)
         url = self.url
         exchange.target = url.decode("latin-1")
         if url == b"*" and exchange.method != "OPTIONS":
-            raise _Refused(
+            raise Refused(
                 400,
                 f"malformed request: the asterisk form (*) is only for OPTIONS, not "
                 f"{exchange.method} (RFC 9112 §3.2.4)",
@@ -442,11 +442,11 @@ class HTTPConnection(asyncio.Protocol):
             if self.connection_field & _UPGRADE and parser.should_upgrade():
                 self._upgrade_offered(exchange)
         length = exchange.content_length
-        if length is not None and length.isdigit() and int(length) > self.server.max_body_size:
-            raise _Refused(
+        if length is not None and length.isdigit() and int(length) > self.limits.max_body_size:
+            raise Refused(
                 413,
                 f"the body ({int(length)} bytes) is larger than max_body_size "
-                f"({self.server.max_body_size} bytes)",
+                f"({self.limits.max_body_size} bytes)",
             )
         queue = self.queue
         queue.append(exchange)
@@ -458,7 +458,7 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.pause_reading()
             self.reading_paused = True
 
-    def _upgrade_offered(self, exchange: Exchange) -> None:
+    def _upgrade_offered(self, exchange: HTTP1Exchange) -> None:
         """llhttp will stop after ``exchange``'s head as if another protocol followed: decide.
 
         llhttp (as httptools drives it) treats a request with ``Upgrade`` and ``Connection:
@@ -476,7 +476,7 @@ class HTTPConnection(asyncio.Protocol):
             # _upgraded reads the body with a parser of its own.
             self.upgrading = exchange
 
-    def _switches_protocol(self, exchange: Exchange) -> bool:
+    def _switches_protocol(self, exchange: HTTP1Exchange) -> bool:
         """Whether the bytes after ``exchange``'s head belong to another protocol.
 
         The one point where the connection decides to switch (RFC 9110 §7.8): a request that
@@ -486,9 +486,12 @@ class HTTPConnection(asyncio.Protocol):
         the connection stays HTTP/1.1. CONNECT is not served either, but what follows its head
         is the client's tunnel, never HTTP: it is answered, then the connection closes. A
         WebSocket handshake (RFC 6455 §4.2, answered 101) or h2c would return ``True`` here and
-        take the transport over after the response.
+        take the transport over after the response: ``router.upgrade(site, exchange)`` is the
+        entry point it asks (``None`` today; see ``_site.Upgrade``).
         """
-        return exchange.method == "CONNECT"
+        if exchange.method == "CONNECT":
+            return True
+        return self.router.upgrade(self.site, exchange) is not None
 
     def _parser_stopped(self, stopped: Exception, fed: bytes, begun: int) -> None:
         """The parser stopped in ``fed`` (a read; ``begun`` requests had begun before it).
@@ -547,10 +550,10 @@ class HTTPConnection(asyncio.Protocol):
         ``begun`` the count of requests begun before it.
         """
         cause = error.__context__
-        if isinstance(cause, _Refused):
+        if isinstance(cause, Refused):
             self._refuse(cause, fed, begun)
         else:
-            self._refuse(_Refused(400, f"malformed request: {error}"), fed, begun)
+            self._refuse(Refused(400, f"malformed request: {error}"), fed, begun)
 
     def _unregistered_method(
         self, error: httptools.HttpParserError, fed: bytes, begun: int
@@ -572,7 +575,7 @@ class HTTPConnection(asyncio.Protocol):
         message = window[0][start:]
         method, space, rest = message.partition(b" ")
         valid = _TOKEN(method) is not None
-        if not space and valid and len(message) <= self.server.max_header_size:
+        if not space and valid and len(message) <= self.limits.max_header_size:
             # The method may go on in the next read: the parser, stopped, fails so again.
             self.replay = [message]
             self.replay_size = len(message)
@@ -581,7 +584,7 @@ class HTTPConnection(asyncio.Protocol):
         if not valid:
             shown = method.decode("latin-1")
             self._refuse(
-                _Refused(
+                Refused(
                     400,
                     f"malformed request: the method {shown!r} is not a token: letters, "
                     "digits and !#$%&'*+-.^_`|~ (RFC 9110 §9.1, §5.6.2)",
@@ -645,19 +648,19 @@ class HTTPConnection(asyncio.Protocol):
             self.connection_field |= _UPGRADE
         return method.decode("ascii", "replace")
 
-    def _check_version_and_host(self, exchange: Exchange) -> None:
+    def _check_version_and_host(self, exchange: HTTP1Exchange) -> None:
         """Refuse what httptools lets through but RFC 9112 forbids (the rare path)."""
         version = exchange.http_version
         if version not in ("1.0", "1.1"):
-            raise _Refused(505, f"HTTP/{version} is not supported; HTTP/1.1 is (RFC 9112 §2.3)")
+            raise Refused(505, f"HTTP/{version} is not supported; HTTP/1.1 is (RFC 9112 §2.3)")
         if self.hosts > 1 or (self.hosts == 0 and version == "1.1"):
-            raise _Refused(
+            raise Refused(
                 400,
                 f"malformed request: {self.hosts} Host fields; exactly one is required "
                 "(RFC 9112 §3.2)",
             )
         if version == "1.0" and exchange.header(b"transfer-encoding") is not None:
-            raise _Refused(
+            raise Refused(
                 400,
                 "malformed request: Transfer-Encoding in an HTTP/1.0 request makes its framing "
                 "faulty (RFC 9112 §6.1)",
@@ -667,9 +670,9 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self.parsing
         assert exchange is not None
         exchange.body_size += len(body)
-        if exchange.body_size > self.server.max_body_size:
-            raise _Refused(
-                413, f"the body is larger than max_body_size ({self.server.max_body_size} bytes)"
+        if exchange.body_size > self.limits.max_body_size:
+            raise Refused(
+                413, f"the body is larger than max_body_size ({self.limits.max_body_size} bytes)"
             )
         exchange.body_parts.append(body)
         if exchange.body_listener is not None:
@@ -678,12 +681,11 @@ class HTTPConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.upgrading is not None:
             return  # llhttp skipped the body of a request offering an upgrade (_upgrade_offered)
-        exchange: Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
+        exchange: HTTP1Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         self.parsing = None
         self.waiting = None
         exchange.complete = True
         parts = exchange.body_parts
-        server = self.server
         # Kept packed (see PackedRequest): the Request is made when someone reads it.
         host, port = self.client_fields
         packed = exchange.packed = (
@@ -698,11 +700,8 @@ class HTTPConnection(asyncio.Protocol):
             self.tls_fields,
             *exchange.raw_fields,
         )
-        if server._stubs_made is None:
-            exchange.number = server._journal.append(packed)
-        else:
-            # (It knows which requests the admin API keeps to itself.)
-            exchange.number = server.record(packed)
+        # (The gate: journal.append, unless the admin API keeps some requests to itself.)
+        exchange.number = self.site.record(packed)
         if exchange.head_sent:  # (a streaming host answered before the request was complete)
             exchange.record_answer(exchange.sent)
         if exchange.body_listener is not None:
@@ -711,18 +710,19 @@ class HTTPConnection(asyncio.Protocol):
         queue = self.queue
         if queue and queue[0] is exchange and not exchange.dispatched:
             exchange.dispatched = True
+            site = self.site
             try:
-                direct = server._direct
+                direct = self.router.direct
                 if direct is not None:
-                    direct.dispatch(server, exchange)  # (nothing routes: past server.dispatch)
+                    direct.dispatch(site, exchange)  # (nothing routes: past router.dispatch)
                 else:
-                    server.dispatch(exchange)
+                    self.router.dispatch(site, exchange)
             except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
-                server.host_failed(exchange, error)
+                site.host_failed(exchange, error)
 
     # -- the queue ---------------------------------------------------------------------------
 
-    def _activate(self, exchange: Exchange) -> None:
+    def _activate(self, exchange: HTTP1Exchange) -> None:
         """``exchange`` reached the head of the queue: start answering it when it can be."""
         if exchange.refusal is not None:
             self._send_refusal(exchange)
@@ -734,7 +734,7 @@ class HTTPConnection(asyncio.Protocol):
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.write(_CONTINUE)  # RFC 9110 §10.1.1; never to HTTP/1.0 clients
-        if self.server.streams_body(exchange.target):
+        if self.router.streams_body(exchange.target):
             if self.feeding:
                 # The rest of the request may be in the bytes being parsed: dispatch once they
                 # are, so the host sees as much of it as there is.
@@ -742,14 +742,14 @@ class HTTPConnection(asyncio.Protocol):
             else:
                 self._dispatch(exchange)
 
-    def _dispatch(self, exchange: Exchange) -> None:
+    def _dispatch(self, exchange: HTTP1Exchange) -> None:
         exchange.dispatched = True
         try:
-            self.server.dispatch(exchange)
+            self.router.dispatch(self.site, exchange)
         except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
-            self.server.host_failed(exchange, error)
+            self.site.host_failed(exchange, error)
 
-    def exchange_finished(self, exchange: Exchange) -> None:
+    def exchange_finished(self, exchange: HTTP1Exchange) -> None:
         queue = self.queue
         if not queue or queue[0] is not exchange:
             return
@@ -765,7 +765,7 @@ class HTTPConnection(asyncio.Protocol):
             self._activate(queue[0])
         elif self.parsing is None:
             # (_wait, inline: once per request)
-            timeout = self.server.idle_timeout
+            timeout = self.limits.idle_timeout
             if timeout is None:
                 self.waiting = None
             else:
@@ -774,7 +774,7 @@ class HTTPConnection(asyncio.Protocol):
                 if self.timer is None:
                     self._arm(deadline)
 
-    def _refuse(self, refusal: _Refused, fed: bytes, begun: int) -> None:
+    def _refuse(self, refusal: Refused, fed: bytes, begun: int) -> None:
         """Malformed or over-limit input: record it, answer in turn with its status, close.
 
         ``fed`` and ``begun`` say where to find the request line (see _parse_failed).
@@ -783,7 +783,7 @@ class HTTPConnection(asyncio.Protocol):
         # What the parser holds of a request line belongs to the request being parsed, if one
         # was begun; otherwise (bytes after a close, garbage) it is the previous request's.
         url = self.url if self.parsing is not None else b""
-        exchange = self.parsing or Exchange(self)
+        exchange = self.parsing or HTTP1Exchange(self)
         line = self._received_line(fed, begun) if self.parsing is not None else b""
         self.parsing = None
         exchange.refusal = refusal
@@ -820,7 +820,7 @@ class HTTPConnection(asyncio.Protocol):
             error=refusal.reason,
             request_line=line.decode("latin-1"),
         )
-        exchange.number = self.server.record(refused)
+        exchange.number = self.site.record(refused)
         exchange.answered_by = ("refused", refusal.reason)
         if exchange.dispatched:
             # A streaming host (WSGI, ASGI) is reading this body: end the body there and answer
@@ -835,7 +835,7 @@ class HTTPConnection(asyncio.Protocol):
         if self.queue[0] is exchange:
             self._send_refusal(exchange)
 
-    def _send_refusal(self, exchange: Exchange) -> None:
+    def _send_refusal(self, exchange: HTTP1Exchange) -> None:
         refusal = exchange.refusal
         assert refusal is not None
         exchange.dispatched = True
@@ -862,7 +862,7 @@ class HTTPConnection(asyncio.Protocol):
             if timer.when() <= deadline:
                 return
             timer.cancel()
-        when = min(deadline, self.clock() + self.server.shortest_timeout)
+        when = min(deadline, self.clock() + self.limits.shortest_timeout)
         self.timer = self.loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
@@ -870,7 +870,7 @@ class HTTPConnection(asyncio.Protocol):
         if self.transport is None:
             return
         now = self.clock()
-        server = self.server
+        limits = self.limits
         if self.send_deadline:
             if now >= self.send_deadline:
                 self._send_timed_out()
@@ -880,7 +880,7 @@ class HTTPConnection(asyncio.Protocol):
         if waiting is None or self.broken:
             return
         if self.reading_paused:  # the server, not the client, is holding back
-            self._arm(now + server.shortest_timeout)
+            self._arm(now + limits.shortest_timeout)
             return
         if now < self.read_deadline:
             self._arm(self.read_deadline)
@@ -890,20 +890,20 @@ class HTTPConnection(asyncio.Protocol):
             self.close()  # RFC 9112 §9.3: a server may close an idle connection
         elif waiting == "header":
             self._refuse(
-                _Refused(
+                Refused(
                     408,
                     f"the header section was not received within header_timeout "
-                    f"({server.header_timeout:g} s)",
+                    f"({limits.header_timeout:g} s)",
                 ),
                 b"",
                 0,
             )
         else:
             self._refuse(
-                _Refused(
+                Refused(
                     408,
                     f"the request body stalled: no bytes for idle_timeout "
-                    f"({server.idle_timeout:g} s)",
+                    f"({limits.idle_timeout:g} s)",
                 ),
                 b"",
                 0,
@@ -912,7 +912,7 @@ class HTTPConnection(asyncio.Protocol):
     def _send_timed_out(self) -> None:
         """The client has not read the response for ``send_timeout``: record it and abort."""
         exchange = self.queue[0] if self.queue else self.answered
-        self.server.record(
+        self.site.record(
             Request(
                 method=exchange.method if exchange else "",
                 target=exchange.target if exchange else "",
@@ -923,7 +923,7 @@ class HTTPConnection(asyncio.Protocol):
                 scheme=self.scheme,
                 tls=self.tls,
                 error=f"the client did not read the response within send_timeout "
-                f"({self.server.send_timeout:g} s); the connection was aborted",
+                f"({self.limits.send_timeout:g} s); the connection was aborted",
             )
         )
         self.abort()
@@ -941,7 +941,7 @@ class HTTPConnection(asyncio.Protocol):
         """
         if self.transport is None:
             return  # (bytes for a transport that is closing are dropped by flush)
-        out = self._out
+        out = self.out
         if not out:
             # One callback flushes every connection written to in this iteration.
             if not _UNFLUSHED:
@@ -960,7 +960,7 @@ class HTTPConnection(asyncio.Protocol):
         mark (:meth:`resume_writing`): a connection then holds about one slice, whatever the
         body's size, and the body itself is shared (memoryview slices, no copy).
         """
-        out = self._out
+        out = self.out
         if not out:
             return
         if len(out) == 1 and self.backlog is None and len(out[0]) <= LARGE_WRITE:
@@ -1048,10 +1048,35 @@ class HTTPConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closing = True
-        self._out.clear()
+        self.out.clear()
         self.backlog = None
         if self.transport is not None:
             self.transport.abort()
+
+    def cut(self, data: bytes, ending: Ending) -> None:
+        """A fault on the exchange being answered: write ``data``, then end the connection as
+        ``ending`` says (RESET: RST, discarding unsent data; CLOSE; HALF_CLOSE: a FIN, then
+        nothing; STALL: nothing more, until stop() closes it). Nothing after it is answered."""
+        self.queue.clear()
+        self.parsing = None
+        self.broken = True  # (the rest of what the client sends is not read as requests)
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if ending is Ending.RESET:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+            self.abort()
+            return
+        if data:
+            self.write(data)
+        if ending is Ending.CLOSE:
+            self.close()
+            return
+        self.flush()
+        if ending is Ending.HALF_CLOSE and transport.can_write_eof():
+            transport.write_eof()
 
     @property
     def busy(self) -> bool:

@@ -9,10 +9,11 @@ one loop iteration produced in one send.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .._core.framing import (
     LAST_CHUNK,
@@ -25,13 +26,14 @@ from .._core.framing import (
 )
 from ._models import PackedRequest, Request, Response, unpack_request
 
-#: What answered an exchange: a kind and a detail (see ResponseRecord.answered_by, .detail).
-AnsweredBy = tuple[str, str]
-
 if TYPE_CHECKING:
-    from ._connection import HTTPConnection, _Refused
+    from .._core.faults import Ending
+    from .._tls import TLSInfo
+    from ._refusal import Refused
+    from ._routing import Router
+    from ._site import AnsweredBy, Site
 
-__all__ = ["LARGE_WRITE", "Exchange", "http_date"]
+__all__ = ["LARGE_WRITE", "HTTP1Exchange", "Wire", "http_date"]
 
 #: Bytes beyond which a body is written apart from its head, never copied into one piece with
 #: it, and handed to the transport in slices of this size as the client reads (see
@@ -46,6 +48,7 @@ _time = time.time
 _LENGTH = BodyMode.LENGTH
 _CHUNKED = BodyMode.CHUNKED
 _CLOSE = BodyMode.CLOSE
+_NONE = BodyMode.NONE
 
 
 def http_date() -> str:
@@ -77,8 +80,32 @@ def _str_fields(
     ]
 
 
-class Exchange:
-    """One request and its response on a connection. Loop-side only unless noted."""
+class Wire(Protocol):
+    """What an :class:`HTTP1Exchange` uses of its connection (``HTTPConnection``)."""
+
+    site: Site
+    router: Router
+    closing: bool
+    client: tuple[str, int] | None
+    scheme: str
+    tls: TLSInfo | None
+    #: The bytes queued in this loop iteration (see ``HTTPConnection.write``).
+    out: list[bytes]
+
+    #: The transport; ``None`` once the connection is lost.
+    transport: asyncio.Transport | None
+
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+    async def drain(self) -> None: ...
+    def exchange_finished(self, exchange: HTTP1Exchange) -> None: ...
+    def cut(self, data: bytes, ending: Ending) -> None: ...
+
+
+class HTTP1Exchange:
+    """One request and its response on an HTTP/1.1 connection: the :class:`~._site.Exchange`
+    every host sees. Loop-side only unless noted."""
 
     __slots__ = (
         "_request",
@@ -107,7 +134,7 @@ class Exchange:
         "target",
     )
 
-    def __init__(self, conn: HTTPConnection) -> None:
+    def __init__(self, conn: Wire) -> None:
         self.conn = conn
         self.method = ""
         self.target = ""
@@ -123,7 +150,7 @@ class Exchange:
         #: The request as the journal keeps it, once complete and well-formed.
         self.packed: PackedRequest | None = None
         self._request: Request | None = None
-        self.refusal: _Refused | None = None
+        self.refusal: Refused | None = None
         #: The journal entry's number (Journal.append) while its answer is to be recorded
         #: (0: not journaled, or already answered).
         self.number = 0
@@ -159,18 +186,49 @@ class Exchange:
             self.sent = sent
             return
         self.number = 0
-        server = self.conn.server
-        by = self.answered_by or server._host_of_behaviour.answered_by
+        conn = self.conn
+        by = self.answered_by or conn.router.host.answered_by
         packed = self.packed
         if packed is not None:
-            server._journal.replace(number, (*packed, sent, *by))
+            conn.site.journal.replace(number, (*packed, sent, *by))
         elif self.refused is not None:
-            server._journal.replace(number, self.refused._with_answer((sent, *by)))
+            conn.site.journal.replace(number, self.refused._with_answer((sent, *by)))
 
     def notify_done(self) -> None:
         listener, self.done_listener = self.done_listener, None
         if listener is not None:
             listener()
+
+    def cut(self, data: bytes, ending: Ending) -> None:
+        """A fault: finish, write ``data``, end the connection as ``ending`` says; nothing
+        queued behind this exchange is answered (see ``_faults.apply_fault``)."""
+        self.finished = True
+        self.keep_alive = False
+        self.notify_done()
+        self.conn.cut(data, ending)
+
+    # -- what hosts read of the connection ----------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """The connection can still carry bytes to the client."""
+        return self.conn.transport is not None
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The client's address (host, port)."""
+        return self.conn.client
+
+    @property
+    def scheme(self) -> str:
+        """``"http"`` or ``"https"``."""
+        return self.conn.scheme
+
+    @property
+    def sends_body(self) -> bool:
+        """The response begun has a body to send (not HEAD, 204, 304)."""
+        framing = self.framing
+        return framing is not None and framing.mode is not _NONE
 
     # -- request side ------------------------------------------------------------------------
 
@@ -226,16 +284,16 @@ class Exchange:
         rendered = cache.get(key)
         if rendered is None or rendered[0] != second:
             conn = self.conn
-            out, conn._out = conn._out, []
+            out, conn.out = conn.out, []
             try:
                 fields = tuple(response.headers)
                 self.start_memoized(response.status, response.reason, fields, len(body))
-                head = b"".join(conn._out)  # (kept to record the answers the wire is sent as)
+                head = b"".join(conn.out)  # (kept to record the answers the wire is sent as)
                 if len(body) <= LARGE_WRITE:
                     self.write(body)  # (a large body is written apart, below: not copied)
-                wire = b"".join(conn._out)
+                wire = b"".join(conn.out)
             finally:
-                conn._out = out
+                conn.out = out
             if self.framing is None or not wire:  # the connection is gone: nothing to keep
                 self.end()
                 return
@@ -341,7 +399,11 @@ class Exchange:
             if end:
                 self.end()
             return
-        head = memoized[2]
+        self._write_head(memoized[2], body, end=end)
+
+    def _write_head(self, head: bytes, body: bytes | None, *, end: bool) -> None:
+        """:meth:`start_memoized`'s end: write ``head`` (and ``body``), then end if asked."""
+        conn = self.conn
         if body:
             # (remaining is -1 unless framed by this Content-Length; a large body goes apart)
             if self.remaining == len(body) <= LARGE_WRITE:
@@ -377,7 +439,7 @@ class Exchange:
         Returns the memo's entry, or ``None`` if the connection is gone (nothing is kept then).
         """
         conn = self.conn
-        out, conn._out = conn._out, []
+        out, conn.out = conn.out, []
         try:
             self.start(
                 status,
@@ -385,9 +447,9 @@ class Exchange:
                 _str_fields(fields),
                 body_length,
             )
-            head = b"".join(conn._out)
+            head = b"".join(conn.out)
         finally:
-            conn._out = out
+            conn.out = out
         framing = self.framing
         if framing is None or not head:
             return None

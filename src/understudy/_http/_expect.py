@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import deque
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from .._core.distance import request_distance
 from .._core.matching import (
     MISSING,
     Difference,
@@ -37,13 +34,14 @@ from .._faults import Delay, Dribble, Fault, to_delay
 from .._keywords import unknown_keyword
 from ._criteria import CRITERIA, RequestCriteria
 from ._faults import DelayedHost, DribbleHost, FaultHost
-from ._hosts import CannedHost, Handler, HandlerHost, Host
+from ._hosts import CannedHost, Handler, HandlerHost
 from ._models import Body, Request, Response
+from ._report import differences, nearness
 
 if TYPE_CHECKING:
-    pass
+    from ._site import Host
 
-__all__ = ["Expectation", "Expectations", "make_shape", "report_request"]
+__all__ = ["Expectation", "Expectations", "make_shape"]
 
 _NEAREST = 3
 
@@ -138,39 +136,6 @@ def _check_shape_arguments(
         raise TypeError(f"match must be a predicate taking the Request, not {match!r}")
     if body is not None and json is not MISSING:
         raise TypeError("give body= or json=, not both")
-
-
-def nearness(shape: RequestShape, found: list[Difference]) -> float:
-    """How far a request that differed from ``shape`` as ``found`` says is from it, 0 to 1
-    (``_core.distance.request_distance``: WireMock's weighting): what near-miss reports,
-    in-process and from the admin API, are ordered by."""
-    return request_distance(found, shape.criteria())
-
-
-def differences(shape: RequestShape, request: Request) -> list[Difference]:
-    """How ``request`` differs from ``shape`` (``[]``: it matches).
-
-    A predicate of the shape that raises makes the request differ, saying what it raised (so
-    the request is unmatched and reported, rather than breaking the connection).
-    """
-    try:
-        return shape.differences(
-            method=request.method,
-            path=request.path,
-            query=request.query.multi_items(),
-            headers=request.headers.multi_items(),
-            body=request.body,
-            form=lambda: request.form().multi_items(),
-            request=request,
-        )
-    except Exception as error:  # noqa: BLE001 - user predicates; reported as a difference
-        return [
-            Difference(
-                "predicate",
-                "True or False from every predicate",
-                f"{type(error).__name__}: {error}",
-            )
-        ]
 
 
 class _Step:
@@ -416,10 +381,6 @@ class Expectations:
         self.lock = threading.Lock()
         self.unordered: list[Expectation] = []
         self.ordered: list[Expectation] = []
-        #: Requests nothing answered, for the admin API (made on the first).
-        self.unmatched: deque[Request] | None = None
-        #: ``HTTPServer(allow_unmatched=...)``: whether those fail ``check()``.
-        self.allow_unmatched = False
         #: How many expectations were ever added (they are numbered in that order).
         self.added = 0
 
@@ -520,42 +481,3 @@ class Expectations:
             for expectation in found:
                 expectation._reported_at = expectation.calls
             return found
-
-
-def report_request(request: Request) -> list[str]:
-    """The request as received, for reports: request line, fields, body."""
-    client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
-    lines = [f"  {request.method} {request.target} HTTP/{request.http_version}{client}"]
-    lines += [f"    {name}: {value}" for name, value in request.headers.multi_items()]
-    if request.body:
-        body = request.body[:200]
-        more = f" ... ({len(request.body)} bytes)" if len(request.body) > 200 else ""
-        lines.append(f"    body: {body!r}{more}")
-    return lines
-
-
-def report_extra(requests: list[Request]) -> list[str]:
-    """The extra requests of an expectation met too often: method, target, client, time."""
-    lines = []
-    for request in requests:
-        client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
-        moment = datetime.fromtimestamp(request.received_at).strftime("%H:%M:%S.%f")[:-3]
-        lines.append(f"  {request.method} {request.target}{client} at {moment}")
-    return lines
-
-
-def unmatched_report(expectations: Expectations, request: Request, *, hosted: bool) -> str:
-    """The near-miss report for a request nothing answered."""
-    lines = ["No expectation matched this request:", *report_request(request)]
-    nearest = expectations.nearest(request)
-    if nearest:
-        lines.append("Nearest expectations:")
-        for number, (expectation, found) in enumerate(nearest, 1):
-            lines.append(f"  {number}. {expectation.describe()}")
-            lines += [f"       {difference}" for difference in found]
-    elif not hosted:
-        lines.append(
-            "No expectation is set and nothing is hosted: add server.expect(...) or give "
-            "HTTPServer a response=, handler=, wsgi=, asgi= or root=."
-        )
-    return "\n".join(lines)
