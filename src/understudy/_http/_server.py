@@ -217,10 +217,10 @@ class HTTPServer(Server):
             admin=admin,
             admin_token=admin_token,
         )
-        site = self._site = Site(journal, owner=self, fail=self._record_error, tls=self._tls)
+        site = self._site = Site(journal, owner=self, tls=self._tls)
         site.limits = limits
         site.record = router.gate()
-        self._listeners: list[asyncio.AbstractServer] = []
+        self._listeners: tuple[asyncio.AbstractServer, ...] = ()  # (an idle server: shared)
         if root is not None:
             self.serve_directory("/", root, **directory)  # type: ignore[arg-type]
         if mappings is not None:
@@ -484,19 +484,20 @@ class HTTPServer(Server):
         assert runtime is not None  # (set by start() before it calls this)
         site.runtime = runtime
         site.loop = runtime.loop
-        site.address = (self.host, self.port)
         host = router.host
         if _is_asgi(host):
             await host.startup(site)
         context = self._ssl_context()
-        self._listeners = [
-            await self._listen(lambda: HTTPConnection(site, router), sock, ssl=context)
-            for sock in sockets
-        ]
+        self._listeners = tuple(
+            [
+                await self._listen(lambda: HTTPConnection(site, router), sock, ssl=context)
+                for sock in sockets
+            ]
+        )
 
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
-        listeners, self._listeners = self._listeners, []
+        listeners, self._listeners = list(self._listeners), ()
         site = self._site
         connections, inflight = site.connections, site.inflight
         for conn in connections:
@@ -536,7 +537,7 @@ class HTTPServer(Server):
     def _abort(self) -> None:
         for listener in self._listeners:
             listener.close()
-        self._listeners = []
+        self._listeners = ()
         for conn in list(self._site.connections):
             conn.abort()
 

@@ -54,7 +54,16 @@ if TYPE_CHECKING:
     from .._tls import TLS
     from ._models import PackedRequest, Request, Response
 
-__all__ = ["AnsweredBy", "Connection", "Exchange", "Host", "HostOfBehaviour", "Site", "Upgrade"]
+__all__ = [
+    "AnsweredBy",
+    "Connection",
+    "Exchange",
+    "Host",
+    "HostOfBehaviour",
+    "Site",
+    "SiteOwner",
+    "Upgrade",
+]
 
 #: What answered an exchange: a kind and a detail (see ResponseRecord.answered_by, .detail).
 AnsweredBy = tuple[str, str]
@@ -229,9 +238,20 @@ class Upgrade(Protocol):
         """After the 101: the protocol that reads ``transport`` from now on, fed ``rest``."""
 
 
-class _HasRandom(Protocol):
+class SiteOwner(Protocol):
+    """What a :class:`Site` reaches, through a weak reference, of the server that made it
+    (``understudy.Server``): its seeded random source, its address and its error sink."""
+
     @property
-    def random(self) -> random.Random: ...
+    def random(self) -> random.Random:
+        """The server's seeded source of random choices."""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The server's listening address (host, port)."""
+
+    def _record_error(self, error: BaseException) -> None:
+        """Keep ``error`` for ``check()`` (``Server._record_error``)."""
 
 
 class Site:
@@ -239,13 +259,11 @@ class Site:
 
     Made by the server in its ``__init__``; :attr:`runtime` and :attr:`loop` are set when it
     starts. Holds no strong reference to the server: :meth:`fail` and :attr:`random` reach it
-    through weak references.
+    through a weak reference.
     """
 
     __slots__ = (
-        "_failing",
         "_owner",
-        "address",
         "connections",
         "inflight",
         "journal",
@@ -260,15 +278,12 @@ class Site:
     #: The runtime and its loop, set when the server starts (unset before: AttributeError).
     runtime: Runtime
     loop: asyncio.AbstractEventLoop
-    #: The listening address (host, port), set when the server starts (WSGI's SERVER_NAME...).
-    address: tuple[str, int]
 
     def __init__(
         self,
         journal: Journal[Request],
         *,
-        owner: _HasRandom,
-        fail: Callable[[BaseException], None],
+        owner: SiteOwner,
         tls: TLS | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
@@ -276,8 +291,8 @@ class Site:
         #: The journal gate: keeps a request (or a packed one), returns its number (0: not
         #: kept). ``journal.append`` unless something (the admin API) keeps some to itself.
         self.record: Callable[[Request | PackedRequest], int] = journal.append
+        # (Weakly: the server holds the Site, and a server the test drops is freed at once.)
         self._owner = weakref.ref(owner)
-        self._failing = weakref.WeakMethod(fail)
         self.tls = tls
         self.scheme = "http" if tls is None else "https"
         self.limits = limits
@@ -293,11 +308,18 @@ class Site:
         assert owner is not None  # (a server that serves is held)
         return owner.random
 
+    @property
+    def address(self) -> tuple[str, int]:
+        """The server's listening address (host, port): WSGI's SERVER_NAME, ASGI's server."""
+        owner = self._owner()
+        assert owner is not None  # (a server that serves is held)
+        return owner.address
+
     def fail(self, error: BaseException) -> None:
         """Keep ``error`` for the server's ``check()`` (the error sink; was ``record_error``)."""
-        fail = self._failing()
-        if fail is not None:
-            fail(error)
+        owner = self._owner()
+        if owner is not None:
+            owner._record_error(error)
 
     def host_failed(self, exchange: Exchange, error: Exception) -> None:
         """A host raised while answering ``exchange``: keep the error for ``check()``, answer 500
