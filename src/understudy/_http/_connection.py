@@ -10,10 +10,6 @@ in the journal, and the connection is closed.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import socket
-import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,12 +17,11 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .._core.faults import Ending
-from .._drain import close_transport
 from .._tls import TLSInfo, tls_info
-from ._exchange import LARGE_WRITE, HTTP1Exchange
-from ._models import Request, field_pairs
+from ._exchange import HTTP1Exchange
+from ._parsing import CONNECTION, METHODS, NO_PARSER, UPGRADE, VALID_HOSTS, check_host
 from ._refusal import Refused
+from ._refusals import Refusals
 
 if TYPE_CHECKING:
     from ._routing import Router
@@ -34,46 +29,13 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTPConnection"]
 
+if TYPE_CHECKING:
+    from .._core.faults import Ending
+
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-#: ``struct linger`` with l_onoff=1, l_linger=0: close() sends RST and discards unsent data.
-_LINGER_ZERO = struct.pack("ii", 1, 0)
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
 _MAX_PIPELINED = 16
-
-#: The methods of RFC 9110 §9 (and PATCH), decoded once. Not CONNECT: see _other_method.
-_METHODS = {
-    name.encode(): name
-    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH")
-}
-
-#: HTTPConnection.connection_field: a Connection (or Proxy-Connection) field; an Upgrade field
-#: or the CONNECT method (llhttp may end the request as an upgrade).
-_CONNECTION = 1
-_UPGRADE = 2
-
-
 _time = time.time
-
-#: A Host field value: uri-host [ ":" port ] (RFC 9112 §3.2, RFC 3986 §3.2.2): an IP literal in
-#: brackets, or a reg-name / IPv4 address (unreserved, sub-delims, percent-encodings); may be empty.
-_HOST = re.compile(
-    rb"(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[-A-Za-z0-9._~!$&'()*+,;=:]+\]"
-    rb"|(?:[-A-Za-z0-9._~!$&'()*+,;=]+|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
-).fullmatch
-#: A method: a token (RFC 9110 §9.1, §5.6.2).
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+").fullmatch
-#: A method llhttp knows, none of _METHODS, framed as any other request, that stands in for one
-#: it does not know (see HTTPConnection._unregistered_method).
-_STANDIN = b"PROPFIND"
-#: The most bytes kept to find where a refused request began (see HTTPConnection.replay).
-_REPLAY_MAX = 64 * 1024
-#: HTTPConnection.replay when more than _REPLAY_MAX bytes came since it was last emptied.
-_LOST: list[bytes] = [b""]
-
-#: Host field values found valid: a test's requests name the same few hosts, so checking one is
-#: a set lookup (cleared when it grows past _VALID_HOSTS_MAX).
-_VALID_HOSTS: set[bytes] = set()
-_VALID_HOSTS_MAX = 256
 
 
 def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
@@ -83,108 +45,22 @@ def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
     return loop.time
 
 
-#: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
-_UNFLUSHED: list[HTTPConnection] = []
+class HTTPConnection(Refusals):
+    """The asyncio protocol of one accepted HTTP/1.1 connection: made per accepted transport
+    with a :class:`~._site.Site` and a :class:`~._routing.Router`.
 
-
-def _flush_all() -> None:
-    """Hand the bytes queued on every connection in this loop iteration to the transports."""
-    unflushed = _UNFLUSHED[:]
-    _UNFLUSHED.clear()
-    for conn in unflushed:
-        conn.flush()
-
-
-# A child made by fork() has a runtime of its own: nothing of the parent's is to be flushed there.
-os.register_at_fork(after_in_child=_UNFLUSHED.clear)
-
-
-#: What a connection's parser becomes once it is lost (see connection_lost): fed nothing.
-_NO_PARSER = httptools.HttpRequestParser(object())
-
-
-def _check_host(value: bytes) -> None:
-    """Refuse a Host field value that is not ``uri-host [":" port]`` (RFC 9112 §3.2)."""
-    if _HOST(value) is None:
-        raise Refused(
-            400,
-            f"malformed request: the Host field {value.decode('latin-1')!r} is not host[:port] "
-            "(RFC 9112 §3.2, RFC 3986 §3.2.2)",
-        )
-    if len(_VALID_HOSTS) >= _VALID_HOSTS_MAX:
-        _VALID_HOSTS.clear()
-    _VALID_HOSTS.add(value)
-
-
-def _framing_head(exchange: HTTP1Exchange) -> bytes:
-    """A request head that frames a body as ``exchange``'s head did (its framing fields only).
-
-    Fed to a new parser, it makes llhttp read the body that follows as it reads any body (RFC
-    9112 §6.3), with every check of the framing fields; see :meth:`HTTPConnection._upgraded`.
+    Its layers: :class:`~._writer.ResponseWriter` (the write path), :class:`~._refusals.Refusals`
+    (the error path and the timers), and here the parser's callbacks, the queue of exchanges
+    and their dispatch.
     """
-    lines = [b"PUT / HTTP/" + exchange.http_version.encode("ascii")]
-    raw = exchange.raw_fields
-    lines.extend(
-        name + b": " + value
-        for name, value in zip(raw[::2], raw[1::2], strict=True)
-        if name.lower() in (b"content-length", b"transfer-encoding")
-    )
-    # (A Connection field takes on_headers_complete's slow branch, which gives the body back.)
-    lines.append(b"Connection: keep-alive" if exchange.keep_alive else b"Connection: close")
-    return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-class _Begins:
-    """Parser callbacks that count the requests begun."""
-
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def on_message_begin(self) -> None:
-        self.count += 1
-
-
-def _message_start(buffer: bytes, number: int) -> int | None:
-    """Where request ``number`` (from 1) that a new parser begins in ``buffer`` starts.
-
-    llhttp says where it stopped only for an upgrade, so the bytes are fed again one at a time
-    to a parser that counts the requests it begins (the error path only). ``None`` if fewer
-    began.
-    """
-    if number <= 0:
-        return None
-    begins = _Begins()
-    parser = httptools.HttpRequestParser(begins)
-    view = memoryview(buffer)
-    for index in range(len(buffer)):
-        try:
-            parser.feed_data(view[index : index + 1])
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            return index if begins.count == number else None
-        if begins.count == number:
-            return index
-    return None
-
-
-def _first_line(message: bytes) -> bytes:
-    """The first line of ``message``, without its line ending (all of it if it has none)."""
-    end = message.find(b"\n")
-    return (message if end < 0 else message[:end]).removesuffix(b"\r")
-
-
-class HTTPConnection(asyncio.Protocol):
-    """The asyncio protocol of one accepted HTTP connection."""
 
     def __init__(self, site: Site, router: Router) -> None:
+        super().__init__(site)
         self.site = site
         self.router = router
         self.limits = site.limits
-        self.loop = site.loop
         self.clock = loop_clock(self.loop)
         self.scheme = site.scheme
-        self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[HTTP1Exchange] = deque()
         self.parsing: HTTP1Exchange | None = None
@@ -198,48 +74,24 @@ class HTTPConnection(asyncio.Protocol):
         self.switching = False
         #: Requests begun on this connection (on_message_begin).
         self.begun = 0
-        #: What the parser was fed since it was last between requests at the end of a read,
-        #: kept to find where a refused request began (llhttp does not say); empty while
-        #: requests arrive whole; _LOST past _REPLAY_MAX bytes.
-        self.replay: list[bytes] = []
-        self.replay_size = 0
-        #: ``begun`` when the first piece in ``replay`` was fed.
-        self.window_begun = 0
-        #: A read whose bytes are already in ``replay`` another way (fed again, changed).
-        self.replay_skip: bytes | None = None
-        #: The request fed again with _STANDIN in its method's place: (its number in
-        #: ``begun``, its method).
-        self.standin: tuple[int, bytes] | None = None
         self.client: tuple[str, int] | None = None
         #: The client's host and port as a PackedRequest keeps them (``None, None``: no client).
         self.client_fields: tuple[str | None, int | None] = (None, None)
         self.tls: TLSInfo | None = None
         #: The TLSInfo's fields, as a PackedRequest keeps them (``None``: plain HTTP).
         self.tls_fields: tuple[str, str, str | None, str | None] | None = None
-        self.closing = False
         self.reading_paused = False
-        self._writable: asyncio.Future[None] | None = None
-        self.out: list[bytes] = []
-        #: The transport asked for no more bytes (pause_writing) and has not asked again.
-        self.write_paused = False
-        #: What flush holds back of large writes until the transport has room (see flush).
-        self.backlog: deque[bytes | memoryview] | None = None
-        #: close() was called with a backlog: the transport closes once it is handed over.
-        self.close_when_sent = False
         self.broken = False
         #: The client half-closed its side: answer what it sent, then close.
         self.peer_closed = False
-        # Timeouts (seconds; loop time). One timer per connection, checked lazily: changing what
-        # the connection waits for only sets a deadline; the timer re-arms itself when it fires.
-        self.waiting: str | None = None  # "idle", "header", "body" or None (a request is handled)
-        self.read_deadline = 0.0
-        self.send_deadline = 0.0
-        self.timer: asyncio.TimerHandle | None = None
         #: The exchange answered last, whose response may still be in the write buffer.
         self.answered: HTTP1Exchange | None = None
         #: Inside :meth:`data_received`: a streaming host's dispatch waits for the end of it.
         self.feeding = False
         self.deferred: HTTP1Exchange | None = None
+
+    def new_exchange(self) -> HTTP1Exchange:
+        return HTTP1Exchange(self)
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -283,7 +135,7 @@ class HTTPConnection(asyncio.Protocol):
         # and all, not when the cyclic GC comes round (a packed journal gives it no reason to).
         self.queue.clear()
         self.parsing = self.deferred = self.answered = None
-        self.parser = _NO_PARSER
+        self.parser = NO_PARSER
 
     def data_received(self, data: bytes) -> None:
         if self.broken:
@@ -389,19 +241,19 @@ class HTTPConnection(asyncio.Protocol):
         if size == 4:
             if name.lower() == b"host":
                 self.hosts += 1
-                if value not in _VALID_HOSTS:
-                    _check_host(value)
+                if value not in VALID_HOSTS:
+                    check_host(value)
         elif size == 14:
             if name.lower() == b"content-length":
                 exchange.content_length = value
         elif size == 10:
             if name.lower() == b"connection":
-                self.connection_field |= _CONNECTION
+                self.connection_field |= CONNECTION
         elif size == 16:
             if name.lower() == b"proxy-connection":
-                self.connection_field |= _CONNECTION  # (llhttp heeds it as it does Connection)
+                self.connection_field |= CONNECTION  # (llhttp heeds it as it does Connection)
         elif size == 7 and name.lower() == b"upgrade":
-            self.connection_field |= _UPGRADE
+            self.connection_field |= UPGRADE
         if self.header_bytes > self.limits.max_header_size:
             raise Refused(
                 431,
@@ -413,7 +265,7 @@ class HTTPConnection(asyncio.Protocol):
         exchange: HTTP1Exchange = self.parsing  # type: ignore[assignment] # (set by on_message_begin)
         parser = self.parser
         method = parser.get_method()
-        exchange.method = _METHODS.get(method) or self._other_method(method)
+        exchange.method = METHODS.get(method) or self._other_method(method)
         url = self.url
         exchange.target = url.decode("latin-1")
         if url == b"*" and exchange.method != "OPTIONS":
@@ -439,7 +291,7 @@ class HTTPConnection(asyncio.Protocol):
             exchange.keep_alive = parser.should_keep_alive()
             exchange.http_version = parser.get_http_version()
             self._check_version_and_host(exchange)
-            if self.connection_field & _UPGRADE and parser.should_upgrade():
+            if self.connection_field & UPGRADE and parser.should_upgrade():
                 self._upgrade_offered(exchange)
         length = exchange.content_length
         if length is not None and length.isdigit() and int(length) > self.limits.max_body_size:
@@ -493,159 +345,13 @@ class HTTPConnection(asyncio.Protocol):
             return True
         return self.router.upgrade(self.site, exchange) is not None
 
-    def _parser_stopped(self, stopped: Exception, fed: bytes, begun: int) -> None:
-        """The parser stopped in ``fed`` (a read; ``begun`` requests had begun before it).
-
-        llhttp stops at an upgrade (:meth:`_upgraded`), at a method it does not know
-        (:meth:`_unregistered_method`) and at what is malformed; the first two may go on with a
-        new parser, fed again, which may stop again.
-        """
-        window_fed = fed
-        while True:
-            if isinstance(stopped, httptools.HttpParserUpgrade):
-                again = self._upgraded(fed[stopped.args[0] :])
-            elif isinstance(stopped, httptools.HttpParserInvalidMethodError):
-                again = self._unregistered_method(stopped, window_fed, begun)
-            else:
-                assert isinstance(stopped, httptools.HttpParserError)
-                self._parse_failed(stopped, window_fed, begun)
-                return
-            if again is None:
-                return
-            try:
-                self.parser.feed_data(again)
-            except (httptools.HttpParserUpgrade, httptools.HttpParserError) as error:
-                stopped = error
-            else:
-                return
-            # (_replay_from has put ``again`` in replay, the window of what comes next.)
-            fed, window_fed, begun = again, b"", 0
-
-    def _upgraded(self, rest: bytes) -> bytes | None:
-        """llhttp stopped after a request offering an upgrade; ``rest`` is what followed it.
-
-        Unless the connection switched (CONNECT), a new parser reads on: first the body of the
-        request whose head offered the upgrade, fed as the body of a head made of its framing
-        fields only (on_headers_complete gives that body back to the request), then ``rest`` as
-        HTTP/1.1. Returns what to feed the new parser (``None``: nothing, it switched).
-        """
-        if self.switching:
-            # What follows is another protocol: answer as plain HTTP/1.1, then close.
-            self.broken = True
-            if self.queue:
-                self.queue[-1].keep_alive = False
-            else:
-                self.close()  # already answered
-            return None
-        exchange = self.upgrading
-        self.parser = httptools.HttpRequestParser(self)
-        again = rest if exchange is None else _framing_head(exchange) + rest
-        self._replay_from(again)
-        return again
-
-    def _parse_failed(self, error: httptools.HttpParserError, fed: bytes, begun: int) -> None:
-        """The parser refused the input or a callback refused a request: answer, then close.
-
-        ``fed`` is what the failed read fed the parser (``b""`` if ``replay`` holds it), and
-        ``begun`` the count of requests begun before it.
-        """
-        cause = error.__context__
-        if isinstance(cause, Refused):
-            self._refuse(cause, fed, begun)
-        else:
-            self._refuse(Refused(400, f"malformed request: {error}"), fed, begun)
-
-    def _unregistered_method(
-        self, error: httptools.HttpParserError, fed: bytes, begun: int
-    ) -> bytes | None:
-        """llhttp stopped at a method it does not know (it knows a fixed list): read it here.
-
-        Any token is a method (RFC 9110 §9.1, §5.6.2; case-sensitive), and one a host does not
-        implement reaches it all the same (to answer 501 or as a stub says). The request is
-        found in what the parser was fed (:func:`_message_start`), its method checked, and a
-        new parser made, to be fed it again from there with _STANDIN in the method's place (the
-        real one is restored in :meth:`_other_method`): returns those bytes. A method still
-        arriving waits for its end (``None``), as does a refused request.
-        """
-        window = self._window(fed, begun)
-        start = None if window is None else _message_start(*window)
-        if window is None or start is None:
-            self._parse_failed(error, fed, begun)
-            return None
-        message = window[0][start:]
-        method, space, rest = message.partition(b" ")
-        valid = _TOKEN(method) is not None
-        if not space and valid and len(message) <= self.limits.max_header_size:
-            # The method may go on in the next read: the parser, stopped, fails so again.
-            self.replay = [message]
-            self.replay_size = len(message)
-            self.window_begun = self.begun - 1
-            return None
-        if not valid:
-            shown = method.decode("latin-1")
-            self._refuse(
-                Refused(
-                    400,
-                    f"malformed request: the method {shown!r} is not a token: letters, "
-                    "digits and !#$%&'*+-.^_`|~ (RFC 9110 §9.1, §5.6.2)",
-                ),
-                fed,
-                begun,
-            )
-            return None
-        again = _STANDIN + b" " + rest
-        self.standin = (self.begun + 1, method)  # (the next request the new parser begins)
-        self.parser = httptools.HttpRequestParser(self)
-        self._replay_from(again)
-        return again
-
-    def _replay_from(self, fed: bytes) -> None:
-        """A new parser is about to be fed ``fed``: the window of ``replay`` starts there."""
-        self.replay = [fed]
-        self.replay_size = len(fed)
-        self.window_begun = self.begun
-
-    def _keep(self, data: bytes, begun: int) -> None:
-        """A read ended inside a request: keep its bytes in ``replay`` (see _message_start)."""
-        if self.replay_skip is data:
-            self.replay_skip = None
-            return
-        replay = self.replay
-        if replay is _LOST:
-            return
-        if not replay:
-            self.window_begun = begun
-            self.replay_size = 0
-        replay.append(data)
-        self.replay_size += len(data)
-        if self.replay_size > _REPLAY_MAX:
-            self.replay = _LOST
-
-    def _window(self, fed: bytes, begun: int) -> tuple[bytes, int] | None:
-        """The bytes since the parser was last between requests, and how many requests it
-        began in them (``None``: more than _REPLAY_MAX bytes, not kept)."""
-        replay = self.replay
-        if replay is _LOST:
-            return None
-        if replay:
-            return b"".join(replay) + fed, self.begun - self.window_begun
-        return fed, self.begun - begun
-
-    def _received_line(self, fed: bytes, begun: int) -> bytes:
-        """The request line of the request being refused, as received (``b""``: not known)."""
-        window = self._window(fed, begun)
-        if window is None:
-            return b""
-        start = _message_start(*window)
-        return b"" if start is None else _first_line(window[0][start:])
-
     def _other_method(self, method: bytes) -> str:
-        """A method not in ``_METHODS``, decoded; CONNECT is noted as a possible upgrade."""
+        """A method not in ``METHODS``, decoded; CONNECT is noted as a possible upgrade."""
         standin = self.standin
         if standin is not None and standin[0] == self.begun:  # (see _unregistered_method)
             return standin[1].decode("ascii")
         if method == b"CONNECT":
-            self.connection_field |= _UPGRADE
+            self.connection_field |= UPGRADE
         return method.decode("ascii", "replace")
 
     def _check_version_and_host(self, exchange: HTTP1Exchange) -> None:
@@ -774,262 +480,9 @@ class HTTPConnection(asyncio.Protocol):
                 if self.timer is None:
                     self._arm(deadline)
 
-    def _refuse(self, refusal: Refused, fed: bytes, begun: int) -> None:
-        """Malformed or over-limit input: record it, answer in turn with its status, close.
-
-        ``fed`` and ``begun`` say where to find the request line (see _parse_failed).
-        """
-        self.broken = True
-        # What the parser holds of a request line belongs to the request being parsed, if one
-        # was begun; otherwise (bytes after a close, garbage) it is the previous request's.
-        url = self.url if self.parsing is not None else b""
-        exchange = self.parsing or HTTP1Exchange(self)
-        line = self._received_line(fed, begun) if self.parsing is not None else b""
-        self.parsing = None
-        exchange.refusal = refusal
-        exchange.keep_alive = False
-        if not exchange.target:
-            exchange.target = url.decode("latin-1")
-        standin = self.standin
-        if standin is not None and standin[0] == self.begun:
-            # (fed again with _STANDIN in its method's place: see _unregistered_method)
-            if line.startswith(_STANDIN):
-                line = standin[1] + line[len(_STANDIN) :]
-            if not exchange.method and url:
-                exchange.method = standin[1].decode("ascii")
-        if not exchange.method and url:  # (the method precedes the target: parsed if it came)
-            try:
-                exchange.method = self.parser.get_method().decode("ascii", "replace")
-            except httptools.HttpParserError:
-                exchange.method = ""
-        parts = line.split(b" ")
-        if len(parts) == 3:  # (a target llhttp refused, such as one not in ASCII)
-            if not exchange.method and _TOKEN(parts[0]):
-                exchange.method = parts[0].decode("ascii")
-            if not exchange.target:
-                exchange.target = parts[1].decode("latin-1")
-        refused = exchange.refused = Request(
-            method=exchange.method,
-            target=exchange.target,
-            headers=field_pairs(exchange.raw_fields),
-            body=exchange.body,
-            client=self.client,
-            received_at=time.time(),
-            scheme=self.scheme,
-            tls=self.tls,
-            error=refusal.reason,
-            request_line=line.decode("latin-1"),
-        )
-        exchange.number = self.site.record(refused)
-        exchange.answered_by = ("refused", refusal.reason)
-        if exchange.dispatched:
-            # A streaming host (WSGI, ASGI) is reading this body: end the body there and answer
-            # with the refusal unless the app has begun its own response.
-            listener, exchange.body_listener = exchange.body_listener, None
-            if listener is not None:
-                listener(None)
-            exchange.send_error(refusal.status, refusal.reason, close=True)
-            return
-        if exchange not in self.queue:
-            self.queue.append(exchange)
-        if self.queue[0] is exchange:
-            self._send_refusal(exchange)
-
-    def _send_refusal(self, exchange: HTTP1Exchange) -> None:
-        refusal = exchange.refusal
-        assert refusal is not None
-        exchange.dispatched = True
-        exchange.send_error(refusal.status, refusal.reason, close=True)
-
     # -- timeouts ----------------------------------------------------------------------------
 
-    def _wait(self, waiting: str, timeout: float | None) -> None:
-        """The connection now waits for the client (``waiting``) for at most ``timeout`` s."""
-        self.waiting = waiting if timeout is not None else None
-        if timeout is not None:
-            self.read_deadline = deadline = self.clock() + timeout
-            if self.timer is None:
-                self._arm(deadline)
-
-    def _arm(self, deadline: float) -> None:
-        """Make the timer fire by ``deadline``, at the latest one shortest timeout from now.
-
-        The cap keeps every later deadline (each at least the shortest timeout away) at or after
-        the timer, so setting one never has to move the timer.
-        """
-        timer = self.timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return
-            timer.cancel()
-        when = min(deadline, self.clock() + self.limits.shortest_timeout)
-        self.timer = self.loop.call_at(when, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self.timer = None
-        if self.transport is None:
-            return
-        now = self.clock()
-        limits = self.limits
-        if self.send_deadline:
-            if now >= self.send_deadline:
-                self._send_timed_out()
-                return
-            self._arm(self.send_deadline)
-        waiting = self.waiting
-        if waiting is None or self.broken:
-            return
-        if self.reading_paused:  # the server, not the client, is holding back
-            self._arm(now + limits.shortest_timeout)
-            return
-        if now < self.read_deadline:
-            self._arm(self.read_deadline)
-            return
-        self.waiting = None
-        if waiting == "idle":
-            self.close()  # RFC 9112 §9.3: a server may close an idle connection
-        elif waiting == "header":
-            self._refuse(
-                Refused(
-                    408,
-                    f"the header section was not received within header_timeout "
-                    f"({limits.header_timeout:g} s)",
-                ),
-                b"",
-                0,
-            )
-        else:
-            self._refuse(
-                Refused(
-                    408,
-                    f"the request body stalled: no bytes for idle_timeout "
-                    f"({limits.idle_timeout:g} s)",
-                ),
-                b"",
-                0,
-            )
-
-    def _send_timed_out(self) -> None:
-        """The client has not read the response for ``send_timeout``: record it and abort."""
-        exchange = self.queue[0] if self.queue else self.answered
-        self.site.record(
-            Request(
-                method=exchange.method if exchange else "",
-                target=exchange.target if exchange else "",
-                headers=field_pairs(exchange.raw_fields) if exchange else [],
-                body=b"",
-                client=self.client,
-                received_at=time.time(),
-                scheme=self.scheme,
-                tls=self.tls,
-                error=f"the client did not read the response within send_timeout "
-                f"({self.limits.send_timeout:g} s); the connection was aborted",
-            )
-        )
-        self.abort()
-
     # -- writing and closing -----------------------------------------------------------------
-
-    def write(self, data: bytes) -> None:
-        """Queue ``data``: what one loop iteration writes goes out in one send.
-
-        A response's head and body (and pipelined responses) then cost one system call, not
-        one each; on loopback the send is most of the cost of a small response. Even a whole
-        response in one piece is queued: sending the answers once every connection ready in
-        this iteration has been read costs the kernel less than sending each at once (under
-        50 keep-alive clients, 48,000 responses a second rather than 38,000).
-        """
-        if self.transport is None:
-            return  # (bytes for a transport that is closing are dropped by flush)
-        out = self.out
-        if not out:
-            # One callback flushes every connection written to in this iteration.
-            if not _UNFLUSHED:
-                self.loop.call_soon(_flush_all)
-            _UNFLUSHED.append(self)
-        out.append(data)
-
-    def flush(self) -> None:
-        """Hand what was queued by :meth:`write` to the transport.
-
-        A piece larger than ``LARGE_WRITE`` (a large body: canned, a file, a big chunk) is not
-        handed over whole: asyncio's transports copy what the socket does not take at once into
-        their buffers, so a client that does not read would keep a copy of the whole body for
-        each connection. It is held back (:attr:`backlog`, with what is written after it) and
-        handed over a slice at a time, each once the transport has drained to its low-water
-        mark (:meth:`resume_writing`): a connection then holds about one slice, whatever the
-        body's size, and the body itself is shared (memoryview slices, no copy).
-        """
-        out = self.out
-        if not out:
-            return
-        if len(out) == 1 and self.backlog is None and len(out[0]) <= LARGE_WRITE:
-            data = out[0]  # (the usual small response: one piece, one write)
-            out.clear()
-            transport = self.transport
-            if transport is not None and not transport.is_closing():
-                transport.write(data)
-            return
-        pieces = out[:]
-        out.clear()
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if self.backlog is None:
-            if sum(map(len, pieces)) <= LARGE_WRITE:
-                transport.write(b"".join(pieces))
-                return
-            self.backlog = deque()
-        self.backlog.extend(pieces)
-        if not self.write_paused:
-            self._feed()
-
-    def hand_over(self) -> None:
-        """On stop: hand the transport all that is held back, which stop then closes.
-
-        (stop() delivers what is being sent to clients still reading, within its timeout, and
-        closes the transports itself; a client that stopped reading is cut off then.)
-        """
-        self.flush()
-        backlog, self.backlog = self.backlog, None
-        self.close_when_sent = False
-        transport = self.transport
-        if backlog is not None and transport is not None and not transport.is_closing():
-            for piece in backlog:
-                transport.write(piece)
-
-    def _feed(self) -> None:
-        """Hand the backlog to the transport, a slice at a time, until it pauses or is empty."""
-        backlog = self.backlog
-        transport = self.transport
-        if backlog is None:
-            return
-        while backlog and not self.write_paused:
-            if transport is None or transport.is_closing():
-                backlog.clear()
-                break
-            piece = backlog[0]
-            if len(piece) > LARGE_WRITE:
-                view = memoryview(piece)
-                backlog[0] = view[LARGE_WRITE:]
-                piece = view[:LARGE_WRITE]
-            else:
-                backlog.popleft()
-            transport.write(piece)
-        if not backlog:
-            self.backlog = None
-            if self.close_when_sent:
-                self.close_when_sent = False
-                # Not now: called from resume_writing, inside the transport's _write_ready,
-                # which calls connection_lost itself when it finds itself closing with an empty
-                # buffer, after close() has scheduled it too (twice: asyncio then fails).
-                self.loop.call_soon(self.close)
-
-    async def drain(self) -> None:
-        self.flush()
-        writable = self._writable
-        if writable is not None and not writable.done():
-            await writable
 
     def shutdown(self) -> None:
         """On stop: close now if idle, else once the exchange being answered is finished."""
@@ -1037,46 +490,14 @@ class HTTPConnection(asyncio.Protocol):
         if not self.queue or not self.queue[0].dispatched:
             self.close()
 
-    def close(self) -> None:
-        self.closing = True
-        self.flush()
-        if self.backlog is not None:
-            self.close_when_sent = True  # (closed by _feed once the backlog is handed over)
-            return
-        if self.transport is not None:
-            close_transport(self.transport)  # (TLS: once, and the TCP transport with it)
-
-    def abort(self) -> None:
-        self.closing = True
-        self.out.clear()
-        self.backlog = None
-        if self.transport is not None:
-            self.transport.abort()
-
     def cut(self, data: bytes, ending: Ending) -> None:
-        """A fault on the exchange being answered: write ``data``, then end the connection as
-        ``ending`` says (RESET: RST, discarding unsent data; CLOSE; HALF_CLOSE: a FIN, then
-        nothing; STALL: nothing more, until stop() closes it). Nothing after it is answered."""
+        """A fault on the exchange being answered: nothing after it is answered, and the rest
+        of what the client sends is not read as requests; ``data`` is written, then the
+        transport ends as ``ending`` says (see ``ResponseWriter.end_transport``)."""
         self.queue.clear()
         self.parsing = None
-        self.broken = True  # (the rest of what the client sends is not read as requests)
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if ending is Ending.RESET:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
-            self.abort()
-            return
-        if data:
-            self.write(data)
-        if ending is Ending.CLOSE:
-            self.close()
-            return
-        self.flush()
-        if ending is Ending.HALF_CLOSE and transport.can_write_eof():
-            transport.write_eof()
+        self.broken = True
+        self.end_transport(data, ending)
 
     @property
     def busy(self) -> bool:
