@@ -3,8 +3,7 @@
 Requests on a connection are answered in order (pipelining, RFC 9112 §9.3.2): each request becomes
 an :class:`HTTP1Exchange` in the connection's queue, and only the one at the head is being answered.
 Hosts that stream the request body (WSGI, ASGI) start at the end of the header section; the others
-start when the request is complete. Malformed input is answered with the right 4xx status, recorded
-in the journal, and the connection is closed.
+start when the request is complete. Malformed input: see ``_refusals.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httptools
@@ -22,27 +20,19 @@ from ._exchange import HTTP1Exchange
 from ._parsing import CONNECTION, METHODS, NO_PARSER, UPGRADE, VALID_HOSTS, check_host
 from ._refusal import Refused
 from ._refusals import Refusals
+from ._timeouts import loop_clock
 
 if TYPE_CHECKING:
+    from .._core.faults import Ending
     from ._routing import Router
     from ._site import Site
 
 __all__ = ["HTTPConnection"]
 
-if TYPE_CHECKING:
-    from .._core.faults import Ending
-
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
 _MAX_PIPELINED = 16
 _time = time.time
-
-
-def loop_clock(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
-    """``loop.time``, or the function it calls when that is all it does (a call the less)."""
-    if type(loop).time is asyncio.BaseEventLoop.time:
-        return time.monotonic
-    return loop.time
 
 
 class HTTPConnection(Refusals):
@@ -177,44 +167,6 @@ class HTTPConnection(Refusals):
             elif self.waiting != "header":
                 self._wait("header", self.limits.header_timeout)
 
-    def eof_received(self) -> bool:
-        """The client has sent all it will send: answer what came in full, then close.
-
-        A request cut short is refused with 400 (and recorded). Returns whether the transport
-        stays open for writing.
-        """
-        self.peer_closed = True
-        if self.parsing is not None and not self.broken:
-            self._refuse(Refused(400, "the client closed before the request was complete"), b"", 0)
-        stays_open = bool(self.queue) and self.tls is None  # TLS cannot stay half-open
-        if not stays_open:
-            # The transport closes when this returns: what is queued for this loop iteration
-            # (a response just finished) goes to it first, or it would be lost.
-            self.flush()
-            if self.backlog is not None and self.tls is None:
-                self.close_when_sent = True  # (the rest of a large body first, then close)
-                return True
-        return stays_open
-
-    def pause_writing(self) -> None:
-        self.write_paused = True
-        if self._writable is None or self._writable.done():
-            self._writable = self.loop.create_future()
-        send_timeout = self.limits.send_timeout
-        if send_timeout is not None:
-            self.send_deadline = self.clock() + send_timeout
-            self._arm(self.send_deadline)
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        self.send_deadline = 0.0
-        if self.backlog is not None:
-            self._feed()
-            if self.write_paused:  # (the next slice filled the transport again)
-                return
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
-
     # -- httptools callbacks -----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
@@ -309,68 +261,6 @@ class HTTPConnection(Refusals):
         elif len(queue) >= _MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
-
-    def _upgrade_offered(self, exchange: HTTP1Exchange) -> None:
-        """llhttp will stop after ``exchange``'s head as if another protocol followed: decide.
-
-        llhttp (as httptools drives it) treats a request with ``Upgrade`` and ``Connection:
-        upgrade``, or a CONNECT, as the last HTTP/1.1 on the connection: it skips the body and
-        stops (:exc:`httptools.HttpParserUpgrade`). Whether the connection really switches is
-        :meth:`_switches_protocol`'s decision; if it does not, the body is read by its framing
-        and the connection goes on in HTTP/1.1 (:meth:`_upgraded`).
-        """
-        if self._switches_protocol(exchange):
-            # The answer, which may come before llhttp stops, must say the connection closes.
-            exchange.keep_alive = False
-            self.switching = True
-        elif exchange.content_length is not None or exchange.header(b"transfer-encoding"):
-            # llhttp will end the request without its body: on_message_complete waits, and
-            # _upgraded reads the body with a parser of its own.
-            self.upgrading = exchange
-
-    def _switches_protocol(self, exchange: HTTP1Exchange) -> bool:
-        """Whether the bytes after ``exchange``'s head belong to another protocol.
-
-        The one point where the connection decides to switch (RFC 9110 §7.8): a request that
-        offers an upgrade (``Upgrade`` listed in ``Connection``) or a CONNECT (RFC 9110 §9.3.6).
-        Today no upgrade is accepted: a server that does not switch ignores ``Upgrade`` (RFC
-        9110 §7.8), so the request is answered as any other, its body read by its framing, and
-        the connection stays HTTP/1.1. CONNECT is not served either, but what follows its head
-        is the client's tunnel, never HTTP: it is answered, then the connection closes. A
-        WebSocket handshake (RFC 6455 §4.2, answered 101) or h2c would return ``True`` here and
-        take the transport over after the response: ``router.upgrade(site, exchange)`` is the
-        entry point it asks (``None`` today; see ``_site.Upgrade``).
-        """
-        if exchange.method == "CONNECT":
-            return True
-        return self.router.upgrade(self.site, exchange) is not None
-
-    def _other_method(self, method: bytes) -> str:
-        """A method not in ``METHODS``, decoded; CONNECT is noted as a possible upgrade."""
-        standin = self.standin
-        if standin is not None and standin[0] == self.begun:  # (see _unregistered_method)
-            return standin[1].decode("ascii")
-        if method == b"CONNECT":
-            self.connection_field |= UPGRADE
-        return method.decode("ascii", "replace")
-
-    def _check_version_and_host(self, exchange: HTTP1Exchange) -> None:
-        """Refuse what httptools lets through but RFC 9112 forbids (the rare path)."""
-        version = exchange.http_version
-        if version not in ("1.0", "1.1"):
-            raise Refused(505, f"HTTP/{version} is not supported; HTTP/1.1 is (RFC 9112 §2.3)")
-        if self.hosts > 1 or (self.hosts == 0 and version == "1.1"):
-            raise Refused(
-                400,
-                f"malformed request: {self.hosts} Host fields; exactly one is required "
-                "(RFC 9112 §3.2)",
-            )
-        if version == "1.0" and exchange.header(b"transfer-encoding") is not None:
-            raise Refused(
-                400,
-                "malformed request: Transfer-Encoding in an HTTP/1.0 request makes its framing "
-                "faulty (RFC 9112 §6.1)",
-            )
 
     def on_body(self, body: bytes) -> None:
         exchange = self.parsing

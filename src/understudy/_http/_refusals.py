@@ -9,47 +9,47 @@ checked lazily; changing what the connection waits for only sets a deadline.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httptools
 
 from ._exchange import HTTP1Exchange
 from ._models import Request, field_pairs
-from ._parsing import LOST, REPLAY_MAX, STANDIN, TOKEN, first_line, framing_head, message_start
+from ._parsing import (
+    LOST,
+    REPLAY_MAX,
+    STANDIN,
+    TOKEN,
+    UPGRADE,
+    first_line,
+    framing_head,
+    message_start,
+)
 from ._refusal import Refused
-from ._writer import ResponseWriter
+from ._timeouts import Timeouts
 
 if TYPE_CHECKING:
-    from .._tls import TLSInfo
-    from ._limits import Limits
+    from ._routing import Router
     from ._site import Site
 
 __all__ = ["Refusals"]
 
 
-class Refusals(ResponseWriter):
-    """The error path and the timers of ``HTTPConnection`` (which sets the attributes below)."""
+class Refusals(Timeouts):
+    """The error path of ``HTTPConnection`` (which sets the attributes declared here): where
+    llhttp stopped, what it lets through that RFC 9112 refuses, and the refusals."""
 
-    site: Site
-    limits: Limits
-    scheme: str
-    client: tuple[str, int] | None
-    tls: TLSInfo | None
-    clock: Callable[[], float]
+    router: Router
     parser: httptools.HttpRequestParser
-    queue: deque[HTTP1Exchange]
     parsing: HTTP1Exchange | None
     upgrading: HTTP1Exchange | None
-    answered: HTTP1Exchange | None
     url: bytes
     begun: int
+    hosts: int
+    connection_field: int
     switching: bool
-    broken: bool
-    reading_paused: bool
+    peer_closed: bool
 
     def __init__(self, site: Site) -> None:
         super().__init__(site.loop)
@@ -65,16 +65,29 @@ class Refusals(ResponseWriter):
         #: The request fed again with STANDIN in its method's place: (its number in
         #: ``begun``, its method).
         self.standin: tuple[int, bytes] | None = None
-        # Timeouts (seconds; loop time). One timer per connection, checked lazily: changing what
-        # the connection waits for only sets a deadline; the timer re-arms itself when it fires.
-        self.waiting: str | None = None  # "idle", "header", "body" or None (a request is handled)
-        self.read_deadline = 0.0
-        self.send_deadline = 0.0
-        self.timer: asyncio.TimerHandle | None = None
 
     def new_exchange(self) -> HTTP1Exchange:
         """An exchange on this connection (``HTTPConnection`` makes them)."""
         raise NotImplementedError
+
+    def eof_received(self) -> bool:
+        """The client has sent all it will send: answer what came in full, then close.
+
+        A request cut short is refused with 400 (and recorded). Returns whether the transport
+        stays open for writing.
+        """
+        self.peer_closed = True
+        if self.parsing is not None and not self.broken:
+            self._refuse(Refused(400, "the client closed before the request was complete"), b"", 0)
+        stays_open = bool(self.queue) and self.tls is None  # TLS cannot stay half-open
+        if not stays_open:
+            # The transport closes when this returns: what is queued for this loop iteration
+            # (a response just finished) goes to it first, or it would be lost.
+            self.flush()
+            if self.backlog is not None and self.tls is None:
+                self.close_when_sent = True  # (the rest of a large body first, then close)
+                return True
+        return stays_open
 
     # -- where the parser stopped ------------------------------------------------------------
 
@@ -291,89 +304,66 @@ class Refusals(ResponseWriter):
         exchange.dispatched = True
         exchange.send_error(refusal.status, refusal.reason, close=True)
 
-    # -- timeouts ----------------------------------------------------------------------------
+    # -- what llhttp lets through, and upgrades --------------------------------------------
 
-    def _wait(self, waiting: str, timeout: float | None) -> None:
-        """The connection now waits for the client (``waiting``) for at most ``timeout`` s."""
-        self.waiting = waiting if timeout is not None else None
-        if timeout is not None:
-            self.read_deadline = deadline = self.clock() + timeout
-            if self.timer is None:
-                self._arm(deadline)
+    def _upgrade_offered(self, exchange: HTTP1Exchange) -> None:
+        """llhttp will stop after ``exchange``'s head as if another protocol followed: decide.
 
-    def _arm(self, deadline: float) -> None:
-        """Make the timer fire by ``deadline``, at the latest one shortest timeout from now.
-
-        The cap keeps every later deadline (each at least the shortest timeout away) at or after
-        the timer, so setting one never has to move the timer.
+        llhttp (as httptools drives it) treats a request with ``Upgrade`` and ``Connection:
+        upgrade``, or a CONNECT, as the last HTTP/1.1 on the connection: it skips the body and
+        stops (:exc:`httptools.HttpParserUpgrade`). Whether the connection really switches is
+        :meth:`_switches_protocol`'s decision; if it does not, the body is read by its framing
+        and the connection goes on in HTTP/1.1 (:meth:`_upgraded`).
         """
-        timer = self.timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return
-            timer.cancel()
-        when = min(deadline, self.clock() + self.limits.shortest_timeout)
-        self.timer = self.loop.call_at(when, self._on_timer)
+        if self._switches_protocol(exchange):
+            # The answer, which may come before llhttp stops, must say the connection closes.
+            exchange.keep_alive = False
+            self.switching = True
+        elif exchange.content_length is not None or exchange.header(b"transfer-encoding"):
+            # llhttp will end the request without its body: on_message_complete waits, and
+            # _upgraded reads the body with a parser of its own.
+            self.upgrading = exchange
 
-    def _on_timer(self) -> None:
-        self.timer = None
-        if self.transport is None:
-            return
-        now = self.clock()
-        limits = self.limits
-        if self.send_deadline:
-            if now >= self.send_deadline:
-                self._send_timed_out()
-                return
-            self._arm(self.send_deadline)
-        waiting = self.waiting
-        if waiting is None or self.broken:
-            return
-        if self.reading_paused:  # the server, not the client, is holding back
-            self._arm(now + limits.shortest_timeout)
-            return
-        if now < self.read_deadline:
-            self._arm(self.read_deadline)
-            return
-        self.waiting = None
-        if waiting == "idle":
-            self.close()  # RFC 9112 §9.3: a server may close an idle connection
-        elif waiting == "header":
-            self._refuse(
-                Refused(
-                    408,
-                    f"the header section was not received within header_timeout "
-                    f"({limits.header_timeout:g} s)",
-                ),
-                b"",
-                0,
-            )
-        else:
-            self._refuse(
-                Refused(
-                    408,
-                    f"the request body stalled: no bytes for idle_timeout "
-                    f"({limits.idle_timeout:g} s)",
-                ),
-                b"",
-                0,
-            )
+    def _switches_protocol(self, exchange: HTTP1Exchange) -> bool:
+        """Whether the bytes after ``exchange``'s head belong to another protocol.
 
-    def _send_timed_out(self) -> None:
-        """The client has not read the response for ``send_timeout``: record it and abort."""
-        exchange = self.queue[0] if self.queue else self.answered
-        self.site.record(
-            Request(
-                method=exchange.method if exchange else "",
-                target=exchange.target if exchange else "",
-                headers=field_pairs(exchange.raw_fields) if exchange else [],
-                body=b"",
-                client=self.client,
-                received_at=time.time(),
-                scheme=self.scheme,
-                tls=self.tls,
-                error=f"the client did not read the response within send_timeout "
-                f"({self.limits.send_timeout:g} s); the connection was aborted",
+        The one point where the connection decides to switch (RFC 9110 §7.8): a request that
+        offers an upgrade (``Upgrade`` listed in ``Connection``) or a CONNECT (RFC 9110 §9.3.6).
+        Today no upgrade is accepted: a server that does not switch ignores ``Upgrade`` (RFC
+        9110 §7.8), so the request is answered as any other, its body read by its framing, and
+        the connection stays HTTP/1.1. CONNECT is not served either, but what follows its head
+        is the client's tunnel, never HTTP: it is answered, then the connection closes. A
+        WebSocket handshake (RFC 6455 §4.2, answered 101) or h2c would return ``True`` here and
+        take the transport over after the response: ``router.upgrade(site, exchange)`` is the
+        entry point it asks (``None`` today; see ``_site.Upgrade``).
+        """
+        if exchange.method == "CONNECT":
+            return True
+        return self.router.upgrade(self.site, exchange) is not None
+
+    def _other_method(self, method: bytes) -> str:
+        """A method not in ``METHODS``, decoded; CONNECT is noted as a possible upgrade."""
+        standin = self.standin
+        if standin is not None and standin[0] == self.begun:  # (see _unregistered_method)
+            return standin[1].decode("ascii")
+        if method == b"CONNECT":
+            self.connection_field |= UPGRADE
+        return method.decode("ascii", "replace")
+
+    def _check_version_and_host(self, exchange: HTTP1Exchange) -> None:
+        """Refuse what httptools lets through but RFC 9112 forbids (the rare path)."""
+        version = exchange.http_version
+        if version not in ("1.0", "1.1"):
+            raise Refused(505, f"HTTP/{version} is not supported; HTTP/1.1 is (RFC 9112 §2.3)")
+        if self.hosts > 1 or (self.hosts == 0 and version == "1.1"):
+            raise Refused(
+                400,
+                f"malformed request: {self.hosts} Host fields; exactly one is required "
+                "(RFC 9112 §3.2)",
             )
-        )
-        self.abort()
+        if version == "1.0" and exchange.header(b"transfer-encoding") is not None:
+            raise Refused(
+                400,
+                "malformed request: Transfer-Encoding in an HTTP/1.0 request makes its framing "
+                "faulty (RFC 9112 §6.1)",
+            )

@@ -38,8 +38,8 @@ from .._keywords import checked_keywords
 from .._server import Server
 from .._tls import TLS, resolve_tls
 from ._connection import HTTPConnection
-from ._criteria import RequestCriteria
-from ._expect import Expectation, make_shape
+from ._criteria import RequestCriteria, make_shape
+from ._expect import Expectation
 from ._hosts import CannedHost, Handler, HandlerHost, NoHost
 from ._limits import (
     DEFAULT_HEADER_TIMEOUT,
