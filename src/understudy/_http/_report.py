@@ -14,6 +14,7 @@ from typing import Protocol
 
 from .._core.distance import request_distance
 from .._core.matching import Difference, RequestShape
+from .._errors import ExpectationExceeded, UnmetExpectation
 from ._models import Request
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "nearness",
     "report_extra",
     "report_request",
+    "requested_failure",
     "unmatched_report",
     "unmet_report",
 ]
@@ -172,3 +174,23 @@ def exceeded_report(
         )
         lines += ["    " + line for line in report_extra(extra)]
     return "\n".join(lines)
+
+
+def requested_failure(
+    shape: RequestShape, found: list[Request], received: list[Request], times: int | None
+) -> ExpectationExceeded | UnmetExpectation:
+    """What ``assert_requested`` raises when ``found`` (of ``received``) is not ``times``
+    requests of ``shape`` (``None``: at least one)."""
+    if times is not None and len(found) > times:
+        extra = found[times:]
+        summary = (
+            f"{shape.describe()} was requested too often: expected at most {times}, got "
+            f"{len(found)}; the extra request{'s' * (len(extra) != 1)}:"
+        )
+        return ExpectationExceeded("\n".join([summary, *report_extra(extra)]))
+    wanted = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
+    summary = (
+        f"expected {shape.describe()} to be requested {wanted}; "
+        f"it was requested {len(found)} time{'s' * (len(found) != 1)}"
+    )
+    return UnmetExpectation("\n".join([summary, *nearest_requests(shape, received)]))

@@ -26,21 +26,21 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, ClassVar, TypeGuard, Unpack
 
 from .._conditions import Conditions
 from .._core.matching import Matcher
-from .._drain import StalledReaders, finish_connections
-from .._errors import ConfigurationError, ExpectationExceeded, UnmetExpectation
+from .._errors import ConfigurationError
 from .._journal import Journal
 from .._keywords import checked_keywords
 from .._server import Server
 from .._tls import TLS, resolve_tls
+from ._config import check_admin, check_root_options, check_unmatched, choose_host
 from ._connection import HTTPConnection
 from ._criteria import RequestCriteria, make_shape
 from ._expect import Expectation
-from ._hosts import CannedHost, Handler, HandlerHost, NoHost
+from ._hosts import Handler
 from ._limits import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
@@ -51,24 +51,22 @@ from ._limits import (
     Limits,
 )
 from ._models import Request, Response, unpack_request
-from ._options import DIRECTORY_DEFAULTS, DirectoryOptions, directory_signature
-from ._report import differences, nearest_requests, report_extra
+from ._options import DirectoryOptions, directory_signature
+from ._report import differences, requested_failure
 from ._routing import Router
 from ._site import Site
+from ._stopping import stop_serving
 
 # What only some servers use (WireMock stubs and admin API, record and replay, directories,
 # WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads
 # what a server answering a Response or a handler needs, and no more (issue 20).
 if TYPE_CHECKING:
     from ._asgi import ASGIApp, ASGIHost
-    from ._site import Host, HostOfBehaviour
+    from ._site import Host
     from ._wiremock import Stubs
     from ._wsgi import WSGIApp
 
 __all__ = ["HTTPServer"]
-
-#: Seconds between looks, while stop() waits for handlers, for clients that stopped reading.
-_LOOK_INTERVAL = 0.05
 
 
 class HTTPServer(Server):
@@ -199,10 +197,10 @@ class HTTPServer(Server):
             "content_coding": content_coding,
             "content_codings": content_codings,
         }
-        _check_root_options(root, directory)
-        behaviour = _choose_host(response, handler, wsgi, asgi, proxy_to, record)
-        _check_unmatched(unmatched_status, allow_unmatched)
-        _check_admin(admin, admin_token)
+        check_root_options(root, directory)
+        behaviour = choose_host(response, handler, wsgi, asgi, proxy_to, record)
+        check_unmatched(unmatched_status, allow_unmatched)
+        check_admin(admin, admin_token)
         limits = Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout)
         if limits == DEFAULT_LIMITS:
             limits = DEFAULT_LIMITS  # (one object shared by every server given the defaults)
@@ -441,21 +439,7 @@ class HTTPServer(Server):
         found = [r for r in received if not differences(shape, r)]
         if (times is None and found) or len(found) == times:
             return found
-        if times is not None and len(found) > times:
-            extra = found[times:]
-            summary = (
-                f"{shape.describe()} was requested too often: expected at most {times}, got "
-                f"{len(found)}; the extra request{'s' * (len(extra) != 1)}:"
-            )
-            raise ExpectationExceeded("\n".join([summary, *report_extra(extra)]))
-        wanted = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
-        summary = (
-            f"expected {shape.describe()} to be requested {wanted}; "
-            f"it was requested {len(found)} time{'s' * (len(found) != 1)}"
-        )
-        lines = [summary]
-        lines += nearest_requests(shape, received)
-        raise UnmetExpectation("\n".join(lines))
+        raise requested_failure(shape, found, received, times)
 
     @property
     def _journal(self) -> Journal[Request]:
@@ -496,43 +480,15 @@ class HTTPServer(Server):
         )
 
     async def _shutdown(self, timeout: float) -> list[str]:
-        loop = asyncio.get_running_loop()
         listeners, self._listeners = list(self._listeners), ()
-        site = self._site
-        connections, inflight = site.connections, site.inflight
-        for conn in connections:
-            conn.closing = True  # a response finished from now on says Connection: close
-        await self._close_listeners(listeners)
-        for conn in list(connections):
-            conn.shutdown()
-        deadline = loop.time() + timeout
-        stalled = StalledReaders()
-        while inflight and (remaining := deadline - loop.time()) > 0:
-            await asyncio.wait(list(inflight), timeout=min(remaining, _LOOK_INTERVAL))
-            # A body still being produced for a client that stopped reading would hold stop()
-            # up to its timeout: cut that client off (the body is then closed, see _send).
-            stalled.abort(self._open_transports(), loop.time())
-        still_running = sorted(
-            {name if isinstance(name, str) else name() for name in inflight.values()}
+        still_running, deadline = await stop_serving(
+            self._site, listeners, self._close_listeners, timeout
         )
-        for future in list(inflight):
-            future.cancel()
-        for conn in list(connections):
-            if conn.busy:
-                conn.abort()  # its handler ran out of time
-        if connections:
-            # What is being sent goes out to clients reading it (TLS: then close_notify; the
-            # client's is not awaited, RFC 8446 §6.1); nothing is sent after stop() returns.
-            for conn in list(connections):
-                conn.hand_over()  # (what a large body's connection still holds back)
-            await finish_connections(self._open_transports, deadline)
+        loop = asyncio.get_running_loop()
         host = self._router.host
         if _is_asgi(host):
             await host.shutdown(max(deadline - loop.time(), 0.1))
         return still_running
-
-    def _open_transports(self) -> list[asyncio.BaseTransport]:
-        return [conn.transport for conn in self._site.connections if conn.transport is not None]
 
     def _abort(self) -> None:
         for listener in self._listeners:
@@ -545,114 +501,6 @@ class HTTPServer(Server):
         if self._bound_port is None and not self._requested_port:
             return f"{self.scheme}://{self._url_host()}:?"
         return self.url
-
-
-def _choose_host(  # noqa: PLR0917 - HTTPServer's keywords, passed on
-    response: Response | None,
-    handler: Handler | None,
-    wsgi: WSGIApp | None,
-    asgi: ASGIApp | None,
-    proxy_to: str | None,
-    record: str | os.PathLike[str] | None,
-) -> HostOfBehaviour:
-    """The host of behaviour: what ``response=``, ``handler=``, ``wsgi=``, ``asgi=`` or
-    ``proxy_to=`` (with ``record=``) say, or :class:`NoHost`."""
-    if record is not None and proxy_to is None:
-        raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
-    host = _given_host(response, handler, wsgi, asgi)
-    if proxy_to is None:
-        return host
-    if not isinstance(host, NoHost):
-        raise ConfigurationError(
-            "proxy_to= answers what no expectation answers: give it without response=, "
-            "handler=, wsgi= or asgi="
-        )
-    from ._record import Recorder  # noqa: PLC0415 - loaded when first used
-
-    return HandlerHost(Recorder(proxy_to, record))
-
-
-def _given_host(
-    response: Response | None,
-    handler: Handler | None,
-    wsgi: WSGIApp | None,
-    asgi: ASGIApp | None,
-) -> HostOfBehaviour:
-    given = {
-        name: value
-        for name, value in (
-            ("response", response),
-            ("handler", handler),
-            ("wsgi", wsgi),
-            ("asgi", asgi),
-        )
-        if value is not None
-    }
-    if len(given) > 1:
-        raise ConfigurationError(
-            f"give HTTPServer at most one of response=, handler=, wsgi= and asgi=; got "
-            f"{', '.join(f'{name}=' for name in given)}"
-        )
-    if response is not None:
-        if not isinstance(response, Response):
-            raise ConfigurationError(
-                f"response= takes an understudy.Response, not {type(response).__name__}; write "
-                f"response=Response(200, {response!r:.40})"
-            )
-        CannedHost.check_reusable(response)
-        return CannedHost(response)
-    for name, value in given.items():
-        if not callable(value):
-            raise ConfigurationError(f"{name}= must be callable, not {type(value).__name__}")
-    if handler is not None:
-        return HandlerHost(handler)
-    if wsgi is not None:
-        from ._wsgi import WSGIHost  # noqa: PLC0415 - loaded when first used
-
-        return WSGIHost(wsgi)
-    if asgi is not None:
-        from ._asgi import ASGIHost  # noqa: PLC0415 - loaded when first used
-
-        return ASGIHost(asgi)
-    return NoHost()
-
-
-def _check_root_options(root: object, options: Mapping[str, object]) -> None:
-    """Refuse the directory options of ``root=`` given without it."""
-    for name, given in options.items():
-        if root is None and given != DIRECTORY_DEFAULTS[name]:
-            raise ConfigurationError(
-                f"{name}= applies to the files of root=: give root= too, or pass it to "
-                f"serve_directory(prefix, root, {name}=...); a Response takes "
-                "content_coding= and content_codings= too"
-            )
-
-
-def _check_unmatched(unmatched_status: object, allow_unmatched: object) -> None:
-    if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
-        raise ConfigurationError(
-            f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
-        )
-    if not isinstance(allow_unmatched, bool):
-        raise ConfigurationError(f"allow_unmatched must be True or False, not {allow_unmatched!r}")
-
-
-def _check_admin(admin: bool, admin_token: object) -> None:
-    if admin_token is None:
-        return
-    if not admin:
-        raise ConfigurationError(
-            "admin_token= guards the admin API: give admin=True too, or leave it out"
-        )
-    if (
-        not isinstance(admin_token, str)
-        or not admin_token
-        or not all(" " < c <= "~" for c in admin_token)
-    ):
-        raise ConfigurationError(
-            "admin_token must be a non-empty str of visible ASCII characters (it travels "
-            f"in an Authorization field), not {admin_token!r}"
-        )
 
 
 def _is_asgi(host: Host) -> TypeGuard[ASGIHost]:
