@@ -48,19 +48,12 @@ class Served(Protocol):
     """What the admin API reads and changes: the router's stubs and journal (``Router``)."""
 
     @property
-    def stubs(self) -> Stubs:
-        """The stub mappings (made on first use)."""
-
+    def stubs(self) -> Stubs: ...
     @property
-    def unmatched_requests(self) -> Iterable[Request]:
-        """The requests nothing answered, oldest first."""
-
+    def unmatched_requests(self) -> Iterable[Request]: ...
     @property
-    def requests(self) -> list[Request]:
-        """The journal, oldest first."""
-
-    def clear(self) -> None:
-        """Forget the requests received so far."""
+    def requests(self) -> list[Request]: ...
+    def clear(self) -> None: ...
 
 
 class _Problem(Exception):

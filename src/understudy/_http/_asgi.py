@@ -1,7 +1,5 @@
-"""Hosting an ASGI 3 application: the ``http`` scope with streamed bodies, and ``lifespan``.
-
-Spec: https://asgi.readthedocs.io/en/latest/specs/www.html (HTTP, spec_version 2.3) and
-https://asgi.readthedocs.io/en/latest/specs/lifespan.html. The app runs on the runtime's loop.
+"""Hosting an ASGI 3 application on the runtime's loop: the ``http`` scope with streamed bodies
+(https://asgi.readthedocs.io/en/latest/specs/www.html, spec_version 2.3), and ``lifespan``.
 """
 
 from __future__ import annotations
@@ -45,8 +43,7 @@ class ASGIHost:
         #: What each request's context is a copy of (set at each start).
         self._context = contextvars.Context()
         #: The scope's "scheme" and "server", set at each start (the port may change).
-        self.scheme = "http"
-        self.server_address: tuple[str, int] = ("127.0.0.1", 0)
+        self.scheme, self.server_address = "http", ("127.0.0.1", 0)
 
     def dispatch(self, site: Site, exchange: Exchange) -> None:
         """Start the app in a task of its own, in a copy of the server's context.
@@ -55,9 +52,9 @@ class ASGIHost:
         scopes (Starlette, FastAPI) and ``asyncio.current_task()`` need one. It starts
         eagerly (see ``_tasks.py``): an app that answers without waiting costs no loop turn.
         Its context is a copy of the one the server started in, not of the current one: a
-        pipelined request is dispatched as the previous response ends, inside that app (and a
-        connection's callbacks may run in a copy of an app's context), whose variables it
-        must not see.
+        pipelined request is dispatched as the previous response ends, inside that app (and
+        a connection's callbacks may run in a copy of its context), whose variables it must
+        not see.
         """
         call = _ASGICall(site, exchange, self)
         starter = self._starter

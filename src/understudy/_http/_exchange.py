@@ -1,18 +1,12 @@
-"""One request and its response on an HTTP/1.1 connection: the response framed as the head says.
-
-An :class:`Exchange` is made by the connection (``_connection.py``) for each request it parses;
-hosts answer through it: :meth:`Exchange.send` a whole response, or :meth:`Exchange.start`,
-:meth:`Exchange.write` and :meth:`Exchange.end` one in pieces. It frames the body (Content-Length,
-chunked or close-delimited, RFC 9112 §6) and hands the bytes to its connection, which writes what
-one loop iteration produced in one send.
+"""One request and its response on an HTTP/1.1 connection, made by the connection per request;
+hosts answer through it (the ``_site.Exchange`` protocol). It frames the body (Content-Length,
+chunked or close-delimited, RFC 9112 §6) and hands the bytes to its connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Protocol
 
 from .._core.framing import (
@@ -24,76 +18,31 @@ from .._core.framing import (
     plan_framing,
     reason_phrase,
 )
-from ._models import PackedRequest, Request, Response, unpack_request
+from ._heads import HEADS, LARGE_WRITE, http_date, str_fields
+from ._models import Response
+from ._received import Peer, ReceivedRequest
 
 if TYPE_CHECKING:
     from .._core.faults import Ending
-    from .._tls import TLSInfo
-    from ._refusal import Refused
     from ._routing import Router
     from ._site import AnsweredBy, Site
 
-__all__ = ["LARGE_WRITE", "HTTP1Exchange", "Wire", "http_date"]
+__all__ = ["HTTP1Exchange", "Wire"]
 
-#: Bytes beyond which a body is written apart from its head, never copied into one piece with
-#: it, and handed to the transport in slices of this size as the client reads (see
-#: HTTPConnection.flush): a body a client does not read then costs its connection one slice,
-#: and a canned body stays one object however many clients are slow to read it.
-LARGE_WRITE = 256 * 1024
-
-_date_cache: tuple[int, str] = (0, "")
 _time = time.time
 
 # The body modes as module globals: reading an Enum member off its class costs ten times more.
-_LENGTH = BodyMode.LENGTH
-_CHUNKED = BodyMode.CHUNKED
-_CLOSE = BodyMode.CLOSE
-_NONE = BodyMode.NONE
+_LENGTH, _CHUNKED, _CLOSE, _NONE = BodyMode.LENGTH, BodyMode.CHUNKED, BodyMode.CLOSE, BodyMode.NONE
 
 
-def http_date() -> str:
-    """The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once a second."""
-    global _date_cache  # noqa: PLW0603 - a per-second cache shared by every connection
-    now = int(_time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
-
-
-#: Rendered response heads, by what they depend on (see Exchange.start_memoized); shared by
-#: every server, as all run on the runtime's one loop.
-#: Each is (the second it was rendered in, the framing, the head, the Content-Length it declares
-#: or -1 when the body is not framed by one).
-_HEADS: dict[tuple[object, ...], tuple[int, Framing, bytes, int]] = {}
-
-
-def _str_fields(
-    fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
-) -> list[tuple[str, str]]:
-    """Fields as str pairs (bytes ones decoded as Latin-1, RFC 9110 §5.5)."""
-    return [
-        (
-            name if isinstance(name, str) else bytes(name).decode("latin-1"),
-            value if isinstance(value, str) else bytes(value).decode("latin-1"),
-        )
-        for name, value in fields
-    ]
-
-
-class Wire(Protocol):
+class Wire(Peer, Protocol):
     """What an :class:`HTTP1Exchange` uses of its connection (``HTTPConnection``)."""
 
     site: Site
     router: Router
     closing: bool
-    client: tuple[str, int] | None
-    scheme: str
-    tls: TLSInfo | None
     #: The bytes queued in this loop iteration (see ``HTTPConnection.write``).
     out: list[bytes]
-
-    #: The transport; ``None`` once the connection is lost.
-    transport: asyncio.Transport | None
 
     def write(self, data: bytes) -> None: ...
     def close(self) -> None: ...
@@ -103,61 +52,30 @@ class Wire(Protocol):
     def cut(self, data: bytes, ending: Ending) -> None: ...
 
 
-class HTTP1Exchange:
+class HTTP1Exchange(ReceivedRequest):
     """One request and its response on an HTTP/1.1 connection: the :class:`~._site.Exchange`
-    every host sees. Loop-side only unless noted."""
+    every host sees. Loop-side only unless noted. The request side is :class:`ReceivedRequest`."""
 
     __slots__ = (
-        "_request",
         "answered_by",
-        "body_listener",
-        "body_parts",
-        "body_size",
-        "complete",
-        "conn",
-        "content_length",
         "dispatched",
         "done_listener",
         "finished",
         "framing",
         "head_sent",
-        "http_version",
-        "keep_alive",
-        "method",
         "number",
-        "packed",
-        "raw_fields",
-        "refusal",
-        "refused",
         "remaining",
         "sent",
-        "target",
     )
 
+    conn: Wire
+
     def __init__(self, conn: Wire) -> None:
-        self.conn = conn
-        self.method = ""
-        self.target = ""
-        #: The field lines as received, flat: name, value, name, value... (bytes).
-        self.raw_fields: list[bytes] = []
-        #: The request's Content-Length field value as sent (``None``: none).
-        self.content_length: bytes | None = None
-        self.http_version = "1.1"
-        self.keep_alive = True
-        self.body_parts: list[bytes] = []
-        self.body_size = 0
-        self.complete = False
-        #: The request as the journal keeps it, once complete and well-formed.
-        self.packed: PackedRequest | None = None
-        self._request: Request | None = None
-        self.refusal: Refused | None = None
-        #: The journal entry's number (Journal.append) while its answer is to be recorded
-        #: (0: not journaled, or already answered).
+        super().__init__(conn)
+        #: The journal entry's number while its answer is to be recorded (0: none, or done).
         self.number = 0
         #: What answers, when routing chose it; ``None``: the server's host of behaviour.
         self.answered_by: AnsweredBy | None = None
-        #: The request as journaled when it was refused (malformed or over a limit).
-        self.refused: Request | None = None
         #: What was sent before the request was journaled (a streaming host's early answer).
         self.sent: bytes | str | None = None
         self.dispatched = False
@@ -166,8 +84,6 @@ class HTTP1Exchange:
         self.framing: Framing | None = None
         #: Body bytes still to send when the head declared a Content-Length (-1: not so framed).
         self.remaining = -1
-        #: Called with each body chunk, then with ``None`` at the end (for streaming hosts).
-        self.body_listener: Callable[[bytes | None], None] | None = None
         #: Called once when the response is finished or the connection is gone.
         self.done_listener: Callable[[], None] | None = None
 
@@ -207,60 +123,11 @@ class HTTP1Exchange:
         self.notify_done()
         self.conn.cut(data, ending)
 
-    # -- what hosts read of the connection ----------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        """The connection can still carry bytes to the client."""
-        return self.conn.transport is not None
-
-    @property
-    def client(self) -> tuple[str, int] | None:
-        """The client's address (host, port)."""
-        return self.conn.client
-
-    @property
-    def scheme(self) -> str:
-        """``"http"`` or ``"https"``."""
-        return self.conn.scheme
-
     @property
     def sends_body(self) -> bool:
         """The response begun has a body to send (not HEAD, 204, 304)."""
         framing = self.framing
         return framing is not None and framing.mode is not _NONE
-
-    # -- request side ------------------------------------------------------------------------
-
-    @property
-    def request(self) -> Request | None:
-        """The request, once complete and well-formed (made on first use: most hosts need none)."""
-        request = self._request
-        if request is None and self.packed is not None:
-            request = self._request = unpack_request(self.packed, self.conn.tls)
-        return request
-
-    @property
-    def body(self) -> bytes:
-        """The body received so far."""
-        return b"".join(self.body_parts)
-
-    def header(self, name: bytes) -> bytes | None:
-        """The first value of a request field by lower-case name."""
-        raw = self.raw_fields
-        for index in range(0, len(raw), 2):
-            if raw[index].lower() == name:
-                return raw[index + 1]
-        return None
-
-    def listen_to_body(self, listener: Callable[[bytes | None], None]) -> None:
-        """Feed ``listener`` every body chunk, those already received first, then ``None``."""
-        for part in self.body_parts:
-            listener(part)
-        if self.complete:
-            listener(None)
-        else:
-            self.body_listener = listener
 
     # -- response side -----------------------------------------------------------------------
 
@@ -378,10 +245,10 @@ class HTTP1Exchange:
             self.keep_alive and not conn.closing and self.complete,
         )
         try:
-            memoized = _HEADS.get(key)
+            memoized = HEADS.get(key)
         except TypeError:  # fields that cannot be hashed (lists): framed without the memo
             reason = reason_phrase(status) if reason is None else reason
-            self.start(status, reason, _str_fields(fields), body_length)
+            self.start(status, reason, str_fields(fields), body_length)
             memoized = None
         else:
             if memoized is None or memoized[0] != second:
@@ -444,7 +311,7 @@ class HTTP1Exchange:
             self.start(
                 status,
                 reason_phrase(status) if reason is None else reason,
-                _str_fields(fields),
+                str_fields(fields),
                 body_length,
             )
             head = b"".join(conn.out)
@@ -453,9 +320,9 @@ class HTTP1Exchange:
         framing = self.framing
         if framing is None or not head:
             return None
-        if len(_HEADS) > 64:
-            _HEADS.clear()
-        memoized = _HEADS[key] = (second, framing, head, self.remaining)
+        if len(HEADS) > 64:
+            HEADS.clear()
+        memoized = HEADS[key] = (second, framing, head, self.remaining)
         return memoized
 
     def write(self, data: bytes) -> None:

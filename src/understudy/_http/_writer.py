@@ -12,7 +12,7 @@ from collections import deque
 
 from .._core.faults import Ending
 from .._drain import close_transport
-from ._exchange import LARGE_WRITE
+from ._heads import LARGE_WRITE
 
 __all__ = ["ResponseWriter"]
 
