@@ -178,10 +178,9 @@ HTTP_SERVER_API = {
     "header_timeout",
     "idle_timeout",
     "send_timeout",
-    # private: the journal and the stub mappings (read by tests), a lifecycle helper
+    # private: the journal and the stub mappings (read by tests and the command line)
     "_journal",
     "_stubs",
-    "_open_transports",
 }
 
 

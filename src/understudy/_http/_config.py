@@ -5,20 +5,21 @@ that cannot be checked where they are used (with the message saying what to writ
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
 from ._hosts import CannedHost, Handler, HandlerHost, NoHost
+from ._limits import DEFAULT_LIMITS, Limits
 from ._models import Response
-from ._options import DIRECTORY_DEFAULTS
+from ._options import DIRECTORY_DEFAULTS, DirectoryOptions
 
 if TYPE_CHECKING:
     from ._asgi import ASGIApp
     from ._site import HostOfBehaviour
     from ._wsgi import WSGIApp
 
-__all__ = ["check_admin", "check_root_options", "check_unmatched", "choose_host"]
+__all__ = ["check_admin", "check_root_options", "check_unmatched", "choose_host", "shared"]
 
 
 def choose_host(  # noqa: PLR0917 - HTTPServer's keywords, passed on
@@ -91,8 +92,18 @@ def _given_host(
     return NoHost()
 
 
-def check_root_options(root: object, options: Mapping[str, object]) -> None:
-    """Refuse the directory options of ``root=`` given without it."""
+def check_root_options(
+    root: object,
+    generated_fields: str | Collection[str],
+    content_coding: str | None,
+    content_codings: str | Sequence[str] | None,
+) -> DirectoryOptions:
+    """Refuse the directory options of ``root=`` given without it; else return them."""
+    options: DirectoryOptions = {
+        "generated_fields": generated_fields,
+        "content_coding": content_coding,
+        "content_codings": content_codings,
+    }
     for name, given in options.items():
         if root is None and given != DIRECTORY_DEFAULTS[name]:
             raise ConfigurationError(
@@ -100,6 +111,13 @@ def check_root_options(root: object, options: Mapping[str, object]) -> None:
                 f"serve_directory(prefix, root, {name}=...); a Response takes "
                 "content_coding= and content_codings= too"
             )
+    return options
+
+
+def shared(limits: Limits) -> Limits:
+    """``limits``, or the one :data:`DEFAULT_LIMITS` object when they are the defaults (an idle
+    server then holds no Limits of its own)."""
+    return DEFAULT_LIMITS if limits == DEFAULT_LIMITS else limits
 
 
 def check_unmatched(unmatched_status: object, allow_unmatched: object) -> None:

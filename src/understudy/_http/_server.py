@@ -36,7 +36,7 @@ from .._journal import Journal
 from .._keywords import checked_keywords
 from .._server import Server
 from .._tls import TLS, resolve_tls
-from ._config import check_admin, check_root_options, check_unmatched, choose_host
+from ._config import check_admin, check_root_options, check_unmatched, choose_host, shared
 from ._connection import HTTPConnection
 from ._criteria import RequestCriteria, make_shape
 from ._expect import Expectation
@@ -44,7 +44,6 @@ from ._hosts import Handler
 from ._limits import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_LIMITS,
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_SEND_TIMEOUT,
@@ -192,21 +191,14 @@ class HTTPServer(Server):
         self._tls = resolve_tls(tls, self.kind)
         if self._tls is not None:
             self._ssl_context()  # the CA and certificate are made here, not on the loop
-        directory = {
-            "generated_fields": generated_fields,
-            "content_coding": content_coding,
-            "content_codings": content_codings,
-        }
-        check_root_options(root, directory)
+        directory = check_root_options(root, generated_fields, content_coding, content_codings)
         behaviour = choose_host(response, handler, wsgi, asgi, proxy_to, record)
         check_unmatched(unmatched_status, allow_unmatched)
         check_admin(admin, admin_token)
-        limits = Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout)
-        if limits == DEFAULT_LIMITS:
-            limits = DEFAULT_LIMITS  # (one object shared by every server given the defaults)
+        limits = shared(
+            Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout)
+        )
         journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
-        # (Neither holds the server: a server dropped by the test is freed at once, with its
-        # journal, not when the cyclic GC comes round.)
         router = self._router = Router(
             behaviour,
             journal,
@@ -215,12 +207,11 @@ class HTTPServer(Server):
             admin=admin,
             admin_token=admin_token,
         )
-        site = self._site = Site(journal, owner=self, tls=self._tls)
-        site.limits = limits
+        site = self._site = Site(journal, owner=self, tls=self._tls, limits=limits)
         site.record = router.gate()
         self._listeners: tuple[asyncio.AbstractServer, ...] = ()  # (an idle server: shared)
         if root is not None:
-            self.serve_directory("/", root, **directory)  # type: ignore[arg-type]
+            self.serve_directory("/", root, **directory)
         if mappings is not None:
             self.load_mappings(mappings)
 
