@@ -13,11 +13,11 @@ Rules (each held by the test named):
 3. No ``Any`` or untyped ``**kwargs`` in a public signature
    (``tests/test_public_api.py::test_no_public_signature_takes_untyped_options``).
 4. Neither the Site nor the Router holds a reference to the server: a server the test drops
-   is freed at once, journal and all (``tests/test_server.py::test_a_dropped_server_is_freed``
-   and its neighbours there).
+   is freed at once, journal and all (``tests/test_server.py::``
+   ``test_a_stopped_server_the_test_drops_is_freed_at_once`` and its neighbours).
 5. A routing change goes through a Router method, which ends in ``Router.changed()``
    (``tests/test_expect.py``, ``tests/test_directory.py``: requests after each change).
-6. An idle server stays within 4 KiB (``bench``'s idle RSS figure, ``make bench``).
+6. An idle server stays within 4 KiB (``bench``'s idle RSS figure (d), ``make bench``).
 """
 
 from __future__ import annotations

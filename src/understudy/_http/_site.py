@@ -30,8 +30,9 @@ How a new protocol plugs in:
   session gets the same :class:`Site` (journal, errors, in-flight registry, limits).
 
 The rules: a :class:`Site` and a ``Router`` hold no reference to ``HTTPServer`` (so a server the
-test drops is freed at once: ``tests/test_server.py::test_a_dropped_server_is_freed_at_once``
-and its neighbours); nothing under ``_http/`` imports ``_http._server``
+test drops is freed at once: ``tests/test_server.py``'s
+``test_a_stopped_server_the_test_drops_is_freed_at_once`` and its neighbours); nothing
+under ``_http/`` imports ``_http._server``
 (``tests/test_public_api.py::test_the_http_core_has_no_import_cycle``).
 """
 
