@@ -29,9 +29,11 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .._core.framing import sanitize_field_value
+from .._core.targets import origin_form
 from .._core.wiremock import MappingError, parse_mapping
 from .._errors import ConfigurationError
-from ._models import Request, Response, origin_form
+from ._request import Request
+from ._response import Response
 
 __all__ = ["Recorder"]
 
