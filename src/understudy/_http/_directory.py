@@ -68,14 +68,8 @@ import stat
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .._core.directives import (
-    DirectiveError,
-    Directives,
-    for_suffix,
-    merge,
-    parse_in_file,
-    parse_sidecar,
-)
+from .._core.directive_sources import parse_in_file, parse_sidecar
+from .._core.directives import DirectiveError, Directives, for_suffix, merge
 from .._core.paths import FilePath, Refusal, resolve_target
 from .._errors import ConfigurationError
 from ._directory_options import check_coding_options, check_generated_fields, check_suffix_headers

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from .._core.coding import CodingError, check_codings
+from .._core.directive_sources import directives_from_mapping
 from .._core.directives import (
     GENERATED_FIELDS,
     CodingChoice,
     DirectiveError,
     Directives,
-    directives_from_mapping,
     parse_generated_fields,
 )
 from .._errors import ConfigurationError
