@@ -207,15 +207,11 @@ def plan_framing(
     if connection is not None and _has_token(connection, "close"):
         keep_alive = False
     is_head = request_method == "HEAD"
-    mode, length, keep_alive = _body_framing(
-        status,
-        fields,
-        body_length=body_length,
-        http_version=http_version,
-        is_head=is_head,
-        keep_alive=keep_alive,
-        extra=extra,
-    )
+    mode, length, field, closes = _body_framing(status, fields, body_length, http_version, is_head)
+    if field is not None:
+        extra.append(field)
+    if closes:
+        keep_alive = False
     if is_head:
         # The fields describe the GET response; no content follows (RFC 9110 §9.3.2).
         mode, length = BodyMode.NONE, None
@@ -230,39 +226,34 @@ def plan_framing(
 def _body_framing(
     status: int,
     fields: Sequence[tuple[str, str]],
-    *,
     body_length: int | None,
     http_version: str,
     is_head: bool,
-    keep_alive: bool,
-    extra: list[tuple[str, str]],
-) -> tuple[BodyMode, int | None, bool]:
-    """How the body is delimited (RFC 9112 §6.1-6.3): the mode, the length, and whether the
-    connection persists; appends to ``extra`` the framing field it calls for, if any."""
+) -> tuple[BodyMode, int | None, tuple[str, str] | None, bool]:
+    """How the body is delimited (RFC 9112 §6.1-6.3): the mode, the length, the framing field
+    to add (``None``: none), and whether the connection must close after the response."""
     declared = _field(fields, "content-length")
     declared_length = None
     if declared is not None:
         declared_length = parse_digits(declared.strip())
     if 100 <= status < 200 or status in (204, 304):  # (no content)
-        return BodyMode.NONE, None, keep_alive
+        return BodyMode.NONE, None, None, False
     if declared_length is not None:
-        return BodyMode.LENGTH, declared_length, keep_alive
+        return BodyMode.LENGTH, declared_length, None, False
     if _field(fields, "transfer-encoding") is not None:
         # Given by the response: chunked to 1.1; to 1.0, which has no transfer codings, the end
         # of the connection delimits the body (RFC 9112 §6.1).
         if http_version == "1.1":
-            return BodyMode.CHUNKED, None, keep_alive
-        return BodyMode.CLOSE, None, keep_alive and is_head
+            return BodyMode.CHUNKED, None, None, False
+        return BodyMode.CLOSE, None, None, not is_head
     if body_length is not None:
-        extra.append(("Content-Length", str(body_length)))
-        return BodyMode.LENGTH, body_length, keep_alive
+        return BodyMode.LENGTH, body_length, ("Content-Length", str(body_length)), False
     if http_version == "1.1":
-        extra.append(("Transfer-Encoding", "chunked"))
-        return BodyMode.CHUNKED, None, keep_alive
+        return BodyMode.CHUNKED, None, ("Transfer-Encoding", "chunked"), False
     if is_head:
         # No content follows, so the end of the connection need not delimit it.
-        return BodyMode.NONE, None, keep_alive
-    return BodyMode.CLOSE, None, False
+        return BodyMode.NONE, None, None, False
+    return BodyMode.CLOSE, None, None, True
 
 
 def encode_head(
