@@ -16,6 +16,7 @@ from .framing import parse_digits
 
 __all__ = ["evaluate_preconditions", "select_range"]
 
+#: One entity tag of a list field (RFC 9110 §8.8.3): weak mark, quoted or unquoted opaque tag.
 _ENTITY_TAG = re.compile(r'(W/)?(?:"([^"]*)"|([^,\s"]+))')
 
 
