@@ -234,3 +234,8 @@ class SyslogServer(SocketServer):
 
 def _socket_kind(transport: str) -> socket.SocketKind:
     return socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+
+
+def messages_journal(server: SyslogServer) -> Journal[SyslogMessage]:
+    """The journal of ``server``'s messages, for the package (the command follows it)."""
+    return server._journal

@@ -346,3 +346,8 @@ def _check_auth(auth: object) -> Auth | None:
         "auth= takes {'login': 'password'} or a callable check(login, password) -> bool, not "
         f"{type(auth).__name__}"
     )
+
+
+def messages_journal(server: SMTPServer) -> Journal[SMTPMessage]:
+    """The journal of ``server``'s messages, for the package (the command follows it)."""
+    return server._site.journal

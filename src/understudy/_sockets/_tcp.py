@@ -284,3 +284,8 @@ class TCPServer(_StreamServer):
         )
         self._tls = resolve_tls(tls, self.kind)
         self._ssl_context()  # with tls=: the CA and certificate are made here, not on the loop
+
+
+def connections_journal(server: _StreamServer) -> Journal[ConnectionRecord]:
+    """The journal of ``server``'s connections, for the package (the command follows it)."""
+    return server._journal
