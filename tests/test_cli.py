@@ -623,7 +623,8 @@ def test_http_reports_each_request_with_the_response_it_got() -> None:
         assert ["Content-Length", got.headers["Content-Length"]] in response["headers"]
     with cli("http", "--no-admin", json_lines=False) as running:
         requests.get(running.info["url"] + "/missing", timeout=5)
-        assert running.read_until("/missing").rstrip().endswith(" GET /missing (0 bytes) -> 404 Not Found")
+        line = running.read_until("/missing").rstrip()
+        assert line.endswith(" GET /missing (0 bytes) -> 404 Not Found")
 
 
 def test_a_request_is_reported_when_answered_not_when_it_arrives() -> None:
