@@ -21,7 +21,7 @@ from ._core.syslog import (
 )
 from ._errors import ConfigurationError
 from ._journal import Journal
-from ._sockets import DatagramReceiver, DecodingProtocol, SocketServer
+from ._sockets import DatagramReceiver, SocketServer
 from ._tls import TLS, TLSInfo, resolve_tls
 
 __all__ = ["SyslogMessage", "SyslogServer", "SyslogTransport"]
@@ -175,7 +175,7 @@ class SyslogServer(SocketServer):
         def deliver(frames: Sequence[bytes | FrameError], peer: Any) -> None:
             self._frames(frames, peer, protocol.tls)
 
-        protocol = DecodingProtocol(self, SyslogFramer(self.max_message_size), deliver)
+        protocol = self._decoding_protocol(SyslogFramer(self.max_message_size), deliver)
         return protocol
 
     def _datagram_protocol(self) -> asyncio.BaseProtocol:
