@@ -11,14 +11,8 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, get_args
 
 from ._conditions import Conditions
-from ._core.syslog import (
-    FrameError,
-    SyslogFramer,
-    SyslogMessage,
-    Transport,
-    parse_message,
-    unparsed_message,
-)
+from ._core.syslog import SyslogMessage, Transport, parse_message, unparsed_message
+from ._core.syslog_framing import FrameError, SyslogFramer
 from ._errors import ConfigurationError
 from ._journal import Journal
 from ._sockets import DatagramReceiver, SocketServer
