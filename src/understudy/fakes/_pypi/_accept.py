@@ -97,14 +97,8 @@ def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
     )
     existing = store.add(file, content)
     if existing is not None:
-        if existing.digests["blake2b_256"] == digests["blake2b_256"]:
-            return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
-        raise UploadRefused(
-            400,
-            f"File already exists ({filename!r}, with blake2_256 hash "
-            f"{existing.digests['blake2b_256']!r}). See "
-            "https://pypi.org/help/#file-name-reuse for more information.",
-        )
+        _check_reupload(existing, digests, filename)
+        return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
     return PyPIUpload(
         filename=filename,
         project=spelling,
@@ -118,6 +112,21 @@ def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
         metadata=dict(file.fields),
         request=request,
     )
+
+
+def _check_reupload(existing: PyPIFile, digests: dict[str, str], filename: str) -> None:
+    """``filename`` is there already (``existing``): it must hold the same bytes.
+
+    Raises:
+        UploadRefused: 400, with warehouse's message, when it holds others.
+    """
+    if existing.digests["blake2b_256"] != digests["blake2b_256"]:
+        raise UploadRefused(
+            400,
+            f"File already exists ({filename!r}, with blake2_256 hash "
+            f"{existing.digests['blake2b_256']!r}). See "
+            "https://pypi.org/help/#file-name-reuse for more information.",
+        )
 
 
 def _check_fields(fields: Query) -> None:
