@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .._errors import ConfigurationError
+from .. import ConfigurationError, ConnectionRecord, SMTPServer, SyslogServer, TCPServer
 from .._journal import Journal
-from .._smtp import SMTPServer
 from .._smtp._server import messages_journal
-from .._sockets import ConnectionRecord, TCPServer
 from .._sockets._tcp import connections_journal
-from .._syslog import SyslogServer
 from .._syslog import messages_journal as syslog_journal
 from ..fakes import PyPIDownload, PyPIServer, PyPIUpload
 from ._http_command import http_arguments, make_http

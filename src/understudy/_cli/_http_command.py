@@ -8,9 +8,7 @@ import os
 import sys
 from typing import Any
 
-from .._errors import ConfigurationError
-from .._http._models import Request
-from .._http._server import HTTPServer
+from .. import ConfigurationError, HTTPServer, Request
 from .._journal import Journal
 from ._options import Running, Source, tls_arguments, tls_settings
 from ._reports import report_request

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn, TextIO
 
-from .._errors import ConfigurationError
-from .._http._server import HTTPServer
+from .. import ConfigurationError, HTTPServer
 from ..fakes import PyPIServer
 from ._commands import COMMANDS
 from ._follow import Follower

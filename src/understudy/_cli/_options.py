@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import ConfigurationError
+from .. import TLS, ConfigurationError, Server
 from .._journal import Journal
-from .._server import Server
-from .._tls import TLS, authority
+from .._tls import authority
 from ._reports import Report
 
 __all__ = [

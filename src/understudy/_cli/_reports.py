@@ -8,10 +8,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from .._http._models import Request, ResponseRecord
-from .._smtp import SMTPMessage
-from .._sockets import ConnectionRecord
-from .._syslog import SyslogMessage
+from .. import ConnectionRecord, Request, ResponseRecord, SMTPMessage, SyslogMessage
 from ..fakes import PyPIDownload, PyPIUpload
 
 __all__ = [
