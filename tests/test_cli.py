@@ -653,3 +653,22 @@ def test_a_request_is_reported_when_answered_not_when_it_arrives() -> None:
     assert event["response"]["answered_by"] == "expectation"
     assert text.endswith(" GET /late (0 bytes) -> 201 Created")
     assert follower.rest() == []
+
+
+def test_a_request_never_answered_is_reported_at_the_stop_with_no_response() -> None:
+    args = _cli.build_parser().parse_args(["http", "--no-admin"])
+    running = args.make(args)
+    server = running.server
+    assert isinstance(server, understudy.HTTPServer)
+    follower = Follower(running.sources)
+    follower.start()
+    server.expect("GET", "/slow").respond(200, delay=60.0)
+    with server, socket.create_connection((server.host, server.port), timeout=10) as client:
+        client.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        server.wait_for_requests(1)  # (journaled; its answer is a minute away)
+        server.stop()  # (cuts the delayed answer off: the request is never answered)
+        assert client.recv(1024) == b""
+    follower.stop()
+    ((event, text),) = follower.rest()
+    assert (event["target"], event["response"]) == ("/slow", None)
+    assert text.endswith(" GET /slow (0 bytes) -> (no response)")
