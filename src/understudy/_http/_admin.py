@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._core.distance import request_distance
 from .._core.wiremock import MappingError, parse_request_pattern
 from .._errors import ConfigurationError
-from ._models import Request, Response
+from ._request import Request
+from ._response import Response
 from ._wiremock import pattern_differences
 
 if TYPE_CHECKING:

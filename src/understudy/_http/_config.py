@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from .._errors import ConfigurationError
 from ._hosts import CannedHost, Handler, HandlerHost, NoHost
 from ._limits import DEFAULT_LIMITS, Limits
-from ._models import Response
 from ._options import DIRECTORY_DEFAULTS, DirectoryOptions
+from ._response import Response
 
 if TYPE_CHECKING:
     from ._asgi import ASGIApp

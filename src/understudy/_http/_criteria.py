@@ -18,7 +18,7 @@ from .._errors import ConfigurationError
 from .._keywords import unknown_keyword
 
 if TYPE_CHECKING:
-    from ._models import Request
+    from ._request import Request
 
 __all__ = ["CRITERIA", "RequestCriteria", "make_shape"]
 

@@ -19,8 +19,8 @@ from .._core.framing import (
     reason_phrase,
 )
 from ._heads import HEADS, LARGE_WRITE, http_date, str_fields
-from ._models import Response
 from ._received import Peer, ReceivedRequest
+from ._response import Response
 
 if TYPE_CHECKING:
     from .._core.faults import Ending

@@ -29,8 +29,9 @@ from .._errors import ConfigurationError
 from .._faults import Delay, Dribble, Fault, to_delay
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Handler, HandlerHost
-from ._models import Body, Request, Response
 from ._report import differences, nearness
+from ._request import Request
+from ._response import Body, Response
 
 if TYPE_CHECKING:
     from ._site import Host

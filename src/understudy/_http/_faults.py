@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.faults import Fault, plan_fault
 from .._faults import Delay, Dribble
-from ._models import Response
+from ._response import Response
 
 if TYPE_CHECKING:
     from ._site import Exchange, Host, Site

@@ -11,7 +11,8 @@ from .._core.faults import Fault
 from .._errors import ConfigurationError
 from .._server import describe_handler
 from ._faults import apply_fault
-from ._models import Request, Response, to_response
+from ._request import Request
+from ._response import Response, to_response
 from ._send import send_response
 from ._site import Site
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from ._models import PackedRequest, Request, unpack_request
+from ._request import PackedRequest, Request, unpack_request
 
 if TYPE_CHECKING:
     from .._tls import TLSInfo

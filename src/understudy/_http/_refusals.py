@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from ._exchange import HTTP1Exchange
-from ._models import Request, field_pairs
+from ._fields import field_pairs
 from ._parsing import (
     LOST,
     REPLAY_MAX,
@@ -27,6 +27,7 @@ from ._parsing import (
     message_start,
 )
 from ._refusal import Refused
+from ._request import Request
 from ._timeouts import Timeouts
 
 if TYPE_CHECKING:

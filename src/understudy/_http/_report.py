@@ -15,7 +15,7 @@ from typing import Protocol
 from .._core.distance import request_distance
 from .._core.matching import Difference, RequestShape
 from .._errors import ExpectationExceeded, UnmetExpectation
-from ._models import Request
+from ._request import Request
 
 __all__ = [
     "differences",

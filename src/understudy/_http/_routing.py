@@ -24,8 +24,9 @@ from .._core.matching import RequestShape
 from .._errors import ExpectationExceeded, UnexpectedRequest, UnmetExpectation
 from ._expect import Expectation, Expectations
 from ._hosts import NoHost
-from ._models import PackedRequest, Request, Response, unpack_request
 from ._report import exceeded_report, unmatched_report, unmet_report
+from ._request import PackedRequest, Request, unpack_request
+from ._response import Response
 
 if TYPE_CHECKING:
     from .._journal import Journal

@@ -7,7 +7,7 @@ import concurrent.futures
 from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from ._models import Response
+from ._response import Response
 
 if TYPE_CHECKING:
     from ._site import Exchange, Site

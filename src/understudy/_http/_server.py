@@ -49,9 +49,10 @@ from ._limits import (
     DEFAULT_SEND_TIMEOUT,
     Limits,
 )
-from ._models import Request, Response, unpack_request
 from ._options import DirectoryOptions, directory_signature
 from ._report import differences, requested_failure
+from ._request import Request, unpack_request
+from ._response import Response
 from ._routing import Router
 from ._site import Site
 from ._stopping import stop_serving
@@ -436,12 +437,6 @@ class HTTPServer(Server):
     def _journal(self) -> Journal[Request]:
         """The journal of requests (the site's and the router's: one object)."""
         return self._site.journal
-
-    @_journal.setter
-    def _journal(self, journal: Journal[Request]) -> None:
-        # (The command line swaps in a journal that reports each request as it comes.)
-        self._router.journal = self._site.journal = journal
-        self._site.record = self._router.gate()
 
     @property
     def _stubs(self) -> Stubs:

@@ -53,7 +53,8 @@ if TYPE_CHECKING:
     from .._journal import Journal
     from .._runtime import Runtime
     from .._tls import TLS
-    from ._models import PackedRequest, Request, Response
+    from ._request import PackedRequest, Request
+    from ._response import Response
 
 __all__ = [
     "AnsweredBy",

@@ -13,8 +13,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._models import Request, field_pairs
+from ._fields import field_pairs
 from ._refusal import Refused
+from ._request import Request
 from ._writer import ResponseWriter
 
 if TYPE_CHECKING:

@@ -34,7 +34,8 @@ from ..._http._limits import (
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_SEND_TIMEOUT,
 )
-from ..._http._models import Request, Response
+from ..._http._request import Request
+from ..._http._response import Response
 from ..._http._server import HTTPServer
 from ..._tls import TLS
 from ._accept import preloaded_file, upload
