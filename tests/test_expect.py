@@ -417,7 +417,7 @@ def test_times_answers_n_times_then_the_request_exceeds_it(server: HTTPServer) -
     assert str(raised.value) == (
         f"1 expectation of {server!r} met too often:\n"
         "  1. expect('GET', '/t'): expected at most 2, got 3; the extra request (answered 404):\n"
-        f"      GET /t from 127.0.0.1:{extra.client[1] if extra.client else 0} at {moment}"
+        f"      GET /t from 127.0.0.1:{extra.peer[1] if extra.peer else 0} at {moment}"
     )
     server.check()  # reported once
 
@@ -793,10 +793,10 @@ def test_the_near_miss_report_lists_the_three_nearest_with_each_difference(
         server, "GET", "/users?page=2", [("Host", "api.test"), ("X-Trace", "t1")]
     )
     [request] = server.requests
-    assert request.client is not None
+    assert request.peer is not None
     expected = (
         "No expectation matched this request:\n"
-        f"  GET /users?page=2 HTTP/1.1 from 127.0.0.1:{request.client[1]}\n"
+        f"  GET /users?page=2 HTTP/1.1 from 127.0.0.1:{request.peer[1]}\n"
         "    Host: api.test\n"
         "    X-Trace: t1\n"
         "Nearest expectations:\n"
@@ -884,8 +884,8 @@ def test_assert_requested_exact_times(answered: HTTPServer) -> None:
     )
     [_, second] = answered.assert_requested("GET", query={"page": "2"}, times=2)
     moment = datetime.fromtimestamp(second.received_at).strftime("%H:%M:%S.%f")[:-3]
-    assert second.client is not None
-    assert lines[1:] == [f"  GET /users?page=2 from 127.0.0.1:{second.client[1]} at {moment}"]
+    assert second.peer is not None
+    assert lines[1:] == [f"  GET /users?page=2 from 127.0.0.1:{second.peer[1]} at {moment}"]
     with pytest.raises(UnmetExpectation, match="to be requested 3 times; it was requested 2"):
         answered.assert_requested("GET", query={"page": "2"}, times=3)
 

@@ -424,7 +424,7 @@ def test_a_dribbled_keep_alive_connection_answers_the_next_request(server: HTTPS
     with requests.Session() as session:
         assert session.get(server.url + "/x", timeout=5).text == "abc"
         assert session.get(server.url + "/x", timeout=5).text == "abc"
-    assert {request.client for request in server.requests} == {server.requests[0].client}
+    assert {request.peer for request in server.requests} == {server.requests[0].peer}
 
 
 def test_a_dribbled_answer_to_head_has_no_body_to_wait_for(server: HTTPServer) -> None:

@@ -258,14 +258,14 @@ def test_a_received_request_is_an_immutable_request_equal_to_one_made_alike() ->
         target="/x?a=1",
         headers=list(request.headers.items()),
         body=b"abc",
-        client=request.client,
+        peer=request.peer,
         received_at=request.received_at,
     )
     assert made == request
 
 
 def test_request_equality_and_hash() -> None:
-    assert make("/a", body=b"x") == make("/a", body=b"x", client=("1.2.3.4", 5))
+    assert make("/a", body=b"x") == make("/a", body=b"x", peer=("1.2.3.4", 5))
     assert make("/a") != make("/b")
     assert make("/a", headers=[("A", "1")]) == make("/a", headers=[(b"a", b"1")])
     assert make("/a") != "GET /a"
@@ -290,8 +290,8 @@ def test_request_attributes_from_the_server() -> None:
     assert request.target == "/p?q=1"
     assert request.http_version == "1.1"
     assert request.body == b"payload"
-    assert request.client is not None
-    assert request.client[0] == "127.0.0.1"
+    assert request.peer is not None
+    assert request.peer[0] == "127.0.0.1"
     assert request.received_at > 0
     assert request.scheme == "http"
     assert request.error is None
@@ -480,7 +480,7 @@ def test_a_received_request_copies_as_itself_and_pickles_whole() -> None:
     assert restored == request
     assert (restored.method, restored.target, restored.body) == ("PUT", "/p?q=1", b"body")
     assert restored.headers["x-case"] == "Kept"
-    assert (restored.client, restored.received_at) == (request.client, request.received_at)
+    assert (restored.peer, restored.received_at) == (request.peer, request.received_at)
     with pytest.raises(AttributeError, match="immutable"):
         restored.body = b""
 

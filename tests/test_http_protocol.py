@@ -141,7 +141,7 @@ def test_keep_alive_serves_several_requests_on_one_connection() -> None:
         finally:
             conn.close()
         requests = server.wait_for_requests(3)
-    assert len({request.client for request in requests}) == 1
+    assert len({request.peer for request in requests}) == 1
 
 
 def test_keep_alive_with_bodies_of_every_kind(wires: list[Wire]) -> None:

@@ -267,7 +267,7 @@ def test_keep_alive_requests_share_one_handshake_and_stop_closes_them() -> None:
         for _ in range(3):
             session.get(server.url, verify=understudy.tls.ca_bundle(), timeout=5)
         requests_seen = server.wait_for_requests(3)
-        assert len({request.client for request in requests_seen}) == 1
+        assert len({request.peer for request in requests_seen}) == 1
         server.stop()
         assert not server.running
         # The idle connection was closed by stop(): the next request needs a new server.

@@ -556,7 +556,7 @@ def test_keep_alive_and_the_journal_with_a_wsgi_app() -> None:
         requests_seen: list[Request] = server.wait_for_requests(3)
     assert [reply.content for reply in replies] == [b"0cba", b"1cba", b"2cba"]
     assert [request.body for request in requests_seen] == [b"abc0", b"abc1", b"abc2"]
-    assert len({request.client for request in requests_seen}) == 1
+    assert len({request.peer for request in requests_seen}) == 1
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,7 @@ async def _slow_reader(server: understudy.HTTPServer, result: HostileResult) -> 
 
 async def _until_aborted(server: understudy.HTTPServer, client: tuple[str, int]) -> None:
     while not any(
-        request.error is not None and request.client == client for request in server.requests
+        request.error is not None and request.peer == client for request in server.requests
     ):
         await asyncio.sleep(0.05)  # polling the journal from the client's own loop
 

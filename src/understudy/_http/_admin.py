@@ -215,7 +215,7 @@ def _find(served: Served, request: Request) -> list[Request]:
 
 
 def _request_id(request: Request) -> str:
-    key = f"{request.received_at!r} {request.client} {request.method} {request.target}"
+    key = f"{request.received_at!r} {request.peer} {request.method} {request.target}"
     return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
 
 
@@ -234,7 +234,7 @@ def _logged(request: Request) -> dict[str, Any]:
         "url": request.target,
         "absoluteUrl": request.url,
         "method": request.method,
-        "clientIp": request.client[0] if request.client else None,
+        "clientIp": request.peer[0] if request.peer else None,
         "headers": headers,
         "queryParams": query,
         "cookies": cookies,

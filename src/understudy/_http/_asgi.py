@@ -341,7 +341,7 @@ class _ASGICall:
                 "query_string": query_string,
                 "root_path": "",
                 "headers": headers,
-                "client": exchange.client,
+                "client": exchange.peer,
                 "server": host.server_address,
                 "state": state.copy() if state else {},
             }
