@@ -67,9 +67,7 @@ def report_request(request: Request) -> Report:
         "received_at": request.received_at,
         "response": None if response is None else _response(response),
     }
-    text = (
-        f"{_address(request.peer)} {request.method} {request.target} ({len(request.body)} bytes)"
-    )
+    text = f"{_address(request.peer)} {request.method} {request.target} ({len(request.body)} bytes)"
     if request.error is not None:
         event["error"] = request.error
         text += f": {request.error}"
