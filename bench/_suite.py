@@ -58,7 +58,7 @@ import pytest, requests, understudy
 
 @pytest.fixture(scope="session")
 def running():
-    response = understudy.Response(200, {body!r}, content_type="text/plain")
+    response = understudy.Response(200, body={body!r}, content_type="text/plain")
     with understudy.HTTPServer(response=response) as server:
         yield server
 

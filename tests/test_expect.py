@@ -740,7 +740,7 @@ def test_what_is_added_while_serving_is_routed_to_from_the_next_request(
 
 
 def test_an_expectation_answers_first_and_the_canned_response_answers_the_rest() -> None:
-    with HTTPServer(response=Response(200, "canned")) as server:
+    with HTTPServer(response=Response(200, body="canned")) as server:
         server.expect("POST", "/hook").respond(204)
         assert with_httpx(server.url, Call("POST", "/hook")) == (204, b"")
         assert with_httpx(server.url, Call("GET", "/hook")) == (200, b"canned")

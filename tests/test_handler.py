@@ -35,7 +35,7 @@ def _async_returning(value: Any) -> Callable[[Request], Any]:
 
 
 RETURNS: list[tuple[str, Any, int, bytes, str | None]] = [
-    ("Response", Response(201, "made", headers={"X-A": "1"}), 201, b"made", "text/plain"),
+    ("Response", Response(201, body="made", headers={"X-A": "1"}), 201, b"made", "text/plain"),
     ("str", "h\u00e9llo", 200, "h\u00e9llo".encode(), "text/plain; charset=utf-8"),
     ("bytes", b"\x00raw", 200, b"\x00raw", None),
     ("dict", {"a": 1}, 200, b'{"a": 1}', "application/json"),
@@ -43,7 +43,7 @@ RETURNS: list[tuple[str, Any, int, bytes, str | None]] = [
     ("(status, str)", (404, "nope"), 404, b"nope", "text/plain; charset=utf-8"),
     ("(status, bytes)", (202, b""), 202, b"", None),
     ("(status, dict)", (422, {"error": "bad"}), 422, b'{"error": "bad"}', "application/json"),
-    ("(status, Response)", (409, Response(200, b"conflict")), 409, b"conflict", None),
+    ("(status, Response)", (409, Response(200, body=b"conflict")), 409, b"conflict", None),
 ]
 
 
@@ -223,7 +223,7 @@ def test_a_streamed_body_from_a_generator() -> None:
             finally:
                 closed.set()
 
-        return Response(200, body(), content_type="text/plain")
+        return Response(200, body=body(), content_type="text/plain")
 
     with (
         HTTPServer(handler=handler) as server,
@@ -242,7 +242,7 @@ def test_a_streamed_body_from_an_async_generator() -> None:
                 await asyncio.sleep(0)
                 yield b"%d," % index
 
-        return Response(200, body())
+        return Response(200, body=body())
 
     with HTTPServer(handler=handler) as server, httpx.Client() as client:
         with client.stream("GET", server.url) as reply:
@@ -262,7 +262,7 @@ def test_a_streamed_body_failing_midway_drops_the_connection_and_is_reported(kin
         raise RuntimeError("generator broke")
 
     def handler(request: Request) -> Response:
-        return Response(200, body() if kind == "sync" else abody())
+        return Response(200, body=body() if kind == "sync" else abody())
 
     server = HTTPServer(handler=handler)
 
@@ -291,7 +291,7 @@ def test_a_handler_can_be_slow_while_another_server_answers() -> None:
 
     with (
         HTTPServer(handler=slow) as slow_server,
-        HTTPServer(response=Response(200, "quick")) as quick,
+        HTTPServer(response=Response(200, body="quick")) as quick,
     ):
         result: list[str] = []
         thread = threading.Thread(
@@ -319,7 +319,7 @@ def endless_async_body(closed: threading.Event) -> Callable[[Request], Response]
         finally:
             closed.set()
 
-    return lambda request: Response(200, events(), content_type="text/event-stream")
+    return lambda request: Response(200, body=events(), content_type="text/event-stream")
 
 
 def endless_sync_body(closed: threading.Event) -> Callable[[Request], Response]:
@@ -331,7 +331,7 @@ def endless_sync_body(closed: threading.Event) -> Callable[[Request], Response]:
         finally:
             closed.set()
 
-    return lambda request: Response(200, events(), content_type="text/event-stream")
+    return lambda request: Response(200, body=events(), content_type="text/event-stream")
 
 
 @pytest.mark.parametrize("make_handler", [endless_async_body, endless_sync_body])

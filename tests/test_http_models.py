@@ -352,20 +352,20 @@ def test_a_reason_phrase_of_tabs_spaces_visible_and_latin_1_characters_is_sent_a
 
 
 def test_response_bodies_and_content_types() -> None:
-    text = Response(200, "caf\u00e9")
+    text = Response(200, body="caf\u00e9")
     assert text.body == "caf\u00e9".encode()
     assert text.headers == [("Content-Type", "text/plain; charset=utf-8")]
     data = Response(json={"a": [1]})
     assert json.loads(data.body) == {"a": [1]}  # type: ignore[arg-type]
     assert data.headers == [("Content-Type", "application/json")]
     assert Response(json=None).body == b"null"
-    raw = Response(201, b"\x00\x01")
+    raw = Response(201, body=b"\x00\x01")
     assert (raw.status, raw.reason, raw.body, raw.headers) == (201, "Created", b"\x00\x01", [])
     assert Response(body=bytearray(b"ab")).body == b"ab"
     assert Response(body=memoryview(b"ab")).body == b"ab"
-    custom = Response(200, "x", content_type="text/html")
+    custom = Response(200, body="x", content_type="text/html")
     assert custom.headers == [("Content-Type", "text/html")]
-    given = Response(200, "x", headers={"content-type": "text/csv"}, content_type="text/html")
+    given = Response(200, body="x", headers={"content-type": "text/csv"}, content_type="text/html")
     assert given.headers == [("content-type", "text/csv")]
     pairs = Response(headers=[("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
     assert pairs.headers == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
@@ -380,10 +380,10 @@ def test_response_streamed_bodies_are_accepted() -> None:
     async def agen() -> AsyncIterator[bytes]:
         yield b"x"
 
-    assert repr(Response(200, gen())) == "<understudy.Response 200 streamed>"
-    assert repr(Response(200, agen())) == "<understudy.Response 200 streamed>"
-    assert repr(Response(200, [b"a", b"b"])) == "<understudy.Response 200 streamed>"
-    assert repr(Response(404, b"abc")) == "<understudy.Response 404 3B>"
+    assert repr(Response(200, body=gen())) == "<understudy.Response 200 streamed>"
+    assert repr(Response(200, body=agen())) == "<understudy.Response 200 streamed>"
+    assert repr(Response(200, body=[b"a", b"b"])) == "<understudy.Response 200 streamed>"
+    assert repr(Response(404, body=b"abc")) == "<understudy.Response 404 3B>"
 
 
 def test_a_one_shot_body_is_refused_for_a_response_sent_to_every_request() -> None:
@@ -393,27 +393,27 @@ def test_a_one_shot_body_is_refused_for_a_response_sent_to_every_request() -> No
     async def agen() -> AsyncIterator[bytes]:
         yield b"x"
 
-    CannedHost.check_reusable(Response(200, [b"a"]))
-    CannedHost.check_reusable(Response(200, b"a"))
+    CannedHost.check_reusable(Response(200, body=[b"a"]))
+    CannedHost.check_reusable(Response(200, body=b"a"))
     for body in (gen(), agen(), iter([b"a"])):
         with pytest.raises(ConfigurationError, match="one-shot"):
-            CannedHost.check_reusable(Response(200, body))
+            CannedHost.check_reusable(Response(200, body=body))
 
 
 def test_http_server_refuses_a_one_shot_canned_body() -> None:
     with pytest.raises(ConfigurationError, match=r"one-shot generator .* use handler="):
-        HTTPServer(response=Response(200, (part for part in [b"a"])))
+        HTTPServer(response=Response(200, body=(part for part in [b"a"])))
 
 
 def test_a_canned_list_body_is_sent_to_every_request() -> None:
-    with HTTPServer(response=Response(200, [b"a", b"b"])) as server:
+    with HTTPServer(response=Response(200, body=[b"a", b"b"])) as server:
         for _ in range(2):
             assert requests.get(server.url, timeout=5).content == b"ab"
 
 
 def test_the_reason_phrase_and_headers_reach_the_client() -> None:
     response = Response(
-        418, "short and stout", reason="Teapot", headers=[("X-A", "1"), ("X-A", "2")]
+        418, body="short and stout", reason="Teapot", headers=[("X-A", "1"), ("X-A", "2")]
     )
     with HTTPServer(response=response) as server:
         conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
@@ -444,7 +444,7 @@ def test_to_response_conversions() -> None:
     created = to_response((201, {"id": 7}))
     assert (created.status, created.reason, created.body) == (201, "Created", b'{"id": 7}')
     assert created.headers == [("Content-Type", "application/json")]
-    wrapped = to_response((404, Response(200, "gone", headers={"X-A": "1"})))
+    wrapped = to_response((404, Response(200, body="gone", headers={"X-A": "1"})))
     assert (wrapped.status, wrapped.body) == (404, b"gone")
     assert ("X-A", "1") in wrapped.headers
     assert to_response((204, b"")).status == 204
@@ -466,7 +466,7 @@ def test_to_response_with_a_bad_status() -> None:
 
 
 def test_a_received_request_copies_as_itself_and_pickles_whole() -> None:
-    with HTTPServer(response=Response(200, "ok")) as server:
+    with HTTPServer(response=Response(200, body="ok")) as server:
         urllib.request.urlopen(
             urllib.request.Request(
                 server.url + "/p?q=1", data=b"body", headers={"X-Case": "Kept"}, method="PUT"

@@ -25,7 +25,7 @@ def _upstream() -> understudy.HTTPServer:
         200, json={"page": 2, "items": ["a", "b"]}
     )
     upstream.expect("POST", "/echo").respond_with(
-        lambda request: understudy.Response(201, b"got " + request.body, reason="Made")
+        lambda request: understudy.Response(201, body=b"got " + request.body, reason="Made")
     )
     upstream.expect("GET", "/large").respond(
         200, body=LARGE, headers=[("Content-Type", "image/png"), ("Set-Cookie", "a=1")]

@@ -69,7 +69,7 @@ def test_no_request_fell_through() -> None:
 
 def test_a_handlers_answer() -> None:
     def handler(request: Request) -> Response:
-        return Response(201, "made", headers=[("Location", "/things/1"), ("X-Two", "a")])
+        return Response(201, body="made", headers=[("Location", "/things/1"), ("X-Two", "a")])
 
     with HTTPServer(handler=handler) as server:
         with urllib.request.urlopen(server.url + "/things", data=b"x", timeout=5) as reply:
@@ -247,7 +247,7 @@ def test_a_mapping_names_itself(tmp_path: Path) -> None:
 
 
 def test_the_proxy_says_so() -> None:
-    upstream = HTTPServer(response=Response(200, "upstream"))
+    upstream = HTTPServer(response=Response(200, body="upstream"))
     with upstream, HTTPServer(proxy_to=upstream.url) as proxy:
         assert requests.get(proxy.url + "/x", timeout=5).text == "upstream"
         [request] = proxy.requests
@@ -257,7 +257,7 @@ def test_the_proxy_says_so() -> None:
 
 
 def test_a_record_pickles_and_compares() -> None:
-    with HTTPServer(response=Response(200, "hi")) as server:
+    with HTTPServer(response=Response(200, body="hi")) as server:
         requests.get(server.url, timeout=5)
         [request] = server.requests
     copy = pickle.loads(pickle.dumps(request))

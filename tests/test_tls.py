@@ -44,7 +44,7 @@ from understudy._tls import format_subject, server_context
 
 pytest_plugins = ["pytester"]
 
-OK = Response(200, "secret\n")
+OK = Response(200, body="secret\n")
 BAD_CERTIFICATES = ["expired", "not-yet-valid", "wrong-host", "self-signed", "untrusted-ca"]
 #: What OpenSSL says about each bad certificate (``ssl.SSLCertVerificationError.verify_message``).
 VERIFY_MESSAGES = {
@@ -652,7 +652,7 @@ def test_fixtures_in_a_plugin_run(pytester: pytest.Pytester) -> None:
                 client.sendall(b"x")
                 assert client.recv(1) == b"x"
             https = make_http_server(
-                response=understudy.Response(200, "ok"),
+                response=understudy.Response(200, body="ok"),
                 tls=understudy.TLS(client_cert="optional"),
             )
             assert httpx.get(https.url, verify=tls_ca.client_context()).text == "ok"
@@ -672,7 +672,7 @@ def test_fixtures_in_a_plugin_run(pytester: pytest.Pytester) -> None:
 
 
 def serve_https_in_child(conn: Any) -> None:
-    with HTTPServer(response=Response(200, f"pid {os.getpid()}"), tls=True) as server:
+    with HTTPServer(response=Response(200, body=f"pid {os.getpid()}"), tls=True) as server:
         reply = httpx.get(server.url, verify=understudy.tls.client_context())
     conn.send(reply.text)
     conn.close()

@@ -64,13 +64,13 @@ class _Problem(Exception):
 
 
 def _json_response(status: int, value: Any) -> Response:
-    return Response(status, json.dumps(value).encode(), content_type="application/json")
+    return Response(status, body=json.dumps(value).encode(), content_type="application/json")
 
 
 #: The answer to an admin request without the token (RFC 9110 §15.5.2, §11.6.1).
 _UNAUTHORIZED = Response(
     401,
-    json.dumps(
+    body=json.dumps(
         {
             "errors": [
                 {

@@ -393,7 +393,7 @@ class HTTP1Exchange(ReceivedRequest):
             return
         if close:
             self.keep_alive = False
-        self.send(Response(status, message + "\n"))
+        self.send(Response(status, body=message + "\n"))
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""

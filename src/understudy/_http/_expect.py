@@ -123,7 +123,7 @@ class Expectation:
         """
         response = Response(
             status,
-            body,
+            body=body,
             headers=headers,
             json=json,
             content_type=content_type,

@@ -90,8 +90,8 @@ class Response:
     def __init__(
         self,
         status: int = 200,
-        body: Body = b"",
         *,
+        body: Body = b"",
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         json: Any = MISSING,
         content_type: str | None = None,
@@ -344,7 +344,7 @@ def to_response(value: object) -> Response:
     if isinstance(value, Response):
         return value
     if isinstance(value, str | bytes):
-        return Response(200, value)
+        return Response(200, body=value)
     if isinstance(value, dict | list):
         return Response(200, json=value)
     if (
@@ -355,7 +355,7 @@ def to_response(value: object) -> Response:
     ):
         status, body = value
         response = to_response(body)
-        return Response(status, response.body, headers=response.headers)
+        return Response(status, body=response.body, headers=response.headers)
     raise TypeError(
         f"the handler returned {type(value).__name__} {value!r:.80}; return a "
         "understudy.Response, str, bytes, a dict or list (sent as JSON), or (status, body)"

@@ -40,8 +40,8 @@ def event_stream(
     merged = [(k, v) for k, v in fields.items() if k.lower() not in given]
     merged += list((headers or {}).items())
     if isinstance(events, AsyncIterable):
-        return Response(status, _aencode(events), headers=merged)
-    return Response(status, _sync_encode(events), headers=merged)
+        return Response(status, body=_aencode(events), headers=merged)
+    return Response(status, body=_sync_encode(events), headers=merged)
 
 
 def _sync_encode(events: Iterable[Event]) -> Iterator[bytes]:
