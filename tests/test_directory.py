@@ -986,11 +986,11 @@ def test_select_range(value: str, length: int, expected: tuple[int, int] | str |
 def test_respond_to_head_and_to_a_directive_status() -> None:
     request = Request(method="HEAD", target="/x", headers=[("Host", "x")])
     response = respond(request, b"12345", Directives(fields=(("ETag", '"a"'),)))
-    assert (response.status, response.body) == (200, b"")
+    assert (response.status_code, response.body) == (200, b"")
     assert ("Content-Length", "5") in response.headers
     moved = respond(
         Request(method="GET", target="/x", headers=[("If-None-Match", '"a"')]),
         b"body",
         Directives(301, "Gone Away", (("ETag", '"a"'), ("Location", "/y"))),
     )
-    assert (moved.status, moved.reason, moved.body) == (301, "Gone Away", b"body")
+    assert (moved.status_code, moved.reason, moved.body) == (301, "Gone Away", b"body")

@@ -303,10 +303,10 @@ def test_request_attributes_from_the_server() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"status": 99}, r"status must be an int from 100 to 599, not 99"),
-        ({"status": 600}, r"not 600"),
-        ({"status": "200"}, r"not '200'"),
-        ({"status": True}, r"not True"),
+        ({"status_code": 99}, r"status_code must be an int from 100 to 599, not 99"),
+        ({"status_code": 600}, r"not 600"),
+        ({"status_code": "200"}, r"not '200'"),
+        ({"status_code": True}, r"not True"),
         ({"body": b"x", "json": {}}, r"either body= or json=, not both"),
         ({"body": 12}, r"body must be bytes, str, or an iterable of bytes, not int"),
         ({"body": {"a": 1}}, r"not dict; to send JSON write Response\(json=\.\.\.\)"),
@@ -360,7 +360,7 @@ def test_response_bodies_and_content_types() -> None:
     assert data.headers == [("Content-Type", "application/json")]
     assert Response(json=None).body == b"null"
     raw = Response(201, body=b"\x00\x01")
-    assert (raw.status, raw.reason, raw.body, raw.headers) == (201, "Created", b"\x00\x01", [])
+    assert (raw.status_code, raw.reason, raw.body, raw.headers) == (201, "Created", b"\x00\x01", [])
     assert Response(body=bytearray(b"ab")).body == b"ab"
     assert Response(body=memoryview(b"ab")).body == b"ab"
     custom = Response(200, body="x", content_type="text/html")
@@ -436,18 +436,18 @@ def test_the_reason_phrase_and_headers_reach_the_client() -> None:
 def test_to_response_conversions() -> None:
     response = Response(202)
     assert to_response(response) is response
-    assert (to_response("hi").status, to_response("hi").body) == (200, b"hi")
+    assert (to_response("hi").status_code, to_response("hi").body) == (200, b"hi")
     assert to_response(b"\x00").body == b"\x00"
     assert to_response(b"\x00").headers == []
     assert to_response({"a": 1}).body == b'{"a": 1}'
     assert to_response([1, 2]).headers == [("Content-Type", "application/json")]
     created = to_response((201, {"id": 7}))
-    assert (created.status, created.reason, created.body) == (201, "Created", b'{"id": 7}')
+    assert (created.status_code, created.reason, created.body) == (201, "Created", b'{"id": 7}')
     assert created.headers == [("Content-Type", "application/json")]
     wrapped = to_response((404, Response(200, body="gone", headers={"X-A": "1"})))
-    assert (wrapped.status, wrapped.body) == (404, b"gone")
+    assert (wrapped.status_code, wrapped.body) == (404, b"gone")
     assert ("X-A", "1") in wrapped.headers
-    assert to_response((204, b"")).status == 204
+    assert to_response((204, b"")).status_code == 204
 
 
 @pytest.mark.parametrize(

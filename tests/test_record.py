@@ -213,7 +213,7 @@ def test_a_folded_upstream_field_is_unfolded_recorded_and_replays(
 @pytest.mark.parametrize(
     ("answer", "problem"),
     [
-        (b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nhi", "status must be an int from 100"),
+        (b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nhi", "status_code must be an int from 100"),
         (b"HTTP/1.1 200 OK\r\nX(Y: x\r\nContent-Length: 2\r\n\r\nhi", "X(Y"),
     ],
 )

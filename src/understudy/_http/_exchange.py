@@ -155,7 +155,7 @@ class HTTP1Exchange(ReceivedRequest):
             out, conn.out = conn.out, []
             try:
                 fields = tuple(response.headers)
-                self.start_memoized(response.status, response.reason, fields, len(body))
+                self.start_memoized(response.status_code, response.reason, fields, len(body))
                 head = b"".join(conn.out)  # (kept to record the answers the wire is sent as)
                 if len(body) <= LARGE_WRITE:
                     self.write(body)  # (a large body is written apart, below: not copied)
