@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     )
     from ._syslog import SyslogMessage, SyslogServer
     from ._tls_settings import TLS
+    from ._ws._records import WebSocketClose, WebSocketConnection, WebSocketMessage
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
@@ -108,6 +109,9 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "UnixStreamServer",
     "UnmetExpectation",
     "WaitTimeout",
+    "WebSocketClose",
+    "WebSocketConnection",
+    "WebSocketMessage",
     "event_stream",
 ]
 
@@ -160,6 +164,9 @@ _WHERE: dict[str, str] = {
     "UnixStreamServer": "._sockets._unix",
     "UnmetExpectation": "._errors",
     "WaitTimeout": "._errors",
+    "WebSocketClose": "._ws._records",
+    "WebSocketConnection": "._ws._records",
+    "WebSocketMessage": "._ws._records",
     "event_stream": "._http._sse",
 }
 

@@ -15,7 +15,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httptools
 
@@ -196,6 +196,11 @@ class HTTPConnection(asyncio.Protocol):
         self.upgrading: Exchange | None = None
         #: The connection switches protocol after the request being parsed (a CONNECT).
         self.switching = False
+        #: A WebSocket handshake was offered (``switching``): what the client sent after its
+        #: head, held until the handshake is answered (None: no such handshake).
+        self.held: list[bytes] | None = None
+        #: The protocol the transport was handed to (see switch_protocol), if it was.
+        self.upgraded: Any = None
         #: Requests begun on this connection (on_message_begin).
         self.begun = 0
         #: What the parser was fed since it was last between requests at the end of a read,
@@ -287,6 +292,8 @@ class HTTPConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.broken:
+            if self.held is not None:
+                self.held.append(data)  # (for the WebSocket session, once it has switched)
             return
         begun = self.begun
         self.feeding = True
@@ -471,6 +478,8 @@ class HTTPConnection(asyncio.Protocol):
             # The answer, which may come before llhttp stops, must say the connection closes.
             exchange.keep_alive = False
             self.switching = True
+            if exchange.method == "GET":
+                self.held = []  # (a WebSocket handshake: see switch_protocol)
         elif exchange.content_length is not None or exchange.header(b"transfer-encoding"):
             # llhttp will end the request without its body: on_message_complete waits, and
             # _upgraded reads the body with a parser of its own.
@@ -485,10 +494,11 @@ class HTTPConnection(asyncio.Protocol):
         9110 §7.8), so the request is answered as any other, its body read by its framing, and
         the connection stays HTTP/1.1. CONNECT is not served either, but what follows its head
         is the client's tunnel, never HTTP: it is answered, then the connection closes. A
-        WebSocket handshake (RFC 6455 §4.2, answered 101) or h2c would return ``True`` here and
-        take the transport over after the response.
+        WebSocket handshake (RFC 6455 §4.2) to a server that serves WebSocket (an ASGI app, or
+        ``expect_websocket``) switches: its host answers it 101 and takes the transport over
+        (:meth:`switch_protocol`), or refuses it with an HTTP status, and the connection closes.
         """
-        return exchange.method == "CONNECT"
+        return exchange.method == "CONNECT" or self.server._switches_to_websocket(exchange)
 
     def _parser_stopped(self, stopped: Exception, fed: bytes, begun: int) -> None:
         """The parser stopped in ``fed`` (a read; ``begun`` requests had begun before it).
@@ -527,8 +537,17 @@ class HTTPConnection(asyncio.Protocol):
         HTTP/1.1. Returns what to feed the new parser (``None``: nothing, it switched).
         """
         if self.switching:
-            # What follows is another protocol: answer as plain HTTP/1.1, then close.
+            upgraded = self.upgraded
+            if upgraded is not None:  # (switched to WebSocket already: the rest is its)
+                if rest:
+                    upgraded.data_received(rest)
+                return None
             self.broken = True
+            if self.held is not None and self.queue:  # (a WebSocket handshake, not answered yet)
+                if rest:
+                    self.held.append(rest)
+                return None
+            # What follows is another protocol: answer as plain HTTP/1.1, then close.
             if self.queue:
                 self.queue[-1].keep_alive = False
             else:
@@ -1025,6 +1044,33 @@ class HTTPConnection(asyncio.Protocol):
                 # buffer, after close() has scheduled it too (twice: asyncio then fails).
                 self.loop.call_soon(self.close)
 
+    def switch_protocol(self, exchange: Exchange, head: bytes, protocol: asyncio.Protocol) -> None:
+        """Send ``head`` (a 101, RFC 9110 §15.2.2) and hand the transport to ``protocol``.
+
+        ``exchange`` is finished and leaves the queue; ``protocol`` gets the bytes the client
+        sent after the request's head. The connection stays in the server's set (stop() asks
+        it to shut down, which it passes on), until ``protocol`` calls :meth:`connection_lost`.
+        """
+        exchange.head_sent = exchange.finished = True
+        exchange.record_answer(head)
+        transport = self.transport
+        if self.queue and self.queue[0] is exchange:
+            self.queue.popleft()
+        self.waiting = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if transport is None or transport.is_closing():
+            return
+        self.write(head)
+        self.flush()
+        self.upgraded = protocol
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        held, self.held = self.held, None
+        if held:
+            protocol.data_received(b"".join(held))
+
     async def drain(self) -> None:
         self.flush()
         writable = self._writable
@@ -1034,6 +1080,9 @@ class HTTPConnection(asyncio.Protocol):
     def shutdown(self) -> None:
         """On stop: close now if idle, else once the exchange being answered is finished."""
         self.closing = True
+        if self.upgraded is not None:
+            self.upgraded.shutdown()  # (a WebSocket: a close frame first)
+            return
         if not self.queue or not self.queue[0].dispatched:
             self.close()
 

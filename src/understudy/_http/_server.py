@@ -24,6 +24,7 @@ from .._keywords import checked_keywords
 from .._runtime import Runtime
 from .._server import Server, describe_handler
 from .._tls import TLS, resolve_tls
+from .._ws._face import WebSocketEndpoints
 from ._connection import HTTPConnection
 from ._criteria import RequestCriteria
 from ._exchange import Exchange
@@ -59,7 +60,7 @@ _DEFAULT_SEND_TIMEOUT = 30.0
 _LOOK_INTERVAL = 0.05
 
 
-class HTTPServer(Server):
+class HTTPServer(WebSocketEndpoints, Server):
     """An HTTP/1.1 server (RFC 9112) that records every request and answers as the test says.
 
     Host at most one of ``response``, ``handler``, ``wsgi`` and ``asgi``; with none, every request

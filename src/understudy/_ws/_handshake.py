@@ -1,0 +1,167 @@
+"""The opening handshake (RFC 6455 §4.2) on an HTTP/1.1 exchange, with websockets' checks.
+
+A request that offers ``Upgrade: websocket`` reaches a WebSocket host as an ordinary
+:class:`~understudy._http._exchange.Exchange`; :func:`check_handshake` validates it (websockets'
+``ServerProtocol.accept``: key, upgrade fields, extensions) and answers a bad one through the
+exchange, as any HTTP response, so it is journaled with its status. :func:`switch` sends the 101
+and hands the connection's transport to a :class:`~understudy._ws._session.WebSocketSession`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from websockets.datastructures import Headers as WsHeaders
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.http11 import Request as WsRequest
+from websockets.http11 import Response as WsResponse
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from .._http._models import Response, origin_form
+from ._records import WebSocketConnection
+from ._session import WebSocketSession
+
+if TYPE_CHECKING:
+    from .._http._exchange import Exchange
+    from ._site import WebSocketSite
+
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Handshake", "check_handshake", "offers_websocket", "switch"]
+
+#: Bytes a received message may have (after inflation) unless said otherwise; more: close 1009.
+DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+_VERSION = b"13"
+
+
+def offers_websocket(exchange: Exchange) -> bool:
+    """Whether ``exchange``'s request asks to switch to WebSocket (RFC 6455 §4.2.1 item 3)."""
+    if exchange.method != "GET":
+        return False
+    upgrade = exchange.header(b"upgrade")
+    return upgrade is not None and b"websocket" in upgrade.lower()
+
+
+class Handshake:
+    """A valid opening handshake, not yet answered: the protocol state and the 101 to send."""
+
+    __slots__ = ("exchange", "offered", "protocol", "response")
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        protocol: ServerProtocol,
+        response: WsResponse,
+        offered: tuple[str, ...],
+    ) -> None:
+        self.exchange = exchange
+        self.protocol = protocol
+        self.response = response
+        #: The subprotocols the client offered (``Sec-WebSocket-Protocol``), in its order.
+        self.offered = offered
+
+
+def _offered_subprotocols(exchange: Exchange) -> tuple[str, ...]:
+    raw = exchange.raw_fields
+    offered: list[str] = []
+    for index in range(0, len(raw), 2):
+        if raw[index].lower() == b"sec-websocket-protocol":
+            offered += [
+                token.strip() for token in raw[index + 1].decode("latin-1").split(",") if token
+            ]
+    return tuple(token for token in offered if token)
+
+
+def check_handshake(
+    exchange: Exchange, *, max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE
+) -> Handshake | None:
+    """Validate ``exchange`` as an opening handshake; answer a bad one and return ``None``.
+
+    A ``Sec-WebSocket-Version`` other than 13 gets 426 Upgrade Required with
+    ``Sec-WebSocket-Version: 13`` (RFC 6455 §4.4); any other fault (no or bad
+    ``Sec-WebSocket-Key``, ``Connection`` without ``upgrade``) gets 400 with the reason.
+    permessage-deflate (RFC 7692) is agreed to when offered.
+    """
+    version = exchange.header(b"sec-websocket-version")
+    if version is None or version.strip() != _VERSION:
+        said = (
+            "no Sec-WebSocket-Version" if version is None else f"Sec-WebSocket-Version {version!r}"
+        )
+        exchange.answered_by = ("websocket", "handshake refused")
+        exchange.send(
+            Response(
+                426,
+                f"understudy: {said} in the WebSocket handshake; this server speaks version 13 "
+                "(RFC 6455 §4.4)\n",
+                headers={"Sec-WebSocket-Version": "13", "Connection": "close"},
+            )
+        )
+        return None
+    raw = exchange.raw_fields
+    headers = WsHeaders()
+    for index in range(0, len(raw), 2):
+        headers[raw[index].decode("latin-1")] = raw[index + 1].decode("latin-1")
+    target = exchange.target
+    request = WsRequest(target if target[:1] == "/" else origin_form(target), headers)
+    protocol = ServerProtocol(
+        extensions=[ServerPerMessageDeflateFactory()],
+        select_subprotocol=lambda _protocol, _offered: None,  # the app or stub chooses later
+        max_size=max_message_size,
+    )
+    response = protocol.accept(request)
+    if response.status_code != 101:
+        reason = response.body.decode("utf-8", "replace").strip()
+        exchange.answered_by = ("websocket", "handshake refused")
+        exchange.send(
+            Response(
+                400 if response.status_code >= 500 else response.status_code,
+                f"understudy: {reason} (RFC 6455 §4.2.1)\n",
+                headers=[
+                    (name, value)
+                    for name, value in response.headers.raw_items()
+                    if name.lower() in ("upgrade", "allow")
+                ],
+            )
+        )
+        return None
+    return Handshake(exchange, protocol, response, _offered_subprotocols(exchange))
+
+
+def switch(
+    site: WebSocketSite,
+    handshake: Handshake,
+    *,
+    subprotocol: str | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+) -> WebSocketSession:
+    """Send the 101 (with ``subprotocol`` and extra ``headers``) and start the session."""
+    exchange = handshake.exchange
+    protocol = handshake.protocol
+    response = handshake.response
+    if subprotocol is not None:
+        response.headers["Sec-WebSocket-Protocol"] = subprotocol
+    for name, value in headers:
+        response.headers[name] = value
+    head = response.serialize()
+    # The protocol that checked the handshake parses HTTP until it is fed a request itself:
+    # the session's starts open, with what the handshake agreed on (RFC 7692 parameters).
+    opened = ServerProtocol(state=State.OPEN, max_size=protocol.max_message_size)
+    opened.extensions = protocol.extensions
+    opened.subprotocol = subprotocol  # type: ignore[assignment] # (a str is a Subprotocol)
+    protocol = opened
+    request = exchange.request
+    assert request is not None
+    record = WebSocketConnection(
+        site.next_number(),
+        request,
+        subprotocol=subprotocol,
+        extensions=tuple(extension.name for extension in protocol.extensions),
+        tls=exchange.conn.tls,
+        opened_at=time.time(),
+    )
+    exchange.answered_by = exchange.answered_by or ("websocket", "accepted")
+    session = WebSocketSession(site, exchange.conn, protocol, record)
+    site.opened(session)
+    exchange.conn.switch_protocol(exchange, head, session)
+    return session
