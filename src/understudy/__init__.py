@@ -63,10 +63,13 @@ if TYPE_CHECKING:
     )
     from ._syslog import SyslogMessage, SyslogServer
     from ._tls_settings import TLS
+    from ._ws._handler import AsyncWebSocket, WebSocket
     from ._ws._records import WebSocketClose, WebSocketConnection, WebSocketMessage
+    from ._ws._stubs import WebSocketExpectation
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
+    "AsyncWebSocket",
     "BadFrame",
     "Conditions",
     "ConfigurationError",
@@ -109,8 +112,10 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "UnixStreamServer",
     "UnmetExpectation",
     "WaitTimeout",
+    "WebSocket",
     "WebSocketClose",
     "WebSocketConnection",
+    "WebSocketExpectation",
     "WebSocketMessage",
     "event_stream",
 ]
@@ -122,6 +127,7 @@ __version__ = "0.1.0.dev0"
 #: checks that the two agree.
 _WHERE: dict[str, str] = {
     "AddressInUse": "._errors",
+    "AsyncWebSocket": "._ws._handler",
     "BadFrame": "._core.logframes",
     "Conditions": "._conditions._options",
     "ConfigurationError": "._errors",
@@ -164,8 +170,10 @@ _WHERE: dict[str, str] = {
     "UnixStreamServer": "._sockets._unix",
     "UnmetExpectation": "._errors",
     "WaitTimeout": "._errors",
+    "WebSocket": "._ws._handler",
     "WebSocketClose": "._ws._records",
     "WebSocketConnection": "._ws._records",
+    "WebSocketExpectation": "._ws._stubs",
     "WebSocketMessage": "._ws._records",
     "event_stream": "._http._sse",
 }

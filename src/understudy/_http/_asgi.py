@@ -60,8 +60,7 @@ class ASGIHost:
         connection's callbacks may run in a copy of an app's context), whose variables it
         must not see.
         """
-        if exchange.conn.held is not None and exchange.conn.queue[-1] is exchange:
-            # A WebSocket handshake the connection switches on (see _switches_protocol).
+        if exchange.conn.held is not None:  # a WebSocket handshake (see _switches_protocol)
             from .._ws._asgi import serve_asgi_websocket  # noqa: PLC0415 - when first used
 
             serve_asgi_websocket(server, exchange, self, self._context.copy())

@@ -199,7 +199,7 @@ class HTTPConnection(asyncio.Protocol):
         #: A WebSocket handshake was offered (``switching``): what the client sent after its
         #: head, held until the handshake is answered (None: no such handshake).
         self.held: list[bytes] | None = None
-        #: The protocol the transport was handed to (see switch_protocol), if it was.
+        #: The protocol the transport was handed to (a WebSocket session), if it was.
         self.upgraded: Any = None
         #: Requests begun on this connection (on_message_begin).
         self.begun = 0
@@ -479,7 +479,7 @@ class HTTPConnection(asyncio.Protocol):
             exchange.keep_alive = False
             self.switching = True
             if exchange.method == "GET":
-                self.held = []  # (a WebSocket handshake: see switch_protocol)
+                self.held = []  # (a WebSocket handshake: see _ws/_handshake.py)
         elif exchange.content_length is not None or exchange.header(b"transfer-encoding"):
             # llhttp will end the request without its body: on_message_complete waits, and
             # _upgraded reads the body with a parser of its own.
@@ -495,10 +495,10 @@ class HTTPConnection(asyncio.Protocol):
         the connection stays HTTP/1.1. CONNECT is not served either, but what follows its head
         is the client's tunnel, never HTTP: it is answered, then the connection closes. A
         WebSocket handshake (RFC 6455 §4.2) to a server that serves WebSocket (an ASGI app, or
-        ``expect_websocket``) switches: its host answers it 101 and takes the transport over
-        (:meth:`switch_protocol`), or refuses it with an HTTP status, and the connection closes.
+        ``expect_websocket``) switches: its host answers 101 and takes the transport over
+        (``_ws/_handshake.py``), or refuses it with an HTTP status, and the connection closes.
         """
-        return exchange.method == "CONNECT" or self.server._switches_to_websocket(exchange)
+        return exchange.method == "CONNECT" or self.server.switches_to_websocket(exchange)
 
     def _parser_stopped(self, stopped: Exception, fed: bytes, begun: int) -> None:
         """The parser stopped in ``fed`` (a read; ``begun`` requests had begun before it).
@@ -1043,33 +1043,6 @@ class HTTPConnection(asyncio.Protocol):
                 # which calls connection_lost itself when it finds itself closing with an empty
                 # buffer, after close() has scheduled it too (twice: asyncio then fails).
                 self.loop.call_soon(self.close)
-
-    def switch_protocol(self, exchange: Exchange, head: bytes, protocol: asyncio.Protocol) -> None:
-        """Send ``head`` (a 101, RFC 9110 §15.2.2) and hand the transport to ``protocol``.
-
-        ``exchange`` is finished and leaves the queue; ``protocol`` gets the bytes the client
-        sent after the request's head. The connection stays in the server's set (stop() asks
-        it to shut down, which it passes on), until ``protocol`` calls :meth:`connection_lost`.
-        """
-        exchange.head_sent = exchange.finished = True
-        exchange.record_answer(head)
-        transport = self.transport
-        if self.queue and self.queue[0] is exchange:
-            self.queue.popleft()
-        self.waiting = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if transport is None or transport.is_closing():
-            return
-        self.write(head)
-        self.flush()
-        self.upgraded = protocol
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        held, self.held = self.held, None
-        if held:
-            protocol.data_received(b"".join(held))
 
     async def drain(self) -> None:
         self.flush()

@@ -612,6 +612,7 @@ class HTTPServer(WebSocketEndpoints, Server):
         stubs = self._stubs_made
         routed = (
             (stubs is not None and stubs.admin is not None)
+            or bool(self._ws_stubs)
             or bool(self._expectations)
             or bool(self._mounts)
             or isinstance(self._host_of_behaviour, NoHost)
@@ -620,6 +621,8 @@ class HTTPServer(WebSocketEndpoints, Server):
 
     def dispatch(self, exchange: Exchange) -> None:
         """Route ``exchange``: the admin API, expectations, mounts, then the host of behaviour."""
+        if self._ws_stubs and self._dispatch_websocket(exchange):
+            return
         request = exchange.request
         stubs = self._stubs_made
         if (

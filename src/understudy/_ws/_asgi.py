@@ -58,7 +58,7 @@ def serve_asgi_websocket(
 class _WebSocketCall:
     def __init__(self, server: HTTPServer, handshake: Handshake, host: _Host) -> None:
         self.server = server
-        self.site: WebSocketSite = server._websocket_site()
+        self.site: WebSocketSite = server.websocket_site()
         self.handshake = handshake
         self.host = host
         self.connected = False

@@ -7,7 +7,7 @@ made on first use, so a server that never sees a WebSocket stays as small as bef
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._records import WebSocketConnection, WebSocketMessage
@@ -15,6 +15,8 @@ from ._site import WebSocketSite
 
 if TYPE_CHECKING:
     from .._http._exchange import Exchange
+    from .._http._expect import Expectations
+    from ._stubs import WebSocketExpectation
 
 __all__ = ["WebSocketEndpoints"]
 
@@ -29,6 +31,7 @@ class WebSocketEndpoints:
     # (the HTTP server's; declared for the type checker)
     if TYPE_CHECKING:
         _host_of_behaviour: Any
+        _expectations: Expectations
 
         @property
         def port(self) -> int: ...
@@ -39,6 +42,8 @@ class WebSocketEndpoints:
         def record_error(self, error: BaseException) -> None: ...
 
         def _url_host(self) -> str: ...
+
+        def _routing_changed(self) -> None: ...
 
     @property
     def ws_url(self) -> str:
@@ -83,7 +88,7 @@ class WebSocketEndpoints:
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return self._websocket_site().connections.wait_for(count, match=match, timeout=timeout)
+        return self.websocket_site().connections.wait_for(count, match=match, timeout=timeout)
 
     async def wait_for_websockets_async(
         self,
@@ -94,7 +99,7 @@ class WebSocketEndpoints:
     ) -> list[WebSocketConnection]:
         """The awaitable twin of :meth:`wait_for_websockets`, for async tests."""
         __tracebackhide__ = True
-        site = self._websocket_site()
+        site = self.websocket_site()
         return await site.connections.wait_for_async(count, match=match, timeout=timeout)
 
     def wait_for_websocket_messages(
@@ -121,7 +126,7 @@ class WebSocketEndpoints:
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return self._websocket_site().messages.wait_for(count, match=match, timeout=timeout)
+        return self.websocket_site().messages.wait_for(count, match=match, timeout=timeout)
 
     async def wait_for_websocket_messages_async(
         self,
@@ -132,18 +137,90 @@ class WebSocketEndpoints:
     ) -> list[WebSocketMessage]:
         """The awaitable twin of :meth:`wait_for_websocket_messages`, for async tests."""
         __tracebackhide__ = True
-        site = self._websocket_site()
+        site = self.websocket_site()
         return await site.messages.wait_for_async(count, match=match, timeout=timeout)
+
+    def expect_websocket(
+        self,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        subprotocol: str | None = None,
+        handler: Callable[[Any], Any] | None = None,
+        max_message_size: int | None = 64 * 1024 * 1024,
+    ) -> WebSocketExpectation:
+        """Serve WebSocket handshakes (RFC 6455 §4.2) to ``path`` without an app.
+
+        The handshake matches like an HTTP expectation: the path exactly, each ``query``
+        parameter and ``headers`` field given (values exact, names case-insensitive), and
+        ``subprotocol`` among those the client offers (then agreed to). The newest matching
+        expectation serves it. A handshake none matches gets the server's ``unmatched_status``
+        with a near-miss report, and fails the test as an unmatched request does (unless
+        ``allow_unmatched``); a server hosting an ASGI app hands it to the app instead.
+
+        Args:
+            path: the request target's path (``"/feed"``).
+            query: query parameters the target must have.
+            headers: header fields the handshake request must have.
+            subprotocol: a subprotocol the client must offer; it is agreed to.
+            handler: serves each connection instead of the script: ``handler(ws)`` where ``ws``
+                is a :class:`~understudy.WebSocket` (a plain function, run in the worker pool)
+                or an :class:`~understudy.AsyncWebSocket` (an ``async def``, on the loop). An
+                exception it raises reaches the test through ``check()``.
+            max_message_size: bytes a received message may have after inflation (64 MiB by
+                default; ``None``: no limit); a larger one closes the connection with 1009.
+
+        Returns:
+            The :class:`~understudy.WebSocketExpectation`, whose methods script the
+            conversation (``send``, ``reply``, ``echo``, ``close``) and faults.
+
+        Raises:
+            ConfigurationError: a path not starting with ``/``, a handler not callable.
+        """
+        from ._stubs import WebSocketExpectation  # noqa: PLC0415 - websockets, when first used
+
+        stub = WebSocketExpectation(
+            path,
+            query=query,
+            headers=headers,
+            subprotocol=subprotocol,
+            handler=handler,
+            max_message_size=max_message_size,
+        )
+        if self._ws_stubs is None:
+            self._ws_stubs = []
+        self._ws_stubs.append(stub)
+        self._routing_changed()
+        return stub
 
     # -- used by connections and hosts -------------------------------------------------------
 
-    def _websocket_site(self) -> WebSocketSite:
+    def _dispatch_websocket(self, exchange: Exchange) -> bool:
+        """Serve a WebSocket handshake with a stub; ``False``: not one, or left to the app."""
+        stubs = self._ws_stubs
+        if not stubs or exchange.conn.held is None:
+            return False
+        from ._stubs import dispatch_websocket  # noqa: PLC0415 - loaded with the stubs
+
+        fallback = _is_asgi(self._host_of_behaviour)
+        allow_unmatched = self._expectations.allow_unmatched
+        return dispatch_websocket(
+            self,  # type: ignore[arg-type] # (an HTTPServer: the only class this is a base of)
+            stubs,
+            exchange,
+            fallback=fallback,
+            allow_unmatched=allow_unmatched,
+        )
+
+    def websocket_site(self) -> WebSocketSite:
+        """What the server's WebSocket sessions use (journals, open sessions); made once."""
         site = self._ws_site
         if site is None:
             site = self._ws_site = WebSocketSite(self.record_error, None)
         return site
 
-    def _switches_to_websocket(self, exchange: Exchange) -> bool:
+    def switches_to_websocket(self, exchange: Exchange) -> bool:
         """Whether ``exchange`` is a WebSocket handshake this server answers as one."""
         if not (self._ws_stubs or _is_asgi(self._host_of_behaviour)):
             return False

@@ -36,11 +36,19 @@ _VERSION = b"13"
 
 
 def offers_websocket(exchange: Exchange) -> bool:
-    """Whether ``exchange``'s request asks to switch to WebSocket (RFC 6455 §4.2.1 item 3)."""
-    if exchange.method != "GET":
+    """Whether ``exchange``'s request is an opening handshake (RFC 6455 §4.2.1): an HTTP/1.1
+    GET with ``websocket`` in ``Upgrade`` and a ``Sec-WebSocket-Key``. (``Connection: upgrade``
+    is llhttp's condition for asking.) Anything less is plain HTTP, its ``Upgrade`` ignored
+    (RFC 9110 §7.8); a handshake with a bad key or version is refused by
+    :func:`check_handshake`."""
+    if exchange.method != "GET" or exchange.http_version != "1.1":
         return False
     upgrade = exchange.header(b"upgrade")
-    return upgrade is not None and b"websocket" in upgrade.lower()
+    return (
+        upgrade is not None
+        and b"websocket" in upgrade.lower()
+        and exchange.header(b"sec-websocket-key") is not None
+    )
 
 
 class Handshake:
@@ -163,5 +171,35 @@ def switch(
     exchange.answered_by = exchange.answered_by or ("websocket", "accepted")
     session = WebSocketSession(site, exchange.conn, protocol, record)
     site.opened(session)
-    exchange.conn.switch_protocol(exchange, head, session)
+    _hand_over(exchange, head, session)
     return session
+
+
+def _hand_over(exchange: Exchange, head: bytes, session: WebSocketSession) -> None:
+    """Send ``head`` (the 101, RFC 9110 §15.2.2) and hand the transport to ``session``.
+
+    ``exchange`` is finished and leaves its connection's queue; ``session`` gets the bytes the
+    client sent after the request's head (the connection ``held`` them). The connection stays
+    in the server's set: stop() asks it to shut down, which it passes to ``upgraded``, until
+    the session calls its ``connection_lost``.
+    """
+    conn = exchange.conn
+    exchange.head_sent = exchange.finished = True
+    exchange.record_answer(head)
+    if conn.queue and conn.queue[0] is exchange:
+        conn.queue.popleft()
+    conn.waiting = None
+    if conn.timer is not None:
+        conn.timer.cancel()
+        conn.timer = None
+    transport = conn.transport
+    if transport is None or transport.is_closing():
+        return
+    conn.write(head)
+    conn.flush()
+    conn.upgraded = session
+    transport.set_protocol(session)
+    session.connection_made(transport)
+    held, conn.held = conn.held, None
+    if held:
+        session.data_received(b"".join(held))

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .._core.tlsinfo import TLSInfo
     from .._http._models import Request
 
-__all__ = ["WebSocketClose", "WebSocketConnection", "WebSocketMessage"]
+__all__ = ["WebSocketClose", "WebSocketConnection", "WebSocketMessage", "add_message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +140,15 @@ class WebSocketConnection:
         """Whether the connection has ended."""
         return self.close is not None
 
-    def _add(self, message: WebSocketMessage) -> None:
-        with self._lock:
-            self._messages.append(message)
-
     def __repr__(self) -> str:
         state = "open" if self.close is None else f"closed {self.close.code} by {self.close.by}"
         return (
             f"<understudy.WebSocketConnection #{self.number} {self.request.target} {state}, "
             f"{len(self._messages)} messages>"
         )
+
+
+def add_message(record: WebSocketConnection, message: WebSocketMessage) -> None:
+    """Add ``message`` to ``record`` (on the loop; readers take a snapshot under the lock)."""
+    with record._lock:
+        record._messages.append(message)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
-from ._records import WebSocketClose, WebSocketConnection, WebSocketMessage
+from ._records import WebSocketClose, WebSocketConnection, WebSocketMessage, add_message
 
 if TYPE_CHECKING:
     from websockets.server import ServerProtocol
@@ -64,6 +64,10 @@ class WebSocketSession(asyncio.Protocol):
         #: Who sent the first close frame ("client" or "server"), if any was sent.
         self.closed_first: str | None = None
         self.ended: WebSocketClose | None = None
+        #: Faults: each message sent in this many frames; the client's close never answered.
+        self.frames_per_message = 1
+        self.ignore_close = False
+        self.close_discarded = False
         self.done = self.loop.create_future()
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -85,8 +89,13 @@ class WebSocketSession(asyncio.Protocol):
                 self._fragment(bytes(frame.data), frame.fin)
             elif opcode is _CONT:
                 self._fragment(bytes(frame.data), frame.fin)
-            elif opcode is _CLOSE and self.closed_first is None:
-                self.closed_first = "client"
+            elif opcode is _CLOSE:
+                if self.closed_first is None:
+                    self.closed_first = "client"
+                if self.ignore_close:  # (a fault: the close frame and the TCP close unsent)
+                    protocol.data_to_send()
+                    self.close_discarded = True
+                    return
         self._flush()
 
     def eof_received(self) -> bool:
@@ -104,9 +113,8 @@ class WebSocketSession(asyncio.Protocol):
             protocol.data_to_send()  # (nothing can be sent now)
         received, sent = protocol.close_rcvd, protocol.close_sent
         if self.closed_first == "client" and received is not None:
-            ended = WebSocketClose(
-                received.code, received.reason, "client", sent is not None, time.time()
-            )
+            clean = sent is not None and not self.close_discarded
+            ended = WebSocketClose(received.code, received.reason, "client", clean, time.time())
         elif self.closed_first == "server" and sent is not None:
             ended = WebSocketClose(
                 sent.code, sent.reason, "server", received is not None, time.time()
@@ -158,7 +166,7 @@ class WebSocketSession(asyncio.Protocol):
         message = WebSocketMessage(
             "received", self._fragment_text, payload, time.time(), self.record.number
         )
-        self.record._add(message)
+        add_message(self.record, message)
         self.site.messages.append(message)
         self.inbox.append(message)
         self._wake()
@@ -189,14 +197,28 @@ class WebSocketSession(asyncio.Protocol):
         """Send one message (text for ``str``); ``False`` if the connection is not open."""
         if not self.open:
             return False
-        if isinstance(data, str):
-            self.protocol.send_text(data.encode("utf-8"))
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        protocol = self.protocol
+        frames = self.frames_per_message
+        if frames > 1 and len(payload) >= frames:
+            # (exactly ``frames`` frames, none empty; a fragment may split a UTF-8 sequence:
+            # RFC 6455 §5.6 checks text only once the message is whole)
+            size = len(payload)
+            cuts = [size * index // frames for index in range(frames + 1)]
+            first = protocol.send_text if isinstance(data, str) else protocol.send_binary
+            first(payload[: cuts[1]], fin=False)
+            for index in range(1, frames):
+                protocol.send_continuation(
+                    payload[cuts[index] : cuts[index + 1]], fin=index == frames - 1
+                )
+        elif isinstance(data, str):
+            protocol.send_text(payload)
         else:
-            self.protocol.send_binary(data)
+            protocol.send_binary(payload)
         message = WebSocketMessage(
             "sent", isinstance(data, str), data, time.time(), self.record.number
         )
-        self.record._add(message)
+        add_message(self.record, message)
         self.site.messages.append(message)
         self._flush()
         return True
@@ -224,8 +246,12 @@ class WebSocketSession(asyncio.Protocol):
         self._flush()
 
     def shutdown(self) -> None:
-        """On stop(): close with 1001 Going Away (RFC 6455 §7.4.1)."""
-        self.close(CloseCode.GOING_AWAY, "the server is stopping")
+        """On stop(): close with 1001 Going Away (RFC 6455 §7.4.1); a connection already
+        closing (a close frame unanswered either way) ends now."""
+        if self.open:
+            self.close(CloseCode.GOING_AWAY, "the server is stopping")
+        elif self.transport is not None:
+            self.transport.close()
 
     def abort(self) -> None:
         if self.transport is not None:

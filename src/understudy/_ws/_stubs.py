@@ -1,0 +1,271 @@
+"""WebSocket stubs without an app: ``server.expect_websocket(path, ...)``.
+
+An expectation matches the opening handshake as an HTTP expectation matches a request (path,
+query, header fields, an offered subprotocol), then runs a scripted conversation (send on open,
+replies to matching messages, echo, close or drop after N messages, faults), or a handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from .._errors import ConfigurationError, UnexpectedRequest
+from .._http._models import Response
+from ._handler import AsyncWebSocket, WebSocket
+from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, check_handshake, switch
+from ._records import WebSocketClose, WebSocketMessage
+
+if TYPE_CHECKING:
+    from .._http._exchange import Exchange
+    from .._http._server import HTTPServer
+    from ._session import WebSocketSession
+
+__all__ = ["WebSocketExpectation", "dispatch_websocket"]
+
+#: What a reply rule matches a received message with.
+Matcher = str | bytes | re.Pattern[str] | dict[str, Any] | list[Any] | Callable[[Any], bool]
+#: What a script sends: text, bytes, or a JSON-able dict/list (sent as text), or a callable
+#: making one of those from the received payload.
+Outgoing = str | bytes | dict[str, Any] | list[Any] | Callable[[Any], Any]
+
+
+def _encode(message: Any) -> str | bytes:
+    if isinstance(message, str | bytes):
+        return message
+    if isinstance(message, dict | list):
+        return json.dumps(message)
+    raise ConfigurationError(
+        f"a WebSocket message is str (text), bytes (binary) or a JSON-able dict or list, not "
+        f"{type(message).__name__}"
+    )
+
+
+def _matches(matcher: Matcher, payload: str | bytes) -> bool:
+    if isinstance(matcher, str | bytes):
+        return matcher == payload
+    if isinstance(matcher, re.Pattern):
+        return isinstance(payload, str) and matcher.search(payload) is not None
+    if isinstance(matcher, dict | list):
+        try:
+            return bool(json.loads(payload) == matcher)
+        except ValueError:
+            return False
+    return bool(matcher(payload))
+
+
+class WebSocketExpectation:
+    """A stub WebSocket endpoint made by :meth:`HTTPServer.expect_websocket`.
+
+    Each method adds to the script and returns the expectation, so calls chain:
+    ``server.expect_websocket("/feed").send({"hello": 1}).reply("ping", "pong").echo()``.
+    With a ``handler``, the handler serves the connection and the script is not used.
+
+    Attributes:
+        path (str): the path the handshake's request target must have.
+        connections (int): how many handshakes it has accepted.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        subprotocol: str | None = None,
+        handler: Callable[[Any], Any] | None = None,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigurationError(f"expect_websocket's path starts with '/', not {path!r}")
+        if handler is not None and not callable(handler):
+            raise ConfigurationError(f"handler= must be callable, not {type(handler).__name__}")
+        self.path = path
+        self._query = dict(query or {})
+        self._headers = {name.lower(): value for name, value in (headers or {}).items()}
+        self._subprotocol = subprotocol
+        self._handler = handler
+        self._max_message_size = max_message_size
+        self._on_open: list[str | bytes] = []
+        self._replies: list[tuple[Matcher, Outgoing]] = []
+        self._echo = False
+        self._end: tuple[str, int, int, str] | None = None  # (how, after, code, reason)
+        self._delay = 0.0
+        self._frames = 1
+        self._ignore_close = False
+        self.connections = 0
+
+    # -- the script --------------------------------------------------------------------------
+
+    def send(self, message: str | bytes | dict[str, Any] | list[Any]) -> WebSocketExpectation:
+        """Send ``message`` as soon as the connection opens (in the order given)."""
+        self._on_open.append(_encode(message))
+        return self
+
+    def reply(self, when: Matcher, message: Outgoing) -> WebSocketExpectation:
+        """Answer each received message that ``when`` matches with ``message``.
+
+        ``when`` is the exact text (``str``) or bytes, a compiled ``re.Pattern`` searched in
+        text, a dict or list equal to the message parsed as JSON, or a predicate on the payload.
+        ``message`` is str, bytes, a JSON-able dict or list, or a callable making one from the
+        payload. The first matching rule answers; rules are tried in the order added.
+        """
+        if not callable(message):
+            _encode(message)
+        self._replies.append((when, message))
+        return self
+
+    def echo(self) -> WebSocketExpectation:
+        """Send back each received message that no :meth:`reply` rule answered."""
+        self._echo = True
+        return self
+
+    def close(self, code: int = 1000, reason: str = "", *, after: int = 0) -> WebSocketExpectation:
+        """Close with ``code`` (1000-4999, RFC 6455 §7.4) and ``reason`` once ``after``
+        messages have been received (0: right after the messages sent on open)."""
+        if not isinstance(code, int) or not 1000 <= code <= 4999:
+            raise ConfigurationError(f"a close code is an int in 1000-4999, not {code!r}")
+        self._end = ("close", after, code, reason)
+        return self
+
+    def drop(self, *, after: int = 0) -> WebSocketExpectation:
+        """Fault: end the TCP connection without a close frame once ``after`` messages have
+        been received (the client sees 1006, RFC 6455 §7.1.5)."""
+        self._end = ("drop", after, 1006, "")
+        return self
+
+    def ignore_close(self) -> WebSocketExpectation:
+        """Fault: never answer the client's close frame (nor close the TCP connection)."""
+        self._ignore_close = True
+        return self
+
+    def fragment(self, frames: int) -> WebSocketExpectation:
+        """Fault: send each message in ``frames`` frames (RFC 6455 §5.4) rather than one."""
+        if not isinstance(frames, int) or frames < 1:
+            raise ConfigurationError(f"fragment() takes a positive int, not {frames!r}")
+        self._frames = frames
+        return self
+
+    def delay(self, seconds: float) -> WebSocketExpectation:
+        """Condition: wait ``seconds`` before each reply (and each message sent on open)."""
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise ConfigurationError(f"delay() takes seconds >= 0, not {seconds!r}")
+        self._delay = float(seconds)
+        return self
+
+    # -- matching and serving ----------------------------------------------------------------
+
+    def _differences(self, exchange: Exchange) -> list[str]:
+        """Why the handshake in ``exchange`` does not match (empty: it matches)."""
+        found = []
+        path, _, query = exchange.target.partition("?")
+        if path != self.path:
+            found.append(f"path {path!r} is not {self.path!r}")
+        received = dict(parse_qsl(query, keep_blank_values=True))
+        for name, value in self._query.items():
+            if received.get(name) != value:
+                found.append(f"query {name}={received.get(name)!r}, expected {value!r}")
+        for name, value in self._headers.items():
+            got = exchange.header(name.encode("latin-1"))
+            if got is None or got.decode("latin-1") != value:
+                found.append(f"header {name}: {got!r}, expected {value!r}")
+        if self._subprotocol is not None:
+            offered = exchange.header(b"sec-websocket-protocol") or b""
+            tokens = [token.strip() for token in offered.decode("latin-1").split(",")]
+            if self._subprotocol not in tokens:
+                found.append(f"subprotocol {self._subprotocol!r} not offered ({offered!r})")
+        return found
+
+    def _describe(self) -> str:
+        return f"expect_websocket({self.path!r})"
+
+    def _serve(self, server: HTTPServer, exchange: Exchange) -> None:
+        handshake = check_handshake(exchange, max_message_size=self._max_message_size)
+        if handshake is None:
+            return
+        exchange.answered_by = ("websocket", self._describe())
+        session = switch(server.websocket_site(), handshake, subprotocol=self._subprotocol)
+        session.frames_per_message = self._frames
+        session.ignore_close = self._ignore_close
+        self.connections += 1
+        handler = self._handler
+        what = f"{self._describe()} on connection #{session.record.number}"
+        if handler is None:
+            task = server.loop.create_task(self._script(session))
+            server.track(task, what)
+        elif inspect.iscoroutinefunction(handler):
+            server.track(server.loop.create_task(handler(AsyncWebSocket(session))), what)
+        else:
+            server.hold(
+                server.runtime.workers.submit_then(server.release, handler, WebSocket(session)),
+                what,
+            )
+
+    async def _send(self, session: WebSocketSession, message: str | bytes) -> None:
+        if self._delay:
+            await asyncio.sleep(self._delay)
+        session.send(message)
+        await session.drain()
+
+    async def _script(self, session: WebSocketSession) -> None:
+        for message in self._on_open:
+            await self._send(session, message)
+        received = 0
+        while True:
+            if self._end is not None and received >= self._end[1]:
+                how, _, code, reason = self._end
+                if how == "close":
+                    session.close(code, reason)
+                else:
+                    session.abort()
+                return
+            event = await session.receive()
+            if isinstance(event, WebSocketClose):
+                return
+            received += 1
+            answer = self._answer(event)
+            if answer is not None:
+                await self._send(session, answer)
+
+    def _answer(self, event: WebSocketMessage) -> str | bytes | None:
+        payload = event.data
+        for when, message in self._replies:
+            if _matches(when, payload):
+                return _encode(message(payload) if callable(message) else message)
+        return payload if self._echo else None
+
+
+def dispatch_websocket(
+    server: HTTPServer,
+    stubs: list[WebSocketExpectation],
+    exchange: Exchange,
+    *,
+    fallback: bool,
+    allow_unmatched: bool,
+) -> bool:
+    """Serve the handshake in ``exchange`` with the newest matching stub.
+
+    With none matching: ``False`` if ``fallback`` (an ASGI app takes it), else answer with the
+    server's unmatched status and the near-miss report, record
+    :class:`~understudy.UnexpectedRequest` for ``check()`` (unless ``allow_unmatched``), and
+    return ``True``.
+    """
+    for stub in reversed(stubs):
+        if not stub._differences(exchange):
+            stub._serve(server, exchange)
+            return True
+    if fallback:
+        return False
+    lines = [f"no WebSocket expectation matched the handshake GET {exchange.target}"]
+    lines += [f"  {stub._describe()}: " + "; ".join(stub._differences(exchange)) for stub in stubs]
+    report = "\n".join(lines)
+    if not allow_unmatched:
+        server.record_error(UnexpectedRequest(report))
+    exchange.answered_by = ("unmatched", "")
+    exchange.send(Response(server.unmatched_status, report + "\n"))
+    return True
