@@ -467,3 +467,27 @@ def test_a_server_without_websocket_hosts_answers_a_handshake_as_http() -> None:
         response = connection.getresponse()
         assert (response.status, response.read()) == (200, b"plain")
         connection.close()
+
+
+def test_mutual_tls_records_the_client_certificates_subject() -> None:
+    cert = understudy.tls.issue_client_cert("alice")
+    with understudy.HTTPServer(asgi=echo_app, tls=understudy.TLS(client_cert="required")) as server:
+        context = understudy.tls.client_context(client_cert=cert)
+        with websockets.sync.client.connect(server.ws_url + "/", ssl=context) as client:
+            client.send("mtls")
+            assert client.recv(timeout=5) == "mtls"
+        [connection] = server.wait_for_websockets(1)
+        assert connection.tls is not None
+        assert connection.tls.peer_subject is not None
+        assert "CN=alice" in connection.tls.peer_subject
+
+
+def test_network_conditions_apply_to_a_websocket() -> None:
+    conditions = understudy.Conditions(latency=0.005)
+    with understudy.HTTPServer(asgi=echo_app, conditions=conditions) as server:
+        with websockets.sync.client.connect(server.ws_url + "/") as client:
+            for number in range(3):
+                client.send(str(number))
+                assert client.recv(timeout=5) == str(number)
+        [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
+        assert [m.data for m in connection.received] == ["0", "1", "2"]

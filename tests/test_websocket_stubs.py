@@ -270,3 +270,25 @@ def test_the_stubs_and_an_asgi_app_share_the_port() -> None:
             assert client.recv(timeout=5) == "from the stub"
         with websockets.sync.client.connect(server.ws_url + "/anything") as client:
             assert client.recv(timeout=5) == "from the app"
+
+
+def test_server_pings_are_answered_and_the_pongs_recorded() -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/p").ping_every(0.01)
+        with websockets.sync.client.connect(server.ws_url + "/p") as client:
+            [connection] = server.wait_for_websockets(
+                1, match=lambda c: len(c.pongs) >= 2, timeout=5
+            )
+            assert connection.pings >= 2
+            client.close()
+
+
+def test_ignore_pings_leaves_the_clients_ping_unanswered() -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/n").ignore_pings().echo()
+        with websockets.sync.client.connect(server.ws_url + "/n", ping_interval=None) as client:
+            pong = client.ping(b"hello?")
+            client.send("still echoes")
+            assert client.recv(timeout=5) == "still echoes"
+            # The server answers frames in order: a pong would have come before this echo.
+            assert not pong.is_set()

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .._core.tlsinfo import TLSInfo
     from .._http._models import Request
 
-__all__ = ["WebSocketClose", "WebSocketConnection", "WebSocketMessage", "add_message"]
+__all__ = ["WebSocketClose", "WebSocketConnection", "WebSocketMessage", "add_message", "add_pong"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,7 @@ class WebSocketConnection:
             including the client certificate's subject under mutual TLS; else ``None``.
         opened_at (float): ``time.time()`` when the 101 response was sent (seconds).
         close (WebSocketClose | None): how it ended, ``None`` while open.
+        pings (int): how many pings the server sent (``expect_websocket(...).ping_every``).
     """
 
     __slots__ = (
@@ -94,6 +95,8 @@ class WebSocketConnection:
         "extensions",
         "number",
         "opened_at",
+        "pings",
+        "pongs_at",
         "request",
         "subprotocol",
         "tls",
@@ -116,6 +119,8 @@ class WebSocketConnection:
         self.tls = tls
         self.opened_at = opened_at
         self.close: WebSocketClose | None = None
+        self.pings = 0
+        self.pongs_at: list[float] = []
         self._messages: list[WebSocketMessage] = []
         self._lock = threading.Lock()
 
@@ -136,6 +141,13 @@ class WebSocketConnection:
         return [message for message in self.messages if message.direction == "sent"]
 
     @property
+    def pongs(self) -> list[float]:
+        """``time.time()`` of each pong received from the client (RFC 6455 §5.5.3), oldest
+        first (a snapshot)."""
+        with self._lock:
+            return self.pongs_at[:]
+
+    @property
     def closed(self) -> bool:
         """Whether the connection has ended."""
         return self.close is not None
@@ -146,6 +158,12 @@ class WebSocketConnection:
             f"<understudy.WebSocketConnection #{self.number} {self.request.target} {state}, "
             f"{len(self._messages)} messages>"
         )
+
+
+def add_pong(record: WebSocketConnection, at: float) -> None:
+    """Add the time of a pong to ``record`` (on the loop)."""
+    with record._lock:
+        record.pongs_at.append(at)
 
 
 def add_message(record: WebSocketConnection, message: WebSocketMessage) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
-from ._records import WebSocketClose, WebSocketConnection, WebSocketMessage, add_message
+from ._records import WebSocketClose, WebSocketConnection, WebSocketMessage, add_message, add_pong
 
 if TYPE_CHECKING:
     from websockets.server import ServerProtocol
@@ -35,6 +35,8 @@ _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CONT = Opcode.CONT
 _CLOSE = Opcode.CLOSE
+_PING = Opcode.PING
+_PONG = Opcode.PONG
 
 
 class WebSocketSession(asyncio.Protocol):
@@ -68,6 +70,7 @@ class WebSocketSession(asyncio.Protocol):
         self.frames_per_message = 1
         self.ignore_close = False
         self.close_discarded = False
+        self.ignore_pings = False
         self.done = self.loop.create_future()
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -89,6 +92,11 @@ class WebSocketSession(asyncio.Protocol):
                 self._fragment(bytes(frame.data), frame.fin)
             elif opcode is _CONT:
                 self._fragment(bytes(frame.data), frame.fin)
+            elif opcode is _PONG:
+                add_pong(self.record, time.time())
+                self.site.connections.changed()
+            elif opcode is _PING and self.ignore_pings:
+                protocol.data_to_send()  # (a fault: the automatic pong is not sent)
             elif opcode is _CLOSE:
                 if self.closed_first is None:
                     self.closed_first = "client"
@@ -238,6 +246,14 @@ class WebSocketSession(asyncio.Protocol):
         self._flush()
         if self.transport is not None and self._close_timer is None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
+
+    def ping(self) -> None:
+        """Send a ping (RFC 6455 §5.5.2) whose payload is its number; the pong is recorded."""
+        if not self.open:
+            return
+        self.record.pings += 1
+        self.protocol.send_ping(str(self.record.pings).encode("ascii"))
+        self._flush()
 
     def _fail(self, code: int, reason: str) -> None:
         if self.closed_first is None:

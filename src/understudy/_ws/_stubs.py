@@ -98,6 +98,8 @@ class WebSocketExpectation:
         self._delay = 0.0
         self._frames = 1
         self._ignore_close = False
+        self._ignore_pings = False
+        self._ping_interval = 0.0
         self.connections = 0
 
     # -- the script --------------------------------------------------------------------------
@@ -142,6 +144,19 @@ class WebSocketExpectation:
     def ignore_close(self) -> WebSocketExpectation:
         """Fault: never answer the client's close frame (nor close the TCP connection)."""
         self._ignore_close = True
+        return self
+
+    def ping_every(self, seconds: float) -> WebSocketExpectation:
+        """Send a ping every ``seconds`` while the connection is open (RFC 6455 §5.5.2); the
+        pongs are recorded (:attr:`WebSocketConnection.pongs`)."""
+        if not isinstance(seconds, int | float) or seconds <= 0:
+            raise ConfigurationError(f"ping_every() takes seconds > 0, not {seconds!r}")
+        self._ping_interval = float(seconds)
+        return self
+
+    def ignore_pings(self) -> WebSocketExpectation:
+        """Fault: stop answering the client's pings (no automatic pong, RFC 6455 §5.5.3)."""
+        self._ignore_pings = True
         return self
 
     def fragment(self, frames: int) -> WebSocketExpectation:
@@ -192,6 +207,9 @@ class WebSocketExpectation:
         session = switch(server.websocket_site(), handshake, subprotocol=self._subprotocol)
         session.frames_per_message = self._frames
         session.ignore_close = self._ignore_close
+        session.ignore_pings = self._ignore_pings
+        if self._ping_interval:
+            server.loop.create_task(_ping(session, self._ping_interval))
         self.connections += 1
         handler = self._handler
         what = f"{self._describe()} on connection #{session.record.number}"
@@ -238,6 +256,17 @@ class WebSocketExpectation:
             if _matches(when, payload):
                 return _encode(message(payload) if callable(message) else message)
         return payload if self._echo else None
+
+
+async def _ping(session: WebSocketSession, interval: float) -> None:
+    """Ping ``session`` every ``interval`` seconds until it ends (not an in-flight handler:
+    stop() does not wait for it)."""
+    done = session.done
+    while not done.done():
+        try:
+            await asyncio.wait_for(asyncio.shield(done), interval)
+        except TimeoutError:
+            session.ping()
 
 
 def dispatch_websocket(
