@@ -320,7 +320,7 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
     _log("(h) network conditions: achieved latency and bandwidth vs the settings")
     conditions = _conditions.run(samples=plan.conditions_samples, duration=plan.conditions_duration)
     suite = _run_suite(plan)
-    _log("(k) WebSocket echo, 50 connections: wsproto vs websockets' ServerProtocol")
+    _log("(k) WebSocket echo, 50 connections: two protocol libraries, then five servers")
     websocket = _websocket.run(
         connections=plan.connections,
         duration=plan.websocket_duration,
@@ -692,6 +692,7 @@ def _targets(results: Results) -> list[Target]:
     targets += _conditions.conditions_targets(results.conditions)
     targets += _startup.startup_targets(results.startup)
     targets += _suite.suite_targets(results.suite)
+    targets += _websocket.websocket_targets(results.websocket)
     return targets
 
 
@@ -803,6 +804,9 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
             f"{results.websocket.connections} raw clients in another process; best round."
         ),
         _websocket.websocket_table(results.websocket),
+        "",
+        "(k) WebSocket servers: the same echo and client; ratio is understudy's ASGI row ÷ each.",
+        _websocket.servers_table(results.websocket),
         "",
         "Targets (issues 2, 4, 5, 6 and 20)",
     ]

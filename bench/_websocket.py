@@ -1,4 +1,4 @@
-"""(k) WebSocket: which sans-IO protocol library to build on (issue 22).
+"""(k) WebSocket: which sans-IO protocol library to build on, and the servers (issue 22).
 
 Two minimal echo servers, each an ``asyncio.Protocol`` on an event loop of its own, differ only
 in the library that parses and frames: wsproto (python-hyper) and websockets' sans-IO
@@ -12,27 +12,42 @@ loaded 2-core machine may be the bottleneck; so the server loop thread's CPU tim
 (``pthread_getcpuclockid``) is the figure the choice is made on. The two
 servers run in turns, ``rounds`` times each, interleaved; each keeps its best round (noise from
 other processes only ever lowers a figure).
+
+Then whole servers, with the same client: understudy (an ASGI echo app, and
+``expect_websocket("/").echo()``), uvicorn with its ``websockets`` and ``wsproto``
+implementations, and ``websockets.asyncio.server.serve``, each on a thread of its own (understudy
+on its runtime's loop thread). Issue 22 asks understudy for >= 1.5x uvicorn and >= 1.0x
+``websockets.serve`` in round trips per second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import uvicorn
+from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import serve as websockets_serve
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request as WebsocketsRequest
 from websockets.server import ServerProtocol
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Message
 from wsproto.events import Request as WsprotoRequest
+
+import understudy
+from understudy._runtime import get_runtime
 
 from ._report import Target, format_table, ratio
 
@@ -136,6 +151,121 @@ class _Serving:
         self.loop.close()
 
 
+# -- whole servers -----------------------------------------------------------------------------
+
+
+async def _asgi_echo(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "websocket":
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": message.get("text"), "bytes": None})
+
+
+class _Running(Protocol):
+    port: int
+
+    def cpu_time(self) -> float: ...
+
+    def close(self) -> None: ...
+
+
+def _thread_cpu(thread: threading.Thread) -> float:
+    assert thread.ident is not None
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+class _Understudy:
+    def __init__(self, *, asgi: bool) -> None:
+        self.server = understudy.HTTPServer(asgi=_asgi_echo) if asgi else understudy.HTTPServer()
+        if not asgi:
+            self.server.expect_websocket("/").echo()
+        self.server.start()
+        self.port = self.server.port
+
+    def cpu_time(self) -> float:
+        return _thread_cpu(get_runtime().thread)
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+class _Uvicorn:
+    def __init__(self, ws: str) -> None:
+        config = uvicorn.Config(
+            _asgi_echo,
+            host=HOST,
+            port=0,
+            ws=ws,
+            access_log=False,
+            log_level="warning",
+            log_config=None,
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10.0
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start within 10 s")
+            time.sleep(0.01)
+        self.port = int(self.server.servers[0].sockets[0].getsockname()[1])
+
+    def cpu_time(self) -> float:
+        return _thread_cpu(self.thread)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10.0)
+
+
+class _WebsocketsServe:
+    def __init__(self) -> None:
+        async def echo(connection: ServerConnection) -> None:
+            try:
+                async for message in connection:
+                    await connection.send(message)
+            except ConnectionClosed:
+                pass  # (the raw client ends without a close frame)
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+        async def start() -> Any:
+            return await websockets_serve(echo, HOST, 0, compression=None)
+
+        self.server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10.0)
+        self.port = int(next(iter(self.server.sockets)).getsockname()[1])
+
+    def cpu_time(self) -> float:
+        return _thread_cpu(self.thread)
+
+    def close(self) -> None:
+        async def stop() -> None:
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10.0)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10.0)
+        self.loop.close()
+
+
+SERVER_CASES: dict[str, Callable[[], _Running]] = {
+    "understudy (ASGI echo app)": lambda: _Understudy(asgi=True),
+    "understudy (expect_websocket echo)": lambda: _Understudy(asgi=False),
+    "uvicorn, ws=websockets": lambda: _Uvicorn("websockets"),
+    "uvicorn, ws=wsproto": lambda: _Uvicorn("wsproto"),
+    "websockets.serve": _WebsocketsServe,
+}
+
+
 # -- the client (a separate process) -----------------------------------------------------------
 
 
@@ -192,6 +322,9 @@ class WebSocketResult:
     rounds: dict[str, list[float]] = field(default_factory=dict)
     #: Server CPU seconds per round trip (handshakes included), per round.
     cpu: dict[str, list[float]] = field(default_factory=dict)
+    #: The same for whole servers (SERVER_CASES).
+    servers: dict[str, list[float]] = field(default_factory=dict)
+    servers_cpu: dict[str, list[float]] = field(default_factory=dict)
 
     def best(self, name: str) -> float:
         return max(self.rounds[name], default=0.0)
@@ -200,11 +333,9 @@ class WebSocketResult:
         return min(self.cpu[name], default=0.0)
 
 
-def _round(
-    factory: type[asyncio.Protocol], connections: int, duration: float
-) -> tuple[float, float]:
+def _round(start: Callable[[], _Running], connections: int, duration: float) -> tuple[float, float]:
     """One round: (round trips per second, server CPU seconds per round trip)."""
-    serving = _Serving(factory)
+    serving = start()
     cpu_before = serving.cpu_time()
     try:
         done = subprocess.run(
@@ -234,9 +365,14 @@ def run(*, connections: int = 50, duration: float = 3.0, rounds: int = 2) -> Web
     )
     for _ in range(rounds):
         for name, factory in SERVERS.items():
-            per_second, cpu = _round(factory, connections, duration)
+            start = functools.partial(_Serving, factory)
+            per_second, cpu = _round(start, connections, duration)
             result.rounds[name].append(per_second)
             result.cpu[name].append(cpu)
+        for name, case in SERVER_CASES.items():
+            per_second, cpu = _round(case, connections, duration)
+            result.servers.setdefault(name, []).append(per_second)
+            result.servers_cpu.setdefault(name, []).append(cpu)
     return result
 
 
@@ -256,8 +392,50 @@ def websocket_table(result: WebSocketResult) -> str:
     return format_table(headers, rows)
 
 
+def servers_table(result: WebSocketResult) -> str:
+    ours = max(result.servers.get(_OURS, []), default=0.0)
+    rows = []
+    for name in SERVER_CASES:
+        best = max(result.servers.get(name, []), default=0.0)
+        cpu = min(result.servers_cpu.get(name, []), default=0.0)
+        rows.append(
+            [
+                name,
+                f"{best:,.0f}",
+                " ".join(f"{value:,.0f}" for value in result.servers.get(name, [])),
+                f"{cpu * 1e6:.1f}",
+                ratio(ours / best if best else None),
+            ]
+        )
+    headers = ["server", "round trips/s", "rounds", "server CPU µs/echo", "ours (ASGI) ÷ it"]
+    return format_table(headers, rows)
+
+
+_OURS = "understudy (ASGI echo app)"
+
+
 def websocket_targets(result: WebSocketResult) -> list[Target]:
-    return []  # (issue 22's targets compare whole servers; this section chooses a library)
+    def best(name: str) -> float:
+        return max(result.servers.get(name, []), default=0.0)
+
+    ours = best(_OURS)
+    targets = []
+    for peer, goal in (
+        ("uvicorn, ws=websockets", 1.5),
+        ("uvicorn, ws=wsproto", 1.5),
+        ("websockets.serve", 1.0),
+    ):
+        theirs = best(peer)
+        measured = ours / theirs if theirs else None
+        targets.append(
+            Target(
+                f"(k) WebSocket echo round trips/s vs {peer}",
+                f"≥ {goal:g}x",
+                "-" if measured is None else f"{measured:.2f}x",
+                None if measured is None else measured >= goal,
+            )
+        )
+    return targets
 
 
 def websocket_json(result: WebSocketResult) -> dict[str, Any]:
@@ -267,6 +445,8 @@ def websocket_json(result: WebSocketResult) -> dict[str, Any]:
         "rounds": result.rounds,
         "best": {name: result.best(name) for name in SERVERS},
         "cpu_per_echo": result.cpu,
+        "servers": result.servers,
+        "servers_cpu_per_echo": result.servers_cpu,
     }
 
 
@@ -274,4 +454,8 @@ if __name__ == "__main__":
     if len(sys.argv) == 4:
         _client_main(sys.argv[1:])
     else:
-        print(websocket_table(run()))
+        ran = run()
+        print(websocket_table(ran))
+        print(servers_table(ran))
+        for target in websocket_targets(ran):
+            print(f"  {target.verdict:8} {target.name}: {target.measured} (goal {target.goal})")
