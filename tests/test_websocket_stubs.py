@@ -79,8 +79,13 @@ def test_an_unmatched_handshake_gets_the_near_miss_report_and_fails_the_test() -
         assert b"query room='b', expected 'a'" in refused.value.response.body
     finally:
         server.stop()
-    with pytest.raises(understudy.UnexpectedRequest, match="no WebSocket expectation matched"):
+    # The handshake that missed, and the expectation it missed (never reached).
+    with pytest.raises(ExceptionGroup) as failed:
         server.check()
+    unexpected, unmet = failed.value.exceptions
+    assert isinstance(unexpected, understudy.UnexpectedRequest)
+    assert "no WebSocket expectation matched" in str(unexpected)
+    assert isinstance(unmet, understudy.UnmetExpectation)
 
 
 def test_allow_unmatched_still_answers_404_without_failing() -> None:
@@ -89,6 +94,8 @@ def test_allow_unmatched_still_answers_404_without_failing() -> None:
         with pytest.raises(InvalidStatus) as refused:
             websockets.sync.client.connect(server.ws_url + "/other")
         assert refused.value.response.status_code == 404
+        with websockets.sync.client.connect(server.ws_url + "/feed"):
+            pass  # (met, so that only the unmatched handshake could fail the test)
 
 
 def test_a_sync_handler_gets_a_blocking_session() -> None:
@@ -292,3 +299,17 @@ def test_ignore_pings_leaves_the_clients_ping_unanswered() -> None:
             assert client.recv(timeout=5) == "still echoes"
             # The server answers frames in order: a pong would have come before this echo.
             assert not pong.is_set()
+
+
+def test_an_expectation_no_handshake_reached_fails_the_test() -> None:
+    server = understudy.HTTPServer()
+    server.expect_websocket("/never")
+    server.expect_websocket("/used").echo()
+    server.start()
+    with websockets.sync.client.connect(server.ws_url + "/used") as client:
+        client.send("x")
+        assert client.recv(timeout=5) == "x"
+    server.stop()
+    with pytest.raises(understudy.UnmetExpectation, match=r"expect_websocket\('/never'\)") as unmet:
+        server.check()
+    assert "/used" not in str(unmet.value)

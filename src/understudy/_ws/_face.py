@@ -194,6 +194,23 @@ class WebSocketEndpoints:
         self._routing_changed()
         return stub
 
+    def _take_failures(self) -> list[BaseException]:
+        """The server's failures, and each ``expect_websocket`` no handshake reached
+        (:class:`~understudy.UnmetExpectation`, as for ``expect``)."""
+        failures: list[BaseException] = super()._take_failures()  # type: ignore[misc]
+        unmet = [stub for stub in self._ws_stubs or () if not stub.connections]
+        if unmet:
+            from .._errors import UnmetExpectation  # noqa: PLC0415 - only when one failed
+
+            site = self._ws_site
+            count = len(unmet)
+            lines = [f"{count} WebSocket expectation{'s' * (count != 1)} of {self!r} not met:"]
+            lines += [f"  {stub.describe()}: no handshake matched it" for stub in unmet]
+            if site is None or not site.connections.total:
+                lines.append("  no WebSocket connection was accepted")
+            failures.append(UnmetExpectation("\n".join(lines)))
+        return failures
+
     # -- used by connections and hosts -------------------------------------------------------
 
     def _dispatch_websocket(self, exchange: Exchange) -> bool:

@@ -196,14 +196,15 @@ class WebSocketExpectation:
                 found.append(f"subprotocol {self._subprotocol!r} not offered ({offered!r})")
         return found
 
-    def _describe(self) -> str:
+    def describe(self) -> str:
+        """How reports name it: ``expect_websocket('/path')``."""
         return f"expect_websocket({self.path!r})"
 
     def _serve(self, server: HTTPServer, exchange: Exchange) -> None:
         handshake = check_handshake(exchange, max_message_size=self._max_message_size)
         if handshake is None:
             return
-        exchange.answered_by = ("websocket", self._describe())
+        exchange.answered_by = ("websocket", self.describe())
         session = switch(server.websocket_site(), handshake, subprotocol=self._subprotocol)
         session.frames_per_message = self._frames
         session.ignore_close = self._ignore_close
@@ -212,7 +213,7 @@ class WebSocketExpectation:
             server.loop.create_task(_ping(session, self._ping_interval))
         self.connections += 1
         handler = self._handler
-        what = f"{self._describe()} on connection #{session.record.number}"
+        what = f"{self.describe()} on connection #{session.record.number}"
         if handler is None:
             task = server.loop.create_task(self._script(session))
             server.track(task, what)
@@ -291,7 +292,7 @@ def dispatch_websocket(
     if fallback:
         return False
     lines = [f"no WebSocket expectation matched the handshake GET {exchange.target}"]
-    lines += [f"  {stub._describe()}: " + "; ".join(stub._differences(exchange)) for stub in stubs]
+    lines += [f"  {stub.describe()}: " + "; ".join(stub._differences(exchange)) for stub in stubs]
     report = "\n".join(lines)
     if not allow_unmatched:
         server.record_error(UnexpectedRequest(report))
