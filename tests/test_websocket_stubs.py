@@ -313,3 +313,32 @@ def test_an_expectation_no_handshake_reached_fails_the_test() -> None:
     with pytest.raises(understudy.UnmetExpectation, match=r"expect_websocket\('/never'\)") as unmet:
         server.check()
     assert "/used" not in str(unmet.value)
+
+
+@pytest.mark.parametrize(("kind", "code"), [("utf8", 1007), ("opcode", 1002), ("masked", 1002)])
+def test_an_invalid_frame_from_the_server_is_refused_by_the_client(kind: str, code: int) -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/bad").send_invalid(kind)
+        with (
+            websockets.sync.client.connect(server.ws_url + "/bad") as client,
+            pytest.raises(ConnectionClosed) as closed,
+        ):
+            client.recv(timeout=5)
+        assert closed.value.sent is not None
+        assert closed.value.sent.code == code  # (the client's close frame)
+        [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
+        assert connection.close is not None
+        assert (connection.close.code, connection.close.by) == (code, "client")
+
+
+def test_send_invalid_names_the_kinds_it_knows() -> None:
+    server = understudy.HTTPServer()
+    with pytest.raises(understudy.ConfigurationError, match="'utf8', 'opcode', 'masked'"):
+        server.expect_websocket("/x").send_invalid("bogus")
+
+
+def test_the_http_server_fixture_has_a_ws_url(http_server: understudy.HTTPServer) -> None:
+    http_server.expect_websocket("/live").send("from the fixture")
+    assert http_server.ws_url == "ws" + http_server.url[4:]
+    with websockets.sync.client.connect(http_server.ws_url + "/live") as client:
+        assert client.recv(timeout=5) == "from the fixture"

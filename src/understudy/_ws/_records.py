@@ -91,12 +91,12 @@ class WebSocketConnection:
     __slots__ = (
         "_lock",
         "_messages",
+        "_pongs",
         "close",
         "extensions",
         "number",
         "opened_at",
         "pings",
-        "pongs_at",
         "request",
         "subprotocol",
         "tls",
@@ -120,7 +120,7 @@ class WebSocketConnection:
         self.opened_at = opened_at
         self.close: WebSocketClose | None = None
         self.pings = 0
-        self.pongs_at: list[float] = []
+        self._pongs: list[float] = []
         self._messages: list[WebSocketMessage] = []
         self._lock = threading.Lock()
 
@@ -145,7 +145,7 @@ class WebSocketConnection:
         """``time.time()`` of each pong received from the client (RFC 6455 §5.5.3), oldest
         first (a snapshot)."""
         with self._lock:
-            return self.pongs_at[:]
+            return self._pongs[:]
 
     @property
     def closed(self) -> bool:
@@ -163,7 +163,7 @@ class WebSocketConnection:
 def add_pong(record: WebSocketConnection, at: float) -> None:
     """Add the time of a pong to ``record`` (on the loop)."""
     with record._lock:
-        record.pongs_at.append(at)
+        record._pongs.append(at)
 
 
 def add_message(record: WebSocketConnection, message: WebSocketMessage) -> None:

@@ -247,6 +247,11 @@ class WebSocketSession(asyncio.Protocol):
         if self.transport is not None and self._close_timer is None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
 
+    def write_raw(self, data: bytes) -> None:
+        """Fault: write ``data`` as it is, past the protocol (a frame a client must refuse)."""
+        if self.transport is not None and self.open:
+            self.transport.write(data)
+
     def ping(self) -> None:
         """Send a ping (RFC 6455 §5.5.2) whose payload is its number; the pong is recorded."""
         if not self.open:

@@ -28,6 +28,18 @@ if TYPE_CHECKING:
 
 __all__ = ["WebSocketExpectation", "dispatch_websocket"]
 
+#: Frames a client must refuse (RFC 6455), by the name ``send_invalid`` takes.
+INVALID_FRAMES = {
+    "utf8": b"\x81\x02\xff\xfe",  # a text frame that is not UTF-8 (§8.1): 1007
+    "opcode": b"\x83\x00",  # a reserved opcode (§5.2): 1002
+    "masked": b"\x81\x82\x01\x02\x03\x04\x69\x6b",  # a masked server frame (§5.1): 1002
+}
+
+
+class _Raw(bytes):
+    """Bytes a script writes past the protocol (a fault)."""
+
+
 #: What a reply rule matches a received message with.
 Matcher = str | bytes | re.Pattern[str] | dict[str, Any] | list[Any] | Callable[[Any], bool]
 #: What a script sends: text, bytes, or a JSON-able dict/list (sent as text), or a callable
@@ -91,7 +103,7 @@ class WebSocketExpectation:
         self._subprotocol = subprotocol
         self._handler = handler
         self._max_message_size = max_message_size
-        self._on_open: list[str | bytes] = []
+        self._on_open: list[str | bytes] = []  # (a _Raw is written as it is)
         self._replies: list[tuple[Matcher, Outgoing]] = []
         self._echo = False
         self._end: tuple[str, int, int, str] | None = None  # (how, after, code, reason)
@@ -144,6 +156,23 @@ class WebSocketExpectation:
     def ignore_close(self) -> WebSocketExpectation:
         """Fault: never answer the client's close frame (nor close the TCP connection)."""
         self._ignore_close = True
+        return self
+
+    def send_invalid(self, kind: str) -> WebSocketExpectation:
+        """Fault: on open (in turn with :meth:`send`), write a frame the client must refuse:
+        ``"utf8"`` (a text frame that is not UTF-8, RFC 6455 §8.1: the client closes 1007),
+        ``"opcode"`` (a reserved opcode, §5.2: 1002) or ``"masked"`` (a masked frame from the
+        server, §5.1: 1002).
+
+        Raises:
+            ConfigurationError: another ``kind``.
+        """
+        frame = INVALID_FRAMES.get(kind)
+        if frame is None:
+            raise ConfigurationError(
+                f"send_invalid() takes one of {', '.join(map(repr, INVALID_FRAMES))}, not {kind!r}"
+            )
+        self._on_open.append(_Raw(frame))
         return self
 
     def ping_every(self, seconds: float) -> WebSocketExpectation:
@@ -233,7 +262,10 @@ class WebSocketExpectation:
 
     async def _script(self, session: WebSocketSession) -> None:
         for message in self._on_open:
-            await self._send(session, message)
+            if isinstance(message, _Raw):
+                session.write_raw(bytes(message))
+            else:
+                await self._send(session, message)
         received = 0
         while True:
             if self._end is not None and received >= self._end[1]:
