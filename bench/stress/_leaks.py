@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import websockets.sync.client
+
 import understudy
 import understudy.fakes
 import understudy.tls
@@ -113,6 +115,19 @@ def _log_records(server: understudy.LogRecordServer) -> None:
     server.wait_for_records(1, timeout=_TIMEOUT)
 
 
+def _websocket_server() -> understudy.HTTPServer:
+    server = understudy.HTTPServer()
+    server.expect_websocket("/leak").echo()
+    return server
+
+
+def _websocket(server: understudy.HTTPServer) -> None:
+    with websockets.sync.client.connect(server.ws_url + "/leak", open_timeout=_TIMEOUT) as client:
+        client.send("ping")
+        assert client.recv(timeout=_TIMEOUT) == "ping"
+    server.wait_for_websockets(1, match=lambda connection: connection.closed, timeout=_TIMEOUT)
+
+
 #: Every server kind measured. A new kind is one entry.
 KINDS: list[Kind] = [
     Kind("HTTP", lambda: understudy.HTTPServer(response=understudy.Response(200, "ok")), _http),
@@ -129,6 +144,7 @@ KINDS: list[Kind] = [
     Kind("Unix datagram", understudy.UnixDatagramServer, _unix_datagram),
     Kind("syslog", understudy.SyslogServer, _syslog),
     Kind("log records", understudy.LogRecordServer, _log_records),
+    Kind("WebSocket", _websocket_server, _websocket),
 ]
 
 
