@@ -92,6 +92,7 @@ class Plan:
     suite_rounds: int = 3
     websocket_duration: float = 3.0  # seconds per round
     websocket_rounds: int = 2
+    websocket_cycles: int = 300
 
     @classmethod
     def quick(cls) -> Plan:
@@ -122,6 +123,7 @@ class Plan:
             suite_rounds=1,
             websocket_duration=1.0,
             websocket_rounds=1,
+            websocket_cycles=50,
         )
 
 
@@ -325,6 +327,7 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
         connections=plan.connections,
         duration=plan.websocket_duration,
         rounds=plan.websocket_rounds,
+        cycles=plan.websocket_cycles,
     )
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
@@ -807,6 +810,9 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         "",
         "(k) WebSocket servers: the same echo and client; ratio is understudy's ASGI row ÷ each.",
         _websocket.servers_table(results.websocket),
+        "",
+        "(k) WebSocket start → connect → one echo → close → stop (a raw blocking client), ms.",
+        _websocket.cycles_table(results.websocket.cycles),
         "",
         "Targets (issues 2, 4, 5, 6 and 20)",
     ]

@@ -27,10 +27,12 @@ import base64
 import functools
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -49,7 +51,8 @@ from wsproto.events import Request as WsprotoRequest
 import understudy
 from understudy._runtime import get_runtime
 
-from ._report import Target, format_table, ratio
+from ._report import Target, format_table, ms, ratio
+from ._stats import summarize
 
 __all__ = [
     "WebSocketResult",
@@ -207,6 +210,10 @@ class _Uvicorn:
             lifespan="off",
         )
         self.server = uvicorn.Server(config)
+        with warnings.catch_warnings():
+            # ("websockets" is deprecated for "websockets-sansio"; both are measured)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            config.load()
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 10.0
@@ -261,9 +268,81 @@ SERVER_CASES: dict[str, Callable[[], _Running]] = {
     "understudy (ASGI echo app)": lambda: _Understudy(asgi=True),
     "understudy (expect_websocket echo)": lambda: _Understudy(asgi=False),
     "uvicorn, ws=websockets": lambda: _Uvicorn("websockets"),
+    "uvicorn, ws=websockets-sansio": lambda: _Uvicorn("websockets-sansio"),
     "uvicorn, ws=wsproto": lambda: _Uvicorn("wsproto"),
     "websockets.serve": _WebsocketsServe,
 }
+
+
+# -- start -> connect -> one echo -> close -> stop ----------------------------------------------
+
+
+def _echo_once(port: int) -> None:
+    """A blocking raw client: handshake, one 16-byte echo, the closing handshake, EOF."""
+    with socket.create_connection((HOST, port), timeout=5.0) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            (
+                f"GET / HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(4096)
+        head, _, data = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"handshake refused: {head!r}")
+        sock.sendall(_masked_frame(PAYLOAD))
+        while len(data) < len(PAYLOAD) + 2:
+            data += sock.recv(4096)
+        if data[2 : len(PAYLOAD) + 2] != PAYLOAD:
+            raise RuntimeError(f"wrong echo: {data!r}")
+        code = (1000).to_bytes(2, "big")
+        masked = bytes(byte ^ _MASK[index] for index, byte in enumerate(code))
+        sock.sendall(b"\x88\x82" + _MASK + masked)
+        while sock.recv(4096):
+            pass  # (the server's close frame, then its end of the stream)
+
+
+CYCLE_CASES: dict[str, Callable[[], _Running]] = {
+    "understudy (expect_websocket echo)": lambda: _Understudy(asgi=False),
+    "understudy (ASGI echo app)": lambda: _Understudy(asgi=True),
+    "websockets.serve (own loop thread)": _WebsocketsServe,
+    "uvicorn, ws=websockets": lambda: _Uvicorn("websockets"),
+}
+
+
+def run_cycles(cycles: int, budget: float) -> dict[str, list[float]]:
+    """Seconds per start -> connect -> echo -> close -> stop, per case (``budget`` s each)."""
+    results: dict[str, list[float]] = {}
+    for name, start in CYCLE_CASES.items():
+        times = results[name] = []
+        began = time.perf_counter()
+        for _ in range(cycles + 1):
+            if time.perf_counter() - began > budget:
+                break
+            started = time.perf_counter()
+            running = start()
+            _echo_once(running.port)
+            running.close()
+            times.append(time.perf_counter() - started)
+        del times[:1]  # (the first: imports and the runtime's first start)
+    return results
+
+
+def cycles_table(cycles: dict[str, list[float]]) -> str:
+    ours = statistics.median(cycles[_CYCLE_OURS]) if cycles.get(_CYCLE_OURS) else 0.0
+    rows = []
+    for name, times in cycles.items():
+        p50 = statistics.median(times) if times else 0.0
+        rows.append([name, str(len(times)), ms(p50), ratio(p50 / ours if ours else None)])
+    return format_table(["server", "cycles", "p50 ms", "p50 ÷ ours"], rows)
+
+
+_CYCLE_OURS = "understudy (expect_websocket echo)"
 
 
 # -- the client (a separate process) -----------------------------------------------------------
@@ -325,6 +404,8 @@ class WebSocketResult:
     #: The same for whole servers (SERVER_CASES).
     servers: dict[str, list[float]] = field(default_factory=dict)
     servers_cpu: dict[str, list[float]] = field(default_factory=dict)
+    #: Seconds per start -> connect -> echo -> close -> stop, per case.
+    cycles: dict[str, list[float]] = field(default_factory=dict)
 
     def best(self, name: str) -> float:
         return max(self.rounds[name], default=0.0)
@@ -359,7 +440,14 @@ def _round(start: Callable[[], _Running], connections: int, duration: float) -> 
     return count / duration, cpu / max(count, 1)
 
 
-def run(*, connections: int = 50, duration: float = 3.0, rounds: int = 2) -> WebSocketResult:
+def run(
+    *,
+    connections: int = 50,
+    duration: float = 3.0,
+    rounds: int = 2,
+    cycles: int = 300,
+    cycle_budget: float = 10.0,
+) -> WebSocketResult:
     result = WebSocketResult(
         connections, duration, {name: [] for name in SERVERS}, {name: [] for name in SERVERS}
     )
@@ -373,6 +461,7 @@ def run(*, connections: int = 50, duration: float = 3.0, rounds: int = 2) -> Web
             per_second, cpu = _round(case, connections, duration)
             result.servers.setdefault(name, []).append(per_second)
             result.servers_cpu.setdefault(name, []).append(cpu)
+    result.cycles = run_cycles(cycles, cycle_budget)
     return result
 
 
@@ -420,8 +509,19 @@ def websocket_targets(result: WebSocketResult) -> list[Target]:
 
     ours = best(_OURS)
     targets = []
+    times = result.cycles.get(_CYCLE_OURS)
+    p50 = statistics.median(times) if times else None
+    targets.append(
+        Target(
+            "(k) WebSocket start → connect → echo → close → stop, p50",
+            "≤ 2 ms",
+            "-" if p50 is None else f"{p50 * 1e3:.2f} ms",
+            None if p50 is None else p50 <= 0.002,
+        )
+    )
     for peer, goal in (
         ("uvicorn, ws=websockets", 1.5),
+        ("uvicorn, ws=websockets-sansio", 1.5),
         ("uvicorn, ws=wsproto", 1.5),
         ("websockets.serve", 1.0),
     ):
@@ -447,6 +547,9 @@ def websocket_json(result: WebSocketResult) -> dict[str, Any]:
         "cpu_per_echo": result.cpu,
         "servers": result.servers,
         "servers_cpu_per_echo": result.servers_cpu,
+        "cycle_seconds": {
+            name: summarize(times).as_dict() for name, times in result.cycles.items() if times
+        },
     }
 
 
@@ -457,5 +560,6 @@ if __name__ == "__main__":
         ran = run()
         print(websocket_table(ran))
         print(servers_table(ran))
+        print(cycles_table(ran.cycles))
         for target in websocket_targets(ran):
             print(f"  {target.verdict:8} {target.name}: {target.measured} (goal {target.goal})")
