@@ -56,6 +56,7 @@ from ._stats import summarize
 
 __all__ = [
     "WebSocketResult",
+    "echo_once",
     "run",
     "websocket_json",
     "websocket_table",
@@ -277,7 +278,7 @@ SERVER_CASES: dict[str, Callable[[], _Running]] = {
 # -- start -> connect -> one echo -> close -> stop ----------------------------------------------
 
 
-def _echo_once(port: int) -> None:
+def echo_once(port: int) -> None:
     """A blocking raw client: handshake, one 16-byte echo, the closing handshake, EOF."""
     with socket.create_connection((HOST, port), timeout=5.0) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -326,7 +327,7 @@ def run_cycles(cycles: int, budget: float) -> dict[str, list[float]]:
                 break
             started = time.perf_counter()
             running = start()
-            _echo_once(running.port)
+            echo_once(running.port)
             running.close()
             times.append(time.perf_counter() - started)
         del times[:1]  # (the first: imports and the runtime's first start)
