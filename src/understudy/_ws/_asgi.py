@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
-from .._http._models import Response, origin_form
+from .._core.targets import origin_form
+from .._http._response import Response
 from ._handshake import Handshake, check_handshake, switch
 from ._records import WebSocketClose
 

@@ -20,7 +20,8 @@ from websockets.http11 import Response as WsResponse
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from .._http._models import Response, origin_form
+from .._core.targets import origin_form
+from .._http._response import Response
 from ._records import WebSocketConnection
 from ._session import WebSocketSession
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .._errors import ConfigurationError, UnexpectedRequest
-from .._http._models import Response
+from .._http._response import Response
 from ._handler import AsyncWebSocket, WebSocket
 from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, check_handshake, switch
 from ._records import WebSocketClose, WebSocketMessage
