@@ -14,6 +14,7 @@ import asyncio
 import codecs
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from websockets.frames import Close, CloseCode, Frame, Opcode
@@ -71,6 +72,8 @@ class WebSocketSession(asyncio.Protocol):
         self.ignore_close = False
         self.close_discarded = False
         self.ignore_pings = False
+        #: Called with each message received instead of queueing it (a script without delay).
+        self.on_message: Callable[[WebSocketMessage], None] | None = None
         self.done = self.loop.create_future()
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -176,6 +179,14 @@ class WebSocketSession(asyncio.Protocol):
         )
         add_message(self.record, message)
         self.site.messages.append(message)
+        answer = self.on_message
+        if answer is not None:
+            try:
+                answer(message)  # (a script with no delay: answered here, no task to wake)
+            except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
+                self.site.record_error(error)
+                self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
+            return
         self.inbox.append(message)
         self._wake()
 
@@ -199,7 +210,12 @@ class WebSocketSession(asyncio.Protocol):
 
     @property
     def open(self) -> bool:
-        return self.protocol.state is State.OPEN and self.transport is not None
+        transport = self.transport
+        return (
+            self.protocol.state is State.OPEN
+            and transport is not None
+            and not transport.is_closing()
+        )
 
     def send(self, data: str | bytes) -> bool:
         """Send one message (text for ``str``); ``False`` if the connection is not open."""
@@ -282,7 +298,7 @@ class WebSocketSession(asyncio.Protocol):
         """Write what the protocol has to send; an empty piece means: close the TCP side."""
         transport = self.transport
         pieces = self.protocol.data_to_send()
-        if transport is None or not pieces:
+        if transport is None or not pieces or transport.is_closing():
             return
         if self.protocol.close_sent is not None and self.closed_first is None:
             self.closed_first = "server"  # (a limit or protocol error made websockets fail)

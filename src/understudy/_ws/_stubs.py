@@ -243,7 +243,9 @@ class WebSocketExpectation:
         self.connections += 1
         handler = self._handler
         what = f"{self.describe()} on connection #{session.record.number}"
-        if handler is None:
+        if handler is None and not self._delay:
+            self._run_now(session)
+        elif handler is None:
             task = server.loop.create_task(self._script(session))
             server.track(task, what)
         elif inspect.iscoroutinefunction(handler):
@@ -260,6 +262,40 @@ class WebSocketExpectation:
         session.send(message)
         await session.drain()
 
+    def _run_now(self, session: WebSocketSession) -> None:
+        """The script without a delay: every step is taken as its cue comes, on the loop,
+        with no task (a reply is sent from the read that brought the message)."""
+        for message in self._on_open:
+            if isinstance(message, _Raw):
+                session.write_raw(bytes(message))
+            else:
+                session.send(message)
+        if self._ended(session, 0):
+            return
+        received = 0
+
+        def on_message(event: WebSocketMessage) -> None:
+            nonlocal received
+            received += 1
+            answer = self._answer(event)
+            if answer is not None:
+                session.send(answer)
+            self._ended(session, received)
+
+        session.on_message = on_message
+
+    def _ended(self, session: WebSocketSession, received: int) -> bool:
+        """Close or drop ``session`` if the script ends after ``received`` messages."""
+        end = self._end
+        if end is None or received < end[1]:
+            return False
+        how, _, code, reason = end
+        if how == "close":
+            session.close(code, reason)
+        else:
+            session.abort()
+        return True
+
     async def _script(self, session: WebSocketSession) -> None:
         for message in self._on_open:
             if isinstance(message, _Raw):
@@ -268,12 +304,7 @@ class WebSocketExpectation:
                 await self._send(session, message)
         received = 0
         while True:
-            if self._end is not None and received >= self._end[1]:
-                how, _, code, reason = self._end
-                if how == "close":
-                    session.close(code, reason)
-                else:
-                    session.abort()
+            if self._ended(session, received):
                 return
             event = await session.receive()
             if isinstance(event, WebSocketClose):
