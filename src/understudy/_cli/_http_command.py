@@ -153,7 +153,7 @@ class _CommandHTTPServer(HTTPServer):
     """Prints what went wrong (an unmatched request's near-miss report, a handler's error) to
     stderr as it happens, instead of keeping it for a ``check()`` that the command never calls."""
 
-    def record_error(self, error: BaseException) -> None:
+    def _record_error(self, error: BaseException) -> None:
         sys.stderr.write(f"understudy http: {type(error).__name__}: {error}\n")
         sys.stderr.flush()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
 
 from .._core.targets import origin_form
@@ -20,10 +20,9 @@ from ._handshake import Handshake, check_handshake, switch
 from ._records import WebSocketClose
 
 if TYPE_CHECKING:
-    from .._http._exchange import Exchange
-    from .._http._server import HTTPServer
+    from .._http._exchange import HTTP1Exchange
+    from .._http._site import Exchange, Site
     from ._session import WebSocketSession
-    from ._site import WebSocketSite
 
 __all__ = ["WebSocketDisconnected", "serve_asgi_websocket"]
 
@@ -45,21 +44,20 @@ class _Host(Protocol):
 
 
 def serve_asgi_websocket(
-    server: HTTPServer, exchange: Exchange, host: _Host, context: contextvars.Context
+    site: Site, exchange: Exchange, host: _Host, context: contextvars.Context
 ) -> None:
     """Check the handshake in ``exchange`` and run the app on it in a task of its own."""
-    handshake = check_handshake(exchange)
+    handshake = check_handshake(cast("HTTP1Exchange", exchange))
     if handshake is None:
         return
-    call = _WebSocketCall(server, handshake, host)
-    task = server.loop.create_task(call.run(), context=context)
-    server.hold(task, call.describe)
+    call = _WebSocketCall(site, handshake, host)
+    task = site.loop.create_task(call.run(), context=context)
+    site.hold(task, call.describe)
 
 
 class _WebSocketCall:
-    def __init__(self, server: HTTPServer, handshake: Handshake, host: _Host) -> None:
-        self.server = server
-        self.site: WebSocketSite = server.websocket_site()
+    def __init__(self, site: Site, handshake: Handshake, host: _Host) -> None:
+        self.site = site
         self.handshake = handshake
         self.host = host
         self.connected = False
@@ -70,7 +68,7 @@ class _WebSocketCall:
 
     def describe(self) -> str:
         exchange = self.handshake.exchange
-        return f"ASGI app {self.server.describe(self.host.app)} for WebSocket {exchange.target}"
+        return f"ASGI app {self.site.describe(self.host.app)} for WebSocket {exchange.target}"
 
     def _scope(self) -> dict[str, Any]:
         exchange = self.handshake.exchange
@@ -90,7 +88,7 @@ class _WebSocketCall:
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": headers,
-            "client": exchange.conn.client,
+            "client": exchange.client,
             "server": self.host.server_address,
             "subprotocols": list(self.handshake.offered),
             "state": state.copy() if state else {},
@@ -185,12 +183,12 @@ class _WebSocketCall:
             self._end(1011)
             raise
         except BaseException as error:  # noqa: BLE001 - the app's: reported to check()
-            self.server.record_error(error)
+            self.site.fail(error)
             self._end(1011)
             return
         finally:
             if task is not None:
-                self.server.release(task)
+                self.site.release(task)
         self._end(1000)
 
     def _end(self, code: int) -> None:

@@ -6,16 +6,15 @@ made on first use, so a server that never sees a WebSocket stays as small as bef
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._records import WebSocketConnection, WebSocketMessage
-from ._site import WebSocketSite
+from ._site import websocket_site
 
 if TYPE_CHECKING:
-    from .._http._exchange import Exchange
-    from .._http._expect import Expectations
+    from .._http._routing import Router
+    from .._http._site import Site
     from ._stubs import WebSocketExpectation
 
 __all__ = ["WebSocketEndpoints"]
@@ -24,14 +23,10 @@ __all__ = ["WebSocketEndpoints"]
 class WebSocketEndpoints:
     """The WebSocket side of an HTTP server (RFC 6455 on the HTTP port)."""
 
-    # (class defaults: an instance gets its own only when it serves a WebSocket)
-    _ws_site: WebSocketSite | None = None
-    _ws_stubs: list[Any] | None = None
-
     # (the HTTP server's; declared for the type checker)
     if TYPE_CHECKING:
-        _host_of_behaviour: Any
-        _expectations: Expectations
+        _site: Site
+        _router: Router
 
         @property
         def port(self) -> int: ...
@@ -39,11 +34,7 @@ class WebSocketEndpoints:
         @property
         def scheme(self) -> str: ...
 
-        def record_error(self, error: BaseException) -> None: ...
-
         def _url_host(self) -> str: ...
-
-        def _routing_changed(self) -> None: ...
 
     @property
     def ws_url(self) -> str:
@@ -55,14 +46,14 @@ class WebSocketEndpoints:
     @property
     def websockets(self) -> list[WebSocketConnection]:
         """The WebSocket connections accepted so far, oldest first (a snapshot list)."""
-        site = self._ws_site
+        site = self._site.websocket
         return [] if site is None else site.connections.snapshot()
 
     @property
     def websocket_messages(self) -> list[WebSocketMessage]:
         """Every WebSocket message received and sent so far, on every connection, in the order
         they passed (a snapshot list)."""
-        site = self._ws_site
+        site = self._site.websocket
         return [] if site is None else site.messages.snapshot()
 
     def wait_for_websockets(
@@ -88,7 +79,7 @@ class WebSocketEndpoints:
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return self.websocket_site().connections.wait_for(count, match=match, timeout=timeout)
+        return websocket_site(self._site).connections.wait_for(count, match=match, timeout=timeout)
 
     async def wait_for_websockets_async(
         self,
@@ -99,7 +90,7 @@ class WebSocketEndpoints:
     ) -> list[WebSocketConnection]:
         """The awaitable twin of :meth:`wait_for_websockets`, for async tests."""
         __tracebackhide__ = True
-        site = self.websocket_site()
+        site = websocket_site(self._site)
         return await site.connections.wait_for_async(count, match=match, timeout=timeout)
 
     def wait_for_websocket_messages(
@@ -126,7 +117,7 @@ class WebSocketEndpoints:
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return self.websocket_site().messages.wait_for(count, match=match, timeout=timeout)
+        return websocket_site(self._site).messages.wait_for(count, match=match, timeout=timeout)
 
     async def wait_for_websocket_messages_async(
         self,
@@ -137,7 +128,7 @@ class WebSocketEndpoints:
     ) -> list[WebSocketMessage]:
         """The awaitable twin of :meth:`wait_for_websocket_messages`, for async tests."""
         __tracebackhide__ = True
-        site = self.websocket_site()
+        site = websocket_site(self._site)
         return await site.messages.wait_for_async(count, match=match, timeout=timeout)
 
     def expect_websocket(
@@ -188,21 +179,22 @@ class WebSocketEndpoints:
             handler=handler,
             max_message_size=max_message_size,
         )
-        if self._ws_stubs is None:
-            self._ws_stubs = []
-        self._ws_stubs.append(stub)
-        self._routing_changed()
+        router = self._router
+        if router.websockets is None:
+            router.websockets = []
+        router.websockets.append(stub)
+        router.changed()
         return stub
 
     def _take_failures(self) -> list[BaseException]:
         """The server's failures, and each ``expect_websocket`` no handshake reached
         (:class:`~understudy.UnmetExpectation`, as for ``expect``)."""
         failures: list[BaseException] = super()._take_failures()  # type: ignore[misc]
-        unmet = [stub for stub in self._ws_stubs or () if not stub.connections]
+        unmet = [stub for stub in self._router.websockets or () if not stub.connections]
         if unmet:
             from .._errors import UnmetExpectation  # noqa: PLC0415 - only when one failed
 
-            site = self._ws_site
+            site = self._site.websocket
             count = len(unmet)
             lines = [f"{count} WebSocket expectation{'s' * (count != 1)} of {self!r} not met:"]
             lines += [f"  {stub.describe()}: no handshake matched it" for stub in unmet]
@@ -210,42 +202,3 @@ class WebSocketEndpoints:
                 lines.append("  no WebSocket connection was accepted")
             failures.append(UnmetExpectation("\n".join(lines)))
         return failures
-
-    # -- used by connections and hosts -------------------------------------------------------
-
-    def _dispatch_websocket(self, exchange: Exchange) -> bool:
-        """Serve a WebSocket handshake with a stub; ``False``: not one, or left to the app."""
-        stubs = self._ws_stubs
-        if not stubs or exchange.conn.held is None:
-            return False
-        from ._stubs import dispatch_websocket  # noqa: PLC0415 - loaded with the stubs
-
-        fallback = _is_asgi(self._host_of_behaviour)
-        allow_unmatched = self._expectations.allow_unmatched
-        return dispatch_websocket(
-            self,  # type: ignore[arg-type] # (an HTTPServer: the only class this is a base of)
-            stubs,
-            exchange,
-            fallback=fallback,
-            allow_unmatched=allow_unmatched,
-        )
-
-    def websocket_site(self) -> WebSocketSite:
-        """What the server's WebSocket sessions use (journals, open sessions); made once."""
-        site = self._ws_site
-        if site is None:
-            site = self._ws_site = WebSocketSite(self.record_error, None)
-        return site
-
-    def switches_to_websocket(self, exchange: Exchange) -> bool:
-        """Whether ``exchange`` is a WebSocket handshake this server answers as one."""
-        if not (self._ws_stubs or _is_asgi(self._host_of_behaviour)):
-            return False
-        from ._handshake import offers_websocket  # noqa: PLC0415 - websockets, when first used
-
-        return offers_websocket(exchange)
-
-
-def _is_asgi(host: object) -> bool:
-    module = sys.modules.get("understudy._http._asgi")
-    return module is not None and isinstance(host, module.ASGIHost)

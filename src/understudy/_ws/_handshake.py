@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from websockets.datastructures import Headers as WsHeaders
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
@@ -24,19 +24,32 @@ from .._core.targets import origin_form
 from .._http._response import Response
 from ._records import WebSocketConnection
 from ._session import WebSocketSession
+from ._site import websocket_site
 
 if TYPE_CHECKING:
-    from .._http._exchange import Exchange
-    from ._site import WebSocketSite
+    import asyncio
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Handshake", "check_handshake", "offers_websocket", "switch"]
+    from .._http._connection import HTTPConnection
+    from .._http._exchange import HTTP1Exchange as Exchange
+    from .._http._site import Exchange as AnyExchange
+    from .._http._site import Site
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "Handshake",
+    "WebSocketUpgrade",
+    "check_handshake",
+    "offers_websocket",
+    "switch",
+    "upgrade_for",
+]
 
 #: Bytes a received message may have (after inflation) unless said otherwise; more: close 1009.
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 _VERSION = b"13"
 
 
-def offers_websocket(exchange: Exchange) -> bool:
+def offers_websocket(exchange: AnyExchange) -> bool:
     """Whether ``exchange``'s request is an opening handshake (RFC 6455 §4.2.1): an HTTP/1.1
     GET with ``websocket`` in ``Upgrade`` and a ``Sec-WebSocket-Key``. (``Connection: upgrade``
     is llhttp's condition for asking.) Anything less is plain HTTP, its ``Upgrade`` ignored
@@ -50,6 +63,33 @@ def offers_websocket(exchange: Exchange) -> bool:
         and b"websocket" in upgrade.lower()
         and exchange.header(b"sec-websocket-key") is not None
     )
+
+
+class WebSocketUpgrade:
+    """What ``Router.upgrade`` returns for a WebSocket handshake (``_http/_site.Upgrade``).
+
+    The connection only asks whether there is one: the exchange then goes to its host (an
+    ASGI app may accept later, from its own task), which answers it through the exchange or
+    sends the 101 and hands the transport over itself (:func:`switch`).
+    """
+
+    __slots__ = ()
+
+    def accept(self, site: Site, exchange: AnyExchange) -> bool:
+        """Whether ``exchange`` is a handshake a host will answer (it is: see above)."""
+        return offers_websocket(exchange)
+
+    def take_over(self, transport: asyncio.Transport, rest: bytes) -> asyncio.BaseProtocol:
+        """Not used: :func:`switch` hands the transport over when the host accepts."""
+        raise NotImplementedError("the WebSocket host hands the transport over (switch)")
+
+
+_UPGRADE = WebSocketUpgrade()
+
+
+def upgrade_for(exchange: AnyExchange) -> WebSocketUpgrade | None:
+    """The upgrade for ``exchange`` if it is an opening handshake, else ``None``."""
+    return _UPGRADE if offers_websocket(exchange) else None
 
 
 class Handshake:
@@ -138,7 +178,7 @@ def check_handshake(
 
 
 def switch(
-    site: WebSocketSite,
+    site: Site,
     handshake: Handshake,
     *,
     subprotocol: str | None = None,
@@ -161,17 +201,18 @@ def switch(
     protocol = opened
     request = exchange.request
     assert request is not None
+    ws_site = websocket_site(site)
     record = WebSocketConnection(
-        site.next_number(),
+        ws_site.next_number(),
         request,
         subprotocol=subprotocol,
         extensions=tuple(extension.name for extension in protocol.extensions),
-        tls=exchange.conn.tls,
+        tls=cast("HTTPConnection", exchange.conn).tls,
         opened_at=time.time(),
     )
     exchange.answered_by = exchange.answered_by or ("websocket", "accepted")
-    session = WebSocketSession(site, exchange.conn, protocol, record)
-    site.opened(session)
+    session = WebSocketSession(ws_site, cast("HTTPConnection", exchange.conn), protocol, record)
+    ws_site.opened(session)
     _hand_over(exchange, head, session)
     return session
 
@@ -184,7 +225,7 @@ def _hand_over(exchange: Exchange, head: bytes, session: WebSocketSession) -> No
     in the server's set: stop() asks it to shut down, which it passes to ``upgraded``, until
     the session calls its ``connection_lost``.
     """
-    conn = exchange.conn
+    conn = cast("HTTPConnection", exchange.conn)
     exchange.head_sent = exchange.finished = True
     exchange.record_answer(head)
     if conn.queue and conn.queue[0] is exchange:

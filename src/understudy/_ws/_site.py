@@ -9,9 +9,10 @@ from .._journal import Journal
 from ._records import WebSocketConnection, WebSocketMessage
 
 if TYPE_CHECKING:
+    from .._http._site import Site
     from ._session import WebSocketSession
 
-__all__ = ["WebSocketSite"]
+__all__ = ["WebSocketSite", "websocket_site"]
 
 
 class WebSocketSite:
@@ -44,3 +45,11 @@ class WebSocketSite:
     def closed(self, session: WebSocketSession) -> None:
         self.open.pop(session, None)
         self.connections.changed()  # (a wait on closes looks again)
+
+
+def websocket_site(site: Site) -> WebSocketSite:
+    """The WebSocket side of ``site`` (an HTTP server's), made on first use."""
+    found = site.websocket
+    if found is None:
+        found = site.websocket = WebSocketSite(site.fail, site.journal.size)
+    return found  # type: ignore[no-any-return]

@@ -12,7 +12,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from .._errors import ConfigurationError, UnexpectedRequest
@@ -22,8 +22,11 @@ from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, check_handshake, switch
 from ._records import WebSocketClose, WebSocketMessage
 
 if TYPE_CHECKING:
-    from .._http._exchange import Exchange
-    from .._http._server import HTTPServer
+    from .._http._exchange import HTTP1Exchange
+    from .._http._exchange import HTTP1Exchange as Exchange
+    from .._http._routing import Router
+    from .._http._site import Exchange as AnyExchange
+    from .._http._site import Site
     from ._session import WebSocketSession
 
 __all__ = ["WebSocketExpectation", "dispatch_websocket"]
@@ -229,30 +232,30 @@ class WebSocketExpectation:
         """How reports name it: ``expect_websocket('/path')``."""
         return f"expect_websocket({self.path!r})"
 
-    def _serve(self, server: HTTPServer, exchange: Exchange) -> None:
+    def _serve(self, site: Site, exchange: Exchange) -> None:
         handshake = check_handshake(exchange, max_message_size=self._max_message_size)
         if handshake is None:
             return
         exchange.answered_by = ("websocket", self.describe())
-        session = switch(server.websocket_site(), handshake, subprotocol=self._subprotocol)
+        session = switch(site, handshake, subprotocol=self._subprotocol)
         session.frames_per_message = self._frames
         session.ignore_close = self._ignore_close
         session.ignore_pings = self._ignore_pings
         if self._ping_interval:
-            server.loop.create_task(_ping(session, self._ping_interval))
+            site.loop.create_task(_ping(session, self._ping_interval))
         self.connections += 1
         handler = self._handler
         what = f"{self.describe()} on connection #{session.record.number}"
         if handler is None and not self._delay:
             self._run_now(session)
         elif handler is None:
-            task = server.loop.create_task(self._script(session))
-            server.track(task, what)
+            task = site.loop.create_task(self._script(session))
+            site.track(task, what)
         elif inspect.iscoroutinefunction(handler):
-            server.track(server.loop.create_task(handler(AsyncWebSocket(session))), what)
+            site.track(site.loop.create_task(handler(AsyncWebSocket(session))), what)
         else:
-            server.hold(
-                server.runtime.workers.submit_then(server.release, handler, WebSocket(session)),
+            site.hold(
+                site.runtime.workers.submit_then(site.release, handler, WebSocket(session)),
                 what,
             )
 
@@ -334,31 +337,29 @@ async def _ping(session: WebSocketSession, interval: float) -> None:
 
 
 def dispatch_websocket(
-    server: HTTPServer,
-    stubs: list[WebSocketExpectation],
-    exchange: Exchange,
-    *,
-    fallback: bool,
-    allow_unmatched: bool,
+    site: Site, router: Router, stubs: list[WebSocketExpectation], exchange: AnyExchange
 ) -> bool:
-    """Serve the handshake in ``exchange`` with the newest matching stub.
+    """Serve ``exchange`` with the newest matching stub if it is a WebSocket handshake its
+    connection switches on; ``False`` if it is not one (or an ASGI app takes the unmatched).
 
-    With none matching: ``False`` if ``fallback`` (an ASGI app takes it), else answer with the
-    server's unmatched status and the near-miss report, record
-    :class:`~understudy.UnexpectedRequest` for ``check()`` (unless ``allow_unmatched``), and
-    return ``True``.
+    With none matching and no app: the router's ``unmatched_status`` and the near-miss
+    report, :class:`~understudy.UnexpectedRequest` for ``check()`` (unless
+    ``allow_unmatched``), and ``True``.
     """
+    if getattr(getattr(exchange, "conn", None), "held", None) is None:
+        return False
+    handshake = cast("HTTP1Exchange", exchange)
     for stub in reversed(stubs):
-        if not stub._differences(exchange):
-            stub._serve(server, exchange)
+        if not stub._differences(handshake):
+            stub._serve(site, handshake)
             return True
-    if fallback:
+    if getattr(router.host, "serves_websocket", False):
         return False
     lines = [f"no WebSocket expectation matched the handshake GET {exchange.target}"]
-    lines += [f"  {stub.describe()}: " + "; ".join(stub._differences(exchange)) for stub in stubs]
+    lines += [f"  {stub.describe()}: " + "; ".join(stub._differences(handshake)) for stub in stubs]
     report = "\n".join(lines)
-    if not allow_unmatched:
-        server.record_error(UnexpectedRequest(report))
+    if not router.allow_unmatched:
+        site.fail(UnexpectedRequest(report))
     exchange.answered_by = ("unmatched", "")
-    exchange.send(Response(server.unmatched_status, report + "\n"))
+    exchange.send(Response(router.unmatched_status, report + "\n"))
     return True
