@@ -45,9 +45,6 @@ class ASGIHost:
         #: The scope's "scheme" and "server", set at each start (the port may change).
         self.scheme, self.server_address = "http", ("127.0.0.1", 0)
 
-    #: Whether a WebSocket handshake goes to the app (the ``websocket`` scope): yes.
-    serves_websocket = True
-
     def dispatch(self, site: Site, exchange: Exchange) -> None:
         """Start the app in a task of its own, in a copy of the server's context.
 
@@ -59,12 +56,6 @@ class ASGIHost:
         a connection's callbacks may run in a copy of its context), whose variables it must
         not see.
         """
-        if getattr(getattr(exchange, "conn", None), "held", None) is not None:
-            # A WebSocket handshake its HTTP/1.1 connection switches on (Router.upgrade).
-            from .._ws._asgi import serve_asgi_websocket  # noqa: PLC0415 - when first used
-
-            serve_asgi_websocket(site, exchange, self, self._context.copy())
-            return
         call = _ASGICall(site, exchange, self)
         starter = self._starter
         if starter is None:

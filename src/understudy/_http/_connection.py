@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httptools
 
@@ -62,11 +62,8 @@ class HTTPConnection(Refusals):
         self.upgrading: HTTP1Exchange | None = None
         #: The connection switches protocol after the request being parsed (a CONNECT).
         self.switching = False
-        #: A WebSocket handshake was offered (``switching``): what the client sent after its
-        #: head, held until the handshake is answered (None: no such handshake).
+        #: A WebSocket handshake's (``_ws/``): the bytes after its head, until it is answered.
         self.held: list[bytes] | None = None
-        #: The protocol the transport was handed to (a WebSocket session), if it was.
-        self.upgraded: Any = None
         #: Requests begun on this connection (on_message_begin).
         self.begun = 0
         self.client: tuple[str, int] | None = None
@@ -135,7 +132,7 @@ class HTTPConnection(Refusals):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             if self.held is not None:
-                self.held.append(data)  # (for the WebSocket session, once it has switched)
+                self.held.append(data)  # (the WebSocket session's, once it has switched)
             return
         begun = self.begun
         self.feeding = True
@@ -384,9 +381,6 @@ class HTTPConnection(Refusals):
     def shutdown(self) -> None:
         """On stop: close now if idle, else once the exchange being answered is finished."""
         self.closing = True
-        if self.upgraded is not None:
-            self.upgraded.shutdown()  # (a WebSocket: a close frame first)
-            return
         if not self.queue or not self.queue[0].dispatched:
             self.close()
 

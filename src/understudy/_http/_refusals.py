@@ -10,7 +10,7 @@ checked lazily; changing what the connection waits for only sets a deadline.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httptools
 
@@ -51,7 +51,6 @@ class Refusals(Timeouts):
     connection_field: int
     switching: bool
     held: list[bytes] | None
-    upgraded: Any
     peer_closed: bool
 
     def __init__(self, site: Site) -> None:
@@ -131,11 +130,6 @@ class Refusals(Timeouts):
         HTTP/1.1. Returns what to feed the new parser (``None``: nothing, it switched).
         """
         if self.switching:
-            upgraded = self.upgraded
-            if upgraded is not None:  # (switched to WebSocket already: the rest is its)
-                if rest:
-                    upgraded.data_received(rest)
-                return None
             self.broken = True
             if self.held is not None and self.queue:  # (a WebSocket handshake, not answered yet)
                 if rest:

@@ -16,6 +16,7 @@ What only some servers use (stubs, the admin API, directories) is imported when 
 from __future__ import annotations
 
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,7 @@ class Router:
         routed = (
             self.admin is not None
             or bool(self.websockets)
+            or _is_asgi(self.host)  # (a WebSocket handshake goes through dispatch)
             or bool(self.expectations)
             or bool(self.mounts)
             or isinstance(self.host, NoHost)
@@ -191,7 +193,7 @@ class Router:
         A WebSocket handshake (RFC 6455 §4.2) when the server serves WebSocket: an ASGI app, or
         ``expect_websocket`` stubs (``_ws/``); h2c is not served.
         """
-        if not self.websockets and not getattr(self.host, "serves_websocket", False):
+        if not self.websockets and not _is_asgi(self.host):
             return None
         from .._ws._handshake import upgrade_for  # noqa: PLC0415 - websockets, when first used
 
@@ -200,12 +202,13 @@ class Router:
     def dispatch(self, site: Site, exchange: Exchange) -> None:
         """Route ``exchange``: WebSocket stubs, the admin API, expectations, mounts, then the
         host of behaviour."""
-        websockets = self.websockets
-        if websockets:
+        if getattr(getattr(exchange, "conn", None), "held", None) is not None:
+            # A WebSocket handshake its HTTP/1.1 connection switches on (see upgrade): a stub
+            # or the ASGI app answers it.
             from .._ws._stubs import dispatch_websocket  # noqa: PLC0415 - loaded with them
 
-            if dispatch_websocket(site, self, websockets, exchange):
-                return
+            dispatch_websocket(site, self, exchange)
+            return
         request = exchange.request
         admin = self.admin
         if admin is not None and request is not None and _is_admin(request.target):
@@ -284,3 +287,9 @@ def _is_admin(target: str) -> bool:
     from ._admin import is_admin  # noqa: PLC0415 - loaded with the admin API
 
     return is_admin(target)
+
+
+def _is_asgi(host: object) -> bool:
+    """Whether ``host`` runs an ASGI app (none does while the ASGI module is not loaded)."""
+    module = sys.modules.get(f"{__package__}._asgi")
+    return module is not None and isinstance(host, module.ASGIHost)

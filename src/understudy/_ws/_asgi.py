@@ -11,17 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from .._core.targets import origin_form
-from .._http._response import Response
 from ._handshake import Handshake, check_handshake, switch
 from ._records import WebSocketClose
+from ._types import Exchange, Site, answer
 
 if TYPE_CHECKING:
-    from .._http._exchange import HTTP1Exchange
-    from .._http._site import Exchange, Site
     from ._session import WebSocketSession
 
 __all__ = ["WebSocketDisconnected", "serve_asgi_websocket"]
@@ -47,7 +45,7 @@ def serve_asgi_websocket(
     site: Site, exchange: Exchange, host: _Host, context: contextvars.Context
 ) -> None:
     """Check the handshake in ``exchange`` and run the app on it in a task of its own."""
-    handshake = check_handshake(cast("HTTP1Exchange", exchange))
+    handshake = check_handshake(exchange)
     if handshake is None:
         return
     call = _WebSocketCall(site, handshake, host)
@@ -147,7 +145,7 @@ class _WebSocketCall:
             # Before accepting: the handshake is refused with 403 (ASGI WebSocket spec).
             self.finished = True
             exchange.answered_by = ("asgi", "websocket.close before accept")
-            exchange.send(Response(403, ""))
+            answer(exchange, 403, b"")
         elif kind == "websocket.http.response.start":
             self.finished = True
             self.denial = message
@@ -162,15 +160,14 @@ class _WebSocketCall:
             denial["body"].append(bytes(message.get("body", b"")))
             if not message.get("more_body", False):
                 self.denial = None
-                exchange.send(
-                    Response(
-                        int(denial["status"]),
-                        b"".join(denial["body"]),
-                        headers=[
-                            (bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
-                            for n, v in denial.get("headers") or ()
-                        ],
-                    )
+                answer(
+                    exchange,
+                    int(denial["status"]),
+                    b"".join(denial["body"]),
+                    [
+                        (bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
+                        for n, v in denial.get("headers") or ()
+                    ],
                 )
         else:
             raise RuntimeError(f"the ASGI app sent {kind!r} before websocket.accept")
@@ -201,7 +198,7 @@ class _WebSocketCall:
         if not exchange.finished:
             if code == 1000:
                 exchange.answered_by = ("asgi", "returned before websocket.accept")
-                exchange.send(Response(403, ""))
+                answer(exchange, 403, b"")
             else:
                 exchange.send_error(
                     500, "understudy: the ASGI app raised (see check())", close=True

@@ -9,24 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._server import Server
 from ._records import WebSocketConnection, WebSocketMessage
 from ._site import websocket_site
 
 if TYPE_CHECKING:
-    from .._http._routing import Router
-    from .._http._site import Site
     from ._stubs import WebSocketExpectation
 
 __all__ = ["WebSocketEndpoints"]
 
 
-class WebSocketEndpoints:
-    """The WebSocket side of an HTTP server (RFC 6455 on the HTTP port)."""
+class WebSocketEndpoints(Server):
+    """The WebSocket side of an HTTP server (RFC 6455 on the HTTP port): the ``Server`` that
+    ``HTTPServer`` extends."""
 
     # (the HTTP server's; declared for the type checker)
     if TYPE_CHECKING:
-        _site: Site
-        _router: Router
 
         @property
         def port(self) -> int: ...
@@ -46,14 +44,14 @@ class WebSocketEndpoints:
     @property
     def websockets(self) -> list[WebSocketConnection]:
         """The WebSocket connections accepted so far, oldest first (a snapshot list)."""
-        site = self._site.websocket
+        site = self._site.websocket  # type: ignore[attr-defined]
         return [] if site is None else site.connections.snapshot()
 
     @property
     def websocket_messages(self) -> list[WebSocketMessage]:
         """Every WebSocket message received and sent so far, on every connection, in the order
         they passed (a snapshot list)."""
-        site = self._site.websocket
+        site = self._site.websocket  # type: ignore[attr-defined]
         return [] if site is None else site.messages.snapshot()
 
     def wait_for_websockets(
@@ -79,7 +77,7 @@ class WebSocketEndpoints:
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return websocket_site(self._site).connections.wait_for(count, match=match, timeout=timeout)
+        return websocket_site(self._site).connections.wait_for(count, match=match, timeout=timeout)  # type: ignore[attr-defined]
 
     async def wait_for_websockets_async(
         self,
@@ -90,7 +88,7 @@ class WebSocketEndpoints:
     ) -> list[WebSocketConnection]:
         """The awaitable twin of :meth:`wait_for_websockets`, for async tests."""
         __tracebackhide__ = True
-        site = websocket_site(self._site)
+        site = websocket_site(self._site)  # type: ignore[attr-defined]
         return await site.connections.wait_for_async(count, match=match, timeout=timeout)
 
     def wait_for_websocket_messages(
@@ -117,7 +115,7 @@ class WebSocketEndpoints:
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
-        return websocket_site(self._site).messages.wait_for(count, match=match, timeout=timeout)
+        return websocket_site(self._site).messages.wait_for(count, match=match, timeout=timeout)  # type: ignore[attr-defined]
 
     async def wait_for_websocket_messages_async(
         self,
@@ -128,7 +126,7 @@ class WebSocketEndpoints:
     ) -> list[WebSocketMessage]:
         """The awaitable twin of :meth:`wait_for_websocket_messages`, for async tests."""
         __tracebackhide__ = True
-        site = websocket_site(self._site)
+        site = websocket_site(self._site)  # type: ignore[attr-defined]
         return await site.messages.wait_for_async(count, match=match, timeout=timeout)
 
     def expect_websocket(
@@ -179,7 +177,7 @@ class WebSocketEndpoints:
             handler=handler,
             max_message_size=max_message_size,
         )
-        router = self._router
+        router = self._router  # type: ignore[attr-defined]
         if router.websockets is None:
             router.websockets = []
         router.websockets.append(stub)
@@ -189,12 +187,12 @@ class WebSocketEndpoints:
     def _take_failures(self) -> list[BaseException]:
         """The server's failures, and each ``expect_websocket`` no handshake reached
         (:class:`~understudy.UnmetExpectation`, as for ``expect``)."""
-        failures: list[BaseException] = super()._take_failures()  # type: ignore[misc]
-        unmet = [stub for stub in self._router.websockets or () if not stub.connections]
+        failures: list[BaseException] = super()._take_failures()
+        unmet = [stub for stub in self._router.websockets or () if not stub.connections]  # type: ignore[attr-defined]
         if unmet:
             from .._errors import UnmetExpectation  # noqa: PLC0415 - only when one failed
 
-            site = self._site.websocket
+            site = self._site.websocket  # type: ignore[attr-defined]
             count = len(unmet)
             lines = [f"{count} WebSocket expectation{'s' * (count != 1)} of {self!r} not met:"]
             lines += [f"  {stub.describe()}: no handshake matched it" for stub in unmet]

@@ -21,18 +21,13 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from .._core.targets import origin_form
-from .._http._response import Response
 from ._records import WebSocketConnection
 from ._session import WebSocketSession
 from ._site import websocket_site
+from ._types import AnyExchange, Exchange, HTTPConnection, Site, answer
 
 if TYPE_CHECKING:
     import asyncio
-
-    from .._http._connection import HTTPConnection
-    from .._http._exchange import HTTP1Exchange as Exchange
-    from .._http._site import Exchange as AnyExchange
-    from .._http._site import Site
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -138,13 +133,12 @@ def check_handshake(
             "no Sec-WebSocket-Version" if version is None else f"Sec-WebSocket-Version {version!r}"
         )
         exchange.answered_by = ("websocket", "handshake refused")
-        exchange.send(
-            Response(
-                426,
-                f"understudy: {said} in the WebSocket handshake; this server speaks version 13 "
-                "(RFC 6455 §4.4)\n",
-                headers={"Sec-WebSocket-Version": "13", "Connection": "close"},
-            )
+        answer(
+            exchange,
+            426,
+            f"understudy: {said} in the WebSocket handshake; this server speaks version 13 "
+            "(RFC 6455 §4.4)\n".encode(),
+            [("Sec-WebSocket-Version", "13"), ("Connection", "close")],
         )
         return None
     raw = exchange.raw_fields
@@ -162,16 +156,15 @@ def check_handshake(
     if response.status_code != 101:
         reason = response.body.decode("utf-8", "replace").strip()
         exchange.answered_by = ("websocket", "handshake refused")
-        exchange.send(
-            Response(
-                400 if response.status_code >= 500 else response.status_code,
-                f"understudy: {reason} (RFC 6455 §4.2.1)\n",
-                headers=[
-                    (name, value)
-                    for name, value in response.headers.raw_items()
-                    if name.lower() in ("upgrade", "allow")
-                ],
-            )
+        answer(
+            exchange,
+            400 if response.status_code >= 500 else response.status_code,
+            f"understudy: {reason} (RFC 6455 §4.2.1)\n".encode(),
+            [
+                (name, value)
+                for name, value in response.headers.raw_items()
+                if name.lower() in ("upgrade", "allow")
+            ],
         )
         return None
     return Handshake(exchange, protocol, response, _offered_subprotocols(exchange))
@@ -222,8 +215,8 @@ def _hand_over(exchange: Exchange, head: bytes, session: WebSocketSession) -> No
 
     ``exchange`` is finished and leaves its connection's queue; ``session`` gets the bytes the
     client sent after the request's head (the connection ``held`` them). The connection stays
-    in the server's set: stop() asks it to shut down, which it passes to ``upgraded``, until
-    the session calls its ``connection_lost``.
+    in no set: the session takes its place among the site's connections (stop() closes it
+    with 1001) and calls the connection's ``connection_lost`` when the transport ends.
     """
     conn = cast("HTTPConnection", exchange.conn)
     exchange.head_sent = exchange.finished = True
@@ -239,7 +232,10 @@ def _hand_over(exchange: Exchange, head: bytes, session: WebSocketSession) -> No
         return
     conn.write(head)
     conn.flush()
-    conn.upgraded = session
+    # The session is the connection stop() reaches from now on (_http/_site.Connection).
+    connections = conn.site.connections
+    connections.pop(conn, None)
+    connections[session] = None
     transport.set_protocol(session)
     session.connection_made(transport)
     held, conn.held = conn.held, None

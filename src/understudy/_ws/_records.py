@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from .._core.tlsinfo import TLSInfo
-    from .._http._request import Request
+    from ._types import Request
 
 __all__ = ["WebSocketClose", "WebSocketConnection", "WebSocketMessage", "add_message", "add_pong"]
 

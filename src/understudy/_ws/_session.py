@@ -21,11 +21,11 @@ from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
 from ._records import WebSocketClose, WebSocketConnection, WebSocketMessage, add_message, add_pong
+from ._types import HTTPConnection
 
 if TYPE_CHECKING:
     from websockets.server import ServerProtocol
 
-    from .._http._connection import HTTPConnection
     from ._site import WebSocketSite
 
 __all__ = ["CLOSE_TIMEOUT", "WebSocketSession"]
@@ -142,6 +142,7 @@ class WebSocketSession(asyncio.Protocol):
         if not self.done.done():
             self.done.set_result(None)
         self.site.closed(self)
+        self.conn.site.connections.pop(self, None)
         self.conn.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -289,6 +290,14 @@ class WebSocketSession(asyncio.Protocol):
             self.close(CloseCode.GOING_AWAY, "the server is stopping")
         elif self.transport is not None:
             self.transport.close()
+
+    @property
+    def busy(self) -> bool:
+        """Never: what a WebSocket handler does is in flight apart (``Site.inflight``)."""
+        return False
+
+    def hand_over(self) -> None:
+        """Nothing is held back: each frame is written to the transport as it is made."""
 
     def abort(self) -> None:
         if self.transport is not None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._journal import Journal
 from ._records import WebSocketConnection, WebSocketMessage
 
 if TYPE_CHECKING:
-    from .._http._site import Site
-    from ._session import WebSocketSession
+    from ._types import Site
 
 __all__ = ["WebSocketSite", "websocket_site"]
 
@@ -32,17 +31,17 @@ class WebSocketSite:
             "WebSocket connection", journal_size
         )
         self.messages: Journal[WebSocketMessage] = Journal("WebSocket message", journal_size)
-        #: The sessions still open (a dict as an ordered set).
-        self.open: dict[WebSocketSession, None] = {}
+        #: The sessions still open (``WebSocketSession``s; a dict as an ordered set).
+        self.open: dict[Any, None] = {}
 
     def next_number(self) -> int:
         return self.connections.total + 1
 
-    def opened(self, session: WebSocketSession) -> None:
+    def opened(self, session: Any) -> None:
         self.open[session] = None
         self.connections.append(session.record)
 
-    def closed(self, session: WebSocketSession) -> None:
+    def closed(self, session: Any) -> None:
         self.open.pop(session, None)
         self.connections.changed()  # (a wait on closes looks again)
 

@@ -8,25 +8,23 @@ replies to matching messages, echo, close or drop after N messages, faults), or 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .._errors import ConfigurationError, UnexpectedRequest
-from .._http._response import Response
+from ._asgi import serve_asgi_websocket
 from ._handler import AsyncWebSocket, WebSocket
-from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, check_handshake, switch
+from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, Handshake, check_handshake, switch
 from ._records import WebSocketClose, WebSocketMessage
+from ._types import AnyExchange, Exchange, Router, Site, answer
 
 if TYPE_CHECKING:
-    from .._http._exchange import HTTP1Exchange
-    from .._http._exchange import HTTP1Exchange as Exchange
-    from .._http._routing import Router
-    from .._http._site import Exchange as AnyExchange
-    from .._http._site import Site
     from ._session import WebSocketSession
 
 __all__ = ["WebSocketExpectation", "dispatch_websocket"]
@@ -237,6 +235,10 @@ class WebSocketExpectation:
         if handshake is None:
             return
         exchange.answered_by = ("websocket", self.describe())
+        # (Switched once the connection has held what followed the head: after this read.)
+        site.loop.call_soon(self._open, site, handshake)
+
+    def _open(self, site: Site, handshake: Handshake) -> None:
         session = switch(site, handshake, subprotocol=self._subprotocol)
         session.frames_per_message = self._frames
         session.ignore_close = self._ignore_close
@@ -336,30 +338,24 @@ async def _ping(session: WebSocketSession, interval: float) -> None:
             session.ping()
 
 
-def dispatch_websocket(
-    site: Site, router: Router, stubs: list[WebSocketExpectation], exchange: AnyExchange
-) -> bool:
-    """Serve ``exchange`` with the newest matching stub if it is a WebSocket handshake its
-    connection switches on; ``False`` if it is not one (or an ASGI app takes the unmatched).
-
-    With none matching and no app: the router's ``unmatched_status`` and the near-miss
-    report, :class:`~understudy.UnexpectedRequest` for ``check()`` (unless
-    ``allow_unmatched``), and ``True``.
-    """
-    if getattr(getattr(exchange, "conn", None), "held", None) is None:
-        return False
-    handshake = cast("HTTP1Exchange", exchange)
+def dispatch_websocket(site: Site, router: Router, exchange: AnyExchange) -> None:
+    """Answer the WebSocket handshake in ``exchange``: the newest matching stub
+    (``router.websockets``), else the ASGI app (the ``websocket`` scope), else the router's
+    ``unmatched_status`` with the near-miss report and :class:`~understudy.UnexpectedRequest`
+    for ``check()`` (unless ``allow_unmatched``)."""
+    stubs: list[WebSocketExpectation] = router.websockets or []
     for stub in reversed(stubs):
-        if not stub._differences(handshake):
-            stub._serve(site, handshake)
-            return True
-    if getattr(router.host, "serves_websocket", False):
-        return False
+        if not stub._differences(exchange):
+            stub._serve(site, exchange)
+            return
+    asgi = sys.modules.get("understudy._http._asgi")
+    if asgi is not None and isinstance(router.host, asgi.ASGIHost):
+        serve_asgi_websocket(site, exchange, router.host, contextvars.copy_context())
+        return
     lines = [f"no WebSocket expectation matched the handshake GET {exchange.target}"]
-    lines += [f"  {stub.describe()}: " + "; ".join(stub._differences(handshake)) for stub in stubs]
+    lines += [f"  {stub.describe()}: " + "; ".join(stub._differences(exchange)) for stub in stubs]
     report = "\n".join(lines)
     if not router.allow_unmatched:
         site.fail(UnexpectedRequest(report))
     exchange.answered_by = ("unmatched", "")
-    exchange.send(Response(router.unmatched_status, report + "\n"))
-    return True
+    answer(exchange, router.unmatched_status, (report + "\n").encode())
