@@ -16,7 +16,7 @@ from understudy import (
     Direction,
     HTTPServer,
     Proxy,
-    ProxyConnectionRecord,
+    ProxyConnection,
     Response,
     SMTPServer,
     TCPServer,
@@ -91,7 +91,7 @@ def test_bytes_are_recorded_each_way() -> None:
     assert record is closed[0]
     assert record.upstream == record.downstream == b"hello through the proxy"
     assert record.error is None
-    assert isinstance(record, ProxyConnectionRecord)
+    assert isinstance(record, ProxyConnection)
     assert "upstream=23 bytes downstream=23 bytes" in repr(record)
     assert server.received == b"hello through the proxy"
 

@@ -235,7 +235,7 @@ def test_every_server_speaks_the_same_vocabulary(cls: type[Server]) -> None:
 def test_the_other_end_is_the_peer_on_every_record() -> None:
     """``peer`` on every record that knows the other end (``client`` is ASGI's scope key only)."""
     records = [understudy.Request, understudy.SMTPMessage, understudy.SyslogMessage]
-    records += [understudy.ConnectionRecord, understudy.Datagram, understudy.ProxyConnectionRecord]
+    records += [understudy.ConnectionRecord, understudy.Datagram, understudy.ProxyConnection]
     records += [understudy.TLSFailure, understudy.BadFrame]
     for record in records:
         fields = {*dir(record), *getattr(record, "__dataclass_fields__", ())}

@@ -37,7 +37,7 @@ RECORDS: list[type] = [
     understudy.SyslogMessage,
     understudy.ConnectionRecord,
     understudy.Datagram,
-    understudy.ProxyConnectionRecord,
+    understudy.ProxyConnection,
     understudy.TLSInfo,
     understudy.TLSFailure,
     understudy.BadFrame,

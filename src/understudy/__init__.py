@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from ._http._server import HTTPServer
     from ._http._sse import event_stream
     from ._logrecords import BadFrame, LogRecordServer
-    from ._proxy import Proxy, ProxyConnectionRecord
+    from ._proxy import Proxy, ProxyConnection
     from ._server import Server
     from ._smtp import SMTPFailure, SMTPMessage, SMTPReply, SMTPServer
     from ._sockets import (
@@ -89,7 +89,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "Headers",
     "LogRecordServer",
     "Proxy",
-    "ProxyConnectionRecord",
+    "ProxyConnection",
     "Query",
     "Request",
     "RequestCriteria",

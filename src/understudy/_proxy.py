@@ -2,7 +2,7 @@
 
 Each client connection gets its own connection to the upstream address; bytes are relayed both
 ways unchanged (with flow control: a slow reader on one side pauses reading on the other) and
-recorded in a :class:`ProxyConnectionRecord`. Conditions apply to the client's side of the proxy
+recorded in a :class:`ProxyConnection`. Conditions apply to the client's side of the proxy
 through the same shaping every understudy server uses (``Server._listen``), so ``upstream`` /
 ``downstream`` keep their meaning: client to server, server to client.
 """
@@ -17,12 +17,12 @@ from typing import ClassVar, Literal
 from ._conditions import Conditions
 from ._errors import ConfigurationError
 from ._journal import Journal
-from ._relay import ClientSide, ProxyConnectionRecord, relayed_size
+from ._relay import ClientSide, ProxyConnection, relayed_size
 from ._server import Server
 from ._sockets._connection_waits import bytes_test, connections_wait, first_wait
 from ._waits import Wait
 
-__all__ = ["Proxy", "ProxyConnectionRecord"]
+__all__ = ["Proxy", "ProxyConnection"]
 
 
 class Proxy(Server):
@@ -47,7 +47,7 @@ class Proxy(Server):
         ConfigurationError: ``upstream`` is not a ``(host, port)`` pair, or a bad timeout.
 
     An upstream that refuses or times out resets the client's connection and is recorded in
-    :attr:`ProxyConnectionRecord.error`; it is not raised by :meth:`check`.
+    :attr:`ProxyConnection.error`; it is not raised by :meth:`check`.
 
     .. versionadded:: 0.1
     """
@@ -90,14 +90,14 @@ class Proxy(Server):
         self.connect_timeout = float(connect_timeout)
         #: Connections as accepted; each change to one (bytes, an error, closing) calls its
         #: changed().
-        self._journal: Journal[ProxyConnectionRecord] = Journal("connection", journal_size)
+        self._journal: Journal[ProxyConnection] = Journal("connection", journal_size)
         self._pairs: set[ClientSide] = set()
         self._listeners: list[asyncio.AbstractServer] = []
 
     # -- what the test reads -----------------------------------------------------------------
 
     @property
-    def connections(self) -> list[ProxyConnectionRecord]:
+    def connections(self) -> list[ProxyConnection]:
         """The client connections so far (a snapshot list, oldest first), open or closed."""
         return self._journal.snapshot()
 
@@ -109,9 +109,9 @@ class Proxy(Server):
         self,
         count: int = 1,
         *,
-        match: Callable[[ProxyConnectionRecord], bool] | None = None,
+        match: Callable[[ProxyConnection], bool] | None = None,
         timeout: float = 5.0,
-    ) -> list[ProxyConnectionRecord]:
+    ) -> list[ProxyConnection]:
         """Block until ``count`` connections (satisfying ``match``, if given) are recorded.
 
         ``match`` is asked again whenever a connection opens, relays bytes, fails or closes,
@@ -119,7 +119,7 @@ class Proxy(Server):
 
         Args:
             count: how many connections.
-            match: a predicate on :class:`ProxyConnectionRecord`.
+            match: a predicate on :class:`ProxyConnection`.
             timeout: seconds to wait.
 
         Returns:
@@ -135,9 +135,9 @@ class Proxy(Server):
         self,
         count: int = 1,
         *,
-        match: Callable[[ProxyConnectionRecord], bool] | None = None,
+        match: Callable[[ProxyConnection], bool] | None = None,
         timeout: float = 5.0,
-    ) -> list[ProxyConnectionRecord]:
+    ) -> list[ProxyConnection]:
         """The awaitable twin of :meth:`wait_for_connections`."""
         __tracebackhide__ = True
         wait = connections_wait(self._journal, count, match, timeout)
@@ -149,7 +149,7 @@ class Proxy(Server):
         *,
         direction: Literal["upstream", "downstream"] = "upstream",
         timeout: float = 5.0,
-    ) -> ProxyConnectionRecord:
+    ) -> ProxyConnection:
         """Block until one connection has relayed ``expected`` in ``direction``.
 
         Args:
@@ -173,7 +173,7 @@ class Proxy(Server):
         *,
         direction: Literal["upstream", "downstream"] = "upstream",
         timeout: float = 5.0,
-    ) -> ProxyConnectionRecord:
+    ) -> ProxyConnection:
         """The awaitable twin of :meth:`wait_for_bytes`."""
         __tracebackhide__ = True
         wait = self._bytes_wait(expected, direction, timeout)
@@ -181,7 +181,7 @@ class Proxy(Server):
 
     def _bytes_wait(
         self, expected: bytes | int, direction: str, timeout: float
-    ) -> Wait[ProxyConnectionRecord]:
+    ) -> Wait[ProxyConnection]:
         if direction not in ("upstream", "downstream"):
             raise ConfigurationError(
                 f"direction must be 'upstream' (client to server) or 'downstream', not "
@@ -191,7 +191,7 @@ class Proxy(Server):
             "upstream" if direction == "upstream" else "downstream"
         )
 
-        def data(record: ProxyConnectionRecord) -> bytes:
+        def data(record: ProxyConnection) -> bytes:
             return record.upstream if side == "upstream" else record.downstream
 
         satisfied, shown = bytes_test(expected, data, lambda record: relayed_size(record, side))

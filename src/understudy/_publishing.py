@@ -32,7 +32,7 @@ WHERE: dict[str, str] = {
     "Headers": "._http._fields",
     "LogRecordServer": "._logrecords",
     "Proxy": "._proxy",
-    "ProxyConnectionRecord": "._proxy",
+    "ProxyConnection": "._proxy",
     "Query": "._http._fields",
     "Request": "._http._request",
     "RequestCriteria": "._http._criteria",

@@ -1,5 +1,5 @@
 """The relay under :class:`~understudy.Proxy`: each client's connection, its own connection to
-the upstream, and the :class:`ProxyConnectionRecord` record of the bytes relayed each way.
+the upstream, and the :class:`ProxyConnection` record of the bytes relayed each way.
 
 Bytes are relayed unchanged, with flow control: a slow reader on one side pauses reading on the
 other; bytes a client sends before the upstream connection is up are kept, up to a limit.
@@ -16,13 +16,13 @@ from typing import Any, Literal
 
 from ._journal import Journal
 
-__all__ = ["ClientSide", "ProxyConnectionRecord", "relayed_size"]
+__all__ = ["ClientSide", "ProxyConnection", "relayed_size"]
 
 #: Bytes buffered towards one side before reading from the other pauses.
 _HIGH_WATER = 64 * 1024
 
 
-class ProxyConnectionRecord:
+class ProxyConnection:
     """One client connection through a :class:`Proxy`, and every byte relayed each way.
 
     Read it from the test's thread at any time: the byte counts grow as traffic flows.
@@ -76,15 +76,13 @@ class ProxyConnectionRecord:
         state = "closed" if self.closed else "open"
         error = f" error={self.error!r}" if self.error else ""
         return (
-            f"<understudy.ProxyConnectionRecord peer={self.peer!r} {state} "
+            f"<understudy.ProxyConnection peer={self.peer!r} {state} "
             f"upstream={len(self._upstream)} bytes downstream={len(self._downstream)} bytes"
             f"{error}>"
         )
 
 
-def relayed_size(
-    record: ProxyConnectionRecord, direction: Literal["upstream", "downstream"]
-) -> int:
+def relayed_size(record: ProxyConnection, direction: Literal["upstream", "downstream"]) -> int:
     """How many bytes ``record`` relayed in ``direction`` so far (without copying them)."""
     return len(record._upstream if direction == "upstream" else record._downstream)
 
@@ -101,7 +99,7 @@ class ClientSide(asyncio.Protocol):
 
     def __init__(
         self,
-        journal: Journal[ProxyConnectionRecord],
+        journal: Journal[ProxyConnection],
         pairs: set[ClientSide],
         upstream: tuple[str, int],
         connect_timeout: float,
@@ -116,14 +114,14 @@ class ClientSide(asyncio.Protocol):
         self._client_eof = False
         self._upstream_eof = False
         self._connecting: asyncio.Task[None] | None = None
-        self.record = ProxyConnectionRecord(None, 0.0)
+        self.record = ProxyConnection(None, 0.0)
 
     # -- the client's side ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._client = transport
-        self.record = ProxyConnectionRecord(transport.get_extra_info("peername"), time.time())
+        self.record = ProxyConnection(transport.get_extra_info("peername"), time.time())
         self._pairs.add(self)
         self._journal.append(self.record)
         self._connecting = asyncio.get_running_loop().create_task(self._connect())

@@ -10,7 +10,7 @@ closing after N bytes, a slow close, a reset; refusing connections; accepting an
 one of understudy's or a real local service, and records the bytes each way.
 
 Reference (built by ``make docs`` into site/; every attribute, with its type): ``Conditions`` and
-``Direction``: docs/reference/faults.md; ``Proxy`` and the ``ProxyConnectionRecord``s it keeps:
+``Direction``: docs/reference/faults.md; ``Proxy`` and the ``ProxyConnection`` records it keeps:
 docs/reference/sockets.md.
 """
 
