@@ -95,6 +95,22 @@ os.register_at_fork(after_in_child=_UNFLUSHED.clear)
 #: What a connection's parser becomes once it is lost (see connection_lost): fed nothing.
 _NO_PARSER = httptools.HttpRequestParser(object())
 
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_HTTP11_ONLY = ("1.1",)
+_HTTP2_ONLY_TEXT = b"understudy: this server speaks HTTP/2 only (http_versions=('2',))\n"
+#: The answer to an HTTP/1.1 request when the server offers only HTTP/2 (RFC 9110 §15.6.6).
+_HTTP2_ONLY = (
+    b"HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(_HTTP2_ONLY_TEXT), _HTTP2_ONLY_TEXT)
+)
+
+
+def _take_over(conn: HTTPConnection, data: bytes) -> None:
+    """Hand ``conn``'s transport to HTTP/2 (``_h2``, imported when first used)."""
+    from .._h2 import take_over  # noqa: PLC0415 - HTTP/2 is loaded only when a client speaks it
+
+    take_over(conn, data)
+
 
 def _check_host(value: bytes) -> None:
     """Refuse a Host field value that is not ``uri-host [":" port]`` (RFC 9112 §3.2)."""
@@ -240,6 +256,8 @@ class HTTPConnection(asyncio.Protocol):
         #: Inside :meth:`data_received`: a streaming host's dispatch waits for the end of it.
         self.feeding = False
         self.deferred: Exchange | None = None
+        #: The first bytes, while they may be the start of the HTTP/2 connection preface.
+        self.preface_part = b""
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -260,6 +278,9 @@ class HTTPConnection(asyncio.Protocol):
             tls = self.tls = tls_info(transport)
             if tls is not None:
                 self.tls_fields = (tls.version, tls.cipher, tls.alpn_protocol, tls.peer_subject)
+                if tls.alpn_protocol == "h2":  # (offered only when the server speaks HTTP/2)
+                    _take_over(self, b"")
+                    return
         self.server.connections[self] = None
         self._wait("idle", self.server.idle_timeout)
 
@@ -288,6 +309,10 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
+        if not self.begun and self.server.http_versions != _HTTP11_ONLY:
+            data = self._preface(data)
+            if not data:
+                return
         begun = self.begun
         self.feeding = True
         try:
@@ -324,6 +349,34 @@ class HTTPConnection(asyncio.Protocol):
                 self._wait("body", self.server.idle_timeout)
             elif self.waiting != "header":
                 self._wait("header", self.server.header_timeout)
+
+    def _preface(self, data: bytes) -> bytes:
+        """The connection's first bytes, with HTTP/2 offered: the HTTP/2 connection preface
+        (RFC 9113 §3.4, prior-knowledge h2c) hands the connection to HTTP/2; an HTTP/1.1
+        request to a server offering only HTTP/2 gets 505. Returns what HTTP/1.1 parses."""
+        data = self.preface_part + data
+        self.preface_part = b""
+        if data.startswith(_PREFACE):
+            _take_over(self, data)
+            return b""
+        if len(data) < len(_PREFACE) and _PREFACE.startswith(data):
+            self.preface_part = data  # (the rest of the preface is on its way)
+            return b""
+        if "1.1" not in self.server.http_versions:
+            self.broken = True
+            self.write(_HTTP2_ONLY)
+            self.close()
+            return b""
+        return data
+
+    def forget(self) -> None:
+        """HTTP/2 took the transport over: this connection does nothing more."""
+        self.broken = True
+        self.transport = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.parser = _NO_PARSER
 
     def eof_received(self) -> bool:
         """The client has sent all it will send: answer what came in full, then close.

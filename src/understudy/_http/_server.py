@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 import sys
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, Unpack
 
 from .._conditions import Conditions
 from .._core.matching import Difference, Matcher
+from .._core.versions import alpn_protocols, check_http_versions, check_max_streams
 from .._drain import StalledReaders, finish_connections
 from .._errors import (
     ConfigurationError,
@@ -23,7 +25,7 @@ from .._journal import Journal
 from .._keywords import checked_keywords
 from .._runtime import Runtime
 from .._server import Server, describe_handler
-from .._tls import TLS, resolve_tls
+from .._tls import TLS, resolve_tls, server_context
 from ._connection import HTTPConnection
 from ._criteria import RequestCriteria
 from ._exchange import Exchange
@@ -132,6 +134,17 @@ class HTTPServer(Server):
             ``mappings=DIR`` replays offline.
         conditions: network conditions on every connection (:class:`understudy.Conditions`).
         seed: seeds the server's random choices (see :class:`understudy.Server`).
+        http_versions: the HTTP versions offered, from ``"1.1"`` and ``"2"`` (a str or a
+            collection of them). ``("1.1",)`` by default, so a client negotiates what it
+            negotiated before HTTP/2 existed here (curl and browsers take ``h2`` over TLS
+            when offered). With ``"2"``: on a plain port, a connection that opens with the
+            HTTP/2 preface is served HTTP/2 (prior-knowledge h2c, RFC 9113 §3.3), so one port
+            serves both; over TLS, ALPN offers ``h2`` before ``http/1.1`` (RFC 9113 §3.2).
+            ``("2",)`` alone answers an HTTP/1.1 request 505. No server push and no h2c
+            ``Upgrade`` (RFC 9113 §3.1 removed it: such a request is answered in HTTP/1.1).
+            Each request records its version (``Request.http_version``: ``"2"``).
+        max_concurrent_streams: HTTP/2 streams a client may open at once on one connection
+            (``SETTINGS_MAX_CONCURRENT_STREAMS``, RFC 9113 §6.5.2; 100 by default).
 
     Raises:
         ConfigurationError: two hosts given, a host that is not callable, a bad limit, a
@@ -177,8 +190,15 @@ class HTTPServer(Server):
         record: str | os.PathLike[str] | None = None,
         conditions: Conditions | None = None,
         seed: int | None = None,
+        http_versions: str | Collection[str] = ("1.1",),
+        max_concurrent_streams: int = 100,
     ) -> None:
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
+        try:
+            self.http_versions = check_http_versions(http_versions)
+            self.max_concurrent_streams = check_max_streams(max_concurrent_streams)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
         self._tls = resolve_tls(tls, self.kind)
         if self._tls is not None:
             self._ssl_context()  # the CA and certificate are made here, not on the loop
@@ -753,6 +773,13 @@ class HTTPServer(Server):
         if _is_asgi(host):
             await host.shutdown(max(deadline - loop.time(), 0.1))
         return still_running
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context, its ALPN list offering the versions of ``http_versions``."""
+        tls = self._tls
+        if tls is None:
+            return None
+        return server_context(tls, self._host, alpn_protocols(self.http_versions))
 
     def _open_transports(self) -> list[asyncio.BaseTransport]:
         return [conn.transport for conn in self.connections if conn.transport is not None]

@@ -1,0 +1,490 @@
+"""One HTTP/2 connection (RFC 9113): the sans-IO ``h2`` library driven by an asyncio protocol.
+
+An HTTP/1.1 connection hands its transport over (:func:`take_over`) when the client's first
+bytes are the connection preface (prior-knowledge h2c, RFC 9113 §3.3) or when TLS negotiated
+``h2`` by ALPN (§3.2), so one port serves both versions. Each stream is an
+:class:`~understudy._h2._stream.H2Exchange` dispatched through the server's hosts as an HTTP/1.1
+request is; streams are independent (a slow host on one does not hold another). The bytes ``h2``
+produces in one loop iteration go out in one write, as HTTP/1.1's do.
+
+Not offered: server push (``SETTINGS_ENABLE_PUSH`` is the client's to refuse, and clients do)
+and the h2c ``Upgrade`` from HTTP/1.1 (removed by RFC 9113 §3.1): an HTTP/1.1 request offering
+it is answered in HTTP/1.1, as RFC 9110 §7.8 allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, cast
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+from hyperframe.frame import GoAwayFrame
+
+from .._drain import close_transport
+from .._http._models import Request, field_pairs
+from ._stream import H2Exchange
+
+if TYPE_CHECKING:
+    from .._http._connection import HTTPConnection
+    from .._http._server import HTTPServer
+    from .._tls import TLSInfo
+
+__all__ = ["PREFACE", "H2Connection", "take_over"]
+
+#: The client connection preface (RFC 9113 §3.4): what a prior-knowledge h2c client sends first.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+#: HTTP/2 error codes (RFC 9113 §7) used here.
+NO_ERROR = 0x0
+PROTOCOL_ERROR = 0x1
+REFUSED_STREAM = 0x7
+
+_time = time.time
+
+
+def take_over(conn: HTTPConnection, data: bytes) -> H2Connection:
+    """Serve HTTP/2 on ``conn``'s transport from now on; ``data`` (the preface and what followed
+    it, or nothing after ALPN) is the first input. The HTTP/1.1 connection is left inert."""
+    transport = conn.transport
+    assert transport is not None
+    h2conn = H2Connection(conn.server)
+    h2conn.client = conn.client
+    h2conn.client_fields = conn.client_fields
+    h2conn.tls = conn.tls
+    h2conn.tls_fields = conn.tls_fields
+    conn.server.connections.pop(conn, None)
+    conn.forget()
+    transport.set_protocol(h2conn)
+    h2conn.connection_made(transport)
+    if data:
+        h2conn.data_received(data)
+    return h2conn
+
+
+class H2Connection(asyncio.Protocol):
+    """The asyncio protocol of one HTTP/2 connection (server side)."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.scheme = server.scheme
+        self.transport: asyncio.Transport | None = None
+        self.client: tuple[str, int] | None = None
+        self.client_fields: tuple[str | None, int | None] = (None, None)
+        self.tls: TLSInfo | None = None
+        self.tls_fields: tuple[str, str, str | None, str | None] | None = None
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        self.h2 = h2.connection.H2Connection(config=config)
+        codes = h2.settings.SettingCodes
+        self.h2.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                codes.MAX_CONCURRENT_STREAMS: server.max_concurrent_streams,
+                codes.MAX_HEADER_LIST_SIZE: server.max_header_size,
+            },
+        )
+        # (The decoder heeds the setting only once the client acknowledges it: from the start.)
+        self.h2.decoder.max_header_list_size = server.max_header_size
+        #: The streams being received or answered, by stream id.
+        self.streams: dict[int, H2Exchange] = {}
+        self.closing = False
+        #: A fault broke the connection (see _http/_faults.apply_fault): read nothing more.
+        self.broken = False
+        #: (What apply_fault clears on an HTTP/1.1 connection; none here.)
+        self.queue: list[H2Exchange] = []
+        self.parsing: H2Exchange | None = None
+        #: The last stream id a graceful GOAWAY promised to answer (``None``: none sent).
+        self.goaway_last: int | None = None
+        self._flush_scheduled = False
+        self._raw: list[bytes] = []
+        self._writable: asyncio.Future[None] | None = None
+        self.write_paused = False
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        # (A dict typed for HTTPConnection: both have what the server's stop() uses of one.)
+        self.server.connections[cast("HTTPConnection", self)] = None
+        self.h2.initiate_connection()
+        self._wrote()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.pop(cast("HTTPConnection", self), None)
+        self.closing = True
+        self.transport = None
+        for exchange in list(self.streams.values()):
+            self._gone(exchange)
+        self.streams.clear()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            # h2 has queued a GOAWAY with the error's code (RFC 9113 §5.4.1): send it, close.
+            self.broken = True
+            self.close()
+            return
+        for event in events:
+            kind = type(event)
+            if kind is h2.events.DataReceived:
+                self._data(cast("h2.events.DataReceived", event))
+            elif kind is h2.events.RequestReceived:
+                self._request(cast("h2.events.RequestReceived", event))
+            elif kind is h2.events.StreamEnded:
+                exchange = self.streams.get(cast("h2.events.StreamEnded", event).stream_id)
+                if exchange is not None:
+                    self._complete(exchange)
+            elif kind is h2.events.WindowUpdated:
+                stream_id = cast("h2.events.WindowUpdated", event).stream_id
+                if stream_id:
+                    exchange = self.streams.get(stream_id)
+                    if exchange is not None:
+                        self.send_pending(exchange)
+                else:
+                    self._send_all_pending()
+            elif kind is h2.events.RemoteSettingsChanged:
+                self._send_all_pending()  # (the initial window may have grown)
+            elif kind is h2.events.TrailersReceived:
+                exchange = self.streams.get(cast("h2.events.TrailersReceived", event).stream_id)
+                if exchange is not None:
+                    for name, value in cast("h2.events.TrailersReceived", event).headers:
+                        exchange.raw_fields += (bytes(name), bytes(value))
+            elif kind is h2.events.StreamReset:
+                exchange = self.streams.pop(cast("h2.events.StreamReset", event).stream_id, None)
+                if exchange is not None:
+                    self._gone(exchange)
+            elif kind is h2.events.ConnectionTerminated:
+                self.close()
+                return
+        self._wrote()
+
+    def eof_received(self) -> bool:
+        return False  # (the transport closes; connection_lost ends what is in progress)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self._writable is None or self._writable.done():
+            self._writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _request(self, event: h2.events.RequestReceived) -> None:
+        stream_id = event.stream_id
+        if self.goaway_last is not None and stream_id > self.goaway_last:
+            # Opened after a graceful GOAWAY: not processed, the client may retry it (§6.8).
+            self._reset(stream_id, REFUSED_STREAM)
+            return
+        exchange = H2Exchange(self, stream_id)
+        raw = exchange.raw_fields
+        method = path = authority = b""
+        has_host = False
+        for name, value in event.headers or ():
+            if name[:1] == b":":
+                if name == b":method":
+                    method = bytes(value)
+                elif name == b":path":
+                    path = bytes(value)
+                elif name == b":authority":
+                    authority = bytes(value)
+                continue
+            raw += (bytes(name), bytes(value))
+            if name == b"content-length":
+                exchange.content_length = bytes(value)
+            elif name == b"host":
+                has_host = True
+        if authority and not has_host:
+            # The target URI's authority, as HTTP/1.1's Host carries it (RFC 9113 §8.3.1).
+            raw[0:0] = (b"host", authority)
+        exchange.method = method.decode("ascii", "replace")
+        exchange.target = (path or authority).decode("latin-1")
+        self.streams[stream_id] = exchange
+        server = self.server
+        length = exchange.content_length
+        if length is not None and length.isdigit() and int(length) > server.max_body_size:
+            self._refuse(
+                exchange,
+                413,
+                f"the body ({int(length)} bytes) is larger than max_body_size "
+                f"({server.max_body_size} bytes)",
+            )
+            return
+        if event.stream_ended is None and server.streams_body(exchange.target):
+            expect = exchange.header(b"expect")
+            if expect is not None and expect.lower() == b"100-continue":
+                self.h2.send_headers(stream_id, [(b":status", b"100")])  # RFC 9110 §10.1.1
+            self._dispatch(exchange)
+
+    def _data(self, event: h2.events.DataReceived) -> None:
+        stream_id = event.stream_id
+        # Every byte is taken as it comes (a host reads a streamed body from memory): the
+        # windows are opened at once, so a large upload is never stalled (RFC 9113 §5.2).
+        self.h2.acknowledge_received_data(event.flow_controlled_length, stream_id)
+        exchange = self.streams.get(stream_id)
+        if exchange is None or exchange.refused is not None or event.data is None:
+            return
+        body = bytes(event.data)
+        exchange.body_size += len(body)
+        if exchange.body_size > self.server.max_body_size:
+            self._refuse(
+                exchange,
+                413,
+                f"the body is larger than max_body_size ({self.server.max_body_size} bytes)",
+            )
+            return
+        exchange.body_parts.append(body)
+        if exchange.body_listener is not None:
+            exchange.body_listener(body)
+
+    def _complete(self, exchange: H2Exchange) -> None:
+        """The request is whole: journal it (packed, as HTTP/1.1 does), then dispatch it."""
+        exchange.complete = True
+        if exchange.refused is not None:
+            self._forget_if_done(exchange)
+            return
+        parts = exchange.body_parts
+        server = self.server
+        host, port = self.client_fields
+        packed = exchange.packed = (
+            exchange.method,
+            exchange.target,
+            (parts[0] if len(parts) == 1 else b"".join(parts)) if parts else b"",
+            "2",
+            host,
+            port,
+            _time(),
+            self.scheme,
+            self.tls_fields,
+            *exchange.raw_fields,
+        )
+        exchange.number = server.record(packed)
+        if exchange.head_sent:  # (a streaming host answered before the request was complete)
+            exchange.record_answer(exchange.sent)
+        if exchange.body_listener is not None:
+            exchange.body_listener(None)
+            exchange.body_listener = None
+        if not exchange.dispatched:
+            self._dispatch(exchange)
+        self._forget_if_done(exchange)
+
+    def _dispatch(self, exchange: H2Exchange) -> None:
+        exchange.dispatched = True
+        server = self.server
+        try:
+            direct = server._direct
+            if direct is not None:
+                direct.dispatch(server, exchange)  # (nothing routes: past server.dispatch)
+            else:
+                server.dispatch(exchange)
+        except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
+            server.host_failed(exchange, error)
+
+    def _refuse(self, exchange: H2Exchange, status: int, reason: str) -> None:
+        """Over a limit: journal the request with ``error`` set, answer ``status`` on its stream."""
+        exchange.refused = Request(
+            method=exchange.method,
+            target=exchange.target,
+            headers=field_pairs(exchange.raw_fields),
+            body=exchange.body,
+            client=self.client,
+            received_at=_time(),
+            scheme=self.scheme,
+            tls=self.tls,
+            error=reason,
+            http_version="2",
+        )
+        exchange.number = self.server.record(exchange.refused)
+        exchange.answered_by = ("refused", reason)
+        listener, exchange.body_listener = exchange.body_listener, None
+        if listener is not None:
+            listener(None)
+        exchange.dispatched = True
+        exchange.send_error(status, reason)
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def send_headers(
+        self, exchange: H2Exchange, headers: list[tuple[bytes, bytes]], *, end_stream: bool
+    ) -> None:
+        try:
+            self.h2.send_headers(exchange.stream_id, headers, end_stream=end_stream)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            self._gone(exchange)  # (reset by the client, or the connection is closing)
+            return
+        self._wrote()
+
+    def send_pending(self, exchange: H2Exchange) -> None:
+        """Send what the stream's window allows of its body; its end once all of it is sent."""
+        conn = self.h2
+        stream_id = exchange.stream_id
+        pending = exchange.pending
+        try:
+            while pending:
+                window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+                if window <= 0:
+                    break
+                piece = pending[0]
+                if len(piece) > window:
+                    view = memoryview(piece)
+                    pending[0] = view[window:]
+                    piece = view[:window]
+                else:
+                    pending.popleft()
+                exchange.pending_size -= len(piece)
+                conn.send_data(stream_id, piece)
+            if not pending and exchange.ending:
+                exchange.ending = False
+                if exchange.trailers is not None:
+                    conn.send_headers(stream_id, exchange.trailers, end_stream=True)
+                else:
+                    conn.end_stream(stream_id)
+                self._forget_if_done(exchange)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            self._gone(exchange)
+        if not pending:
+            drained = exchange.drained
+            if drained is not None and not drained.done():
+                drained.set_result(None)
+        self._wrote()
+
+    def _send_all_pending(self) -> None:
+        for exchange in list(self.streams.values()):
+            if exchange.pending or exchange.ending:
+                self.send_pending(exchange)
+
+    def reset_stream(self, exchange: H2Exchange, error_code: int) -> None:
+        """End ``exchange``'s stream with RST_STREAM ``error_code`` (RFC 9113 §6.4)."""
+        exchange.pending.clear()
+        exchange.ending = False
+        self.streams.pop(exchange.stream_id, None)
+        self._reset(exchange.stream_id, error_code)
+        self._gone(exchange)
+
+    def _reset(self, stream_id: int, error_code: int) -> None:
+        try:
+            self.h2.reset_stream(stream_id, error_code)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            return
+        self._wrote()
+
+    def _gone(self, exchange: H2Exchange) -> None:
+        """The stream ended without (all of) its response: wake whoever waits on it."""
+        exchange.pending.clear()
+        exchange.ending = False
+        exchange.finished = True
+        if exchange.body_listener is not None and not exchange.complete:
+            listener, exchange.body_listener = exchange.body_listener, None
+            listener(None)
+        exchange.notify_done()
+        drained = exchange.drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+        self.streams.pop(exchange.stream_id, None)
+        self._maybe_close()
+
+    def _forget_if_done(self, exchange: H2Exchange) -> None:
+        if exchange.complete and exchange.finished and not exchange.ending:
+            self.streams.pop(exchange.stream_id, None)
+            self._maybe_close()
+
+    async def drain(self, exchange: H2Exchange) -> None:
+        """Wait until ``exchange``'s body is handed to the connection and the transport has room.
+
+        A client that does not open this stream's window stalls this stream only.
+        """
+        self.flush()
+        if exchange.pending and self.transport is not None and not exchange.finished:
+            drained = exchange.drained
+            if drained is None or drained.done():
+                drained = exchange.drained = self.loop.create_future()
+            await drained
+        writable = self._writable
+        if writable is not None and not writable.done():
+            await writable
+
+    # -- writing and closing -----------------------------------------------------------------
+
+    def _wrote(self) -> None:
+        """h2 holds bytes to send: send them (with whatever else comes) at the end of this turn."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        data = self.h2.data_to_send()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if data:
+            transport.write(data)
+        if self._raw:
+            raw, self._raw = self._raw, []
+            transport.write(b"".join(raw))
+
+    def write(self, data: bytes) -> None:
+        """Bytes outside HTTP/2's framing (a fault's), after what h2 has queued."""
+        self._raw.append(data)
+        self._wrote()
+
+    def hand_over(self) -> None:
+        self.flush()
+
+    def shutdown(self) -> None:
+        """On stop: a graceful GOAWAY (RFC 9113 §6.8) naming the last stream that will be
+        answered; the connection closes once those streams are done (or stop gives up)."""
+        self.closing = True
+        if self.transport is None or self.goaway_last is not None:
+            return
+        self.goaway_last = self.h2.highest_inbound_stream_id
+        self.flush()
+        frame = GoAwayFrame(stream_id=0)
+        frame.last_stream_id = self.goaway_last
+        frame.error_code = NO_ERROR
+        self.transport.write(frame.serialize())
+        self._maybe_close()
+
+    def _maybe_close(self) -> None:
+        if self.closing and not self.busy and self.transport is not None:
+            self.close()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.goaway_last is None and not self.broken:
+            self.goaway_last = self.h2.highest_inbound_stream_id
+            try:
+                self.h2.close_connection(NO_ERROR, last_stream_id=self.goaway_last)
+            except h2.exceptions.ProtocolError:
+                pass
+        self.flush()
+        if self.transport is not None:
+            close_transport(self.transport)
+
+    def abort(self) -> None:
+        self.closing = True
+        self._raw.clear()
+        if self.transport is not None:
+            self.transport.abort()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a stream is being answered (stop() waits for it within its timeout)."""
+        return any(
+            exchange.dispatched and (not exchange.finished or exchange.ending)
+            for exchange in self.streams.values()
+        )

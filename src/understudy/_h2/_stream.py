@@ -1,0 +1,202 @@
+"""One HTTP/2 stream as an :class:`~understudy._http._exchange.Exchange`: what hosts answer through.
+
+Hosts (canned responses, handlers, WSGI, ASGI, expectations, directories) answer an HTTP/2
+request exactly as an HTTP/1.1 one: :meth:`H2Exchange.send` a whole response, or
+:meth:`~H2Exchange.start`, :meth:`~H2Exchange.write` and :meth:`~H2Exchange.end`. What differs is
+underneath: the head becomes a HEADERS frame (``:status`` and lower-case names, no reason
+phrase, none of the connection-specific fields RFC 9113 §8.2.2 forbids), the body DATA frames
+sent as the stream's flow-control window allows (RFC 9113 §5.2), and the end END_STREAM or a
+trailer section (§8.1). The journal records the head as an HTTP/1.1-style head with an empty
+reason, so ``request.response`` reads the same over both versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, cast
+
+from .._core.framing import BodyMode, encode_head, plan_framing
+from .._http._exchange import Exchange, _str_fields, http_date
+from .._http._models import Response
+
+if TYPE_CHECKING:
+    from .._http._connection import HTTPConnection
+    from ._connection import H2Connection
+
+__all__ = ["CONNECTION_SPECIFIC", "H2Exchange"]
+
+#: Fields an HTTP/2 message must not carry (RFC 9113 §8.2.2): a response that has them (a
+#: WSGI app's ``Connection: close``) is sent without them.
+CONNECTION_SPECIFIC = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
+)
+
+_LENGTH = BodyMode.LENGTH
+_NONE = BodyMode.NONE
+
+
+class H2Exchange(Exchange):
+    """One request and its response on an HTTP/2 stream. Loop-side only."""
+
+    __slots__ = ("drained", "ending", "h2conn", "pending", "pending_size", "stream_id", "trailers")
+
+    def __init__(self, conn: H2Connection, stream_id: int) -> None:
+        # (Hosts read conn.server, .client, .scheme, .tls and .transport, which an H2Connection
+        # has as an HTTPConnection does; the Exchange's own writes are all overridden here.)
+        super().__init__(cast("HTTPConnection", conn))
+        self.h2conn = conn
+        self.stream_id = stream_id
+        self.http_version = "2"
+        #: Body bytes waiting for flow-control window (RFC 9113 §5.2).
+        self.pending: deque[bytes | memoryview] = deque()
+        self.pending_size = 0
+        #: The response ended (end/send) and END_STREAM goes once ``pending`` is sent.
+        self.ending = False
+        #: A trailer section to end the stream with instead of END_STREAM (RFC 9113 §8.1).
+        self.trailers: list[tuple[bytes, bytes]] | None = None
+        #: Set when ``pending`` is sent (drain waits on it).
+        self.drained: asyncio.Future[None] | None = None
+
+    # -- response side -----------------------------------------------------------------------
+
+    def send(self, response: Response) -> None:
+        """Send a complete response whose body is bytes, then finish."""
+        body = response.body
+        if not isinstance(body, bytes):
+            raise TypeError("Exchange.send takes a response with a bytes body")
+        if self.head_sent or self.finished:
+            return
+        self.start(response.status, response.reason, list(response.headers), len(body))
+        self.write(body)
+        self.end()
+
+    def start(
+        self, status: int, reason: str, fields: list[tuple[str, str]], body_length: int | None
+    ) -> None:
+        """Send the HEADERS frame; ``body_length`` None streams the body (DATA frames)."""
+        if self.head_sent or self.finished:
+            return
+        framing = plan_framing(
+            status,
+            fields,
+            body_length=body_length,
+            request_method=self.method,
+            http_version="1.1",
+            keep_alive=True,
+        )
+        self.framing = framing
+        if framing.mode is _LENGTH:
+            self.remaining = framing.length if framing.length is not None else 0
+        sent: list[tuple[str, str]] = []
+        has_date = False
+        for name, value in fields:
+            lower = name.lower()
+            if lower in CONNECTION_SPECIFIC:
+                continue
+            if lower == "date":
+                has_date = True
+            sent.append((lower, value))
+        if not has_date:
+            sent.insert(0, ("date", http_date()))
+        for name, value in framing.extra_fields:
+            if name == "Content-Length":
+                sent.append(("content-length", value))
+        self.head_sent = True
+        if self.conn.transport is not None:
+            # (an HTTP/1.1-style head for the journal: HTTP/2 has no reason phrase)
+            self.record_answer(encode_head(status, "", sent))
+        headers = [(b":status", b"%d" % status)]
+        headers += [
+            (name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+            for name, value in sent
+        ]
+        self.h2conn.send_headers(self, headers, end_stream=False)
+
+    def start_memoized(
+        self,
+        status: int,
+        reason: str | None,
+        fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
+        body_length: int | None,
+        body: bytes | None = None,
+        *,
+        end: bool = False,
+    ) -> None:
+        """:meth:`start` (HPACK does what the memo of heads does for HTTP/1.1), then
+        ``body`` and, with ``end``, :meth:`end`."""
+        if not (self.head_sent or self.finished):
+            self.start(status, reason or "", _str_fields(fields), body_length)
+        if body:
+            self.write(body)
+        if end:
+            self.end()
+
+    def write(self, data: bytes) -> None:
+        """Send a piece of the body as DATA frames, as the flow-control windows allow.
+
+        Bytes beyond a declared Content-Length are not sent (RFC 9113 §8.1.1 makes a stream
+        whose DATA disagree with it malformed); a response without content sends none.
+        """
+        framing = self.framing
+        if framing is None or self.finished or self.ending or not data:
+            return
+        if framing.mode is _NONE:
+            return
+        if framing.mode is _LENGTH:
+            remaining = self.remaining
+            if len(data) > remaining:
+                data = data[:remaining]
+            self.remaining = remaining - len(data)
+            if not data:
+                return
+        self.pending.append(data)
+        self.pending_size += len(data)
+        self.h2conn.send_pending(self)
+
+    def end(self) -> None:
+        """Finish the response: END_STREAM (or the trailers) once the body is sent.
+
+        A body shorter than its declared Content-Length resets the stream (INTERNAL_ERROR), so
+        the client knows the response is incomplete.
+        """
+        if self.finished or self.ending:
+            return
+        if self.framing is None:
+            self.start(200, "", [], 0)
+        if self.remaining > 0:
+            self.abort()
+            return
+        self.ending = True
+        self.notify_done()
+        self.h2conn.send_pending(self)
+
+    def send_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
+        """End the response with a trailer section (RFC 9113 §8.1; ASGI's
+        ``http.response.trailers``) once the body is sent."""
+        self.trailers = [(bytes(name).lower(), bytes(value)) for name, value in fields]
+        self.end()
+
+    def abort(self) -> None:
+        """The response cannot be completed: reset the stream (RST_STREAM INTERNAL_ERROR).
+
+        Only this stream ends; the connection and its other streams go on (RFC 9113 §5.4.2).
+        """
+        self.finished = True
+        self.notify_done()
+        self.h2conn.reset_stream(self, 0x2)
+
+    def send_error(self, status: int, message: str, *, close: bool = False) -> None:
+        """Send a plain-text error response (the message and a newline), if not too late.
+
+        ``close`` has no meaning for a stream: the connection's other streams go on.
+        """
+        if self.head_sent:
+            self.abort()
+            return
+        self.send(Response(status, message + "\n"))
+
+    async def drain(self) -> None:
+        """Wait until this stream's body is sent (its window) and the transport has room."""
+        await self.h2conn.drain(self)
+
