@@ -335,7 +335,9 @@ class H2Connection(asyncio.Protocol):
         pending = exchange.pending
         try:
             while pending:
-                window = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+                window = min(
+                    conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size
+                )
                 if window <= 0:
                     break
                 piece = pending[0]

@@ -139,7 +139,7 @@ class H2Exchange(Exchange):
         whose DATA disagree with it malformed); a response without content sends none.
         """
         framing = self.framing
-        if framing is None or self.finished or self.ending or not data:
+        if framing is None or self.finished or not data:
             return
         if framing.mode is _NONE:
             return
@@ -160,13 +160,14 @@ class H2Exchange(Exchange):
         A body shorter than its declared Content-Length resets the stream (INTERNAL_ERROR), so
         the client knows the response is incomplete.
         """
-        if self.finished or self.ending:
+        if self.finished:
             return
         if self.framing is None:
             self.start(200, "", [], 0)
         if self.remaining > 0:
             self.abort()
             return
+        self.finished = True
         self.ending = True
         self.notify_done()
         self.h2conn.send_pending(self)
@@ -199,4 +200,3 @@ class H2Exchange(Exchange):
     async def drain(self) -> None:
         """Wait until this stream's body is sent (its window) and the transport has room."""
         await self.h2conn.drain(self)
-

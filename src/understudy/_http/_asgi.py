@@ -298,6 +298,14 @@ class _ASGICall:
                 exchange.write(body)
                 await exchange.drain()
                 return
+            if start.get("trailers") and exchange.http_version == "2":
+                # (the http.response.trailers extension: the trailers end the response)
+                if not exchange.head_sent:
+                    exchange.start_memoized(
+                        int(start["status"]), None, tuple(start.get("headers", ())), None
+                    )
+                exchange.write(body)
+                return
             self._completed = True
             if not exchange.head_sent:
                 # The whole response at once (the usual case): one piece to write.
@@ -312,7 +320,12 @@ class _ASGICall:
             else:
                 exchange.write(body)
                 exchange.end()
-        elif kind in ("http.response.trailers", "http.response.debug"):
+        elif kind == "http.response.trailers":
+            send_trailers = getattr(exchange, "send_trailers", None)  # (HTTP/2's H2Exchange)
+            if send_trailers is not None and not message.get("more_trailers", False):
+                self._completed = True
+                send_trailers(list(message.get("headers", ())))
+        elif kind == "http.response.debug":
             pass
         else:
             raise RuntimeError(f"the ASGI app sent an unknown message type {kind!r}")
@@ -349,6 +362,9 @@ class _ASGICall:
                 "server": host.server_address,
                 "state": state.copy() if state else {},
             }
+            if exchange.http_version == "2":
+                # (ASGI's response trailers extension; RFC 9113 §8.1)
+                scope["extensions"] = {"http.response.trailers": {}}
             await host.app(scope, self.receive, self.send)
         except asyncio.CancelledError:
             exchange.abort()
