@@ -50,8 +50,9 @@ class Version:
         if "allow_redirects" in kwargs:
             kwargs["follow_redirects"] = kwargs.pop("allow_redirects")
         kwargs.pop("stream", None)
-        timeout = kwargs.pop("timeout", 5.0)
-        with self.client(timeout=timeout) as client:
+        kwargs.setdefault("follow_redirects", True)  # (as requests does)
+        options = {name: kwargs.pop(name) for name in ("verify", "cert") if name in kwargs}
+        with self.client(timeout=kwargs.pop("timeout", 5.0), **options) as client:
             response = client.request(method, url, **kwargs)
             response.read()
         assert response.http_version == ("HTTP/2" if self.name == "2" else "HTTP/1.1")
