@@ -1,4 +1,4 @@
-"""Which HTTP versions a server offers: the ``http_versions=`` option, checked, and its ALPN list."""
+"""The HTTP versions a server offers: ``http_versions=``, checked, and its ALPN list."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .._http._server import HTTPServer
     from .._tls import TLSInfo
 
-__all__ = ["PREFACE", "H2Connection", "take_over"]
+__all__ = ["PREFACE", "H2Connection", "preface", "take_over"]
 
 #: The client connection preface (RFC 9113 §3.4): what a prior-knowledge h2c client sends first.
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -45,6 +45,34 @@ PROTOCOL_ERROR = 0x1
 REFUSED_STREAM = 0x7
 
 _time = time.time
+
+
+_HTTP2_ONLY_TEXT = b"understudy: this server speaks HTTP/2 only (http_versions=('2',))\n"
+#: The answer to an HTTP/1.1 request when the server offers only HTTP/2 (RFC 9110 §15.6.6).
+_HTTP2_ONLY = (
+    b"HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(_HTTP2_ONLY_TEXT), _HTTP2_ONLY_TEXT)
+)
+
+
+def preface(conn: HTTPConnection, data: bytes) -> bytes:
+    """``conn``'s first bytes, on a server offering HTTP/2: the connection preface (RFC 9113
+    §3.4, prior-knowledge h2c) hands the connection to HTTP/2; an HTTP/1.1 request to a server
+    offering only HTTP/2 gets 505 and a close. Returns what HTTP/1.1 is to parse."""
+    data = conn.preface_part + data
+    conn.preface_part = b""
+    if data.startswith(PREFACE):
+        take_over(conn, data)
+        return b""
+    if len(data) < len(PREFACE) and PREFACE.startswith(data):
+        conn.preface_part = data  # (the rest of the preface is on its way)
+        return b""
+    if "1.1" not in conn.server.http_versions:
+        conn.broken = True
+        conn.write(_HTTP2_ONLY)
+        conn.close()
+        return b""
+    return data
 
 
 def take_over(conn: HTTPConnection, data: bytes) -> H2Connection:
@@ -286,11 +314,7 @@ class H2Connection(asyncio.Protocol):
         exchange.dispatched = True
         server = self.server
         try:
-            direct = server._direct
-            if direct is not None:
-                direct.dispatch(server, exchange)  # (nothing routes: past server.dispatch)
-            else:
-                server.dispatch(exchange)
+            server.dispatch(exchange)
         except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
             server.host_failed(exchange, error)
 

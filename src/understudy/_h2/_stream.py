@@ -17,7 +17,7 @@ from collections import deque
 from typing import TYPE_CHECKING, cast
 
 from .._core.framing import BodyMode, encode_head, plan_framing
-from .._http._exchange import Exchange, _str_fields, http_date
+from .._http._exchange import Exchange, http_date
 from .._http._models import Response
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class H2Exchange(Exchange):
         """:meth:`start` (HPACK does what the memo of heads does for HTTP/1.1), then
         ``body`` and, with ``end``, :meth:`end`."""
         if not (self.head_sent or self.finished):
-            self.start(status, reason or "", _str_fields(fields), body_length)
+            self.start(status, reason or "", _text_fields(fields), body_length)
         if body:
             self.write(body)
         if end:
@@ -200,3 +200,16 @@ class H2Exchange(Exchange):
     async def drain(self) -> None:
         """Wait until this stream's body is sent (its window) and the transport has room."""
         await self.h2conn.drain(self)
+
+
+def _text_fields(
+    fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
+) -> list[tuple[str, str]]:
+    """Fields as str pairs (bytes ones, as ASGI gives them, decoded as Latin-1, RFC 9110 §5.5)."""
+    return [
+        (
+            name if isinstance(name, str) else bytes(name).decode("latin-1"),
+            value if isinstance(value, str) else bytes(value).decode("latin-1"),
+        )
+        for name, value in fields
+    ]

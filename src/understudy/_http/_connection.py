@@ -95,14 +95,7 @@ os.register_at_fork(after_in_child=_UNFLUSHED.clear)
 #: What a connection's parser becomes once it is lost (see connection_lost): fed nothing.
 _NO_PARSER = httptools.HttpRequestParser(object())
 
-_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _HTTP11_ONLY = ("1.1",)
-_HTTP2_ONLY_TEXT = b"understudy: this server speaks HTTP/2 only (http_versions=('2',))\n"
-#: The answer to an HTTP/1.1 request when the server offers only HTTP/2 (RFC 9110 §15.6.6).
-_HTTP2_ONLY = (
-    b"HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(_HTTP2_ONLY_TEXT), _HTTP2_ONLY_TEXT)
-)
 
 
 def _take_over(conn: HTTPConnection, data: bytes) -> None:
@@ -110,6 +103,13 @@ def _take_over(conn: HTTPConnection, data: bytes) -> None:
     from .._h2 import take_over  # noqa: PLC0415 - HTTP/2 is loaded only when a client speaks it
 
     take_over(conn, data)
+
+
+def _h2_preface(conn: HTTPConnection, data: bytes) -> bytes:
+    """The first bytes on a server offering HTTP/2: what HTTP/1.1 is to parse (see _h2.preface)."""
+    from .._h2 import preface  # noqa: PLC0415 - HTTP/2 is loaded only when a server offers it
+
+    return preface(conn, data)
 
 
 def _check_host(value: bytes) -> None:
@@ -310,7 +310,7 @@ class HTTPConnection(asyncio.Protocol):
         if self.broken:
             return
         if not self.begun and self.server.http_versions != _HTTP11_ONLY:
-            data = self._preface(data)
+            data = _h2_preface(self, data)
             if not data:
                 return
         begun = self.begun
@@ -349,25 +349,6 @@ class HTTPConnection(asyncio.Protocol):
                 self._wait("body", self.server.idle_timeout)
             elif self.waiting != "header":
                 self._wait("header", self.server.header_timeout)
-
-    def _preface(self, data: bytes) -> bytes:
-        """The connection's first bytes, with HTTP/2 offered: the HTTP/2 connection preface
-        (RFC 9113 §3.4, prior-knowledge h2c) hands the connection to HTTP/2; an HTTP/1.1
-        request to a server offering only HTTP/2 gets 505. Returns what HTTP/1.1 parses."""
-        data = self.preface_part + data
-        self.preface_part = b""
-        if data.startswith(_PREFACE):
-            _take_over(self, data)
-            return b""
-        if len(data) < len(_PREFACE) and _PREFACE.startswith(data):
-            self.preface_part = data  # (the rest of the preface is on its way)
-            return b""
-        if "1.1" not in self.server.http_versions:
-            self.broken = True
-            self.write(_HTTP2_ONLY)
-            self.close()
-            return b""
-        return data
 
     def forget(self) -> None:
         """HTTP/2 took the transport over: this connection does nothing more."""

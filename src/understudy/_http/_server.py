@@ -194,11 +194,9 @@ class HTTPServer(Server):
         max_concurrent_streams: int = 100,
     ) -> None:
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
-        try:
-            self.http_versions = check_http_versions(http_versions)
-            self.max_concurrent_streams = check_max_streams(max_concurrent_streams)
-        except ValueError as error:
-            raise ConfigurationError(str(error)) from None
+        self.http_versions, self.max_concurrent_streams = _versions(
+            http_versions, max_concurrent_streams
+        )
         self._tls = resolve_tls(tls, self.kind)
         if self._tls is not None:
             self._ssl_context()  # the CA and certificate are made here, not on the loop
@@ -229,8 +227,7 @@ class HTTPServer(Server):
         for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive int (bytes), not {value!r}")
-        self.max_header_size = max_header_size
-        self.max_body_size = max_body_size
+        self.max_header_size, self.max_body_size = max_header_size, max_body_size
         timeouts = {
             "header_timeout": header_timeout,
             "idle_timeout": idle_timeout,
@@ -795,6 +792,14 @@ class HTTPServer(Server):
         if self._bound_port is None and not self._requested_port:
             return f"{self.scheme}://{self._url_host()}:?"
         return self.url
+
+
+def _versions(http_versions: object, max_concurrent_streams: object) -> tuple[tuple[str, ...], int]:
+    """``http_versions=`` and ``max_concurrent_streams=``, checked (ConfigurationError)."""
+    try:
+        return check_http_versions(http_versions), check_max_streams(max_concurrent_streams)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def _nearest_requests(shape: Any, received: list[Request]) -> list[str]:
