@@ -372,7 +372,13 @@ class H2Connection(asyncio.Protocol):
                 else:
                     pending.popleft()
                 exchange.pending_size -= len(piece)
-                conn.send_data(stream_id, piece)
+                if not pending and exchange.ending and exchange.trailers is None:
+                    # The last piece carries END_STREAM: one frame the less (RFC 9113 §6.1).
+                    exchange.ending = False
+                    conn.send_data(stream_id, piece, end_stream=True)
+                    self._forget_if_done(exchange)
+                else:
+                    conn.send_data(stream_id, piece)
             if not pending and exchange.ending:
                 exchange.ending = False
                 if exchange.trailers is not None:

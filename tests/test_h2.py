@@ -1,0 +1,315 @@
+"""HTTP/2 (RFC 9113): h2c by preface and ALPN h2, streams, flow control, trailers, limits, stop.
+
+The behaviour every host shares is proven over both versions by the modules that take the
+``http`` fixture (tests/versions.py); this module holds what only HTTP/2 has. Clients: httpx
+(``http1=False, http2=True`` for h2c), curl, and h2 itself as a scripted client (h2_client.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import threading
+from typing import Any
+
+import h2.errors
+import h2.events
+import httpx
+import pytest
+from h2_client import H2Client
+
+from understudy import ConfigurationError, HTTPServer, Request, Response, tls
+
+BOTH = ("1.1", "2")
+TIMEOUT = 5.0
+
+
+def h2c() -> httpx.Client:
+    return httpx.Client(http1=False, http2=True, timeout=TIMEOUT)
+
+
+# -- versions offered ------------------------------------------------------------------------
+
+
+def test_one_plain_port_serves_prior_knowledge_h2c_and_http11() -> None:
+    with HTTPServer(response=Response(200, "hi"), http_versions=BOTH) as server:
+        with h2c() as client:
+            two = client.get(server.url + "/two")
+        one = httpx.get(server.url + "/one", timeout=TIMEOUT)
+    assert (two.http_version, two.status_code, two.text) == ("HTTP/2", 200, "hi")
+    assert (one.http_version, one.text) == ("HTTP/1.1", "hi")
+    assert [(r.target, r.http_version) for r in server.requests] == [("/two", "2"), ("/one", "1.1")]
+    [first, _] = server.requests
+    assert first.headers["host"] == f"127.0.0.1:{server.port}"  # (from :authority)
+    assert first.response is not None and first.response.status_code == 200
+    assert first.response.reason == ""  # HTTP/2 has no reason phrase
+
+
+def test_alpn_offers_h2_then_http11_over_tls() -> None:
+    with HTTPServer(response=Response(200, "hi"), tls=True, http_versions=BOTH) as server:
+        with httpx.Client(http2=True, verify=tls.client_context(), timeout=TIMEOUT) as client:
+            two = client.get(server.url + "/")
+        with httpx.Client(verify=tls.client_context(), timeout=TIMEOUT) as client:
+            one = client.get(server.url + "/")
+    assert (two.http_version, one.http_version) == ("HTTP/2", "HTTP/1.1")
+    first, second = server.requests
+    assert first.http_version == "2" and first.tls is not None
+    assert first.tls.alpn_protocol == "h2"
+    assert second.tls is not None and second.tls.alpn_protocol == "http/1.1"
+
+
+def test_http11_only_by_default_so_clients_negotiate_what_they_did() -> None:
+    with HTTPServer(response=Response(200, "hi"), tls=True) as server:
+        with httpx.Client(http2=True, verify=tls.client_context(), timeout=TIMEOUT) as client:
+            reply = client.get(server.url + "/")
+    assert reply.http_version == "HTTP/1.1"
+    assert server.requests[0].tls is not None
+    assert server.requests[0].tls.alpn_protocol == "http/1.1"
+
+
+def test_http2_only_answers_an_http11_request_505() -> None:
+    with HTTPServer(response=Response(200, "hi"), http_versions="2") as server:
+        one = httpx.get(server.url + "/", timeout=TIMEOUT)
+        with h2c() as client:
+            two = client.get(server.url + "/")
+    assert one.status_code == 505
+    assert "HTTP/2 only" in one.text
+    assert two.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"http_versions": ()},
+        {"http_versions": ("3",)},
+        {"http_versions": 2},
+        {"max_concurrent_streams": 0},
+        {"max_concurrent_streams": True},
+    ],
+)
+def test_bad_version_options_are_configuration_errors(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match=next(iter(options))):
+        HTTPServer(**options)
+
+
+# -- streams ---------------------------------------------------------------------------------
+
+
+def test_concurrent_streams_are_dispatched_independently() -> None:
+    """A handler waiting on one stream does not hold another on the same connection."""
+    released = threading.Event()
+
+    def handler(request: Request) -> str:
+        if request.path == "/slow":
+            # Answered only once /fast was: would time out if streams were served in turn.
+            return "slow" if released.wait(TIMEOUT) else "timed out"
+        released.set()
+        return "fast"
+
+    async def both(url: str) -> list[str]:
+        async with httpx.AsyncClient(http1=False, http2=True, timeout=TIMEOUT) as client:
+            slow = asyncio.ensure_future(client.get(url + "/slow"))
+            await asyncio.sleep(0)
+            fast = await client.get(url + "/fast")
+            return [(await slow).text, fast.text]
+
+    with HTTPServer(handler=handler, http_versions=BOTH) as server:
+        assert asyncio.run(both(server.url)) == ["slow", "fast"]
+    assert len({request.client for request in server.requests}) == 1  # one connection
+
+
+def test_a_large_upload_and_a_large_download_complete_with_the_default_window() -> None:
+    big = bytes(range(256)) * 12_000  # ~3 MB, many times the 64 KiB window
+
+    def handler(request: Request) -> bytes:
+        return request.body[::-1]
+
+    with HTTPServer(handler=handler, http_versions=BOTH) as server, h2c() as client:
+        reply = client.post(server.url + "/", content=big)
+    assert reply.content == big[::-1]
+    assert server.requests[0].body == big
+
+
+def test_a_client_that_stops_reading_stalls_only_its_stream() -> None:
+    server = HTTPServer(http_versions=BOTH)
+    server.expect("GET", "/big").respond(200, body=b"x" * 1_000_000)
+    server.expect("GET", "/small").respond(200, body="small")
+    with server, H2Client(server) as client:
+        big = client.request("GET", "/big")
+        client.unread.add(big)  # this stream's window is never opened again
+        small = client.request("GET", "/small")
+        reply = client.response(small)
+        assert (reply.status, reply.body) == (200, b"small")
+        assert not client.replies[big].ended
+        assert len(client.replies[big].body) == 65_535  # the default window, then stalled
+
+
+def test_max_concurrent_streams_is_announced() -> None:
+    with HTTPServer(http_versions=BOTH, max_concurrent_streams=7) as server, H2Client(server) as c:
+        event = c.until(h2.events.RemoteSettingsChanged)
+    changed = event.changed_settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS]
+    assert changed.new_value == 7
+
+
+def test_request_trailers_are_journaled_and_asgi_response_trailers_sent() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan")
+        assert "http.response.trailers" in scope["extensions"]
+        assert scope["http_version"] == "2"
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "trailers": True})
+        await send({"type": "http.response.body", "body": b"body", "more_body": False})
+        await send({"type": "http.response.trailers", "headers": [(b"grpc-status", b"0")]})
+
+    with HTTPServer(asgi=app, http_versions=BOTH) as server, H2Client(server) as client:
+        stream = client.request("POST", "/", body=b"up", trailers=[(b"x-checksum", b"abc")])
+        reply = client.response(stream)
+        [request] = server.wait_for_requests(1, timeout=TIMEOUT)
+    assert (reply.status, reply.body, reply.trailers) == (200, b"body", [(b"grpc-status", b"0")])
+    assert request.body == b"up"
+    assert request.headers["x-checksum"] == "abc"
+
+
+def test_a_stream_reset_by_the_client_leaves_the_others_served() -> None:
+    server = HTTPServer(http_versions=BOTH)
+    server.expect("GET", "/big").respond(200, body=b"x" * 1_000_000)
+    server.expect("GET", "/after").respond(200, body="after")
+    with server, H2Client(server) as client:
+        big = client.request("GET", "/big")
+        client.unread.add(big)
+        client.until(h2.events.DataReceived)
+        client.conn.reset_stream(big, h2.errors.ErrorCodes.CANCEL)
+        reply = client.response(client.request("GET", "/after"))
+    assert reply.body == b"after"
+
+
+# -- limits and bad input --------------------------------------------------------------------
+
+
+def test_a_protocol_error_gets_goaway_protocol_error_and_the_server_goes_on() -> None:
+    with HTTPServer(response=Response(200, "ok"), http_versions=BOTH) as server:
+        with H2Client(server) as client:
+            # A DATA frame on stream 0 (RFC 9113 §6.1: a connection error, PROTOCOL_ERROR).
+            client.send_raw(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")
+            goaway = client.until(h2.events.ConnectionTerminated)
+        assert goaway.error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
+        with h2c() as again:
+            assert again.get(server.url + "/").text == "ok"
+
+
+def test_a_header_list_over_max_header_size_is_refused_with_goaway() -> None:
+    with HTTPServer(response=Response(200, "ok"), http_versions=BOTH, max_header_size=1024) as s:
+        with H2Client(s) as client:
+            client.request("GET", "/", headers=[(b"x-big", b"v" * 4096)])
+            goaway = client.until(h2.events.ConnectionTerminated)
+        assert goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+        with h2c() as again:  # (and the server goes on)
+            assert again.get(s.url + "/").text == "ok"
+
+
+def test_an_hpack_bomb_is_refused_with_enhance_your_calm() -> None:
+    """A 4 KB field put in the HPACK table, then referenced by one byte 40 times (160 KB)."""
+    with HTTPServer(response=Response(200, "ok"), http_versions=BOTH) as server:
+        with H2Client(server) as client:
+            client.request("GET", "/", headers=[(b"x-bomb", b"b" * 4000)] * 40)
+            goaway = client.until(h2.events.ConnectionTerminated)
+    assert goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    assert server.requests == []
+
+
+def test_a_body_over_max_body_size_gets_413_on_its_stream() -> None:
+    with HTTPServer(response=Response(200, "ok"), http_versions=BOTH, max_body_size=10) as server:
+        with h2c() as client:
+            reply = client.post(server.url + "/", content=b"x" * 100)
+    assert reply.status_code == 413
+    [request] = server.requests
+    assert request.error is not None and "max_body_size" in request.error
+    assert request.http_version == "2"
+
+
+# -- stop --------------------------------------------------------------------------------------
+
+
+def test_stop_sends_goaway_and_lets_in_flight_streams_finish() -> None:
+    goaway_seen = threading.Event()
+
+    def handler(request: Request) -> str:
+        return "finished" if goaway_seen.wait(TIMEOUT) else "no goaway"
+
+    server = HTTPServer(handler=handler, http_versions=BOTH)
+    server.start()
+    with H2Client(server) as client:
+        stream = client.request("GET", "/")
+        server.wait_for_requests(1, timeout=TIMEOUT)
+        stopper = threading.Thread(target=server.stop, kwargs={"timeout": TIMEOUT})
+        stopper.start()
+        goaway = client.until(h2.events.ConnectionTerminated)
+        assert goaway.error_code == h2.errors.ErrorCodes.NO_ERROR
+        assert goaway.last_stream_id == stream
+        goaway_seen.set()
+        frames = client.frames_until_closed()  # (then the server closed the connection)
+        stopper.join(TIMEOUT)
+    [(_, headers_stream, fields, _), *data] = [
+        frame
+        for frame in frames
+        if frame[0] in (0x0, 0x1)  # DATA, HEADERS
+    ]
+    assert headers_stream == stream
+    assert (b":status", b"200") in fields
+    assert {frame[1] for frame in data} == {stream}
+    assert b"".join(frame[2] for frame in data) == b"finished"
+    assert "END_STREAM" in data[-1][3]
+    assert not stopper.is_alive()
+
+
+# -- curl ------------------------------------------------------------------------------------
+
+CURL = shutil.which("curl")
+
+
+def _curl_speaks_http2() -> bool:
+    if CURL is None:
+        return False
+    features = subprocess.run([CURL, "--version"], capture_output=True, text=True, check=False)
+    return "HTTP2" in features.stdout
+
+
+needs_curl = pytest.mark.skipif(
+    not _curl_speaks_http2(), reason="needs curl built with HTTP/2 (nghttp2)"
+)
+
+
+def curl(*args: str) -> tuple[str, str]:
+    """curl's body and the version it spoke (``%{http_version}``)."""
+    assert CURL is not None
+    done = subprocess.run(
+        [CURL, "-sS", "--max-time", "5", "-w", "\n%{http_version}", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    body, _, version = done.stdout.rpartition("\n")
+    return body, version
+
+
+@needs_curl
+def test_curl_prior_knowledge() -> None:
+    with HTTPServer(response=Response(200, "hi"), http_versions=BOTH) as server:
+        assert curl("--http2-prior-knowledge", server.url + "/") == ("hi", "2")
+    assert server.requests[0].http_version == "2"
+
+
+@needs_curl
+def test_curl_http2_over_tls_negotiates_h2() -> None:
+    with HTTPServer(response=Response(200, "hi"), http_versions=BOTH, tls=True) as server:
+        assert curl("--http2", "--cacert", tls.ca_bundle(), server.url + "/") == ("hi", "2")
+
+
+@needs_curl
+def test_curl_h2c_upgrade_is_answered_in_http11() -> None:
+    """RFC 9113 §3.1 removed the h2c Upgrade: the offer is ignored (RFC 9110 §7.8)."""
+    with HTTPServer(response=Response(200, "hi"), http_versions=BOTH) as server:
+        assert curl("--http2", server.url + "/") == ("hi", "1.1")
+    assert server.requests[0].headers["upgrade"] == "h2c"
