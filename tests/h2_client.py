@@ -151,7 +151,7 @@ class H2Client:
                 return None
             self.read()
 
-    def frames_until_closed(self) -> list[tuple[str, int, Any, set[str]]]:
+    def frames_until_closed(self) -> list[tuple[int, int, Any, set[str]]]:
         """After a GOAWAY (h2's client state machine takes no more): the frames that still
         come, parsed with hyperframe, until the server closes: (type, stream, payload, flags),
         a HEADERS frame's payload its decoded fields, a DATA frame's its bytes."""
@@ -170,5 +170,5 @@ class H2Client:
                 payload = self.conn.decoder.decode(bytes(frame.data), raw=True)
             elif isinstance(frame, DataFrame):
                 payload = bytes(frame.data)
-            frames.append((frame.type, frame.stream_id, payload, set(frame.flags)))
+            frames.append((frame.type or 0, frame.stream_id, payload, set(frame.flags)))
         return frames

@@ -11,15 +11,17 @@ import asyncio
 import shutil
 import subprocess
 import threading
+from collections.abc import MutableMapping
 from typing import Any
 
 import h2.errors
 import h2.events
+import h2.exceptions
 import httpx
 import pytest
-from h2_client import H2Client
 
-from understudy import ConfigurationError, HTTPServer, Request, Response, tls
+from h2_client import H2Client
+from understudy import ConfigurationError, Fault, HTTPServer, Request, Response, tls
 
 BOTH = ("1.1", "2")
 TIMEOUT = 5.0
@@ -42,7 +44,8 @@ def test_one_plain_port_serves_prior_knowledge_h2c_and_http11() -> None:
     assert [(r.target, r.http_version) for r in server.requests] == [("/two", "2"), ("/one", "1.1")]
     [first, _] = server.requests
     assert first.headers["host"] == f"127.0.0.1:{server.port}"  # (from :authority)
-    assert first.response is not None and first.response.status_code == 200
+    assert first.response is not None
+    assert first.response.status_code == 200
     assert first.response.reason == ""  # HTTP/2 has no reason phrase
 
 
@@ -54,15 +57,18 @@ def test_alpn_offers_h2_then_http11_over_tls() -> None:
             one = client.get(server.url + "/")
     assert (two.http_version, one.http_version) == ("HTTP/2", "HTTP/1.1")
     first, second = server.requests
-    assert first.http_version == "2" and first.tls is not None
+    assert first.http_version == "2"
+    assert first.tls is not None
     assert first.tls.alpn_protocol == "h2"
-    assert second.tls is not None and second.tls.alpn_protocol == "http/1.1"
+    assert second.tls is not None
+    assert second.tls.alpn_protocol == "http/1.1"
 
 
 def test_http11_only_by_default_so_clients_negotiate_what_they_did() -> None:
-    with HTTPServer(response=Response(200, "hi"), tls=True) as server:
-        with httpx.Client(http2=True, verify=tls.client_context(), timeout=TIMEOUT) as client:
-            reply = client.get(server.url + "/")
+    server = HTTPServer(response=Response(200, "hi"), tls=True)
+    client = httpx.Client(http2=True, verify=tls.client_context(), timeout=TIMEOUT)
+    with server, client:
+        reply = client.get(server.url + "/")
     assert reply.http_version == "HTTP/1.1"
     assert server.requests[0].tls is not None
     assert server.requests[0].tls.alpn_protocol == "http/1.1"
@@ -153,7 +159,7 @@ def test_max_concurrent_streams_is_announced() -> None:
 
 
 def test_request_trailers_are_journaled_and_asgi_response_trailers_sent() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise RuntimeError("no lifespan")
         assert "http.response.trailers" in scope["extensions"]
@@ -211,21 +217,22 @@ def test_a_header_list_over_max_header_size_is_refused_with_goaway() -> None:
 
 def test_an_hpack_bomb_is_refused_with_enhance_your_calm() -> None:
     """A 4 KB field put in the HPACK table, then referenced by one byte 40 times (160 KB)."""
-    with HTTPServer(response=Response(200, "ok"), http_versions=BOTH) as server:
-        with H2Client(server) as client:
-            client.request("GET", "/", headers=[(b"x-bomb", b"b" * 4000)] * 40)
-            goaway = client.until(h2.events.ConnectionTerminated)
+    server = HTTPServer(response=Response(200, "ok"), http_versions=BOTH)
+    with server, H2Client(server) as client:
+        client.request("GET", "/", headers=[(b"x-bomb", b"b" * 4000)] * 40)
+        goaway = client.until(h2.events.ConnectionTerminated)
     assert goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
     assert server.requests == []
 
 
 def test_a_body_over_max_body_size_gets_413_on_its_stream() -> None:
-    with HTTPServer(response=Response(200, "ok"), http_versions=BOTH, max_body_size=10) as server:
-        with h2c() as client:
-            reply = client.post(server.url + "/", content=b"x" * 100)
+    server = HTTPServer(response=Response(200, "ok"), http_versions=BOTH, max_body_size=10)
+    with server, h2c() as client:
+        reply = client.post(server.url + "/", content=b"x" * 100)
     assert reply.status_code == 413
     [request] = server.requests
-    assert request.error is not None and "max_body_size" in request.error
+    assert request.error is not None
+    assert "max_body_size" in request.error
     assert request.http_version == "2"
 
 
@@ -313,3 +320,46 @@ def test_curl_h2c_upgrade_is_answered_in_http11() -> None:
     with HTTPServer(response=Response(200, "hi"), http_versions=BOTH) as server:
         assert curl("--http2", server.url + "/") == ("hi", "1.1")
     assert server.requests[0].headers["upgrade"] == "h2c"
+
+
+# -- faults ----------------------------------------------------------------------------------
+
+FAILING = [fault for fault in Fault if fault is not Fault.STALL]
+
+
+@pytest.mark.parametrize("fault", FAILING, ids=[fault.name for fault in FAILING])
+def test_every_fault_fails_an_httpx_h2_request_and_is_journaled(fault: Fault) -> None:
+    server = HTTPServer(http_versions=BOTH)
+    server.expect("GET", "/").fault(fault)
+    with server, h2c() as client, pytest.raises(httpx.HTTPError):
+        client.get(server.url + "/").read()
+    [request] = server.requests
+    assert request.http_version == "2"
+    assert request.response is not None
+    assert request.response.fault is fault
+
+
+def test_a_stalled_stream_leaves_the_others_on_its_connection_served() -> None:
+    server = HTTPServer(http_versions=BOTH)
+    server.expect("GET", "/stall").fault(Fault.STALL)
+    server.expect("GET", "/ok").respond(200, body="ok")
+    with server, H2Client(server) as client:
+        stalled = client.request("GET", "/stall")
+        reply = client.response(client.request("GET", "/ok"))
+        assert (reply.status, reply.body) == (200, b"ok")
+        assert client.replies[stalled].status == 200  # the head came, the body never will
+        assert not client.replies[stalled].ended
+
+
+def test_empty_response_resets_the_stream_and_truncated_body_ends_it_short() -> None:
+    server = HTTPServer(http_versions=BOTH)
+    server.expect("GET", "/empty").fault(Fault.EMPTY_RESPONSE)
+    server.expect("GET", "/short").fault(Fault.TRUNCATED_BODY)
+    with server, H2Client(server) as client:
+        empty = client.response(client.request("GET", "/empty"))
+        short = client.request("GET", "/short")
+        # (h2 checks the body against the Content-Length: 1024 declared, 512 came, then the end)
+        with pytest.raises(h2.exceptions.InvalidBodyLengthError, match="1024 bytes, received 512"):
+            client.response(short)
+    assert empty.reset == h2.errors.ErrorCodes.NO_ERROR
+    assert empty.headers == []

@@ -5,7 +5,8 @@ connection preface or an ALPN ``h2``; each stream is an :class:`H2Exchange` the 
 answer as they answer an HTTP/1.1 request.
 """
 
-from ._connection import PREFACE, H2Connection, preface, take_over
+from ._connection import H2Connection
+from ._handoff import PREFACE, preface, take_over
 from ._stream import H2Exchange
 
 __all__ = ["PREFACE", "H2Connection", "H2Exchange", "preface", "take_over"]

@@ -15,7 +15,8 @@ it is answered in HTTP/1.1, as RFC 9110 §7.8 allows.
 from __future__ import annotations
 
 import asyncio
-import time
+import socket
+import struct
 from typing import TYPE_CHECKING, cast
 
 import h2.config
@@ -26,7 +27,7 @@ import h2.settings
 from hyperframe.frame import GoAwayFrame
 
 from .._drain import close_transport
-from .._http._models import Request, field_pairs
+from ._requests import pack, read_head, refused
 from ._stream import H2Exchange
 
 if TYPE_CHECKING:
@@ -34,64 +35,12 @@ if TYPE_CHECKING:
     from .._http._server import HTTPServer
     from .._tls import TLSInfo
 
-__all__ = ["PREFACE", "H2Connection", "preface", "take_over"]
-
-#: The client connection preface (RFC 9113 §3.4): what a prior-knowledge h2c client sends first.
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+__all__ = ["H2Connection"]
 
 #: HTTP/2 error codes (RFC 9113 §7) used here.
 NO_ERROR = 0x0
 PROTOCOL_ERROR = 0x1
 REFUSED_STREAM = 0x7
-
-_time = time.time
-
-
-_HTTP2_ONLY_TEXT = b"understudy: this server speaks HTTP/2 only (http_versions=('2',))\n"
-#: The answer to an HTTP/1.1 request when the server offers only HTTP/2 (RFC 9110 §15.6.6).
-_HTTP2_ONLY = (
-    b"HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(_HTTP2_ONLY_TEXT), _HTTP2_ONLY_TEXT)
-)
-
-
-def preface(conn: HTTPConnection, data: bytes) -> bytes:
-    """``conn``'s first bytes, on a server offering HTTP/2: the connection preface (RFC 9113
-    §3.4, prior-knowledge h2c) hands the connection to HTTP/2; an HTTP/1.1 request to a server
-    offering only HTTP/2 gets 505 and a close. Returns what HTTP/1.1 is to parse."""
-    data = conn.preface_part + data
-    conn.preface_part = b""
-    if data.startswith(PREFACE):
-        take_over(conn, data)
-        return b""
-    if len(data) < len(PREFACE) and PREFACE.startswith(data):
-        conn.preface_part = data  # (the rest of the preface is on its way)
-        return b""
-    if "1.1" not in conn.server.http_versions:
-        conn.broken = True
-        conn.write(_HTTP2_ONLY)
-        conn.close()
-        return b""
-    return data
-
-
-def take_over(conn: HTTPConnection, data: bytes) -> H2Connection:
-    """Serve HTTP/2 on ``conn``'s transport from now on; ``data`` (the preface and what followed
-    it, or nothing after ALPN) is the first input. The HTTP/1.1 connection is left inert."""
-    transport = conn.transport
-    assert transport is not None
-    h2conn = H2Connection(conn.server)
-    h2conn.client = conn.client
-    h2conn.client_fields = conn.client_fields
-    h2conn.tls = conn.tls
-    h2conn.tls_fields = conn.tls_fields
-    conn.server.connections.pop(conn, None)
-    conn.forget()
-    transport.set_protocol(h2conn)
-    h2conn.connection_made(transport)
-    if data:
-        h2conn.data_received(data)
-    return h2conn
 
 
 class H2Connection(asyncio.Protocol):
@@ -141,14 +90,14 @@ class H2Connection(asyncio.Protocol):
         # (A dict typed for HTTPConnection: both have what the server's stop() uses of one.)
         self.server.connections[cast("HTTPConnection", self)] = None
         self.h2.initiate_connection()
-        self._wrote()
+        self.wrote()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.pop(cast("HTTPConnection", self), None)
         self.closing = True
         self.transport = None
         for exchange in list(self.streams.values()):
-            self._gone(exchange)
+            self.gone(exchange)
         self.streams.clear()
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
@@ -178,7 +127,7 @@ class H2Connection(asyncio.Protocol):
                 if stream_id:
                     exchange = self.streams.get(stream_id)
                     if exchange is not None:
-                        self.send_pending(exchange)
+                        exchange.flow()
                 else:
                     self._send_all_pending()
             elif kind is h2.events.RemoteSettingsChanged:
@@ -191,14 +140,11 @@ class H2Connection(asyncio.Protocol):
             elif kind is h2.events.StreamReset:
                 exchange = self.streams.pop(cast("h2.events.StreamReset", event).stream_id, None)
                 if exchange is not None:
-                    self._gone(exchange)
+                    self.gone(exchange)
             elif kind is h2.events.ConnectionTerminated:
                 self.close()
                 return
-        self._wrote()
-
-    def eof_received(self) -> bool:
-        return False  # (the transport closes; connection_lost ends what is in progress)
+        self.wrote()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -219,28 +165,7 @@ class H2Connection(asyncio.Protocol):
             self._reset(stream_id, REFUSED_STREAM)
             return
         exchange = H2Exchange(self, stream_id)
-        raw = exchange.raw_fields
-        method = path = authority = b""
-        has_host = False
-        for name, value in event.headers or ():
-            if name[:1] == b":":
-                if name == b":method":
-                    method = bytes(value)
-                elif name == b":path":
-                    path = bytes(value)
-                elif name == b":authority":
-                    authority = bytes(value)
-                continue
-            raw += (bytes(name), bytes(value))
-            if name == b"content-length":
-                exchange.content_length = bytes(value)
-            elif name == b"host":
-                has_host = True
-        if authority and not has_host:
-            # The target URI's authority, as HTTP/1.1's Host carries it (RFC 9113 §8.3.1).
-            raw[0:0] = (b"host", authority)
-        exchange.method = method.decode("ascii", "replace")
-        exchange.target = (path or authority).decode("latin-1")
+        read_head(exchange, event.headers or ())
         self.streams[stream_id] = exchange
         server = self.server
         length = exchange.content_length
@@ -283,23 +208,10 @@ class H2Connection(asyncio.Protocol):
         """The request is whole: journal it (packed, as HTTP/1.1 does), then dispatch it."""
         exchange.complete = True
         if exchange.refused is not None:
-            self._forget_if_done(exchange)
+            self.forget_if_done(exchange)
             return
-        parts = exchange.body_parts
         server = self.server
-        host, port = self.client_fields
-        packed = exchange.packed = (
-            exchange.method,
-            exchange.target,
-            (parts[0] if len(parts) == 1 else b"".join(parts)) if parts else b"",
-            "2",
-            host,
-            port,
-            _time(),
-            self.scheme,
-            self.tls_fields,
-            *exchange.raw_fields,
-        )
+        packed = exchange.packed = pack(self, exchange)
         exchange.number = server.record(packed)
         if exchange.head_sent:  # (a streaming host answered before the request was complete)
             exchange.record_answer(exchange.sent)
@@ -308,7 +220,7 @@ class H2Connection(asyncio.Protocol):
             exchange.body_listener = None
         if not exchange.dispatched:
             self._dispatch(exchange)
-        self._forget_if_done(exchange)
+        self.forget_if_done(exchange)
 
     def _dispatch(self, exchange: H2Exchange) -> None:
         exchange.dispatched = True
@@ -320,18 +232,7 @@ class H2Connection(asyncio.Protocol):
 
     def _refuse(self, exchange: H2Exchange, status: int, reason: str) -> None:
         """Over a limit: journal the request with ``error`` set, answer ``status`` on its stream."""
-        exchange.refused = Request(
-            method=exchange.method,
-            target=exchange.target,
-            headers=field_pairs(exchange.raw_fields),
-            body=exchange.body,
-            client=self.client,
-            received_at=_time(),
-            scheme=self.scheme,
-            tls=self.tls,
-            error=reason,
-            http_version="2",
-        )
+        exchange.refused = refused(self, exchange, reason)
         exchange.number = self.server.record(exchange.refused)
         exchange.answered_by = ("refused", reason)
         listener, exchange.body_listener = exchange.body_listener, None
@@ -348,56 +249,14 @@ class H2Connection(asyncio.Protocol):
         try:
             self.h2.send_headers(exchange.stream_id, headers, end_stream=end_stream)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            self._gone(exchange)  # (reset by the client, or the connection is closing)
+            self.gone(exchange)  # (reset by the client, or the connection is closing)
             return
-        self._wrote()
-
-    def send_pending(self, exchange: H2Exchange) -> None:
-        """Send what the stream's window allows of its body; its end once all of it is sent."""
-        conn = self.h2
-        stream_id = exchange.stream_id
-        pending = exchange.pending
-        try:
-            while pending:
-                window = min(
-                    conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size
-                )
-                if window <= 0:
-                    break
-                piece = pending[0]
-                if len(piece) > window:
-                    view = memoryview(piece)
-                    pending[0] = view[window:]
-                    piece = view[:window]
-                else:
-                    pending.popleft()
-                exchange.pending_size -= len(piece)
-                if not pending and exchange.ending and exchange.trailers is None:
-                    # The last piece carries END_STREAM: one frame the less (RFC 9113 §6.1).
-                    exchange.ending = False
-                    conn.send_data(stream_id, piece, end_stream=True)
-                    self._forget_if_done(exchange)
-                else:
-                    conn.send_data(stream_id, piece)
-            if not pending and exchange.ending:
-                exchange.ending = False
-                if exchange.trailers is not None:
-                    conn.send_headers(stream_id, exchange.trailers, end_stream=True)
-                else:
-                    conn.end_stream(stream_id)
-                self._forget_if_done(exchange)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            self._gone(exchange)
-        if not pending:
-            drained = exchange.drained
-            if drained is not None and not drained.done():
-                drained.set_result(None)
-        self._wrote()
+        self.wrote()
 
     def _send_all_pending(self) -> None:
         for exchange in list(self.streams.values()):
             if exchange.pending or exchange.ending:
-                self.send_pending(exchange)
+                exchange.flow()
 
     def reset_stream(self, exchange: H2Exchange, error_code: int) -> None:
         """End ``exchange``'s stream with RST_STREAM ``error_code`` (RFC 9113 §6.4)."""
@@ -405,16 +264,16 @@ class H2Connection(asyncio.Protocol):
         exchange.ending = False
         self.streams.pop(exchange.stream_id, None)
         self._reset(exchange.stream_id, error_code)
-        self._gone(exchange)
+        self.gone(exchange)
 
     def _reset(self, stream_id: int, error_code: int) -> None:
         try:
             self.h2.reset_stream(stream_id, error_code)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
             return
-        self._wrote()
+        self.wrote()
 
-    def _gone(self, exchange: H2Exchange) -> None:
+    def gone(self, exchange: H2Exchange) -> None:
         """The stream ended without (all of) its response: wake whoever waits on it."""
         exchange.pending.clear()
         exchange.ending = False
@@ -429,7 +288,7 @@ class H2Connection(asyncio.Protocol):
         self.streams.pop(exchange.stream_id, None)
         self._maybe_close()
 
-    def _forget_if_done(self, exchange: H2Exchange) -> None:
+    def forget_if_done(self, exchange: H2Exchange) -> None:
         if exchange.complete and exchange.finished and not exchange.ending:
             self.streams.pop(exchange.stream_id, None)
             self._maybe_close()
@@ -451,7 +310,7 @@ class H2Connection(asyncio.Protocol):
 
     # -- writing and closing -----------------------------------------------------------------
 
-    def _wrote(self) -> None:
+    def wrote(self) -> None:
         """h2 holds bytes to send: send them (with whatever else comes) at the end of this turn."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -472,10 +331,9 @@ class H2Connection(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         """Bytes outside HTTP/2's framing (a fault's), after what h2 has queued."""
         self._raw.append(data)
-        self._wrote()
+        self.wrote()
 
-    def hand_over(self) -> None:
-        self.flush()
+    hand_over = flush  # (stop(): what h2 holds goes to the transport)
 
     def shutdown(self) -> None:
         """On stop: a graceful GOAWAY (RFC 9113 §6.8) naming the last stream that will be
@@ -506,6 +364,25 @@ class H2Connection(asyncio.Protocol):
         self.flush()
         if self.transport is not None:
             close_transport(self.transport)
+
+    def reset_connection(self) -> None:
+        """Reset the TCP connection (RST: close with SO_LINGER 0), every stream with it."""
+        self.closing = self.broken = True
+        transport = self.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.abort()
+
+    def send_data_now(self, exchange: H2Exchange, data: bytes, *, end_stream: bool) -> None:
+        """DATA past the stream's window (a fault's: within the initial window anyway)."""
+        try:
+            self.h2.send_data(exchange.stream_id, data, end_stream=end_stream)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            return
+        self.wrote()
 
     def abort(self) -> None:
         self.closing = True

@@ -16,6 +16,8 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, cast
 
+import h2.exceptions
+
 from .._core.framing import BodyMode, encode_head, plan_framing
 from .._http._exchange import Exchange, http_date
 from .._http._models import Response
@@ -152,7 +154,7 @@ class H2Exchange(Exchange):
                 return
         self.pending.append(data)
         self.pending_size += len(data)
-        self.h2conn.send_pending(self)
+        self.flow()
 
     def end(self) -> None:
         """Finish the response: END_STREAM (or the trailers) once the body is sent.
@@ -170,7 +172,7 @@ class H2Exchange(Exchange):
         self.finished = True
         self.ending = True
         self.notify_done()
-        self.h2conn.send_pending(self)
+        self.flow()
 
     def send_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
         """End the response with a trailer section (RFC 9113 §8.1; ASGI's
@@ -196,6 +198,50 @@ class H2Exchange(Exchange):
             self.abort()
             return
         self.send(Response(status, message + "\n"))
+
+    def flow(self) -> None:
+        """Send what the stream's window allows of its body; its end once all of it is sent."""
+        exchange = self
+        h2conn = self.h2conn
+        conn = h2conn.h2
+        stream_id = self.stream_id
+        pending = self.pending
+        try:
+            while pending:
+                window = min(
+                    conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size
+                )
+                if window <= 0:
+                    break
+                piece = pending[0]
+                if len(piece) > window:
+                    view = memoryview(piece)
+                    pending[0] = view[window:]
+                    piece = view[:window]
+                else:
+                    pending.popleft()
+                exchange.pending_size -= len(piece)
+                if not pending and exchange.ending and exchange.trailers is None:
+                    # The last piece carries END_STREAM: one frame the less (RFC 9113 §6.1).
+                    exchange.ending = False
+                    conn.send_data(stream_id, piece, end_stream=True)
+                    h2conn.forget_if_done(exchange)
+                else:
+                    conn.send_data(stream_id, piece)
+            if not pending and exchange.ending:
+                exchange.ending = False
+                if exchange.trailers is not None:
+                    conn.send_headers(stream_id, exchange.trailers, end_stream=True)
+                else:
+                    conn.end_stream(stream_id)
+                h2conn.forget_if_done(exchange)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            h2conn.gone(exchange)
+        if not pending:
+            drained = exchange.drained
+            if drained is not None and not drained.done():
+                drained.set_result(None)
+        h2conn.wrote()
 
     async def drain(self) -> None:
         """Wait until this stream's body is sent (its window) and the transport has room."""

@@ -37,6 +37,11 @@ def apply_fault(server: HTTPServer, exchange: Exchange, kind: Fault) -> None:
     the connection. A HEAD request gets the plan for HEAD: its head cut short, since it
     has no body to break (see :class:`~understudy.Fault`).
     """
+    if exchange.http_version == "2":  # (a stream's faults break the stream: see _h2/_faults)
+        from .._h2._faults import apply_h2_fault  # noqa: PLC0415 - loaded with HTTP/2
+
+        apply_h2_fault(exchange, kind, server.random)  # type: ignore[arg-type] # (H2Exchange)
+        return
     plan = plan_fault(kind, server.random, method=exchange.method)
     conn = exchange.conn
     if conn.transport is not None and not exchange.head_sent:

@@ -1,0 +1,81 @@
+"""An HTTP/2 request as the journal keeps it: pseudo-header fields read, packed, refused."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from .._http._models import PackedRequest, Request, field_pairs
+
+if TYPE_CHECKING:
+    from ._connection import H2Connection
+    from ._stream import H2Exchange
+
+__all__ = ["pack", "read_head", "refused"]
+
+_time = time.time
+
+
+def read_head(exchange: H2Exchange, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Set ``exchange``'s method, target and fields from a HEADERS frame's field block.
+
+    ``:method`` and ``:path`` become the method and target, ``:authority`` the ``host`` field
+    (first, as HTTP/1.1 clients send it) when there is none (RFC 9113 §8.3.1); the field lines
+    keep the order and the lower-case names they came with.
+    """
+    raw = exchange.raw_fields
+    method = path = authority = b""
+    has_host = False
+    for name, value in headers:
+        if name[:1] == b":":
+            if name == b":method":
+                method = bytes(value)
+            elif name == b":path":
+                path = bytes(value)
+            elif name == b":authority":
+                authority = bytes(value)
+            continue
+        raw += (bytes(name), bytes(value))
+        if name == b"content-length":
+            exchange.content_length = bytes(value)
+        elif name == b"host":
+            has_host = True
+    if authority and not has_host:
+        raw[0:0] = (b"host", authority)
+    exchange.method = method.decode("ascii", "replace")
+    exchange.target = (path or authority).decode("latin-1")
+
+
+def pack(conn: H2Connection, exchange: H2Exchange) -> PackedRequest:
+    """The complete request as the journal keeps it (a PackedRequest), version ``"2"``."""
+    parts = exchange.body_parts
+    host, port = conn.client_fields
+    return (
+        exchange.method,
+        exchange.target,
+        (parts[0] if len(parts) == 1 else b"".join(parts)) if parts else b"",
+        "2",
+        host,
+        port,
+        _time(),
+        conn.scheme,
+        conn.tls_fields,
+        *exchange.raw_fields,
+    )
+
+
+def refused(conn: H2Connection, exchange: H2Exchange, reason: str) -> Request:
+    """The request as journaled when refused (over a limit), with ``error`` set to ``reason``."""
+    return Request(
+        method=exchange.method,
+        target=exchange.target,
+        headers=field_pairs(exchange.raw_fields),
+        body=exchange.body,
+        client=conn.client,
+        received_at=_time(),
+        scheme=conn.scheme,
+        tls=conn.tls,
+        error=reason,
+        http_version="2",
+    )
