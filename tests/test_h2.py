@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 import threading
 from collections.abc import MutableMapping
@@ -19,11 +20,14 @@ import h2.events
 import h2.exceptions
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from h2_client import H2Client
 from understudy import ConfigurationError, Fault, HTTPServer, Request, Response, tls
 
 BOTH = ("1.1", "2")
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 TIMEOUT = 5.0
 
 
@@ -363,3 +367,55 @@ def test_empty_response_resets_the_stream_and_truncated_body_ends_it_short() -> 
             client.response(short)
     assert empty.reset == h2.errors.ErrorCodes.NO_ERROR
     assert empty.headers == []
+
+
+# -- malformed requests: stream errors -------------------------------------------------------
+
+GOOD = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"a")]
+MALFORMED = {
+    "no :path": [GOOD[0], GOOD[1], GOOD[3]],
+    "no :method": GOOD[1:],
+    "unknown pseudo-header": [*GOOD, (b":colour", b"red")],
+    "response pseudo-header": [*GOOD, (b":status", b"200")],
+    "pseudo-header after a field": [*GOOD[:3], (b"x", b"1"), GOOD[3]],
+    "pseudo-header twice": [*GOOD, GOOD[2]],
+    "upper-case name": [*GOOD, (b"X-Up", b"1")],
+    "connection-specific field": [*GOOD, (b"connection", b"keep-alive")],
+    "te other than trailers": [*GOOD, (b"te", b"gzip")],
+}
+
+
+@pytest.mark.parametrize("fields", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_request_resets_its_stream_only_and_is_journaled(
+    fields: list[tuple[bytes, bytes]],
+) -> None:
+    server = HTTPServer(response=Response(200, "ok"), http_versions=BOTH)
+    with server, H2Client(server) as client:
+        client.conn.config.validate_outbound_headers = False
+        client.conn.config.normalize_outbound_headers = False
+        bad = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(bad, fields, end_stream=True)
+        client.flush()
+        reset = client.until(h2.events.StreamReset)
+        good = client.response(client.request("GET", "/after"))
+    assert (reset.stream_id, reset.error_code) == (bad, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+    assert good.body == b"ok"  # the connection goes on
+    refused, answered = server.requests
+    assert refused.error is not None
+    assert refused.error.startswith("malformed: ")
+    assert (refused.http_version, answered.target) == ("2", "/after")
+
+
+@settings(max_examples=60, deadline=None)
+@given(garbage=st.binary(min_size=1, max_size=300))
+def test_fuzzed_frames_after_the_preface_never_crash_the_server(garbage: bytes) -> None:
+    """Any bytes after the preface: a GOAWAY or a close, never an error, and the port serves."""
+    with HTTPServer(response=Response(200, "ok"), http_versions=BOTH) as server:
+        with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
+            sock.sendall(PREFACE + garbage)
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+        with h2c() as client:
+            assert client.get(server.url + "/").text == "ok"
+        server.check()  # (nothing raised on the loop: the with block would re-raise it too)

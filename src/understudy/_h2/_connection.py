@@ -27,7 +27,7 @@ import h2.settings
 from hyperframe.frame import GoAwayFrame
 
 from .._drain import close_transport
-from ._requests import pack, read_head, refused
+from ._requests import malformed, pack, read_head, refused
 from ._stream import H2Exchange
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ class H2Connection(asyncio.Protocol):
         self.client_fields: tuple[str | None, int | None] = (None, None)
         self.tls: TLSInfo | None = None
         self.tls_fields: tuple[str, str, str | None, str | None] | None = None
-        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        config = h2.config.H2Configuration(
+            client_side=False, header_encoding=None, validate_inbound_headers=False
+        )  # (a malformed request is a stream error, not h2's connection error: _requests)
         self.h2 = h2.connection.H2Connection(config=config)
         codes = h2.settings.SettingCodes
         self.h2.local_settings = h2.settings.Settings(
@@ -165,7 +167,13 @@ class H2Connection(asyncio.Protocol):
             self._reset(stream_id, REFUSED_STREAM)
             return
         exchange = H2Exchange(self, stream_id)
-        read_head(exchange, event.headers or ())
+        headers = event.headers or ()
+        read_head(exchange, headers)
+        problem = malformed(headers)
+        if problem is not None:  # a stream error, recorded (RFC 9113 §8.1.1)
+            exchange.number = self.server.record(refused(self, exchange, f"malformed: {problem}"))
+            self._reset(stream_id, PROTOCOL_ERROR)
+            return
         self.streams[stream_id] = exchange
         server = self.server
         length = exchange.content_length

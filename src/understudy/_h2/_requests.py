@@ -12,7 +12,13 @@ if TYPE_CHECKING:
     from ._connection import H2Connection
     from ._stream import H2Exchange
 
-__all__ = ["pack", "read_head", "refused"]
+__all__ = ["malformed", "pack", "read_head", "refused"]
+
+_PSEUDO = frozenset({b":method", b":scheme", b":path", b":authority", b":protocol"})
+#: Fields HTTP/2 forbids (RFC 9113 §8.2.2); ``te`` is allowed with ``trailers`` only.
+_CONNECTION_SPECIFIC = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
+)
 
 _time = time.time
 
@@ -79,3 +85,38 @@ def refused(conn: H2Connection, exchange: H2Exchange, reason: str) -> Request:
         error=reason,
         http_version="2",
     )
+
+
+def malformed(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """Why a request's field block is malformed (RFC 9113 §8.2, §8.3.1), or ``None``.
+
+    A malformed request is a stream error (PROTOCOL_ERROR, §8.1.1): its stream is reset, the
+    connection goes on.
+    """
+    seen: set[bytes] = set()
+    regular = False
+    for name, value in headers:
+        if name != name.lower():
+            return f"a field name with upper-case letters ({name!r}, RFC 9113 §8.2.1)"
+        if name[:1] == b":":
+            if regular:
+                return f"the pseudo-header {name!r} after a regular field (RFC 9113 §8.3)"
+            if name not in _PSEUDO:
+                return f"an unknown or response pseudo-header {name!r} (RFC 9113 §8.3)"
+            if name in seen:
+                return f"the pseudo-header {name!r} twice (RFC 9113 §8.3)"
+            seen.add(name)
+            if name == b":path" and not value:
+                return "an empty :path (RFC 9113 §8.3.1)"
+            continue
+        regular = True
+        if name in _CONNECTION_SPECIFIC or (name == b"te" and value != b"trailers"):
+            return f"the connection-specific field {name!r} (RFC 9113 §8.2.2)"
+    if b":method" not in seen:
+        return "no :method (RFC 9113 §8.3.1)"
+    if b":protocol" not in seen and b":authority" in seen and seen == {b":method", b":authority"}:
+        return None  # CONNECT (§8.5) has only :method and :authority
+    missing = [name.decode() for name in (b":scheme", b":path") if name not in seen]
+    if missing:
+        return f"no {' or '.join(missing)} (RFC 9113 §8.3.1)"
+    return None
