@@ -159,6 +159,10 @@ class HTTPServer(Server):
     """
 
     kind: ClassVar[str] = "HTTP server"
+    #: The HTTP versions offered (see ``http_versions=``); set on a server only when not these.
+    http_versions: tuple[str, ...] = ("1.1",)
+    #: SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2 (see ``max_concurrent_streams=``).
+    max_concurrent_streams: int = 100
     _alpn_protocols: ClassVar[tuple[str, ...]] = ("http/1.1",)
 
     def __init__(
@@ -194,9 +198,7 @@ class HTTPServer(Server):
         max_concurrent_streams: int = 100,
     ) -> None:
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
-        self.http_versions, self.max_concurrent_streams = _versions(
-            http_versions, max_concurrent_streams
-        )
+        _set_versions(self, http_versions, max_concurrent_streams)
         self._tls = resolve_tls(tls, self.kind)
         if self._tls is not None:
             self._ssl_context()  # the CA and certificate are made here, not on the loop
@@ -794,12 +796,20 @@ class HTTPServer(Server):
         return self.url
 
 
-def _versions(http_versions: object, max_concurrent_streams: object) -> tuple[tuple[str, ...], int]:
-    """``http_versions=`` and ``max_concurrent_streams=``, checked (ConfigurationError)."""
+def _set_versions(
+    server: HTTPServer, http_versions: object, max_concurrent_streams: object
+) -> None:
+    """Check ``http_versions=`` and ``max_concurrent_streams=`` (ConfigurationError) and keep
+    them on ``server`` when not the class's defaults (an idle server keeps to 29 attributes)."""
     try:
-        return check_http_versions(http_versions), check_max_streams(max_concurrent_streams)
+        versions = check_http_versions(http_versions)
+        streams = check_max_streams(max_concurrent_streams)
     except ValueError as error:
         raise ConfigurationError(str(error)) from None
+    if versions != HTTPServer.http_versions:
+        server.http_versions = versions
+    if streams != HTTPServer.max_concurrent_streams:
+        server.max_concurrent_streams = streams
 
 
 def _nearest_requests(shape: Any, received: list[Request]) -> list[str]:
