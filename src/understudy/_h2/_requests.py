@@ -6,7 +6,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .._http._models import PackedRequest, Request, field_pairs
+from .._http._fields import field_pairs
+from .._http._request import PackedRequest, Request
 
 if TYPE_CHECKING:
     from ._connection import H2Connection

@@ -20,7 +20,7 @@ import h2.exceptions
 
 from .._core.framing import BodyMode, encode_head, plan_framing
 from .._http._exchange import Exchange, http_date
-from .._http._models import Response
+from .._http._response import Response
 
 if TYPE_CHECKING:
     from .._http._connection import HTTPConnection
