@@ -254,6 +254,10 @@ def test_stop_sends_goaway_and_lets_in_flight_streams_finish() -> None:
     with H2Client(server) as client:
         stream = client.request("GET", "/")
         server.wait_for_requests(1, timeout=TIMEOUT)
+        # The server has read the client's SETTINGS ack once it answers a PING sent after it.
+        client.conn.ping(b"12345678")
+        client.flush()
+        client.until(h2.events.PingAckReceived)
         stopper = threading.Thread(target=server.stop, kwargs={"timeout": TIMEOUT})
         stopper.start()
         goaway = client.until(h2.events.ConnectionTerminated)

@@ -358,8 +358,17 @@ class H2Connection(asyncio.Protocol):
         self._maybe_close()
 
     def _maybe_close(self) -> None:
-        if self.closing and not self.busy and self.transport is not None:
-            self.close()
+        transport = self.transport
+        if not self.closing or self.busy or transport is None:
+            return
+        if self.goaway_last is not None and self.tls is None and transport.can_write_eof():
+            # After a graceful GOAWAY: end our side and keep reading until stop() closes, so
+            # a frame the client sends meanwhile (a SETTINGS ack, a WINDOW_UPDATE) is read,
+            # not answered by the kernel with a reset that would destroy the last response.
+            self.flush()
+            transport.write_eof()
+            return
+        self.close()
 
     def close(self) -> None:
         self.closing = True
