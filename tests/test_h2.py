@@ -423,3 +423,23 @@ def test_fuzzed_frames_after_the_preface_never_crash_the_server(garbage: bytes) 
         with h2c() as client:
             assert client.get(server.url + "/").text == "ok"
         server.check()  # (nothing raised on the loop: the with block would re-raise it too)
+
+
+def test_the_http2_faults_reset_or_refuse_one_stream_or_send_goaway() -> None:
+    server = HTTPServer(http_versions=BOTH)
+    server.expect("GET", "/reset").fault(Fault.STREAM_RESET)
+    server.expect("GET", "/refused").fault(Fault.REFUSED_STREAM)
+    server.expect("GET", "/ok").respond(200, body="ok")
+    server.expect("GET", "/goaway").fault(Fault.GOAWAY)
+    codes = h2.errors.ErrorCodes
+    with server, H2Client(server) as client:
+        reset = client.response(client.request("GET", "/reset"))
+        refused = client.response(client.request("GET", "/refused"))
+        ok = client.request("GET", "/ok")
+        assert client.response(ok).body == b"ok"  # the connection went on
+        goaway_stream = client.request("GET", "/goaway")
+        goaway = client.until(h2.events.ConnectionTerminated)
+    assert (reset.reset, refused.reset) == (codes.INTERNAL_ERROR, codes.REFUSED_STREAM)
+    assert (goaway.error_code, goaway.last_stream_id) == (codes.NO_ERROR, goaway_stream - 2)
+    faults = [request.response.fault for request in server.requests if request.response]
+    assert faults == [Fault.STREAM_RESET, Fault.REFUSED_STREAM, None, Fault.GOAWAY]

@@ -15,8 +15,6 @@ it is answered in HTTP/1.1, as RFC 9110 §7.8 allows.
 from __future__ import annotations
 
 import asyncio
-import socket
-import struct
 from typing import TYPE_CHECKING, cast
 
 import h2.config
@@ -344,15 +342,20 @@ class H2Connection(asyncio.Protocol):
     hand_over = flush  # (stop(): what h2 holds goes to the transport)
 
     def shutdown(self) -> None:
-        """On stop: a graceful GOAWAY (RFC 9113 §6.8) naming the last stream that will be
-        answered; the connection closes once those streams are done (or stop gives up)."""
+        """On stop: a graceful GOAWAY (RFC 9113 §6.8) after the last stream received."""
+        self.goaway(self.h2.highest_inbound_stream_id)
+
+    def goaway(self, last_stream_id: int) -> None:
+        """A graceful GOAWAY (NO_ERROR) answering streams up to ``last_stream_id``; later ones
+        are refused, and the connection closes once the streams in flight are done."""
         self.closing = True
         if self.transport is None or self.goaway_last is not None:
             return
-        self.goaway_last = self.h2.highest_inbound_stream_id
+        self.goaway_last = last_stream_id = max(last_stream_id, 0)
         self.flush()
+        # (by hand: h2 sends nothing more once it has sent its own GOAWAY)
         frame = GoAwayFrame(stream_id=0)
-        frame.last_stream_id = self.goaway_last
+        frame.last_stream_id = last_stream_id
         frame.error_code = NO_ERROR
         self.transport.write(frame.serialize())
         self._maybe_close()
@@ -381,25 +384,6 @@ class H2Connection(asyncio.Protocol):
         self.flush()
         if self.transport is not None:
             close_transport(self.transport)
-
-    def reset_connection(self) -> None:
-        """Reset the TCP connection (RST: close with SO_LINGER 0), every stream with it."""
-        self.closing = self.broken = True
-        transport = self.transport
-        if transport is None:
-            return
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.abort()
-
-    def send_data_now(self, exchange: H2Exchange, data: bytes, *, end_stream: bool) -> None:
-        """DATA past the stream's window (a fault's: within the initial window anyway)."""
-        try:
-            self.h2.send_data(exchange.stream_id, data, end_stream=end_stream)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            return
-        self.wrote()
 
     def abort(self) -> None:
         self.closing = True

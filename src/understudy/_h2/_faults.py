@@ -16,26 +16,33 @@ the way an HTTP/2 server fails one response; the faults named after the connecti
   response, RFC 9113 §8.1.1).
 - ``STALL``: the head is sent, the body never is; the other streams go on.
 - ``MALFORMED_CONTENT_CODING``: as on HTTP/1.1, a well-framed response whose gzip is not.
+- ``STREAM_RESET``, ``REFUSED_STREAM``: RST_STREAM INTERNAL_ERROR, REFUSED_STREAM.
+- ``GOAWAY``: a graceful GOAWAY below this stream (not processed); the connection closes once
+  the streams before it are answered.
 """
 
 from __future__ import annotations
 
 import random
+import socket
 import struct
 from typing import TYPE_CHECKING
 
+import h2.exceptions
 from hyperframe.frame import HeadersFrame
 
 from .._core.faults import Fault, plan_fault
 from .._http._exchange import http_date
 
 if TYPE_CHECKING:
+    from ._connection import H2Connection
     from ._stream import H2Exchange
 
 __all__ = ["apply_h2_fault"]
 
 _NO_ERROR = 0x0
 _INTERNAL_ERROR = 0x2
+_REFUSED_STREAM = 0x7
 #: What a stalled or truncated response declares, and sends half of (truncated).
 _DECLARED = 1024
 
@@ -49,13 +56,22 @@ def apply_h2_fault(exchange: H2Exchange, kind: Fault, rng: random.Random) -> Non
     if kind is Fault.CONNECTION_RESET:
         exchange.finished = True
         exchange.notify_done()
-        conn.reset_connection()
+        _reset_connection(conn)
     elif kind is Fault.CLOSE:
         exchange.finished = True
         exchange.notify_done()
         conn.close()
     elif kind is Fault.EMPTY_RESPONSE:
         conn.reset_stream(exchange, _NO_ERROR)
+    elif kind is Fault.STREAM_RESET:
+        conn.reset_stream(exchange, _INTERNAL_ERROR)
+    elif kind is Fault.REFUSED_STREAM:
+        conn.reset_stream(exchange, _REFUSED_STREAM)
+    elif kind is Fault.GOAWAY:
+        exchange.finished = True
+        exchange.notify_done()
+        conn.streams.pop(exchange.stream_id, None)  # (not processed, as the GOAWAY says)
+        conn.goaway(exchange.stream_id - 2)
     elif kind is Fault.RANDOM_DATA_THEN_CLOSE:
         exchange.finished = True
         exchange.notify_done()
@@ -70,7 +86,7 @@ def apply_h2_fault(exchange: H2Exchange, kind: Fault, rng: random.Random) -> Non
     elif kind in (Fault.TRUNCATED_BODY, Fault.STALL):
         _head(exchange, 200, [("content-length", str(_DECLARED))])
         if kind is Fault.TRUNCATED_BODY and not head_only:
-            conn.send_data_now(exchange, b"x" * (_DECLARED // 2), end_stream=True)
+            _send_now(exchange, b"x" * (_DECLARED // 2), end_stream=True)
         exchange.finished = True
         exchange.notify_done()
         # STALL: nothing more on this stream; stop() resets it with the connection.
@@ -83,7 +99,7 @@ def apply_h2_fault(exchange: H2Exchange, kind: Fault, rng: random.Random) -> Non
         ]
         _head(exchange, 200, fields)
         if not head_only:
-            conn.send_data_now(exchange, body, end_stream=True)
+            _send_now(exchange, body, end_stream=True)
         exchange.finished = True
         exchange.notify_done()
 
@@ -119,3 +135,25 @@ def _bad_padding(stream_id: int) -> bytes:
     payload = bytes([200]) + b"data"
     header = struct.pack(">I", len(payload))[1:] + bytes([0x0, 0x8]) + struct.pack(">I", stream_id)
     return header + payload
+
+
+def _reset_connection(conn: H2Connection) -> None:
+    """Reset the TCP connection (RST: close with SO_LINGER 0), every stream with it."""
+    conn.closing = conn.broken = True
+    transport = conn.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.abort()
+
+
+def _send_now(exchange: H2Exchange, data: bytes, *, end_stream: bool) -> None:
+    """DATA past the stream's window (a fault's few bytes: within the initial window)."""
+    conn = exchange.h2conn
+    try:
+        conn.h2.send_data(exchange.stream_id, data, end_stream=end_stream)
+    except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+        return
+    conn.wrote()
