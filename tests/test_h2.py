@@ -443,3 +443,27 @@ def test_the_http2_faults_reset_or_refuse_one_stream_or_send_goaway() -> None:
     assert (goaway.error_code, goaway.last_stream_id) == (codes.NO_ERROR, goaway_stream - 2)
     faults = [request.response.fault for request in server.requests if request.response]
     assert faults == [Fault.STREAM_RESET, Fault.REFUSED_STREAM, None, Fault.GOAWAY]
+
+
+def test_a_client_keeps_to_max_concurrent_streams() -> None:
+    """httpx queues requests beyond SETTINGS_MAX_CONCURRENT_STREAMS: never more at once."""
+    running = 0
+    most = 0
+
+    async def handler(request: Request) -> str:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)  # (hold the stream open across loop turns; not a sync wait)
+        running -= 1
+        return "ok"
+
+    async def many(url: str) -> list[str]:
+        async with httpx.AsyncClient(http1=False, http2=True, timeout=TIMEOUT) as client:
+            replies = await asyncio.gather(*(client.get(url) for _ in range(12)))
+            return [reply.text for reply in replies]
+
+    with HTTPServer(handler=handler, http_versions=BOTH, max_concurrent_streams=3) as server:
+        assert asyncio.run(many(server.url + "/")) == ["ok"] * 12
+    assert 1 <= most <= 3  # (the limit holds; how many overlap is the scheduler's)
+    assert len({request.client for request in server.requests}) == 1
