@@ -29,8 +29,8 @@ from ._requests import malformed, pack, read_head, refused
 from ._stream import H2Exchange
 
 if TYPE_CHECKING:
-    from .._http._connection import HTTPConnection
-    from .._http._server import HTTPServer
+    from .._http._routing import Router
+    from .._http._site import Site
     from .._tls import TLSInfo
 
 __all__ = ["H2Connection"]
@@ -44,10 +44,12 @@ REFUSED_STREAM = 0x7
 class H2Connection(asyncio.Protocol):
     """The asyncio protocol of one HTTP/2 connection (server side)."""
 
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.loop = server.loop
-        self.scheme = server.scheme
+    def __init__(self, site: Site, router: Router) -> None:
+        self.site = site
+        self.router = router
+        self.loop = site.loop
+        self.scheme = site.scheme
+        limits = self.limits = site.limits
         self.transport: asyncio.Transport | None = None
         self.client: tuple[str, int] | None = None
         self.client_fields: tuple[str | None, int | None] = (None, None)
@@ -61,12 +63,12 @@ class H2Connection(asyncio.Protocol):
         self.h2.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
-                codes.MAX_CONCURRENT_STREAMS: server.max_concurrent_streams,
-                codes.MAX_HEADER_LIST_SIZE: server.max_header_size,
+                codes.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
+                codes.MAX_HEADER_LIST_SIZE: limits.max_header_size,
             },
         )
         # (The decoder heeds the setting only once the client acknowledges it: from the start.)
-        self.h2.decoder.max_header_list_size = server.max_header_size
+        self.h2.decoder.max_header_list_size = limits.max_header_size
         #: The streams being received or answered, by stream id.
         self.streams: dict[int, H2Exchange] = {}
         self.closing = False
@@ -87,13 +89,12 @@ class H2Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        # (A dict typed for HTTPConnection: both have what the server's stop() uses of one.)
-        self.server.connections[cast("HTTPConnection", self)] = None
+        self.site.connections[self] = None
         self.h2.initiate_connection()
         self.wrote()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.connections.pop(cast("HTTPConnection", self), None)
+        self.site.connections.pop(self, None)
         self.closing = True
         self.transport = None
         for exchange in list(self.streams.values()):
@@ -169,21 +170,21 @@ class H2Connection(asyncio.Protocol):
         read_head(exchange, headers)
         problem = malformed(headers)
         if problem is not None:  # a stream error, recorded (RFC 9113 §8.1.1)
-            exchange.number = self.server.record(refused(self, exchange, f"malformed: {problem}"))
+            exchange.number = self.site.record(refused(self, exchange, f"malformed: {problem}"))
             self._reset(stream_id, PROTOCOL_ERROR)
             return
         self.streams[stream_id] = exchange
-        server = self.server
+        limits = self.limits
         length = exchange.content_length
-        if length is not None and length.isdigit() and int(length) > server.max_body_size:
+        if length is not None and length.isdigit() and int(length) > limits.max_body_size:
             self._refuse(
                 exchange,
                 413,
                 f"the body ({int(length)} bytes) is larger than max_body_size "
-                f"({server.max_body_size} bytes)",
+                f"({limits.max_body_size} bytes)",
             )
             return
-        if event.stream_ended is None and server.streams_body(exchange.target):
+        if event.stream_ended is None and self.router.streams_body(exchange.target):
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.h2.send_headers(stream_id, [(b":status", b"100")])  # RFC 9110 §10.1.1
@@ -199,11 +200,11 @@ class H2Connection(asyncio.Protocol):
             return
         body = bytes(event.data)
         exchange.body_size += len(body)
-        if exchange.body_size > self.server.max_body_size:
+        if exchange.body_size > self.limits.max_body_size:
             self._refuse(
                 exchange,
                 413,
-                f"the body is larger than max_body_size ({self.server.max_body_size} bytes)",
+                f"the body is larger than max_body_size ({self.limits.max_body_size} bytes)",
             )
             return
         exchange.body_parts.append(body)
@@ -216,9 +217,8 @@ class H2Connection(asyncio.Protocol):
         if exchange.refused is not None:
             self.forget_if_done(exchange)
             return
-        server = self.server
         packed = exchange.packed = pack(self, exchange)
-        exchange.number = server.record(packed)
+        exchange.number = self.site.record(packed)
         if exchange.head_sent:  # (a streaming host answered before the request was complete)
             exchange.record_answer(exchange.sent)
         if exchange.body_listener is not None:
@@ -230,16 +230,20 @@ class H2Connection(asyncio.Protocol):
 
     def _dispatch(self, exchange: H2Exchange) -> None:
         exchange.dispatched = True
-        server = self.server
+        site, router = self.site, self.router
         try:
-            server.dispatch(exchange)
+            direct = router.direct
+            if direct is not None:
+                direct.dispatch(site, exchange)  # (nothing routes: past router.dispatch)
+            else:
+                router.dispatch(site, exchange)
         except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
-            server.host_failed(exchange, error)
+            site.host_failed(exchange, error)
 
     def _refuse(self, exchange: H2Exchange, status: int, reason: str) -> None:
         """Over a limit: journal the request with ``error`` set, answer ``status`` on its stream."""
         exchange.refused = refused(self, exchange, reason)
-        exchange.number = self.server.record(exchange.refused)
+        exchange.number = self.site.record(exchange.refused)
         exchange.answered_by = ("refused", reason)
         listener, exchange.body_listener = exchange.body_listener, None
         if listener is not None:

@@ -32,7 +32,7 @@ import h2.exceptions
 from hyperframe.frame import HeadersFrame
 
 from .._core.faults import Fault, plan_fault
-from .._http._exchange import http_date
+from .._http._heads import http_date
 
 if TYPE_CHECKING:
     from ._connection import H2Connection

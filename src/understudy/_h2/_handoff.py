@@ -39,7 +39,7 @@ def preface(conn: HTTPConnection, data: bytes) -> bytes:
     if len(data) < len(PREFACE) and PREFACE.startswith(data):
         conn.preface_part = data  # (the rest of the preface is on its way)
         return b""
-    if "1.1" not in conn.server.http_versions:
+    if "1.1" not in conn.limits.http_versions:
         conn.broken = True
         conn.write(_HTTP2_ONLY)
         conn.close()
@@ -52,12 +52,12 @@ def take_over(conn: HTTPConnection, data: bytes) -> H2Connection:
     it, or nothing after ALPN) is the first input. The HTTP/1.1 connection is left inert."""
     transport = conn.transport
     assert transport is not None
-    h2conn = H2Connection(conn.server)
+    h2conn = H2Connection(conn.site, conn.router)
     h2conn.client = conn.client
     h2conn.client_fields = conn.client_fields
     h2conn.tls = conn.tls
     h2conn.tls_fields = conn.tls_fields
-    conn.server.connections.pop(conn, None)
+    conn.site.connections.pop(conn, None)
     conn.forget()
     transport.set_protocol(h2conn)
     h2conn.connection_made(transport)

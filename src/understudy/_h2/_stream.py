@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, cast
 import h2.exceptions
 
 from .._core.framing import BodyMode, encode_head, plan_framing
-from .._http._exchange import Exchange, http_date
+from .._http._exchange import HTTP1Exchange
+from .._http._heads import http_date
 from .._http._response import Response
 
 if TYPE_CHECKING:
-    from .._http._connection import HTTPConnection
+    from .._http._exchange import Wire
     from ._connection import H2Connection
 
 __all__ = ["CONNECTION_SPECIFIC", "H2Exchange"]
@@ -38,7 +39,7 @@ _LENGTH = BodyMode.LENGTH
 _NONE = BodyMode.NONE
 
 
-class H2Exchange(Exchange):
+class H2Exchange(HTTP1Exchange):
     """One request and its response on an HTTP/2 stream. Loop-side only."""
 
     __slots__ = ("drained", "ending", "h2conn", "pending", "pending_size", "stream_id", "trailers")
@@ -46,7 +47,7 @@ class H2Exchange(Exchange):
     def __init__(self, conn: H2Connection, stream_id: int) -> None:
         # (Hosts read conn.server, .client, .scheme, .tls and .transport, which an H2Connection
         # has as an HTTPConnection does; the Exchange's own writes are all overridden here.)
-        super().__init__(cast("HTTPConnection", conn))
+        super().__init__(cast("Wire", conn))
         self.h2conn = conn
         self.stream_id = stream_id
         self.http_version = "2"
