@@ -15,6 +15,7 @@ import understudy
 import understudy.fakes
 from understudy._http._directory import DirectoryHost
 from understudy._http._options import DIRECTORY_DEFAULTS, DirectoryOptions
+from understudy._publishing import WHERE
 from understudy._server import Server
 
 SRC = pathlib.Path(understudy.__file__).parent
@@ -45,8 +46,8 @@ def test_the_lazy_table_and_the_type_checkers_imports_agree() -> None:
         for alias in statement.names
     }
     assert checked == set(understudy.__all__)
-    assert set(understudy._WHERE) == set(understudy.__all__)
-    for name, where in understudy._WHERE.items():
+    assert set(WHERE) == set(understudy.__all__)
+    for name, where in WHERE.items():
         module = importlib.import_module(where, "understudy")
         assert name in vars(module), f"{name} is not defined in understudy{where}"
 

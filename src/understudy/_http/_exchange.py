@@ -20,7 +20,8 @@ from .._core.framing import (
 )
 from ._heads import HEADS, LARGE_WRITE, http_date, str_fields
 from ._received import Peer, ReceivedRequest
-from ._response import Response
+from ._request import with_answer
+from ._response import Response, memo_of
 
 if TYPE_CHECKING:
     from .._core.faults import Ending
@@ -108,7 +109,7 @@ class HTTP1Exchange(ReceivedRequest):
         if packed is not None:
             conn.site.journal.replace(number, (*packed, sent, *by))
         elif self.refused is not None:
-            conn.site.journal.replace(number, self.refused._with_answer((sent, *by)))
+            conn.site.journal.replace(number, with_answer(self.refused, (sent, *by)))
 
     def notify_done(self) -> None:
         listener, self.done_listener = self.done_listener, None
@@ -147,7 +148,7 @@ class HTTP1Exchange(ReceivedRequest):
         keep_alive = self.keep_alive and not self.conn.closing and self.complete
         key = (self.method == "HEAD", self.http_version, keep_alive)
         second = int(_time())  # the Date field changes once a second
-        cache = response._cache
+        cache = memo_of(response)
         rendered = cache.get(key)
         if rendered is None or rendered[0] != second:
             conn = self.conn

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from .._core.matching import (
     MISSING,
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["Expectation", "Expectations"]
 
 _NEAREST = 3
+
+_E = TypeVar("_E", bound="Expectation")
 
 
 class _Step:
@@ -141,7 +143,7 @@ class Expectation:
                     "already goes as it is produced"
                 )
             host = DribbleHost(response, dribble)
-        return self._answer(host, delay)
+        return answer_with(self, host, delay)
 
     def respond_with(self, handler: Handler, *, delay: float | Delay | None = None) -> Self:
         """Answer with ``handler(request)``, as ``HTTPServer(handler=...)`` does.
@@ -156,7 +158,7 @@ class Expectation:
         """
         if not callable(handler):
             raise ConfigurationError(f"respond_with takes a callable, not {handler!r}")
-        return self._answer(HandlerHost(handler), delay)
+        return answer_with(self, HandlerHost(handler), delay)
 
     def fault(self, kind: Fault, *, delay: float | Delay | None = None) -> Self:
         """Fail the request with ``kind`` instead of answering (see :class:`~understudy.Fault`).
@@ -177,15 +179,7 @@ class Expectation:
             raise ConfigurationError(
                 f"fault() takes an understudy.Fault such as Fault.CONNECTION_RESET, not {kind!r}"
             )
-        return self._answer(FaultHost(kind), delay)
-
-    def _answer(self, host: Host, delay: object) -> Self:
-        chosen = to_delay(delay)
-        if chosen is not None:
-            host = DelayedHost(host, chosen)
-        with self._lock:
-            self._steps[-1].host = host
-        return self
+        return answer_with(self, FaultHost(kind), delay)
 
     def times(self, count: int) -> Self:
         """Use the current answer ``count`` times (then the next step, or no more)."""
@@ -384,3 +378,13 @@ class Expectations:
             for expectation in found:
                 expectation._reported_at = expectation.calls
             return found
+
+
+def answer_with(expectation: _E, host: Host, delay: object) -> _E:
+    """Make ``host`` (after ``delay``, if any) the answer of ``expectation``'s current step."""
+    chosen = to_delay(delay)
+    if chosen is not None:
+        host = DelayedHost(host, chosen)
+    with expectation._lock:
+        expectation._steps[-1].host = host
+    return expectation

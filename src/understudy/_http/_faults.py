@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.faults import Fault, plan_fault
 from .._faults import Delay, Dribble
-from ._response import Response
+from ._response import Response, for_request
 
 if TYPE_CHECKING:
     from ._site import Exchange, Host, Site
@@ -111,7 +111,7 @@ class DribbleHost:
         self.dribble = dribble
 
     def dispatch(self, site: Site, exchange: Exchange) -> None:
-        response = self.response._for_request(exchange.raw_fields)
+        response = for_request(self.response, exchange.raw_fields)
         body = response.body
         assert isinstance(body, bytes)
         schedule = self.dribble.schedule(body)

@@ -12,7 +12,7 @@ from .._errors import ConfigurationError
 from .._server import describe_handler
 from ._faults import apply_fault
 from ._request import Request
-from ._response import Response, to_response
+from ._response import Response, for_request, to_response
 from ._send import send_response
 from ._site import Site
 
@@ -69,7 +69,7 @@ class CannedHost:
             )
 
     def dispatch(self, site: Site, exchange: Exchange) -> None:
-        send_response(site, exchange, self.response._for_request(exchange.raw_fields))
+        send_response(site, exchange, for_request(self.response, exchange.raw_fields))
 
 
 class HandlerHost:
@@ -141,7 +141,7 @@ class HandlerHost:
                 error = bad_return
                 site.fail(error)
             else:
-                send_response(site, exchange, response._for_request(exchange.raw_fields))
+                send_response(site, exchange, for_request(response, exchange.raw_fields))
                 return
         exchange.send_error(
             500, f"understudy: the handler raised {type(error).__name__} (see check())"

@@ -32,7 +32,7 @@ from .._core.wiremock import (
 )
 from .._errors import ConfigurationError
 from .._faults import Delay, Dribble
-from ._expect import Expectation, Expectations
+from ._expect import Expectation, Expectations, answer_with
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost
 from ._request import Request
@@ -324,7 +324,7 @@ class Stubs:
         shape = MappingShape(stub=stub, scenarios=self.scenarios)
         expectation = self.expectations.add(shape, ordered=False)
         expectation.priority = stub.priority
-        expectation._answer(host, None)
+        answer_with(expectation, host, None)
         self._table[stub.id] = (stub, expectation)
         return expectation
 
