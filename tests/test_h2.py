@@ -339,7 +339,8 @@ FAILING = [fault for fault in Fault if fault is not Fault.STALL]
 def test_every_fault_fails_an_httpx_h2_request_and_is_journaled(fault: Fault) -> None:
     server = HTTPServer(http_versions=BOTH)
     server.expect("GET", "/").fault(fault)
-    with server, h2c() as client, pytest.raises(httpx.HTTPError):
+    # (httpcore lets h2's own ProtocolError through when a bad frame comes with the head)
+    with server, h2c() as client, pytest.raises((httpx.HTTPError, h2.exceptions.ProtocolError)):
         client.get(server.url + "/").read()
     [request] = server.requests
     assert request.http_version == "2"

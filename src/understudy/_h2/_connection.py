@@ -1,15 +1,10 @@
 """One HTTP/2 connection (RFC 9113): the sans-IO ``h2`` library driven by an asyncio protocol.
 
-An HTTP/1.1 connection hands its transport over (:func:`take_over`) when the client's first
-bytes are the connection preface (prior-knowledge h2c, RFC 9113 §3.3) or when TLS negotiated
-``h2`` by ALPN (§3.2), so one port serves both versions. Each stream is an
-:class:`~understudy._h2._stream.H2Exchange` dispatched through the server's hosts as an HTTP/1.1
-request is; streams are independent (a slow host on one does not hold another). The bytes ``h2``
-produces in one loop iteration go out in one write, as HTTP/1.1's do.
-
-Not offered: server push (``SETTINGS_ENABLE_PUSH`` is the client's to refuse, and clients do)
-and the h2c ``Upgrade`` from HTTP/1.1 (removed by RFC 9113 §3.1): an HTTP/1.1 request offering
-it is answered in HTTP/1.1, as RFC 9110 §7.8 allows.
+An HTTP/1.1 connection hands its transport over (``_handoff.take_over``) when the client's first
+bytes are the connection preface (h2c by prior knowledge, or after ALPN ``h2``). Each stream is
+an :class:`~understudy._h2._stream.H2Exchange` dispatched through the router as an HTTP/1.1
+request is; streams are independent. The bytes ``h2`` produces in one loop iteration go out in
+one write, as HTTP/1.1's do. No server push; no h2c ``Upgrade`` (RFC 9113 §3.1 removed it).
 """
 
 from __future__ import annotations

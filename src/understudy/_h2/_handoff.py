@@ -1,4 +1,7 @@
-"""Where HTTP/1.1 hands a connection to HTTP/2: the preface (h2c) and ALPN ``h2``.
+"""Where HTTP/1.1 hands a connection to HTTP/2: its first bytes are the connection preface.
+
+A client sends the preface first whether it knew beforehand (h2c, RFC 9113 §3.3) or TLS
+negotiated ``h2`` by ALPN (§3.2), so one check serves both.
 
 No h2c ``Upgrade`` from HTTP/1.1 (RFC 9113 §3.1 removed it): such a request is answered in
 HTTP/1.1 (RFC 9110 §7.8). No server push: clients refuse it (SETTINGS_ENABLE_PUSH 0) and
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._http._parsing import NO_PARSER
 from ._connection import H2Connection
 
 if TYPE_CHECKING:
@@ -58,7 +62,13 @@ def take_over(conn: HTTPConnection, data: bytes) -> H2Connection:
     h2conn.tls = conn.tls
     h2conn.tls_fields = conn.tls_fields
     conn.site.connections.pop(conn, None)
-    conn.forget()
+    # The HTTP/1.1 connection does nothing more: no timer, no parser, no transport.
+    conn.broken = True
+    conn.transport = None
+    if conn.timer is not None:
+        conn.timer.cancel()
+        conn.timer = None
+    conn.parser = NO_PARSER
     transport.set_protocol(h2conn)
     h2conn.connection_made(transport)
     if data:

@@ -286,21 +286,13 @@ class _ASGICall:
             body = message.get("body", b"")
             if type(body) is not bytes:
                 body = bytes(body)
-            if message.get("more_body", False):
+            if message.get("more_body", False) or start.get("trailers"):  # (trailers end it)
                 if not exchange.head_sent:
                     exchange.start_memoized(
                         int(start["status"]), None, tuple(start.get("headers", ())), None
                     )
                 exchange.write(body)
                 await exchange.drain()
-                return
-            if start.get("trailers") and exchange.http_version == "2":
-                # (the http.response.trailers extension: the trailers end the response)
-                if not exchange.head_sent:
-                    exchange.start_memoized(
-                        int(start["status"]), None, tuple(start.get("headers", ())), None
-                    )
-                exchange.write(body)
                 return
             self._completed = True
             if not exchange.head_sent:
@@ -316,14 +308,10 @@ class _ASGICall:
             else:
                 exchange.write(body)
                 exchange.end()
-        elif kind == "http.response.trailers":
-            send_trailers = getattr(exchange, "send_trailers", None)  # (HTTP/2's H2Exchange)
-            if send_trailers is not None and not message.get("more_trailers", False):
-                self._completed = True
-                send_trailers(list(message.get("headers", ())))
-        elif kind == "http.response.debug":
-            pass
-        else:
+        elif kind == "http.response.trailers" and not message.get("more_trailers", False):
+            self._completed = True  # (trailers are offered over HTTP/2 only: see the scope)
+            exchange.send_trailers(list(message.get("headers", ())))  # type: ignore[attr-defined]
+        elif kind not in ("http.response.debug", "http.response.trailers"):
             raise RuntimeError(f"the ASGI app sent an unknown message type {kind!r}")
 
     async def run(self) -> None:
@@ -358,8 +346,7 @@ class _ASGICall:
                 "server": host.server_address,
                 "state": state.copy() if state else {},
             }
-            if exchange.http_version == "2":
-                # (ASGI's response trailers extension; RFC 9113 §8.1)
+            if exchange.http_version == "2":  # (ASGI's response trailers, RFC 9113 §8.1)
                 scope["extensions"] = {"http.response.trailers": {}}
             await host.app(scope, self.receive, self.send)
         except asyncio.CancelledError:

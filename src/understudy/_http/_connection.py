@@ -29,23 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTPConnection"]
 
-_HTTP11_ONLY = ("1.1",)
-
-
-def _take_over(conn: HTTPConnection, data: bytes) -> None:
-    """Hand ``conn``'s transport to HTTP/2 (``_h2``, imported when first used)."""
-    from .._h2 import take_over  # noqa: PLC0415 - HTTP/2 is loaded only when a client speaks it
-
-    take_over(conn, data)
-
-
-def _h2_preface(conn: HTTPConnection, data: bytes) -> bytes:
-    """The first bytes on a server offering HTTP/2: what HTTP/1.1 is to parse (see _h2.preface)."""
-    from .._h2 import preface  # noqa: PLC0415 - HTTP/2 is loaded only when a server offers it
-
-    return preface(conn, data)
-
-
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
 _MAX_PIPELINED = 16
@@ -69,8 +52,7 @@ class HTTPConnection(Refusals):
         self.clock = loop_clock(self.loop)
         self.scheme = site.scheme
         self.parser = httptools.HttpRequestParser(self)
-        #: The first bytes, while they may be the start of the HTTP/2 connection preface.
-        self.preface_part = b""
+        self.preface_part = b""  # (the first bytes while they may be the HTTP/2 preface)
         self.queue: deque[HTTP1Exchange] = deque()
         self.parsing: HTTP1Exchange | None = None
         self.url = b""  # the request target of the request being parsed, as received so far
@@ -121,20 +103,8 @@ class HTTPConnection(Refusals):
             tls = self.tls = tls_info(transport)
             if tls is not None:
                 self.tls_fields = (tls.version, tls.cipher, tls.alpn_protocol, tls.peer_subject)
-                if tls.alpn_protocol == "h2":  # (offered only when the server speaks HTTP/2)
-                    _take_over(self, b"")
-                    return
         self.site.connections[self] = None
         self._wait("idle", self.limits.idle_timeout)
-
-    def forget(self) -> None:
-        """HTTP/2 took the transport over: this connection does nothing more."""
-        self.broken = True
-        self.transport = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self.parser = NO_PARSER
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.site.connections.pop(self, None)
@@ -161,9 +131,10 @@ class HTTPConnection(Refusals):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
-        if not self.begun and self.limits.http_versions != _HTTP11_ONLY:
-            data = _h2_preface(self, data)
-            if not data:
+        if not self.begun and "2" in self.limits.http_versions:  # (the HTTP/2 preface: _h2)
+            from .._h2._handoff import preface  # noqa: PLC0415 - loaded when HTTP/2 is offered
+
+            if not (data := preface(self, data)):
                 return
         begun = self.begun
         self.feeding = True
