@@ -78,6 +78,11 @@ def http_arguments(parser: argparse.ArgumentParser) -> None:
         "(anyone who reaches the port can then read and change the mappings and read the "
         "journal, Authorization fields included)",
     )
+    _version_arguments(parser)
+    tls_arguments(parser, "serve HTTPS")
+
+
+def _version_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-versions",
         metavar="VERSIONS",
@@ -86,7 +91,6 @@ def http_arguments(parser: argparse.ArgumentParser) -> None:
         "with 2, one port serves prior-knowledge h2c (curl --http2-prior-knowledge) beside "
         "HTTP/1.1, and TLS offers h2 by ALPN",
     )
-    tls_arguments(parser, "serve HTTPS")
 
 
 def make_http(args: argparse.Namespace) -> Running:

@@ -28,7 +28,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, ClassVar, TypeGuard, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, Unpack
 
 from .._conditions import Conditions
 from .._core.matching import Matcher
@@ -209,16 +209,9 @@ class HTTPServer(Server):
         behaviour = choose_host(response, handler, wsgi, asgi, proxy_to, record)
         check_unmatched(unmatched_status, allow_unmatched)
         check_admin(admin, admin_token)
+        h2: tuple[Any, int] = (http_versions, max_concurrent_streams)  # (Limits checks them)
         limits = shared(
-            Limits(
-                max_header_size,
-                max_body_size,
-                header_timeout,
-                idle_timeout,
-                send_timeout,
-                http_versions,  # type: ignore[arg-type] # (checked, kept as a tuple)
-                max_concurrent_streams,
-            )
+            Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout, *h2)
         )
         journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
         router = self._router = Router(
@@ -231,8 +224,7 @@ class HTTPServer(Server):
         )
         site = self._site = Site(journal, owner=self, tls=self._tls, limits=limits)
         site.record = router.gate()
-        if self._tls is not None:
-            self._ssl_context()  # the CA and certificate are made here, not on the loop
+        self._ssl_context()  # with tls=: the CA and certificate are made here, not on the loop
         self._listeners: tuple[asyncio.AbstractServer, ...] = ()  # (an idle server: shared)
         if root is not None:
             self.serve_directory("/", root, **directory)
