@@ -125,7 +125,7 @@ class SocketServer(Server):
     # -- used on the loop --------------------------------------------------------------------
 
     @property
-    def runtime(self) -> Runtime:
+    def _loop_runtime(self) -> Runtime:
         runtime = self._runtime
         if runtime is None:  # pragma: no cover - only reached while serving
             raise RuntimeError("server not started")

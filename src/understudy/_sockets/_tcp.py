@@ -212,7 +212,7 @@ class StreamServer(SocketServer):
     def _stream_protocol(self) -> asyncio.BaseProtocol:
         start_handler = self._start_handler if self._handler is not None else None
         return _StreamProtocol(
-            self.runtime.loop, self._journal, self._transports, start_handler, echo=self._echo
+            self._loop_runtime.loop, self._journal, self._transports, start_handler, echo=self._echo
         )
 
     def _start_handler(
@@ -229,11 +229,13 @@ class StreamServer(SocketServer):
             async_handler = cast(
                 "Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[Any]]", handler
             )
-            future = self.runtime.loop.create_task(self._run_async(async_handler, reader, writer))
+            future = self._loop_runtime.loop.create_task(
+                self._run_async(async_handler, reader, writer)
+            )
         else:
-            connection = StreamConnection(reader, writer, self.runtime.loop, record)
+            connection = StreamConnection(reader, writer, self._loop_runtime.loop, record)
             sync_handler = cast("Callable[[StreamConnection], Any]", handler)
-            future = self.runtime.run_in_worker(self._run_sync, sync_handler, connection)
+            future = self._loop_runtime.run_in_worker(self._run_sync, sync_handler, connection)
             future.add_done_callback(lambda _: writer.close())
         self._track(future, description)
 

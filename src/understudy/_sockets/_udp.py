@@ -143,9 +143,9 @@ class DatagramServer(SocketServer):
             return
         future: asyncio.Future[Any]
         if self._handler_is_async:
-            future = self.runtime.loop.create_task(handler(datagram))
+            future = self._loop_runtime.loop.create_task(handler(datagram))
         else:
-            future = self.runtime.run_in_worker(handler, datagram)
+            future = self._loop_runtime.run_in_worker(handler, datagram)
         description = f"handler {describe_handler(handler)} for a datagram from {peer!r}"
         future.add_done_callback(lambda done: self._reply(transport, done, peer))
         self._track(future, description)
