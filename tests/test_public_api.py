@@ -179,8 +179,6 @@ HTTP_SERVER_API = {
     "header_timeout",
     "idle_timeout",
     "send_timeout",
-    "http_versions",
-    "max_concurrent_streams",
     # private: the journal and the stub mappings (read by tests and the command line)
     "_journal",
     "_stubs",

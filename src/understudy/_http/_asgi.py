@@ -295,8 +295,7 @@ class _ASGICall:
                 await exchange.drain()
                 return
             self._completed = True
-            if not exchange.head_sent:
-                # The whole response at once (the usual case): one piece to write.
+            if not exchange.head_sent:  # the whole response at once (usual): one piece to write
                 exchange.start_memoized(
                     int(start["status"]),
                     None,
@@ -308,10 +307,9 @@ class _ASGICall:
             else:
                 exchange.write(body)
                 exchange.end()
-        elif kind == "http.response.trailers" and not message.get("more_trailers", False):
-            self._completed = True  # (trailers are offered over HTTP/2 only: see the scope)
+        elif kind == "http.response.trailers":  # (offered over HTTP/2 only: see the scope)
             exchange.send_trailers(list(message.get("headers", ())))  # type: ignore[attr-defined]
-        elif kind not in ("http.response.debug", "http.response.trailers"):
+        elif kind != "http.response.debug":
             raise RuntimeError(f"the ASGI app sent an unknown message type {kind!r}")
 
     async def run(self) -> None:
@@ -331,7 +329,7 @@ class _ASGICall:
             raw = iter(exchange.raw_fields)  # (flat: name, value, name, value...)
             for name in raw:
                 headers.append((name.lower(), next(raw)))  # noqa: PERF401 - (see above)
-            scope = {
+            scope: dict[str, Any] = {
                 "type": "http",
                 "asgi": _ASGI,
                 "http_version": exchange.http_version,
@@ -345,9 +343,8 @@ class _ASGICall:
                 "client": exchange.client,
                 "server": host.server_address,
                 "state": state.copy() if state else {},
+                "extensions": {} if exchange.http_version < "2" else {"http.response.trailers": {}},
             }
-            if exchange.http_version == "2":  # (ASGI's response trailers, RFC 9113 §8.1)
-                scope["extensions"] = {"http.response.trailers": {}}
             await host.app(scope, self.receive, self.send)
         except asyncio.CancelledError:
             exchange.abort()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httptools
@@ -53,6 +54,7 @@ class HTTPConnection(Refusals):
         self.scheme = site.scheme
         self.parser = httptools.HttpRequestParser(self)
         self.preface_part = b""  # (the first bytes while they may be the HTTP/2 preface)
+        self.on_preface: Callable[[HTTPConnection, bytes], bytes] | None = None
         self.queue: deque[HTTP1Exchange] = deque()
         self.parsing: HTTP1Exchange | None = None
         self.url = b""  # the request target of the request being parsed, as received so far
@@ -131,11 +133,9 @@ class HTTPConnection(Refusals):
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
-        if not self.begun and "2" in self.limits.http_versions:  # (the HTTP/2 preface: _h2)
-            from .._h2._handoff import preface  # noqa: PLC0415 - loaded when HTTP/2 is offered
-
-            if not (data := preface(self, data)):
-                return
+        preface = self.on_preface  # (set when HTTP/2 is offered: see _h2)
+        if preface is not None and not self.begun and not (data := preface(self, data)):
+            return
         begun = self.begun
         self.feeding = True
         try:

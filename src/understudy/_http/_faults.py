@@ -29,11 +29,6 @@ def apply_fault(site: Site, exchange: Exchange, kind: Fault) -> None:
     the connection. A HEAD request gets the plan for HEAD: its head cut short, since it
     has no body to break (see :class:`~understudy.Fault`).
     """
-    if exchange.http_version == "2":  # (a stream's faults break the stream: see _h2/_faults)
-        from .._h2._faults import apply_h2_fault  # noqa: PLC0415 - loaded with HTTP/2
-
-        apply_h2_fault(exchange, kind, site.random)  # type: ignore[arg-type] # (an H2Exchange)
-        return
     plan = plan_fault(kind, site.random, method=exchange.method)
     if exchange.connected and not exchange.head_sent:
         exchange.record_answer(kind.name)  # (before any of its bytes are written)

@@ -25,21 +25,18 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import ssl
 import sys
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, Unpack
 
 from .._conditions import Conditions
 from .._core.matching import Matcher
-from .._core.versions import alpn_protocols
 from .._errors import ConfigurationError
 from .._journal import Journal
 from .._keywords import checked_keywords
 from .._server import Server
-from .._tls import TLS, resolve_tls, server_context
+from .._tls import TLS, resolve_tls
 from ._config import check_admin, check_root_options, check_unmatched, choose_host, shared
-from ._connection import HTTPConnection
 from ._criteria import RequestCriteria, make_shape
 from ._expect import Expectation
 from ._hosts import Handler
@@ -56,6 +53,7 @@ from ._report import differences, requested_failure
 from ._request import Request, unpack_request
 from ._response import Response
 from ._routing import Router
+from ._serving import connections, tls_context
 from ._site import Site
 from ._stopping import stop_serving
 
@@ -63,6 +61,8 @@ from ._stopping import stop_serving
 # WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads
 # what a server answering a Response or a handler needs, and no more (issue 20).
 if TYPE_CHECKING:
+    import ssl
+
     from ._asgi import ASGIApp, ASGIHost
     from ._site import Host
     from ._wiremock import Stubs
@@ -144,17 +144,8 @@ class HTTPServer(Server):
             ``mappings=DIR`` replays offline.
         conditions: network conditions on every connection (:class:`understudy.Conditions`).
         seed: seeds the server's random choices (see :class:`understudy.Server`).
-        http_versions: the HTTP versions offered, from ``"1.1"`` and ``"2"`` (a str or a
-            collection of them). ``("1.1",)`` by default, so a client negotiates what it
-            negotiated before HTTP/2 existed here (curl and browsers take ``h2`` over TLS
-            when offered). With ``"2"``: on a plain port, a connection that opens with the
-            HTTP/2 preface is served HTTP/2 (prior-knowledge h2c, RFC 9113 §3.3), so one port
-            serves both; over TLS, ALPN offers ``h2`` before ``http/1.1`` (RFC 9113 §3.2).
-            ``("2",)`` alone answers an HTTP/1.1 request 505. No server push and no h2c
-            ``Upgrade`` (RFC 9113 §3.1 removed it: such a request is answered in HTTP/1.1).
-            Each request records its version (``Request.http_version``: ``"2"``).
-        max_concurrent_streams: HTTP/2 streams a client may open at once on one connection
-            (``SETTINGS_MAX_CONCURRENT_STREAMS``, RFC 9113 §6.5.2; 100 by default).
+        http_versions: ``("1.1",)`` (default), ``("1.1", "2")`` or ``("2",)``: README, "HTTP/2".
+        max_concurrent_streams: HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2).
 
     Raises:
         ConfigurationError: two hosts given, a host that is not callable, a bad limit, a
@@ -249,23 +240,9 @@ class HTTPServer(Server):
         """The status code answered to a request nothing answers (``unmatched_status=``)."""
         return self._router.unmatched_status
 
-    @property
-    def http_versions(self) -> tuple[str, ...]:
-        """The HTTP versions offered (``http_versions=``): ``("1.1",)``, ``("1.1", "2")`` or
-        ``("2",)``."""
-        return self._site.limits.http_versions
-
-    @property
-    def max_concurrent_streams(self) -> int:
-        """HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS (``max_concurrent_streams=``)."""
-        return self._site.limits.max_concurrent_streams
-
     def _ssl_context(self) -> ssl.SSLContext | None:
-        """The TLS context, its ALPN list offering the versions of ``http_versions``."""
-        tls = self._tls
-        if tls is None:
-            return None
-        return server_context(tls, self._host, alpn_protocols(self.http_versions))
+        """The TLS context, its ALPN offering the versions of ``http_versions=``."""
+        return tls_context(self._tls, self._host, self._site.limits)
 
     @property
     def max_header_size(self) -> int:
@@ -491,11 +468,9 @@ class HTTPServer(Server):
         if _is_asgi(host):
             await host.startup(site)
         context = self._ssl_context()
+        factory = connections(site, router)
         self._listeners = tuple(
-            [
-                await self._listen(lambda: HTTPConnection(site, router), sock, ssl=context)
-                for sock in sockets
-            ]
+            [await self._listen(factory, sock, ssl=context) for sock in sockets]
         )
 
     async def _shutdown(self, timeout: float) -> list[str]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from .._http._fields import field_pairs
-from .._http._request import PackedRequest, Request
+from .._fields import field_pairs
+from .._request import PackedRequest, Request
 
 if TYPE_CHECKING:
-    from ._connection import H2Connection
+    from ..._tls import TLSInfo
     from ._stream import H2Exchange
 
 __all__ = ["malformed", "pack", "read_head", "refused"]
@@ -22,6 +22,16 @@ _CONNECTION_SPECIFIC = frozenset(
 )
 
 _time = time.time
+
+
+class H2Peer(Protocol):
+    """What a journal entry takes of the connection (``H2Connection``)."""
+
+    client: tuple[str, int] | None
+    client_fields: tuple[str | None, int | None]
+    scheme: str
+    tls: TLSInfo | None
+    tls_fields: tuple[str, str, str | None, str | None] | None
 
 
 def read_head(exchange: H2Exchange, headers: Iterable[tuple[bytes, bytes]]) -> None:
@@ -54,7 +64,7 @@ def read_head(exchange: H2Exchange, headers: Iterable[tuple[bytes, bytes]]) -> N
     exchange.target = (path or authority).decode("latin-1")
 
 
-def pack(conn: H2Connection, exchange: H2Exchange) -> PackedRequest:
+def pack(conn: H2Peer, exchange: H2Exchange) -> PackedRequest:
     """The complete request as the journal keeps it (a PackedRequest), version ``"2"``."""
     parts = exchange.body_parts
     host, port = conn.client_fields
@@ -72,7 +82,7 @@ def pack(conn: H2Connection, exchange: H2Exchange) -> PackedRequest:
     )
 
 
-def refused(conn: H2Connection, exchange: H2Exchange, reason: str) -> Request:
+def refused(conn: H2Peer, exchange: H2Exchange, reason: str) -> Request:
     """The request as journaled when refused (over a limit), with ``error`` set to ``reason``."""
     return Request(
         method=exchange.method,

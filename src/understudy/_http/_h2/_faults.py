@@ -23,7 +23,6 @@ the way an HTTP/2 server fails one response; the faults named after the connecti
 
 from __future__ import annotations
 
-import random
 import socket
 import struct
 from typing import TYPE_CHECKING
@@ -31,14 +30,27 @@ from typing import TYPE_CHECKING
 import h2.exceptions
 from hyperframe.frame import HeadersFrame
 
-from .._core.faults import Fault, plan_fault
-from .._http._heads import http_date
+from ..._core.faults import Ending, Fault
+from .._heads import http_date
 
 if TYPE_CHECKING:
-    from ._connection import H2Connection
-    from ._stream import H2Exchange
+    from ._stream import H2Exchange, Streams
 
-__all__ = ["apply_h2_fault"]
+__all__ = ["apply_h2_fault", "fault_of"]
+
+#: The fault an Ending stands for when the fault's name was not recorded (a head already sent).
+_BY_ENDING = {
+    Ending.RESET: Fault.CONNECTION_RESET,
+    Ending.CLOSE: Fault.CLOSE,
+    Ending.HALF_CLOSE: Fault.EMPTY_RESPONSE,
+    Ending.STALL: Fault.STALL,
+}
+
+
+def fault_of(name: str, ending: Ending) -> Fault:
+    """The fault named ``name`` (as recorded), else the one ``ending`` stands for."""
+    return Fault[name] if name in Fault.__members__ else _BY_ENDING[ending]
+
 
 _NO_ERROR = 0x0
 _INTERNAL_ERROR = 0x2
@@ -47,11 +59,10 @@ _REFUSED_STREAM = 0x7
 _DECLARED = 1024
 
 
-def apply_h2_fault(exchange: H2Exchange, kind: Fault, rng: random.Random) -> None:
-    """Answer ``exchange`` with the fault ``kind`` (see the module's docstring)."""
+def apply_h2_fault(exchange: H2Exchange, kind: Fault, data: bytes) -> None:
+    """Answer ``exchange`` with the fault ``kind`` (see the module's docstring); ``data`` is
+    what its HTTP/1.1 plan writes (random bytes, a gzip body), used where HTTP/2 can."""
     conn = exchange.h2conn
-    if conn.transport is not None and not exchange.head_sent:
-        exchange.record_answer(kind.name)  # (before any of its bytes are written)
     head_only = exchange.method == "HEAD"
     if kind is Fault.CONNECTION_RESET:
         exchange.finished = True
@@ -76,7 +87,7 @@ def apply_h2_fault(exchange: H2Exchange, kind: Fault, rng: random.Random) -> Non
         exchange.finished = True
         exchange.notify_done()
         conn.broken = True
-        conn.write(plan_fault(kind, rng).data)
+        conn.write(data)
         conn.close()
     elif kind is Fault.MALFORMED_STATUS_LINE:
         _malformed(exchange, _bad_field_block(exchange.stream_id))
@@ -91,7 +102,7 @@ def apply_h2_fault(exchange: H2Exchange, kind: Fault, rng: random.Random) -> Non
         exchange.notify_done()
         # STALL: nothing more on this stream; stop() resets it with the connection.
     elif kind is Fault.MALFORMED_CONTENT_CODING:
-        body = plan_fault(kind, rng).data.partition(b"\r\n\r\n")[2]
+        body = data.partition(b"\r\n\r\n")[2]
         fields = [
             ("content-type", "text/plain; charset=utf-8"),
             ("content-encoding", "gzip"),
@@ -137,7 +148,7 @@ def _bad_padding(stream_id: int) -> bytes:
     return header + payload
 
 
-def _reset_connection(conn: H2Connection) -> None:
+def _reset_connection(conn: Streams) -> None:
     """Reset the TCP connection (RST: close with SO_LINGER 0), every stream with it."""
     conn.closing = conn.broken = True
     transport = conn.transport

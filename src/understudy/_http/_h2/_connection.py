@@ -19,14 +19,16 @@ import h2.exceptions
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
-from .._drain import close_transport
+from ..._drain import close_transport
+from ._faults import apply_h2_fault, fault_of
 from ._requests import malformed, pack, read_head, refused
 from ._stream import H2Exchange
 
 if TYPE_CHECKING:
-    from .._http._routing import Router
-    from .._http._site import Site
-    from .._tls import TLSInfo
+    from ..._core.faults import Ending
+    from ..._tls import TLSInfo
+    from .._routing import Router
+    from .._site import Site
 
 __all__ = ["H2Connection"]
 
@@ -152,8 +154,6 @@ class H2Connection(asyncio.Protocol):
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
-    # -- requests ----------------------------------------------------------------------------
-
     def _request(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
         if self.goaway_last is not None and stream_id > self.goaway_last:
@@ -246,8 +246,6 @@ class H2Connection(asyncio.Protocol):
         exchange.dispatched = True
         exchange.send_error(status, reason)
 
-    # -- responses ---------------------------------------------------------------------------
-
     def send_headers(
         self, exchange: H2Exchange, headers: list[tuple[bytes, bytes]], *, end_stream: bool
     ) -> None:
@@ -299,10 +297,7 @@ class H2Connection(asyncio.Protocol):
             self._maybe_close()
 
     async def drain(self, exchange: H2Exchange) -> None:
-        """Wait until ``exchange``'s body is handed to the connection and the transport has room.
-
-        A client that does not open this stream's window stalls this stream only.
-        """
+        """Wait until ``exchange``'s body is handed to h2 (its window: only this stream stalls)."""
         self.flush()
         if exchange.pending and self.transport is not None and not exchange.finished:
             drained = exchange.drained
@@ -312,8 +307,6 @@ class H2Connection(asyncio.Protocol):
         writable = self._writable
         if writable is not None and not writable.done():
             await writable
-
-    # -- writing and closing -----------------------------------------------------------------
 
     def wrote(self) -> None:
         """h2 holds bytes to send: send them (with whatever else comes) at the end of this turn."""
@@ -383,6 +376,10 @@ class H2Connection(asyncio.Protocol):
         self.flush()
         if self.transport is not None:
             close_transport(self.transport)
+
+    def cut(self, exchange: H2Exchange, data: bytes, ending: Ending) -> None:
+        """A fault on ``exchange`` (see ``_faults``): its stream, or the connection."""
+        apply_h2_fault(exchange, fault_of(exchange.fault, ending), data)
 
     def abort(self) -> None:
         self.closing = True

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._http._parsing import NO_PARSER
+from .._parsing import NO_PARSER
 from ._connection import H2Connection
 
 if TYPE_CHECKING:
-    from .._http._connection import HTTPConnection
+    from .._connection import HTTPConnection
 
 __all__ = ["PREFACE", "preface", "take_over"]
 

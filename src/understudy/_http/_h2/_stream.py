@@ -14,20 +14,23 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import h2.exceptions
 
-from .._core.framing import BodyMode, encode_head, plan_framing
-from .._http._exchange import HTTP1Exchange
-from .._http._heads import http_date
-from .._http._response import Response
+from ..._core.framing import BodyMode, encode_head, plan_framing
+from .._exchange import HTTP1Exchange
+from .._heads import http_date
+from .._response import Response
 
 if TYPE_CHECKING:
-    from .._http._exchange import Wire
-    from ._connection import H2Connection
+    import h2.connection
 
-__all__ = ["CONNECTION_SPECIFIC", "H2Exchange"]
+    from ..._core.faults import Ending
+    from ..._tls import TLSInfo
+    from .._exchange import Wire
+
+__all__ = ["CONNECTION_SPECIFIC", "H2Exchange", "Streams"]
 
 #: Fields an HTTP/2 message must not carry (RFC 9113 §8.2.2): a response that has them (a
 #: WSGI app's ``Connection: close``) is sent without them.
@@ -39,12 +42,48 @@ _LENGTH = BodyMode.LENGTH
 _NONE = BodyMode.NONE
 
 
+class Streams(Protocol):
+    """What an :class:`H2Exchange` (and a fault) uses of its connection (``H2Connection``)."""
+
+    h2: h2.connection.H2Connection
+    transport: asyncio.Transport | None
+    streams: dict[int, H2Exchange]
+    closing: bool
+    broken: bool
+    client: tuple[str, int] | None
+    scheme: str
+    tls: TLSInfo | None
+
+    def send_headers(
+        self, exchange: H2Exchange, headers: list[tuple[bytes, bytes]], *, end_stream: bool
+    ) -> None: ...
+    def reset_stream(self, exchange: H2Exchange, error_code: int) -> None: ...
+    def forget_if_done(self, exchange: H2Exchange) -> None: ...
+    def gone(self, exchange: H2Exchange) -> None: ...
+    def wrote(self) -> None: ...
+    async def drain(self, exchange: H2Exchange) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+    def goaway(self, last_stream_id: int) -> None: ...
+    def cut(self, exchange: H2Exchange, data: bytes, ending: Ending) -> None: ...
+
+
 class H2Exchange(HTTP1Exchange):
     """One request and its response on an HTTP/2 stream. Loop-side only."""
 
-    __slots__ = ("drained", "ending", "h2conn", "pending", "pending_size", "stream_id", "trailers")
+    __slots__ = (
+        "drained",
+        "ending",
+        "fault",
+        "h2conn",
+        "pending",
+        "pending_size",
+        "stream_id",
+        "trailers",
+    )
 
-    def __init__(self, conn: H2Connection, stream_id: int) -> None:
+    def __init__(self, conn: Streams, stream_id: int) -> None:
         # (Hosts read conn.server, .client, .scheme, .tls and .transport, which an H2Connection
         # has as an HTTPConnection does; the Exchange's own writes are all overridden here.)
         super().__init__(cast("Wire", conn))
@@ -60,6 +99,19 @@ class H2Exchange(HTTP1Exchange):
         self.trailers: list[tuple[bytes, bytes]] | None = None
         #: Set when ``pending`` is sent (drain waits on it).
         self.drained: asyncio.Future[None] | None = None
+        #: The fault's name, as apply_fault records it just before cut() (see cut).
+        self.fault = ""
+
+    def record_answer(self, sent: bytes | str | None) -> None:
+        """As HTTP/1.1's; a fault's name is also kept for :meth:`cut`."""
+        if isinstance(sent, str):
+            self.fault = sent
+        super().record_answer(sent)
+
+    def cut(self, data: bytes, ending: Ending) -> None:
+        """A fault (``_faults.apply_fault``): carried out on this stream as HTTP/2 does
+        (``_h2/_faults.py``), after the fault's name recorded just before."""
+        self.h2conn.cut(self, data, ending)
 
     # -- response side -----------------------------------------------------------------------
 
