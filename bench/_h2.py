@@ -1,4 +1,4 @@
-"""(k) HTTP/2: start → one h2c GET → stop, and requests/s under 10 connections x 10 streams.
+"""(l) HTTP/2: start → one h2c GET → stop, and requests/s under 10 connections x 10 streams.
 
 Cycle: a server offering HTTP/1.1 and HTTP/2 is started, one prior-knowledge h2c GET is made on a
 raw socket with the h2 library (the preface, SETTINGS, HEADERS; read until END_STREAM), and the
@@ -55,7 +55,7 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @dataclass
 class H2Result:
-    """One run of (k)."""
+    """One run of (l)."""
 
     cycle_h2: list[float] = field(default_factory=list)  # seconds per cycle
     cycle_h1: list[float] = field(default_factory=list)
@@ -191,7 +191,7 @@ def h2_table(result: H2Result) -> str:
         rows.append(
             [f"{name} req/s (client CPU {result.client_cpu[name]:.0%})", f"{rate:,.0f}", versus]
         )
-    return format_table(["(k) HTTP/2", "value", "vs hypercorn"], rows)
+    return format_table(["(l) HTTP/2", "value", "vs hypercorn"], rows)
 
 
 def h2_targets(result: H2Result) -> list[Target]:
@@ -201,14 +201,14 @@ def h2_targets(result: H2Result) -> list[Target]:
         rate = result.throughput.get(name)
         targets.append(
             Target(
-                f"(k) {name}, 10x10 h2c streams",
+                f"(l) {name}, 10x10 h2c streams",
                 ">= 3x hypercorn",
                 ratio(rate / hypercorn) if rate and hypercorn else "n/a",
                 None if not (rate and hypercorn) else rate >= 3 * hypercorn,
             )
         )
     p50 = summarize(result.cycle_h2).p50
-    targets.append(Target("(k) start → one h2c GET → stop p50", "<= 2 ms", ms(p50), p50 <= 0.002))
+    targets.append(Target("(l) start → one h2c GET → stop p50", "<= 2 ms", ms(p50), p50 <= 0.002))
     return targets
 
 

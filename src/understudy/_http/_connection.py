@@ -65,6 +65,8 @@ class HTTPConnection(Refusals):
         self.upgrading: HTTP1Exchange | None = None
         #: The connection switches protocol after the request being parsed (a CONNECT).
         self.switching = False
+        #: A WebSocket handshake's (``_ws/``): the bytes after its head, until it is answered.
+        self.held: list[bytes] | None = None
         #: Requests begun on this connection (on_message_begin).
         self.begun = 0
         self.client: tuple[str, int] | None = None
@@ -132,6 +134,8 @@ class HTTPConnection(Refusals):
 
     def data_received(self, data: bytes) -> None:
         if self.broken:
+            if self.held is not None:
+                self.held.append(data)  # (the WebSocket session's, once it has switched)
             return
         preface = self.on_preface  # (set when HTTP/2 is offered: see _h2)
         if preface is not None and not self.begun and not (data := preface(self, data)):
