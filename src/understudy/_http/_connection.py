@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httptools
@@ -53,8 +52,6 @@ class HTTPConnection(Refusals):
         self.clock = loop_clock(self.loop)
         self.scheme = site.scheme
         self.parser = httptools.HttpRequestParser(self)
-        self.preface_part = b""  # (the first bytes while they may be the HTTP/2 preface)
-        self.on_preface: Callable[[HTTPConnection, bytes], bytes] | None = None
         self.queue: deque[HTTP1Exchange] = deque()
         self.parsing: HTTP1Exchange | None = None
         self.url = b""  # the request target of the request being parsed, as received so far
@@ -136,9 +133,6 @@ class HTTPConnection(Refusals):
         if self.broken:
             if self.held is not None:
                 self.held.append(data)  # (the WebSocket session's, once it has switched)
-            return
-        preface = self.on_preface  # (set when HTTP/2 is offered: see _h2)
-        if preface is not None and not self.begun and not (data := preface(self, data)):
             return
         begun = self.begun
         self.feeding = True

@@ -13,22 +13,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._connection import HTTPConnection
-from ._handoff import preface
+from ._handoff import PrefaceWatch
 
 if TYPE_CHECKING:
     from .._routing import Router
     from .._site import Site
 
-__all__ = ["connection_factory"]
+__all__ = ["PrefaceWatch", "connection_factory"]
 
 
 def connection_factory(site: Site, router: Router) -> Callable[[], HTTPConnection]:
-    """The protocol factory of a server offering HTTP/2: HTTP/1.1 connections that look for
-    the HTTP/2 preface in their first bytes (:func:`~._handoff.preface`)."""
-
-    def make() -> HTTPConnection:
-        conn = HTTPConnection(site, router)
-        conn.on_preface = preface
-        return conn
-
-    return make
+    """The protocol factory of a server offering HTTP/2 (see :class:`PrefaceWatch`)."""
+    return lambda: PrefaceWatch(site, router)

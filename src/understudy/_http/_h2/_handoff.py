@@ -10,15 +10,11 @@ RFC 9113 §8.4 lets a server never push.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from .._connection import HTTPConnection
 from .._parsing import NO_PARSER
 from ._connection import H2Connection
 
-if TYPE_CHECKING:
-    from .._connection import HTTPConnection
-
-__all__ = ["PREFACE", "preface", "take_over"]
+__all__ = ["PREFACE", "PrefaceWatch", "preface", "take_over"]
 
 #: The client connection preface (RFC 9113 §3.4): what a prior-knowledge h2c client sends first.
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -31,7 +27,7 @@ _HTTP2_ONLY = (
 )
 
 
-def preface(conn: HTTPConnection, data: bytes) -> bytes:
+def preface(conn: PrefaceWatch, data: bytes) -> bytes:
     """``conn``'s first bytes, on a server offering HTTP/2: the connection preface (RFC 9113
     §3.4, prior-knowledge h2c) hands the connection to HTTP/2; an HTTP/1.1 request to a server
     offering only HTTP/2 gets 505 and a close. Returns what HTTP/1.1 is to parse."""
@@ -49,6 +45,20 @@ def preface(conn: HTTPConnection, data: bytes) -> bytes:
         conn.close()
         return b""
     return data
+
+
+class PrefaceWatch(HTTPConnection):
+    """An HTTP/1.1 connection of a server offering HTTP/2: until its first request begins,
+    its bytes go to :func:`~._handoff.preface`, which hands the transport to HTTP/2 when they
+    are the connection preface (RFC 9113 §3.4)."""
+
+    #: The first bytes while they may be the start of the preface.
+    preface_part = b""
+
+    def data_received(self, data: bytes) -> None:
+        if not self.begun and not self.broken and not (data := preface(self, data)):
+            return
+        super().data_received(data)
 
 
 def take_over(conn: HTTPConnection, data: bytes) -> H2Connection:
