@@ -70,6 +70,10 @@ CLIENT_ERRORS: dict[Fault, tuple[type[Exception], type[Exception]]] = {
     Fault.MALFORMED_CHUNK: (requests.exceptions.ChunkedEncodingError, httpx.RemoteProtocolError),
     Fault.TRUNCATED_BODY: (requests.exceptions.ChunkedEncodingError, httpx.RemoteProtocolError),
     Fault.MALFORMED_CONTENT_CODING: (requests.exceptions.ContentDecodingError, httpx.DecodingError),
+    # The HTTP/2 faults on HTTP/1.1: a reset and closes (tests/test_h2.py has them on HTTP/2).
+    Fault.STREAM_RESET: (requests.ConnectionError, httpx.ReadError),
+    Fault.REFUSED_STREAM: (requests.ConnectionError, httpx.RemoteProtocolError),
+    Fault.GOAWAY: (requests.ConnectionError, httpx.RemoteProtocolError),
 }
 
 
