@@ -44,6 +44,7 @@ class Runtime:
         self.loop = asyncio.new_event_loop()
         self.workers = WorkerPool(self.loop, MAX_WORKERS, "understudy-worker")
         self.servers: weakref.WeakSet[_Closeable] = weakref.WeakSet()
+        self._posted: set[asyncio.Task[None]] = set()
         self._running = threading.Event()
         self.thread = threading.Thread(target=self._run, name="understudy-loop", daemon=True)
         self.thread.start()
@@ -77,14 +78,14 @@ class Runtime:
         timeout: float | None,
         *,
         twin: str,
-        what: str | None = None,
+        what: str | Callable[[], str] | None = None,
         cancel: bool = True,
     ) -> T:
         """Run ``coro`` on the loop and block the calling thread for its result.
 
         ``twin`` names the awaitable twin of the blocking method, and ``what`` the wait
-        (``"stop() of <understudy.HTTPServer ...>"``; the coroutine's name by default), for
-        the error messages. ``cancel``:
+        (``"stop() of <understudy.HTTPServer ...>"``, or a callable making it, called only
+        for an error; the coroutine's name by default), for the error messages. ``cancel``:
         whether a coroutine that ran out of time is cancelled (``stop()`` lets its run when
         the loop comes back, so the server still closes).
 
@@ -109,6 +110,8 @@ class Runtime:
             return hop.outcome()
         if cancel:
             self.loop.call_soon_threadsafe(hop.cancel)
+        if callable(what):
+            what = what()
         what = what or f"{getattr(coro, '__qualname__', 'a call')}()"
         raise self.held_loop_timeout(what, timeout)
 
@@ -126,6 +129,30 @@ class Runtime:
             "its thread is held (a blocking call in an async def handler or ASGI app, or a "
             "long computation on the loop). The loop's thread is at:\n" + where.rstrip()
         )
+
+    def post(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the loop without waiting for it: it runs after whatever was posted
+        or called before, and before whatever is after (``call_soon_threadsafe`` keeps order).
+        ``coro`` handles its own errors; one it lets through is logged by asyncio.
+
+        Raises:
+            RuntimeError: the loop is closed (at interpreter exit).
+        """
+        try:
+            self.loop.call_soon_threadsafe(self._begin_posted, coro)
+        except BaseException:
+            coro.close()
+            raise
+
+    def _begin_posted(self, coro: Coroutine[Any, Any, None]) -> None:
+        self._posted.add(self.loop.create_task(self._run_posted(coro)))
+
+    async def _run_posted(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        finally:
+            # (the loop holds tasks weakly: the set keeps a posted one until it ends)
+            self._posted.discard(asyncio.current_task())
 
     async def call_async(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the runtime's loop and await it from the caller's own loop."""
@@ -161,11 +188,12 @@ class _Hop(Generic[T]):
     ``stop()`` makes one (see ``Runtime.call``).
     """
 
-    __slots__ = ("coro", "error", "finished", "result", "task")
+    __slots__ = ("began", "coro", "error", "finished", "result", "task")
 
     def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
         self.coro = coro
         self.task: asyncio.Task[None] | None = None
+        self.began = False
         self.result: T | None = None
         self.error: BaseException | None = None
         self.finished = threading.Lock()
@@ -176,18 +204,20 @@ class _Hop(Generic[T]):
         self.task = loop.create_task(self._run())
 
     async def _run(self) -> None:
+        self.began = True
         try:
             self.result = await self.coro
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
             self.error = error
         finally:
-            self.coro.close()  # (one cancelled before it began would warn "never awaited")
             self.finished.release()
 
     def cancel(self) -> None:
         """On the loop: cancel the task (the caller stopped waiting)."""
         if self.task is not None:
             self.task.cancel()
+        if not self.began:
+            self.coro.close()  # (its task ends before running it: it would warn "never awaited")
 
     def outcome(self) -> T:
         """In the caller's thread, once :attr:`finished` was acquired: the result, or raise."""

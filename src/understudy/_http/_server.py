@@ -711,6 +711,9 @@ class HTTPServer(Server):
 
     # -- lifecycle hooks ---------------------------------------------------------------------
 
+    def _start_waits(self) -> bool:
+        return _is_asgi(self._host_of_behaviour)  # (a failed lifespan startup: start() raises)
+
     async def _serve(self, sockets: list[socket.socket]) -> None:
         host = self._host_of_behaviour
         if _is_asgi(host):
