@@ -3,9 +3,10 @@
 ``start()`` binds and listens in the caller's thread, so the port is known and the kernel already
 queues connections when it returns (no readiness probe), then hands the sockets to the runtime's
 loop and waits until they are served (a server whose serving cannot fail, such as an HTTP server
-without an ASGI app, does not wait: the loop serves them at its next turn, one hop less). ``stop()`` closes the listeners and every connection, waits
-for in-flight handlers, and is idempotent. Exceptions raised by handlers are kept and re-raised by
-``check()`` and by leaving the ``with`` block.
+without an ASGI app, does not wait: the loop serves them at its next turn, one hop less).
+``stop()`` closes the listeners and every connection, waits for in-flight handlers, and is
+idempotent. Exceptions raised by handlers are kept and re-raised by ``check()`` and by leaving
+the ``with`` block.
 """
 
 from __future__ import annotations
