@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ._errors import WaitTimeout
 
-__all__ = ["HandlerFailures", "describe_handler", "stop_error_of"]
+__all__ = ["HandlerFailures", "describe_handler"]
 
 
 class HandlerFailures:
-    """Mixin of :class:`understudy.Server`: handler errors, :meth:`check` and exit's raising.
+    """Mixin of :class:`understudy.Server`: handler errors, :meth:`check`, and leaving a
+    ``with`` block (stop, then raise what was recorded).
 
-    It uses what ``Server.__init__`` sets: ``_errors`` and ``_errors_lock``.
+    It uses what ``Server.__init__`` sets (``_errors`` and ``_errors_lock``) and its ``stop``.
     """
 
     _errors: list[BaseException]
     _errors_lock: threading.Lock
+
+    if TYPE_CHECKING:
+
+        def stop(self, timeout: float = 5.0) -> None: ...
+
+        async def stop_async(self, timeout: float = 5.0) -> None: ...
 
     # -- errors raised in handlers -----------------------------------------------------------
 
@@ -45,6 +54,32 @@ class HandlerFailures:
         """
         __tracebackhide__ = True
         self._raise(self._take_failures())
+
+    # -- leaving a `with` block ---------------------------------------------------------------
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        self._exit(exc, stop_error=_stop_error_of(self.stop))
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        try:
+            await self.stop_async()
+        except WaitTimeout as error:
+            stop_error: WaitTimeout | None = error
+        else:
+            stop_error = None
+        self._exit(exc, stop_error=stop_error)
 
     def _exit(self, exc: BaseException | None, *, stop_error: WaitTimeout | None) -> None:
         __tracebackhide__ = True
@@ -71,7 +106,7 @@ class HandlerFailures:
             )
 
 
-def stop_error_of(stop: Callable[[], object]) -> WaitTimeout | None:
+def _stop_error_of(stop: Callable[[], object]) -> WaitTimeout | None:
     """Call ``stop()``; return the :class:`WaitTimeout` it raised, if it did (for ``_exit``)."""
     try:
         stop()

@@ -17,14 +17,13 @@ import random
 import socket
 import threading
 import weakref
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
-from ._errors import ConfigurationError, WaitTimeout
-from ._failures import HandlerFailures, describe_handler, stop_error_of
+from ._errors import WaitTimeout
+from ._failures import HandlerFailures, describe_handler
 from ._keywords import checked_keywords
-from ._listeners import bind_inet
+from ._listeners import bind_inet, check_address
 from ._runtime import Runtime, get_runtime
 from ._serving import Serving
 
@@ -83,15 +82,7 @@ class Server(Serving, HandlerFailures):
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
-        if not isinstance(host, str) or not host:
-            raise ConfigurationError(
-                f"host must be an address such as '127.0.0.1', '::1' or 'localhost', not "
-                f"{host!r}; to listen on every interface write host='0.0.0.0' explicitly"
-            )
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-            raise ConfigurationError(
-                f"port must be an int from 0 to 65535 (0: the kernel chooses), not {port!r}"
-            )
+        check_address(host, port)
         self._host = host
         self._requested_port = port
         self._bound_port: int | None = None
@@ -379,37 +370,13 @@ class Server(Serving, HandlerFailures):
     def _abort(self) -> None:
         """On the loop: close everything at once."""
 
-    # -- context managers --------------------------------------------------------------------
+    # -- context managers (leaving one: HandlerFailures) -----------------------------------
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        __tracebackhide__ = True
-        self._exit(exc, stop_error=stop_error_of(self.stop))
-
     async def __aenter__(self) -> Self:
         return await self.start_async()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        __tracebackhide__ = True
-        try:
-            await self.stop_async()
-        except WaitTimeout as error:
-            stop_error: WaitTimeout | None = error
-        else:
-            stop_error = None
-        self._exit(exc, stop_error=stop_error)
 
     # -- repr --------------------------------------------------------------------------------
 
