@@ -2,16 +2,13 @@
 
 ``start()`` binds and listens in the caller's thread, so the port is known and the kernel already
 queues connections when it returns (no readiness probe), then hands the sockets to the runtime's
-loop and waits until they are served (a server whose serving cannot fail, such as an HTTP server
-without an ASGI app, does not wait: the loop serves them at its next turn, one hop less).
-``stop()`` closes the listeners and every connection, waits for in-flight handlers, and is
-idempotent. Exceptions raised by handlers are kept and re-raised by ``check()`` and by leaving
-the ``with`` block.
+loop and waits until they are served. ``stop()`` closes the listeners and every connection, waits
+for in-flight handlers, and is idempotent. Exceptions raised by handlers are kept and re-raised by
+``check()`` and by leaving the ``with`` block.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import socket
@@ -36,8 +33,6 @@ _START_TIMEOUT = 10.0
 #: on the loop sets once the loop has run it: the next start() waits for that. (Not an
 #: attribute: an idle server is kept to 29 of them, see tests/test_server.py.)
 _PENDING_STOPS: weakref.WeakKeyDictionary[Server, threading.Event] = weakref.WeakKeyDictionary()
-#: On the loop: the task serving a server whose start() did not wait, until it has served.
-_SERVING: weakref.WeakKeyDictionary[Server, asyncio.Task[Any] | None] = weakref.WeakKeyDictionary()
 
 
 class Server(Serving, HandlerFailures):
@@ -159,11 +154,6 @@ class Server(Serving, HandlerFailures):
     def start(self) -> Self:
         """Bind, listen and serve; return ``self`` once a client may connect.
 
-        The sockets listen when it returns, so a client's connection is queued by the kernel
-        and answered once the loop serves them: at once, or at the loop's next turn for a
-        server that does not wait for it (an HTTP server without an ASGI app, whose serving
-        cannot fail; anything asked of it after ``start()`` comes after that turn).
-
         Idempotent: on a running server it returns at once. After ``stop()`` it starts again
         (on the same port when one was given; on a newly chosen one for ``port=0``).
 
@@ -176,10 +166,6 @@ class Server(Serving, HandlerFailures):
             if self.running:
                 return self
             runtime, sockets = self._prepare_start()
-            if not self._start_waits() and not runtime.in_loop_thread:
-                self._set_served(True)  # (the loop takes the sockets over in turn: see below)
-                runtime.post(self._serve_posted(runtime, sockets))
-                return self
             try:
                 runtime.call(
                     self._serve_sockets(runtime, sockets),
@@ -221,20 +207,6 @@ class Server(Serving, HandlerFailures):
         await self._serve(sockets)
         runtime.servers.add(self)
         self._set_served(True)
-
-    async def _serve_posted(self, runtime: Runtime, sockets: list[socket.socket]) -> None:
-        """``_serve`` for a ``start()`` that did not wait (``_start_waits()`` False): what it
-        raises goes to :meth:`check` and leaving ``with``, as a handler's error does. Until
-        it ends, the loop's next work for this server (a stop, new conditions) waits for it
-        (:meth:`_until_served`): it may yield to the loop before its listeners are kept."""
-        _SERVING[self] = asyncio.current_task()
-        try:
-            await self._serve(sockets)
-        except Exception as error:  # noqa: BLE001 - start() has returned: reported at check()
-            self._record_error(error)
-        finally:
-            del _SERVING[self]
-        runtime.servers.add(self)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving: close the listeners and every connection, wait for in-flight handlers.
@@ -285,12 +257,6 @@ class Server(Serving, HandlerFailures):
             self._close_sockets()
         self._raise_if_still_running(still_running, timeout)
 
-    async def _until_served(self) -> None:
-        """On the loop: wait for the serving a ``start()`` posted to end, if it has not."""
-        serving = _SERVING.get(self)
-        if serving is not None:
-            await asyncio.wait([serving])
-
     def _stop_begin(self) -> Runtime | None:
         runtime = self._runtime
         if runtime is None or not self._served:
@@ -313,7 +279,6 @@ class Server(Serving, HandlerFailures):
         """Stop on the loop, then close ``sockets`` (this run's, taken when stop() was called:
         a stop that runs late, once a held loop is free, must not close the next run's), then
         set ``done``."""
-        await self._until_served()
         runtime.servers.discard(self)
         self._shaper.stop()  # a throttled or delayed transfer ends now, not at its pace
         try:
@@ -343,15 +308,6 @@ class Server(Serving, HandlerFailures):
         self._abort()
 
     # -- hooks for subclasses ----------------------------------------------------------------
-
-    def _start_waits(self) -> bool:
-        """Whether ``start()`` waits for the loop to take the bound sockets over (``True``).
-
-        A server whose ``_serve`` cannot fail and awaits nothing but the loop (an HTTP server
-        without an ASGI app) returns ``False``: ``start()`` then returns once its sockets
-        listen (the kernel queues connections), and the loop serves them at its next turn,
-        before anything else asked of it after ``start()``. One hop to the loop less."""
-        return True
 
     def _bind(self) -> list[socket.socket]:
         """In the caller's thread: bound, listening (for streams) sockets to serve."""

@@ -63,8 +63,6 @@ class Serving:
         @property
         def running(self) -> bool: ...
 
-        async def _until_served(self) -> None: ...
-
     # -- network conditions ------------------------------------------------------------------
 
     @property
@@ -117,7 +115,6 @@ class Serving:
         await runtime.call_async(self._set_conditions(checked))
 
     async def _set_conditions(self, conditions: Conditions | None) -> None:
-        await self._until_served()  # (the listeners of a start() that did not wait)
         # On the loop: the sockets of listeners bound again after a refusal are this run's.
         sockets = await self._shaper.set(conditions, self)
         self._sockets.extend(sockets)

@@ -448,9 +448,6 @@ class HTTPServer(Server):
 
     # -- lifecycle hooks ---------------------------------------------------------------------
 
-    def _start_waits(self) -> bool:
-        return _is_asgi(self._host_of_behaviour)  # (a failed lifespan startup: start() raises)
-
     async def _serve(self, sockets: list[socket.socket]) -> None:
         site, router = self._site, self._router
         runtime = self._runtime
