@@ -15,17 +15,17 @@ handshake in ``_handshake``.
 
 The CA survives ``fork()``: a child shares it (and the contexts) with its parent; only the lock
 is made anew, and only the process that made the temporary directory removes it.
+
+Every server imports this module (``tls_info``, ``resolve_tls``); what only TLS needs
+(``tempfile``, ``shutil``, ``datetime``, trustme, cryptography) is imported where it is used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import datetime
 import os
-import shutil
 import ssl
-import tempfile
 import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -309,6 +309,8 @@ class CertificateAuthority:
 
     def _directory(self) -> str:
         if self._dir is None or self._dir_owner != os.getpid():
+            import tempfile  # noqa: PLC0415 - only for TLS
+
             self._dir = tempfile.mkdtemp(prefix="understudy-tls-")  # mode 0700
             self._dir_owner = os.getpid()
             atexit.register(_remove_directory, self._dir, self._dir_owner)
@@ -342,6 +344,8 @@ class CertificateAuthority:
             other = self._other()
             return bytes(other.private_key_pem.bytes() + other.cert_pem.bytes())
         issuer = self._other() if mode == "untrusted-ca" else self._made()
+        import datetime  # noqa: PLC0415 - only for TLS
+
         now = datetime.datetime.now(datetime.UTC)
         day = datetime.timedelta(days=1)
         not_before = not_after = None  # trustme's defaults: valid from now on
@@ -364,6 +368,8 @@ def _load_chain(context: ssl.SSLContext, pem: bytes, directory: str | None = Non
     if directory is None:
         with _authority._lock:
             directory = _authority._directory()
+    import tempfile  # noqa: PLC0415 - only for TLS
+
     handle, path = tempfile.mkstemp(suffix=".pem", dir=directory)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -381,6 +387,8 @@ def _subject_of(cert_pem: bytes) -> str:
 
 def _remove_directory(path: str, owner: int) -> None:
     if os.getpid() == owner:
+        import shutil  # noqa: PLC0415 - only for TLS
+
         shutil.rmtree(path, ignore_errors=True)
 
 

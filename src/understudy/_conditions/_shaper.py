@@ -6,6 +6,9 @@ factory wraps each connection accepted while conditions are set in a
 again on the same address when refusal ends: :meth:`Shaper.set` returns the sockets it bound,
 for the server to close at stop. The shaper knows its server only as :class:`Seeded` (no
 import of ``_server``, and no reference kept but the listeners' factories).
+
+A server without conditions loads none of the shaping: ``_options`` and ``_connection`` are
+imported when conditions are first given (a ``Conditions`` cannot exist before its module is).
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ import os
 import random
 import socket
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .._errors import ConfigurationError
 from .._listeners import bind_socket, close_listeners
-from ._connection import ShapedProtocol
-from ._options import Conditions
 
-__all__ = ["Seeded", "Shaper"]
+if TYPE_CHECKING:
+    from ._connection import ShapedProtocol
+    from ._options import Conditions
+
+__all__ = ["Seeded", "Shaper", "check_conditions", "check_seed"]
 
 
 class Seeded(Protocol):
@@ -168,6 +174,8 @@ class _Factory:
         protocol = self.make()
         conditions = self.shaper.conditions
         if conditions is not None:
+            from ._connection import ShapedProtocol  # noqa: PLC0415 - only with conditions
+
             rng = random.Random(self.server.random.getrandbits(64))  # noqa: S311 - test data
             protocol = ShapedProtocol(self.shaper.connections, protocol, conditions, rng)
         # (no conditions: the server's own protocol, at full speed)
@@ -191,3 +199,32 @@ def _bind_again(family: int, address: Any) -> socket.socket:
             "socket took the address meanwhile",
         ),
     )
+
+
+def check_conditions(conditions: object) -> Conditions | None:
+    """``conditions=`` as given to a server, checked (``None`` imports nothing).
+
+    Raises:
+        ConfigurationError: ``conditions`` is neither ``None`` nor a ``Conditions``.
+    """
+    if conditions is None:
+        return None
+    from ._options import Conditions  # noqa: PLC0415 - only for servers given conditions
+
+    if isinstance(conditions, Conditions):
+        return conditions
+    raise ConfigurationError(
+        "conditions= takes understudy.Conditions(latency=..., bandwidth=..., ...) or None, "
+        f"not {type(conditions).__name__}"
+    )
+
+
+def check_seed(seed: object) -> int | None:
+    """``seed=`` as given to a server, checked.
+
+    Raises:
+        ConfigurationError: ``seed`` is neither ``None`` nor an int.
+    """
+    if seed is None or (isinstance(seed, int) and not isinstance(seed, bool)):
+        return seed
+    raise ConfigurationError(f"seed must be an int (or None: a fresh seed), not {seed!r}")

@@ -10,7 +10,6 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, Unpack
 
-from .._conditions import Conditions
 from .._core.matching import Difference, Matcher
 from .._drain import StalledReaders, finish_connections
 from .._errors import (
@@ -43,6 +42,7 @@ from ._models import PackedRequest, Request, Response, unpack_request
 # WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads
 # what a server answering a Response or a handler needs, and no more (issue 20).
 if TYPE_CHECKING:
+    from .._conditions import Conditions
     from ._admin import AdminHost
     from ._asgi import ASGIApp, ASGIHost
     from ._wiremock import Stubs
