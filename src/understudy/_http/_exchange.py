@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 from .._core.framing import (
@@ -20,6 +19,7 @@ from .._core.framing import (
     Framing,
     encode_chunk,
     encode_head,
+    imf_fixdate,
     plan_framing,
     reason_phrase,
 )
@@ -53,7 +53,7 @@ def http_date() -> str:
     global _date_cache  # noqa: PLW0603 - a per-second cache shared by every connection
     now = int(_time())
     if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
+        _date_cache = (now, imf_fixdate(now))
     return _date_cache[1]
 
 
