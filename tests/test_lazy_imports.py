@@ -216,6 +216,7 @@ def test_the_http_server_loads_what_only_some_servers_use_when_they_use_it() -> 
 #: near miss, ``email`` (the Date field is IMF-fixdate, written here) and ``http`` (the reason
 #: phrases are a table here). (``ssl`` itself is loaded by asyncio.)
 PLAIN_HTTP_SERVER_DEFERS = (
+    "understudy._tls_authority",
     "understudy._tls_client",
     "understudy._conditions._options",
     "understudy._conditions._connection",

@@ -32,12 +32,10 @@ import time
 import weakref
 from asyncio import sslproto
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    # (Every server imports this module for close_handshakes; a plain one records no failure.)
-    from ._core.tlsinfo import TLSFailure
-    from ._journal import Journal
+from ._core.tlsinfo import TLSFailure, offered_version
+from ._journal import Journal
 
 __all__ = ["Handshakes", "ServerTLSProtocol", "close_handshakes", "held_weakly"]
 
@@ -228,8 +226,6 @@ class ServerTLSProtocol(sslproto.SSLProtocol):
         super().connection_lost(exc)
 
     def _record(self, exc: BaseException | None) -> TLSFailure:
-        from ._core.tlsinfo import TLSFailure, offered_version  # noqa: PLC0415 - TLS only
-
         failure = self._failure
         if failure is None:
             detail = f" ({exc})" if exc is not None else ""

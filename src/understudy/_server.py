@@ -21,19 +21,18 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ._conditions import Shaper, check_conditions, check_seed
+from ._core.tlsinfo import TLSFailure
 from ._errors import ConfigurationError, WaitTimeout
-from ._handshake import close_handshakes
+from ._handshake import Handshakes, close_handshakes, held_weakly
 from ._journal import Journal
 from ._keywords import checked_keywords
 from ._listeners import bind_inet, close_listeners
 from ._runtime import Runtime, get_runtime
+from ._tls import server_context
+from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT, TLS
 
 if TYPE_CHECKING:
-    # (What only TLS servers use is imported where it is used: a plain server loads no TLS.)
-    from ._conditions import Conditions
-    from ._core.tlsinfo import TLSFailure
-    from ._handshake import Handshakes
-    from ._tls_settings import TLS
+    from ._conditions import Conditions  # (its module loads when conditions are first given)
 
 __all__ = ["Server", "describe_handler"]
 
@@ -421,9 +420,6 @@ class Server:
     def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
         """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``
         (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
-        from ._handshake import Handshakes, held_weakly  # noqa: PLC0415 - TLS only
-        from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT  # noqa: PLC0415 - TLS only
-
         tls = self._tls
         timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
         return Handshakes(context, timeout, held_weakly(self._tls_journal))
@@ -494,11 +490,7 @@ class Server:
     def _ssl_context(self) -> ssl.SSLContext | None:
         """The server-side context for ``tls=`` (made once per settings, shared), or None."""
         tls = self._tls
-        if tls is None:
-            return None
-        from ._tls import server_context  # noqa: PLC0415 - TLS only
-
-        return server_context(tls, self._host, self._alpn_protocols)
+        return None if tls is None else server_context(tls, self._host, self._alpn_protocols)
 
     def _bind(self) -> list[socket.socket]:
         """In the caller's thread: bound, listening (for streams) sockets to serve."""
