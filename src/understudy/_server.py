@@ -29,10 +29,11 @@ from ._keywords import checked_keywords
 from ._listeners import bind_inet, close_listeners
 from ._runtime import Runtime, get_runtime
 from ._tls import server_context
-from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT, TLS
 
 if TYPE_CHECKING:
-    from ._conditions import Conditions  # (its module loads when conditions are first given)
+    # (Their modules load when a server is first given conditions=, tls=.)
+    from ._conditions import Conditions
+    from ._tls_settings import TLS
 
 __all__ = ["Server", "describe_handler"]
 
@@ -420,6 +421,8 @@ class Server:
     def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
         """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``
         (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
+        from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT  # noqa: PLC0415 - TLS only
+
         tls = self._tls
         timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
         return Handshakes(context, timeout, held_weakly(self._tls_journal))

@@ -22,7 +22,7 @@ from .._journal import Journal
 from .._keywords import checked_keywords
 from .._runtime import Runtime
 from .._server import Server, describe_handler
-from .._tls import TLS, resolve_tls
+from .._tls import resolve_tls
 from ._connection import HTTPConnection
 from ._criteria import RequestCriteria
 from ._exchange import Exchange
@@ -43,6 +43,7 @@ from ._models import PackedRequest, Request, Response, unpack_request
 # what a server answering a Response or a handler needs, and no more (issue 20).
 if TYPE_CHECKING:
     from .._conditions import Conditions
+    from .._tls import TLS
     from ._admin import AdminHost
     from ._asgi import ASGIApp, ASGIHost
     from ._wiremock import Stubs
