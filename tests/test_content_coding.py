@@ -25,7 +25,7 @@ import zstandard
 import understudy
 from understudy import ConfigurationError, Fault, HTTPServer, Request, Response
 from understudy._core.coding import encode
-from understudy._http import _directory, _models
+from understudy._http import _file_response, _response
 
 TEXT = "understudy " * 200
 DECODE = {
@@ -191,7 +191,7 @@ def test_coded_bodies_are_made_once_per_coding(monkeypatch: pytest.MonkeyPatch) 
         made.append(coding)
         return encode(coding, data)
 
-    monkeypatch.setattr(_models, "encode", counting)
+    monkeypatch.setattr(_response, "encode", counting)
     response = Response(body=TEXT, content_codings=("br", "gzip"))
     with HTTPServer(response=response) as server:
         for accept in ["gzip", "br", "gzip", "br", "gzip", "identity"]:
@@ -447,8 +447,8 @@ def test_coded_files_are_kept_for_the_next_request(
         made.append(coding)
         return encode(coding, data)
 
-    monkeypatch.setattr(_directory, "encode", counting)
-    _directory._coded_kept.cache_clear()
+    monkeypatch.setattr(_file_response, "encode", counting)
+    _file_response._coded_kept.cache_clear()
     for _ in range(3):
         fetch(directory, "/page.html", {"Accept-Encoding": "gzip"})
     assert made == ["gzip"]

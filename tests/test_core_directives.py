@@ -7,21 +7,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from understudy._core.coding import CODINGS
+from understudy._core.directive_sources import (
+    directives_from_mapping,
+    parse_in_file,
+    parse_sidecar,
+    render_in_file,
+    render_sidecar,
+)
 from understudy._core.directives import (
     CONTENT_TYPES,
     GENERATED_FIELDS,
     DirectiveError,
     Directives,
     content_type_for,
-    directives_from_mapping,
     for_suffix,
     merge,
     parse_generated_fields,
-    parse_in_file,
-    parse_sidecar,
     render_generated_fields,
-    render_in_file,
-    render_sidecar,
 )
 
 FEED = b"""<?xml version="1.0" encoding="iso-8859-1"?>

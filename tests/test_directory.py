@@ -20,10 +20,11 @@ import requests
 
 import understudy
 from understudy import ConfigurationError, HTTPServer
+from understudy._core.conditional import evaluate_preconditions, select_range
 from understudy._core.directives import Directives
-from understudy._http._directory import evaluate_preconditions, respond, select_range
 from understudy._http._fields import Headers
-from understudy._http._models import Request
+from understudy._http._file_response import respond
+from understudy._http._request import Request
 
 SECRET = b"TOP-SECRET-7f3a9c-do-not-serve"
 MTIME = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT

@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 
 from understudy import ConfigurationError, HTTPServer, Request, Response, UnexpectedRequest
 from understudy._core.coding import CODINGS, negotiate
-from understudy._core.directives import DirectiveError, Directives, parse_in_file, parse_sidecar
+from understudy._core.directive_sources import parse_in_file, parse_sidecar
+from understudy._core.directives import DirectiveError, Directives
 from understudy._core.framing import encode_head
 from understudy._core.logframes import BadFrame, LogFrameDecoder, decode_datagram
 from understudy._core.paths import FilePath, Refusal, resolve_target

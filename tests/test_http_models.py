@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from understudy import ConfigurationError, Headers, HTTPServer, Query, Request, Response
+from understudy._core.targets import origin_form
 from understudy._http._hosts import CannedHost
-from understudy._http._models import origin_form, to_response
+from understudy._http._response import to_response
 
 
 def make(target: str = "/", *, headers: Any = (), body: bytes = b"", **kw: Any) -> Request:

@@ -9,7 +9,8 @@ import sys
 from typing import Any
 
 from understudy._core.coding import CODINGS, negotiate
-from understudy._core.directives import DirectiveError, parse_in_file, parse_sidecar
+from understudy._core.directive_sources import parse_in_file, parse_sidecar
+from understudy._core.directives import DirectiveError
 from understudy._core.distance import levenshtein, string_distance
 from understudy._core.logframes import LogFrameDecoder, decode_datagram
 from understudy._core.paths import resolve_target

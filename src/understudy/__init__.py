@@ -45,7 +45,9 @@ if TYPE_CHECKING:
     from ._http._criteria import RequestCriteria
     from ._http._expect import Expectation
     from ._http._fields import Headers, Query
-    from ._http._models import Request, Response, ResponseRecord
+    from ._http._request import Request
+    from ._http._response import Response
+    from ._http._response_record import ResponseRecord
     from ._http._server import HTTPServer
     from ._http._sse import event_stream
     from ._logrecords import BadFrame, LogRecordServer
@@ -135,10 +137,10 @@ _WHERE: dict[str, str] = {
     "Proxy": "._proxy",
     "ProxyConnection": "._proxy",
     "Query": "._http._fields",
-    "Request": "._http._models",
+    "Request": "._http._request",
     "RequestCriteria": "._http._criteria",
-    "Response": "._http._models",
-    "ResponseRecord": "._http._models",
+    "Response": "._http._response",
+    "ResponseRecord": "._http._response_record",
     "SMTPFailure": "._smtp._rules",
     "SMTPMessage": "._smtp._message",
     "SMTPReply": "._smtp._message",

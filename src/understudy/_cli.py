@@ -33,7 +33,7 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 from ._errors import ConfigurationError, WaitTimeout
-from ._http._models import Request
+from ._http._request import Request
 from ._http._server import HTTPServer
 from ._journal import Journal
 from ._server import Server

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ._conditions import Conditions
     from ._http._asgi import ASGIApp
     from ._http._hosts import Handler as HTTPHandler
-    from ._http._models import Response
+    from ._http._response import Response
     from ._http._server import HTTPServer
     from ._http._wsgi import WSGIApp
     from ._logrecords import LogRecordServer, LogRecordTransport

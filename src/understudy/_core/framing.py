@@ -290,35 +290,12 @@ def plan_framing(
     connection = _field(fields, "connection")
     if connection is not None and _has_token(connection, "close"):
         keep_alive = False
-    declared = _field(fields, "content-length")
-    declared_length = None
-    if declared is not None:
-        declared_length = parse_digits(declared.strip())
-    has_content = not (100 <= status < 200 or status in (204, 304))
     is_head = request_method == "HEAD"
-
-    if not has_content:
-        mode, length = BodyMode.NONE, None
-    elif declared_length is not None:
-        mode, length = BodyMode.LENGTH, declared_length
-    elif _field(fields, "transfer-encoding") is not None:
-        # Given by the response: chunked to 1.1; to 1.0, which has no transfer codings, the end
-        # of the connection delimits the body (RFC 9112 §6.1).
-        mode, length = (BodyMode.CHUNKED, None) if http_version == "1.1" else (BodyMode.CLOSE, None)
-        if mode is BodyMode.CLOSE and not is_head:
-            keep_alive = False
-    elif body_length is not None:
-        mode, length = BodyMode.LENGTH, body_length
-        extra.append(("Content-Length", str(body_length)))
-    elif http_version == "1.1":
-        mode, length = BodyMode.CHUNKED, None
-        extra.append(("Transfer-Encoding", "chunked"))
-    elif is_head:
-        # No content follows, so the end of the connection need not delimit it.
-        mode, length = BodyMode.NONE, None
-    else:
-        mode, length, keep_alive = BodyMode.CLOSE, None, False
-
+    mode, length, field, closes = _body_framing(status, fields, body_length, http_version, is_head)
+    if field is not None:
+        extra.append(field)
+    if closes:
+        keep_alive = False
     if is_head:
         # The fields describe the GET response; no content follows (RFC 9110 §9.3.2).
         mode, length = BodyMode.NONE, None
@@ -328,6 +305,39 @@ def plan_framing(
         elif http_version == "1.0":
             extra.append(("Connection", "keep-alive"))
     return Framing(mode, length, keep_alive, extra)
+
+
+def _body_framing(
+    status: int,
+    fields: Sequence[tuple[str, str]],
+    body_length: int | None,
+    http_version: str,
+    is_head: bool,
+) -> tuple[BodyMode, int | None, tuple[str, str] | None, bool]:
+    """How the body is delimited (RFC 9112 §6.1-6.3): the mode, the length, the framing field
+    to add (``None``: none), and whether the connection must close after the response."""
+    declared = _field(fields, "content-length")
+    declared_length = None
+    if declared is not None:
+        declared_length = parse_digits(declared.strip())
+    if 100 <= status < 200 or status in (204, 304):  # (no content)
+        return BodyMode.NONE, None, None, False
+    if declared_length is not None:
+        return BodyMode.LENGTH, declared_length, None, False
+    if _field(fields, "transfer-encoding") is not None:
+        # Given by the response: chunked to 1.1; to 1.0, which has no transfer codings, the end
+        # of the connection delimits the body (RFC 9112 §6.1).
+        if http_version == "1.1":
+            return BodyMode.CHUNKED, None, None, False
+        return BodyMode.CLOSE, None, None, not is_head
+    if body_length is not None:
+        return BodyMode.LENGTH, body_length, ("Content-Length", str(body_length)), False
+    if http_version == "1.1":
+        return BodyMode.CHUNKED, None, ("Transfer-Encoding", "chunked"), False
+    if is_head:
+        # No content follows, so the end of the connection need not delimit it.
+        return BodyMode.NONE, None, None, False
+    return BodyMode.CLOSE, None, None, True
 
 
 def encode_head(

@@ -229,6 +229,19 @@ class RequestShape:
             found += _pairs_differences("query", self.query, list(query), fold=False)
         if self.headers is not None:
             found += _pairs_differences("header", self.headers, list(headers), fold=True)
+        if self.body is not None or self.json is not MISSING or self.form is not None:
+            found += self._content_differences(body, form)
+        if self.predicate is not None and not self.predicate(request):
+            found.append(
+                Difference("match", describe_matcher(self.predicate), "a request it rejected")
+            )
+        return found
+
+    def _content_differences(
+        self, body: bytes, form: Callable[[], Iterable[tuple[str, str]]]
+    ) -> list[Difference]:
+        """Every way the request's content differs from ``body``, ``json`` and ``form``."""
+        found: list[Difference] = []
         if self.body is not None and not _body_matches(self.body, body):
             found.append(
                 Difference(
@@ -264,10 +277,6 @@ class RequestShape:
                 found.append(Difference("form", repr(dict(self.form)), str(error), "body"))
             else:
                 found += _pairs_differences("form", self.form, pairs, fold=False)
-        if self.predicate is not None and not self.predicate(request):
-            found.append(
-                Difference("match", describe_matcher(self.predicate), "a request it rejected")
-            )
         return found
 
     def criteria(self) -> Counter[str]:

@@ -4,8 +4,9 @@ Pure: a mapping is a ``dict`` as loaded from a WireMock ``mappings/*.json`` file
 ``/__admin/mappings``); :func:`parse_mapping` checks every field and returns a
 :class:`StubMapping`, whose halves are a :class:`RequestPattern` (``wiremock_requests``: request
 matching) and a :class:`ResponseDefinition` (``wiremock_responses``); the value patterns both
-use, JSON comparison and JSON paths are in ``wiremock_values``. Every name of those modules is
-importable from here.
+use are in ``wiremock_values``, JSON comparison and JSON paths in ``wiremock_json``, and
+:class:`MappingError` in ``wiremock_errors``. The names of those modules that tests and hosts
+use are importable from here (see ``__all__``).
 
 The format is WireMock's (https://wiremock.org/docs/stubbing/ and
 https://wiremock.org/docs/request-matching/). A field understudy does not know, or knows but
@@ -20,16 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .wiremock_errors import MappingError, known_fields
+from .wiremock_json import json_equal, json_path
 from .wiremock_requests import RequestPattern, parse_request_pattern
 from .wiremock_responses import ResponseDefinition, parse_response_definition
-from .wiremock_values import (
-    MappingError,
-    ValuePattern,
-    json_equal,
-    json_path,
-    known_fields,
-    parse_value_pattern,
-)
+from .wiremock_values import ValuePattern, parse_value_pattern
 
 __all__ = [
     "DEFAULT_PRIORITY",

@@ -21,7 +21,8 @@ from typing import Any, Final
 from .distance import string_distance
 from .matching import Difference
 from .regexes import LinearRegex, RegexError, compile_linear
-from .wiremock_values import MappingError, ValuePattern, known_fields, parse_value_pattern
+from .wiremock_errors import MappingError, known_fields
+from .wiremock_values import ValuePattern, parse_value_pattern
 
 __all__ = ["RequestPattern", "parse_request_pattern"]
 

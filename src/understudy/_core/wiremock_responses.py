@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from .faults import MAX_DELAY
 from .framing import field_value_problem, reason_problem
-from .wiremock_values import MappingError, known_fields
+from .wiremock_errors import MappingError, known_fields
 
 __all__ = ["ResponseDefinition", "parse_response_definition"]
 

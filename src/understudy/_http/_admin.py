@@ -26,7 +26,8 @@ from .._core.distance import request_distance
 from .._core.wiremock import MappingError, parse_request_pattern
 from .._errors import ConfigurationError
 from ._exchange import Exchange
-from ._models import Request, Response
+from ._request import Request
+from ._response import Response
 from ._wiremock import pattern_differences
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from .._core.targets import origin_form
 from .._errors import UnderstudyError, WaitTimeout
 from .._server import describe_handler
 from .._tasks import TaskStarter
 from ._exchange import Exchange
-from ._models import origin_form
 
 if TYPE_CHECKING:
     from ._server import HTTPServer

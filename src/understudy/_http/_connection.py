@@ -22,7 +22,8 @@ import httptools
 from .._drain import close_transport
 from .._tls import TLSInfo, tls_info
 from ._exchange import LARGE_WRITE, Exchange
-from ._models import Request, field_pairs
+from ._fields import field_pairs
+from ._request import Request
 
 if TYPE_CHECKING:
     from ._server import HTTPServer

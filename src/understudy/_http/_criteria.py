@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from .._core.matching import Matcher
 
 if TYPE_CHECKING:
-    from ._models import Request
+    from ._request import Request
 
 __all__ = ["CRITERIA", "RequestCriteria"]
 

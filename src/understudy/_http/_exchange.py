@@ -23,7 +23,8 @@ from .._core.framing import (
     plan_framing,
     reason_phrase,
 )
-from ._models import PackedRequest, Request, Response, unpack_request
+from ._request import PackedRequest, Request, unpack_request
+from ._response import Response
 
 #: What answered an exchange: a kind and a detail (see ResponseRecord.answered_by, .detail).
 AnsweredBy = tuple[str, str]

@@ -38,7 +38,8 @@ from .._keywords import unknown_keyword
 from ._criteria import CRITERIA, RequestCriteria
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Handler, HandlerHost, Host
-from ._models import Body, Request, Response
+from ._request import Request
+from ._response import Body, Response
 
 if TYPE_CHECKING:
     pass

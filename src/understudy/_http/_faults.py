@@ -18,7 +18,7 @@ from .._core.faults import Ending, Fault, plan_fault
 from .._core.framing import BodyMode
 from .._faults import Delay, Dribble
 from ._exchange import Exchange
-from ._models import Response
+from ._response import Response
 
 if TYPE_CHECKING:
     from ._hosts import Host

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["Headers", "Query"]
+__all__ = ["Headers", "Query", "field_pairs"]
 
 
 class _MultiMap(Mapping[str, str]):
@@ -103,3 +103,9 @@ class Query(_MultiMap):
         if values is None:
             raise KeyError(name)
         return values[0]
+
+
+def field_pairs(raw_fields: list[bytes] | tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+    """Flat field lines (name, value, name, value...) as ``(name, value)`` pairs."""
+    items = iter(raw_fields)
+    return list(zip(items, items, strict=True))

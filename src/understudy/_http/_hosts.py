@@ -12,7 +12,8 @@ from .._errors import ConfigurationError
 from .._server import describe_handler
 from ._exchange import Exchange
 from ._faults import apply_fault
-from ._models import Request, Response, to_response
+from ._request import Request
+from ._response import Response, to_response
 from ._send import send_response
 
 if TYPE_CHECKING:

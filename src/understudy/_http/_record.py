@@ -29,9 +29,11 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .._core.framing import sanitize_field_value
+from .._core.targets import origin_form
 from .._core.wiremock import MappingError, parse_mapping
 from .._errors import ConfigurationError
-from ._models import Request, Response, origin_form
+from ._request import Request
+from ._response import Response
 
 __all__ = ["Recorder"]
 
@@ -211,35 +213,11 @@ class Recorder:
         ident = str(uuid.uuid4())
         slug = _SLUG.sub("-", request.path).strip("-")[:60] or "root"
         stem = f"{request.method.lower()}-{slug}-{ident[:8]}"
-        pattern: dict[str, Any] = {"method": request.method, "url": target}
-        if request.body:
-            try:
-                text = request.body.decode("utf-8")
-            except UnicodeDecodeError:
-                pass  # no pattern for a binary body: method and URL decide
-            else:
-                pattern["bodyPatterns"] = [{"equalTo": text}]
-        definition: dict[str, Any] = {"status": status}
-        if reason:
-            definition["statusMessage"] = reason
-        if headers:
-            definition["headers"] = _headers_json(headers)
-        if len(body) > _INLINE_LIMIT:
-            files = self.record / "__files"
-            files.mkdir(parents=True, exist_ok=True)
-            name = f"{stem}{_suffix(headers)}"
-            (files / name).write_bytes(body)
-            definition["bodyFileName"] = name
-        elif body:
-            try:
-                definition["body"] = body.decode("utf-8")
-            except UnicodeDecodeError:
-                definition["base64Body"] = base64.b64encode(body).decode("ascii")
         mapping = {
             "id": ident,
             "name": f"{request.method} {target}",
-            "request": pattern,
-            "response": definition,
+            "request": _request_pattern(request.method, target, request.body),
+            "response": self._definition(stem, status, reason, headers, body),
             "persistent": True,
         }
         try:
@@ -258,6 +236,42 @@ class Recorder:
         mappings = self.record / "mappings"
         mappings.mkdir(parents=True, exist_ok=True)
         (mappings / f"{stem}.json").write_text(json.dumps(mapping, indent=2) + "\n")
+
+    def _definition(
+        self, stem: str, status: int, reason: str, headers: list[tuple[str, str]], body: bytes
+    ) -> dict[str, Any]:
+        """The mapping's response: a body over the inline limit goes to ``__files``."""
+        assert self.record is not None
+        definition: dict[str, Any] = {"status": status}
+        if reason:
+            definition["statusMessage"] = reason
+        if headers:
+            definition["headers"] = _headers_json(headers)
+        if len(body) > _INLINE_LIMIT:
+            files = self.record / "__files"
+            files.mkdir(parents=True, exist_ok=True)
+            name = f"{stem}{_suffix(headers)}"
+            (files / name).write_bytes(body)
+            definition["bodyFileName"] = name
+        elif body:
+            try:
+                definition["body"] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                definition["base64Body"] = base64.b64encode(body).decode("ascii")
+        return definition
+
+
+def _request_pattern(method: str, target: str, body: bytes) -> dict[str, Any]:
+    """The mapping's request: method and URL, and a UTF-8 body as it was."""
+    pattern: dict[str, Any] = {"method": method, "url": target}
+    if body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # no pattern for a binary body: method and URL decide
+        else:
+            pattern["bodyPatterns"] = [{"equalTo": text}]
+    return pattern
 
 
 def _headers_json(headers: list[tuple[str, str]]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ._exchange import Exchange
-from ._models import Response
+from ._response import Response
 
 if TYPE_CHECKING:
     from ._server import HTTPServer

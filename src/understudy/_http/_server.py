@@ -36,7 +36,8 @@ from ._expect import (
     unmatched_report,
 )
 from ._hosts import CannedHost, Handler, HandlerHost, Host, HostOfBehaviour, NoHost
-from ._models import PackedRequest, Request, Response, unpack_request
+from ._request import PackedRequest, Request, unpack_request
+from ._response import Response
 
 # What only some servers use (WireMock stubs and admin API, record and replay, directories,
 # WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 
 from .._core.sse import ServerSentEvent
-from ._models import Response
+from ._response import Response
 
 __all__ = ["event_stream"]
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.faults import MAX_DELAY, Fault
 from .._core.matching import Difference, RequestShape
+from .._core.targets import origin_form
 from .._core.wiremock import (
     MappingError,
     RequestPattern,
@@ -35,7 +36,8 @@ from ._exchange import Exchange
 from ._expect import Expectation, Expectations
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Host
-from ._models import Request, Response, origin_form
+from ._request import Request
+from ._response import Response
 
 if TYPE_CHECKING:
     from ._admin import AdminHost

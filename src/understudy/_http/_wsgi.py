@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from .._core.framing import field_value_problem, parse_digits, reason_problem
+from .._core.targets import origin_form
 from .._server import describe_handler
 from ._exchange import Exchange
-from ._models import field_pairs, origin_form
+from ._fields import field_pairs
 from ._send import ThreadResponder
 
 if TYPE_CHECKING:

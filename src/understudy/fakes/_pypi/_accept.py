@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import Version
 
 from ..._http._fields import Query
-from ..._http._models import Request, Response
+from ..._http._request import Request
+from ..._http._response import Response
 from ._dists import (
     CoreMetadata,
     DistName,

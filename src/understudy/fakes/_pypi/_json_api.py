@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
-from ..._http._models import Request, Response
+from ..._http._request import Request
+from ..._http._response import Response
 from . import _index
 from ._dists import normalize, same_version, version_key
 from ._records import PyPIFile

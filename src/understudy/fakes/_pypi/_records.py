@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..._http._fields import Query
-from ..._http._models import Request
+from ..._http._request import Request
 
 __all__ = ["PyPIDownload", "PyPIFile", "PyPIUpload"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..._core.framing import fit_reason
-from ..._http._models import Request, Response
+from ..._http._request import Request
+from ..._http._response import Response
 
 __all__ = ["error", "redirect"]
 

@@ -27,7 +27,8 @@ from typing import ClassVar
 
 from ..._conditions import Conditions
 from ..._errors import ConfigurationError
-from ..._http._models import Request, Response
+from ..._http._request import Request
+from ..._http._response import Response
 from ..._http._server import (
     _DEFAULT_HEADER_TIMEOUT,
     _DEFAULT_IDLE_TIMEOUT,

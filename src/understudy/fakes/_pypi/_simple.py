@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..._http._models import Request, Response
+from ..._http._request import Request
+from ..._http._response import Response
 from . import _index
 from ._dists import normalize, version_key
 from ._records import PyPIDownload

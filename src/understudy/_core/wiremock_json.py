@@ -1,0 +1,196 @@
+"""WireMock's JSON comparison (``equalToJson``) and simple JSON paths (``matchesJsonPath``).
+
+Pure. The value patterns of ``wiremock_values`` rely on them.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .wiremock_errors import MappingError
+
+__all__ = ["compile_json_path", "json_equal", "json_path"]
+
+
+# -- JSON equality (equalToJson) -----------------------------------------------------------------
+
+
+def json_equal(
+    received: Any,
+    expected: Any,
+    *,
+    ignore_array_order: bool = False,
+    ignore_extra_elements: bool = False,
+) -> bool:
+    """Whether two JSON values are equal as WireMock's ``equalToJson`` compares them.
+
+    Args:
+        received: the parsed request body.
+        expected: the parsed value of the pattern.
+        ignore_array_order: arrays are equal when they hold the same items in any order.
+        ignore_extra_elements: objects of ``received`` may hold keys ``expected`` does not.
+    """
+
+    def equal(got: Any, want: Any) -> bool:
+        if isinstance(want, dict):
+            if not isinstance(got, dict):
+                return False
+            if not ignore_extra_elements and got.keys() != want.keys():
+                return False
+            return all(key in got and equal(got[key], value) for key, value in want.items())
+        if isinstance(want, list):
+            if not isinstance(got, list) or len(got) != len(want):
+                return False
+            if not ignore_array_order:
+                return all(equal(g, w) for g, w in zip(got, want, strict=True))
+            return _match_unordered(got, want, equal)
+        if isinstance(got, bool) or isinstance(want, bool):
+            return type(got) is type(want) and got == want
+        if isinstance(got, dict | list):
+            return False
+        return bool(got == want)
+
+    return equal(received, expected)
+
+
+def _match_unordered(got: list[Any], want: list[Any], equal: Any) -> bool:
+    """Whether each item of ``want`` pairs with a distinct equal item of ``got`` (backtracking)."""
+    used = [False] * len(got)
+
+    def place(index: int) -> bool:
+        if index == len(want):
+            return True
+        for position, item in enumerate(got):
+            if not used[position] and equal(item, want[index]):
+                used[position] = True
+                if place(index + 1):
+                    return True
+                used[position] = False
+        return False
+
+    return place(0)
+
+
+# -- JSON paths (matchesJsonPath) ------------------------------------------------------------------
+
+_PATH_TOKEN = re.compile(
+    r"""
+      \.\.(?P<deep>[A-Za-z_$][\w$-]*|\*)             # ..name, ..*
+    | \.(?P<name>[A-Za-z_$][\w$-]*|\*)               # .name, .*
+    | \[\s*(?P<index>-?\d+)\s*\]                     # [0], [-1]
+    | \[\s*(?P<quoted>'[^']*'|"[^"]*")\s*\]          # ['name']
+    | \[\s*\*\s*\](?P<star>)                         # [*]
+    | \[\s*\?\s*\(\s*@\.(?P<field>[\w$-]+)\s*
+        (?:(?P<op>==|!=|<=|>=|<|>)\s*(?P<literal>'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?|true|false|null))?
+        \s*\)\s*\]                                   # [?(@.a == 'b')], [?(@.a)]
+    """,
+    re.VERBOSE,
+)
+
+
+def compile_json_path(expression: str) -> list[tuple[str, Any]]:
+    """The steps of a simple JSON path (``$.a.b[0]``, ``$..id``, ``$.items[?(@.n > 1)]``).
+
+    Raises:
+        MappingError: the path uses syntax understudy does not read.
+    """
+    if not expression.startswith("$"):
+        raise MappingError(f"a JSON path starts with '$': {expression!r}")
+    steps: list[tuple[str, Any]] = []
+    position = 1
+    while position < len(expression):
+        found = _PATH_TOKEN.match(expression, position)
+        if found is None:
+            raise MappingError(
+                f"understudy reads simple JSON paths ($.a.b, $['a'], $.a[0], $.a[*], $..a, "
+                f"$.a[?(@.b == 'c')]); cannot read {expression!r} from {expression[position:]!r}"
+            )
+        groups = found.groupdict()
+        if groups["deep"] is not None:
+            steps.append(("deep", groups["deep"]))
+        elif groups["name"] is not None:
+            steps.append(("child", groups["name"]))
+        elif groups["index"] is not None:
+            steps.append(("index", int(groups["index"])))
+        elif groups["quoted"] is not None:
+            steps.append(("child", groups["quoted"][1:-1]))
+        elif groups["star"] is not None:
+            steps.append(("child", "*"))
+        else:
+            literal = groups["literal"]
+            value: Any = None
+            if literal is not None:
+                value = literal[1:-1] if literal[0] in "'\"" else _json.loads(literal)
+            steps.append(("filter", (groups["field"], groups["op"], value)))
+        position = found.end()
+    return steps
+
+
+def json_path(expression: str, document: Any) -> list[Any]:
+    """The values a simple JSON path selects from ``document`` (``[]``: none).
+
+    A filter (``[?(...)]``) selects a list of the items that pass, as Jayway JsonPath does, so
+    ``$.items[?(@.id == 7)]`` matches when that list is not empty.
+
+    Raises:
+        MappingError: the path uses syntax understudy does not read.
+    """
+    current: list[Any] = [document]
+    for kind, argument in compile_json_path(expression):
+        following: list[Any] = []
+        for node in current:
+            if kind == "child":
+                following += _children(node, argument)
+            elif kind == "index":
+                if isinstance(node, list) and -len(node) <= argument < len(node):
+                    following.append(node[argument])
+            elif kind == "deep":
+                for item in _descendants(node):
+                    following += _children(item, argument)
+            else:
+                items = node if isinstance(node, list) else [node]
+                following.append([item for item in items if _passes(item, *argument)])
+        current = following
+    return current
+
+
+def _children(node: Any, name: str) -> list[Any]:
+    if name == "*":
+        if isinstance(node, dict):
+            return list(node.values())
+        return list(node) if isinstance(node, list) else []
+    if isinstance(node, dict) and name in node:
+        return [node[name]]
+    return []
+
+
+def _descendants(node: Any) -> Iterable[Any]:
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        yield from _descendants(child)
+
+
+def _passes(item: Any, name: str, operator: str | None, literal: Any) -> bool:
+    if not isinstance(item, dict) or name not in item:
+        return False
+    value = item[name]
+    if operator is None:
+        return True
+    if operator == "==":
+        return bool(value == literal)
+    if operator == "!=":
+        return bool(value != literal)
+    try:
+        if operator == "<":
+            return bool(value < literal)
+        if operator == "<=":
+            return bool(value <= literal)
+        if operator == ">":
+            return bool(value > literal)
+        return bool(value >= literal)
+    except TypeError:
+        return False
