@@ -15,7 +15,9 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import requests
 
 import understudy
 from understudy import _cli
+from understudy._cli._follow import Follower
 
 DATA = Path(__file__).parent / "data" / "wiremock"
 
@@ -402,7 +405,7 @@ def test_a_name_that_does_not_resolve_is_worded_for_the_flag() -> None:
     # (no lookup here: the error getaddrinfo raises for such a name, worded)
     args = _cli.build_parser().parse_args(["smtp", "--host", "nosuchhost.invalid"])
     error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    assert _cli._cannot_listen(args, error) == (
+    assert _cli.cannot_listen(args, error) == (
         "cannot listen on --host nosuchhost.invalid: Name or service not known; give an "
         "address of this machine, such as 127.0.0.1 (the default), ::1 or localhost"
     )
@@ -604,3 +607,68 @@ def test_pypi_reports_uploads_and_downloads(tiny_dists: list[Path]) -> None:
         assert got.content == wheel.read_bytes()
         download = running.read_json()
         assert (download["event"], download["filename"]) == ("download", wheel.name)
+
+
+# -- issue 21: a request is reported once answered, with its response ----------------------------
+
+
+def test_http_reports_each_request_with_the_response_it_got() -> None:
+    with cli("http", "--no-admin") as running:
+        got = requests.get(running.info["url"] + "/nothing", timeout=5)
+        reported = running.read_json()
+        assert (reported["event"], reported["target"]) == ("request", "/nothing")
+        response = reported["response"]
+        assert (response["status_code"], response["reason"]) == (got.status_code, got.reason)
+        assert (response["answered_by"], response["fault"]) == ("unmatched", None)
+        assert ["Content-Length", got.headers["Content-Length"]] in response["headers"]
+    with cli("http", "--no-admin", json_lines=False) as running:
+        requests.get(running.info["url"] + "/missing", timeout=5)
+        line = running.read_until("/missing").rstrip()
+        assert line.endswith(" GET /missing (0 bytes) -> 404 Not Found")
+
+
+def test_a_request_is_reported_when_answered_not_when_it_arrives() -> None:
+    args = _cli.build_parser().parse_args(["http", "--no-admin"])
+    running = args.make(args)
+    server = running.server
+    assert isinstance(server, understudy.HTTPServer)
+    follower = Follower(running.sources)
+    follower.start()
+    answer = threading.Event()
+
+    def late(request: understudy.Request) -> understudy.Response:
+        answer.wait(10)
+        return understudy.Response(201, body=b"late")
+
+    server.expect("GET", "/late").respond_with(late)
+    with server, ThreadPoolExecutor(1) as pool:
+        got = pool.submit(requests.get, server.url + "/late", timeout=10)
+        server.wait_for_requests(1)  # (journaled: arrived, not answered)
+        assert follower.take(0) == []
+        answer.set()
+        assert got.result().status_code == 201  # (the journal has the answer before the client)
+        ((event, text),) = follower.take(5)
+    follower.stop()
+    assert (event["target"], event["response"]["status_code"]) == ("/late", 201)
+    assert event["response"]["answered_by"] == "expectation"
+    assert text.endswith(" GET /late (0 bytes) -> 201 Created")
+    assert follower.rest() == []
+
+
+def test_a_request_never_answered_is_reported_at_the_stop_with_no_response() -> None:
+    args = _cli.build_parser().parse_args(["http", "--no-admin"])
+    running = args.make(args)
+    server = running.server
+    assert isinstance(server, understudy.HTTPServer)
+    follower = Follower(running.sources)
+    follower.start()
+    server.expect("GET", "/slow").respond(200, delay=60.0)
+    with server, socket.create_connection((server.host, server.port), timeout=10) as client:
+        client.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        server.wait_for_requests(1)  # (journaled; its answer is a minute away)
+        server.stop()  # (cuts the delayed answer off: the request is never answered)
+        assert client.recv(1024) == b""
+    follower.stop()
+    ((event, text),) = follower.rest()
+    assert (event["target"], event["response"]) == ("/slow", None)
+    assert text.endswith(" GET /slow (0 bytes) -> (no response)")

@@ -11,14 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import understudy._core.syslog as core_syslog
-from understudy._core.syslog import (
+from understudy._core.syslog import format_rfc5424, parse_message, unparsed_message
+from understudy._core.syslog_framing import (
     FrameError,
     SyslogFramer,
-    format_rfc5424,
     frame_non_transparent,
     frame_octet_counted,
-    parse_message,
-    unparsed_message,
 )
 from understudy._core.tlsinfo import TLSInfo
 
@@ -421,7 +419,13 @@ def test_framing_round_trip(messages: list[bytes], framings: list[str], cuts: li
 
 
 #: The pure modules these tests hold to: each may import only the others of this list.
-PURE_MODULES = ["syslog.py", "logframes.py", "tlsinfo.py"]
+PURE_MODULES = [
+    "syslog.py",
+    "syslog_formats.py",
+    "syslog_framing.py",
+    "logframes.py",
+    "tlsinfo.py",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)

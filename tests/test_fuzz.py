@@ -9,7 +9,7 @@ or recorded with a reason.
   in reason phrases and fields, catastrophic and RE2-refused regexes), over a real socket;
 - directory path resolution (``_core/paths.py``), header directives (``_core/directives.py``),
   Accept-Encoding negotiation (``_core/coding.py``),
-  syslog framing and parsing (``_core/syslog.py``), log-record frames (``_core/logframes.py``).
+  syslog framing and parsing (``_core/syslog*.py``), log-record frames (``_core/logframes.py``).
 
 ``make test`` runs a few examples of each; ``make stress`` runs this same file with
 ``UNDERSTUDY_FUZZ_EXAMPLES`` set much higher.
@@ -37,7 +37,8 @@ from understudy._core.directives import DirectiveError, Directives
 from understudy._core.framing import encode_head
 from understudy._core.logframes import BadFrame, LogFrameDecoder, decode_datagram
 from understudy._core.paths import FilePath, Refusal, resolve_target
-from understudy._core.syslog import FrameError, SyslogFramer, parse_message
+from understudy._core.syslog import parse_message
+from understudy._core.syslog_framing import FrameError, SyslogFramer
 from understudy.fakes import PyPIServer
 
 #: Examples per fuzz target (``make stress`` raises it).

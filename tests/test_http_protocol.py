@@ -1268,13 +1268,12 @@ class _BrokenHost:
 
     streams_body = False
 
-    def dispatch(self, server: HTTPServer, exchange: Any) -> None:
+    def dispatch(self, site: Any, exchange: Any) -> None:
         raise ZeroDivisionError(f"broken host for {exchange.target}")
 
 
 def _with_broken_mount(server: HTTPServer) -> HTTPServer:
-    server._mounts.append(("/broken", _BrokenHost()))  # (no public way to install a bad host)
-    server._routing_changed()
+    server._router.mount("/broken", _BrokenHost())  # (no public way to install a bad host)
     return server
 
 

@@ -492,3 +492,19 @@ def test_replace_puts_an_entry_in_place_and_wakes_a_wait_on_it() -> None:
     journal.clear()
     journal.replace(second, "x")  # cleared: nothing to replace
     assert journal.snapshot() == []
+
+
+def test_follow_tells_the_listener_of_each_append_replace_and_change() -> None:
+    journal: Journal[str] = Journal("entry", 2, unpack=str.upper)
+    heard: list[tuple[int, str | None]] = []
+    journal.append("before")  # (before following: not told)
+    journal.follow(lambda number, entry: heard.append((number, entry)))
+    first = journal.append("a")
+    journal.append("b")
+    journal.replace(first, "a2")
+    journal.changed()
+    journal.follow(None)
+    journal.append("after")
+    # (each entry as a reader sees it: unpacked; a change in place is (0, None))
+    assert heard == [(2, "A"), (3, "B"), (2, "A2"), (0, None)]
+    assert journal.snapshot() == ["B", "AFTER"]

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import pathlib
+import typing
+from typing import Any
+
+import pytest
 
 import understudy
+import understudy.fakes
+from understudy._http._directory import DirectoryHost
+from understudy._http._options import DIRECTORY_DEFAULTS, DirectoryOptions
+from understudy._publishing import WHERE
+from understudy._server import Server
 
 SRC = pathlib.Path(understudy.__file__).parent
 
@@ -36,8 +46,8 @@ def test_the_lazy_table_and_the_type_checkers_imports_agree() -> None:
         for alias in statement.names
     }
     assert checked == set(understudy.__all__)
-    assert set(understudy._WHERE) == set(understudy.__all__)
-    for name, where in understudy._WHERE.items():
+    assert set(WHERE) == set(understudy.__all__)
+    for name, where in WHERE.items():
         module = importlib.import_module(where, "understudy")
         assert name in vars(module), f"{name} is not defined in understudy{where}"
 
@@ -94,3 +104,149 @@ def test_core_is_pure() -> None:
                 root = module.split(".")[0]
                 assert root not in FORBIDDEN_IN_CORE, f"{path.name} imports {module}"
                 assert not module.startswith("understudy"), f"{path.name} imports {module}"
+
+
+def _public_callables(name: str) -> list[tuple[str, Any]]:
+    """``understudy.<name>``, or for a class its ``__init__`` and public methods (properties'
+    getters included), as ``(label, function)``."""
+    value = getattr(understudy, name)
+    if not isinstance(value, type):
+        return [(name, value)] if callable(value) else []
+    found = []
+    for attribute, member in inspect.getmembers(value):
+        if attribute.startswith("_") and attribute != "__init__":
+            continue
+        if isinstance(inspect.getattr_static(value, attribute), property):
+            continue
+        if inspect.isfunction(member) or inspect.ismethod(member):
+            if attribute == "__init__" and member is object.__init__:
+                continue
+            found.append((f"{name}.{attribute}", member))
+    return found
+
+
+def _hint(function: Any, parameter: inspect.Parameter) -> Any:
+    """The parameter's type (``typing.get_type_hints``; the annotation as written when a name
+    in it is imported for type checking only); ``None`` if it has none."""
+    try:
+        return typing.get_type_hints(function).get(parameter.name)
+    except NameError:
+        written = parameter.annotation
+        if written is parameter.empty:
+            return None
+        return Any if written in ("Any", "typing.Any") else written
+
+
+def test_no_public_signature_takes_untyped_options() -> None:
+    """No ``*args``/``**kwargs`` typed ``Any`` (or not at all) in a public signature: a
+    misspelt option would pass mypy. Options are typed (``**options: Unpack[SomeOptions]``,
+    PEP 692) or written out as keywords."""
+    problems = []
+    for name in understudy.__all__:
+        for label, function in _public_callables(name):
+            try:
+                signature = inspect.signature(function)
+            except (TypeError, ValueError):  # (builtins without a signature)
+                continue
+            for parameter in signature.parameters.values():
+                if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                    continue
+                hint = _hint(function, parameter)
+                if hint is None or hint is Any:
+                    problems.append(f"{label}: {parameter} is not typed")
+    assert problems == []
+
+
+#: What HTTPServer adds to Server: the test API, and nothing connections or hosts call.
+HTTP_SERVER_API = {
+    # what the test reads
+    "scheme",
+    "url",
+    "requests",
+    "wait_for_requests",
+    "wait_for_requests_async",
+    "clear",
+    # what the test sets up
+    "load_mappings",
+    "serve_directory",
+    "expect",
+    "expect_in_order",
+    "assert_requested",
+    # HTTPServer's keywords, as read back
+    "unmatched_status",
+    "max_header_size",
+    "max_body_size",
+    "header_timeout",
+    "idle_timeout",
+    "send_timeout",
+    # private: the journal and the stub mappings (read by tests and the command line)
+    "_journal",
+    "_stubs",
+}
+
+
+def test_http_server_adds_only_the_test_api() -> None:
+    """The plumbing connections and hosts use (dispatch, hold, track, release, record,
+    runtime, loop...) lives on the Site and the Router, not on the class users see and
+    ``PyPIServer`` inherits."""
+    added = set(dir(understudy.HTTPServer)) - set(dir(Server))
+    assert added == HTTP_SERVER_API
+    plumbing = {"dispatch", "hold", "track", "release", "record", "record_error", "runtime"}
+    plumbing |= {"loop", "describe", "shortest_timeout", "streams_body", "host_failed"}
+    assert plumbing & set(dir(understudy.fakes.PyPIServer)) == set()
+
+
+def _http_imports() -> dict[str, set[str]]:
+    """Each ``_http`` module's imports of other ``_http`` modules, wherever they are (at the
+    top, under ``TYPE_CHECKING``, inside a function)."""
+    package = SRC / "_http"
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        found = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 1 and node.module:
+                found.add(node.module.split(".")[0])
+            elif node.level == 1:
+                found.update(alias.name for alias in node.names)
+            elif node.level == 2 and (node.module or "").startswith("_http."):
+                found.add((node.module or "").split(".")[1])
+        graph[path.stem] = {name for name in found if (package / f"{name}.py").exists()}
+    return graph
+
+
+def test_the_http_core_has_no_import_cycle() -> None:
+    """Nothing under ``_http/`` imports ``_http._server`` (the public face), and the modules of
+    ``_http`` import one another without a cycle, type-checking imports counted."""
+    graph = _http_imports()
+    assert sorted(name for name, imports in graph.items() if "_server" in imports) == []
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = [*path[path.index(name) :], name]
+            pytest.fail("import cycle in _http: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, [*path, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+
+
+def test_the_directory_options_are_the_directory_hosts_keywords() -> None:
+    """``serve_directory``'s ``DirectoryOptions`` (kept apart so ``HTTPServer`` does not load
+    the directory module) name ``DirectoryHost``'s keywords, with the same defaults."""
+    keywords = {
+        parameter.name: parameter.default
+        for parameter in inspect.signature(DirectoryHost).parameters.values()
+        if parameter.kind is parameter.KEYWORD_ONLY
+    }
+    assert keywords == DIRECTORY_DEFAULTS
+    assert set(DirectoryOptions.__annotations__) == set(keywords)
+    shown = inspect.signature(understudy.HTTPServer.serve_directory).parameters
+    assert [name for name in shown if name in keywords] == list(keywords)

@@ -269,30 +269,6 @@ def test_servers_share_one_loop_thread() -> None:
                 server.stop()
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},
-        {"response": OK},
-        {"handler": lambda request: "ok"},
-        {"admin": True},
-        {"tls": True},
-    ],
-    ids=["nothing", "response", "handler", "admin", "tls"],
-)
-def test_a_server_keeps_its_attributes_in_the_compact_form(options: dict[str, object]) -> None:
-    """Up to 29 instance attributes, CPython 3.11 keeps them in an array shared with the
-    class's other instances; a 30th gives every server a dict of its own, 1.5 KiB more (the
-    idle-server memory target of ``make bench`` (d)). Checked here, before and after serving."""
-    server = HTTPServer(**options)  # type: ignore[arg-type]
-    assert len(vars(server)) <= 29, sorted(vars(server))
-    with server:
-        if "response" in options or "handler" in options:
-            urllib.request.urlopen(server.url + "/x", timeout=5.0).close()
-            server.wait_for_requests(1)
-    assert len(vars(server)) <= 29, sorted(vars(server))
-
-
 async def _asgi_reading_the_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return

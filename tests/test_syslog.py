@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from understudy._core.syslog import format_rfc5424, frame_octet_counted
+from understudy._core.syslog import format_rfc5424
+from understudy._core.syslog_framing import frame_octet_counted
 from understudy._errors import ConfigurationError, WaitTimeout
 from understudy._syslog import SyslogMessage, SyslogServer
 

@@ -39,7 +39,7 @@ from understudy import (
     UDPServer,
     UnixDatagramServer,
 )
-from understudy._core.syslog import frame_octet_counted
+from understudy._core.syslog_framing import frame_octet_counted
 from understudy._tls import format_subject, server_context
 
 pytest_plugins = ["pytester"]

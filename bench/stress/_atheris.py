@@ -14,7 +14,8 @@ from understudy._core.directives import DirectiveError
 from understudy._core.distance import levenshtein, string_distance
 from understudy._core.logframes import LogFrameDecoder, decode_datagram
 from understudy._core.paths import resolve_target
-from understudy._core.syslog import SyslogFramer, parse_message
+from understudy._core.syslog import parse_message
+from understudy._core.syslog_framing import SyslogFramer
 from understudy._core.tlsinfo import offered_version
 from understudy._core.wiremock import MappingError, parse_mapping
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import understudy
+from understudy._http._connection import HTTPConnection
 
 __all__ = ["SCENARIOS", "LoadResult", "run_stop_under_load"]
 
@@ -86,13 +87,14 @@ def _clients_with_unsent_data(server: understudy.HTTPServer) -> set[tuple[str, i
     async def look() -> set[tuple[str, int]]:
         return {
             conn.client
-            for conn in server.connections
-            if conn.client is not None
+            for conn in server._site.connections  # (HTTPConnection: ``client``, ``transport``)
+            if isinstance(conn, HTTPConnection)
+            and conn.client is not None
             and conn.transport is not None
             and conn.transport.get_write_buffer_size() > 0
         }
 
-    return server.runtime.call(look(), _TIMEOUT, twin="")
+    return server._site.runtime.call(look(), _TIMEOUT, twin="")
 
 
 def _round(scenario: str, clients: int, stop_timeout: float, result: LoadResult) -> None:

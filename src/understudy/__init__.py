@@ -19,7 +19,9 @@ and IDEs read the ``TYPE_CHECKING`` imports, and ``dir(understudy)`` lists every
 """
 
 import importlib
-import sys
+
+from ._publishing import WHERE as _WHERE
+from ._publishing import publish as _publish
 
 # Not typing.TYPE_CHECKING: importing typing would cost more than the rest of this module.
 # Type checkers treat any name TYPE_CHECKING as true.
@@ -115,57 +117,6 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
 
 __version__ = "0.1.0.dev0"
 
-#: Where each public name is defined (the module imported when the name is first read). The
-#: ``TYPE_CHECKING`` imports above say the same for type checkers; tests/test_public_api.py
-#: checks that the two agree.
-_WHERE: dict[str, str] = {
-    "AddressInUse": "._errors",
-    "BadFrame": "._core.logframes",
-    "Conditions": "._conditions._options",
-    "ConfigurationError": "._errors",
-    "ConnectionRecord": "._sockets._connection",
-    "Datagram": "._sockets._udp",
-    "Delay": "._faults",
-    "Direction": "._conditions._options",
-    "Dribble": "._faults",
-    "Expectation": "._http._expect",
-    "ExpectationExceeded": "._errors",
-    "Fault": "._core.faults",
-    "HTTPServer": "._http._server",
-    "Headers": "._http._fields",
-    "LogRecordServer": "._logrecords",
-    "Proxy": "._proxy",
-    "ProxyConnection": "._proxy",
-    "Query": "._http._fields",
-    "Request": "._http._request",
-    "RequestCriteria": "._http._criteria",
-    "Response": "._http._response",
-    "ResponseRecord": "._http._response_record",
-    "SMTPFailure": "._smtp._rules",
-    "SMTPMessage": "._smtp._message",
-    "SMTPReply": "._smtp._message",
-    "SMTPServer": "._smtp._server",
-    "Server": "._server",
-    "ServerSentEvent": "._core.sse",
-    "StreamConnection": "._sockets._connection",
-    "Subset": "._core.matching",
-    "SyslogMessage": "._syslog",
-    "SyslogServer": "._syslog",
-    "TCPServer": "._sockets._tcp",
-    "TLS": "._tls_settings",
-    "TLSFailure": "._core.tlsinfo",
-    "TLSInfo": "._core.tlsinfo",
-    "UDPServer": "._sockets._udp",
-    "UnderstudyError": "._errors",
-    "UnexpectedRequest": "._errors",
-    "UnixDatagramServer": "._sockets._unix",
-    "UnixStreamServer": "._sockets._unix",
-    "UnmetExpectation": "._errors",
-    "WaitTimeout": "._errors",
-    "event_stream": "._http._sse",
-}
-
-
 #: The distribution to install for a top-level module that differs from it.
 _DISTRIBUTIONS = {"multipart": "python-multipart", "python_multipart": "python-multipart"}
 
@@ -195,17 +146,3 @@ def __getattr__(name: str) -> "Any":
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-def _publish() -> None:
-    """Make each public object that is loaded say ``understudy.X`` in reprs and tracebacks,
-    not its private module (as trio does); run after each lazy import, which may have loaded
-    the modules of other public names too."""
-    modules = sys.modules
-    for name, where in _WHERE.items():
-        module = modules.get(__name__ + where)
-        if module is None:
-            continue
-        obj = getattr(module, name, None)
-        if obj is not None and getattr(obj, "__module__", "").startswith("understudy."):
-            obj.__module__ = __name__

@@ -173,6 +173,10 @@ class ServerTLSProtocol(sslproto.SSLProtocol):
         super().buffer_updated(nbytes)
 
     def _do_handshake(self) -> None:
+        # This overrides asyncio's SSLProtocol._do_handshake and reads its internals, _sslobj
+        # and _process_outgoing, on purpose: on a failed handshake asyncio discards the alert
+        # OpenSSL wrote (CPython gh-98078), and no public API reaches the SSLObject of an
+        # SSLProtocol or flushes its outgoing buffer. Drop this once asyncio sends the alert.
         this: Any = self  # (asyncio's private members: not in typeshed)
         sslobj: ssl.SSLObject = this._sslobj
         try:

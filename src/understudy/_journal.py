@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from ._errors import ConfigurationError, WaitTimeout
 from ._waits import Wait, Waitable, check_count, timed_out
@@ -18,6 +18,9 @@ from ._waits import Wait, Waitable, check_count, timed_out
 __all__ = ["Journal"]
 
 T = TypeVar("T")
+
+#: Told of each change to a journal, on the appending thread: see :meth:`Journal.follow`.
+Listener: TypeAlias = Callable[[int, Any], None]
 
 
 class Journal(Waitable, Generic[T]):
@@ -35,7 +38,7 @@ class Journal(Waitable, Generic[T]):
             read as appended.
     """
 
-    __slots__ = ("_entries", "_noun", "_size", "_unpack", "total")
+    __slots__ = ("_entries", "_listener", "_noun", "_size", "_unpack", "total")
 
     def __init__(
         self, noun: str, size: int | None = None, *, unpack: Callable[[Any], T] | None = None
@@ -51,6 +54,7 @@ class Journal(Waitable, Generic[T]):
         self._unpack = unpack
         # The deque is made on first use, so an idle server stays small.
         self._entries: deque[Any] | None = None  # (as appended: see unpack)
+        self._listener: Listener | None = None
         #: How many entries were ever appended (not reset by a bounded journal dropping old ones).
         self.total = 0
 
@@ -69,6 +73,8 @@ class Journal(Waitable, Generic[T]):
             entries = self._entries = deque(maxlen=self._size)
         entries.append(entry)
         self.total = total = self.total + 1
+        if self._listener is not None:
+            self._listener(total, self._read([entry])[0])
         if self._waiting:
             self._wake()
         return total
@@ -86,7 +92,27 @@ class Journal(Waitable, Generic[T]):
         if entries is None or not 0 < back <= len(entries):
             return
         entries[-back] = entry
-        self.changed()
+        if self._listener is not None:
+            self._listener(number, self._read([entry])[0])
+        Waitable.changed(self)
+
+    def changed(self) -> None:
+        """Wake every wait, and tell the listener (``(0, None)``): an entry changed in place."""
+        super().changed()
+        if self._listener is not None:
+            self._listener(0, None)
+
+    def follow(self, listener: Listener | None) -> None:
+        """Tell ``listener`` of every change from now on (``None``: stop telling).
+
+        Package-internal (the ``understudy`` command reports what arrives with it). The
+        listener is called on the appending thread (the loop's), so it must be quick and must
+        not raise: ``listener(number, entry)`` after an entry is appended or replaced, with its
+        number (as :meth:`append` returns it) and the entry as a reader sees it, and
+        ``listener(0, None)`` after :meth:`changed` (an entry changed in place, as a TCP
+        connection's record does as its bytes arrive). One listener at a time.
+        """
+        self._listener = listener
 
     def _version(self) -> int:
         # (both only grow, so the sum moves on every append and every change)

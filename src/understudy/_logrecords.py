@@ -14,7 +14,7 @@ from ._conditions import Conditions
 from ._core.logframes import BadFrame, LogFrameDecoder, decode_datagram
 from ._errors import ConfigurationError
 from ._journal import Journal
-from ._sockets import DatagramReceiver, DecodingProtocol, SocketServer
+from ._sockets import DatagramReceiver, SocketServer
 
 __all__ = ["BadFrame", "LogRecordServer", "LogRecordTransport"]
 
@@ -168,7 +168,7 @@ class LogRecordServer(SocketServer):
     # -- on the loop -------------------------------------------------------------------------
 
     def _stream_protocol(self) -> asyncio.BaseProtocol:
-        return DecodingProtocol(self, LogFrameDecoder(self.max_frame_size), self._frames)
+        return self._decoding_protocol(LogFrameDecoder(self.max_frame_size), self._frames)
 
     def _datagram_protocol(self) -> asyncio.BaseProtocol:
         return DatagramReceiver(self._datagram)

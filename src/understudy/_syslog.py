@@ -11,17 +11,11 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, get_args
 
 from ._conditions import Conditions
-from ._core.syslog import (
-    FrameError,
-    SyslogFramer,
-    SyslogMessage,
-    Transport,
-    parse_message,
-    unparsed_message,
-)
+from ._core.syslog import SyslogMessage, Transport, parse_message, unparsed_message
+from ._core.syslog_framing import FrameError, SyslogFramer
 from ._errors import ConfigurationError
 from ._journal import Journal
-from ._sockets import DatagramReceiver, DecodingProtocol, SocketServer
+from ._sockets import DatagramReceiver, SocketServer
 from ._tls import TLS, TLSInfo, resolve_tls
 
 __all__ = ["SyslogMessage", "SyslogServer", "SyslogTransport"]
@@ -175,7 +169,7 @@ class SyslogServer(SocketServer):
         def deliver(frames: Sequence[bytes | FrameError], peer: Any) -> None:
             self._frames(frames, peer, protocol.tls)
 
-        protocol = DecodingProtocol(self, SyslogFramer(self.max_message_size), deliver)
+        protocol = self._decoding_protocol(SyslogFramer(self.max_message_size), deliver)
         return protocol
 
     def _datagram_protocol(self) -> asyncio.BaseProtocol:
@@ -234,3 +228,8 @@ class SyslogServer(SocketServer):
 
 def _socket_kind(transport: str) -> socket.SocketKind:
     return socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+
+
+def messages_journal(server: SyslogServer) -> Journal[SyslogMessage]:
+    """The journal of ``server``'s messages, for the package (the command follows it)."""
+    return server._journal

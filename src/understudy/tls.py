@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ssl
 
-from . import _publish
+from ._publishing import publish
 from ._tls import CertificateAuthority, ClientCertificate, authority
 
 __all__ = [
@@ -94,7 +94,7 @@ def issue_client_cert(
 
 
 def _fixup_module_metadata() -> None:
-    _publish()  # TLS and TLSInfo, loaded with the TLS module, say `understudy.X`
+    publish()  # TLS and TLSInfo, loaded with the TLS module, say `understudy.X`
     for obj in (CertificateAuthority, ClientCertificate):
         obj.__module__ = __name__
 

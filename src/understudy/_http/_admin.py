@@ -20,20 +20,20 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core.distance import request_distance
 from .._core.wiremock import MappingError, parse_request_pattern
 from .._errors import ConfigurationError
-from ._exchange import Exchange
 from ._request import Request
 from ._response import Response
 from ._wiremock import pattern_differences
 
 if TYPE_CHECKING:
-    from ._server import HTTPServer
+    from ._site import Exchange
+    from ._wiremock import Stubs
 
-__all__ = ["PREFIX", "AdminHost", "is_admin"]
+__all__ = ["PREFIX", "AdminHost", "Served", "is_admin"]
 
 PREFIX = "/__admin"
 
@@ -43,6 +43,18 @@ _MAPPING_ID = re.compile(r"/mappings/([^/]+)")
 def is_admin(target: str) -> bool:
     """Whether a request target is for the admin API."""
     return target == PREFIX or target.startswith((PREFIX + "/", PREFIX + "?"))
+
+
+class Served(Protocol):
+    """What the admin API reads and changes: the router's stubs and journal (``Router``)."""
+
+    @property
+    def stubs(self) -> Stubs: ...
+    @property
+    def unmatched_requests(self) -> Iterable[Request]: ...
+    @property
+    def requests(self) -> list[Request]: ...
+    def clear(self) -> None: ...
 
 
 class _Problem(Exception):
@@ -74,7 +86,7 @@ _UNAUTHORIZED = Response(
 
 
 class AdminHost:
-    """Answers ``/__admin/...`` from the server's stubs and journal."""
+    """Answers ``/__admin/...`` from the router's stubs and journal."""
 
     streams_body = False
 
@@ -96,40 +108,41 @@ class AdminHost:
                 return True
         return False
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+    def dispatch(self, served: Served, exchange: Exchange) -> None:
+        """Answer ``exchange`` from ``served`` (the router calls this, not a mount)."""
         request = exchange.request
         assert request is not None
         if not self.allows(request):
             exchange.send(_UNAUTHORIZED)
             return
         try:
-            status, value = self.answer(server, request)
+            status, value = self.answer(served, request)
         except _Problem as problem:
             status, value = problem.status, {"errors": [{"code": 10, "title": str(problem)}]}
         exchange.send(_json_response(status, value))
 
-    def answer(self, server: HTTPServer, request: Request) -> tuple[int, Any]:
+    def answer(self, served: Served, request: Request) -> tuple[int, Any]:
         path = request.path[len(PREFIX) :].rstrip("/") or "/"
         method = request.method.upper()
-        stubs = server._stubs
+        stubs = served.stubs
         routes: dict[tuple[str, str], Callable[[], tuple[int, Any]]] = {
-            ("GET", "/mappings"): lambda: (200, _all_mappings(server)),
-            ("POST", "/mappings"): lambda: (201, self._create(server, request, None)),
+            ("GET", "/mappings"): lambda: (200, _all_mappings(served)),
+            ("POST", "/mappings"): lambda: (201, self._create(served, request, None)),
             ("DELETE", "/mappings"): _empty(stubs.clear),
             ("POST", "/mappings/reset"): _empty(stubs.reset),
-            ("GET", "/requests"): lambda: (200, _journal(server, request)),
-            ("DELETE", "/requests"): _empty(server.clear),
-            ("POST", "/requests/reset"): _empty(server.clear),
-            ("POST", "/requests/count"): lambda: (200, {"count": len(_find(server, request))}),
+            ("GET", "/requests"): lambda: (200, _journal(served, request)),
+            ("DELETE", "/requests"): _empty(served.clear),
+            ("POST", "/requests/reset"): _empty(served.clear),
+            ("POST", "/requests/count"): lambda: (200, {"count": len(_find(served, request))}),
             ("POST", "/requests/find"): lambda: (
                 200,
-                {"requests": [_logged(r) for r in _find(server, request)]},
+                {"requests": [_logged(r) for r in _find(served, request)]},
             ),
-            ("GET", "/requests/unmatched"): lambda: (200, _unmatched(server)),
-            ("POST", "/near-misses/request"): lambda: (200, _near_misses(server, request)),
-            ("GET", "/scenarios"): lambda: (200, _scenarios(server)),
+            ("GET", "/requests/unmatched"): lambda: (200, _unmatched(served)),
+            ("POST", "/near-misses/request"): lambda: (200, _near_misses(served, request)),
+            ("GET", "/scenarios"): lambda: (200, _scenarios(served)),
             ("POST", "/scenarios/reset"): _empty(stubs.scenarios.reset),
-            ("POST", "/reset"): lambda: (200, _reset(server)),
+            ("POST", "/reset"): lambda: (200, _reset(served)),
         }
         route = routes.get((method, path))
         if route is not None:
@@ -145,21 +158,21 @@ class AdminHost:
             if method == "PUT":
                 if stubs.get(ident) is None:
                     raise _Problem(404, f"no stub mapping with id {ident}")
-                return 200, self._create(server, request, ident)
+                return 200, self._create(served, request, ident)
             if method == "DELETE":
                 if not stubs.remove(ident):
                     raise _Problem(404, f"no stub mapping with id {ident}")
                 return 200, {}
         raise _Problem(404, f"understudy's admin API has no {method} {PREFIX}{path}")
 
-    def _create(self, server: HTTPServer, request: Request, ident: str | None) -> Any:
+    def _create(self, served: Served, request: Request, ident: str | None) -> Any:
         document = _body_json(request)
         if not isinstance(document, dict):
             raise _Problem(422, "a stub mapping is a JSON object with request and response")
         if ident is not None:
             document = {**document, "id": ident, "uuid": ident}
         try:
-            stub = server._stubs.add_json(document, where="mapping")
+            stub = served.stubs.add_json(document, where="mapping")
         except ConfigurationError as error:
             raise _Problem(422, str(error)) from None
         return dict(stub.source)
@@ -184,21 +197,21 @@ def _body_json(request: Request) -> Any:
         ) from None
 
 
-def _all_mappings(server: HTTPServer) -> Any:
-    mappings = server._stubs.mappings_json()
+def _all_mappings(served: Served) -> Any:
+    mappings = served.stubs.mappings_json()
     return {"mappings": mappings, "meta": {"total": len(mappings)}}
 
 
-def _stubbed(server: HTTPServer) -> list[Request]:
-    return [r for r in server.requests if r.error is None]
+def _stubbed(served: Served) -> list[Request]:
+    return [r for r in served.requests if r.error is None]
 
 
-def _find(server: HTTPServer, request: Request) -> list[Request]:
+def _find(served: Served, request: Request) -> list[Request]:
     try:
         pattern = parse_request_pattern("request", _body_json(request))
     except MappingError as error:
         raise _Problem(422, str(error)) from None
-    return [r for r in _stubbed(server) if not pattern_differences(pattern, r)]
+    return [r for r in _stubbed(served) if not pattern_differences(pattern, r)]
 
 
 def _request_id(request: Request) -> str:
@@ -286,11 +299,11 @@ def _journal_window(request: Request) -> tuple[int | None, datetime | None]:
     return limit, since
 
 
-def _journal(server: HTTPServer, admin_request: Request) -> Any:
+def _journal(served: Served, admin_request: Request) -> Any:
     limit, since = _journal_window(admin_request)
     # (By id: the journal makes a new Request each time it is read.)
-    unmatched = {_request_id(r) for r in server._expectations.unmatched or ()}
-    everything = _stubbed(server)
+    unmatched = {_request_id(r) for r in served.unmatched_requests}
+    everything = _stubbed(served)
     chosen = reversed(everything)  # newest first
     if since is not None:
         # (In whole milliseconds, as loggedDate: the loggedDateString of a request read back
@@ -299,10 +312,10 @@ def _journal(server: HTTPServer, admin_request: Request) -> Any:
         chosen = (r for r in chosen if int(r.received_at * 1000) > after)
     if limit is not None:
         chosen = itertools.islice(chosen, limit)
-    served = []
+    listed = []
     for request in chosen:
         request_id = _request_id(request)
-        served.append(
+        listed.append(
             {
                 "id": request_id,
                 "request": _logged(request),
@@ -311,18 +324,18 @@ def _journal(server: HTTPServer, admin_request: Request) -> Any:
         )
     # (meta.total counts every request in the journal, as WireMock's paginator does.)
     return {
-        "requests": served,
+        "requests": listed,
         "meta": {"total": len(everything)},
         "requestJournalDisabled": False,
     }
 
 
-def _unmatched(server: HTTPServer) -> Any:
-    requests = [_logged(r) for r in server._expectations.unmatched or ()]
+def _unmatched(served: Served) -> Any:
+    requests = [_logged(r) for r in served.unmatched_requests]
     return {"requests": requests, "requestJournalDisabled": False}
 
 
-def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
+def _near_misses(served: Served, admin_request: Request) -> Any:
     logged = _body_json(admin_request)
     if not isinstance(logged, dict) or not isinstance(logged.get("url"), str):
         raise _Problem(422, "give a logged request: an object with at least url and method")
@@ -344,7 +357,7 @@ def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
         body=body.encode("utf-8", "surrogatepass"),
     )
     scored = []
-    for position, stub in enumerate(server._stubs):
+    for position, stub in enumerate(served.stubs):
         found = pattern_differences(stub.request, request)
         distance = request_distance(found, stub.request.criteria())
         scored.append((distance, position, stub, found))
@@ -361,8 +374,8 @@ def _near_misses(server: HTTPServer, admin_request: Request) -> Any:
     return {"nearMisses": near}
 
 
-def _scenarios(server: HTTPServer) -> Any:
-    stubs = server._stubs
+def _scenarios(served: Served) -> Any:
+    stubs = served.stubs
     scenarios = []
     for name in stubs.scenario_names():
         states = {"Started"}
@@ -380,7 +393,7 @@ def _scenarios(server: HTTPServer) -> Any:
     return {"scenarios": scenarios}
 
 
-def _reset(server: HTTPServer) -> Any:
-    server._stubs.reset()
-    server.clear()
+def _reset(served: Served) -> Any:
+    served.stubs.reset()
+    served.clear()
     return {}

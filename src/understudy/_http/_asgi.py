@@ -1,7 +1,5 @@
-"""Hosting an ASGI 3 application: the ``http`` scope with streamed bodies, and ``lifespan``.
-
-Spec: https://asgi.readthedocs.io/en/latest/specs/www.html (HTTP, spec_version 2.3) and
-https://asgi.readthedocs.io/en/latest/specs/lifespan.html. The app runs on the runtime's loop.
+"""Hosting an ASGI 3 application on the runtime's loop: the ``http`` scope with streamed bodies
+(https://asgi.readthedocs.io/en/latest/specs/www.html, spec_version 2.3), and ``lifespan``.
 """
 
 from __future__ import annotations
@@ -16,10 +14,9 @@ from .._core.targets import origin_form
 from .._errors import UnderstudyError, WaitTimeout
 from .._server import describe_handler
 from .._tasks import TaskStarter
-from ._exchange import Exchange
 
 if TYPE_CHECKING:
-    from ._server import HTTPServer
+    from ._site import Exchange, Site
 
 __all__ = ["ASGIApp", "ASGIHost"]
 
@@ -46,31 +43,30 @@ class ASGIHost:
         #: What each request's context is a copy of (set at each start).
         self._context = contextvars.Context()
         #: The scope's "scheme" and "server", set at each start (the port may change).
-        self.scheme = "http"
-        self.server_address: tuple[str, int] = ("127.0.0.1", 0)
+        self.scheme, self.server_address = "http", ("127.0.0.1", 0)
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
         """Start the app in a task of its own, in a copy of the server's context.
 
         The app runs in a task from its first line: ``asyncio.timeout()``, anyio's cancel
         scopes (Starlette, FastAPI) and ``asyncio.current_task()`` need one. It starts
         eagerly (see ``_tasks.py``): an app that answers without waiting costs no loop turn.
         Its context is a copy of the one the server started in, not of the current one: a
-        pipelined request is dispatched as the previous response ends, inside that app (and a
-        connection's callbacks may run in a copy of an app's context), whose variables it
-        must not see.
+        pipelined request is dispatched as the previous response ends, inside that app (and
+        a connection's callbacks may run in a copy of its context), whose variables it must
+        not see.
         """
-        call = _ASGICall(server, exchange, self)
+        call = _ASGICall(site, exchange, self)
         starter = self._starter
         if starter is None:
-            starter = self._starter = TaskStarter(server.loop)
+            starter = self._starter = TaskStarter(site.loop)
         task = starter.start(call.run(), self._context.copy())
         if task is not None:  # (None: the app answered in its first step, the usual case)
             # In flight until run() ends, which releases it: no done callback to schedule.
             call.task = task
-            server.hold(task, call.describe)
+            site.hold(task, call.describe)
 
-    async def startup(self, server: HTTPServer) -> None:
+    async def startup(self, site: Site) -> None:
         """Run the lifespan startup; an app that does not speak lifespan is served anyway.
 
         Raises:
@@ -79,10 +75,10 @@ class ASGIHost:
             WaitTimeout: startup did not complete within 10 s.
         """
         self.state = {}
-        self.scheme = server.scheme
-        self.server_address = (server.host, server.port)
+        self.scheme = site.scheme
+        self.server_address = site.address
         self._context = contextvars.copy_context()
-        lifespan = _Lifespan(self.app, self.state, server)
+        lifespan = _Lifespan(self.app, self.state, site)
         self._lifespan = lifespan
         await lifespan.startup()
 
@@ -96,9 +92,9 @@ class ASGIHost:
 
 
 class _Lifespan:
-    def __init__(self, app: ASGIApp, state: dict[str, Any], server: HTTPServer) -> None:
+    def __init__(self, app: ASGIApp, state: dict[str, Any], site: Site) -> None:
         self.app = app
-        self.server = server
+        self.site = site
         self.scope = {"type": "lifespan", "asgi": dict(_ASGI), "state": state}
         self.events: asyncio.Queue[Message] = asyncio.Queue()
         self.started = asyncio.Event()
@@ -122,7 +118,7 @@ class _Lifespan:
             self.started.set()
         elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
             if kind == "lifespan.shutdown.failed":
-                self.server.record_error(
+                self.site.fail(
                     UnderstudyError(
                         f"the ASGI app's lifespan shutdown failed: {message.get('message', '')}"
                     )
@@ -140,7 +136,7 @@ class _Lifespan:
             elif not self.started.is_set():
                 self.failure = f"{type(error).__name__}: {error}"
             else:
-                self.server.record_error(error)
+                self.site.fail(error)
         finally:
             self.started.set()
             self.stopped.set()
@@ -166,7 +162,7 @@ class _Lifespan:
             await asyncio.wait_for(self.stopped.wait(), timeout)
         except TimeoutError:
             self.task.cancel()
-            self.server.record_error(
+            self.site.fail(
                 WaitTimeout(
                     f"the ASGI app's lifespan shutdown did not complete within {timeout:g} s"
                 )
@@ -210,13 +206,13 @@ class _ASGICall:
         "body_done",
         "exchange",
         "host",
-        "server",
+        "site",
         "start_message",
         "task",
     )
 
-    def __init__(self, server: HTTPServer, exchange: Exchange, host: ASGIHost) -> None:
-        self.server = server
+    def __init__(self, site: Site, exchange: Exchange, host: ASGIHost) -> None:
+        self.site = site
         self.exchange = exchange
         self.host = host
         self.start_message: Message | None = None
@@ -261,7 +257,7 @@ class _ASGICall:
                 return {"type": "http.request", "body": body, "more_body": not whole}
         # The request is read: the next event is the end of the exchange, when the response is
         # complete or the connection is gone.
-        if not exchange.finished and exchange.conn.transport is not None:
+        if not exchange.finished and exchange.connected:
             gone = self._gone
             if gone is None:
                 gone = self._gone = asyncio.Event()
@@ -345,7 +341,7 @@ class _ASGICall:
                 "query_string": query_string,
                 "root_path": "",
                 "headers": headers,
-                "client": exchange.conn.client,
+                "client": exchange.client,
                 "server": host.server_address,
                 "state": state.copy() if state else {},
             }
@@ -358,7 +354,7 @@ class _ASGICall:
             return
         finally:
             if self.task is not None:
-                self.server.release(self.task)
+                self.site.release(self.task)
         if not exchange.finished:
             self.returned()
 
@@ -366,14 +362,13 @@ class _ASGICall:
         """The app and the request, as stop() names what is still running at its timeout."""
         exchange = self.exchange
         return (
-            f"ASGI app {self.server.describe(self.host.app)} for {exchange.method} "
-            f"{exchange.target}"
+            f"ASGI app {self.site.describe(self.host.app)} for {exchange.method} {exchange.target}"
         )
 
     def failed(self, error: BaseException) -> None:
         """The app raised ``error``: record it for check(); answer 500, or cut the response."""
         exchange = self.exchange
-        self.server.record_error(error)
+        self.site.fail(error)
         if exchange.head_sent:
             exchange.abort()
         else:
@@ -382,7 +377,7 @@ class _ASGICall:
     def returned(self) -> None:
         """The app returned: it must have completed its response, unless nobody is listening."""
         exchange = self.exchange
-        if exchange.finished or exchange.conn.transport is None:
+        if exchange.finished or not exchange.connected:
             return  # (after a disconnect the app may return without answering)
         if exchange.head_sent:
             problem = (
@@ -398,7 +393,7 @@ class _ASGICall:
                 "the ASGI app returned without sending a response "
                 "(ASGI HTTP spec: it must send http.response.start)"
             )
-        self.server.record_error(RuntimeError(problem))
+        self.site.fail(RuntimeError(problem))
         if exchange.head_sent:
             exchange.abort()
         else:

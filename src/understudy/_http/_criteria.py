@@ -4,15 +4,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .._core.matching import Matcher
+from .._core.matching import (
+    MISSING,
+    Matcher,
+    RequestShape,
+    check_str_pattern,
+    check_value_matcher,
+)
+from .._errors import ConfigurationError
+from .._keywords import unknown_keyword
 
 if TYPE_CHECKING:
     from ._request import Request
 
-__all__ = ["CRITERIA", "RequestCriteria"]
+__all__ = ["CRITERIA", "RequestCriteria", "make_shape"]
 
 
 class RequestCriteria(TypedDict, total=False):
@@ -54,3 +62,96 @@ class RequestCriteria(TypedDict, total=False):
 
 #: The names of the criteria, for the check of a call's keywords.
 CRITERIA: frozenset[str] = frozenset(RequestCriteria.__annotations__)
+
+
+#: A method is a token (RFC 9110 §9.1, §5.6.2): ``M-SEARCH`` is one, ``GET /x`` is not.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def make_shape(
+    method: str | None,
+    path: Matcher | None,
+    criteria: RequestCriteria,
+    *,
+    what: str,
+    takes: Collection[str] = (),
+) -> RequestShape:
+    """Check the arguments of ``expect``/``assert_requested`` and build the shape.
+
+    Args:
+        what: how messages name the call (``"expect()"``).
+        takes: the call's own keywords besides the criteria (for the closest name).
+
+    Raises:
+        ConfigurationError: a keyword that is not a criterion (naming the closest one), or an
+            argument of the wrong type, saying what is accepted.
+    """
+    if not CRITERIA.issuperset(criteria):
+        wrong = unknown_keyword(what, criteria, CRITERIA | {"method", "path", *takes})
+        assert wrong is not None
+        raise wrong
+    query = criteria.get("query")
+    headers = criteria.get("headers")
+    body = criteria.get("body")
+    json = criteria.get("json", MISSING)
+    form = criteria.get("form")
+    match = criteria.get("match")
+    try:
+        _check_shape_arguments(
+            method, path, query=query, headers=headers, body=body, json=json, form=form, match=match
+        )
+    except TypeError as error:
+        raise ConfigurationError(str(error)) from None
+    return RequestShape(
+        method=method,
+        path=path,
+        query=query,
+        headers=headers,
+        body=body,
+        json=json,
+        form=form,
+        predicate=match,
+    )
+
+
+def _check_shape_arguments(
+    method: object,
+    path: object,
+    *,
+    query: object,
+    headers: object,
+    body: object,
+    json: object,
+    form: object,
+    match: object,
+) -> None:
+    """Raise ``TypeError`` saying what is accepted, for the first argument of a wrong type."""
+    if method is not None and (not isinstance(method, str) or not _TOKEN.fullmatch(method)):
+        raise TypeError(f"method must be a str such as 'GET', not {method!r}")
+    if path is not None:
+        check_value_matcher("path", path)
+        if isinstance(path, str) and not path.startswith("/"):
+            raise TypeError(f"path must start with '/' (it is the decoded path), not {path!r}")
+        if isinstance(path, str) and "?" in path:
+            raise TypeError(
+                f"path {path!r} holds a query: write path={path.partition('?')[0]!r}, query={{...}}"
+            )
+    for name, mapping in (("query", query), ("headers", headers), ("form", form)):
+        if mapping is None:
+            continue
+        if not isinstance(mapping, Mapping):
+            raise TypeError(
+                f"{name} must be a mapping of name to matcher, not {type(mapping).__name__}"
+            )
+        for key, matcher in mapping.items():
+            check_value_matcher(f"{name}[{key!r}]", matcher)
+    if body is not None and not isinstance(body, bytes | str | re.Pattern) and not callable(body):
+        raise TypeError(
+            "body must be bytes or str (exact), a compiled re.Pattern (whole text) or a "
+            f"predicate taking the bytes, not {type(body).__name__}"
+        )
+    check_str_pattern("body", body)
+    if match is not None and not callable(match):
+        raise TypeError(f"match must be a predicate taking the Request, not {match!r}")
+    if body is not None and json is not MISSING:
+        raise TypeError("give body= or json=, not both")

@@ -73,13 +73,12 @@ from .._core.directives import DirectiveError, Directives, for_suffix, merge
 from .._core.paths import FilePath, Refusal, resolve_target
 from .._errors import ConfigurationError
 from ._directory_options import check_coding_options, check_generated_fields, check_suffix_headers
-from ._exchange import Exchange
 from ._file_response import generated_defaults, respond
 from ._request import Request
 from ._response import Response
 
 if TYPE_CHECKING:
-    from ._server import HTTPServer
+    from ._site import Exchange, Site
 
 __all__ = ["DirectoryHost"]
 
@@ -185,7 +184,7 @@ class DirectoryHost:
 
     # -- on the loop -------------------------------------------------------------------------
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
         """Answer ``exchange``: refusals from the loop, files from the worker pool."""
         request = exchange.request
         assert request is not None
@@ -205,8 +204,8 @@ class DirectoryHost:
             exchange.send(_not_found(f"refused {request.raw_path!r}: {resolved.reason}"))
             return
         exchange.answered_by = ("directory", os.path.join(self.root, *resolved.segments))
-        future = server.runtime.run_in_worker(self.answer, request, resolved)
-        server.track(future, f"serving {request.method} {request.target} from {self.root}")
+        future = site.runtime.run_in_worker(self.answer, request, resolved)
+        site.track(future, f"serving {request.method} {request.target} from {self.root}")
         future.add_done_callback(functools.partial(_done, exchange))
 
     # -- in the worker pool ------------------------------------------------------------------
@@ -317,7 +316,7 @@ def _done(exchange: Exchange, future: asyncio.Future[Response]) -> None:
     if future.cancelled():
         exchange.abort()
         return
-    error = future.exception()  # recorded by server.track, raised in the test by check()
+    error = future.exception()  # recorded by site.track, raised in the test by check()
     if error is not None:
         exchange.send_error(
             500, f"understudy: serving the file raised {type(error).__name__} (see check())"

@@ -1,17 +1,13 @@
-"""One request and its response on an HTTP/1.1 connection: the response framed as the head says.
-
-An :class:`Exchange` is made by the connection (``_connection.py``) for each request it parses;
-hosts answer through it: :meth:`Exchange.send` a whole response, or :meth:`Exchange.start`,
-:meth:`Exchange.write` and :meth:`Exchange.end` one in pieces. It frames the body (Content-Length,
-chunked or close-delimited, RFC 9112 §6) and hands the bytes to its connection, which writes what
-one loop iteration produced in one send.
+"""One request and its response on an HTTP/1.1 connection, made by the connection per request;
+hosts answer through it (the ``_site.Exchange`` protocol). It frames the body (Content-Length,
+chunked or close-delimited, RFC 9112 §6) and hands the bytes to its connection.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .._core.framing import (
     LAST_CHUNK,
@@ -19,119 +15,68 @@ from .._core.framing import (
     Framing,
     encode_chunk,
     encode_head,
-    imf_fixdate,
     plan_framing,
     reason_phrase,
 )
-from ._request import PackedRequest, Request, unpack_request
-from ._response import Response
-
-#: What answered an exchange: a kind and a detail (see ResponseRecord.answered_by, .detail).
-AnsweredBy = tuple[str, str]
+from ._heads import HEADS, LARGE_WRITE, http_date, str_fields
+from ._received import Peer, ReceivedRequest
+from ._request import with_answer
+from ._response import Response, memo_of
 
 if TYPE_CHECKING:
-    from ._connection import HTTPConnection, _Refused
+    from .._core.faults import Ending
+    from ._routing import Router
+    from ._site import AnsweredBy, Site
 
-__all__ = ["LARGE_WRITE", "Exchange", "http_date"]
+__all__ = ["HTTP1Exchange", "Wire"]
 
-#: Bytes beyond which a body is written apart from its head, never copied into one piece with
-#: it, and handed to the transport in slices of this size as the client reads (see
-#: HTTPConnection.flush): a body a client does not read then costs its connection one slice,
-#: and a canned body stays one object however many clients are slow to read it.
-LARGE_WRITE = 256 * 1024
-
-_date_cache: tuple[int, str] = (0, "")
 _time = time.time
 
 # The body modes as module globals: reading an Enum member off its class costs ten times more.
-_LENGTH = BodyMode.LENGTH
-_CHUNKED = BodyMode.CHUNKED
-_CLOSE = BodyMode.CLOSE
+_LENGTH, _CHUNKED, _CLOSE, _NONE = BodyMode.LENGTH, BodyMode.CHUNKED, BodyMode.CLOSE, BodyMode.NONE
 
 
-def http_date() -> str:
-    """The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once a second."""
-    global _date_cache  # noqa: PLW0603 - a per-second cache shared by every connection
-    now = int(_time())
-    if _date_cache[0] != now:
-        _date_cache = (now, imf_fixdate(now))
-    return _date_cache[1]
+class Wire(Peer, Protocol):
+    """What an :class:`HTTP1Exchange` uses of its connection (``HTTPConnection``)."""
+
+    site: Site
+    router: Router
+    closing: bool
+    #: The bytes queued in this loop iteration (see ``HTTPConnection.write``).
+    out: list[bytes]
+
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+    async def drain(self) -> None: ...
+    def exchange_finished(self, exchange: HTTP1Exchange) -> None: ...
+    def cut(self, data: bytes, ending: Ending) -> None: ...
 
 
-#: Rendered response heads, by what they depend on (see Exchange.start_memoized); shared by
-#: every server, as all run on the runtime's one loop.
-#: Each is (the second it was rendered in, the framing, the head, the Content-Length it declares
-#: or -1 when the body is not framed by one).
-_HEADS: dict[tuple[object, ...], tuple[int, Framing, bytes, int]] = {}
-
-
-def _str_fields(
-    fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
-) -> list[tuple[str, str]]:
-    """Fields as str pairs (bytes ones decoded as Latin-1, RFC 9110 §5.5)."""
-    return [
-        (
-            name if isinstance(name, str) else bytes(name).decode("latin-1"),
-            value if isinstance(value, str) else bytes(value).decode("latin-1"),
-        )
-        for name, value in fields
-    ]
-
-
-class Exchange:
-    """One request and its response on a connection. Loop-side only unless noted."""
+class HTTP1Exchange(ReceivedRequest):
+    """One request and its response on an HTTP/1.1 connection: the :class:`~._site.Exchange`
+    every host sees. Loop-side only unless noted. The request side is :class:`ReceivedRequest`."""
 
     __slots__ = (
-        "_request",
         "answered_by",
-        "body_listener",
-        "body_parts",
-        "body_size",
-        "complete",
-        "conn",
-        "content_length",
         "dispatched",
         "done_listener",
         "finished",
         "framing",
         "head_sent",
-        "http_version",
-        "keep_alive",
-        "method",
         "number",
-        "packed",
-        "raw_fields",
-        "refusal",
-        "refused",
         "remaining",
         "sent",
-        "target",
     )
 
-    def __init__(self, conn: HTTPConnection) -> None:
-        self.conn = conn
-        self.method = ""
-        self.target = ""
-        #: The field lines as received, flat: name, value, name, value... (bytes).
-        self.raw_fields: list[bytes] = []
-        #: The request's Content-Length field value as sent (``None``: none).
-        self.content_length: bytes | None = None
-        self.http_version = "1.1"
-        self.keep_alive = True
-        self.body_parts: list[bytes] = []
-        self.body_size = 0
-        self.complete = False
-        #: The request as the journal keeps it, once complete and well-formed.
-        self.packed: PackedRequest | None = None
-        self._request: Request | None = None
-        self.refusal: _Refused | None = None
-        #: The journal entry's number (Journal.append) while its answer is to be recorded
-        #: (0: not journaled, or already answered).
+    conn: Wire
+
+    def __init__(self, conn: Wire) -> None:
+        super().__init__(conn)
+        #: The journal entry's number while its answer is to be recorded (0: none, or done).
         self.number = 0
         #: What answers, when routing chose it; ``None``: the server's host of behaviour.
         self.answered_by: AnsweredBy | None = None
-        #: The request as journaled when it was refused (malformed or over a limit).
-        self.refused: Request | None = None
         #: What was sent before the request was journaled (a streaming host's early answer).
         self.sent: bytes | str | None = None
         self.dispatched = False
@@ -140,8 +85,6 @@ class Exchange:
         self.framing: Framing | None = None
         #: Body bytes still to send when the head declared a Content-Length (-1: not so framed).
         self.remaining = -1
-        #: Called with each body chunk, then with ``None`` at the end (for streaming hosts).
-        self.body_listener: Callable[[bytes | None], None] | None = None
         #: Called once when the response is finished or the connection is gone.
         self.done_listener: Callable[[], None] | None = None
 
@@ -160,50 +103,32 @@ class Exchange:
             self.sent = sent
             return
         self.number = 0
-        server = self.conn.server
-        by = self.answered_by or server._host_of_behaviour.answered_by
+        conn = self.conn
+        by = self.answered_by or conn.router.host.answered_by
         packed = self.packed
         if packed is not None:
-            server._journal.replace(number, (*packed, sent, *by))
+            conn.site.journal.replace(number, (*packed, sent, *by))
         elif self.refused is not None:
-            server._journal.replace(number, self.refused._with_answer((sent, *by)))
+            conn.site.journal.replace(number, with_answer(self.refused, (sent, *by)))
 
     def notify_done(self) -> None:
         listener, self.done_listener = self.done_listener, None
         if listener is not None:
             listener()
 
-    # -- request side ------------------------------------------------------------------------
+    def cut(self, data: bytes, ending: Ending) -> None:
+        """A fault: finish, write ``data``, end the connection as ``ending`` says; nothing
+        queued behind this exchange is answered (see ``_faults.apply_fault``)."""
+        self.finished = True
+        self.keep_alive = False
+        self.notify_done()
+        self.conn.cut(data, ending)
 
     @property
-    def request(self) -> Request | None:
-        """The request, once complete and well-formed (made on first use: most hosts need none)."""
-        request = self._request
-        if request is None and self.packed is not None:
-            request = self._request = unpack_request(self.packed, self.conn.tls)
-        return request
-
-    @property
-    def body(self) -> bytes:
-        """The body received so far."""
-        return b"".join(self.body_parts)
-
-    def header(self, name: bytes) -> bytes | None:
-        """The first value of a request field by lower-case name."""
-        raw = self.raw_fields
-        for index in range(0, len(raw), 2):
-            if raw[index].lower() == name:
-                return raw[index + 1]
-        return None
-
-    def listen_to_body(self, listener: Callable[[bytes | None], None]) -> None:
-        """Feed ``listener`` every body chunk, those already received first, then ``None``."""
-        for part in self.body_parts:
-            listener(part)
-        if self.complete:
-            listener(None)
-        else:
-            self.body_listener = listener
+    def sends_body(self) -> bool:
+        """The response begun has a body to send (not HEAD, 204, 304)."""
+        framing = self.framing
+        return framing is not None and framing.mode is not _NONE
 
     # -- response side -----------------------------------------------------------------------
 
@@ -223,20 +148,20 @@ class Exchange:
         keep_alive = self.keep_alive and not self.conn.closing and self.complete
         key = (self.method == "HEAD", self.http_version, keep_alive)
         second = int(_time())  # the Date field changes once a second
-        cache = response._cache
+        cache = memo_of(response)
         rendered = cache.get(key)
         if rendered is None or rendered[0] != second:
             conn = self.conn
-            out, conn._out = conn._out, []
+            out, conn.out = conn.out, []
             try:
                 fields = tuple(response.headers)
                 self.start_memoized(response.status, response.reason, fields, len(body))
-                head = b"".join(conn._out)  # (kept to record the answers the wire is sent as)
+                head = b"".join(conn.out)  # (kept to record the answers the wire is sent as)
                 if len(body) <= LARGE_WRITE:
                     self.write(body)  # (a large body is written apart, below: not copied)
-                wire = b"".join(conn._out)
+                wire = b"".join(conn.out)
             finally:
-                conn._out = out
+                conn.out = out
             if self.framing is None or not wire:  # the connection is gone: nothing to keep
                 self.end()
                 return
@@ -321,10 +246,10 @@ class Exchange:
             self.keep_alive and not conn.closing and self.complete,
         )
         try:
-            memoized = _HEADS.get(key)
+            memoized = HEADS.get(key)
         except TypeError:  # fields that cannot be hashed (lists): framed without the memo
             reason = reason_phrase(status) if reason is None else reason
-            self.start(status, reason, _str_fields(fields), body_length)
+            self.start(status, reason, str_fields(fields), body_length)
             memoized = None
         else:
             if memoized is None or memoized[0] != second:
@@ -342,7 +267,11 @@ class Exchange:
             if end:
                 self.end()
             return
-        head = memoized[2]
+        self._write_head(memoized[2], body, end=end)
+
+    def _write_head(self, head: bytes, body: bytes | None, *, end: bool) -> None:
+        """:meth:`start_memoized`'s end: write ``head`` (and ``body``), then end if asked."""
+        conn = self.conn
         if body:
             # (remaining is -1 unless framed by this Content-Length; a large body goes apart)
             if self.remaining == len(body) <= LARGE_WRITE:
@@ -378,23 +307,23 @@ class Exchange:
         Returns the memo's entry, or ``None`` if the connection is gone (nothing is kept then).
         """
         conn = self.conn
-        out, conn._out = conn._out, []
+        out, conn.out = conn.out, []
         try:
             self.start(
                 status,
                 reason_phrase(status) if reason is None else reason,
-                _str_fields(fields),
+                str_fields(fields),
                 body_length,
             )
-            head = b"".join(conn._out)
+            head = b"".join(conn.out)
         finally:
-            conn._out = out
+            conn.out = out
         framing = self.framing
         if framing is None or not head:
             return None
-        if len(_HEADS) > 64:
-            _HEADS.clear()
-        memoized = _HEADS[key] = (second, framing, head, self.remaining)
+        if len(HEADS) > 64:
+            HEADS.clear()
+        memoized = HEADS[key] = (second, framing, head, self.remaining)
         return memoized
 
     def write(self, data: bytes) -> None:

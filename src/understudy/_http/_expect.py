@@ -16,162 +16,31 @@ Precedence, when several expectations accept a request:
 
 from __future__ import annotations
 
-import re
 import threading
-from collections import deque
-from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from .._core.distance import request_distance
 from .._core.matching import (
     MISSING,
     Difference,
-    Matcher,
     RequestShape,
-    check_str_pattern,
-    check_value_matcher,
 )
 from .._errors import ConfigurationError
 from .._faults import Delay, Dribble, Fault, to_delay
-from .._keywords import unknown_keyword
-from ._criteria import CRITERIA, RequestCriteria
 from ._faults import DelayedHost, DribbleHost, FaultHost
-from ._hosts import CannedHost, Handler, HandlerHost, Host
+from ._hosts import CannedHost, Handler, HandlerHost
+from ._report import differences, nearness
 from ._request import Request
 from ._response import Body, Response
 
 if TYPE_CHECKING:
-    pass
+    from ._site import Host
 
-__all__ = ["Expectation", "Expectations", "make_shape", "report_request"]
+__all__ = ["Expectation", "Expectations"]
 
 _NEAREST = 3
 
-#: A method is a token (RFC 9110 §9.1, §5.6.2): ``M-SEARCH`` is one, ``GET /x`` is not.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-def make_shape(
-    method: str | None,
-    path: Matcher | None,
-    criteria: RequestCriteria,
-    *,
-    what: str,
-    takes: Collection[str] = (),
-) -> RequestShape:
-    """Check the arguments of ``expect``/``assert_requested`` and build the shape.
-
-    Args:
-        what: how messages name the call (``"expect()"``).
-        takes: the call's own keywords besides the criteria (for the closest name).
-
-    Raises:
-        ConfigurationError: a keyword that is not a criterion (naming the closest one), or an
-            argument of the wrong type, saying what is accepted.
-    """
-    if not CRITERIA.issuperset(criteria):
-        wrong = unknown_keyword(what, criteria, CRITERIA | {"method", "path", *takes})
-        assert wrong is not None
-        raise wrong
-    query = criteria.get("query")
-    headers = criteria.get("headers")
-    body = criteria.get("body")
-    json = criteria.get("json", MISSING)
-    form = criteria.get("form")
-    match = criteria.get("match")
-    try:
-        _check_shape_arguments(
-            method, path, query=query, headers=headers, body=body, json=json, form=form, match=match
-        )
-    except TypeError as error:
-        raise ConfigurationError(str(error)) from None
-    return RequestShape(
-        method=method,
-        path=path,
-        query=query,
-        headers=headers,
-        body=body,
-        json=json,
-        form=form,
-        predicate=match,
-    )
-
-
-def _check_shape_arguments(
-    method: object,
-    path: object,
-    *,
-    query: object,
-    headers: object,
-    body: object,
-    json: object,
-    form: object,
-    match: object,
-) -> None:
-    """Raise ``TypeError`` saying what is accepted, for the first argument of a wrong type."""
-    if method is not None and (not isinstance(method, str) or not _TOKEN.fullmatch(method)):
-        raise TypeError(f"method must be a str such as 'GET', not {method!r}")
-    if path is not None:
-        check_value_matcher("path", path)
-        if isinstance(path, str) and not path.startswith("/"):
-            raise TypeError(f"path must start with '/' (it is the decoded path), not {path!r}")
-        if isinstance(path, str) and "?" in path:
-            raise TypeError(
-                f"path {path!r} holds a query: write path={path.partition('?')[0]!r}, query={{...}}"
-            )
-    for name, mapping in (("query", query), ("headers", headers), ("form", form)):
-        if mapping is None:
-            continue
-        if not isinstance(mapping, Mapping):
-            raise TypeError(
-                f"{name} must be a mapping of name to matcher, not {type(mapping).__name__}"
-            )
-        for key, matcher in mapping.items():
-            check_value_matcher(f"{name}[{key!r}]", matcher)
-    if body is not None and not isinstance(body, bytes | str | re.Pattern) and not callable(body):
-        raise TypeError(
-            "body must be bytes or str (exact), a compiled re.Pattern (whole text) or a "
-            f"predicate taking the bytes, not {type(body).__name__}"
-        )
-    check_str_pattern("body", body)
-    if match is not None and not callable(match):
-        raise TypeError(f"match must be a predicate taking the Request, not {match!r}")
-    if body is not None and json is not MISSING:
-        raise TypeError("give body= or json=, not both")
-
-
-def nearness(shape: RequestShape, found: list[Difference]) -> float:
-    """How far a request that differed from ``shape`` as ``found`` says is from it, 0 to 1
-    (``_core.distance.request_distance``: WireMock's weighting): what near-miss reports,
-    in-process and from the admin API, are ordered by."""
-    return request_distance(found, shape.criteria())
-
-
-def differences(shape: RequestShape, request: Request) -> list[Difference]:
-    """How ``request`` differs from ``shape`` (``[]``: it matches).
-
-    A predicate of the shape that raises makes the request differ, saying what it raised (so
-    the request is unmatched and reported, rather than breaking the connection).
-    """
-    try:
-        return shape.differences(
-            method=request.method,
-            path=request.path,
-            query=request.query.multi_items(),
-            headers=request.headers.multi_items(),
-            body=request.body,
-            form=lambda: request.form().multi_items(),
-            request=request,
-        )
-    except Exception as error:  # noqa: BLE001 - user predicates; reported as a difference
-        return [
-            Difference(
-                "predicate",
-                "True or False from every predicate",
-                f"{type(error).__name__}: {error}",
-            )
-        ]
+_E = TypeVar("_E", bound="Expectation")
 
 
 class _Step:
@@ -274,7 +143,7 @@ class Expectation:
                     "already goes as it is produced"
                 )
             host = DribbleHost(response, dribble)
-        return self._answer(host, delay)
+        return answer_with(self, host, delay)
 
     def respond_with(self, handler: Handler, *, delay: float | Delay | None = None) -> Self:
         """Answer with ``handler(request)``, as ``HTTPServer(handler=...)`` does.
@@ -289,7 +158,7 @@ class Expectation:
         """
         if not callable(handler):
             raise ConfigurationError(f"respond_with takes a callable, not {handler!r}")
-        return self._answer(HandlerHost(handler), delay)
+        return answer_with(self, HandlerHost(handler), delay)
 
     def fault(self, kind: Fault, *, delay: float | Delay | None = None) -> Self:
         """Fail the request with ``kind`` instead of answering (see :class:`~understudy.Fault`).
@@ -310,15 +179,7 @@ class Expectation:
             raise ConfigurationError(
                 f"fault() takes an understudy.Fault such as Fault.CONNECTION_RESET, not {kind!r}"
             )
-        return self._answer(FaultHost(kind), delay)
-
-    def _answer(self, host: Host, delay: object) -> Self:
-        chosen = to_delay(delay)
-        if chosen is not None:
-            host = DelayedHost(host, chosen)
-        with self._lock:
-            self._steps[-1].host = host
-        return self
+        return answer_with(self, FaultHost(kind), delay)
 
     def times(self, count: int) -> Self:
         """Use the current answer ``count`` times (then the next step, or no more)."""
@@ -417,10 +278,6 @@ class Expectations:
         self.lock = threading.Lock()
         self.unordered: list[Expectation] = []
         self.ordered: list[Expectation] = []
-        #: Requests nothing answered, for the admin API (made on the first).
-        self.unmatched: deque[Request] | None = None
-        #: ``HTTPServer(allow_unmatched=...)``: whether those fail ``check()``.
-        self.allow_unmatched = False
         #: How many expectations were ever added (they are numbered in that order).
         self.added = 0
 
@@ -523,40 +380,11 @@ class Expectations:
             return found
 
 
-def report_request(request: Request) -> list[str]:
-    """The request as received, for reports: request line, fields, body."""
-    client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
-    lines = [f"  {request.method} {request.target} HTTP/{request.http_version}{client}"]
-    lines += [f"    {name}: {value}" for name, value in request.headers.multi_items()]
-    if request.body:
-        body = request.body[:200]
-        more = f" ... ({len(request.body)} bytes)" if len(request.body) > 200 else ""
-        lines.append(f"    body: {body!r}{more}")
-    return lines
-
-
-def report_extra(requests: list[Request]) -> list[str]:
-    """The extra requests of an expectation met too often: method, target, client, time."""
-    lines = []
-    for request in requests:
-        client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
-        moment = datetime.fromtimestamp(request.received_at).strftime("%H:%M:%S.%f")[:-3]
-        lines.append(f"  {request.method} {request.target}{client} at {moment}")
-    return lines
-
-
-def unmatched_report(expectations: Expectations, request: Request, *, hosted: bool) -> str:
-    """The near-miss report for a request nothing answered."""
-    lines = ["No expectation matched this request:", *report_request(request)]
-    nearest = expectations.nearest(request)
-    if nearest:
-        lines.append("Nearest expectations:")
-        for number, (expectation, found) in enumerate(nearest, 1):
-            lines.append(f"  {number}. {expectation.describe()}")
-            lines += [f"       {difference}" for difference in found]
-    elif not hosted:
-        lines.append(
-            "No expectation is set and nothing is hosted: add server.expect(...) or give "
-            "HTTPServer a response=, handler=, wsgi=, asgi= or root=."
-        )
-    return "\n".join(lines)
+def answer_with(expectation: _E, host: Host, delay: object) -> _E:
+    """Make ``host`` (after ``delay``, if any) the answer of ``expectation``'s current step."""
+    chosen = to_delay(delay)
+    if chosen is not None:
+        host = DelayedHost(host, chosen)
+    with expectation._lock:
+        expectation._steps[-1].host = host
+    return expectation

@@ -9,63 +9,30 @@ it closes an idle or stalled connection at once, and aborts a busy one.
 from __future__ import annotations
 
 import asyncio
-import socket
-import struct
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from .._core.faults import Ending, Fault, plan_fault
-from .._core.framing import BodyMode
+from .._core.faults import Fault, plan_fault
 from .._faults import Delay, Dribble
-from ._exchange import Exchange
-from ._response import Response
+from ._response import Response, for_request
 
 if TYPE_CHECKING:
-    from ._hosts import Host
-    from ._server import HTTPServer
+    from ._site import Exchange, Host, Site
 
 __all__ = ["DelayedHost", "DribbleHost", "FaultHost", "apply_fault"]
 
-#: ``struct linger`` with l_onoff=1, l_linger=0: close() sends RST and discards unsent data.
-_LINGER_ZERO = struct.pack("ii", 1, 0)
 
-
-def apply_fault(server: HTTPServer, exchange: Exchange, kind: Fault) -> None:
+def apply_fault(site: Site, exchange: Exchange, kind: Fault) -> None:
     """On the loop: answer ``exchange`` with the fault ``kind`` (see :class:`~understudy.Fault`).
 
     The request is already in the journal; this ends the exchange and, as the plan says,
     the connection. A HEAD request gets the plan for HEAD: its head cut short, since it
     has no body to break (see :class:`~understudy.Fault`).
     """
-    plan = plan_fault(kind, server.random, method=exchange.method)
-    conn = exchange.conn
-    if conn.transport is not None and not exchange.head_sent:
+    plan = plan_fault(kind, site.random, method=exchange.method)
+    if exchange.connected and not exchange.head_sent:
         exchange.record_answer(kind.name)  # (before any of its bytes are written)
-    exchange.finished = True
-    exchange.keep_alive = False
-    exchange.notify_done()
-    # Nothing after a fault is answered: forget the pipelined requests, read no more.
-    conn.queue.clear()
-    conn.parsing = None
-    conn.broken = True
-    transport = conn.transport
-    if transport is None or transport.is_closing():
-        return
-    if plan.ending is Ending.RESET:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
-        conn.abort()
-        return
-    if plan.data:
-        conn.write(plan.data)
-    if plan.ending is Ending.CLOSE:
-        conn.close()
-        return
-    conn.flush()
-    if plan.ending is Ending.HALF_CLOSE and transport.can_write_eof():
-        transport.write_eof()
-    # Ending.STALL: nothing more is written; the connection is idle to stop(), which closes it.
+    exchange.cut(plan.data, plan.ending)
 
 
 class FaultHost:
@@ -76,25 +43,25 @@ class FaultHost:
     def __init__(self, kind: Fault) -> None:
         self.kind = kind
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        apply_fault(server, exchange, self.kind)
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
+        apply_fault(site, exchange, self.kind)
 
 
 def run_while_connected(
-    server: HTTPServer, exchange: Exchange, coroutine: Coroutine[Any, Any, None]
+    site: Site, exchange: Exchange, coroutine: Coroutine[Any, Any, None]
 ) -> None:
     """Run ``coroutine`` for ``exchange``; cancel it when the response ends or the connection goes.
 
     Not an in-flight handler for ``stop()`` to wait for: stop closes or aborts the connection,
     which cancels the task.
     """
-    task = server.loop.create_task(coroutine)
+    task = site.loop.create_task(coroutine)
     _running.add(task)
 
     def done(task: asyncio.Task[None]) -> None:
         _running.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
-            server.record_error(error)
+            site.fail(error)
 
     def cancel() -> None:
         task.cancel()
@@ -116,15 +83,15 @@ class DelayedHost:
         self.host = host
         self.delay = delay
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        seconds = self.delay.draw(server.random)
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
+        seconds = self.delay.draw(site.random)
 
         async def later() -> None:
             await asyncio.sleep(seconds)
             exchange.done_listener = None
-            self.host.dispatch(server, exchange)
+            self.host.dispatch(site, exchange)
 
-        run_while_connected(server, exchange, later())
+        run_while_connected(site, exchange, later())
 
 
 class DribbleHost:
@@ -138,14 +105,13 @@ class DribbleHost:
         self.response = response
         self.dribble = dribble
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        response = self.response._for_request(exchange.raw_fields)
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
+        response = for_request(self.response, exchange.raw_fields)
         body = response.body
         assert isinstance(body, bytes)
         schedule = self.dribble.schedule(body)
         exchange.start(response.status, response.reason, response.headers, len(body))
-        framing = exchange.framing
-        if framing is None or framing.mode is BodyMode.NONE:
+        if not exchange.sends_body:
             exchange.end()  # HEAD, 204, 304: no body to dribble
             return
 
@@ -156,4 +122,4 @@ class DribbleHost:
             exchange.done_listener = None
             exchange.end()
 
-        run_while_connected(server, exchange, dribble())
+        run_while_connected(site, exchange, dribble())

@@ -5,41 +5,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._core.faults import Fault
 from .._errors import ConfigurationError
 from .._server import describe_handler
-from ._exchange import Exchange
 from ._faults import apply_fault
 from ._request import Request
-from ._response import Response, to_response
+from ._response import Response, for_request, to_response
 from ._send import send_response
+from ._site import Site
 
 if TYPE_CHECKING:
-    from ._server import HTTPServer
+    from ._site import Exchange
 
-__all__ = ["CannedHost", "HandlerHost", "Host", "HostOfBehaviour", "NoHost"]
+__all__ = ["CannedHost", "HandlerHost", "NoHost"]
 
 Handler = Callable[[Request], Any] | Callable[[Request], Awaitable[Any]]
-
-
-class Host(Protocol):
-    """What answers the requests that reach the server's host of behaviour."""
-
-    #: Start at the end of the header section (True) or when the request is complete (False).
-    streams_body: bool
-
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        """On the loop: answer ``exchange``; must end it (or abort it) eventually."""
-
-
-class HostOfBehaviour(Host, Protocol):
-    """A host the server can be given as a whole (``response=``, ``handler=``, ``wsgi=``...)."""
-
-    #: What answered, as the journal records it when routing chose nothing else: the kind
-    #: and the detail of :class:`~understudy.ResponseRecord`.
-    answered_by: tuple[str, str]
 
 
 class NoHost:
@@ -48,7 +30,7 @@ class NoHost:
     streams_body = False
     answered_by = ("unmatched", "")
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
         exchange.send(
             Response(
                 404,
@@ -86,8 +68,8 @@ class CannedHost:
                 "str or a list of chunks, or use handler= to make a fresh body per request"
             )
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
-        send_response(server, exchange, self.response._for_request(exchange.raw_fields))
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
+        send_response(site, exchange, for_request(self.response, exchange.raw_fields))
 
 
 class HandlerHost:
@@ -106,61 +88,60 @@ class HandlerHost:
             getattr(handler, "__call__", None)  # noqa: B004 - an instance with async __call__
         )
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
         request = exchange.request
         assert request is not None
         handler = self.handler
 
         def describe() -> str:
-            return f"handler {server.describe(handler)} for {request.method} {request.target}"
+            return f"handler {site.describe(handler)} for {request.method} {request.target}"
 
         def done(future: asyncio.Future[Any]) -> None:
-            server.release(future)
-            self._done(server, exchange, future)
+            site.release(future)
+            self._done(site, exchange, future)
 
         if self.is_async:
-            task = server.loop.create_task(handler(request))  # type: ignore[arg-type]
-            server.track(task, describe, lambda task: self._done(server, exchange, task))
+            task = site.loop.create_task(handler(request))  # type: ignore[arg-type]
+            site.track(task, describe, lambda task: self._done(site, exchange, task))
         else:
             # Answered in the turn the worker's result arrives, not one later (see submit_then).
-            server.hold(server.runtime.workers.submit_then(done, handler, request), describe)
+            site.hold(site.runtime.workers.submit_then(done, handler, request), describe)
 
-    def _done(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
+    def _done(self, site: Site, exchange: Exchange, future: asyncio.Future[Any]) -> None:
         try:
-            self._answer(server, exchange, future)
+            self._answer(site, exchange, future)
         except Exception as error:  # noqa: BLE001 - our bug, not the handler's: a 500, check()
-            server.host_failed(exchange, error)
+            site.host_failed(exchange, error)
 
-    def _answer(self, server: HTTPServer, exchange: Exchange, future: asyncio.Future[Any]) -> None:
+    def _answer(self, site: Site, exchange: Exchange, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
             exchange.abort()
             return
-        error = future.exception()  # already recorded by server.track
+        error = future.exception()  # already recorded by site.track
         if error is None:
             result = future.result()
             if not isinstance(result, Response) and inspect.isawaitable(result):
                 # A plain callable that returned a coroutine (a lambda or wrapper around an
                 # async function): await it on the loop.
-                awaited = asyncio.ensure_future(result, loop=server.loop)
+                awaited = asyncio.ensure_future(result, loop=site.loop)
                 request = exchange.request
                 assert request is not None
-                server.track(
+                site.track(
                     awaited,
-                    f"handler {server.describe(self.handler)} for {request.method} "
-                    f"{request.target}",
+                    f"handler {site.describe(self.handler)} for {request.method} {request.target}",
                 )
-                awaited.add_done_callback(lambda done: self._done(server, exchange, done))
+                awaited.add_done_callback(lambda done: self._done(site, exchange, done))
                 return
             if isinstance(result, Fault):
-                apply_fault(server, exchange, result)
+                apply_fault(site, exchange, result)
                 return
             try:
                 response = to_response(result)
             except Exception as bad_return:  # noqa: BLE001 - goes to check(), the client gets 500
                 error = bad_return
-                server.record_error(error)
+                site.fail(error)
             else:
-                send_response(server, exchange, response._for_request(exchange.raw_fields))
+                send_response(site, exchange, for_request(response, exchange.raw_fields))
                 return
         exchange.send_error(
             500, f"understudy: the handler raised {type(error).__name__} (see check())"

@@ -175,15 +175,6 @@ class Request(_RequestFields):
         object.__setattr__(self, "_answer", record)
         return record
 
-    def _with_answer(self, answer: Answer) -> Request:
-        """A copy of this request answered with ``answer`` (as a journal keeps answers)."""
-        copy = object.__new__(_RequestFields)
-        for name in _RequestFields.__slots__:
-            setattr(copy, name, getattr(self, name))
-        copy._answer = answer
-        copy.__class__ = Request
-        return copy  # type: ignore[return-value]
-
     @property
     def path(self) -> str:
         """The target's path, percent-decoded as UTF-8 (``"/a b"`` for ``/a%20b?x=1``)."""
@@ -373,3 +364,13 @@ def unpack_request(entry: Request | PackedRequest, tls_info: TLSInfo | None = No
     request._headers = None
     request.__class__ = Request
     return request  # type: ignore[return-value]
+
+
+def with_answer(request: Request, answer: Answer) -> Request:
+    """A copy of ``request`` answered with ``answer`` (as a journal keeps answers)."""
+    copy = object.__new__(_RequestFields)
+    for name in _RequestFields.__slots__:
+        setattr(copy, name, getattr(request, name))
+    copy._answer = answer
+    copy.__class__ = Request
+    return copy  # type: ignore[return-value]

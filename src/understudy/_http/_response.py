@@ -155,21 +155,6 @@ class Response:
             raise ConfigurationError(str(error)) from None
         self._coded = {}
 
-    def _for_request(self, raw_fields: Sequence[bytes]) -> Response:
-        """The response to send to a request with these field lines (flat: name, value...):
-        itself, or its variant in the content coding chosen (see ``content_codings``)."""
-        coded = self._coded
-        if coded is None:
-            return self
-        coding = self.content_coding
-        if coding is None:
-            accept = _accept_encoding(raw_fields)
-            coding = negotiate(accept, self.content_codings) or "identity"
-        variant = coded.get(coding)
-        if variant is None:
-            variant = coded[coding] = self._variant(coding)
-        return variant
-
     def _variant(self, coding: str) -> Response:
         """This response in ``coding`` (``"identity"``: uncoded), its fields adjusted."""
         negotiated = bool(self.content_codings)
@@ -375,3 +360,25 @@ def to_response(value: object) -> Response:
         f"the handler returned {type(value).__name__} {value!r:.80}; return a "
         "understudy.Response, str, bytes, a dict or list (sent as JSON), or (status, body)"
     )
+
+
+def for_request(response: Response, raw_fields: Sequence[bytes]) -> Response:
+    """The response to send to a request with these field lines (flat: name, value...):
+    ``response`` itself, or its variant in the content coding chosen (see ``content_codings``)."""
+    coded = response._coded
+    if coded is None:
+        return response
+    coding = response.content_coding
+    if coding is None:
+        accept = _accept_encoding(raw_fields)
+        coding = negotiate(accept, response.content_codings) or "identity"
+    variant = coded.get(coding)
+    if variant is None:
+        variant = coded[coding] = response._variant(coding)
+    return variant
+
+
+def memo_of(response: Response) -> dict[Any, Any]:
+    """The memo of ``response``'s rendered wire bytes, by what they depend on (see
+    HTTP1Exchange.send); cleared with each new variant."""
+    return response._cache

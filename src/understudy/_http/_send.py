@@ -7,11 +7,10 @@ import concurrent.futures
 from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from ._exchange import Exchange
 from ._response import Response
 
 if TYPE_CHECKING:
-    from ._server import HTTPServer
+    from ._site import Exchange, Site
 
 __all__ = ["ThreadResponder", "send_response"]
 
@@ -19,7 +18,7 @@ __all__ = ["ThreadResponder", "send_response"]
 _UNACKED_LIMIT = 256 * 1024
 
 
-def send_response(server: HTTPServer, exchange: Exchange, response: Response) -> None:
+def send_response(site: Site, exchange: Exchange, response: Response) -> None:
     """On the loop: send ``response``; a streamed body is sent by a task tracked by the server."""
     body = response.body
     if isinstance(body, bytes):
@@ -27,12 +26,10 @@ def send_response(server: HTTPServer, exchange: Exchange, response: Response) ->
         return
     exchange.start(response.status, response.reason, response.headers, None)
     if isinstance(body, AsyncIterable):
-        server.track(
-            server.loop.create_task(_send_async_iterable(exchange, body)), "a response body"
-        )
+        site.track(site.loop.create_task(_send_async_iterable(exchange, body)), "a response body")
     elif isinstance(body, Iterable):
-        server.track(
-            server.runtime.run_in_worker(_send_iterable, server, exchange, body), "a response body"
+        site.track(
+            site.runtime.run_in_worker(_send_iterable, site, exchange, body), "a response body"
         )
 
 
@@ -41,7 +38,7 @@ def _gone(exchange: Exchange) -> bool:
 
     (Read from a worker thread too: a stale answer only means one chunk more.)
     """
-    return exchange.finished or exchange.conn.transport is None
+    return exchange.finished or not exchange.connected
 
 
 async def _send_async_iterable(exchange: Exchange, body: AsyncIterable[bytes]) -> None:
@@ -67,9 +64,9 @@ async def _send_async_iterable(exchange: Exchange, body: AsyncIterable[bytes]) -
     exchange.end()
 
 
-def _send_iterable(server: HTTPServer, exchange: Exchange, body: Iterable[bytes]) -> None:
+def _send_iterable(site: Site, exchange: Exchange, body: Iterable[bytes]) -> None:
     """In a worker: send the chunks; stop, closing the iterator, once the client has gone."""
-    responder = ThreadResponder(server, exchange)
+    responder = ThreadResponder(site, exchange)
     iterator: Iterator[bytes] = iter(body)
     try:
         for chunk in iterator:
@@ -95,9 +92,9 @@ class ThreadResponder:
 
     __slots__ = ("_exchange", "_loop", "_unacked")
 
-    def __init__(self, server: HTTPServer, exchange: Exchange) -> None:
+    def __init__(self, site: Site, exchange: Exchange) -> None:
         self._exchange = exchange
-        self._loop = server.loop
+        self._loop = site.loop
         self._unacked = 0
 
     def start(

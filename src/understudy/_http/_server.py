@@ -1,4 +1,24 @@
-"""HTTPServer: an HTTP/1.1 server hosting a fixed response, a handler, a WSGI or an ASGI app."""
+"""HTTPServer: an HTTP/1.1 server hosting a fixed response, a handler, a WSGI or an ASGI app.
+
+The public face only: it chooses the host of behaviour, builds the :class:`~._limits.Limits`,
+the :class:`~._site.Site` and the :class:`~._routing.Router`, and hands the test its API.
+Connections and hosts never see it (``_site.py`` says how they plug in).
+
+Rules (each held by the test named):
+
+1. Nothing under ``_http/`` imports this module, even for type checking; ``_http`` has no
+   import cycle (``tests/test_public_api.py::test_the_http_core_has_no_import_cycle``).
+2. ``HTTPServer`` adds to ``Server`` only the test API
+   (``tests/test_public_api.py::test_http_server_adds_only_the_test_api``).
+3. No ``Any`` or untyped ``**kwargs`` in a public signature
+   (``tests/test_public_api.py::test_no_public_signature_takes_untyped_options``).
+4. Neither the Site nor the Router holds a reference to the server: a server the test drops
+   is freed at once, journal and all (``tests/test_server.py::``
+   ``test_a_stopped_server_the_test_drops_is_freed_at_once`` and its neighbours).
+5. A routing change goes through a Router method, which ends in ``Router.changed()``
+   (``tests/test_expect.py``, ``tests/test_directory.py``: requests after each change).
+6. An idle server stays within 4 KiB (``bench``'s idle RSS figure (d), ``make bench``).
+"""
 
 from __future__ import annotations
 
@@ -6,38 +26,35 @@ import asyncio
 import os
 import socket
 import sys
-from collections import deque
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, Unpack
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, ClassVar, TypeGuard, Unpack
 
-from .._core.matching import Difference, Matcher
-from .._drain import StalledReaders, finish_connections
-from .._errors import (
-    ConfigurationError,
-    ExpectationExceeded,
-    UnexpectedRequest,
-    UnmetExpectation,
-)
+from .._core.matching import Matcher
+from .._errors import ConfigurationError
 from .._journal import Journal
 from .._keywords import checked_keywords
-from .._runtime import Runtime
-from .._server import Server, describe_handler
+from .._server import Server
 from .._tls import resolve_tls
+from ._config import check_admin, check_root_options, check_unmatched, choose_host, shared
 from ._connection import HTTPConnection
-from ._criteria import RequestCriteria
-from ._exchange import Exchange
-from ._expect import (
-    Expectation,
-    Expectations,
-    differences,
-    make_shape,
-    nearness,
-    report_extra,
-    unmatched_report,
+from ._criteria import RequestCriteria, make_shape
+from ._expect import Expectation
+from ._hosts import Handler
+from ._limits import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_SEND_TIMEOUT,
+    Limits,
 )
-from ._hosts import CannedHost, Handler, HandlerHost, Host, HostOfBehaviour, NoHost
-from ._request import PackedRequest, Request, unpack_request
+from ._options import DirectoryOptions, directory_signature
+from ._report import differences, requested_failure
+from ._request import Request, unpack_request
 from ._response import Response
+from ._routing import Router
+from ._site import Site
+from ._stopping import stop_serving
 
 # What only some servers use (WireMock stubs and admin API, record and replay, directories,
 # WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads
@@ -45,20 +62,12 @@ from ._response import Response
 if TYPE_CHECKING:
     from .._conditions import Conditions
     from .._tls import TLS
-    from ._admin import AdminHost
     from ._asgi import ASGIApp, ASGIHost
+    from ._site import Host
     from ._wiremock import Stubs
     from ._wsgi import WSGIApp
 
 __all__ = ["HTTPServer"]
-
-_DEFAULT_MAX_HEADER_SIZE = 64 * 1024
-_DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
-_DEFAULT_HEADER_TIMEOUT = 30.0
-_DEFAULT_IDLE_TIMEOUT = 300.0
-_DEFAULT_SEND_TIMEOUT = 30.0
-#: Seconds between looks, while stop() waits for handlers, for clients that stopped reading.
-_LOOK_INTERVAL = 0.05
 
 
 class HTTPServer(Server):
@@ -166,11 +175,11 @@ class HTTPServer(Server):
         journal_size: int | None = None,
         unmatched_status: int = 404,
         allow_unmatched: bool = False,
-        max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
-        max_body_size: int = _DEFAULT_MAX_BODY_SIZE,
-        header_timeout: float | None = _DEFAULT_HEADER_TIMEOUT,
-        idle_timeout: float | None = _DEFAULT_IDLE_TIMEOUT,
-        send_timeout: float | None = _DEFAULT_SEND_TIMEOUT,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
         tls: bool | TLS | None = None,
         mappings: str | os.PathLike[str] | None = None,
         admin: bool = False,
@@ -184,102 +193,27 @@ class HTTPServer(Server):
         self._tls = resolve_tls(tls, self.kind)
         if self._tls is not None:
             self._ssl_context()  # the CA and certificate are made here, not on the loop
-        if record is not None and proxy_to is None:
-            raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
-        directory_options: tuple[tuple[str, object, object], ...] = (
-            ("generated_fields", generated_fields, "all"),
-            ("content_coding", content_coding, None),
-            ("content_codings", content_codings, None),
+        directory = check_root_options(root, generated_fields, content_coding, content_codings)
+        behaviour = choose_host(response, handler, wsgi, asgi, proxy_to, record)
+        check_unmatched(unmatched_status, allow_unmatched)
+        check_admin(admin, admin_token)
+        limits = shared(
+            Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout)
         )
-        for name, given, default in directory_options:
-            if root is None and given != default:
-                raise ConfigurationError(
-                    f"{name}= applies to the files of root=: give root= too, or pass it to "
-                    f"serve_directory(prefix, root, {name}=...); a Response takes "
-                    "content_coding= and content_codings= too"
-                )
-        self._host_of_behaviour: HostOfBehaviour = _choose_host(response, handler, wsgi, asgi)
-        if proxy_to is not None:
-            if not isinstance(self._host_of_behaviour, NoHost):
-                raise ConfigurationError(
-                    "proxy_to= answers what no expectation answers: give it without response=, "
-                    "handler=, wsgi= or asgi="
-                )
-            from ._record import Recorder  # noqa: PLC0415 - loaded when first used
-
-            self._host_of_behaviour = HandlerHost(Recorder(proxy_to, record))
-        for name, value in (("max_header_size", max_header_size), ("max_body_size", max_body_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigurationError(f"{name} must be a positive int (bytes), not {value!r}")
-        self.max_header_size = max_header_size
-        self.max_body_size = max_body_size
-        timeouts = {
-            "header_timeout": header_timeout,
-            "idle_timeout": idle_timeout,
-            "send_timeout": send_timeout,
-        }
-        for name, seconds in timeouts.items():
-            if seconds is not None and (
-                not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0
-            ):
-                raise ConfigurationError(
-                    f"{name} must be a positive number of seconds or None (no limit), "
-                    f"not {seconds!r}"
-                )
-        self.header_timeout = header_timeout
-        self.idle_timeout = idle_timeout
-        self.send_timeout = send_timeout
-        self._journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
-        #: The open connections (a dict as an ordered set: an empty one is a third the size).
-        self.connections: dict[HTTPConnection, None] = {}
-        self._listeners: list[asyncio.AbstractServer] = []
-        self._inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
-        self._mounts: list[tuple[str, Host]] = []
-        # (No callback to the server in it, nor in anything else it holds: a server dropped by
-        # the test is freed at once, with its journal, not when the cyclic GC comes round.)
-        self._expectations = Expectations()
-        if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
-            raise ConfigurationError(
-                f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
-            )
-        self.unmatched_status = unmatched_status
-        if not isinstance(allow_unmatched, bool):
-            raise ConfigurationError(
-                f"allow_unmatched must be True or False, not {allow_unmatched!r}"
-            )
-        self._expectations.allow_unmatched = allow_unmatched
-        if admin_token is not None:
-            if not admin:
-                raise ConfigurationError(
-                    "admin_token= guards the admin API: give admin=True too, or leave it out"
-                )
-            if (
-                not isinstance(admin_token, str)
-                or not admin_token
-                or not all(" " < c <= "~" for c in admin_token)
-            ):
-                raise ConfigurationError(
-                    "admin_token must be a non-empty str of visible ASCII characters (it travels "
-                    f"in an Authorization field), not {admin_token!r}"
-                )
-        #: The WireMock stub mappings (and the admin API), made when first needed.
-        self._stubs_made = (
-            _stubs(self._expectations, admin=admin, token=admin_token) if admin else None
+        journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
+        router = self._router = Router(
+            behaviour,
+            journal,
+            unmatched_status=unmatched_status,
+            allow_unmatched=allow_unmatched,
+            admin=admin,
+            admin_token=admin_token,
         )
-        #: The host every request goes to when nothing routes (see _routing_changed).
-        self._direct: Host | None = None
-        self._routing_changed()
-        # (An idle server stays small: up to 29 attributes, CPython keeps them in a compact
-        # array shared with the class's other instances instead of a dict of their own, which
-        # costs 1.5 KiB more. tests/test_server.py counts them.)
+        site = self._site = Site(journal, owner=self, tls=self._tls, limits=limits)
+        site.record = router.gate()
+        self._listeners: tuple[asyncio.AbstractServer, ...] = ()  # (an idle server: shared)
         if root is not None:
-            self.serve_directory(
-                "/",
-                root,
-                generated_fields=generated_fields,
-                content_coding=content_coding,
-                content_codings=content_codings,
-            )
+            self.serve_directory("/", root, **directory)
         if mappings is not None:
             self.load_mappings(mappings)
 
@@ -288,13 +222,43 @@ class HTTPServer(Server):
     @property
     def scheme(self) -> str:
         """``"https"`` when served with ``tls=``, else ``"http"`` (RFC 9110 §4.2)."""
-        return "http" if self._tls is None else "https"
+        return self._site.scheme
 
     @property
     def url(self) -> str:
         """``http://host:port`` (``https://`` with ``tls=``), without a trailing slash (IPv6
         hosts in brackets)."""
         return f"{self.scheme}://{self._url_host()}:{self.port}"
+
+    @property
+    def unmatched_status(self) -> int:
+        """The status code answered to a request nothing answers (``unmatched_status=``)."""
+        return self._router.unmatched_status
+
+    @property
+    def max_header_size(self) -> int:
+        """Bytes of request line plus header section accepted (``max_header_size=``)."""
+        return self._site.limits.max_header_size
+
+    @property
+    def max_body_size(self) -> int:
+        """Bytes of request body accepted (``max_body_size=``)."""
+        return self._site.limits.max_body_size
+
+    @property
+    def header_timeout(self) -> float | None:
+        """Seconds for a request's header section (``header_timeout=``; ``None``: no limit)."""
+        return self._site.limits.header_timeout
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds a connection may stay silent (``idle_timeout=``; ``None``: no limit)."""
+        return self._site.limits.idle_timeout
+
+    @property
+    def send_timeout(self) -> float | None:
+        """Seconds a response may wait on its client (``send_timeout=``; ``None``: no limit)."""
+        return self._site.limits.send_timeout
 
     @property
     def requests(self) -> list[Request]:
@@ -341,8 +305,7 @@ class HTTPServer(Server):
 
     def clear(self) -> None:
         """Forget the requests received so far."""
-        self._journal.clear()
-        self._expectations.unmatched = None
+        self._router.clear()
 
     def load_mappings(self, path: str | os.PathLike[str]) -> None:
         """Answer as the WireMock stub mappings in ``path`` say; each becomes an expectation.
@@ -357,24 +320,13 @@ class HTTPServer(Server):
             ConfigurationError: a file that is not JSON, or a field that is unknown, not
                 supported, or of the wrong type (the message names the file and the field).
         """
-        try:
-            self._stubs.load(path)
-        finally:
-            self._routing_changed()  # (the files before a bad one are loaded: they answer)
+        self._router.load_mappings(path)
 
-    @checked_keywords
     def serve_directory(
         self,
         prefix: str,
         root: str | os.PathLike[str],
-        *,
-        in_file_headers: bool = False,
-        sidecar_headers: bool = True,
-        suffix_headers: Mapping[str, Mapping[str, str]] | None = None,
-        index: str | None = None,
-        generated_fields: str | Collection[str] = "all",
-        content_coding: str | None = None,
-        content_codings: str | Sequence[str] | None = None,
+        **options: Unpack[DirectoryOptions],
     ) -> None:
         """Serve the files under ``root`` at the URL path ``prefix``.
 
@@ -395,20 +347,10 @@ class HTTPServer(Server):
             raise ConfigurationError(f"prefix must be a URL path starting with '/', not {prefix!r}")
         from ._directory import DirectoryHost  # noqa: PLC0415 - loaded when first used
 
-        host = DirectoryHost(
-            prefix,
-            root,
-            in_file_headers=in_file_headers,
-            sidecar_headers=sidecar_headers,
-            suffix_headers=suffix_headers,
-            index=index,
-            generated_fields=generated_fields,
-            content_coding=content_coding,
-            content_codings=content_codings,
-        )
-        self._mounts.append((prefix, host))
-        self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
-        self._routing_changed()
+        self._router.mount(prefix, DirectoryHost(prefix, root, **options))
+
+    serve_directory.__signature__ = directory_signature(serve_directory)  # type: ignore[attr-defined]
+    serve_directory = checked_keywords(serve_directory)
 
     # -- expectations ------------------------------------------------------------------------
 
@@ -440,9 +382,7 @@ class HTTPServer(Server):
                 criterion that does not exist (naming the closest one).
         """
         shape = make_shape(method, path, criteria, what="expect()")
-        expectation = self._expectations.add(shape, ordered=False)
-        self._routing_changed()
-        return expectation
+        return self._router.expect(shape, ordered=False)
 
     def expect_in_order(
         self,
@@ -458,9 +398,7 @@ class HTTPServer(Server):
         test, or ``check()`` raises :class:`~understudy.UnmetExpectation`.
         """
         shape = make_shape(method, path, criteria, what="expect_in_order()")
-        expectation = self._expectations.add(shape, ordered=True)
-        self._routing_changed()
-        return expectation
+        return self._router.expect(shape, ordered=True)
 
     def assert_requested(
         self,
@@ -494,374 +432,62 @@ class HTTPServer(Server):
         found = [r for r in received if not differences(shape, r)]
         if (times is None and found) or len(found) == times:
             return found
-        if times is not None and len(found) > times:
-            extra = found[times:]
-            summary = (
-                f"{shape.describe()} was requested too often: expected at most {times}, got "
-                f"{len(found)}; the extra request{'s' * (len(extra) != 1)}:"
-            )
-            raise ExpectationExceeded("\n".join([summary, *report_extra(extra)]))
-        wanted = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
-        summary = (
-            f"expected {shape.describe()} to be requested {wanted}; "
-            f"it was requested {len(found)} time{'s' * (len(found) != 1)}"
-        )
-        lines = [summary]
-        lines += _nearest_requests(shape, received)
-        raise UnmetExpectation("\n".join(lines))
-
-    def _take_failures(self) -> list[BaseException]:
-        failures = super()._take_failures()
-        unmet = self._expectations.unmet()
-        if unmet:
-            received = [r for r in self._journal.snapshot() if r.error is None]
-            lines = [f"{len(unmet)} expectation{'s' * (len(unmet) != 1)} of {self!r} not met:"]
-            for number, expectation in enumerate(unmet, 1):
-                lines.append(f"  {number}. {expectation.describe()}")
-                lines += ["  " + line for line in _nearest_requests(expectation.shape, received)]
-            failures.append(UnmetExpectation("\n".join(lines)))
-        exceeded = self._expectations.exceeded()
-        if exceeded:
-            count = len(exceeded)
-            lines = [f"{count} expectation{'s' * (count != 1)} of {self!r} met too often:"]
-            for number, (expectation, extra) in enumerate(exceeded, 1):
-                got = expectation.calls + len(expectation.extra)
-                lines.append(
-                    f"  {number}. {expectation.describe_kind()}: expected at most "
-                    f"{expectation.required}, got {got}; the extra request"
-                    f"{'s' * (len(extra) != 1)} (answered {self.unmatched_status}):"
-                )
-                lines += ["    " + line for line in report_extra(extra)]
-            failures.append(ExpectationExceeded("\n".join(lines)))
-        return failures
-
-    # -- used by connections and hosts, on the loop ------------------------------------------
+        raise requested_failure(shape, found, received, times)
 
     @property
-    def runtime(self) -> Runtime:
-        runtime = self._runtime
-        assert runtime is not None
-        return runtime
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self.runtime.loop
-
-    def streams_body(self, target: str) -> bool:
-        """Whether a request for ``target`` goes to its host before its body has come."""
-        expectations = self._expectations
-        stubs = self._stubs_made
-        return (
-            self._host_of_behaviour.streams_body
-            and not self._mounts
-            and not (expectations.unordered or expectations.ordered)
-            # (the admin API reads whole requests; the app beside it still streams its own)
-            and not (stubs is not None and stubs.admin is not None and _is_admin(target))
-        )
+    def _journal(self) -> Journal[Request]:
+        """The journal of requests (the site's and the router's: one object)."""
+        return self._site.journal
 
     @property
     def _stubs(self) -> Stubs:
-        stubs = self._stubs_made
-        if stubs is None:
-            stubs = self._stubs_made = _stubs(self._expectations, admin=False)
-        return stubs
+        """The stub mappings (read by tests/test_admin.py and bench/stress/_hostile.py)."""
+        return self._router.stubs
 
-    def _admin(self) -> AdminHost | None:
-        """The admin API's host when the server answers it (``admin=True``), else ``None``."""
-        stubs = self._stubs_made
-        return None if stubs is None else stubs.admin
-
-    def record(self, request: Request | PackedRequest) -> int:
-        """Keep ``request`` in the journal, unless it is the admin API's own (one it allows).
-
-        Returns its number in the journal (see ``Journal.append``), or 0 if not kept.
-        """
-        stubs = self._stubs_made
-        if stubs is not None and stubs.admin is not None:
-            target = request[1] if isinstance(request, tuple) else request.target
-            if _is_admin(target) and stubs.admin.allows(unpack_request(request)):
-                return 0
-        return self._journal.append(request)
-
-    def record_error(self, error: BaseException) -> None:
-        self._record_error(error)
-
-    def host_failed(self, exchange: Exchange, error: Exception) -> None:
-        """A host raised while answering ``exchange``: whatever the host (admin API, directory,
-        mappings, proxy, a fake, the hosted handler or app), keep the error, traceback and all,
-        for :meth:`check`, and answer 500 and close the connection (a response already begun
-        is cut short instead, RFC 9112 §8), so the client is never left waiting.
-
-        Every dispatch from a connection goes through this on an exception (and so do the
-        hosts' own continuations), so no host needs a guard of its own.
-        """
-        self.record_error(error)
-        exchange.send_error(
-            500,
-            f"understudy: answering {exchange.method} {exchange.target} raised "
-            f"{type(error).__name__} (see check())",
-            close=True,
-        )
-
-    def _routing_changed(self) -> None:
-        """Note whether requests go straight to the host of behaviour, past :meth:`dispatch`.
-
-        Called whenever what :meth:`dispatch` looks at changes: expectations added or removed,
-        a directory mounted. Connections call ``_direct.dispatch`` when it is set, which saves
-        every request a call and the checks (the routing it skips would all fall through).
-        """
-        stubs = self._stubs_made
-        routed = (
-            (stubs is not None and stubs.admin is not None)
-            or bool(self._expectations)
-            or bool(self._mounts)
-            or isinstance(self._host_of_behaviour, NoHost)
-        )
-        self._direct = None if routed else self._host_of_behaviour
-
-    def dispatch(self, exchange: Exchange) -> None:
-        """Route ``exchange``: the admin API, expectations, mounts, then the host of behaviour."""
-        request = exchange.request
-        stubs = self._stubs_made
-        if (
-            stubs is not None
-            and stubs.admin is not None
-            and request is not None
-            and _is_admin(request.target)
-        ):
-            stubs.admin.dispatch(self, exchange)
-            return
-        expectations = self._expectations
-        if (expectations.unordered or expectations.ordered) and request is not None:
-            chosen = expectations.select(request)
-            if chosen is not None:
-                host, exchange.answered_by = chosen
-                host.dispatch(self, exchange)
-                return
-        if self._mounts:
-            target = exchange.target
-            for prefix, host in self._mounts:
-                if _under(target, prefix):
-                    host.dispatch(self, exchange)
-                    return
-        if isinstance(self._host_of_behaviour, NoHost) and request is not None:
-            self._unmatched(exchange, request)
-            return
-        self._host_of_behaviour.dispatch(self, exchange)
-
-    def _unmatched(self, exchange: Exchange, request: Request) -> None:
-        expectations = self._expectations
-        if expectations.unmatched is None:
-            expectations.unmatched = deque(maxlen=self._journal.size)
-        expectations.unmatched.append(request)
-        report = unmatched_report(self._expectations, request, hosted=bool(self._mounts))
-        # One over an expectation's limit is reported with its count by _take_failures.
-        if expectations.exceeded_by(request) is None and not expectations.allow_unmatched:
-            self.record_error(UnexpectedRequest(report))
-        exchange.answered_by = ("unmatched", "")
-        exchange.send(Response(self.unmatched_status, report + "\n"))
-
-    @property
-    def shortest_timeout(self) -> float:
-        """A waiting connection's timer fires at least this often (seconds; 0.0: no limits)."""
-        return min(
-            (t for t in (self.header_timeout, self.idle_timeout, self.send_timeout) if t),
-            default=0.0,
-        )
-
-    def hold(self, future: asyncio.Future[Any], description: str | Callable[[], str]) -> None:
-        """Count ``future`` as an in-flight handler until :meth:`release` is called for it.
-
-        ``description`` (or a callable making it, called only if needed) names the handler in
-        stop()'s timeout report.
-        """
-        self._inflight[future] = description
-
-    def track(
-        self,
-        future: asyncio.Future[Any],
-        description: str | Callable[[], str],
-        then: Callable[[asyncio.Future[Any]], None] | None = None,
-    ) -> None:
-        """:meth:`hold` ``future`` and :meth:`release` it once done; then call ``then(future)``."""
-        self._inflight[future] = description
-        if then is None:
-            future.add_done_callback(self.release)
-        else:
-            release = self.release
-
-            def done(future: asyncio.Future[Any]) -> None:
-                release(future)
-                then(future)
-
-            future.add_done_callback(done)
-
-    def release(self, future: asyncio.Future[Any]) -> None:
-        """``future`` is no longer in flight; if done, record what it raised for ``check()``.
-
-        (A task may release itself as it ends, having reported its own errors.)
-        """
-        self._inflight.pop(future, None)
-        if future.done() and not future.cancelled():
-            error = future.exception()
-            if error is not None:
-                self.record_error(error)
-
-    @staticmethod
-    def describe(handler: object) -> str:
-        return describe_handler(handler)
+    def _take_failures(self) -> list[BaseException]:
+        return [*super()._take_failures(), *self._router.failures(repr(self))]
 
     # -- lifecycle hooks ---------------------------------------------------------------------
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
-        host = self._host_of_behaviour
+        site, router = self._site, self._router
+        runtime = self._runtime
+        assert runtime is not None  # (set by start() before it calls this)
+        site.runtime = runtime
+        site.loop = runtime.loop
+        host = router.host
         if _is_asgi(host):
-            await host.startup(self)
+            await host.startup(site)
         context = self._ssl_context()
-        self._listeners = [
-            await self._listen(lambda: HTTPConnection(self), sock, ssl=context) for sock in sockets
-        ]
+        self._listeners = tuple(
+            [
+                await self._listen(lambda: HTTPConnection(site, router), sock, ssl=context)
+                for sock in sockets
+            ]
+        )
 
     async def _shutdown(self, timeout: float) -> list[str]:
-        loop = asyncio.get_running_loop()
-        listeners, self._listeners = self._listeners, []
-        for conn in self.connections:
-            conn.closing = True  # a response finished from now on says Connection: close
-        await self._close_listeners(listeners)
-        for conn in list(self.connections):
-            conn.shutdown()
-        deadline = loop.time() + timeout
-        stalled = StalledReaders()
-        while self._inflight and (remaining := deadline - loop.time()) > 0:
-            await asyncio.wait(list(self._inflight), timeout=min(remaining, _LOOK_INTERVAL))
-            # A body still being produced for a client that stopped reading would hold stop()
-            # up to its timeout: cut that client off (the body is then closed, see _send).
-            stalled.abort(self._open_transports(), loop.time())
-        still_running = sorted(
-            {name if isinstance(name, str) else name() for name in self._inflight.values()}
+        listeners, self._listeners = list(self._listeners), ()
+        still_running, deadline = await stop_serving(
+            self._site, listeners, self._close_listeners, timeout
         )
-        for future in list(self._inflight):
-            future.cancel()
-        for conn in list(self.connections):
-            if conn.busy:
-                conn.abort()  # its handler ran out of time
-        if self.connections:
-            # What is being sent goes out to clients reading it (TLS: then close_notify; the
-            # client's is not awaited, RFC 8446 §6.1); nothing is sent after stop() returns.
-            for conn in list(self.connections):
-                conn.hand_over()  # (what a large body's connection still holds back)
-            await finish_connections(self._open_transports, deadline)
-        host = self._host_of_behaviour
+        loop = asyncio.get_running_loop()
+        host = self._router.host
         if _is_asgi(host):
             await host.shutdown(max(deadline - loop.time(), 0.1))
         return still_running
 
-    def _open_transports(self) -> list[asyncio.BaseTransport]:
-        return [conn.transport for conn in self.connections if conn.transport is not None]
-
     def _abort(self) -> None:
         for listener in self._listeners:
             listener.close()
-        self._listeners = []
-        for conn in list(self.connections):
+        self._listeners = ()
+        for conn in list(self._site.connections):
             conn.abort()
 
     def _describe_address(self) -> str:
         if self._bound_port is None and not self._requested_port:
             return f"{self.scheme}://{self._url_host()}:?"
         return self.url
-
-
-def _nearest_requests(shape: Any, received: list[Request]) -> list[str]:
-    """The received requests closest to ``shape`` (3 kinds at most), with how each differed."""
-    if not received:
-        return ["  no request was received"]
-    groups: dict[tuple[str, str, tuple[Difference, ...]], int] = {}
-    for request in received:
-        key = (request.method, request.target, tuple(differences(shape, request)))
-        groups[key] = groups.get(key, 0) + 1
-    nearest = sorted(groups.items(), key=lambda item: nearness(shape, list(item[0][2])))[:3]
-    lines = ["  nearest requests received:"]
-    for (method, target, found), count in nearest:
-        repeat = f" ({count} like it)" if count > 1 else ""
-        verdict = "" if found else " - matches"
-        lines.append(f"    {method} {target}{repeat}{verdict}")
-        lines += [f"      {difference}" for difference in found]
-    return lines
-
-
-def _under(target: str, prefix: str) -> bool:
-    """Whether the request target's path is ``prefix`` or below it."""
-    if prefix in ("/", target):
-        return True
-    if not target.startswith(prefix):
-        return False
-    rest = target[len(prefix) :]
-    return prefix.endswith("/") or rest[0] in "/?#"
-
-
-def _choose_host(
-    response: Response | None,
-    handler: Handler | None,
-    wsgi: WSGIApp | None,
-    asgi: ASGIApp | None,
-) -> HostOfBehaviour:
-    given = {
-        name: value
-        for name, value in (
-            ("response", response),
-            ("handler", handler),
-            ("wsgi", wsgi),
-            ("asgi", asgi),
-        )
-        if value is not None
-    }
-    if len(given) > 1:
-        raise ConfigurationError(
-            f"give HTTPServer at most one of response=, handler=, wsgi= and asgi=; got "
-            f"{', '.join(f'{name}=' for name in given)}"
-        )
-    if response is not None:
-        if not isinstance(response, Response):
-            raise ConfigurationError(
-                f"response= takes an understudy.Response, not {type(response).__name__}; write "
-                f"response=Response(200, {response!r:.40})"
-            )
-        CannedHost.check_reusable(response)
-        return CannedHost(response)
-    for name, value in given.items():
-        if not callable(value):
-            raise ConfigurationError(f"{name}= must be callable, not {type(value).__name__}")
-    if handler is not None:
-        return HandlerHost(handler)
-    if wsgi is not None:
-        from ._wsgi import WSGIHost  # noqa: PLC0415 - loaded when first used
-
-        return WSGIHost(wsgi)
-    if asgi is not None:
-        from ._asgi import ASGIHost  # noqa: PLC0415 - loaded when first used
-
-        return ASGIHost(asgi)
-    return NoHost()
-
-
-def _stubs(expectations: Expectations, *, admin: bool, token: str | None = None) -> Stubs:
-    """WireMock stub mappings over ``expectations``, with the admin API when ``admin`` (asking
-    for ``token`` when one is given)."""
-    from ._wiremock import Stubs  # noqa: PLC0415 - WireMock is loaded when first used
-
-    if not admin:
-        return Stubs(expectations)
-    from ._admin import AdminHost  # noqa: PLC0415
-
-    return Stubs(expectations, admin=AdminHost(token))
-
-
-def _is_admin(target: str) -> bool:
-    """Whether ``target`` is the admin API's (asked only once a server answers it)."""
-    from ._admin import is_admin  # noqa: PLC0415 - loaded with the admin API
-
-    return is_admin(target)
 
 
 def _is_asgi(host: Host) -> TypeGuard[ASGIHost]:

@@ -32,16 +32,14 @@ from .._core.wiremock import (
 )
 from .._errors import ConfigurationError
 from .._faults import Delay, Dribble
-from ._exchange import Exchange
-from ._expect import Expectation, Expectations
+from ._expect import Expectation, Expectations, answer_with
 from ._faults import DelayedHost, DribbleHost, FaultHost
-from ._hosts import CannedHost, Host
+from ._hosts import CannedHost
 from ._request import Request
 from ._response import Response
 
 if TYPE_CHECKING:
-    from ._admin import AdminHost
-    from ._server import HTTPServer
+    from ._site import Exchange, Host, Site
 
 __all__ = ["MappingShape", "Stubs", "pattern_differences"]
 
@@ -112,9 +110,9 @@ class _ScenarioHost:
         self.scenario = scenario
         self.state = state
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
         self.scenarios.set(self.scenario, self.state)
-        self.host.dispatch(server, exchange)
+        self.host.dispatch(site, exchange)
 
 
 #: WireMock's ``fault`` names → understudy's faults.
@@ -232,13 +230,11 @@ def _dribble(definition: ResponseDefinition, where: str) -> Dribble | None:
 class Stubs:
     """The stub mappings of one server: loading, adding, removing, resetting."""
 
-    def __init__(self, expectations: Expectations, *, admin: AdminHost | None = None) -> None:
+    def __init__(self, expectations: Expectations) -> None:
         # (The server's expectations, not the server: no cycle runs through a server, so one
-        # the test drops is freed at once. The server notes the routing change, see load_mappings;
-        # with the admin API on, everything is routed anyway.)
+        # the test drops is freed at once. The router notes the routing change, see
+        # Router.load_mappings; with the admin API on, everything is routed anyway.)
         self.expectations = expectations
-        #: The admin API's host when the server answers it (``admin=True``), else ``None``.
-        self.admin = admin
         self.scenarios = Scenarios()
         self._table: dict[str, tuple[StubMapping, Expectation]] = {}
         self._loaded: list[Path] = []
@@ -328,7 +324,7 @@ class Stubs:
         shape = MappingShape(stub=stub, scenarios=self.scenarios)
         expectation = self.expectations.add(shape, ordered=False)
         expectation.priority = stub.priority
-        expectation._answer(host, None)
+        answer_with(expectation, host, None)
         self._table[stub.id] = (stub, expectation)
         return expectation
 

@@ -18,12 +18,11 @@ from urllib.parse import unquote_to_bytes
 from .._core.framing import field_value_problem, parse_digits, reason_problem
 from .._core.targets import origin_form
 from .._server import describe_handler
-from ._exchange import Exchange
 from ._fields import field_pairs
 from ._send import ThreadResponder
 
 if TYPE_CHECKING:
-    from ._server import HTTPServer
+    from ._site import Exchange, Site
 
 __all__ = ["WSGIApp", "WSGIHost"]
 
@@ -90,7 +89,7 @@ class WSGIInput:
             yield line
 
 
-def _environ(server: HTTPServer, exchange: Exchange, wsgi_input: WSGIInput) -> dict[str, Any]:
+def _environ(site: Site, exchange: Exchange, wsgi_input: WSGIInput) -> dict[str, Any]:
     # (a fragment, no part of a request target, RFC 9112 §3.2, is dropped if sent)
     raw_path, _, query = origin_form(exchange.target).partition("#")[0].partition("?")
     environ: dict[str, Any] = {
@@ -98,13 +97,13 @@ def _environ(server: HTTPServer, exchange: Exchange, wsgi_input: WSGIInput) -> d
         "SCRIPT_NAME": "",
         "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1"),
         "QUERY_STRING": query,
-        "SERVER_NAME": server.host,
-        "SERVER_PORT": str(server.port),
+        "SERVER_NAME": site.address[0],
+        "SERVER_PORT": str(site.address[1]),
         "SERVER_PROTOCOL": f"HTTP/{exchange.http_version}",
-        "REMOTE_ADDR": exchange.conn.client[0] if exchange.conn.client else "",
-        "REMOTE_PORT": str(exchange.conn.client[1]) if exchange.conn.client else "",
+        "REMOTE_ADDR": exchange.client[0] if exchange.client else "",
+        "REMOTE_PORT": str(exchange.client[1]) if exchange.client else "",
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": exchange.conn.scheme,
+        "wsgi.url_scheme": exchange.scheme,
         "wsgi.input": wsgi_input,
         "wsgi.input_terminated": True,
         "wsgi.errors": sys.stderr,
@@ -133,29 +132,29 @@ class WSGIHost:
         self.app = app
         self.answered_by = ("wsgi", describe_handler(app))
 
-    def dispatch(self, server: HTTPServer, exchange: Exchange) -> None:
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
         wsgi_input = WSGIInput()
         exchange.listen_to_body(wsgi_input.feed)
-        environ = _environ(server, exchange, wsgi_input)
-        future = server.runtime.run_in_worker(self._run, server, exchange, environ)
-        server.track(
-            future, f"WSGI app {server.describe(self.app)} for {exchange.method} {exchange.target}"
+        environ = _environ(site, exchange, wsgi_input)
+        future = site.runtime.run_in_worker(self._run, site, exchange, environ)
+        site.track(
+            future, f"WSGI app {site.describe(self.app)} for {exchange.method} {exchange.target}"
         )
 
-    def _run(self, server: HTTPServer, exchange: Exchange, environ: dict[str, Any]) -> None:
-        call = _WSGICall(server, exchange)
+    def _run(self, site: Site, exchange: Exchange, environ: dict[str, Any]) -> None:
+        call = _WSGICall(site, exchange)
         try:
             call.run(self.app, environ)
         except BaseException as error:  # noqa: BLE001 - the app's error goes to check()
-            server.record_error(error)
+            site.fail(error)
             call.fail()
 
 
 class _WSGICall:
     """The state of one application call: start_response, write, and the result iterable."""
 
-    def __init__(self, server: HTTPServer, exchange: Exchange) -> None:
-        self.responder = ThreadResponder(server, exchange)
+    def __init__(self, site: Site, exchange: Exchange) -> None:
+        self.responder = ThreadResponder(site, exchange)
         self.status: tuple[int, str] | None = None
         self.fields: list[tuple[str, str]] = []
         self.head_sent = False

@@ -137,14 +137,6 @@ class SMTPMessage:
         set_(self, "replies", tuple(replies))
         set_(self, "_email", None)
 
-    def _with_replies(self, replies: tuple[SMTPReply, ...]) -> SMTPMessage:
-        """A copy of this message with ``replies`` (the transaction's, now complete)."""
-        copy = object.__new__(SMTPMessage)
-        for name in SMTPMessage.__slots__:
-            object.__setattr__(copy, name, getattr(self, name))
-        object.__setattr__(copy, "replies", replies)
-        return copy
-
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"SMTPMessage is immutable; cannot set {name!r}")
 
@@ -279,3 +271,12 @@ def _body_text(message: EmailMessage, subtype: str) -> str:
 
 
 # -- reject rules ----------------------------------------------------------------------------
+
+
+def with_replies(message: SMTPMessage, replies: tuple[SMTPReply, ...]) -> SMTPMessage:
+    """A copy of ``message`` with ``replies`` (its transaction's, now complete)."""
+    copy = object.__new__(SMTPMessage)
+    for name in SMTPMessage.__slots__:
+        object.__setattr__(copy, name, getattr(message, name))
+    object.__setattr__(copy, "replies", replies)
+    return copy

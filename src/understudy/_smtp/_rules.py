@@ -27,7 +27,7 @@ _REASONS = {
     535: "5.7.8 Authentication credentials invalid",
     554: "5.7.1 Transaction failed",
 }
-_OK = "250 OK"
+OK = "250 OK"
 
 
 class _Rule:
@@ -48,7 +48,7 @@ class _Rule:
         return self.reply
 
 
-class _RejectRules:
+class RejectRules:
     """``reject={...}`` parsed: per sender and per recipient, exact address, @domain, or ``*``."""
 
     def __init__(self, rules: Mapping[str, RejectRule] | None) -> None:
@@ -104,7 +104,7 @@ def _parse_rule(key: str, value: object) -> _Rule:
             raise ConfigurationError(
                 f"reject={{{key!r}: ...}}: times must be a positive int, not {times!r}"
             )
-    reply = _reply_line(value, allow_success=False)
+    reply = reply_line(value, allow_success=False)
     if reply is None:
         raise ConfigurationError(
             f"reject={{{key!r}: {value!r}}}: give a reply code from 400 to 559 (550) or a reply "
@@ -113,7 +113,7 @@ def _parse_rule(key: str, value: object) -> _Rule:
     return _Rule(reply, times)  # type: ignore[arg-type]
 
 
-def _reply_line(value: object, *, allow_success: bool) -> str | None:
+def reply_line(value: object, *, allow_success: bool) -> str | None:
     """A reply line from a code or a line; ``None`` if ``value`` is neither."""
     lowest = 200 if allow_success else 400
     if isinstance(value, int) and not isinstance(value, bool):
@@ -199,7 +199,7 @@ class SMTPFailure:
             )
         line = None
         if reply is not None:
-            line = _reply_line(reply, allow_success=False)
+            line = reply_line(reply, allow_success=False)
             if line is None:
                 raise ConfigurationError(
                     f"SMTPFailure reply must be an error code from 400 to 559 (451) or a reply "
@@ -230,7 +230,7 @@ class SMTPFailure:
         return f"understudy.SMTPFailure({self.stage!r}, {what}{options})"
 
 
-def _check_failures(failures: object) -> dict[str, list[SMTPFailure]]:
+def check_failures(failures: object) -> dict[str, list[SMTPFailure]]:
     by_stage: dict[str, list[SMTPFailure]] = {}
     if failures is None:
         return by_stage

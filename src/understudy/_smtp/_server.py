@@ -16,9 +16,11 @@ from .._errors import ConfigurationError
 from .._journal import Journal
 from .._server import Server
 from .._tls import TLS, resolve_tls
+from ._aiosmtpd import quiet_aiosmtpd_on_loop
+from ._hooks import Hooks
 from ._message import SMTPMessage
-from ._rules import RejectRule, SMTPFailure, _check_failures, _RejectRules
-from ._session import _Hooks, _quiet_aiosmtpd_on_loop, _SMTPConnection
+from ._rules import RejectRule, RejectRules, SMTPFailure, check_failures
+from ._session import SMTPConnection
 from ._site import Auth, Handler, Site
 
 _DEFAULT_HOSTNAME = "understudy.localhost"
@@ -113,31 +115,15 @@ class SMTPServer(Server):
     ) -> None:
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
         self._configure_tls(tls, starttls, require_starttls)
-        failures_by_stage = _check_failures(failures)
-
-        if not isinstance(hostname, str) or not hostname or any(c.isspace() for c in hostname):
-            raise ConfigurationError(
-                f"hostname must be a domain name such as 'mail.example.com', not {hostname!r}"
-            )
+        failures_by_stage = check_failures(failures)
+        _check_hostname(hostname)
         checked_auth = _check_auth(auth)
         if auth_required and auth is None:
             raise ConfigurationError(
                 "auth_required=True needs credentials: give auth={'user': 'password'} too"
             )
-        rules = _RejectRules(reject)
-        if max_message_size is not None and (
-            not isinstance(max_message_size, int)
-            or isinstance(max_message_size, bool)
-            or max_message_size < 1
-        ):
-            raise ConfigurationError(
-                "max_message_size must be a positive int (bytes) or None (no limit), not "
-                f"{max_message_size!r}"
-            )
-        if handler is not None and not callable(handler):
-            raise ConfigurationError(
-                f"handler= must be callable (message) -> None | reply, not {type(handler).__name__}"
-            )
+        rules = RejectRules(reject)
+        _check_max_message_size(max_message_size)
         self._site = Site(
             hostname=hostname,
             smtputf8=bool(smtputf8),
@@ -148,20 +134,33 @@ class SMTPServer(Server):
             tls=self._tls is not None,
             starttls_context=self._ssl_context() if self.starttls else None,
             handler=handler,
-            handler_is_async=handler is not None
-            and (
-                inspect.iscoroutinefunction(handler)
-                or inspect.iscoroutinefunction(getattr(handler, "__call__", None))  # noqa: B004
-            ),
+            handler_is_async=_handler_is_async(handler),
             journal=Journal("message", journal_size),
             rules=rules,
             failures=failures_by_stage,
-            **_weakly(self),
+            **self._weakly(),
         )
-        self._hooks = _Hooks(self._site)
+        self._hooks = Hooks(self._site)
         #: The sessions open now.
         self.connections = self._site.connections
         self._listeners: list[asyncio.AbstractServer] = []
+
+    def _weakly(self) -> _WeakCallbacks:
+        """What the :class:`Site` calls on this server, each through a weak reference to it."""
+        record = weakref.WeakMethod(self._record_error)
+        ref = weakref.ref(self)
+
+        def record_error(error: BaseException) -> None:
+            method = record()
+            if method is not None:
+                method(error)
+
+        def choose() -> random.Random:
+            found = ref()
+            assert found is not None  # (a server that serves is held)
+            return found.random
+
+        return {"record_error": record_error, "random": choose}
 
     def _configure_tls(self, tls: object, starttls: object, require_starttls: object) -> None:
         implicit = resolve_tls(tls, self.kind)
@@ -248,7 +247,7 @@ class SMTPServer(Server):
     # -- lifecycle hooks ---------------------------------------------------------------------
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
-        _quiet_aiosmtpd_on_loop()
+        quiet_aiosmtpd_on_loop()
         context = self._ssl_context()
         self._site.runtime = self._runtime
         if self.starttls and context is not None:
@@ -258,8 +257,8 @@ class SMTPServer(Server):
             await self._listen(self._make_connection, sock, ssl=context) for sock in sockets
         ]
 
-    def _make_connection(self) -> _SMTPConnection:
-        return _SMTPConnection(self._hooks)
+    def _make_connection(self) -> SMTPConnection:
+        return SMTPConnection(self._hooks, self._site)
 
     async def _shutdown(self, timeout: float) -> list[str]:
         loop = asyncio.get_running_loop()
@@ -285,7 +284,7 @@ class SMTPServer(Server):
         tasks = [
             task
             for conn in self.connections
-            if (task := conn._handler_coroutine) is not None and not task.done()
+            if (task := conn.dialogue) is not None and not task.done()
         ]
         # The 421 (and over TLS close_notify) goes out to a client still reading, by the deadline.
         await finish_connections(self._transports, deadline)
@@ -312,21 +311,31 @@ class _WeakCallbacks(TypedDict):
     random: Callable[[], random.Random]
 
 
-def _weakly(server: SMTPServer) -> _WeakCallbacks:
-    """What a :class:`Site` calls on its server, each through a weak reference to it."""
-    ref = weakref.ref(server)
+def _check_hostname(hostname: object) -> None:
+    if not isinstance(hostname, str) or not hostname or any(c.isspace() for c in hostname):
+        raise ConfigurationError(
+            f"hostname must be a domain name such as 'mail.example.com', not {hostname!r}"
+        )
 
-    def record_error(error: BaseException) -> None:
-        found = ref()
-        if found is not None:
-            found._record_error(error)
 
-    def choose() -> random.Random:
-        found = ref()
-        assert found is not None  # (a server that serves is held)
-        return found.random
+def _check_max_message_size(size: object) -> None:
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise ConfigurationError(
+            f"max_message_size must be a positive int (bytes) or None (no limit), not {size!r}"
+        )
 
-    return {"record_error": record_error, "random": choose}
+
+def _handler_is_async(handler: object) -> bool:
+    """Whether ``handler`` runs on the loop (``async def``), after checking it is callable."""
+    if handler is None:
+        return False
+    if not callable(handler):
+        raise ConfigurationError(
+            f"handler= must be callable (message) -> None | reply, not {type(handler).__name__}"
+        )
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - an instance with async __call__
+    )
 
 
 def _check_auth(auth: object) -> Auth | None:
@@ -346,3 +355,8 @@ def _check_auth(auth: object) -> Auth | None:
         "auth= takes {'login': 'password'} or a callable check(login, password) -> bool, not "
         f"{type(auth).__name__}"
     )
+
+
+def messages_journal(server: SMTPServer) -> Journal[SMTPMessage]:
+    """The journal of ``server``'s messages, for the package (the command follows it)."""
+    return server._site.journal

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
-import logging
 import re
 import socket
-import threading
-import time
-import weakref
-from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple, TypedDict, cast
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from .._handshake import ServerTLSProtocol
 from .._tls import tls_info
-from ._message import SMTPMessage, SMTPReply
-from ._rules import _OK, _RejectRules
+from ._aiosmtpd import Commands, Credentials, envelope_message, protocol_names
+from ._message import SMTPMessage, SMTPReply, with_replies
+from ._site import Site
 
-if TYPE_CHECKING:
-    from ._site import Site
+__all__ = ["SMTPConnection"]
 
 #: Seconds an SMTP connection may stay silent before the server closes it (RFC 5321 §4.5.3.2.7
 #: asks for at least 5 minutes).
@@ -30,101 +25,6 @@ _IDLE_TIMEOUT = 300.0
 _GOODBYE = b"421 4.3.2 Service shutting down\r\n"
 #: Characters no command argument may hold (RFC 5321 §4.1.2): C0 controls but HTAB, and DEL.
 _CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
-#: The thread that runs understudy's loop (see ``_runtime.Runtime``).
-_LOOP_THREAD_NAME = "understudy-loop"
-
-
-_PROTOCOL_NAMES: dict[type, list[str]] = {}
-
-
-def _protocol_names(cls: type) -> list[str]:
-    """The names aiosmtpd looks for on a protocol or handler: smtp_*, auth_* and handle_*."""
-    names = _PROTOCOL_NAMES.get(cls)
-    if names is None:
-        names = _PROTOCOL_NAMES[cls] = sorted(
-            name for name in dir(cls) if name.startswith(("smtp_", "auth_", "handle_"))
-        )
-    return names
-
-
-class _Hooks:
-    """aiosmtpd's handler object: MAIL and RCPT consult the reject rules; DATA records."""
-
-    def __dir__(self) -> list[str]:
-        return _protocol_names(type(self))  # as _SMTPConnection.__dir__ says
-
-    def __init__(self, site: Site) -> None:
-        self.site = site
-
-    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook names
-        self,
-        conn: _SMTPConnection,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        mail_options: list[str],
-    ) -> str:
-        conn.address = address
-        failed = self.site.fail(conn, "mail")
-        if failed is not None:
-            return failed
-        reply = _RejectRules.reply(self.site.rules.senders, address)
-        if reply is not None:
-            return reply
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return _OK
-
-    async def handle_RCPT(  # noqa: N802
-        self,
-        conn: _SMTPConnection,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        conn.address = address
-        failed = self.site.fail(conn, "rcpt")
-        if failed is not None:
-            return failed
-        reply = _RejectRules.reply(self.site.rules.recipients, address)
-        if reply is not None:
-            return reply
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return _OK
-
-    async def handle_DATA(  # noqa: N802
-        self, conn: _SMTPConnection, session: Session, envelope: Envelope
-    ) -> str:
-        site = self.site
-        content = envelope.original_content
-        peer = session.peer
-        message = SMTPMessage(
-            content if isinstance(content, bytes) else b"",
-            mail_from=envelope.mail_from or "",
-            rcpt_tos=envelope.rcpt_tos,
-            mail_options=envelope.mail_options,
-            rcpt_options=envelope.rcpt_options,
-            peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
-            **_credentials(session),
-            helo=session.host_name,
-            smtputf8=envelope.smtp_utf8,
-            received_at=time.time(),
-            tls=tls_info(conn.transport) if conn.transport is not None else None,
-            replies=conn.replies or (),
-        )
-        # Its last reply is recorded into this entry before it is sent (see push).
-        conn.journaled = (site.journal.append(message), message)
-        failed = site.fail(conn, "end_of_data")
-        if failed is not None:
-            return failed
-        return await site.answer(conn, message)
-
-    async def handle_exception(self, error: Exception) -> str:
-        """An exception inside the SMTP dialogue: recorded for ``check()``; the client gets 451."""
-        self.site.record_error(error)
-        return f"451 4.3.0 understudy: the server raised {type(error).__name__} (see check())"
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:
@@ -133,17 +33,17 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-class _SMTPConnection(SMTP):
+class SMTPConnection(SMTP):
     """One SMTP session on understudy's loop, tracked by its server for ``stop()``."""
 
     def __dir__(self) -> list[str]:
         # aiosmtpd finds its command methods (smtp_*) and AUTH mechanisms (auth_*) by listing
         # the protocol's attributes, for every connection: listing only those (the same ones it
         # would find) saves most of the cost of accepting a connection.
-        return _protocol_names(type(self))
+        return protocol_names(type(self))
 
-    def __init__(self, hooks: _Hooks) -> None:
-        site = hooks.site
+    def __init__(self, hooks: object, site: Site) -> None:
+        """``hooks``: aiosmtpd's handler object (``_hooks.Hooks``), on ``site``."""
         auth = site.auth
         super().__init__(
             hooks,
@@ -182,7 +82,7 @@ class _SMTPConnection(SMTP):
         self.journaled: tuple[int, SMTPMessage] | None = None
         #: The replies of the last transaction, once over.
         self.last_transaction: tuple[SMTPReply, ...] = ()
-        self._commands = self._smtp_methods = _Commands(self, self._smtp_methods)
+        self._commands = self._smtp_methods = Commands(self, self._smtp_methods)
 
     # -- connection tracking -----------------------------------------------------------------
 
@@ -211,6 +111,11 @@ class _SMTPConnection(SMTP):
         self.site.connections.discard(self)
         super().connection_lost(error)
         self._reply_sent()
+
+    @property
+    def dialogue(self) -> asyncio.Task[None] | None:
+        """aiosmtpd's task running this session's dialogue (``None`` before it begins)."""
+        return self._handler_coroutine
 
     @property
     def busy(self) -> bool:
@@ -287,25 +192,12 @@ class _SMTPConnection(SMTP):
 
     def _record_refused(self, envelope: Envelope, reply: str) -> None:
         """Content refused at the end of DATA (too much, or too long a line): journal it."""
-        session = self.session
-        peer = session.peer if session is not None else None
-        self.site.journal.append(
-            SMTPMessage(
-                b"",
-                mail_from=envelope.mail_from or "",
-                rcpt_tos=envelope.rcpt_tos,
-                mail_options=envelope.mail_options,
-                rcpt_options=envelope.rcpt_options,
-                peer=(peer[0], peer[1]) if isinstance(peer, tuple) else None,
-                **_credentials(session),
-                helo=session.host_name if session is not None else None,
-                smtputf8=envelope.smtp_utf8,
-                received_at=time.time(),
-                tls=tls_info(self.transport) if self.transport is not None else None,
-                error=reply,
-                replies=self.last_transaction,
-            )
+        transport = self.transport
+        tls = tls_info(transport) if transport is not None else None
+        refused = envelope_message(
+            b"", envelope, self.session, tls=tls, replies=self.last_transaction, error=reply
         )
+        self.site.journal.append(refused)
 
     async def push(self, status: AnyStr) -> None:
         self._last_reply = status
@@ -337,7 +229,7 @@ class _SMTPConnection(SMTP):
         if journaled is not None and command == ".":
             self.journaled = None
             number, message = journaled
-            self.site.journal.replace(number, message._with_replies(tuple(replies)))
+            self.site.journal.replace(number, with_replies(message, tuple(replies)))
         if command == ".":
             self.replies = None  # the transaction is over
             self.last_transaction = tuple(replies)
@@ -409,6 +301,9 @@ class _SMTPConnection(SMTP):
         self._tls_protocol = protocol
         self._original_transport = tcp
         tcp.set_protocol(protocol)
+        # (asyncio's SSLProtocol gives its application transport to no one before the
+        # handshake, and this session must write through it from now on: read as aiosmtpd's
+        # own smtp_STARTTLS reads it.)
         self.transport = protocol._app_transport
         protocol.connection_made(tcp)
         try:
@@ -475,82 +370,6 @@ class _SMTPConnection(SMTP):
             )
         if accepted:
             return AuthResult(
-                success=True, auth_data=_Credentials(login, password, mechanism.upper())
+                success=True, auth_data=Credentials(login, password, mechanism.upper())
             )
         return AuthResult(success=False, handled=False)
-
-
-class _Credentials(NamedTuple):
-    """What a client authenticated with: kept on aiosmtpd's session as its ``auth_data``."""
-
-    login: str
-    password: str
-    auth_mechanism: str
-
-
-class _SessionCredentials(TypedDict):
-    login: str | None
-    password: str | None
-    auth_mechanism: str | None
-
-
-def _credentials(session: Session | None) -> _SessionCredentials:
-    """The AUTH credentials of ``session`` as SMTPMessage's keywords (all ``None`` if none)."""
-    data: object = session.auth_data if session is not None and session.authenticated else None
-    if not isinstance(data, _Credentials):
-        return {"login": None, "password": None, "auth_mechanism": None}
-    return {"login": data.login, "password": data.password, "auth_mechanism": data.auth_mechanism}
-
-
-class _Commands(dict[str, Any]):
-    """aiosmtpd's table of command methods, noting on the connection which command came.
-
-    aiosmtpd looks each command up with ``.get(name)`` before calling it: the name is the
-    command being answered, so the replies of a transaction can say which each answered.
-    """
-
-    def __init__(self, conn: _SMTPConnection, methods: dict[str, Any]) -> None:
-        super().__init__(methods)
-        # (A proxy, as everything the connection keeps that refers back to it.)
-        self.conn = cast("_SMTPConnection", weakref.proxy(conn))
-        self.helping = False
-
-    def get(self, command: str, default: Any = None) -> Any:
-        method = super().get(command, default)
-        if self.helping:
-            return method
-        conn = self.conn
-        conn.command = command
-        conn.address = ""
-        if command == "MAIL":
-            conn.replies = []  # a mail transaction begins (RFC 5321 §3.3)
-        if method is None:
-            return method
-        return functools.partial(conn.run_command, method)
-
-
-class _QuietOnUnderstudyLoop(logging.Filter):
-    """Drops aiosmtpd's log records emitted on understudy's loop thread.
-
-    aiosmtpd logs every command (and a deprecation warning on every AUTH) to ``mail.log``. On
-    understudy's loop, a ``logging.handlers.SMTPHandler`` on the root logger would send each of
-    those records to the very server that is logging, from the loop that serves it: a deadlock.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.threadName != _LOOP_THREAD_NAME
-
-
-_log_filter_lock = threading.Lock()
-_log_filter: _QuietOnUnderstudyLoop | None = None
-
-
-def _quiet_aiosmtpd_on_loop() -> None:
-    global _log_filter  # noqa: PLW0603 - installed once per process
-    with _log_filter_lock:
-        if _log_filter is None:
-            _log_filter = _QuietOnUnderstudyLoop()
-            logging.getLogger("mail.log").addFilter(_log_filter)
-
-
-# -- the server ------------------------------------------------------------------------------

@@ -14,24 +14,42 @@ import hmac
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from .._handshake import Handshakes
 from .._journal import Journal
 from .._runtime import Runtime
 from .._server import describe_handler
 from ._message import SMTPMessage
-from ._rules import _OK, SMTPFailure, _RejectRules, _reply_line, strike
+from ._rules import OK, RejectRules, SMTPFailure, reply_line, strike
 
-if TYPE_CHECKING:
-    from ._session import _SMTPConnection
-
-__all__ = ["Auth", "Handler", "Site"]
+__all__ = ["Auth", "Connection", "Handler", "Site"]
 
 #: A handler: ``handler(message)`` returning ``None`` (accept), a reply code or a reply line.
 Handler: TypeAlias = Callable[["SMTPMessage"], Any] | Callable[["SMTPMessage"], Awaitable[Any]]
 #: Credentials: ``{"login": "password"}`` or ``check(login, password) -> bool``.
 Auth: TypeAlias = Mapping[str, str] | Callable[[str, str], bool]
+
+
+class Connection(Protocol):
+    """What the site and the server use of a session (``_session.SMTPConnection``)."""
+
+    #: Set while a handler runs for the session's message, done once the reply is sent.
+    replying: asyncio.Future[None] | None
+    transport: asyncio.BaseTransport | None
+
+    @property
+    def dialogue(self) -> asyncio.Task[None] | None:
+        """The task running the session's dialogue (``None`` before it begins)."""
+
+    def drop(self) -> None:
+        """Close with no reply (an injected failure)."""
+
+    def say_goodbye(self) -> None:
+        """Send 421 and close, or close after the reply being prepared (at stop)."""
+
+    def abort(self) -> None:
+        """Close at once (at stop, after the goodbye)."""
 
 
 class Site:
@@ -89,7 +107,7 @@ class Site:
         handler: Handler | None,
         handler_is_async: bool,
         journal: Journal[SMTPMessage],
-        rules: _RejectRules,
+        rules: RejectRules,
         failures: dict[str, list[SMTPFailure]],
         record_error: Callable[[BaseException], None],
         random: Callable[[], random.Random],
@@ -109,7 +127,7 @@ class Site:
         self.failures = failures
         self.record_error = record_error
         self._random = random
-        self.connections: set[_SMTPConnection] = set()
+        self.connections: set[Connection] = set()
         self.inflight: dict[asyncio.Future[Any], str] = {}
         self.runtime: Runtime | None = None
         self.starttls_handshakes: Handshakes | None = None
@@ -141,7 +159,7 @@ class Site:
             return None
         return strike(failures, self._random())
 
-    def fail(self, conn: _SMTPConnection, stage: str) -> str | None:
+    def fail(self, conn: Connection, stage: str) -> str | None:
         """The reply for a failure striking at ``stage`` (``""`` once it dropped the connection)."""
         failure = self.failure(stage)
         if failure is None:
@@ -151,11 +169,11 @@ class Site:
             return ""
         return failure.reply
 
-    async def answer(self, conn: _SMTPConnection, message: SMTPMessage) -> str:
+    async def answer(self, conn: Connection, message: SMTPMessage) -> str:
         """The reply to the end of DATA for ``message``: the handler's, or ``250 OK``."""
         handler = self._handler
         if handler is None:
-            return _OK
+            return OK
         future: asyncio.Future[Any]
         if self._handler_is_async:
             future = asyncio.ensure_future(handler(message), loop=self.loop)
@@ -176,8 +194,8 @@ class Site:
         except Exception as error:  # noqa: BLE001 - recorded by _untrack, reported by check()
             return f"451 4.3.0 understudy: the handler raised {type(error).__name__} (see check())"
         if result is None:
-            return _OK
-        reply = _reply_line(result, allow_success=True)
+            return OK
+        reply = reply_line(result, allow_success=True)
         if reply is None:
             bad_return = TypeError(
                 f"an SMTPServer handler returns None (accept), a reply code such as 554, or a "

@@ -29,7 +29,9 @@ E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
 
 
-def _is_async(handler: object) -> bool:
+def is_async(handler: object) -> bool:
+    """Whether ``handler`` is an ``async def`` function, or an object with an async
+    ``__call__`` (it then runs on the loop; any other callable runs in the worker pool)."""
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
         getattr(handler, "__call__", None)  # noqa: B004 - an instance with async __call__
     )
@@ -123,7 +125,7 @@ class SocketServer(Server):
     # -- used on the loop --------------------------------------------------------------------
 
     @property
-    def runtime(self) -> Runtime:
+    def _loop_runtime(self) -> Runtime:
         runtime = self._runtime
         if runtime is None:  # pragma: no cover - only reached while serving
             raise RuntimeError("server not started")
@@ -163,6 +165,14 @@ class SocketServer(Server):
         except BaseException:
             self._remove_path(bound=False)
             raise
+
+    def _decoding_protocol(
+        self, decoder: _Decoder[E], deliver: Callable[[Sequence[E], Any], None]
+    ) -> DecodingProtocol[E]:
+        """A connection whose bytes go through ``decoder`` to ``deliver`` (see
+        :class:`DecodingProtocol`), tracked until closed; what ``deliver`` raises goes to
+        ``check()``."""
+        return DecodingProtocol(decoder, deliver, self._transports, self._record_error)
 
     async def _serve(self, sockets: list[socket.socket]) -> None:
         loop = asyncio.get_running_loop()
@@ -260,16 +270,20 @@ class DecodingProtocol(asyncio.Protocol, Generic[E]):
 
     ``deliver(items, peer)`` is called on the loop with each batch the decoder completes, and
     with what ``decoder.close()`` returns when the stream ends. :attr:`tls` is what the
-    connection's TLS agreed on (``None`` when plain), for ``deliver`` to record.
+    connection's TLS agreed on (``None`` when plain), for ``deliver`` to record. The
+    transport is in ``transports`` while open; what ``deliver`` raises goes to
+    ``record_error``. Make one with ``SocketServer._decoding_protocol``.
     """
 
     def __init__(
         self,
-        server: SocketServer,
         decoder: _Decoder[E],
         deliver: Callable[[Sequence[E], Any], None],
+        transports: set[asyncio.BaseTransport],
+        record_error: Callable[[BaseException], None],
     ) -> None:
-        self._server = server
+        self._transports = transports
+        self._record_error = record_error
         self._decoder = decoder
         self._deliver = deliver
         self._transport: asyncio.BaseTransport | None = None
@@ -281,7 +295,7 @@ class DecodingProtocol(asyncio.Protocol, Generic[E]):
         self._transport = transport
         self._peer = transport.get_extra_info("peername")
         self.tls = tls_info(transport)  # over TLS, asyncio calls this after the handshake
-        self._server._transports.add(transport)
+        self._transports.add(transport)
 
     def data_received(self, data: bytes) -> None:
         self._hand_over(self._decoder.feed(data))
@@ -293,7 +307,7 @@ class DecodingProtocol(asyncio.Protocol, Generic[E]):
     def connection_lost(self, exc: Exception | None) -> None:
         self._end()
         if self._transport is not None:
-            self._server._transports.discard(self._transport)
+            self._transports.discard(self._transport)
 
     def _end(self) -> None:
         if not self._ended:
@@ -306,4 +320,4 @@ class DecodingProtocol(asyncio.Protocol, Generic[E]):
         try:
             self._deliver(items, self._peer)
         except Exception as error:  # noqa: BLE001 - a bug of ours, surfaced by check()
-            self._server._record_error(error)
+            self._record_error(error)

@@ -54,13 +54,6 @@ class ConnectionRecord:
         """Whether the connection has been closed (by the client, the handler or ``stop()``)."""
         return self.closed_at is not None
 
-    def _received(self, data: bytes) -> None:
-        with self._lock:
-            self._data += data
-
-    def _size(self) -> int:
-        return len(self._data)
-
     def __repr__(self) -> str:
         data = self.data
         state = "closed" if self.closed else "open"
@@ -172,3 +165,14 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def add_received(record: ConnectionRecord, data: bytes) -> None:
+    """Add ``data`` to what ``record`` received (on the loop; the test's thread may read)."""
+    with record._lock:
+        record._data += data
+
+
+def received_size(record: ConnectionRecord) -> int:
+    """How many bytes ``record`` received so far (without copying them)."""
+    return len(record._data)

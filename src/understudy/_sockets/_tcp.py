@@ -13,12 +13,15 @@ from .._journal import Journal
 from .._server import describe_handler
 from .._tls import TLS, resolve_tls, tls_info
 from .._waits import Wait
-from ._base import SocketServer, _is_async
-from ._connection import ConnectionRecord, StreamConnection
+from ._base import SocketServer, is_async
+from ._connection import ConnectionRecord, StreamConnection, add_received, received_size
 from ._connection_waits import bytes_test, connections_wait, first_wait
 
 #: StreamReader buffer limit per connection (bytes): reading pauses at twice this much unread.
 _STREAM_LIMIT = 64 * 1024
+
+#: Starts a connection's handler: (its reader, its writer, its record).
+_StartHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, ConnectionRecord], None]
 
 StreamHandler = (
     Callable[["StreamConnection"], Any]
@@ -27,38 +30,57 @@ StreamHandler = (
 
 
 class _StreamProtocol(asyncio.StreamReaderProtocol):
-    """One accepted connection: records its bytes, then echoes or feeds the handler's streams."""
+    """One accepted connection: records its bytes, then echoes or feeds the handler's streams.
 
-    def __init__(self, server: _StreamServer) -> None:
-        loop = server.runtime.loop
-        self._server = server
+    Args:
+        loop: the server's loop.
+        journal: where the connection's record goes (changed on each byte and at the close).
+        transports: the server's open transports; this one is in it while open.
+        start_handler: called with the connection's streams and record once connected;
+            ``None``: no handler (bytes are recorded, and echoed with ``echo``).
+        echo: send every byte received straight back (no handler then).
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        journal: Journal[ConnectionRecord],
+        transports: set[asyncio.BaseTransport],
+        start_handler: _StartHandler | None,
+        *,
+        echo: bool,
+    ) -> None:
+        self._journal = journal
+        self._transports = transports
+        self._start_handler = start_handler
+        self._echo = echo
         #: Whether bytes go on to a handler's StreamReader (else: recorded, maybe echoed).
-        self._feeds = server._handler is not None
+        self._feeds = start_handler is not None
         self._reader = asyncio.StreamReader(limit=_STREAM_LIMIT, loop=loop)
         super().__init__(self._reader, self._connected if self._feeds else None, loop=loop)
         self._transport_: asyncio.Transport | None = None
         self.record = ConnectionRecord(None, 0.0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        server = self._server
         assert isinstance(transport, asyncio.Transport)
         self._transport_ = transport
         self.record = ConnectionRecord(
             transport.get_extra_info("peername"), time.time(), tls_info(transport)
         )
-        server._transports.add(transport)
-        server._journal.append(self.record)
+        self._transports.add(transport)
+        self._journal.append(self.record)
         super().connection_made(transport)
 
     def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._server._start_handler(reader, writer, self.record)
+        assert self._start_handler is not None
+        self._start_handler(reader, writer, self.record)
 
     def data_received(self, data: bytes) -> None:
-        self.record._received(data)
-        self._server._journal.changed()
+        add_received(self.record, data)
+        self._journal.changed()
         if self._feeds:
             super().data_received(data)
-        elif self._server._echo and self._transport_ is not None:
+        elif self._echo and self._transport_ is not None:
             self._transport_.write(data)
 
     def eof_received(self) -> bool:
@@ -69,8 +91,8 @@ class _StreamProtocol(asyncio.StreamReaderProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.record.closed_at = time.time()
         if self._transport_ is not None:
-            self._server._transports.discard(self._transport_)
-        self._server._journal.changed()
+            self._transports.discard(self._transport_)
+        self._journal.changed()
         super().connection_lost(exc)
 
 
@@ -78,11 +100,7 @@ def _data(record: ConnectionRecord) -> bytes:
     return record.data
 
 
-def _size(record: ConnectionRecord) -> int:
-    return record._size()
-
-
-class _StreamServer(SocketServer):
+class StreamServer(SocketServer):
     """A stream server (TCP or Unix) with a connection handler and a journal of connections."""
 
     def __init__(
@@ -101,7 +119,7 @@ class _StreamServer(SocketServer):
                 "give either handler= or echo=True, not both: a handler writes its own replies"
             )
         self._handler = handler
-        self._handler_is_async = _is_async(handler)
+        self._handler_is_async = is_async(handler)
         self._echo = bool(echo)
         #: Connections as accepted; each change to one (bytes, closing) calls its changed().
         self._journal: Journal[ConnectionRecord] = Journal("connection", journal_size)
@@ -186,13 +204,16 @@ class _StreamServer(SocketServer):
         self._journal.clear()
 
     def _bytes_wait(self, expected: bytes | int, timeout: float) -> Wait[ConnectionRecord]:
-        satisfied, shown = bytes_test(expected, _data, _size)
+        satisfied, shown = bytes_test(expected, _data, received_size)
         return first_wait(self._journal, satisfied, f"a connection to receive {shown}", timeout)
 
     # -- on the loop -------------------------------------------------------------------------
 
     def _stream_protocol(self) -> asyncio.BaseProtocol:
-        return _StreamProtocol(self)
+        start_handler = self._start_handler if self._handler is not None else None
+        return _StreamProtocol(
+            self._loop_runtime.loop, self._journal, self._transports, start_handler, echo=self._echo
+        )
 
     def _start_handler(
         self,
@@ -208,11 +229,13 @@ class _StreamServer(SocketServer):
             async_handler = cast(
                 "Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[Any]]", handler
             )
-            future = self.runtime.loop.create_task(self._run_async(async_handler, reader, writer))
+            future = self._loop_runtime.loop.create_task(
+                self._run_async(async_handler, reader, writer)
+            )
         else:
-            connection = StreamConnection(reader, writer, self.runtime.loop, record)
+            connection = StreamConnection(reader, writer, self._loop_runtime.loop, record)
             sync_handler = cast("Callable[[StreamConnection], Any]", handler)
-            future = self.runtime.run_in_worker(self._run_sync, sync_handler, connection)
+            future = self._loop_runtime.run_in_worker(self._run_sync, sync_handler, connection)
             future.add_done_callback(lambda _: writer.close())
         self._track(future, description)
 
@@ -232,7 +255,7 @@ class _StreamServer(SocketServer):
             writer.close()
 
 
-class TCPServer(_StreamServer):
+class TCPServer(StreamServer):
     """A TCP server that records every byte each connection sends and runs your handler on it.
 
     Args:
@@ -284,3 +307,8 @@ class TCPServer(_StreamServer):
         )
         self._tls = resolve_tls(tls, self.kind)
         self._ssl_context()  # with tls=: the CA and certificate are made here, not on the loop
+
+
+def connections_journal(server: StreamServer) -> Journal[ConnectionRecord]:
+    """The journal of ``server``'s connections, for the package (the command follows it)."""
+    return server._journal

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal, cast
 from .._errors import ConfigurationError, UnderstudyError
 from .._journal import Journal
 from .._server import describe_handler
-from ._base import SocketServer, _is_async
+from ._base import SocketServer, is_async
 
 DatagramHandler = Callable[["Datagram"], Any]
 
@@ -70,7 +70,9 @@ class DatagramReceiver(asyncio.DatagramProtocol):
         pass
 
 
-class _DatagramServer(SocketServer):
+class DatagramServer(SocketServer):
+    """A datagram server (UDP or Unix) with a handler and a journal of datagrams."""
+
     def __init__(
         self,
         *,
@@ -89,7 +91,7 @@ class _DatagramServer(SocketServer):
         if handler is not None and not callable(handler):
             raise ConfigurationError(f"handler= must be callable, not {type(handler).__name__}")
         self._handler = handler
-        self._handler_is_async = _is_async(handler)
+        self._handler_is_async = is_async(handler)
         self._journal: Journal[Datagram] = Journal("datagram", journal_size)
 
     @property
@@ -141,9 +143,9 @@ class _DatagramServer(SocketServer):
             return
         future: asyncio.Future[Any]
         if self._handler_is_async:
-            future = self.runtime.loop.create_task(handler(datagram))
+            future = self._loop_runtime.loop.create_task(handler(datagram))
         else:
-            future = self.runtime.run_in_worker(handler, datagram)
+            future = self._loop_runtime.run_in_worker(handler, datagram)
         description = f"handler {describe_handler(handler)} for a datagram from {peer!r}"
         future.add_done_callback(lambda done: self._reply(transport, done, peer))
         self._track(future, description)
@@ -176,7 +178,7 @@ class _DatagramServer(SocketServer):
             transport.sendto(bytes(reply), peer)
 
 
-class UDPServer(_DatagramServer):
+class UDPServer(DatagramServer):
     """A UDP server that records every datagram and answers with what your handler returns.
 
     Args:

@@ -6,11 +6,11 @@ import os
 from typing import ClassVar, Literal
 
 from .._conditions import Conditions
-from ._tcp import StreamHandler, _StreamServer
-from ._udp import DatagramHandler, _DatagramServer
+from ._tcp import StreamHandler, StreamServer
+from ._udp import DatagramHandler, DatagramServer
 
 
-class UnixStreamServer(_StreamServer):
+class UnixStreamServer(StreamServer):
     """:class:`TCPServer` on a Unix stream socket (``AF_UNIX``, ``SOCK_STREAM``).
 
     Args:
@@ -50,7 +50,7 @@ class UnixStreamServer(_StreamServer):
         )
 
 
-class UnixDatagramServer(_DatagramServer):
+class UnixDatagramServer(DatagramServer):
     """:class:`UDPServer` on a Unix datagram socket (``AF_UNIX``, ``SOCK_DGRAM``, like /dev/log).
 
     Args:

@@ -10,7 +10,7 @@
         [upload] = pypi.wait_for_uploads(1)
 """
 
-from .. import _publish
+from .._publishing import publish
 from ._pypi._records import PyPIDownload, PyPIFile, PyPIUpload
 from ._pypi._server import PyPIServer
 
@@ -20,7 +20,7 @@ __all__ = ["PyPIDownload", "PyPIFile", "PyPIServer", "PyPIUpload"]
 def _fixup_module_metadata() -> None:
     # Public objects say `understudy.fakes.X` in reprs and tracebacks, not the private module;
     # and those of `understudy` that the fake's modules loaded say `understudy.X`.
-    _publish()
+    publish()
     for name in __all__:
         obj = globals()[name]
         if getattr(obj, "__module__", "").startswith("understudy.fakes."):

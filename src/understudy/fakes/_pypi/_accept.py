@@ -55,6 +55,12 @@ def upload(store: Store, request: Request) -> Response:
 
 
 def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
+    """The upload ``request`` makes, once accepted and added to ``store``; ``None`` for a
+    re-upload of the same bytes (PyPI answers it 200 and keeps one).
+
+    Raises:
+        UploadRefused: with PyPI's status and message, for the first check that fails.
+    """
     uploader = authenticate(
         request.headers.get("authorization"),
         users=store.users,
@@ -63,6 +69,74 @@ def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
     )
     form = parse_form(request.headers.get("content-type", ""), request.body)
     fields = Query(form.fields)
+    _check_fields(fields)
+    if "content" not in form.files:
+        raise UploadRefused(400, "Upload payload does not have a file.")
+    filename, content = form.files["content"]
+    project, version = fields["name"], fields["version"]
+    try:
+        parsed = parse_dist_filename(filename)
+    except InvalidDistribution as error:
+        raise UploadRefused(400, str(error)) from None
+    _check_filename(filename, parsed, project, _form_version(version))
+    if fields["filetype"] != parsed.packagetype:
+        raise UploadRefused(400, "Invalid distribution file.")
+    digests = _checked_digests(fields, content)
+    try:
+        metadata = read_metadata(filename, content)
+    except InvalidDistribution:
+        raise UploadRefused(400, "Invalid distribution file.") from None
+    spelling = _spelling(str(fields.get("name") or ""), project)
+    file = make_file(
+        filename,
+        content,
+        parsed,
+        project=spelling,
+        metadata=metadata,
+        uploader=uploader,
+        fallback=fields,
+    )
+    existing = store.add(file, content)
+    if existing is not None:
+        _check_reupload(existing, digests, filename)
+        return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
+    return PyPIUpload(
+        filename=filename,
+        project=spelling,
+        version=version,
+        filetype=fields["filetype"],
+        pyversion=fields.get("pyversion", ""),
+        sha256=digests["sha256"],
+        size=len(content),
+        uploader=uploader,
+        form=fields,
+        metadata=dict(file.fields),
+        request=request,
+    )
+
+
+def _check_reupload(existing: PyPIFile, digests: dict[str, str], filename: str) -> None:
+    """``filename`` is there already (``existing``): it must hold the same bytes.
+
+    Raises:
+        UploadRefused: 400, with warehouse's message, when it holds others.
+    """
+    if existing.digests["blake2b_256"] != digests["blake2b_256"]:
+        raise UploadRefused(
+            400,
+            f"File already exists ({filename!r}, with blake2_256 hash "
+            f"{existing.digests['blake2b_256']!r}). See "
+            "https://pypi.org/help/#file-name-reuse for more information.",
+        )
+
+
+def _check_fields(fields: Query) -> None:
+    """The form's ``:action``, ``protocol_version`` and required fields, as warehouse checks
+    them (``forklift/legacy.py``), with its messages.
+
+    Raises:
+        UploadRefused: 410 for the retired ``submit`` action, else 400.
+    """
     action = fields.get(":action")
     if action == "submit":
         raise UploadRefused(
@@ -82,12 +156,16 @@ def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
                 "https://packaging.python.org/specifications/core-metadata for more "
                 "information.",
             )
-    if "content" not in form.files:
-        raise UploadRefused(400, "Upload payload does not have a file.")
-    filename, content = form.files["content"]
-    project, version = fields["name"], fields["version"]
+
+
+def _form_version(version: str) -> Version:
+    """The form's ``version``, parsed (PEP 440).
+
+    Raises:
+        UploadRefused: 400, with warehouse's message, for one that is not a version.
+    """
     try:
-        form_version = Version(version)
+        return Version(version)
     except ValueError:  # InvalidVersion, or more digits than int() takes
         shown = f"{version[:30]}...{version[-30:]}" if len(version) > 60 else version
         raise UploadRefused(
@@ -96,13 +174,14 @@ def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
             "a letter or numeral and contain only ascii numeric and '.', '_' and '-'. See "
             "https://packaging.python.org/specifications/core-metadata for more information.",
         ) from None
-    try:
-        parsed = parse_dist_filename(filename)
-    except InvalidDistribution as error:
-        raise UploadRefused(400, str(error)) from None
-    _check_filename(filename, parsed, project, form_version)
-    if fields["filetype"] != parsed.packagetype:
-        raise UploadRefused(400, "Invalid distribution file.")
+
+
+def _checked_digests(fields: Query, content: bytes) -> dict[str, str]:
+    """The digests of ``content``, once those the form sent (one at least) agree.
+
+    Raises:
+        UploadRefused: 400, when the form sends none, or one that differs.
+    """
     digests = digests_of(content)
     sent = {name: fields.get(name, "") for name in _DIGEST_FIELDS}
     if not any(sent.values()):
@@ -110,42 +189,7 @@ def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
     for name, value in sent.items():
         if value and value.lower() != digests[_DIGEST_FIELDS[name]]:
             raise UploadRefused(400, _DIGEST_MISMATCH)
-    try:
-        metadata = read_metadata(filename, content)
-    except InvalidDistribution:
-        raise UploadRefused(400, "Invalid distribution file.") from None
-    file = make_file(
-        filename,
-        content,
-        parsed,
-        project=_spelling(str(fields.get("name") or ""), project),
-        metadata=metadata,
-        uploader=uploader,
-        fallback=fields,
-    )
-    existing = store.add(file, content)
-    if existing is not None:
-        if existing.digests["blake2b_256"] == digests["blake2b_256"]:
-            return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
-        raise UploadRefused(
-            400,
-            f"File already exists ({filename!r}, with blake2_256 hash "
-            f"{existing.digests['blake2b_256']!r}). See "
-            "https://pypi.org/help/#file-name-reuse for more information.",
-        )
-    return PyPIUpload(
-        filename=filename,
-        project=_spelling(str(fields.get("name") or ""), project),
-        version=version,
-        filetype=fields["filetype"],
-        pyversion=fields.get("pyversion", ""),
-        sha256=digests["sha256"],
-        size=len(content),
-        uploader=uploader,
-        form=fields,
-        metadata=dict(file.fields),
-        request=request,
-    )
+    return digests
 
 
 def _check_filename(filename: str, parsed: DistName, project: str, version: Version) -> None:

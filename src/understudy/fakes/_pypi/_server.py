@@ -24,18 +24,19 @@ import weakref
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from ..._conditions import Conditions
 from ..._errors import ConfigurationError
+from ..._http._limits import (
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_SEND_TIMEOUT,
+)
 from ..._http._request import Request
 from ..._http._response import Response
-from ..._http._server import (
-    _DEFAULT_HEADER_TIMEOUT,
-    _DEFAULT_IDLE_TIMEOUT,
-    _DEFAULT_MAX_HEADER_SIZE,
-    _DEFAULT_SEND_TIMEOUT,
-    HTTPServer,
-)
+from ..._http._server import HTTPServer
 from ..._tls import TLS
 from ._accept import preloaded_file, upload
 from ._dists import (
@@ -107,10 +108,10 @@ class PyPIServer(HTTPServer):
         tls: bool | TLS | None = None,
         conditions: Conditions | None = None,
         seed: int | None = None,
-        max_header_size: int = _DEFAULT_MAX_HEADER_SIZE,
-        header_timeout: float | None = _DEFAULT_HEADER_TIMEOUT,
-        idle_timeout: float | None = _DEFAULT_IDLE_TIMEOUT,
-        send_timeout: float | None = _DEFAULT_SEND_TIMEOUT,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
         unmatched_status: int = 404,
         allow_unmatched: bool = False,
     ) -> None:
@@ -377,7 +378,7 @@ class _Handler:
         if path.startswith("/pypi/"):
             host = request.headers.get("host")
             if host is None:
-                host = self._served()._url_host()
+                host = urlsplit(self._served().url).netloc.rpartition(":")[0]
             return json_api(store, request, path.removeprefix("/pypi/"), host=host)
         if path == "/":
             server = self._served()

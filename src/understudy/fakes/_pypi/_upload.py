@@ -14,11 +14,15 @@ import binascii
 import hmac
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ..._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 __all__ = ["Form", "UploadRefused", "authenticate", "check_credentials", "parse_form"]
 
@@ -65,64 +69,70 @@ def parse_form(content_type: str, body: bytes) -> Form:
         raise UploadRefused(
             400, "Invalid request: the upload API takes a multipart/form-data body."
         )
-    form = Form([], {})
-    header_name = bytearray()
-    header_value = bytearray()
-    part_headers: dict[bytes, bytes] = {}
-    data = bytearray()
-    ended = False
-
-    def on_part_begin() -> None:
-        part_headers.clear()
-        data.clear()
-
-    def on_header_field(chunk: bytes, start: int, end: int) -> None:
-        header_name.extend(chunk[start:end])
-
-    def on_header_value(chunk: bytes, start: int, end: int) -> None:
-        header_value.extend(chunk[start:end])
-
-    def on_header_end() -> None:
-        part_headers[bytes(header_name).lower()] = bytes(header_value)
-        header_name.clear()
-        header_value.clear()
-
-    def on_part_data(chunk: bytes, start: int, end: int) -> None:
-        data.extend(chunk[start:end])
-
-    def on_part_end() -> None:
-        _, disposition = parse_options_header(part_headers.get(b"content-disposition", b""))
-        name = disposition.get(b"name", b"").decode("utf-8", "replace")
-        filename = disposition.get(b"filename")
-        if filename is not None:
-            form.files[name] = (filename.decode("utf-8", "replace"), bytes(data))
-        else:
-            form.fields.append((name, data.decode("utf-8", "replace")))
-
-    def on_end() -> None:
-        nonlocal ended
-        ended = True
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_end": on_end,
-        },
-    )
+    parts = _Parts()
+    parser = MultipartParser(boundary, parts.callbacks())
     try:
         parser.write(body)
         parser.finalize()
     except FormParserError as error:
         raise UploadRefused(400, f"Invalid request: malformed multipart body ({error}).") from None
-    if not ended:
+    if not parts.ended:
         raise UploadRefused(400, "Invalid request: the multipart body ends before its last part.")
-    return form
+    return parts.form
+
+
+class _Parts:
+    """python-multipart's callbacks, building a :class:`Form` part by part."""
+
+    def __init__(self) -> None:
+        self.form = Form([], {})
+        #: Whether the closing boundary came.
+        self.ended = False
+        self._field_name = bytearray()
+        self._field_value = bytearray()
+        self._headers: dict[bytes, bytes] = {}
+        self._data = bytearray()
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers.clear()
+        self._data.clear()
+
+    def _header_field(self, chunk: bytes, start: int, end: int) -> None:
+        self._field_name.extend(chunk[start:end])
+
+    def _header_value(self, chunk: bytes, start: int, end: int) -> None:
+        self._field_value.extend(chunk[start:end])
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._field_name).lower()] = bytes(self._field_value)
+        self._field_name.clear()
+        self._field_value.clear()
+
+    def _part_data(self, chunk: bytes, start: int, end: int) -> None:
+        self._data.extend(chunk[start:end])
+
+    def _part_end(self) -> None:
+        _, disposition = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = disposition.get(b"name", b"").decode("utf-8", "replace")
+        filename = disposition.get(b"filename")
+        if filename is not None:
+            self.form.files[name] = (filename.decode("utf-8", "replace"), bytes(self._data))
+        else:
+            self.form.fields.append((name, self._data.decode("utf-8", "replace")))
+
+    def _end(self) -> None:
+        self.ended = True
 
 
 def check_credentials(

@@ -1,0 +1,163 @@
+"""``understudy``'s parser and main loop: make the server, start it, report, stop on a signal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import NoReturn, TextIO
+
+from .. import ConfigurationError, HTTPServer
+from ..fakes import PyPIServer
+from ._commands import COMMANDS
+from ._follow import Follower
+from ._options import Running, port_number
+from ._reports import Report
+from ._wording import cannot_listen, cli_wording
+
+__all__ = ["build_parser", "main"]
+
+#: A wait in the main thread lasts at most this long before it is begun again (seconds); a
+#: signal ends it at once.
+_WAIT: float = 3600.0
+
+
+class _Stop(Exception):
+    """Raised in the main thread by the SIGINT/SIGTERM handler."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``understudy``, one subparser per :data:`COMMANDS` entry.
+
+    Each subcommand's namespace holds ``make`` (its :attr:`Command.make`) and ``usage`` (its
+    own parser, whose ``error()`` shows the subcommand's usage).
+    """
+    parser = argparse.ArgumentParser(
+        prog="understudy",
+        description="Run an understudy server until interrupted (Ctrl-C or SIGTERM).",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        sub.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="address to listen on (default: %(default)s; 'localhost' is IPv4 and IPv6)",
+        )
+        sub.add_argument(
+            "--port",
+            type=port_number,
+            default=0,
+            help="port to listen on (default: 0, a free port the kernel chooses)",
+        )
+        sub.add_argument(
+            "--json",
+            action="store_true",
+            help="print one JSON object per line: the start line (kind, host, port, url...), "
+            "then one per request, message, connection, upload or download",
+        )
+        command.add_arguments(sub)
+        sub.set_defaults(make=command.make, usage=sub)
+    return parser
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> NoReturn:
+    raise _Stop(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``understudy`` with ``argv`` (``sys.argv[1:]`` by default); return the exit status.
+
+    Returns:
+        0 after a clean stop on SIGINT or SIGTERM.
+
+    Raises:
+        SystemExit: 2 for wrong options, a busy port or a host it cannot listen on, after
+            printing the subcommand's usage and the reason (naming the flag) to stderr.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    usage: argparse.ArgumentParser = args.usage
+    try:
+        running: Running = args.make(args)
+    except (ConfigurationError, OSError) as error:
+        usage.error(cli_wording(str(error)))
+    follower = Follower(running.sources)
+    follower.start()
+    previous = {
+        signum: signal.signal(signum, _raise_stop) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        failure = _run(running, follower, args)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        follower.stop()
+    if failure is not None:
+        usage.error(failure)
+    return 0
+
+
+def _run(running: Running, follower: Follower, args: argparse.Namespace) -> str | None:
+    """Start, report until a signal, stop, and report what was left; what kept it from
+    listening (worded for the flags), or ``None``."""
+    server, out = running.server, sys.stdout
+    try:
+        try:
+            server.start()
+        except OSError as error:
+            return cli_wording(cannot_listen(args, error))
+        _announce(running, args, out)
+        while True:
+            _write(follower.take(_WAIT), args.json, out)
+    except _Stop:
+        pass
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)  # stopping is bounded: let it finish
+    try:
+        server.stop()
+    except TimeoutError as error:
+        sys.stderr.write(f"understudy {args.command}: {error}\n")
+    _write(follower.rest(), args.json, out)
+    return None
+
+
+def _write(reports: list[Report], as_json: bool, out: TextIO) -> None:
+    if reports:
+        lines = (json.dumps(event) if as_json else text for event, text in reports)
+        out.writelines(line + "\n" for line in lines)
+        out.flush()
+
+
+def _announce(running: Running, args: argparse.Namespace, out: TextIO) -> None:
+    server = running.server
+    info = running.info
+    info["host"], info["port"] = server.host, server.port
+    if isinstance(server, HTTPServer):
+        info["url"] = server.url
+        if "admin_url" in info:
+            info["admin_url"] = f"{server.url}/__admin"
+            required = " (send Authorization: Bearer TOKEN)" if info["admin_token_required"] else ""
+            running.notes.append(f"admin API at {info['admin_url']}{required}")
+    else:
+        scheme = info.pop("scheme", info["kind"])
+        info["url"] = f"{scheme}://{_url_host(server.host)}:{server.port}"
+    if isinstance(server, PyPIServer):
+        info["index_url"] = server.index_url
+        info["upload_url"] = server.upload_url
+        running.notes.append(f"pip install --index-url {server.index_url} ...")
+        running.notes.append(f"twine upload --repository-url {server.upload_url} ...")
+    if args.json:
+        out.write(json.dumps({"event": "listening", **info}) + "\n")
+    else:
+        out.write(f"understudy {args.command}: listening on {info['url']} (Ctrl-C to stop)\n")
+        out.writelines(f"  {note}\n" for note in running.notes)
+    out.flush()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

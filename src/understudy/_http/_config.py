@@ -1,0 +1,147 @@
+"""What ``HTTPServer(...)`` is given, checked: the host of behaviour it chooses, and the options
+that cannot be checked where they are used (with the message saying what to write instead).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+from .._errors import ConfigurationError
+from ._hosts import CannedHost, Handler, HandlerHost, NoHost
+from ._limits import DEFAULT_LIMITS, Limits
+from ._options import DIRECTORY_DEFAULTS, DirectoryOptions
+from ._response import Response
+
+if TYPE_CHECKING:
+    from ._asgi import ASGIApp
+    from ._site import HostOfBehaviour
+    from ._wsgi import WSGIApp
+
+__all__ = ["check_admin", "check_root_options", "check_unmatched", "choose_host", "shared"]
+
+
+def choose_host(  # noqa: PLR0917 - HTTPServer's keywords, passed on
+    response: Response | None,
+    handler: Handler | None,
+    wsgi: WSGIApp | None,
+    asgi: ASGIApp | None,
+    proxy_to: str | None,
+    record: str | os.PathLike[str] | None,
+) -> HostOfBehaviour:
+    """The host of behaviour: what ``response=``, ``handler=``, ``wsgi=``, ``asgi=`` or
+    ``proxy_to=`` (with ``record=``) say, or :class:`NoHost`."""
+    if record is not None and proxy_to is None:
+        raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
+    host = _given_host(response, handler, wsgi, asgi)
+    if proxy_to is None:
+        return host
+    if not isinstance(host, NoHost):
+        raise ConfigurationError(
+            "proxy_to= answers what no expectation answers: give it without response=, "
+            "handler=, wsgi= or asgi="
+        )
+    from ._record import Recorder  # noqa: PLC0415 - loaded when first used
+
+    return HandlerHost(Recorder(proxy_to, record))
+
+
+def _given_host(
+    response: Response | None,
+    handler: Handler | None,
+    wsgi: WSGIApp | None,
+    asgi: ASGIApp | None,
+) -> HostOfBehaviour:
+    given = {
+        name: value
+        for name, value in (
+            ("response", response),
+            ("handler", handler),
+            ("wsgi", wsgi),
+            ("asgi", asgi),
+        )
+        if value is not None
+    }
+    if len(given) > 1:
+        raise ConfigurationError(
+            f"give HTTPServer at most one of response=, handler=, wsgi= and asgi=; got "
+            f"{', '.join(f'{name}=' for name in given)}"
+        )
+    if response is not None:
+        if not isinstance(response, Response):
+            raise ConfigurationError(
+                f"response= takes an understudy.Response, not {type(response).__name__}; write "
+                f"response=Response(200, {response!r:.40})"
+            )
+        CannedHost.check_reusable(response)
+        return CannedHost(response)
+    for name, value in given.items():
+        if not callable(value):
+            raise ConfigurationError(f"{name}= must be callable, not {type(value).__name__}")
+    if handler is not None:
+        return HandlerHost(handler)
+    if wsgi is not None:
+        from ._wsgi import WSGIHost  # noqa: PLC0415 - loaded when first used
+
+        return WSGIHost(wsgi)
+    if asgi is not None:
+        from ._asgi import ASGIHost  # noqa: PLC0415 - loaded when first used
+
+        return ASGIHost(asgi)
+    return NoHost()
+
+
+def check_root_options(
+    root: object,
+    generated_fields: str | Collection[str],
+    content_coding: str | None,
+    content_codings: str | Sequence[str] | None,
+) -> DirectoryOptions:
+    """Refuse the directory options of ``root=`` given without it; else return them."""
+    options: DirectoryOptions = {
+        "generated_fields": generated_fields,
+        "content_coding": content_coding,
+        "content_codings": content_codings,
+    }
+    for name, given in options.items():
+        if root is None and given != DIRECTORY_DEFAULTS[name]:
+            raise ConfigurationError(
+                f"{name}= applies to the files of root=: give root= too, or pass it to "
+                f"serve_directory(prefix, root, {name}=...); a Response takes "
+                "content_coding= and content_codings= too"
+            )
+    return options
+
+
+def shared(limits: Limits) -> Limits:
+    """``limits``, or the one :data:`DEFAULT_LIMITS` object when they are the defaults (an idle
+    server then holds no Limits of its own)."""
+    return DEFAULT_LIMITS if limits == DEFAULT_LIMITS else limits
+
+
+def check_unmatched(unmatched_status: object, allow_unmatched: object) -> None:
+    if not isinstance(unmatched_status, int) or not 400 <= unmatched_status <= 599:
+        raise ConfigurationError(
+            f"unmatched_status must be an error status code (400-599), not {unmatched_status!r}"
+        )
+    if not isinstance(allow_unmatched, bool):
+        raise ConfigurationError(f"allow_unmatched must be True or False, not {allow_unmatched!r}")
+
+
+def check_admin(admin: bool, admin_token: object) -> None:
+    if admin_token is None:
+        return
+    if not admin:
+        raise ConfigurationError(
+            "admin_token= guards the admin API: give admin=True too, or leave it out"
+        )
+    if (
+        not isinstance(admin_token, str)
+        or not admin_token
+        or not all(" " < c <= "~" for c in admin_token)
+    ):
+        raise ConfigurationError(
+            "admin_token must be a non-empty str of visible ASCII characters (it travels "
+            f"in an Authorization field), not {admin_token!r}"
+        )

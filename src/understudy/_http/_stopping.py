@@ -1,0 +1,65 @@
+"""How an HTTP server stops serving: no new connection, the handlers given until the deadline,
+what is being sent delivered to clients still reading, then every connection closed.
+
+Over a :class:`~._site.Site`'s open connections and in-flight registry, whatever protocol each
+connection speaks (see ``_site.Connection``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from .._drain import StalledReaders, finish_connections
+from ._site import Site
+
+__all__ = ["stop_serving"]
+
+#: Seconds between looks, while stop() waits for handlers, for clients that stopped reading.
+_LOOK_INTERVAL = 0.05
+
+
+async def stop_serving(
+    site: Site,
+    listeners: list[asyncio.AbstractServer],
+    close_listeners: Callable[[list[asyncio.AbstractServer]], Awaitable[None]],
+    timeout: float,
+) -> tuple[list[str], float]:
+    """Stop ``site``'s connections within ``timeout`` seconds of the listeners' closing.
+
+    Returns the names of the handlers still running at the deadline (cancelled), sorted, and
+    the deadline (loop time).
+    """
+    loop = asyncio.get_running_loop()
+    connections, inflight = site.connections, site.inflight
+    for conn in connections:
+        conn.closing = True  # a response finished from now on says Connection: close
+    await close_listeners(listeners)
+    for conn in list(connections):
+        conn.shutdown()
+    deadline = loop.time() + timeout
+
+    def open_transports() -> list[asyncio.BaseTransport]:
+        return [conn.transport for conn in connections if conn.transport is not None]
+
+    stalled = StalledReaders()
+    while inflight and (remaining := deadline - loop.time()) > 0:
+        await asyncio.wait(list(inflight), timeout=min(remaining, _LOOK_INTERVAL))
+        # A body still being produced for a client that stopped reading would hold stop()
+        # up to its timeout: cut that client off (the body is then closed, see _send).
+        stalled.abort(open_transports(), loop.time())
+    still_running = sorted(
+        {name if isinstance(name, str) else name() for name in inflight.values()}
+    )
+    for future in list(inflight):
+        future.cancel()
+    for conn in list(connections):
+        if conn.busy:
+            conn.abort()  # its handler ran out of time
+    if connections:
+        # What is being sent goes out to clients reading it (TLS: then close_notify; the
+        # client's is not awaited, RFC 8446 §6.1); nothing is sent after stop() returns.
+        for conn in list(connections):
+            conn.hand_over()  # (what a large body's connection still holds back)
+        await finish_connections(open_transports, deadline)
+    return still_running, deadline
