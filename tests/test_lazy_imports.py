@@ -212,15 +212,13 @@ def test_the_http_server_loads_what_only_some_servers_use_when_they_use_it() -> 
 
 
 #: What a plain HTTP server (no ``tls=``, no ``conditions=``, no near miss yet) does not load:
-#: TLS (its settings, the certificate authority and its files), the shaping of connections,
+#: TLS's certificate authority and its files, the shaping of connections,
 #: gzip (until a body is gzip-coded), the distance of a near miss, ``email`` (the Date field is
 #: IMF-fixdate, written here) and ``http`` (the reason phrases are a table here). (``ssl``
 #: itself is loaded by asyncio.)
 PLAIN_HTTP_SERVER_DEFERS = (
     "understudy._tls_authority",
-    "understudy._tls_settings",
     "understudy._tls_client",
-    "understudy._conditions._options",
     "understudy._conditions._connection",
     "understudy._conditions._pipe",
     "understudy._core.conditions",

@@ -18,9 +18,9 @@ import threading
 import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
-from ._conditions import Shaper, check_conditions, check_seed
+from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._core.tlsinfo import TLSFailure
 from ._errors import ConfigurationError, WaitTimeout
 from ._handshake import Handshakes, close_handshakes, held_weakly
@@ -29,11 +29,7 @@ from ._keywords import checked_keywords
 from ._listeners import bind_inet, close_listeners
 from ._runtime import Runtime, get_runtime
 from ._tls import server_context
-
-if TYPE_CHECKING:
-    # (Their modules load when a server is first given conditions=, tls=.)
-    from ._conditions import Conditions
-    from ._tls_settings import TLS
+from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT, TLS
 
 __all__ = ["Server", "describe_handler"]
 
@@ -421,8 +417,6 @@ class Server:
     def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
         """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``
         (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
-        from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT  # noqa: PLC0415 - TLS only
-
         tls = self._tls
         timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
         return Handshakes(context, timeout, held_weakly(self._tls_journal))

@@ -12,17 +12,17 @@ handshake in ``_handshake``.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._core.tlsinfo import TLSFailure, TLSInfo
 
+# (Re-exported: the servers take their settings from here with the rest of TLS.)
+from ._tls_settings import TLS, CertificateMode, ClientCertMode, resolve_tls
+
 if TYPE_CHECKING:
     import ssl
 
-    # (Re-exported: the servers take their settings from here with the rest of TLS.)
     from ._tls_authority import CertificateAuthority, ClientCertificate, authority
-    from ._tls_settings import TLS, CertificateMode, ClientCertMode
 
 __all__ = [
     "TLS",
@@ -38,41 +38,19 @@ __all__ = [
     "tls_info",
 ]
 
-#: The names read through this module from where they are defined (see ``__getattr__``).
-_LAZY = {
-    "CertificateAuthority": "_tls_authority",
-    "ClientCertificate": "_tls_authority",
-    "authority": "_tls_authority",
-    "TLS": "_tls_settings",
-    "CertificateMode": "_tls_settings",
-    "ClientCertMode": "_tls_settings",
-}
+#: The names ``_tls_authority`` defines, read through this module (see ``__getattr__``).
+_AUTHORITY_NAMES = frozenset({"CertificateAuthority", "ClientCertificate", "authority"})
 
 
 def __getattr__(name: str) -> Any:
-    """The certificate authority's names (``_tls_authority``) and the settings
-    (``_tls_settings``), imported when first read (PEP 562)."""
-    where = _LAZY.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f".{where}", __package__)
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+    """The certificate authority's names, from ``_tls_authority``, imported on first read."""
+    if name in _AUTHORITY_NAMES:
+        from . import _tls_authority  # noqa: PLC0415 - only for TLS
 
-
-def resolve_tls(tls: object, kind: str) -> TLS | None:
-    """``tls=`` as a server takes it (``None``/``False``, ``True`` or :class:`TLS`) → settings
-    (``_tls_settings.resolve_tls``, loaded only when ``tls`` is given).
-
-    Raises:
-        ConfigurationError: anything else.
-    """
-    if tls is None or tls is False:
-        return None
-    from ._tls_settings import resolve_tls as resolve  # noqa: PLC0415 - only for TLS
-
-    return resolve(tls, kind)
+        value = getattr(_tls_authority, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def server_context(

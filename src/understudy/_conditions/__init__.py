@@ -14,28 +14,9 @@ server's bytes towards the client.
 The modules: ``_options`` (Conditions and Direction, checked), ``_shaper`` (the shell per server:
 its listeners, refusing and binding again), ``_connection`` (one shaped connection: the
 protocol and the transport the server's protocol writes to), ``_pipe`` (one direction's queue).
-
-Every server imports this package, most never use conditions: only ``_shaper`` is loaded with
-it; ``Conditions`` and ``Direction`` load ``_options`` when first read (PEP 562), and the shaping
-of connections loads when a server is first given conditions.
 """
 
-from typing import TYPE_CHECKING
-
-from ._shaper import Shaper, check_conditions, check_seed
-
-if TYPE_CHECKING:
-    from ._options import Conditions, Direction
+from ._options import Conditions, Direction, check_conditions, check_seed
+from ._shaper import Shaper
 
 __all__ = ["Conditions", "Direction", "Shaper", "check_conditions", "check_seed"]
-
-
-def __getattr__(name: str) -> object:
-    """``Conditions`` and ``Direction``, from ``_options``, imported on first read."""
-    if name in ("Conditions", "Direction"):
-        from . import _options  # noqa: PLC0415 - loaded when first read
-
-        value = getattr(_options, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """What a user writes: :class:`Conditions` and :class:`Direction`, checked when made.
 
-Plain values: the shaping that carries them out is in ``_shaper`` (listeners, and the checks of
-a server's ``conditions=`` and ``seed=``) and ``_connection`` (each connection).
+Also the checks of a server's ``conditions=`` and ``seed=`` options. Plain values: the shaping
+that carries them out is in ``_shaper`` (listeners) and ``_connection`` (each connection).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Final
 
 from .._errors import ConfigurationError
 
-__all__ = ["NO_DIRECTION", "Conditions", "Direction"]
+__all__ = ["NO_DIRECTION", "Conditions", "Direction", "check_conditions", "check_seed"]
 
 
 def _seconds(name: str, value: object, *, allow_none: bool = False) -> None:
@@ -200,3 +200,20 @@ class Conditions:
         if self.downstream is not None:
             return self.downstream
         return self._both if self.upstream is None else NO_DIRECTION
+
+
+def check_conditions(conditions: object) -> Conditions | None:
+    """``conditions=`` as given to a server, checked."""
+    if conditions is None or isinstance(conditions, Conditions):
+        return conditions
+    raise ConfigurationError(
+        "conditions= takes understudy.Conditions(latency=..., bandwidth=..., ...) or None, "
+        f"not {type(conditions).__name__}"
+    )
+
+
+def check_seed(seed: object) -> int | None:
+    """``seed=`` as given to a server, checked."""
+    if seed is None or (isinstance(seed, int) and not isinstance(seed, bool)):
+        return seed
+    raise ConfigurationError(f"seed must be an int (or None: a fresh seed), not {seed!r}")

@@ -7,8 +7,8 @@ again on the same address when refusal ends: :meth:`Shaper.set` returns the sock
 for the server to close at stop. The shaper knows its server only as :class:`Seeded` (no
 import of ``_server``, and no reference kept but the listeners' factories).
 
-A server without conditions loads none of the shaping: ``_options`` and ``_connection`` are
-imported when conditions are first given (a ``Conditions`` cannot exist before its module is).
+A server without conditions loads none of the shaping of connections: ``_connection`` (and
+``_pipe``) is imported when a connection is first shaped.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._errors import ConfigurationError
 from .._listeners import bind_socket, close_listeners
+from ._options import Conditions
 
 if TYPE_CHECKING:
     from ._connection import ShapedProtocol
-    from ._options import Conditions
 
-__all__ = ["Seeded", "Shaper", "check_conditions", "check_seed"]
+__all__ = ["Seeded", "Shaper"]
 
 
 class Seeded(Protocol):
@@ -199,32 +198,3 @@ def _bind_again(family: int, address: Any) -> socket.socket:
             "socket took the address meanwhile",
         ),
     )
-
-
-def check_conditions(conditions: object) -> Conditions | None:
-    """``conditions=`` as given to a server, checked (``None`` imports nothing).
-
-    Raises:
-        ConfigurationError: ``conditions`` is neither ``None`` nor a ``Conditions``.
-    """
-    if conditions is None:
-        return None
-    from ._options import Conditions  # noqa: PLC0415 - only for servers given conditions
-
-    if isinstance(conditions, Conditions):
-        return conditions
-    raise ConfigurationError(
-        "conditions= takes understudy.Conditions(latency=..., bandwidth=..., ...) or None, "
-        f"not {type(conditions).__name__}"
-    )
-
-
-def check_seed(seed: object) -> int | None:
-    """``seed=`` as given to a server, checked.
-
-    Raises:
-        ConfigurationError: ``seed`` is neither ``None`` nor an int.
-    """
-    if seed is None or (isinstance(seed, int) and not isinstance(seed, bool)):
-        return seed
-    raise ConfigurationError(f"seed must be an int (or None: a fresh seed), not {seed!r}")

@@ -29,12 +29,13 @@ import sys
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, ClassVar, TypeGuard, Unpack
 
+from .._conditions import Conditions
 from .._core.matching import Matcher
 from .._errors import ConfigurationError
 from .._journal import Journal
 from .._keywords import checked_keywords
 from .._server import Server
-from .._tls import resolve_tls
+from .._tls import TLS, resolve_tls
 from ._config import check_admin, check_root_options, check_unmatched, choose_host, shared
 from ._connection import HTTPConnection
 from ._criteria import RequestCriteria, make_shape
@@ -60,8 +61,6 @@ from ._stopping import stop_serving
 # WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads
 # what a server answering a Response or a handler needs, and no more (issue 20).
 if TYPE_CHECKING:
-    from .._conditions import Conditions
-    from .._tls import TLS
     from ._asgi import ASGIApp, ASGIHost
     from ._site import Host
     from ._wiremock import Stubs
