@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from . import _conditions, _startup, _suite
+from . import _conditions, _startup, _suite, _websocket
 from ._cycle import CycleResult, StopResult, run_cycles, run_idle_stops
 from ._load import LoadResult, ensure_wrk, run_load
 from ._memory import IdleResult, measure_idle
@@ -90,6 +90,9 @@ class Plan:
     startup_rounds: int = 20
     suite_tests: int = 1000
     suite_rounds: int = 3
+    websocket_duration: float = 3.0  # seconds per round
+    websocket_rounds: int = 2
+    websocket_cycles: int = 300
 
     @classmethod
     def quick(cls) -> Plan:
@@ -118,6 +121,9 @@ class Plan:
             startup_rounds=5,
             suite_tests=300,
             suite_rounds=1,
+            websocket_duration=1.0,
+            websocket_rounds=1,
+            websocket_cycles=50,
         )
 
 
@@ -171,6 +177,7 @@ class Results:
     conditions: _conditions.ConditionsResult
     startup: _startup.StartupResult
     suite: _suite.SuiteResult
+    websocket: _websocket.WebSocketResult
 
 
 def _cycles(plan: Plan, body_delay: float) -> list[CycleResult]:
@@ -315,6 +322,13 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
     _log("(h) network conditions: achieved latency and bandwidth vs the settings")
     conditions = _conditions.run(samples=plan.conditions_samples, duration=plan.conditions_duration)
     suite = _run_suite(plan)
+    _log("(k) WebSocket echo, 50 connections: two protocol libraries, then five servers")
+    websocket = _websocket.run(
+        connections=plan.connections,
+        duration=plan.websocket_duration,
+        rounds=plan.websocket_rounds,
+        cycles=plan.websocket_cycles,
+    )
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
     if not skip_load:
@@ -332,6 +346,7 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
         conditions,
         startup,
         suite,
+        websocket,
     )
 
 
@@ -680,6 +695,7 @@ def _targets(results: Results) -> list[Target]:
     targets += _conditions.conditions_targets(results.conditions)
     targets += _startup.startup_targets(results.startup)
     targets += _suite.suite_targets(results.suite)
+    targets += _websocket.websocket_targets(results.websocket)
     return targets
 
 
@@ -788,6 +804,18 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         "",
         *_suite_lines(results.suite),
         "",
+        (
+            "(k) WebSocket protocol libraries: 16-byte text echo on an asyncio Protocol, "
+            f"{results.websocket.connections} raw clients in another process; best round."
+        ),
+        _websocket.websocket_table(results.websocket),
+        "",
+        "(k) WebSocket servers: the same echo and client; ratio is understudy's ASGI row ÷ each.",
+        _websocket.servers_table(results.websocket),
+        "",
+        "(k) WebSocket start → connect → one echo → close → stop (a raw blocking client), ms.",
+        _websocket.cycles_table(results.websocket.cycles),
+        "",
         "Targets (issues 2, 4, 5, 6 and 20)",
     ]
     lines += _target_lines(targets)
@@ -862,6 +890,7 @@ def _as_json(
         "conditions": _conditions.conditions_json(results.conditions),
         "startup": _startup.startup_json(results.startup),
         "suite": _suite.suite_json(results.suite),
+        "websocket": _websocket.websocket_json(results.websocket),
         "targets": [target.as_dict() for target in targets],
     }
 

@@ -179,6 +179,15 @@ HTTP_SERVER_API = {
     "header_timeout",
     "idle_timeout",
     "send_timeout",
+    # WebSocket (_ws/_face.py): what the test reads and sets up
+    "ws_url",
+    "websockets",
+    "websocket_messages",
+    "wait_for_websockets",
+    "wait_for_websockets_async",
+    "wait_for_websocket_messages",
+    "wait_for_websocket_messages_async",
+    "expect_websocket",
     # private: the journal and the stub mappings (read by tests and the command line)
     "_journal",
     "_stubs",

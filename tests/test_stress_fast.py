@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets.sync.client
 
 import understudy
 import understudy.fakes
@@ -89,6 +90,19 @@ def _log_records(server: understudy.LogRecordServer) -> None:
     server.wait_for_records(1)
 
 
+def _websocket_server() -> understudy.HTTPServer:
+    server = understudy.HTTPServer()
+    server.expect_websocket("/w").echo()
+    return server
+
+
+def _websocket(server: understudy.HTTPServer) -> None:
+    with websockets.sync.client.connect(server.ws_url + "/w") as client:
+        client.send("hi")
+        assert client.recv(timeout=5) == "hi"
+    server.wait_for_websockets(1, match=lambda connection: connection.closed)
+
+
 KINDS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
     "HTTP": (lambda: understudy.HTTPServer(response=understudy.Response(200, "ok")), _http),
     "HTTPS": (
@@ -103,6 +117,7 @@ KINDS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
     "Unix datagram": (understudy.UnixDatagramServer, _datagram),
     "syslog": (understudy.SyslogServer, _syslog),
     "log records": (understudy.LogRecordServer, _log_records),
+    "WebSocket": (_websocket_server, _websocket),
 }
 
 

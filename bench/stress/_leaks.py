@@ -28,6 +28,7 @@ import understudy
 import understudy.fakes
 import understudy.tls
 
+from .._websocket import echo_once
 from ._probe import usage
 
 __all__ = ["KINDS", "Kind", "LeakResult", "run_leaks"]
@@ -113,6 +114,19 @@ def _log_records(server: understudy.LogRecordServer) -> None:
     server.wait_for_records(1, timeout=_TIMEOUT)
 
 
+def _websocket_server() -> understudy.HTTPServer:
+    server = understudy.HTTPServer()
+    server.expect_websocket("/").echo()
+    return server
+
+
+def _websocket(server: understudy.HTTPServer) -> None:
+    # A raw client (handshake, one echo, the closing handshake): websockets' sync client runs a
+    # thread per connection, whose arenas would show as RSS that is not the server's.
+    echo_once(server.port)
+    server.wait_for_websockets(1, match=lambda connection: connection.closed, timeout=_TIMEOUT)
+
+
 #: Every server kind measured. A new kind is one entry.
 KINDS: list[Kind] = [
     Kind("HTTP", lambda: understudy.HTTPServer(response=understudy.Response(200, "ok")), _http),
@@ -129,6 +143,7 @@ KINDS: list[Kind] = [
     Kind("Unix datagram", understudy.UnixDatagramServer, _unix_datagram),
     Kind("syslog", understudy.SyslogServer, _syslog),
     Kind("log records", understudy.LogRecordServer, _log_records),
+    Kind("WebSocket", _websocket_server, _websocket),
 ]
 
 

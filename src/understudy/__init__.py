@@ -67,9 +67,13 @@ if TYPE_CHECKING:
     )
     from ._syslog import SyslogMessage, SyslogServer
     from ._tls_settings import TLS
+    from ._ws._handler import AsyncWebSocket, WebSocket
+    from ._ws._records import WebSocketClose, WebSocketConnection, WebSocketMessage
+    from ._ws._stubs import WebSocketExpectation
 
 __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "AddressInUse",
+    "AsyncWebSocket",
     "BadFrame",
     "Conditions",
     "ConfigurationError",
@@ -112,6 +116,11 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "UnixStreamServer",
     "UnmetExpectation",
     "WaitTimeout",
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketConnection",
+    "WebSocketExpectation",
+    "WebSocketMessage",
     "event_stream",
 ]
 

@@ -16,6 +16,7 @@ _PACKAGE = "understudy"
 #: checks that the two agree.
 WHERE: dict[str, str] = {
     "AddressInUse": "._errors",
+    "AsyncWebSocket": "._ws._handler",
     "BadFrame": "._core.logframes",
     "Conditions": "._conditions._options",
     "ConfigurationError": "._errors",
@@ -58,6 +59,11 @@ WHERE: dict[str, str] = {
     "UnixStreamServer": "._sockets._unix",
     "UnmetExpectation": "._errors",
     "WaitTimeout": "._errors",
+    "WebSocket": "._ws._handler",
+    "WebSocketClose": "._ws._records",
+    "WebSocketConnection": "._ws._records",
+    "WebSocketExpectation": "._ws._stubs",
+    "WebSocketMessage": "._ws._records",
     "event_stream": "._http._sse",
 }
 

@@ -62,6 +62,8 @@ class HTTPConnection(Refusals):
         self.upgrading: HTTP1Exchange | None = None
         #: The connection switches protocol after the request being parsed (a CONNECT).
         self.switching = False
+        #: A WebSocket handshake's (``_ws/``): the bytes after its head, until it is answered.
+        self.held: list[bytes] | None = None
         #: Requests begun on this connection (on_message_begin).
         self.begun = 0
         self.client: tuple[str, int] | None = None
@@ -129,6 +131,8 @@ class HTTPConnection(Refusals):
 
     def data_received(self, data: bytes) -> None:
         if self.broken:
+            if self.held is not None:
+                self.held.append(data)  # (the WebSocket session's, once it has switched)
             return
         begun = self.begun
         self.feeding = True

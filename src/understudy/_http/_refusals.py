@@ -50,6 +50,7 @@ class Refusals(Timeouts):
     hosts: int
     connection_field: int
     switching: bool
+    held: list[bytes] | None
     peer_closed: bool
 
     def __init__(self, site: Site) -> None:
@@ -129,8 +130,12 @@ class Refusals(Timeouts):
         HTTP/1.1. Returns what to feed the new parser (``None``: nothing, it switched).
         """
         if self.switching:
-            # What follows is another protocol: answer as plain HTTP/1.1, then close.
             self.broken = True
+            if self.held is not None and self.queue:  # (a WebSocket handshake, not answered yet)
+                if rest:
+                    self.held.append(rest)
+                return None
+            # What follows is another protocol: answer as plain HTTP/1.1, then close.
             if self.queue:
                 self.queue[-1].keep_alive = False
             else:
@@ -320,6 +325,8 @@ class Refusals(Timeouts):
             # The answer, which may come before llhttp stops, must say the connection closes.
             exchange.keep_alive = False
             self.switching = True
+            if exchange.method == "GET":
+                self.held = []  # (a WebSocket handshake: see _ws/_handshake.py)
         elif exchange.content_length is not None or exchange.header(b"transfer-encoding"):
             # llhttp will end the request without its body: on_message_complete waits, and
             # _upgraded reads the body with a parser of its own.

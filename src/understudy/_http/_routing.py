@@ -16,9 +16,10 @@ What only some servers use (stubs, the admin API, directories) is imported when 
 from __future__ import annotations
 
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._core.matching import RequestShape
 from .._errors import ExpectationExceeded, UnexpectedRequest, UnmetExpectation
@@ -51,6 +52,7 @@ class Router:
         "stubs_made",
         "unmatched",
         "unmatched_status",
+        "websockets",
     )
 
     def __init__(
@@ -83,6 +85,8 @@ class Router:
 
             self.stubs_made = _stubs(self.expectations)
             self.admin = AdminHost(admin_token)
+        #: ``expect_websocket`` stubs (``_ws/_stubs.py``), made with the first.
+        self.websockets: list[Any] | None = None
         #: The host every request goes to when nothing routes (see :meth:`changed`).
         self.direct: Host | None = None
         self.changed()
@@ -98,6 +102,8 @@ class Router:
         """
         routed = (
             self.admin is not None
+            or bool(self.websockets)
+            or _is_asgi(self.host)  # (a WebSocket handshake goes through dispatch)
             or bool(self.expectations)
             or bool(self.mounts)
             or isinstance(self.host, NoHost)
@@ -184,12 +190,25 @@ class Router:
         """What takes the connection over if ``exchange`` (which offers an upgrade, RFC 9110
         §7.8) is answered by switching protocols; ``None``: answer it as any request.
 
-        The entry point of WebSocket (RFC 6455 §4.2) and h2c: none is served yet, so ``None``.
+        A WebSocket handshake (RFC 6455 §4.2) when the server serves WebSocket: an ASGI app, or
+        ``expect_websocket`` stubs (``_ws/``); h2c is not served.
         """
-        return None
+        if not self.websockets and not _is_asgi(self.host):
+            return None
+        from .._ws._handshake import upgrade_for  # noqa: PLC0415 - websockets, when first used
+
+        return upgrade_for(exchange)
 
     def dispatch(self, site: Site, exchange: Exchange) -> None:
-        """Route ``exchange``: the admin API, expectations, mounts, then the host of behaviour."""
+        """Route ``exchange``: WebSocket stubs, the admin API, expectations, mounts, then the
+        host of behaviour."""
+        if getattr(getattr(exchange, "conn", None), "held", None) is not None:
+            # A WebSocket handshake its HTTP/1.1 connection switches on (see upgrade): a stub
+            # or the ASGI app answers it.
+            from .._ws._stubs import dispatch_websocket  # noqa: PLC0415 - loaded with them
+
+            dispatch_websocket(site, self, exchange)
+            return
         request = exchange.request
         admin = self.admin
         if admin is not None and request is not None and _is_admin(request.target):
@@ -268,3 +287,9 @@ def _is_admin(target: str) -> bool:
     from ._admin import is_admin  # noqa: PLC0415 - loaded with the admin API
 
     return is_admin(target)
+
+
+def _is_asgi(host: object) -> bool:
+    """Whether ``host`` runs an ASGI app (none does while the ASGI module is not loaded)."""
+    module = sys.modules.get(f"{__package__}._asgi")
+    return module is not None and isinstance(host, module.ASGIHost)

@@ -34,8 +34,8 @@ from .._core.matching import Matcher
 from .._errors import ConfigurationError
 from .._journal import Journal
 from .._keywords import checked_keywords
-from .._server import Server
 from .._tls import TLS, resolve_tls
+from .._ws._face import WebSocketEndpoints
 from ._config import check_admin, check_root_options, check_unmatched, choose_host, shared
 from ._connection import HTTPConnection
 from ._criteria import RequestCriteria, make_shape
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 __all__ = ["HTTPServer"]
 
 
-class HTTPServer(Server):
+class HTTPServer(WebSocketEndpoints):
     """An HTTP/1.1 server (RFC 9112) that records every request and answers as the test says.
 
     Host at most one of ``response``, ``handler``, ``wsgi`` and ``asgi``; with none, every request

@@ -275,6 +275,7 @@ class Site:
         "runtime",
         "scheme",
         "tls",
+        "websocket",
     )
 
     #: The runtime and its loop, set when the server starts (unset before: AttributeError).
@@ -302,6 +303,8 @@ class Site:
         self.connections: dict[Connection, None] = {}
         #: Futures stop() waits for, with what names each in its timeout report.
         self.inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
+        #: The WebSocket journals and open sessions (``_ws/_site.py``), made on first use.
+        self.websocket: Any = None
 
     @property
     def random(self) -> random.Random:

@@ -1,0 +1,205 @@
+"""The ASGI ``websocket`` scope (ASGI WebSocket spec 2.4), with the denial-response extension.
+
+Spec: https://asgi.readthedocs.io/en/latest/specs/www.html#websocket. The handshake is checked
+before the app runs (a bad one is answered 400/426 and the app never sees it); the app then
+gets ``websocket.connect`` and answers with ``websocket.accept`` (the 101), ``websocket.close``
+(403 before accepting) or ``websocket.http.response.start``/``body`` (any HTTP response).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
+
+from .._core.targets import origin_form
+from ._handshake import Handshake, check_handshake, switch
+from ._records import WebSocketClose
+from ._types import Exchange, Site, answer
+
+if TYPE_CHECKING:
+    from ._session import WebSocketSession
+
+__all__ = ["WebSocketDisconnected", "serve_asgi_websocket"]
+
+Message = MutableMapping[str, Any]
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+
+
+class WebSocketDisconnected(OSError):
+    """The ASGI app sent on a WebSocket that is closed (ASGI WebSocket spec 2.4: an IOError)."""
+
+
+class _Host(Protocol):
+    """What the ASGI host gives a WebSocket call (see ``_http/_asgi.py``'s ASGIHost)."""
+
+    app: Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
+    state: dict[str, Any]
+    scheme: str
+    server_address: tuple[str, int]
+
+
+def serve_asgi_websocket(
+    site: Site, exchange: Exchange, host: _Host, context: contextvars.Context
+) -> None:
+    """Check the handshake in ``exchange`` and run the app on it in a task of its own."""
+    handshake = check_handshake(exchange)
+    if handshake is None:
+        return
+    call = _WebSocketCall(site, handshake, host)
+    task = site.loop.create_task(call.run(), context=context)
+    site.hold(task, call.describe)
+
+
+class _WebSocketCall:
+    def __init__(self, site: Site, handshake: Handshake, host: _Host) -> None:
+        self.site = site
+        self.handshake = handshake
+        self.host = host
+        self.connected = False
+        self.session: WebSocketSession | None = None
+        #: The app answered the handshake with an HTTP response (denial) or a close.
+        self.denial: Message | None = None
+        self.finished = False  # (the handshake was answered, one way or another)
+
+    def describe(self) -> str:
+        exchange = self.handshake.exchange
+        return f"ASGI app {self.site.describe(self.host.app)} for WebSocket {exchange.target}"
+
+    def _scope(self) -> dict[str, Any]:
+        exchange = self.handshake.exchange
+        target = exchange.target
+        origin = target if target[:1] == "/" else origin_form(target)
+        raw_path, _, query = origin.partition("#")[0].partition("?")
+        raw = iter(exchange.raw_fields)
+        headers = [(name.lower(), value) for name, value in zip(raw, raw, strict=True)]
+        state = self.host.state
+        return {
+            "type": "websocket",
+            "asgi": _ASGI,
+            "http_version": exchange.http_version,
+            "scheme": "wss" if self.host.scheme == "https" else "ws",
+            "path": unquote(raw_path),
+            "raw_path": raw_path.encode("latin-1"),
+            "query_string": query.encode("latin-1"),
+            "root_path": "",
+            "headers": headers,
+            "client": exchange.client,
+            "server": self.host.server_address,
+            "subprotocols": list(self.handshake.offered),
+            "state": state.copy() if state else {},
+            "extensions": {"websocket.http.response": {}},
+        }
+
+    async def receive(self) -> Message:
+        if not self.connected:
+            self.connected = True
+            return {"type": "websocket.connect"}
+        session = self.session
+        if session is None:
+            # Refused, or not accepted yet: nothing will come from the client.
+            if self.finished:
+                return {"type": "websocket.disconnect", "code": 1006, "reason": ""}
+            raise RuntimeError(
+                "the ASGI app awaited receive() again before websocket.accept (ASGI WebSocket "
+                "spec: accept, close or send an HTTP response first)"
+            )
+        event = await session.receive()
+        if isinstance(event, WebSocketClose):
+            return {"type": "websocket.disconnect", "code": event.code, "reason": event.reason}
+        if event.text:
+            return {"type": "websocket.receive", "text": event.data, "bytes": None}
+        return {"type": "websocket.receive", "bytes": event.data, "text": None}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        session = self.session
+        if session is not None:
+            if kind == "websocket.send":
+                text, data = message.get("text"), message.get("bytes")
+                if not session.send(text if text is not None else (data or b"")):
+                    raise WebSocketDisconnected("the WebSocket connection is closed")
+                await session.drain()
+            elif kind == "websocket.close":
+                session.close(int(message.get("code") or 1000), str(message.get("reason") or ""))
+            elif kind == "websocket.accept":
+                raise RuntimeError("the ASGI app sent websocket.accept twice")
+            else:
+                raise RuntimeError(f"the ASGI app sent {kind!r} on an open WebSocket")
+            return
+        if self.finished and self.denial is None:
+            raise WebSocketDisconnected("the WebSocket handshake was already answered")
+        exchange = self.handshake.exchange
+        if kind == "websocket.accept":
+            headers = [
+                (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+                for name, value in message.get("headers") or ()
+            ]
+            self.finished = True
+            self.session = switch(
+                self.site, self.handshake, subprotocol=message.get("subprotocol"), headers=headers
+            )
+        elif kind == "websocket.close":
+            # Before accepting: the handshake is refused with 403 (ASGI WebSocket spec).
+            self.finished = True
+            exchange.answered_by = ("asgi", "websocket.close before accept")
+            answer(exchange, 403, b"")
+        elif kind == "websocket.http.response.start":
+            self.finished = True
+            self.denial = message
+            self.denial["body"] = []
+        elif kind == "websocket.http.response.body":
+            denial = self.denial
+            if denial is None:
+                raise RuntimeError(
+                    "the ASGI app sent websocket.http.response.body before "
+                    "websocket.http.response.start"
+                )
+            denial["body"].append(bytes(message.get("body", b"")))
+            if not message.get("more_body", False):
+                self.denial = None
+                answer(
+                    exchange,
+                    int(denial["status"]),
+                    b"".join(denial["body"]),
+                    [
+                        (bytes(n).decode("latin-1"), bytes(v).decode("latin-1"))
+                        for n, v in denial.get("headers") or ()
+                    ],
+                )
+        else:
+            raise RuntimeError(f"the ASGI app sent {kind!r} before websocket.accept")
+
+    async def run(self) -> None:
+        task = asyncio.current_task()
+        try:
+            await self.host.app(self._scope(), self.receive, self.send)
+        except asyncio.CancelledError:
+            self._end(1011)
+            raise
+        except BaseException as error:  # noqa: BLE001 - the app's: reported to check()
+            self.site.fail(error)
+            self._end(1011)
+            return
+        finally:
+            if task is not None:
+                self.site.release(task)
+        self._end(1000)
+
+    def _end(self, code: int) -> None:
+        """The app is done: close an open WebSocket with ``code``, answer an open handshake."""
+        session = self.session
+        if session is not None:
+            session.close(code)
+            return
+        exchange = self.handshake.exchange
+        if not exchange.finished:
+            if code == 1000:
+                exchange.answered_by = ("asgi", "returned before websocket.accept")
+                answer(exchange, 403, b"")
+            else:
+                exchange.send_error(
+                    500, "understudy: the ASGI app raised (see check())", close=True
+                )

@@ -1,0 +1,324 @@
+"""One WebSocket connection after its handshake: websockets' sans-IO protocol on our loop.
+
+The session is the transport's protocol once the HTTP/1.1 connection has switched (RFC 6455
+§4.2.2). Frames are parsed and made by ``websockets``' ``ServerProtocol`` (masking, control
+frames, automatic pong, close handshake, permessage-deflate, the size limit: 1009, protocol
+errors: 1002); this module joins fragments, checks text is UTF-8 (1007), journals every message
+and close, and hands messages to whatever serves the connection (an ASGI app, a handler, a
+stub) through :meth:`WebSocketSession.receive`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from websockets.frames import Close, CloseCode, Frame, Opcode
+from websockets.protocol import State
+
+from ._records import WebSocketClose, WebSocketConnection, WebSocketMessage, add_message, add_pong
+from ._types import HTTPConnection
+
+if TYPE_CHECKING:
+    from websockets.server import ServerProtocol
+
+    from ._site import WebSocketSite
+
+__all__ = ["CLOSE_TIMEOUT", "WebSocketSession"]
+
+#: Seconds the server waits for the client's close frame after sending its own (then aborts).
+CLOSE_TIMEOUT = 10.0
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_CONT = Opcode.CONT
+_CLOSE = Opcode.CLOSE
+_PING = Opcode.PING
+_PONG = Opcode.PONG
+
+
+class WebSocketSession(asyncio.Protocol):
+    """The asyncio protocol of one open WebSocket connection (loop-side only)."""
+
+    def __init__(
+        self,
+        site: WebSocketSite,
+        conn: HTTPConnection,
+        protocol: ServerProtocol,
+        record: WebSocketConnection,
+    ) -> None:
+        self.site = site
+        self.conn = conn
+        self.protocol = protocol
+        self.record = record
+        self.loop = conn.loop
+        self.transport: asyncio.Transport | None = None
+        #: What the consumer has not taken yet: messages, then the close at the end.
+        self.inbox: deque[WebSocketMessage | WebSocketClose] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._fragments: list[bytes] = []
+        self._fragment_text = False
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        #: Who sent the first close frame ("client" or "server"), if any was sent.
+        self.closed_first: str | None = None
+        self.ended: WebSocketClose | None = None
+        #: Faults: each message sent in this many frames; the client's close never answered.
+        self.frames_per_message = 1
+        self.ignore_close = False
+        self.close_discarded = False
+        self.ignore_pings = False
+        #: Called with each message received instead of queueing it (a script without delay).
+        self.on_message: Callable[[WebSocketMessage], None] | None = None
+        self.done = self.loop.create_future()
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        protocol = self.protocol
+        protocol.receive_data(data)
+        for frame in protocol.events_received():
+            if not isinstance(frame, Frame):
+                continue  # (no HTTP: the protocol starts open)
+            opcode = frame.opcode
+            if opcode is _TEXT or opcode is _BINARY:
+                self._fragment_text = opcode is _TEXT
+                self._decoder = codecs.getincrementaldecoder("utf-8")() if opcode is _TEXT else None
+                self._fragment(bytes(frame.data), frame.fin)
+            elif opcode is _CONT:
+                self._fragment(bytes(frame.data), frame.fin)
+            elif opcode is _PONG:
+                add_pong(self.record, time.time())
+                self.site.connections.changed()
+            elif opcode is _PING and self.ignore_pings:
+                protocol.data_to_send()  # (a fault: the automatic pong is not sent)
+            elif opcode is _CLOSE:
+                if self.closed_first is None:
+                    self.closed_first = "client"
+                if self.ignore_close:  # (a fault: the close frame and the TCP close unsent)
+                    protocol.data_to_send()
+                    self.close_discarded = True
+                    return
+        self._flush()
+
+    def eof_received(self) -> bool:
+        self.protocol.receive_eof()
+        self._flush()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        protocol = self.protocol
+        if protocol.state is not State.CLOSED:
+            protocol.receive_eof()
+            protocol.data_to_send()  # (nothing can be sent now)
+        received, sent = protocol.close_rcvd, protocol.close_sent
+        if self.closed_first == "client" and received is not None:
+            clean = sent is not None and not self.close_discarded
+            ended = WebSocketClose(received.code, received.reason, "client", clean, time.time())
+        elif self.closed_first == "server" and sent is not None:
+            ended = WebSocketClose(
+                sent.code, sent.reason, "server", received is not None, time.time()
+            )
+        else:
+            ended = WebSocketClose(CloseCode.ABNORMAL_CLOSURE, "", "transport", False, time.time())
+        self.ended = ended
+        self.record.close = ended
+        self.transport = None
+        self.inbox.append(ended)
+        self._wake()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        if not self.done.done():
+            self.done.set_result(None)
+        self.site.closed(self)
+        self.conn.site.connections.pop(self, None)
+        self.conn.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._writable is None or self._writable.done():
+            self._writable = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def _fragment(self, data: bytes, fin: bool) -> None:
+        decoder = self._decoder
+        if decoder is not None:
+            try:
+                decoder.decode(data, final=fin)
+            except UnicodeDecodeError as error:
+                self._fragments.clear()
+                self._decoder = None
+                self._fail(
+                    CloseCode.INVALID_DATA, f"invalid UTF-8 in a text message: {error.reason}"
+                )
+                return
+        if not fin:
+            self._fragments.append(data)
+            return
+        if self._fragments:
+            self._fragments.append(data)
+            data = b"".join(self._fragments)
+            self._fragments.clear()
+        payload: str | bytes = data.decode("utf-8") if self._fragment_text else data
+        message = WebSocketMessage(
+            "received", self._fragment_text, payload, time.time(), self.record.number
+        )
+        add_message(self.record, message)
+        self.site.messages.append(message)
+        answer = self.on_message
+        if answer is not None:
+            try:
+                answer(message)  # (a script with no delay: answered here, no task to wake)
+            except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
+                self.site.record_error(error)
+                self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
+            return
+        self.inbox.append(message)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def receive(self) -> WebSocketMessage | WebSocketClose:
+        """The next message from the client, or how the connection ended (then again)."""
+        inbox = self.inbox
+        while not inbox:
+            waiter = self._waiter = self.loop.create_future()
+            await waiter
+        event = inbox[0]
+        if isinstance(event, WebSocketMessage):
+            inbox.popleft()
+        return event
+
+    # -- sending -----------------------------------------------------------------------------
+
+    @property
+    def open(self) -> bool:
+        transport = self.transport
+        return (
+            self.protocol.state is State.OPEN
+            and transport is not None
+            and not transport.is_closing()
+        )
+
+    def send(self, data: str | bytes) -> bool:
+        """Send one message (text for ``str``); ``False`` if the connection is not open."""
+        if not self.open:
+            return False
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        protocol = self.protocol
+        frames = self.frames_per_message
+        if frames > 1 and len(payload) >= frames:
+            # (exactly ``frames`` frames, none empty; a fragment may split a UTF-8 sequence:
+            # RFC 6455 §5.6 checks text only once the message is whole)
+            size = len(payload)
+            cuts = [size * index // frames for index in range(frames + 1)]
+            first = protocol.send_text if isinstance(data, str) else protocol.send_binary
+            first(payload[: cuts[1]], fin=False)
+            for index in range(1, frames):
+                protocol.send_continuation(
+                    payload[cuts[index] : cuts[index + 1]], fin=index == frames - 1
+                )
+        elif isinstance(data, str):
+            protocol.send_text(payload)
+        else:
+            protocol.send_binary(payload)
+        message = WebSocketMessage(
+            "sent", isinstance(data, str), data, time.time(), self.record.number
+        )
+        add_message(self.record, message)
+        self.site.messages.append(message)
+        self._flush()
+        return True
+
+    async def drain(self) -> None:
+        writable = self._writable
+        if writable is not None and not writable.done():
+            await writable
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake (RFC 6455 §7.1.2); the client's answer ends it."""
+        if not self.open:
+            return
+        if self.closed_first is None:
+            self.closed_first = "server"
+        self.protocol.send_close(code, reason)
+        self._flush()
+        if self.transport is not None and self._close_timer is None:
+            self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
+
+    def write_raw(self, data: bytes) -> None:
+        """Fault: write ``data`` as it is, past the protocol (a frame a client must refuse)."""
+        if self.transport is not None and self.open:
+            self.transport.write(data)
+
+    def ping(self) -> None:
+        """Send a ping (RFC 6455 §5.5.2) whose payload is its number; the pong is recorded."""
+        if not self.open:
+            return
+        self.record.pings += 1
+        self.protocol.send_ping(str(self.record.pings).encode("ascii"))
+        self._flush()
+
+    def _fail(self, code: int, reason: str) -> None:
+        if self.closed_first is None:
+            self.closed_first = "server"
+        self.protocol.fail(code, reason)
+        self._flush()
+
+    def shutdown(self) -> None:
+        """On stop(): close with 1001 Going Away (RFC 6455 §7.4.1); a connection already
+        closing (a close frame unanswered either way) ends now."""
+        if self.open:
+            self.close(CloseCode.GOING_AWAY, "the server is stopping")
+        elif self.transport is not None:
+            self.transport.close()
+
+    @property
+    def busy(self) -> bool:
+        """Never: what a WebSocket handler does is in flight apart (``Site.inflight``)."""
+        return False
+
+    def hand_over(self) -> None:
+        """Nothing is held back: each frame is written to the transport as it is made."""
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _flush(self) -> None:
+        """Write what the protocol has to send; an empty piece means: close the TCP side."""
+        transport = self.transport
+        pieces = self.protocol.data_to_send()
+        if transport is None or not pieces or transport.is_closing():
+            return
+        if self.protocol.close_sent is not None and self.closed_first is None:
+            self.closed_first = "server"  # (a limit or protocol error made websockets fail)
+        end = pieces[-1] == b""
+        data = b"".join(pieces)
+        if data:
+            transport.write(data)
+        if end:
+            transport.close()
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    """A close frame's payload (RFC 6455 §5.5.1), for faults that write frames by hand."""
+    return Close(code, reason).serialize()

@@ -1,0 +1,54 @@
+"""What a WebSocket session uses of its server: the journals, the open sessions, the errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._journal import Journal
+from ._records import WebSocketConnection, WebSocketMessage
+
+if TYPE_CHECKING:
+    from ._types import Site
+
+__all__ = ["WebSocketSite", "websocket_site"]
+
+
+class WebSocketSite:
+    """One per HTTP server that has served a WebSocket; made on first use.
+
+    It holds no reference to the server: errors go through ``record_error`` (the server's
+    ``record_error``, a bound method the server outlives only in a stopped test).
+    """
+
+    __slots__ = ("connections", "messages", "open", "record_error")
+
+    def __init__(
+        self, record_error: Callable[[BaseException], None], journal_size: int | None
+    ) -> None:
+        self.record_error = record_error
+        self.connections: Journal[WebSocketConnection] = Journal(
+            "WebSocket connection", journal_size
+        )
+        self.messages: Journal[WebSocketMessage] = Journal("WebSocket message", journal_size)
+        #: The sessions still open (``WebSocketSession``s; a dict as an ordered set).
+        self.open: dict[Any, None] = {}
+
+    def next_number(self) -> int:
+        return self.connections.total + 1
+
+    def opened(self, session: Any) -> None:
+        self.open[session] = None
+        self.connections.append(session.record)
+
+    def closed(self, session: Any) -> None:
+        self.open.pop(session, None)
+        self.connections.changed()  # (a wait on closes looks again)
+
+
+def websocket_site(site: Site) -> WebSocketSite:
+    """The WebSocket side of ``site`` (an HTTP server's), made on first use."""
+    found = site.websocket
+    if found is None:
+        found = site.websocket = WebSocketSite(site.fail, site.journal.size)
+    return found  # type: ignore[no-any-return]
