@@ -10,19 +10,24 @@ for in-flight handlers, and is idempotent. Exceptions raised by handlers are kep
 from __future__ import annotations
 
 import os
-import random
-import socket
 import threading
 import weakref
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._errors import WaitTimeout
 from ._failures import HandlerFailures, describe_handler
 from ._keywords import checked_keywords
-from ._listeners import bind_inet, check_address
-from ._runtime import Runtime, get_runtime
 from ._serving import Serving
+
+# Naming a server class loads this module and its bases, not what a made or started server
+# needs (issue 20): the conditions and address checks are imported in `__init__`, the runtime
+# (asyncio, the worker pool) and binding in `start()`.
+if TYPE_CHECKING:
+    import random
+    import socket
+
+    from ._conditions import Conditions
+    from ._runtime import Runtime
 
 __all__ = ["Server", "describe_handler"]
 
@@ -58,8 +63,6 @@ class Server(Serving, HandlerFailures):
 
     #: The kind shown in reprs and messages ("HTTP server").
     kind: ClassVar[str] = "server"
-    #: Socket type of the listeners made by the default ``_bind``.
-    _socket_type: ClassVar[socket.SocketKind] = socket.SOCK_STREAM
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every server class's own ``__init__`` turns a wrong keyword into a
@@ -77,6 +80,9 @@ class Server(Serving, HandlerFailures):
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
+        from ._conditions import Shaper, check_conditions, check_seed  # noqa: PLC0415
+        from ._listeners import check_address  # noqa: PLC0415 - loaded when a server is made
+
         check_address(host, port)
         self._host = host
         self._requested_port = port
@@ -198,6 +204,8 @@ class Server(Serving, HandlerFailures):
                 f"start() of {self!r} waited {_START_TIMEOUT:g} s for its previous stop(), "
                 "which understudy's event loop has not run yet: its thread is held"
             )
+        from ._runtime import get_runtime  # noqa: PLC0415 - loaded when first started
+
         runtime = get_runtime()
         self._runtime = runtime
         self._sockets = self._bind()
@@ -310,8 +318,12 @@ class Server(Serving, HandlerFailures):
     # -- hooks for subclasses ----------------------------------------------------------------
 
     def _bind(self) -> list[socket.socket]:
-        """In the caller's thread: bound, listening (for streams) sockets to serve."""
-        sockets = bind_inet(self._host, self._requested_port, self._socket_type)
+        """In the caller's thread: bound, listening sockets to serve (TCP, by default)."""
+        import socket  # noqa: PLC0415 - loaded when first started
+
+        from ._listeners import bind_inet  # noqa: PLC0415 - (loaded by __init__)
+
+        sockets = bind_inet(self._host, self._requested_port, socket.SOCK_STREAM)
         self._bound_port = sockets[0].getsockname()[1]
         return sockets
 

@@ -9,24 +9,24 @@ are recorded (:attr:`Serving.tls_failures`); and :meth:`Serving._close_listeners
 
 from __future__ import annotations
 
-import asyncio
-import random
-import socket
-import ssl
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._conditions import Conditions, Shaper, check_conditions
-from ._core.tlsinfo import TLSFailure
-from ._handshake import Handshakes, close_handshakes, held_weakly
-from ._journal import Journal
-from ._listeners import close_listeners
-from ._tls import server_context
-from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT, TLS
-
+# A server class names this mixin; what it serves with (asyncio, conditions, TLS handshakes,
+# the journal of failures) is imported where first used (issue 20).
 if TYPE_CHECKING:
+    import asyncio
+    import random
+    import socket
+    import ssl
+
+    from ._conditions import Conditions, Shaper
+    from ._core.tlsinfo import TLSFailure
+    from ._handshake import Handshakes
+    from ._journal import Journal
     from ._runtime import Runtime
+    from ._tls_settings import TLS
 
 __all__ = ["Serving"]
 
@@ -71,6 +71,8 @@ class Serving:
         failures): a ``random.Random`` seeded by ``seed=``, so a failing run can be replayed.
         Made on first use, so an idle server does not carry its 2.5 KiB state."""
         if self._random is None:
+            import random  # noqa: PLC0415 - made on first use
+
             self._random = random.Random(self._seed)  # noqa: S311 - test data, not secrets
         return self._random
 
@@ -93,6 +95,8 @@ class Serving:
             ConfigurationError: ``conditions`` is not a ``Conditions``.
             OSError: ending a refusal, the address was taken by another socket meanwhile.
         """
+        from ._conditions import check_conditions  # noqa: PLC0415 - (loaded by Server())
+
         checked = check_conditions(conditions)
         runtime = self._runtime
         if not self.running or runtime is None:
@@ -107,6 +111,8 @@ class Serving:
 
     async def set_conditions_async(self, conditions: Conditions | None) -> None:
         """The awaitable twin of :meth:`set_conditions`."""
+        from ._conditions import check_conditions  # noqa: PLC0415 - (loaded by Server())
+
         checked = check_conditions(conditions)
         runtime = self._runtime
         if not self.running or runtime is None:
@@ -147,18 +153,26 @@ class Serving:
         meanwhile (:func:`understudy._listeners.close_listeners`), then the TLS connections
         still in their handshake on them (:func:`understudy._handshake.close_handshakes`).
         Every server's ``_shutdown`` closes its listeners through this."""
+        from ._handshake import close_handshakes  # noqa: PLC0415 - (loaded by then)
+        from ._listeners import close_listeners  # noqa: PLC0415
+
         await close_listeners(listeners)
         await close_handshakes(listeners)
 
     def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
         """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``
         (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
+        from ._handshake import Handshakes, held_weakly  # noqa: PLC0415 - loaded when first used
+        from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT  # noqa: PLC0415
+
         tls = self._tls
         timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
         return Handshakes(context, timeout, held_weakly(self._tls_journal))
 
     def _tls_journal(self) -> Journal[TLSFailure]:
         """The journal of failed handshakes, made on first use (most servers never need it)."""
+        from ._journal import Journal  # noqa: PLC0415 - loaded when first used
+
         with self._errors_lock:
             journal = self._tls_failures_journal
             if journal is None:
@@ -221,4 +235,8 @@ class Serving:
     def _ssl_context(self) -> ssl.SSLContext | None:
         """The server-side context for ``tls=`` (made once per settings, shared), or None."""
         tls = self._tls
-        return None if tls is None else server_context(tls, self._host, self._alpn_protocols)
+        if tls is None:
+            return None
+        from ._tls import server_context  # noqa: PLC0415 - loaded when first used
+
+        return server_context(tls, self._host, self._alpn_protocols)
