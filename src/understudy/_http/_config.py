@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
 from .._journal import Journal
+from .._tls import resolve_tls
 from ._hosts import CannedHost, Handler, HandlerHost, NoHost
 from ._limits import DEFAULT_LIMITS, Limits
 from ._options import DIRECTORY_DEFAULTS, DirectoryOptions
@@ -22,7 +23,7 @@ from ._routing import Router
 from ._site import Site
 
 if TYPE_CHECKING:
-    from .._tls import TLS
+    from .._tls_settings import TLS
     from ._asgi import ASGIApp
     from ._site import HostOfBehaviour, SiteOwner
     from ._wsgi import WSGIApp
@@ -34,6 +35,7 @@ __all__ = [
     "choose_host",
     "make_router",
     "make_site",
+    "resolve_tls",
     "shared",
 ]
 

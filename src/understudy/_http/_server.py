@@ -196,11 +196,10 @@ class HTTPServer(Stubbing, WebSocketEndpoints):
         http_versions: str | Collection[str] = ("1.1",),
         max_concurrent_streams: int = 100,
     ) -> None:
-        from .._tls import resolve_tls  # noqa: PLC0415 - loaded when a server is first made
-        from . import _config as config  # noqa: PLC0415 - (with its host, router and site)
+        from . import _config as config  # noqa: PLC0415 - loaded when a server is first made
 
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
-        self._tls = resolve_tls(tls, self.kind)
+        self._tls = None if tls is None else config.resolve_tls(tls, self.kind)
         directory = config.check_root_options(
             root, generated_fields, content_coding, content_codings
         )
