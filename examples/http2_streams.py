@@ -21,7 +21,7 @@ from ._report import Report
 TITLE = "httpx with http2=True -> HTTP/2 streams (h2c and TLS+ALPN), one stream reset"
 
 
-async def _fetch_all(url: str) -> list[httpx.Response | Exception]:
+async def _fetch_all(url: str) -> list[httpx.Response | BaseException]:
     async with httpx.AsyncClient(http1=False, http2=True) as client:
         calls = [client.get(f"{url}/items/{number}") for number in range(9)]
         calls.append(client.get(f"{url}/broken"))

@@ -9,6 +9,7 @@ close frame. Each connection is in the journal with its messages in order and it
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 from websockets.exceptions import ConnectionClosedError
@@ -21,7 +22,7 @@ from ._report import Report
 TITLE = "websockets client -> WebSocket stubs and an ASGI app on the HTTP port (ws://)"
 
 
-async def shout(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def shout(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
     """An ASGI app: over WebSocket, answer every text message in capitals; over HTTP, 200."""
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": 200, "headers": []})
