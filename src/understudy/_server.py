@@ -2,9 +2,10 @@
 
 ``start()`` binds and listens in the caller's thread, so the port is known and the kernel already
 queues connections when it returns (no readiness probe), then hands the sockets to the runtime's
-loop and waits until they are served. ``stop()`` closes the listeners and every connection, waits
-for in-flight handlers, and is idempotent. Exceptions raised by handlers are kept and re-raised by
-``check()`` and by leaving the ``with`` block.
+loop and waits until they are served (a server whose serving cannot fail, such as an HTTP server
+without an ASGI app, does not wait: ``_serving.Serving._serve_posted``). ``stop()`` closes the
+listeners and every connection, waits for in-flight handlers, and is idempotent. Exceptions
+raised by handlers are kept and re-raised by ``check()`` and by leaving the ``with`` block.
 """
 
 from __future__ import annotations
@@ -160,6 +161,11 @@ class Server(Serving, HandlerFailures):
     def start(self) -> Self:
         """Bind, listen and serve; return ``self`` once a client may connect.
 
+        The sockets listen when it returns, so a client's connection is queued by the kernel
+        and answered once the loop serves them: at once, or at the loop's next turn for a
+        server that does not wait for it (an HTTP server without an ASGI app, whose serving
+        cannot fail; anything asked of it after ``start()`` comes after that turn).
+
         Idempotent: on a running server it returns at once. After ``stop()`` it starts again
         (on the same port when one was given; on a newly chosen one for ``port=0``).
 
@@ -172,6 +178,10 @@ class Server(Serving, HandlerFailures):
             if self.running:
                 return self
             runtime, sockets = self._prepare_start()
+            if not self._start_waits() and not runtime.in_loop_thread:
+                self._set_served(True)  # (the loop takes the sockets over in turn: see below)
+                runtime.post(self._serve_posted(runtime, sockets))
+                return self
             try:
                 runtime.call(
                     self._serve_sockets(runtime, sockets),
@@ -287,6 +297,7 @@ class Server(Serving, HandlerFailures):
         """Stop on the loop, then close ``sockets`` (this run's, taken when stop() was called:
         a stop that runs late, once a held loop is free, must not close the next run's), then
         set ``done``."""
+        await self._until_served()
         runtime.servers.discard(self)
         self._shaper.stop()  # a throttled or delayed transfer ends now, not at its pace
         try:
@@ -316,6 +327,15 @@ class Server(Serving, HandlerFailures):
         self._abort()
 
     # -- hooks for subclasses ----------------------------------------------------------------
+
+    def _start_waits(self) -> bool:
+        """Whether ``start()`` waits for the loop to take the bound sockets over (``True``).
+
+        A server whose ``_serve`` cannot fail and awaits nothing but the loop (an HTTP server
+        without an ASGI app) returns ``False``: ``start()`` then returns once its sockets
+        listen (the kernel queues connections), and the loop serves them at its next turn,
+        before anything else asked of it after ``start()``. One hop to the loop less."""
+        return True
 
     def _bind(self) -> list[socket.socket]:
         """In the caller's thread: bound, listening sockets to serve (TCP, by default)."""

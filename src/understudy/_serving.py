@@ -4,12 +4,15 @@ The part of :class:`understudy.Server` between its sockets and its protocol: eve
 server hands each listening socket to :meth:`Serving._listen`, so the connections it accepts get
 the server's :class:`understudy.Conditions` and, with ``ssl=``, a TLS handshake whose failures
 are recorded (:attr:`Serving.tls_failures`); and :meth:`Serving._close_listeners` closes them at
-``stop()``. Nothing of the lifecycle is here: ``_server`` starts and stops, this serves.
+``stop()``. Nothing of the lifecycle is here: ``_server`` starts and stops, this serves (and
+serves a ``start()`` that did not wait for the loop: :meth:`Serving._serve_posted`, with
+:meth:`Serving._until_served` for what the loop is asked next).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,6 +32,9 @@ if TYPE_CHECKING:
     from ._tls_settings import TLS
 
 __all__ = ["Serving"]
+
+#: On the loop: the task serving a server whose start() did not wait, until it has served.
+_SERVING: weakref.WeakKeyDictionary[Serving, asyncio.Task[Any] | None] = weakref.WeakKeyDictionary()
 
 #: How long ``set_conditions()`` waits for the loop (seconds), as ``start()`` does.
 _CONDITIONS_TIMEOUT = 10.0
@@ -62,6 +68,38 @@ class Serving:
 
         @property
         def running(self) -> bool: ...
+
+        async def _serve(self, sockets: list[socket.socket]) -> None: ...
+
+        def _record_error(self, error: BaseException) -> None: ...
+
+        def _abort_at_exit(self) -> None: ...
+
+    # -- a start() that did not wait -----------------------------------------------------------
+
+    async def _serve_posted(self, runtime: Runtime, sockets: list[socket.socket]) -> None:
+        """``_serve`` for a ``start()`` that did not wait (``_start_waits()`` False): what it
+        raises goes to :meth:`check` and leaving ``with``, as a handler's error does. Until
+        it ends, the loop's next work for this server (a stop, new conditions) waits for it
+        (:meth:`_until_served`): it may yield to the loop before its listeners are kept."""
+        import asyncio  # noqa: PLC0415 - (loaded by then: the loop runs this)
+
+        _SERVING[self] = asyncio.current_task()
+        try:
+            await self._serve(sockets)
+        except Exception as error:  # noqa: BLE001 - start() has returned: reported at check()
+            self._record_error(error)
+        finally:
+            del _SERVING[self]
+        runtime.servers.add(self)
+
+    async def _until_served(self) -> None:
+        """On the loop: wait for the serving a ``start()`` posted to end, if it has not."""
+        serving = _SERVING.get(self)
+        if serving is not None:
+            import asyncio  # noqa: PLC0415 - (loaded by then: the loop runs this)
+
+            await asyncio.wait([serving])
 
     # -- network conditions ------------------------------------------------------------------
 
@@ -121,6 +159,7 @@ class Serving:
         await runtime.call_async(self._set_conditions(checked))
 
     async def _set_conditions(self, conditions: Conditions | None) -> None:
+        await self._until_served()  # (the listeners of a start() that did not wait)
         # On the loop: the sockets of listeners bound again after a refusal are this run's.
         sockets = await self._shaper.set(conditions, self)
         self._sockets.extend(sockets)

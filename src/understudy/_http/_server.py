@@ -332,6 +332,9 @@ class HTTPServer(Stubbing, WebSocketEndpoints):
 
     # -- lifecycle hooks ---------------------------------------------------------------------
 
+    def _start_waits(self) -> bool:
+        return _is_asgi(self._router.host)  # (a failed lifespan startup: start() raises)
+
     async def _serve(self, sockets: list[socket.socket]) -> None:
         from ._serving import connections  # noqa: PLC0415 - loaded when first started
 
