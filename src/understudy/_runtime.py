@@ -169,7 +169,7 @@ class Runtime:
         if not self.thread.is_alive():
             return
         try:
-            aborted = asyncio.run_coroutine_threadsafe(_abort_all(list(self.servers)), self.loop)
+            aborted = asyncio.run_coroutine_threadsafe(_abort_all(self.servers), self.loop)
             aborted.result(timeout=_ABORT_TIMEOUT)
         except (RuntimeError, concurrent.futures.TimeoutError):  # the loop is closed or stuck
             pass
@@ -235,10 +235,12 @@ _ABORT_TIMEOUT = 2.0
 _ACCEPT_ITERATIONS = 3
 
 
-async def _abort_all(servers: list[_Closeable]) -> None:
+async def _abort_all(servers: weakref.WeakSet[_Closeable]) -> None:
     for _ in range(_ACCEPT_ITERATIONS):
         await asyncio.sleep(0)
-    for server in servers:
+    # (read on the loop, after those iterations: a server whose start() did not wait is in
+    # the set once the loop has begun serving it, see Serving._serve_posted)
+    for server in list(servers):
         server._abort_at_exit()
 
 

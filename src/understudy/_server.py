@@ -325,6 +325,7 @@ class Server(Serving, HandlerFailures):
         self._set_served(False)
         self._shaper.stop()
         self._abort()
+        self._close_sockets()  # (those of a serving not begun yet: no listener's)
 
     # -- hooks for subclasses ----------------------------------------------------------------
 

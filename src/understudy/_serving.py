@@ -85,13 +85,13 @@ class Serving:
         import asyncio  # noqa: PLC0415 - (loaded by then: the loop runs this)
 
         _SERVING[self] = asyncio.current_task()
+        runtime.servers.add(self)  # (before it yields: an exit meanwhile aborts it too)
         try:
             await self._serve(sockets)
         except Exception as error:  # noqa: BLE001 - start() has returned: reported at check()
             self._record_error(error)
         finally:
             del _SERVING[self]
-        runtime.servers.add(self)
 
     async def _until_served(self) -> None:
         """On the loop: wait for the serving a ``start()`` posted to end, if it has not."""
