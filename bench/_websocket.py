@@ -346,50 +346,6 @@ def cycles_table(cycles: dict[str, list[float]]) -> str:
 _CYCLE_OURS = "understudy (expect_websocket echo)"
 
 
-# -- the client (a separate process) -----------------------------------------------------------
-
-
-async def _one_client(port: int, stop_at: float, counts: list[int]) -> None:
-    reader, writer = await asyncio.open_connection(HOST, port)
-    writer.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET / HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise RuntimeError(f"handshake refused: {head!r}")
-    frame = _masked_frame(PAYLOAD)
-    answer = len(PAYLOAD) + 2
-    loop = asyncio.get_running_loop()
-    count = 0
-    while loop.time() < stop_at:
-        writer.write(frame)
-        reply = await reader.readexactly(answer)
-        if reply[2:] != PAYLOAD:
-            raise RuntimeError(f"wrong echo: {reply!r}")
-        count += 1
-    counts.append(count)
-    writer.close()
-
-
-async def _clients(port: int, connections: int, duration: float) -> int:
-    loop = asyncio.get_running_loop()
-    counts: list[int] = []
-    stop_at = loop.time() + duration
-    await asyncio.gather(*(_one_client(port, stop_at, counts) for _ in range(connections)))
-    return sum(counts)
-
-
-def _client_main(argv: list[str]) -> None:
-    port, connections, duration = int(argv[0]), int(argv[1]), float(argv[2])
-    print(asyncio.run(_clients(port, connections, duration)))
-
-
 # -- running and reporting ---------------------------------------------------------------------
 
 
@@ -405,6 +361,8 @@ class WebSocketResult:
     #: The same for whole servers (SERVER_CASES).
     servers: dict[str, list[float]] = field(default_factory=dict)
     servers_cpu: dict[str, list[float]] = field(default_factory=dict)
+    #: The client process's CPU seconds per round trip, per whole server, per round.
+    client_cpu: dict[str, list[float]] = field(default_factory=dict)
     #: Seconds per start -> connect -> echo -> close -> stop, per case.
     cycles: dict[str, list[float]] = field(default_factory=dict)
 
@@ -415,8 +373,10 @@ class WebSocketResult:
         return min(self.cpu[name], default=0.0)
 
 
-def _round(start: Callable[[], _Running], connections: int, duration: float) -> tuple[float, float]:
-    """One round: (round trips per second, server CPU seconds per round trip)."""
+def _round(
+    start: Callable[[], _Running], connections: int, duration: float
+) -> tuple[float, float, float]:
+    """One round: round trips per second, then server and client CPU seconds per round trip."""
     serving = start()
     cpu_before = serving.cpu_time()
     try:
@@ -424,7 +384,7 @@ def _round(start: Callable[[], _Running], connections: int, duration: float) -> 
             [
                 sys.executable,
                 "-m",
-                "bench._websocket",
+                "bench._ws_client",
                 str(serving.port),
                 str(connections),
                 str(duration),
@@ -437,8 +397,9 @@ def _round(start: Callable[[], _Running], connections: int, duration: float) -> 
         cpu = serving.cpu_time() - cpu_before
     finally:
         serving.close()
-    count = int(done.stdout.strip())
-    return count / duration, cpu / max(count, 1)
+    counted, client_cpu = done.stdout.split()
+    count = max(int(counted), 1)
+    return count / duration, cpu / count, float(client_cpu) / count
 
 
 def run(
@@ -455,13 +416,14 @@ def run(
     for _ in range(rounds):
         for name, factory in SERVERS.items():
             start = functools.partial(_Serving, factory)
-            per_second, cpu = _round(start, connections, duration)
+            per_second, cpu, _ = _round(start, connections, duration)
             result.rounds[name].append(per_second)
             result.cpu[name].append(cpu)
         for name, case in SERVER_CASES.items():
-            per_second, cpu = _round(case, connections, duration)
+            per_second, cpu, client_cpu = _round(case, connections, duration)
             result.servers.setdefault(name, []).append(per_second)
             result.servers_cpu.setdefault(name, []).append(cpu)
+            result.client_cpu.setdefault(name, []).append(client_cpu)
     result.cycles = run_cycles(cycles, cycle_budget)
     return result
 
@@ -488,16 +450,25 @@ def servers_table(result: WebSocketResult) -> str:
     for name in SERVER_CASES:
         best = max(result.servers.get(name, []), default=0.0)
         cpu = min(result.servers_cpu.get(name, []), default=0.0)
+        client = min(result.client_cpu.get(name, []), default=0.0)
         rows.append(
             [
                 name,
                 f"{best:,.0f}",
                 " ".join(f"{value:,.0f}" for value in result.servers.get(name, [])),
                 f"{cpu * 1e6:.1f}",
+                f"{client * 1e6:.1f}",
                 ratio(ours / best if best else None),
             ]
         )
-    headers = ["server", "round trips/s", "rounds", "server CPU µs/echo", "ours (ASGI) ÷ it"]
+    headers = [
+        "server",
+        "round trips/s",
+        "rounds",
+        "server CPU µs/echo",
+        "client CPU µs/echo",
+        "ours (ASGI) ÷ it",
+    ]
     return format_table(headers, rows)
 
 
@@ -548,6 +519,7 @@ def websocket_json(result: WebSocketResult) -> dict[str, Any]:
         "cpu_per_echo": result.cpu,
         "servers": result.servers,
         "servers_cpu_per_echo": result.servers_cpu,
+        "client_cpu_per_echo": result.client_cpu,
         "cycle_seconds": {
             name: summarize(times).as_dict() for name, times in result.cycles.items() if times
         },
@@ -555,12 +527,9 @@ def websocket_json(result: WebSocketResult) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4:
-        _client_main(sys.argv[1:])
-    else:
-        ran = run()
-        print(websocket_table(ran))
-        print(servers_table(ran))
-        print(cycles_table(ran.cycles))
-        for target in websocket_targets(ran):
-            print(f"  {target.verdict:8} {target.name}: {target.measured} (goal {target.goal})")
+    ran = run()
+    print(websocket_table(ran))
+    print(servers_table(ran))
+    print(cycles_table(ran.cycles))
+    for target in websocket_targets(ran):
+        print(f"  {target.verdict:8} {target.name}: {target.measured} (goal {target.goal})")

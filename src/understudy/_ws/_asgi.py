@@ -109,9 +109,9 @@ class _WebSocketCall:
         event = await session.receive()
         if isinstance(event, WebSocketClose):
             return {"type": "websocket.disconnect", "code": event.code, "reason": event.reason}
-        if event.text:
-            return {"type": "websocket.receive", "text": event.data, "bytes": None}
-        return {"type": "websocket.receive", "bytes": event.data, "text": None}
+        if isinstance(event, str):
+            return {"type": "websocket.receive", "text": event, "bytes": None}
+        return {"type": "websocket.receive", "bytes": event, "text": None}
 
     async def send(self, message: Message) -> None:
         kind = message["type"]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
-from ._records import WebSocketClose, WebSocketConnection, WebSocketMessage, add_message, add_pong
+from ._records import WebSocketClose, WebSocketConnection, add_message, add_pong
 from ._types import HTTPConnection
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class WebSocketSession(asyncio.Protocol):
         self.loop = conn.loop
         self.transport: asyncio.Transport | None = None
         #: What the consumer has not taken yet: messages, then the close at the end.
-        self.inbox: deque[WebSocketMessage | WebSocketClose] = deque()
+        self.inbox: deque[str | bytes | WebSocketClose] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
         self._fragments: list[bytes] = []
@@ -73,7 +73,7 @@ class WebSocketSession(asyncio.Protocol):
         self.close_discarded = False
         self.ignore_pings = False
         #: Called with each message received instead of queueing it (a script without delay).
-        self.on_message: Callable[[WebSocketMessage], None] | None = None
+        self.on_message: Callable[[str | bytes], None] | None = None
         self.done = self.loop.create_future()
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -90,8 +90,10 @@ class WebSocketSession(asyncio.Protocol):
                 continue  # (no HTTP: the protocol starts open)
             opcode = frame.opcode
             if opcode is _TEXT or opcode is _BINARY:
-                self._fragment_text = opcode is _TEXT
-                self._decoder = codecs.getincrementaldecoder("utf-8")() if opcode is _TEXT else None
+                text = self._fragment_text = opcode is _TEXT
+                self._decoder = (
+                    codecs.getincrementaldecoder("utf-8")() if text and not frame.fin else None
+                )
                 self._fragment(bytes(frame.data), frame.fin)
             elif opcode is _CONT:
                 self._fragment(bytes(frame.data), frame.fin)
@@ -156,54 +158,67 @@ class WebSocketSession(asyncio.Protocol):
     # -- receiving ---------------------------------------------------------------------------
 
     def _fragment(self, data: bytes, fin: bool) -> None:
+        if fin and not self._fragments:
+            # (a whole message in one frame, the usual case: decoded at once, no decoder)
+            self._decoder = None
+            if self._fragment_text:
+                try:
+                    self._deliver(data.decode("utf-8"))
+                except UnicodeDecodeError as error:
+                    self._invalid_utf8(error)
+                return
+            self._deliver(data)
+            return
         decoder = self._decoder
         if decoder is not None:
             try:
                 decoder.decode(data, final=fin)
             except UnicodeDecodeError as error:
                 self._fragments.clear()
-                self._decoder = None
-                self._fail(
-                    CloseCode.INVALID_DATA, f"invalid UTF-8 in a text message: {error.reason}"
-                )
+                self._invalid_utf8(error)
                 return
-        if not fin:
-            self._fragments.append(data)
-            return
-        if self._fragments:
-            self._fragments.append(data)
+        self._fragments.append(data)
+        if fin:
             data = b"".join(self._fragments)
             self._fragments.clear()
-        payload: str | bytes = data.decode("utf-8") if self._fragment_text else data
-        message = WebSocketMessage(
-            "received", self._fragment_text, payload, time.time(), self.record.number
-        )
-        add_message(self.record, message)
-        self.site.messages.append(message)
+            self._deliver(data.decode("utf-8") if self._fragment_text else data)
+
+    def _invalid_utf8(self, error: UnicodeDecodeError) -> None:
+        self._decoder = None
+        self._fail(CloseCode.INVALID_DATA, f"invalid UTF-8 in a text message: {error.reason}")
+
+    def _deliver(self, payload: str | bytes) -> None:
+        """Journal a whole received message and hand it to its consumer."""
+        packed = ("received", self._fragment_text, payload, time.time(), self.record.number)
+        add_message(self.record, packed)
+        self.site.messages.append(packed)
         answer = self.on_message
         if answer is not None:
             try:
-                answer(message)  # (a script with no delay: answered here, no task to wake)
+                answer(payload)  # (a script with no delay: answered here, no task to wake)
             except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
                 self.site.record_error(error)
                 self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
             return
-        self.inbox.append(message)
-        self._wake()
+        self.inbox.append(payload)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def receive(self) -> WebSocketMessage | WebSocketClose:
-        """The next message from the client, or how the connection ended (then again)."""
+    async def receive(self) -> str | bytes | WebSocketClose:
+        """The next message's payload from the client (``str``: text), or how the connection
+        ended (then again)."""
         inbox = self.inbox
         while not inbox:
             waiter = self._waiter = self.loop.create_future()
             await waiter
         event = inbox[0]
-        if isinstance(event, WebSocketMessage):
+        if not isinstance(event, WebSocketClose):
             inbox.popleft()
         return event
 
@@ -240,11 +255,9 @@ class WebSocketSession(asyncio.Protocol):
             protocol.send_text(payload)
         else:
             protocol.send_binary(payload)
-        message = WebSocketMessage(
-            "sent", isinstance(data, str), data, time.time(), self.record.number
-        )
-        add_message(self.record, message)
-        self.site.messages.append(message)
+        packed = ("sent", isinstance(data, str), data, time.time(), self.record.number)
+        add_message(self.record, packed)
+        self.site.messages.append(packed)
         self._flush()
         return True
 
@@ -312,7 +325,7 @@ class WebSocketSession(asyncio.Protocol):
         if self.protocol.close_sent is not None and self.closed_first is None:
             self.closed_first = "server"  # (a limit or protocol error made websockets fail)
         end = pieces[-1] == b""
-        data = b"".join(pieces)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         if data:
             transport.write(data)
         if end:

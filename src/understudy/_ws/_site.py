@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._journal import Journal
-from ._records import WebSocketConnection, WebSocketMessage
+from ._records import WebSocketConnection, WebSocketMessage, unpack_message
 
 if TYPE_CHECKING:
     from ._types import Site
@@ -30,7 +30,9 @@ class WebSocketSite:
         self.connections: Journal[WebSocketConnection] = Journal(
             "WebSocket connection", journal_size
         )
-        self.messages: Journal[WebSocketMessage] = Journal("WebSocket message", journal_size)
+        self.messages: Journal[WebSocketMessage] = Journal(
+            "WebSocket message", journal_size, unpack=unpack_message
+        )
         #: The sessions still open (``WebSocketSession``s; a dict as an ordered set).
         self.open: dict[Any, None] = {}
 

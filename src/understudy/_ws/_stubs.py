@@ -21,7 +21,7 @@ from .._errors import ConfigurationError, UnexpectedRequest
 from ._asgi import serve_asgi_websocket
 from ._handler import AsyncWebSocket, WebSocket
 from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, Handshake, check_handshake, switch
-from ._records import WebSocketClose, WebSocketMessage
+from ._records import WebSocketClose
 from ._types import AnyExchange, Exchange, Router, Site, answer
 
 if TYPE_CHECKING:
@@ -279,7 +279,7 @@ class WebSocketExpectation:
             return
         received = 0
 
-        def on_message(event: WebSocketMessage) -> None:
+        def on_message(event: str | bytes) -> None:
             nonlocal received
             received += 1
             answer = self._answer(event)
@@ -319,8 +319,7 @@ class WebSocketExpectation:
             if answer is not None:
                 await self._send(session, answer)
 
-    def _answer(self, event: WebSocketMessage) -> str | bytes | None:
-        payload = event.data
+    def _answer(self, payload: str | bytes) -> str | bytes | None:
         for when, message in self._replies:
             if _matches(when, payload):
                 return _encode(message(payload) if callable(message) else message)
