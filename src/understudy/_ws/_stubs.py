@@ -114,6 +114,10 @@ class WebSocketExpectation:
         self._ignore_pings = False
         self._ping_interval = 0.0
         self.connections = 0
+        #: Whether ``check()`` fails when no handshake reached it (not for a mapping file's).
+        self.required = True
+        #: The id of the mapping that declared it, if a mapping file did (``_mappings.py``).
+        self.mapping_id: str | None = None
 
     # -- the script --------------------------------------------------------------------------
 
