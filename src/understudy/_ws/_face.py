@@ -188,7 +188,7 @@ class WebSocketEndpoints(Server):
             stub
             for stub in self._router.websockets or ()  # type: ignore[attr-defined]
             if stub.required and not stub.connections
-        ]  # type: ignore[attr-defined]
+        ]
         if unmet:
             from .._errors import UnmetExpectation  # noqa: PLC0415 - only when one failed
 

@@ -18,9 +18,9 @@ A mapping with a ``websocket`` member instead of a ``response`` becomes an
                    "drop": {"after": 2}, "maxMessageSize": 65536}}
 
 A message is a string (text), ``{"json": value}`` (text: the value as JSON) or
-``{"base64": "..."}`` (binary); ``send`` takes one or a list. Unlike an ``expect_websocket`` made in a test, a mapping no
-handshake reached does not fail the test (as HTTP mappings do not). Pure parsing, then the
-expectation; errors are :class:`~understudy._core.wiremock_errors.MappingError` naming the field.
+``{"base64": "..."}`` (binary); ``send`` takes one or a list. Unlike an ``expect_websocket``
+made in a test, a mapping no handshake reached does not fail the test (as HTTP mappings do
+not). Errors are :class:`~understudy._core.wiremock_errors.MappingError`, naming the field.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .._core.wiremock_errors import MappingError, known_fields
 from .._errors import ConfigurationError
@@ -148,7 +149,7 @@ def _handshake(where: str, raw: object) -> dict[str, Any]:
     if not isinstance(url, str) or not url.startswith("/"):
         raise MappingError(f'{where}.urlPath: required, a path such as "/feed"')
     path, _, query = url.partition("?")
-    queries = dict(q.split("=", 1) if "=" in q else (q, "") for q in query.split("&") if q)
+    queries = dict(parse_qsl(query, keep_blank_values=True))
     queries.update(_equal_to(f"{where}.queryParameters", request.get("queryParameters", {})))
     return {
         "path": path,
