@@ -26,7 +26,7 @@ FEED = {
         "send": ["hello", {"json": {"n": 1}}, {"base64": "AAE="}],
         "reply": [
             {"when": {"equalTo": "ping"}, "send": "pong"},
-            {"when": {"matches": "^sub "}, "send": {"json": {"ok": True}}},
+            {"when": {"matches": "sub .*"}, "send": {"json": {"ok": True}}},
             {"when": {"equalToJson": {"op": "x"}}, "send": "x!"},
         ],
         "echo": True,
@@ -87,7 +87,8 @@ def test_reset_reloads_a_websocket_mapping_once(tmp_path: Path) -> None:
     [
         ({"echo": True, "colour": 1}, "bad.json: mapping.websocket.colour: unknown field"),
         ({"send": [3]}, "websocket.send[0]"),
-        ({"reply": [{"when": {"matches": "("}, "send": "x"}]}, "reply[0].when.matches"),
+        ({"reply": [{"when": {"matches": "("}, "send": "x"}]}, "reply[0].when.matches: RE2"),
+        ({"reply": [{"when": {"matches": "(?=a)"}, "send": "x"}]}, "reply[0].when.matches"),
         ({"close": {"code": 999}}, "websocket.close.code"),
         ({"sendInvalid": "nope"}, "send_invalid() takes one of"),
     ],

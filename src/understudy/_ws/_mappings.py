@@ -9,7 +9,7 @@ A mapping with a ``websocket`` member instead of a ``response`` becomes an
      "websocket": {"subprotocol": "chat",
                    "send": ["hello", {"json": {"n": 1}}, {"base64": "AAE="}],
                    "reply": [{"when": {"equalTo": "ping"}, "send": "pong"},
-                             {"when": {"matches": "^sub "}, "send": {"json": {"ok": true}}},
+                             {"when": {"matches": "sub .*"}, "send": {"json": {"ok": true}}},
                              {"when": {"equalToJson": {"op": "x"}}, "send": "x!"}],
                    "echo": true,
                    "close": {"code": 1000, "reason": "bye", "after": 3},
@@ -17,7 +17,10 @@ A mapping with a ``websocket`` member instead of a ``response`` becomes an
                    "ignoreClose": false, "ignorePings": false, "sendInvalid": "utf8",
                    "drop": {"after": 2}, "maxMessageSize": 65536}}
 
-A message is a string (text), ``{"json": value}`` (text: the value as JSON) or
+A reply's ``when`` is ``equalTo`` (the text), ``matches`` (the whole text matches the regular
+expression, compiled with RE2 as every pattern from a mapping is), ``equalToJson`` (the message
+parsed as JSON equals it) or ``base64`` (the binary payload). A message is a string (text),
+``{"json": value}`` (text: the value as JSON) or
 ``{"base64": "..."}`` (binary); ``send`` takes one or a list. Unlike an ``expect_websocket``
 made in a test, a mapping no handshake reached does not fail the test (as HTTP mappings do
 not). Errors are :class:`~understudy._core.wiremock_errors.MappingError`, naming the field.
@@ -28,11 +31,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .._core.regexes import RegexError, compile_linear
 from .._core.wiremock_errors import MappingError, known_fields
 from .._errors import ConfigurationError
 from ._stubs import WebSocketExpectation
@@ -114,7 +117,7 @@ def _message(where: str, raw: object) -> str | bytes:
         raise MappingError(f"{where}.base64: not base64: {fields['base64']!r}") from None
 
 
-def _when(where: str, raw: object) -> str | re.Pattern[str] | Any:
+def _when(where: str, raw: object) -> Any:
     fields = known_fields(where, raw, ("equalTo", "matches", "equalToJson", "base64"), ())
     if len(fields) != 1:
         raise MappingError(f'{where}: one of "equalTo", "matches", "equalToJson" or "base64"')
@@ -127,11 +130,12 @@ def _when(where: str, raw: object) -> str | re.Pattern[str] | Any:
         return _message(where, {"base64": value})
     if not isinstance(value, str):
         raise MappingError(f"{where}.{kind}: a string")
-    if kind == "matches":
+    if kind == "matches":  # (data, not the test's code: RE2, whole text, as WireMock's)
         try:
-            return re.compile(value)
-        except re.error as error:
-            raise MappingError(f"{where}.matches: not a regular expression: {error}") from None
+            regex = compile_linear(value)
+        except RegexError as error:
+            raise MappingError(f"{where}.matches: {error}") from None
+        return lambda payload: isinstance(payload, str) and regex.fullmatch(payload)
     return value
 
 
