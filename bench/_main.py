@@ -909,7 +909,14 @@ def _main_only(
     section: str, plan: Plan, machine: dict[str, object], began: float, output: Path
 ) -> int:
     """``--only SECTION``: that section alone, its table, its targets and its JSON."""
-    if section == "startup":
+    if section == "h2":
+        from . import _h2  # noqa: PLC0415 - (l) alone; its h2 client imports are its own
+
+        _log("(l) HTTP/2: cycles, then 10 connections x 10 streams per subject")
+        h2 = _h2.run(plan.https_cycles, float(plan.load_duration), float(plan.load_warmup))
+        lines, targets = ["", _h2.h2_table(h2)], _h2.h2_targets(h2)
+        figures = _h2.h2_json(h2)
+    elif section == "startup":
         startup = _run_startup(plan)
         lines, targets = _startup_lines(startup), _startup.startup_targets(startup)
         figures = _startup.startup_json(startup)
@@ -940,9 +947,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     parser.add_argument(
         "--only",
-        choices=["startup", "suite"],
+        choices=["startup", "suite", "h2"],
         help="run one section alone: startup = (i), import understudy and pytest startup; "
-        "suite = (j), the per-test cost in a suite",
+        "suite = (j), the per-test cost in a suite; h2 = (l), HTTP/2 against hypercorn",
     )
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan()

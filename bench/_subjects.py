@@ -102,7 +102,7 @@ async def asgi_app(
 
 def sync_handler(request: understudy.Request) -> understudy.Response:
     """A plain (sync) handler callable: runs in understudy's worker pool."""
-    return understudy.Response(200, BODY, content_type=_CONTENT_TYPE)
+    return understudy.Response(200, body=BODY, content_type=_CONTENT_TYPE)
 
 
 # -- understudy --------------------------------------------------------------------------------
@@ -124,7 +124,9 @@ class _Understudy:
 
 def _understudy_canned() -> Running:
     return _Understudy(
-        understudy.HTTPServer(response=understudy.Response(200, BODY, content_type=_CONTENT_TYPE))
+        understudy.HTTPServer(
+            response=understudy.Response(200, body=BODY, content_type=_CONTENT_TYPE)
+        )
     )
 
 

@@ -21,7 +21,7 @@ __all__ = ["HTTPS_KEY", "HTTPS_LABEL", "run_https_cycles"]
 HTTPS_KEY = "understudy-https"
 HTTPS_LABEL = "understudy, HTTPS (tls=True)"
 _CLIENT_TIMEOUT = 5.0
-_RESPONSE = understudy.Response(200, BODY, content_type="text/plain")
+_RESPONSE = understudy.Response(200, body=BODY, content_type="text/plain")
 
 
 def _one_cycle(context: ssl.SSLContext, result: CycleResult | None) -> None:

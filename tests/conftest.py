@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from versions import Version
+
 
 @pytest.fixture(scope="session")
 def tiny_dists(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
@@ -31,3 +33,9 @@ def tiny_dists(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
             build_project(project, dist)
     wheel, sdist = sorted(dist.iterdir(), key=lambda path: not path.name.endswith(".whl"))
     return [wheel, sdist]
+
+
+@pytest.fixture(params=["1.1", "2"], ids=["http1.1", "http2"])
+def http(request: pytest.FixtureRequest) -> Version:
+    """The HTTP version a behaviour test runs over (see tests/versions.py): once each."""
+    return Version(request.param)

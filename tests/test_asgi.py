@@ -24,6 +24,7 @@ import requests
 from understudy import HTTPServer, UnderstudyError, WaitTimeout
 from understudy._http import _asgi
 from understudy._runtime import get_runtime
+from versions import Version
 
 TIMEOUT = 5.0
 
@@ -87,7 +88,7 @@ def raw_get(server: HTTPServer, target: bytes, version: bytes = b"HTTP/1.1") -> 
 # -- the http scope --------------------------------------------------------------------------
 
 
-def test_http_scope_keys() -> None:
+def test_http_scope_keys(http: Version) -> None:
     scopes: list[Scope] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,8 +96,8 @@ def test_http_scope_keys() -> None:
         scopes.append(scope)
         await respond(send, body=await read_body(receive))
 
-    with HTTPServer(asgi=app) as server:
-        reply = requests.post(
+    with http.server(asgi=app) as server:
+        reply = http.post(
             server.url + "/caf%C3%A9/x%2Fy?q=1&r=%20",
             data=b"payload",
             headers={"X-Mixed-Case": "V", "Accept": "a"},
@@ -107,7 +108,7 @@ def test_http_scope_keys() -> None:
     assert scope["type"] == "http"
     assert scope["asgi"]["version"] == "3.0"
     assert scope["asgi"]["spec_version"] in ("2.3", "2.4")
-    assert scope["http_version"] == "1.1"
+    assert scope["http_version"] == http.name
     assert scope["method"] == "POST"
     assert scope["scheme"] == "http"
     assert scope["path"] == "/caf\u00e9/x/y"
@@ -170,14 +171,14 @@ def test_a_fragment_sent_in_the_target_is_in_neither_path_nor_query_string() -> 
     ]
 
 
-def test_a_long_target_gets_its_scope_without_being_kept() -> None:
+def test_a_long_target_gets_its_scope_without_being_kept(http: Version) -> None:
     """Long targets (up to max_header_size each) are not remembered: 256 of them would keep
     megabytes alive for the life of the process."""
     scopes: list[Scope] = []
     target = "/" + "a" * 5000
-    with HTTPServer(asgi=scope_recorder(scopes)) as server:
+    with http.server(asgi=scope_recorder(scopes)) as server:
         for _ in range(2):
-            assert requests.get(server.url + target, timeout=TIMEOUT).text == "ok"
+            assert http.get(server.url + target, timeout=TIMEOUT).text == "ok"
     assert [scope["path"] for scope in scopes] == [target, target]
     assert target not in _asgi._TARGETS
 
@@ -266,7 +267,7 @@ def test_http_disconnect_comes_after_the_response() -> None:
     assert events == ["http.disconnect", "http.disconnect"]
 
 
-def test_a_disconnect_watcher_beside_the_response() -> None:
+def test_a_disconnect_watcher_beside_the_response(http: Version) -> None:
     """Like Starlette's StreamingResponse: one task waits for disconnect while another sends."""
     watched: list[str] = []
 
@@ -284,8 +285,8 @@ def test_a_disconnect_watcher_beside_the_response() -> None:
 
         await asyncio.gather(watch(), watch(), stream())
 
-    with HTTPServer(asgi=app) as server:
-        assert requests.get(server.url, timeout=TIMEOUT).content == b"ab"
+    with http.server(asgi=app) as server:
+        assert http.get(server.url, timeout=TIMEOUT).content == b"ab"
         server.stop()
     assert watched == ["http.disconnect", "http.disconnect"]
 
@@ -349,16 +350,16 @@ def test_an_upload_over_max_body_size_while_the_app_receives() -> None:
 # -- errors ----------------------------------------------------------------------------------
 
 
-def test_an_app_raising_gets_500_and_check_reraises() -> None:
+def test_an_app_raising_gets_500_and_check_reraises(http: Version) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         refuse_lifespan(scope)
         raise KeyError("missing route")
 
-    server = HTTPServer(asgi=app)
+    server = http.server(asgi=app)
 
     def session() -> None:
         with server:
-            reply = requests.get(server.url, timeout=TIMEOUT)
+            reply = http.get(server.url, timeout=TIMEOUT)
             assert reply.status_code == 500
             assert "the ASGI app raised" in reply.text
 
@@ -454,17 +455,17 @@ def test_an_app_returning_without_a_complete_response(sends: list[Message], mess
     ],
     ids=["body first", "start twice", "unknown type", "body after the end"],
 )
-def test_protocol_errors_of_the_app(sends: list[Message], message: str) -> None:
+def test_protocol_errors_of_the_app(http: Version, sends: list[Message], message: str) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         refuse_lifespan(scope)
         for item in sends:
             await send(item)
 
-    server = HTTPServer(asgi=app)
+    server = http.server(asgi=app)
 
     def session() -> None:
         with server:
-            requests.get(server.url, timeout=TIMEOUT)
+            http.get(server.url, timeout=TIMEOUT)
 
     with pytest.raises(RuntimeError, match=message):
         session()
@@ -503,14 +504,14 @@ class LifespanApp:
         await respond(send, body=b"ok")
 
 
-def test_lifespan_startup_and_shutdown_run_at_start_and_stop() -> None:
+def test_lifespan_startup_and_shutdown_run_at_start_and_stop(http: Version) -> None:
     app = LifespanApp()
-    server = HTTPServer(asgi=app)
+    server = http.server(asgi=app)
     assert app.log == []
     with server:
         assert app.log == ["lifespan.startup"]
-        requests.get(server.url + "/a", timeout=TIMEOUT)
-        requests.get(server.url + "/b", timeout=TIMEOUT)
+        http.get(server.url + "/a", timeout=TIMEOUT)
+        http.get(server.url + "/b", timeout=TIMEOUT)
     assert app.log == [
         "lifespan.startup",
         "http /a state={'db': 'connected'}",
@@ -523,13 +524,13 @@ def test_lifespan_startup_and_shutdown_run_at_start_and_stop() -> None:
     assert app.log == ["lifespan.startup", "lifespan.shutdown"]
 
 
-def test_an_app_without_lifespan_support_still_serves() -> None:
+def test_an_app_without_lifespan_support_still_serves(http: Version) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         refuse_lifespan(scope)
         await respond(send, body=b"served")
 
-    with HTTPServer(asgi=app) as server:
-        assert requests.get(server.url, timeout=TIMEOUT).content == b"served"
+    with http.server(asgi=app) as server:
+        assert http.get(server.url, timeout=TIMEOUT).content == b"served"
     server.check()  # the refused lifespan scope is not an error
 
 
@@ -551,13 +552,13 @@ def test_lifespan_startup_raising_makes_start_raise() -> None:
         HTTPServer(asgi=app).start()
 
 
-def test_lifespan_shutdown_failed_is_reported_at_exit() -> None:
+def test_lifespan_shutdown_failed_is_reported_at_exit(http: Version) -> None:
     app = LifespanApp(fail_shutdown=True)
-    server = HTTPServer(asgi=app)
+    server = http.server(asgi=app)
 
     def session() -> None:
         with server:
-            requests.get(server.url, timeout=TIMEOUT)
+            http.get(server.url, timeout=TIMEOUT)
 
     with pytest.raises(UnderstudyError, match="lifespan shutdown failed: stuck"):
         session()
@@ -659,9 +660,9 @@ async def app_with_an_anyio_task_group(
     await send({"type": "http.response.body", "body": b"got " + message["body"]})
 
 
-def test_an_asgi_app_can_open_an_anyio_task_group_at_once() -> None:
-    with HTTPServer(asgi=app_with_an_anyio_task_group) as server:
-        assert httpx.post(server.url + "/", content=b"hi", timeout=TIMEOUT).text == "got hi"
+def test_an_asgi_app_can_open_an_anyio_task_group_at_once(http: Version) -> None:
+    with http.server(asgi=app_with_an_anyio_task_group) as server:
+        assert http.post(server.url + "/", content=b"hi", timeout=TIMEOUT).text == "got hi"
 
 
 # -- pipelined requests: each app starts anew ------------------------------------------------

@@ -24,7 +24,7 @@ def anyio_backend() -> str:
 
 async def shout(request: Request) -> Response:
     await anyio.sleep(0)  # an async handler runs on understudy's loop, where anyio works too
-    return Response(200, request.body.upper())
+    return Response(200, body=request.body.upper())
 
 
 async def exercise(server: HTTPServer) -> None:

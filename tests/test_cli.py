@@ -22,6 +22,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 
@@ -131,6 +132,16 @@ def test_http_with_mappings_admin_and_curl() -> None:
     # what went wrong goes to stderr as it happens: here the near-miss report
     assert "understudy http: UnexpectedRequest: No expectation matched" in running.stderr
     assert "GET /nowhere" in running.stderr
+
+
+def test_http_versions_offers_http2_beside_http11() -> None:
+    with cli("http", "--mappings", str(DATA), "--http-versions", "1.1,2") as running:
+        url = running.info["url"] + "/hello"
+        with httpx.Client(http1=False, http2=True, timeout=5) as client:
+            two = client.get(url)
+        one = httpx.get(url, timeout=5)
+    assert (two.http_version, two.text) == ("HTTP/2", "Hello")
+    assert (one.http_version, one.text) == ("HTTP/1.1", "Hello")
 
 
 def test_http_record_then_replay(tmp_path: Path) -> None:

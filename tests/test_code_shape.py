@@ -23,14 +23,11 @@ MAX_FUNCTION_LINES = 60
 
 #: Modules still over MAX_MODULE_LINES, with their line count today (issue 21's split goes on).
 MODULES_OVER: dict[str, int] = {
-    "_server.py": 618,
-    "_http/_server.py": 495,
+    "_http/_server.py": 503,  # (+8: http_versions=, max_concurrent_streams=, the ALPN hook)
 }
 
 #: Functions still over MAX_FUNCTION_LINES, with their length today.
-FUNCTIONS_OVER: dict[str, int] = {
-    "_fixtures.py::server_fixtures": 70,
-}
+FUNCTIONS_OVER: dict[str, int] = {}
 
 #: Reads of a private attribute another module defines that stay, each with why.
 PRIVATE_READS_KEPT: dict[str, str] = {

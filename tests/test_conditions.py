@@ -525,7 +525,7 @@ def test_a_tls_client_closing_under_conditions_makes_asyncio_warn_of_nothing(
     """TLS cannot stay half-open: a shaped connection does not ask to (asyncio warns if it does)."""
     with (
         HTTPServer(
-            response=Response(200, "ok"), tls=True, conditions=Conditions(latency=0.001)
+            response=Response(200, body="ok"), tls=True, conditions=Conditions(latency=0.001)
         ) as server,
         socket.create_connection(server.address, timeout=5) as raw,
     ):

@@ -26,6 +26,7 @@ import understudy
 from understudy import ConfigurationError, Fault, HTTPServer, Request, Response
 from understudy._core.coding import encode
 from understudy._http import _file_response, _response
+from versions import Version
 
 TEXT = "understudy " * 200
 DECODE = {
@@ -54,15 +55,15 @@ def fetch(
 # -- stubs: Response(content_coding=...) and respond(content_codings=...) ---------------------
 
 
-def test_requests_and_httpx_get_a_coded_body_they_asked_for() -> None:
-    with HTTPServer() as server:
+def test_requests_and_httpx_get_a_coded_body_they_asked_for(http: Version) -> None:
+    with http.server() as server:
         server.expect("GET", "/text").respond(body=TEXT, content_codings=("gzip",))
-        reply = requests.get(server.url + "/text", timeout=5)  # Accept-Encoding: gzip, deflate...
+        reply = http.get(server.url + "/text", timeout=5)  # Accept-Encoding: gzip, deflate...
         assert reply.headers["Content-Encoding"] == "gzip"
         assert reply.text == TEXT
         assert int(reply.headers["Content-Length"]) < len(TEXT)  # the coded bytes' length
         assert reply.headers["Vary"] == "Accept-Encoding"
-        answer = httpx.get(server.url + "/text", timeout=5)
+        answer = http.get(server.url + "/text", timeout=5)
         assert (answer.headers["content-encoding"], answer.text) == ("gzip", TEXT)
         # The journal records the answer as sent, Content-Encoding included.
         records = [request.response for request in server.requests]
@@ -86,10 +87,10 @@ def test_each_coding_is_chosen_by_accept_encoding(coding: str) -> None:
 
 
 @pytest.mark.parametrize("coding", ["br", "zstd"])
-def test_requests_and_httpx_decode_br_and_zstd(coding: str) -> None:
-    with HTTPServer(response=Response(body=TEXT, content_coding=coding)) as server:
-        assert requests.get(server.url, timeout=5).text == TEXT
-        assert httpx.get(server.url, timeout=5).text == TEXT
+def test_requests_and_httpx_decode_br_and_zstd(http: Version, coding: str) -> None:
+    with http.server(response=Response(body=TEXT, content_coding=coding)) as server:
+        assert http.get(server.url, timeout=5).text == TEXT
+        assert http.get(server.url, timeout=5).text == TEXT
 
 
 def test_a_client_that_asks_for_no_coding_gets_the_body_as_it_is() -> None:
@@ -248,15 +249,15 @@ def test_a_list_body_is_coded_afresh_for_each_request() -> None:
             assert zlib.decompress(body) == b"a" * 100 + b"b" * 100
 
 
-def test_dribbled_and_delayed_answers_are_coded_too() -> None:
-    with HTTPServer() as server:
+def test_dribbled_and_delayed_answers_are_coded_too(http: Version) -> None:
+    with http.server() as server:
         server.expect("GET", "/drip").respond(
             body=TEXT,
             content_coding="gzip",
             dribble=understudy.Dribble(chunks=3, duration=0.03),
             delay=0.01,
         )
-        reply = requests.get(server.url + "/drip", timeout=5)
+        reply = http.get(server.url + "/drip", timeout=5)
         assert (reply.headers["Content-Encoding"], reply.text) == ("gzip", TEXT)
 
 
@@ -412,12 +413,12 @@ def test_head_of_a_coded_file_gives_the_coded_length(directory: HTTPServer) -> N
     assert (status, body, head_fields["content-length"]) == (200, b"", str(len(whole)))
 
 
-def test_a_file_that_declares_its_coding_is_sent_as_it_is(tmp_path: Path) -> None:
+def test_a_file_that_declares_its_coding_is_sent_as_it_is(http: Version, tmp_path: Path) -> None:
     (tmp_path / "data.json.gz").write_bytes(gzip.compress(b'{"a": 1}'))
     suffixes = {".gz": {"Content-Encoding": "gzip", "Content-Type": "application/json"}}
-    with HTTPServer() as server:
+    with http.server() as server:
         server.serve_directory("/", tmp_path, suffix_headers=suffixes, content_coding="br")
-        reply = requests.get(server.url + "/data.json.gz", timeout=5)
+        reply = http.get(server.url + "/data.json.gz", timeout=5)
         assert reply.json() == {"a": 1}  # gzip once, not br over gzip
         assert reply.headers["Content-Encoding"] == "gzip"
         assert "Vary" not in reply.headers

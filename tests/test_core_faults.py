@@ -33,6 +33,9 @@ PLANS: dict[Fault, tuple[bytes, Ending]] = {
     Fault.TRUNCATED_BODY: (b"HTTP/1.1 200 OK\r\nContent-Length: ", Ending.CLOSE),
     Fault.STALL: (b"HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n", Ending.STALL),
     Fault.MALFORMED_CONTENT_CODING: (b"HTTP/1.1 200 OK\r\nContent-Type: ", Ending.CLOSE),
+    Fault.STREAM_RESET: (b"", Ending.RESET),
+    Fault.REFUSED_STREAM: (b"", Ending.CLOSE),
+    Fault.GOAWAY: (b"", Ending.CLOSE),
 }
 
 

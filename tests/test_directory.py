@@ -25,6 +25,7 @@ from understudy._core.directives import Directives
 from understudy._http._fields import Headers
 from understudy._http._file_response import respond
 from understudy._http._request import Request
+from versions import Version
 
 SECRET = b"TOP-SECRET-7f3a9c-do-not-serve"
 MTIME = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT
@@ -124,11 +125,11 @@ class RawReply:
 # -- the three header forms ----------------------------------------------------------------
 
 
-def test_in_file_directives_with_requests(site: Site) -> None:
-    server = HTTPServer()
+def test_in_file_directives_with_requests(http: Version, site: Site) -> None:
+    server = http.server()
     server.serve_directory("/", site.root, in_file_headers=True)
     with server:
-        reply = requests.get(server.url + "/feed.xml", timeout=5)
+        reply = http.get(server.url + "/feed.xml", timeout=5)
     assert reply.status_code == 200
     assert reply.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
     assert reply.headers["X-Foo"] == "bar"
@@ -157,12 +158,12 @@ def test_a_sidecar_is_not_served_itself(server: HTTPServer) -> None:
     assert "sidecar" in reply.text
 
 
-def test_sidecars_can_be_turned_off(site: Site) -> None:
-    server = HTTPServer()
+def test_sidecars_can_be_turned_off(http: Version, site: Site) -> None:
+    server = http.server()
     server.serve_directory("/", site.root, sidecar_headers=False)
     with server:
-        reply = httpx.get(server.url + "/tagged.txt")
-        sidecar = httpx.get(server.url + "/tagged.txt.headers")
+        reply = http.get(server.url + "/tagged.txt")
+        sidecar = http.get(server.url + "/tagged.txt.headers")
     assert "x-sidecar" not in reply.headers
     assert reply.headers["etag"] != '"v1"'
     assert sidecar.status_code == 200
@@ -189,12 +190,14 @@ def test_suffix_fields_with_urllib_and_requests(site: Site) -> None:
             assert reply.headers["X-Kind"] == "text"
 
 
-def test_precedence_in_file_over_sidecar_over_suffix_over_computed(site: Site) -> None:
+def test_precedence_in_file_over_sidecar_over_suffix_over_computed(
+    http: Version, site: Site
+) -> None:
     (site.root / "all.xml").write_bytes(
         b"<x>\nHeader: X-Layer: in-file\nHeader: Content-Type: text/xml\n</x>\n"
     )
     (site.root / "all.xml.headers").write_bytes(b"X-Layer: sidecar\nX-Sidecar-Only: 1\n")
-    server = HTTPServer()
+    server = http.server()
     server.serve_directory(
         "/",
         site.root,
@@ -202,7 +205,7 @@ def test_precedence_in_file_over_sidecar_over_suffix_over_computed(site: Site) -
         suffix_headers={".xml": {"X-Layer": "suffix", "X-Suffix-Only": "1", "ETag": '"s"'}},
     )
     with server:
-        reply = requests.get(server.url + "/all.xml", timeout=5)
+        reply = http.get(server.url + "/all.xml", timeout=5)
     assert reply.headers["X-Layer"] == "in-file"
     assert reply.headers["X-Sidecar-Only"] == "1"
     assert reply.headers["X-Suffix-Only"] == "1"
@@ -213,11 +216,13 @@ def test_precedence_in_file_over_sidecar_over_suffix_over_computed(site: Site) -
 # -- status by directive -------------------------------------------------------------------
 
 
-def test_status_301_from_an_in_file_directive_is_followed_by_requests(site: Site) -> None:
-    server = HTTPServer()
+def test_status_301_from_an_in_file_directive_is_followed_by_requests(
+    http: Version, site: Site
+) -> None:
+    server = http.server()
     server.serve_directory("/", site.root, in_file_headers=True)
     with server:
-        reply = requests.get(server.url + "/moved.xml", timeout=5)
+        reply = http.get(server.url + "/moved.xml", timeout=5)
         raw = get(server, "/moved.xml")
     assert [r.status_code for r in reply.history] == [301]
     assert reply.url == server.url + "/feed.xml"
@@ -528,13 +533,13 @@ def test_star_preconditions_still_hold_without_validators(site: Site) -> None:
         assert get(server, "/plain.txt", If_Match='"v1"').status == 412  # no tag can match
 
 
-def test_range_without_validators_with_httpx(site: Site) -> None:
-    with HTTPServer(root=site.root, generated_fields="none") as server:
-        ranged = httpx.get(server.url + "/plain.txt", headers={"Range": "bytes=0-3"})
-        by_tag = httpx.get(
+def test_range_without_validators_with_httpx(http: Version, site: Site) -> None:
+    with http.server(root=site.root, generated_fields="none") as server:
+        ranged = http.get(server.url + "/plain.txt", headers={"Range": "bytes=0-3"})
+        by_tag = http.get(
             server.url + "/plain.txt", headers={"Range": "bytes=0-3", "If-Range": '"x"'}
         )
-        by_date = httpx.get(
+        by_date = http.get(
             server.url + "/plain.txt", headers={"Range": "bytes=0-3", "If-Range": MTIME_TEXT}
         )
         [_, journaled_by_tag, _] = server.wait_for_requests(3)
@@ -548,16 +553,18 @@ def test_range_without_validators_with_httpx(site: Site) -> None:
     assert journaled_by_tag.headers["if-range"] == '"x"'
 
 
-def test_the_in_file_directive_turns_generated_fields_off_for_one_file(site: Site) -> None:
+def test_the_in_file_directive_turns_generated_fields_off_for_one_file(
+    http: Version, site: Site
+) -> None:
     (site.root / "declared.xml").write_bytes(DECLARED)
-    server = HTTPServer()
+    server = http.server()
     server.serve_directory("/", site.root, in_file_headers=True)
     with server:
-        declared = requests.get(server.url + "/declared.xml", timeout=5)
-        again = requests.get(
+        declared = http.get(server.url + "/declared.xml", timeout=5)
+        again = http.get(
             server.url + "/declared.xml", headers={"If-Modified-Since": MTIME_TEXT}, timeout=5
         )
-        other = requests.get(server.url + "/feed.xml", timeout=5)
+        other = http.get(server.url + "/feed.xml", timeout=5)
     assert declared.status_code == 200
     assert declared.content == DECLARED  # the directive lines are served, as ever
     assert declared.headers["Content-Type"] == "application/xml; charset=utf-8"
@@ -568,18 +575,20 @@ def test_the_in_file_directive_turns_generated_fields_off_for_one_file(site: Sit
     assert "ETag" in other.headers  # the other files keep their generated validators
 
 
-def test_the_in_file_directive_turns_generated_fields_on_for_one_file(site: Site) -> None:
+def test_the_in_file_directive_turns_generated_fields_on_for_one_file(
+    http: Version, site: Site
+) -> None:
     (site.root / "all.txt").write_bytes(b"Header: Generated-Fields: all\nbody\n")
     (site.root / "some.txt").write_bytes(b"Header: Generated-Fields: Content-Type, ETag\n")
-    server = HTTPServer()
+    server = http.server()
     server.serve_directory("/", site.root, in_file_headers=True, generated_fields="none")
     with server:
-        all_fields = httpx.get(server.url + "/all.txt")
-        some = httpx.get(server.url + "/some.txt")
-        revalidated = httpx.get(
+        all_fields = http.get(server.url + "/all.txt")
+        some = http.get(server.url + "/some.txt")
+        revalidated = http.get(
             server.url + "/all.txt", headers={"If-None-Match": all_fields.headers["etag"]}
         )
-        plain = httpx.get(server.url + "/plain.txt")
+        plain = http.get(server.url + "/plain.txt")
     assert all_fields.headers["content-type"] == "text/plain; charset=utf-8"
     assert all_fields.headers["last-modified"]
     assert all_fields.headers["accept-ranges"] == "bytes"
@@ -612,11 +621,11 @@ def test_generated_fields_from_a_sidecar_and_by_suffix(site: Site) -> None:
     assert "ETag" in plain.headers
 
 
-def test_generated_fields_as_a_collection_keeps_the_content_type(site: Site) -> None:
-    server = HTTPServer()
+def test_generated_fields_as_a_collection_keeps_the_content_type(http: Version, site: Site) -> None:
+    server = http.server()
     server.serve_directory("/", site.root, generated_fields={"Content-Type"})
     with server:
-        reply = requests.get(
+        reply = http.get(
             server.url + "/plain.txt", headers={"If-Modified-Since": MTIME_TEXT}, timeout=5
         )
     assert reply.status_code == 200
@@ -677,15 +686,15 @@ def test_no_directory_listing(server: HTTPServer) -> None:
     assert get(server, "/plain.txt/").status == 404
 
 
-def test_an_index_file_for_directories(site: Site) -> None:
-    server = HTTPServer()
+def test_an_index_file_for_directories(http: Version, site: Site) -> None:
+    server = http.server()
     server.serve_directory("/", site.root, index="index.html")
     with server:
         assert get(server, "/sub/").body == b"<h1>index</h1>\n"
         redirect = get(server, "/sub?x=1")
         assert redirect.status == 301
         assert redirect.headers["Location"] == "/sub/?x=1"
-        assert requests.get(server.url + "/sub", timeout=5).text == "<h1>index</h1>\n"
+        assert http.get(server.url + "/sub", timeout=5).text == "<h1>index</h1>\n"
         assert get(server, "/empty/").status == 404
         assert get(server, "/").status == 404
 
@@ -804,24 +813,24 @@ def test_serve_directory_under_a_prefix_beside_a_handler(site: Site) -> None:
         assert session.get(server.url + "/feeds/nope", timeout=5).status_code == 404
 
 
-def test_percent_encoded_names_are_served(tmp_path: Path) -> None:
+def test_percent_encoded_names_are_served(http: Version, tmp_path: Path) -> None:
     (tmp_path / "a b é.txt").write_bytes(b"spaced\n")
-    with HTTPServer(root=tmp_path) as server:
-        assert requests.get(server.url + "/a b é.txt", timeout=5).content == b"spaced\n"
+    with http.server(root=tmp_path) as server:
+        assert http.get(server.url + "/a b é.txt", timeout=5).content == b"spaced\n"
         assert get(server, "/a%20b%20%C3%A9.txt").body == b"spaced\n"
 
 
 # -- mistakes ------------------------------------------------------------------------------
 
 
-def test_a_malformed_directive_gets_500_and_is_raised_by_check(site: Site) -> None:
+def test_a_malformed_directive_gets_500_and_is_raised_by_check(http: Version, site: Site) -> None:
     (site.root / "bad.xml").write_bytes(b"<x>\nHeader: Status: 99\n</x>\n")
     (site.root / "bad.txt").write_bytes(b"x")
     (site.root / "bad.txt.headers").write_bytes(b"X-A 1\n")
-    server = HTTPServer()
+    server = http.server()
     server.serve_directory("/", site.root, in_file_headers=True)
     with server:
-        reply = requests.get(server.url + "/bad.xml", timeout=5)
+        reply = http.get(server.url + "/bad.xml", timeout=5)
         assert reply.status_code == 500
         assert reply.text == (
             "understudy: serving the file raised ConfigurationError (see check())\n"
@@ -830,7 +839,7 @@ def test_a_malformed_directive_gets_500_and_is_raised_by_check(site: Site) -> No
             server.check()
         assert str(caught.value).startswith(f"{site.root.resolve() / 'bad.xml'}: malformed ")
         assert "line 2: Status must be a code from 200 to 599" in str(caught.value)
-        assert requests.get(server.url + "/bad.txt", timeout=5).status_code == 500
+        assert http.get(server.url + "/bad.txt", timeout=5).status_code == 500
         with pytest.raises(ConfigurationError, match=r"bad\.txt\.headers: malformed sidecar"):
             server.check()
 
@@ -986,11 +995,11 @@ def test_select_range(value: str, length: int, expected: tuple[int, int] | str |
 def test_respond_to_head_and_to_a_directive_status() -> None:
     request = Request(method="HEAD", target="/x", headers=[("Host", "x")])
     response = respond(request, b"12345", Directives(fields=(("ETag", '"a"'),)))
-    assert (response.status, response.body) == (200, b"")
+    assert (response.status_code, response.body) == (200, b"")
     assert ("Content-Length", "5") in response.headers
     moved = respond(
         Request(method="GET", target="/x", headers=[("If-None-Match", '"a"')]),
         b"body",
         Directives(301, "Gone Away", (("ETag", '"a"'), ("Location", "/y"))),
     )
-    assert (moved.status, moved.reason, moved.body) == (301, "Gone Away", b"body")
+    assert (moved.status_code, moved.reason, moved.body) == (301, "Gone Away", b"body")

@@ -32,6 +32,7 @@ from understudy import (
     UnexpectedRequest,
     UnmetExpectation,
 )
+from versions import Version
 
 # -- clients ----------------------------------------------------------------------------------
 
@@ -76,7 +77,24 @@ def with_httpx(url: str, call: Call) -> Reply:
     return reply.status_code, reply.content
 
 
-CLIENTS: dict[str, Send] = {"urllib": with_urllib, "requests": with_requests, "httpx": with_httpx}
+def with_h2c(url: str, call: Call) -> Reply:
+    """httpx over HTTP/2 (prior-knowledge h2c): the server must offer HTTP/2 (BOTH)."""
+    with httpx.Client(http1=False, http2=True, timeout=5) as client:
+        reply = client.request(
+            call.method, url + call.target, headers=call.headers, content=call.body
+        )
+    assert reply.http_version == "HTTP/2"
+    return reply.status_code, reply.content
+
+
+CLIENTS: dict[str, Send] = {
+    "urllib": with_urllib,
+    "requests": with_requests,
+    "httpx": with_httpx,
+    "httpx-h2c": with_h2c,
+}
+#: The versions a server offers in the tests that run with every client.
+BOTH = ("1.1", "2")
 
 
 @pytest.fixture(params=sorted(CLIENTS))
@@ -110,7 +128,7 @@ def exact_request(
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
     """A started server with nothing hosted; stopped and checked after the test."""
-    with HTTPServer() as started:
+    with HTTPServer(http_versions=BOTH) as started:
         yield started
 
 
@@ -417,7 +435,7 @@ def test_times_answers_n_times_then_the_request_exceeds_it(server: HTTPServer) -
     assert str(raised.value) == (
         f"1 expectation of {server!r} met too often:\n"
         "  1. expect('GET', '/t'): expected at most 2, got 3; the extra request (answered 404):\n"
-        f"      GET /t from 127.0.0.1:{extra.client[1] if extra.client else 0} at {moment}"
+        f"      GET /t from 127.0.0.1:{extra.peer[1] if extra.peer else 0} at {moment}"
     )
     server.check()  # reported once
 
@@ -439,10 +457,10 @@ def test_each_extra_request_is_listed_once_across_checks(server: HTTPServer) -> 
 # -- allow_unmatched: negative tests --------------------------------------------------------
 
 
-def test_allow_unmatched_keeps_the_404_and_the_journal_but_check_passes() -> None:
-    with HTTPServer(allow_unmatched=True) as server:
+def test_allow_unmatched_keeps_the_404_and_the_journal_but_check_passes(http: Version) -> None:
+    with http.server(allow_unmatched=True) as server:
         server.expect("GET", "/known").respond(200)
-        reply = httpx.get(server.url + "/unknown")
+        reply = http.get(server.url + "/unknown")
         assert reply.status_code == 404
         assert reply.text.startswith("No expectation matched this request:\n  GET /unknown")
         assert "1. expect('GET', '/known'), answered 0 times" in reply.text
@@ -459,10 +477,10 @@ def test_allow_unmatched_defaults_to_strict(server: HTTPServer) -> None:
         server.check()
 
 
-def test_allow_unmatched_does_not_excuse_an_expectation_met_too_often() -> None:
-    with HTTPServer(allow_unmatched=True) as server:
+def test_allow_unmatched_does_not_excuse_an_expectation_met_too_often(http: Version) -> None:
+    with http.server(allow_unmatched=True) as server:
         server.expect("POST", "/charge").respond(201).once()
-        assert [httpx.post(server.url + "/charge").status_code for _ in range(2)] == [201, 404]
+        assert [http.post(server.url + "/charge").status_code for _ in range(2)] == [201, 404]
         with pytest.raises(ExpectationExceeded, match="expected at most 1, got 2"):
             server.check()
 
@@ -740,7 +758,7 @@ def test_what_is_added_while_serving_is_routed_to_from_the_next_request(
 
 
 def test_an_expectation_answers_first_and_the_canned_response_answers_the_rest() -> None:
-    with HTTPServer(response=Response(200, "canned")) as server:
+    with HTTPServer(response=Response(200, body="canned")) as server:
         server.expect("POST", "/hook").respond(204)
         assert with_httpx(server.url, Call("POST", "/hook")) == (204, b"")
         assert with_httpx(server.url, Call("GET", "/hook")) == (200, b"canned")
@@ -793,10 +811,10 @@ def test_the_near_miss_report_lists_the_three_nearest_with_each_difference(
         server, "GET", "/users?page=2", [("Host", "api.test"), ("X-Trace", "t1")]
     )
     [request] = server.requests
-    assert request.client is not None
+    assert request.peer is not None
     expected = (
         "No expectation matched this request:\n"
-        f"  GET /users?page=2 HTTP/1.1 from 127.0.0.1:{request.client[1]}\n"
+        f"  GET /users?page=2 HTTP/1.1 from 127.0.0.1:{request.peer[1]}\n"
         "    Host: api.test\n"
         "    X-Trace: t1\n"
         "Nearest expectations:\n"
@@ -884,8 +902,8 @@ def test_assert_requested_exact_times(answered: HTTPServer) -> None:
     )
     [_, second] = answered.assert_requested("GET", query={"page": "2"}, times=2)
     moment = datetime.fromtimestamp(second.received_at).strftime("%H:%M:%S.%f")[:-3]
-    assert second.client is not None
-    assert lines[1:] == [f"  GET /users?page=2 from 127.0.0.1:{second.client[1]} at {moment}"]
+    assert second.peer is not None
+    assert lines[1:] == [f"  GET /users?page=2 from 127.0.0.1:{second.peer[1]} at {moment}"]
     with pytest.raises(UnmetExpectation, match="to be requested 3 times; it was requested 2"):
         answered.assert_requested("GET", query={"page": "2"}, times=3)
 
@@ -1052,16 +1070,16 @@ def test_json_matching_over_the_wire_uses_the_parsed_body(server: HTTPServer) ->
     assert with_urllib(server.url, Call("POST", "/j", headers=JSON, body=body)) == (200, b"ok")
 
 
-def test_the_near_miss_report_ranks_by_string_distance_not_recency() -> None:
+def test_the_near_miss_report_ranks_by_string_distance_not_recency(http: Version) -> None:
     """WireMock's order: ``/hellp`` is one letter from ``/hello``, so it comes first although
     ``/dyn`` was added last; a wrong method (weight 3) comes before a far path (weight 10)."""
-    with HTTPServer(allow_unmatched=True) as server:
+    with http.server(allow_unmatched=True) as server:
         server.expect("GET", "/hello")
         server.expect("POST", "/hellp")
         server.expect("GET", "/goodbye")
         server.expect("GET", "/dyn")
-        assert requests.get(server.url + "/hellp", timeout=5).status_code == 404
-        report = requests.get(server.url + "/hellp", timeout=5).text
+        assert http.get(server.url + "/hellp", timeout=5).status_code == 404
+        report = http.get(server.url + "/hellp", timeout=5).text
     ranked = re.findall(r"^  \d\. (expect\(.*\)), answered", report, flags=re.MULTILINE)
     assert ranked == [
         "expect('GET', '/hello')",

@@ -428,4 +428,4 @@ def test_parse_digits_takes_ascii_digits_only(text: str, number: int | None) -> 
 
 def test_a_content_length_of_superscript_digits_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="Content-Length must be a number"):
-        Response(200, b"ab", headers={"Content-Length": "\u00b2"})
+        Response(200, body=b"ab", headers={"Content-Length": "\u00b2"})

@@ -159,7 +159,7 @@ def test_http_request_bytes_are_answered_or_recorded() -> None:
     def handler(request: Request) -> Response:
         handled.append(request)
         # (chosen per Accept-Encoding: the fuzzed fields reach the negotiation)
-        return Response(200, "ok", content_codings=CODINGS)
+        return Response(200, body="ok", content_codings=CODINGS)
 
     with HTTPServer(handler=handler, header_timeout=HANG, idle_timeout=HANG) as server:
 

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from understudy import ConfigurationError, HTTPServer, Request, Response
+from versions import Version
 
 TIMEOUT = 5.0
 
@@ -35,7 +36,7 @@ def _async_returning(value: Any) -> Callable[[Request], Any]:
 
 
 RETURNS: list[tuple[str, Any, int, bytes, str | None]] = [
-    ("Response", Response(201, "made", headers={"X-A": "1"}), 201, b"made", "text/plain"),
+    ("Response", Response(201, body="made", headers={"X-A": "1"}), 201, b"made", "text/plain"),
     ("str", "h\u00e9llo", 200, "h\u00e9llo".encode(), "text/plain; charset=utf-8"),
     ("bytes", b"\x00raw", 200, b"\x00raw", None),
     ("dict", {"a": 1}, 200, b'{"a": 1}', "application/json"),
@@ -43,7 +44,7 @@ RETURNS: list[tuple[str, Any, int, bytes, str | None]] = [
     ("(status, str)", (404, "nope"), 404, b"nope", "text/plain; charset=utf-8"),
     ("(status, bytes)", (202, b""), 202, b"", None),
     ("(status, dict)", (422, {"error": "bad"}), 422, b'{"error": "bad"}', "application/json"),
-    ("(status, Response)", (409, Response(200, b"conflict")), 409, b"conflict", None),
+    ("(status, Response)", (409, Response(200, body=b"conflict")), 409, b"conflict", None),
 ]
 
 
@@ -54,11 +55,11 @@ RETURNS: list[tuple[str, Any, int, bytes, str | None]] = [
     ids=[case[0] for case in RETURNS],
 )
 def test_every_return_shape(
-    kind: str, value: Any, status: int, body: bytes, content_type: str | None
+    http: Version, kind: str, value: Any, status: int, body: bytes, content_type: str | None
 ) -> None:
     handler = _sync_returning(value) if kind == "sync" else _async_returning(value)
-    with HTTPServer(handler=handler) as server:
-        reply = requests.get(server.url + "/r", timeout=TIMEOUT)
+    with http.server(handler=handler) as server:
+        reply = http.get(server.url + "/r", timeout=TIMEOUT)
     assert reply.status_code == status
     assert reply.content == body
     if content_type is not None:
@@ -96,30 +97,30 @@ def test_an_async_handler_runs_on_the_loop() -> None:
     assert threads == ["understudy-loop"]
 
 
-def test_an_instance_with_an_async_call_is_awaited() -> None:
+def test_an_instance_with_an_async_call_is_awaited(http: Version) -> None:
     class Handler:
         async def __call__(self, request: Request) -> str:
             return "instance"
 
-    with HTTPServer(handler=Handler()) as server:
-        assert requests.get(server.url, timeout=TIMEOUT).text == "instance"
+    with http.server(handler=Handler()) as server:
+        assert http.get(server.url, timeout=TIMEOUT).text == "instance"
 
 
-def test_a_plain_callable_returning_a_coroutine_is_awaited() -> None:
+def test_a_plain_callable_returning_a_coroutine_is_awaited(http: Version) -> None:
     async def answer(request: Request, word: str) -> str:
         return word
 
     def handler(request: Request) -> Any:
         return answer(request, "wrapped")  # a lambda-style wrapper around an async function
 
-    with HTTPServer(handler=handler) as server:
-        assert requests.get(server.url, timeout=TIMEOUT).text == "wrapped"
-    with HTTPServer(handler=functools.partial(answer, word="partial")) as server:
-        assert requests.get(server.url, timeout=TIMEOUT).text == "partial"
+    with http.server(handler=handler) as server:
+        assert http.get(server.url, timeout=TIMEOUT).text == "wrapped"
+    with http.server(handler=functools.partial(answer, word="partial")) as server:
+        assert http.get(server.url, timeout=TIMEOUT).text == "partial"
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_a_handler_raising_gets_500_and_check_reraises_it(kind: str) -> None:
+def test_a_handler_raising_gets_500_and_check_reraises_it(http: Version, kind: str) -> None:
     class Boom(Exception):
         pass
 
@@ -129,11 +130,11 @@ def test_a_handler_raising_gets_500_and_check_reraises_it(kind: str) -> None:
     async def async_handler(request: Request) -> str:
         raise Boom("in the handler")
 
-    server = HTTPServer(handler=sync_handler if kind == "sync" else async_handler)
+    server = http.server(handler=sync_handler if kind == "sync" else async_handler)
 
     def session() -> None:
         with server:
-            reply = requests.get(server.url + "/x", timeout=TIMEOUT)
+            reply = http.get(server.url + "/x", timeout=TIMEOUT)
             assert reply.status_code == 500
             assert "the handler raised Boom (see check())" in reply.text
             [request] = server.wait_for_requests(1)
@@ -145,32 +146,32 @@ def test_a_handler_raising_gets_500_and_check_reraises_it(kind: str) -> None:
     assert caught.traceback[-1].name == f"{kind}_handler"
 
 
-def test_check_raises_once_then_forgets() -> None:
+def test_check_raises_once_then_forgets(http: Version) -> None:
     def handler(request: Request) -> str:
         raise KeyError(request.path)
 
-    with HTTPServer(handler=handler) as server:
-        requests.get(server.url + "/k", timeout=TIMEOUT)
+    with http.server(handler=handler) as server:
+        http.get(server.url + "/k", timeout=TIMEOUT)
         with pytest.raises(KeyError, match="/k"):
             server.check()
         server.check()  # forgotten once raised
-        assert requests.get(server.url + "/again", timeout=TIMEOUT).status_code == 500
+        assert http.get(server.url + "/again", timeout=TIMEOUT).status_code == 500
         with pytest.raises(KeyError, match="/again"):
             server.check()
 
 
-def test_several_handler_errors_come_back_as_an_exception_group() -> None:
+def test_several_handler_errors_come_back_as_an_exception_group(http: Version) -> None:
     def handler(request: Request) -> str:
         if request.path == "/a":
             raise ValueError("a")
         raise LookupError("b")
 
-    server = HTTPServer(handler=handler)
+    server = http.server(handler=handler)
 
     def session() -> None:
         with server:
-            requests.get(server.url + "/a", timeout=TIMEOUT)
-            requests.get(server.url + "/b", timeout=TIMEOUT)
+            http.get(server.url + "/a", timeout=TIMEOUT)
+            http.get(server.url + "/b", timeout=TIMEOUT)
 
     with pytest.raises(ExceptionGroup) as caught:
         session()
@@ -179,16 +180,16 @@ def test_several_handler_errors_come_back_as_an_exception_group() -> None:
     assert len(caught.value.exceptions) == 2
 
 
-def test_an_assertion_in_a_handler_fails_the_test_at_exit() -> None:
+def test_an_assertion_in_a_handler_fails_the_test_at_exit(http: Version) -> None:
     def handler(request: Request) -> str:
         assert request.headers["x-token"] == "secret", "wrong token"
         return "ok"
 
-    server = HTTPServer(handler=handler)
+    server = http.server(handler=handler)
 
     def session() -> None:
         with server:
-            reply = requests.get(server.url, headers={"X-Token": "guess"}, timeout=TIMEOUT)
+            reply = http.get(server.url, headers={"X-Token": "guess"}, timeout=TIMEOUT)
             assert reply.status_code == 500
 
     with pytest.raises(AssertionError, match="wrong token"):
@@ -196,18 +197,18 @@ def test_an_assertion_in_a_handler_fails_the_test_at_exit() -> None:
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_a_bad_return_type_gets_500_and_type_error_at_check(kind: str) -> None:
+def test_a_bad_return_type_gets_500_and_type_error_at_check(http: Version, kind: str) -> None:
     handler = _sync_returning(object()) if kind == "sync" else _async_returning(3.5)
-    with HTTPServer(handler=handler) as server:
-        reply = requests.get(server.url, timeout=TIMEOUT)
+    with http.server(handler=handler) as server:
+        reply = http.get(server.url, timeout=TIMEOUT)
         assert reply.status_code == 500
         with pytest.raises(TypeError, match=r"the handler returned .*; return a understudy"):
             server.check()
 
 
-def test_a_bad_status_in_a_returned_tuple_gets_500_and_is_reported() -> None:
-    with HTTPServer(handler=_sync_returning((700, "x"))) as server:
-        assert requests.get(server.url, timeout=TIMEOUT).status_code == 500
+def test_a_bad_status_in_a_returned_tuple_gets_500_and_is_reported(http: Version) -> None:
+    with http.server(handler=_sync_returning((700, "x"))) as server:
+        assert http.get(server.url, timeout=TIMEOUT).status_code == 500
         with pytest.raises(ConfigurationError, match="not 700"):
             server.check()
 
@@ -223,7 +224,7 @@ def test_a_streamed_body_from_a_generator() -> None:
             finally:
                 closed.set()
 
-        return Response(200, body(), content_type="text/plain")
+        return Response(200, body=body(), content_type="text/plain")
 
     with (
         HTTPServer(handler=handler) as server,
@@ -242,7 +243,7 @@ def test_a_streamed_body_from_an_async_generator() -> None:
                 await asyncio.sleep(0)
                 yield b"%d," % index
 
-        return Response(200, body())
+        return Response(200, body=body())
 
     with HTTPServer(handler=handler) as server, httpx.Client() as client:
         with client.stream("GET", server.url) as reply:
@@ -262,7 +263,7 @@ def test_a_streamed_body_failing_midway_drops_the_connection_and_is_reported(kin
         raise RuntimeError("generator broke")
 
     def handler(request: Request) -> Response:
-        return Response(200, body() if kind == "sync" else abody())
+        return Response(200, body=body() if kind == "sync" else abody())
 
     server = HTTPServer(handler=handler)
 
@@ -291,7 +292,7 @@ def test_a_handler_can_be_slow_while_another_server_answers() -> None:
 
     with (
         HTTPServer(handler=slow) as slow_server,
-        HTTPServer(response=Response(200, "quick")) as quick,
+        HTTPServer(response=Response(200, body="quick")) as quick,
     ):
         result: list[str] = []
         thread = threading.Thread(
@@ -319,7 +320,7 @@ def endless_async_body(closed: threading.Event) -> Callable[[Request], Response]
         finally:
             closed.set()
 
-    return lambda request: Response(200, events(), content_type="text/event-stream")
+    return lambda request: Response(200, body=events(), content_type="text/event-stream")
 
 
 def endless_sync_body(closed: threading.Event) -> Callable[[Request], Response]:
@@ -331,7 +332,7 @@ def endless_sync_body(closed: threading.Event) -> Callable[[Request], Response]:
         finally:
             closed.set()
 
-    return lambda request: Response(200, events(), content_type="text/event-stream")
+    return lambda request: Response(200, body=events(), content_type="text/event-stream")
 
 
 @pytest.mark.parametrize("make_handler", [endless_async_body, endless_sync_body])

@@ -65,7 +65,7 @@ def errors(server: HTTPServer) -> list[Request]:
 def test_a_slowloris_gets_408_while_other_clients_are_served(
     sockets: list[socket.socket],
 ) -> None:
-    with HTTPServer(response=Response(200, "ok"), header_timeout=SHORT) as server:
+    with HTTPServer(response=Response(200, body="ok"), header_timeout=SHORT) as server:
         slow = connect(server, sockets)
         slow.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\nX-Trickle: a")
         assert fetch(server, "/fast") == b"ok"  # not stalled by the slowloris
@@ -81,7 +81,7 @@ def test_a_slowloris_gets_408_while_other_clients_are_served(
 def test_a_connection_that_never_sends_is_closed_after_idle_timeout(
     sockets: list[socket.socket],
 ) -> None:
-    with HTTPServer(response=Response(200, "ok"), idle_timeout=SHORT) as server:
+    with HTTPServer(response=Response(200, body="ok"), idle_timeout=SHORT) as server:
         silent = connect(server, sockets)
         assert read_all(silent) == b""
     assert server.requests == []  # nothing was asked: nothing to record
@@ -90,7 +90,7 @@ def test_a_connection_that_never_sends_is_closed_after_idle_timeout(
 def test_an_idle_keep_alive_connection_is_closed_after_idle_timeout(
     sockets: list[socket.socket],
 ) -> None:
-    with HTTPServer(response=Response(200, "ok"), idle_timeout=SHORT) as server:
+    with HTTPServer(response=Response(200, body="ok"), idle_timeout=SHORT) as server:
         client = connect(server, sockets)
         client.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         answer = read_all(client)
@@ -114,7 +114,7 @@ def test_a_stalled_upload_gets_408_and_is_recorded(sockets: list[socket.socket])
 
 
 def test_a_slow_reader_is_aborted_after_send_timeout(sockets: list[socket.socket]) -> None:
-    big = Response(200, b"x" * (32 * 1024 * 1024))
+    big = Response(200, body=b"x" * (32 * 1024 * 1024))
     with HTTPServer(response=big, send_timeout=SHORT) as server:
         reader = connect(server, sockets, SO_RCVBUF=4096)
         reader.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -162,7 +162,7 @@ def test_slow_readers_of_a_canned_body_do_not_each_hold_a_copy_of_it(
     # 50 clients ask for a 10 MB canned body and never read: each connection may hold what
     # its transport buffers (a slice), not the body; the body itself is shared.
     readers, size = 50, 10 * 1024 * 1024
-    big = Response(200, b"x" * size)
+    big = Response(200, body=b"x" * size)
     process = psutil.Process()
     with HTTPServer(response=big, tls=tls) as server:
         before = process.memory_info().rss
@@ -195,7 +195,7 @@ def test_a_slow_reader_over_tls_is_recorded_with_the_connection_s_tls(
     # without pausing the protocol, so only a later write finds the client not reading.)
     chunks = [b"x" * (1024 * 1024)] * 32
     with HTTPServer(
-        handler=lambda request: Response(200, iter(chunks)), send_timeout=SHORT, tls=True
+        handler=lambda request: Response(200, body=iter(chunks)), send_timeout=SHORT, tls=True
     ) as server:
         raw = connect(server, sockets, SO_RCVBUF=4096)
         reader = understudy.tls.client_context().wrap_socket(raw, server_hostname="127.0.0.1")
@@ -209,7 +209,7 @@ def test_a_slow_reader_over_tls_is_recorded_with_the_connection_s_tls(
 
 
 def test_stop_does_not_wait_for_a_slow_reader(sockets: list[socket.socket]) -> None:
-    big = Response(200, b"x" * (32 * 1024 * 1024))
+    big = Response(200, body=b"x" * (32 * 1024 * 1024))
     server = HTTPServer(response=big).start()
     try:
         reader = connect(server, sockets, SO_RCVBUF=4096)
@@ -223,7 +223,10 @@ def test_stop_does_not_wait_for_a_slow_reader(sockets: list[socket.socket]) -> N
 
 def test_normal_requests_are_untouched_by_the_limits() -> None:
     with HTTPServer(
-        response=Response(200, "ok"), header_timeout=SHORT, idle_timeout=SHORT, send_timeout=SHORT
+        response=Response(200, body="ok"),
+        header_timeout=SHORT,
+        idle_timeout=SHORT,
+        send_timeout=SHORT,
     ) as server:
         assert [fetch(server) for _ in range(3)] == [b"ok"] * 3
     assert [request.error for request in server.requests] == [None] * 3
@@ -231,7 +234,7 @@ def test_normal_requests_are_untouched_by_the_limits() -> None:
 
 def test_limits_of_none_never_time_out() -> None:
     with HTTPServer(
-        response=Response(200, "ok"), header_timeout=None, idle_timeout=None, send_timeout=None
+        response=Response(200, body="ok"), header_timeout=None, idle_timeout=None, send_timeout=None
     ) as server:
         assert fetch(server) == b"ok"
 

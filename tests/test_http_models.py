@@ -258,14 +258,14 @@ def test_a_received_request_is_an_immutable_request_equal_to_one_made_alike() ->
         target="/x?a=1",
         headers=list(request.headers.items()),
         body=b"abc",
-        client=request.client,
+        peer=request.peer,
         received_at=request.received_at,
     )
     assert made == request
 
 
 def test_request_equality_and_hash() -> None:
-    assert make("/a", body=b"x") == make("/a", body=b"x", client=("1.2.3.4", 5))
+    assert make("/a", body=b"x") == make("/a", body=b"x", peer=("1.2.3.4", 5))
     assert make("/a") != make("/b")
     assert make("/a", headers=[("A", "1")]) == make("/a", headers=[(b"a", b"1")])
     assert make("/a") != "GET /a"
@@ -290,8 +290,8 @@ def test_request_attributes_from_the_server() -> None:
     assert request.target == "/p?q=1"
     assert request.http_version == "1.1"
     assert request.body == b"payload"
-    assert request.client is not None
-    assert request.client[0] == "127.0.0.1"
+    assert request.peer is not None
+    assert request.peer[0] == "127.0.0.1"
     assert request.received_at > 0
     assert request.scheme == "http"
     assert request.error is None
@@ -303,10 +303,10 @@ def test_request_attributes_from_the_server() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"status": 99}, r"status must be an int from 100 to 599, not 99"),
-        ({"status": 600}, r"not 600"),
-        ({"status": "200"}, r"not '200'"),
-        ({"status": True}, r"not True"),
+        ({"status_code": 99}, r"status_code must be an int from 100 to 599, not 99"),
+        ({"status_code": 600}, r"not 600"),
+        ({"status_code": "200"}, r"not '200'"),
+        ({"status_code": True}, r"not True"),
         ({"body": b"x", "json": {}}, r"either body= or json=, not both"),
         ({"body": 12}, r"body must be bytes, str, or an iterable of bytes, not int"),
         ({"body": {"a": 1}}, r"not dict; to send JSON write Response\(json=\.\.\.\)"),
@@ -352,20 +352,20 @@ def test_a_reason_phrase_of_tabs_spaces_visible_and_latin_1_characters_is_sent_a
 
 
 def test_response_bodies_and_content_types() -> None:
-    text = Response(200, "caf\u00e9")
+    text = Response(200, body="caf\u00e9")
     assert text.body == "caf\u00e9".encode()
     assert text.headers == [("Content-Type", "text/plain; charset=utf-8")]
     data = Response(json={"a": [1]})
     assert json.loads(data.body) == {"a": [1]}  # type: ignore[arg-type]
     assert data.headers == [("Content-Type", "application/json")]
     assert Response(json=None).body == b"null"
-    raw = Response(201, b"\x00\x01")
-    assert (raw.status, raw.reason, raw.body, raw.headers) == (201, "Created", b"\x00\x01", [])
+    raw = Response(201, body=b"\x00\x01")
+    assert (raw.status_code, raw.reason, raw.body, raw.headers) == (201, "Created", b"\x00\x01", [])
     assert Response(body=bytearray(b"ab")).body == b"ab"
     assert Response(body=memoryview(b"ab")).body == b"ab"
-    custom = Response(200, "x", content_type="text/html")
+    custom = Response(200, body="x", content_type="text/html")
     assert custom.headers == [("Content-Type", "text/html")]
-    given = Response(200, "x", headers={"content-type": "text/csv"}, content_type="text/html")
+    given = Response(200, body="x", headers={"content-type": "text/csv"}, content_type="text/html")
     assert given.headers == [("content-type", "text/csv")]
     pairs = Response(headers=[("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
     assert pairs.headers == [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
@@ -380,10 +380,10 @@ def test_response_streamed_bodies_are_accepted() -> None:
     async def agen() -> AsyncIterator[bytes]:
         yield b"x"
 
-    assert repr(Response(200, gen())) == "<understudy.Response 200 streamed>"
-    assert repr(Response(200, agen())) == "<understudy.Response 200 streamed>"
-    assert repr(Response(200, [b"a", b"b"])) == "<understudy.Response 200 streamed>"
-    assert repr(Response(404, b"abc")) == "<understudy.Response 404 3B>"
+    assert repr(Response(200, body=gen())) == "<understudy.Response 200 streamed>"
+    assert repr(Response(200, body=agen())) == "<understudy.Response 200 streamed>"
+    assert repr(Response(200, body=[b"a", b"b"])) == "<understudy.Response 200 streamed>"
+    assert repr(Response(404, body=b"abc")) == "<understudy.Response 404 3B>"
 
 
 def test_a_one_shot_body_is_refused_for_a_response_sent_to_every_request() -> None:
@@ -393,27 +393,27 @@ def test_a_one_shot_body_is_refused_for_a_response_sent_to_every_request() -> No
     async def agen() -> AsyncIterator[bytes]:
         yield b"x"
 
-    CannedHost.check_reusable(Response(200, [b"a"]))
-    CannedHost.check_reusable(Response(200, b"a"))
+    CannedHost.check_reusable(Response(200, body=[b"a"]))
+    CannedHost.check_reusable(Response(200, body=b"a"))
     for body in (gen(), agen(), iter([b"a"])):
         with pytest.raises(ConfigurationError, match="one-shot"):
-            CannedHost.check_reusable(Response(200, body))
+            CannedHost.check_reusable(Response(200, body=body))
 
 
 def test_http_server_refuses_a_one_shot_canned_body() -> None:
     with pytest.raises(ConfigurationError, match=r"one-shot generator .* use handler="):
-        HTTPServer(response=Response(200, (part for part in [b"a"])))
+        HTTPServer(response=Response(200, body=(part for part in [b"a"])))
 
 
 def test_a_canned_list_body_is_sent_to_every_request() -> None:
-    with HTTPServer(response=Response(200, [b"a", b"b"])) as server:
+    with HTTPServer(response=Response(200, body=[b"a", b"b"])) as server:
         for _ in range(2):
             assert requests.get(server.url, timeout=5).content == b"ab"
 
 
 def test_the_reason_phrase_and_headers_reach_the_client() -> None:
     response = Response(
-        418, "short and stout", reason="Teapot", headers=[("X-A", "1"), ("X-A", "2")]
+        418, body="short and stout", reason="Teapot", headers=[("X-A", "1"), ("X-A", "2")]
     )
     with HTTPServer(response=response) as server:
         conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
@@ -436,18 +436,18 @@ def test_the_reason_phrase_and_headers_reach_the_client() -> None:
 def test_to_response_conversions() -> None:
     response = Response(202)
     assert to_response(response) is response
-    assert (to_response("hi").status, to_response("hi").body) == (200, b"hi")
+    assert (to_response("hi").status_code, to_response("hi").body) == (200, b"hi")
     assert to_response(b"\x00").body == b"\x00"
     assert to_response(b"\x00").headers == []
     assert to_response({"a": 1}).body == b'{"a": 1}'
     assert to_response([1, 2]).headers == [("Content-Type", "application/json")]
     created = to_response((201, {"id": 7}))
-    assert (created.status, created.reason, created.body) == (201, "Created", b'{"id": 7}')
+    assert (created.status_code, created.reason, created.body) == (201, "Created", b'{"id": 7}')
     assert created.headers == [("Content-Type", "application/json")]
-    wrapped = to_response((404, Response(200, "gone", headers={"X-A": "1"})))
-    assert (wrapped.status, wrapped.body) == (404, b"gone")
+    wrapped = to_response((404, Response(200, body="gone", headers={"X-A": "1"})))
+    assert (wrapped.status_code, wrapped.body) == (404, b"gone")
     assert ("X-A", "1") in wrapped.headers
-    assert to_response((204, b"")).status == 204
+    assert to_response((204, b"")).status_code == 204
 
 
 @pytest.mark.parametrize(
@@ -466,7 +466,7 @@ def test_to_response_with_a_bad_status() -> None:
 
 
 def test_a_received_request_copies_as_itself_and_pickles_whole() -> None:
-    with HTTPServer(response=Response(200, "ok")) as server:
+    with HTTPServer(response=Response(200, body="ok")) as server:
         urllib.request.urlopen(
             urllib.request.Request(
                 server.url + "/p?q=1", data=b"body", headers={"X-Case": "Kept"}, method="PUT"
@@ -480,7 +480,7 @@ def test_a_received_request_copies_as_itself_and_pickles_whole() -> None:
     assert restored == request
     assert (restored.method, restored.target, restored.body) == ("PUT", "/p?q=1", b"body")
     assert restored.headers["x-case"] == "Kept"
-    assert (restored.client, restored.received_at) == (request.client, request.received_at)
+    assert (restored.peer, restored.received_at) == (request.peer, request.received_at)
     with pytest.raises(AttributeError, match="immutable"):
         restored.body = b""
 

@@ -116,7 +116,7 @@ def echo(request: Request) -> Response:
     """Answer with what was received, so the order of answers is visible."""
     return Response(
         200,
-        f"{request.method} {request.target} {request.http_version} {request.body!r}",
+        body=f"{request.method} {request.target} {request.http_version} {request.body!r}",
         headers={"X-Path": request.path},
     )
 
@@ -141,7 +141,7 @@ def test_keep_alive_serves_several_requests_on_one_connection() -> None:
         finally:
             conn.close()
         requests = server.wait_for_requests(3)
-    assert len({request.client for request in requests}) == 1
+    assert len({request.peer for request in requests}) == 1
 
 
 def test_keep_alive_with_bodies_of_every_kind(wires: list[Wire]) -> None:
@@ -282,7 +282,7 @@ def test_http_client_sends_a_chunked_body_from_an_iterable() -> None:
 
 def test_a_streamed_response_is_chunked(wires: list[Wire]) -> None:
     def handler(request: Request) -> Response:
-        return Response(200, (part for part in [b"one ", b"", b"two ", b"three"]))
+        return Response(200, body=(part for part in [b"one ", b"", b"two ", b"three"]))
 
     with HTTPServer(handler=handler) as server:
         wire = Wire(server)
@@ -299,7 +299,8 @@ def test_a_large_streamed_response_is_delivered_whole() -> None:
     chunk = bytes(range(256)) * 256  # 64 KiB
 
     def handler(request: Request) -> Response:
-        return Response(200, (chunk for _ in range(64)))  # 4 MiB, beyond the transport's buffer
+        # 4 MiB, beyond the transport's buffer
+        return Response(200, body=(chunk for _ in range(64)))
 
     with HTTPServer(handler=handler) as server:
         conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
@@ -312,7 +313,7 @@ def test_a_large_streamed_response_is_delivered_whole() -> None:
 
 
 def test_a_streamed_response_to_http_1_0_is_close_delimited(wires: list[Wire]) -> None:
-    with HTTPServer(response=Response(200, [b"a", b"b"])) as server:
+    with HTTPServer(response=Response(200, body=[b"a", b"b"])) as server:
         wire = Wire(server)
         wires.append(wire)
         wire.send(get("/", "Connection: keep-alive", version="1.0"))
@@ -387,7 +388,7 @@ def test_no_100_continue_to_http_1_0(wires: list[Wire]) -> None:
 
 
 def test_head_has_content_length_but_no_body(wires: list[Wire]) -> None:
-    with HTTPServer(response=Response(200, b"twelve bytes")) as server:
+    with HTTPServer(response=Response(200, body=b"twelve bytes")) as server:
         wire = Wire(server)
         wires.append(wire)
         wire.send(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n" + get("/"))
@@ -400,7 +401,7 @@ def test_head_has_content_length_but_no_body(wires: list[Wire]) -> None:
 
 def test_head_of_a_streamed_body_sends_nothing(wires: list[Wire]) -> None:
     def handler(request: Request) -> Response:
-        return Response(200, iter([b"abc"]))
+        return Response(200, body=iter([b"abc"]))
 
     with HTTPServer(handler=handler) as server:
         wire = Wire(server)
@@ -425,7 +426,7 @@ def test_connection_close_from_the_client(wires: list[Wire]) -> None:
 
 
 def test_connection_close_from_the_response(wires: list[Wire]) -> None:
-    with HTTPServer(response=Response(200, "bye", headers={"Connection": "close"})) as server:
+    with HTTPServer(response=Response(200, body="bye", headers={"Connection": "close"})) as server:
         wire = Wire(server)
         wires.append(wire)
         wire.send(get("/"))
@@ -552,7 +553,7 @@ async def plain_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 BEHAVIOURS = [
-    {"response": Response(200, "plain")},
+    {"response": Response(200, body="plain")},
     {"handler": lambda request: "plain"},
     {"asgi": plain_app},
 ]
@@ -1151,7 +1152,7 @@ def test_stop_raises_wait_timeout_naming_a_handler_still_running(wires: list[Wir
 
 
 def test_a_body_longer_than_its_content_length_is_cut(wires: list[Wire]) -> None:
-    response = Response(200, b"abcdef", headers={"Content-Length": "3"})
+    response = Response(200, body=b"abcdef", headers={"Content-Length": "3"})
     with HTTPServer(response=response) as server:
         wire = Wire(server)
         wires.append(wire)
@@ -1164,7 +1165,7 @@ def test_a_body_longer_than_its_content_length_is_cut(wires: list[Wire]) -> None
 def test_a_body_shorter_than_its_content_length_closes_the_connection(
     wires: list[Wire],
 ) -> None:
-    response = Response(200, b"abc", headers={"Content-Length": "10"})
+    response = Response(200, body=b"abc", headers={"Content-Length": "10"})
     with HTTPServer(response=response) as server:
         wire = Wire(server)
         wires.append(wire)
@@ -1244,7 +1245,7 @@ def test_a_connection_accepted_as_stop_begins_is_closed_not_leaked() -> None:
 
 
 def test_bytes_after_a_close_request_are_not_recorded_as_that_request() -> None:
-    with HTTPServer(response=Response(200, "ok")) as server:
+    with HTTPServer(response=Response(200, body="ok")) as server:
         with socket.create_connection(server.address, TIMEOUT) as sock:
             sock.sendall(
                 b"GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
@@ -1278,7 +1279,7 @@ def _with_broken_mount(server: HTTPServer) -> HTTPServer:
 
 
 def test_a_host_that_raises_gets_500_closes_and_reaches_check() -> None:
-    server = _with_broken_mount(HTTPServer(response=Response(200, "fine"), idle_timeout=60.0))
+    server = _with_broken_mount(HTTPServer(response=Response(200, body="fine"), idle_timeout=60.0))
     with server:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
         try:
@@ -1299,7 +1300,7 @@ def test_a_host_that_raises_gets_500_closes_and_reaches_check() -> None:
 def test_a_pipelined_request_to_a_host_that_raises_is_answered_in_turn() -> None:
     """The request behind another is dispatched when the first is answered (not from the
     parser): that path too turns the exception into a 500, and the connection closes after."""
-    server = _with_broken_mount(HTTPServer(response=Response(200, "fine"), idle_timeout=60.0))
+    server = _with_broken_mount(HTTPServer(response=Response(200, body="fine"), idle_timeout=60.0))
     with server, socket.create_connection(server.address, timeout=5) as sock:
         sock.sendall(
             b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -155,8 +155,8 @@ def test_a_journaled_request_is_kept_as_a_tuple_the_collector_stops_tracking(tls
     assert (first.method, first.path, first.query["x"], first.body) == ("POST", "/a", "1", b"body")
     assert (first.headers["x-twice"], first.headers["x-other"]) == ("1", "2")
     assert second.target == "/b"
-    assert first.client is not None
-    assert first.client[0] == "127.0.0.1"
+    assert first.peer is not None
+    assert first.peer[0] == "127.0.0.1"
     if tls:
         assert first.tls is not None
         assert (first.tls.version[:3], first.tls.alpn_protocol) == ("TLS", None)

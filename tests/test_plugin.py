@@ -63,7 +63,7 @@ def test_a_fixtures_server_is_freed_once_its_test_is_torn_down(pytester: pytest.
             refs.append(weakref.ref(http_server))
 
         def test_factory(make_http_server):
-            server = make_http_server(response=Response(200, "ok"))
+            server = make_http_server(response=Response(200, body="ok"))
             urllib.request.urlopen(server.url + "/x", timeout=5).close()
             refs.append(weakref.ref(server))
 
@@ -143,7 +143,7 @@ def test_options_fixture_and_marker(pytester: pytest.Pytester) -> None:
 
         @pytest.fixture
         def http_server_options():
-            return {"response": understudy.Response(200, "from conftest")}
+            return {"response": understudy.Response(200, body="from conftest")}
         """
     )
     pytester.makepyfile(

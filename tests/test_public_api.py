@@ -205,6 +205,44 @@ def test_http_server_adds_only_the_test_api() -> None:
     assert plumbing & set(dir(understudy.fakes.PyPIServer)) == set()
 
 
+SERVERS: list[type[Server]] = sorted(
+    (
+        value
+        for value in [*map(understudy.__getattr__, understudy.__all__), understudy.fakes.PyPIServer]
+        if isinstance(value, type) and issubclass(value, Server) and value is not Server
+    ),
+    key=lambda cls: cls.__name__,
+)
+
+
+@pytest.mark.parametrize("cls", SERVERS, ids=lambda cls: cls.__name__)
+def test_every_server_speaks_the_same_vocabulary(cls: type[Server]) -> None:
+    """Each journal ``X`` has ``wait_for_X`` and ``wait_for_X_async`` (``wait_for_bytes`` waits
+    for a count of bytes, not a journal); the loop's runtime is nobody's public attribute;
+    ``connections`` is always the journal of records, never the open protocol objects."""
+    names = {name for name in dir(cls) if not name.startswith("_")}
+    waits = {name.removeprefix("wait_for_") for name in names if name.startswith("wait_for_")}
+    journals = {name for name in waits if not name.endswith("_async")}
+    assert {f"{name}_async" for name in journals} == waits - journals
+    assert journals - {"bytes"} <= names
+    assert "runtime" not in names
+    if "connections" in names:
+        assert isinstance(inspect.getattr_static(cls, "connections"), property)
+    server = cls(upstream=("127.0.0.1", 9)) if cls is understudy.Proxy else cls()
+    assert "connections" not in vars(server)
+
+
+def test_the_other_end_is_the_peer_on_every_record() -> None:
+    """``peer`` on every record that knows the other end (``client`` is ASGI's scope key only)."""
+    records = [understudy.Request, understudy.SMTPMessage, understudy.SyslogMessage]
+    records += [understudy.ConnectionRecord, understudy.Datagram, understudy.ProxyConnection]
+    records += [understudy.TLSFailure, understudy.BadFrame]
+    for record in records:
+        fields = {*dir(record), *getattr(record, "__dataclass_fields__", ())}
+        assert "peer" in fields, record
+        assert "client" not in fields, record
+
+
 def _http_imports() -> dict[str, set[str]]:
     """Each ``_http`` module's imports of other ``_http`` modules, wherever they are (at the
     top, under ``TYPE_CHECKING``, inside a function)."""

@@ -25,7 +25,7 @@ def _upstream() -> understudy.HTTPServer:
         200, json={"page": 2, "items": ["a", "b"]}
     )
     upstream.expect("POST", "/echo").respond_with(
-        lambda request: understudy.Response(201, b"got " + request.body, reason="Made")
+        lambda request: understudy.Response(201, body=b"got " + request.body, reason="Made")
     )
     upstream.expect("GET", "/large").respond(
         200, body=LARGE, headers=[("Content-Type", "image/png"), ("Set-Cookie", "a=1")]
@@ -213,7 +213,7 @@ def test_a_folded_upstream_field_is_unfolded_recorded_and_replays(
 @pytest.mark.parametrize(
     ("answer", "problem"),
     [
-        (b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nhi", "status must be an int from 100"),
+        (b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nhi", "status_code must be an int from 100"),
         (b"HTTP/1.1 200 OK\r\nX(Y: x\r\nContent-Length: 2\r\n\r\nhi", "X(Y"),
     ],
 )

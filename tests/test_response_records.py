@@ -17,6 +17,7 @@ import requests
 
 import understudy.tls
 from understudy import Fault, HTTPServer, Request, Response, ResponseRecord
+from versions import Version
 
 
 def answered(server: HTTPServer, count: int = 1) -> list[Request]:
@@ -48,12 +49,12 @@ def test_the_second_request_was_answered_304(tmp_path: Path) -> None:
         assert "content-length" not in record.headers  # (RFC 9110 §15.4.5: none on a 304)
 
 
-def test_no_request_fell_through() -> None:
-    server = HTTPServer(unmatched_status=418)
+def test_no_request_fell_through(http: Version) -> None:
+    server = http.server(unmatched_status=418)
     server.expect("GET", "/users").respond(200, json=[])
     with server:
-        assert httpx.get(server.url + "/users").status_code == 200
-        assert httpx.get(server.url + "/groups").status_code == 418
+        assert http.get(server.url + "/users").status_code == 200
+        assert http.get(server.url + "/groups").status_code == 418
         users, groups = server.requests
         assert users.response is not None
         assert users.response.answered_by == "expectation"
@@ -69,7 +70,7 @@ def test_no_request_fell_through() -> None:
 
 def test_a_handlers_answer() -> None:
     def handler(request: Request) -> Response:
-        return Response(201, "made", headers=[("Location", "/things/1"), ("X-Two", "a")])
+        return Response(201, body="made", headers=[("Location", "/things/1"), ("X-Two", "a")])
 
     with HTTPServer(handler=handler) as server:
         with urllib.request.urlopen(server.url + "/things", data=b"x", timeout=5) as reply:
@@ -154,9 +155,9 @@ def test_a_malformed_request_is_answered_400() -> None:
         assert record.headers["connection"] == "close"
 
 
-def test_a_body_over_the_limit_is_answered_413() -> None:
-    with HTTPServer(response=Response(200), max_body_size=10) as server:
-        reply = httpx.post(server.url, content=b"x" * 100)
+def test_a_body_over_the_limit_is_answered_413(http: Version) -> None:
+    with http.server(response=Response(200), max_body_size=10) as server:
+        reply = http.post(server.url, content=b"x" * 100)
         assert reply.status_code == 413
         [request] = answered(server)
         assert request.response is not None
@@ -194,9 +195,9 @@ def test_a_fault_returned_by_a_handler() -> None:
         assert request.response.answered_by == "handler"
 
 
-def test_https() -> None:
-    with HTTPServer(tls=True, response=Response(204)) as server:
-        reply = httpx.get(server.url + "/ping", verify=understudy.tls.client_context())
+def test_https(http: Version) -> None:
+    with http.server(tls=True, response=Response(204)) as server:
+        reply = http.get(server.url + "/ping", verify=understudy.tls.client_context())
         assert reply.status_code == 204
         [request] = server.requests
         assert request.tls is not None
@@ -231,14 +232,14 @@ def test_a_request_is_journaled_before_it_is_answered() -> None:
         assert early.response is None  # a Request read earlier is a snapshot
 
 
-def test_a_mapping_names_itself(tmp_path: Path) -> None:
+def test_a_mapping_names_itself(http: Version, tmp_path: Path) -> None:
     mapping = (
         '{"id": "8c5db8b0-2db4-4ad7-a99f-38c9b00da3f7", "name": "teapot",'
         ' "request": {"method": "GET", "url": "/tea"}, "response": {"status": 418}}'
     )
     (tmp_path / "tea.json").write_text(mapping)
-    with HTTPServer(mappings=tmp_path / "tea.json") as server:
-        assert requests.get(server.url + "/tea", timeout=5).status_code == 418
+    with http.server(mappings=tmp_path / "tea.json") as server:
+        assert http.get(server.url + "/tea", timeout=5).status_code == 418
         [request] = server.requests
         assert request.response is not None
         assert request.response.answered_by == "mapping"
@@ -246,19 +247,19 @@ def test_a_mapping_names_itself(tmp_path: Path) -> None:
         assert "8c5db8b0-2db4-4ad7-a99f-38c9b00da3f7" in request.response.detail
 
 
-def test_the_proxy_says_so() -> None:
-    upstream = HTTPServer(response=Response(200, "upstream"))
-    with upstream, HTTPServer(proxy_to=upstream.url) as proxy:
-        assert requests.get(proxy.url + "/x", timeout=5).text == "upstream"
+def test_the_proxy_says_so(http: Version) -> None:
+    upstream = http.server(response=Response(200, body="upstream"))
+    with upstream, http.server(proxy_to=upstream.url) as proxy:
+        assert http.get(proxy.url + "/x", timeout=5).text == "upstream"
         [request] = proxy.requests
         assert request.response is not None
         assert request.response.answered_by == "proxy"
         assert request.response.detail == upstream.url
 
 
-def test_a_record_pickles_and_compares() -> None:
-    with HTTPServer(response=Response(200, "hi")) as server:
-        requests.get(server.url, timeout=5)
+def test_a_record_pickles_and_compares(http: Version) -> None:
+    with http.server(response=Response(200, body="hi")) as server:
+        http.get(server.url, timeout=5)
         [request] = server.requests
     copy = pickle.loads(pickle.dumps(request))
     assert copy.response == request.response

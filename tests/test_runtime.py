@@ -22,7 +22,7 @@ from understudy._runtime import get_runtime
 
 
 def serve_and_fetch(pipe: Connection) -> None:
-    response = understudy.Response(200, f"pid {os.getpid()}")
+    response = understudy.Response(200, body=f"pid {os.getpid()}")
     with (
         understudy.HTTPServer(response=response) as server,
         urllib.request.urlopen(server.url, timeout=5) as reply,
@@ -64,7 +64,7 @@ def test_interpreter_exit_with_a_running_server_is_clean() -> None:
     code = textwrap.dedent(
         """
         import urllib.request, understudy
-        server = understudy.HTTPServer(response=understudy.Response(200, "up")).start()
+        server = understudy.HTTPServer(response=understudy.Response(200, body="up")).start()
         with urllib.request.urlopen(server.url, timeout=5) as reply:
             assert reply.read() == b"up"
         print("served", flush=True)

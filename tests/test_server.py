@@ -20,7 +20,7 @@ import understudy.tls
 from gc_tools import cyclic_gc_off, holders
 from understudy import AddressInUse, ConfigurationError, HTTPServer, Response, WaitTimeout
 
-OK = Response(200, "ok")
+OK = Response(200, body="ok")
 
 
 def get(url: str) -> bytes:
@@ -291,13 +291,13 @@ def _wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     "options",
     [
         {},
-        {"response": Response(200, "ok")},
-        {"handler": lambda request: Response(200, request.body)},
+        {"response": Response(200, body="ok")},
+        {"handler": lambda request: Response(200, body=request.body)},
         {"asgi": _asgi_reading_the_body},
         {"wsgi": _wsgi_app},
-        {"response": Response(200, "ok"), "tls": True},
-        {"response": Response(200, "ok"), "conditions": understudy.Conditions(latency=0.001)},
-        {"response": Response(200, "ok"), "admin": True},
+        {"response": Response(200, body="ok"), "tls": True},
+        {"response": Response(200, body="ok"), "conditions": understudy.Conditions(latency=0.001)},
+        {"response": Response(200, body="ok"), "admin": True},
         {"mappings": pathlib.Path(__file__).parent / "data" / "wiremock"},
     ],
     ids=[

@@ -104,9 +104,9 @@ def _websocket(server: understudy.HTTPServer) -> None:
 
 
 KINDS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
-    "HTTP": (lambda: understudy.HTTPServer(response=understudy.Response(200, "ok")), _http),
+    "HTTP": (lambda: understudy.HTTPServer(response=understudy.Response(200, body="ok")), _http),
     "HTTPS": (
-        lambda: understudy.HTTPServer(response=understudy.Response(200, "ok"), tls=True),
+        lambda: understudy.HTTPServer(response=understudy.Response(200, body="ok"), tls=True),
         _https,
     ),
     "PyPI": (understudy.fakes.PyPIServer, _pypi),
@@ -203,7 +203,7 @@ def test_stop_with_clients_mid_request_mid_upload_and_idle() -> None:
 
 def test_stop_has_closed_every_server_socket_when_it_returns() -> None:
     before = set(os.listdir("/proc/self/fd"))
-    server = understudy.HTTPServer(response=understudy.Response(200, "ok")).start()
+    server = understudy.HTTPServer(response=understudy.Response(200, body="ok")).start()
     clients = [socket.create_connection(server.address, timeout=TIMEOUT) for _ in range(20)]
     try:
         for sock in clients:
@@ -233,7 +233,7 @@ def test_a_server_started_after_os_fork_works_in_the_child() -> None:
                 os.close(read_end)
                 body = f"pid {os.getpid()}"
                 with (
-                    understudy.HTTPServer(response=understudy.Response(200, body)) as server,
+                    understudy.HTTPServer(response=understudy.Response(200, body=body)) as server,
                     urllib.request.urlopen(server.url, timeout=TIMEOUT) as reply,
                 ):
                     os.write(write_end, reply.read())

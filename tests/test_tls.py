@@ -44,7 +44,7 @@ from understudy._tls import format_subject, server_context
 
 pytest_plugins = ["pytester"]
 
-OK = Response(200, "secret\n")
+OK = Response(200, body="secret\n")
 BAD_CERTIFICATES = ["expired", "not-yet-valid", "wrong-host", "self-signed", "untrusted-ca"]
 #: What OpenSSL says about each bad certificate (``ssl.SSLCertVerificationError.verify_message``).
 VERIFY_MESSAGES = {
@@ -267,7 +267,7 @@ def test_keep_alive_requests_share_one_handshake_and_stop_closes_them() -> None:
         for _ in range(3):
             session.get(server.url, verify=understudy.tls.ca_bundle(), timeout=5)
         requests_seen = server.wait_for_requests(3)
-        assert len({request.client for request in requests_seen}) == 1
+        assert len({request.peer for request in requests_seen}) == 1
         server.stop()
         assert not server.running
         # The idle connection was closed by stop(): the next request needs a new server.
@@ -652,7 +652,7 @@ def test_fixtures_in_a_plugin_run(pytester: pytest.Pytester) -> None:
                 client.sendall(b"x")
                 assert client.recv(1) == b"x"
             https = make_http_server(
-                response=understudy.Response(200, "ok"),
+                response=understudy.Response(200, body="ok"),
                 tls=understudy.TLS(client_cert="optional"),
             )
             assert httpx.get(https.url, verify=tls_ca.client_context()).text == "ok"
@@ -672,7 +672,7 @@ def test_fixtures_in_a_plugin_run(pytester: pytest.Pytester) -> None:
 
 
 def serve_https_in_child(conn: Any) -> None:
-    with HTTPServer(response=Response(200, f"pid {os.getpid()}"), tls=True) as server:
+    with HTTPServer(response=Response(200, body=f"pid {os.getpid()}"), tls=True) as server:
         reply = httpx.get(server.url, verify=understudy.tls.client_context())
     conn.send(reply.text)
     conn.close()

@@ -44,7 +44,7 @@ BIG = 16 * 1024 * 1024
 BODY = bytes(range(256)) * (BIG // 256)
 
 TLS_KINDS: dict[str, Callable[[], Server]] = {
-    "https": lambda: HTTPServer(response=Response(200, "ok"), tls=True),
+    "https": lambda: HTTPServer(response=Response(200, body="ok"), tls=True),
     "smtps": lambda: SMTPServer(tls=True),
     "tcp over tls": lambda: TCPServer(tls=True),
     "syslog over tls": lambda: SyslogServer(transport="tcp", tls=True),
@@ -238,7 +238,7 @@ def test_stop_does_not_wait_out_its_timeout_for_a_reader_that_stopped_reading(
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_stop_delivers_a_response_being_sent_to_a_slow_reader(tls: bool) -> None:
-    server = HTTPServer(response=Response(200, BODY), tls=tls).start()
+    server = HTTPServer(response=Response(200, body=BODY), tls=tls).start()
     before = open_sockets()
     if tls:
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
@@ -284,7 +284,7 @@ def test_smtps_stop_says_goodbye_and_closes() -> None:
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_stop_delivers_the_rest_to_a_client_reading_steadily_at_a_few_mb_per_s(tls: bool) -> None:
     """A client reading steadily (about 1.6 MB/s, paced, never stopping) gets the whole body."""
-    server = HTTPServer(response=Response(200, BODY), tls=tls).start()
+    server = HTTPServer(response=Response(200, body=BODY), tls=tls).start()
     try:
         sock: socket.socket = socket.create_connection(server.address, TIMEOUT)
         if tls:

@@ -461,7 +461,7 @@ def test_a_plain_http_request_to_an_asgi_server_stays_http(server: Any) -> None:
 
 
 def test_a_server_without_websocket_hosts_answers_a_handshake_as_http() -> None:
-    with understudy.HTTPServer(response=understudy.Response(200, "plain")) as server:
+    with understudy.HTTPServer(response=understudy.Response(200, body="plain")) as server:
         connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
         connection.request("GET", "/", headers=_handshake_fields())
         response = connection.getresponse()

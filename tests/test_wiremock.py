@@ -441,7 +441,7 @@ def test_a_catastrophic_pattern_in_a_mapping_does_not_hold_the_loop(
     mapping = {"request": {"method": "POST", **request_pattern}, "response": {"body": "x"}}
     with (
         understudy.HTTPServer(admin=True) as server,
-        understudy.HTTPServer(response=understudy.Response(200, "other")) as other,
+        understudy.HTTPServer(response=understudy.Response(200, body="other")) as other,
     ):
         assert requests.post(server.url + "/__admin/mappings", json=mapping, timeout=5).ok
         answer = requests.post(

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from understudy import HTTPServer, Request
+from versions import Version
 
 TIMEOUT = 5.0
 
@@ -194,7 +195,7 @@ def test_wsgi_input_readline_readlines_and_iteration() -> None:
     }
 
 
-def test_wsgi_input_read_to_the_end_without_validator() -> None:
+def test_wsgi_input_read_to_the_end_without_validator(http: Version) -> None:
     bodies: list[bytes] = []
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -204,8 +205,8 @@ def test_wsgi_input_read_to_the_end_without_validator() -> None:
         start_response("200 OK", [])
         return []
 
-    with HTTPServer(wsgi=app) as server:
-        requests.post(server.url, data=b"x" * 100_000, timeout=TIMEOUT)
+    with http.server(wsgi=app) as server:
+        http.post(server.url, data=b"x" * 100_000, timeout=TIMEOUT)
     assert bodies == [b"x" * 100_000, b""]
 
 
@@ -259,13 +260,13 @@ def test_an_app_answering_before_reading_the_body_closes_the_connection() -> Non
 # -- the response ----------------------------------------------------------------------------
 
 
-def test_a_list_body_gets_a_content_length() -> None:
+def test_a_list_body_gets_a_content_length(http: Version) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"one ", b"two"]
 
-    with HTTPServer(wsgi=app) as server:  # the validator would hide the list in an iterator
-        reply = requests.get(server.url, timeout=TIMEOUT)
+    with http.server(wsgi=app) as server:  # the validator would hide the list in an iterator
+        reply = http.get(server.url, timeout=TIMEOUT)
     assert reply.headers["Content-Length"] == "7"
     assert "Transfer-Encoding" not in reply.headers
     assert reply.text == "one two"
@@ -292,13 +293,13 @@ def test_a_generator_body_is_streamed_chunk_by_chunk() -> None:
     assert finished.is_set()
 
 
-def test_start_response_inside_the_generator() -> None:
+def test_start_response_inside_the_generator(http: Version) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
         start_response("201 Created", [("Content-Type", "text/plain")])
         yield b"lazy"
 
-    with HTTPServer(wsgi=app) as server:
-        reply = requests.get(server.url, timeout=TIMEOUT)
+    with http.server(wsgi=app) as server:
+        reply = http.get(server.url, timeout=TIMEOUT)
     assert (reply.status_code, reply.text) == (201, "lazy")
 
 
@@ -385,14 +386,14 @@ def test_an_app_provided_content_length_is_used() -> None:
         assert reply.read() == b"0123456789"
 
 
-def test_head_to_a_wsgi_app() -> None:
+def test_head_to_a_wsgi_app(http: Version) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"the body"]
 
-    with HTTPServer(wsgi=app) as server:
-        reply = requests.head(server.url, timeout=TIMEOUT)
-        again = requests.get(server.url, timeout=TIMEOUT)
+    with http.server(wsgi=app) as server:
+        reply = http.head(server.url, timeout=TIMEOUT)
+        again = http.get(server.url, timeout=TIMEOUT)
     assert reply.headers["Content-Length"] == "8"
     assert reply.content == b""
     assert again.text == "the body"
@@ -466,24 +467,24 @@ def test_exc_info_after_the_headers_are_sent_reraises() -> None:
         session()
 
 
-def test_start_response_twice_without_exc_info_is_an_error() -> None:
+def test_start_response_twice_without_exc_info_is_an_error(http: Version) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
         start_response("201 Created", [])
         return []
 
-    server = HTTPServer(wsgi=app)
+    server = http.server(wsgi=app)
 
     def session() -> None:
         with server:
-            assert requests.get(server.url, timeout=TIMEOUT).status_code == 500
+            assert http.get(server.url, timeout=TIMEOUT).status_code == 500
 
     with pytest.raises(AssertionError, match="start_response was called twice"):
         session()
 
 
 @pytest.mark.parametrize("where", ["call", "iteration"])
-def test_an_app_raising_gets_500_and_check_reraises(where: str) -> None:
+def test_an_app_raising_gets_500_and_check_reraises(http: Version, where: str) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if where == "call":
             raise LookupError("no such thing")
@@ -495,32 +496,32 @@ def test_an_app_raising_gets_500_and_check_reraises(where: str) -> None:
 
         return body()
 
-    server = HTTPServer(wsgi=app)
+    server = http.server(wsgi=app)
 
     def session() -> None:
         with server:
-            reply = requests.get(server.url + "/x", timeout=TIMEOUT)
+            reply = http.get(server.url + "/x", timeout=TIMEOUT)
             assert reply.status_code == 500
             assert "the WSGI app raised" in reply.text
             # the server goes on serving
-            assert requests.get(server.url + "/y", timeout=TIMEOUT).status_code == 500
+            assert http.get(server.url + "/y", timeout=TIMEOUT).status_code == 500
             with pytest.raises(ExceptionGroup):
                 server.check()
-            requests.get(server.url + "/z", timeout=TIMEOUT)
+            http.get(server.url + "/z", timeout=TIMEOUT)
 
     with pytest.raises(LookupError, match="no such thing"):
         session()
 
 
-def test_an_app_that_never_calls_start_response() -> None:
+def test_an_app_that_never_calls_start_response(http: Version) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return [b"body without status"]
 
-    server = HTTPServer(wsgi=app)
+    server = http.server(wsgi=app)
 
     def session() -> None:
         with server:
-            assert requests.get(server.url, timeout=TIMEOUT).status_code == 500
+            assert http.get(server.url, timeout=TIMEOUT).status_code == 500
 
     with pytest.raises(AssertionError, match="before calling start_response"):
         session()
@@ -556,7 +557,7 @@ def test_keep_alive_and_the_journal_with_a_wsgi_app() -> None:
         requests_seen: list[Request] = server.wait_for_requests(3)
     assert [reply.content for reply in replies] == [b"0cba", b"1cba", b"2cba"]
     assert [request.body for request in requests_seen] == [b"abc0", b"abc1", b"abc2"]
-    assert len({request.client for request in requests_seen}) == 1
+    assert len({request.peer for request in requests_seen}) == 1
 
 
 @pytest.mark.parametrize(
@@ -568,17 +569,17 @@ def test_keep_alive_and_the_journal_with_a_wsgi_app() -> None:
     ],
 )
 def test_a_status_or_field_that_would_break_the_head_gets_500_and_check_raises(
-    status: str, headers: list[tuple[str, str]], message: str
+    http: Version, status: str, headers: list[tuple[str, str]], message: str
 ) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response(status, headers)
         return [b"body"]
 
-    server = HTTPServer(wsgi=app)
+    server = http.server(wsgi=app)
 
     def session() -> None:
         with server:
-            reply = requests.get(server.url, timeout=TIMEOUT)
+            reply = http.get(server.url, timeout=TIMEOUT)
             assert reply.status_code == 500
             assert "X-Injected" not in reply.headers
 

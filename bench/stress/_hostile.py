@@ -150,17 +150,17 @@ async def _slow_reader(server: understudy.HTTPServer, result: HostileResult) -> 
 
 async def _until_aborted(server: understudy.HTTPServer, client: tuple[str, int]) -> None:
     while not any(
-        request.error is not None and request.client == client for request in server.requests
+        request.error is not None and request.peer == client for request in server.requests
     ):
         await asyncio.sleep(0.05)  # polling the journal from the client's own loop
 
 
 async def _hostile(name: str, clients: int, limit: float) -> HostileResult:
     result = HostileResult(name, clients, limit)
-    big = understudy.Response(200, b"x" * (16 * 1024 * 1024))
+    big = understudy.Response(200, body=b"x" * (16 * 1024 * 1024))
 
     def handler(request: understudy.Request) -> understudy.Response:
-        return big if request.path == "/big" else understudy.Response(200, "ok")
+        return big if request.path == "/big" else understudy.Response(200, body="ok")
 
     options = {"header_timeout": limit} if name == "slowloris" else {"send_timeout": limit}
     with understudy.HTTPServer(handler=handler, **options) as server:  # type: ignore[arg-type]
@@ -175,7 +175,7 @@ async def _hostile(name: str, clients: int, limit: float) -> HostileResult:
 
 async def _held_connections(count: int, probes: int) -> HostileResult:
     result = HostileResult("5000 connections held", count)
-    with understudy.HTTPServer(response=understudy.Response(200, "ok")) as server:
+    with understudy.HTTPServer(response=understudy.Response(200, body="ok")) as server:
         writers = []
         try:
             for _ in range(count):
@@ -244,7 +244,7 @@ class SlowReadersMemory:
 def _slow_readers_memory(clients: int, *, tls: bool) -> SlowReadersMemory:
     size = 10 * 1024 * 1024
     result = SlowReadersMemory("HTTPS" if tls else "HTTP", clients, size)
-    big = understudy.Response(200, b"x" * size)
+    big = understudy.Response(200, body=b"x" * size)
     process = psutil.Process()
     opened: list[socket.socket] = []
 

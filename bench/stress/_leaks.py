@@ -129,10 +129,12 @@ def _websocket(server: understudy.HTTPServer) -> None:
 
 #: Every server kind measured. A new kind is one entry.
 KINDS: list[Kind] = [
-    Kind("HTTP", lambda: understudy.HTTPServer(response=understudy.Response(200, "ok")), _http),
+    Kind(
+        "HTTP", lambda: understudy.HTTPServer(response=understudy.Response(200, body="ok")), _http
+    ),
     Kind(
         "HTTPS",
-        lambda: understudy.HTTPServer(response=understudy.Response(200, "ok"), tls=True),
+        lambda: understudy.HTTPServer(response=understudy.Response(200, body="ok"), tls=True),
         _https,
     ),
     Kind("PyPI", understudy.fakes.PyPIServer, _pypi),

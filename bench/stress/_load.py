@@ -86,10 +86,10 @@ def _clients_with_unsent_data(server: understudy.HTTPServer) -> set[tuple[str, i
 
     async def look() -> set[tuple[str, int]]:
         return {
-            conn.client
-            for conn in server._site.connections  # (HTTPConnection: ``client``, ``transport``)
+            conn.peer
+            for conn in server._site.connections  # (HTTPConnection: ``peer``, ``transport``)
             if isinstance(conn, HTTPConnection)
-            and conn.client is not None
+            and conn.peer is not None
             and conn.transport is not None
             and conn.transport.get_write_buffer_size() > 0
         }

@@ -38,7 +38,9 @@ class ProcessResult:
 
 def _serve_and_fetch() -> str:
     with (
-        understudy.HTTPServer(response=understudy.Response(200, f"pid {os.getpid()}")) as server,
+        understudy.HTTPServer(
+            response=understudy.Response(200, body=f"pid {os.getpid()}")
+        ) as server,
         urllib.request.urlopen(server.url, timeout=5) as reply,
     ):
         return str(reply.read().decode())
@@ -115,7 +117,7 @@ _EXIT_CODE = textwrap.dedent(
     """
     import socket, urllib.request, understudy, understudy.fakes
     servers = [
-        understudy.HTTPServer(response=understudy.Response(200, "up")),
+        understudy.HTTPServer(response=understudy.Response(200, body="up")),
         understudy.SMTPServer(), understudy.TCPServer(echo=True), understudy.UDPServer(),
         understudy.UnixStreamServer(), understudy.UnixDatagramServer(),
         understudy.SyslogServer(), understudy.LogRecordServer(),

@@ -82,6 +82,8 @@ class HTTPServerOptions(TypedDict, total=False):
     record: str | os.PathLike[str] | None
     conditions: Conditions | None
     seed: int | None
+    http_versions: str | Collection[str]
+    max_concurrent_streams: int
 
 
 class SMTPServerOptions(TypedDict, total=False):

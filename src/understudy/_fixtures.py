@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from inspect import Parameter, Signature
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ._server import Server
 
 __all__ = [
+    "NO_OPTIONS",
     "PUBLIC_SERVERS",
     "SERVERS",
     "factory",
@@ -36,6 +38,10 @@ __all__ = [
 ]
 
 S = TypeVar("S", bound="Server")
+
+#: What a ``*_server_options`` fixture gives unless overridden: no options, read-only (it is
+#: the session's, so a fixture made per test is not set up and torn down for every test).
+NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 SERVERS = pytest.StashKey[list["Server"]]()
 
@@ -68,7 +74,7 @@ def servers_of(item: pytest.Item) -> list[Server]:
 
 
 def options(
-    request: pytest.FixtureRequest, defaults: dict[str, Any], server_class: type[Server]
+    request: pytest.FixtureRequest, defaults: Mapping[str, Any], server_class: type[Server]
 ) -> dict[str, Any]:
     """``defaults`` (a ``*_server_options`` fixture) updated by ``@pytest.mark.understudy``.
 
@@ -179,7 +185,7 @@ def started(request: pytest.FixtureRequest, server: S) -> Iterator[S]:
 
 
 def factory(
-    request: pytest.FixtureRequest, make: type[S], defaults: dict[str, Any]
+    request: pytest.FixtureRequest, make: type[S], defaults: Mapping[str, Any]
 ) -> Iterator[Callable[..., S]]:
     """A ``make_*_server(**options)`` factory; its servers are stopped and checked afterwards."""
     made: list[S] = []
@@ -222,8 +228,8 @@ def server_fixtures(
     options_name = f"{name}_options"
     shown = server
 
-    def options_fixture() -> dict[str, Any]:
-        return {}
+    def options_fixture() -> Mapping[str, Any]:
+        return NO_OPTIONS
 
     def server_fixture(request: pytest.FixtureRequest, **given: Any) -> Iterator[Server]:
         defaults = given[options_name]
@@ -235,8 +241,41 @@ def server_fixtures(
     ) -> Iterator[Callable[..., Server]]:
         yield from factory(request, load_server(server), given[options_name])
 
+    _document(
+        options_fixture, server_fixture, make_fixture, shown=server, name=name, example=example
+    )
+    # pytest injects the parameters it reads from the signature: name the options fixture's.
+    parameters = [
+        Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=pytest.FixtureRequest),
+        Parameter(options_name, Parameter.POSITIONAL_OR_KEYWORD, annotation=Mapping[str, Any]),
+    ]
+    # As strings, as `from __future__ import annotations` leaves them: naming the class itself
+    # would import it.
+    started_type = f"Iterator[{shown}]"
+    factory_type = f"Iterator[Callable[..., {shown}]]"
+    server_fixture.__signature__ = Signature(parameters, return_annotation=started_type)  # type: ignore[attr-defined]
+    make_fixture.__signature__ = Signature(parameters, return_annotation=factory_type)  # type: ignore[attr-defined]
+    return (
+        _fixture(options_fixture, options_name, module, scope="session"),
+        _fixture(server_fixture, name, module),
+        _fixture(make_fixture, f"make_{name}", module),
+    )
+
+
+def _document(
+    options_fixture: Callable[..., Any],
+    server_fixture: Callable[..., Any],
+    make_fixture: Callable[..., Any],
+    *,
+    shown: str,
+    name: str,
+    example: str,
+) -> None:
+    """The docstrings of a server kind's three fixtures (see :func:`server_fixtures`)."""
+    options_name = f"{name}_options"
     options_fixture.__doc__ = (
-        f"Keyword arguments for the ``{name}`` fixtures; override it in a conftest.\n\n"
+        f"Keyword arguments for the ``{name}`` fixtures; override it in a conftest (at any\n"
+        "scope). The default, for the session, is an empty read-only mapping.\n\n"
         f"Example: ``return {example}``."
     )
     server_fixture.__doc__ = (
@@ -249,26 +288,12 @@ def server_fixtures(
         f"The server is a :class:`~understudy.{shown}`; its options update\n"
         f"``{options_name}``. Every server it made is stopped and checked after the test."
     )
-    # pytest injects the parameters it reads from the signature: name the options fixture's.
-    parameters = [
-        Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=pytest.FixtureRequest),
-        Parameter(options_name, Parameter.POSITIONAL_OR_KEYWORD, annotation=dict[str, Any]),
-    ]
-    # As strings, as `from __future__ import annotations` leaves them: naming the class itself
-    # would import it.
-    started_type = f"Iterator[{shown}]"
-    factory_type = f"Iterator[Callable[..., {shown}]]"
-    server_fixture.__signature__ = Signature(parameters, return_annotation=started_type)  # type: ignore[attr-defined]
-    make_fixture.__signature__ = Signature(parameters, return_annotation=factory_type)  # type: ignore[attr-defined]
-    return (
-        _fixture(options_fixture, options_name, module),
-        _fixture(server_fixture, name, module),
-        _fixture(make_fixture, f"make_{name}", module),
-    )
 
 
-def _fixture(function: Callable[..., Any], name: str, module: str) -> Any:
+def _fixture(
+    function: Callable[..., Any], name: str, module: str, *, scope: str = "function"
+) -> Any:
     """``function`` as the fixture ``name`` of ``module`` (so in reprs and messages too)."""
     function.__name__ = function.__qualname__ = name
     function.__module__ = module
-    return pytest.fixture(function, name=name)
+    return pytest.fixture(function, name=name, scope=scope)  # type: ignore[call-overload]

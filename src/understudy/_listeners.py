@@ -1,6 +1,7 @@
 """Listening sockets: binding them, and closing listeners without losing accepted connections.
 
-What ``Server.start()`` binds in the caller's thread (:func:`bind_inet`: a host's address, or
+The address a server is given, checked (:func:`check_address`); what ``Server.start()`` binds in
+the caller's thread (:func:`bind_inet`: a host's address, or
 127.0.0.1 and ::1 on one port for ``"localhost"``), and what refusing connections binds again.
 Rule: no server state, and no import above ``_errors``: sockets and asyncio servers in and out.
 Below ``_server`` and ``_conditions``, which both use it.
@@ -14,14 +15,32 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import AddressInUse
+from ._errors import AddressInUse, ConfigurationError
 
-__all__ = ["bind_inet", "bind_socket", "close_listeners"]
+__all__ = ["bind_inet", "bind_socket", "check_address", "close_listeners"]
 
 #: The listen() backlog of a stream socket.
 BACKLOG = 4096
 #: Attempts at finding a port free on both 127.0.0.1 and ::1 for host="localhost".
 _LOCALHOST_ATTEMPTS = 20
+
+
+def check_address(host: object, port: object) -> None:
+    """Check a server's ``host=`` and ``port=`` as given, before anything is bound.
+
+    Raises:
+        ConfigurationError: ``host`` is not a non-empty string, or ``port`` not an int from
+            0 to 65535; the message says what to write.
+    """
+    if not isinstance(host, str) or not host:
+        raise ConfigurationError(
+            f"host must be an address such as '127.0.0.1', '::1' or 'localhost', not "
+            f"{host!r}; to listen on every interface write host='0.0.0.0' explicitly"
+        )
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ConfigurationError(
+            f"port must be an int from 0 to 65535 (0: the kernel chooses), not {port!r}"
+        )
 
 
 def bind_socket(

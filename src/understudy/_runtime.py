@@ -19,7 +19,7 @@ import threading
 import traceback
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ._errors import WaitTimeout
 from ._workers import WorkerPool
@@ -77,14 +77,14 @@ class Runtime:
         timeout: float | None,
         *,
         twin: str,
-        what: str | None = None,
+        what: str | Callable[[], str] | None = None,
         cancel: bool = True,
     ) -> T:
         """Run ``coro`` on the loop and block the calling thread for its result.
 
         ``twin`` names the awaitable twin of the blocking method, and ``what`` the wait
-        (``"stop() of <understudy.HTTPServer ...>"``; the coroutine's name by default), for
-        the error messages. ``cancel``:
+        (``"stop() of <understudy.HTTPServer ...>"``, or a callable making it, called only
+        for an error; the coroutine's name by default), for the error messages. ``cancel``:
         whether a coroutine that ran out of time is cancelled (``stop()`` lets its run when
         the loop comes back, so the server still closes).
 
@@ -101,16 +101,18 @@ class Runtime:
                 "a blocking understudy call was made on understudy's own event loop (from an "
                 f"async handler), where it would deadlock; write `await ....{twin}(...)` instead"
             )
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            if future.done():
-                raise  # (the coroutine's own TimeoutError)
-            if cancel:
-                future.cancel()
-            what = what or f"{getattr(coro, '__qualname__', 'a call')}()"
-            raise self.held_loop_timeout(what, timeout) from None
+        hop = _Hop(coro)
+        self.loop.call_soon_threadsafe(hop.begin, self.loop)
+        if hop.finished.acquire(timeout=-1 if timeout is None else timeout):
+            return hop.outcome()
+        if hop.finished.acquire(blocking=False):  # (it finished as the wait ran out)
+            return hop.outcome()
+        if cancel:
+            self.loop.call_soon_threadsafe(hop.cancel)
+        if callable(what):
+            what = what()
+        what = what or f"{getattr(coro, '__qualname__', 'a call')}()"
+        raise self.held_loop_timeout(what, timeout)
 
     def held_loop_timeout(self, what: str, timeout: float | None) -> WaitTimeout:
         """The error for a wait on the loop that ran out because the loop did not get to it:
@@ -149,6 +151,56 @@ class Runtime:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5.0)
         self.workers.close()
+
+
+class _Hop(Generic[T]):
+    """One blocking call onto the loop: a task for ``coro``, made by a callback the caller
+    schedules, whose end releases :attr:`finished` (held until then) directly.
+
+    Leaner than ``asyncio.run_coroutine_threadsafe`` and ``concurrent.futures.Future``: no
+    future chained to the task, so the caller wakes in the loop iteration the coroutine ends
+    in, not one later, and waits on a bare lock rather than a condition. Every ``start()`` and
+    ``stop()`` makes one (see ``Runtime.call``).
+    """
+
+    __slots__ = ("began", "coro", "error", "finished", "result", "task")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self.coro = coro
+        self.task: asyncio.Task[None] | None = None
+        self.began = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.finished = threading.Lock()
+        self.finished.acquire()
+
+    def begin(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: start the task (a callback from ``call_soon_threadsafe``)."""
+        self.task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        self.began = True
+        try:
+            self.result = await self.coro
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            self.error = error
+        finally:
+            self.finished.release()
+
+    def cancel(self) -> None:
+        """On the loop: cancel the task (the caller stopped waiting)."""
+        if self.task is not None:
+            self.task.cancel()
+        if not self.began:
+            self.coro.close()  # (its task ends before running it: it would warn "never awaited")
+
+    def outcome(self) -> T:
+        """In the caller's thread, once :attr:`finished` was acquired: the result, or raise."""
+        error = self.error
+        if error is not None:
+            self.error = None  # (no cycle through the traceback's frames)
+            raise error
+        return self.result  # type: ignore[return-value] # (set: the coroutine returned)
 
 
 #: Seconds ``close()`` gives the loop to abort the servers at interpreter exit.

@@ -9,27 +9,20 @@ for in-flight handlers, and is idempotent. Exceptions raised by handlers are kep
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import socket
-import ssl
 import threading
 import weakref
-from collections.abc import Callable
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from ._conditions import Conditions, Shaper, check_conditions, check_seed
-from ._core.tlsinfo import TLSFailure
-from ._errors import ConfigurationError, WaitTimeout
-from ._handshake import Handshakes, close_handshakes, held_weakly
-from ._journal import Journal
+from ._errors import WaitTimeout
+from ._failures import HandlerFailures, describe_handler
 from ._keywords import checked_keywords
-from ._listeners import bind_inet, close_listeners
+from ._listeners import bind_inet, check_address
 from ._runtime import Runtime, get_runtime
-from ._tls import server_context
-from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT, TLS
+from ._serving import Serving
 
 __all__ = ["Server", "describe_handler"]
 
@@ -42,8 +35,9 @@ _START_TIMEOUT = 10.0
 _PENDING_STOPS: weakref.WeakKeyDictionary[Server, threading.Event] = weakref.WeakKeyDictionary()
 
 
-class Server:
-    """Base of every understudy server: the lifecycle, error collection and repr.
+class Server(Serving, HandlerFailures):
+    """Base of every understudy server: the lifecycle and repr (its conditions and TLS from
+    ``_serving.Serving``, its handler errors and ``check()`` from ``_failures.HandlerFailures``).
 
     Subclasses provide ``_serve`` (take the bound sockets over on the loop) and ``_shutdown``
     (close connections and wait for in-flight handlers, on the loop), and may override ``_bind``.
@@ -66,12 +60,6 @@ class Server:
     kind: ClassVar[str] = "server"
     #: Socket type of the listeners made by the default ``_bind``.
     _socket_type: ClassVar[socket.SocketKind] = socket.SOCK_STREAM
-    #: TLS settings of a subclass given ``tls=`` (set in its ``__init__``); None: plain.
-    _tls: TLS | None = None
-    #: Protocols advertised by ALPN (RFC 7301) on TLS connections.
-    _alpn_protocols: ClassVar[tuple[str, ...]] = ()
-    #: Failed TLS handshakes (see ``tls_failures``), made on first use: idle servers stay small.
-    _tls_failures_journal: Journal[TLSFailure] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every server class's own ``__init__`` turns a wrong keyword into a
@@ -89,15 +77,7 @@ class Server:
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
-        if not isinstance(host, str) or not host:
-            raise ConfigurationError(
-                f"host must be an address such as '127.0.0.1', '::1' or 'localhost', not "
-                f"{host!r}; to listen on every interface write host='0.0.0.0' explicitly"
-            )
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-            raise ConfigurationError(
-                f"port must be an int from 0 to 65535 (0: the kernel chooses), not {port!r}"
-            )
+        check_address(host, port)
         self._host = host
         self._requested_port = port
         self._bound_port: int | None = None
@@ -191,7 +171,7 @@ class Server:
                     self._serve_sockets(runtime, sockets),
                     _START_TIMEOUT,
                     twin="start_async",
-                    what=f"start() of {self!r}",
+                    what=lambda: f"start() of {self!r}",
                 )
             except BaseException:
                 self._close_sockets()
@@ -252,7 +232,7 @@ class Server:
                     self._stop_on_loop(runtime, timeout, list(self._sockets), done),
                     timeout + 5.0,
                     twin="stop_async",
-                    what=f"stop() of {self!r}",
+                    what=lambda: f"stop() of {self!r}",
                     cancel=False,  # (it runs when the loop is free, and closes the sockets)
                 )
             except WaitTimeout:
@@ -327,167 +307,7 @@ class Server:
         self._shaper.stop()
         self._abort()
 
-    # -- network conditions ------------------------------------------------------------------
-
-    @property
-    def random(self) -> random.Random:
-        """The source of the server's random choices (jitter, probabilities, fault delays, SMTP
-        failures): a ``random.Random`` seeded by ``seed=``, so a failing run can be replayed.
-        Made on first use, so an idle server does not carry its 2.5 KiB state."""
-        if self._random is None:
-            self._random = random.Random(self._seed)  # noqa: S311 - test data, not secrets
-        return self._random
-
-    @property
-    def conditions(self) -> Conditions | None:
-        """The :class:`understudy.Conditions` applied to new connections, or ``None``."""
-        return self._shaper.conditions
-
-    def set_conditions(self, conditions: Conditions | None) -> None:
-        """Apply ``conditions`` from now on: to new connections, and to open connections that
-        were accepted while conditions were set (those accepted with none stay unshaped).
-
-        ``Conditions(refuse=True)`` closes the listening sockets at once; conditions without
-        it bind them again on the same address. ``None`` lifts every condition.
-
-        Args:
-            conditions: an :class:`understudy.Conditions`, or ``None``.
-
-        Raises:
-            ConfigurationError: ``conditions`` is not a ``Conditions``.
-            OSError: ending a refusal, the address was taken by another socket meanwhile.
-        """
-        checked = check_conditions(conditions)
-        runtime = self._runtime
-        if not self.running or runtime is None:
-            self._shaper.conditions = checked
-            return
-        runtime.call(
-            self._set_conditions(checked),
-            _START_TIMEOUT,
-            twin="set_conditions_async",
-            what=f"set_conditions() of {self!r}",
-        )
-
-    async def set_conditions_async(self, conditions: Conditions | None) -> None:
-        """The awaitable twin of :meth:`set_conditions`."""
-        checked = check_conditions(conditions)
-        runtime = self._runtime
-        if not self.running or runtime is None:
-            self._shaper.conditions = checked
-            return
-        await runtime.call_async(self._set_conditions(checked))
-
-    async def _set_conditions(self, conditions: Conditions | None) -> None:
-        # On the loop: the sockets of listeners bound again after a refusal are this run's.
-        sockets = await self._shaper.set(conditions, self)
-        self._sockets.extend(sockets)
-
-    async def _listen(
-        self, factory: Callable[[], asyncio.BaseProtocol], sock: socket.socket, **options: Any
-    ) -> asyncio.AbstractServer:
-        """On the loop: ``loop.create_server(factory, sock=sock, **options)`` with conditions
-        applied (``options``: what else ``create_server`` takes, and ``ssl=``).
-
-        Every stream server serves its listening sockets through this, so conditions reach
-        every connection without protocol code of its own. With ``ssl=`` a context, the
-        socket is served plain and each connection's protocol is a
-        :class:`~understudy._handshake.ServerTLSProtocol` around the server's (asyncio's own,
-        which sends the alert of a failed handshake and records the failure in
-        :attr:`tls_failures`); the handshakes in progress are kept, for
-        :meth:`_close_listeners` to end, and the handshake timeout is
-        ``TLS(handshake_timeout=...)``.
-        """
-        context = options.pop("ssl", None)
-        if context is None:
-            return await self._shaper.listen(factory, sock, options, self)
-        handshakes = self._handshakes(context)
-        listener = await self._shaper.listen(factory, sock, options, self, handshakes)
-        handshakes.serve(listener)
-        return listener
-
-    async def _close_listeners(self, listeners: list[asyncio.AbstractServer]) -> None:
-        """On the loop, at stop: close ``listeners`` without losing a connection accepted
-        meanwhile (:func:`understudy._listeners.close_listeners`), then the TLS connections
-        still in their handshake on them (:func:`understudy._handshake.close_handshakes`).
-        Every server's ``_shutdown`` closes its listeners through this."""
-        await close_listeners(listeners)
-        await close_handshakes(listeners)
-
-    def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
-        """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``
-        (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
-        tls = self._tls
-        timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
-        return Handshakes(context, timeout, held_weakly(self._tls_journal))
-
-    def _tls_journal(self) -> Journal[TLSFailure]:
-        """The journal of failed handshakes, made on first use (most servers never need it)."""
-        with self._errors_lock:
-            journal = self._tls_failures_journal
-            if journal is None:
-                journal = self._tls_failures_journal = Journal("failed TLS handshake")
-            return journal
-
-    # -- failed TLS handshakes -----------------------------------------------------------------
-
-    @property
-    def tls_failures(self) -> list[TLSFailure]:
-        """The TLS handshakes that failed so far (a snapshot list of
-        :class:`~understudy.TLSFailure`, oldest first); always empty on a plain server.
-
-        Every TLS server records them (``tls=``, and SMTP's ``starttls=``): a client without a
-        required certificate, offering only versions the server does not speak, refusing the
-        server's certificate, speaking plain text, closing or resetting mid-handshake, or too
-        slow (``TLS(handshake_timeout=...)``). Handshakes that ``stop()`` cut short are not
-        failures. A failure does not make :meth:`check` raise: a test of a client often
-        provokes one on purpose; assert ``server.tls_failures == []`` where none may happen.
-        """
-        return self._tls_journal().snapshot()
-
-    def wait_for_tls_failures(
-        self,
-        count: int = 1,
-        *,
-        match: Callable[[TLSFailure], bool] | None = None,
-        timeout: float = 5.0,
-    ) -> list[TLSFailure]:
-        """Block until ``count`` TLS handshakes (satisfying ``match``, if given) have failed.
-
-        A client sees the failure (its alert, RFC 8446 §6.2) before the server has recorded
-        it: wait, rather than read :attr:`tls_failures` at once.
-
-        Args:
-            count: how many to wait for.
-            match: a predicate on :class:`~understudy.TLSFailure`; only those it accepts count.
-            timeout: seconds to wait.
-
-        Returns:
-            The first ``count`` such failures, oldest first.
-
-        Raises:
-            WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
-        """
-        __tracebackhide__ = True
-        return self._tls_journal().wait_for(count, match=match, timeout=timeout)
-
-    async def wait_for_tls_failures_async(
-        self,
-        count: int = 1,
-        *,
-        match: Callable[[TLSFailure], bool] | None = None,
-        timeout: float = 5.0,
-    ) -> list[TLSFailure]:
-        """The awaitable twin of :meth:`wait_for_tls_failures`, for async tests."""
-        __tracebackhide__ = True
-        return await self._tls_journal().wait_for_async(count, match=match, timeout=timeout)
-
     # -- hooks for subclasses ----------------------------------------------------------------
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        """The server-side context for ``tls=`` (made once per settings, shared), or None."""
-        tls = self._tls
-        return None if tls is None else server_context(tls, self._host, self._alpn_protocols)
 
     def _bind(self) -> list[socket.socket]:
         """In the caller's thread: bound, listening (for streams) sockets to serve."""
@@ -506,83 +326,13 @@ class Server:
     def _abort(self) -> None:
         """On the loop: close everything at once."""
 
-    # -- errors raised in handlers -----------------------------------------------------------
-
-    def _record_error(self, error: BaseException) -> None:
-        """Keep an exception raised by user code, for ``check()``. Thread-safe."""
-        with self._errors_lock:
-            self._errors.append(error)
-
-    def _take_failures(self) -> list[BaseException]:
-        """Handler errors (and, in subclasses, verification failures), forgotten once taken."""
-        with self._errors_lock:
-            errors, self._errors = self._errors, []
-        return errors
-
-    def check(self) -> None:
-        """Re-raise what went wrong in handlers since the last check, then forget it.
-
-        One exception is raised as itself, with its traceback; several as an
-        ``ExceptionGroup``. Does nothing when all went well.
-        """
-        __tracebackhide__ = True
-        self._raise(self._take_failures())
-
-    # -- context managers --------------------------------------------------------------------
+    # -- context managers (leaving one: HandlerFailures) -----------------------------------
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        __tracebackhide__ = True
-        self._exit(exc, stop_error=_capture(self.stop))
-
     async def __aenter__(self) -> Self:
         return await self.start_async()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        __tracebackhide__ = True
-        try:
-            await self.stop_async()
-        except WaitTimeout as error:
-            stop_error: WaitTimeout | None = error
-        else:
-            stop_error = None
-        self._exit(exc, stop_error=stop_error)
-
-    def _exit(self, exc: BaseException | None, *, stop_error: WaitTimeout | None) -> None:
-        __tracebackhide__ = True
-        failures = self._take_failures()
-        if stop_error is not None:
-            failures.append(stop_error)
-        if exc is not None:
-            # Never mask the test's own exception; say what else happened beside it.
-            for failure in failures:
-                exc.add_note(
-                    f"understudy: {self!r} also recorded {type(failure).__name__}: {failure}"
-                )
-            return
-        self._raise(failures)
-
-    def _raise(self, failures: list[BaseException]) -> None:
-        """Raise one failure as itself, several as an ``ExceptionGroup``, none: nothing."""
-        __tracebackhide__ = True
-        if len(failures) == 1:
-            raise failures[0]
-        if failures:
-            raise BaseExceptionGroup(
-                f"{len(failures)} errors were raised in handlers of {self!r}", failures
-            )
 
     # -- repr --------------------------------------------------------------------------------
 
@@ -599,20 +349,3 @@ class Server:
             state = "stopped"
         name = f"{type(self).__module__}.{type(self).__qualname__}"
         return f"<{name} {self._describe_address()} {state}>"
-
-
-def _capture(stop: Any) -> WaitTimeout | None:
-    try:
-        stop()
-    except WaitTimeout as error:
-        return error
-    return None
-
-
-def describe_handler(handler: object) -> str:
-    """A short name for a user's callable, for messages."""
-    name = getattr(handler, "__qualname__", None) or getattr(handler, "__name__", None)
-    module = getattr(handler, "__module__", None)
-    if name is None:
-        return repr(handler)
-    return f"{module}.{name}" if module else str(name)

@@ -18,7 +18,7 @@ protocols over typed options, and import no server either.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -35,7 +35,7 @@ from ._factories import (
     MakeUnixDatagramServer,
     MakeUnixStreamServer,
 )
-from ._fixtures import SERVERS, factory, options, started
+from ._fixtures import NO_OPTIONS, SERVERS, factory, options, started
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
 from ._fixtures_sockets import *  # noqa: F403 - the TCP, UDP, Unix, syslog, log-record fixtures
@@ -112,15 +112,16 @@ def _finish(server: Server, *, propagating: BaseException | None) -> None:
     server.__exit__(None if propagating is None else type(propagating), propagating, None)
 
 
-@pytest.fixture
-def http_server_options() -> dict[str, Any]:
-    """Keyword arguments for the ``http_server`` fixtures; override it in a conftest."""
-    return {}
+@pytest.fixture(scope="session")
+def http_server_options() -> Mapping[str, Any]:
+    """Keyword arguments for the ``http_server`` fixtures; override it in a conftest (at any
+    scope). The default, for the session, is an empty read-only mapping."""
+    return NO_OPTIONS
 
 
 @pytest.fixture
 def http_server(
-    request: pytest.FixtureRequest, http_server_options: dict[str, Any]
+    request: pytest.FixtureRequest, http_server_options: Mapping[str, Any]
 ) -> Iterator[HTTPServer]:
     """A started :class:`understudy.HTTPServer`, fresh for each test.
 
@@ -133,7 +134,7 @@ def http_server(
 
 @pytest.fixture
 def make_http_server(
-    request: pytest.FixtureRequest, http_server_options: dict[str, Any]
+    request: pytest.FixtureRequest, http_server_options: Mapping[str, Any]
 ) -> Iterator[MakeHTTPServer]:
     """A factory: ``make_http_server(**options)`` returns a started :class:`~understudy.HTTPServer`.
 

@@ -78,7 +78,19 @@ def http_arguments(parser: argparse.ArgumentParser) -> None:
         "(anyone who reaches the port can then read and change the mappings and read the "
         "journal, Authorization fields included)",
     )
+    _version_arguments(parser)
     tls_arguments(parser, "serve HTTPS")
+
+
+def _version_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--http-versions",
+        metavar="VERSIONS",
+        default="1.1",
+        help="the HTTP versions offered, a comma-separated list of 1.1 and 2 (default: 1.1); "
+        "with 2, one port serves prior-knowledge h2c (curl --http2-prior-knowledge) beside "
+        "HTTP/1.1, and TLS offers h2 by ALPN",
+    )
 
 
 def make_http(args: argparse.Namespace) -> Running:
@@ -110,6 +122,7 @@ def make_http(args: argparse.Namespace) -> Running:
         proxy_to=args.proxy_to,
         record=args.record,
         tls=tls_settings(args, info, notes, enabled=args.tls),
+        http_versions=[version.strip() for version in args.http_versions.split(",")],
     )
     if args.root is not None:
         options: dict[str, Any] = {"generated_fields": args.generated_fields}

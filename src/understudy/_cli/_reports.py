@@ -60,16 +60,14 @@ def report_request(request: Request) -> Report:
         "method": request.method,
         "target": request.target,
         "http_version": request.http_version,
-        "client": _address(request.client),
+        "peer": _address(request.peer),
         "headers": [list(pair) for pair in request.headers.multi_items()],
         **_content("body", request.body),
         "size": len(request.body),
         "received_at": request.received_at,
         "response": None if response is None else _response(response),
     }
-    text = (
-        f"{_address(request.client)} {request.method} {request.target} ({len(request.body)} bytes)"
-    )
+    text = f"{_address(request.peer)} {request.method} {request.target} ({len(request.body)} bytes)"
     if request.error is not None:
         event["error"] = request.error
         text += f": {request.error}"

@@ -60,6 +60,20 @@ class Fault(enum.Enum):
       aiohttp ``ClientPayloadError``; urllib and ``http.client`` decode nothing and return the
       bytes as they came, on which the caller's own ``gzip.decompress`` raises ``zlib.error``.
 
+    For HTTP/2 (RFC 9113; each is the nearest HTTP/1.1 fault on an HTTP/1.1 request):
+
+    - ``STREAM_RESET``: the stream is reset (RST_STREAM INTERNAL_ERROR) before any response;
+      the connection's other streams go on. HTTP/1.1: as ``CONNECTION_RESET``.
+    - ``REFUSED_STREAM``: the stream is reset with REFUSED_STREAM, which tells the client the
+      request was not processed and may be retried (RFC 9113 §8.7). HTTP/1.1: as ``CLOSE``.
+    - ``GOAWAY``: a graceful GOAWAY (NO_ERROR) whose last stream id is below this request's,
+      so the client knows it was not processed (RFC 9113 §6.8); the streams before it finish,
+      then the connection closes. HTTP/1.1: as ``CLOSE``.
+
+    On HTTP/2 the faults of a response break its stream only (see docs/architecture.md,
+    "HTTP/2"); ``CONNECTION_RESET`` and ``CLOSE`` (a GOAWAY, then a close) break the
+    connection, and the malformed ones send a frame the client cannot parse, then close.
+
     On a HEAD request, ``TRUNCATED_BODY``, ``MALFORMED_CHUNK``, ``MALFORMED_CONTENT_CODING``
     and ``STALL`` break the head
     instead of the body. A response to HEAD has no body (RFC 9110 §9.3.2), so a client reads
@@ -84,6 +98,9 @@ class Fault(enum.Enum):
     TRUNCATED_BODY = "truncated_body"
     STALL = "stall"
     MALFORMED_CONTENT_CODING = "malformed_content_coding"
+    STREAM_RESET = "stream_reset"
+    REFUSED_STREAM = "refused_stream"
+    GOAWAY = "goaway"
 
 
 class Ending(enum.Enum):
@@ -140,8 +157,10 @@ def plan_fault(kind: Fault, rng: random.Random, *, method: str = "GET") -> Fault
         return FaultPlan(_CUT_STATUS_LINE, ending)
     if kind is Fault.CONNECTION_RESET:
         return FaultPlan(b"", Ending.RESET)
-    if kind is Fault.CLOSE:
-        return FaultPlan(b"", Ending.CLOSE)
+    if kind is Fault.CLOSE or kind is Fault.REFUSED_STREAM or kind is Fault.GOAWAY:
+        return FaultPlan(b"", Ending.CLOSE)  # (the HTTP/2 faults, on HTTP/1.1: see Fault)
+    if kind is Fault.STREAM_RESET:
+        return FaultPlan(b"", Ending.RESET)
     if kind is Fault.EMPTY_RESPONSE:
         return FaultPlan(b"", Ending.HALF_CLOSE)
     if kind is Fault.RANDOM_DATA_THEN_CLOSE:

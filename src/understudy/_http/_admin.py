@@ -64,13 +64,13 @@ class _Problem(Exception):
 
 
 def _json_response(status: int, value: Any) -> Response:
-    return Response(status, json.dumps(value).encode(), content_type="application/json")
+    return Response(status, body=json.dumps(value).encode(), content_type="application/json")
 
 
 #: The answer to an admin request without the token (RFC 9110 §15.5.2, §11.6.1).
 _UNAUTHORIZED = Response(
     401,
-    json.dumps(
+    body=json.dumps(
         {
             "errors": [
                 {
@@ -215,7 +215,7 @@ def _find(served: Served, request: Request) -> list[Request]:
 
 
 def _request_id(request: Request) -> str:
-    key = f"{request.received_at!r} {request.client} {request.method} {request.target}"
+    key = f"{request.received_at!r} {request.peer} {request.method} {request.target}"
     return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
 
 
@@ -234,7 +234,7 @@ def _logged(request: Request) -> dict[str, Any]:
         "url": request.target,
         "absoluteUrl": request.url,
         "method": request.method,
-        "clientIp": request.client[0] if request.client else None,
+        "clientIp": request.peer[0] if request.peer else None,
         "headers": headers,
         "queryParams": query,
         "cookies": cookies,

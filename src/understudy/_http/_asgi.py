@@ -286,7 +286,7 @@ class _ASGICall:
             body = message.get("body", b"")
             if type(body) is not bytes:
                 body = bytes(body)
-            if message.get("more_body", False):
+            if message.get("more_body", False) or start.get("trailers"):  # (trailers end it)
                 if not exchange.head_sent:
                     exchange.start_memoized(
                         int(start["status"]), None, tuple(start.get("headers", ())), None
@@ -295,8 +295,7 @@ class _ASGICall:
                 await exchange.drain()
                 return
             self._completed = True
-            if not exchange.head_sent:
-                # The whole response at once (the usual case): one piece to write.
+            if not exchange.head_sent:  # the whole response at once (usual): one piece to write
                 exchange.start_memoized(
                     int(start["status"]),
                     None,
@@ -308,9 +307,9 @@ class _ASGICall:
             else:
                 exchange.write(body)
                 exchange.end()
-        elif kind in ("http.response.trailers", "http.response.debug"):
-            pass
-        else:
+        elif kind == "http.response.trailers":  # (offered over HTTP/2 only: see the scope)
+            exchange.send_trailers(list(message.get("headers", ())))  # type: ignore[attr-defined]
+        elif kind != "http.response.debug":
             raise RuntimeError(f"the ASGI app sent an unknown message type {kind!r}")
 
     async def run(self) -> None:
@@ -330,7 +329,7 @@ class _ASGICall:
             raw = iter(exchange.raw_fields)  # (flat: name, value, name, value...)
             for name in raw:
                 headers.append((name.lower(), next(raw)))  # noqa: PERF401 - (see above)
-            scope = {
+            scope: dict[str, Any] = {
                 "type": "http",
                 "asgi": _ASGI,
                 "http_version": exchange.http_version,
@@ -341,9 +340,10 @@ class _ASGICall:
                 "query_string": query_string,
                 "root_path": "",
                 "headers": headers,
-                "client": exchange.client,
+                "client": exchange.peer,
                 "server": host.server_address,
                 "state": state.copy() if state else {},
+                "extensions": {} if exchange.http_version < "2" else {"http.response.trailers": {}},
             }
             await host.app(scope, self.receive, self.send)
         except asyncio.CancelledError:

@@ -72,7 +72,7 @@ def _given_host(
         if not isinstance(response, Response):
             raise ConfigurationError(
                 f"response= takes an understudy.Response, not {type(response).__name__}; write "
-                f"response=Response(200, {response!r:.40})"
+                f"response=Response(200, body={response!r:.40})"
             )
         CannedHost.check_reusable(response)
         return CannedHost(response)

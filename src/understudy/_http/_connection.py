@@ -66,9 +66,9 @@ class HTTPConnection(Refusals):
         self.held: list[bytes] | None = None
         #: Requests begun on this connection (on_message_begin).
         self.begun = 0
-        self.client: tuple[str, int] | None = None
+        self.peer: tuple[str, int] | None = None
         #: The client's host and port as a PackedRequest keeps them (``None, None``: no client).
-        self.client_fields: tuple[str | None, int | None] = (None, None)
+        self.peer_fields: tuple[str | None, int | None] = (None, None)
         self.tls: TLSInfo | None = None
         #: The TLSInfo's fields, as a PackedRequest keeps them (``None``: plain HTTP).
         self.tls_fields: tuple[str, str, str | None, str | None] | None = None
@@ -98,8 +98,8 @@ class HTTPConnection(Refusals):
             return
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
-            self.client = (peer[0], peer[1])
-            self.client_fields = (peer[0], peer[1])
+            self.peer = (peer[0], peer[1])
+            self.peer_fields = (peer[0], peer[1])
         if self.site.tls is not None:
             tls = self.tls = tls_info(transport)
             if tls is not None:
@@ -287,7 +287,7 @@ class HTTPConnection(Refusals):
         exchange.complete = True
         parts = exchange.body_parts
         # Kept packed (see PackedRequest): the Request is made when someone reads it.
-        host, port = self.client_fields
+        host, port = self.peer_fields
         packed = exchange.packed = (
             exchange.method,
             exchange.target,

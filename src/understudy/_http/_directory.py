@@ -193,7 +193,7 @@ class DirectoryHost:
             exchange.send(
                 Response(
                     405,
-                    f"understudy: {request.method} is not allowed on a served directory; "
+                    body=f"understudy: {request.method} is not allowed on a served directory; "
                     f"only {_ALLOWED}.\n",
                     headers={"Allow": _ALLOWED},
                 )
@@ -245,7 +245,9 @@ class DirectoryHost:
         if not path.trailing_slash:
             query = request.query_string
             location = request.raw_path + "/" + (f"?{query}" if query else "")
-            return Response(301, f"understudy: see {location}\n", headers={"Location": location})
+            return Response(
+                301, body=f"understudy: see {location}\n", headers={"Location": location}
+            )
         return self._file(request, index)
 
     def _inside(self, path: str) -> str | None:
@@ -265,7 +267,7 @@ class DirectoryHost:
                 info = os.fstat(file.fileno())
                 content = file.read()
         except PermissionError:
-            return Response(403, "understudy: the file is not readable\n")
+            return Response(403, body="understudy: the file is not readable\n")
         except OSError as error:
             return _not_found(f"the file could not be read ({error.strerror})")
         name = os.path.basename(real)
@@ -333,4 +335,4 @@ def _stat(path: str) -> os.stat_result | None:
 
 
 def _not_found(why: str) -> Response:
-    return Response(404, f"understudy: 404: {why}\n")
+    return Response(404, body=f"understudy: 404: {why}\n")

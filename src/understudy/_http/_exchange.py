@@ -155,7 +155,7 @@ class HTTP1Exchange(ReceivedRequest):
             out, conn.out = conn.out, []
             try:
                 fields = tuple(response.headers)
-                self.start_memoized(response.status, response.reason, fields, len(body))
+                self.start_memoized(response.status_code, response.reason, fields, len(body))
                 head = b"".join(conn.out)  # (kept to record the answers the wire is sent as)
                 if len(body) <= LARGE_WRITE:
                     self.write(body)  # (a large body is written apart, below: not copied)
@@ -393,7 +393,7 @@ class HTTP1Exchange(ReceivedRequest):
             return
         if close:
             self.keep_alive = False
-        self.send(Response(status, message + "\n"))
+        self.send(Response(status, body=message + "\n"))
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""

@@ -94,7 +94,7 @@ class Expectation:
 
     def respond(
         self,
-        status: int = 200,
+        status_code: int = 200,
         *,
         body: Body = b"",
         json: Any = MISSING,
@@ -122,8 +122,8 @@ class Expectation:
                 ``dribble`` that is not a :class:`~understudy.Dribble` or with a streamed body.
         """
         response = Response(
-            status,
-            body,
+            status_code,
+            body=body,
             headers=headers,
             json=json,
             content_type=content_type,

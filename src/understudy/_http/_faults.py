@@ -110,7 +110,7 @@ class DribbleHost:
         body = response.body
         assert isinstance(body, bytes)
         schedule = self.dribble.schedule(body)
-        exchange.start(response.status, response.reason, response.headers, len(body))
+        exchange.start(response.status_code, response.reason, response.headers, len(body))
         if not exchange.sends_body:
             exchange.end()  # HEAD, 204, 304: no body to dribble
             return

@@ -103,7 +103,7 @@ def respond(
         kept = [(name, value) for name, value in fields if name.lower() in _NOT_MODIFIED_FIELDS]
         return Response(304, headers=kept)
     if failed == 412:
-        return Response(412, "understudy: a precondition failed (RFC 9110 §13.1)\n")
+        return Response(412, body="understudy: a precondition failed (RFC 9110 §13.1)\n")
     ranges_off = (directives.get("Accept-Ranges") or "").strip().lower() == "none"
     if request.method != "GET" or ranges_off or "range" not in headers:
         return _whole(200, directives.reason, fields, content, head=is_head)
@@ -115,7 +115,7 @@ def respond(
     if chosen == "unsatisfiable":
         return Response(
             416,
-            f"understudy: the range {headers['range']!r} is not satisfiable: the file has "
+            body=f"understudy: the range {headers['range']!r} is not satisfiable: the file has "
             f"{len(content)} bytes\n",
             headers={"Content-Range": f"bytes */{len(content)}"},
         )
@@ -123,7 +123,7 @@ def respond(
     part = content[first : last + 1]
     fields.append(("Content-Range", f"bytes {first}-{last}/{len(content)}"))
     fields.append(("Content-Length", str(len(part))))
-    return Response(206, part, headers=fields)
+    return Response(206, body=part, headers=fields)
 
 
 #: Files up to this size have their coded bytes kept (by coding and content) for the next
@@ -148,4 +148,4 @@ def _whole(
 ) -> Response:
     if status not in (204, 304):
         fields = [*fields, ("Content-Length", str(len(content)))]
-    return Response(status, b"" if head else content, headers=fields, reason=reason)
+    return Response(status, body=b"" if head else content, headers=fields, reason=reason)

@@ -34,7 +34,7 @@ class NoHost:
         exchange.send(
             Response(
                 404,
-                f"understudy: no handler is configured on this server, so nothing answers "
+                body=f"understudy: no handler is configured on this server, so nothing answers "
                 f"{exchange.method} {exchange.target}.\nGive HTTPServer a response=, handler=, "
                 "wsgi= or asgi=.\n",
             )

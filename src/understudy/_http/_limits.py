@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .._core.versions import check_http_versions, check_max_streams
 from .._errors import ConfigurationError
 
 __all__ = [
@@ -41,10 +42,14 @@ class Limits:
             the client (``None``: no limit).
         send_timeout: seconds a response may wait on a client that does not read it
             (``None``: no limit).
+        http_versions: the HTTP versions offered, ``("1.1",)``, ``("1.1", "2")`` or
+            ``("2",)`` (a str or any collection is taken, and kept as a tuple in that order).
+        max_concurrent_streams: HTTP/2 streams a client may open at once on one connection
+            (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2).
 
     Raises:
-        ConfigurationError: a size that is not a positive int, or a timeout that is neither a
-            positive number nor ``None``.
+        ConfigurationError: a size that is not a positive int, a timeout that is neither a
+            positive number nor ``None``, or versions or a stream count not as above.
     """
 
     max_header_size: int = DEFAULT_MAX_HEADER_SIZE
@@ -52,6 +57,8 @@ class Limits:
     header_timeout: float | None = DEFAULT_HEADER_TIMEOUT
     idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT
     send_timeout: float | None = DEFAULT_SEND_TIMEOUT
+    http_versions: tuple[str, ...] = ("1.1",)
+    max_concurrent_streams: int = 100
     #: A waiting connection's timer fires at least this often (seconds; 0.0: no limits).
     shortest_timeout: float = field(init=False, repr=False, compare=False)
 
@@ -69,6 +76,12 @@ class Limits:
                     f"{name} must be a positive number of seconds or None (no limit), "
                     f"not {seconds!r}"
                 )
+        try:
+            versions = check_http_versions(self.http_versions)
+            check_max_streams(self.max_concurrent_streams)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
+        object.__setattr__(self, "http_versions", versions)  # (frozen: kept as a tuple)
         shortest = min(
             (t for t in (self.header_timeout, self.idle_timeout, self.send_timeout) if t),
             default=0.0,

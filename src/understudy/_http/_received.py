@@ -18,7 +18,7 @@ __all__ = ["Peer", "ReceivedRequest"]
 class Peer(Protocol):
     """What the request side reads of its connection."""
 
-    client: tuple[str, int] | None
+    peer: tuple[str, int] | None
     scheme: str
     tls: TLSInfo | None
     #: The transport; ``None`` once the connection is lost.
@@ -76,9 +76,9 @@ class ReceivedRequest:
         return self.conn.transport is not None
 
     @property
-    def client(self) -> tuple[str, int] | None:
+    def peer(self) -> tuple[str, int] | None:
         """The client's address (host, port)."""
-        return self.conn.client
+        return self.conn.peer
 
     @property
     def scheme(self) -> str:

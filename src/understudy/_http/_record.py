@@ -125,14 +125,14 @@ class Recorder:
         except (OSError, http.client.HTTPException) as error:
             return Response(
                 502,
-                f"understudy: could not get an answer from {self!r}: "
+                body=f"understudy: could not get an answer from {self!r}: "
                 f"{type(error).__name__}: {error}\n",
             )
         finally:
             connection.close()
         headers, reason = self._mended(request, answer)
         try:
-            response = Response(answer.status, body, headers=headers, reason=reason)
+            response = Response(answer.status, body=body, headers=headers, reason=reason)
         except ConfigurationError as error:
             return self._bad_gateway(request, str(error))
         if self.record is not None:
@@ -153,7 +153,7 @@ class Recorder:
         )
         return Response(
             502,
-            f"understudy: {self!r} answered {request.method} {request.target} with a response "
+            body=f"understudy: {self!r} answered {request.method} {request.target} with a response "
             f"that cannot be relayed{recorded}: {problem}\n",
         )
 

@@ -282,7 +282,7 @@ class Refusals(Timeouts):
             target=exchange.target,
             headers=field_pairs(exchange.raw_fields),
             body=exchange.body,
-            client=self.client,
+            peer=self.peer,
             received_at=time.time(),
             scheme=self.scheme,
             tls=self.tls,

@@ -83,7 +83,7 @@ def differences(shape: RequestShape, request: Request) -> list[Difference]:
 
 def report_request(request: Request) -> list[str]:
     """The request as received, for reports: request line, fields, body."""
-    client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
+    client = f" from {request.peer[0]}:{request.peer[1]}" if request.peer else ""
     lines = [f"  {request.method} {request.target} HTTP/{request.http_version}{client}"]
     lines += [f"    {name}: {value}" for name, value in request.headers.multi_items()]
     if request.body:
@@ -97,7 +97,7 @@ def report_extra(requests: list[Request]) -> list[str]:
     """The extra requests of an expectation met too often: method, target, client, time."""
     lines = []
     for request in requests:
-        client = f" from {request.client[0]}:{request.client[1]}" if request.client else ""
+        client = f" from {request.peer[0]}:{request.peer[1]}" if request.peer else ""
         moment = datetime.fromtimestamp(request.received_at).strftime("%H:%M:%S.%f")[:-3]
         lines.append(f"  {request.method} {request.target}{client} at {moment}")
     return lines

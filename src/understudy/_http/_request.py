@@ -31,10 +31,10 @@ class _RequestFields:
         "_query",
         "_raw_fields",
         "body",
-        "client",
         "error",
         "http_version",
         "method",
+        "peer",
         "received_at",
         "request_line",
         "scheme",
@@ -46,7 +46,7 @@ class _RequestFields:
     target: str
     body: bytes
     http_version: str
-    client: tuple[str, int] | None
+    peer: tuple[str, int] | None
     received_at: float
     scheme: str
     error: str | None
@@ -66,7 +66,7 @@ class Request(_RequestFields):
 
     Everything a test usually asserts on is an attribute or a property: ``method``,
     ``target`` and its parts (``path``, ``query``), ``headers``, ``body`` and its decodings
-    (``text``, ``json()``, ``form()``), ``client`` and, over HTTPS, ``tls`` (whose
+    (``text``, ``json()``, ``form()``), ``peer`` and, over HTTPS, ``tls`` (whose
     ``peer_subject`` names the client certificate, if one was sent).
 
     Attributes:
@@ -77,7 +77,7 @@ class Request(_RequestFields):
         http_version (str): ``"1.1"`` or ``"1.0"`` (RFC 9112 §2.3).
         body (bytes): the content, with any chunked transfer coding removed (RFC 9112 §7.1);
             ``b""`` when there was none.
-        client (tuple[str, int] | None): the peer's ``(host, port)``; ``None`` for a Request
+        peer (tuple[str, int] | None): the client's ``(host, port)``; ``None`` for a Request
             made outside a server.
         received_at (float): when the request was complete, as ``time.time()`` (float seconds).
         scheme (str): ``"https"`` when it came over TLS, else ``"http"``; :attr:`url` is built
@@ -113,7 +113,7 @@ class Request(_RequestFields):
         headers: Headers | list[tuple[bytes, bytes]] | Iterable[tuple[str, str]] = (),
         body: bytes = b"",
         http_version: str = "1.1",
-        client: tuple[str, int] | None = None,
+        peer: tuple[str, int] | None = None,
         received_at: float = 0.0,
         scheme: str = "http",
         error: str | None = None,
@@ -126,7 +126,7 @@ class Request(_RequestFields):
         set_(self, "target", target)
         set_(self, "body", body)
         set_(self, "http_version", http_version)
-        set_(self, "client", client)
+        set_(self, "peer", peer)
         set_(self, "received_at", received_at)
         set_(self, "scheme", scheme)
         set_(self, "error", error)
@@ -284,7 +284,7 @@ class Request(_RequestFields):
             "headers": list(self.headers.multi_items()),
             "body": self.body,
             "http_version": self.http_version,
-            "client": self.client,
+            "peer": self.peer,
             "received_at": self.received_at,
             "scheme": self.scheme,
             "error": self.error,
@@ -349,7 +349,7 @@ def unpack_request(entry: Request | PackedRequest, tls_info: TLSInfo | None = No
         request.scheme,
         tls,
     ) = entry[:9]
-    request.client = None if host is None or port is None else (host, port)
+    request.peer = None if host is None or port is None else (host, port)
     request.tls = None if tls is None else tls_info or TLSInfo(*tls)
     flat: tuple[Any, ...] = entry
     if len(flat) & 1:  # (not answered yet: see PackedRequest)

@@ -33,7 +33,7 @@ class Response:
     """A response to send: status code, fields and body.
 
     Args:
-        status: the status code, 100 to 599.
+        status_code: the status code (RFC 9110 §15), 100 to 599.
         body: bytes; ``str`` (sent as UTF-8, ``text/plain; charset=utf-8`` unless a Content-Type
             is given); or an iterable / async iterable of bytes, sent chunked (RFC 9112 §7.1) as
             it is produced (to an HTTP/1.0 client: until the connection closes).
@@ -84,14 +84,14 @@ class Response:
         "content_codings",
         "headers",
         "reason",
-        "status",
+        "status_code",
     )
 
     def __init__(
         self,
-        status: int = 200,
-        body: Body = b"",
+        status_code: int = 200,
         *,
+        body: Body = b"",
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         json: Any = MISSING,
         content_type: str | None = None,
@@ -99,8 +99,9 @@ class Response:
         content_coding: str | None = None,
         content_codings: str | Sequence[str] | None = None,
     ) -> None:
-        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-            raise ConfigurationError(f"status must be an int from 100 to 599, not {status!r}")
+        code = status_code
+        if not isinstance(code, int) or isinstance(code, bool) or not 100 <= code <= 599:
+            raise ConfigurationError(f"status_code must be an int from 100 to 599, not {code!r}")
         fields = _check_fields(headers)
         names = {name.lower() for name, _ in fields}
         body, content_type = _content(body, json, content_type)
@@ -110,8 +111,8 @@ class Response:
             fields.append(("Content-Type", content_type))
         if reason is not None:
             _check_reason(reason)
-        self.status = status
-        self.reason = reason if reason is not None else reason_phrase(status)
+        self.status_code = status_code
+        self.reason = reason if reason is not None else reason_phrase(status_code)
         self.headers = fields
         self.body: Body = body
         self._cache: dict[Any, Any] = {}
@@ -160,7 +161,7 @@ class Response:
         negotiated = bool(self.content_codings)
         fields = list(self.headers)
         body = self.body
-        if coding != "identity" and self.status >= 200 and self.status not in (204, 304):
+        if coding != "identity" and self.status_code >= 200 and self.status_code not in (204, 304):
             fields = [
                 (name, tag_for_coding(value, coding) if name.lower() == "etag" else value)
                 for name, value in fields
@@ -175,7 +176,7 @@ class Response:
         if negotiated:
             fields = vary_with(fields, "Accept-Encoding")
         variant = object.__new__(Response)
-        variant.status = self.status
+        variant.status_code = self.status_code
         variant.reason = self.reason
         variant.headers = fields
         variant.body = body
@@ -189,7 +190,7 @@ class Response:
         body = f"{len(self.body)}B" if isinstance(self.body, bytes) else "streamed"
         coding = self.content_coding or ", ".join(self.content_codings)
         coded = f" coded {coding}" if coding else ""
-        return f"<understudy.Response {self.status} {body}{coded}>"
+        return f"<understudy.Response {self.status_code} {body}{coded}>"
 
 
 def _content(body: Body, json: Any, content_type: str | None) -> tuple[Body, str | None]:
@@ -344,7 +345,7 @@ def to_response(value: object) -> Response:
     if isinstance(value, Response):
         return value
     if isinstance(value, str | bytes):
-        return Response(200, value)
+        return Response(200, body=value)
     if isinstance(value, dict | list):
         return Response(200, json=value)
     if (
@@ -355,7 +356,7 @@ def to_response(value: object) -> Response:
     ):
         status, body = value
         response = to_response(body)
-        return Response(status, response.body, headers=response.headers)
+        return Response(status, body=response.body, headers=response.headers)
     raise TypeError(
         f"the handler returned {type(value).__name__} {value!r:.80}; return a "
         "understudy.Response, str, bytes, a dict or list (sent as JSON), or (status, body)"

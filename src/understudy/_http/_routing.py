@@ -262,7 +262,7 @@ class Router:
         if expectations.exceeded_by(request) is None and not self.allow_unmatched:
             site.fail(UnexpectedRequest(report))
         exchange.answered_by = ("unmatched", "")
-        exchange.send(Response(self.unmatched_status, report + "\n"))
+        exchange.send(Response(self.unmatched_status, body=report + "\n"))
 
     # -- verification ----------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ def send_response(site: Site, exchange: Exchange, response: Response) -> None:
     if isinstance(body, bytes):
         exchange.send(response)
         return
-    exchange.start(response.status, response.reason, response.headers, None)
+    exchange.start(response.status_code, response.reason, response.headers, None)
     if isinstance(body, AsyncIterable):
         site.track(site.loop.create_task(_send_async_iterable(exchange, body)), "a response body")
     elif isinstance(body, Iterable):

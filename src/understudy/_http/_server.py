@@ -27,7 +27,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, ClassVar, TypeGuard, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, Unpack
 
 from .._conditions import Conditions
 from .._core.matching import Matcher
@@ -37,7 +37,6 @@ from .._keywords import checked_keywords
 from .._tls import TLS, resolve_tls
 from .._ws._face import WebSocketEndpoints
 from ._config import check_admin, check_root_options, check_unmatched, choose_host, shared
-from ._connection import HTTPConnection
 from ._criteria import RequestCriteria, make_shape
 from ._expect import Expectation
 from ._hosts import Handler
@@ -54,6 +53,7 @@ from ._report import differences, requested_failure
 from ._request import Request, unpack_request
 from ._response import Response
 from ._routing import Router
+from ._serving import connections, tls_context
 from ._site import Site
 from ._stopping import stop_serving
 
@@ -61,6 +61,8 @@ from ._stopping import stop_serving
 # WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads
 # what a server answering a Response or a handler needs, and no more (issue 20).
 if TYPE_CHECKING:
+    import ssl
+
     from ._asgi import ASGIApp, ASGIHost
     from ._site import Host
     from ._wiremock import Stubs
@@ -142,6 +144,8 @@ class HTTPServer(WebSocketEndpoints):
             ``mappings=DIR`` replays offline.
         conditions: network conditions on every connection (:class:`understudy.Conditions`).
         seed: seeds the server's random choices (see :class:`understudy.Server`).
+        http_versions: ``("1.1",)`` (default), ``("1.1", "2")`` or ``("2",)``: README, "HTTP/2".
+        max_concurrent_streams: HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2).
 
     Raises:
         ConfigurationError: two hosts given, a host that is not callable, a bad limit, a
@@ -187,17 +191,18 @@ class HTTPServer(WebSocketEndpoints):
         record: str | os.PathLike[str] | None = None,
         conditions: Conditions | None = None,
         seed: int | None = None,
+        http_versions: str | Collection[str] = ("1.1",),
+        max_concurrent_streams: int = 100,
     ) -> None:
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
         self._tls = resolve_tls(tls, self.kind)
-        if self._tls is not None:
-            self._ssl_context()  # the CA and certificate are made here, not on the loop
         directory = check_root_options(root, generated_fields, content_coding, content_codings)
         behaviour = choose_host(response, handler, wsgi, asgi, proxy_to, record)
         check_unmatched(unmatched_status, allow_unmatched)
         check_admin(admin, admin_token)
+        h2: tuple[Any, int] = (http_versions, max_concurrent_streams)  # (Limits checks them)
         limits = shared(
-            Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout)
+            Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout, *h2)
         )
         journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
         router = self._router = Router(
@@ -210,6 +215,7 @@ class HTTPServer(WebSocketEndpoints):
         )
         site = self._site = Site(journal, owner=self, tls=self._tls, limits=limits)
         site.record = router.gate()
+        self._ssl_context()  # with tls=: the CA and certificate are made here, not on the loop
         self._listeners: tuple[asyncio.AbstractServer, ...] = ()  # (an idle server: shared)
         if root is not None:
             self.serve_directory("/", root, **directory)
@@ -233,6 +239,10 @@ class HTTPServer(WebSocketEndpoints):
     def unmatched_status(self) -> int:
         """The status code answered to a request nothing answers (``unmatched_status=``)."""
         return self._router.unmatched_status
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context, its ALPN offering the versions of ``http_versions=``."""
+        return tls_context(self._tls, self._host, self._site.limits)
 
     @property
     def max_header_size(self) -> int:
@@ -458,11 +468,9 @@ class HTTPServer(WebSocketEndpoints):
         if _is_asgi(host):
             await host.startup(site)
         context = self._ssl_context()
+        factory = connections(site, router)
         self._listeners = tuple(
-            [
-                await self._listen(lambda: HTTPConnection(site, router), sock, ssl=context)
-                for sock in sockets
-            ]
+            [await self._listen(factory, sock, ssl=context) for sock in sockets]
         )
 
     async def _shutdown(self, timeout: float) -> list[str]:

@@ -123,7 +123,7 @@ class Exchange(Protocol):
         """The connection (HTTP/2: the stream) can still carry bytes to the client."""
 
     @property
-    def client(self) -> tuple[str, int] | None:
+    def peer(self) -> tuple[str, int] | None:
         """The client's address (host, port); ``None`` for a Unix socket."""
 
     @property

@@ -19,7 +19,7 @@ def _encode(event: Event) -> bytes:
 def event_stream(
     events: Iterable[Event] | AsyncIterable[Event],
     *,
-    status: int = 200,
+    status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A response that streams server-sent events as they are produced (WHATWG HTML §9.2).
@@ -28,7 +28,7 @@ def event_stream(
         events: :class:`~understudy.ServerSentEvent` objects, or ``str`` as plain ``data``;
             an iterable (iterated in the worker pool, so it may block between events) or an
             async iterable (iterated on the loop). Each event is flushed as its own chunk.
-        status: the status code.
+        status_code: the status code (RFC 9110 §15).
         headers: extra fields; ``Content-Type: text/event-stream`` and ``Cache-Control:
             no-cache`` are set unless given.
 
@@ -40,8 +40,8 @@ def event_stream(
     merged = [(k, v) for k, v in fields.items() if k.lower() not in given]
     merged += list((headers or {}).items())
     if isinstance(events, AsyncIterable):
-        return Response(status, _aencode(events), headers=merged)
-    return Response(status, _sync_encode(events), headers=merged)
+        return Response(status_code, body=_aencode(events), headers=merged)
+    return Response(status_code, body=_sync_encode(events), headers=merged)
 
 
 def _sync_encode(events: Iterable[Event]) -> Iterator[bytes]:

@@ -40,7 +40,7 @@ class Timeouts(ResponseWriter):
     site: Site
     limits: Limits
     scheme: str
-    client: tuple[str, int] | None
+    peer: tuple[str, int] | None
     tls: TLSInfo | None
     clock: Callable[[], float]
     queue: deque[HTTP1Exchange]
@@ -153,7 +153,7 @@ class Timeouts(ResponseWriter):
                 target=exchange.target if exchange else "",
                 headers=field_pairs(exchange.raw_fields) if exchange else [],
                 body=b"",
-                client=self.client,
+                peer=self.peer,
                 received_at=time.time(),
                 scheme=self.scheme,
                 tls=self.tls,

@@ -307,7 +307,7 @@ class Stubs:
         try:
             response = Response(
                 definition.status,
-                body,
+                body=body,
                 headers=list(definition.headers),
                 reason=definition.reason,
             )

@@ -141,8 +141,6 @@ class SMTPServer(Server):
             **self._weakly(),
         )
         self._hooks = Hooks(self._site)
-        #: The sessions open now.
-        self.connections = self._site.connections
         self._listeners: list[asyncio.AbstractServer] = []
 
     def _weakly(self) -> _WeakCallbacks:
@@ -268,12 +266,12 @@ class SMTPServer(Server):
         starttls, site.starttls_handshakes = site.starttls_handshakes, None
         if starttls is not None:
             await starttls.close()  # (STARTTLS handshakes in progress: not failures)
-        for conn in list(self.connections):
+        for conn in list(site.connections):
             conn.say_goodbye()
         deadline = loop.time() + timeout
 
         def pending() -> set[asyncio.Future[Any]]:
-            replies = {c.replying for c in self.connections if c.replying is not None}
+            replies = {c.replying for c in site.connections if c.replying is not None}
             return set(site.inflight) | {r for r in replies if not r.done()}
 
         while (waiting := pending()) and (remaining := deadline - loop.time()) > 0:
@@ -283,12 +281,12 @@ class SMTPServer(Server):
             future.cancel()
         tasks = [
             task
-            for conn in self.connections
+            for conn in site.connections
             if (task := conn.dialogue) is not None and not task.done()
         ]
         # The 421 (and over TLS close_notify) goes out to a client still reading, by the deadline.
         await finish_connections(self._transports, deadline)
-        for conn in list(self.connections):
+        for conn in list(site.connections):
             conn.abort()
         if tasks:
             # Let each dialogue unwind (they are cancelled), so stop() leaves nothing pending.
@@ -299,11 +297,11 @@ class SMTPServer(Server):
         for listener in self._listeners:
             listener.close()
         self._listeners = []
-        for conn in list(self.connections):
+        for conn in list(self._site.connections):
             conn.abort()
 
     def _transports(self) -> list[asyncio.BaseTransport]:
-        return [conn.transport for conn in self.connections if conn.transport is not None]
+        return [conn.transport for conn in self._site.connections if conn.transport is not None]
 
 
 class _WeakCallbacks(TypedDict):

@@ -86,7 +86,7 @@ class _WebSocketCall:
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": headers,
-            "client": exchange.client,
+            "client": exchange.peer,
             "server": self.host.server_address,
             "subprotocols": list(self.handshake.offered),
             "state": state.copy() if state else {},

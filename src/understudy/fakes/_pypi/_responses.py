@@ -17,11 +17,13 @@ def error(status: int, message: str, *, headers: Mapping[str, str] | None = None
     The message may quote what the client sent: in the reason phrase, what a status line cannot
     carry (controls, characters outside Latin-1) is escaped; the body keeps it as it is (UTF-8).
     """
-    return Response(status, f"{status} {message}\n", headers=headers, reason=fit_reason(message))
+    return Response(
+        status, body=f"{status} {message}\n", headers=headers, reason=fit_reason(message)
+    )
 
 
 def redirect(request: Request, path: str) -> Response:
     """301 to ``path``, keeping the request's query."""
     query = request.query_string
     location = path + (f"?{query}" if query else "")
-    return Response(301, "", headers={"Location": location})
+    return Response(301, body="", headers={"Location": location})

@@ -384,6 +384,7 @@ class _Handler:
             server = self._served()
             return Response(
                 200,
-                f"understudy fake PyPI\nindex: {server.index_url}\nupload: {server.upload_url}\n",
+                body=f"understudy fake PyPI\nindex: {server.index_url}\n"
+                f"upload: {server.upload_url}\n",
             )
         return error(404, "Not Found")

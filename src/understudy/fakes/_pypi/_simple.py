@@ -70,7 +70,7 @@ def package(store: Store, request: Request, filename: str) -> Response:
         return error(404, "Not Found")
     if metadata_only:
         assert file.metadata is not None
-        return Response(200, file.metadata, content_type="application/octet-stream")
+        return Response(200, body=file.metadata, content_type="application/octet-stream")
     content = store.content(name)
     if request.method == "GET":
         store.downloads.append(
@@ -84,7 +84,7 @@ def package(store: Store, request: Request, filename: str) -> Response:
         )
     return Response(
         200,
-        content,
+        body=content,
         headers={"ETag": f'"{file.digests["sha256"]}"'},
         content_type="application/octet-stream",
     )
@@ -93,13 +93,13 @@ def package(store: Store, request: Request, filename: str) -> Response:
 def _simple(media_type: str, body: bytes) -> Response:
     if media_type == _index.TEXT_HTML:
         media_type = "text/html; charset=utf-8"
-    return Response(200, body, content_type=media_type, headers={"Vary": "Accept"})
+    return Response(200, body=body, content_type=media_type, headers={"Vary": "Accept"})
 
 
 def _not_acceptable() -> Response:
     offered = ", ".join(_index.OFFERS)
     return Response(
         406,
-        f"Not Acceptable: this index answers {offered}\n",
+        body=f"Not Acceptable: this index answers {offered}\n",
         headers={"Vary": "Accept"},
     )

@@ -1,0 +1,221 @@
+"""(l) HTTP/2: start → one h2c GET → stop, and requests/s under 10 connections x 10 streams.
+
+Cycle: a server offering HTTP/1.1 and HTTP/2 is started, one prior-knowledge h2c GET is made on a
+raw socket with the h2 library (the preface, SETTINGS, HEADERS; read until END_STREAM), and the
+server is stopped; beside it the same cycle with an HTTP/1.1 GET on a raw socket. Medians.
+
+Throughput: ``bench/_h2load.py`` in several client processes (each with its share of the 10
+connections, each connection keeping 10 streams in flight), against understudy (a canned 200, and
+a minimal ASGI app) and hypercorn (the Python HTTP/2 server, the same ASGI app, one worker, in a
+process of its own; h2c by prior knowledge). The client processes' CPU use is printed beside: a
+client near 100% of a core would be the limit, not the server. On a 2-core machine the clients
+and the server share the cores, so the figures are comparable with each other only.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+
+import understudy
+
+from ._report import Target, format_table, ms, ratio
+from ._stats import summarize
+
+__all__ = ["H2Result", "h2_json", "h2_table", "h2_targets", "run"]
+
+CONNECTIONS = 10
+STREAMS = 10
+PROCESSES = 2
+_TIMEOUT = 10.0
+
+
+async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The minimal ASGI app every server runs: 200, ``ok``."""
+    if scope["type"] != "http":
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"2")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@dataclass
+class H2Result:
+    """One run of (l)."""
+
+    cycle_h2: list[float] = field(default_factory=list)  # seconds per cycle
+    cycle_h1: list[float] = field(default_factory=list)
+    throughput: dict[str, float] = field(default_factory=dict)  # requests/s by subject
+    client_cpu: dict[str, float] = field(default_factory=dict)  # share of one core per client
+
+
+def _h2c_get(host: str, port: int) -> None:
+    with socket.create_connection((host, port), timeout=_TIMEOUT) as sock:
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding=None)
+        )
+        conn.initiate_connection()
+        headers = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"http")]
+        conn.send_headers(1, [*headers, (b":authority", b"127.0.0.1")], end_stream=True)
+        sock.sendall(conn.data_to_send())
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                raise RuntimeError("the server closed before the response ended")
+            if any(isinstance(e, h2.events.StreamEnded) for e in conn.receive_data(data)):
+                return
+
+
+def _h1_get(host: str, port: int) -> None:
+    with socket.create_connection((host, port), timeout=_TIMEOUT) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        while sock.recv(65536):
+            pass
+
+
+def _cycles(count: int, get: Any) -> list[float]:
+    times = []
+    for _ in range(count):
+        began = time.perf_counter()
+        server = understudy.HTTPServer(
+            response=understudy.Response(200, body="ok"), http_versions=("1.1", "2")
+        )
+        server.start()
+        get(server.host, server.port)
+        server.stop()
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def _load(port: int, seconds: float) -> tuple[float, float]:
+    """Requests/s over ``seconds`` from PROCESSES clients, and their mean CPU share."""
+    per = CONNECTIONS // PROCESSES
+    clients = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench._h2load",
+                "127.0.0.1",
+                str(port),
+                str(per),
+                str(STREAMS),
+                str(seconds),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PROCESSES)
+    ]
+    results = [json.loads(client.communicate(timeout=seconds + 30)[0]) for client in clients]
+    done = sum(result["responses"] for result in results)
+    cpu = sum(result["cpu"] for result in results) / len(results) / seconds
+    return done / seconds, cpu
+
+
+def _hypercorn(seconds: float) -> tuple[float, float]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "bench._h2:asgi_app",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + _TIMEOUT
+        while True:
+            try:
+                _h2c_get("127.0.0.1", port)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # (waiting for another process to listen: nothing to wait on)
+        return _load(port, seconds)
+    finally:
+        process.terminate()
+        process.wait(_TIMEOUT)
+
+
+def run(cycles: int, seconds: float, warmup: float) -> H2Result:
+    result = H2Result()
+    result.cycle_h2 = _cycles(cycles, _h2c_get)
+    result.cycle_h1 = _cycles(cycles, _h1_get)
+    subjects: dict[str, dict[str, Any]] = {
+        "understudy canned": {"response": understudy.Response(200, body="ok")},
+        "understudy ASGI": {"asgi": asgi_app},
+    }
+    for name, options in subjects.items():
+        with understudy.HTTPServer(http_versions=("1.1", "2"), journal_size=0, **options) as s:
+            _load(s.port, warmup)
+            result.throughput[name], result.client_cpu[name] = _load(s.port, seconds)
+    _hypercorn(warmup)
+    result.throughput["hypercorn ASGI"], result.client_cpu["hypercorn ASGI"] = _hypercorn(seconds)
+    return result
+
+
+def h2_table(result: H2Result) -> str:
+    rows = [
+        ["h2c cycle p50 (ms)", ms(summarize(result.cycle_h2).p50), ""],
+        ["HTTP/1.1 cycle p50 (ms)", ms(summarize(result.cycle_h1).p50), ""],
+    ]
+    hypercorn = result.throughput.get("hypercorn ASGI")
+    for name, rate in result.throughput.items():
+        versus = ratio(rate / hypercorn) if hypercorn else ""
+        rows.append(
+            [f"{name} req/s (client CPU {result.client_cpu[name]:.0%})", f"{rate:,.0f}", versus]
+        )
+    return format_table(["(l) HTTP/2", "value", "vs hypercorn"], rows)
+
+
+def h2_targets(result: H2Result) -> list[Target]:
+    hypercorn = result.throughput.get("hypercorn ASGI") or 0.0
+    targets = []
+    for name in ("understudy canned", "understudy ASGI"):
+        rate = result.throughput.get(name)
+        targets.append(
+            Target(
+                f"(l) {name}, 10x10 h2c streams",
+                ">= 3x hypercorn",
+                ratio(rate / hypercorn) if rate and hypercorn else "n/a",
+                None if not (rate and hypercorn) else rate >= 3 * hypercorn,
+            )
+        )
+    p50 = summarize(result.cycle_h2).p50
+    targets.append(Target("(l) start → one h2c GET → stop p50", "<= 2 ms", ms(p50), p50 <= 0.002))
+    return targets
+
+
+def h2_json(result: H2Result) -> dict[str, object]:
+    return {
+        "cycle_h2_p50": summarize(result.cycle_h2).p50,
+        "cycle_h1_p50": summarize(result.cycle_h1).p50,
+        "throughput": result.throughput,
+        "client_cpu": result.client_cpu,
+    }

@@ -1,0 +1,170 @@
+"""The HTTP/1.1 faults (:class:`~understudy.Fault`) carried out on an HTTP/2 stream.
+
+A fault on HTTP/1.1 breaks the connection, since one response is all it carries at a time. On
+HTTP/2 the faults of a response break its stream only (the connection's other streams go on),
+the way an HTTP/2 server fails one response; the faults named after the connection break it:
+
+- ``CONNECTION_RESET``: the TCP connection is reset (RST), every stream with it.
+- ``CLOSE``: GOAWAY (NO_ERROR), then the connection closes; this stream is left unanswered.
+- ``EMPTY_RESPONSE``: the stream is reset (RST_STREAM NO_ERROR) before any response.
+- ``RANDOM_DATA_THEN_CLOSE``: random bytes that are not HTTP/2 frames, then a close.
+- ``MALFORMED_STATUS_LINE``: a HEADERS frame whose field block is not HPACK (the client's
+  decoder fails: COMPRESSION_ERROR, RFC 9113 §4.3), then a close.
+- ``MALFORMED_CHUNK``: the head, then a DATA frame whose padding is longer than the frame
+  (PROTOCOL_ERROR, RFC 9113 §6.1), then a close.
+- ``TRUNCATED_BODY``: a Content-Length larger than the DATA sent, then END_STREAM (a malformed
+  response, RFC 9113 §8.1.1).
+- ``STALL``: the head is sent, the body never is; the other streams go on.
+- ``MALFORMED_CONTENT_CODING``: as on HTTP/1.1, a well-framed response whose gzip is not.
+- ``STREAM_RESET``, ``REFUSED_STREAM``: RST_STREAM INTERNAL_ERROR, REFUSED_STREAM.
+- ``GOAWAY``: a graceful GOAWAY below this stream (not processed); the connection closes once
+  the streams before it are answered.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import TYPE_CHECKING
+
+import h2.exceptions
+from hyperframe.frame import HeadersFrame
+
+from ..._core.faults import Ending, Fault
+from .._heads import http_date
+
+if TYPE_CHECKING:
+    from ._stream import H2Exchange, Streams
+
+__all__ = ["apply_h2_fault", "fault_of"]
+
+#: The fault an Ending stands for when the fault's name was not recorded (a head already sent).
+_BY_ENDING = {
+    Ending.RESET: Fault.CONNECTION_RESET,
+    Ending.CLOSE: Fault.CLOSE,
+    Ending.HALF_CLOSE: Fault.EMPTY_RESPONSE,
+    Ending.STALL: Fault.STALL,
+}
+
+
+def fault_of(name: str, ending: Ending) -> Fault:
+    """The fault named ``name`` (as recorded), else the one ``ending`` stands for."""
+    return Fault[name] if name in Fault.__members__ else _BY_ENDING[ending]
+
+
+_NO_ERROR = 0x0
+_INTERNAL_ERROR = 0x2
+_REFUSED_STREAM = 0x7
+#: What a stalled or truncated response declares, and sends half of (truncated).
+_DECLARED = 1024
+
+
+def apply_h2_fault(exchange: H2Exchange, kind: Fault, data: bytes) -> None:
+    """Answer ``exchange`` with the fault ``kind`` (see the module's docstring); ``data`` is
+    what its HTTP/1.1 plan writes (random bytes, a gzip body), used where HTTP/2 can."""
+    conn = exchange.h2conn
+    head_only = exchange.method == "HEAD"
+    if kind is Fault.CONNECTION_RESET:
+        exchange.finished = True
+        exchange.notify_done()
+        _reset_connection(conn)
+    elif kind is Fault.CLOSE:
+        exchange.finished = True
+        exchange.notify_done()
+        conn.close()
+    elif kind is Fault.EMPTY_RESPONSE:
+        conn.reset_stream(exchange, _NO_ERROR)
+    elif kind is Fault.STREAM_RESET:
+        conn.reset_stream(exchange, _INTERNAL_ERROR)
+    elif kind is Fault.REFUSED_STREAM:
+        conn.reset_stream(exchange, _REFUSED_STREAM)
+    elif kind is Fault.GOAWAY:
+        exchange.finished = True
+        exchange.notify_done()
+        conn.streams.pop(exchange.stream_id, None)  # (not processed, as the GOAWAY says)
+        conn.goaway(exchange.stream_id - 2)
+    elif kind is Fault.RANDOM_DATA_THEN_CLOSE:
+        exchange.finished = True
+        exchange.notify_done()
+        conn.broken = True
+        conn.write(data)
+        conn.close()
+    elif kind is Fault.MALFORMED_STATUS_LINE:
+        _malformed(exchange, _bad_field_block(exchange.stream_id))
+    elif kind is Fault.MALFORMED_CHUNK:
+        _head(exchange, 200, [])
+        _malformed(exchange, _bad_padding(exchange.stream_id))
+    elif kind in (Fault.TRUNCATED_BODY, Fault.STALL):
+        _head(exchange, 200, [("content-length", str(_DECLARED))])
+        if kind is Fault.TRUNCATED_BODY and not head_only:
+            _send_now(exchange, b"x" * (_DECLARED // 2), end_stream=True)
+        exchange.finished = True
+        exchange.notify_done()
+        # STALL: nothing more on this stream; stop() resets it with the connection.
+    elif kind is Fault.MALFORMED_CONTENT_CODING:
+        body = data.partition(b"\r\n\r\n")[2]
+        fields = [
+            ("content-type", "text/plain; charset=utf-8"),
+            ("content-encoding", "gzip"),
+            ("content-length", str(len(body))),
+        ]
+        _head(exchange, 200, fields)
+        if not head_only:
+            _send_now(exchange, body, end_stream=True)
+        exchange.finished = True
+        exchange.notify_done()
+
+
+def _head(exchange: H2Exchange, status: int, fields: list[tuple[str, str]]) -> None:
+    """The response's HEADERS frame, recorded as the fault (not as a response)."""
+    exchange.head_sent = True
+    headers = [(b":status", b"%d" % status), (b"date", http_date().encode())]
+    headers += [(name.encode(), value.encode()) for name, value in fields]
+    exchange.h2conn.send_headers(exchange, headers, end_stream=exchange.method == "HEAD")
+
+
+def _malformed(exchange: H2Exchange, frame: bytes) -> None:
+    """Write ``frame`` (not HTTP/2 as the client's state allows), then close the connection."""
+    exchange.finished = True
+    exchange.notify_done()
+    conn = exchange.h2conn
+    conn.broken = True
+    conn.write(frame)
+    conn.close()
+
+
+def _bad_field_block(stream_id: int) -> bytes:
+    """A HEADERS frame whose block is an HPACK index that no table has (RFC 7541 §2.3.3)."""
+    frame = HeadersFrame(stream_id)
+    frame.data = b"\xff\xff\xff\xff\x0f"  # indexed field 2**28+: a decoding error
+    frame.flags.add("END_HEADERS")
+    return frame.serialize()
+
+
+def _bad_padding(stream_id: int) -> bytes:
+    """A DATA frame (PADDED) whose pad length exceeds its payload (RFC 9113 §6.1)."""
+    payload = bytes([200]) + b"data"
+    header = struct.pack(">I", len(payload))[1:] + bytes([0x0, 0x8]) + struct.pack(">I", stream_id)
+    return header + payload
+
+
+def _reset_connection(conn: Streams) -> None:
+    """Reset the TCP connection (RST: close with SO_LINGER 0), every stream with it."""
+    conn.closing = conn.broken = True
+    transport = conn.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.abort()
+
+
+def _send_now(exchange: H2Exchange, data: bytes, *, end_stream: bool) -> None:
+    """DATA past the stream's window (a fault's few bytes: within the initial window)."""
+    conn = exchange.h2conn
+    try:
+        conn.h2.send_data(exchange.stream_id, data, end_stream=end_stream)
+    except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+        return
+    conn.wrote()
