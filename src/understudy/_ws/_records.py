@@ -141,15 +141,16 @@ class WebSocketConnection:
     @property
     def messages(self) -> list[WebSocketMessage]:
         """The messages received and sent so far, in the order they passed (a snapshot)."""
-        with self._lock:
+        with self._lock:  # (between readers: the loop appends without it, see add_message)
             entries = self._messages
-            for index in range(self._unpacked(), len(entries)):
-                entries[index] = unpack_message(entries[index])
-            return entries[:]  # type: ignore[return-value] # (each unpacked above)
+            snapshot = entries[:]
+            for index in range(self._unpacked(snapshot), len(snapshot)):
+                snapshot[index] = entries[index] = unpack_message(snapshot[index])
+            return snapshot  # type: ignore[return-value] # (each unpacked above)
 
-    def _unpacked(self) -> int:
-        """How many leading entries are already WebSocketMessages (under the lock)."""
-        entries = self._messages
+    @staticmethod
+    def _unpacked(entries: list[WebSocketMessage | Packed]) -> int:
+        """How many leading entries are already WebSocketMessages."""
         index = len(entries)
         while index and isinstance(entries[index - 1], tuple):
             index -= 1
@@ -192,9 +193,9 @@ def add_pong(record: WebSocketConnection, at: float) -> None:
 
 
 def add_message(record: WebSocketConnection, message: Packed) -> None:
-    """Add ``message`` to ``record`` (on the loop; readers take a snapshot under the lock)."""
-    with record._lock:
-        record._messages.append(message)
+    """Add ``message`` to ``record`` (on the loop). No lock: ``list.append`` is atomic, and a
+    reader copies the list before unpacking what it copied (its own entries only)."""
+    record._messages.append(message)
 
 
 def unpack_message(entry: WebSocketMessage | Packed) -> WebSocketMessage:

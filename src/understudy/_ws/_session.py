@@ -38,6 +38,7 @@ _CONT = Opcode.CONT
 _CLOSE = Opcode.CLOSE
 _PING = Opcode.PING
 _PONG = Opcode.PONG
+_OPEN = State.OPEN
 
 
 class WebSocketSession(asyncio.Protocol):
@@ -59,7 +60,8 @@ class WebSocketSession(asyncio.Protocol):
         #: What the consumer has not taken yet: messages, then the close at the end.
         self.inbox: deque[str | bytes | WebSocketClose] = deque()
         self._waiter: asyncio.Future[None] | None = None
-        self._writable: asyncio.Future[None] | None = None
+        #: While the transport's buffer is full (``pause_writing``): a future, done on resume.
+        self.paused: asyncio.Future[None] | None = None
         self._fragments: list[bytes] = []
         self._fragment_text = False
         self._decoder: codecs.IncrementalDecoder | None = None
@@ -74,6 +76,7 @@ class WebSocketSession(asyncio.Protocol):
         self.ignore_pings = False
         #: Called with each message received instead of queueing it (a script without delay).
         self.on_message: Callable[[str | bytes], None] | None = None
+        self._reading = False  # (in data_received: its end writes what was sent)
         self.done = self.loop.create_future()
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -83,6 +86,16 @@ class WebSocketSession(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        # What the frames of ``data`` make the protocol send (replies, pongs, a close) goes
+        # out in one write at the end, not one per message.
+        self._reading = True
+        try:
+            self._frames_received(data)
+        finally:
+            self._reading = False
+        self._flush()
+
+    def _frames_received(self, data: bytes) -> None:
         protocol = self.protocol
         protocol.receive_data(data)
         for frame in protocol.events_received():
@@ -109,7 +122,6 @@ class WebSocketSession(asyncio.Protocol):
                     protocol.data_to_send()
                     self.close_discarded = True
                     return
-        self._flush()
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()
@@ -139,8 +151,8 @@ class WebSocketSession(asyncio.Protocol):
         self.transport = None
         self.inbox.append(ended)
         self._wake()
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        if self.paused is not None and not self.paused.done():
+            self.paused.set_result(None)
         if not self.done.done():
             self.done.set_result(None)
         self.site.closed(self)
@@ -148,12 +160,12 @@ class WebSocketSession(asyncio.Protocol):
         self.conn.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        if self._writable is None or self._writable.done():
-            self._writable = self.loop.create_future()
+        if self.paused is None or self.paused.done():
+            self.paused = self.loop.create_future()
 
     def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        if self.paused is not None and not self.paused.done():
+            self.paused.set_result(None)
 
     # -- receiving ---------------------------------------------------------------------------
 
@@ -235,34 +247,37 @@ class WebSocketSession(asyncio.Protocol):
 
     def send(self, data: str | bytes) -> bool:
         """Send one message (text for ``str``); ``False`` if the connection is not open."""
-        if not self.open:
-            return False
-        payload = data.encode("utf-8") if isinstance(data, str) else data
         protocol = self.protocol
+        transport = self.transport
+        if protocol.state is not _OPEN or transport is None or transport.is_closing():
+            return False
+        text = isinstance(data, str)
+        payload = data.encode("utf-8") if isinstance(data, str) else data
         frames = self.frames_per_message
         if frames > 1 and len(payload) >= frames:
             # (exactly ``frames`` frames, none empty; a fragment may split a UTF-8 sequence:
             # RFC 6455 §5.6 checks text only once the message is whole)
             size = len(payload)
             cuts = [size * index // frames for index in range(frames + 1)]
-            first = protocol.send_text if isinstance(data, str) else protocol.send_binary
+            first = protocol.send_text if text else protocol.send_binary
             first(payload[: cuts[1]], fin=False)
             for index in range(1, frames):
                 protocol.send_continuation(
                     payload[cuts[index] : cuts[index + 1]], fin=index == frames - 1
                 )
-        elif isinstance(data, str):
+        elif text:
             protocol.send_text(payload)
         else:
             protocol.send_binary(payload)
-        packed = ("sent", isinstance(data, str), data, time.time(), self.record.number)
+        packed = ("sent", text, data, time.time(), self.record.number)
         add_message(self.record, packed)
         self.site.messages.append(packed)
-        self._flush()
+        if not self._reading:  # (else data_received writes it, with the rest of the read)
+            self._flush()
         return True
 
     async def drain(self) -> None:
-        writable = self._writable
+        writable = self.paused
         if writable is not None and not writable.done():
             await writable
 
@@ -280,6 +295,7 @@ class WebSocketSession(asyncio.Protocol):
     def write_raw(self, data: bytes) -> None:
         """Fault: write ``data`` as it is, past the protocol (a frame a client must refuse)."""
         if self.transport is not None and self.open:
+            self._flush()  # (what was sent before it goes first)
             self.transport.write(data)
 
     def ping(self) -> None:
@@ -313,8 +329,11 @@ class WebSocketSession(asyncio.Protocol):
         """Nothing is held back: each frame is written to the transport as it is made."""
 
     def abort(self) -> None:
+        """End the TCP connection now, without a close frame (what was sent is written)."""
         if self.transport is not None:
-            self.transport.abort()
+            self._flush()
+            if self.transport is not None:
+                self.transport.abort()
 
     def _flush(self) -> None:
         """Write what the protocol has to send; an empty piece means: close the TCP side."""
