@@ -384,3 +384,43 @@ def test_websocket_client_refuses_a_bad_certificate_on_wss(mode: CertificateMode
             )
         [failure] = server.wait_for_tls_failures(1)
         assert failure is not None
+
+
+# -- stop() and the closing handshake ------------------------------------------------------------
+
+
+def test_stop_waits_for_the_clients_close_frame_so_the_close_is_clean() -> None:
+    server = understudy.HTTPServer()
+    server.expect_websocket("/e").echo()
+    server.start()
+    with websockets.sync.client.connect(server.ws_url + "/e") as client:
+        client.send("x")
+        assert client.recv(timeout=5) == "x"
+        server.stop()
+        with pytest.raises(ConnectionClosed) as closed:
+            client.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert closed.value.sent is not None  # (the client answered the 1001 before stop returned)
+    [connection] = server.websockets
+    assert connection.close is not None
+    assert (connection.close.code, connection.close.by, connection.close.clean) == (
+        1001,
+        "server",
+        True,
+    )
+
+
+def test_stop_gives_up_on_a_client_that_never_answers_the_close() -> None:
+    server = understudy.HTTPServer()
+    server.expect_websocket("/e").echo()
+    server.start()
+    # websocket-client answers a close frame only when the test reads: here it never does.
+    client = websocket_client.create_connection(server.ws_url + "/e", timeout=5)
+    try:
+        server.wait_for_websockets(1)
+        server.stop(timeout=0.05)
+        [connection] = server.websockets
+        assert connection.close is not None
+        assert (connection.close.code, connection.close.clean) == (1001, False)
+    finally:
+        client.shutdown()  # type: ignore[no-untyped-call] # (its socket, without a close)
