@@ -82,6 +82,9 @@ class WebSocketExpectation:
     Attributes:
         path (str): the path the handshake's request target must have.
         connections (int): how many handshakes it has accepted.
+        required (bool): whether ``check()`` fails when no handshake reached it (``False`` for
+            one a mapping file declared, as for HTTP mappings).
+        mapping_id (str | None): the id of the mapping that declared it, if a file did.
     """
 
     def __init__(
