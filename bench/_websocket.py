@@ -4,12 +4,15 @@ Two minimal echo servers, each an ``asyncio.Protocol`` on an event loop of its o
 in the library that parses and frames: wsproto (python-hyper) and websockets' sans-IO
 ``ServerProtocol``. Each does the RFC 6455 handshake, then sends every text message back.
 
-The client is not Python's WebSocket stack (which would measure itself): a separate process,
-asyncio with raw sockets, does each handshake by hand and then sends one pre-masked 16-byte text
-frame per connection and waits for the 18-byte unmasked answer, over ``connections`` connections
-at once for ``duration`` seconds. Round trips per second are counted by the client, which on a
-loaded 2-core machine may be the bottleneck; so the server loop thread's CPU time per round trip
-(``pthread_getcpuclockid``) is the figure the choice is made on. The two
+The client is not Python's WebSocket stack (which would measure itself): a separate process
+(:mod:`bench._ws_client`: raw non-blocking sockets on one epoll) does each handshake by hand and
+then keeps one pre-masked 16-byte text frame in flight per connection, waiting for the 18-byte
+unmasked answer, over ``connections`` connections at once for ``duration`` seconds. Round trips
+per second are counted by the client, whose own CPU per round trip is reported beside the
+server's (about half of the cheapest server's: it is not the bottleneck). On a loaded 2-core
+machine the round trips per second still move with the load from round to round, so the server
+loop thread's CPU time per round trip (``pthread_getcpuclockid``) is the figure the library
+choice is made on. The two
 servers run in turns, ``rounds`` times each, interleaved; each keeps its best round (noise from
 other processes only ever lowers a figure).
 
@@ -17,7 +20,9 @@ Then whole servers, with the same client: understudy (an ASGI echo app, and
 ``expect_websocket("/").echo()``), uvicorn with its ``websockets`` and ``wsproto``
 implementations, and ``websockets.asyncio.server.serve``, each on a thread of its own (understudy
 on its runtime's loop thread). Issue 22 asks understudy for >= 1.5x uvicorn and >= 1.0x
-``websockets.serve`` in round trips per second.
+``websockets.serve`` in round trips per second. Then start → connect → one echo → close → stop
+per server (the servers taking turns), and :mod:`bench._ws_idle`: idle memory per connection and
+stop() with clients that answer the close.
 """
 
 from __future__ import annotations
