@@ -513,6 +513,16 @@ def websocket_targets(result: WebSocketResult) -> list[Target]:
             None if p50 is None else p50 <= 0.002,
         )
     )
+    stops = result.idle.stops.get(_OURS) if result.idle is not None else None
+    stop = statistics.median(stops) if stops else None
+    targets.append(
+        Target(
+            "(k) WebSocket stop() with 10 open clients answering the close, p50 (ASGI)",
+            "≤ 1 ms",
+            "-" if stop is None else f"{stop * 1e3:.2f} ms",
+            None if stop is None else stop <= 0.001,
+        )
+    )
     for peer, goal in (
         ("uvicorn, ws=websockets", 1.5),
         ("uvicorn, ws=websockets-sansio", 1.5),
