@@ -816,7 +816,12 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         ),
         _websocket.websocket_table(results.websocket),
         "",
-        "(k) WebSocket servers: the same echo and client; ratio is understudy's ASGI row ÷ each.",
+        (
+            "(k) WebSocket servers: the same echo and client; ratios: understudy's ASGI round "
+            "trips/s ÷ each (what the targets use), and each one's server CPU per echo ÷ "
+            "understudy's ASGI (the ratio of round trips/s on equal CPU: steadier on a loaded "
+            "machine)."
+        ),
         _websocket.servers_table(results.websocket),
         "",
         "(k) WebSocket start → connect → one echo → close → stop (a raw blocking client), ms.",

@@ -468,6 +468,7 @@ def websocket_table(result: WebSocketResult) -> str:
 
 def servers_table(result: WebSocketResult) -> str:
     ours = max(result.servers.get(_OURS, []), default=0.0)
+    our_cpu = min(result.servers_cpu.get(_OURS, []), default=0.0)
     rows = []
     for name in SERVER_CASES:
         best = max(result.servers.get(name, []), default=0.0)
@@ -481,6 +482,7 @@ def servers_table(result: WebSocketResult) -> str:
                 f"{cpu * 1e6:.1f}",
                 f"{client * 1e6:.1f}",
                 ratio(ours / best if best else None),
+                ratio(cpu / our_cpu if our_cpu else None),
             ]
         )
     headers = [
@@ -490,6 +492,7 @@ def servers_table(result: WebSocketResult) -> str:
         "server CPU µs/echo",
         "client CPU µs/echo",
         "ours (ASGI) ÷ it",
+        "its CPU/echo ÷ ours",
     ]
     return format_table(headers, rows)
 
