@@ -828,8 +828,8 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         _websocket.cycles_table(results.websocket.cycles),
         "",
         (
-            "(k) WebSocket idle memory per open connection (RSS of this process, raw clients "
-            "in another), and stop() with open clients that answer the close frame."
+            "(k) WebSocket idle memory per open connection (RSS of a fresh process per server, "
+            "raw clients in another), and stop() with open clients that answer the close frame."
         ),
         _websocket.idle_table_of(results.websocket),
         "",
