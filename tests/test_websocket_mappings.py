@@ -82,6 +82,16 @@ def test_reset_reloads_a_websocket_mapping_once(tmp_path: Path) -> None:
             client.close()
 
 
+def test_websocket_mappings_without_ids_in_two_files_are_both_served(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        mapping = {"request": {"urlPath": f"/{name}"}, "websocket": {"send": name}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(mapping))
+    with understudy.HTTPServer(mappings=tmp_path) as server:
+        for name in ("a", "b"):
+            with websockets.sync.client.connect(f"{server.ws_url}/{name}") as client:
+                assert client.recv(timeout=5) == name
+
+
 @pytest.mark.parametrize(
     ("websocket", "field"),
     [

@@ -150,10 +150,10 @@ class Router:
         self.websockets.append(stub)
         self.changed()
 
-    def _websocket_mappings(self, document: object, where: str) -> object:
+    def _websocket_mappings(self, document: object, file: str) -> object:
         from .._ws._mappings import take_websockets  # noqa: PLC0415 - when a mapping has one
 
-        return take_websockets(document, where, self.add_websocket)
+        return take_websockets(document, file, self.add_websocket)
 
     # -- the journal, as the admin API and the face read it --------------------------------------
 

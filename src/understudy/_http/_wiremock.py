@@ -273,7 +273,7 @@ class Stubs:
             try:
                 document = json.loads(file.read_bytes())
                 if self.on_websocket is not None:
-                    document = self.on_websocket(document, "mapping")
+                    document = self.on_websocket(document, str(file))
                 parsed = parse_mappings_document(document)
             except (ValueError, UnicodeDecodeError) as error:
                 raise ConfigurationError(f"{file}: {error}") from None

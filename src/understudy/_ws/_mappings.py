@@ -66,24 +66,32 @@ def _is_websocket(raw: object) -> bool:
 
 
 def take_websockets(
-    document: object, where: str, add: Callable[[WebSocketExpectation], None]
+    document: object, file: str, add: Callable[[WebSocketExpectation], None]
 ) -> object:
-    """``document`` (a mapping file's JSON) without its WebSocket mappings, each made an
-    expectation and given to ``add``; the HTTP mappings are left to the WireMock loader.
+    """``document`` (the JSON of mapping file ``file``) without its WebSocket mappings, each
+    made an expectation and given to ``add``; the HTTP mappings are left to the WireMock
+    loader. A mapping without an ``id`` is known by its file and place (a reload replaces it).
 
     Raises:
         MappingError: a WebSocket mapping that is not valid (the file is not loaded further).
     """
     if _is_websocket(document):
-        add(websocket_mapping(document, where=where))
+        add(_made(document, "mapping", file))
         return {"mappings": []}
     if not isinstance(document, Mapping) or not isinstance(document.get("mappings"), list):
         return document
     items = document["mappings"]
     for index, item in enumerate(items):
         if _is_websocket(item):
-            add(websocket_mapping(item, where=f"{where}.mappings[{index}]"))
+            add(_made(item, f"mapping.mappings[{index}]", file))
     return {**document, "mappings": [item for item in items if not _is_websocket(item)]}
+
+
+def _made(raw: Any, where: str, file: str) -> WebSocketExpectation:
+    stub = websocket_mapping(raw, where=where)
+    if "id" not in raw and "uuid" not in raw:
+        stub.mapping_id = f"{file}#{where}"
+    return stub
 
 
 def _equal_to(where: str, raw: object) -> dict[str, str]:
