@@ -28,7 +28,7 @@ import understudy
 import understudy.fakes
 import understudy.tls
 
-from .._websocket import echo_once
+from .._ws_client import echo_once
 from ._probe import usage
 
 __all__ = ["KINDS", "Kind", "LeakResult", "run_leaks"]
