@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -31,7 +32,7 @@ import understudy
 from ._report import Target, format_table, ms, ratio
 from ._stats import summarize
 
-__all__ = ["H2Result", "h2_json", "h2_table", "h2_targets", "run"]
+__all__ = ["H2Result", "h2_json", "h2_table", "h2_targets", "h2c_get", "run"]
 
 CONNECTIONS = 10
 STREAMS = 10
@@ -63,13 +64,18 @@ class H2Result:
     client_cpu: dict[str, float] = field(default_factory=dict)  # share of one core per client
 
 
-def _h2c_get(host: str, port: int) -> None:
-    with socket.create_connection((host, port), timeout=_TIMEOUT) as sock:
+def h2c_get(host: str, port: int, *, context: ssl.SSLContext | None = None) -> None:
+    """One GET by prior knowledge on a raw socket (with ``context``: over TLS, whose ALPN
+    offers ``h2``), read until its stream ends."""
+    raw = socket.create_connection((host, port), timeout=_TIMEOUT)
+    sock = raw if context is None else context.wrap_socket(raw, server_hostname=host)
+    with sock:
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True, header_encoding=None)
         )
         conn.initiate_connection()
-        headers = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"http")]
+        scheme = b"http" if context is None else b"https"
+        headers = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", scheme)]
         conn.send_headers(1, [*headers, (b":authority", b"127.0.0.1")], end_stream=True)
         sock.sendall(conn.data_to_send())
         while True:
@@ -151,7 +157,7 @@ def _hypercorn(seconds: float) -> tuple[float, float]:
         deadline = time.monotonic() + _TIMEOUT
         while True:
             try:
-                _h2c_get("127.0.0.1", port)
+                h2c_get("127.0.0.1", port)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -165,7 +171,7 @@ def _hypercorn(seconds: float) -> tuple[float, float]:
 
 def run(cycles: int, seconds: float, warmup: float) -> H2Result:
     result = H2Result()
-    result.cycle_h2 = _cycles(cycles, _h2c_get)
+    result.cycle_h2 = _cycles(cycles, h2c_get)
     result.cycle_h1 = _cycles(cycles, _h1_get)
     subjects: dict[str, dict[str, Any]] = {
         "understudy canned": {"response": understudy.Response(200, body="ok")},
