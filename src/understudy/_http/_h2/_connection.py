@@ -21,13 +21,14 @@ from hyperframe.frame import GoAwayFrame
 
 from ..._drain import close_transport
 from ._faults import apply_h2_fault, fault_of
-from ._output import Output
 from ._requests import malformed, pack, read_head, refused
 from ._stream import H2Exchange
+from ._timers import Timers, connection_error
 
 if TYPE_CHECKING:
     from ..._core.faults import Ending
     from ..._tls import TLSInfo
+    from .._limits import Limits
     from .._routing import Router
     from .._site import Site
 
@@ -47,7 +48,12 @@ def _settings(max_concurrent_streams: int, max_header_list_size: int) -> h2.sett
     return h2.settings.Settings(client=False, initial_values=initial)
 
 
-class H2Connection(Output):
+def _too_large(limits: Limits, size: str) -> str:
+    """Why a body over max_body_size gets 413 (RFC 9110 §15.5.14)."""
+    return f"the body{size} is larger than max_body_size ({limits.max_body_size} bytes)"
+
+
+class H2Connection(Timers):
     """The asyncio protocol of one HTTP/2 connection (server side)."""
 
     def __init__(self, site: Site, router: Router) -> None:
@@ -93,12 +99,14 @@ class H2Connection(Output):
         # The limit announced, h2 is told none: a stream over it is refused here, with
         # RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2), not h2's GOAWAY PROTOCOL_ERROR.
         h2conn.local_settings = _settings(2**31 - 1, self.limits.max_header_size)
+        self.timers_made()
         self.wrote()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.site.connections.pop(self, None)
         self.closing = True
         self.transport = None
+        self.stop_timers()
         for exchange in list(self.streams.values()):
             self.gone(exchange)
         self.streams.clear()
@@ -109,11 +117,13 @@ class H2Connection(Output):
             return
         try:
             events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError:
+        except h2.exceptions.ProtocolError as error:
             # h2 has queued a GOAWAY with the error's code (RFC 9113 §5.4.1): send it, close.
+            self.journal_error(connection_error(error))
             self.broken = True
             self.close()
             return
+        self.read(len(events))
         for event in events:
             kind = type(event)
             if kind is h2.events.DataReceived:
@@ -168,7 +178,7 @@ class H2Connection(Output):
         self.streams[stream_id] = exchange
         length = exchange.content_length
         if length is not None and length.isdigit() and int(length) > self.limits.max_body_size:
-            self._too_large(exchange, f" ({int(length)} bytes)")
+            self.refuse(exchange, 413, _too_large(self.limits, f" ({int(length)} bytes)"))
             return
         if event.stream_ended is None and self.router.streams_body(exchange.target):
             expect = exchange.header(b"expect")
@@ -188,7 +198,7 @@ class H2Connection(Output):
         body = bytes(event.data)
         exchange.body_size += len(body)
         if exchange.body_size > self.limits.max_body_size:
-            self._too_large(exchange, "")
+            self.refuse(exchange, 413, _too_large(self.limits, ""))
             return
         exchange.body_parts.append(body)
         if exchange.body_listener is not None:
@@ -222,19 +232,6 @@ class H2Connection(Output):
                 router.dispatch(site, exchange)
         except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
             site.host_failed(exchange, error)
-
-    def _too_large(self, exchange: H2Exchange, size: str) -> None:
-        """The body is over max_body_size: journal the request with ``error`` set, answer 413
-        on its stream (RFC 9110 §15.5.14)."""
-        reason = f"the body{size} is larger than max_body_size ({self.limits.max_body_size} bytes)"
-        exchange.refused = refused(self, exchange, reason)
-        exchange.number = self.site.record(exchange.refused)
-        exchange.answered_by = ("refused", reason)
-        listener, exchange.body_listener = exchange.body_listener, None
-        if listener is not None:
-            listener(None)
-        exchange.dispatched = True
-        exchange.send_error(413, reason)
 
     def send_headers(
         self, exchange: H2Exchange, headers: list[tuple[bytes, bytes]], *, end_stream: bool

@@ -228,11 +228,15 @@ class H2Exchange(HTTP1Exchange):
         self.notify_done()
         self.flow()
 
-    def send_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
+    def send_trailers(self, fields: list[tuple[bytes, bytes]], more: bool = False) -> None:
         """End the response with a trailer section (RFC 9113 §8.1; ASGI's
-        ``http.response.trailers``) once the body is sent."""
-        self.trailers = [(bytes(name).lower(), bytes(value)) for name, value in fields]
-        self.end()
+        ``http.response.trailers``) once the body is sent; with ``more`` (ASGI's
+        ``more_trailers``), keep ``fields`` and wait for the rest of the section."""
+        trailers = self.trailers if self.trailers is not None else []
+        trailers += [(bytes(name).lower(), bytes(value)) for name, value in fields]
+        self.trailers = trailers
+        if not more:
+            self.end()
 
     def abort(self) -> None:
         """The response cannot be completed: reset the stream (RST_STREAM INTERNAL_ERROR).
