@@ -224,8 +224,9 @@ def test_a_zero_window_stalls_an_httpx_upload_until_its_timeout() -> None:
         async with httpx.AsyncClient(http1=False, http2=True, timeout=TIMEOUT) as client:
             stalled = asyncio.ensure_future(client.get(url + "/window"))
             await server.wait_for_requests_async(1)
+            # (over the initial window: it stalls even if the SETTINGS come after the body)
             with pytest.raises(httpx.TimeoutException):
-                await client.post(url + "/open", content=b"x" * 100, timeout=0.5)
+                await client.post(url + "/open", content=b"x" * 100_000, timeout=0.5)
             stalled.cancel()
 
     server = served(("/window", HTTP2Fault.window(0)))

@@ -68,8 +68,13 @@ class H2Connection(Timers):
         self.tls: TLSInfo | None = None
         self.tls_fields: tuple[str, str, str | None, str | None] | None = None
         config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=False
-        )  # (a malformed request is a stream error, not h2's connection error: _requests)
+            client_side=False,
+            header_encoding=None,
+            validate_inbound_headers=False,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )  # (a malformed request is a stream error, not h2's connection error: _requests;
+        # what is sent is made well-formed, lower-case and without connection fields: _stream)
         self.h2 = h2.connection.H2Connection(config=config)
         self.h2.local_settings = _settings(limits.max_concurrent_streams, limits.max_header_size)
         # (The decoder heeds the setting only once the client acknowledges it: from the start.)
@@ -123,7 +128,7 @@ class H2Connection(Timers):
             self.broken = True
             self.close()
             return
-        self.read(len(events))
+        self.read(data)
         for event in events:
             kind = type(event)
             if kind is h2.events.DataReceived:

@@ -124,8 +124,8 @@ class H2Exchange(HTTP1Exchange):
         if self.head_sent or self.finished:
             return
         self.start(response.status_code, response.reason, list(response.headers), len(body))
-        self.write(body)
-        self.end()
+        self.queue(body)
+        self.end()  # (one flow: the body's last DATA frame carries END_STREAM)
 
     def start(
         self, status: int, reason: str, fields: list[tuple[str, str]], body_length: int | None
@@ -183,8 +183,8 @@ class H2Exchange(HTTP1Exchange):
         ``body`` and, with ``end``, :meth:`end`."""
         if not (self.head_sent or self.finished):
             self.start(status, reason or "", _text_fields(fields), body_length)
-        if body:
-            self.write(body)
+        if body and self.queue(body) and not end:
+            self.flow()
         if end:
             self.end()
 
@@ -194,21 +194,24 @@ class H2Exchange(HTTP1Exchange):
         Bytes beyond a declared Content-Length are not sent (RFC 9113 §8.1.1 makes a stream
         whose DATA disagree with it malformed); a response without content sends none.
         """
+        if self.queue(data):
+            self.flow()
+
+    def queue(self, data: bytes) -> bool:
+        """Add ``data`` to the body waiting to be sent (as :meth:`write` says); whether any was."""
         framing = self.framing
-        if framing is None or self.finished or not data:
-            return
-        if framing.mode is _NONE:
-            return
+        if framing is None or self.finished or not data or framing.mode is _NONE:
+            return False
         if framing.mode is _LENGTH:
             remaining = self.remaining
             if len(data) > remaining:
                 data = data[:remaining]
             self.remaining = remaining - len(data)
             if not data:
-                return
+                return False
         self.pending.append(data)
         self.pending_size += len(data)
-        self.flow()
+        return True
 
     def end(self) -> None:
         """Finish the response: END_STREAM (or the trailers) once the body is sent.

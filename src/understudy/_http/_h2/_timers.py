@@ -3,9 +3,9 @@
 The three limits of HTTP/1.1 (``_http/_timeouts.py``), per connection, checked lazily by one
 timer that fires at least once every shortest timeout:
 
-- ``header_timeout``: bytes that complete no frame event (a frame, or a header block of
-  HEADERS and CONTINUATION, begun and not finished) for that long: the request is journaled
-  with ``error`` set, then GOAWAY and a close (a slow header section, as a slowloris sends).
+- ``header_timeout``: a frame begun and not finished for that long (a HEADERS frame sent
+  slowly, as a slowloris sends its header section): journaled with ``error`` set, then GOAWAY
+  and a close.
 - ``idle_timeout``: no byte for that long. A stream whose body is being received is answered
   408 on its stream and journaled with ``error`` (the body stalled, RFC 9110 §15.5.9); with no
   stream open, the connection closes (GOAWAY NO_ERROR, as an idle HTTP/1.1 one closes).
@@ -57,15 +57,33 @@ class Timers(Output):
         #: When the client last sent a byte; when bytes began that completed no frame event.
         self.last_read = self.clock()
         self.partial_since = 0.0
+        #: The bytes of the frame being received still to come, and its header's so far.
+        self.frame_left, self.frame_head = 24, b""  # (the preface first: RFC 9113 §3.4)
         self.paused_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
         if self.limits.shortest_timeout:
             self.timer = self.loop.call_later(self.limits.shortest_timeout, self.on_timer)
 
-    def read(self, events: int) -> None:
-        """Bytes came, and made ``events`` events (none: a frame or header block is begun)."""
+    def read(self, data: bytes) -> None:
+        """``data`` came: note when, and whether it ends inside a frame (RFC 9113 §4.1: a
+        9-byte header whose first 3 bytes are the payload's length; the connection preface,
+        24 bytes, comes first)."""
         self.last_read = now = self.clock()
-        if events:
+        left, head = self.frame_left, self.frame_head
+        index, size = 0, len(data)
+        while index < size:
+            if left:
+                taken = min(left, size - index)
+                left -= taken
+                index += taken
+                continue
+            need = 9 - len(head)
+            head += data[index : index + need]
+            index += need
+            if len(head) == 9:
+                left, head = int.from_bytes(head[:3]), b""
+        self.frame_left, self.frame_head = left, head
+        if not (left or head):
             self.partial_since = 0.0
         elif not self.partial_since:
             self.partial_since = now
