@@ -705,7 +705,9 @@ def _startup_lines(startup: _startup.StartupResult) -> list[str]:
             "(i) where understudy is unused: fresh interpreters, CPU time (user + system) and "
             f"wall clock, medians of {startup.rounds} interleaved rounds; ms. pytest runs one "
             "trivial test in an empty directory; base = python -c pass, or pytest with neither "
-            "plugin."
+            "plugin (with no bytecode cache: pytest -p no:understudy, so cached alike). Bytecode "
+            "cached as an installed package has it, except where the case says no cache "
+            "(PYTHONDONTWRITEBYTECODE=1)."
         ),
         _startup.startup_table(startup),
     ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
+import http
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +17,7 @@ from understudy._core.framing import (
     Framing,
     encode_chunk,
     encode_head,
+    imf_fixdate,
     parse_digits,
     plan_framing,
     reason_phrase,
@@ -341,6 +345,44 @@ def test_last_chunk() -> None:
 )
 def test_reason_phrase(status: int, phrase: str) -> None:
     assert reason_phrase(status) == phrase
+
+
+#: RFC 9110's names (§15.5.14, .15, .17, 15.5.21) where Python before 3.13 keeps older ones.
+_RFC_9110_RENAMES = {
+    413: ("Request Entity Too Large", "Content Too Large"),
+    414: ("Request-URI Too Long", "URI Too Long"),
+    416: ("Requested Range Not Satisfiable", "Range Not Satisfiable"),
+    422: ("Unprocessable Entity", "Unprocessable Content"),
+}
+
+
+@pytest.mark.parametrize("status", list(http.HTTPStatus), ids=str)
+def test_the_reason_phrases_are_http_status_s_with_rfc_9110_s_names(
+    status: http.HTTPStatus,
+) -> None:
+    """The table written out (so a server loads no ``http``) says what ``http.HTTPStatus``
+    says, in RFC 9110's words: on Python 3.11 and 3.12, four codes differ, as listed."""
+    older, newer = _RFC_9110_RENAMES.get(status.value, (status.phrase, status.phrase))
+    assert status.phrase in (older, newer)
+    assert reason_phrase(status.value) == newer
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [0, 784111777, 784111777.999, 951782400, 2**31, 253402300799],
+    ids=["epoch", "RFC 9110's example", "fraction dropped", "leap day", "2038", "year 9999"],
+)
+def test_imf_fixdate_is_what_email_utils_formats(seconds: float) -> None:
+    assert imf_fixdate(seconds) == email.utils.formatdate(seconds, usegmt=True)
+
+
+@given(st.integers(min_value=0, max_value=253402300799))
+def test_imf_fixdate_any_second(seconds: int) -> None:
+    assert imf_fixdate(seconds) == email.utils.formatdate(seconds, usegmt=True)
+
+
+def test_imf_fixdate_example_of_rfc_9110() -> None:
+    assert imf_fixdate(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT"
 
 
 def test_chunks_decode_back() -> None:

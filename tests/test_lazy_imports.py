@@ -69,6 +69,25 @@ def test_importing_the_plugin_loads_no_server() -> None:
     modules = _modules_after("import pytest\nimport understudy.pytest_plugin")
     assert "understudy.pytest_plugin" in modules
     assert _heavy(modules) == []
+    # Nor what only a fixture in use needs: the Make* types (for annotations), the keyword
+    # checks of the marker, the errors.
+    assert (
+        sorted(modules & {"understudy._factories", "understudy._keywords", "understudy._errors"})
+        == []
+    )
+
+
+def test_the_make_types_are_read_from_the_plugin_when_asked_for() -> None:
+    modules = _modules_after(
+        """
+        import understudy.pytest_plugin as plugin
+        from understudy import _factories
+        assert plugin.MakeHTTPServer is _factories.MakeHTTPServer
+        assert "MakeSMTPServer" in plugin.__all__
+        assert not hasattr(plugin, "pytest_plugins")  # what pytest asks a plugin module
+        """
+    )
+    assert "understudy._factories" in modules
 
 
 def test_a_pytest_run_that_uses_no_fixture_loads_no_server(pytester: pytest.Pytester) -> None:
@@ -190,3 +209,72 @@ def test_the_http_server_loads_what_only_some_servers_use_when_they_use_it() -> 
     assert {"understudy._http._admin", "understudy._http._asgi", "understudy._http._directory"} <= (
         modules
     )
+
+
+#: What a plain HTTP server (no ``tls=``, no ``conditions=``, no near miss yet) does not load:
+#: TLS's certificate authority and its files, the shaping of connections,
+#: gzip (until a body is gzip-coded), the distance of a near miss, ``email`` (the Date field is
+#: IMF-fixdate, written here) and ``http`` (the reason phrases are a table here). (``ssl``
+#: itself is loaded by asyncio.)
+PLAIN_HTTP_SERVER_DEFERS = (
+    "understudy._tls_authority",
+    "understudy._tls_client",
+    "understudy._conditions._connection",
+    "understudy._conditions._pipe",
+    "understudy._core.conditions",
+    "rapidfuzz",
+    "email",
+    "http",
+    "tempfile",
+    "gzip",
+    "shutil",
+    "trustme",
+    "cryptography",
+)
+
+
+def _deferred(modules: set[str]) -> list[str]:
+    return sorted(
+        name
+        for name in modules
+        if any(name == m or name.startswith(m + ".") for m in PLAIN_HTTP_SERVER_DEFERS)
+    )
+
+
+def test_the_http_server_loads_no_tls_conditions_email_or_http() -> None:
+    modules = _modules_after("import understudy\nunderstudy.HTTPServer")
+    assert "understudy._http._server" in modules
+    assert _deferred(modules) == []
+
+
+def test_a_plain_http_server_serving_a_request_loads_none_of_them_either() -> None:
+    modules = _modules_after(
+        """
+        import urllib.request
+        import understudy
+        with understudy.HTTPServer(response=understudy.Response(body="hi")) as server:
+            with urllib.request.urlopen(server.url + "/", timeout=10) as reply:
+                assert reply.read() == b"hi"
+                assert reply.reason == "OK"
+                assert reply.headers["Date"].endswith(" GMT")
+        """
+    )
+    # (urllib.request itself imports email and http.client, and tempfile: those are the
+    # client's; what the server adds is checked by the test above.)
+    client = {"email", "http", "tempfile", "shutil"}
+    assert [name for name in _deferred(modules) if name.partition(".")[0] not in client] == []
+
+
+def test_what_is_deferred_loads_when_used() -> None:
+    """Conditions, TLS and a near miss load their modules when a server first uses them."""
+    modules = _modules_after(
+        """
+        import understudy
+        understudy.Conditions(latency=0.01)
+        with understudy.HTTPServer(tls=True, conditions=understudy.Conditions(latency=0.0)):
+            pass
+        from understudy._core.distance import string_distance
+        assert string_distance("GET", "PUT") > 0
+        """
+    )
+    assert {"understudy._conditions._options", "trustme", "tempfile", "rapidfuzz"} <= modules

@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from ._keywords import keyword_names, unknown_keyword
-
 if TYPE_CHECKING:
     from ._server import Server
 
@@ -91,6 +89,8 @@ def options(
             classes: that those classes do not take), saying "did you mean `X`?" for the
             closest valid one.
     """
+    from ._keywords import keyword_names, unknown_keyword  # noqa: PLC0415 - loaded with a server
+
     merged = dict(defaults)
     takes = keyword_names(server_class.__init__)
     for marker in reversed(list(request.node.iter_markers("understudy"))):
@@ -122,6 +122,8 @@ def _shown(marker: pytest.Mark) -> str:
 def _every_server_option() -> frozenset[str]:
     """The keyword options of every public server class (those of any ``understudy`` module
     not private, and the user's own subclasses); imports every server (once per process)."""
+    from ._keywords import keyword_names  # noqa: PLC0415 - loaded with a server
+
     names: set[str] = set()
     Server = load_server("Server")  # noqa: N806 - the class, imported late
     for cls in _server_classes(load=True):

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._factories import MakePyPIServer
 from ._fixtures import factory, options, started
 
 if TYPE_CHECKING:
+    from ._factories import MakePyPIServer
     from .fakes import PyPIServer
 
 __all__ = ["make_pypi_server", "pypi_server", "pypi_server_options"]

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._factories import MakeSMTPServer
 from ._fixtures import factory, options, started
 
 if TYPE_CHECKING:
+    from ._factories import MakeSMTPServer
     from ._smtp import SMTPServer
 
 __all__ = ["make_smtp_server", "smtp_server", "smtp_server_options"]

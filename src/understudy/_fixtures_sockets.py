@@ -13,13 +13,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._factories import (
-    MakeProxy,
-)
 from ._fixtures import factory, server_fixtures
 
 if TYPE_CHECKING:
-    pass
+    from ._factories import MakeProxy
 
 __all__ = [
     "log_record_server",

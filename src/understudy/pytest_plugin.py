@@ -13,7 +13,7 @@ pytest loads this plugin in every run where understudy is installed, so it impor
 each fixture imports its server the first time a test asks for it, and a run that uses none of
 them pays a few milliseconds for the plugin. The ``Make*`` types (``MakeHTTPServer``, the type of
 the ``make_http_server`` fixture, for annotations) are imported from here like any name: they are
-protocols over typed options, and import no server either.
+protocols over typed options, import no server either, and are loaded when first read.
 """
 
 from __future__ import annotations
@@ -23,18 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._factories import (
-    MakeHTTPServer,
-    MakeLogRecordServer,
-    MakeProxy,
-    MakePyPIServer,
-    MakeSMTPServer,
-    MakeSyslogServer,
-    MakeTCPServer,
-    MakeUDPServer,
-    MakeUnixDatagramServer,
-    MakeUnixStreamServer,
-)
 from ._fixtures import NO_OPTIONS, SERVERS, factory, options, started
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
@@ -42,6 +30,18 @@ from ._fixtures_sockets import *  # noqa: F403 - the TCP, UDP, Unix, syslog, log
 from ._fixtures_tls import *  # noqa: F403 - tls_ca and https_server
 
 if TYPE_CHECKING:
+    from ._factories import (
+        MakeHTTPServer,
+        MakeLogRecordServer,
+        MakeProxy,
+        MakePyPIServer,
+        MakeSMTPServer,
+        MakeSyslogServer,
+        MakeTCPServer,
+        MakeUDPServer,
+        MakeUnixDatagramServer,
+        MakeUnixStreamServer,
+    )
     from ._http._server import HTTPServer
     from ._server import Server
 
@@ -62,6 +62,18 @@ __all__ = [
     "http_server_options",
     "make_http_server",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The ``Make*`` types, from ``_factories``, when first read (PEP 562): annotations need
+    them, a pytest run does not (pytest reads only this module's own names: no ``__dir__``)."""
+    if name.startswith("Make") and name in __all__:
+        from . import _factories  # noqa: PLC0415 - loaded when first read
+
+        value = getattr(_factories, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -6,6 +6,9 @@ factory wraps each connection accepted while conditions are set in a
 again on the same address when refusal ends: :meth:`Shaper.set` returns the sockets it bound,
 for the server to close at stop. The shaper knows its server only as :class:`Seeded` (no
 import of ``_server``, and no reference kept but the listeners' factories).
+
+A server without conditions loads none of the shaping of connections: ``_connection`` (and
+``_pipe``) is imported when a connection is first shaped.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import os
 import random
 import socket
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._listeners import bind_socket, close_listeners
-from ._connection import ShapedProtocol
 from ._options import Conditions
+
+if TYPE_CHECKING:
+    from ._connection import ShapedProtocol
 
 __all__ = ["Seeded", "Shaper"]
 
@@ -168,6 +173,8 @@ class _Factory:
         protocol = self.make()
         conditions = self.shaper.conditions
         if conditions is not None:
+            from ._connection import ShapedProtocol  # noqa: PLC0415 - only with conditions
+
             rng = random.Random(self.server.random.getrandbits(64))  # noqa: S311 - test data
             protocol = ShapedProtocol(self.shaper.connections, protocol, conditions, rng)
         # (no conditions: the server's own protocol, at full speed)

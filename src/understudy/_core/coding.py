@@ -42,7 +42,6 @@ Entries that do not parse (a bad qvalue, a coding that is not a token) are skipp
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import re
 import sys
@@ -215,6 +214,8 @@ def encode(coding: str, data: bytes) -> bytes:
         CodingError: ``coding`` is unknown or its library is not installed.
     """
     if coding == "gzip":
+        import gzip  # noqa: PLC0415 - only when a body is gzip-coded: every server imports this
+
         return gzip.compress(data, mtime=0)
     if coding == "deflate":
         return zlib.compress(data)

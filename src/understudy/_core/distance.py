@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final, Protocol
 
-from rapidfuzz.distance import Levenshtein
-
 __all__ = [
     "CELL_BUDGET",
     "PART_WEIGHTS",
@@ -67,6 +65,10 @@ def levenshtein(a: str, b: str) -> int:
     is at most :data:`CELL_BUDGET`; above, the upper bound, the longer length."""
     if len(a) * len(b) > CELL_BUDGET:
         return max(len(a), len(b))
+    # Imported at the first near miss (a report of what failed), not by every server: rapidfuzz
+    # costs more to load than the rest of the HTTP server's matching.
+    from rapidfuzz.distance import Levenshtein  # noqa: PLC0415
+
     return int(Levenshtein.distance(a, b))
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import enum
 import re
+import time
 from collections.abc import Sequence
-from http import HTTPStatus
 
 __all__ = [
     "HUGE",
@@ -21,6 +21,7 @@ __all__ = [
     "encode_head",
     "field_value_problem",
     "fit_reason",
+    "imf_fixdate",
     "parse_digits",
     "plan_framing",
     "reason_phrase",
@@ -31,7 +32,79 @@ __all__ = [
 #: The last-chunk and empty trailer section that end a chunked body (RFC 9112 §7.1).
 LAST_CHUNK = b"0\r\n\r\n"
 
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
+#: The reason phrase of each registered status code (RFC 9110 §15 and the IANA HTTP Status Code
+#: Registry): ``http.HTTPStatus``'s phrases as of Python 3.13, written out so that a server loads
+#: neither the ``http`` package nor its enum, and answers alike on every Python (3.11 and 3.12
+#: still say "Request Entity Too Large", "Request-URI Too Long", "Requested Range Not
+#: Satisfiable" and "Unprocessable Entity", RFC 7231's and RFC 4918's names).
+_REASONS = {
+    100: "Continue",
+    101: "Switching Protocols",
+    102: "Processing",
+    103: "Early Hints",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    203: "Non-Authoritative Information",
+    204: "No Content",
+    205: "Reset Content",
+    206: "Partial Content",
+    207: "Multi-Status",
+    208: "Already Reported",
+    226: "IM Used",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    304: "Not Modified",
+    305: "Use Proxy",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    409: "Conflict",
+    410: "Gone",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Range Not Satisfiable",
+    417: "Expectation Failed",
+    418: "I'm a Teapot",
+    421: "Misdirected Request",
+    422: "Unprocessable Content",
+    423: "Locked",
+    424: "Failed Dependency",
+    425: "Too Early",
+    426: "Upgrade Required",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
+    506: "Variant Also Negotiates",
+    507: "Insufficient Storage",
+    508: "Loop Detected",
+    510: "Not Extended",
+    511: "Network Authentication Required",
+}
+#: IMF-fixdate's names (RFC 9110 §5.6.7), in English whatever the locale (``time.strftime``'s
+#: ``%a`` and ``%b`` follow ``LC_TIME``).
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class BodyMode(enum.Enum):
@@ -70,6 +143,17 @@ class Framing:
 def reason_phrase(status: int) -> str:
     """The registered reason phrase for ``status`` ("" for an unregistered code)."""
     return _REASONS.get(status, "")
+
+
+def imf_fixdate(seconds: float) -> str:
+    """``seconds`` since the epoch as an HTTP date, ``"Sun, 06 Nov 1994 08:49:37 GMT"``: the
+    preferred format, IMF-fixdate (RFC 9110 §5.6.7), in UTC, the fraction of a second dropped.
+    (What ``email.utils.formatdate(seconds, usegmt=True)`` gives, without loading ``email``.)"""
+    t = time.gmtime(seconds)
+    return (
+        f"{_DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {_MONTH_NAMES[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 #: What a reason phrase may not hold: ``reason-phrase = *( HTAB / SP / VCHAR / obs-text )``

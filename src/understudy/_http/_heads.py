@@ -5,9 +5,8 @@ heads, and the size beyond which a body is written apart from its head.
 from __future__ import annotations
 
 import time
-from email.utils import formatdate
 
-from .._core.framing import Framing
+from .._core.framing import Framing, imf_fixdate
 
 __all__ = ["HEADS", "LARGE_WRITE", "http_date", "str_fields"]
 
@@ -27,7 +26,7 @@ def http_date() -> str:
     global _date_cache  # noqa: PLW0603 - a per-second cache shared by every connection
     now = int(_time())
     if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
+        _date_cache = (now, imf_fixdate(now))
     return _date_cache[1]
 
 
