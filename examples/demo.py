@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from . import (
     feeds,
+    http2_streams,
     http_asgi,
     http_handler,
     http_wsgi,
@@ -25,6 +26,7 @@ from . import (
     https_faults,
     logging_handlers,
     pypi_roundtrip,
+    websocket_feed,
 )
 from ._report import Report
 
@@ -46,6 +48,8 @@ SECTIONS: list[Section] = [
     Section(feeds.TITLE, feeds.run),
     Section(logging_handlers.TITLE, logging_handlers.run),
     Section(pypi_roundtrip.TITLE, pypi_roundtrip.run),
+    Section(http2_streams.TITLE, http2_streams.run),
+    Section(websocket_feed.TITLE, websocket_feed.run),
 ]
 
 

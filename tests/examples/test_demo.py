@@ -16,6 +16,8 @@ SECTION_TITLES = [
     "[6] feedparser -> a directory of feeds",
     "[7] logging.config -> SMTP, syslog (UDP, TCP, Unix) and socket/datagram receivers",
     "[8] python -m build, twine upload, pip install -> understudy.fakes.PyPIServer",
+    "[9] httpx with http2=True -> HTTP/2 streams",
+    "[10] websockets client -> WebSocket stubs and an ASGI app",
 ]
 
 
@@ -44,7 +46,11 @@ def test_the_demo_runs_every_section_and_exits_0() -> None:
     assert "installed: {'My_Pkg.Name': '1.0'}" in done.stdout
     assert "FAILED" not in done.stdout
     assert "attempts recorded: 3; TLS: TLSv1.3" in done.stdout
-    assert done.stdout.rstrip().splitlines()[-1].startswith("OK: 8 sections")
+    assert "server received 10 requests on 1 connection(s), versions ['2']" in done.stdout
+    assert "client got 200 HTTP/2: 'over h2'" in done.stdout
+    assert "closed by the server: 1000 'market closed'" in done.stdout
+    assert "then ConnectionClosedError" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].startswith("OK: 10 sections")
 
 
 def test_the_demo_exits_1_when_a_section_fails() -> None:
