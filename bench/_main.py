@@ -93,6 +93,8 @@ class Plan:
     websocket_duration: float = 3.0  # seconds per round
     websocket_rounds: int = 2
     websocket_cycles: int = 300
+    websocket_idle_connections: int = 500
+    websocket_stops: int = 20
 
     @classmethod
     def quick(cls) -> Plan:
@@ -124,6 +126,8 @@ class Plan:
             websocket_duration=1.0,
             websocket_rounds=1,
             websocket_cycles=50,
+            websocket_idle_connections=100,
+            websocket_stops=5,
         )
 
 
@@ -328,6 +332,8 @@ def run(plan: Plan, *, skip_load: bool) -> Results:
         duration=plan.websocket_duration,
         rounds=plan.websocket_rounds,
         cycles=plan.websocket_cycles,
+        idle_connections=plan.websocket_idle_connections,
+        stops=plan.websocket_stops,
     )
     load: list[LoadResult] = []
     skipped: str | None = "--skip-load was given"
@@ -810,11 +816,22 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         ),
         _websocket.websocket_table(results.websocket),
         "",
-        "(k) WebSocket servers: the same echo and client; ratio is understudy's ASGI row ÷ each.",
+        (
+            "(k) WebSocket servers: the same echo and client; ratios: understudy's ASGI round "
+            "trips/s ÷ each (what the targets use), and each one's server CPU per echo ÷ "
+            "understudy's ASGI (the ratio of round trips/s on equal CPU: steadier on a loaded "
+            "machine)."
+        ),
         _websocket.servers_table(results.websocket),
         "",
         "(k) WebSocket start → connect → one echo → close → stop (a raw blocking client), ms.",
         _websocket.cycles_table(results.websocket.cycles),
+        "",
+        (
+            "(k) WebSocket idle memory per open connection (RSS of a fresh process per server, "
+            "raw clients in another), and stop() with open clients that answer the close frame."
+        ),
+        _websocket.idle_table_of(results.websocket),
         "",
         "Targets (issues 2, 4, 5, 6 and 20)",
     ]

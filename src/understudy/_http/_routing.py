@@ -84,6 +84,7 @@ class Router:
             from ._admin import AdminHost  # noqa: PLC0415 - loaded with the admin API
 
             self.stubs_made = _stubs(self.expectations)
+            self.stubs_made.on_websocket = self._websocket_mappings
             self.admin = AdminHost(admin_token)
         #: ``expect_websocket`` stubs (``_ws/_stubs.py``), made with the first.
         self.websockets: list[Any] | None = None
@@ -136,7 +137,23 @@ class Router:
         stubs = self.stubs_made
         if stubs is None:
             stubs = self.stubs_made = _stubs(self.expectations)
+            stubs.on_websocket = self._websocket_mappings
         return stubs
+
+    def add_websocket(self, stub: Any) -> None:
+        """Serve handshakes with ``stub`` (``_ws/_stubs.WebSocketExpectation``), newest first;
+        one from a mapping file replaces the one with its mapping id."""
+        if self.websockets is None:
+            self.websockets = []
+        if stub.mapping_id is not None:
+            self.websockets = [old for old in self.websockets if old.mapping_id != stub.mapping_id]
+        self.websockets.append(stub)
+        self.changed()
+
+    def _websocket_mappings(self, document: object, file: str) -> object:
+        from .._ws._mappings import take_websockets  # noqa: PLC0415 - when a mapping has one
+
+        return take_websockets(document, file, self.add_websocket)
 
     # -- the journal, as the admin API and the face read it --------------------------------------
 

@@ -53,6 +53,8 @@ async def stop_serving(
     )
     for future in list(inflight):
         future.cancel()
+    if site.websocket is not None:  # (WebSocket clients answer the 1001: clean closes)
+        await site.websocket.closing_handshakes(deadline)
     for conn in list(connections):
         if conn.busy:
             conn.abort()  # its handler ran out of time

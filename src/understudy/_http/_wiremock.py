@@ -239,6 +239,8 @@ class Stubs:
         self._table: dict[str, tuple[StubMapping, Expectation]] = {}
         self._loaded: list[Path] = []
         self.files: Path | None = None  # the __files directory for bodyFileName
+        #: Takes a file's WebSocket mappings out of its JSON (``_ws/_mappings.py``).
+        self.on_websocket: Callable[[object, str], object] | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -270,6 +272,8 @@ class Stubs:
         for file in files:
             try:
                 document = json.loads(file.read_bytes())
+                if self.on_websocket is not None:
+                    document = self.on_websocket(document, str(file))
                 parsed = parse_mappings_document(document)
             except (ValueError, UnicodeDecodeError) as error:
                 raise ConfigurationError(f"{file}: {error}") from None

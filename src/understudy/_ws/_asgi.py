@@ -106,12 +106,16 @@ class _WebSocketCall:
                 "the ASGI app awaited receive() again before websocket.accept (ASGI WebSocket "
                 "spec: accept, close or send an HTTP response first)"
             )
-        event = await session.receive()
+        inbox = session.inbox
+        if inbox and not isinstance(inbox[0], WebSocketClose):
+            event: str | bytes | WebSocketClose = inbox.popleft()  # (no wait: no coroutine)
+        else:
+            event = await session.receive()
         if isinstance(event, WebSocketClose):
             return {"type": "websocket.disconnect", "code": event.code, "reason": event.reason}
-        if event.text:
-            return {"type": "websocket.receive", "text": event.data, "bytes": None}
-        return {"type": "websocket.receive", "bytes": event.data, "text": None}
+        if isinstance(event, str):
+            return {"type": "websocket.receive", "text": event, "bytes": None}
+        return {"type": "websocket.receive", "bytes": event, "text": None}
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -121,7 +125,9 @@ class _WebSocketCall:
                 text, data = message.get("text"), message.get("bytes")
                 if not session.send(text if text is not None else (data or b"")):
                     raise WebSocketDisconnected("the WebSocket connection is closed")
-                await session.drain()
+                paused = session.paused
+                if paused is not None and not paused.done():
+                    await paused
             elif kind == "websocket.close":
                 session.close(int(message.get("code") or 1000), str(message.get("reason") or ""))
             elif kind == "websocket.accept":

@@ -177,18 +177,18 @@ class WebSocketEndpoints(Server):
             handler=handler,
             max_message_size=max_message_size,
         )
-        router = self._router  # type: ignore[attr-defined]
-        if router.websockets is None:
-            router.websockets = []
-        router.websockets.append(stub)
-        router.changed()
+        self._router.add_websocket(stub)  # type: ignore[attr-defined]
         return stub
 
     def _take_failures(self) -> list[BaseException]:
         """The server's failures, and each ``expect_websocket`` no handshake reached
         (:class:`~understudy.UnmetExpectation`, as for ``expect``)."""
         failures: list[BaseException] = super()._take_failures()
-        unmet = [stub for stub in self._router.websockets or () if not stub.connections]  # type: ignore[attr-defined]
+        unmet = [
+            stub
+            for stub in self._router.websockets or ()  # type: ignore[attr-defined]
+            if stub.required and not stub.connections
+        ]
         if unmet:
             from .._errors import UnmetExpectation  # noqa: PLC0415 - only when one failed
 

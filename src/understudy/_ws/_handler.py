@@ -20,7 +20,7 @@ __all__ = ["AsyncWebSocket", "WebSocket"]
 
 async def _payload(session: WebSocketSession) -> str | bytes | None:
     event = await session.receive()
-    return None if isinstance(event, WebSocketClose) else event.data
+    return None if isinstance(event, WebSocketClose) else event
 
 
 class AsyncWebSocket:

@@ -17,7 +17,6 @@ from websockets.datastructures import Headers as WsHeaders
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
-from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from .._core.targets import origin_form
@@ -185,13 +184,14 @@ def switch(
         response.headers["Sec-WebSocket-Protocol"] = subprotocol
     for name, value in headers:
         response.headers[name] = value
-    head = response.serialize()
-    # The protocol that checked the handshake parses HTTP until it is fed a request itself:
-    # the session's starts open, with what the handshake agreed on (RFC 7692 parameters).
-    opened = ServerProtocol(state=State.OPEN, max_size=protocol.max_message_size)
-    opened.extensions = protocol.extensions
-    opened.subprotocol = subprotocol  # type: ignore[assignment] # (a str is a Subprotocol)
-    protocol = opened
+    # The protocol that checked the handshake goes on: send_response() opens it (websockets'
+    # state), and its parser, still waiting for the request llhttp parsed, starts over on
+    # frames (``parse()`` in the OPEN state reads frames only).
+    protocol.send_response(response)
+    head = b"".join(protocol.data_to_send())
+    protocol.subprotocol = subprotocol  # type: ignore[assignment] # (a str is a Subprotocol)
+    protocol.parser = protocol.parse()
+    next(protocol.parser)
     request = exchange.request
     assert request is not None
     ws_site = websocket_site(site)

@@ -10,7 +10,20 @@ if TYPE_CHECKING:
     from .._core.tlsinfo import TLSInfo
     from ._types import Request
 
-__all__ = ["WebSocketClose", "WebSocketConnection", "WebSocketMessage", "add_message", "add_pong"]
+__all__ = [
+    "Packed",
+    "WebSocketClose",
+    "WebSocketConnection",
+    "WebSocketMessage",
+    "add_message",
+    "add_pong",
+    "unpack_message",
+]
+
+#: A message as the loop records it: ``WebSocketMessage``'s fields in order, in a plain tuple
+#: (cheaper to make than the frozen dataclass, and untracked by the cyclic collector); readers
+#: get :class:`WebSocketMessage` objects.
+Packed = tuple[str, bool, "str | bytes", float, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +134,27 @@ class WebSocketConnection:
         self.close: WebSocketClose | None = None
         self.pings = 0
         self._pongs: list[float] = []
-        self._messages: list[WebSocketMessage] = []
+        #: Packed tuples as the loop appends them, made WebSocketMessages by the first read.
+        self._messages: list[WebSocketMessage | Packed] = []
         self._lock = threading.Lock()
 
     @property
     def messages(self) -> list[WebSocketMessage]:
         """The messages received and sent so far, in the order they passed (a snapshot)."""
-        with self._lock:
-            return self._messages[:]
+        with self._lock:  # (between readers: the loop appends without it, see add_message)
+            entries = self._messages
+            snapshot = entries[:]
+            for index in range(self._unpacked(snapshot), len(snapshot)):
+                snapshot[index] = entries[index] = unpack_message(snapshot[index])
+            return snapshot  # type: ignore[return-value] # (each unpacked above)
+
+    @staticmethod
+    def _unpacked(entries: list[WebSocketMessage | Packed]) -> int:
+        """How many leading entries are already WebSocketMessages."""
+        index = len(entries)
+        while index and isinstance(entries[index - 1], tuple):
+            index -= 1
+        return index
 
     @property
     def received(self) -> list[WebSocketMessage]:
@@ -166,7 +192,14 @@ def add_pong(record: WebSocketConnection, at: float) -> None:
         record._pongs.append(at)
 
 
-def add_message(record: WebSocketConnection, message: WebSocketMessage) -> None:
-    """Add ``message`` to ``record`` (on the loop; readers take a snapshot under the lock)."""
-    with record._lock:
-        record._messages.append(message)
+def add_message(record: WebSocketConnection, message: Packed) -> None:
+    """Add ``message`` to ``record`` (on the loop). No lock: ``list.append`` is atomic, and a
+    reader copies the list before unpacking what it copied (its own entries only)."""
+    record._messages.append(message)
+
+
+def unpack_message(entry: WebSocketMessage | Packed) -> WebSocketMessage:
+    """The :class:`WebSocketMessage` of a packed entry (one already made: itself)."""
+    if isinstance(entry, WebSocketMessage):
+        return entry
+    return WebSocketMessage(*entry)  # type: ignore[arg-type] # (direction: a Literal)

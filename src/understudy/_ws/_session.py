@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
-from ._records import WebSocketClose, WebSocketConnection, WebSocketMessage, add_message, add_pong
+from ._records import WebSocketClose, WebSocketConnection, add_message, add_pong
 from ._types import HTTPConnection
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ _CONT = Opcode.CONT
 _CLOSE = Opcode.CLOSE
 _PING = Opcode.PING
 _PONG = Opcode.PONG
+_OPEN = State.OPEN
 
 
 class WebSocketSession(asyncio.Protocol):
@@ -57,9 +58,10 @@ class WebSocketSession(asyncio.Protocol):
         self.loop = conn.loop
         self.transport: asyncio.Transport | None = None
         #: What the consumer has not taken yet: messages, then the close at the end.
-        self.inbox: deque[WebSocketMessage | WebSocketClose] = deque()
+        self.inbox: deque[str | bytes | WebSocketClose] = deque()
         self._waiter: asyncio.Future[None] | None = None
-        self._writable: asyncio.Future[None] | None = None
+        #: While the transport's buffer is full (``pause_writing``): a future, done on resume.
+        self.paused: asyncio.Future[None] | None = None
         self._fragments: list[bytes] = []
         self._fragment_text = False
         self._decoder: codecs.IncrementalDecoder | None = None
@@ -73,7 +75,8 @@ class WebSocketSession(asyncio.Protocol):
         self.close_discarded = False
         self.ignore_pings = False
         #: Called with each message received instead of queueing it (a script without delay).
-        self.on_message: Callable[[WebSocketMessage], None] | None = None
+        self.on_message: Callable[[str | bytes], None] | None = None
+        self._reading = False  # (in data_received: its end writes what was sent)
         self.done = self.loop.create_future()
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -83,6 +86,16 @@ class WebSocketSession(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        # What the frames of ``data`` make the protocol send (replies, pongs, a close) goes
+        # out in one write at the end, not one per message.
+        self._reading = True
+        try:
+            self._frames_received(data)
+        finally:
+            self._reading = False
+        self._flush()
+
+    def _frames_received(self, data: bytes) -> None:
         protocol = self.protocol
         protocol.receive_data(data)
         for frame in protocol.events_received():
@@ -90,8 +103,10 @@ class WebSocketSession(asyncio.Protocol):
                 continue  # (no HTTP: the protocol starts open)
             opcode = frame.opcode
             if opcode is _TEXT or opcode is _BINARY:
-                self._fragment_text = opcode is _TEXT
-                self._decoder = codecs.getincrementaldecoder("utf-8")() if opcode is _TEXT else None
+                text = self._fragment_text = opcode is _TEXT
+                self._decoder = (
+                    codecs.getincrementaldecoder("utf-8")() if text and not frame.fin else None
+                )
                 self._fragment(bytes(frame.data), frame.fin)
             elif opcode is _CONT:
                 self._fragment(bytes(frame.data), frame.fin)
@@ -107,7 +122,6 @@ class WebSocketSession(asyncio.Protocol):
                     protocol.data_to_send()
                     self.close_discarded = True
                     return
-        self._flush()
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()
@@ -137,8 +151,8 @@ class WebSocketSession(asyncio.Protocol):
         self.transport = None
         self.inbox.append(ended)
         self._wake()
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        if self.paused is not None and not self.paused.done():
+            self.paused.set_result(None)
         if not self.done.done():
             self.done.set_result(None)
         self.site.closed(self)
@@ -146,64 +160,77 @@ class WebSocketSession(asyncio.Protocol):
         self.conn.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        if self._writable is None or self._writable.done():
-            self._writable = self.loop.create_future()
+        if self.paused is None or self.paused.done():
+            self.paused = self.loop.create_future()
 
     def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        if self.paused is not None and not self.paused.done():
+            self.paused.set_result(None)
 
     # -- receiving ---------------------------------------------------------------------------
 
     def _fragment(self, data: bytes, fin: bool) -> None:
+        if fin and not self._fragments:
+            # (a whole message in one frame, the usual case: decoded at once, no decoder)
+            self._decoder = None
+            if self._fragment_text:
+                try:
+                    self._deliver(data.decode("utf-8"))
+                except UnicodeDecodeError as error:
+                    self._invalid_utf8(error)
+                return
+            self._deliver(data)
+            return
         decoder = self._decoder
         if decoder is not None:
             try:
                 decoder.decode(data, final=fin)
             except UnicodeDecodeError as error:
                 self._fragments.clear()
-                self._decoder = None
-                self._fail(
-                    CloseCode.INVALID_DATA, f"invalid UTF-8 in a text message: {error.reason}"
-                )
+                self._invalid_utf8(error)
                 return
-        if not fin:
-            self._fragments.append(data)
-            return
-        if self._fragments:
-            self._fragments.append(data)
+        self._fragments.append(data)
+        if fin:
             data = b"".join(self._fragments)
             self._fragments.clear()
-        payload: str | bytes = data.decode("utf-8") if self._fragment_text else data
-        message = WebSocketMessage(
-            "received", self._fragment_text, payload, time.time(), self.record.number
-        )
-        add_message(self.record, message)
-        self.site.messages.append(message)
+            self._deliver(data.decode("utf-8") if self._fragment_text else data)
+
+    def _invalid_utf8(self, error: UnicodeDecodeError) -> None:
+        self._decoder = None
+        self._fail(CloseCode.INVALID_DATA, f"invalid UTF-8 in a text message: {error.reason}")
+
+    def _deliver(self, payload: str | bytes) -> None:
+        """Journal a whole received message and hand it to its consumer."""
+        packed = ("received", self._fragment_text, payload, time.time(), self.record.number)
+        add_message(self.record, packed)
+        self.site.messages.append(packed)
         answer = self.on_message
         if answer is not None:
             try:
-                answer(message)  # (a script with no delay: answered here, no task to wake)
+                answer(payload)  # (a script with no delay: answered here, no task to wake)
             except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
                 self.site.record_error(error)
                 self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
             return
-        self.inbox.append(message)
-        self._wake()
+        self.inbox.append(payload)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def receive(self) -> WebSocketMessage | WebSocketClose:
-        """The next message from the client, or how the connection ended (then again)."""
+    async def receive(self) -> str | bytes | WebSocketClose:
+        """The next message's payload from the client (``str``: text), or how the connection
+        ended (then again)."""
         inbox = self.inbox
         while not inbox:
             waiter = self._waiter = self.loop.create_future()
             await waiter
         event = inbox[0]
-        if isinstance(event, WebSocketMessage):
+        if not isinstance(event, WebSocketClose):
             inbox.popleft()
         return event
 
@@ -220,36 +247,37 @@ class WebSocketSession(asyncio.Protocol):
 
     def send(self, data: str | bytes) -> bool:
         """Send one message (text for ``str``); ``False`` if the connection is not open."""
-        if not self.open:
-            return False
-        payload = data.encode("utf-8") if isinstance(data, str) else data
         protocol = self.protocol
+        transport = self.transport
+        if protocol.state is not _OPEN or transport is None or transport.is_closing():
+            return False
+        text = isinstance(data, str)
+        payload = data.encode("utf-8") if isinstance(data, str) else data
         frames = self.frames_per_message
         if frames > 1 and len(payload) >= frames:
             # (exactly ``frames`` frames, none empty; a fragment may split a UTF-8 sequence:
             # RFC 6455 §5.6 checks text only once the message is whole)
             size = len(payload)
             cuts = [size * index // frames for index in range(frames + 1)]
-            first = protocol.send_text if isinstance(data, str) else protocol.send_binary
+            first = protocol.send_text if text else protocol.send_binary
             first(payload[: cuts[1]], fin=False)
             for index in range(1, frames):
                 protocol.send_continuation(
                     payload[cuts[index] : cuts[index + 1]], fin=index == frames - 1
                 )
-        elif isinstance(data, str):
+        elif text:
             protocol.send_text(payload)
         else:
             protocol.send_binary(payload)
-        message = WebSocketMessage(
-            "sent", isinstance(data, str), data, time.time(), self.record.number
-        )
-        add_message(self.record, message)
-        self.site.messages.append(message)
-        self._flush()
+        packed = ("sent", text, data, time.time(), self.record.number)
+        add_message(self.record, packed)
+        self.site.messages.append(packed)
+        if not self._reading:  # (else data_received writes it, with the rest of the read)
+            self._flush()
         return True
 
     async def drain(self) -> None:
-        writable = self._writable
+        writable = self.paused
         if writable is not None and not writable.done():
             await writable
 
@@ -267,6 +295,7 @@ class WebSocketSession(asyncio.Protocol):
     def write_raw(self, data: bytes) -> None:
         """Fault: write ``data`` as it is, past the protocol (a frame a client must refuse)."""
         if self.transport is not None and self.open:
+            self._flush()  # (what was sent before it goes first)
             self.transport.write(data)
 
     def ping(self) -> None:
@@ -300,8 +329,11 @@ class WebSocketSession(asyncio.Protocol):
         """Nothing is held back: each frame is written to the transport as it is made."""
 
     def abort(self) -> None:
+        """End the TCP connection now, without a close frame (what was sent is written)."""
         if self.transport is not None:
-            self.transport.abort()
+            self._flush()
+            if self.transport is not None:
+                self.transport.abort()
 
     def _flush(self) -> None:
         """Write what the protocol has to send; an empty piece means: close the TCP side."""
@@ -312,7 +344,7 @@ class WebSocketSession(asyncio.Protocol):
         if self.protocol.close_sent is not None and self.closed_first is None:
             self.closed_first = "server"  # (a limit or protocol error made websockets fail)
         end = pieces[-1] == b""
-        data = b"".join(pieces)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         if data:
             transport.write(data)
         if end:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._journal import Journal
-from ._records import WebSocketConnection, WebSocketMessage
+from ._records import WebSocketConnection, WebSocketMessage, unpack_message
 
 if TYPE_CHECKING:
     from ._types import Site
@@ -30,7 +31,9 @@ class WebSocketSite:
         self.connections: Journal[WebSocketConnection] = Journal(
             "WebSocket connection", journal_size
         )
-        self.messages: Journal[WebSocketMessage] = Journal("WebSocket message", journal_size)
+        self.messages: Journal[WebSocketMessage] = Journal(
+            "WebSocket message", journal_size, unpack=unpack_message
+        )
         #: The sessions still open (``WebSocketSession``s; a dict as an ordered set).
         self.open: dict[Any, None] = {}
 
@@ -44,6 +47,14 @@ class WebSocketSite:
     def closed(self, session: Any) -> None:
         self.open.pop(session, None)
         self.connections.changed()  # (a wait on closes looks again)
+
+    async def closing_handshakes(self, deadline: float) -> None:
+        """On stop(), after each session was sent its 1001: wait until every client has
+        answered with its close frame (RFC 6455 §7.1.2: the connection then ends cleanly), or
+        until ``deadline`` (loop time); stop() then closes what is left."""
+        loop = asyncio.get_running_loop()
+        while self.open and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait([session.done for session in self.open], timeout=remaining)
 
 
 def websocket_site(site: Site) -> WebSocketSite:

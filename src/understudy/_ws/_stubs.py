@@ -21,7 +21,7 @@ from .._errors import ConfigurationError, UnexpectedRequest
 from ._asgi import serve_asgi_websocket
 from ._handler import AsyncWebSocket, WebSocket
 from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, Handshake, check_handshake, switch
-from ._records import WebSocketClose, WebSocketMessage
+from ._records import WebSocketClose
 from ._types import AnyExchange, Exchange, Router, Site, answer
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ class WebSocketExpectation:
     Attributes:
         path (str): the path the handshake's request target must have.
         connections (int): how many handshakes it has accepted.
+        required (bool): whether ``check()`` fails when no handshake reached it (``False`` for
+            one a mapping file declared, as for HTTP mappings).
+        mapping_id (str | None): the id of the mapping that declared it, if a file did.
     """
 
     def __init__(
@@ -114,6 +117,10 @@ class WebSocketExpectation:
         self._ignore_pings = False
         self._ping_interval = 0.0
         self.connections = 0
+        #: Whether ``check()`` fails when no handshake reached it (not for a mapping file's).
+        self.required = True
+        #: The id of the mapping that declared it, if a mapping file did (``_mappings.py``).
+        self.mapping_id: str | None = None
 
     # -- the script --------------------------------------------------------------------------
 
@@ -279,7 +286,7 @@ class WebSocketExpectation:
             return
         received = 0
 
-        def on_message(event: WebSocketMessage) -> None:
+        def on_message(event: str | bytes) -> None:
             nonlocal received
             received += 1
             answer = self._answer(event)
@@ -319,8 +326,7 @@ class WebSocketExpectation:
             if answer is not None:
                 await self._send(session, answer)
 
-    def _answer(self, event: WebSocketMessage) -> str | bytes | None:
-        payload = event.data
+    def _answer(self, payload: str | bytes) -> str | bytes | None:
         for when, message in self._replies:
             if _matches(when, payload):
                 return _encode(message(payload) if callable(message) else message)

@@ -1,0 +1,228 @@
+"""(k) WebSocket: idle memory per open connection, and stop() with clients that answer the close.
+
+Both use the whole servers of :mod:`bench._websocket` (in this process, each on its own loop
+thread) and raw clients in a process of their own (:mod:`bench._ws_client`'s handshake), so the
+clients' memory and CPU are not counted:
+
+- **Idle RSS per connection**: in a fresh process per server, its resident set
+  (``/proc/self/statm``) before and after ``connections`` WebSocket connections are opened and
+  left idle, divided by their number, after a warm-up that opened and closed some (first-use
+  imports and pools are not counted).
+- **stop() with open clients**: ``clients`` connections are open and idle; the client process
+  answers each close frame with its own (RFC 6455 §5.5.1) and closes the socket, as a
+  well-behaved client does. The time is the server's stop, from the call to its return.
+
+Run the client alone: ``python -m bench._ws_idle PORT CONNECTIONS`` (prints ``ready``, holds the
+connections, answers close frames, exits when stdin closes); one RSS figure:
+``python -m bench._ws_idle rss CASE CONNECTIONS`` (a :data:`bench._websocket.SERVER_CASES` key).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import select
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol
+
+from ._report import format_table, ratio
+from ._ws_client import handshake, masked_frame
+
+__all__ = ["IdleResult", "idle_json", "idle_table", "run_idle"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_CLOSE_1000 = masked_frame((1000).to_bytes(2, "big"), opcode=0x8)
+
+
+class _Running(Protocol):
+    port: int
+
+    def close(self) -> None: ...
+
+
+def _rss() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+# -- the client (a process of its own) ---------------------------------------------------------
+
+
+def _hold(port: int, connections: int) -> None:
+    """Open ``connections``, say ``ready``, answer close frames until stdin ends."""
+    socks = {}
+    for _ in range(connections):
+        sock, _rest = handshake(port)
+        sock.setblocking(False)
+        socks[sock.fileno()] = sock
+    poller = select.epoll()
+    for fd in socks:
+        poller.register(fd, select.EPOLLIN)
+    stdin = sys.stdin.fileno()
+    poller.register(stdin, select.EPOLLIN)
+    print("ready", flush=True)
+    while socks:
+        for fd, _ in poller.poll():
+            if fd == stdin:
+                return
+            sock = socks[fd]
+            data = sock.recv(65536)
+            if data[:1] == b"\x88" or not data:  # (the server's close frame, or its EOF)
+                if data:
+                    sock.send(_CLOSE_1000)
+                poller.unregister(fd)
+                sock.close()
+                del socks[fd]
+    sys.stdin.read()
+
+
+class _Clients:
+    """The client process, holding ``connections`` open to ``port`` once it is made."""
+
+    def __init__(self, port: int, connections: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench._ws_idle", str(port), str(connections)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        stdout: IO[str] | None = self.process.stdout
+        assert stdout is not None
+        line = stdout.readline().strip()
+        if line != "ready":
+            self.process.kill()
+            raise RuntimeError(f"the WebSocket client process said {line!r}, not ready")
+
+    def end(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(30.0)
+
+
+# -- the figures -------------------------------------------------------------------------------
+
+
+@dataclass
+class IdleResult:
+    connections: int
+    clients: int
+    #: Bytes of resident memory per idle open connection, per server.
+    rss_per_connection: dict[str, float] = field(default_factory=dict)
+    #: Seconds per stop() with ``clients`` open connections answering the close, per server.
+    stops: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _rss_per_connection(case: str, connections: int) -> float:
+    """Bytes per idle connection to ``case``, measured in a fresh process of its own (an
+    allocator that kept a previous case's freed memory would make a later case look free)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench._ws_idle", "rss", case, str(connections)],
+        capture_output=True,
+        text=True,
+        timeout=120.0,
+        check=True,
+    )
+    return float(done.stdout.split()[-1])
+
+
+def _measure_rss(start: Callable[[], _Running], connections: int) -> float:
+    running = start()
+    try:
+        _Clients(running.port, 20).end()  # (warm-up: first-use imports, buffers, pools)
+        gc.collect()
+        before = _rss()
+        clients = _Clients(running.port, connections)
+        gc.collect()
+        after = _rss()
+        clients.end()
+    finally:
+        running.close()
+    return (after - before) / connections
+
+
+def run_idle(
+    cases: Mapping[str, Callable[[], _Running]],
+    *,
+    connections: int = 500,
+    clients: int = 10,
+    stops: int = 20,
+    budget: float = 15.0,
+) -> IdleResult:
+    """Both figures for each case; the stop cycles take turns across cases."""
+    result = IdleResult(connections, clients)
+    for name in cases:
+        result.rss_per_connection[name] = _rss_per_connection(name, connections)
+    spent = dict.fromkeys(cases, 0.0)
+    result.stops = {name: [] for name in cases}
+    for _ in range(stops):
+        for name, start in cases.items():
+            if spent[name] > budget:
+                continue
+            began = time.perf_counter()
+            running = start()
+            held = _Clients(running.port, clients)
+            stopping = time.perf_counter()
+            running.close()
+            took = time.perf_counter() - stopping
+            held.end()
+            spent[name] += time.perf_counter() - began
+            result.stops[name].append(took)
+    return result
+
+
+def idle_table(result: IdleResult, ours: str) -> str:
+    """Per server: KiB per idle connection, stop() p50 with clients answering, ratios to ours."""
+    our_rss = result.rss_per_connection.get(ours, 0.0)
+    our_stop = statistics.median(result.stops[ours]) if result.stops.get(ours) else 0.0
+    rows = []
+    for name, rss in result.rss_per_connection.items():
+        stops = result.stops.get(name) or []
+        p50 = statistics.median(stops) if stops else 0.0
+        rows.append(
+            [
+                name,
+                f"{rss / 1024:.1f}",
+                ratio(rss / our_rss if our_rss else None),
+                str(len(stops)),
+                f"{p50 * 1e3:.2f}",
+                ratio(p50 / our_stop if our_stop else None),
+            ]
+        )
+    headers = [
+        "server",
+        f"KiB per idle connection ({result.connections})",
+        "÷ ours",
+        "stops",
+        f"stop() p50 ms ({result.clients} clients answering)",
+        "÷ ours",
+    ]
+    return format_table(headers, rows)
+
+
+def idle_json(result: IdleResult) -> dict[str, Any]:
+    return {
+        "connections": result.connections,
+        "clients": result.clients,
+        "rss_bytes_per_connection": result.rss_per_connection,
+        "stop_seconds": result.stops,
+        "stop_p50_seconds": {
+            name: statistics.median(times) for name, times in result.stops.items() if times
+        },
+    }
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "rss":
+        import warnings
+
+        from ._websocket import SERVER_CASES
+
+        warnings.simplefilter("ignore", DeprecationWarning)
+        print(_measure_rss(SERVER_CASES[sys.argv[2]], int(sys.argv[3])))
+    else:
+        _hold(int(sys.argv[1]), int(sys.argv[2]))
