@@ -130,6 +130,8 @@ def test_mypy_refuses_a_misspelt_option_or_criterion(tmp_path: pathlib.Path) -> 
             helper(server, bodi=b"")
         """,
     )
+    # (expect, expect_in_order and assert_requested are HTTPServer's through its base
+    # Stubbing, _http/_stubbing.py, which mypy names)
     assert errors == [
         '12: Unexpected keyword argument "startls" for "__call__" of "MakeHTTPServer"',
         (
@@ -142,15 +144,15 @@ def test_mypy_refuses_a_misspelt_option_or_criterion(tmp_path: pathlib.Path) -> 
         ),
         '15: Missing named argument "upstream" for "__call__" of "MakeProxy"',
         (
-            '17: Unexpected keyword argument "heaaders" for "expect" of "HTTPServer"; '
+            '17: Unexpected keyword argument "heaaders" for "expect" of "Stubbing"; '
             'did you mean "headers"?'
         ),
         (
-            '18: Unexpected keyword argument "quey" for "expect_in_order" of "HTTPServer"; '
+            '18: Unexpected keyword argument "quey" for "expect_in_order" of "Stubbing"; '
             'did you mean "query"?'
         ),
         (
-            '19: Unexpected keyword argument "time" for "assert_requested" of "HTTPServer"; '
+            '19: Unexpected keyword argument "time" for "assert_requested" of "Stubbing"; '
             'did you mean "times"?'
         ),
         '20: Unexpected keyword argument "bodi" for "helper"',

@@ -278,3 +278,61 @@ def test_what_is_deferred_loads_when_used() -> None:
         """
     )
     assert {"understudy._conditions._options", "trustme", "tempfile", "rapidfuzz"} <= modules
+
+
+#: What naming ``understudy.HTTPServer`` does not load: what only a made server needs (its
+#: host, router, site and journal, ``_config``'s checks, the request criteria and matching,
+#: the Response) or a started one (asyncio and the runtime's loop thread and worker pool, the
+#: connections and httptools, binding, conditions, TLS). The class and its bases are all it
+#: loads, so a program pays for asyncio when it makes a server, not when it names one.
+#: (``json`` is not listed: ``_modules_after`` imports it to report.)
+HTTP_SERVER_NAME_DEFERS = (
+    "asyncio",
+    "concurrent.futures",
+    "logging",
+    "socket",
+    "ssl",
+    "datetime",
+    "random",
+    "httptools",
+    "understudy._runtime",
+    "understudy._workers",
+    "understudy._listeners",
+    "understudy._conditions",
+    "understudy._tls",
+    "understudy._tls_settings",
+    "understudy._handshake",
+    "understudy._journal",
+    "understudy._waits",
+    "understudy._core.matching",
+    "understudy._http._config",
+    "understudy._http._hosts",
+    "understudy._http._connection",
+    "understudy._http._serving",
+    "understudy._http._site",
+    "understudy._http._routing",
+    "understudy._http._expect",
+    "understudy._http._criteria",
+    "understudy._http._report",
+    "understudy._http._request",
+    "understudy._http._response",
+    "understudy._ws._site",
+    "understudy._ws._records",
+)
+
+
+def test_naming_the_http_server_loads_neither_asyncio_nor_what_a_made_server_needs() -> None:
+    modules = _modules_after("import understudy\nunderstudy.HTTPServer")
+    assert "understudy._http._server" in modules
+    assert sorted(modules.intersection(HTTP_SERVER_NAME_DEFERS)) == []
+    # ...and a server made and started loads them (the names are real modules).
+    made = _modules_after(
+        """
+        import understudy
+        with understudy.HTTPServer(response=understudy.Response(body="hi")):
+            pass
+        """
+    )
+    used = {"asyncio", "concurrent.futures", "httptools", "understudy._runtime"}
+    used |= {"understudy._http._connection", "understudy._journal", "understudy._http._site"}
+    assert used <= made

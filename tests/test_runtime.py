@@ -148,6 +148,24 @@ def test_stop_on_a_held_loop_raises_wait_timeout_and_the_server_stops_once_it_is
         assert reply.status == 204
 
 
+def test_start_on_a_held_loop_returns_and_the_queued_request_is_answered_once_it_is_free() -> None:
+    """An HTTP server without an ASGI app does not wait for the loop in start() (its serving
+    cannot fail): its socket listens, so a connection made while the loop is held is queued
+    by the kernel and answered once the loop is free. A held loop is then said by stop()
+    (above), not start()."""
+    _, release = _hold_the_loop()
+    try:
+        server = understudy.HTTPServer(response=understudy.Response(204)).start()
+        assert server.running
+        client = socket.create_connection(server.address, timeout=10)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    finally:
+        release.set()
+    with client, server:
+        assert client.recv(65536).startswith(b"HTTP/1.1 204 ")
+    assert [request.path for request in server.requests] == ["/"]
+
+
 def test_a_handler_s_timed_read_on_a_held_loop_raises_wait_timeout_naming_it() -> None:
     started, go, done = threading.Event(), threading.Event(), threading.Event()
     caught: list[BaseException] = []

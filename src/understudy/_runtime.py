@@ -44,6 +44,7 @@ class Runtime:
         self.loop = asyncio.new_event_loop()
         self.workers = WorkerPool(self.loop, MAX_WORKERS, "understudy-worker")
         self.servers: weakref.WeakSet[_Closeable] = weakref.WeakSet()
+        self._posted: set[asyncio.Task[None]] = set()
         self._running = threading.Event()
         self.thread = threading.Thread(target=self._run, name="understudy-loop", daemon=True)
         self.thread.start()
@@ -129,6 +130,30 @@ class Runtime:
             "long computation on the loop). The loop's thread is at:\n" + where.rstrip()
         )
 
+    def post(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the loop without waiting for it: it runs after whatever was posted
+        or called before, and before whatever is after (``call_soon_threadsafe`` keeps order).
+        ``coro`` handles its own errors; one it lets through is logged by asyncio.
+
+        Raises:
+            RuntimeError: the loop is closed (at interpreter exit).
+        """
+        try:
+            self.loop.call_soon_threadsafe(self._begin_posted, coro)
+        except BaseException:
+            coro.close()
+            raise
+
+    def _begin_posted(self, coro: Coroutine[Any, Any, None]) -> None:
+        self._posted.add(self.loop.create_task(self._run_posted(coro)))
+
+    async def _run_posted(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        finally:
+            # (the loop holds tasks weakly: the set keeps a posted one until it ends)
+            self._posted.discard(asyncio.current_task())
+
     async def call_async(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the runtime's loop and await it from the caller's own loop."""
         if self.in_loop_thread:
@@ -144,7 +169,7 @@ class Runtime:
         if not self.thread.is_alive():
             return
         try:
-            aborted = asyncio.run_coroutine_threadsafe(_abort_all(list(self.servers)), self.loop)
+            aborted = asyncio.run_coroutine_threadsafe(_abort_all(self.servers), self.loop)
             aborted.result(timeout=_ABORT_TIMEOUT)
         except (RuntimeError, concurrent.futures.TimeoutError):  # the loop is closed or stuck
             pass
@@ -210,10 +235,12 @@ _ABORT_TIMEOUT = 2.0
 _ACCEPT_ITERATIONS = 3
 
 
-async def _abort_all(servers: list[_Closeable]) -> None:
+async def _abort_all(servers: weakref.WeakSet[_Closeable]) -> None:
     for _ in range(_ACCEPT_ITERATIONS):
         await asyncio.sleep(0)
-    for server in servers:
+    # (read on the loop, after those iterations: a server whose start() did not wait is in
+    # the set once the loop has begun serving it, see Serving._serve_posted)
+    for server in list(servers):
         server._abort_at_exit()
 
 

@@ -2,27 +2,33 @@
 
 ``start()`` binds and listens in the caller's thread, so the port is known and the kernel already
 queues connections when it returns (no readiness probe), then hands the sockets to the runtime's
-loop and waits until they are served. ``stop()`` closes the listeners and every connection, waits
-for in-flight handlers, and is idempotent. Exceptions raised by handlers are kept and re-raised by
-``check()`` and by leaving the ``with`` block.
+loop and waits until they are served (a server whose serving cannot fail, such as an HTTP server
+without an ASGI app, does not wait: ``_serving.Serving._serve_posted``). ``stop()`` closes the
+listeners and every connection, waits for in-flight handlers, and is idempotent. Exceptions
+raised by handlers are kept and re-raised by ``check()`` and by leaving the ``with`` block.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import socket
 import threading
 import weakref
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from ._conditions import Conditions, Shaper, check_conditions, check_seed
 from ._errors import WaitTimeout
 from ._failures import HandlerFailures, describe_handler
 from ._keywords import checked_keywords
-from ._listeners import bind_inet, check_address
-from ._runtime import Runtime, get_runtime
 from ._serving import Serving
+
+# Naming a server class loads this module and its bases, not what a made or started server
+# needs (issue 20): the conditions and address checks are imported in `__init__`, the runtime
+# (asyncio, the worker pool) and binding in `start()`.
+if TYPE_CHECKING:
+    import random
+    import socket
+
+    from ._conditions import Conditions
+    from ._runtime import Runtime
 
 __all__ = ["Server", "describe_handler"]
 
@@ -58,8 +64,6 @@ class Server(Serving, HandlerFailures):
 
     #: The kind shown in reprs and messages ("HTTP server").
     kind: ClassVar[str] = "server"
-    #: Socket type of the listeners made by the default ``_bind``.
-    _socket_type: ClassVar[socket.SocketKind] = socket.SOCK_STREAM
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every server class's own ``__init__`` turns a wrong keyword into a
@@ -77,6 +81,9 @@ class Server(Serving, HandlerFailures):
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
+        from ._conditions import Shaper, check_conditions, check_seed  # noqa: PLC0415
+        from ._listeners import check_address  # noqa: PLC0415 - loaded when a server is made
+
         check_address(host, port)
         self._host = host
         self._requested_port = port
@@ -154,6 +161,11 @@ class Server(Serving, HandlerFailures):
     def start(self) -> Self:
         """Bind, listen and serve; return ``self`` once a client may connect.
 
+        The sockets listen when it returns, so a client's connection is queued by the kernel
+        and answered once the loop serves them: at once, or at the loop's next turn for a
+        server that does not wait for it (an HTTP server without an ASGI app, whose serving
+        cannot fail; anything asked of it after ``start()`` comes after that turn).
+
         Idempotent: on a running server it returns at once. After ``stop()`` it starts again
         (on the same port when one was given; on a newly chosen one for ``port=0``).
 
@@ -166,6 +178,10 @@ class Server(Serving, HandlerFailures):
             if self.running:
                 return self
             runtime, sockets = self._prepare_start()
+            if not self._start_waits() and not runtime.in_loop_thread:
+                self._set_served(True)  # (the loop takes the sockets over in turn: see below)
+                runtime.post(self._serve_posted(runtime, sockets))
+                return self
             try:
                 runtime.call(
                     self._serve_sockets(runtime, sockets),
@@ -198,6 +214,8 @@ class Server(Serving, HandlerFailures):
                 f"start() of {self!r} waited {_START_TIMEOUT:g} s for its previous stop(), "
                 "which understudy's event loop has not run yet: its thread is held"
             )
+        from ._runtime import get_runtime  # noqa: PLC0415 - loaded when first started
+
         runtime = get_runtime()
         self._runtime = runtime
         self._sockets = self._bind()
@@ -279,6 +297,7 @@ class Server(Serving, HandlerFailures):
         """Stop on the loop, then close ``sockets`` (this run's, taken when stop() was called:
         a stop that runs late, once a held loop is free, must not close the next run's), then
         set ``done``."""
+        await self._until_served()
         runtime.servers.discard(self)
         self._shaper.stop()  # a throttled or delayed transfer ends now, not at its pace
         try:
@@ -306,12 +325,26 @@ class Server(Serving, HandlerFailures):
         self._set_served(False)
         self._shaper.stop()
         self._abort()
+        self._close_sockets()  # (those of a serving not begun yet: no listener's)
 
     # -- hooks for subclasses ----------------------------------------------------------------
 
+    def _start_waits(self) -> bool:
+        """Whether ``start()`` waits for the loop to take the bound sockets over (``True``).
+
+        A server whose ``_serve`` cannot fail and awaits nothing but the loop (an HTTP server
+        without an ASGI app) returns ``False``: ``start()`` then returns once its sockets
+        listen (the kernel queues connections), and the loop serves them at its next turn,
+        before anything else asked of it after ``start()``. One hop to the loop less."""
+        return True
+
     def _bind(self) -> list[socket.socket]:
-        """In the caller's thread: bound, listening (for streams) sockets to serve."""
-        sockets = bind_inet(self._host, self._requested_port, self._socket_type)
+        """In the caller's thread: bound, listening sockets to serve (TCP, by default)."""
+        import socket  # noqa: PLC0415 - loaded when first started
+
+        from ._listeners import bind_inet  # noqa: PLC0415 - (loaded by __init__)
+
+        sockets = bind_inet(self._host, self._requested_port, socket.SOCK_STREAM)
         self._bound_port = sockets[0].getsockname()[1]
         return sockets
 

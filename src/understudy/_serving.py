@@ -4,31 +4,37 @@ The part of :class:`understudy.Server` between its sockets and its protocol: eve
 server hands each listening socket to :meth:`Serving._listen`, so the connections it accepts get
 the server's :class:`understudy.Conditions` and, with ``ssl=``, a TLS handshake whose failures
 are recorded (:attr:`Serving.tls_failures`); and :meth:`Serving._close_listeners` closes them at
-``stop()``. Nothing of the lifecycle is here: ``_server`` starts and stops, this serves.
+``stop()``. Nothing of the lifecycle is here: ``_server`` starts and stops, this serves (and
+serves a ``start()`` that did not wait for the loop: :meth:`Serving._serve_posted`, with
+:meth:`Serving._until_served` for what the loop is asked next).
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import socket
-import ssl
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._conditions import Conditions, Shaper, check_conditions
-from ._core.tlsinfo import TLSFailure
-from ._handshake import Handshakes, close_handshakes, held_weakly
-from ._journal import Journal
-from ._listeners import close_listeners
-from ._tls import server_context
-from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT, TLS
-
+# A server class names this mixin; what it serves with (asyncio, conditions, TLS handshakes,
+# the journal of failures) is imported where first used (issue 20).
 if TYPE_CHECKING:
+    import asyncio
+    import random
+    import socket
+    import ssl
+
+    from ._conditions import Conditions, Shaper
+    from ._core.tlsinfo import TLSFailure
+    from ._handshake import Handshakes
+    from ._journal import Journal
     from ._runtime import Runtime
+    from ._tls_settings import TLS
 
 __all__ = ["Serving"]
+
+#: On the loop: the task serving a server whose start() did not wait, until it has served.
+_SERVING: weakref.WeakKeyDictionary[Serving, asyncio.Task[Any] | None] = weakref.WeakKeyDictionary()
 
 #: How long ``set_conditions()`` waits for the loop (seconds), as ``start()`` does.
 _CONDITIONS_TIMEOUT = 10.0
@@ -63,6 +69,38 @@ class Serving:
         @property
         def running(self) -> bool: ...
 
+        async def _serve(self, sockets: list[socket.socket]) -> None: ...
+
+        def _record_error(self, error: BaseException) -> None: ...
+
+        def _abort_at_exit(self) -> None: ...
+
+    # -- a start() that did not wait -----------------------------------------------------------
+
+    async def _serve_posted(self, runtime: Runtime, sockets: list[socket.socket]) -> None:
+        """``_serve`` for a ``start()`` that did not wait (``_start_waits()`` False): what it
+        raises goes to :meth:`check` and leaving ``with``, as a handler's error does. Until
+        it ends, the loop's next work for this server (a stop, new conditions) waits for it
+        (:meth:`_until_served`): it may yield to the loop before its listeners are kept."""
+        import asyncio  # noqa: PLC0415 - (loaded by then: the loop runs this)
+
+        _SERVING[self] = asyncio.current_task()
+        runtime.servers.add(self)  # (before it yields: an exit meanwhile aborts it too)
+        try:
+            await self._serve(sockets)
+        except Exception as error:  # noqa: BLE001 - start() has returned: reported at check()
+            self._record_error(error)
+        finally:
+            del _SERVING[self]
+
+    async def _until_served(self) -> None:
+        """On the loop: wait for the serving a ``start()`` posted to end, if it has not."""
+        serving = _SERVING.get(self)
+        if serving is not None:
+            import asyncio  # noqa: PLC0415 - (loaded by then: the loop runs this)
+
+            await asyncio.wait([serving])
+
     # -- network conditions ------------------------------------------------------------------
 
     @property
@@ -71,6 +109,8 @@ class Serving:
         failures): a ``random.Random`` seeded by ``seed=``, so a failing run can be replayed.
         Made on first use, so an idle server does not carry its 2.5 KiB state."""
         if self._random is None:
+            import random  # noqa: PLC0415 - made on first use
+
             self._random = random.Random(self._seed)  # noqa: S311 - test data, not secrets
         return self._random
 
@@ -93,6 +133,8 @@ class Serving:
             ConfigurationError: ``conditions`` is not a ``Conditions``.
             OSError: ending a refusal, the address was taken by another socket meanwhile.
         """
+        from ._conditions import check_conditions  # noqa: PLC0415 - (loaded by Server())
+
         checked = check_conditions(conditions)
         runtime = self._runtime
         if not self.running or runtime is None:
@@ -107,6 +149,8 @@ class Serving:
 
     async def set_conditions_async(self, conditions: Conditions | None) -> None:
         """The awaitable twin of :meth:`set_conditions`."""
+        from ._conditions import check_conditions  # noqa: PLC0415 - (loaded by Server())
+
         checked = check_conditions(conditions)
         runtime = self._runtime
         if not self.running or runtime is None:
@@ -115,6 +159,7 @@ class Serving:
         await runtime.call_async(self._set_conditions(checked))
 
     async def _set_conditions(self, conditions: Conditions | None) -> None:
+        await self._until_served()  # (the listeners of a start() that did not wait)
         # On the loop: the sockets of listeners bound again after a refusal are this run's.
         sockets = await self._shaper.set(conditions, self)
         self._sockets.extend(sockets)
@@ -147,18 +192,26 @@ class Serving:
         meanwhile (:func:`understudy._listeners.close_listeners`), then the TLS connections
         still in their handshake on them (:func:`understudy._handshake.close_handshakes`).
         Every server's ``_shutdown`` closes its listeners through this."""
+        from ._handshake import close_handshakes  # noqa: PLC0415 - (loaded by then)
+        from ._listeners import close_listeners  # noqa: PLC0415
+
         await close_listeners(listeners)
         await close_handshakes(listeners)
 
     def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
         """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``
         (a new one per listener and STARTTLS: each is closed at ``stop()``)."""
+        from ._handshake import Handshakes, held_weakly  # noqa: PLC0415 - loaded when first used
+        from ._tls_settings import DEFAULT_HANDSHAKE_TIMEOUT  # noqa: PLC0415
+
         tls = self._tls
         timeout = DEFAULT_HANDSHAKE_TIMEOUT if tls is None else tls.handshake_timeout
         return Handshakes(context, timeout, held_weakly(self._tls_journal))
 
     def _tls_journal(self) -> Journal[TLSFailure]:
         """The journal of failed handshakes, made on first use (most servers never need it)."""
+        from ._journal import Journal  # noqa: PLC0415 - loaded when first used
+
         with self._errors_lock:
             journal = self._tls_failures_journal
             if journal is None:
@@ -221,4 +274,8 @@ class Serving:
     def _ssl_context(self) -> ssl.SSLContext | None:
         """The server-side context for ``tls=`` (made once per settings, shared), or None."""
         tls = self._tls
-        return None if tls is None else server_context(tls, self._host, self._alpn_protocols)
+        if tls is None:
+            return None
+        from ._tls import server_context  # noqa: PLC0415 - loaded when first used
+
+        return server_context(tls, self._host, self._alpn_protocols)

@@ -17,13 +17,15 @@ wakes it under the lock. Held by tests/test_journal.py and tests/test_waits.py.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._errors import ConfigurationError, WaitTimeout
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Wait", "Waitable", "check_count", "check_timeout", "timed_out"]
 
@@ -126,6 +128,8 @@ class Waitable:
 
     async def wait_async(self, wait: Wait[R], timeout: float) -> R:
         """The awaitable twin of :meth:`wait`, for the test's own event loop."""
+        import asyncio  # noqa: PLC0415 - (loaded by then: the test's loop runs this)
+
         check_timeout(timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

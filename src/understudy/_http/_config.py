@@ -1,5 +1,8 @@
 """What ``HTTPServer(...)`` is given, checked: the host of behaviour it chooses, and the options
-that cannot be checked where they are used (with the message saying what to write instead).
+that cannot be checked where they are used (with the message saying what to write instead);
+and the parts it assembles from them (:func:`make_router`, :func:`make_site`).
+
+``HTTPServer.__init__`` imports this module, so naming the class loads none of it (issue 20).
 """
 
 from __future__ import annotations
@@ -9,17 +12,32 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
+from .._journal import Journal
+from .._tls import resolve_tls
 from ._hosts import CannedHost, Handler, HandlerHost, NoHost
 from ._limits import DEFAULT_LIMITS, Limits
 from ._options import DIRECTORY_DEFAULTS, DirectoryOptions
+from ._request import Request, unpack_request
 from ._response import Response
+from ._routing import Router
+from ._site import Site
 
 if TYPE_CHECKING:
+    from .._tls_settings import TLS
     from ._asgi import ASGIApp
-    from ._site import HostOfBehaviour
+    from ._site import HostOfBehaviour, SiteOwner
     from ._wsgi import WSGIApp
 
-__all__ = ["check_admin", "check_root_options", "check_unmatched", "choose_host", "shared"]
+__all__ = [
+    "check_admin",
+    "check_root_options",
+    "check_unmatched",
+    "choose_host",
+    "make_router",
+    "make_site",
+    "resolve_tls",
+    "shared",
+]
 
 
 def choose_host(  # noqa: PLR0917 - HTTPServer's keywords, passed on
@@ -145,3 +163,38 @@ def check_admin(admin: bool, admin_token: object) -> None:
             "admin_token must be a non-empty str of visible ASCII characters (it travels "
             f"in an Authorization field), not {admin_token!r}"
         )
+
+
+def make_router(  # noqa: PLR0917 - HTTPServer's keywords, passed on
+    behaviour: HostOfBehaviour,
+    journal_size: int | None,
+    unmatched_status: int,
+    allow_unmatched: bool,
+    admin: bool,
+    admin_token: str | None,
+) -> Router:
+    """The server's :class:`Router` over a new journal of requests, its options checked.
+
+    Raises:
+        ConfigurationError: as :func:`check_unmatched`, :func:`check_admin` and the
+            :class:`~understudy._journal.Journal` (``journal_size``) say.
+    """
+    check_unmatched(unmatched_status, allow_unmatched)
+    check_admin(admin, admin_token)
+    journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
+    return Router(
+        behaviour,
+        journal,
+        unmatched_status=unmatched_status,
+        allow_unmatched=allow_unmatched,
+        admin=admin,
+        admin_token=admin_token,
+    )
+
+
+def make_site(owner: SiteOwner, router: Router, tls: TLS | None, limits: Limits) -> Site:
+    """The server's :class:`Site` over ``router``'s journal, which it writes through the
+    router's gate."""
+    site = Site(router.journal, owner=owner, tls=tls, limits=limits)
+    site.record = router.gate()
+    return site

@@ -1,8 +1,10 @@
 """HTTPServer: an HTTP/1.1 server hosting a fixed response, a handler, a WSGI or an ASGI app.
 
 The public face only: it chooses the host of behaviour, builds the :class:`~._limits.Limits`,
-the :class:`~._site.Site` and the :class:`~._routing.Router`, and hands the test its API.
-Connections and hosts never see it (``_site.py`` says how they plug in).
+the :class:`~._site.Site` and the :class:`~._routing.Router`, and hands the test its API: the
+journal here; what to answer and ``assert_requested`` in its base ``_stubbing.Stubbing``; the
+WebSocket part in its base ``_ws._face.WebSocketEndpoints``. Connections and hosts never see it
+(``_site.py`` says how they plug in).
 
 Rules (each held by the test named):
 
@@ -18,28 +20,20 @@ Rules (each held by the test named):
 5. A routing change goes through a Router method, which ends in ``Router.changed()``
    (``tests/test_expect.py``, ``tests/test_directory.py``: requests after each change).
 6. An idle server stays within 4 KiB (``bench``'s idle RSS figure (d), ``make bench``).
+7. Naming the class loads its bases and no more: no asyncio, connection, host, router or
+   site until a server is made or started (``tests/test_lazy_imports.py::``
+   ``test_naming_the_http_server_loads_neither_asyncio_nor_what_a_made_server_needs``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import sys
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard, Unpack
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
-from .._conditions import Conditions
-from .._core.matching import Matcher
-from .._errors import ConfigurationError
-from .._journal import Journal
-from .._keywords import checked_keywords
-from .._tls import TLS, resolve_tls
 from .._ws._face import WebSocketEndpoints
-from ._config import check_admin, check_root_options, check_unmatched, choose_host, shared
-from ._criteria import RequestCriteria, make_shape
-from ._expect import Expectation
-from ._hosts import Handler
 from ._limits import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
@@ -48,30 +42,38 @@ from ._limits import (
     DEFAULT_SEND_TIMEOUT,
     Limits,
 )
-from ._options import DirectoryOptions, directory_signature
-from ._report import differences, requested_failure
-from ._request import Request, unpack_request
-from ._response import Response
-from ._routing import Router
-from ._serving import connections, tls_context
-from ._site import Site
-from ._stopping import stop_serving
+from ._stubbing import Stubbing
 
-# What only some servers use (WireMock stubs and admin API, record and replay, directories,
-# WSGI and ASGI apps) is imported when a server first uses it: `understudy.HTTPServer` loads
-# what a server answering a Response or a handler needs, and no more (issue 20).
+# Naming `understudy.HTTPServer` loads the class and its bases, no more (issue 20): what a
+# server needs once made (its host, site, router and journal, `_config`'s checks) is imported
+# in `__init__`, what it needs once started (asyncio, the connections, TLS) in `_serve`; what
+# only some servers use (WireMock stubs and admin API, record and replay, directories, WSGI and
+# ASGI apps) when a server first uses it. tests/test_lazy_imports.py lists what stays unloaded.
 if TYPE_CHECKING:
+    import asyncio
+    import socket
     import ssl
 
+    from .._conditions import Conditions
+    from .._journal import Journal
+    from .._tls import TLS
     from ._asgi import ASGIApp, ASGIHost
+    from ._hosts import Handler
+    from ._request import Request
+    from ._response import Response
     from ._site import Host
     from ._wiremock import Stubs
     from ._wsgi import WSGIApp
 
 __all__ = ["HTTPServer"]
 
+# httptools parses every request, and is loaded when a server first starts: its absence is
+# said here, where the class is named (``understudy.__getattr__`` names the package to install).
+if find_spec("httptools") is None:
+    raise ModuleNotFoundError("No module named 'httptools'", name="httptools")
 
-class HTTPServer(WebSocketEndpoints):
+
+class HTTPServer(Stubbing, WebSocketEndpoints):
     """An HTTP/1.1 server (RFC 9112) that records every request and answers as the test says.
 
     Host at most one of ``response``, ``handler``, ``wsgi`` and ``asgi``; with none, every request
@@ -194,27 +196,22 @@ class HTTPServer(WebSocketEndpoints):
         http_versions: str | Collection[str] = ("1.1",),
         max_concurrent_streams: int = 100,
     ) -> None:
+        from . import _config as config  # noqa: PLC0415 - loaded when a server is first made
+
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
-        self._tls = resolve_tls(tls, self.kind)
-        directory = check_root_options(root, generated_fields, content_coding, content_codings)
-        behaviour = choose_host(response, handler, wsgi, asgi, proxy_to, record)
-        check_unmatched(unmatched_status, allow_unmatched)
-        check_admin(admin, admin_token)
+        self._tls = None if tls is None else config.resolve_tls(tls, self.kind)
+        directory = config.check_root_options(
+            root, generated_fields, content_coding, content_codings
+        )
+        behaviour = config.choose_host(response, handler, wsgi, asgi, proxy_to, record)
         h2: tuple[Any, int] = (http_versions, max_concurrent_streams)  # (Limits checks them)
-        limits = shared(
+        limits = config.shared(
             Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout, *h2)
         )
-        journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
-        router = self._router = Router(
-            behaviour,
-            journal,
-            unmatched_status=unmatched_status,
-            allow_unmatched=allow_unmatched,
-            admin=admin,
-            admin_token=admin_token,
+        router = self._router = config.make_router(
+            behaviour, journal_size, unmatched_status, allow_unmatched, admin, admin_token
         )
-        site = self._site = Site(journal, owner=self, tls=self._tls, limits=limits)
-        site.record = router.gate()
+        self._site = config.make_site(self, router, self._tls, limits)
         self._ssl_context()  # with tls=: the CA and certificate are made here, not on the loop
         self._listeners: tuple[asyncio.AbstractServer, ...] = ()  # (an idle server: shared)
         if root is not None:
@@ -242,6 +239,10 @@ class HTTPServer(WebSocketEndpoints):
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         """The TLS context, its ALPN offering the versions of ``http_versions=``."""
+        if self._tls is None:
+            return None
+        from ._serving import tls_context  # noqa: PLC0415 - loaded when first used
+
         return tls_context(self._tls, self._host, self._site.limits)
 
     @property
@@ -316,133 +317,6 @@ class HTTPServer(WebSocketEndpoints):
         """Forget the requests received so far."""
         self._router.clear()
 
-    def load_mappings(self, path: str | os.PathLike[str]) -> None:
-        """Answer as the WireMock stub mappings in ``path`` say; each becomes an expectation.
-
-        Args:
-            path: a mapping file (one mapping, or ``{"mappings": [...]}``), or a directory: its
-                ``mappings/`` subdirectory if it has one, else the directory itself, is read for
-                ``*.json``; ``bodyFileName`` is read from the ``__files/`` directory inside or
-                beside it.
-
-        Raises:
-            ConfigurationError: a file that is not JSON, or a field that is unknown, not
-                supported, or of the wrong type (the message names the file and the field).
-        """
-        self._router.load_mappings(path)
-
-    def serve_directory(
-        self,
-        prefix: str,
-        root: str | os.PathLike[str],
-        **options: Unpack[DirectoryOptions],
-    ) -> None:
-        """Serve the files under ``root`` at the URL path ``prefix``.
-
-        The options (keyword-only) are ``in_file_headers``, ``sidecar_headers``,
-        ``suffix_headers``, ``index``, ``generated_fields`` (``"none"``: a file is sent with
-        only the fields it declares, no generated validators), ``content_coding`` (every file
-        coded so, ``"gzip"``...) and ``content_codings`` (each file coded as the request's
-        Accept-Encoding prefers, among these; RFC 9110 §12.5.3); see
-        :class:`understudy._http._directory.DirectoryHost`. Requests whose
-        path starts with ``prefix`` are answered from the directory (404 for a missing file);
-        a later call with a longer prefix takes precedence over a shorter one.
-
-        Raises:
-            ConfigurationError: ``prefix`` does not start with ``/``, ``root`` is not a
-                directory, or an option is unknown (naming the closest one) or malformed.
-        """
-        if not isinstance(prefix, str) or not prefix.startswith("/"):
-            raise ConfigurationError(f"prefix must be a URL path starting with '/', not {prefix!r}")
-        from ._directory import DirectoryHost  # noqa: PLC0415 - loaded when first used
-
-        self._router.mount(prefix, DirectoryHost(prefix, root, **options))
-
-    serve_directory.__signature__ = directory_signature(serve_directory)  # type: ignore[attr-defined]
-    serve_directory = checked_keywords(serve_directory)
-
-    # -- expectations ------------------------------------------------------------------------
-
-    def expect(
-        self,
-        method: str | None = None,
-        path: Matcher | None = None,
-        **criteria: Unpack[RequestCriteria],
-    ) -> Expectation:
-        """Expect a request of this shape; answer it as the returned expectation says.
-
-        Every criterion left out accepts anything. Matchers are an exact ``str``, a compiled
-        ``re.Pattern`` (which must match the whole value), or a predicate.
-
-        Args:
-            method: the method, case-insensitive (``"GET"``).
-            path: the percent-decoded path, without the query (``"/users/7"``).
-            **criteria: keyword-only: ``query``, ``headers``, ``body``, ``json``, ``form`` and
-                ``match``, as :class:`~understudy.RequestCriteria` describes them.
-
-        Returns:
-            The :class:`~understudy.Expectation`: call ``respond(...)``/``respond_with(...)``
-            on it (200 with no body until then). See its docs for sequences and verification,
-            and the module docs of precedence: the most recently added matching expectation
-            answers.
-
-        Raises:
-            ConfigurationError: an argument of the wrong type, saying what is accepted, or a
-                criterion that does not exist (naming the closest one).
-        """
-        shape = make_shape(method, path, criteria, what="expect()")
-        return self._router.expect(shape, ordered=False)
-
-    def expect_in_order(
-        self,
-        method: str | None = None,
-        path: Matcher | None = None,
-        **criteria: Unpack[RequestCriteria],
-    ) -> Expectation:
-        """Like :meth:`expect`, for a client whose call order matters.
-
-        Expectations added with ``expect_in_order`` answer one after the other, in the order
-        they were added, each once unless given ``times(n)``; a request that fits a later one
-        before the earlier ones are used is unexpected. Each must be used up by the end of the
-        test, or ``check()`` raises :class:`~understudy.UnmetExpectation`.
-        """
-        shape = make_shape(method, path, criteria, what="expect_in_order()")
-        return self._router.expect(shape, ordered=True)
-
-    def assert_requested(
-        self,
-        method: str | None = None,
-        path: Matcher | None = None,
-        *,
-        times: int | None = None,
-        **criteria: Unpack[RequestCriteria],
-    ) -> list[Request]:
-        """Assert the journal holds requests of this shape.
-
-        Args:
-            method: the method, case-insensitive, as for :meth:`expect`.
-            path: the percent-decoded path, as for :meth:`expect`.
-            times: how many exactly; ``None`` (the default) means at least one.
-            **criteria: keyword-only, as :class:`~understudy.RequestCriteria` describes them.
-
-        Returns:
-            The matching requests, oldest first.
-
-        Raises:
-            UnmetExpectation: fewer came than asked for (none, with ``times=None``); the
-                message lists the nearest requests received and how each differed.
-            ExpectationExceeded: more than ``times`` came; the message says the counts
-                ("expected at most 1, got 3") and lists the extra requests.
-            ConfigurationError: a malformed or unknown criterion, as for :meth:`expect`.
-        """
-        __tracebackhide__ = True
-        shape = make_shape(method, path, criteria, what="assert_requested()", takes=("times",))
-        received = [r for r in self._journal.snapshot() if r.error is None]
-        found = [r for r in received if not differences(shape, r)]
-        if (times is None and found) or len(found) == times:
-            return found
-        raise requested_failure(shape, found, received, times)
-
     @property
     def _journal(self) -> Journal[Request]:
         """The journal of requests (the site's and the router's: one object)."""
@@ -458,7 +332,12 @@ class HTTPServer(WebSocketEndpoints):
 
     # -- lifecycle hooks ---------------------------------------------------------------------
 
+    def _start_waits(self) -> bool:
+        return _is_asgi(self._router.host)  # (a failed lifespan startup: start() raises)
+
     async def _serve(self, sockets: list[socket.socket]) -> None:
+        from ._serving import connections  # noqa: PLC0415 - loaded when first started
+
         site, router = self._site, self._router
         runtime = self._runtime
         assert runtime is not None  # (set by start() before it calls this)
@@ -474,6 +353,10 @@ class HTTPServer(WebSocketEndpoints):
         )
 
     async def _shutdown(self, timeout: float) -> list[str]:
+        import asyncio  # noqa: PLC0415 - (loaded by then: the loop runs this)
+
+        from ._stopping import stop_serving  # noqa: PLC0415 - loaded when first stopped
+
         listeners, self._listeners = list(self._listeners), ()
         still_running, deadline = await stop_serving(
             self._site, listeners, self._close_listeners, timeout

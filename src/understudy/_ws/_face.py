@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._server import Server
-from ._records import WebSocketConnection, WebSocketMessage
-from ._site import websocket_site
 
+# (the records and the WebSocket site are imported when first used: issue 20)
 if TYPE_CHECKING:
+    from ._records import WebSocketConnection, WebSocketMessage
     from ._stubs import WebSocketExpectation
 
 __all__ = ["WebSocketEndpoints"]
@@ -77,6 +77,8 @@ class WebSocketEndpoints(Server):
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
+        from ._site import websocket_site  # noqa: PLC0415 - loaded when first used
+
         return websocket_site(self._site).connections.wait_for(count, match=match, timeout=timeout)  # type: ignore[attr-defined]
 
     async def wait_for_websockets_async(
@@ -88,6 +90,8 @@ class WebSocketEndpoints(Server):
     ) -> list[WebSocketConnection]:
         """The awaitable twin of :meth:`wait_for_websockets`, for async tests."""
         __tracebackhide__ = True
+        from ._site import websocket_site  # noqa: PLC0415 - loaded when first used
+
         site = websocket_site(self._site)  # type: ignore[attr-defined]
         return await site.connections.wait_for_async(count, match=match, timeout=timeout)
 
@@ -115,6 +119,8 @@ class WebSocketEndpoints(Server):
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
         """
         __tracebackhide__ = True
+        from ._site import websocket_site  # noqa: PLC0415 - loaded when first used
+
         return websocket_site(self._site).messages.wait_for(count, match=match, timeout=timeout)  # type: ignore[attr-defined]
 
     async def wait_for_websocket_messages_async(
@@ -126,6 +132,8 @@ class WebSocketEndpoints(Server):
     ) -> list[WebSocketMessage]:
         """The awaitable twin of :meth:`wait_for_websocket_messages`, for async tests."""
         __tracebackhide__ = True
+        from ._site import websocket_site  # noqa: PLC0415 - loaded when first used
+
         site = websocket_site(self._site)  # type: ignore[attr-defined]
         return await site.messages.wait_for_async(count, match=match, timeout=timeout)
 
