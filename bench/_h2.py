@@ -8,17 +8,23 @@ Throughput: ``bench/_h2load.py`` in several client processes (each with its shar
 connections, each connection keeping 10 streams in flight), against understudy (a canned 200, and
 a minimal ASGI app) and hypercorn (the Python HTTP/2 server, the same ASGI app, one worker, in a
 process of its own; h2c by prior knowledge). The client processes' CPU use is printed beside: a
-client near 100% of a core would be the limit, not the server. On a 2-core machine the clients
-and the server share the cores, so the figures are comparable with each other only.
+client near 100% of a core would be the limit, not the server; the client-bound floor is the
+requests/s the client processes would make at a full core each. On a 2-core machine the clients
+and the server share the cores, so the figures are comparable with each other only; the server's
+CPU per response (this process's CPU for understudy, the hypercorn process's from /proc) is
+the figure other load on the machine moves least, and its ratio is printed too.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +37,7 @@ import understudy
 from ._report import Target, format_table, ms, ratio
 from ._stats import summarize
 
-__all__ = ["H2Result", "h2_json", "h2_table", "h2_targets", "run"]
+__all__ = ["H2Result", "h2_json", "h2_table", "h2_targets", "h2c_get", "run"]
 
 CONNECTIONS = 10
 STREAMS = 10
@@ -61,15 +67,24 @@ class H2Result:
     cycle_h1: list[float] = field(default_factory=list)
     throughput: dict[str, float] = field(default_factory=dict)  # requests/s by subject
     client_cpu: dict[str, float] = field(default_factory=dict)  # share of one core per client
+    #: Server CPU per response, in seconds (what the load of other processes does not change).
+    server_cpu: dict[str, float] = field(default_factory=dict)
+    #: The client-bound floor: requests/s the client processes would make at a core each.
+    floor: dict[str, float] = field(default_factory=dict)
 
 
-def _h2c_get(host: str, port: int) -> None:
-    with socket.create_connection((host, port), timeout=_TIMEOUT) as sock:
+def h2c_get(host: str, port: int, *, context: ssl.SSLContext | None = None) -> None:
+    """One GET by prior knowledge on a raw socket (with ``context``: over TLS, whose ALPN
+    offers ``h2``), read until its stream ends."""
+    raw = socket.create_connection((host, port), timeout=_TIMEOUT)
+    sock = raw if context is None else context.wrap_socket(raw, server_hostname=host)
+    with sock:
         conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True, header_encoding=None)
         )
         conn.initiate_connection()
-        headers = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"http")]
+        scheme = b"http" if context is None else b"https"
+        headers = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", scheme)]
         conn.send_headers(1, [*headers, (b":authority", b"127.0.0.1")], end_stream=True)
         sock.sendall(conn.data_to_send())
         while True:
@@ -101,9 +116,11 @@ def _cycles(count: int, get: Any) -> list[float]:
     return times
 
 
-def _load(port: int, seconds: float) -> tuple[float, float]:
-    """Requests/s over ``seconds`` from PROCESSES clients, and their mean CPU share."""
+def _load(port: int, seconds: float, server_cpu: Callable[[], float]) -> _Load:
+    """Requests/s over ``seconds`` from PROCESSES clients, their mean CPU share, the server's
+    CPU per response (``server_cpu()``: its CPU seconds so far), and the client-bound floor."""
     per = CONNECTIONS // PROCESSES
+    began = server_cpu()
     clients = [
         subprocess.Popen(
             [
@@ -122,12 +139,32 @@ def _load(port: int, seconds: float) -> tuple[float, float]:
         for _ in range(PROCESSES)
     ]
     results = [json.loads(client.communicate(timeout=seconds + 30)[0]) for client in clients]
+    used = server_cpu() - began
     done = sum(result["responses"] for result in results)
     cpu = sum(result["cpu"] for result in results) / len(results) / seconds
-    return done / seconds, cpu
+    floor = sum(result["responses"] / max(result["cpu"], 1e-9) for result in results)
+    return _Load(done / seconds, cpu, used / max(done, 1), floor)
 
 
-def _hypercorn(seconds: float) -> tuple[float, float]:
+@dataclass
+class _Load:
+    rate: float
+    client_cpu: float
+    server_cpu: float
+    floor: float
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its descendants (hypercorn's worker
+    is a child of the process started) so far (Linux: /proc/PID/stat, .../children)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return total + sum(_process_cpu(int(child)) for child in children.read().split())
+
+
+def _hypercorn(seconds: float) -> _Load:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -151,13 +188,13 @@ def _hypercorn(seconds: float) -> tuple[float, float]:
         deadline = time.monotonic() + _TIMEOUT
         while True:
             try:
-                _h2c_get("127.0.0.1", port)
+                h2c_get("127.0.0.1", port)
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)  # (waiting for another process to listen: nothing to wait on)
-        return _load(port, seconds)
+        return _load(port, seconds, lambda: _process_cpu(process.pid))
     finally:
         process.terminate()
         process.wait(_TIMEOUT)
@@ -165,7 +202,7 @@ def _hypercorn(seconds: float) -> tuple[float, float]:
 
 def run(cycles: int, seconds: float, warmup: float) -> H2Result:
     result = H2Result()
-    result.cycle_h2 = _cycles(cycles, _h2c_get)
+    result.cycle_h2 = _cycles(cycles, h2c_get)
     result.cycle_h1 = _cycles(cycles, _h1_get)
     subjects: dict[str, dict[str, Any]] = {
         "understudy canned": {"response": understudy.Response(200, body="ok")},
@@ -173,11 +210,17 @@ def run(cycles: int, seconds: float, warmup: float) -> H2Result:
     }
     for name, options in subjects.items():
         with understudy.HTTPServer(http_versions=("1.1", "2"), journal_size=0, **options) as s:
-            _load(s.port, warmup)
-            result.throughput[name], result.client_cpu[name] = _load(s.port, seconds)
+            # (the clients are other processes: this one's CPU is the server's)
+            _load(s.port, warmup, time.process_time)
+            _note(result, name, _load(s.port, seconds, time.process_time))
     _hypercorn(warmup)
-    result.throughput["hypercorn ASGI"], result.client_cpu["hypercorn ASGI"] = _hypercorn(seconds)
+    _note(result, "hypercorn ASGI", _hypercorn(seconds))
     return result
+
+
+def _note(result: H2Result, name: str, load: _Load) -> None:
+    result.throughput[name], result.client_cpu[name] = load.rate, load.client_cpu
+    result.server_cpu[name], result.floor[name] = load.server_cpu, load.floor
 
 
 def h2_table(result: H2Result) -> str:
@@ -191,6 +234,13 @@ def h2_table(result: H2Result) -> str:
         rows.append(
             [f"{name} req/s (client CPU {result.client_cpu[name]:.0%})", f"{rate:,.0f}", versus]
         )
+    # Per response, the server's CPU: the figure the machine's other load does not move.
+    base = result.server_cpu.get("hypercorn ASGI")
+    for name, cpu in result.server_cpu.items():
+        versus = ratio(base / cpu) if base and cpu else ""
+        rows.append([f"{name} server CPU per response (µs)", f"{cpu * 1e6:,.0f}", versus])
+    for name, floor in result.floor.items():
+        rows.append([f"{name} client-bound floor req/s", f"{floor:,.0f}", ""])
     return format_table(["(l) HTTP/2", "value", "vs hypercorn"], rows)
 
 
@@ -218,4 +268,6 @@ def h2_json(result: H2Result) -> dict[str, object]:
         "cycle_h1_p50": summarize(result.cycle_h1).p50,
         "throughput": result.throughput,
         "client_cpu": result.client_cpu,
+        "server_cpu_per_response": result.server_cpu,
+        "client_bound_floor": result.floor,
     }

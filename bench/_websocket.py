@@ -28,9 +28,7 @@ stop() with clients that answer the close.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import os
 import socket
 import statistics
 import subprocess
@@ -58,11 +56,11 @@ from understudy._runtime import get_runtime
 
 from ._report import Target, format_table, ms, ratio
 from ._stats import summarize
+from ._ws_client import echo_once
 from ._ws_idle import IdleResult, idle_json, idle_table, run_idle
 
 __all__ = [
     "WebSocketResult",
-    "echo_once",
     "idle_table_of",
     "run",
     "websocket_json",
@@ -283,36 +281,6 @@ SERVER_CASES: dict[str, Callable[[], _Running]] = {
 
 
 # -- start -> connect -> one echo -> close -> stop ----------------------------------------------
-
-
-def echo_once(port: int) -> None:
-    """A blocking raw client: handshake, one 16-byte echo, the closing handshake, EOF."""
-    with socket.create_connection((HOST, port), timeout=5.0) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(
-            (
-                f"GET / HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += sock.recv(4096)
-        head, _, data = data.partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise RuntimeError(f"handshake refused: {head!r}")
-        sock.sendall(_masked_frame(PAYLOAD))
-        while len(data) < len(PAYLOAD) + 2:
-            data += sock.recv(4096)
-        if data[2 : len(PAYLOAD) + 2] != PAYLOAD:
-            raise RuntimeError(f"wrong echo: {data!r}")
-        code = (1000).to_bytes(2, "big")
-        masked = bytes(byte ^ _MASK[index] for index, byte in enumerate(code))
-        sock.sendall(b"\x88\x82" + _MASK + masked)
-        while sock.recv(4096):
-            pass  # (the server's close frame, then its end of the stream)
 
 
 CYCLE_CASES: dict[str, Callable[[], _Running]] = {

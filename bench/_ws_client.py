@@ -56,6 +56,20 @@ def handshake(port: int, *, timeout: float = 10.0) -> tuple[socket.socket, bytes
     return sock, rest
 
 
+def echo_once(port: int) -> None:
+    """A blocking raw client: handshake, one 16-byte echo, the closing handshake, EOF."""
+    sock, data = handshake(port, timeout=5.0)
+    with sock:
+        sock.sendall(masked_frame(PAYLOAD))
+        while len(data) < len(PAYLOAD) + 2:
+            data += sock.recv(4096)
+        if data[2 : len(PAYLOAD) + 2] != PAYLOAD:
+            raise RuntimeError(f"wrong echo: {data!r}")
+        sock.sendall(masked_frame((1000).to_bytes(2, "big"), opcode=0x8))
+        while sock.recv(4096):
+            pass  # (the server's close frame, then its end of the stream)
+
+
 def run_clients(port: int, connections: int, duration: float) -> tuple[int, float]:
     """Echo over ``connections`` connections for ``duration`` s: (round trips, CPU seconds)."""
     socks = [handshake(port)[0] for _ in range(connections)]

@@ -10,7 +10,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
-from hyperframe.frame import DataFrame, Frame, HeadersFrame
+from hyperframe.frame import DataFrame, Frame, HeadersFrame, RstStreamFrame
 
 from understudy import HTTPServer
 
@@ -154,21 +154,34 @@ class H2Client:
     def frames_until_closed(self) -> list[tuple[int, int, Any, set[str]]]:
         """After a GOAWAY (h2's client state machine takes no more): the frames that still
         come, parsed with hyperframe, until the server closes: (type, stream, payload, flags),
-        a HEADERS frame's payload its decoded fields, a DATA frame's its bytes."""
+        a HEADERS frame's payload its decoded fields, a DATA frame's its bytes, an
+        RST_STREAM's its error code."""
+        return self.frames_until(None)
+
+    def frames_until(self, last: int | None) -> list[tuple[int, int, Any, set[str]]]:
+        """As :meth:`frames_until_closed`, up to the first frame of type ``last``."""
         data = b""
-        while chunk := self.sock.recv(65536):
+        frames: list[tuple[int, int, Any, set[str]]] = []
+        while last is None or not any(frame[0] == last for frame in frames):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                self.closed = True
+                break
             data += chunk
-        self.closed = True
-        frames = []
-        view = memoryview(data)
-        while len(view) >= 9:
-            frame, length = Frame.parse_frame_header(view[:9])
-            frame.parse_body(view[9 : 9 + length])
-            view = view[9 + length :]
-            payload: Any = None
-            if isinstance(frame, HeadersFrame):
-                payload = self.conn.decoder.decode(bytes(frame.data), raw=True)
-            elif isinstance(frame, DataFrame):
-                payload = bytes(frame.data)
-            frames.append((frame.type or 0, frame.stream_id, payload, set(frame.flags)))
+            view = memoryview(data)
+            while len(view) >= 9:
+                frame, length = Frame.parse_frame_header(view[:9])
+                if len(view) < 9 + length:
+                    break
+                frame.parse_body(view[9 : 9 + length])
+                view = view[9 + length :]
+                payload: Any = None
+                if isinstance(frame, HeadersFrame):
+                    payload = self.conn.decoder.decode(bytes(frame.data), raw=True)
+                elif isinstance(frame, DataFrame):
+                    payload = bytes(frame.data)
+                elif isinstance(frame, RstStreamFrame):
+                    payload = frame.error_code
+                frames.append((frame.type or 0, frame.stream_id, payload, set(frame.flags)))
+            data = bytes(view)
         return frames

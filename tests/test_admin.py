@@ -14,6 +14,7 @@ import pytest
 import requests
 
 import understudy
+from versions import Version
 
 DATA = Path(__file__).parent / "data" / "wiremock"
 
@@ -21,8 +22,8 @@ HELLO_ID = "8c5db8b0-2db4-4ad7-a99f-38c9b00da3f7"
 
 
 @pytest.fixture
-def admin() -> Iterator[understudy.HTTPServer]:
-    with understudy.HTTPServer(admin=True) as server:
+def admin(http: Version) -> Iterator[understudy.HTTPServer]:
+    with http.server(admin=True) as server:
         yield server
 
 
@@ -31,26 +32,26 @@ def test_admin_is_off_by_default() -> None:
         assert requests.get(server.url + "/__admin/mappings", timeout=5).status_code == 404
 
 
-def test_mappings_crud(admin: understudy.HTTPServer) -> None:
+def test_mappings_crud(admin: understudy.HTTPServer, http: Version) -> None:
     base = admin.url + "/__admin/mappings"
     mapping = {"request": {"method": "GET", "url": "/a"}, "response": {"body": "one"}}
-    created = requests.post(base, json=mapping, timeout=5)
+    created = http.post(base, json=mapping, timeout=5)
     assert created.status_code == 201
     ident = created.json()["id"]
-    assert requests.get(admin.url + "/a", timeout=5).text == "one"
+    assert http.get(admin.url + "/a", timeout=5).text == "one"
 
-    listed = requests.get(base, timeout=5).json()
+    listed = http.get(base, timeout=5).json()
     assert listed["meta"] == {"total": 1}
     assert listed["mappings"][0]["id"] == ident
-    assert requests.get(f"{base}/{ident}", timeout=5).json()["response"] == {"body": "one"}
+    assert http.get(f"{base}/{ident}", timeout=5).json()["response"] == {"body": "one"}
 
     changed = {"request": {"method": "GET", "url": "/a"}, "response": {"body": "two"}}
-    assert requests.put(f"{base}/{ident}", json=changed, timeout=5).json()["id"] == ident
-    assert requests.get(admin.url + "/a", timeout=5).text == "two"
+    assert http.put(f"{base}/{ident}", json=changed, timeout=5).json()["id"] == ident
+    assert http.get(admin.url + "/a", timeout=5).text == "two"
 
-    assert requests.delete(f"{base}/{ident}", timeout=5).status_code == 200
-    assert requests.get(f"{base}/{ident}", timeout=5).status_code == 404
-    assert requests.get(base, timeout=5).json()["mappings"] == []
+    assert http.delete(f"{base}/{ident}", timeout=5).status_code == 200
+    assert http.get(f"{base}/{ident}", timeout=5).status_code == 404
+    assert http.get(base, timeout=5).json()["mappings"] == []
 
 
 @pytest.mark.parametrize("host", ["wsgi", "asgi"])
@@ -128,62 +129,65 @@ def test_an_app_beside_the_admin_api_still_gets_a_body_as_it_arrives(host: str) 
     assert (answer.status, body.replace(b"|", b"")) == (200, b"onetwo")
 
 
-def test_a_bad_mapping_is_refused_naming_the_field(admin: understudy.HTTPServer) -> None:
+def test_a_bad_mapping_is_refused_naming_the_field(
+    admin: understudy.HTTPServer, http: Version
+) -> None:
     bad = {"request": {"method": "GET", "urlPathh": "/a"}}
-    answer = requests.post(admin.url + "/__admin/mappings", json=bad, timeout=5)
+    answer = http.post(admin.url + "/__admin/mappings", json=bad, timeout=5)
     assert answer.status_code == 422
     assert "mapping.request.urlPathh: unknown field" in answer.json()["errors"][0]["title"]
 
 
-def test_reset_goes_back_to_the_files() -> None:
-    with understudy.HTTPServer(mappings=DATA, admin=True) as server:
+def test_reset_goes_back_to_the_files(http: Version) -> None:
+    with http.server(mappings=DATA, admin=True) as server:
         base = server.url + "/__admin/mappings"
-        total = requests.get(base, timeout=5).json()["meta"]["total"]
-        requests.delete(f"{base}/{HELLO_ID}", timeout=5)
-        requests.post(base, json={"request": {"url": "/new"}}, timeout=5)
-        assert requests.post(base + "/reset", timeout=5).status_code == 200
-        after = requests.get(base, timeout=5).json()
+        total = http.get(base, timeout=5).json()["meta"]["total"]
+        http.delete(f"{base}/{HELLO_ID}", timeout=5)
+        http.post(base, json={"request": {"url": "/new"}}, timeout=5)
+        assert http.post(base + "/reset", timeout=5).status_code == 200
+        after = http.get(base, timeout=5).json()
         assert after["meta"]["total"] == total
         assert HELLO_ID in [m["id"] for m in after["mappings"]]
-        assert requests.delete(base, timeout=5).status_code == 200
-        assert requests.get(base, timeout=5).json()["mappings"] == []
+        assert http.delete(base, timeout=5).status_code == 200
+        assert http.get(base, timeout=5).json()["mappings"] == []
 
 
-def test_journal_count_and_unmatched(admin: understudy.HTTPServer) -> None:
+def test_journal_count_and_unmatched(admin: understudy.HTTPServer, http: Version) -> None:
     admin.expect("GET", "/known").respond(200)
-    requests.get(admin.url + "/known?x=1", headers={"X-A": "1"}, timeout=5)
-    requests.get(admin.url + "/known?x=2", timeout=5)
-    assert requests.get(admin.url + "/unknown", timeout=5).status_code == 404
+    http.get(admin.url + "/known?x=1", headers={"X-A": "1"}, timeout=5)
+    http.get(admin.url + "/known?x=2", timeout=5)
+    assert http.get(admin.url + "/unknown", timeout=5).status_code == 404
     with pytest.raises(understudy.UnexpectedRequest):
         admin.check()
 
-    journal = requests.get(admin.url + "/__admin/requests", timeout=5).json()
+    journal = http.get(admin.url + "/__admin/requests", timeout=5).json()
     assert journal["meta"] == {"total": 3}  # admin requests are not journaled
     newest = journal["requests"][0]
     assert (newest["request"]["url"], newest["wasMatched"]) == ("/unknown", False)
     oldest = journal["requests"][-1]["request"]
-    assert oldest["headers"]["X-A"] == "1"
+    name = "X-A" if http.name == "1.1" else "x-a"  # (HTTP/2 names are lower-case, §8.2.1)
+    assert oldest["headers"][name] == "1"
     assert oldest["queryParams"]["x"] == {"key": "x", "values": ["1"]}
 
-    count = requests.post(
+    count = http.post(
         admin.url + "/__admin/requests/count",
         json={"method": "GET", "urlPath": "/known", "queryParameters": {"x": {"equalTo": "2"}}},
         timeout=5,
     )
     assert count.json() == {"count": 1}
-    unmatched = requests.get(admin.url + "/__admin/requests/unmatched", timeout=5).json()
+    unmatched = http.get(admin.url + "/__admin/requests/unmatched", timeout=5).json()
     assert [r["url"] for r in unmatched["requests"]] == ["/unknown"]
     assert [r.path for r in admin.requests] == ["/known", "/known", "/unknown"]
 
 
-def test_near_misses(admin: understudy.HTTPServer) -> None:
+def test_near_misses(admin: understudy.HTTPServer, http: Version) -> None:
     for url in ("/orders", "/users"):
-        requests.post(
+        http.post(
             admin.url + "/__admin/mappings",
             json={"request": {"method": "GET", "url": url}, "response": {}},
             timeout=5,
         )
-    near = requests.post(
+    near = http.post(
         admin.url + "/__admin/near-misses/request",
         json={"url": "/orders", "method": "POST"},
         timeout=5,
@@ -193,19 +197,19 @@ def test_near_misses(admin: understudy.HTTPServer) -> None:
     assert near[0]["differences"] == ["method: expected 'GET', got 'POST'"]
 
 
-def test_scenarios_reset_and_full_reset() -> None:
-    with understudy.HTTPServer(mappings=DATA, admin=True) as server:
-        requests.post(server.url + "/cart", timeout=5)
-        scenarios = requests.get(server.url + "/__admin/scenarios", timeout=5).json()
+def test_scenarios_reset_and_full_reset(http: Version) -> None:
+    with http.server(mappings=DATA, admin=True) as server:
+        http.post(server.url + "/cart", timeout=5)
+        scenarios = http.get(server.url + "/__admin/scenarios", timeout=5).json()
         assert scenarios["scenarios"][0]["state"] == "Filled"
-        requests.post(server.url + "/__admin/scenarios/reset", timeout=5)
-        assert requests.get(server.url + "/cart", timeout=5).json() == {"items": []}
-        assert requests.post(server.url + "/__admin/reset", timeout=5).status_code == 200
+        http.post(server.url + "/__admin/scenarios/reset", timeout=5)
+        assert http.get(server.url + "/cart", timeout=5).json() == {"items": []}
+        assert http.post(server.url + "/__admin/reset", timeout=5).status_code == 200
         assert server.requests == []
 
 
-def test_unknown_admin_route(admin: understudy.HTTPServer) -> None:
-    answer = requests.get(admin.url + "/__admin/nothing", timeout=5)
+def test_unknown_admin_route(admin: understudy.HTTPServer, http: Version) -> None:
+    answer = http.get(admin.url + "/__admin/nothing", timeout=5)
     assert answer.status_code == 404
     assert "no GET /__admin/nothing" in answer.json()["errors"][0]["title"]
 
@@ -347,14 +351,14 @@ def _post_raw(server: understudy.HTTPServer, path: str, body: str) -> tuple[int,
     ],
 )
 def test_a_bad_admin_payload_gets_422_and_stays_out_of_the_journal(
-    admin: understudy.HTTPServer, path: str, body: str, message: str
+    admin: understudy.HTTPServer, http: Version, path: str, body: str, message: str
 ) -> None:
     status, answer = _post_raw(admin, path, body)
     assert status == 422
     assert message in answer["errors"][0]["title"]
     assert admin.requests == []
     admin.check()  # the client's mistake, answered: nothing for the test to raise
-    assert requests.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []
+    assert http.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []
 
 
 # -- mappings that would answer wrongly: refused (issue 19, item 14) ----------------------------
@@ -399,16 +403,16 @@ def test_a_bad_admin_payload_gets_422_and_stays_out_of_the_journal(
     ],
 )
 def test_a_mapping_that_would_answer_wrongly_is_refused_with_422(
-    admin: understudy.HTTPServer, body: str, message: str
+    admin: understudy.HTTPServer, http: Version, body: str, message: str
 ) -> None:
     """As WireMock: a mapping needs a request pattern (``{}`` would answer every request); a
     delay over an hour is a mistake; JSON has no NaN (RFC 8259 §6), so no body may hold one."""
     status, answer = _post_raw(admin, "/__admin/mappings", body)
     assert status == 422
     assert message in answer["errors"][0]["title"]
-    assert requests.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []
+    assert http.get(admin.url + "/__admin/mappings", timeout=5).json()["mappings"] == []
     # nothing was added that answers: a request is unmatched
-    assert requests.get(admin.url + "/anything", timeout=5).status_code == 404
+    assert http.get(admin.url + "/anything", timeout=5).status_code == 404
     with pytest.raises(understudy.UnexpectedRequest):
         admin.check()
 
@@ -462,15 +466,16 @@ def test_the_journal_takes_limit_and_since_as_wiremock_does(admin: understudy.HT
     ],
 )
 def test_a_bad_limit_or_since_gets_400_saying_what_to_write(
-    admin: understudy.HTTPServer, query: dict[str, str], message: str
+    admin: understudy.HTTPServer, http: Version, query: dict[str, str], message: str
 ) -> None:
-    answer = requests.get(admin.url + "/__admin/requests", params=query, timeout=5)
+    answer = http.get(admin.url + "/__admin/requests", params=query, timeout=5)
     assert answer.status_code == 400
     assert message in answer.json()["errors"][0]["title"]
 
 
 def test_the_journal_shows_cookies_and_merges_fields_differing_in_case(
     admin: understudy.HTTPServer,
+    http: Version,
 ) -> None:
     """WireMock's LoggedRequest: cookies by name (a list when repeated); header fields by
     name, case-insensitively (RFC 9110 §5.1), spelt as first sent, a list when repeated."""
@@ -483,7 +488,7 @@ def test_the_journal_shows_cookies_and_merges_fields_differing_in_case(
         )
         while sock.recv(65536):
             pass
-    [served] = requests.get(admin.url + "/__admin/requests", timeout=5).json()["requests"]
+    [served] = http.get(admin.url + "/__admin/requests", timeout=5).json()["requests"]
     logged = served["request"]
     assert logged["headers"]["X-Trace"] == ["a", "b", "c"]
     assert not {"x-trace", "X-TRACE"} & set(logged["headers"])
@@ -494,7 +499,9 @@ def test_the_journal_shows_cookies_and_merges_fields_differing_in_case(
 # -- near misses ranked by string distance (issue 19, item 19) ---------------------------------
 
 
-def test_near_misses_are_ranked_by_wiremock_distance(admin: understudy.HTTPServer) -> None:
+def test_near_misses_are_ranked_by_wiremock_distance(
+    admin: understudy.HTTPServer, http: Version
+) -> None:
     """Per field a normalised Levenshtein distance, the URL weighing 10 and the method 3 of
     18: ``/hellp`` is 10 x 1/6 / 18 from ``/hello`` whatever was added last."""
     for method, url in (
@@ -503,12 +510,12 @@ def test_near_misses_are_ranked_by_wiremock_distance(admin: understudy.HTTPServe
         ("GET", "/goodbye"),
         ("GET", "/dyn"),
     ):
-        requests.post(
+        http.post(
             admin.url + "/__admin/mappings",
             json={"request": {"method": method, "url": url}, "response": {}},
             timeout=5,
         ).raise_for_status()
-    near = requests.post(
+    near = http.post(
         admin.url + "/__admin/near-misses/request",
         json={"url": "/hellp", "method": "GET"},
         timeout=5,

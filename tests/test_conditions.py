@@ -35,6 +35,7 @@ from understudy import (
     UnixStreamServer,
     tls,
 )
+from versions import Version
 
 
 def round_trip(client: socket.socket, data: bytes = b"ping") -> float:
@@ -182,14 +183,14 @@ def test_jitter_keeps_bytes_in_order() -> None:
     assert got == payload
 
 
-def test_http_with_latency_answers_requests_and_httpx() -> None:
-    with HTTPServer(
+def test_http_with_latency_answers_requests_and_httpx(http: Version) -> None:
+    with http.server(
         response=Response(json={"ok": True}), conditions=Conditions(latency=0.02)
     ) as server:
         started = time.monotonic()
-        assert requests.get(server.url + "/a", timeout=10).json() == {"ok": True}
+        assert http.get(server.url + "/a", timeout=10).json() == {"ok": True}
         assert time.monotonic() - started >= 0.04
-        assert httpx.get(server.url + "/b", timeout=10).json() == {"ok": True}
+        assert http.get(server.url + "/b", timeout=10).json() == {"ok": True}
         assert [r.path for r in server.wait_for_requests(2)] == ["/a", "/b"]
 
 
@@ -231,12 +232,12 @@ def test_log_records_with_bandwidth() -> None:
 # -- bandwidth -------------------------------------------------------------------------------
 
 
-def test_bandwidth_limits_a_download() -> None:
+def test_bandwidth_limits_a_download(http: Version) -> None:
     size, bandwidth = 30_000, 150_000
     body = b"z" * size
-    with HTTPServer(response=Response(body=body), conditions=Conditions(bandwidth=bandwidth)) as s:
+    with http.server(response=Response(body=body), conditions=Conditions(bandwidth=bandwidth)) as s:
         started = time.monotonic()
-        response = requests.get(s.url, timeout=10)
+        response = http.get(s.url, timeout=10)
         elapsed = time.monotonic() - started
     assert response.content == body
     # at most one 20 ms slice ahead of the rate: never faster than this
@@ -500,11 +501,11 @@ def test_repr_names_the_public_classes() -> None:
 # -- with TLS ------------------------------------------------------------------------------------
 
 
-def test_https_with_bandwidth_shapes_the_decrypted_stream() -> None:
+def test_https_with_bandwidth_shapes_the_decrypted_stream(http: Version) -> None:
     body = b"t" * 20_000
     conditions = Conditions(bandwidth=200_000)
-    with HTTPServer(tls=True, response=Response(body=body), conditions=conditions) as server:
-        reply = requests.get(server.url, verify=tls.ca_bundle(), timeout=10)
+    with http.server(tls=True, response=Response(body=body), conditions=conditions) as server:
+        reply = http.get(server.url, verify=tls.client_context(), timeout=10)
         assert reply.content == body
         [request] = server.wait_for_requests(1)
     assert request.tls is not None

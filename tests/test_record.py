@@ -12,6 +12,7 @@ import pytest
 import requests
 
 import understudy
+from versions import Version
 
 LARGE = bytes(range(256)) * 20  # 5 KiB, not UTF-8: goes to __files
 
@@ -82,6 +83,25 @@ def test_record_then_replay_offline_is_byte_identical(tmp_path: Path) -> None:
     with understudy.HTTPServer(mappings=tmp_path) as replay:
         for method, target, body in SESSION:
             assert _fetch(replay.url, method, target, body) == recorded[(method, target)]
+
+
+def test_record_and_replay_over_either_version(tmp_path: Path, http: Version) -> None:
+    """The proxy relays (and records) a stream as it does an HTTP/1.1 request; the replay
+    answers over the same version what the upstream answered."""
+    seen = {}
+    with _upstream() as upstream, http.server(proxy_to=upstream.url, record=tmp_path) as proxy:
+        for method, target, body in SESSION:
+            reply = http.request(method, proxy.url + target, content=body)
+            seen[target] = (reply.status_code, reply.headers.get("content-type"), reply.content)
+        [request] = proxy.wait_for_requests(1, match=lambda r: r.path == "/echo")
+    assert request.http_version == http.name
+    assert seen["/large"][2] == LARGE
+    with http.server(mappings=tmp_path) as replay:
+        for method, target, body in SESSION:
+            reply = http.request(method, replay.url + target, content=body)
+            assert (reply.status_code, reply.headers.get("content-type"), reply.content) == (
+                seen[target]
+            )
 
 
 def test_recorded_mapping_shape(tmp_path: Path) -> None:

@@ -22,12 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets.sync.client
 
 import understudy
 import understudy.fakes
 import understudy.tls
+from h2_client import H2Client
 
 TIMEOUT = 5.0
 CYCLES = 20
@@ -44,6 +46,19 @@ def _https(server: understudy.HTTPServer) -> None:
     with urllib.request.urlopen(server.url, timeout=TIMEOUT, context=context) as reply:
         assert reply.read() == b"ok"
     server.wait_for_requests(1)
+
+
+def _h2(server: understudy.HTTPServer) -> None:
+    verify = understudy.tls.client_context() if server.url.startswith("https") else True
+    with httpx.Client(http1=server.url.startswith("https"), http2=True, verify=verify) as client:
+        reply = client.get(server.url, timeout=TIMEOUT)
+    assert (reply.http_version, reply.text) == ("HTTP/2", "ok")
+    server.wait_for_requests(1)
+
+
+def _h2_server(**options: Any) -> understudy.HTTPServer:
+    ok = understudy.Response(200, body="ok")
+    return understudy.HTTPServer(response=ok, http_versions=("1.1", "2"), **options)
 
 
 def _pypi(server: understudy.fakes.PyPIServer) -> None:
@@ -109,6 +124,8 @@ KINDS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
         lambda: understudy.HTTPServer(response=understudy.Response(200, body="ok"), tls=True),
         _https,
     ),
+    "HTTP/2 h2c": (_h2_server, _h2),
+    "HTTP/2 TLS ALPN": (lambda: _h2_server(tls=True), _h2),
     "PyPI": (understudy.fakes.PyPIServer, _pypi),
     "SMTP": (understudy.SMTPServer, _smtp),
     "TCP": (lambda: understudy.TCPServer(echo=True), _stream),
@@ -201,6 +218,38 @@ def test_stop_with_clients_mid_request_mid_upload_and_idle() -> None:
     assert {f"/done/{index}" for index in range(10)} <= recorded
 
 
+def test_stop_with_http2_streams_in_flight_serves_none_after_and_loses_none() -> None:
+    """``make stress``'s HTTP/2 scenario, small: 3 connections x 5 blocked streams at stop."""
+    release = threading.Event()
+
+    def handler(request: understudy.Request) -> str:
+        if request.path.startswith("/block"):
+            release.wait(TIMEOUT)
+        return "answered"
+
+    server = understudy.HTTPServer(handler=handler, http_versions=("1.1", "2"))
+    clients: list[H2Client] = []
+    blocked: list[set[int]] = []
+    with server:
+        for index in range(3):
+            client = H2Client(server)
+            clients.append(client)
+            assert client.response(client.request("GET", f"/done/{index}")).body == b"answered"
+            blocked.append({client.request("GET", f"/block/{index}/{n}") for n in range(5)})
+        server.wait_for_requests(18)
+        with pytest.raises(understudy.WaitTimeout, match="still running"):
+            server.stop(timeout=0.2)
+        recorded = {request.path for request in server.requests}
+        release.set()
+        for client, streams in zip(clients, blocked, strict=True):
+            frames = client.frames_until_closed()
+            assert [frame for frame in frames if frame[1] in streams and frame[0] in (0, 1)] == []
+            client.close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(server.address, timeout=TIMEOUT).close()
+    assert {f"/done/{index}" for index in range(3)} <= recorded
+
+
 def test_stop_has_closed_every_server_socket_when_it_returns() -> None:
     before = set(os.listdir("/proc/self/fd"))
     server = understudy.HTTPServer(response=understudy.Response(200, body="ok")).start()
@@ -277,14 +326,18 @@ def test_interpreter_exit_with_a_server_of_every_kind_running_is_clean() -> None
     assert done.stderr == ""
 
 
-@pytest.mark.parametrize("section", ["load", "hostile"])
-def test_make_stress_sections_run_on_the_current_code(section: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "section",
+    [["load"], ["hostile"], ["leaks", "--kind", "HTTP/2 h2c"]],
+    ids=["load", "hostile", "leaks-http2"],
+)
+def test_make_stress_sections_run_on_the_current_code(section: list[str], tmp_path: Path) -> None:
     """``make stress`` reaches into servers (a connection's transport, its journal): a smoke run
     of its quick sections here catches what a change breaks there before anyone runs it."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     output = tmp_path / "stress.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench.stress", "--quick", "--only", section, "--output", output],
+        [sys.executable, "-m", "bench.stress", "--quick", "--only", *section, "--output", output],
         cwd=root,
         capture_output=True,
         text=True,

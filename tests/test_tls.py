@@ -41,6 +41,7 @@ from understudy import (
 )
 from understudy._core.syslog_framing import frame_octet_counted
 from understudy._tls import format_subject, server_context
+from versions import Version
 
 pytest_plugins = ["pytester"]
 
@@ -288,15 +289,16 @@ def test_a_handler_sees_tls_on_the_request() -> None:
 # -- client certificates ----------------------------------------------------------------------
 
 
-def test_required_client_certificate_is_recorded_per_request() -> None:
+def test_required_client_certificate_is_recorded_per_request(http: Version) -> None:
     cert = understudy.tls.issue_client_cert("alice")
-    with HTTPServer(response=OK, tls=TLS(client_cert="required")) as server:
-        requests.get(server.url, verify=understudy.tls.ca_bundle(), cert=cert.path, timeout=5)
+    with http.server(response=OK, tls=TLS(client_cert="required")) as server:
         context = understudy.tls.client_context(client_cert=cert)
-        with httpx.Client(verify=context) as client:
+        with http.client(verify=context) as client:
             client.get(server.url)
+            client.get(server.url)  # (the same connection: one handshake, each recorded)
         first, second = server.wait_for_requests(2)
     for request in (first, second):
+        assert request.http_version == http.name
         assert request.tls is not None
         assert request.tls.peer_subject == cert.subject
         assert request.tls.peer_common_name == "alice"
@@ -309,11 +311,11 @@ def test_required_client_certificate_refuses_a_client_without_one() -> None:
         assert server.requests == []
 
 
-def test_optional_client_certificate_accepts_both() -> None:
+def test_optional_client_certificate_accepts_both(http: Version) -> None:
     cert = understudy.tls.issue_client_cert("bob")
-    with HTTPServer(response=OK, tls=TLS(client_cert="optional")) as server:
-        httpx.get(server.url, verify=understudy.tls.client_context())
-        httpx.get(server.url, verify=understudy.tls.client_context(client_cert=cert))
+    with http.server(response=OK, tls=TLS(client_cert="optional")) as server:
+        http.get(server.url, verify=understudy.tls.client_context())
+        http.get(server.url, verify=understudy.tls.client_context(client_cert=cert))
         without, with_cert = server.wait_for_requests(2)
     assert without.tls is not None
     assert without.tls.peer_subject is None

@@ -28,7 +28,8 @@ import understudy
 import understudy.fakes
 import understudy.tls
 
-from .._websocket import echo_once
+from .._h2 import h2c_get
+from .._ws_client import echo_once
 from ._probe import usage
 
 __all__ = ["KINDS", "Kind", "LeakResult", "run_leaks"]
@@ -57,6 +58,24 @@ def _https(server: understudy.HTTPServer) -> None:
     with urllib.request.urlopen(server.url + "/leak", timeout=_TIMEOUT, context=context) as reply:
         assert reply.read() == b"ok"
     server.wait_for_requests(1, timeout=_TIMEOUT)
+
+
+def _h2c(server: understudy.HTTPServer) -> None:
+    h2c_get(server.host, server.port)  # (h2 on a raw socket: prior knowledge, one GET)
+    server.wait_for_requests(1, timeout=_TIMEOUT)
+
+
+def _h2_alpn(server: understudy.HTTPServer) -> None:
+    context = understudy.tls.client_context()
+    context.set_alpn_protocols(["h2"])
+    h2c_get(server.host, server.port, context=context)
+    server.wait_for_requests(1, timeout=_TIMEOUT)
+
+
+def _h2_server(**options: Any) -> understudy.HTTPServer:
+    return understudy.HTTPServer(
+        response=understudy.Response(200, body="ok"), http_versions=("1.1", "2"), **options
+    )
 
 
 def _pypi(server: understudy.fakes.PyPIServer) -> None:
@@ -137,6 +156,8 @@ KINDS: list[Kind] = [
         lambda: understudy.HTTPServer(response=understudy.Response(200, body="ok"), tls=True),
         _https,
     ),
+    Kind("HTTP/2 h2c", _h2_server, _h2c),
+    Kind("HTTP/2 TLS ALPN", lambda: _h2_server(tls=True), _h2_alpn),
     Kind("PyPI", understudy.fakes.PyPIServer, _pypi),
     Kind("SMTP", understudy.SMTPServer, _smtp),
     Kind("TCP", lambda: understudy.TCPServer(echo=True), _tcp),

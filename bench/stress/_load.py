@@ -1,4 +1,5 @@
-"""stop() under load: 200 clients mid-request, mid-upload, idle on keep-alive or reading slowly.
+"""stop() under load: 200 clients mid-request, mid-upload, idle on keep-alive or reading slowly;
+and over HTTP/2, 100 streams in flight on 10 connections (``_load_h2.py``).
 
 Each round starts an HTTPServer, brings 200 clients into one state, plus 20 clients whose
 requests were answered in full (they stay connected, idle), then times ``stop(timeout)``. After
@@ -18,9 +19,11 @@ from dataclasses import asdict, dataclass
 import understudy
 from understudy._http._connection import HTTPConnection
 
+from ._load_h2 import CONNECTIONS, H2_SCENARIO, STREAMS, h2_round
+
 __all__ = ["SCENARIOS", "LoadResult", "run_stop_under_load"]
 
-SCENARIOS = ("mid-request", "mid-upload", "idle keep-alive", "slow reader")
+SCENARIOS = ("mid-request", "mid-upload", "idle keep-alive", "slow reader", H2_SCENARIO)
 _TIMEOUT = 10.0
 _BIG = 256 * 1024
 _COMPLETED = 20
@@ -176,11 +179,16 @@ def run_stop_under_load(
     """Each scenario ``rounds`` times (or until ``budget`` seconds per scenario)."""
     results = []
     for scenario in SCENARIOS:
-        result = LoadResult(scenario, clients, stop_timeout=stop_timeout)
+        h2 = scenario == H2_SCENARIO
+        count = CONNECTIONS * STREAMS if h2 else clients
+        result = LoadResult(scenario, count, stop_timeout=stop_timeout)
         started = time.perf_counter()
         try:
             while result.rounds < rounds and time.perf_counter() - started < budget:
-                _round(scenario, clients, stop_timeout, result)
+                if h2:
+                    h2_round(stop_timeout, result)
+                else:
+                    _round(scenario, clients, stop_timeout, result)
         except Exception as error:
             result.error = f"{type(error).__name__}: {error}"
         results.append(result)

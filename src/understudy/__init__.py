@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from ._http._response_record import ResponseRecord
     from ._http._server import HTTPServer
     from ._http._sse import event_stream
+    from ._http2_faults import HTTP2Fault
     from ._logrecords import BadFrame, LogRecordServer
     from ._proxy import Proxy, ProxyConnection
     from ._server import Server
@@ -85,6 +86,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
     "Expectation",
     "ExpectationExceeded",
     "Fault",
+    "HTTP2Fault",
     "HTTPServer",
     "Headers",
     "LogRecordServer",

@@ -25,6 +25,7 @@ WHERE: dict[str, str] = {
     "Delay": "._faults",
     "Direction": "._conditions._options",
     "Dribble": "._faults",
+    "HTTP2Fault": "._http2_faults",
     "Expectation": "._http._expect",
     "ExpectationExceeded": "._errors",
     "Fault": "._core.faults",

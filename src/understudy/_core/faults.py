@@ -70,6 +70,9 @@ class Fault(enum.Enum):
       so the client knows it was not processed (RFC 9113 §6.8); the streams before it finish,
       then the connection closes. HTTP/1.1: as ``CLOSE``.
 
+    For a chosen error code, GOAWAY last stream id, or a closed flow-control window, give an
+    :class:`~understudy.HTTP2Fault` instead.
+
     On HTTP/2 the faults of a response break its stream only (see docs/architecture.md,
     "HTTP/2"); ``CONNECTION_RESET`` and ``CLOSE`` (a GOAWAY, then a close) break the
     connection, and the malformed ones send a frame the client cannot parse, then close.

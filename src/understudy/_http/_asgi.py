@@ -1,6 +1,5 @@
 """Hosting an ASGI 3 application on the runtime's loop: the ``http`` scope with streamed bodies
-(https://asgi.readthedocs.io/en/latest/specs/www.html, spec_version 2.3), and ``lifespan``.
-"""
+(https://asgi.readthedocs.io/en/latest/specs/www.html, spec_version 2.3), and ``lifespan``."""
 
 from __future__ import annotations
 
@@ -308,7 +307,8 @@ class _ASGICall:
                 exchange.write(body)
                 exchange.end()
         elif kind == "http.response.trailers":  # (offered over HTTP/2 only: see the scope)
-            exchange.send_trailers(list(message.get("headers", ())))  # type: ignore[attr-defined]
+            fields, more = list(message.get("headers", ())), bool(message.get("more_trailers"))
+            exchange.send_trailers(fields, more)  # type: ignore[attr-defined]
         elif kind != "http.response.debug":
             raise RuntimeError(f"the ASGI app sent an unknown message type {kind!r}")
 

@@ -27,6 +27,7 @@ from .._core.matching import (
 )
 from .._errors import ConfigurationError
 from .._faults import Delay, Dribble, Fault, to_delay
+from .._http2_faults import HTTP2Fault
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Handler, HandlerHost
 from ._report import differences, nearness
@@ -160,24 +161,25 @@ class Expectation:
             raise ConfigurationError(f"respond_with takes a callable, not {handler!r}")
         return answer_with(self, HandlerHost(handler), delay)
 
-    def fault(self, kind: Fault, *, delay: float | Delay | None = None) -> Self:
-        """Fail the request with ``kind`` instead of answering (see :class:`~understudy.Fault`).
+    def fault(self, kind: Fault | HTTP2Fault, *, delay: float | Delay | None = None) -> Self:
+        """Fail the request with ``kind`` instead of answering (see :class:`~understudy.Fault`
+        and, for HTTP/2 faults with parameters, :class:`~understudy.HTTP2Fault`).
 
         A step like :meth:`respond`: ``fault(Fault.CONNECTION_RESET).times(2).then.respond(200)``
         resets the first two requests and answers the rest, the stub of a retry test. The
         failed requests are in the journal and count toward the expectation.
 
         Args:
-            kind: the :class:`~understudy.Fault`.
+            kind: the :class:`~understudy.Fault` or :class:`~understudy.HTTP2Fault`.
             delay: as for :meth:`respond`, waited before the fault.
 
         Raises:
-            ConfigurationError: ``kind`` is not a :class:`~understudy.Fault`, or a negative
-                delay.
+            ConfigurationError: ``kind`` is neither, or a negative delay.
         """
-        if not isinstance(kind, Fault):
+        if not isinstance(kind, Fault | HTTP2Fault):
             raise ConfigurationError(
-                f"fault() takes an understudy.Fault such as Fault.CONNECTION_RESET, not {kind!r}"
+                f"fault() takes an understudy.Fault such as Fault.CONNECTION_RESET, or an "
+                f"understudy.HTTP2Fault such as HTTP2Fault.rst_stream('CANCEL'), not {kind!r}"
             )
         return answer_with(self, FaultHost(kind), delay)
 

@@ -12,8 +12,9 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from .._core.faults import Fault, plan_fault
+from .._core.faults import Ending, Fault, FaultPlan, plan_fault
 from .._faults import Delay, Dribble
+from .._http2_faults import HTTP2Fault, fault_text
 from ._response import Response, for_request
 
 if TYPE_CHECKING:
@@ -22,16 +23,29 @@ if TYPE_CHECKING:
 __all__ = ["DelayedHost", "DribbleHost", "FaultHost", "apply_fault"]
 
 
-def apply_fault(site: Site, exchange: Exchange, kind: Fault) -> None:
-    """On the loop: answer ``exchange`` with the fault ``kind`` (see :class:`~understudy.Fault`).
+#: What an :class:`~understudy.HTTP2Fault` does on HTTP/1.1, by its frame (see its docstring).
+_HTTP1_PLANS = {
+    "RST_STREAM": FaultPlan(b"", Ending.RESET),
+    "GOAWAY": FaultPlan(b"", Ending.CLOSE),
+    "SETTINGS": FaultPlan(b"", Ending.STALL),
+}
+
+
+def apply_fault(site: Site, exchange: Exchange, kind: Fault | HTTP2Fault) -> None:
+    """On the loop: answer ``exchange`` with the fault ``kind`` (see :class:`~understudy.Fault`
+    and :class:`~understudy.HTTP2Fault`).
 
     The request is already in the journal; this ends the exchange and, as the plan says,
     the connection. A HEAD request gets the plan for HEAD: its head cut short, since it
-    has no body to break (see :class:`~understudy.Fault`).
+    has no body to break (see :class:`~understudy.Fault`). An HTTP/2 stream carries the
+    fault out on its stream (``_h2/_faults.py``), from the name recorded here.
     """
-    plan = plan_fault(kind, site.random, method=exchange.method)
+    if isinstance(kind, HTTP2Fault):
+        plan = _HTTP1_PLANS[kind.frame]
+    else:
+        plan = plan_fault(kind, site.random, method=exchange.method)
     if exchange.connected and not exchange.head_sent:
-        exchange.record_answer(kind.name)  # (before any of its bytes are written)
+        exchange.record_answer(fault_text(kind))  # (before any of its bytes are written)
     exchange.cut(plan.data, plan.ending)
 
 
@@ -40,7 +54,7 @@ class FaultHost:
 
     streams_body = False
 
-    def __init__(self, kind: Fault) -> None:
+    def __init__(self, kind: Fault | HTTP2Fault) -> None:
         self.kind = kind
 
     def dispatch(self, site: Site, exchange: Exchange) -> None:

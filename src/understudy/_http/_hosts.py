@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.faults import Fault
 from .._errors import ConfigurationError
+from .._http2_faults import HTTP2Fault
 from .._server import describe_handler
 from ._faults import apply_fault
 from ._request import Request
@@ -132,7 +133,7 @@ class HandlerHost:
                 )
                 awaited.add_done_callback(lambda done: self._done(site, exchange, done))
                 return
-            if isinstance(result, Fault):
+            if isinstance(result, Fault | HTTP2Fault):
                 apply_fault(site, exchange, result)
                 return
             try:

@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 __all__ = ["Refusals"]
 
 
+#: The answer to an HTTP/2 connection preface when the server offers HTTP/1.1 only.
+_HTTP2_NOT_OFFERED = (
+    "this server offers HTTP/1.1 only: pass http_versions=('1.1', '2') to HTTPServer to serve "
+    "HTTP/2 (h2c by prior knowledge, or ALPN h2 over TLS) beside it"
+)
+
+
 class Refusals(Timeouts):
     """The error path of ``HTTPConnection`` (which sets the attributes declared here): where
     llhttp stopped, what it lets through that RFC 9112 refuses, and the refusals."""
@@ -156,6 +163,8 @@ class Refusals(Timeouts):
         cause = error.__context__
         if isinstance(cause, Refused):
             self._refuse(cause, fed, begun)
+        elif "PRI" in str(error):  # (httptools stops at the HTTP/2 preface, RFC 9113 §3.4)
+            self._refuse(Refused(505, _HTTP2_NOT_OFFERED), fed, begun)
         else:
             self._refuse(Refused(400, f"malformed request: {error}"), fed, begun)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._core.faults import Fault
+from .._http2_faults import HTTP2Fault, fault_from_text
 from ._fields import Headers
 
 __all__ = ["Answer", "ResponseRecord", "record_of"]
@@ -43,8 +44,8 @@ class ResponseRecord:
             numbered in the order added: ``#1 expect('GET', '/users')``); a mapping's name and
             id; a handler's or app's name; the path of the file a directory was asked for; the
             proxy's upstream; a refusal's reason; ``""`` when there is nothing to add.
-        fault: the :class:`~understudy.Fault` the request was failed with (no response, or a
-            broken one, was sent), else ``None``.
+        fault: the :class:`~understudy.Fault` or :class:`~understudy.HTTP2Fault` the
+            request was failed with (no response, or a broken one, was sent), else ``None``.
 
     The record is made when the response's head is written, before its bytes reach the
     client: once a client has a response, the journal has its record.
@@ -57,7 +58,7 @@ class ResponseRecord:
     headers: Headers
     answered_by: str
     detail: str
-    fault: Fault | None
+    fault: Fault | HTTP2Fault | None
 
     def __init__(
         self,
@@ -67,7 +68,7 @@ class ResponseRecord:
         headers: Headers | Iterable[tuple[str, str]] = (),
         answered_by: str,
         detail: str = "",
-        fault: Fault | None = None,
+        fault: Fault | HTTP2Fault | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "status_code", status_code)
@@ -115,7 +116,7 @@ def _unpickle_response_record(  # noqa: PLR0917 - the order __reduce__ gives
     headers: tuple[tuple[str, str], ...],
     answered_by: str,
     detail: str,
-    fault: Fault | None,
+    fault: Fault | HTTP2Fault | None,
 ) -> ResponseRecord:
     return ResponseRecord(
         status_code=status_code,
@@ -136,7 +137,7 @@ def record_of(answer: Answer) -> ResponseRecord:
             reason=None,
             answered_by=answered_by,
             detail=detail,
-            fault=Fault[sent],
+            fault=fault_from_text(sent),
         )
     status_line, *lines = sent.decode("latin-1").split("\r\n")
     _, _, rest = status_line.partition(" ")

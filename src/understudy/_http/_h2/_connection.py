@@ -23,22 +23,37 @@ from ..._drain import close_transport
 from ._faults import apply_h2_fault, fault_of
 from ._requests import malformed, pack, read_head, refused
 from ._stream import H2Exchange
+from ._timers import Timers, connection_error
 
 if TYPE_CHECKING:
     from ..._core.faults import Ending
     from ..._tls import TLSInfo
+    from .._limits import Limits
     from .._routing import Router
     from .._site import Site
 
 __all__ = ["H2Connection"]
 
 #: HTTP/2 error codes (RFC 9113 §7) used here.
-NO_ERROR = 0x0
-PROTOCOL_ERROR = 0x1
-REFUSED_STREAM = 0x7
+NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM = 0x0, 0x1, 0x7
 
 
-class H2Connection(asyncio.Protocol):
+def _settings(max_concurrent_streams: int, max_header_list_size: int) -> h2.settings.Settings:
+    """The server's SETTINGS (RFC 9113 §6.5.2) as h2 keeps them."""
+    codes = h2.settings.SettingCodes
+    initial = {
+        codes.MAX_CONCURRENT_STREAMS: max_concurrent_streams,
+        codes.MAX_HEADER_LIST_SIZE: max_header_list_size,
+    }
+    return h2.settings.Settings(client=False, initial_values=initial)
+
+
+def _too_large(limits: Limits, size: str) -> str:
+    """Why a body over max_body_size gets 413 (RFC 9110 §15.5.14)."""
+    return f"the body{size} is larger than max_body_size ({limits.max_body_size} bytes)"
+
+
+class H2Connection(Timers):
     """The asyncio protocol of one HTTP/2 connection (server side)."""
 
     def __init__(self, site: Site, router: Router) -> None:
@@ -53,17 +68,15 @@ class H2Connection(asyncio.Protocol):
         self.tls: TLSInfo | None = None
         self.tls_fields: tuple[str, str, str | None, str | None] | None = None
         config = h2.config.H2Configuration(
-            client_side=False, header_encoding=None, validate_inbound_headers=False
-        )  # (a malformed request is a stream error, not h2's connection error: _requests)
+            client_side=False,
+            header_encoding=None,
+            validate_inbound_headers=False,
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )  # (a malformed request is a stream error, not h2's connection error: _requests;
+        # what is sent is made well-formed, lower-case and without connection fields: _stream)
         self.h2 = h2.connection.H2Connection(config=config)
-        codes = h2.settings.SettingCodes
-        self.h2.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={
-                codes.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
-                codes.MAX_HEADER_LIST_SIZE: limits.max_header_size,
-            },
-        )
+        self.h2.local_settings = _settings(limits.max_concurrent_streams, limits.max_header_size)
         # (The decoder heeds the setting only once the client acknowledges it: from the start.)
         self.h2.decoder.max_header_list_size = limits.max_header_size
         #: The streams being received or answered, by stream id.
@@ -74,12 +87,11 @@ class H2Connection(asyncio.Protocol):
         #: (What apply_fault clears on an HTTP/1.1 connection; none here.)
         self.queue: list[H2Exchange] = []
         self.parsing: H2Exchange | None = None
+        #: HTTP2Fault.window: the server opens no flow-control window again.
+        self.windows_closed = False
         #: The last stream id a graceful GOAWAY promised to answer (``None``: none sent).
         self.goaway_last: int | None = None
-        self._flush_scheduled = False
-        self._raw: list[bytes] = []
-        self._writable: asyncio.Future[None] | None = None
-        self.write_paused = False
+        self.output_made()
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -87,29 +99,36 @@ class H2Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.site.connections[self] = None
-        self.h2.initiate_connection()
+        h2conn = self.h2
+        h2conn.initiate_connection()
+        # The limit announced, h2 is told none: a stream over it is refused here, with
+        # RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2), not h2's GOAWAY PROTOCOL_ERROR.
+        h2conn.local_settings = _settings(2**31 - 1, self.limits.max_header_size)
+        self.timers_made()
         self.wrote()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.site.connections.pop(self, None)
         self.closing = True
         self.transport = None
+        self.stop_timers()
         for exchange in list(self.streams.values()):
             self.gone(exchange)
         self.streams.clear()
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
+        self.forget_output()
 
     def data_received(self, data: bytes) -> None:
         if self.broken:
             return
         try:
             events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError:
+        except h2.exceptions.ProtocolError as error:
             # h2 has queued a GOAWAY with the error's code (RFC 9113 §5.4.1): send it, close.
+            self.journal_error(connection_error(error))
             self.broken = True
             self.close()
             return
+        self.read(data)
         for event in events:
             kind = type(event)
             if kind is h2.events.DataReceived:
@@ -144,21 +163,14 @@ class H2Connection(asyncio.Protocol):
                 return
         self.wrote()
 
-    def pause_writing(self) -> None:
-        self.write_paused = True
-        if self._writable is None or self._writable.done():
-            self._writable = self.loop.create_future()
-
-    def resume_writing(self) -> None:
-        self.write_paused = False
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
-
     def _request(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
         if self.goaway_last is not None and stream_id > self.goaway_last:
             # Opened after a graceful GOAWAY: not processed, the client may retry it (§6.8).
             self._reset(stream_id, REFUSED_STREAM)
+            return
+        if len(self.streams) >= self.limits.max_concurrent_streams:
+            self._reset(stream_id, REFUSED_STREAM)  # (over the limit: not processed, §5.1.2)
             return
         exchange = H2Exchange(self, stream_id)
         headers = event.headers or ()
@@ -169,15 +181,9 @@ class H2Connection(asyncio.Protocol):
             self._reset(stream_id, PROTOCOL_ERROR)
             return
         self.streams[stream_id] = exchange
-        limits = self.limits
         length = exchange.content_length
-        if length is not None and length.isdigit() and int(length) > limits.max_body_size:
-            self._refuse(
-                exchange,
-                413,
-                f"the body ({int(length)} bytes) is larger than max_body_size "
-                f"({limits.max_body_size} bytes)",
-            )
+        if length is not None and length.isdigit() and int(length) > self.limits.max_body_size:
+            self.refuse(exchange, 413, _too_large(self.limits, f" ({int(length)} bytes)"))
             return
         if event.stream_ended is None and self.router.streams_body(exchange.target):
             expect = exchange.header(b"expect")
@@ -189,18 +195,15 @@ class H2Connection(asyncio.Protocol):
         stream_id = event.stream_id
         # Every byte is taken as it comes (a host reads a streamed body from memory): the
         # windows are opened at once, so a large upload is never stalled (RFC 9113 §5.2).
-        self.h2.acknowledge_received_data(event.flow_controlled_length, stream_id)
+        if not self.windows_closed:
+            self.h2.acknowledge_received_data(event.flow_controlled_length, stream_id)
         exchange = self.streams.get(stream_id)
         if exchange is None or exchange.refused is not None or event.data is None:
             return
         body = bytes(event.data)
         exchange.body_size += len(body)
         if exchange.body_size > self.limits.max_body_size:
-            self._refuse(
-                exchange,
-                413,
-                f"the body is larger than max_body_size ({self.limits.max_body_size} bytes)",
-            )
+            self.refuse(exchange, 413, _too_large(self.limits, ""))
             return
         exchange.body_parts.append(body)
         if exchange.body_listener is not None:
@@ -234,17 +237,6 @@ class H2Connection(asyncio.Protocol):
                 router.dispatch(site, exchange)
         except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
             site.host_failed(exchange, error)
-
-    def _refuse(self, exchange: H2Exchange, status: int, reason: str) -> None:
-        """Over a limit: journal the request with ``error`` set, answer ``status`` on its stream."""
-        exchange.refused = refused(self, exchange, reason)
-        exchange.number = self.site.record(exchange.refused)
-        exchange.answered_by = ("refused", reason)
-        listener, exchange.body_listener = exchange.body_listener, None
-        if listener is not None:
-            listener(None)
-        exchange.dispatched = True
-        exchange.send_error(status, reason)
 
     def send_headers(
         self, exchange: H2Exchange, headers: list[tuple[bytes, bytes]], *, end_stream: bool
@@ -304,42 +296,17 @@ class H2Connection(asyncio.Protocol):
             if drained is None or drained.done():
                 drained = exchange.drained = self.loop.create_future()
             await drained
-        writable = self._writable
+        writable = self.writable
         if writable is not None and not writable.done():
             await writable
-
-    def wrote(self) -> None:
-        """h2 holds bytes to send: send them (with whatever else comes) at the end of this turn."""
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._flush_scheduled = False
-        data = self.h2.data_to_send()
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if data:
-            transport.write(data)
-        if self._raw:
-            raw, self._raw = self._raw, []
-            transport.write(b"".join(raw))
-
-    def write(self, data: bytes) -> None:
-        """Bytes outside HTTP/2's framing (a fault's), after what h2 has queued."""
-        self._raw.append(data)
-        self.wrote()
-
-    hand_over = flush  # (stop(): what h2 holds goes to the transport)
 
     def shutdown(self) -> None:
         """On stop: a graceful GOAWAY (RFC 9113 §6.8) after the last stream received."""
         self.goaway(self.h2.highest_inbound_stream_id)
 
-    def goaway(self, last_stream_id: int) -> None:
-        """A graceful GOAWAY (NO_ERROR) answering streams up to ``last_stream_id``; later ones
-        are refused, and the connection closes once the streams in flight are done."""
+    def goaway(self, last_stream_id: int, error_code: int = NO_ERROR) -> None:
+        """A GOAWAY (graceful with NO_ERROR) answering streams up to ``last_stream_id``; later
+        ones are refused, and the connection closes once the streams in flight are done."""
         self.closing = True
         if self.transport is None or self.goaway_last is not None:
             return
@@ -348,20 +315,24 @@ class H2Connection(asyncio.Protocol):
         # (by hand: h2 sends nothing more once it has sent its own GOAWAY)
         frame = GoAwayFrame(stream_id=0)
         frame.last_stream_id = last_stream_id
-        frame.error_code = NO_ERROR
+        frame.error_code = error_code
         self.transport.write(frame.serialize())
         self._maybe_close()
 
     def _maybe_close(self) -> None:
         transport = self.transport
-        if not self.closing or self.busy or transport is None:
+        if not self.closing or transport is None:
             return
+        if any(not stream.finished or stream.ending for stream in self.streams.values()):
+            return  # (a stream being received or answered: after it)
         if self.goaway_last is not None and self.tls is None and transport.can_write_eof():
             # After a graceful GOAWAY: end our side and keep reading until stop() closes, so
             # a frame the client sends meanwhile (a SETTINGS ack, a WINDOW_UPDATE) is read,
             # not answered by the kernel with a reset that would destroy the last response.
-            self.flush()
-            transport.write_eof()
+            if not self.eof_sent:
+                self.flush()
+                transport.write_eof()
+                self.eof_sent = True
             return
         self.close()
 
@@ -383,7 +354,7 @@ class H2Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closing = True
-        self._raw.clear()
+        self.forget_output()
         if self.transport is not None:
             self.transport.abort()
 

@@ -19,6 +19,11 @@ the way an HTTP/2 server fails one response; the faults named after the connecti
 - ``STREAM_RESET``, ``REFUSED_STREAM``: RST_STREAM INTERNAL_ERROR, REFUSED_STREAM.
 - ``GOAWAY``: a graceful GOAWAY below this stream (not processed); the connection closes once
   the streams before it are answered.
+
+And the faults with parameters (:class:`~understudy.HTTP2Fault`): RST_STREAM with its error
+code; GOAWAY with its code and last stream id, the connection closed at once (``immediate``)
+or once the streams up to it are answered; SETTINGS_INITIAL_WINDOW_SIZE with the window the
+server leaves, after which it opens no window again (the connection's ``windows_closed``).
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import struct
 from typing import TYPE_CHECKING
 
 import h2.exceptions
+import h2.settings
 from hyperframe.frame import HeadersFrame
 
 from ..._core.faults import Ending, Fault
+from ..._http2_faults import HTTP2Fault, fault_from_text
 from .._heads import http_date
 
 if TYPE_CHECKING:
@@ -47,9 +54,9 @@ _BY_ENDING = {
 }
 
 
-def fault_of(name: str, ending: Ending) -> Fault:
+def fault_of(name: str, ending: Ending) -> Fault | HTTP2Fault:
     """The fault named ``name`` (as recorded), else the one ``ending`` stands for."""
-    return Fault[name] if name in Fault.__members__ else _BY_ENDING[ending]
+    return fault_from_text(name) if name else _BY_ENDING[ending]
 
 
 _NO_ERROR = 0x0
@@ -59,9 +66,12 @@ _REFUSED_STREAM = 0x7
 _DECLARED = 1024
 
 
-def apply_h2_fault(exchange: H2Exchange, kind: Fault, data: bytes) -> None:
+def apply_h2_fault(exchange: H2Exchange, kind: Fault | HTTP2Fault, data: bytes) -> None:
     """Answer ``exchange`` with the fault ``kind`` (see the module's docstring); ``data`` is
     what its HTTP/1.1 plan writes (random bytes, a gzip body), used where HTTP/2 can."""
+    if isinstance(kind, HTTP2Fault):
+        _apply_frame_fault(exchange, kind)
+        return
     conn = exchange.h2conn
     head_only = exchange.method == "HEAD"
     if kind is Fault.CONNECTION_RESET:
@@ -113,6 +123,32 @@ def apply_h2_fault(exchange: H2Exchange, kind: Fault, data: bytes) -> None:
             _send_now(exchange, body, end_stream=True)
         exchange.finished = True
         exchange.notify_done()
+
+
+def _apply_frame_fault(exchange: H2Exchange, kind: HTTP2Fault) -> None:
+    """Answer ``exchange`` with the :class:`~understudy.HTTP2Fault` ``kind``."""
+    conn = exchange.h2conn
+    if kind.frame == "RST_STREAM":
+        conn.reset_stream(exchange, kind.error_code)
+        return
+    exchange.finished = True
+    exchange.notify_done()
+    if kind.frame == "GOAWAY":
+        conn.streams.pop(exchange.stream_id, None)  # (unanswered, whatever the GOAWAY says)
+        last = kind.last_stream_id
+        conn.goaway(exchange.stream_id - 2 if last is None else last, kind.error_code)
+        if kind.immediate:
+            conn.broken = True
+            conn.close()
+        return
+    # SETTINGS: the stream stays open and unanswered, as after Fault.STALL's head.
+    size = kind.window_size or 0
+    conn.windows_closed = True
+    try:
+        conn.h2.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: size})
+    except h2.exceptions.ProtocolError:
+        return
+    conn.wrote()
 
 
 def _head(exchange: H2Exchange, status: int, fields: list[tuple[str, str]]) -> None:

@@ -50,6 +50,7 @@ class Streams(Protocol):
     streams: dict[int, H2Exchange]
     closing: bool
     broken: bool
+    windows_closed: bool
     peer: tuple[str, int] | None
     scheme: str
     tls: TLSInfo | None
@@ -65,7 +66,7 @@ class Streams(Protocol):
     def write(self, data: bytes) -> None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
-    def goaway(self, last_stream_id: int) -> None: ...
+    def goaway(self, last_stream_id: int, error_code: int = 0) -> None: ...
     def cut(self, exchange: H2Exchange, data: bytes, ending: Ending) -> None: ...
 
 
@@ -123,8 +124,8 @@ class H2Exchange(HTTP1Exchange):
         if self.head_sent or self.finished:
             return
         self.start(response.status_code, response.reason, list(response.headers), len(body))
-        self.write(body)
-        self.end()
+        self.queue(body)
+        self.end()  # (one flow: the body's last DATA frame carries END_STREAM)
 
     def start(
         self, status: int, reason: str, fields: list[tuple[str, str]], body_length: int | None
@@ -182,8 +183,8 @@ class H2Exchange(HTTP1Exchange):
         ``body`` and, with ``end``, :meth:`end`."""
         if not (self.head_sent or self.finished):
             self.start(status, reason or "", _text_fields(fields), body_length)
-        if body:
-            self.write(body)
+        if body and self.queue(body) and not end:
+            self.flow()
         if end:
             self.end()
 
@@ -193,21 +194,24 @@ class H2Exchange(HTTP1Exchange):
         Bytes beyond a declared Content-Length are not sent (RFC 9113 §8.1.1 makes a stream
         whose DATA disagree with it malformed); a response without content sends none.
         """
+        if self.queue(data):
+            self.flow()
+
+    def queue(self, data: bytes) -> bool:
+        """Add ``data`` to the body waiting to be sent (as :meth:`write` says); whether any was."""
         framing = self.framing
-        if framing is None or self.finished or not data:
-            return
-        if framing.mode is _NONE:
-            return
+        if framing is None or self.finished or not data or framing.mode is _NONE:
+            return False
         if framing.mode is _LENGTH:
             remaining = self.remaining
             if len(data) > remaining:
                 data = data[:remaining]
             self.remaining = remaining - len(data)
             if not data:
-                return
+                return False
         self.pending.append(data)
         self.pending_size += len(data)
-        self.flow()
+        return True
 
     def end(self) -> None:
         """Finish the response: END_STREAM (or the trailers) once the body is sent.
@@ -227,11 +231,15 @@ class H2Exchange(HTTP1Exchange):
         self.notify_done()
         self.flow()
 
-    def send_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
+    def send_trailers(self, fields: list[tuple[bytes, bytes]], more: bool = False) -> None:
         """End the response with a trailer section (RFC 9113 §8.1; ASGI's
-        ``http.response.trailers``) once the body is sent."""
-        self.trailers = [(bytes(name).lower(), bytes(value)) for name, value in fields]
-        self.end()
+        ``http.response.trailers``) once the body is sent; with ``more`` (ASGI's
+        ``more_trailers``), keep ``fields`` and wait for the rest of the section."""
+        trailers = self.trailers if self.trailers is not None else []
+        trailers += [(bytes(name).lower(), bytes(value)) for name, value in fields]
+        self.trailers = trailers
+        if not more:
+            self.end()
 
     def abort(self) -> None:
         """The response cannot be completed: reset the stream (RST_STREAM INTERNAL_ERROR).

@@ -1,0 +1,185 @@
+"""How long an HTTP/2 connection waits for its client, and what it journals when it gives up.
+
+The three limits of HTTP/1.1 (``_http/_timeouts.py``), per connection, checked lazily by one
+timer that fires at least once every shortest timeout:
+
+- ``header_timeout``: a frame begun and not finished for that long (a HEADERS frame sent
+  slowly, as a slowloris sends its header section): journaled with ``error`` set, then GOAWAY
+  and a close.
+- ``idle_timeout``: no byte for that long. A stream whose body is being received is answered
+  408 on its stream and journaled with ``error`` (the body stalled, RFC 9110 §15.5.9); with no
+  stream open, the connection closes (GOAWAY NO_ERROR, as an idle HTTP/1.1 one closes).
+- ``send_timeout``: the transport's buffer full (the client reads nothing) for that long: the
+  connection is journaled with ``error`` set and aborted.
+
+A connection error (h2's ``ProtocolError``: a bad frame, a header list over ``max_header_size``,
+an HPACK bomb) is journaled too, with the GOAWAY code sent (:func:`connection_error`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import h2.errors
+
+from .._request import Request
+from ._output import Output
+from ._requests import refused
+
+if TYPE_CHECKING:
+    import h2.exceptions
+
+    from ..._tls import TLSInfo
+    from .._limits import Limits
+    from .._site import Site
+    from ._stream import H2Exchange
+
+__all__ = ["Timers", "connection_error"]
+
+
+class Timers(Output):
+    """The timers of ``H2Connection``: call :meth:`timers_made` once the transport is made."""
+
+    site: Site
+    limits: Limits
+    scheme: str
+    peer: tuple[str, int] | None
+    peer_fields: tuple[str | None, int | None]
+    tls: TLSInfo | None
+    tls_fields: tuple[str, str, str | None, str | None] | None
+    streams: dict[int, H2Exchange]
+    broken: bool
+
+    def timers_made(self) -> None:
+        self.clock = time.monotonic
+        #: When the client last sent a byte; when bytes began that completed no frame event.
+        self.last_read = self.clock()
+        self.partial_since = 0.0
+        #: The bytes of the frame being received still to come, and its header's so far.
+        self.frame_left, self.frame_head = 24, b""  # (the preface first: RFC 9113 §3.4)
+        self.paused_at = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        if self.limits.shortest_timeout:
+            self.timer = self.loop.call_later(self.limits.shortest_timeout, self.on_timer)
+
+    def read(self, data: bytes) -> None:
+        """``data`` came: note when, and whether it ends inside a frame (RFC 9113 §4.1: a
+        9-byte header whose first 3 bytes are the payload's length; the connection preface,
+        24 bytes, comes first)."""
+        self.last_read = now = self.clock()
+        left, head = self.frame_left, self.frame_head
+        index, size = 0, len(data)
+        while index < size:
+            if left:
+                taken = min(left, size - index)
+                left -= taken
+                index += taken
+                continue
+            need = 9 - len(head)
+            head += data[index : index + need]
+            index += need
+            if len(head) == 9:
+                left, head = int.from_bytes(head[:3]), b""
+        self.frame_left, self.frame_head = left, head
+        if not (left or head):
+            self.partial_since = 0.0
+        elif not self.partial_since:
+            self.partial_since = now
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.paused_at = self.clock()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.paused_at = 0.0
+
+    def stop_timers(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def on_timer(self) -> None:
+        self.timer = None
+        if self.transport is None or self.broken:
+            return
+        limits, now = self.limits, self.clock()
+        send, header, idle = limits.send_timeout, limits.header_timeout, limits.idle_timeout
+        if send and self.paused_at and now - self.paused_at >= send:
+            self.journal_error(
+                f"the client did not read the responses within send_timeout ({send:g} s); "
+                "the connection was aborted"
+            )
+            self.abort()
+            return
+        if header and self.partial_since and now - self.partial_since >= header:
+            self.journal_error(
+                f"a frame or header block was begun and not finished within header_timeout "
+                f"({header:g} s); GOAWAY, then the connection was closed"
+            )
+            self.close()
+            self.broken = True  # (after the GOAWAY: read nothing more)
+            return
+        if idle and now - self.last_read >= idle:
+            self.idle(idle)
+            if self.transport is None or self.closing:
+                return
+        self.timer = self.loop.call_later(limits.shortest_timeout, self.on_timer)
+
+    def idle(self, idle: float) -> None:
+        """No byte for ``idle`` seconds: 408 the bodies stalled, or close if nothing is open."""
+        receiving = [
+            stream
+            for stream in self.streams.values()
+            if not stream.complete and stream.refused is None
+        ]
+        for stream in receiving:
+            self.refuse(
+                stream, 408, f"the request body stalled: no bytes for idle_timeout ({idle:g} s)"
+            )
+        if not receiving and not any(not s.finished or s.ending for s in self.streams.values()):
+            self.close()  # (RFC 9113 §9.1: a server may close an idle connection)
+
+    def refuse(self, exchange: H2Exchange, status: int, reason: str) -> None:
+        """Journal the request with ``error`` set (``reason``), answer ``status`` on its stream."""
+        exchange.refused = refused(self, exchange, reason)
+        exchange.number = self.site.record(exchange.refused)
+        exchange.answered_by = ("refused", reason)
+        listener, exchange.body_listener = exchange.body_listener, None
+        if listener is not None:
+            listener(None)
+        exchange.dispatched = True
+        exchange.send_error(status, reason)
+
+    def journal_error(self, error: str) -> None:
+        """Journal what the connection ended with (no request: method and target empty)."""
+        self.site.record(
+            Request(
+                method="",
+                target="",
+                http_version="2",
+                peer=self.peer,
+                received_at=time.time(),
+                scheme=self.scheme,
+                tls=self.tls,
+                error=error,
+            )
+        )
+
+    # (H2Connection's)
+    closing: bool
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+def connection_error(error: h2.exceptions.ProtocolError) -> str:
+    """The journal's text for a connection error h2 raised (and answered with GOAWAY)."""
+    code = getattr(error, "error_code", h2.errors.ErrorCodes.PROTOCOL_ERROR)
+    name = getattr(code, "name", str(code))
+    return f"HTTP/2 connection error: {error} (GOAWAY {name}, RFC 9113 §5.4.1)"
