@@ -346,13 +346,12 @@ class Refusals(Timeouts):
 
         The one point where the connection decides to switch (RFC 9110 §7.8): a request that
         offers an upgrade (``Upgrade`` listed in ``Connection``) or a CONNECT (RFC 9110 §9.3.6).
-        Today no upgrade is accepted: a server that does not switch ignores ``Upgrade`` (RFC
-        9110 §7.8), so the request is answered as any other, its body read by its framing, and
-        the connection stays HTTP/1.1. CONNECT is not served either, but what follows its head
-        is the client's tunnel, never HTTP: it is answered, then the connection closes. A
-        WebSocket handshake (RFC 6455 §4.2, answered 101) or h2c would return ``True`` here and
-        take the transport over after the response: ``router.upgrade(site, exchange)`` is the
-        entry point it asks (``None`` today; see ``_site.Upgrade``).
+        A WebSocket handshake on a server that serves WebSocket switches:
+        ``router.upgrade(site, exchange)`` says so (see ``_site.Upgrade``), and the host that
+        answers it takes the transport over after the 101. Any other upgrade is ignored (RFC
+        9110 §7.8): the request is answered as any other, its body read by its framing, and the
+        connection stays HTTP/1.1. CONNECT is not served, but what follows its head is the
+        client's tunnel, never HTTP: it is answered, then the connection closes.
         """
         if exchange.method == "CONNECT":
             return True

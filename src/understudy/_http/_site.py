@@ -3,8 +3,9 @@
 Three kinds of object meet here, and nothing else joins them:
 
 - a **connection** speaks a protocol on one transport: :class:`~._connection.HTTPConnection`
-  speaks HTTP/1.1 today; an HTTP/2 connection (``_h2/``) and a WebSocket session (``_ws/``) are
-  next. It is made with a :class:`Site` and a :class:`~._routing.Router`, never the server;
+  speaks HTTP/1.1, :class:`~._h2._connection.H2Connection` HTTP/2, and a WebSocket session
+  (``_ws/``) RFC 6455 after an HTTP/1.1 handshake. Each is made with a :class:`Site` and a
+  :class:`~._routing.Router` (a session with the Site), never the server;
 - an **exchange** is one request and its response, as the connection offers it to hosts: the
   :class:`Exchange` protocol below. :class:`~._exchange.HTTP1Exchange` implements it over an
   HTTP/1.1 connection; an HTTP/2 stream implements the same members over its stream;
@@ -24,10 +25,13 @@ How a new protocol plugs in:
   timers read :attr:`Site.limits`.
 - **WebSocket** (RFC 6455 §4.2, on an HTTP/1.1 ``Upgrade: websocket``): the connection asks
   ``router.upgrade(site, exchange)`` when a request offers an upgrade
-  (``HTTPConnection._switches_protocol``); a non-``None`` :class:`Upgrade` answers the handshake
-  through the exchange (101), and is then handed the transport with the bytes that followed
-  (:meth:`Upgrade.take_over`), returning the protocol object that reads from then on. The
-  session gets the same :class:`Site` (journal, errors, in-flight registry, limits).
+  (``HTTPConnection._switches_protocol``); a non-``None`` :class:`Upgrade` says a host will
+  answer it, so the connection holds the bytes after the head instead of parsing them. The
+  exchange is then routed as any request, to a ``expect_websocket`` stub or the ASGI app,
+  which refuses through the exchange or sends the 101 and hands the transport and the held
+  bytes to a session itself (``_ws/_handshake.py``'s ``switch``): an ASGI app accepts later, from
+  its own task, so the switch cannot be the connection's. The session gets the same
+  :class:`Site` (journal, errors, in-flight registry, limits).
 
 The rules: a :class:`Site` and a ``Router`` hold no reference to ``HTTPServer`` (so a server the
 test drops is freed at once: ``tests/test_server.py``'s
@@ -229,15 +233,14 @@ class HostOfBehaviour(Host, Protocol):
 class Upgrade(Protocol):
     """What a connection switches to after answering a request's upgrade (RFC 9110 §7.8).
 
-    Returned by ``Router.upgrade(site, exchange)``; none exists yet (WebSocket and h2c are to
-    come), so today every upgrade offered is ignored, as RFC 9110 §7.8 lets a server do.
+    Returned by ``Router.upgrade(site, exchange)`` for a WebSocket handshake on a server that
+    serves WebSocket (``_ws/_handshake.WebSocketUpgrade``); any other upgrade offered is
+    ignored, as RFC 9110 §7.8 lets a server do, and h2c's is answered in HTTP/1.1 (RFC 9113
+    §3.1 removed it). The host that answers the exchange makes the switch (see above).
     """
 
     def accept(self, site: Site, exchange: Exchange) -> bool:
-        """Answer the handshake through ``exchange`` (101, or a refusal); whether it switched."""
-
-    def take_over(self, transport: asyncio.Transport, rest: bytes) -> asyncio.BaseProtocol:
-        """After the 101: the protocol that reads ``transport`` from now on, fed ``rest``."""
+        """Whether a host will answer ``exchange``'s upgrade (so its bytes are held)."""
 
 
 class SiteOwner(Protocol):

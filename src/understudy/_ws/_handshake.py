@@ -26,7 +26,7 @@ from ._site import websocket_site
 from ._types import AnyExchange, Exchange, HTTPConnection, Site, answer
 
 if TYPE_CHECKING:
-    import asyncio
+    pass
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -72,10 +72,6 @@ class WebSocketUpgrade:
     def accept(self, site: Site, exchange: AnyExchange) -> bool:
         """Whether ``exchange`` is a handshake a host will answer (it is: see above)."""
         return offers_websocket(exchange)
-
-    def take_over(self, transport: asyncio.Transport, rest: bytes) -> asyncio.BaseProtocol:
-        """Not used: :func:`switch` hands the transport over when the host accepts."""
-        raise NotImplementedError("the WebSocket host hands the transport over (switch)")
 
 
 _UPGRADE = WebSocketUpgrade()
