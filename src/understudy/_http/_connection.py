@@ -313,7 +313,7 @@ class HTTPConnection(Refusals):
             site = self.site
             try:
                 direct = self.router.direct
-                if direct is not None:
+                if direct is not None and self.held is None:  # (held: a WebSocket handshake)
                     direct.dispatch(site, exchange)  # (nothing routes: past router.dispatch)
                 else:
                     self.router.dispatch(site, exchange)

@@ -99,12 +99,11 @@ class Router:
 
         Called by every method that changes what :meth:`dispatch` looks at. Connections call
         ``direct.dispatch`` when it is set, which saves every request a call and the checks
-        (the routing it skips would all fall through).
+        (the routing it skips would all fall through), except for a WebSocket handshake that
+        :meth:`upgrade` accepted: that one always comes through :meth:`dispatch`.
         """
         routed = (
             self.admin is not None
-            or bool(self.websockets)
-            or _is_asgi(self.host)  # (a WebSocket handshake goes through dispatch)
             or bool(self.expectations)
             or bool(self.mounts)
             or isinstance(self.host, NoHost)
