@@ -20,7 +20,7 @@ import h2.exceptions
 
 from ..._core.framing import BodyMode, encode_head, plan_framing
 from .._exchange import HTTP1Exchange
-from .._heads import http_date
+from .._heads import http_date, str_fields
 from .._response import Response
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class H2Exchange(HTTP1Exchange):
         """:meth:`start` (HPACK does what the memo of heads does for HTTP/1.1), then
         ``body`` and, with ``end``, :meth:`end`."""
         if not (self.head_sent or self.finished):
-            self.start(status, reason or "", _text_fields(fields), body_length)
+            self.start(status, reason or "", str_fields(fields), body_length)
         if body and self.queue(body) and not end:
             self.flow()
         if end:
@@ -307,16 +307,3 @@ class H2Exchange(HTTP1Exchange):
     async def drain(self) -> None:
         """Wait until this stream's body is sent (its window) and the transport has room."""
         await self.h2conn.drain(self)
-
-
-def _text_fields(
-    fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
-) -> list[tuple[str, str]]:
-    """Fields as str pairs (bytes ones, as ASGI gives them, decoded as Latin-1, RFC 9110 §5.5)."""
-    return [
-        (
-            name if isinstance(name, str) else bytes(name).decode("latin-1"),
-            value if isinstance(value, str) else bytes(value).decode("latin-1"),
-        )
-        for name, value in fields
-    ]
