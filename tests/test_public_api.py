@@ -236,11 +236,21 @@ def test_the_other_end_is_the_peer_on_every_record() -> None:
     """``peer`` on every record that knows the other end (``client`` is ASGI's scope key only)."""
     records = [understudy.Request, understudy.SMTPMessage, understudy.SyslogMessage]
     records += [understudy.ConnectionRecord, understudy.Datagram, understudy.ProxyConnection]
-    records += [understudy.TLSFailure, understudy.BadFrame]
+    records += [understudy.TLSFailure, understudy.BadFrame, understudy.WebSocketConnection]
     for record in records:
         fields = {*dir(record), *getattr(record, "__dataclass_fields__", ())}
         assert "peer" in fields, record
         assert "client" not in fields, record
+
+
+def test_every_connection_record_says_when_it_opened_and_closed() -> None:
+    """``opened_at``, ``closed`` and ``closed_at`` (seconds, ``time.time()``) on every record of
+    a connection, whatever its protocol."""
+    records = [understudy.ConnectionRecord, understudy.ProxyConnection]
+    records += [understudy.WebSocketConnection]
+    for record in records:
+        names = {*dir(record), *getattr(record, "__slots__", ())}
+        assert {"opened_at", "closed", "closed_at"} <= names, record
 
 
 def _http_imports() -> dict[str, set[str]]:

@@ -71,14 +71,14 @@ class WebSocketClose:
             ended without a close frame).
         clean (bool): whether both close frames were exchanged before the TCP connection ended
             (RFC 6455 §7.1.1's "cleanly").
-        at (float): ``time.time()`` when the connection ended (seconds).
+        closed_at (float): ``time.time()`` when the connection ended (seconds).
     """
 
     code: int
     reason: str
     by: Literal["client", "server", "transport"]
     clean: bool
-    at: float
+    closed_at: float
 
 
 class WebSocketConnection:
@@ -174,9 +174,23 @@ class WebSocketConnection:
             return self._pongs[:]
 
     @property
+    def peer(self) -> tuple[str, int] | None:
+        """The client's ``(host, port)``, as on the other records (its handshake's
+        :attr:`~understudy.Request.peer`)."""
+        peer: tuple[str, int] | None = self.request.peer
+        return peer
+
+    @property
     def closed(self) -> bool:
         """Whether the connection has ended."""
         return self.close is not None
+
+    @property
+    def closed_at(self) -> float | None:
+        """``time.time()`` when the connection ended (seconds), as on the other connection
+        records; ``None`` while open."""
+        close = self.close
+        return None if close is None else close.closed_at
 
     def __repr__(self) -> str:
         state = "open" if self.close is None else f"closed {self.close.code} by {self.close.by}"
