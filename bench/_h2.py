@@ -77,6 +77,9 @@ def h2c_get(host: str, port: int, *, context: ssl.SSLContext | None = None) -> N
     """One GET by prior knowledge on a raw socket (with ``context``: over TLS, whose ALPN
     offers ``h2``), read until its stream ends."""
     raw = socket.create_connection((host, port), timeout=_TIMEOUT)
+    # (Without it, the request written after the TLS handshake's last record waits for that
+    # record's ACK, which the server's kernel delays by 40 ms: Nagle's algorithm.)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock = raw if context is None else context.wrap_socket(raw, server_hostname=host)
     with sock:
         conn = h2.connection.H2Connection(
