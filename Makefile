@@ -56,7 +56,7 @@ docs: $(STAMP)
 # The test suite with every runtime and test dependency at its lower bound (lint and type
 # checking run in `make test`, on the newest tools).
 test-oldest: $(OLDEST_STAMP)
-	$(OLDEST)/bin/python -m pip list --format=freeze | grep -iE '^(cryptography|trustme|httptools|aiosmtpd|packaging|python-multipart|google-re2|rapidfuzz)=='
+	$(OLDEST)/bin/python -m pip list --format=freeze | grep -iE '^(cryptography|trustme|httptools|aiosmtpd|packaging|python-multipart|google-re2|rapidfuzz|websockets|h2|aiohttp)=='
 	$(OLDEST)/bin/pytest -n 2 -q
 
 bench: $(STAMP)
