@@ -309,16 +309,7 @@ class HTTPConnection(Refusals):
             exchange.body_listener = None
         queue = self.queue
         if queue and queue[0] is exchange and not exchange.dispatched:
-            exchange.dispatched = True
-            site = self.site
-            try:
-                direct = self.router.direct
-                if direct is not None and self.held is None:  # (held: a WebSocket handshake)
-                    direct.dispatch(site, exchange)  # (nothing routes: past router.dispatch)
-                else:
-                    self.router.dispatch(site, exchange)
-            except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
-                site.host_failed(exchange, error)
+            self._dispatch(exchange)
 
     # -- the queue ---------------------------------------------------------------------------
 
@@ -343,11 +334,20 @@ class HTTPConnection(Refusals):
                 self._dispatch(exchange)
 
     def _dispatch(self, exchange: HTTP1Exchange) -> None:
+        """Hand ``exchange`` to its host: a WebSocket handshake to its switch (see
+        ``Router.upgrade``), straight to the host of behaviour when nothing routes, else through
+        the router."""
         exchange.dispatched = True
+        site, router = self.site, self.router
         try:
-            self.router.dispatch(self.site, exchange)
+            if self.held is not None:
+                router.dispatch_upgrade(site, exchange)
+            elif router.direct is not None:
+                router.direct.dispatch(site, exchange)
+            else:
+                router.dispatch(site, exchange)
         except Exception as error:  # noqa: BLE001 - a host's bug: a 500, and check() raises it
-            self.site.host_failed(exchange, error)
+            site.host_failed(exchange, error)
 
     def exchange_finished(self, exchange: HTTP1Exchange) -> None:
         queue = self.queue

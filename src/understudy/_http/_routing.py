@@ -215,16 +215,15 @@ class Router:
 
         return upgrade_for(exchange)
 
-    def dispatch(self, site: Site, exchange: Exchange) -> None:
-        """Route ``exchange``: WebSocket stubs, the admin API, expectations, mounts, then the
-        host of behaviour."""
-        if getattr(getattr(exchange, "conn", None), "held", None) is not None:
-            # A WebSocket handshake its HTTP/1.1 connection switches on (see upgrade): a stub
-            # or the ASGI app answers it.
-            from .._ws._stubs import dispatch_websocket  # noqa: PLC0415 - loaded with them
+    def dispatch_upgrade(self, site: Site, exchange: Exchange) -> None:
+        """Route a WebSocket handshake :meth:`upgrade` accepted, which its connection switches
+        on: to the newest matching ``expect_websocket`` stub, else the ASGI app."""
+        from .._ws._stubs import dispatch_websocket  # noqa: PLC0415 - loaded with them
 
-            dispatch_websocket(site, self, exchange)
-            return
+        dispatch_websocket(site, self, exchange)
+
+    def dispatch(self, site: Site, exchange: Exchange) -> None:
+        """Route ``exchange``: the admin API, expectations, mounts, then the host of behaviour."""
         request = exchange.request
         admin = self.admin
         if admin is not None and request is not None and _is_admin(request.target):

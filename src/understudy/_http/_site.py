@@ -27,8 +27,8 @@ How a new protocol plugs in:
   ``router.upgrade(site, exchange)`` when a request offers an upgrade
   (``HTTPConnection._switches_protocol``); a non-``None`` :class:`Upgrade` says a host will
   answer it, so the connection holds the bytes after the head instead of parsing them. The
-  exchange is then routed as any request, to a ``expect_websocket`` stub or the ASGI app,
-  which refuses through the exchange or sends the 101 and hands the transport and the held
+  exchange then goes to ``router.dispatch_upgrade``: to an ``expect_websocket`` stub or the
+  ASGI app, which refuses through the exchange or sends the 101 and hands the transport and the held
   bytes to a session itself (``_ws/_handshake.py``'s ``switch``): an ASGI app accepts later, from
   its own task, so the switch cannot be the connection's. The session gets the same
   :class:`Site` (journal, errors, in-flight registry, limits).
