@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_OPTIONS",
+    "PARKS",
     "PUBLIC_SERVERS",
     "SERVERS",
     "factory",
@@ -42,6 +43,9 @@ S = TypeVar("S", bound="Server")
 NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 SERVERS = pytest.StashKey[list["Server"]]()
+#: What finishes a server in place of stopping it (the ``http_server`` fixture parks its
+#: listener, ``_http/_parking.py``), by ``id`` of the server.
+PARKS = pytest.StashKey[dict[int, Callable[[Any], None]]]()
 
 #: Every public server class, by name: where it is imported from. A marker may name any of
 #: them (``@pytest.mark.understudy("SMTPServer", ...)``) before its module is loaded.
@@ -174,10 +178,26 @@ def _server_classes(*, load: bool) -> list[type[Server]]:
     return found
 
 
-def started(request: pytest.FixtureRequest, server: S) -> Iterator[S]:
-    """Start ``server`` for the test; stop and check it after (for a fixture to ``yield from``)."""
+def started(
+    request: pytest.FixtureRequest,
+    server: S,
+    *,
+    start: Callable[[S], object] | None = None,
+    park: Callable[[S], None] | None = None,
+) -> Iterator[S]:
+    """Start ``server`` for the test; stop and check it after (for a fixture to ``yield from``).
+
+    ``start``: what starts it (``server.start()`` by default); ``park``: what the plugin calls
+    after the test body before stopping and checking the server (the ``http_server`` fixture
+    parks its listener there, see ``_http/_parking.py``).
+    """
     servers_of(request.node).append(server)
-    server.start()
+    if park is not None:
+        request.node.stash.setdefault(PARKS, {})[id(server)] = park
+    if start is None:
+        server.start()
+    else:
+        start(server)
     try:
         yield server
     finally:

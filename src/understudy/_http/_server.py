@@ -42,6 +42,7 @@ from ._limits import (
     DEFAULT_SEND_TIMEOUT,
     Limits,
 )
+from ._parking import Parking
 from ._stubbing import Stubbing
 
 # Naming `understudy.HTTPServer` loads the class and its bases, no more (issue 20): what a
@@ -73,7 +74,7 @@ if find_spec("httptools") is None:
     raise ModuleNotFoundError("No module named 'httptools'", name="httptools")
 
 
-class HTTPServer(Stubbing, WebSocketEndpoints):
+class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
     """An HTTP/1.1 server (RFC 9112) that records every request and answers as the test says.
 
     Host at most one of ``response``, ``handler``, ``wsgi`` and ``asgi``; with none, every request
