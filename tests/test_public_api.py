@@ -164,7 +164,6 @@ HTTP_SERVER_API = {
     "_parks",
     "_park_on_loop",
     "_adopt",
-    "_adopted",
     # what the test reads
     "scheme",
     "url",

@@ -96,8 +96,11 @@ def options(
     from ._keywords import keyword_names, unknown_keyword  # noqa: PLC0415 - loaded with a server
 
     merged = dict(defaults)
+    markers = list(request.node.iter_markers("understudy"))
+    if not markers:
+        return merged
     takes = keyword_names(server_class.__init__)
-    for marker in reversed(list(request.node.iter_markers("understudy"))):
+    for marker in reversed(markers):
         if marker.args:
             if not any(_names(kind, server_class) for kind in marker.args):
                 continue

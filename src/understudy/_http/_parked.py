@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .._runtime import Runtime
     from ._site import Connection, Site
 
-__all__ = ["Dropped", "Parked", "close", "give", "quiet", "sockets", "take"]
+__all__ = ["Dropped", "Parked", "close", "drop_backlog", "give", "quiet", "sockets", "take"]
 
 #: Seconds closing a parked listener waits for the loop.
 _CLOSE_TIMEOUT = 5.0
@@ -67,6 +67,18 @@ class Dropped(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # (a stream listener's)
         transport.abort()
+
+
+def drop_backlog(parked: Parked) -> None:
+    """Close the connections waiting in the listening sockets' accept queues (the kernel made
+    them before the listener was parked, for a client of the test that ended)."""
+    for sock in parked.sockets:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:  # (BlockingIOError: none left)
+                break
+            conn.close()
 
 
 def quiet(site: Site) -> bool:

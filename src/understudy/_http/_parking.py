@@ -66,7 +66,7 @@ class Parking:
         def port(self) -> int: ...
         def start(self) -> Self: ...
         def _set_served(self, served: bool) -> None: ...
-        async def _until_served(self) -> None: ...
+        def _serving_posted(self) -> bool: ...
         def _start_waits(self) -> bool: ...
         def _abort_at_exit(self) -> None: ...
         @property
@@ -92,10 +92,9 @@ class Parking:
             runtime = self._runtime
             if runtime is None or not self.running or not self._parks():
                 return None
-            parked = runtime.call(
-                self._park_on_loop(runtime),
+            parked = runtime.call_function(
+                lambda: self._park_on_loop(runtime),
                 _PARK_TIMEOUT,
-                twin="stop_async",
                 what=lambda: f"parking the listener of {self!r}",
             )
             if parked is not None:
@@ -103,15 +102,16 @@ class Parking:
                 self._sockets, self._listeners = [], ()
             return parked
 
-    async def _park_on_loop(self, runtime: Runtime) -> Parked | None:
-        from ._parked import Dropped, Parked, quiet  # noqa: PLC0415 - loaded when first parked
+    def _park_on_loop(self, runtime: Runtime) -> Parked | None:
+        """On the loop (one callback: what the test's clients sent before is all read)."""
+        from ._parked import Dropped, Parked, drop_backlog, quiet  # noqa: PLC0415
 
-        await self._until_served()
         site = self._site
-        if not quiet(site):
+        if self._serving_posted() or not quiet(site):
             return None
         parked = Parked(runtime, self._sockets, self._listeners, self._host, self.port)
         self._shaper.hand_over(parked.shaper, Dropped, parked)
+        drop_backlog(parked)  # (connections the kernel has made that the loop has not taken)
         for conn in list(site.connections):
             conn.closing = True
             conn.shutdown()  # (idle, as quiet() found it: closed now)
@@ -120,25 +120,25 @@ class Parking:
         return parked
 
     def _adopt(self, parked: Parked) -> None:
-        """Serve on ``parked``'s listener from now on, as ``start()`` serves a new one: the
-        loop takes it over at its next turn, before anything asked of it after this returns
-        (and before any connection accepted after that)."""
-        with self._lifecycle_lock:
-            self._runtime = parked.runtime
-            self._sockets, self._listeners = parked.sockets, parked.listeners
-            self._bound_port = parked.port
-            self._set_served(True)
-            parked.runtime.loop.call_soon_threadsafe(self._adopted, parked)
+        """Serve on ``parked``'s listener from now on, as ``start()`` serves a new one.
 
-    def _adopted(self, parked: Parked) -> None:
-        """On the loop: the listener's new connections are this server's."""
+        Done in the calling thread, without waking the loop: the listener's protocol factory
+        is re-pointed (attribute writes, which the loop sees whole), so every connection the
+        loop accepts from now on is this server's; this site is new, and nothing on the
+        loop holds it yet.
+        """
         from ._serving import connections  # noqa: PLC0415 - (loaded by then)
 
-        runtime, site = parked.runtime, self._site
-        site.runtime, site.loop = runtime, runtime.loop
-        parked.shaper.hand_over(self._shaper, connections(site, self._router), self)
-        runtime.servers.discard(parked)
-        runtime.servers.add(self)
+        with self._lifecycle_lock:
+            runtime, site = parked.runtime, self._site
+            site.runtime, site.loop = runtime, runtime.loop
+            self._runtime = runtime
+            self._sockets, self._listeners = parked.sockets, parked.listeners
+            self._bound_port = parked.port
+            parked.shaper.hand_over(self._shaper, connections(site, self._router), self)
+            runtime.servers.discard(parked)
+            runtime.servers.add(self)
+            self._set_served(True)
 
 
 def start_fresh(server: Parking) -> None:
