@@ -4,11 +4,16 @@ test gets a new server, possibly on the port of the test before it, and nothing 
 from __future__ import annotations
 
 import socket
+import threading
+import time
+import urllib.request
 
 import pytest
 
 import understudy
 from understudy._http import _parked
+from understudy._http._parking import park
+from understudy._runtime import get_runtime
 
 pytest_plugins = ["pytester"]
 
@@ -97,10 +102,12 @@ def test_a_connection_made_while_the_listener_is_parked_is_dropped(
 ) -> None:
     pytester.makepyfile(
         """
-        import socket
+        import socket, urllib.request
         ports = []
 
         def test_parks(http_server):
+            http_server.expect("GET", "/").respond(204)
+            urllib.request.urlopen(http_server.url, timeout=5).close()  # (served: it parks)
             ports.append(http_server.port)
 
         def test_between(tmp_path):
@@ -117,6 +124,37 @@ def test_a_connection_made_while_the_listener_is_parked_is_dropped(
         """
     )
     pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_nothing_answers_on_the_port_of_a_test_that_ended(pytester: pytest.Pytester) -> None:
+    """Whether the server had begun to serve when its test ended (a test that makes no request
+    may end first: then it is stopped, not parked) or not, a connection to its port after the
+    test is refused or dropped, never answered."""
+    pytester.makepyfile(
+        """
+        import socket
+        import pytest
+        ports = []
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_ends_at_once(http_server, n):
+            ports.append(http_server.port)
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_nothing_answers(n):
+            try:
+                client = socket.create_connection(("127.0.0.1", ports[n]), timeout=5)
+            except ConnectionRefusedError:
+                return
+            with client:
+                client.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+                try:
+                    assert client.recv(1024) == b""
+                except ConnectionResetError:
+                    pass
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=40)
 
 
 @pytest.mark.parametrize(
@@ -201,6 +239,8 @@ def test_conditions_set_on_a_server_on_a_parked_listener_apply(pytester: pytest.
         ports = []
 
         def test_parks(http_server):
+            http_server.expect("GET", "/").respond(204)
+            urllib.request.urlopen(http_server.url, timeout=5).close()  # (served: it parks)
             ports.append(http_server.port)
 
         def test_refuses_then_serves(http_server):
@@ -227,11 +267,54 @@ def test_the_parked_listener_is_closed_at_the_end_of_the_session(
     port_file = pytester.path / "port"
     pytester.makepyfile(
         f"""
+        import urllib.request
+        ports = []
+
+        def test_serves(http_server):
+            http_server.expect("GET", "/").respond(204)
+            urllib.request.urlopen(http_server.url, timeout=5).close()
+            ports.append(http_server.port)
+
         def test_parks(http_server):
+            assert http_server.port == ports[0]  # (the first one's listener was parked)
+            http_server.expect("GET", "/").respond(204)
+            urllib.request.urlopen(http_server.url, timeout=5).close()
             with open({str(port_file)!r}, "w") as out:
                 out.write(str(http_server.port))
         """
     )
-    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.runpytest().assert_outcomes(passed=2)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", int(port_file.read_text())), timeout=5)
+
+
+def test_a_server_whose_serving_has_not_begun_is_not_parked() -> None:
+    """A ``start()`` that does not wait posts its serving to the loop; parking, a callback, can
+    come first: it must then leave the server as it is (to be stopped), not park sockets that
+    nothing serves yet and that its serving would then serve for the stopped server."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        held.set()
+        release.wait(30.0)
+
+    loop = get_runtime().loop
+    loop.call_soon_threadsafe(hold)
+    assert held.wait(5.0)
+    try:
+        server = understudy.HTTPServer(response=understudy.Response(204)).start()
+        parking = threading.Thread(target=park, args=(server,))
+        parking.start()
+        deadline = time.monotonic() + 5.0
+        # (both wait on the held loop, in this order: its serving, then the parking)
+        while len(loop._ready) < 2 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            pass
+    finally:
+        release.set()
+    parking.join(5.0)
+    assert server.running, "parked before it was served"
+    with server:
+        assert server.running  # not parked: still this server's (the with block stops it)
+        assert all(sock.getsockname()[1] != server.port for sock in _parked.sockets())
+        with urllib.request.urlopen(server.url, timeout=5) as reply:
+            assert reply.status == 204

@@ -204,9 +204,10 @@ def started(
     try:
         yield server
     finally:
-        # Normally already stopped and checked by pytest_runtest_call; this covers errors in
-        # setup and servers used by other fixtures.
-        server.__exit__(None, None, None)
+        # Normally already stopped and checked by pytest_runtest_call (which takes a parking
+        # server out of PARKS); this covers errors in setup and servers of other fixtures.
+        if park is None or id(server) in request.node.stash.get(PARKS, {}):
+            server.__exit__(None, None, None)
 
 
 def factory(

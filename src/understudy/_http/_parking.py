@@ -107,7 +107,8 @@ class Parking:
         from ._parked import Dropped, Parked, drop_backlog, quiet  # noqa: PLC0415
 
         site = self._site
-        if self._serving_posted() or not quiet(site):
+        # (a start() that did not wait: its serving may not have begun, or not have ended)
+        if not self._listeners or self._serving_posted() or not quiet(site):
             return None
         parked = Parked(runtime, self._sockets, self._listeners, self._host, self.port)
         self._shaper.hand_over(parked.shaper, Dropped, parked)
