@@ -13,18 +13,24 @@ requests/s the client processes would make at a full core each. On a 2-core mach
 and the server share the cores, so the figures are comparable with each other only; the server's
 CPU per response (this process's CPU for understudy, the hypercorn process's from /proc) is
 the figure other load on the machine moves least, and its ratio is printed too.
+
+The three subjects are started once, each warmed up in the process then measured, and measured
+in ROUNDS interleaved rounds (the order reversed every other round), so that the machine's other
+load falls on all of them alike; each figure is the median of its rounds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +48,7 @@ __all__ = ["H2Result", "h2_json", "h2_table", "h2_targets", "h2c_get", "run"]
 CONNECTIONS = 10
 STREAMS = 10
 PROCESSES = 2
+ROUNDS = 3
 _TIMEOUT = 10.0
 
 
@@ -167,7 +174,10 @@ def _process_cpu(pid: int) -> float:
         return total + sum(_process_cpu(int(child)) for child in children.read().split())
 
 
-def _hypercorn(seconds: float) -> _Load:
+@contextlib.contextmanager
+def _hypercorn() -> Iterator[tuple[int, Callable[[], float]]]:
+    """Hypercorn serving :func:`asgi_app` in a process of its own: its port, and its CPU
+    seconds so far."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -197,7 +207,7 @@ def _hypercorn(seconds: float) -> _Load:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)  # (waiting for another process to listen: nothing to wait on)
-        return _load(port, seconds, lambda: _process_cpu(process.pid))
+        yield port, lambda: _process_cpu(process.pid)
     finally:
         process.terminate()
         process.wait(_TIMEOUT)
@@ -207,18 +217,38 @@ def run(cycles: int, seconds: float, warmup: float) -> H2Result:
     result = H2Result()
     result.cycle_h2 = _cycles(cycles, h2c_get)
     result.cycle_h1 = _cycles(cycles, _h1_get)
-    subjects: dict[str, dict[str, Any]] = {
-        "understudy canned": {"response": understudy.Response(200, body="ok")},
-        "understudy ASGI": {"asgi": asgi_app},
-    }
-    for name, options in subjects.items():
-        with understudy.HTTPServer(http_versions=("1.1", "2"), journal_size=0, **options) as s:
-            # (the clients are other processes: this one's CPU is the server's)
-            _load(s.port, warmup, time.process_time)
-            _note(result, name, _load(s.port, seconds, time.process_time))
-    _hypercorn(warmup)
-    _note(result, "hypercorn ASGI", _hypercorn(seconds))
+    subjects: dict[str, tuple[int, Callable[[], float]]] = {}
+    with contextlib.ExitStack() as stack:
+        for name, options in (
+            ("understudy canned", {"response": understudy.Response(200, body="ok")}),
+            ("understudy ASGI", {"asgi": asgi_app}),
+        ):
+            server = understudy.HTTPServer(http_versions=("1.1", "2"), journal_size=0, **options)
+            stack.enter_context(server)
+            # (the clients are other processes: this one's CPU is the servers')
+            subjects[name] = (server.port, time.process_time)
+        subjects["hypercorn ASGI"] = stack.enter_context(_hypercorn())
+        for port, cpu in subjects.values():
+            _load(port, warmup, cpu)  # (each warmed up in the process it is measured in)
+        loads: dict[str, list[_Load]] = {name: [] for name in subjects}
+        for index in range(ROUNDS):
+            order = list(subjects) if index % 2 == 0 else list(reversed(subjects))
+            for name in order:
+                port, cpu = subjects[name]
+                loads[name].append(_load(port, seconds, cpu))
+    for name, runs in loads.items():
+        _note(result, name, _median(runs))
     return result
+
+
+def _median(runs: list[_Load]) -> _Load:
+    """Each figure's median over the rounds."""
+    return _Load(
+        statistics.median(run.rate for run in runs),
+        statistics.median(run.client_cpu for run in runs),
+        statistics.median(run.server_cpu for run in runs),
+        statistics.median(run.floor for run in runs),
+    )
 
 
 def _note(result: H2Result, name: str, load: _Load) -> None:

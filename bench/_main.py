@@ -833,7 +833,7 @@ def report(results: Results, plan: Plan, machine: dict[str, object]) -> tuple[st
         ),
         _websocket.idle_table_of(results.websocket),
         "",
-        "Targets (issues 2, 4, 5, 6 and 20)",
+        "Targets (issues 2, 4, 5, 6, 20 and 22; 23: `--only h2`)",
     ]
     lines += _target_lines(targets)
     return "\n".join(lines), targets
@@ -922,17 +922,17 @@ def _main_only(
         _log("(l) HTTP/2: cycles, then 10 connections x 10 streams per subject")
         h2 = _h2.run(plan.https_cycles, float(plan.load_duration), float(plan.load_warmup))
         lines, targets = ["", _h2.h2_table(h2)], _h2.h2_targets(h2)
-        figures = _h2.h2_json(h2)
+        figures, issue = _h2.h2_json(h2), 23
     elif section == "startup":
         startup = _run_startup(plan)
         lines, targets = _startup_lines(startup), _startup.startup_targets(startup)
-        figures = _startup.startup_json(startup)
+        figures, issue = _startup.startup_json(startup), 20
     else:
         suite = _run_suite(plan)
         lines, targets = _suite_lines(suite), _suite.suite_targets(suite)
-        figures = _suite.suite_json(suite)
+        figures, issue = _suite.suite_json(suite), 20
     machine["bench_seconds"] = round(time.perf_counter() - began, 1)
-    print("\n".join(["", *lines, "", "Targets (issue 20)"]))
+    print("\n".join(["", *lines, "", f"Targets (issue {issue})"]))
     print("\n".join(_target_lines(targets)))
     payload = {
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -14,7 +14,7 @@ import h2.errors
 import h2.events
 import httpx
 import pytest
-from hyperframe.frame import HeadersFrame
+from hyperframe.frame import ContinuationFrame, HeadersFrame
 
 from h2_client import H2Client, Reply
 from understudy import HTTPServer, Response
@@ -67,9 +67,59 @@ def test_a_frame_begun_and_not_finished_ends_the_connection_after_header_timeout
         frame.flags.add("END_HEADERS")
         client.send_raw(frame.serialize()[:-1])  # (all but its last byte: a slowloris's)
         goaway = client.until(h2.events.ConnectionTerminated)
-    assert goaway is not None
+    assert (goaway.error_code, goaway.last_stream_id) == (CODES.PROTOCOL_ERROR, 1)
     [error] = errors(server)
     assert "header_timeout (0.2 s)" in error
+
+
+def block_begun(client: H2Client, stream_id: int, continuations: int, size: int = 0) -> bytes:
+    """A HEADERS frame without END_HEADERS, then ``continuations`` CONTINUATION frames without
+    it either (``size`` bytes each, or a field each): a header block never ended."""
+    fields = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"http")]
+    headers = HeadersFrame(stream_id, data=client.conn.encoder.encode(fields))
+    headers.flags.add("END_STREAM")
+    frames = headers.serialize()
+    for index in range(continuations):
+        block = b"\x00" * size or client.conn.encoder.encode([(b"x-part", b"%d" % index)])
+        frames += ContinuationFrame(stream_id, data=block).serialize()
+    return frames
+
+
+@pytest.mark.parametrize("continuations", [0, 3])
+def test_a_header_block_whose_continuation_never_comes_ends_after_header_timeout(
+    continuations: int,
+) -> None:
+    """RFC 9113 §6.10: a header block is contiguous; its END_HEADERS never comes."""
+    server = HTTPServer(response=Response(200, body="ok"), http_versions=BOTH, header_timeout=0.2)
+    with server, H2Client(server) as client:
+        assert client.response(client.request("GET", "/")).body == b"ok"
+        client.send_raw(block_begun(client, 3, continuations))  # ... and then nothing
+        goaway = client.until(h2.events.ConnectionTerminated)
+        assert client.until(h2.events.ConnectionTerminated) is None  # (then closed)
+    assert (goaway.error_code, goaway.last_stream_id) == (CODES.PROTOCOL_ERROR, 1)
+    [error] = errors(server)
+    assert "header block was begun and not finished within header_timeout (0.2 s)" in error
+    assert "GOAWAY PROTOCOL_ERROR" in error
+    assert [request.path for request in server.requests] == ["/", ""]
+    assert all(request.http_version == "2" for request in server.requests)
+
+
+def test_a_continuation_flood_is_bounded_by_max_header_size() -> None:
+    """CONTINUATION frames that never end: refused once they carry more than max_header_size
+    (RFC 9113 §10.5), long before h2's own limit of 64 frames."""
+    server = HTTPServer(response=Response(200, body="ok"), http_versions=BOTH, max_header_size=4096)
+    with server:
+        with H2Client(server) as client:
+            assert client.response(client.request("GET", "/")).body == b"ok"
+            client.send_raw(block_begun(client, 3, 5, size=1000))  # (~5 KB, no END_HEADERS)
+            goaway = client.until(h2.events.ConnectionTerminated)
+        assert (goaway.error_code, goaway.last_stream_id) == (CODES.ENHANCE_YOUR_CALM, 1)
+        [error] = errors(server)
+        assert error.startswith("HTTP/2 connection error: a header block of ")
+        assert "over max_header_size (4096 bytes) (GOAWAY ENHANCE_YOUR_CALM" in error
+        with H2Client(server) as again:  # (and the server goes on)
+            assert again.response(again.request("GET", "/")).body == b"ok"
+    assert [request.http_version for request in server.requests] == ["2", "2", "2"]
 
 
 def test_a_client_that_reads_nothing_is_aborted_after_send_timeout() -> None:

@@ -118,7 +118,7 @@ class H2Connection(Timers):
         self.forget_output()
 
     def data_received(self, data: bytes) -> None:
-        if self.broken:
+        if self.broken or not self.read(data):
             return
         try:
             events = self.h2.receive_data(data)
@@ -128,7 +128,6 @@ class H2Connection(Timers):
             self.broken = True
             self.close()
             return
-        self.read(data)
         for event in events:
             kind = type(event)
             if kind is h2.events.DataReceived:
@@ -336,12 +335,13 @@ class H2Connection(Timers):
             return
         self.close()
 
-    def close(self) -> None:
+    def close(self, error_code: int = NO_ERROR) -> None:
+        """GOAWAY ``error_code`` (unless one was sent) after the last stream received; close."""
         self.closing = True
         if self.goaway_last is None and not self.broken:
             self.goaway_last = self.h2.highest_inbound_stream_id
             try:
-                self.h2.close_connection(NO_ERROR, last_stream_id=self.goaway_last)
+                self.h2.close_connection(error_code, last_stream_id=self.goaway_last)
             except h2.exceptions.ProtocolError:
                 pass
         self.flush()

@@ -4,8 +4,10 @@ The three limits of HTTP/1.1 (``_http/_timeouts.py``), per connection, checked l
 timer that fires at least once every shortest timeout:
 
 - ``header_timeout``: a frame begun and not finished for that long (a HEADERS frame sent
-  slowly, as a slowloris sends its header section): journaled with ``error`` set, then GOAWAY
-  and a close.
+  slowly, as a slowloris sends its header section), or a header block whose CONTINUATION
+  frames stop coming before END_HEADERS (RFC 9113 §6.10: nothing else may come meanwhile, so
+  the connection is stuck): journaled with ``error`` set, then GOAWAY PROTOCOL_ERROR and a
+  close.
 - ``idle_timeout``: no byte for that long. A stream whose body is being received is answered
   408 on its stream and journaled with ``error`` (the body stalled, RFC 9110 §15.5.9); with no
   stream open, the connection closes (GOAWAY NO_ERROR, as an idle HTTP/1.1 one closes).
@@ -13,7 +15,9 @@ timer that fires at least once every shortest timeout:
   connection is journaled with ``error`` set and aborted.
 
 A connection error (h2's ``ProtocolError``: a bad frame, a header list over ``max_header_size``,
-an HPACK bomb) is journaled too, with the GOAWAY code sent (:func:`connection_error`).
+an HPACK bomb) is journaled too, with the GOAWAY code sent (:func:`connection_error`); so is a
+header block whose frames carry more than ``max_header_size`` bytes before END_HEADERS (a
+CONTINUATION flood, RFC 9113 §10.5: GOAWAY ENHANCE_YOUR_CALM before h2 buffers more of it).
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Timers", "connection_error"]
 
+#: Frame types (RFC 9113 §6.2, §6.10) and the flag that ends a header block.
+_HEADERS, _CONTINUATION, _END_HEADERS = 0x1, 0x9, 0x4
+#: GOAWAY codes (RFC 9113 §7).
+PROTOCOL_ERROR, ENHANCE_YOUR_CALM = 0x1, 0xB
+
 
 class Timers(Output):
     """The timers of ``H2Connection``: call :meth:`timers_made` once the transport is made."""
@@ -59,17 +68,21 @@ class Timers(Output):
         self.partial_since = 0.0
         #: The bytes of the frame being received still to come, and its header's so far.
         self.frame_left, self.frame_head = 24, b""  # (the preface first: RFC 9113 §3.4)
+        #: The payload bytes of a header block begun without END_HEADERS (``-1``: none open).
+        self.block_size = -1
         self.paused_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
         if self.limits.shortest_timeout:
             self.timer = self.loop.call_later(self.limits.shortest_timeout, self.on_timer)
 
-    def read(self, data: bytes) -> None:
-        """``data`` came: note when, and whether it ends inside a frame (RFC 9113 §4.1: a
-        9-byte header whose first 3 bytes are the payload's length; the connection preface,
-        24 bytes, comes first)."""
+    def read(self, data: bytes) -> bool:
+        """``data`` came: note when, and whether it ends inside a frame or a header block (RFC
+        9113 §4.1: a 9-byte header whose first 3 bytes are the payload's length, then its type
+        and flags; the connection preface, 24 bytes, comes first). Called before h2 reads
+        ``data``; ``False`` when a header block's frames exceed max_header_size before its
+        END_HEADERS (then the connection has been journaled and closed, and h2 is not fed)."""
         self.last_read = now = self.clock()
-        left, head = self.frame_left, self.frame_head
+        left, head, block = self.frame_left, self.frame_head, self.block_size
         index, size = 0, len(data)
         while index < size:
             if left:
@@ -81,12 +94,35 @@ class Timers(Output):
             head += data[index : index + need]
             index += need
             if len(head) == 9:
-                left, head = int.from_bytes(head[:3]), b""
-        self.frame_left, self.frame_head = left, head
-        if not (left or head):
+                left = int.from_bytes(head[:3])
+                kind = head[3]
+                if kind == _HEADERS or (kind == _CONTINUATION and block >= 0):
+                    if head[4] & _END_HEADERS:
+                        block = -1  # (the whole block: h2 decodes it and checks its size)
+                    else:
+                        block = left + (block if kind == _CONTINUATION else 0)
+                        if block > self.limits.max_header_size:
+                            self.flooded(block)
+                            return False
+                head = b""
+        self.frame_left, self.frame_head, self.block_size = left, head, block
+        if not (left or head) and block < 0:
             self.partial_since = 0.0
         elif not self.partial_since:
             self.partial_since = now
+        return True
+
+    def flooded(self, size: int) -> None:
+        """A header block grew past max_header_size without END_HEADERS (CONTINUATION frames
+        that never end): a connection error ENHANCE_YOUR_CALM, which RFC 9113 §10.5 lets an
+        endpoint use for a peer whose use of CONTINUATION looks like an attack."""
+        limit = self.limits.max_header_size
+        self.journal_error(
+            f"HTTP/2 connection error: a header block of {size} bytes and no END_HEADERS yet, "
+            f"over max_header_size ({limit} bytes) (GOAWAY ENHANCE_YOUR_CALM, RFC 9113 §10.5)"
+        )
+        self.close(ENHANCE_YOUR_CALM)
+        self.broken = True  # (after the GOAWAY: read nothing more)
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -117,9 +153,14 @@ class Timers(Output):
         if header and self.partial_since and now - self.partial_since >= header:
             self.journal_error(
                 f"a frame or header block was begun and not finished within header_timeout "
-                f"({header:g} s); GOAWAY, then the connection was closed"
+                f"({header:g} s); GOAWAY PROTOCOL_ERROR, then the connection was closed"
             )
-            self.close()
+            # PROTOCOL_ERROR: the framing layer cannot go on (RFC 9113 §6.10: a header block
+            # is contiguous, so while one is open no other frame may come; §5.4.1: a
+            # connection error is ended with GOAWAY). NO_ERROR would announce a graceful
+            # shutdown (§6.8) and hide that the client broke off; nginx sends the same on a
+            # client read timeout.
+            self.close(PROTOCOL_ERROR)
             self.broken = True  # (after the GOAWAY: read nothing more)
             return
         if idle and now - self.last_read >= idle:
@@ -171,7 +212,7 @@ class Timers(Output):
     # (H2Connection's)
     closing: bool
 
-    def close(self) -> None:
+    def close(self, error_code: int = 0) -> None:
         raise NotImplementedError
 
     def abort(self) -> None:
