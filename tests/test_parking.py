@@ -12,7 +12,7 @@ import pytest
 
 import understudy
 from understudy._http import _parked
-from understudy._http._parking import park
+from understudy._http._parking import park, start_fresh
 from understudy._runtime import get_runtime
 
 pytest_plugins = ["pytester"]
@@ -288,10 +288,11 @@ def test_the_parked_listener_is_closed_at_the_end_of_the_session(
         socket.create_connection(("127.0.0.1", int(port_file.read_text())), timeout=5)
 
 
-def test_a_server_whose_serving_has_not_begun_is_not_parked() -> None:
-    """A ``start()`` that does not wait posts its serving to the loop; parking, a callback, can
-    come first: it must then leave the server as it is (to be stopped), not park sockets that
-    nothing serves yet and that its serving would then serve for the stopped server."""
+def test_a_server_whose_serving_has_not_begun_is_parked_once_it_is_served() -> None:
+    """A ``start()`` that does not wait posts its serving to the loop; parking can come
+    first (here: both wait on a held loop, in that order). It must park the listener once
+    the serving has made it, not the bare sockets (which nothing would accept on), and not
+    leave that serving to answer for the stopped server."""
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -302,7 +303,8 @@ def test_a_server_whose_serving_has_not_begun_is_not_parked() -> None:
     loop.call_soon_threadsafe(hold)
     assert held.wait(5.0)
     try:
-        server = understudy.HTTPServer(response=understudy.Response(204)).start()
+        server = understudy.HTTPServer(response=understudy.Response(500)).start()
+        port = server.port
         parking = threading.Thread(target=park, args=(server,))
         parking.start()
         deadline = time.monotonic() + 5.0
@@ -312,9 +314,11 @@ def test_a_server_whose_serving_has_not_begun_is_not_parked() -> None:
     finally:
         release.set()
     parking.join(5.0)
-    assert server.running, "parked before it was served"
-    with server:
-        assert server.running  # not parked: still this server's (the with block stops it)
-        assert all(sock.getsockname()[1] != server.port for sock in _parked.sockets())
-        with urllib.request.urlopen(server.url, timeout=5) as reply:
+    assert not server.running
+    successor = understudy.HTTPServer(response=understudy.Response(204))
+    start_fresh(successor)
+    with successor:
+        assert successor.port == port  # (it adopted the parked listener)
+        with urllib.request.urlopen(successor.url, timeout=5) as reply:
             assert reply.status == 204
+    assert server.requests == []

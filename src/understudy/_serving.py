@@ -94,7 +94,7 @@ class Serving:
             del _SERVING[self]
 
     def _serving_posted(self) -> bool:
-        """On the loop: whether the serving a ``start()`` posted is still under way."""
+        """On the loop: whether the serving a ``start()`` posted has yet to end."""
         return self in _SERVING
 
     async def _until_served(self) -> None:

@@ -18,7 +18,17 @@ if TYPE_CHECKING:
     from .._runtime import Runtime
     from ._site import Connection, Site
 
-__all__ = ["Dropped", "Parked", "close", "drop_backlog", "give", "quiet", "sockets", "take"]
+__all__ = [
+    "Dropped",
+    "Parked",
+    "close",
+    "close_idle",
+    "drop_backlog",
+    "give",
+    "quiet",
+    "sockets",
+    "take",
+]
 
 #: Seconds closing a parked listener waits for the loop.
 _CLOSE_TIMEOUT = 5.0
@@ -79,6 +89,14 @@ def drop_backlog(parked: Parked) -> None:
             except OSError:  # (BlockingIOError: none left)
                 break
             conn.close()
+
+
+def close_idle(connections: list[Connection]) -> None:
+    """On the loop: close ``connections`` (idle: ``quiet`` found none answering), as
+    ``stop()`` closes an idle keep-alive connection (its client gets EOF)."""
+    for conn in connections:
+        conn.closing = True
+        conn.shutdown()
 
 
 def quiet(site: Site) -> bool:

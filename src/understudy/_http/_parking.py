@@ -23,6 +23,7 @@ interpreter exit with the runtime.
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
@@ -41,6 +42,16 @@ __all__ = ["Parking", "park", "start_fresh"]
 
 #: Seconds parking waits for the loop (as long as a start: the loop is normally free).
 _PARK_TIMEOUT = 5.0
+
+
+class _NotYet:
+    """What parking says of a server whose posted serving has not ended: ask again once it
+    has."""
+
+
+_NOT_YET = _NotYet()
+#: Times parking lets the loop finish its turn before it asks the loop to park instead.
+_YIELDS = 3
 
 
 class Parking:
@@ -66,6 +77,7 @@ class Parking:
         def port(self) -> int: ...
         def start(self) -> Self: ...
         def _set_served(self, served: bool) -> None: ...
+        async def _until_served(self) -> None: ...
         def _serving_posted(self) -> bool: ...
         def _start_waits(self) -> bool: ...
         def _abort_at_exit(self) -> None: ...
@@ -85,6 +97,11 @@ class Parking:
         """Stop serving and keep the listener; ``None`` (and nothing done) when the server is
         not running, not plain, or not quiet.
 
+        Done from the calling thread when the loop is idle (``Runtime.idle``: after letting it
+        finish the turn it is in, which mostly waits for this thread's GIL), else in one
+        callback on the loop; with a task when the serving ``start()`` posted is still under
+        way (a test that made no request may end that soon).
+
         Raises:
             WaitTimeout: the loop did not get to it (its thread is held).
         """
@@ -92,32 +109,54 @@ class Parking:
             runtime = self._runtime
             if runtime is None or not self.running or not self._parks():
                 return None
-            parked = runtime.call_function(
-                lambda: self._park_on_loop(runtime),
-                _PARK_TIMEOUT,
-                what=lambda: f"parking the listener of {self!r}",
-            )
+            what = lambda: f"parking the listener of {self!r}"  # noqa: E731
+            if _idle(runtime):
+                parked = self._park_now(runtime)
+            else:
+                parked = runtime.call_function(
+                    lambda: self._park_now(runtime), _PARK_TIMEOUT, what=what, settle=True
+                )
+            if isinstance(parked, _NotYet):
+                parked = runtime.call(
+                    self._park_once_served(runtime), _PARK_TIMEOUT, twin="stop_async", what=what
+                )
             if parked is not None:
                 self._set_served(False)
                 self._sockets, self._listeners = [], ()
             return parked
 
-    def _park_on_loop(self, runtime: Runtime) -> Parked | None:
-        """On the loop (one callback: what the test's clients sent before is all read)."""
-        from ._parked import Dropped, Parked, drop_backlog, quiet  # noqa: PLC0415
+    def _park_now(self, runtime: Runtime) -> Parked | _NotYet | None:
+        """Park, if quiet: on the loop, or from another thread while the loop is idle (the
+        connections left open are then closed by a callback posted to the loop, which runs
+        before anything they send next). ``_NOT_YET`` while a posted serving is under way."""
+        from ._parked import Dropped, Parked, close_idle, drop_backlog, quiet  # noqa: PLC0415
 
+        if not self._listeners or self._serving_posted():
+            return _NOT_YET
         site = self._site
-        # (a start() that did not wait: its serving may not have begun, or not have ended)
-        if not self._listeners or self._serving_posted() or not quiet(site):
+        if not quiet(site):
             return None
         parked = Parked(runtime, self._sockets, self._listeners, self._host, self.port)
         self._shaper.hand_over(parked.shaper, Dropped, parked)
         drop_backlog(parked)  # (connections the kernel has made that the loop has not taken)
-        for conn in list(site.connections):
-            conn.closing = True
-            conn.shutdown()  # (idle, as quiet() found it: closed now)
         runtime.servers.discard(self)
         runtime.servers.add(parked)
+        connections = list(site.connections)
+        if connections and runtime.in_loop_thread:
+            close_idle(connections)  # (closed at the loop's next turn: see call_function)
+        elif connections:
+            runtime.loop.call_soon_threadsafe(close_idle, connections)
+        return parked
+
+    async def _park_once_served(self, runtime: Runtime) -> Parked | None:
+        """On the loop: :meth:`_park_now` once the serving ``start()`` posted has ended."""
+        import asyncio  # noqa: PLC0415 - (loaded by then: the loop runs this)
+
+        await self._until_served()
+        parked = self._park_now(runtime)
+        if isinstance(parked, _NotYet):  # (its serving failed: nothing listens)
+            return None
+        await asyncio.sleep(0)  # (the connections it closed: their sockets closed)
         return parked
 
     def _adopt(self, parked: Parked) -> None:
@@ -140,6 +179,16 @@ class Parking:
             runtime.servers.discard(parked)
             runtime.servers.add(self)
             self._set_served(True)
+
+
+def _idle(runtime: Runtime) -> bool:
+    """Whether the loop is idle, once it has had the GIL for the turn it may be finishing
+    (the response it just sent, the client's close it just read)."""
+    for _ in range(_YIELDS):
+        if runtime.idle:
+            return True
+        time.sleep(0)  # (lets the loop's thread take the GIL and end its turn)
+    return runtime.idle
 
 
 def start_fresh(server: Parking) -> None:
