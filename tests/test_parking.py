@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,17 @@ pytest_plugins = ["pytester"]
 def _loaded() -> None:
     """Load what a started server loads before the first inner run: pytester drops the modules
     first imported during one, and the next import would make a second copy of each."""
-    understudy.HTTPServer(response=understudy.Response(204)).start().stop()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+
+    for given in ({"tls": True}, {"conditions": understudy.Conditions(latency=0.001)}, {}):
+        understudy.HTTPServer(response=understudy.Response(204), **given).start().stop()
+    understudy.HTTPServer(asgi=app).start().stop()
+    understudy.tls.issue_client_cert("loaded")
     assert _parked.sockets() is not None
 
 

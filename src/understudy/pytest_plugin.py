@@ -24,7 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._fixtures import NO_OPTIONS, PARKS, SERVERS, factory, options, started
+from ._fixtures import (
+    NO_OPTIONS,
+    PARKS,
+    SERVERS,
+    current_item,
+    enter_item,
+    factory,
+    leave_item,
+    options,
+    started,
+)
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
 from ._fixtures_sockets import *  # noqa: F403 - the TCP, UDP, Unix, syslog, log-record fixtures
@@ -109,6 +119,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     return result
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Before the test's fixtures are set up: the server fixtures are set up for ``item``
+    (``_fixtures.current_item``)."""
+    enter_item(item)
+    return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     """After the test's fixtures are torn down: let go of its servers (the session keeps every
@@ -116,6 +134,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     try:
         return (yield)
     finally:
+        leave_item(item)
         if SERVERS in item.stash:
             del item.stash[SERVERS]
         if PARKS in item.stash:
@@ -146,9 +165,7 @@ def http_server_options() -> Mapping[str, Any]:
 
 
 @pytest.fixture
-def http_server(
-    request: pytest.FixtureRequest, http_server_options: Mapping[str, Any]
-) -> Iterator[HTTPServer]:
+def http_server(http_server_options: Mapping[str, Any]) -> Iterator[HTTPServer]:
     """A started :class:`understudy.HTTPServer`, fresh for each test.
 
     After the test: stopped, then checked (a handler's exception fails the test). Its
@@ -159,8 +176,9 @@ def http_server(
     from . import HTTPServer  # noqa: PLC0415 - imported when first used
     from ._http._parking import park, start_fresh  # noqa: PLC0415
 
-    server = HTTPServer(**options(request, http_server_options, HTTPServer))
-    yield from started(request, server, start=start_fresh, park=park)
+    item = current_item()
+    server = HTTPServer(**options(item, http_server_options, HTTPServer))
+    yield from started(item, server, start=start_fresh, park=park)
 
 
 @pytest.fixture
