@@ -162,7 +162,8 @@ HTTP_SERVER_API = {
     # the http_server fixture's listener, kept between tests (_http/_parking.py)
     "_park",
     "_parks",
-    "_park_on_loop",
+    "_park_now",
+    "_park_once_served",
     "_adopt",
     # what the test reads
     "scheme",
