@@ -85,6 +85,22 @@ class WebSocketSession(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
+    def answer_with(self, answer: Callable[[str | bytes], None]) -> None:
+        """From now on hand each received message to ``answer`` as it is read, instead of
+        queueing it; first the messages already queued (a client may send its first ones
+        right behind its handshake, in the same read, before a stub's script is set)."""
+        self.on_message = answer
+        inbox = self.inbox
+        while inbox and not isinstance(inbox[0], WebSocketClose):
+            self._answer(answer, inbox.popleft())  # type: ignore[arg-type] # (not a close)
+
+    def _answer(self, answer: Callable[[str | bytes], None], payload: str | bytes) -> None:
+        try:
+            answer(payload)
+        except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
+            self.site.record_error(error)
+            self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
+
     def data_received(self, data: bytes) -> None:
         # What the frames of ``data`` make the protocol send (replies, pongs, a close) goes
         # out in one write at the end, not one per message.
@@ -206,11 +222,7 @@ class WebSocketSession(asyncio.Protocol):
         self.site.messages.append(packed)
         answer = self.on_message
         if answer is not None:
-            try:
-                answer(payload)  # (a script with no delay: answered here, no task to wake)
-            except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
-                self.site.record_error(error)
-                self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
+            self._answer(answer, payload)  # (a script with no delay: no task to wake)
             return
         self.inbox.append(payload)
         waiter = self._waiter
