@@ -293,15 +293,18 @@ class WebSocketSession(asyncio.Protocol):
         if writable is not None and not writable.done():
             await writable
 
-    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        """Start the closing handshake (RFC 6455 §7.1.2); the client's answer ends it."""
+    def close(
+        self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "", *, wait: bool = True
+    ) -> None:
+        """Start the closing handshake (RFC 6455 §7.1.2); the client's answer ends it, or an
+        abort after ``CLOSE_TIMEOUT`` s (``wait=False``: no timer, the caller bounds it)."""
         if not self.open:
             return
         if self.closed_first is None:
             self.closed_first = "server"
         self.protocol.send_close(code, reason)
         self._flush()
-        if self.transport is not None and self._close_timer is None:
+        if wait and self.transport is not None and self._close_timer is None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
 
     def write_raw(self, data: bytes) -> None:
@@ -326,9 +329,10 @@ class WebSocketSession(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """On stop(): close with 1001 Going Away (RFC 6455 §7.4.1); a connection already
-        closing (a close frame unanswered either way) ends now."""
+        closing (a close frame unanswered either way) ends now. stop()'s deadline bounds the
+        wait for the client's close frame (``WebSocketSite.closing_handshakes``)."""
         if self.open:
-            self.close(CloseCode.GOING_AWAY, "the server is stopping")
+            self.close(CloseCode.GOING_AWAY, "the server is stopping", wait=False)
         elif self.transport is not None:
             self.transport.close()
 
