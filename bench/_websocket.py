@@ -17,18 +17,20 @@ servers run in turns, ``rounds`` times each, interleaved; each keeps its best ro
 other processes only ever lowers a figure).
 
 Then whole servers, with the same client: understudy (an ASGI echo app, and
-``expect_websocket("/").echo()``), uvicorn with its ``websockets`` and ``wsproto``
-implementations, and ``websockets.asyncio.server.serve``, each on a thread of its own (understudy
-on its runtime's loop thread). Issue 22 asks understudy for >= 1.5x uvicorn and >= 1.0x
-``websockets.serve`` in round trips per second. Then start → connect → one echo → close → stop
-per server (the servers taking turns), and :mod:`bench._ws_idle`: idle memory per connection and
-stop() with clients that answer the close.
+``expect_websocket("/").echo()``), uvicorn with its ``websockets``, ``websockets-sansio`` (its
+default) and ``wsproto`` implementations, and ``websockets.asyncio.server.serve``, each on a
+thread of its own (understudy on its runtime's loop thread; uvicorn in its defaults for what is
+installed: ``loop="auto"``, ``http="auto"``, see :func:`uvicorn_setup`). Issue 22 asks
+understudy for >= 1.5x uvicorn and >= 1.0x ``websockets.serve`` in round trips per second. Then
+start → connect → one echo → close → stop per server (the servers taking turns), and
+:mod:`bench._ws_idle`: idle memory per connection and stop() with clients that answer the close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import socket
 import statistics
 import subprocess
@@ -235,6 +237,14 @@ class _Uvicorn:
     def close(self) -> None:
         self.server.should_exit = True
         self.thread.join(10.0)
+
+
+def uvicorn_setup() -> str:
+    """What ``loop="auto"`` and ``http="auto"`` give a user of uvicorn with what is installed
+    (uvloop and httptools when ``uvicorn[standard]`` was installed; asyncio and h11 without)."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"loop={loop}, http={http}"
 
 
 class _WebsocketsServe:
@@ -453,6 +463,7 @@ def servers_table(result: WebSocketResult) -> str:
                 ratio(cpu / our_cpu if our_cpu else None),
             ]
         )
+    rows.append(["(uvicorn: its defaults here: " + uvicorn_setup() + ")", "", "", "", "", "", ""])
     headers = [
         "server",
         "round trips/s",
@@ -494,6 +505,7 @@ def websocket_targets(result: WebSocketResult) -> list[Target]:
             None if stop is None else stop <= 0.001,
         )
     )
+    our_cpu = min(result.servers_cpu.get(_OURS, []), default=0.0)
     for peer, goal in (
         ("uvicorn, ws=websockets", 1.5),
         ("uvicorn, ws=websockets-sansio", 1.5),
@@ -502,11 +514,13 @@ def websocket_targets(result: WebSocketResult) -> list[Target]:
     ):
         theirs = best(peer)
         measured = ours / theirs if theirs else None
+        their_cpu = min(result.servers_cpu.get(peer, []), default=0.0)
+        by_cpu = f", by CPU/echo {their_cpu / our_cpu:.2f}x" if our_cpu and their_cpu else ""
         targets.append(
             Target(
                 f"(k) WebSocket echo round trips/s vs {peer}",
                 f"≥ {goal:g}x",
-                "-" if measured is None else f"{measured:.2f}x",
+                "-" if measured is None else f"{measured:.2f}x{by_cpu}",
                 None if measured is None else measured >= goal,
             )
         )
@@ -527,6 +541,7 @@ def websocket_json(result: WebSocketResult) -> dict[str, Any]:
             name: summarize(times).as_dict() for name, times in result.cycles.items() if times
         },
         "idle": None if result.idle is None else idle_json(result.idle),
+        "uvicorn": uvicorn_setup(),
     }
 
 

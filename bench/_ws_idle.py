@@ -9,8 +9,10 @@ clients' memory and CPU are not counted:
   left idle, divided by their number, after a warm-up that opened and closed some (first-use
   imports and pools are not counted).
 - **stop() with open clients**: ``clients`` connections are open and idle; the client process
-  answers each close frame with its own (RFC 6455 §5.5.1) and closes the socket, as a
-  well-behaved client does. The time is the server's stop, from the call to its return.
+  answers each close frame with its own (RFC 6455 §5.5.1), then closes its socket once the
+  server has closed the TCP connection, as a well-behaved client does (§7.1.1: the server
+  closes it first; websockets' client waits for that too). The time is the server's stop, from
+  the call to its return.
 
 Run the client alone: ``python -m bench._ws_idle PORT CONNECTIONS`` (prints ``ready``, holds the
 connections, answers close frames, exits when stdin closes); one RSS figure:
@@ -71,10 +73,13 @@ def _hold(port: int, connections: int) -> None:
             if fd == stdin:
                 return
             sock = socks[fd]
-            data = sock.recv(65536)
-            if data[:1] == b"\x88" or not data:  # (the server's close frame, or its EOF)
-                if data:
-                    sock.send(_CLOSE_1000)
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if data[:1] == b"\x88":  # (the server's close frame: answered with the client's)
+                sock.send(_CLOSE_1000)
+            elif not data:  # (then the server ends the TCP connection first: RFC 6455 §7.1.1)
                 poller.unregister(fd)
                 sock.close()
                 del socks[fd]

@@ -6,6 +6,7 @@ Real clients over real sockets: websockets (sync and asyncio), websocket-client,
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -342,3 +343,33 @@ def test_the_http_server_fixture_has_a_ws_url(http_server: understudy.HTTPServer
     assert http_server.ws_url == "ws" + http_server.url[4:]
     with websockets.sync.client.connect(http_server.ws_url + "/live") as client:
         assert client.recv(timeout=5) == "from the fixture"
+
+
+def test_messages_sent_right_behind_the_handshake_are_answered() -> None:
+    # (a client need not wait for the 101: its first frames may come in the handshake's read)
+    key = b"\x01\x02\x03\x04"
+    frames = b"".join(
+        bytes([0x81, 0x80 | len(word)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(word))
+        for word in (b"one", b"two")
+    )
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/").echo()
+        with socket.create_connection((server.host, server.port), timeout=5) as sock:
+            sock.sendall(
+                f"GET / HTTP/1.1\r\nHost: {server.host}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+                + frames
+            )
+            data = b""
+            while data.count(b"\x81\x03") < 2:
+                chunk = sock.recv(4096)
+                assert chunk, data
+                data += chunk
+        assert data.endswith(b"\x81\x03one\x81\x03two")
+        [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
+        for direction in ("received", "sent"):
+            assert [m.data for m in connection.messages if m.direction == direction] == [
+                "one",
+                "two",
+            ]

@@ -1,10 +1,14 @@
 """stop() under load over HTTP/2: 100 streams in flight on 10 connections (h2c).
 
-Each connection first has one stream answered in full (it must be in the journal: 0 lost), then
-opens 10 streams whose handler blocks until after ``stop()``. ``stop(timeout)`` sends GOAWAY and
-waits for them within its timeout, then closes. After it returns the handlers are released and
-each client reads what still comes: a response (HEADERS or DATA) on a blocked stream is served
-after stop, as is a new connection accepted.
+Each connection first has one stream answered in full (it must be in the journal: 0 lost); then
+each opens 10 streams whose handler blocks until after ``stop()``. (All the answered streams
+come first: a sync handler runs on the worker pool, at most ``MAX_WORKERS`` (32) at once, so a
+stream answered after the blocked ones would wait behind them until their handlers gave up,
+and the round would measure that instead.) ``stop(timeout)`` sends GOAWAY and waits for them
+within its timeout, then closes. What each client has received when ``stop()`` returns was
+served before it; then the handlers are released and each client reads what still comes: a
+response (HEADERS or DATA) on a blocked stream is served after stop, as is a new connection
+accepted.
 """
 
 from __future__ import annotations
@@ -66,6 +70,19 @@ class _Client:
                     return body
             self.sock.sendall(self.conn.data_to_send())
 
+    def received(self) -> bytes:
+        """Every byte the socket holds now, without waiting (raw, as :meth:`rest`)."""
+        data = b""
+        self.sock.setblocking(False)
+        try:
+            while chunk := self.sock.recv(65536):
+                data += chunk
+        except (BlockingIOError, ConnectionResetError):
+            pass
+        finally:
+            self.sock.settimeout(_TIMEOUT)
+        return data
+
     def rest(self) -> bytes:
         """Every byte until the server closes (raw: h2 takes nothing after a GOAWAY)."""
         data = b""
@@ -77,15 +94,18 @@ class _Client:
         return data
 
 
-def stream_ids_answered(data: bytes) -> set[int]:
-    """The stream ids a HEADERS or DATA frame in ``data`` (raw HTTP/2 frames) answered."""
+def stream_ids_answered(data: bytes, since: int = 0) -> set[int]:
+    """The stream ids a HEADERS or DATA frame in ``data`` (raw HTTP/2 frames) answered, counting
+    only the frames that begin at or after offset ``since``."""
     answered = set()
     view = memoryview(data)
+    offset = 0
     while len(view) >= 9:
         frame, length = Frame.parse_frame_header(view[:9])
-        if isinstance(frame, HeadersFrame | DataFrame) and frame.stream_id:
+        if offset >= since and isinstance(frame, HeadersFrame | DataFrame) and frame.stream_id:
             answered.add(frame.stream_id)
         view = view[9 + length :]
+        offset += 9 + length
     return answered
 
 
@@ -109,6 +129,7 @@ def h2_round(stop_timeout: float, result: LoadResult) -> None:
             clients.append(client)
             if client.body(client.get(f"/done/{index}")) == b"ok":
                 completed.append(f"/done/{index}")
+        for index, client in enumerate(clients):
             blocked.append({client.get(f"/block/{index}/{n}") for n in range(STREAMS)})
         server.wait_for_requests(CONNECTIONS * (STREAMS + 1), timeout=_TIMEOUT)
         started = time.perf_counter()
@@ -118,14 +139,18 @@ def h2_round(stop_timeout: float, result: LoadResult) -> None:
             pass  # the blocked handlers are still running: expected
         result.max_stop_seconds = max(result.max_stop_seconds, time.perf_counter() - started)
         recorded = {request.path for request in server.requests}
+        # (what came before stop() returned, a handler that finished within its timeout
+        # included, was served before it: read it now, so only what comes later counts)
+        before = [client.received() for client in clients]
         release.set()
         try:
             socket.create_connection(server.address, timeout=1.0).close()
             result.served_after_stop += 1
         except OSError:
             pass
-        for client, streams in zip(clients, blocked, strict=True):
-            result.served_after_stop += len(stream_ids_answered(client.rest()) & streams)
+        for client, streams, data in zip(clients, blocked, before, strict=True):
+            answered = stream_ids_answered(data + client.rest(), since=len(data))
+            result.served_after_stop += len(answered & streams)
         result.lost += sum(1 for path in completed if path not in recorded)
         result.rounds += 1
     finally:

@@ -85,6 +85,22 @@ class WebSocketSession(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
+    def answer_with(self, answer: Callable[[str | bytes], None]) -> None:
+        """From now on hand each received message to ``answer`` as it is read, instead of
+        queueing it; first the messages already queued (a client may send its first ones
+        right behind its handshake, in the same read, before a stub's script is set)."""
+        self.on_message = answer
+        inbox = self.inbox
+        while inbox and not isinstance(inbox[0], WebSocketClose):
+            self._answer(answer, inbox.popleft())  # type: ignore[arg-type] # (not a close)
+
+    def _answer(self, answer: Callable[[str | bytes], None], payload: str | bytes) -> None:
+        try:
+            answer(payload)
+        except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
+            self.site.record_error(error)
+            self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
+
     def data_received(self, data: bytes) -> None:
         # What the frames of ``data`` make the protocol send (replies, pongs, a close) goes
         # out in one write at the end, not one per message.
@@ -206,11 +222,7 @@ class WebSocketSession(asyncio.Protocol):
         self.site.messages.append(packed)
         answer = self.on_message
         if answer is not None:
-            try:
-                answer(payload)  # (a script with no delay: answered here, no task to wake)
-            except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
-                self.site.record_error(error)
-                self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
+            self._answer(answer, payload)  # (a script with no delay: no task to wake)
             return
         self.inbox.append(payload)
         waiter = self._waiter
@@ -281,15 +293,18 @@ class WebSocketSession(asyncio.Protocol):
         if writable is not None and not writable.done():
             await writable
 
-    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        """Start the closing handshake (RFC 6455 §7.1.2); the client's answer ends it."""
+    def close(
+        self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "", *, wait: bool = True
+    ) -> None:
+        """Start the closing handshake (RFC 6455 §7.1.2); the client's answer ends it, or an
+        abort after ``CLOSE_TIMEOUT`` s (``wait=False``: no timer, the caller bounds it)."""
         if not self.open:
             return
         if self.closed_first is None:
             self.closed_first = "server"
         self.protocol.send_close(code, reason)
         self._flush()
-        if self.transport is not None and self._close_timer is None:
+        if wait and self.transport is not None and self._close_timer is None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
 
     def write_raw(self, data: bytes) -> None:
@@ -314,9 +329,10 @@ class WebSocketSession(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """On stop(): close with 1001 Going Away (RFC 6455 §7.4.1); a connection already
-        closing (a close frame unanswered either way) ends now."""
+        closing (a close frame unanswered either way) ends now. stop()'s deadline bounds the
+        wait for the client's close frame (``WebSocketSite.closing_handshakes``)."""
         if self.open:
-            self.close(CloseCode.GOING_AWAY, "the server is stopping")
+            self.close(CloseCode.GOING_AWAY, "the server is stopping", wait=False)
         elif self.transport is not None:
             self.transport.close()
 

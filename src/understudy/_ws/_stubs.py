@@ -294,7 +294,7 @@ class WebSocketExpectation:
                 session.send(answer)
             self._ended(session, received)
 
-        session.on_message = on_message
+        session.answer_with(on_message)
 
     def _ended(self, session: WebSocketSession, received: int) -> bool:
         """Close or drop ``session`` if the script ends after ``received`` messages."""
