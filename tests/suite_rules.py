@@ -31,6 +31,7 @@ import gc
 import inspect
 import logging
 import os
+import sys
 import threading
 import types
 import unittest
@@ -58,7 +59,21 @@ _THREAD_GRACE = 2.0
 
 
 def _open_fds() -> set[int]:
-    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+    """The open file descriptors, but those of listeners the ``http_server`` fixture parked
+    (kept from one test's server to the next's, by design: ``understudy/_http/_parking.py``)."""
+    parked = sys.modules.get("understudy._http._parked")
+    kept = {sock.fileno() for sock in parked.sockets()} if parked is not None else set()
+    # (listdir's own descriptor is in its listing, and closed by the time it returns)
+    listed = {int(fd) for fd in os.listdir("/proc/self/fd")} - kept
+    return {fd for fd in listed if _is_open(fd)}
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture(autouse=True)

@@ -68,11 +68,12 @@ def _open_streams(
 
 def test_a_sync_handler_finishing_after_stop_returned_answers_no_stream() -> None:
     release = threading.Event()
-    finished = threading.Semaphore(0)
+    begun, finished = threading.Semaphore(0), threading.Semaphore(0)
 
     def handler(request: Request) -> bytes:
         if not request.path.startswith("/block"):
             return b"ok"
+        begun.release()
         try:
             release.wait(TIMEOUT)
             return b"late"
@@ -83,6 +84,8 @@ def test_a_sync_handler_finishing_after_stop_returned_answers_no_stream() -> Non
     server = HTTPServer(handler=handler, http_versions=BOTH).start()
     try:
         opened = _open_streams(server, connections, streams)
+        for _ in range(connections * streams):  # (each on a thread of its own by then)
+            assert begun.acquire(timeout=TIMEOUT)
         with pytest.raises(WaitTimeout) as raised:
             server.stop(timeout=STOP_TIMEOUT)
         assert str(raised.value).count("/block/") == connections * streams

@@ -159,6 +159,12 @@ def test_no_public_signature_takes_untyped_options() -> None:
 
 #: What HTTPServer adds to Server: the test API, and nothing connections or hosts call.
 HTTP_SERVER_API = {
+    # the http_server fixture's listener, kept between tests (_http/_parking.py)
+    "_park",
+    "_parks",
+    "_park_now",
+    "_park_once_served",
+    "_adopt",
     # what the test reads
     "scheme",
     "url",

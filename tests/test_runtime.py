@@ -194,3 +194,28 @@ def test_a_handler_s_timed_read_on_a_held_loop_raises_wait_timeout_naming_it() -
     [error] = caught
     assert str(error).startswith("waiting for any data (up to 65536 bytes) from ('127.0.0.1', ")
     assert "blocking_call" in str(error)
+
+
+def test_call_function_runs_on_the_loop_and_hands_back_its_result_or_its_error() -> None:
+    runtime = get_runtime()
+    assert runtime.call_function(threading.get_ident, 5.0, what=str) == runtime.thread.ident
+
+    def fails() -> None:
+        raise LookupError("from the loop")
+
+    with pytest.raises(LookupError, match="from the loop"):
+        runtime.call_function(fails, 5.0, what=str)
+
+
+def test_call_function_on_a_held_loop_raises_wait_timeout_and_never_runs_the_function() -> None:
+    ran = threading.Event()
+    _, release = _hold_the_loop()
+    try:
+        with pytest.raises(understudy.WaitTimeout) as raised:
+            get_runtime().call_function(ran.set, 0.2, what=lambda: "the test's function")
+    finally:
+        release.set()
+    assert str(raised.value).startswith("waiting for the test's function: understudy's event loop")
+    # (whatever the loop runs next runs after the skipped function would have)
+    get_runtime().call_function(lambda: None, 5.0, what=str)
+    assert not ran.is_set()

@@ -13,6 +13,7 @@ import requests
 
 import understudy
 from understudy._runtime import get_runtime
+from understudy._workers import WorkerPool
 
 T = TypeVar("T")
 TIMEOUT = 5.0
@@ -110,3 +111,33 @@ def test_a_blocked_handler_does_not_stall_the_next_request() -> None:
         finally:
             release.set()
             slow.join(TIMEOUT)
+
+
+def test_a_job_cancelled_before_a_thread_takes_it_is_not_run() -> None:
+    """stop() cancels the handlers still waiting for a worker at its timeout: their user code
+    must not run later, after stop() has returned."""
+    runtime = get_runtime()
+    pool = WorkerPool(runtime.loop, 1, "understudy-worker-test")
+    started, release, ran = threading.Event(), threading.Event(), threading.Event()
+
+    def block() -> None:
+        started.set()
+        release.wait(TIMEOUT)
+
+    async def submit_both() -> tuple[asyncio.Future[None], asyncio.Future[None]]:
+        return pool.submit(block), pool.submit(ran.set)
+
+    first, second = runtime.call(submit_both(), TIMEOUT, twin="")
+    try:
+        assert started.wait(TIMEOUT)  # (the one thread is busy: the second job waits)
+        runtime.call_function(second.cancel, TIMEOUT, what=str)
+    finally:
+        release.set()
+
+    async def settled() -> None:
+        await asyncio.wait([first, second], timeout=TIMEOUT)
+        await pool.submit(lambda: None)  # (after the second job: the pool is past it)
+
+    runtime.call(settled(), TIMEOUT, twin="")
+    runtime.call_function(pool.close, TIMEOUT, what=str)
+    assert not ran.is_set()

@@ -25,9 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_OPTIONS",
+    "PARKS",
     "PUBLIC_SERVERS",
     "SERVERS",
+    "current_item",
+    "enter_item",
     "factory",
+    "leave_item",
     "load_server",
     "options",
     "server_fixtures",
@@ -42,6 +46,9 @@ S = TypeVar("S", bound="Server")
 NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 SERVERS = pytest.StashKey[list["Server"]]()
+#: What finishes a server in place of stopping it (the ``http_server`` fixture parks its
+#: listener, ``_http/_parking.py``), by ``id`` of the server.
+PARKS = pytest.StashKey[dict[int, Callable[[Any], None]]]()
 
 #: Every public server class, by name: where it is imported from. A marker may name any of
 #: them (``@pytest.mark.understudy("SMTPServer", ...)``) before its module is loaded.
@@ -71,8 +78,42 @@ def servers_of(item: pytest.Item) -> list[Server]:
     return item.stash.setdefault(SERVERS, [])
 
 
+#: The test items being run, innermost last (pytester runs a session inside a test): the
+#: plugin pushes one before its setup and pops it after its teardown.
+_ITEMS: list[pytest.Item] = []
+
+
+def enter_item(item: pytest.Item) -> None:
+    """The plugin, before ``item``'s setup: its fixtures are set up for it."""
+    _ITEMS.append(item)
+
+
+def leave_item(item: pytest.Item) -> None:
+    """The plugin, after ``item``'s teardown."""
+    if _ITEMS and _ITEMS[-1] is item:
+        _ITEMS.pop()
+
+
+def current_item() -> pytest.Item:
+    """The test a server fixture is set up for.
+
+    The fixtures read it here rather than take pytest's ``request``: asking for ``request``
+    costs pytest a fixture definition of its own for every test (about a fifth of what a
+    fresh ``http_server`` costs a test, issue 20).
+
+    Raises:
+        RuntimeError: no test is being run (a fixture set up outside pytest's run-test loop).
+    """
+    if not _ITEMS:
+        raise RuntimeError(
+            "understudy's server fixtures are set up for a test being run; this one was asked "
+            "for outside pytest's run-test protocol (use make_*_server, which takes request)"
+        )
+    return _ITEMS[-1]
+
+
 def options(
-    request: pytest.FixtureRequest, defaults: Mapping[str, Any], server_class: type[Server]
+    node: pytest.Item, defaults: Mapping[str, Any], server_class: type[Server]
 ) -> dict[str, Any]:
     """``defaults`` (a ``*_server_options`` fixture) updated by ``@pytest.mark.understudy``.
 
@@ -92,8 +133,11 @@ def options(
     from ._keywords import keyword_names, unknown_keyword  # noqa: PLC0415 - loaded with a server
 
     merged = dict(defaults)
+    markers = list(node.iter_markers("understudy"))
+    if not markers:
+        return merged
     takes = keyword_names(server_class.__init__)
-    for marker in reversed(list(request.node.iter_markers("understudy"))):
+    for marker in reversed(markers):
         if marker.args:
             if not any(_names(kind, server_class) for kind in marker.args):
                 continue
@@ -174,16 +218,33 @@ def _server_classes(*, load: bool) -> list[type[Server]]:
     return found
 
 
-def started(request: pytest.FixtureRequest, server: S) -> Iterator[S]:
-    """Start ``server`` for the test; stop and check it after (for a fixture to ``yield from``)."""
-    servers_of(request.node).append(server)
-    server.start()
+def started(
+    node: pytest.Item,
+    server: S,
+    *,
+    start: Callable[[S], object] | None = None,
+    park: Callable[[S], None] | None = None,
+) -> Iterator[S]:
+    """Start ``server`` for the test; stop and check it after (for a fixture to ``yield from``).
+
+    ``start``: what starts it (``server.start()`` by default); ``park``: what the plugin calls
+    after the test body before stopping and checking the server (the ``http_server`` fixture
+    parks its listener there, see ``_http/_parking.py``).
+    """
+    servers_of(node).append(server)
+    if park is not None:
+        node.stash.setdefault(PARKS, {})[id(server)] = park
+    if start is None:
+        server.start()
+    else:
+        start(server)
     try:
         yield server
     finally:
-        # Normally already stopped and checked by pytest_runtest_call; this covers errors in
-        # setup and servers used by other fixtures.
-        server.__exit__(None, None, None)
+        # Normally already stopped and checked by pytest_runtest_call (which takes a parking
+        # server out of PARKS); this covers errors in setup and servers of other fixtures.
+        if park is None or id(server) in node.stash.get(PARKS, {}):
+            server.__exit__(None, None, None)
 
 
 def factory(
@@ -193,7 +254,7 @@ def factory(
     made: list[S] = []
 
     def make_started(**given: Any) -> S:
-        server = make(**{**options(request, defaults, make), **given})
+        server = make(**{**options(request.node, defaults, make), **given})
         servers_of(request.node).append(server)
         made.append(server)
         return server.start()
@@ -208,8 +269,8 @@ def server_fixtures(
 ) -> tuple[Any, Any, Any]:
     """The fixtures ``<name>_options``, ``<name>`` and ``make_<name>`` of a server kind.
 
-    Each has the signature and docstring it would have if written out: ``<name>`` and
-    ``make_<name>`` take ``request`` and ``<name>_options`` (so a conftest that overrides the
+    Each has the signature and docstring it would have if written out: ``<name>`` takes
+    ``<name>_options`` and ``make_<name>`` also ``request`` (so a conftest that overrides the
     options fixture is heard), and ``pytest --fixtures`` describes all three.
 
     Args:
@@ -233,10 +294,10 @@ def server_fixtures(
     def options_fixture() -> Mapping[str, Any]:
         return NO_OPTIONS
 
-    def server_fixture(request: pytest.FixtureRequest, **given: Any) -> Iterator[Server]:
-        defaults = given[options_name]
+    def server_fixture(**given: Any) -> Iterator[Server]:
+        item, defaults = current_item(), given[options_name]
         cls = load_server(server)
-        yield from started(request, cls(**options(request, defaults, cls)))
+        yield from started(item, cls(**options(item, defaults, cls)))
 
     def make_fixture(
         request: pytest.FixtureRequest, **given: Any
@@ -246,17 +307,16 @@ def server_fixtures(
     _document(
         options_fixture, server_fixture, make_fixture, shown=server, name=name, example=example
     )
-    # pytest injects the parameters it reads from the signature: name the options fixture's.
-    parameters = [
-        Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=pytest.FixtureRequest),
-        Parameter(options_name, Parameter.POSITIONAL_OR_KEYWORD, annotation=Mapping[str, Any]),
-    ]
+    # pytest injects the parameters it reads from the signature: name the options fixture's
+    # (the server fixture finds its test with current_item(), not `request`: see there).
+    option = Parameter(options_name, Parameter.POSITIONAL_OR_KEYWORD, annotation=Mapping[str, Any])
+    asked = Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=pytest.FixtureRequest)
     # As strings, as `from __future__ import annotations` leaves them: naming the class itself
     # would import it.
     started_type = f"Iterator[{shown}]"
     factory_type = f"Iterator[Callable[..., {shown}]]"
-    server_fixture.__signature__ = Signature(parameters, return_annotation=started_type)  # type: ignore[attr-defined]
-    make_fixture.__signature__ = Signature(parameters, return_annotation=factory_type)  # type: ignore[attr-defined]
+    server_fixture.__signature__ = Signature([option], return_annotation=started_type)  # type: ignore[attr-defined]
+    make_fixture.__signature__ = Signature([asked, option], return_annotation=factory_type)  # type: ignore[attr-defined]
     return (
         _fixture(options_fixture, options_name, module, scope="session"),
         _fixture(server_fixture, name, module),

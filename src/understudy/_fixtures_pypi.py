@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._fixtures import factory, options, started
+from ._fixtures import current_item, factory, options, started
 
 if TYPE_CHECKING:
     from ._factories import MakePyPIServer
@@ -29,9 +29,7 @@ def pypi_server_options() -> dict[str, Any]:
 
 
 @pytest.fixture
-def pypi_server(
-    request: pytest.FixtureRequest, pypi_server_options: dict[str, Any]
-) -> Iterator[PyPIServer]:
+def pypi_server(pypi_server_options: dict[str, Any]) -> Iterator[PyPIServer]:
     """A started :class:`understudy.fakes.PyPIServer`, fresh and empty for each test.
 
     Options come from ``pypi_server_options`` and ``@pytest.mark.understudy(...)``. Point
@@ -40,7 +38,8 @@ def pypi_server(
     """
     from .fakes import PyPIServer  # noqa: PLC0415 - imported when first used
 
-    yield from started(request, PyPIServer(**options(request, pypi_server_options, PyPIServer)))
+    item = current_item()
+    yield from started(item, PyPIServer(**options(item, pypi_server_options, PyPIServer)))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._fixtures import factory, options, started
+from ._fixtures import current_item, factory, options, started
 
 if TYPE_CHECKING:
     from ._factories import MakeSMTPServer
@@ -29,9 +29,7 @@ def smtp_server_options() -> dict[str, Any]:
 
 
 @pytest.fixture
-def smtp_server(
-    request: pytest.FixtureRequest, smtp_server_options: dict[str, Any]
-) -> Iterator[SMTPServer]:
+def smtp_server(smtp_server_options: dict[str, Any]) -> Iterator[SMTPServer]:
     """A started :class:`understudy.SMTPServer`, fresh for each test.
 
     Options come from ``smtp_server_options`` and ``@pytest.mark.understudy(...)``. After the
@@ -39,7 +37,8 @@ def smtp_server(
     """
     from . import SMTPServer  # noqa: PLC0415 - imported when first used
 
-    yield from started(request, SMTPServer(**options(request, smtp_server_options, SMTPServer)))
+    item = current_item()
+    yield from started(item, SMTPServer(**options(item, smtp_server_options, SMTPServer)))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._fixtures import options, started
+from ._fixtures import current_item, options, started
 
 if TYPE_CHECKING:
     from ._http._server import HTTPServer
@@ -33,9 +33,7 @@ def tls_ca() -> CertificateAuthority:
 
 
 @pytest.fixture
-def https_server(
-    request: pytest.FixtureRequest, http_server_options: dict[str, Any]
-) -> Iterator[HTTPServer]:
+def https_server(http_server_options: dict[str, Any]) -> Iterator[HTTPServer]:
     """A started :class:`understudy.HTTPServer` serving HTTPS, fresh for each test.
 
     Its certificate is signed by the test CA (``tls_ca``) for localhost, 127.0.0.1 and ::1;
@@ -44,7 +42,8 @@ def https_server(
     """
     from . import HTTPServer  # noqa: PLC0415 - imported when first used
 
-    given = options(request, http_server_options, HTTPServer)
+    item = current_item()
+    given = options(item, http_server_options, HTTPServer)
     if not given.get("tls"):
         given["tls"] = True
-    yield from started(request, HTTPServer(**given))
+    yield from started(item, HTTPServer(**given))

@@ -25,8 +25,10 @@ _KEYWORD_KINDS = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_O
 
 
 @functools.cache
+@functools.cache
 def keyword_names(function: Callable[..., Any]) -> frozenset[str] | None:
-    """The names ``function`` takes as keywords (``self`` left out); ``None``: any (``**kw``)."""
+    """The names ``function`` takes as keywords (``self`` left out); ``None``: any (``**kw``).
+    Remembered per function (a fixture asks for its server class's at every test)."""
     parameters = inspect.signature(function).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None

@@ -14,6 +14,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import os
+import selectors
 import sys
 import threading
 import traceback
@@ -41,7 +42,8 @@ class Runtime:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
+        self._selector = _Selector()
+        self.loop: asyncio.AbstractEventLoop = asyncio.SelectorEventLoop(self._selector)
         self.workers = WorkerPool(self.loop, MAX_WORKERS, "understudy-worker")
         self.servers: weakref.WeakSet[_Closeable] = weakref.WeakSet()
         self._posted: set[asyncio.Task[None]] = set()
@@ -66,6 +68,13 @@ class Runtime:
         if tasks:
             self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+
+    @property
+    def idle(self) -> bool:
+        """Whether the loop waits for I/O or a timer with nothing else to run (read from
+        another thread, which holds the GIL: then no callback of the loop is under way, and
+        whatever it runs next comes after what that thread posts now, see ``_Selector``)."""
+        return self._selector.waiting
 
     @property
     def in_loop_thread(self) -> bool:
@@ -114,6 +123,35 @@ class Runtime:
             what = what()
         what = what or f"{getattr(coro, '__qualname__', 'a call')}()"
         raise self.held_loop_timeout(what, timeout)
+
+    def call_function(
+        self,
+        function: Callable[[], T],
+        timeout: float,
+        *,
+        what: Callable[[], str],
+        settle: bool = False,
+    ) -> T:
+        """Run ``function()`` on the loop, as a callback, and block the calling thread for
+        its result (:meth:`call` for what needs no await: no task, one loop turn less).
+
+        ``settle``: return only once the callbacks ``function`` scheduled have run too (the
+        loop's next turn, at once: a transport it closed has closed its socket), so that
+        they do not contend with the calling thread for the GIL once it goes on.
+
+        Raises:
+            RuntimeError: called from the loop thread (see :meth:`call`).
+            WaitTimeout: the loop did not run it within ``timeout`` seconds (then it never
+                does); the message names ``what`` and where the loop's thread was.
+            BaseException: what ``function`` raised.
+        """
+        if self.in_loop_thread:
+            raise RuntimeError("a blocking understudy call was made on understudy's own loop")
+        call = _Call(function, self.loop if settle else None)
+        self.loop.call_soon_threadsafe(call.run)
+        if call.finished.acquire(timeout=timeout) or not call.skip():
+            return call.outcome()
+        raise self.held_loop_timeout(what(), timeout)
 
     def held_loop_timeout(self, what: str, timeout: float | None) -> WaitTimeout:
         """The error for a wait on the loop that ran out because the loop did not get to it:
@@ -226,6 +264,75 @@ class _Hop(Generic[T]):
             self.error = None  # (no cycle through the traceback's frames)
             raise error
         return self.result  # type: ignore[return-value] # (set: the coroutine returned)
+
+
+class _Selector(selectors.DefaultSelector):
+    """The loop's selector, noting while the loop waits with nothing ready to run.
+
+    The loop computes a wait of 0 when callbacks are ready, so :attr:`waiting` is true only
+    from just before a wait with nothing ready to just after it. A thread that reads it true
+    while holding the GIL knows the loop is not in a callback; events the wait returns are
+    queued after any callback that thread posts meanwhile (``call_soon_threadsafe``).
+    """
+
+    waiting = False
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self.waiting = timeout is None or timeout > 0
+        try:
+            return super().select(timeout)
+        finally:
+            self.waiting = False
+
+
+class _Call(Generic[T]):
+    """One blocking call of a plain function on the loop (see ``Runtime.call_function``)."""
+
+    __slots__ = ("error", "finished", "function", "guard", "result", "settle", "skipped", "taken")
+
+    def __init__(self, function: Callable[[], T], settle: asyncio.AbstractEventLoop | None) -> None:
+        self.function = function
+        self.settle = settle
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.guard = threading.Lock()
+        self.taken = self.skipped = False
+        self.finished = threading.Lock()
+        self.finished.acquire()
+
+    def run(self) -> None:
+        """On the loop: call the function, unless the caller gave up waiting."""
+        with self.guard:
+            if self.skipped:
+                return
+            self.taken = True
+        try:
+            self.result = self.function()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            self.error = error
+        finally:
+            if self.settle is None:
+                self.finished.release()
+            else:  # (after what the function scheduled: call_soon keeps order)
+                self.settle.call_soon(self.finished.release)
+
+    def skip(self) -> bool:
+        """In the caller's thread, having waited in vain: ``True`` if the function will now
+        never run; ``False`` once it has run (it had begun: this waits for its end)."""
+        with self.guard:
+            if not self.taken:
+                self.skipped = True
+                return True
+        self.finished.acquire()
+        return False
+
+    def outcome(self) -> T:
+        """In the caller's thread, once it has run: the result, or raise."""
+        error = self.error
+        if error is not None:
+            self.error = None  # (no cycle through the traceback's frames)
+            raise error
+        return self.result  # type: ignore[return-value] # (set: the function returned)
 
 
 #: Seconds ``close()`` gives the loop to abort the servers at interpreter exit.

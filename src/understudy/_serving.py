@@ -93,6 +93,10 @@ class Serving:
         finally:
             del _SERVING[self]
 
+    def _serving_posted(self) -> bool:
+        """On the loop: whether the serving a ``start()`` posted has yet to end."""
+        return self in _SERVING
+
     async def _until_served(self) -> None:
         """On the loop: wait for the serving a ``start()`` posted to end, if it has not."""
         serving = _SERVING.get(self)

@@ -81,7 +81,8 @@ class WorkerPool:
         """From the loop: run ``fn(*args)`` on a worker in a copy of the caller's context.
 
         Returns an asyncio future of the loop that gets the result or the exception. Cancelling
-        it does not interrupt the call (a thread cannot be); its outcome is then dropped.
+        it does not interrupt a call under way (a thread cannot be): its outcome is then
+        dropped; a call not yet taken by a thread is not made.
 
         Raises:
             RuntimeError: the pool is closed (the interpreter is exiting).
@@ -154,6 +155,10 @@ class WorkerPool:
             if job is None:
                 return
             self._taken += 1
+            if job.future.cancelled():  # (given up before a thread took it: stop() timed out)
+                finished.append(job)
+                del job
+                continue
             try:
                 job.result = job.context.run(job.fn, *job.args)
             except BaseException as error:  # noqa: BLE001 - handed to the loop's future

@@ -18,12 +18,23 @@ protocols over typed options, import no server either, and are loaded when first
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._fixtures import NO_OPTIONS, SERVERS, factory, options, started
+from ._fixtures import (
+    NO_OPTIONS,
+    PARKS,
+    SERVERS,
+    current_item,
+    enter_item,
+    factory,
+    leave_item,
+    options,
+    started,
+)
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
 from ._fixtures_smtp import *  # noqa: F403 - the SMTP fixtures
 from ._fixtures_sockets import *  # noqa: F403 - the TCP, UDP, Unix, syslog, log-record fixtures
@@ -93,12 +104,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         result = yield
     except BaseException as error:
         for server in item.stash.get(SERVERS, ()):
-            _finish(server, propagating=error)
+            _finish(item, server, propagating=error)
         raise
     failures: list[BaseException] = []
     for server in item.stash.get(SERVERS, ()):
         try:
-            _finish(server, propagating=None)
+            _finish(item, server, propagating=None)
         except BaseException as failure:  # noqa: BLE001 - gathered and re-raised below
             failures.append(failure)
     if len(failures) == 1:
@@ -108,6 +119,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     return result
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Before the test's fixtures are set up: the server fixtures are set up for ``item``
+    (``_fixtures.current_item``)."""
+    enter_item(item)
+    return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     """After the test's fixtures are torn down: let go of its servers (the session keeps every
@@ -115,13 +134,27 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     try:
         return (yield)
     finally:
+        leave_item(item)
         if SERVERS in item.stash:
             del item.stash[SERVERS]
+        if PARKS in item.stash:
+            del item.stash[PARKS]
 
 
-def _finish(server: Server, *, propagating: BaseException | None) -> None:
+def _finish(item: pytest.Item, server: Server, *, propagating: BaseException | None) -> None:
+    """Stop ``server`` (or park its listener, for ``http_server``) and check it."""
     __tracebackhide__ = True
+    park = item.stash.get(PARKS, {}).pop(id(server), None)
+    if park is not None:
+        park(server)
     server.__exit__(None if propagating is None else type(propagating), propagating, None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Close the ``http_server`` fixture's parked listeners (if one was ever parked)."""
+    parked = sys.modules.get("understudy._http._parked")
+    if parked is not None:
+        parked.close()
 
 
 @pytest.fixture(scope="session")
@@ -132,16 +165,20 @@ def http_server_options() -> Mapping[str, Any]:
 
 
 @pytest.fixture
-def http_server(
-    request: pytest.FixtureRequest, http_server_options: Mapping[str, Any]
-) -> Iterator[HTTPServer]:
+def http_server(http_server_options: Mapping[str, Any]) -> Iterator[HTTPServer]:
     """A started :class:`understudy.HTTPServer`, fresh for each test.
 
-    After the test: stopped, then checked (a handler's exception fails the test).
+    After the test: stopped, then checked (a handler's exception fails the test). Its
+    listening socket is kept for the next test's server when it can be (a plain server:
+    ``port=0``, no ``tls=``, no ``conditions=``, no ASGI app; see ``docs/fixtures.md``), so
+    consecutive tests may see the same port; everything else is the test's own.
     """
     from . import HTTPServer  # noqa: PLC0415 - imported when first used
+    from ._http._parking import park, start_fresh  # noqa: PLC0415
 
-    yield from started(request, HTTPServer(**options(request, http_server_options, HTTPServer)))
+    item = current_item()
+    server = HTTPServer(**options(item, http_server_options, HTTPServer))
+    yield from started(item, server, start=start_fresh, park=park)
 
 
 @pytest.fixture

@@ -40,7 +40,9 @@ class Seeded(Protocol):
 
 #: The protocol that wraps the server's (shaped) one, outermost: TLS (``_handshake.Handshakes``).
 _Outer = Callable[[Any], Any] | None
-_Listener = tuple[asyncio.AbstractServer, Callable[[], Any], socket.socket, dict[str, Any], _Outer]
+_Listener = tuple[
+    asyncio.AbstractServer, Callable[[], Any], socket.socket, dict[str, Any], _Outer, "_Factory"
+]
 
 
 class Shaper:
@@ -61,24 +63,14 @@ class Shaper:
         self.conditions = conditions
         #: Connections wrapped so far and still open (a dict: smaller than a set when empty).
         self.connections: dict[ShapedProtocol, None] = {}
-        #: (listener, protocol factory, listening socket, create_server options, outer protocol)
-        #: per socket.
+        #: (listener, protocol factory, listening socket, create_server options, outer protocol,
+        #: the listener's own factory) per socket.
         self._listeners: list[_Listener] = []
         #: While refusing: (protocol factory, family, address, options, outer) of each listener
         #: closed.
         self._closed: list[tuple[Callable[[], Any], int, Any, dict[str, Any], _Outer]] = []
         self._refusing = False
         self._reopened = False
-
-    def factory(
-        self, make: Callable[[], Any], server: Seeded, outer: _Outer = None
-    ) -> Callable[[], Any]:
-        """Wrap a protocol factory: each connection accepted while conditions are set is shaped
-        (with a random source drawn from ``server``'s), then given to ``outer`` (if not None),
-        whose protocol is the connection's: conditions shape what the server's protocol reads
-        and writes, inside TLS."""
-
-        return _Factory(self, make, server, outer)
 
     async def listen(
         self,
@@ -89,9 +81,9 @@ class Shaper:
         outer: _Outer = None,
     ) -> asyncio.AbstractServer:
         loop = asyncio.get_running_loop()
-        factory = self.factory(make, server, outer)
+        factory = _Factory(self, make, server, outer)
         listener = await loop.create_server(factory, sock=sock, **options)
-        self._listeners.append((listener, make, sock, options, outer))
+        self._listeners.append((listener, make, sock, options, outer, factory))
         if self.conditions is not None and self.conditions.refuse:
             await self._refuse()
         return listener
@@ -122,9 +114,9 @@ class Shaper:
         self._refusing = True
         self._closed = [
             (make, sock.family, sock.getsockname(), options, outer)
-            for _, make, sock, options, outer in self._listeners
+            for _, make, sock, options, outer, _ in self._listeners
         ]
-        await close_listeners([listener for listener, _, _, _, _ in self._listeners])
+        await close_listeners([entry[0] for entry in self._listeners])
 
     async def _reopen(self, server: Seeded) -> list[socket.socket]:
         self._refusing = False
@@ -136,18 +128,35 @@ class Shaper:
         for make, family, address, options, outer in closed:
             sock = _bind_again(family, address)
             sockets.append(sock)
-            factory = self.factory(make, server, outer)
+            factory = _Factory(self, make, server, outer)
             listener = await loop.create_server(factory, sock=sock, **options)
-            self._listeners.append((listener, make, sock, options, outer))
+            self._listeners.append((listener, make, sock, options, outer, factory))
         return sockets
+
+    @property
+    def plain(self) -> bool:
+        """No conditions, and none were ever set on its listeners: they are as bound."""
+        return self.conditions is None and not (self._refusing or self._reopened)
+
+    def hand_over(self, heir: Shaper, make: Callable[[], Any], server: Seeded) -> None:
+        """On the loop: ``heir`` serves this shaper's listeners from now on, each connection's
+        protocol made by ``make`` for ``server`` (the listeners' factories are re-pointed, so
+        the sockets go on accepting without a pause). Both must be :attr:`plain`; the
+        connections already shaped stay this shaper's."""
+        assert self.plain  # (a listener shaped or refused is not handed over)
+        assert heir.plain
+        for listener, _, sock, options, outer, factory in self._listeners:
+            factory.shaper, factory.make, factory.server = heir, make, server
+            heir._listeners.append((listener, make, sock, options, outer, factory))
+        self._listeners = []
 
     def stop(self) -> None:
         """On the loop, before the server's own shutdown: close listeners bound again, and abort
         every shaped connection, so a throttled transfer or a delayed delivery ends at once."""
         if self._reopened or self._refusing:
             # Listeners the server's own shutdown does not know of (bound again after a refusal).
-            for listener, _, _, _, _ in self._listeners:
-                listener.close()
+            for entry in self._listeners:
+                entry[0].close()
         self._listeners = []
         self._closed = []
         self._refusing = self._reopened = False
@@ -156,8 +165,11 @@ class Shaper:
 
 
 class _Factory:
-    """A protocol factory that shapes each connection while conditions are set (a slotted
-    object: it lives as long as the listener, so it is kept smaller than a closure)."""
+    """A listener's protocol factory: each connection accepted while conditions are set is
+    shaped (with a random source drawn from ``server``'s), then given to ``outer`` (if not
+    None), whose protocol is the connection's: conditions shape what the server's protocol
+    reads and writes, inside TLS. (A slotted object: it lives as long as the listener, so it
+    is kept smaller than a closure; :meth:`Shaper.hand_over` re-points it.)"""
 
     __slots__ = ("make", "outer", "server", "shaper")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
@@ -33,10 +34,10 @@ __all__ = [
     "check_root_options",
     "check_unmatched",
     "choose_host",
+    "limits_of",
     "make_router",
     "make_site",
     "resolve_tls",
-    "shared",
 ]
 
 
@@ -132,10 +133,25 @@ def check_root_options(
     return options
 
 
-def shared(limits: Limits) -> Limits:
-    """``limits``, or the one :data:`DEFAULT_LIMITS` object when they are the defaults (an idle
-    server then holds no Limits of its own)."""
+def limits_of(*given: object) -> Limits:
+    """The :class:`Limits` of ``given`` (its fields in order): the one :data:`DEFAULT_LIMITS`
+    object when they are the defaults, of the defaults' types (an idle server then holds no
+    Limits of its own, and most servers are made without checking them again).
+
+    Raises:
+        ConfigurationError: a limit that is not valid (see :class:`Limits`).
+    """
+    if len(given) == len(_DEFAULTS) and all(
+        type(value) is type(default) and value == default
+        for value, default in zip(given, _DEFAULTS, strict=True)
+    ):
+        return DEFAULT_LIMITS
+    limits = Limits(*given)  # type: ignore[arg-type] # (it checks them)
     return DEFAULT_LIMITS if limits == DEFAULT_LIMITS else limits
+
+
+#: The defaults of :class:`Limits`, in the order of its fields.
+_DEFAULTS = tuple(getattr(DEFAULT_LIMITS, each.name) for each in fields(Limits) if each.init)
 
 
 def check_unmatched(unmatched_status: object, allow_unmatched: object) -> None:

@@ -264,18 +264,18 @@ class Router:
 
     # -- verification ----------------------------------------------------------------------------
 
-    def failures(self, owner: str) -> list[BaseException]:
+    def failures(self, owner: Callable[[], str]) -> list[BaseException]:
         """The expectations not met and those met too often, each reported once; ``owner``
-        is the server's repr, for the messages."""
+        makes the server's repr, for the messages (made only for a failure)."""
         failures: list[BaseException] = []
         expectations = self.expectations
         unmet = expectations.unmet()
         if unmet:
             received = [r for r in self.journal.snapshot() if r.error is None]
-            failures.append(UnmetExpectation(unmet_report(owner, unmet, received)))
+            failures.append(UnmetExpectation(unmet_report(owner(), unmet, received)))
         exceeded = expectations.exceeded()
         if exceeded:
-            text = exceeded_report(owner, exceeded, self.unmatched_status)
+            text = exceeded_report(owner(), exceeded, self.unmatched_status)
             failures.append(ExpectationExceeded(text))
         return failures
 

@@ -40,8 +40,8 @@ from ._limits import (
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_SEND_TIMEOUT,
-    Limits,
 )
+from ._parking import Parking
 from ._stubbing import Stubbing
 
 # Naming `understudy.HTTPServer` loads the class and its bases, no more (issue 20): what a
@@ -73,7 +73,7 @@ if find_spec("httptools") is None:
     raise ModuleNotFoundError("No module named 'httptools'", name="httptools")
 
 
-class HTTPServer(Stubbing, WebSocketEndpoints):
+class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
     """An HTTP/1.1 server (RFC 9112) that records every request and answers as the test says.
 
     Host at most one of ``response``, ``handler``, ``wsgi`` and ``asgi``; with none, every request
@@ -205,8 +205,8 @@ class HTTPServer(Stubbing, WebSocketEndpoints):
         )
         behaviour = config.choose_host(response, handler, wsgi, asgi, proxy_to, record)
         h2: tuple[Any, int] = (http_versions, max_concurrent_streams)  # (Limits checks them)
-        limits = config.shared(
-            Limits(max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout, *h2)
+        limits = config.limits_of(
+            max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout, *h2
         )
         router = self._router = config.make_router(
             behaviour, journal_size, unmatched_status, allow_unmatched, admin, admin_token
@@ -328,7 +328,7 @@ class HTTPServer(Stubbing, WebSocketEndpoints):
         return self._router.stubs
 
     def _take_failures(self) -> list[BaseException]:
-        return [*super()._take_failures(), *self._router.failures(repr(self))]
+        return [*super()._take_failures(), *self._router.failures(lambda: repr(self))]
 
     # -- lifecycle hooks ---------------------------------------------------------------------
 

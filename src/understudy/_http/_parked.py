@@ -1,0 +1,173 @@
+"""Listeners parked between tests, on the loop's side: what holds one while no server owns it,
+what it does with a connection meanwhile, and the pool of them (see ``_parking``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import threading
+from typing import TYPE_CHECKING
+
+from .._conditions import Shaper
+from .._listeners import close_listeners
+
+if TYPE_CHECKING:
+    import random
+    import socket
+
+    from .._runtime import Runtime
+    from ._site import Connection, Site
+
+__all__ = [
+    "Dropped",
+    "Parked",
+    "close",
+    "close_idle",
+    "drop_backlog",
+    "give",
+    "quiet",
+    "sockets",
+    "take",
+]
+
+#: Seconds closing a parked listener waits for the loop.
+_CLOSE_TIMEOUT = 5.0
+#: Listeners kept at most (the newest; one per host).
+_KEEP = 2
+
+
+class Parked:
+    """A listener between two tests: its sockets and asyncio servers, served by a shaper of
+    its own while no server owns it. The runtime closes it at exit (``_abort_at_exit``)."""
+
+    __slots__ = ("__weakref__", "host", "listeners", "port", "runtime", "shaper", "sockets")
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        sockets: list[socket.socket],
+        listeners: tuple[asyncio.AbstractServer, ...],
+        host: str,
+        port: int,
+    ) -> None:
+        self.runtime = runtime
+        self.sockets = sockets
+        self.listeners = listeners
+        self.host = host
+        self.port = port
+        self.shaper = Shaper(None)
+
+    @property
+    def random(self) -> random.Random:
+        """(What a shaper may ask of its server when it shapes a connection: never here.)"""
+        raise AssertionError("a parked listener shapes no connection")
+
+    def _abort_at_exit(self) -> None:
+        """On the loop, at interpreter exit: close the listener."""
+        for listener in self.listeners:
+            listener.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+class Dropped(asyncio.Protocol):
+    """The protocol of a connection a parked listener accepts: dropped at once, so that a
+    client of the test that ended never reaches the next test's server."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # (a stream listener's)
+        transport.abort()
+
+
+def drop_backlog(parked: Parked) -> None:
+    """Close the connections waiting in the listening sockets' accept queues (the kernel made
+    them before the listener was parked, for a client of the test that ended)."""
+    waiting = select.poll()  # (a look first: a failed accept() raises, which costs more)
+    for sock in parked.sockets:
+        waiting.register(sock, select.POLLIN)
+    for fd, _ in waiting.poll(0):
+        sock = next(each for each in parked.sockets if each.fileno() == fd)
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:  # (BlockingIOError: none left)
+                break
+            conn.close()
+
+
+def close_idle(connections: list[Connection]) -> None:
+    """On the loop: close ``connections`` (idle: ``quiet`` found none answering), as
+    ``stop()`` closes an idle keep-alive connection (its client gets EOF)."""
+    for conn in connections:
+        conn.closing = True
+        conn.shutdown()
+
+
+def quiet(site: Site) -> bool:
+    """Whether nothing is going on: no handler running, no WebSocket opened, no connection
+    answering a request or with bytes still to send."""
+    if site.inflight or site.websocket is not None:
+        return False
+    return not any(_busy(conn) for conn in site.connections)
+
+
+def _busy(conn: Connection) -> bool:
+    transport = conn.transport
+    return conn.busy or (transport is not None and transport.get_write_buffer_size() > 0)
+
+
+# -- the pool: one per process (each pytest-xdist worker has its own) ------------------------
+
+_pool: list[Parked] = []
+_lock = threading.Lock()
+
+
+def take(host: str) -> Parked | None:
+    """A parked listener on ``host`` (the newest), out of the pool; ``None`` if there is none."""
+    pid = os.getpid()
+    with _lock:
+        for index, parked in enumerate(_pool):
+            if parked.host == host and parked.runtime.pid == pid:
+                return _pool.pop(index)
+    return None
+
+
+def give(parked: Parked) -> None:
+    """Keep ``parked`` for the next server on its host; close those it outnumbers."""
+    with _lock:
+        evicted = [old for old in _pool if old.host == parked.host]
+        kept = [old for old in _pool if old.host != parked.host]
+        _pool[:] = [parked, *kept[: _KEEP - 1]]
+        evicted += kept[_KEEP - 1 :]
+    close(evicted)
+
+
+def sockets() -> list[socket.socket]:
+    """The listening sockets parked now (they outlive the test that bound them, by design)."""
+    with _lock:
+        return [sock for parked in _pool for sock in parked.sockets]
+
+
+def close(parked: list[Parked] | None = None) -> None:
+    """Close ``parked`` (by default every parked listener of the process, out of the pool)."""
+    if parked is None:
+        with _lock:
+            parked, _pool[:] = list(_pool), []
+    pid = os.getpid()
+    for each in parked:
+        if each.runtime.pid != pid:  # (a forked child's copy: served by no loop here)
+            _close_sockets(each)
+            continue
+        each.runtime.call(_close_on_loop(each), _CLOSE_TIMEOUT, twin="stop_async")
+
+
+async def _close_on_loop(parked: Parked) -> None:
+    parked.runtime.servers.discard(parked)
+    await close_listeners(list(parked.listeners))
+    _close_sockets(parked)
+
+
+def _close_sockets(parked: Parked) -> None:
+    for sock in parked.sockets:
+        sock.close()

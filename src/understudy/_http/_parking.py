@@ -1,0 +1,218 @@
+"""The ``http_server`` fixture's listening socket, kept from one test's server to the next's.
+
+Every test that asks for ``http_server`` gets a new :class:`~understudy.HTTPServer` made from
+its own options: its journal, expectations, directories, mappings, errors and connections are
+its own. What it shares with the test before it is the listening socket: binding one, handing
+it to the loop and closing it again is most of what a fresh server costs (issue 20), so after
+the test the socket is *parked* rather than closed, and the next test's server adopts it, on
+the same port.
+
+After the test (:func:`park`, one hop to the loop, in place of ``stop()``): when the server is
+quiet (no handler running, nothing left to send, no WebSocket opened) its connections are
+closed as ``stop()`` closes them (a keep-alive client gets EOF), the server is stopped as far
+as the test can tell (``running`` is false, ``stop()`` does nothing, ``start()`` binds anew),
+and the listener drops every connection it accepts while parked: a client of the test that
+ended never reaches the next one. A server that is not quiet is stopped as usual instead.
+
+Only plain servers park: ``port=0``, no ``tls=``, no ``conditions``, no ASGI app (its lifespan
+runs at each start). A test that needs a listener of its own uses ``make_http_server``. The
+pool keeps one listener per host and closes it at the end of the pytest session, or at
+interpreter exit with the runtime.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    import asyncio
+    import random
+    import socket
+
+    from .._conditions import Shaper
+    from .._runtime import Runtime
+    from .._tls import TLS
+    from ._parked import Parked
+    from ._routing import Router
+    from ._site import Site
+
+__all__ = ["Parking", "park", "start_fresh"]
+
+#: Seconds parking waits for the loop (as long as a start: the loop is normally free).
+_PARK_TIMEOUT = 5.0
+
+
+class _NotYet:
+    """What parking says of a server whose posted serving has not ended: ask again once it
+    has."""
+
+
+_NOT_YET = _NotYet()
+#: Times parking lets the loop finish its turn before it asks the loop to park instead.
+_YIELDS = 3
+
+
+class Parking:
+    """The part of :class:`~understudy.HTTPServer` that parks and adopts listeners (what it
+    needs is imported when a listener is first parked: ``_parked``)."""
+
+    if TYPE_CHECKING:  # (what it reads of the server, which sets each of these)
+        _site: Site
+        _router: Router
+        _shaper: Shaper
+        _runtime: Runtime | None
+        _sockets: list[socket.socket]
+        _listeners: tuple[asyncio.AbstractServer, ...]
+        _bound_port: int | None
+        _requested_port: int
+        _host: str
+        _tls: TLS | None
+        _lifecycle_lock: threading.Lock
+
+        @property
+        def running(self) -> bool: ...
+        @property
+        def port(self) -> int: ...
+        def start(self) -> Self: ...
+        def _set_served(self, served: bool) -> None: ...
+        async def _until_served(self) -> None: ...
+        def _serving_posted(self) -> bool: ...
+        def _start_waits(self) -> bool: ...
+        def _abort_at_exit(self) -> None: ...
+        @property
+        def random(self) -> random.Random: ...
+
+    def _parks(self) -> bool:
+        """Whether its listener may be parked: a plain server (see the module's docstring)."""
+        return (
+            self._requested_port == 0
+            and self._tls is None
+            and self._shaper.plain
+            and not self._start_waits()
+        )
+
+    def _park(self) -> Parked | None:
+        """Stop serving and keep the listener; ``None`` (and nothing done) when the server is
+        not running, not plain, or not quiet.
+
+        Done from the calling thread when the loop is idle (``Runtime.idle``: after letting it
+        finish the turn it is in, which mostly waits for this thread's GIL), else in one
+        callback on the loop; with a task when the serving ``start()`` posted is still under
+        way (a test that made no request may end that soon).
+
+        Raises:
+            WaitTimeout: the loop did not get to it (its thread is held).
+        """
+        with self._lifecycle_lock:
+            runtime = self._runtime
+            if runtime is None or not self.running or not self._parks():
+                return None
+            what = lambda: f"parking the listener of {self!r}"  # noqa: E731
+            if _idle(runtime):
+                parked = self._park_now(runtime)
+            else:
+                parked = runtime.call_function(
+                    lambda: self._park_now(runtime), _PARK_TIMEOUT, what=what, settle=True
+                )
+            if isinstance(parked, _NotYet):
+                parked = runtime.call(
+                    self._park_once_served(runtime), _PARK_TIMEOUT, twin="stop_async", what=what
+                )
+            if parked is not None:
+                self._set_served(False)
+                self._sockets, self._listeners = [], ()
+            return parked
+
+    def _park_now(self, runtime: Runtime) -> Parked | _NotYet | None:
+        """Park, if quiet: on the loop, or from another thread while the loop is idle (the
+        connections left open are then closed by a callback posted to the loop, which runs
+        before anything they send next). ``_NOT_YET`` while a posted serving is under way."""
+        from ._parked import Dropped, Parked, close_idle, drop_backlog, quiet  # noqa: PLC0415
+
+        if not self._listeners or self._serving_posted():
+            return _NOT_YET
+        site = self._site
+        if not quiet(site):
+            return None
+        parked = Parked(runtime, self._sockets, self._listeners, self._host, self.port)
+        self._shaper.hand_over(parked.shaper, Dropped, parked)
+        drop_backlog(parked)  # (connections the kernel has made that the loop has not taken)
+        runtime.servers.discard(self)
+        runtime.servers.add(parked)
+        connections = list(site.connections)
+        if connections and runtime.in_loop_thread:
+            close_idle(connections)  # (closed at the loop's next turn: see call_function)
+        elif connections:
+            runtime.loop.call_soon_threadsafe(close_idle, connections)
+        return parked
+
+    async def _park_once_served(self, runtime: Runtime) -> Parked | None:
+        """On the loop: :meth:`_park_now` once the serving ``start()`` posted has ended."""
+        import asyncio  # noqa: PLC0415 - (loaded by then: the loop runs this)
+
+        await self._until_served()
+        parked = self._park_now(runtime)
+        if isinstance(parked, _NotYet):  # (its serving failed: nothing listens)
+            return None
+        await asyncio.sleep(0)  # (the connections it closed: their sockets closed)
+        return parked
+
+    def _adopt(self, parked: Parked) -> None:
+        """Serve on ``parked``'s listener from now on, as ``start()`` serves a new one.
+
+        Done in the calling thread, without waking the loop: the listener's protocol factory
+        is re-pointed (attribute writes, which the loop sees whole), so every connection the
+        loop accepts from now on is this server's; this site is new, and nothing on the
+        loop holds it yet.
+        """
+        from ._serving import connections  # noqa: PLC0415 - (loaded by then)
+
+        with self._lifecycle_lock:
+            runtime, site = parked.runtime, self._site
+            site.runtime, site.loop = runtime, runtime.loop
+            self._runtime = runtime
+            self._sockets, self._listeners = parked.sockets, parked.listeners
+            self._bound_port = parked.port
+            parked.shaper.hand_over(self._shaper, connections(site, self._router), self)
+            runtime.servers.discard(parked)
+            runtime.servers.add(self)
+            self._set_served(True)
+
+
+def _idle(runtime: Runtime) -> bool:
+    """Whether the loop is idle, once it has had the GIL for the turn it may be finishing
+    (the response it just sent, the client's close it just read)."""
+    for _ in range(_YIELDS):
+        if runtime.idle:
+            return True
+        time.sleep(0)  # (lets the loop's thread take the GIL and end its turn)
+    return runtime.idle
+
+
+def start_fresh(server: Parking) -> None:
+    """Start ``server`` (just made, for the ``http_server`` fixture): on a parked listener of
+    its host when there is one, else with ``start()``."""
+    if server._parks():
+        from . import _parked  # noqa: PLC0415 - loaded when first parked
+
+        parked = _parked.take(server._host)
+        if parked is not None:
+            server._adopt(parked)
+            return
+    server.start()
+
+
+def park(server: Parking) -> None:
+    """After the test: park ``server``'s listener if it may be parked, else leave it to
+    ``stop()`` (a held loop, too: ``stop()`` reports it)."""
+    from .._errors import WaitTimeout  # noqa: PLC0415 - (loaded with the runtime)
+    from ._parked import give  # noqa: PLC0415 - loaded when first parked
+
+    try:
+        parked = server._park()
+    except WaitTimeout:
+        return
+    if parked is not None:
+        give(parked)
