@@ -4,6 +4,7 @@ test gets a new server, possibly on the port of the test before it, and nothing 
 from __future__ import annotations
 
 import socket
+import textwrap
 import threading
 import time
 import urllib.request
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 import understudy
+import understudy.tls
 from understudy._http import _parked
 from understudy._http._parking import park, start_fresh
 from understudy._runtime import get_runtime
@@ -44,6 +46,18 @@ def _inner_ini(pytester: pytest.Pytester) -> None:
         "asyncio_default_fixture_loop_scope = function\n"
         "addopts = -p no:hypothesispytest -p no:randomly\n"
     )
+
+
+#: An inner test file's start: a test whose server is served, so that its listener parks.
+_WITH_A_TEST_THAT_PARKS = """
+import socket, urllib.request
+ports = []
+
+def test_parks(http_server):
+    http_server.expect("GET", "/").respond(204)
+    urllib.request.urlopen(http_server.url, timeout=5).close()  # (served: it parks)
+    ports.append(http_server.port)
+"""
 
 
 def test_consecutive_tests_share_the_port_and_nothing_else(pytester: pytest.Pytester) -> None:
@@ -112,14 +126,9 @@ def test_a_connection_made_while_the_listener_is_parked_is_dropped(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(
-        """
-        import socket, urllib.request
-        ports = []
-
-        def test_parks(http_server):
-            http_server.expect("GET", "/").respond(204)
-            urllib.request.urlopen(http_server.url, timeout=5).close()  # (served: it parks)
-            ports.append(http_server.port)
+        _WITH_A_TEST_THAT_PARKS
+        + textwrap.dedent(
+            """
 
         def test_between(tmp_path):
             with socket.create_connection(("127.0.0.1", ports[0]), timeout=5) as client:
@@ -133,6 +142,7 @@ def test_a_connection_made_while_the_listener_is_parked_is_dropped(
             assert http_server.port == ports[0]
             assert http_server.requests == []
         """
+        )
     )
     pytester.runpytest().assert_outcomes(passed=3)
 
@@ -243,16 +253,11 @@ def test_a_server_still_answering_after_its_test_is_stopped_not_parked(
 
 def test_conditions_set_on_a_server_on_a_parked_listener_apply(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        """
-        import socket, urllib.request
+        _WITH_A_TEST_THAT_PARKS
+        + textwrap.dedent(
+            """
         import pytest
         import understudy
-        ports = []
-
-        def test_parks(http_server):
-            http_server.expect("GET", "/").respond(204)
-            urllib.request.urlopen(http_server.url, timeout=5).close()  # (served: it parks)
-            ports.append(http_server.port)
 
         def test_refuses_then_serves(http_server):
             assert http_server.port == ports[0]
@@ -268,6 +273,7 @@ def test_conditions_set_on_a_server_on_a_parked_listener_apply(pytester: pytest.
             assert http_server.port != ports[0]
             ports.append(http_server.port)
         """
+        )
     )
     pytester.runpytest().assert_outcomes(passed=3)
 
