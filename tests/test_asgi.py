@@ -10,7 +10,9 @@ import contextvars
 import http.client
 import re
 import socket
+import sys
 import threading
+import types
 import urllib.request
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -22,7 +24,7 @@ import pytest
 import requests
 
 from understudy import HTTPServer, UnderstudyError, WaitTimeout
-from understudy._http import _asgi
+from understudy._http import _asgi, _routing, _server
 from understudy._runtime import get_runtime
 from versions import Version
 
@@ -746,3 +748,17 @@ def test_stop_leaves_no_task_of_an_asgi_app_running() -> None:
     finally:
         server.stop()
     assert runtime.call(tasks_of_apps(), TIMEOUT, twin="-") == []
+
+
+def test_no_host_is_taken_for_asgi_while_another_thread_imports_the_asgi_module(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ASGI module is loaded when first used, and looked up in ``sys.modules`` to tell an
+    ASGI host from others: a thread can find it there half-made (another thread importing it,
+    before ``ASGIHost`` is defined). Then no host is one yet, rather than an AttributeError
+    on the loop (seen once, serving HTTP/2 in bench (l))."""
+    half_made = types.ModuleType("understudy._http._asgi")
+    monkeypatch.setitem(sys.modules, "understudy._http._asgi", half_made)
+    host = HTTPServer()._router.host  # (a NoHost: a server made with nothing to host)
+    assert not _routing._is_asgi(host)
+    assert not _server._is_asgi(host)

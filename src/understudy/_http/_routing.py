@@ -305,6 +305,7 @@ def _is_admin(target: str) -> bool:
 
 
 def _is_asgi(host: object) -> bool:
-    """Whether ``host`` runs an ASGI app (none does while the ASGI module is not loaded)."""
-    module = sys.modules.get(f"{__package__}._asgi")
-    return module is not None and isinstance(host, module.ASGIHost)
+    """Whether ``host`` runs an ASGI app (none does while the ASGI module is not loaded, or
+    is being loaded by another thread: then it has no ``ASGIHost`` yet, and nothing is one)."""
+    host_class = getattr(sys.modules.get(f"{__package__}._asgi"), "ASGIHost", None)
+    return host_class is not None and isinstance(host, host_class)

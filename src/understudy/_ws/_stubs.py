@@ -354,8 +354,9 @@ def dispatch_websocket(site: Site, router: Router, exchange: AnyExchange) -> Non
         if not stub._differences(exchange):
             stub._serve(site, exchange)
             return
-    asgi = sys.modules.get("understudy._http._asgi")
-    if asgi is not None and isinstance(router.host, asgi.ASGIHost):
+    # (not loaded, or being loaded by another thread: then no host is an ASGIHost yet)
+    host_class = getattr(sys.modules.get("understudy._http._asgi"), "ASGIHost", None)
+    if host_class is not None and isinstance(router.host, host_class):
         serve_asgi_websocket(site, exchange, router.host, contextvars.copy_context())
         return
     lines = [f"no WebSocket expectation matched the handshake GET {exchange.target}"]
