@@ -336,3 +336,38 @@ def test_naming_the_http_server_loads_neither_asyncio_nor_what_a_made_server_nee
     used = {"asyncio", "concurrent.futures", "httptools", "understudy._runtime"}
     used |= {"understudy._http._connection", "understudy._journal", "understudy._http._site"}
     assert used <= made
+
+
+def test_serving_imports_nothing_of_understudy_on_the_loop() -> None:
+    """What serving needs is imported in the caller's thread at start() (and at
+    set_conditions()), not by the loop when first used: under pytest, which rewrites its
+    plugins' packages, an import parses the module with ``ast``, and CPython 3.11 does not make
+    that safe against another thread doing the same (gh-106905: a SystemError, seen once)."""
+    code = """
+        import sys, threading, urllib.request
+        import understudy, understudy.tls
+
+        on_loop = []
+
+        class Watch:
+            def find_spec(self, name, path=None, target=None):
+                if name.startswith("understudy") and threading.current_thread().name == (
+                    "understudy-loop"
+                ):
+                    on_loop.append(name)
+                return None
+
+        sys.meta_path.insert(0, Watch())
+        conditions = understudy.Conditions(latency=0.001)
+        with understudy.HTTPServer(
+            response=understudy.Response(204), http_versions=("1.1", "2"), conditions=conditions
+        ) as server:
+            urllib.request.urlopen(server.url, timeout=5).close()
+            server.set_conditions(None)
+            urllib.request.urlopen(server.url, timeout=5).close()
+        context = understudy.tls.client_context()
+        with understudy.HTTPServer(response=understudy.Response(204), tls=True) as server:
+            urllib.request.urlopen(server.url, timeout=5, context=context).close()
+        assert on_loop == [], on_loop
+    """
+    assert "understudy._http._serving" in _modules_after(code)

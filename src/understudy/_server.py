@@ -218,6 +218,7 @@ class Server(Serving, HandlerFailures):
 
         runtime = get_runtime()
         self._runtime = runtime
+        self._load_for_serving()
         self._sockets = self._bind()
         return runtime, self._sockets
 
@@ -337,6 +338,16 @@ class Server(Serving, HandlerFailures):
         listen (the kernel queues connections), and the loop serves them at its next turn,
         before anything else asked of it after ``start()``. One hop to the loop less."""
         return True
+
+    def _load_for_serving(self) -> None:
+        """In the caller's thread, at start: import what serving will need, so that the loop
+        does not. (Under pytest, which rewrites the modules of its plugins' packages, an
+        import parses the module with ``ast``, which CPython 3.11 does not make safe against
+        another thread doing the same: gh-106905, a ``SystemError``.)"""
+        if self._shaper.conditions is not None:
+            from ._conditions import _connection  # noqa: F401, PLC0415 - shapes connections
+        if self._tls is not None:
+            from . import _handshake  # noqa: F401, PLC0415 - TLS handshakes
 
     def _bind(self) -> list[socket.socket]:
         """In the caller's thread: bound, listening sockets to serve (TCP, by default)."""

@@ -11,6 +11,7 @@ serves a ``start()`` that did not wait for the loop: :meth:`Serving._serve_poste
 
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -140,6 +141,8 @@ class Serving:
         from ._conditions import check_conditions  # noqa: PLC0415 - (loaded by Server())
 
         checked = check_conditions(conditions)
+        if checked is not None:
+            from ._conditions import _connection  # noqa: F401, PLC0415 - (see _load_for_serving)
         runtime = self._runtime
         if not self.running or runtime is None:
             self._shaper.conditions = checked
@@ -196,11 +199,13 @@ class Serving:
         meanwhile (:func:`understudy._listeners.close_listeners`), then the TLS connections
         still in their handshake on them (:func:`understudy._handshake.close_handshakes`).
         Every server's ``_shutdown`` closes its listeners through this."""
-        from ._handshake import close_handshakes  # noqa: PLC0415 - (loaded by then)
         from ._listeners import close_listeners  # noqa: PLC0415
 
         await close_listeners(listeners)
-        await close_handshakes(listeners)
+        # (only a server that served TLS has handshakes to close: it has loaded _handshake)
+        handshakes = getattr(sys.modules.get(f"{__package__}._handshake"), "close_handshakes", None)
+        if handshakes is not None:
+            await handshakes(listeners)
 
     def _handshakes(self, context: ssl.SSLContext) -> Handshakes:
         """The :class:`~understudy._handshake.Handshakes` for TLS connections with ``context``

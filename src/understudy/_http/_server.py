@@ -335,6 +335,13 @@ class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
     def _start_waits(self) -> bool:
         return _is_asgi(self._router.host)  # (a failed lifespan startup: start() raises)
 
+    def _load_for_serving(self) -> None:
+        super()._load_for_serving()
+        from . import _serving, _stopping  # noqa: F401, PLC0415 - (see the base's docstring)
+
+        if "2" in self._site.limits.http_versions:
+            from . import _h2  # noqa: F401, PLC0415
+
     async def _serve(self, sockets: list[socket.socket]) -> None:
         from ._serving import connections  # noqa: PLC0415 - loaded when first started
 
