@@ -216,7 +216,24 @@ class Runtime:
         self.workers.close()
 
 
-class _Hop(Generic[T]):
+class _Outcome(Generic[T]):
+    """What a call onto the loop ended with, for the caller's thread: a result, or an error."""
+
+    __slots__ = ("error", "result")
+
+    result: T | None
+    error: BaseException | None
+
+    def outcome(self) -> T:
+        """In the caller's thread, once the call has ended: the result, or raise."""
+        error = self.error
+        if error is not None:
+            self.error = None  # (no cycle through the traceback's frames)
+            raise error
+        return self.result  # type: ignore[return-value] # (set: the call returned)
+
+
+class _Hop(_Outcome[T]):
     """One blocking call onto the loop: a task for ``coro``, made by a callback the caller
     schedules, whose end releases :attr:`finished` (held until then) directly.
 
@@ -226,7 +243,7 @@ class _Hop(Generic[T]):
     ``stop()`` makes one (see ``Runtime.call``).
     """
 
-    __slots__ = ("began", "coro", "error", "finished", "result", "task")
+    __slots__ = ("began", "coro", "finished", "task")
 
     def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
         self.coro = coro
@@ -257,14 +274,6 @@ class _Hop(Generic[T]):
         if not self.began:
             self.coro.close()  # (its task ends before running it: it would warn "never awaited")
 
-    def outcome(self) -> T:
-        """In the caller's thread, once :attr:`finished` was acquired: the result, or raise."""
-        error = self.error
-        if error is not None:
-            self.error = None  # (no cycle through the traceback's frames)
-            raise error
-        return self.result  # type: ignore[return-value] # (set: the coroutine returned)
-
 
 class _Selector(selectors.DefaultSelector):
     """The loop's selector, noting while the loop waits with nothing ready to run.
@@ -285,10 +294,10 @@ class _Selector(selectors.DefaultSelector):
             self.waiting = False
 
 
-class _Call(Generic[T]):
+class _Call(_Outcome[T]):
     """One blocking call of a plain function on the loop (see ``Runtime.call_function``)."""
 
-    __slots__ = ("error", "finished", "function", "guard", "result", "settle", "skipped", "taken")
+    __slots__ = ("finished", "function", "guard", "settle", "skipped", "taken")
 
     def __init__(self, function: Callable[[], T], settle: asyncio.AbstractEventLoop | None) -> None:
         self.function = function
@@ -325,14 +334,6 @@ class _Call(Generic[T]):
                 return True
         self.finished.acquire()
         return False
-
-    def outcome(self) -> T:
-        """In the caller's thread, once it has run: the result, or raise."""
-        error = self.error
-        if error is not None:
-            self.error = None  # (no cycle through the traceback's frames)
-            raise error
-        return self.result  # type: ignore[return-value] # (set: the function returned)
 
 
 #: Seconds ``close()`` gives the loop to abort the servers at interpreter exit.
