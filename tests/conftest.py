@@ -39,3 +39,15 @@ def tiny_dists(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def http(request: pytest.FixtureRequest) -> Version:
     """The HTTP version a behaviour test runs over (see tests/versions.py): once each."""
     return Version(request.param)
+
+
+@pytest.fixture
+def inner_ini(pytester: pytest.Pytester) -> None:
+    """The ini of the pytest sessions a test runs inside itself (pytester): asyncio fixtures
+    scoped to the function, no Hypothesis end-of-run summary (a second per inner run), and
+    the tests in file order (their outcomes may depend on the test before: a parked port)."""
+    pytester.makeini(
+        "[pytest]\n"
+        "asyncio_default_fixture_loop_scope = function\n"
+        "addopts = -p no:hypothesispytest -p no:randomly\n"
+    )

@@ -39,13 +39,7 @@ def _loaded() -> None:
     assert _parked.sockets() is not None
 
 
-@pytest.fixture(autouse=True)
-def _inner_ini(pytester: pytest.Pytester) -> None:
-    pytester.makeini(
-        "[pytest]\n"
-        "asyncio_default_fixture_loop_scope = function\n"
-        "addopts = -p no:hypothesispytest -p no:randomly\n"
-    )
+pytestmark = pytest.mark.usefixtures("inner_ini")
 
 
 #: An inner test file's start: a test whose server is served, so that its listener parks.
@@ -223,11 +217,11 @@ def test_a_server_still_answering_after_its_test_is_stopped_not_parked(
         import pytest
         import understudy
         ports, answered, clients = [], [], []
-        arrived, finish = threading.Event(), threading.Event()
+        arrived, never = threading.Event(), threading.Event()
 
         def slow(request):
             arrived.set()
-            finish.wait(5)
+            never.wait(1.0)  # (a handler that takes a second: in flight when its test ends)
             return understudy.Response(200, body="late")
 
         @pytest.mark.understudy(handler=slow)
@@ -239,7 +233,6 @@ def test_a_server_still_answering_after_its_test_is_stopped_not_parked(
             clients.append(threading.Thread(target=fetch))
             clients[0].start()
             assert arrived.wait(5)
-            threading.Timer(0.05, finish.set).start()  # sleep-ok: lets stop() find it busy
 
         def test_it_was_answered_and_the_port_closed():
             clients[0].join(5)

@@ -7,14 +7,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
-@pytest.fixture(autouse=True)
-def _inner_ini(pytester: pytest.Pytester) -> None:
-    # Hypothesis's end-of-run summary costs a second per inner run; these runs do not use it.
-    pytester.makeini(
-        "[pytest]\n"
-        "asyncio_default_fixture_loop_scope = function\n"
-        "addopts = -p no:hypothesispytest\n"
-    )
+pytestmark = pytest.mark.usefixtures("inner_ini")
 
 
 def test_http_server_is_fresh_started_and_stopped_for_each_test(pytester: pytest.Pytester) -> None:

@@ -634,12 +634,8 @@ def test_https_server_fixture(
     assert httpx.get(https_server.url, verify=tls_ca.client_context()).text == "fixture"
 
 
+@pytest.mark.usefixtures("inner_ini")
 def test_fixtures_in_a_plugin_run(pytester: pytest.Pytester) -> None:
-    pytester.makeini(
-        "[pytest]\n"
-        "asyncio_default_fixture_loop_scope = function\n"
-        "addopts = -p no:hypothesispytest\n"
-    )
     pytester.makepyfile(
         """
         import socket

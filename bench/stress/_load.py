@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import understudy
 from understudy._http._connection import HTTPConnection
 
-from ._load_h2 import CONNECTIONS, H2_SCENARIO, STREAMS, h2_round
+from ._load_h2 import CONNECTIONS, H2_SCENARIO, STREAMS, accepts, h2_round
 
 __all__ = ["SCENARIOS", "LoadResult", "run_stop_under_load"]
 
@@ -151,11 +151,7 @@ def _round(scenario: str, clients: int, stop_timeout: float, result: LoadResult)
         recorded = {request.path for request in server.requests}
         release.set()
         # Nothing is served after stop: no new connection ...
-        try:
-            socket.create_connection(server.address, timeout=1.0).close()
-            result.served_after_stop += 1
-        except OSError:
-            pass
+        result.served_after_stop += accepts(server.address)
         # ... and no answer to what was not answered before it.
         for sock in loaded:
             rest = _read_rest(sock)

@@ -94,6 +94,15 @@ class _Client:
         return data
 
 
+def accepts(address: tuple[str, int]) -> int:
+    """1 if a connection to ``address`` is accepted (after stop(): one served too many), else 0."""
+    try:
+        socket.create_connection(address, timeout=1.0).close()
+    except OSError:
+        return 0
+    return 1
+
+
 def stream_ids_answered(data: bytes, since: int = 0) -> set[int]:
     """The stream ids a HEADERS or DATA frame in ``data`` (raw HTTP/2 frames) answered, counting
     only the frames that begin at or after offset ``since``."""
@@ -143,11 +152,7 @@ def h2_round(stop_timeout: float, result: LoadResult) -> None:
         # included, was served before it: read it now, so only what comes later counts)
         before = [client.received() for client in clients]
         release.set()
-        try:
-            socket.create_connection(server.address, timeout=1.0).close()
-            result.served_after_stop += 1
-        except OSError:
-            pass
+        result.served_after_stop += accepts(server.address)
         for client, streams, data in zip(clients, blocked, before, strict=True):
             answered = stream_ids_answered(data + client.rest(), since=len(data))
             result.served_after_stop += len(answered & streams)
