@@ -42,6 +42,15 @@ def http(request: pytest.FixtureRequest) -> Version:
 
 
 @pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's own, with the inner sessions' terminal 120 columns wide whatever this one's
+    is: the lines a test matches in their output are then cut the same way on every machine
+    (a CI with ``COLUMNS`` unset, 80 or 250)."""
+    monkeypatch.setenv("COLUMNS", "120")
+    return pytester
+
+
+@pytest.fixture
 def inner_ini(pytester: pytest.Pytester) -> None:
     """The ini of the pytest sessions a test runs inside itself (pytester): asyncio fixtures
     scoped to the function, no Hypothesis end-of-run summary (a second per inner run), and
