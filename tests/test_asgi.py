@@ -23,8 +23,8 @@ import httpx
 import pytest
 import requests
 
-from understudy import HTTPServer, UnderstudyError, WaitTimeout
-from understudy._http import _asgi, _routing, _server
+from understudy import HTTPServer, Response, UnderstudyError, WaitTimeout
+from understudy._http import _asgi, _server
 from understudy._runtime import get_runtime
 from versions import Version
 
@@ -750,15 +750,21 @@ def test_stop_leaves_no_task_of_an_asgi_app_running() -> None:
     assert runtime.call(tasks_of_apps(), TIMEOUT, twin="-") == []
 
 
-def test_no_host_is_taken_for_asgi_while_another_thread_imports_the_asgi_module(
+def test_an_asgi_host_is_told_apart_by_what_it_says_not_by_the_module(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The ASGI module is loaded when first used, and looked up in ``sys.modules`` to tell an
-    ASGI host from others: a thread can find it there half-made (another thread importing it,
-    before ``ASGIHost`` is defined). Then no host is one yet, rather than an AttributeError
-    on the loop (seen once, serving HTTP/2 in bench (l))."""
+    """Hosts say whether they run an ASGI app (``ASGIHost.runs_asgi``), so a server asks no
+    module for it: a thread once found the ASGI module half-made in ``sys.modules`` (another
+    thread importing it, before ``ASGIHost`` was defined) and failed on the loop with an
+    AttributeError (seen once, serving HTTP/2 in bench (l))."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("not called")
+
+    def handler(request: Any) -> Response:
+        raise AssertionError("not called")
+
+    servers = [HTTPServer(asgi=app), HTTPServer(), HTTPServer(handler=handler)]
     half_made = types.ModuleType("understudy._http._asgi")
     monkeypatch.setitem(sys.modules, "understudy._http._asgi", half_made)
-    host = HTTPServer()._router.host  # (a NoHost: a server made with nothing to host)
-    assert not _routing._is_asgi(host)
-    assert not _server._is_asgi(host)
+    assert [_server._is_asgi(each._router.host) for each in servers] == [True, False, False]

@@ -32,6 +32,9 @@ class ASGIHost:
     """Runs an ASGI application: one task per request, plus the lifespan task."""
 
     streams_body = True
+    #: What tells an ASGI host from the others without importing this module (a server
+    #: that has none never loads it): ``getattr(host, "runs_asgi", False)``.
+    runs_asgi = True
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

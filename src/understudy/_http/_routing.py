@@ -16,7 +16,6 @@ What only some servers use (stubs, the admin API, directories) is imported when 
 from __future__ import annotations
 
 import os
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -209,7 +208,7 @@ class Router:
         A WebSocket handshake (RFC 6455 §4.2) when the server serves WebSocket: an ASGI app, or
         ``expect_websocket`` stubs (``_ws/``); h2c is not served.
         """
-        if not self.websockets and not _is_asgi(self.host):
+        if not self.websockets and not getattr(self.host, "runs_asgi", False):
             return None
         from .._ws._handshake import upgrade_for  # noqa: PLC0415 - websockets, when first used
 
@@ -302,10 +301,3 @@ def _is_admin(target: str) -> bool:
     from ._admin import is_admin  # noqa: PLC0415 - loaded with the admin API
 
     return is_admin(target)
-
-
-def _is_asgi(host: object) -> bool:
-    """Whether ``host`` runs an ASGI app (none does while the ASGI module is not loaded, or
-    is being loaded by another thread: then it has no ``ASGIHost`` yet, and nothing is one)."""
-    host_class = getattr(sys.modules.get(f"{__package__}._asgi"), "ASGIHost", None)
-    return host_class is not None and isinstance(host, host_class)

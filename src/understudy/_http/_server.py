@@ -28,7 +28,6 @@ Rules (each held by the test named):
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Collection, Sequence
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
@@ -389,7 +388,5 @@ class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
 
 
 def _is_asgi(host: Host) -> TypeGuard[ASGIHost]:
-    """Whether ``host`` runs an ASGI app (none does while the ASGI module is not loaded, or
-    is being loaded by another thread: then it has no ``ASGIHost`` yet, and nothing is one)."""
-    host_class = getattr(sys.modules.get(f"{__package__}._asgi"), "ASGIHost", None)
-    return host_class is not None and isinstance(host, host_class)
+    """Whether ``host`` runs an ASGI app (``ASGIHost.runs_asgi``)."""
+    return getattr(host, "runs_asgi", False) is True
