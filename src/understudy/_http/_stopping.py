@@ -34,9 +34,17 @@ async def stop_serving(
     connections, inflight = site.connections, site.inflight
     for conn in connections:
         conn.closing = True  # a response finished from now on says Connection: close
-    await close_listeners(listeners)
-    for conn in list(connections):
+    # Each connection is told first (a WebSocket's 1001 goes out now, and its client answers
+    # while the listeners close); then those accepted before the listeners stopped accepting,
+    # made while they closed (close_listeners stops accepting before it yields to the loop).
+    told = list(connections)
+    for conn in told:
         conn.shutdown()
+    await close_listeners(listeners)
+    told_set = set(told)
+    for conn in list(connections):
+        if conn not in told_set:
+            conn.shutdown()
     deadline = loop.time() + timeout
 
     def open_transports() -> list[asyncio.BaseTransport]:
