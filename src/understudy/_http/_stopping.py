@@ -52,7 +52,7 @@ async def stop_serving(
 
     stalled = StalledReaders()
     while inflight and (remaining := deadline - loop.time()) > 0:
-        await asyncio.wait(list(inflight), timeout=min(remaining, _LOOK_INTERVAL))
+        await site.settle(min(remaining, _LOOK_INTERVAL))
         # A body still being produced for a client that stopped reading would hold stop()
         # up to its timeout: cut that client off (the body is then closed, see _send).
         stalled.abort(open_transports(), loop.time())
