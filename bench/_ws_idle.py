@@ -68,6 +68,7 @@ def _hold(port: int, connections: int) -> None:
     stdin = sys.stdin.fileno()
     poller.register(stdin, select.EPOLLIN)
     print("ready", flush=True)
+    began = None  # (this thread's CPU time when the first close frame came)
     while socks:
         for fd, _ in poller.poll():
             if fd == stdin:
@@ -78,12 +79,15 @@ def _hold(port: int, connections: int) -> None:
             except ConnectionResetError:
                 data = b""
             if data[:1] == b"\x88":  # (the server's close frame: answered with the client's)
+                if began is None:
+                    began = time.thread_time()
                 sock.send(_CLOSE_1000)
             elif not data:  # (then the server ends the TCP connection first: RFC 6455 §7.1.1)
-                poller.unregister(fd)
-                sock.close()
+                sock.close()  # (which takes it out of the epoll set too)
                 del socks[fd]
+    spent = 0.0 if began is None else time.thread_time() - began
     sys.stdin.read()
+    print(f"cpu {spent}", flush=True)  # (seconds: answering the closes, closing the sockets)
 
 
 class _Clients:
@@ -103,10 +107,15 @@ class _Clients:
             self.process.kill()
             raise RuntimeError(f"the WebSocket client process said {line!r}, not ready")
 
-    def end(self) -> None:
+    def end(self) -> float:
+        """End the process; the seconds of CPU it spent answering the server's close frames
+        and closing its sockets (0.0 if no close frame came)."""
         assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.close()
+        said = self.process.stdout.read().split()
         self.process.wait(30.0)
+        return float(said[-1]) if said[:1] == ["cpu"] else 0.0
 
 
 # -- the figures -------------------------------------------------------------------------------
