@@ -34,17 +34,18 @@ async def stop_serving(
     connections, inflight = site.connections, site.inflight
     for conn in connections:
         conn.closing = True  # a response finished from now on says Connection: close
-    # Each connection is told first (a WebSocket's 1001 goes out now, and its client answers
-    # while the listeners close); then those accepted before the listeners stopped accepting,
-    # made while they closed (close_listeners stops accepting before it yields to the loop).
-    told = list(connections)
-    for conn in told:
-        conn.shutdown()
+    # WebSocket sessions are told first (each 1001 goes out now, and the clients answer while
+    # the listeners close); then every other connection, those made while the listeners closed
+    # (accepted before close_listeners stopped accepting, before it yielded) among them.
+    websocket = site.websocket
+    told: dict[object, None] = dict(websocket.open) if websocket is not None else {}
+    for session in told:
+        session.shutdown()
     await close_listeners(listeners)
-    told_set = set(told)
     for conn in list(connections):
-        if conn not in told_set:
+        if conn not in told:
             conn.shutdown()
+    del told  # (a session is freed as it ends, not all of them at the end of stop)
     deadline = loop.time() + timeout
 
     def open_transports() -> list[asyncio.BaseTransport]:
