@@ -269,7 +269,6 @@ class Site:
 
     __slots__ = (
         "_owner",
-        "_settled",
         "connections",
         "inflight",
         "journal",
@@ -278,6 +277,7 @@ class Site:
         "record",
         "runtime",
         "scheme",
+        "settled",
         "tls",
         "websocket",
     )
@@ -307,8 +307,8 @@ class Site:
         self.connections: dict[Connection, None] = {}
         #: Futures stop() waits for, with what names each in its timeout report.
         self.inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
-        #: While stop() waits for :attr:`inflight` to empty: done by the last release.
-        self._settled: asyncio.Future[None] | None = None
+        #: While stop() waits for :attr:`inflight` to empty: a future the last release ends.
+        self.settled: asyncio.Future[None] | None = None
         #: The WebSocket journals and open sessions (``_ws/_site.py``), made on first use.
         self.websocket: Any = None
 
@@ -381,7 +381,7 @@ class Site:
         """
         inflight = self.inflight
         inflight.pop(future, None)
-        settled = self._settled
+        settled = self.settled
         if settled is not None and not inflight and not settled.done():
             settled.set_result(None)
         if future.done() and not future.cancelled():
@@ -389,27 +389,7 @@ class Site:
             if error is not None:
                 self.fail(error)
 
-    async def settle(self, timeout: float) -> None:
-        """Return once nothing is in flight (every future held was released), or after
-        ``timeout`` seconds, whichever comes first (at stop: one future and one timer, however
-        many handlers run)."""
-        if not self.inflight:
-            return
-        loop = self.loop
-        settled = self._settled = loop.create_future()
-        timer = loop.call_later(timeout, _resolve, settled)
-        try:
-            await settled
-        finally:
-            timer.cancel()
-            self._settled = None
-
     @staticmethod
     def describe(handler: object) -> str:
         """A short name for a user's callable, for messages."""
         return describe_handler(handler)
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
