@@ -165,6 +165,7 @@ HTTP_SERVER_API = {
     "_park_now",
     "_park_once_served",
     "_adopt",
+    "_parked_from",
     # what the test reads
     "scheme",
     "url",

@@ -130,12 +130,12 @@ def options(
             classes: that those classes do not take), saying "did you mean `X`?" for the
             closest valid one.
     """
-    from ._keywords import keyword_names, unknown_keyword  # noqa: PLC0415 - loaded with a server
-
     merged = dict(defaults)
     markers = list(node.iter_markers("understudy"))
     if not markers:
         return merged
+    from ._keywords import keyword_names, unknown_keyword  # noqa: PLC0415 - loaded with a server
+
     takes = keyword_names(server_class.__init__)
     for marker in reversed(markers):
         if marker.args:

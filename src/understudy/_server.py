@@ -81,10 +81,11 @@ class Server(Serving, HandlerFailures):
         conditions: Conditions | None = None,
         seed: int | None = None,
     ) -> None:
-        from ._conditions import Shaper, check_conditions, check_seed  # noqa: PLC0415
-        from ._listeners import check_address  # noqa: PLC0415 - loaded when a server is made
+        # (absolute imports: a relative one in a function costs a microsecond a call)
+        import understudy._conditions as conditions_  # noqa: PLC0415 - loaded when one is made
+        import understudy._listeners as listeners  # noqa: PLC0415
 
-        check_address(host, port)
+        listeners.check_address(host, port)
         self._host = host
         self._requested_port = port
         self._bound_port: int | None = None
@@ -95,9 +96,9 @@ class Server(Serving, HandlerFailures):
         self._sockets: list[socket.socket] = []
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
-        self._seed = check_seed(seed)
+        self._seed = conditions_.check_seed(seed)
         self._random: random.Random | None = None  # made on first use: idle servers stay small
-        self._shaper = Shaper(check_conditions(conditions))
+        self._shaper = conditions_.Shaper(conditions_.check_conditions(conditions))
 
     # -- addresses ---------------------------------------------------------------------------
 

@@ -119,18 +119,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     return result
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    """Before the test's fixtures are set up: the server fixtures are set up for ``item``
-    (``_fixtures.current_item``)."""
-    enter_item(item)
-    return (yield)
-
-
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
-    """After the test's fixtures are torn down: let go of its servers (the session keeps every
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Around the test's setup, call and teardown: the server fixtures are set up for ``item``
+    (``_fixtures.current_item``); afterwards its servers are let go (the session keeps every
     item, so its stash would keep every server it ever started, journal and all)."""
+    enter_item(item)
     try:
         return (yield)
     finally:
@@ -173,12 +167,13 @@ def http_server(http_server_options: Mapping[str, Any]) -> Iterator[HTTPServer]:
     ``port=0``, no ``tls=``, no ``conditions=``, no ASGI app; see ``docs/fixtures.md``), so
     consecutive tests may see the same port; everything else is the test's own.
     """
-    from . import HTTPServer  # noqa: PLC0415 - imported when first used
-    from ._http._parking import park, start_fresh  # noqa: PLC0415
+    # (imported when first used; absolute: a relative import costs a microsecond a test)
+    import understudy._http._parking as parking  # noqa: PLC0415
+    import understudy._http._server as http  # noqa: PLC0415
 
     item = current_item()
-    server = HTTPServer(**options(item, http_server_options, HTTPServer))
-    yield from started(item, server, start=start_fresh, park=park)
+    server = http.HTTPServer(**options(item, http_server_options, http.HTTPServer))
+    yield from started(item, server, start=parking.start_fresh, park=parking.park)
 
 
 @pytest.fixture

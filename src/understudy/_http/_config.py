@@ -141,10 +141,7 @@ def limits_of(*given: object) -> Limits:
     Raises:
         ConfigurationError: a limit that is not valid (see :class:`Limits`).
     """
-    if len(given) == len(_DEFAULTS) and all(
-        type(value) is type(default) and value == default
-        for value, default in zip(given, _DEFAULTS, strict=True)
-    ):
+    if given == _DEFAULTS and tuple(map(type, given)) == _DEFAULT_TYPES:
         return DEFAULT_LIMITS
     limits = Limits(*given)  # type: ignore[arg-type] # (it checks them)
     return DEFAULT_LIMITS if limits == DEFAULT_LIMITS else limits
@@ -152,6 +149,7 @@ def limits_of(*given: object) -> Limits:
 
 #: The defaults of :class:`Limits`, in the order of its fields.
 _DEFAULTS = tuple(getattr(DEFAULT_LIMITS, each.name) for each in fields(Limits) if each.init)
+_DEFAULT_TYPES = tuple(map(type, _DEFAULTS))
 
 
 def check_unmatched(unmatched_status: object, allow_unmatched: object) -> None:

@@ -86,6 +86,12 @@ def make_shape(
         ConfigurationError: a keyword that is not a criterion (naming the closest one), or an
             argument of the wrong type, saying what is accepted.
     """
+    if not criteria:  # (the common case: a method and a path, checked as below)
+        try:
+            _check_method_and_path(method, path)
+        except TypeError as error:
+            raise ConfigurationError(str(error)) from None
+        return RequestShape(method=method, path=path)
     if not CRITERIA.issuperset(criteria):
         wrong = unknown_keyword(what, criteria, CRITERIA | {"method", "path", *takes})
         assert wrong is not None
@@ -114,6 +120,20 @@ def make_shape(
     )
 
 
+def _check_method_and_path(method: object, path: object) -> None:
+    """Raise ``TypeError`` saying what is accepted, for a method or path of a wrong type."""
+    if method is not None and (not isinstance(method, str) or not _TOKEN.fullmatch(method)):
+        raise TypeError(f"method must be a str such as 'GET', not {method!r}")
+    if path is not None:
+        check_value_matcher("path", path)
+        if isinstance(path, str) and not path.startswith("/"):
+            raise TypeError(f"path must start with '/' (it is the decoded path), not {path!r}")
+        if isinstance(path, str) and "?" in path:
+            raise TypeError(
+                f"path {path!r} holds a query: write path={path.partition('?')[0]!r}, query={{...}}"
+            )
+
+
 def _check_shape_arguments(
     method: object,
     path: object,
@@ -126,16 +146,7 @@ def _check_shape_arguments(
     match: object,
 ) -> None:
     """Raise ``TypeError`` saying what is accepted, for the first argument of a wrong type."""
-    if method is not None and (not isinstance(method, str) or not _TOKEN.fullmatch(method)):
-        raise TypeError(f"method must be a str such as 'GET', not {method!r}")
-    if path is not None:
-        check_value_matcher("path", path)
-        if isinstance(path, str) and not path.startswith("/"):
-            raise TypeError(f"path must start with '/' (it is the decoded path), not {path!r}")
-        if isinstance(path, str) and "?" in path:
-            raise TypeError(
-                f"path {path!r} holds a query: write path={path.partition('?')[0]!r}, query={{...}}"
-            )
+    _check_method_and_path(method, path)
     for name, mapping in (("query", query), ("headers", headers), ("form", form)):
         if mapping is None:
             continue

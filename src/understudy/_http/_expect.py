@@ -43,12 +43,16 @@ _NEAREST = 3
 
 _E = TypeVar("_E", bound="Expectation")
 
+#: How a step answers until told otherwise: 200 with no body (one for all: nothing in a
+#: canned host or its response changes once made).
+_NO_ANSWER_YET = CannedHost(Response(200))
+
 
 class _Step:
     __slots__ = ("count", "host", "used")
 
     def __init__(self) -> None:
-        self.host: Host = CannedHost(Response(200))
+        self.host: Host = _NO_ANSWER_YET
         self.count: int | None = None
         self.used = 0
 

@@ -41,7 +41,16 @@ class Parked:
     """A listener between two tests: its sockets and asyncio servers, served by a shaper of
     its own while no server owns it. The runtime closes it at exit (``_abort_at_exit``)."""
 
-    __slots__ = ("__weakref__", "host", "listeners", "port", "runtime", "shaper", "sockets")
+    __slots__ = (
+        "__weakref__",
+        "host",
+        "listeners",
+        "port",
+        "runtime",
+        "shaper",
+        "sockets",
+        "waiting",
+    )
 
     def __init__(
         self,
@@ -57,6 +66,11 @@ class Parked:
         self.host = host
         self.port = port
         self.shaper = Shaper(None)
+        #: The listening sockets, to poll for connections the kernel has made (a look first:
+        #: a failed accept() raises, which costs more).
+        self.waiting = select.poll()
+        for sock in sockets:
+            self.waiting.register(sock, select.POLLIN)
 
     @property
     def random(self) -> random.Random:
@@ -83,10 +97,7 @@ class Dropped(asyncio.Protocol):
 def drop_backlog(parked: Parked) -> None:
     """Close the connections waiting in the listening sockets' accept queues (the kernel made
     them before the listener was parked, for a client of the test that ended)."""
-    waiting = select.poll()  # (a look first: a failed accept() raises, which costs more)
-    for sock in parked.sockets:
-        waiting.register(sock, select.POLLIN)
-    for fd, _ in waiting.poll(0):
+    for fd, _ in parked.waiting.poll(0):
         sock = next(each for each in parked.sockets if each.fileno() == fd)
         while True:
             try:

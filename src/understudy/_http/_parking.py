@@ -59,6 +59,10 @@ class Parking:
     """The part of :class:`~understudy.HTTPServer` that parks and adopts listeners (what it
     needs is imported when a listener is first parked: ``_parked``)."""
 
+    #: What holds the listener this server adopted, to hold it again when it is parked (one
+    #: :class:`Parked` a listener, made when it is first parked).
+    _parked_from: Parked | None = None
+
     if TYPE_CHECKING:  # (what it reads of the server, which sets each of these)
         _site: Site
         _router: Router
@@ -130,23 +134,26 @@ class Parking:
         """Park, if quiet: on the loop, or from another thread while the loop is idle (the
         connections left open are then closed by a callback posted to the loop, which runs
         before anything they send next). ``_NOT_YET`` while a posted serving is under way."""
-        from ._parked import Dropped, Parked, close_idle, drop_backlog, quiet  # noqa: PLC0415
+        # (absolute: a relative import in a function costs a microsecond a call)
+        import understudy._http._parked as pool  # noqa: PLC0415 - loaded when first parked
 
         if not self._listeners or self._serving_posted():
             return _NOT_YET
         site = self._site
-        if not quiet(site):
+        if not pool.quiet(site):
             return None
-        parked = Parked(runtime, self._sockets, self._listeners, self._host, self.port)
-        self._shaper.hand_over(parked.shaper, Dropped, parked)
-        drop_backlog(parked)  # (connections the kernel has made that the loop has not taken)
+        parked, self._parked_from = self._parked_from, None
+        if parked is None or parked.listeners is not self._listeners:  # (its first parking)
+            parked = pool.Parked(runtime, self._sockets, self._listeners, self._host, self.port)
+            runtime.servers.add(parked)
+        self._shaper.hand_over(parked.shaper, pool.Dropped, parked)
+        pool.drop_backlog(parked)  # (connections the kernel has made that the loop has not taken)
         runtime.servers.discard(self)
-        runtime.servers.add(parked)
         connections = list(site.connections)
         if connections and runtime.in_loop_thread:
-            close_idle(connections)  # (closed at the loop's next turn: see call_function)
+            pool.close_idle(connections)  # (closed at the loop's next turn: see call_function)
         elif connections:
-            runtime.loop.call_soon_threadsafe(close_idle, connections)
+            runtime.loop.call_soon_threadsafe(pool.close_idle, connections)
         return parked
 
     async def _park_once_served(self, runtime: Runtime) -> Parked | None:
@@ -168,16 +175,15 @@ class Parking:
         loop accepts from now on is this server's; this site is new, and nothing on the
         loop holds it yet.
         """
-        from ._serving import connections  # noqa: PLC0415 - (loaded by then)
+        import understudy._http._serving as serving  # noqa: PLC0415 - (loaded by then)
 
         with self._lifecycle_lock:
             runtime, site = parked.runtime, self._site
             site.runtime, site.loop = runtime, runtime.loop
-            self._runtime = runtime
+            self._runtime, self._parked_from = runtime, parked
             self._sockets, self._listeners = parked.sockets, parked.listeners
             self._bound_port = parked.port
-            parked.shaper.hand_over(self._shaper, connections(site, self._router), self)
-            runtime.servers.discard(parked)
+            parked.shaper.hand_over(self._shaper, serving.connections(site, self._router), self)
             runtime.servers.add(self)
             self._set_served(True)
 
@@ -196,9 +202,9 @@ def start_fresh(server: Parking) -> None:
     """Start ``server`` (just made, for the ``http_server`` fixture): on a parked listener of
     its host when there is one, else with ``start()``."""
     if server._parks():
-        from . import _parked  # noqa: PLC0415 - loaded when first parked
+        import understudy._http._parked as pool  # noqa: PLC0415 - loaded when first parked
 
-        parked = _parked.take(server._host)
+        parked = pool.take(server._host)
         if parked is not None:
             server._adopt(parked)
             return
@@ -208,12 +214,12 @@ def start_fresh(server: Parking) -> None:
 def park(server: Parking) -> None:
     """After the test: park ``server``'s listener if it may be parked, else leave it to
     ``stop()`` (a held loop, too: ``stop()`` reports it)."""
-    from .._errors import WaitTimeout  # noqa: PLC0415 - (loaded with the runtime)
-    from ._parked import give  # noqa: PLC0415 - loaded when first parked
+    import understudy._errors as errors  # noqa: PLC0415 - (loaded with the runtime)
+    import understudy._http._parked as pool  # noqa: PLC0415 - loaded when first parked
 
     try:
         parked = server._park()
-    except WaitTimeout:
+    except errors.WaitTimeout:
         return
     if parked is not None:
-        give(parked)
+        pool.give(parked)

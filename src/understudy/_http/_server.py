@@ -196,7 +196,8 @@ class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
         http_versions: str | Collection[str] = ("1.1",),
         max_concurrent_streams: int = 100,
     ) -> None:
-        from . import _config as config  # noqa: PLC0415 - loaded when a server is first made
+        # (absolute: a relative import in a function costs a microsecond a call)
+        import understudy._http._config as config  # noqa: PLC0415 - loaded when one is made
 
         super().__init__(host=host, port=port, conditions=conditions, seed=seed)
         self._tls = None if tls is None else config.resolve_tls(tls, self.kind)

@@ -114,9 +114,9 @@ class Stubbing:
             ConfigurationError: an argument of the wrong type, saying what is accepted, or a
                 criterion that does not exist (naming the closest one).
         """
-        from ._criteria import make_shape  # noqa: PLC0415 - loaded when first used
+        import understudy._http._criteria as criteria_  # noqa: PLC0415 - (absolute: faster)
 
-        shape = make_shape(method, path, criteria, what="expect()")
+        shape = criteria_.make_shape(method, path, criteria, what="expect()")
         return self._router.expect(shape, ordered=False)
 
     def expect_in_order(
