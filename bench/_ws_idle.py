@@ -12,11 +12,13 @@ clients' memory and CPU are not counted:
   answers each close frame with its own (RFC 6455 §5.5.1), then closes its socket once the
   server has closed the TCP connection, as a well-behaved client does (§7.1.1: the server
   closes it first; websockets' client waits for that too). The time is the server's stop, from
-  the call to its return.
+  the call to its return, with the CPU the server's process spent in it (all its threads) and
+  the CPU the client process spent answering (so it can be seen not to be the bottleneck).
 
 Run the client alone: ``python -m bench._ws_idle PORT CONNECTIONS`` (prints ``ready``, holds the
 connections, answers close frames, exits when stdin closes); one RSS figure:
-``python -m bench._ws_idle rss CASE CONNECTIONS`` (a :data:`bench._websocket.SERVER_CASES` key).
+``python -m bench._ws_idle rss CASE CONNECTIONS`` (a :data:`bench._websocket.SERVER_CASES` key);
+the stop() figures alone, every server: ``python -m bench._ws_idle stops [STOPS]``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import IO, Any, Protocol
 from ._report import format_table, ratio
 from ._ws_client import handshake, masked_frame
 
-__all__ = ["IdleResult", "idle_json", "idle_table", "run_idle"]
+__all__ = ["IdleResult", "idle_json", "idle_table", "run_idle", "run_stops"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _CLOSE_1000 = masked_frame((1000).to_bytes(2, "big"), opcode=0x8)
@@ -68,6 +70,7 @@ def _hold(port: int, connections: int) -> None:
     stdin = sys.stdin.fileno()
     poller.register(stdin, select.EPOLLIN)
     print("ready", flush=True)
+    began = None  # (this thread's CPU time when the first close frame came)
     while socks:
         for fd, _ in poller.poll():
             if fd == stdin:
@@ -78,12 +81,15 @@ def _hold(port: int, connections: int) -> None:
             except ConnectionResetError:
                 data = b""
             if data[:1] == b"\x88":  # (the server's close frame: answered with the client's)
+                if began is None:
+                    began = time.thread_time()
                 sock.send(_CLOSE_1000)
             elif not data:  # (then the server ends the TCP connection first: RFC 6455 §7.1.1)
-                poller.unregister(fd)
-                sock.close()
+                sock.close()  # (which takes it out of the epoll set too)
                 del socks[fd]
+    spent = 0.0 if began is None else time.thread_time() - began
     sys.stdin.read()
+    print(f"cpu {spent}", flush=True)  # (seconds: answering the closes, closing the sockets)
 
 
 class _Clients:
@@ -103,10 +109,15 @@ class _Clients:
             self.process.kill()
             raise RuntimeError(f"the WebSocket client process said {line!r}, not ready")
 
-    def end(self) -> None:
+    def end(self) -> float:
+        """End the process; the seconds of CPU it spent answering the server's close frames
+        and closing its sockets (0.0 if no close frame came)."""
         assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.close()
+        said = self.process.stdout.read().split()
         self.process.wait(30.0)
+        return float(said[-1]) if said[:1] == ["cpu"] else 0.0
 
 
 # -- the figures -------------------------------------------------------------------------------
@@ -120,6 +131,10 @@ class IdleResult:
     rss_per_connection: dict[str, float] = field(default_factory=dict)
     #: Seconds per stop() with ``clients`` open connections answering the close, per server.
     stops: dict[str, list[float]] = field(default_factory=dict)
+    #: CPU seconds of the server's process (all its threads) per stop(), per server.
+    stop_cpu: dict[str, list[float]] = field(default_factory=dict)
+    #: CPU seconds the client process spent per stop() answering the closes, per server.
+    client_cpu: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _rss_per_connection(case: str, connections: int) -> float:
@@ -162,8 +177,22 @@ def run_idle(
     result = IdleResult(connections, clients)
     for name in cases:
         result.rss_per_connection[name] = _rss_per_connection(name, connections)
+    return run_stops(cases, result, stops=stops, budget=budget)
+
+
+def run_stops(
+    cases: Mapping[str, Callable[[], _Running]],
+    result: IdleResult,
+    *,
+    stops: int = 20,
+    budget: float = 15.0,
+) -> IdleResult:
+    """The stop() figures of ``result`` for each case, the cycles taking turns across cases."""
+    clients = result.clients
     spent = dict.fromkeys(cases, 0.0)
     result.stops = {name: [] for name in cases}
+    result.stop_cpu = {name: [] for name in cases}
+    result.client_cpu = {name: [] for name in cases}
     for _ in range(stops):
         for name, start in cases.items():
             if spent[name] > budget:
@@ -171,12 +200,15 @@ def run_idle(
             began = time.perf_counter()
             running = start()
             held = _Clients(running.port, clients)
+            cpu = time.process_time()
             stopping = time.perf_counter()
             running.close()
             took = time.perf_counter() - stopping
-            held.end()
+            cpu = time.process_time() - cpu
+            result.client_cpu[name].append(held.end())
             spent[name] += time.perf_counter() - began
             result.stops[name].append(took)
+            result.stop_cpu[name].append(cpu)
     return result
 
 
@@ -185,9 +217,11 @@ def idle_table(result: IdleResult, ours: str) -> str:
     our_rss = result.rss_per_connection.get(ours, 0.0)
     our_stop = statistics.median(result.stops[ours]) if result.stops.get(ours) else 0.0
     rows = []
-    for name, rss in result.rss_per_connection.items():
+    for name in {**result.rss_per_connection, **result.stops}:
+        rss = result.rss_per_connection.get(name, 0.0)
         stops = result.stops.get(name) or []
         p50 = statistics.median(stops) if stops else 0.0
+        cpu, client = result.stop_cpu.get(name) or [], result.client_cpu.get(name) or []
         rows.append(
             [
                 name,
@@ -196,6 +230,8 @@ def idle_table(result: IdleResult, ours: str) -> str:
                 str(len(stops)),
                 f"{p50 * 1e3:.2f}",
                 ratio(p50 / our_stop if our_stop else None),
+                f"{statistics.median(cpu) * 1e3:.2f}" if cpu else "-",
+                f"{statistics.median(client) * 1e3:.2f}" if client else "-",
             ]
         )
     headers = [
@@ -205,6 +241,8 @@ def idle_table(result: IdleResult, ours: str) -> str:
         "stops",
         f"stop() p50 ms ({result.clients} clients answering)",
         "÷ ours",
+        "server CPU ms per stop, p50",
+        "client CPU ms per stop, p50",
     ]
     return format_table(headers, rows)
 
@@ -215,6 +253,8 @@ def idle_json(result: IdleResult) -> dict[str, Any]:
         "clients": result.clients,
         "rss_bytes_per_connection": result.rss_per_connection,
         "stop_seconds": result.stops,
+        "stop_cpu_seconds": result.stop_cpu,
+        "stop_client_cpu_seconds": result.client_cpu,
         "stop_p50_seconds": {
             name: statistics.median(times) for name, times in result.stops.items() if times
         },
@@ -229,5 +269,13 @@ if __name__ == "__main__":
 
         warnings.simplefilter("ignore", DeprecationWarning)
         print(_measure_rss(SERVER_CASES[sys.argv[2]], int(sys.argv[3])))
+    elif sys.argv[1] == "stops":
+        import warnings
+
+        from ._websocket import _OURS, SERVER_CASES
+
+        warnings.simplefilter("ignore", DeprecationWarning)
+        count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+        print(idle_table(run_stops(SERVER_CASES, IdleResult(0, 10), stops=count), _OURS))
     else:
         _hold(int(sys.argv[1]), int(sys.argv[2]))

@@ -158,7 +158,9 @@ class HTTPConnection(Refusals):
                 self._activate(deferred)
         parsing = self.parsing
         if parsing is None or self.broken:
-            if self.replay:
+            if self.replay or self.broken:
+                # (Nothing more is parsed once broken: the read's bytes go now, not with the
+                # connection; a WebSocket's handshake read lives as long as its session.)
                 self.replay = []
                 self.replay_skip = None
         else:

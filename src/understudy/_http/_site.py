@@ -277,6 +277,7 @@ class Site:
         "record",
         "runtime",
         "scheme",
+        "settled",
         "tls",
         "websocket",
     )
@@ -306,6 +307,8 @@ class Site:
         self.connections: dict[Connection, None] = {}
         #: Futures stop() waits for, with what names each in its timeout report.
         self.inflight: dict[asyncio.Future[Any], str | Callable[[], str]] = {}
+        #: While stop() waits for :attr:`inflight` to empty: a future the last release ends.
+        self.settled: asyncio.Future[None] | None = None
         #: The WebSocket journals and open sessions (``_ws/_site.py``), made on first use.
         self.websocket: Any = None
 
@@ -376,7 +379,11 @@ class Site:
 
         (A task may release itself as it ends, having reported its own errors.)
         """
-        self.inflight.pop(future, None)
+        inflight = self.inflight
+        inflight.pop(future, None)
+        settled = self.settled
+        if settled is not None and not inflight and not settled.done():
+            settled.set_result(None)
         if future.done() and not future.cancelled():
             error = future.exception()
             if error is not None:

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from .._drain import StalledReaders, finish_connections
-from ._site import Site
+from ._site import Connection, Site
 
 __all__ = ["stop_serving"]
 
@@ -34,9 +34,18 @@ async def stop_serving(
     connections, inflight = site.connections, site.inflight
     for conn in connections:
         conn.closing = True  # a response finished from now on says Connection: close
+    # WebSocket sessions are told first (each 1001 goes out now, and the clients answer while
+    # the listeners close); then every other connection, those made while the listeners closed
+    # (accepted before close_listeners stopped accepting, before it yielded) among them.
+    websocket = site.websocket
+    told: dict[Connection, None] = dict(websocket.open) if websocket is not None else {}
+    for session in told:
+        session.shutdown()
     await close_listeners(listeners)
     for conn in list(connections):
-        conn.shutdown()
+        if conn not in told:
+            conn.shutdown()
+    del told  # (a session is freed as it ends, not all of them at the end of stop)
     deadline = loop.time() + timeout
 
     def open_transports() -> list[asyncio.BaseTransport]:
@@ -44,7 +53,7 @@ async def stop_serving(
 
     stalled = StalledReaders()
     while inflight and (remaining := deadline - loop.time()) > 0:
-        await asyncio.wait(list(inflight), timeout=min(remaining, _LOOK_INTERVAL))
+        await _settle(site, min(remaining, _LOOK_INTERVAL))
         # A body still being produced for a client that stopped reading would hold stop()
         # up to its timeout: cut that client off (the body is then closed, see _send).
         stalled.abort(open_transports(), loop.time())
@@ -65,3 +74,22 @@ async def stop_serving(
             conn.hand_over()  # (what a large body's connection still holds back)
         await finish_connections(open_transports, deadline)
     return still_running, deadline
+
+
+async def _settle(site: Site, timeout: float) -> None:
+    """Return once nothing is in flight (``Site.release`` ends :attr:`Site.settled` when the
+    last held future goes), or after ``timeout`` seconds: one future and one timer however
+    many handlers run, where ``asyncio.wait`` adds a callback to each and runs one per end."""
+    loop = site.loop
+    settled = site.settled = loop.create_future()
+    timer = loop.call_later(timeout, _resolve, settled)
+    try:
+        await settled
+    finally:
+        timer.cancel()
+        site.settled = None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

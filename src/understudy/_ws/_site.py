@@ -22,7 +22,7 @@ class WebSocketSite:
     ``record_error``, a bound method the server outlives only in a stopped test).
     """
 
-    __slots__ = ("connections", "messages", "open", "record_error")
+    __slots__ = ("_all_closed", "connections", "messages", "open", "record_error")
 
     def __init__(
         self, record_error: Callable[[BaseException], None], journal_size: int | None
@@ -36,6 +36,8 @@ class WebSocketSite:
         )
         #: The sessions still open (``WebSocketSession``s; a dict as an ordered set).
         self.open: dict[Any, None] = {}
+        #: While stop() waits for the closing handshakes: done when the last session closes.
+        self._all_closed: asyncio.Future[None] | None = None
 
     def next_number(self) -> int:
         return self.connections.total + 1
@@ -47,14 +49,32 @@ class WebSocketSite:
     def closed(self, session: Any) -> None:
         self.open.pop(session, None)
         self.connections.changed()  # (a wait on closes looks again)
+        waiter = self._all_closed
+        if waiter is not None and not self.open and not waiter.done():
+            waiter.set_result(None)
 
     async def closing_handshakes(self, deadline: float) -> None:
         """On stop(), after each session was sent its 1001: wait until every client has
         answered with its close frame (RFC 6455 §7.1.2: the connection then ends cleanly), or
-        until ``deadline`` (loop time); stop() then closes what is left."""
+        until ``deadline`` (loop time); stop() then closes what is left.
+
+        One future for them all, done by the last session's close, and one timer for the
+        deadline: no callback per session."""
+        if not self.open:
+            return
         loop = asyncio.get_running_loop()
-        while self.open and (remaining := deadline - loop.time()) > 0:
-            await asyncio.wait([session.done for session in self.open], timeout=remaining)
+        waiter = self._all_closed = loop.create_future()
+        timer = loop.call_at(deadline, _done, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._all_closed = None
+
+
+def _done(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def websocket_site(site: Site) -> WebSocketSite:
