@@ -32,9 +32,7 @@ class ASGIHost:
     """Runs an ASGI application: one task per request, plus the lifespan task."""
 
     streams_body = True
-    #: What tells an ASGI host from the others without importing this module (a server
-    #: that has none never loads it): ``getattr(host, "runs_asgi", False)``.
-    runs_asgi = True
+    runs_asgi = True  # (told apart without importing this module: getattr(host, "runs_asgi"))
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -64,8 +62,7 @@ class ASGIHost:
             starter = self._starter = TaskStarter(site.loop)
         task = starter.start(call.run(), self._context.copy())
         if task is not None:  # (None: the app answered in its first step, the usual case)
-            # In flight until run() ends, which releases it: no done callback to schedule.
-            call.task = task
+            call.task = task  # (in flight until run() ends, which releases it: no callback)
             site.hold(task, call.describe)
 
     async def startup(self, site: Site) -> None:

@@ -12,7 +12,6 @@ import contextvars
 import inspect
 import json
 import re
-import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -354,9 +353,7 @@ def dispatch_websocket(site: Site, router: Router, exchange: AnyExchange) -> Non
         if not stub._differences(exchange):
             stub._serve(site, exchange)
             return
-    # (not loaded, or being loaded by another thread: then no host is an ASGIHost yet)
-    host_class = getattr(sys.modules.get("understudy._http._asgi"), "ASGIHost", None)
-    if host_class is not None and isinstance(router.host, host_class):
+    if getattr(router.host, "runs_asgi", False):  # (an ASGIHost: asked without importing it)
         serve_asgi_websocket(site, exchange, router.host, contextvars.copy_context())
         return
     lines = [f"no WebSocket expectation matched the handshake GET {exchange.target}"]
