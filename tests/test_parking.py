@@ -332,3 +332,55 @@ def test_a_server_whose_serving_has_not_begun_is_parked_once_it_is_served() -> N
         with urllib.request.urlopen(successor.url, timeout=5) as reply:
             assert reply.status == 204
     assert server.requests == []
+
+
+@pytest.mark.parametrize("look", ["tcp_info", "poll"])
+def test_connections_the_kernel_queued_for_a_parked_listener_are_dropped(
+    look: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client of the test that ended may have connected before the listener was parked and
+    not been accepted yet: parking drops what the kernel holds in the accept queue, found by
+    TCP_INFO (Linux: read without letting go of the GIL) or, elsewhere, by a poll."""
+    if look == "tcp_info" and _parked._TCP_INFO is None:
+        pytest.skip("TCP_INFO is Linux's")
+    if look == "poll":
+        monkeypatch.setattr(_parked, "_TCP_INFO", None)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        address = listener.getsockname()
+        parked = _parked.Parked(get_runtime(), [listener], (), "127.0.0.1", address[1])
+        clients = [socket.create_connection(address, timeout=5) for _ in range(3)]
+        _parked.drop_backlog(parked)
+        for client in clients:
+            with client:
+                try:
+                    assert client.recv(1) == b""  # (closed by the server, unanswered)
+                except ConnectionResetError:
+                    pass
+        with pytest.raises(BlockingIOError):  # (nothing left in the queue)
+            listener.accept()
+
+
+def test_only_a_connection_whose_client_closed_it_is_left_to_the_loop() -> None:
+    """Parking asks the loop to close the connections left open, unless every client has
+    closed its own (TCP's CLOSE_WAIT): the loop then closes each as it reads that end."""
+    if _parked._TCP_INFO is None:
+        pytest.skip("TCP_INFO is Linux's")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        accepted, _ = listener.accept()
+        with accepted:
+
+            class Transport:  # (what parking reads of a connection's transport)
+                def get_extra_info(self, name: str) -> object:
+                    return accepted if name == "socket" else None
+
+            class Connection:
+                transport = Transport()
+
+            connections: list[Any] = [Connection()]
+            assert not _parked.closed_by_clients(connections)  # (its client is connected)
+            client.close()
+            accepted.settimeout(5)
+            assert accepted.recv(1, socket.MSG_PEEK) == b""  # (the client's end has come)
+            assert _parked.closed_by_clients(connections)

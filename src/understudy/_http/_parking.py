@@ -150,9 +150,11 @@ class Parking:
         pool.drop_backlog(parked)  # (connections the kernel has made that the loop has not taken)
         runtime.servers.discard(self)
         connections = list(site.connections)
-        if connections and runtime.in_loop_thread:
+        if not connections or pool.closed_by_clients(connections):
+            pass  # (the loop closes each as it reads its client's end: nothing to ask of it)
+        elif runtime.in_loop_thread:
             pool.close_idle(connections)  # (closed at the loop's next turn: see call_function)
-        elif connections:
+        else:
             runtime.loop.call_soon_threadsafe(pool.close_idle, connections)
         return parked
 
