@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
+from .._reads import read_buffer, take
 from ._records import WebSocketClose, WebSocketConnection, add_message, add_pong
 from ._types import HTTPConnection
 
@@ -44,12 +45,8 @@ _OPEN = State.OPEN
 class WebSocketSession(asyncio.BufferedProtocol):
     """The asyncio protocol of one open WebSocket connection (loop-side only).
 
-    A buffered protocol: the transport reads into one buffer shared by every session of the
-    loop (:func:`_read_buffer`), which each read's bytes leave at once (``buffer_updated``:
-    websockets copies them into its own). A plain protocol would be handed a new ``bytes``
-    per read, which CPython allocates at asyncio's read size (256 KiB: ``mmap``) and then
-    shrinks (``mremap``) and frees (``munmap``): three system calls per read, about twice
-    the cost of the read itself for a small frame.
+    A buffered protocol: the transport reads into the loop's one buffer, which each read's
+    bytes leave at once (see :mod:`understudy._reads`).
     """
 
     def __init__(
@@ -110,10 +107,10 @@ class WebSocketSession(asyncio.BufferedProtocol):
             self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _read_buffer()
+        return read_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(_BUFFER[0][:nbytes]))
+        self.data_received(take(nbytes))
 
     def data_received(self, data: bytes) -> None:
         # What the frames of ``data`` make the protocol send (replies, pongs, a close) goes
@@ -379,19 +376,6 @@ class WebSocketSession(asyncio.BufferedProtocol):
             transport.write(data)
         if end:
             transport.close()
-
-
-#: The buffer every session reads into (made on first use): as large as asyncio's reads.
-_BUFFER: list[memoryview] = []
-_READ_SIZE = 256 * 1024
-
-
-def _read_buffer() -> memoryview:
-    """The buffer the transports read into (one loop: one read at a time; a read's bytes are
-    copied out in ``buffer_updated`` before anything else can read into it)."""
-    if not _BUFFER:
-        _BUFFER.append(memoryview(bytearray(_READ_SIZE)))
-    return _BUFFER[0]
 
 
 def close_frame(code: int, reason: str) -> bytes:
