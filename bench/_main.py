@@ -89,7 +89,7 @@ class Plan:
     conditions_duration: float = 1.0  # seconds per bandwidth setting
     startup_rounds: int = 20
     suite_tests: int = 1000
-    suite_rounds: int = 3
+    suite_rounds: int = 5
     websocket_duration: float = 3.0  # seconds per round
     websocket_rounds: int = 2
     websocket_cycles: int = 300

@@ -193,3 +193,20 @@ def timed_out(head: str, entries: Sequence[Any]) -> WaitTimeout:
     if len(entries) > _SHOWN_IN_TIMEOUT:
         lines.append(f"  ... and {len(entries) - _SHOWN_IN_TIMEOUT} more")
     return WaitTimeout("\n".join(lines))
+
+
+async def until_done(waiter: asyncio.Future[None], deadline: float) -> None:
+    """Await ``waiter`` until it is done (whoever it waits for ends it with :func:`end`) or
+    the loop's clock reaches ``deadline``: one future and one timer however many things it
+    stands for, where ``asyncio.wait`` adds a callback to each and wakes once per end."""
+    timer = waiter.get_loop().call_at(deadline, end, waiter)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+
+
+def end(waiter: asyncio.Future[None]) -> None:
+    """Make ``waiter`` done, unless it is already."""
+    if not waiter.done():
+        waiter.set_result(None)

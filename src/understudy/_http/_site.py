@@ -48,6 +48,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._server import describe_handler
+from .._waits import end
 from ._limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
@@ -381,9 +382,8 @@ class Site:
         """
         inflight = self.inflight
         inflight.pop(future, None)
-        settled = self.settled
-        if settled is not None and not inflight and not settled.done():
-            settled.set_result(None)
+        if self.settled is not None and not inflight:
+            end(self.settled)
         if future.done() and not future.cancelled():
             error = future.exception()
             if error is not None:

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from .._drain import StalledReaders, finish_connections
+from .._waits import until_done
 from ._site import Connection, Site
 
 __all__ = ["stop_serving"]
@@ -78,18 +79,10 @@ async def stop_serving(
 
 async def _settle(site: Site, timeout: float) -> None:
     """Return once nothing is in flight (``Site.release`` ends :attr:`Site.settled` when the
-    last held future goes), or after ``timeout`` seconds: one future and one timer however
-    many handlers run, where ``asyncio.wait`` adds a callback to each and runs one per end."""
+    last held future goes), or after ``timeout`` seconds (see ``_waits.until_done``)."""
     loop = site.loop
-    settled = site.settled = loop.create_future()
-    timer = loop.call_later(timeout, _resolve, settled)
+    site.settled = loop.create_future()
     try:
-        await settled
+        await until_done(site.settled, loop.time() + timeout)
     finally:
-        timer.cancel()
         site.settled = None
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

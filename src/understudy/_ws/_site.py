@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._journal import Journal
+from .._waits import end, until_done
 from ._records import WebSocketConnection, WebSocketMessage, unpack_message
 
 if TYPE_CHECKING:
@@ -49,9 +50,8 @@ class WebSocketSite:
     def closed(self, session: Any) -> None:
         self.open.pop(session, None)
         self.connections.changed()  # (a wait on closes looks again)
-        waiter = self._all_closed
-        if waiter is not None and not self.open and not waiter.done():
-            waiter.set_result(None)
+        if self._all_closed is not None and not self.open:
+            end(self._all_closed)
 
     async def closing_handshakes(self, deadline: float) -> None:
         """On stop(), after each session was sent its 1001: wait until every client has
@@ -62,19 +62,11 @@ class WebSocketSite:
         deadline: no callback per session."""
         if not self.open:
             return
-        loop = asyncio.get_running_loop()
-        waiter = self._all_closed = loop.create_future()
-        timer = loop.call_at(deadline, _done, waiter)
+        self._all_closed = asyncio.get_running_loop().create_future()
         try:
-            await waiter
+            await until_done(self._all_closed, deadline)
         finally:
-            timer.cancel()
             self._all_closed = None
-
-
-def _done(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 def websocket_site(site: Site) -> WebSocketSite:
