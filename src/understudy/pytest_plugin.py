@@ -103,11 +103,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     try:
         result = yield
     except BaseException as error:
-        for server in item.stash.get(SERVERS, ()):
+        for server in _taken(item):
             _finish(item, server, propagating=error)
         raise
     failures: list[BaseException] = []
-    for server in item.stash.get(SERVERS, ()):
+    for server in _taken(item):
         try:
             _finish(item, server, propagating=None)
         except BaseException as failure:  # noqa: BLE001 - gathered and re-raised below
@@ -133,6 +133,16 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
             del item.stash[SERVERS]
         if PARKS in item.stash:
             del item.stash[PARKS]
+
+
+def _taken(item: pytest.Item) -> list[Server]:
+    """The servers of ``item``'s run, out of its stash (a plugin that runs a test again, as
+    pytest-rerunfailures does, runs it in one ``pytest_runtest_protocol``: each run finishes
+    only its own servers)."""
+    servers = item.stash.get(SERVERS, [])
+    if servers:
+        del item.stash[SERVERS]
+    return servers
 
 
 def _finish(item: pytest.Item, server: Server, *, propagating: BaseException | None) -> None:

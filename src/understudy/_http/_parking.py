@@ -133,7 +133,8 @@ class Parking:
     def _park_now(self, runtime: Runtime) -> Parked | _NotYet | None:
         """Park, if quiet: on the loop, or from another thread while the loop is idle (the
         connections left open are then closed by a callback posted to the loop, which runs
-        before anything they send next). ``_NOT_YET`` while a posted serving is under way."""
+        before anything they send next; those their clients closed, the loop closes as it
+        reads their end). ``_NOT_YET`` while a posted serving is under way."""
         # (absolute: a relative import in a function costs a microsecond a call)
         import understudy._http._parked as pool  # noqa: PLC0415 - loaded when first parked
 
