@@ -118,6 +118,12 @@ def _no_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) 
         caplog.get_records("call").clear()
         gc.collect()
         leaked = _open_fds() - before
+    if leaked:
+        # A connection its client closed is closed by the loop as it reads that end (a parked
+        # http_server leaves it to the loop): let the loop take its turns, then look again.
+        for _ in range(2):
+            runtime.call_function(lambda: None, 5.0, what=lambda: "a loop turn", settle=True)
+        leaked = _open_fds() - before
     assert not leaked, "the test leaked file descriptors: " + ", ".join(
         f"{fd} -> {_describe(fd)}" for fd in sorted(leaked)
     )
