@@ -25,7 +25,6 @@ _KEYWORD_KINDS = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_O
 
 
 @functools.cache
-@functools.cache
 def keyword_names(function: Callable[..., Any]) -> frozenset[str] | None:
     """The names ``function`` takes as keywords (``self`` left out); ``None``: any (``**kw``).
     Remembered per function (a fixture asks for its server class's at every test)."""

@@ -12,7 +12,9 @@ protocol copies the bytes out in ``buffer_updated`` before anything else can rea
 
 from __future__ import annotations
 
-__all__ = ["READ_SIZE", "read_buffer", "take"]
+import asyncio
+
+__all__ = ["READ_SIZE", "BufferedReads"]
 
 #: Bytes read at most at once (asyncio's own read size for a plain protocol).
 READ_SIZE = 256 * 1024
@@ -20,13 +22,17 @@ READ_SIZE = 256 * 1024
 _BUFFER: list[memoryview] = []
 
 
-def read_buffer() -> memoryview:
-    """The buffer (made on first use), for ``BufferedProtocol.get_buffer``."""
-    if not _BUFFER:
-        _BUFFER.append(memoryview(bytearray(READ_SIZE)))
-    return _BUFFER[0]
+class BufferedReads(asyncio.BufferedProtocol):
+    """A protocol that reads into the loop's one buffer and hands each read's bytes, copied
+    out, to :meth:`data_received`, as a plain ``asyncio.Protocol`` is handed them."""
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if not _BUFFER:  # (made on first use)
+            _BUFFER.append(memoryview(bytearray(READ_SIZE)))
+        return _BUFFER[0]
 
-def take(nbytes: int) -> bytes:
-    """The ``nbytes`` just read into the buffer, copied out (for ``buffer_updated``)."""
-    return bytes(_BUFFER[0][:nbytes])
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_BUFFER[0][:nbytes]))
+
+    def data_received(self, data: bytes) -> None:
+        raise NotImplementedError

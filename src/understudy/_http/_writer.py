@@ -12,7 +12,7 @@ from collections import deque
 
 from .._core.faults import Ending
 from .._drain import close_transport
-from .._reads import read_buffer, take
+from .._reads import BufferedReads
 from ._heads import LARGE_WRITE
 
 __all__ = ["ResponseWriter"]
@@ -36,10 +36,9 @@ def _flush_all() -> None:
 os.register_at_fork(after_in_child=_UNFLUSHED.clear)
 
 
-class ResponseWriter(asyncio.BufferedProtocol):
-    """The transport side of a connection: queueing, flushing, holding back, closing; and
-    its reads, into the loop's one buffer (see :mod:`understudy._reads`), each handed to
-    ``data_received`` as the ``bytes`` read."""
+class ResponseWriter(BufferedReads):
+    """The transport side of a connection: queueing, flushing, holding back, closing (it
+    reads into the loop's one buffer: see :mod:`understudy._reads`)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -55,15 +54,6 @@ class ResponseWriter(asyncio.BufferedProtocol):
         self.backlog: deque[bytes | memoryview] | None = None
         #: close() was called with a backlog: the transport closes once it is handed over.
         self.close_when_sent = False
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return read_buffer()
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(take(nbytes))
-
-    def data_received(self, data: bytes) -> None:
-        raise NotImplementedError  # (the connection's)
 
     def write(self, data: bytes) -> None:
         """Queue ``data``: what one loop iteration writes goes out in one send.

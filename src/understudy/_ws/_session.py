@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
-from .._reads import read_buffer, take
+from .._reads import BufferedReads
 from ._records import WebSocketClose, WebSocketConnection, add_message, add_pong
 from ._types import HTTPConnection
 
@@ -42,7 +42,7 @@ _PONG = Opcode.PONG
 _OPEN = State.OPEN
 
 
-class WebSocketSession(asyncio.BufferedProtocol):
+class WebSocketSession(BufferedReads):
     """The asyncio protocol of one open WebSocket connection (loop-side only).
 
     A buffered protocol: the transport reads into the loop's one buffer, which each read's
@@ -105,12 +105,6 @@ class WebSocketSession(asyncio.BufferedProtocol):
         except Exception as error:  # noqa: BLE001 - a reply callable's: for check()
             self.site.record_error(error)
             self._fail(CloseCode.INTERNAL_ERROR, "the stub's reply raised")
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return read_buffer()
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(take(nbytes))
 
     def data_received(self, data: bytes) -> None:
         # What the frames of ``data`` make the protocol send (replies, pongs, a close) goes
