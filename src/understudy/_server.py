@@ -96,9 +96,11 @@ class Server(Serving, HandlerFailures):
         self._sockets: list[socket.socket] = []
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
-        self._seed = conditions_.check_seed(seed)
+        self._seed = None if seed is None else conditions_.check_seed(seed)
         self._random: random.Random | None = None  # made on first use: idle servers stay small
-        self._shaper = conditions_.Shaper(conditions_.check_conditions(conditions))
+        if conditions is not None:
+            conditions = conditions_.check_conditions(conditions)
+        self._shaper = conditions_.Shaper(conditions)
 
     # -- addresses ---------------------------------------------------------------------------
 

@@ -112,7 +112,11 @@ class Parking:
         """
         with self._lifecycle_lock:
             runtime = self._runtime
-            if runtime is None or not self.running or not self._parks():
+            if runtime is None or not self.running:
+                return None
+            # (a server that adopted a listener was found to park then: only its conditions
+            # may have changed since)
+            if not (self._shaper.plain if self._parked_from is not None else self._parks()):
                 return None
             what = lambda: f"parking the listener of {self!r}"  # noqa: E731
             if _idle(runtime):

@@ -20,6 +20,7 @@ from .._core.coding import (
 from .._core.framing import field_value_problem, parse_digits, reason_phrase, reason_problem
 from .._core.matching import MISSING
 from .._errors import ConfigurationError
+from ._alike import memo_alike
 
 #: A field name (RFC 9110 §5.1: ``token``).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -381,5 +382,11 @@ def for_request(response: Response, raw_fields: Sequence[bytes]) -> Response:
 
 def memo_of(response: Response) -> dict[Any, Any]:
     """The memo of ``response``'s rendered wire bytes, by what they depend on (see
-    HTTP1Exchange.send); cleared with each new variant."""
-    return response._cache
+    HTTP1Exchange.send); cleared with each new variant. Shared with the responses alike
+    (``_alike.memo_alike``) from the first send of one with a body of bytes."""
+    memo = response._cache
+    if not memo and isinstance(response.body, bytes):
+        memo = response._cache = memo_alike(
+            response.status_code, response.reason, response.headers, response.body, memo
+        )
+    return memo
