@@ -75,7 +75,10 @@ def load_server(name: str) -> type[Server]:
 
 def servers_of(item: pytest.Item) -> list[Server]:
     """The servers started by understudy fixtures for ``item``."""
-    return item.stash.setdefault(SERVERS, [])
+    stash = item.stash
+    if SERVERS not in stash:  # (not setdefault: it raises KeyError to learn the key is missing)
+        stash[SERVERS] = []
+    return stash[SERVERS]
 
 
 #: The test items being run, innermost last (pytester runs a session inside a test): the
@@ -131,9 +134,9 @@ def options(
             closest valid one.
     """
     merged = dict(defaults)
-    markers = list(node.iter_markers("understudy"))
-    if not markers:
+    if not _marked(node):
         return merged
+    markers = list(node.iter_markers("understudy"))
     from ._keywords import keyword_names, unknown_keyword  # noqa: PLC0415 - loaded with a server
 
     takes = keyword_names(server_class.__init__)
@@ -155,6 +158,18 @@ def options(
             (name, value) for name, value in marker.kwargs.items() if takes is None or name in takes
         )
     return merged
+
+
+def _marked(node: pytest.Item) -> bool:
+    """Whether ``node`` or a node above it has an ``understudy`` marker: what
+    ``node.iter_markers`` looks at, without its generators (most tests have none)."""
+    above: pytest.Item | pytest.Collector | None = node
+    while above is not None:
+        for mark in above.own_markers:
+            if mark.name == "understudy":
+                return True
+        above = above.parent
+    return False
 
 
 def _shown(marker: pytest.Mark) -> str:
@@ -233,7 +248,10 @@ def started(
     """
     servers_of(node).append(server)
     if park is not None:
-        node.stash.setdefault(PARKS, {})[id(server)] = park
+        stash = node.stash
+        if PARKS not in stash:  # (as in servers_of)
+            stash[PARKS] = {}
+        stash[PARKS][id(server)] = park
     if start is None:
         server.start()
     else:
@@ -243,7 +261,7 @@ def started(
     finally:
         # Normally already stopped and checked by pytest_runtest_call (which takes a parking
         # server out of PARKS); this covers errors in setup and servers of other fixtures.
-        if park is None or id(server) in node.stash.get(PARKS, {}):
+        if park is None or (PARKS in node.stash and id(server) in node.stash[PARKS]):
             server.__exit__(None, None, None)
 
 

@@ -139,16 +139,18 @@ def _taken(item: pytest.Item) -> list[Server]:
     """The servers of ``item``'s run, out of its stash (a plugin that runs a test again, as
     pytest-rerunfailures does, runs it in one ``pytest_runtest_protocol``: each run finishes
     only its own servers)."""
-    servers = item.stash.get(SERVERS, [])
-    if servers:
-        del item.stash[SERVERS]
+    stash = item.stash
+    if SERVERS not in stash:  # (not get(): it raises KeyError to learn the key is missing)
+        return []
+    servers = stash[SERVERS]
+    del stash[SERVERS]
     return servers
 
 
 def _finish(item: pytest.Item, server: Server, *, propagating: BaseException | None) -> None:
     """Stop ``server`` (or park its listener, for ``http_server``) and check it."""
     __tracebackhide__ = True
-    park = item.stash.get(PARKS, {}).pop(id(server), None)
+    park = item.stash[PARKS].pop(id(server), None) if PARKS in item.stash else None
     if park is not None:
         park(server)
     server.__exit__(None if propagating is None else type(propagating), propagating, None)

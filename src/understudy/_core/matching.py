@@ -314,6 +314,8 @@ class RequestShape:
 
 
 def _short(value: object) -> str:
+    if isinstance(value, str):  # (the usual: first, before the ABC's check below)
+        return repr(value)
     if isinstance(value, re.Pattern):
         return f"re.compile({value.pattern!r})"
     if isinstance(value, Mapping):

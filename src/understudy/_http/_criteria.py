@@ -66,6 +66,10 @@ CRITERIA: frozenset[str] = frozenset(RequestCriteria.__annotations__)
 
 #: A method is a token (RFC 9110 §9.1, §5.6.2): ``M-SEARCH`` is one, ``GET /x`` is not.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: The methods of RFC 9110 §9, tokens all (checked without the pattern).
+_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
 
 
 def make_shape(
@@ -122,10 +126,15 @@ def make_shape(
 
 def _check_method_and_path(method: object, path: object) -> None:
     """Raise ``TypeError`` saying what is accepted, for a method or path of a wrong type."""
-    if method is not None and (not isinstance(method, str) or not _TOKEN.fullmatch(method)):
+    if (
+        method is not None
+        and (type(method) is not str or method not in _METHODS)  # (those need no pattern)
+        and (not isinstance(method, str) or not _TOKEN.fullmatch(method))
+    ):
         raise TypeError(f"method must be a str such as 'GET', not {method!r}")
     if path is not None:
-        check_value_matcher("path", path)
+        if type(path) is not str:  # (a str is one, as check_value_matcher would say)
+            check_value_matcher("path", path)
         if isinstance(path, str) and not path.startswith("/"):
             raise TypeError(f"path must start with '/' (it is the decoded path), not {path!r}")
         if isinstance(path, str) and "?" in path:

@@ -313,11 +313,11 @@ class Expectations:
         """The host of the step that answers ``request``, now counted as used, and what the
         journal is to say answered (see :attr:`Expectation.answered_by`); or None."""
         with self.lock:
-            candidates = [e for e in self.ordered if not e.exhausted][:1]
-            candidates += sorted(
-                (e for e in reversed(self.unordered) if not e.exhausted),
-                key=lambda e: 5 if e.priority is None else e.priority,
-            )
+            candidates = [e for e in self.ordered if not e.exhausted][:1] if self.ordered else []
+            unordered = [e for e in reversed(self.unordered) if not e.exhausted]
+            if len(unordered) > 1:
+                unordered.sort(key=lambda e: 5 if e.priority is None else e.priority)
+            candidates += unordered
             for expectation in candidates:
                 if not differences(expectation.shape, request):
                     step = expectation._current()

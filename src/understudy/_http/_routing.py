@@ -101,9 +101,10 @@ class Router:
         (the routing it skips would all fall through), except for a WebSocket handshake that
         :meth:`upgrade` accepted: that one always comes through :meth:`dispatch`.
         """
+        expectations = self.expectations
         routed = (
             self.admin is not None
-            or bool(self.expectations)
+            or bool(expectations.unordered or expectations.ordered)
             or bool(self.mounts)
             or isinstance(self.host, NoHost)
         )
