@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 import requests
 
-from understudy import ExpectationExceeded, HTTPServer, Response, UnmetExpectation
+from understudy import (
+    ConfigurationError,
+    ExpectationExceeded,
+    HTTPServer,
+    Response,
+    UnmetExpectation,
+)
 
 
 def test_a_limit_set_after_an_unlimited_expectation_is_verified() -> None:
@@ -125,3 +131,44 @@ def test_one_response_answered_by_two_servers_at_once() -> None:
             )
         assert len(first.requests) == 2
         assert len(second.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"port": False},
+        {"port": 0.0},
+        {"host": ""},
+        {"host": b"127.0.0.1"},
+        {"unmatched_status": 404.0},
+        {"allow_unmatched": 0},
+        {"allow_unmatched": None},
+        {"seed": True},
+        {"conditions": "none"},
+        {"generated_fields": "none"},
+        {"content_coding": "gzip"},
+        {"record": "somewhere"},
+        {"admin_token": "secret"},
+    ],
+    ids=repr,
+)
+def test_what_looks_like_a_default_but_is_not_is_refused(options: dict[str, Any]) -> None:
+    """The checks a server made with the defaults skips still see every option that differs."""
+    with pytest.raises(ConfigurationError):
+        HTTPServer(**options)
+
+
+@pytest.mark.parametrize("method", ["GET", "M-SEARCH", "get"])
+def test_methods_with_or_without_the_pattern_are_taken(method: str) -> None:
+    with HTTPServer() as server:
+        server.expect(method, "/").respond(204)
+        conn = http.client.HTTPConnection(*server.address, timeout=5)
+        conn.request(method, "/")
+        assert conn.getresponse().status == 204
+        conn.close()
+
+
+@pytest.mark.parametrize("method", [["GET"], b"GET", "GE T", ""])
+def test_a_method_that_is_no_token_is_refused(method: Any) -> None:
+    with pytest.raises(ConfigurationError, match="method must be a str such as 'GET'"):
+        HTTPServer().expect(method, "/")

@@ -85,7 +85,8 @@ class Server(Serving, HandlerFailures):
         import understudy._conditions as conditions_  # noqa: PLC0415 - loaded when one is made
         import understudy._listeners as listeners  # noqa: PLC0415
 
-        listeners.check_address(host, port)
+        if host != "127.0.0.1" or type(port) is not int or port:  # (the defaults pass)
+            listeners.check_address(host, port)
         self._host = host
         self._requested_port = port
         self._bound_port: int | None = None
