@@ -83,9 +83,10 @@ class Server(Serving, HandlerFailures):
     ) -> None:
         # (absolute imports: a relative one in a function costs a microsecond a call)
         import understudy._conditions as conditions_  # noqa: PLC0415 - loaded when one is made
-        import understudy._listeners as listeners  # noqa: PLC0415
 
         if host != "127.0.0.1" or type(port) is not int or port:  # (the defaults pass)
+            import understudy._listeners as listeners  # noqa: PLC0415
+
             listeners.check_address(host, port)
         self._host = host
         self._requested_port = port

@@ -19,7 +19,7 @@ protocols over typed options, import no server either, and are loaded when first
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -179,13 +179,26 @@ def http_server(http_server_options: Mapping[str, Any]) -> Iterator[HTTPServer]:
     ``port=0``, no ``tls=``, no ``conditions=``, no ASGI app; see ``docs/fixtures.md``), so
     consecutive tests may see the same port; everything else is the test's own.
     """
-    # (imported when first used; absolute: a relative import costs a microsecond a test)
-    import understudy._http._parking as parking  # noqa: PLC0415
-    import understudy._http._server as http  # noqa: PLC0415
-
+    server_class, start, park = _HTTP or _http()
     item = current_item()
-    server = http.HTTPServer(**options(item, http_server_options, http.HTTPServer))
-    yield from started(item, server, start=parking.start_fresh, park=parking.park)
+    server = server_class(**options(item, http_server_options, server_class))
+    yield from started(item, server, start=start, park=park)
+
+
+#: What the ``http_server`` fixture uses: the server class and how it starts and parks one;
+#: imported when a test first asks for it (an import statement each time costs a fixture a
+#: quarter of a microsecond even once loaded).
+_HTTP: tuple[type[HTTPServer], Callable[[HTTPServer], None], Callable[[HTTPServer], None]] | None
+_HTTP = None
+
+
+def _http() -> tuple[type[HTTPServer], Callable[[HTTPServer], None], Callable[[HTTPServer], None]]:
+    global _HTTP  # noqa: PLW0603 - set once, when first used
+    from ._http._parking import park, start_fresh  # noqa: PLC0415 - loaded when first used
+    from ._http._server import HTTPServer  # noqa: PLC0415
+
+    _HTTP = (HTTPServer, start_fresh, park)
+    return _HTTP
 
 
 @pytest.fixture

@@ -314,7 +314,7 @@ class Expectations:
         journal is to say answered (see :attr:`Expectation.answered_by`); or None."""
         with self.lock:
             candidates = [e for e in self.ordered if not e.exhausted][:1] if self.ordered else []
-            unordered = [e for e in reversed(self.unordered) if not e.exhausted]
+            unordered = [e for e in reversed(self.unordered) if e._current() is not None]
             if len(unordered) > 1:
                 unordered.sort(key=lambda e: 5 if e.priority is None else e.priority)
             candidates += unordered
@@ -375,7 +375,7 @@ class Expectations:
 
 def answer_with(expectation: _E, host: Host, delay: object) -> _E:
     """Make ``host`` (after ``delay``, if any) the answer of ``expectation``'s current step."""
-    chosen = to_delay(delay)
+    chosen = None if delay is None else to_delay(delay)
     if chosen is not None:
         host = DelayedHost(host, chosen)
     with expectation._lock:
