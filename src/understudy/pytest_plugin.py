@@ -26,13 +26,13 @@ import pytest
 
 from ._fixtures import (
     NO_OPTIONS,
-    PARKS,
-    SERVERS,
+    Run,
     current_item,
     enter_item,
     factory,
     leave_item,
     options,
+    run_of,
     started,
 )
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
@@ -103,13 +103,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     try:
         result = yield
     except BaseException as error:
-        for server in _taken(item):
-            _finish(item, server, propagating=error)
+        run = run_of(item)
+        for server in _taken(run):
+            _finish(run, server, propagating=error)
         raise
     failures: list[BaseException] = []
-    for server in _taken(item):
+    run = run_of(item)
+    for server in _taken(run):
         try:
-            _finish(item, server, propagating=None)
+            _finish(run, server, propagating=None)
         except BaseException as failure:  # noqa: BLE001 - gathered and re-raised below
             failures.append(failure)
     if len(failures) == 1:
@@ -122,35 +124,28 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     """Around the test's setup, call and teardown: the server fixtures are set up for ``item``
-    (``_fixtures.current_item``); afterwards its servers are let go (the session keeps every
-    item, so its stash would keep every server it ever started, journal and all)."""
+    (``_fixtures.current_item``, with its ``Run``); afterwards its servers are let go with the
+    run (the session keeps every item: it would keep every server it ever started, journal and
+    all)."""
     enter_item(item)
     try:
         return (yield)
     finally:
         leave_item(item)
-        if SERVERS in item.stash:
-            del item.stash[SERVERS]
-        if PARKS in item.stash:
-            del item.stash[PARKS]
 
 
-def _taken(item: pytest.Item) -> list[Server]:
-    """The servers of ``item``'s run, out of its stash (a plugin that runs a test again, as
-    pytest-rerunfailures does, runs it in one ``pytest_runtest_protocol``: each run finishes
-    only its own servers)."""
-    stash = item.stash
-    if SERVERS not in stash:  # (not get(): it raises KeyError to learn the key is missing)
-        return []
-    servers = stash[SERVERS]
-    del stash[SERVERS]
+def _taken(run: Run) -> list[Server]:
+    """The servers of ``run`` so far, out of it (a plugin that runs a test again, as
+    pytest-rerunfailures does, runs it in one ``pytest_runtest_protocol``: each call finishes
+    only the servers started for it)."""
+    servers, run.servers = run.servers, []
     return servers
 
 
-def _finish(item: pytest.Item, server: Server, *, propagating: BaseException | None) -> None:
+def _finish(run: Run, server: Server, *, propagating: BaseException | None) -> None:
     """Stop ``server`` (or park its listener, for ``http_server``) and check it."""
     __tracebackhide__ = True
-    park = item.stash[PARKS].pop(id(server), None) if PARKS in item.stash else None
+    park = run.parks.pop(id(server), None)
     if park is not None:
         park(server)
     server.__exit__(None if propagating is None else type(propagating), propagating, None)
