@@ -7,6 +7,7 @@ server. Each test here is a case those short cuts could get wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 from typing import Any
 
@@ -20,6 +21,8 @@ from understudy import (
     Response,
     UnmetExpectation,
 )
+from understudy._core.matching import RequestShape
+from understudy._http._criteria import line_shape
 
 
 def test_a_limit_set_after_an_unlimited_expectation_is_verified() -> None:
@@ -172,3 +175,18 @@ def test_methods_with_or_without_the_pattern_are_taken(method: str) -> None:
 def test_a_method_that_is_no_token_is_refused(method: Any) -> None:
     with pytest.raises(ConfigurationError, match="method must be a str such as 'GET'"):
         HTTPServer().expect(method, "/")
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/x"), (None, "/x"), ("GET", None)])
+def test_a_shape_of_a_method_and_a_path_is_the_dataclass_s_own(
+    method: str | None, path: str | None
+) -> None:
+    """``expect(method, path)`` makes its shape without the dataclass's ``__init__``."""
+    made = line_shape(method, path)
+    assert made == RequestShape(method=method, path=path)
+    assert hash(made) == hash(RequestShape(method=method, path=path))
+    assert repr(made) == repr(RequestShape(method=method, path=path))
+    assert made.describe() == RequestShape(method=method, path=path).describe()
+    assert dataclasses.replace(made, body="x") == RequestShape(method=method, path=path, body="x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.method = "POST"  # type: ignore[misc]
