@@ -158,7 +158,7 @@ class WebSocketSession(BufferedReads):
                         break
         finally:
             self._reading = False
-        if self._unwritten or self.protocol.state is not _OPEN:  # (a close; an error: 1002...)
+        if self._unwritten or protocol.state is not _OPEN:  # (a close; an error: 1002...)
             self._unwritten = False
             self._flush()
 
@@ -282,8 +282,10 @@ class WebSocketSession(BufferedReads):
         transport = self.transport
         if protocol.state is not _OPEN or transport is None or transport.is_closing():
             return False
-        text = isinstance(data, str)
-        payload = data.encode("utf-8") if isinstance(data, str) else data
+        if isinstance(data, str):
+            text, payload = True, data.encode("utf-8")
+        else:
+            text, payload = False, data
         frames = self.frames_per_message
         if frames > 1 and len(payload) >= frames:
             # (exactly ``frames`` frames, none empty; a fragment may split a UTF-8 sequence:
@@ -306,8 +308,7 @@ class WebSocketSession(BufferedReads):
         if self._reading:  # (data_received writes it, with the rest of the read)
             self._unwritten = True
         else:  # (open, checked above: nothing of a close to write)
-            pieces = protocol.data_to_send()
-            transport.write(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            transport.write(b"".join(protocol.data_to_send()))
         return True
 
     async def drain(self) -> None:
