@@ -91,7 +91,7 @@ class Plan:
     suite_tests: int = 1000
     suite_rounds: int = 5
     websocket_duration: float = 3.0  # seconds per round
-    websocket_rounds: int = 2
+    websocket_rounds: int = 3
     websocket_cycles: int = 300
     websocket_idle_connections: int = 500
     websocket_stops: int = 20

@@ -107,14 +107,15 @@ class _WebSocketCall:
                 "spec: accept, close or send an HTTP response first)"
             )
         inbox = session.inbox
-        if inbox and not isinstance(inbox[0], WebSocketClose):
-            event: str | bytes | WebSocketClose = inbox.popleft()  # (no wait: no coroutine)
-        else:
-            event = await session.receive()
-        if isinstance(event, WebSocketClose):
-            return {"type": "websocket.disconnect", "code": event.code, "reason": event.reason}
+        while not inbox:
+            await session.arrival()
+        event = inbox[0]
         if isinstance(event, str):
+            inbox.popleft()
             return {"type": "websocket.receive", "text": event, "bytes": None}
+        if isinstance(event, WebSocketClose):  # (left in the inbox: the end, again)
+            return {"type": "websocket.disconnect", "code": event.code, "reason": event.reason}
+        inbox.popleft()
         return {"type": "websocket.receive", "bytes": event, "text": None}
 
     async def send(self, message: Message) -> None:

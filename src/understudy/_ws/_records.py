@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._core.tlsinfo import TLSInfo
     from ._types import Request
 
@@ -15,8 +17,8 @@ __all__ = [
     "WebSocketClose",
     "WebSocketConnection",
     "WebSocketMessage",
-    "add_message",
     "add_pong",
+    "message_log",
     "unpack_message",
 ]
 
@@ -141,7 +143,7 @@ class WebSocketConnection:
     @property
     def messages(self) -> list[WebSocketMessage]:
         """The messages received and sent so far, in the order they passed (a snapshot)."""
-        with self._lock:  # (between readers: the loop appends without it, see add_message)
+        with self._lock:  # (between readers: the loop appends without it, see message_log)
             entries = self._messages
             snapshot = entries[:]
             for index in range(self._unpacked(snapshot), len(snapshot)):
@@ -206,10 +208,11 @@ def add_pong(record: WebSocketConnection, at: float) -> None:
         record._pongs.append(at)
 
 
-def add_message(record: WebSocketConnection, message: Packed) -> None:
-    """Add ``message`` to ``record`` (on the loop). No lock: ``list.append`` is atomic, and a
-    reader copies the list before unpacking what it copied (its own entries only)."""
-    record._messages.append(message)
+def message_log(record: WebSocketConnection) -> Callable[[Packed], None]:
+    """What adds a packed message to ``record`` (on the loop). No lock: ``list.append`` is
+    atomic, and a reader copies the list before unpacking what it copied (its own entries
+    only)."""
+    return record._messages.append
 
 
 def unpack_message(entry: WebSocketMessage | Packed) -> WebSocketMessage:

@@ -21,7 +21,7 @@ from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
 from .._reads import BufferedReads
-from ._records import WebSocketClose, WebSocketConnection, add_message, add_pong
+from ._records import WebSocketClose, WebSocketConnection, add_pong, message_log
 from ._types import HTTPConnection
 
 if TYPE_CHECKING:
@@ -60,6 +60,10 @@ class WebSocketSession(BufferedReads):
         self.conn = conn
         self.protocol = protocol
         self.record = record
+        self._number = record.number
+        #: Each message, packed, goes to the connection's record and to the site's journal.
+        self._log = message_log(record)
+        self._journal = site.messages.append
         self.loop = conn.loop
         self.transport: asyncio.Transport | None = None
         #: What the consumer has not taken yet: messages, then the close at the end.
@@ -82,6 +86,7 @@ class WebSocketSession(BufferedReads):
         #: Called with each message received instead of queueing it (a script without delay).
         self.on_message: Callable[[str | bytes], None] | None = None
         self._reading = False  # (in data_received: its end writes what was sent)
+        self._unwritten = False  # (something the protocol made while reading is to be sent)
         self.done = self.loop.create_future()
 
     # -- asyncio.Protocol --------------------------------------------------------------------
@@ -108,41 +113,54 @@ class WebSocketSession(BufferedReads):
 
     def data_received(self, data: bytes) -> None:
         # What the frames of ``data`` make the protocol send (replies, pongs, a close) goes
-        # out in one write at the end, not one per message.
+        # out in one write at the end, not one per message. A read of data frames that were
+        # not answered within it (an app's task answers later) leaves nothing to write.
         self._reading = True
         try:
-            self._frames_received(data)
+            protocol = self.protocol
+            protocol.receive_data(data)
+            for frame in protocol.events_received():
+                if not isinstance(frame, Frame):
+                    continue  # (no HTTP: the protocol starts open)
+                opcode = frame.opcode
+                if opcode is _TEXT or opcode is _BINARY:
+                    text = self._fragment_text = opcode is _TEXT
+                    if not frame.fin:  # (the first of a fragmented message)
+                        self._decoder = codecs.getincrementaldecoder("utf-8")() if text else None
+                        self._fragment(bytes(frame.data), False)
+                        continue
+                    payload = bytes(frame.data)  # (a whole message, the usual case)
+                    if not text:
+                        self._deliver(payload)
+                        continue
+                    try:
+                        message = payload.decode("utf-8")
+                    except UnicodeDecodeError as error:
+                        self._invalid_utf8(error)
+                        continue
+                    self._deliver(message)
+                elif opcode is _CONT:
+                    self._fragment(bytes(frame.data), frame.fin)
+                elif opcode is _PONG:
+                    add_pong(self.record, time.time())
+                    self.site.connections.changed()
+                elif opcode is _PING:
+                    if self.ignore_pings:
+                        protocol.data_to_send()  # (a fault: the automatic pong is not sent)
+                    else:
+                        self._unwritten = True  # (the automatic pong)
+                elif opcode is _CLOSE:
+                    if self.closed_first is None:
+                        self.closed_first = "client"
+                    if self.ignore_close:  # (a fault: the close frame and the TCP close unsent)
+                        protocol.data_to_send()
+                        self.close_discarded = True
+                        break
         finally:
             self._reading = False
-        self._flush()
-
-    def _frames_received(self, data: bytes) -> None:
-        protocol = self.protocol
-        protocol.receive_data(data)
-        for frame in protocol.events_received():
-            if not isinstance(frame, Frame):
-                continue  # (no HTTP: the protocol starts open)
-            opcode = frame.opcode
-            if opcode is _TEXT or opcode is _BINARY:
-                text = self._fragment_text = opcode is _TEXT
-                self._decoder = (
-                    codecs.getincrementaldecoder("utf-8")() if text and not frame.fin else None
-                )
-                self._fragment(bytes(frame.data), frame.fin)
-            elif opcode is _CONT:
-                self._fragment(bytes(frame.data), frame.fin)
-            elif opcode is _PONG:
-                add_pong(self.record, time.time())
-                self.site.connections.changed()
-            elif opcode is _PING and self.ignore_pings:
-                protocol.data_to_send()  # (a fault: the automatic pong is not sent)
-            elif opcode is _CLOSE:
-                if self.closed_first is None:
-                    self.closed_first = "client"
-                if self.ignore_close:  # (a fault: the close frame and the TCP close unsent)
-                    protocol.data_to_send()
-                    self.close_discarded = True
-                    return
+        if self._unwritten or protocol.state is not _OPEN:  # (a close; an error: 1002...)
+            self._unwritten = False
+            self._flush()
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()
@@ -191,17 +209,7 @@ class WebSocketSession(BufferedReads):
     # -- receiving ---------------------------------------------------------------------------
 
     def _fragment(self, data: bytes, fin: bool) -> None:
-        if fin and not self._fragments:
-            # (a whole message in one frame, the usual case: decoded at once, no decoder)
-            self._decoder = None
-            if self._fragment_text:
-                try:
-                    self._deliver(data.decode("utf-8"))
-                except UnicodeDecodeError as error:
-                    self._invalid_utf8(error)
-                return
-            self._deliver(data)
-            return
+        """One frame of a fragmented message (RFC 6455 §5.4): text is checked as it comes."""
         decoder = self._decoder
         if decoder is not None:
             try:
@@ -222,9 +230,9 @@ class WebSocketSession(BufferedReads):
 
     def _deliver(self, payload: str | bytes) -> None:
         """Journal a whole received message and hand it to its consumer."""
-        packed = ("received", self._fragment_text, payload, time.time(), self.record.number)
-        add_message(self.record, packed)
-        self.site.messages.append(packed)
+        packed = ("received", self._fragment_text, payload, time.time(), self._number)
+        self._log(packed)
+        self._journal(packed)
         answer = self.on_message
         if answer is not None:
             self._answer(answer, payload)  # (a script with no delay: no task to wake)
@@ -239,13 +247,19 @@ class WebSocketSession(BufferedReads):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def arrival(self) -> asyncio.Future[None]:
+        """A future done when the next message or the end arrives in :attr:`inbox` (for a
+        consumer that found it empty; one consumer at a time)."""
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self._waiter = waiter
+        return waiter
+
     async def receive(self) -> str | bytes | WebSocketClose:
         """The next message's payload from the client (``str``: text), or how the connection
         ended (then again)."""
         inbox = self.inbox
         while not inbox:
-            waiter = self._waiter = self.loop.create_future()
-            await waiter
+            await self.arrival()
         event = inbox[0]
         if not isinstance(event, WebSocketClose):
             inbox.popleft()
@@ -268,8 +282,10 @@ class WebSocketSession(BufferedReads):
         transport = self.transport
         if protocol.state is not _OPEN or transport is None or transport.is_closing():
             return False
-        text = isinstance(data, str)
-        payload = data.encode("utf-8") if isinstance(data, str) else data
+        if isinstance(data, str):
+            text, payload = True, data.encode("utf-8")
+        else:
+            text, payload = False, data
         frames = self.frames_per_message
         if frames > 1 and len(payload) >= frames:
             # (exactly ``frames`` frames, none empty; a fragment may split a UTF-8 sequence:
@@ -286,11 +302,13 @@ class WebSocketSession(BufferedReads):
             protocol.send_text(payload)
         else:
             protocol.send_binary(payload)
-        packed = ("sent", text, data, time.time(), self.record.number)
-        add_message(self.record, packed)
-        self.site.messages.append(packed)
-        if not self._reading:  # (else data_received writes it, with the rest of the read)
-            self._flush()
+        packed = ("sent", text, data, time.time(), self._number)
+        self._log(packed)
+        self._journal(packed)
+        if self._reading:  # (data_received writes it, with the rest of the read)
+            self._unwritten = True
+        else:  # (open, checked above: nothing of a close to write)
+            transport.write(b"".join(protocol.data_to_send()))
         return True
 
     async def drain(self) -> None:
