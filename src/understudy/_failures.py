@@ -93,7 +93,8 @@ class HandlerFailures:
                     f"understudy: {self!r} also recorded {type(failure).__name__}: {failure}"
                 )
             return
-        self._raise(failures)
+        if failures:
+            self._raise(failures)
 
     def _raise(self, failures: list[BaseException]) -> None:
         """Raise one failure as itself, several as an ``ExceptionGroup``, none: nothing."""

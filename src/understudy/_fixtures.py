@@ -25,15 +25,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_OPTIONS",
-    "PARKS",
     "PUBLIC_SERVERS",
-    "SERVERS",
+    "Run",
     "current_item",
     "enter_item",
     "factory",
     "leave_item",
     "load_server",
     "options",
+    "run_of",
     "server_fixtures",
     "servers_of",
     "started",
@@ -44,11 +44,6 @@ S = TypeVar("S", bound="Server")
 #: What a ``*_server_options`` fixture gives unless overridden: no options, read-only (it is
 #: the session's, so a fixture made per test is not set up and torn down for every test).
 NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
-
-SERVERS = pytest.StashKey[list["Server"]]()
-#: What finishes a server in place of stopping it (the ``http_server`` fixture parks its
-#: listener, ``_http/_parking.py``), by ``id`` of the server.
-PARKS = pytest.StashKey[dict[int, Callable[[Any], None]]]()
 
 #: Every public server class, by name: where it is imported from. A marker may name any of
 #: them (``@pytest.mark.understudy("SMTPServer", ...)``) before its module is loaded.
@@ -73,25 +68,47 @@ def load_server(name: str) -> type[Server]:
     return cls
 
 
-def servers_of(item: pytest.Item) -> list[Server]:
-    """The servers started by understudy fixtures for ``item``."""
-    return item.stash.setdefault(SERVERS, [])
+class Run:
+    """What understudy's fixtures started for a test being run: its servers, and what finishes
+    a server in place of stopping it (the ``http_server`` fixture parks its listener,
+    ``_http/_parking.py``), by ``id`` of the server. Kept here, not in the item's stash (whose
+    every read is two Python calls), and let go with the run (the session keeps every item)."""
+
+    __slots__ = ("parks", "servers")
+
+    def __init__(self) -> None:
+        self.servers: list[Server] = []
+        self.parks: dict[int, Callable[[Any], None]] = {}
 
 
-#: The test items being run, innermost last (pytester runs a session inside a test): the
-#: plugin pushes one before its setup and pops it after its teardown.
-_ITEMS: list[pytest.Item] = []
+#: The test items being run, innermost last (pytester runs a session inside a test), each with
+#: its :class:`Run`: the plugin pushes one before its setup and pops it after its teardown.
+_RUNS: list[tuple[pytest.Item, Run]] = []
 
 
 def enter_item(item: pytest.Item) -> None:
     """The plugin, before ``item``'s setup: its fixtures are set up for it."""
-    _ITEMS.append(item)
+    _RUNS.append((item, Run()))
 
 
 def leave_item(item: pytest.Item) -> None:
     """The plugin, after ``item``'s teardown."""
-    if _ITEMS and _ITEMS[-1] is item:
-        _ITEMS.pop()
+    if _RUNS and _RUNS[-1][0] is item:
+        _RUNS.pop()
+
+
+def run_of(item: pytest.Item) -> Run:
+    """The :class:`Run` of ``item``; a new one, that nothing finishes, for an item not being
+    run (a fixture set up outside pytest's run-test protocol stops its own servers)."""
+    for each, run in reversed(_RUNS):
+        if each is item:
+            return run
+    return Run()
+
+
+def servers_of(item: pytest.Item) -> list[Server]:
+    """The servers started by understudy fixtures for ``item``."""
+    return run_of(item).servers
 
 
 def current_item() -> pytest.Item:
@@ -104,12 +121,12 @@ def current_item() -> pytest.Item:
     Raises:
         RuntimeError: no test is being run (a fixture set up outside pytest's run-test loop).
     """
-    if not _ITEMS:
+    if not _RUNS:
         raise RuntimeError(
             "understudy's server fixtures are set up for a test being run; this one was asked "
             "for outside pytest's run-test protocol (use make_*_server, which takes request)"
         )
-    return _ITEMS[-1]
+    return _RUNS[-1][0]
 
 
 def options(
@@ -131,9 +148,9 @@ def options(
             closest valid one.
     """
     merged = dict(defaults)
-    markers = list(node.iter_markers("understudy"))
-    if not markers:
+    if not _marked(node):
         return merged
+    markers = list(node.iter_markers("understudy"))
     from ._keywords import keyword_names, unknown_keyword  # noqa: PLC0415 - loaded with a server
 
     takes = keyword_names(server_class.__init__)
@@ -155,6 +172,18 @@ def options(
             (name, value) for name, value in marker.kwargs.items() if takes is None or name in takes
         )
     return merged
+
+
+def _marked(node: pytest.Item) -> bool:
+    """Whether ``node`` or a node above it has an ``understudy`` marker: what
+    ``node.iter_markers`` looks at, without its generators (most tests have none)."""
+    above: pytest.Item | pytest.Collector | None = node
+    while above is not None:
+        for mark in above.own_markers:
+            if mark.name == "understudy":
+                return True
+        above = above.parent
+    return False
 
 
 def _shown(marker: pytest.Mark) -> str:
@@ -231,9 +260,10 @@ def started(
     after the test body before stopping and checking the server (the ``http_server`` fixture
     parks its listener there, see ``_http/_parking.py``).
     """
-    servers_of(node).append(server)
+    run = run_of(node)
+    run.servers.append(server)
     if park is not None:
-        node.stash.setdefault(PARKS, {})[id(server)] = park
+        run.parks[id(server)] = park
     if start is None:
         server.start()
     else:
@@ -242,8 +272,9 @@ def started(
         yield server
     finally:
         # Normally already stopped and checked by pytest_runtest_call (which takes a parking
-        # server out of PARKS); this covers errors in setup and servers of other fixtures.
-        if park is None or id(server) in node.stash.get(PARKS, {}):
+        # server out of the run's parks); this covers errors in setup and servers of other
+        # fixtures.
+        if park is None or id(server) in run.parks:
             server.__exit__(None, None, None)
 
 

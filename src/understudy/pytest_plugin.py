@@ -19,20 +19,20 @@ protocols over typed options, import no server either, and are loaded when first
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._fixtures import (
     NO_OPTIONS,
-    PARKS,
-    SERVERS,
+    Run,
     current_item,
     enter_item,
     factory,
     leave_item,
     options,
+    run_of,
     started,
 )
 from ._fixtures_pypi import *  # noqa: F403 - the fake PyPI fixtures
@@ -103,13 +103,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     try:
         result = yield
     except BaseException as error:
-        for server in _taken(item):
-            _finish(item, server, propagating=error)
+        run = run_of(item)
+        for server in _taken(run):
+            _finish(run, server, propagating=error)
         raise
     failures: list[BaseException] = []
-    for server in _taken(item):
+    run = run_of(item)
+    for server in _taken(run):
         try:
-            _finish(item, server, propagating=None)
+            _finish(run, server, propagating=None)
         except BaseException as failure:  # noqa: BLE001 - gathered and re-raised below
             failures.append(failure)
     if len(failures) == 1:
@@ -122,33 +124,28 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     """Around the test's setup, call and teardown: the server fixtures are set up for ``item``
-    (``_fixtures.current_item``); afterwards its servers are let go (the session keeps every
-    item, so its stash would keep every server it ever started, journal and all)."""
+    (``_fixtures.current_item``, with its ``Run``); afterwards its servers are let go with the
+    run (the session keeps every item: it would keep every server it ever started, journal and
+    all)."""
     enter_item(item)
     try:
         return (yield)
     finally:
         leave_item(item)
-        if SERVERS in item.stash:
-            del item.stash[SERVERS]
-        if PARKS in item.stash:
-            del item.stash[PARKS]
 
 
-def _taken(item: pytest.Item) -> list[Server]:
-    """The servers of ``item``'s run, out of its stash (a plugin that runs a test again, as
-    pytest-rerunfailures does, runs it in one ``pytest_runtest_protocol``: each run finishes
-    only its own servers)."""
-    servers = item.stash.get(SERVERS, [])
-    if servers:
-        del item.stash[SERVERS]
+def _taken(run: Run) -> list[Server]:
+    """The servers of ``run`` so far, out of it (a plugin that runs a test again, as
+    pytest-rerunfailures does, runs it in one ``pytest_runtest_protocol``: each call finishes
+    only the servers started for it)."""
+    servers, run.servers = run.servers, []
     return servers
 
 
-def _finish(item: pytest.Item, server: Server, *, propagating: BaseException | None) -> None:
+def _finish(run: Run, server: Server, *, propagating: BaseException | None) -> None:
     """Stop ``server`` (or park its listener, for ``http_server``) and check it."""
     __tracebackhide__ = True
-    park = item.stash.get(PARKS, {}).pop(id(server), None)
+    park = run.parks.pop(id(server), None)
     if park is not None:
         park(server)
     server.__exit__(None if propagating is None else type(propagating), propagating, None)
@@ -177,13 +174,26 @@ def http_server(http_server_options: Mapping[str, Any]) -> Iterator[HTTPServer]:
     ``port=0``, no ``tls=``, no ``conditions=``, no ASGI app; see ``docs/fixtures.md``), so
     consecutive tests may see the same port; everything else is the test's own.
     """
-    # (imported when first used; absolute: a relative import costs a microsecond a test)
-    import understudy._http._parking as parking  # noqa: PLC0415
-    import understudy._http._server as http  # noqa: PLC0415
-
+    server_class, start, park = _HTTP or _http()
     item = current_item()
-    server = http.HTTPServer(**options(item, http_server_options, http.HTTPServer))
-    yield from started(item, server, start=parking.start_fresh, park=parking.park)
+    server = server_class(**options(item, http_server_options, server_class))
+    yield from started(item, server, start=start, park=park)
+
+
+#: What the ``http_server`` fixture uses: the server class and how it starts and parks one;
+#: imported when a test first asks for it (an import statement each time costs a fixture a
+#: quarter of a microsecond even once loaded).
+_HTTP: tuple[type[HTTPServer], Callable[[HTTPServer], None], Callable[[HTTPServer], None]] | None
+_HTTP = None
+
+
+def _http() -> tuple[type[HTTPServer], Callable[[HTTPServer], None], Callable[[HTTPServer], None]]:
+    global _HTTP  # noqa: PLW0603 - set once, when first used
+    from ._http._parking import park, start_fresh  # noqa: PLC0415 - loaded when first used
+    from ._http._server import HTTPServer  # noqa: PLC0415
+
+    _HTTP = (HTTPServer, start_fresh, park)
+    return _HTTP
 
 
 @pytest.fixture

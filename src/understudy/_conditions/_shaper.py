@@ -141,10 +141,9 @@ class Shaper:
     def hand_over(self, heir: Shaper, make: Callable[[], Any], server: Seeded) -> None:
         """On the loop: ``heir`` serves this shaper's listeners from now on, each connection's
         protocol made by ``make`` for ``server`` (the listeners' factories are re-pointed, so
-        the sockets go on accepting without a pause). Both must be :attr:`plain`; the
-        connections already shaped stay this shaper's."""
-        assert self.plain  # (a listener shaped or refused is not handed over)
-        assert heir.plain
+        the sockets go on accepting without a pause). Both must be :attr:`plain` (the
+        caller's to check: a listener shaped or refused is not handed over); the connections
+        already shaped stay this shaper's."""
         for listener, _, sock, options, outer, factory in self._listeners:
             factory.shaper, factory.make, factory.server = heir, make, server
             heir._listeners.append((listener, make, sock, options, outer, factory))

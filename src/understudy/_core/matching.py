@@ -302,10 +302,14 @@ class RequestShape:
             parts.append(repr(self.method.upper()))
         if self.path is not None:
             parts.append(_short(self.path))
-        for name in ("query", "headers", "body", "form"):
-            value = getattr(self, name)
-            if value is not None:
-                parts.append(f"{name}={_short(value)}")
+        if self.query is not None:
+            parts.append(f"query={_short(self.query)}")
+        if self.headers is not None:
+            parts.append(f"headers={_short(self.headers)}")
+        if self.body is not None:
+            parts.append(f"body={_short(self.body)}")
+        if self.form is not None:
+            parts.append(f"form={_short(self.form)}")
         if self.json is not MISSING:
             parts.append(f"json={self.json!r}")
         if self.predicate is not None:
@@ -314,6 +318,8 @@ class RequestShape:
 
 
 def _short(value: object) -> str:
+    if isinstance(value, str):  # (the usual: first, before the ABC's check below)
+        return repr(value)
     if isinstance(value, re.Pattern):
         return f"re.compile({value.pattern!r})"
     if isinstance(value, Mapping):

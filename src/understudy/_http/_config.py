@@ -51,6 +51,8 @@ def choose_host(  # noqa: PLR0917 - HTTPServer's keywords, passed on
 ) -> HostOfBehaviour:
     """The host of behaviour: what ``response=``, ``handler=``, ``wsgi=``, ``asgi=`` or
     ``proxy_to=`` (with ``record=``) say, or :class:`NoHost`."""
+    if (response, handler, wsgi, asgi, proxy_to, record) == _NOTHING:
+        return NoHost()  # (the common case, in short)
     if record is not None and proxy_to is None:
         raise ConfigurationError("record= writes what the upstream answers: give proxy_to= too")
     host = _given_host(response, handler, wsgi, asgi)
@@ -64,6 +66,10 @@ def choose_host(  # noqa: PLR0917 - HTTPServer's keywords, passed on
     from ._record import Recorder  # noqa: PLC0415 - loaded when first used
 
     return HandlerHost(Recorder(proxy_to, record))
+
+
+#: What ``choose_host`` is given when no host of behaviour is.
+_NOTHING = (None,) * 6
 
 
 def _given_host(
@@ -117,7 +123,15 @@ def check_root_options(
     content_coding: str | None,
     content_codings: str | Sequence[str] | None,
 ) -> DirectoryOptions:
-    """Refuse the directory options of ``root=`` given without it; else return them."""
+    """Refuse the directory options of ``root=`` given without it; else return them (none
+    when they are the defaults)."""
+    if (
+        root is None
+        and generated_fields == "all"
+        and content_coding is None
+        and content_codings is None
+    ):
+        return {}  # (the common case, in short)
     options: DirectoryOptions = {
         "generated_fields": generated_fields,
         "content_coding": content_coding,
@@ -193,8 +207,10 @@ def make_router(  # noqa: PLR0917 - HTTPServer's keywords, passed on
         ConfigurationError: as :func:`check_unmatched`, :func:`check_admin` and the
             :class:`~understudy._journal.Journal` (``journal_size``) say.
     """
-    check_unmatched(unmatched_status, allow_unmatched)
-    check_admin(admin, admin_token)
+    if unmatched_status != 404 or type(unmatched_status) is not int or allow_unmatched is not False:
+        check_unmatched(unmatched_status, allow_unmatched)  # (the defaults pass)
+    if admin_token is not None:
+        check_admin(admin, admin_token)
     journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
     return Router(
         behaviour,

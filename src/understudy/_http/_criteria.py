@@ -20,7 +20,7 @@ from .._keywords import unknown_keyword
 if TYPE_CHECKING:
     from ._request import Request
 
-__all__ = ["CRITERIA", "RequestCriteria", "make_shape"]
+__all__ = ["CRITERIA", "RequestCriteria", "line_shape", "make_shape"]
 
 
 class RequestCriteria(TypedDict, total=False):
@@ -66,6 +66,10 @@ CRITERIA: frozenset[str] = frozenset(RequestCriteria.__annotations__)
 
 #: A method is a token (RFC 9110 §9.1, §5.6.2): ``M-SEARCH`` is one, ``GET /x`` is not.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: The methods of RFC 9110 §9, tokens all (checked without the pattern).
+_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
 
 
 def make_shape(
@@ -91,7 +95,7 @@ def make_shape(
             _check_method_and_path(method, path)
         except TypeError as error:
             raise ConfigurationError(str(error)) from None
-        return RequestShape(method=method, path=path)
+        return line_shape(method, path)
     if not CRITERIA.issuperset(criteria):
         wrong = unknown_keyword(what, criteria, CRITERIA | {"method", "path", *takes})
         assert wrong is not None
@@ -120,12 +124,27 @@ def make_shape(
     )
 
 
+def line_shape(method: str | None, path: Matcher | None) -> RequestShape:
+    """``RequestShape(method=method, path=path)``, made without the dataclass's ``__init__``,
+    which sets each of a frozen shape's eight fields through ``object.__setattr__`` (most of
+    the two microseconds it takes): the other six keep their class defaults, and the shape
+    compares, hashes and reads alike (``tests/test_fresh_server_shortcuts.py``)."""
+    shape = object.__new__(RequestShape)
+    shape.__dict__.update(method=method, path=path)
+    return shape
+
+
 def _check_method_and_path(method: object, path: object) -> None:
     """Raise ``TypeError`` saying what is accepted, for a method or path of a wrong type."""
-    if method is not None and (not isinstance(method, str) or not _TOKEN.fullmatch(method)):
+    if (
+        method is not None
+        and (type(method) is not str or method not in _METHODS)  # (those need no pattern)
+        and (not isinstance(method, str) or not _TOKEN.fullmatch(method))
+    ):
         raise TypeError(f"method must be a str such as 'GET', not {method!r}")
     if path is not None:
-        check_value_matcher("path", path)
+        if type(path) is not str:  # (a str is one, as check_value_matcher would say)
+            check_value_matcher("path", path)
         if isinstance(path, str) and not path.startswith("/"):
             raise TypeError(f"path must start with '/' (it is the decoded path), not {path!r}")
         if isinstance(path, str) and "?" in path:

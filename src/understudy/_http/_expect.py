@@ -20,17 +20,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from .._core.matching import (
-    MISSING,
-    Difference,
-    RequestShape,
-)
+from .._core.matching import MISSING, RequestShape
 from .._errors import ConfigurationError
 from .._faults import Delay, Dribble, Fault, to_delay
 from .._http2_faults import HTTP2Fault
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost, Handler, HandlerHost
-from ._report import differences, nearness
+from ._report import differences
 from ._request import Request
 from ._response import Body, Response
 
@@ -38,8 +34,6 @@ if TYPE_CHECKING:
     from ._site import Host
 
 __all__ = ["Expectation", "Expectations"]
-
-_NEAREST = 3
 
 _E = TypeVar("_E", bound="Expectation")
 
@@ -75,16 +69,16 @@ class Expectation:
     block or fixture. Attributes: ``requests`` (those it answered), ``calls`` (their count).
     """
 
-    def __init__(
-        self, shape: RequestShape, *, ordered: bool, lock: threading.Lock, number: int = 0
-    ) -> None:
+    def __init__(self, shape: RequestShape, *, ordered: bool, group: Expectations) -> None:
         self.shape = shape
         self.ordered = ordered
         #: Its place among the server's expectations, in the order added (1 first).
-        self.number = number
+        self.number = group.added
         self._answered_by: tuple[str, str] | None = None
-        self._lock = lock
+        self._lock = group.lock
         self._steps = [_Step()]
+        #: Whether a step has a count (``times``, ``then``, ordered): it is verified.
+        self._limited = ordered
         if ordered:
             self._steps[0].count = 1
         self.requests: list[Request] = []
@@ -196,6 +190,7 @@ class Expectation:
             )
         with self._lock:
             self._steps[-1].count = count
+            self._limited = True
         return self
 
     def once(self) -> Self:
@@ -209,6 +204,7 @@ class Expectation:
         In an ordered expectation the new step, too, answers once unless given ``times(n)``.
         """
         with self._lock:
+            self._limited = True
             if self._steps[-1].count is None:
                 self._steps[-1].count = 1
             step = _Step()
@@ -290,10 +286,19 @@ class Expectations:
     def __bool__(self) -> bool:
         return bool(self.unordered or self.ordered)
 
+    def limited(self) -> bool:
+        """Whether any has a limit: none is unmet or exceeded until one has."""
+        if self.ordered:
+            return True
+        for expectation in self.unordered:  # noqa: SIM110 - (a loop: no generator to make)
+            if expectation._limited:
+                return True
+        return False
+
     def add(self, shape: RequestShape, *, ordered: bool) -> Expectation:
         with self.lock:
             self.added += 1
-            expectation = Expectation(shape, ordered=ordered, lock=self.lock, number=self.added)
+            expectation = Expectation(shape, ordered=ordered, group=self)
             (self.ordered if ordered else self.unordered).append(expectation)
         return expectation
 
@@ -308,11 +313,11 @@ class Expectations:
         """The host of the step that answers ``request``, now counted as used, and what the
         journal is to say answered (see :attr:`Expectation.answered_by`); or None."""
         with self.lock:
-            candidates = [e for e in self.ordered if not e.exhausted][:1]
-            candidates += sorted(
-                (e for e in reversed(self.unordered) if not e.exhausted),
-                key=lambda e: 5 if e.priority is None else e.priority,
-            )
+            candidates = [e for e in self.ordered if not e.exhausted][:1] if self.ordered else []
+            unordered = [e for e in reversed(self.unordered) if e._current() is not None]
+            if len(unordered) > 1:
+                unordered.sort(key=lambda e: 5 if e.priority is None else e.priority)
+            candidates += unordered
             for expectation in candidates:
                 if not differences(expectation.shape, request):
                     step = expectation._current()
@@ -321,24 +326,6 @@ class Expectations:
                     expectation.requests.append(request)
                     return step.host, expectation.answered_by
         return None
-
-    def nearest(self, request: Request) -> list[tuple[Expectation, list[Difference]]]:
-        """Up to 3 expectations closest to ``request``, with how each differed: ordered by
-        :func:`nearness` (``/hellp`` is nearer ``/hello`` than ``/dyn``), then as
-        :meth:`select` looks at them (the next ordered one, then the newest first)."""
-        with self.lock:
-            everything = [*self.ordered, *reversed(self.unordered)]
-        scored = []
-        for position, expectation in enumerate(everything):
-            found = differences(expectation.shape, request)
-            if not found and expectation.exhausted:
-                got = expectation.calls + len(expectation.extra) + 1
-                found = [Difference("times", f"at most {expectation.required}", f"{got}")]
-            elif not found and expectation.ordered:
-                found = [Difference("order", "an earlier expect_in_order first", "this one")]
-            scored.append((nearness(expectation.shape, found), position, expectation, found))
-        scored.sort(key=lambda item: (item[0], item[1]))
-        return [(expectation, found) for _, _, expectation, found in scored[:_NEAREST]]
 
     def exceeded_by(self, request: Request) -> Expectation | None:
         """The used-up expectation ``request`` fits, now holding it as extra; or None.
@@ -388,7 +375,7 @@ class Expectations:
 
 def answer_with(expectation: _E, host: Host, delay: object) -> _E:
     """Make ``host`` (after ``delay``, if any) the answer of ``expectation``'s current step."""
-    chosen = to_delay(delay)
+    chosen = None if delay is None else to_delay(delay)
     if chosen is not None:
         host = DelayedHost(host, chosen)
     with expectation._lock:

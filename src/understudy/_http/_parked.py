@@ -108,17 +108,23 @@ def drop_backlog(parked: Parked) -> None:
     """Close the connections waiting in the listening sockets' accept queues (the kernel made
     them before the listener was parked, for a client of the test that ended)."""
     if parked.waiting is None:
-        queued = [sock for sock in parked.sockets if _accept_queue(sock)]
-    else:
-        ready = {fd for fd, _ in parked.waiting.poll(0)}
-        queued = [sock for sock in parked.sockets if sock.fileno() in ready]
-    for sock in queued:
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:  # (BlockingIOError: none left)
-                break
-            conn.close()
+        for sock in parked.sockets:
+            if _accept_queue(sock):
+                _drop_queued(sock)
+        return
+    ready = {fd for fd, _ in parked.waiting.poll(0)}
+    for sock in parked.sockets:
+        if sock.fileno() in ready:
+            _drop_queued(sock)
+
+
+def _drop_queued(sock: socket.socket) -> None:
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:  # (BlockingIOError: none left)
+            return
+        conn.close()
 
 
 def closed_by_clients(connections: list[Connection]) -> bool:
@@ -167,7 +173,10 @@ def quiet(site: Site) -> bool:
     answering a request or with bytes still to send."""
     if site.inflight or site.websocket is not None:
         return False
-    return not any(_busy(conn) for conn in site.connections)
+    for conn in site.connections:  # noqa: SIM110 - (a loop: no generator to make)
+        if _busy(conn):
+            return False
+    return True
 
 
 def _busy(conn: Connection) -> bool:
@@ -194,11 +203,15 @@ def take(host: str) -> Parked | None:
 def give(parked: Parked) -> None:
     """Keep ``parked`` for the next server on its host; close those it outnumbers."""
     with _lock:
+        if not _pool:  # (as between the tests of a run: the next test took the one there was)
+            _pool.append(parked)
+            return
         evicted = [old for old in _pool if old.host == parked.host]
         kept = [old for old in _pool if old.host != parked.host]
         _pool[:] = [parked, *kept[: _KEEP - 1]]
         evicted += kept[_KEEP - 1 :]
-    close(evicted)
+    if evicted:
+        close(evicted)
 
 
 def sockets() -> list[socket.socket]:

@@ -27,6 +27,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Self
 
+from .._errors import WaitTimeout
+
 if TYPE_CHECKING:
     import asyncio
     import random
@@ -112,10 +114,14 @@ class Parking:
         """
         with self._lifecycle_lock:
             runtime = self._runtime
-            if runtime is None or not self.running or not self._parks():
+            if runtime is None or not self.running:
+                return None
+            # (a server that adopted a listener was found to park then: only its conditions
+            # may have changed since)
+            if not (self._shaper.plain if self._parked_from is not None else self._parks()):
                 return None
             what = lambda: f"parking the listener of {self!r}"  # noqa: E731
-            if _idle(runtime):
+            if runtime.idle or _idle(runtime):
                 parked = self._park_now(runtime)
             else:
                 parked = runtime.call_function(
@@ -138,13 +144,16 @@ class Parking:
         # (absolute: a relative import in a function costs a microsecond a call)
         import understudy._http._parked as pool  # noqa: PLC0415 - loaded when first parked
 
-        if not self._listeners or self._serving_posted():
-            return _NOT_YET
+        parked = self._parked_from
+        if parked is None or parked.listeners is not self._listeners:  # (not those it adopted)
+            parked = None
+            if not self._listeners or self._serving_posted():
+                return _NOT_YET
         site = self._site
         if not pool.quiet(site):
             return None
-        parked, self._parked_from = self._parked_from, None
-        if parked is None or parked.listeners is not self._listeners:  # (its first parking)
+        self._parked_from = None
+        if parked is None:  # (the first parking of its listeners)
             parked = pool.Parked(runtime, self._sockets, self._listeners, self._host, self.port)
             runtime.servers.add(parked)
         self._shaper.hand_over(parked.shaper, pool.Dropped, parked)
@@ -217,12 +226,11 @@ def start_fresh(server: Parking) -> None:
 def park(server: Parking) -> None:
     """After the test: park ``server``'s listener if it may be parked, else leave it to
     ``stop()`` (a held loop, too: ``stop()`` reports it)."""
-    import understudy._errors as errors  # noqa: PLC0415 - (loaded with the runtime)
     import understudy._http._parked as pool  # noqa: PLC0415 - loaded when first parked
 
     try:
         parked = server._park()
-    except errors.WaitTimeout:
+    except WaitTimeout:
         return
     if parked is not None:
         pool.give(parked)

@@ -8,7 +8,7 @@ Pure functions over :class:`~understudy.Request` and request shapes: the 404 bod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -65,10 +65,10 @@ def differences(shape: RequestShape, request: Request) -> list[Difference]:
         return shape.differences(
             method=request.method,
             path=request.path,
-            # (made only for a shape that names query or fields: most name method and path;
+            # (read only for a shape that names them: most name method and path, and
             # request.query and .headers are made when first read)
-            query=_Pairs(lambda: request.query.multi_items()),  # noqa: PLW0108
-            headers=_Pairs(lambda: request.headers.multi_items()),  # noqa: PLW0108
+            query=() if shape.query is None else request.query.multi_items(),
+            headers=() if shape.headers is None else request.headers.multi_items(),
             body=request.body,
             form=lambda: request.form().multi_items(),
             request=request,
@@ -81,18 +81,6 @@ def differences(shape: RequestShape, request: Request) -> list[Difference]:
                 f"{type(error).__name__}: {error}",
             )
         ]
-
-
-class _Pairs:
-    """Name-value pairs made when first iterated."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make: Callable[[], Iterable[tuple[str, str]]]) -> None:
-        self.make = make
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self.make())
 
 
 def report_request(request: Request) -> list[str]:

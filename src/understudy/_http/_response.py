@@ -6,6 +6,7 @@ from __future__ import annotations
 import json as _json
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .._core.coding import (
@@ -20,9 +21,11 @@ from .._core.coding import (
 from .._core.framing import field_value_problem, parse_digits, reason_phrase, reason_problem
 from .._core.matching import MISSING
 from .._errors import ConfigurationError
+from ._alike import memo_alike
 
 #: A field name (RFC 9110 §5.1: ``token``).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_NO_NAMES: frozenset[str] = frozenset()  # (the field names of a response given no headers)
 
 __all__ = ["Body", "Response", "to_response"]
 
@@ -102,8 +105,12 @@ class Response:
         code = status_code
         if not isinstance(code, int) or isinstance(code, bool) or not 100 <= code <= 599:
             raise ConfigurationError(f"status_code must be an int from 100 to 599, not {code!r}")
-        fields = _check_fields(headers)
-        names = {name.lower() for name, _ in fields}
+        if headers is None:  # (the usual)
+            fields: list[tuple[str, str]] = []
+            names: AbstractSet[str] = _NO_NAMES
+        else:
+            fields = _check_fields(headers)
+            names = {name.lower() for name, _ in fields}
         body, content_type = _content(body, json, content_type)
         if "content-length" in names:
             _check_content_length(fields)
@@ -127,7 +134,7 @@ class Response:
             self._check_coding(names, content_coding, content_codings)
 
     def _check_coding(
-        self, names: set[str], content_coding: object, content_codings: object
+        self, names: AbstractSet[str], content_coding: object, content_codings: object
     ) -> None:
         if content_coding is not None and content_codings is not None:
             raise ConfigurationError(
@@ -381,5 +388,11 @@ def for_request(response: Response, raw_fields: Sequence[bytes]) -> Response:
 
 def memo_of(response: Response) -> dict[Any, Any]:
     """The memo of ``response``'s rendered wire bytes, by what they depend on (see
-    HTTP1Exchange.send); cleared with each new variant."""
-    return response._cache
+    HTTP1Exchange.send); cleared with each new variant. Shared with the responses alike
+    (``_alike.memo_alike``) from the first send of one with a body of bytes."""
+    memo = response._cache
+    if not memo and isinstance(response.body, bytes):
+        memo = response._cache = memo_alike(
+            response.status_code, response.reason, response.headers, response.body, memo
+        )
+    return memo

@@ -101,9 +101,10 @@ class Router:
         (the routing it skips would all fall through), except for a WebSocket handshake that
         :meth:`upgrade` accepted: that one always comes through :meth:`dispatch`.
         """
+        expectations = self.expectations
         routed = (
             self.admin is not None
-            or bool(self.expectations)
+            or bool(expectations.unordered or expectations.ordered)
             or bool(self.mounts)
             or isinstance(self.host, NoHost)
         )
@@ -253,8 +254,10 @@ class Router:
         if unmatched is None:
             unmatched = self.unmatched = deque(maxlen=self.journal.size)
         unmatched.append(request)
+        from ._near_misses import nearest  # noqa: PLC0415 - loaded with the first one
+
         expectations = self.expectations
-        report = unmatched_report(request, expectations.nearest(request), hosted=bool(self.mounts))
+        report = unmatched_report(request, nearest(expectations, request), hosted=bool(self.mounts))
         # One over an expectation's limit is reported with its count by failures().
         if expectations.exceeded_by(request) is None and not self.allow_unmatched:
             site.fail(UnexpectedRequest(report))
@@ -268,6 +271,8 @@ class Router:
         makes the server's repr, for the messages (made only for a failure)."""
         failures: list[BaseException] = []
         expectations = self.expectations
+        if not expectations.limited():
+            return failures
         unmet = expectations.unmet()
         if unmet:
             received = [r for r in self.journal.snapshot() if r.error is None]
