@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 
 import understudy
 
+#: Examples per fuzz target (``make stress`` raises it, as for tests/test_fuzz.py).
+EXAMPLES = int(os.environ.get("UNDERSTUDY_FUZZ_EXAMPLES", "60"))
+
 _FRAME_HEADS = st.sampled_from(
     [
         b"\x81\x85",
@@ -45,7 +48,7 @@ def _handshake(server: understudy.HTTPServer) -> socket.socket:
     return sock
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pieces=_PIECES)
 def test_any_bytes_after_the_handshake_end_cleanly_and_are_recorded(pieces: list[bytes]) -> None:
     with understudy.HTTPServer() as server:  # leaving it raises whatever the server recorded
@@ -127,7 +130,11 @@ def _server_messages(data: bytes) -> list[str | bytes]:
     return found
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=max(1, EXAMPLES * 2 // 3),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     messages=st.lists(st.tuples(_KINDS, _SIZES), min_size=1, max_size=6),
     chunk=st.sampled_from([1, 7, 130, 4096, 1 << 20]),

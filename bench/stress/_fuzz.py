@@ -1,5 +1,6 @@
-"""Fuzzing, deeper than ``make test``: tests/test_fuzz.py with many more Hypothesis examples,
-and atheris (coverage-guided) on the pure parsers where it is installed.
+"""Fuzzing, deeper than ``make test``: tests/test_fuzz.py and tests/test_websocket_fuzz.py
+with many more Hypothesis examples, and atheris (coverage-guided) on the pure parsers where it
+is installed.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def _hypothesis(examples: int, timeout: float) -> FuzzResult:
                 "-p",
                 "no:cacheprovider",
                 "tests/test_fuzz.py",
+                "tests/test_websocket_fuzz.py",
             ],
             cwd=_ROOT,
             env=env,
