@@ -93,8 +93,7 @@ class HandlerFailures:
                     f"understudy: {self!r} also recorded {type(failure).__name__}: {failure}"
                 )
             return
-        if failures:
-            self._raise(failures)
+        self._raise(failures)
 
     def _raise(self, failures: list[BaseException]) -> None:
         """Raise one failure as itself, several as an ``ExceptionGroup``, none: nothing."""

@@ -83,11 +83,9 @@ class Server(Serving, HandlerFailures):
     ) -> None:
         # (absolute imports: a relative one in a function costs a microsecond a call)
         import understudy._conditions as conditions_  # noqa: PLC0415 - loaded when one is made
+        import understudy._listeners as listeners  # noqa: PLC0415
 
-        if host != "127.0.0.1" or type(port) is not int or port:  # (the defaults pass)
-            import understudy._listeners as listeners  # noqa: PLC0415
-
-            listeners.check_address(host, port)
+        listeners.check_address(host, port)
         self._host = host
         self._requested_port = port
         self._bound_port: int | None = None
@@ -98,11 +96,9 @@ class Server(Serving, HandlerFailures):
         self._sockets: list[socket.socket] = []
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
-        self._seed = None if seed is None else conditions_.check_seed(seed)
+        self._seed = conditions_.check_seed(seed)
         self._random: random.Random | None = None  # made on first use: idle servers stay small
-        if conditions is not None:
-            conditions = conditions_.check_conditions(conditions)
-        self._shaper = conditions_.Shaper(conditions)
+        self._shaper = conditions_.Shaper(conditions_.check_conditions(conditions))
 
     # -- addresses ---------------------------------------------------------------------------
 

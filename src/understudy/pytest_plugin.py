@@ -18,6 +18,7 @@ protocols over typed options, import no server either, and are loaded when first
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -174,26 +175,20 @@ def http_server(http_server_options: Mapping[str, Any]) -> Iterator[HTTPServer]:
     ``port=0``, no ``tls=``, no ``conditions=``, no ASGI app; see ``docs/fixtures.md``), so
     consecutive tests may see the same port; everything else is the test's own.
     """
-    server_class, start, park = _HTTP or _http()
+    server_class, start, park = _http()
     item = current_item()
     server = server_class(**options(item, http_server_options, server_class))
     yield from started(item, server, start=start, park=park)
 
 
-#: What the ``http_server`` fixture uses: the server class and how it starts and parks one;
-#: imported when a test first asks for it (an import statement each time costs a fixture a
-#: quarter of a microsecond even once loaded).
-_HTTP: tuple[type[HTTPServer], Callable[[HTTPServer], None], Callable[[HTTPServer], None]] | None
-_HTTP = None
-
-
+@functools.cache
 def _http() -> tuple[type[HTTPServer], Callable[[HTTPServer], None], Callable[[HTTPServer], None]]:
-    global _HTTP  # noqa: PLW0603 - set once, when first used
+    """What the ``http_server`` fixture uses: the server class and how it starts and parks
+    one, imported when a test first asks for it (the plugin loads no server module)."""
     from ._http._parking import park, start_fresh  # noqa: PLC0415 - loaded when first used
     from ._http._server import HTTPServer  # noqa: PLC0415
 
-    _HTTP = (HTTPServer, start_fresh, park)
-    return _HTTP
+    return HTTPServer, start_fresh, park
 
 
 @pytest.fixture

@@ -207,10 +207,8 @@ def make_router(  # noqa: PLR0917 - HTTPServer's keywords, passed on
         ConfigurationError: as :func:`check_unmatched`, :func:`check_admin` and the
             :class:`~understudy._journal.Journal` (``journal_size``) say.
     """
-    if unmatched_status != 404 or type(unmatched_status) is not int or allow_unmatched is not False:
-        check_unmatched(unmatched_status, allow_unmatched)  # (the defaults pass)
-    if admin_token is not None:
-        check_admin(admin, admin_token)
+    check_unmatched(unmatched_status, allow_unmatched)
+    check_admin(admin, admin_token)
     journal: Journal[Request] = Journal("request", journal_size, unpack=unpack_request)
     return Router(
         behaviour,

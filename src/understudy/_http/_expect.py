@@ -375,7 +375,7 @@ class Expectations:
 
 def answer_with(expectation: _E, host: Host, delay: object) -> _E:
     """Make ``host`` (after ``delay``, if any) the answer of ``expectation``'s current step."""
-    chosen = None if delay is None else to_delay(delay)
+    chosen = to_delay(delay)
     if chosen is not None:
         host = DelayedHost(host, chosen)
     with expectation._lock:
