@@ -39,9 +39,7 @@ async def stop_serving(
     # the listeners close); then every other connection, those made while the listeners closed
     # (accepted before close_listeners stopped accepting, before it yielded) among them.
     websocket = site.websocket
-    told: dict[Connection, None] = dict(websocket.open) if websocket is not None else {}
-    for session in told:
-        session.shutdown()
+    told: dict[Connection, None] = websocket.going_away() if websocket is not None else {}
     await close_listeners(listeners)
     for conn in list(connections):
         if conn not in told:

@@ -160,11 +160,11 @@ class WebSocketSession(BufferedReads):
             self._reading = False
         if self._unwritten or protocol.state is not _OPEN:  # (a close; an error: 1002...)
             self._unwritten = False
-            self._flush()
+            self.flush()
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()
-        self._flush()
+        self.flush()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -326,14 +326,14 @@ class WebSocketSession(BufferedReads):
         if self.closed_first is None:
             self.closed_first = "server"
         self.protocol.send_close(code, reason)
-        self._flush()
+        self.flush()
         if wait and self.transport is not None and self._close_timer is None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
 
     def write_raw(self, data: bytes) -> None:
         """Fault: write ``data`` as it is, past the protocol (a frame a client must refuse)."""
         if self.transport is not None and self.open:
-            self._flush()  # (what was sent before it goes first)
+            self.flush()  # (what was sent before it goes first)
             self.transport.write(data)
 
     def ping(self) -> None:
@@ -342,22 +342,32 @@ class WebSocketSession(BufferedReads):
             return
         self.record.pings += 1
         self.protocol.send_ping(str(self.record.pings).encode("ascii"))
-        self._flush()
+        self.flush()
 
     def _fail(self, code: int, reason: str) -> None:
         if self.closed_first is None:
             self.closed_first = "server"
         self.protocol.fail(code, reason)
-        self._flush()
+        self.flush()
 
     def shutdown(self) -> None:
         """On stop(): close with 1001 Going Away (RFC 6455 §7.4.1); a connection already
         closing (a close frame unanswered either way) ends now. stop()'s deadline bounds the
         wait for the client's close frame (``WebSocketSite.closing_handshakes``)."""
+        if self.going_away():
+            self.flush()
+
+    def going_away(self) -> bool:
+        """:meth:`shutdown`'s first half: the 1001 made, not written; whether there is one to
+        write (:meth:`flush`). A connection already closing ends now."""
         if self.open:
-            self.close(CloseCode.GOING_AWAY, "the server is stopping", wait=False)
-        elif self.transport is not None:
+            if self.closed_first is None:
+                self.closed_first = "server"
+            self.protocol.send_close(CloseCode.GOING_AWAY, "the server is stopping")
+            return True
+        if self.transport is not None:
             self.transport.close()
+        return False
 
     @property
     def busy(self) -> bool:
@@ -370,11 +380,11 @@ class WebSocketSession(BufferedReads):
     def abort(self) -> None:
         """End the TCP connection now, without a close frame (what was sent is written)."""
         if self.transport is not None:
-            self._flush()
+            self.flush()
             if self.transport is not None:
                 self.transport.abort()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Write what the protocol has to send; an empty piece means: close the TCP side."""
         transport = self.transport
         pieces = self.protocol.data_to_send()

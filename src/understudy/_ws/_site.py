@@ -53,6 +53,16 @@ class WebSocketSite:
         if self._all_closed is not None and not self.open:
             end(self._all_closed)
 
+    def going_away(self) -> dict[Any, None]:
+        """On stop(): send each open session its 1001 (``WebSocketSession.shutdown``); the
+        sessions told. The frames are all made first, then written back to back: a client
+        woken by the first write is still reading when the next comes (on a virtual machine,
+        waking a peer is most of what a small write to it costs)."""
+        told = dict(self.open)
+        for session in [session for session in told if session.going_away()]:
+            session.flush()
+        return told
+
     async def closing_handshakes(self, deadline: float) -> None:
         """On stop(), after each session was sent its 1001: wait until every client has
         answered with its close frame (RFC 6455 §7.1.2: the connection then ends cleanly), or
