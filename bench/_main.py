@@ -726,6 +726,13 @@ def _suite_lines(suite: _suite.SuiteResult) -> list[str]:
             "teardown) divided by the tests; best round; ms."
         ),
         _suite.suite_table(suite),
+        "",
+        (
+            "(j) paired: the floor's test and the case's alternate in one pytest process, each "
+            "timed from setup to teardown; median of the pairs' differences, median over the "
+            "rounds; ms."
+        ),
+        _suite.paired_table(suite),
     ]
 
 

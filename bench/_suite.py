@@ -21,12 +21,21 @@ round (noise only ever adds time):
   requests' transport: the same ``requests.get``.
 - **no request**: an empty test, pytest's own cost per test.
 
-Issue 20 asks for understudy's per-test cost ≤ the floor's + 0.2 ms.
+Issue 20 asks for understudy's per-test cost ≤ the floor's + 0.2 ms. Each case in a process of
+its own leaves the difference at the mercy of each process's speed: on a 2-vCPU virtual machine
+the floor's rounds move by a third from one process to the next (2.09 to 2.79 ms in one run),
+far more than the 0.2 ms asked about. So the target is read off **paired** runs: one pytest
+process holds the floor's test and the case's, which alternate (floor, case, floor, ...), each
+timed from its setup to its teardown (``pytest_runtest_protocol``); the figure is the median of
+the differences of each pair (after a tenth of them as a warm-up), whatever speed the process
+runs at. A paired run is made for understudy and for pytest-httpserver in every round; the
+target takes the median over the rounds.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,12 +45,15 @@ from pathlib import Path
 from ._report import Target, format_table, ms
 from ._startup import child_environment
 
-__all__ = ["SuiteResult", "run", "suite_json", "suite_table", "suite_targets"]
+__all__ = ["SuiteResult", "paired_table", "run", "suite_json", "suite_table", "suite_targets"]
 
 _BODY = "hello, world\n"
 _CONFTEST = """
-import json, os, time
+import json, os, statistics, time
 import pytest
+
+PAIRED = os.environ.get("UNDERSTUDY_BENCH_SUITE_PAIRED") == "1"
+TIMES = {}
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session):
@@ -51,9 +63,31 @@ def pytest_runtestloop(session):
     finally:
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu
+        figures = {"seconds": seconds, "cpu": cpu, "tests": session.testscollected,
+                   "failed": session.testsfailed}
+        if PAIRED:
+            pairs = list(zip(TIMES.get("test_floor", []), TIMES.get("test_case", [])))
+            measured = pairs[len(pairs) // 10:]  # (a tenth of them: the warm-up)
+            figures["pairs"] = len(measured)
+            figures["paired_difference"] = statistics.median(c - f for f, c in measured)
+            figures["floor"] = statistics.median(f for f, _ in measured)
+            figures["case"] = statistics.median(c for _, c in measured)
         with open(os.environ["UNDERSTUDY_BENCH_SUITE_OUT"], "w") as out:
-            json.dump({"seconds": seconds, "cpu": cpu, "tests": session.testscollected,
-                       "failed": session.testsfailed}, out)
+            json.dump(figures, out)
+
+if PAIRED:
+    def pytest_collection_modifyitems(items):
+        floor = [item for item in items if item.originalname == "test_floor"]
+        case = [item for item in items if item.originalname == "test_case"]
+        items[:] = [item for pair in zip(floor, case) for item in pair]
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(item, nextitem):
+        started = time.perf_counter()
+        try:
+            return (yield)
+        finally:
+            TIMES.setdefault(item.originalname, []).append(time.perf_counter() - started)
 """
 _CASES: dict[str, str] = {
     "floor: requests.get to a running server": """
@@ -111,6 +145,40 @@ FLOOR = "floor: requests.get to a running server"
 OURS = "understudy: fresh http_server fixture"
 PEERS = ("pytest-httpserver: httpserver fixture", "responses: mocked transport, no socket")
 
+#: The paired runs: the floor's test (its session server) and the case's, alternating in one
+#: pytest process (see the module's docstring).
+_PAIRED_FLOOR = """
+import pytest, requests, understudy
+
+@pytest.fixture(scope="session")
+def running():
+    response = understudy.Response(200, body={body!r}, content_type="text/plain")
+    with understudy.HTTPServer(response=response) as server:
+        yield server
+
+@pytest.mark.parametrize("n", range({tests}))
+def test_floor(running, n):
+    reply = requests.get(running.url + "/", timeout=5)
+    assert reply.text == {body!r}
+"""
+_PAIRED: dict[str, str] = {
+    "understudy: fresh http_server fixture": """
+@pytest.mark.parametrize("n", range({tests}))
+def test_case(http_server, n):
+    http_server.expect("GET", "/").respond(200, body={body!r})
+    reply = requests.get(http_server.url + "/", timeout=5)
+    assert reply.text == {body!r}
+""",
+    "pytest-httpserver: httpserver fixture": """
+@pytest.mark.parametrize("n", range({tests}))
+def test_case(httpserver, n):
+    httpserver.expect_request("/").respond_with_data({body!r})
+    reply = requests.get(httpserver.url_for("/"), timeout=5)
+    assert reply.text == {body!r}
+    httpserver.check_assertions()
+""",
+}
+
 
 @dataclass
 class SuiteResult:
@@ -121,6 +189,16 @@ class SuiteResult:
     loops: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    #: Paired runs, per case, one entry per round: the median of the pairs' differences
+    #: (case minus floor, seconds), and the medians of the floor's and the case's tests.
+    paired: dict[str, list[float]] = field(default_factory=dict)
+    paired_floor: dict[str, list[float]] = field(default_factory=dict)
+    paired_case: dict[str, list[float]] = field(default_factory=dict)
+
+    def paired_over(self, case: str) -> float | None:
+        """The median over the rounds of the paired difference (seconds per test)."""
+        rounds = self.paired.get(case)
+        return statistics.median(rounds) if rounds else None
 
     def per_test(self, case: str) -> float | None:
         loops = self.loops.get(case)
@@ -131,10 +209,15 @@ class SuiteResult:
         return min(cpu) / self.tests if cpu else None
 
 
-def _run_case(directory: Path, name: str, index: int) -> tuple[float, float]:
+def _run_case(
+    directory: Path, name: str, index: int | str, *, paired: bool = False
+) -> dict[str, float]:
+    """Run ``test_case_{index}.py`` in a fresh pytest; the figures its conftest wrote."""
     path = directory / f"test_case_{index}.py"
     out = directory / f"case_{index}.json"
     env = {**child_environment(), "UNDERSTUDY_BENCH_SUITE_OUT": str(out)}
+    if paired:
+        env["UNDERSTUDY_BENCH_SUITE_PAIRED"] = "1"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path.name],
         cwd=directory,
@@ -149,7 +232,7 @@ def _run_case(directory: Path, name: str, index: int) -> tuple[float, float]:
     figures = json.loads(out.read_text())
     if figures["failed"]:
         raise RuntimeError(f"{name}: {figures['failed']} tests failed")
-    return float(figures["seconds"]), float(figures["cpu"])
+    return {key: float(value) for key, value in figures.items()}
 
 
 def run(*, tests: int, rounds: int) -> SuiteResult:
@@ -161,18 +244,36 @@ def run(*, tests: int, rounds: int) -> SuiteResult:
         for index, source in enumerate(_CASES.values()):
             text = source.format(tests=tests, body=_BODY)
             (directory / f"test_case_{index}.py").write_text(text)
+        for index, source in enumerate(_PAIRED.values()):
+            text = (_PAIRED_FLOOR + source).format(tests=tests, body=_BODY)
+            (directory / f"test_case_paired_{index}.py").write_text(text)
         for _ in range(rounds):
             for index, case in enumerate(_CASES):
-                if case in result.errors:
-                    continue
-                try:
-                    seconds, cpu = _run_case(directory, case, index)
-                except (RuntimeError, subprocess.TimeoutExpired) as error:
-                    result.errors[case] = str(error)
-                    continue
-                result.loops.setdefault(case, []).append(seconds)
-                result.cpu.setdefault(case, []).append(cpu)
+                _run_into(result, directory, case, index)
+            for index, case in enumerate(_PAIRED):
+                _run_into(result, directory, case, f"paired_{index}", paired=True)
     return result
+
+
+def _run_into(
+    result: SuiteResult, directory: Path, case: str, index: int | str, *, paired: bool = False
+) -> None:
+    """One round of ``case``, its figures added to ``result`` (or its error, once)."""
+    key = f"{case} (paired)" if paired else case
+    if key in result.errors:
+        return
+    try:
+        figures = _run_case(directory, case, index, paired=paired)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        result.errors[key] = str(error)
+        return
+    if paired:
+        result.paired.setdefault(case, []).append(figures["paired_difference"])
+        result.paired_floor.setdefault(case, []).append(figures["floor"])
+        result.paired_case.setdefault(case, []).append(figures["case"])
+    else:
+        result.loops.setdefault(case, []).append(figures["seconds"])
+        result.cpu.setdefault(case, []).append(figures["cpu"])
 
 
 def suite_table(result: SuiteResult) -> str:
@@ -191,25 +292,37 @@ def suite_table(result: SuiteResult) -> str:
     return format_table(headers, rows)
 
 
+def paired_table(result: SuiteResult) -> str:
+    """The paired runs: per case, the median over the rounds of the pairs' median difference,
+    the floor's and the case's medians, and each round's difference."""
+    rows = []
+    for case in _PAIRED:
+        over = result.paired_over(case)
+        if over is None:
+            rows.append([case, "-", "-", "-", result.errors.get(f"{case} (paired)", "")[:60]])
+            continue
+        floor = statistics.median(result.paired_floor[case])
+        mine = statistics.median(result.paired_case[case])
+        rounds = " / ".join(ms(value) for value in result.paired[case])
+        rows.append([case, ms(over), ms(floor), ms(mine), rounds])
+    headers = ["paired with the floor", "over the floor", "floor's test", "case's test", "rounds"]
+    return format_table(headers, rows)
+
+
 def suite_targets(result: SuiteResult) -> list[Target]:
-    floor, ours = result.per_test(FLOOR), result.per_test(OURS)
-    name = "per test: fresh http_server + one requests.get, over the floor"
-    if floor is None or ours is None:
+    """The target, read off the paired runs (median over the rounds); the separate-process
+    figures beside it."""
+    name = "per test: fresh http_server + one requests.get, over the floor (paired)"
+    over = result.paired_over(OURS)
+    if over is None:
         return [Target(name, "≤ 0.2 ms", "a run failed", None)]
-    peers = [
-        f"{case.split(':')[0]} {ms(value - floor)}"
-        for case in PEERS
-        if (value := result.per_test(case)) is not None
-    ]
-    ours_cpu, floor_cpu = result.cpu_per_test(OURS), result.cpu_per_test(FLOOR)
-    cpu = "" if ours_cpu is None or floor_cpu is None else f"; CPU {ms(ours_cpu - floor_cpu)} over"
+    peer = result.paired_over(PEERS[0])
+    peers = "" if peer is None else f"; pytest-httpserver {ms(peer)}"
+    floor, ours = result.per_test(FLOOR), result.per_test(OURS)
+    alone = "" if floor is None or ours is None else f"; each in its own process {ms(ours - floor)}"
+    rounds = " / ".join(ms(value) for value in result.paired[OURS])
     return [
-        Target(
-            name,
-            "≤ 0.2 ms",
-            f"{ms(ours - floor)} ms ({ms(ours)} vs {ms(floor)} ms; {', '.join(peers)}){cpu}",
-            ours - floor <= 0.0002,
-        )
+        Target(name, "≤ 0.2 ms", f"{ms(over)} ms (rounds {rounds}{peers}{alone})", over <= 0.0002)
     ]
 
 
@@ -220,5 +333,9 @@ def suite_json(result: SuiteResult) -> dict[str, object]:
         "per_test_seconds": {case: result.per_test(case) for case in _CASES},
         "cpu_seconds": result.cpu,
         "cpu_per_test_seconds": {case: result.cpu_per_test(case) for case in _CASES},
+        "paired_difference_seconds": result.paired,
+        "paired_floor_seconds": result.paired_floor,
+        "paired_case_seconds": result.paired_case,
+        "paired_over_seconds": {case: result.paired_over(case) for case in _PAIRED},
         "errors": result.errors,
     }
