@@ -8,9 +8,11 @@ clients' memory and CPU are not counted:
   (``/proc/self/statm``) before and after ``connections`` WebSocket connections are opened and
   left idle, divided by their number, after a warm-up that opened and closed some (first-use
   imports and pools are not counted).
-- **stop() with open clients**: ``clients`` connections are open and idle; the client process
-  answers each close frame with its own (RFC 6455 §5.5.1), then closes its socket once the
-  server has closed the TCP connection, as a well-behaved client does (§7.1.1: the server
+- **stop() with open clients** (in ``processes`` fresh interpreters, the stops shared out among
+  them: the time of a stop moves more from one process to the next than within one, so one
+  process's median is not the server's): ``clients`` connections are open and idle; the client
+  process answers each close frame with its own (RFC 6455 §5.5.1), then closes its socket once
+  the server has closed the TCP connection, as a well-behaved client does (§7.1.1: the server
   closes it first; websockets' client waits for that too). The time is the server's stop, from
   the call to its return, with the CPU the server's process spent in it (all its threads) and
   the CPU the client process spent answering (so it can be seen not to be the bottleneck).
@@ -18,12 +20,14 @@ clients' memory and CPU are not counted:
 Run the client alone: ``python -m bench._ws_idle PORT CONNECTIONS`` (prints ``ready``, holds the
 connections, answers close frames, exits when stdin closes); one RSS figure:
 ``python -m bench._ws_idle rss CASE CONNECTIONS`` (a :data:`bench._websocket.SERVER_CASES` key);
-the stop() figures alone, every server: ``python -m bench._ws_idle stops [STOPS]``.
+the stop() figures alone, every server, in this process: ``python -m bench._ws_idle stops
+[STOPS]``.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import select
 import statistics
@@ -171,13 +175,34 @@ def run_idle(
     connections: int = 500,
     clients: int = 10,
     stops: int = 20,
+    processes: int = 4,
     budget: float = 15.0,
 ) -> IdleResult:
-    """Both figures for each case; the stop cycles take turns across cases."""
+    """Both figures for each case (a :data:`bench._websocket.SERVER_CASES` key: each is made
+    again by name in a fresh process); the stop cycles take turns across cases, ``stops``
+    shared out among ``processes`` processes."""
     result = IdleResult(connections, clients)
     for name in cases:
         result.rss_per_connection[name] = _rss_per_connection(name, connections)
-    return run_stops(cases, result, stops=stops, budget=budget)
+    result.stops = {name: [] for name in cases}
+    result.stop_cpu = {name: [] for name in cases}
+    result.client_cpu = {name: [] for name in cases}
+    each = max(1, -(-stops // processes))  # (rounded up)
+    share = str(budget / processes)  # (seconds per case and process)
+    for _ in range(processes):
+        done = subprocess.run(
+            [sys.executable, "-m", "bench._ws_idle", "stops-json", str(each), share, *cases],
+            capture_output=True,
+            text=True,
+            timeout=300.0,
+            check=True,
+        )
+        figures = json.loads(done.stdout.splitlines()[-1])
+        for name in cases:
+            result.stops[name] += figures["stops"][name]
+            result.stop_cpu[name] += figures["stop_cpu"][name]
+            result.client_cpu[name] += figures["client_cpu"][name]
+    return result
 
 
 def run_stops(
@@ -269,6 +294,22 @@ if __name__ == "__main__":
 
         warnings.simplefilter("ignore", DeprecationWarning)
         print(_measure_rss(SERVER_CASES[sys.argv[2]], int(sys.argv[3])))
+    elif sys.argv[1] == "stops-json":  # (run_idle's child: STOPS BUDGET CASE...)
+        import warnings
+
+        from ._websocket import SERVER_CASES
+
+        warnings.simplefilter("ignore", DeprecationWarning)
+        chosen = {name: SERVER_CASES[name] for name in sys.argv[4:]}
+        stopped = run_stops(
+            chosen, IdleResult(0, 10), stops=int(sys.argv[2]), budget=float(sys.argv[3])
+        )
+        figures = {
+            "stops": stopped.stops,
+            "stop_cpu": stopped.stop_cpu,
+            "client_cpu": stopped.client_cpu,
+        }
+        print(json.dumps(figures))
     elif sys.argv[1] == "stops":
         import warnings
 
