@@ -33,12 +33,8 @@ __all__ = ["CLOSE_TIMEOUT", "WebSocketSession"]
 
 #: Seconds the server waits for the client's close frame after sending its own (then aborts).
 CLOSE_TIMEOUT = 10.0
-_TEXT = Opcode.TEXT
-_BINARY = Opcode.BINARY
-_CONT = Opcode.CONT
-_CLOSE = Opcode.CLOSE
-_PING = Opcode.PING
-_PONG = Opcode.PONG
+_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+_CLOSE, _PING, _PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
 _OPEN = State.OPEN
 
 
@@ -351,18 +347,16 @@ class WebSocketSession(BufferedReads):
         self.flush()
 
     def shutdown(self) -> None:
-        """On stop(): close with 1001 Going Away (RFC 6455 §7.4.1); a connection already
-        closing (a close frame unanswered either way) ends now. stop()'s deadline bounds the
-        wait for the client's close frame (``WebSocketSite.closing_handshakes``)."""
+        """On stop(): close with 1001 Going Away (RFC 6455 §7.4.1); see :meth:`going_away`."""
         if self.going_away():
             self.flush()
 
     def going_away(self) -> bool:
-        """:meth:`shutdown`'s first half: the 1001 made, not written; whether there is one to
-        write (:meth:`flush`). A connection already closing ends now."""
+        """Make the 1001, not written yet: whether there is one for :meth:`flush` to write (and
+        to mark the server as the side that closed first). A connection already closing (a close
+        frame unanswered either way) ends now. stop()'s deadline bounds the wait for the
+        client's close frame (``WebSocketSite.closing_handshakes``)."""
         if self.open:
-            if self.closed_first is None:
-                self.closed_first = "server"
             self.protocol.send_close(CloseCode.GOING_AWAY, "the server is stopping")
             return True
         if self.transport is not None:
