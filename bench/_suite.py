@@ -100,7 +100,7 @@ def running():
         yield server
 
 @pytest.mark.parametrize("n", range({tests}))
-def test_get(running, n):
+def {name}(running, n):
     reply = requests.get(running.url + "/", timeout=5)
     assert reply.text == {body!r}
 """,
@@ -108,7 +108,7 @@ def test_get(running, n):
 import pytest, requests
 
 @pytest.mark.parametrize("n", range({tests}))
-def test_get(http_server, n):
+def {name}(http_server, n):
     http_server.expect("GET", "/").respond(200, body={body!r})
     reply = requests.get(http_server.url + "/", timeout=5)
     assert reply.text == {body!r}
@@ -117,7 +117,7 @@ def test_get(http_server, n):
 import pytest, requests
 
 @pytest.mark.parametrize("n", range({tests}))
-def test_get(httpserver, n):
+def {name}(httpserver, n):
     httpserver.expect_request("/").respond_with_data({body!r})
     reply = requests.get(httpserver.url_for("/"), timeout=5)
     assert reply.text == {body!r}
@@ -128,7 +128,7 @@ import pytest, requests, responses
 
 @pytest.mark.parametrize("n", range({tests}))
 @responses.activate
-def test_get(n):
+def {name}(n):
     responses.get("http://127.0.0.1:9/", body={body!r})
     reply = requests.get("http://127.0.0.1:9/", timeout=5)
     assert reply.text == {body!r}
@@ -137,7 +137,7 @@ def test_get(n):
 import pytest
 
 @pytest.mark.parametrize("n", range({tests}))
-def test_nothing(n):
+def {name}(n):
     pass
 """,
 }
@@ -146,38 +146,8 @@ OURS = "understudy: fresh http_server fixture"
 PEERS = ("pytest-httpserver: httpserver fixture", "responses: mocked transport, no socket")
 
 #: The paired runs: the floor's test (its session server) and the case's, alternating in one
-#: pytest process (see the module's docstring).
-_PAIRED_FLOOR = """
-import pytest, requests, understudy
-
-@pytest.fixture(scope="session")
-def running():
-    response = understudy.Response(200, body={body!r}, content_type="text/plain")
-    with understudy.HTTPServer(response=response) as server:
-        yield server
-
-@pytest.mark.parametrize("n", range({tests}))
-def test_floor(running, n):
-    reply = requests.get(running.url + "/", timeout=5)
-    assert reply.text == {body!r}
-"""
-_PAIRED: dict[str, str] = {
-    "understudy: fresh http_server fixture": """
-@pytest.mark.parametrize("n", range({tests}))
-def test_case(http_server, n):
-    http_server.expect("GET", "/").respond(200, body={body!r})
-    reply = requests.get(http_server.url + "/", timeout=5)
-    assert reply.text == {body!r}
-""",
-    "pytest-httpserver: httpserver fixture": """
-@pytest.mark.parametrize("n", range({tests}))
-def test_case(httpserver, n):
-    httpserver.expect_request("/").respond_with_data({body!r})
-    reply = requests.get(httpserver.url_for("/"), timeout=5)
-    assert reply.text == {body!r}
-    httpserver.check_assertions()
-""",
-}
+#: pytest process (see the module's docstring), each made of the same sources as above.
+_PAIRED = (OURS, PEERS[0])
 
 
 @dataclass
@@ -242,10 +212,11 @@ def run(*, tests: int, rounds: int) -> SuiteResult:
         (directory / "pytest.ini").write_text("[pytest]\naddopts = -p no:hypothesispytest\n")
         (directory / "conftest.py").write_text(_CONFTEST)
         for index, source in enumerate(_CASES.values()):
-            text = source.format(tests=tests, body=_BODY)
+            text = source.format(tests=tests, body=_BODY, name="test_get")
             (directory / f"test_case_{index}.py").write_text(text)
-        for index, source in enumerate(_PAIRED.values()):
-            text = (_PAIRED_FLOOR + source).format(tests=tests, body=_BODY)
+        for index, case in enumerate(_PAIRED):
+            floor = _CASES[FLOOR].format(tests=tests, body=_BODY, name="test_floor")
+            text = floor + _CASES[case].format(tests=tests, body=_BODY, name="test_case")
             (directory / f"test_case_paired_{index}.py").write_text(text)
         for _ in range(rounds):
             for index, case in enumerate(_CASES):
