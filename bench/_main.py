@@ -956,7 +956,7 @@ def _main_only(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="few cycles, 1 s load runs (~40 s)")
+    parser.add_argument("--quick", action="store_true", help="few cycles, 1 s load runs (~2 min)")
     parser.add_argument("--skip-load", action="store_true", help="skip (c), the wrk runs")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     parser.add_argument(
