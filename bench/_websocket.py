@@ -420,7 +420,7 @@ def run(
             result.servers_cpu.setdefault(name, []).append(cpu)
             result.client_cpu.setdefault(name, []).append(client_cpu)
     result.cycles = run_cycles(cycles, cycle_budget)
-    result.idle = run_idle(SERVER_CASES, connections=idle_connections, stops=stops)
+    result.idle = run_idle(list(SERVER_CASES), connections=idle_connections, stops=stops)
     return result
 
 

@@ -34,7 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
@@ -170,7 +170,7 @@ def _measure_rss(start: Callable[[], _Running], connections: int) -> float:
 
 
 def run_idle(
-    cases: Mapping[str, Callable[[], _Running]],
+    cases: Collection[str],
     *,
     connections: int = 500,
     clients: int = 10,
@@ -178,9 +178,9 @@ def run_idle(
     processes: int = 4,
     budget: float = 15.0,
 ) -> IdleResult:
-    """Both figures for each case (a :data:`bench._websocket.SERVER_CASES` key: each is made
-    again by name in a fresh process); the stop cycles take turns across cases, ``stops``
-    shared out among ``processes`` processes."""
+    """Both figures for each of ``cases`` (names of :data:`bench._websocket.SERVER_CASES`:
+    each server is made in fresh processes, by name); the stop cycles take turns across cases,
+    ``stops`` shared out among ``processes`` processes."""
     result = IdleResult(connections, clients)
     for name in cases:
         result.rss_per_connection[name] = _rss_per_connection(name, connections)
