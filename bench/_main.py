@@ -728,11 +728,13 @@ def _suite_lines(suite: _suite.SuiteResult) -> list[str]:
         _suite.suite_table(suite),
         "",
         (
-            "(j) paired: the floor's test and the case's alternate in one pytest process, each "
-            "timed from setup to teardown; median of the pairs' differences, median over the "
-            "rounds; ms."
+            f"(j) with the floor's test in one pytest process, in blocks of {_suite.BLOCK} tests "
+            "of each, every test timed from setup to teardown; median over the blocks of the "
+            f"difference of their medians (the first {_suite.SETTLE} tests of a block left out), "
+            "median over the rounds; alternating: one by one, median of the pairs' "
+            "differences; ms."
         ),
-        _suite.paired_table(suite),
+        _suite.blocked_table(suite),
     ]
 
 

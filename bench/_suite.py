@@ -24,12 +24,24 @@ round (noise only ever adds time):
 Issue 20 asks for understudy's per-test cost ≤ the floor's + 0.2 ms. Each case in a process of
 its own leaves the difference at the mercy of each process's speed: on a 2-vCPU virtual machine
 the floor's rounds move by a third from one process to the next (2.09 to 2.79 ms in one run),
-far more than the 0.2 ms asked about. So the target is read off **paired** runs: one pytest
-process holds the floor's test and the case's, which alternate (floor, case, floor, ...), each
-timed from its setup to its teardown (``pytest_runtest_protocol``); the figure is the median of
-the differences of each pair (after a tenth of them as a warm-up), whatever speed the process
-runs at. A paired run is made for understudy and for pytest-httpserver in every round; the
-target takes the median over the rounds.
+far more than the 0.2 ms asked about. So the target is read off runs **in blocks**: one pytest
+process holds the floor's test and the case's, in blocks of ``BLOCK`` (25) tests of each (25 of
+the floor's, 25 of the case's, 25 of the floor's, ...), every test timed from its setup to its
+teardown (``pytest_runtest_protocol``). A round's figure is the median over the blocks (after a
+tenth of them as a warm-up) of the difference of a case block's median and the floor block's
+before it, the first ``SETTLE`` (2) tests of each block left out: whatever speed the process
+runs at, the two blocks of a difference run at it. This is made for understudy and for
+pytest-httpserver in every round; the target takes the median over the rounds.
+
+Why blocks, and not the floor's test and the case's alternating one by one: in a suite of its
+own, as the issue defines it, each test follows a test of its kind, whose code and data it uses
+again. Alternating, every test follows the other kind's, and costs more CPU time (the caches
+hold the other kind's code and data, the likeliest reading): over 20 interleaved rounds on
+2026-12-07, understudy's test cost the loop's thread 90 µs and the test's thread 311 µs more
+than the floor's alternating, against 37 and 217 µs in blocks of 25, and 0.36 ms over the floor
+against 0.26 ms (higher in 18 of the 20 rounds). The alternating figure is still made for
+understudy in every round and printed beside the target: it is the cost of a fixture test among
+tests of other kinds.
 """
 
 from __future__ import annotations
@@ -45,15 +57,36 @@ from pathlib import Path
 from ._report import Target, format_table, ms
 from ._startup import child_environment
 
-__all__ = ["SuiteResult", "paired_table", "run", "suite_json", "suite_table", "suite_targets"]
+__all__ = [
+    "BLOCK",
+    "SETTLE",
+    "SuiteResult",
+    "blocked_table",
+    "run",
+    "suite_json",
+    "suite_table",
+    "suite_targets",
+]
 
 _BODY = "hello, world\n"
 _CONFTEST = """
 import json, os, statistics, time
 import pytest
 
-PAIRED = os.environ.get("UNDERSTUDY_BENCH_SUITE_PAIRED") == "1"
-TIMES = {}
+ORDER = os.environ.get("UNDERSTUDY_BENCH_SUITE_ORDER")  # (None: one case alone)
+BLOCK, SETTLE = {block}, {settle}
+TIMES = {{}}
+
+def _difference(floor, case):
+    if ORDER == "alternate":
+        pairs = list(zip(floor, case))
+        return statistics.median(c - f for f, c in pairs[len(pairs) // 10:])
+    blocks = [
+        statistics.median(case[start + SETTLE:start + BLOCK])
+        - statistics.median(floor[start + SETTLE:start + BLOCK])
+        for start in range(0, min(len(floor), len(case)), BLOCK)
+    ]
+    return statistics.median(blocks[len(blocks) // 10:])
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session):
@@ -63,23 +96,26 @@ def pytest_runtestloop(session):
     finally:
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu
-        figures = {"seconds": seconds, "cpu": cpu, "tests": session.testscollected,
-                   "failed": session.testsfailed}
-        if PAIRED:
-            pairs = list(zip(TIMES.get("test_floor", []), TIMES.get("test_case", [])))
-            measured = pairs[len(pairs) // 10:]  # (a tenth of them: the warm-up)
-            figures["pairs"] = len(measured)
-            figures["paired_difference"] = statistics.median(c - f for f, c in measured)
-            figures["floor"] = statistics.median(f for f, _ in measured)
-            figures["case"] = statistics.median(c for _, c in measured)
+        figures = {{"seconds": seconds, "cpu": cpu, "tests": session.testscollected,
+                   "failed": session.testsfailed}}
+        if ORDER:
+            floor, case = TIMES.get("test_floor", []), TIMES.get("test_case", [])
+            figures["difference"] = _difference(floor, case)
+            figures["floor"] = statistics.median(floor[len(floor) // 10:])
+            figures["case"] = statistics.median(case[len(case) // 10:])
         with open(os.environ["UNDERSTUDY_BENCH_SUITE_OUT"], "w") as out:
             json.dump(figures, out)
 
-if PAIRED:
+if ORDER:
     def pytest_collection_modifyitems(items):
         floor = [item for item in items if item.originalname == "test_floor"]
         case = [item for item in items if item.originalname == "test_case"]
-        items[:] = [item for pair in zip(floor, case) for item in pair]
+        step = 1 if ORDER == "alternate" else BLOCK
+        items[:] = [
+            item
+            for start in range(0, len(floor), step)
+            for item in floor[start:start + step] + case[start:start + step]
+        ]
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(item, nextitem):
@@ -145,9 +181,12 @@ FLOOR = "floor: requests.get to a running server"
 OURS = "understudy: fresh http_server fixture"
 PEERS = ("pytest-httpserver: httpserver fixture", "responses: mocked transport, no socket")
 
-#: The paired runs: the floor's test (its session server) and the case's, alternating in one
-#: pytest process (see the module's docstring), each made of the same sources as above.
-_PAIRED = (OURS, PEERS[0])
+#: The runs in blocks: the floor's test (its session server) and the case's, in blocks of
+#: ``BLOCK`` in one pytest process (see the module's docstring), each made of the same sources
+#: as above; the first ``SETTLE`` tests of a block (those right after the other kind's) are
+#: left out of its median.
+_BLOCKED = (OURS, PEERS[0])
+BLOCK, SETTLE = 25, 2
 
 
 @dataclass
@@ -159,16 +198,23 @@ class SuiteResult:
     loops: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-    #: Paired runs, per case, one entry per round: the median of the pairs' differences
+    #: Runs in blocks, per case, one entry per round: the median of the blocks' differences
     #: (case minus floor, seconds), and the medians of the floor's and the case's tests.
-    paired: dict[str, list[float]] = field(default_factory=dict)
-    paired_floor: dict[str, list[float]] = field(default_factory=dict)
-    paired_case: dict[str, list[float]] = field(default_factory=dict)
+    blocked: dict[str, list[float]] = field(default_factory=dict)
+    blocked_floor: dict[str, list[float]] = field(default_factory=dict)
+    blocked_case: dict[str, list[float]] = field(default_factory=dict)
+    #: understudy's test alternating with the floor's, one by one: the median of the pairs'
+    #: differences (seconds), one entry per round.
+    alternating: list[float] = field(default_factory=list)
 
-    def paired_over(self, case: str) -> float | None:
-        """The median over the rounds of the paired difference (seconds per test)."""
-        rounds = self.paired.get(case)
+    def blocked_over(self, case: str) -> float | None:
+        """The median over the rounds of the difference in blocks (seconds per test)."""
+        rounds = self.blocked.get(case)
         return statistics.median(rounds) if rounds else None
+
+    def alternating_over(self) -> float | None:
+        """The median over the rounds of the alternating difference (seconds per test)."""
+        return statistics.median(self.alternating) if self.alternating else None
 
     def per_test(self, case: str) -> float | None:
         loops = self.loops.get(case)
@@ -180,14 +226,15 @@ class SuiteResult:
 
 
 def _run_case(
-    directory: Path, name: str, index: int | str, *, paired: bool = False
+    directory: Path, name: str, index: int | str, *, order: str | None = None
 ) -> dict[str, float]:
-    """Run ``test_case_{index}.py`` in a fresh pytest; the figures its conftest wrote."""
+    """Run ``test_case_{index}.py`` in a fresh pytest; the figures its conftest wrote.
+    ``order``: ``"blocks"`` or ``"alternate"`` for a file of the floor's test and a case's."""
     path = directory / f"test_case_{index}.py"
     out = directory / f"case_{index}.json"
     env = {**child_environment(), "UNDERSTUDY_BENCH_SUITE_OUT": str(out)}
-    if paired:
-        env["UNDERSTUDY_BENCH_SUITE_PAIRED"] = "1"
+    if order is not None:
+        env["UNDERSTUDY_BENCH_SUITE_ORDER"] = order
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", path.name],
         cwd=directory,
@@ -210,38 +257,47 @@ def run(*, tests: int, rounds: int) -> SuiteResult:
     with tempfile.TemporaryDirectory(prefix="understudy-bench-suite-") as name:
         directory = Path(name)
         (directory / "pytest.ini").write_text("[pytest]\naddopts = -p no:hypothesispytest\n")
-        (directory / "conftest.py").write_text(_CONFTEST)
+        conftest = _CONFTEST.format(block=BLOCK, settle=SETTLE)
+        (directory / "conftest.py").write_text(conftest)
         for index, source in enumerate(_CASES.values()):
             text = source.format(tests=tests, body=_BODY, name="test_get")
             (directory / f"test_case_{index}.py").write_text(text)
-        for index, case in enumerate(_PAIRED):
+        for index, case in enumerate(_BLOCKED):
             floor = _CASES[FLOOR].format(tests=tests, body=_BODY, name="test_floor")
             text = floor + _CASES[case].format(tests=tests, body=_BODY, name="test_case")
-            (directory / f"test_case_paired_{index}.py").write_text(text)
+            (directory / f"test_case_with_floor_{index}.py").write_text(text)
         for _ in range(rounds):
             for index, case in enumerate(_CASES):
                 _run_into(result, directory, case, index)
-            for index, case in enumerate(_PAIRED):
-                _run_into(result, directory, case, f"paired_{index}", paired=True)
+            for index, case in enumerate(_BLOCKED):
+                _run_into(result, directory, case, f"with_floor_{index}", order="blocks")
+            _run_into(result, directory, OURS, "with_floor_0", order="alternate")
     return result
 
 
 def _run_into(
-    result: SuiteResult, directory: Path, case: str, index: int | str, *, paired: bool = False
+    result: SuiteResult,
+    directory: Path,
+    case: str,
+    index: int | str,
+    *,
+    order: str | None = None,
 ) -> None:
     """One round of ``case``, its figures added to ``result`` (or its error, once)."""
-    key = f"{case} (paired)" if paired else case
+    key = case if order is None else f"{case} ({order})"
     if key in result.errors:
         return
     try:
-        figures = _run_case(directory, case, index, paired=paired)
+        figures = _run_case(directory, case, index, order=order)
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         result.errors[key] = str(error)
         return
-    if paired:
-        result.paired.setdefault(case, []).append(figures["paired_difference"])
-        result.paired_floor.setdefault(case, []).append(figures["floor"])
-        result.paired_case.setdefault(case, []).append(figures["case"])
+    if order == "alternate":
+        result.alternating.append(figures["difference"])
+    elif order == "blocks":
+        result.blocked.setdefault(case, []).append(figures["difference"])
+        result.blocked_floor.setdefault(case, []).append(figures["floor"])
+        result.blocked_case.setdefault(case, []).append(figures["case"])
     else:
         result.loops.setdefault(case, []).append(figures["seconds"])
         result.cpu.setdefault(case, []).append(figures["cpu"])
@@ -263,38 +319,47 @@ def suite_table(result: SuiteResult) -> str:
     return format_table(headers, rows)
 
 
-def paired_table(result: SuiteResult) -> str:
-    """The paired runs: per case, the median over the rounds of the pairs' median difference,
-    the floor's and the case's medians, and each round's difference."""
+def blocked_table(result: SuiteResult) -> str:
+    """The runs in blocks: per case, the median over the rounds of the blocks' median
+    difference, the floor's and the case's medians, and each round's difference; then
+    understudy's test alternating with the floor's."""
     rows = []
-    for case in _PAIRED:
-        over = result.paired_over(case)
+    for case in _BLOCKED:
+        over = result.blocked_over(case)
         if over is None:
-            rows.append([case, "-", "-", "-", result.errors.get(f"{case} (paired)", "")[:60]])
+            rows.append([case, "-", "-", "-", result.errors.get(f"{case} (blocks)", "")[:60]])
             continue
-        floor = statistics.median(result.paired_floor[case])
-        mine = statistics.median(result.paired_case[case])
-        rounds = " / ".join(ms(value) for value in result.paired[case])
+        floor = statistics.median(result.blocked_floor[case])
+        mine = statistics.median(result.blocked_case[case])
+        rounds = " / ".join(ms(value) for value in result.blocked[case])
         rows.append([case, ms(over), ms(floor), ms(mine), rounds])
-    headers = ["paired with the floor", "over the floor", "floor's test", "case's test", "rounds"]
+    alternating = result.alternating_over()
+    if alternating is None:
+        error = result.errors.get(f"{OURS} (alternate)", "")[:60]
+        rows.append([f"{OURS}, alternating", "-", "-", "-", error])
+    else:
+        rounds = " / ".join(ms(value) for value in result.alternating)
+        rows.append([f"{OURS}, alternating", ms(alternating), "", "", rounds])
+    headers = ["with the floor's test", "over the floor", "floor's test", "case's test", "rounds"]
     return format_table(headers, rows)
 
 
 def suite_targets(result: SuiteResult) -> list[Target]:
-    """The target, read off the paired runs (median over the rounds); the separate-process
-    figures beside it."""
-    name = "per test: fresh http_server + one requests.get, over the floor (paired)"
-    over = result.paired_over(OURS)
+    """The target, read off the runs in blocks (median over the rounds); the alternating and
+    separate-process figures beside it."""
+    name = "per test: fresh http_server + one requests.get, over the floor (in blocks)"
+    over = result.blocked_over(OURS)
     if over is None:
         return [Target(name, "≤ 0.2 ms", "a run failed", None)]
-    peer = result.paired_over(PEERS[0])
+    peer = result.blocked_over(PEERS[0])
     peers = "" if peer is None else f"; pytest-httpserver {ms(peer)}"
+    alternating = result.alternating_over()
+    mixed = "" if alternating is None else f"; alternating {ms(alternating)}"
     floor, ours = result.per_test(FLOOR), result.per_test(OURS)
     alone = "" if floor is None or ours is None else f"; each in its own process {ms(ours - floor)}"
-    rounds = " / ".join(ms(value) for value in result.paired[OURS])
-    return [
-        Target(name, "≤ 0.2 ms", f"{ms(over)} ms (rounds {rounds}{peers}{alone})", over <= 0.0002)
-    ]
+    rounds = " / ".join(ms(value) for value in result.blocked[OURS])
+    measured = f"{ms(over)} ms (rounds {rounds}{peers}{mixed}{alone})"
+    return [Target(name, "≤ 0.2 ms", measured, over <= 0.0002)]
 
 
 def suite_json(result: SuiteResult) -> dict[str, object]:
@@ -304,9 +369,12 @@ def suite_json(result: SuiteResult) -> dict[str, object]:
         "per_test_seconds": {case: result.per_test(case) for case in _CASES},
         "cpu_seconds": result.cpu,
         "cpu_per_test_seconds": {case: result.cpu_per_test(case) for case in _CASES},
-        "paired_difference_seconds": result.paired,
-        "paired_floor_seconds": result.paired_floor,
-        "paired_case_seconds": result.paired_case,
-        "paired_over_seconds": {case: result.paired_over(case) for case in _PAIRED},
+        "block": BLOCK,
+        "blocked_difference_seconds": result.blocked,
+        "blocked_floor_seconds": result.blocked_floor,
+        "blocked_case_seconds": result.blocked_case,
+        "blocked_over_seconds": {case: result.blocked_over(case) for case in _BLOCKED},
+        "alternating_difference_seconds": result.alternating,
+        "alternating_over_seconds": result.alternating_over(),
         "errors": result.errors,
     }
