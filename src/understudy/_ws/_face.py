@@ -163,8 +163,10 @@ class WebSocketEndpoints(Server):
             subprotocol: a subprotocol the client must offer; it is agreed to.
             handler: serves each connection instead of the script: ``handler(ws)`` where ``ws``
                 is a :class:`~understudy.WebSocket` (a plain function, run in the worker pool)
-                or an :class:`~understudy.AsyncWebSocket` (an ``async def``, on the loop). An
-                exception it raises reaches the test through ``check()``.
+                or an :class:`~understudy.AsyncWebSocket` (an ``async def``, on the loop). When
+                it returns the connection is closed with 1000 (if still open); when it raises,
+                with 1011 (RFC 6455 §7.4.1), and the exception reaches the test through
+                ``check()``.
             max_message_size: bytes a received message may have after inflation (64 MiB by
                 default; ``None``: no limit); a larger one closes the connection with 1009.
 

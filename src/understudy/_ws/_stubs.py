@@ -260,12 +260,17 @@ class WebSocketExpectation:
             task = site.loop.create_task(self._script(session))
             site.track(task, what)
         elif inspect.iscoroutinefunction(handler):
-            site.track(site.loop.create_task(handler(AsyncWebSocket(session))), what)
+            site.track(site.loop.create_task(_run_async(handler, session)), what)
         else:
-            site.hold(
-                site.runtime.workers.submit_then(site.release, handler, WebSocket(session)),
-                what,
-            )
+
+            def ended(future: asyncio.Future[Any]) -> None:
+                # (as the ASGI host and websockets' server do: 1000 when it returned, 1011 when
+                # it raised; a connection already closing is left as it is)
+                failed = future.cancelled() or future.exception() is not None
+                session.close(1011 if failed else 1000)
+                site.release(future)
+
+            site.hold(site.runtime.workers.submit_then(ended, handler, WebSocket(session)), what)
 
     async def _send(self, session: WebSocketSession, message: str | bytes) -> None:
         if self._delay:
@@ -330,6 +335,17 @@ class WebSocketExpectation:
             if _matches(when, payload):
                 return _encode(message(payload) if callable(message) else message)
         return payload if self._echo else None
+
+
+async def _run_async(handler: Callable[[Any], Any], session: WebSocketSession) -> None:
+    """Run an ``async def`` handler; close the connection when it ends: 1000 when it returned,
+    1011 (RFC 6455 §7.4.1, an unexpected condition) when it raised."""
+    try:
+        await handler(AsyncWebSocket(session))
+    except BaseException:
+        session.close(1011)
+        raise
+    session.close(1000)
 
 
 async def _ping(session: WebSocketSession, interval: float) -> None:
