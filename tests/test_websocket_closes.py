@@ -1,23 +1,165 @@
-"""A WebSocket handler's end closes its connection (as the ASGI host and websockets' server do):
-1000 when it returns, 1011 (RFC 6455 §7.4.1) when it raises, and the exception reaches the test.
-Client: websockets (sync).
+"""Close codes a script, a handler or an ASGI app may send (RFC 6455 §7.4), as clients see them.
+
+A code a close frame may carry reaches the client with its reason; any other (1004-1006, 1015,
+1016-2999, outside 1000-4999) or a reason over 123 bytes is refused before anything is sent: at
+``close()`` for a script, in the handler or app for the others (so the error reaches the test).
+A handler's end closes its connection: 1000 when it returns, 1011 when it raises.
+Clients: websockets (sync), httpx-ws (sync and async).
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
+import httpx
 import pytest
 import websockets.sync.client
+from httpx_ws import (
+    AsyncWebSocketSession,
+    WebSocketDisconnect,
+    WebSocketSession,
+    aconnect_ws,
+    connect_ws,
+)
 from websockets.exceptions import ConnectionClosed
 
 import understudy
+
+SENDABLE = [1000, 1001, 1003, 1007, 1011, 1012, 1014, 3000, 3999, 4000, 4999]
+NOT_SENDABLE: list[object] = [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, "4000", True]
 
 
 def _closed(server: understudy.HTTPServer) -> understudy.WebSocketClose:
     [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
     assert connection.close is not None
     return connection.close
+
+
+@pytest.mark.parametrize("code", SENDABLE)
+def test_websockets_sees_each_sendable_close_code_and_its_reason(code: int) -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/c").echo().close(code, f"closing {code}", after=1)
+        with websockets.sync.client.connect(server.ws_url + "/c") as client:
+            client.send("one")
+            assert client.recv(timeout=5) == "one"
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (code, f"closing {code}")
+        close = _closed(server)
+        assert (close.code, close.reason, close.by, close.clean) == (
+            code,
+            f"closing {code}",
+            "server",
+            True,
+        )
+
+
+@pytest.mark.parametrize("code", [1000, 1011, 3000, 4999])
+def test_httpx_ws_sees_a_scripted_close_code_and_reason(code: int) -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/c").close(code, "bye")
+        ws: WebSocketSession  # (connect_ws's return type is not declared)
+        with (
+            httpx.Client() as client,
+            connect_ws(server.url + "/c", client) as ws,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
+            ws.receive_text(timeout=5)
+        assert (closed.value.code, closed.value.reason) == (code, "bye")
+        assert _closed(server).code == code
+
+
+def test_httpx_ws_refuses_1014_which_its_wsproto_does_not_know() -> None:
+    # (1012-1014 joined the IANA registry after RFC 6455; wsproto still calls them reserved)
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/c").close(1014, "bad gateway")
+        ws: WebSocketSession
+        with (
+            httpx.Client() as client,
+            connect_ws(server.url + "/c", client) as ws,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
+            ws.receive_text(timeout=5)
+        assert closed.value.code == 1002  # (a protocol error, its own)
+        assert _closed(server).code == 1014
+
+
+@pytest.mark.asyncio
+async def test_async_httpx_ws_sees_the_longest_reason_whole() -> None:
+    reason = "é" * 61 + "x"  # (123 bytes of UTF-8: a close frame's payload is at most 125)
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/c").close(4000, reason)
+        ws: AsyncWebSocketSession
+        async with httpx.AsyncClient() as client, aconnect_ws(server.url + "/c", client) as ws:
+            with pytest.raises(WebSocketDisconnect) as closed:
+                await ws.receive_text(timeout=5)
+        assert (closed.value.code, closed.value.reason) == (4000, reason)
+
+
+@pytest.mark.parametrize("code", NOT_SENDABLE)
+def test_a_script_refuses_a_code_no_close_frame_may_carry(code: Any) -> None:
+    server = understudy.HTTPServer()
+    with pytest.raises(understudy.ConfigurationError, match=r"1000-1003, 1007-1014 or 3000-4999"):
+        server.expect_websocket("/c").close(code)
+
+
+def test_a_script_refuses_a_reason_over_123_bytes() -> None:
+    server = understudy.HTTPServer()
+    with pytest.raises(understudy.ConfigurationError, match="at most 123 bytes"):
+        server.expect_websocket("/c").close(4000, "é" * 62)
+
+
+def _serve_then_check(server: understudy.HTTPServer, path: str) -> pytest.ExceptionInfo[Any]:
+    """Connect a websockets client to ``path``, send one message, stop; what check() raises."""
+    server.start()
+    try:
+        with websockets.sync.client.connect(server.ws_url + path) as client:
+            client.send("close, please")
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1011  # (what failed is the handler's or app's)
+    finally:
+        server.stop()
+    with pytest.raises(understudy.ConfigurationError) as failed:
+        server.check()
+    return failed
+
+
+def test_a_sync_handlers_bad_close_code_reaches_the_test() -> None:
+    def handler(ws: understudy.WebSocket) -> None:
+        ws.receive()
+        ws.close(1005, "no status")
+
+    server = understudy.HTTPServer()
+    server.expect_websocket("/h", handler=handler)
+    failed = _serve_then_check(server, "/h")
+    assert "not 1005" in str(failed.value)
+
+
+def test_an_async_handlers_bad_close_code_reaches_the_test() -> None:
+    async def handler(ws: understudy.AsyncWebSocket) -> None:
+        await ws.receive()
+        await ws.close(2000)
+
+    server = understudy.HTTPServer()
+    server.expect_websocket("/a", handler=handler)
+    failed = _serve_then_check(server, "/a")
+    assert "not 2000" in str(failed.value)
+
+
+def test_an_asgi_apps_bad_close_code_reaches_the_test() -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "websocket"
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()
+        await send({"type": "websocket.close", "code": 1006})
+
+    failed = _serve_then_check(understudy.HTTPServer(asgi=app), "/")
+    assert "not 1006" in str(failed.value)
 
 
 # -- a handler's end closes the connection -----------------------------------------------------

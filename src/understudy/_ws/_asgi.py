@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from .._core.targets import origin_form
 from ._handshake import Handshake, check_handshake, switch
-from ._records import WebSocketClose
+from ._records import WebSocketClose, check_close
 from ._types import Exchange, Site, answer
 
 if TYPE_CHECKING:
@@ -30,6 +30,14 @@ _ASGI = {"version": "3.0", "spec_version": "2.4"}
 
 class WebSocketDisconnected(OSError):
     """The ASGI app sent on a WebSocket that is closed (ASGI WebSocket spec 2.4: an IOError)."""
+
+
+def _close(session: WebSocketSession, message: Message) -> None:
+    """``websocket.close`` on an open WebSocket; a code or reason no close frame may carry is a
+    ConfigurationError in the app (for ``check()``), nothing sent."""
+    code, reason = message.get("code") or 1000, message.get("reason") or ""
+    check_close(code, reason)
+    session.close(int(code), reason)
 
 
 class _Host(Protocol):
@@ -130,7 +138,7 @@ class _WebSocketCall:
                 if paused is not None and not paused.done():
                     await paused
             elif kind == "websocket.close":
-                session.close(int(message.get("code") or 1000), str(message.get("reason") or ""))
+                _close(session, message)
             elif kind == "websocket.accept":
                 raise RuntimeError("the ASGI app sent websocket.accept twice")
             else:

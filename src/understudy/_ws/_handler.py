@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from ._records import WebSocketClose, WebSocketConnection
+from ._records import WebSocketClose, WebSocketConnection, check_close
 
 if TYPE_CHECKING:
     from ._session import WebSocketSession
@@ -49,8 +49,13 @@ class AsyncWebSocket:
         await self._session.drain()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake with ``code`` (1000-4999, RFC 6455 §7.4) and
-        ``reason`` (at most 123 bytes of UTF-8); the client's close frame ends it."""
+        """Start the closing handshake with ``code`` (1000-1003, 1007-1014 or 3000-4999, RFC
+        6455 §7.4) and ``reason`` (at most 123 bytes of UTF-8); the client's close frame ends it.
+
+        Raises:
+            ConfigurationError: another code, or a longer reason (nothing is sent).
+        """
+        check_close(code, reason)
         self._session.close(code, reason)
 
 
@@ -90,5 +95,11 @@ class WebSocket:
         self._loop.call_soon_threadsafe(self._session.send, message)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake with ``code`` (1000-4999) and ``reason``."""
+        """Start the closing handshake with ``code`` (1000-1003, 1007-1014 or 3000-4999, RFC
+        6455 §7.4) and ``reason`` (at most 123 bytes of UTF-8).
+
+        Raises:
+            ConfigurationError: another code, or a longer reason (nothing is sent).
+        """
+        check_close(code, reason)
         self._loop.call_soon_threadsafe(self._session.close, code, reason)

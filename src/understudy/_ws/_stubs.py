@@ -20,7 +20,7 @@ from .._errors import ConfigurationError, UnexpectedRequest
 from ._asgi import serve_asgi_websocket
 from ._handler import AsyncWebSocket, WebSocket
 from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, Handshake, check_handshake, switch
-from ._records import WebSocketClose
+from ._records import WebSocketClose, check_close
 from ._types import AnyExchange, Exchange, Router, Site, answer
 
 if TYPE_CHECKING:
@@ -147,10 +147,14 @@ class WebSocketExpectation:
         return self
 
     def close(self, code: int = 1000, reason: str = "", *, after: int = 0) -> WebSocketExpectation:
-        """Close with ``code`` (1000-4999, RFC 6455 §7.4) and ``reason`` once ``after``
-        messages have been received (0: right after the messages sent on open)."""
-        if not isinstance(code, int) or not 1000 <= code <= 4999:
-            raise ConfigurationError(f"a close code is an int in 1000-4999, not {code!r}")
+        """Close with ``code`` and ``reason`` once ``after`` messages have been received (0:
+        right after the messages sent on open).
+
+        Raises:
+            ConfigurationError: a code a close frame may not carry (it is 1000-1003, 1007-1014
+                or 3000-4999, RFC 6455 §7.4), or a reason over 123 bytes of UTF-8.
+        """
+        check_close(code, reason)
         self._end = ("close", after, code, reason)
         return self
 
