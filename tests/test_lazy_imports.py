@@ -65,6 +65,20 @@ def test_import_understudy_loads_no_server() -> None:
     assert "asyncio" not in modules
 
 
+def test_dir_lists_every_public_name_before_any_is_read() -> None:
+    """``dir(understudy)`` lists them all, loading none. Checked in a fresh interpreter: in this
+    one other tests have read every name, and a name read is a module global, listed with or
+    without the module's ``__dir__`` (so tests/test_public_api.py's check cannot fail here)."""
+    modules = _modules_after(
+        """
+        import understudy
+        missing = set(understudy.__all__) - set(dir(understudy))
+        assert not missing, sorted(missing)
+        """
+    )
+    assert _heavy(modules) == []
+
+
 def test_importing_the_plugin_loads_no_server() -> None:
     modules = _modules_after("import pytest\nimport understudy.pytest_plugin")
     assert "understudy.pytest_plugin" in modules
