@@ -15,7 +15,7 @@ A mapping with a ``websocket`` member instead of a ``response`` becomes an
                    "close": {"code": 1000, "reason": "bye", "after": 3},
                    "fragment": 2, "delayMilliseconds": 10, "pingEveryMilliseconds": 500,
                    "ignoreClose": false, "ignorePings": false, "sendInvalid": "utf8",
-                   "drop": {"after": 2}, "maxMessageSize": 65536}}
+                   "drop": {"after": 2}, "stall": {"after": 2}, "maxMessageSize": 65536}}
 
 A reply's ``when`` is ``equalTo`` (the text), ``matches`` (the whole text matches the regular
 expression, compiled with RE2 as every pattern from a mapping is), ``equalToJson`` (the message
@@ -51,6 +51,7 @@ _SCRIPT = (
     "echo",
     "close",
     "drop",
+    "stall",
     "fragment",
     "delayMilliseconds",
     "pingEveryMilliseconds",
@@ -229,6 +230,9 @@ def _script(stub: WebSocketExpectation, at: str, script: dict[str, Any]) -> None
     if "drop" in script:
         drop = known_fields(f"{at}.drop", script["drop"], ("after",), ())
         stub.drop(after=_count(f"{at}.drop.after", drop.get("after", 0)))
+    if "stall" in script:
+        stall = known_fields(f"{at}.stall", script["stall"], ("after",), ())
+        stub.stall(after=_count(f"{at}.stall.after", stall.get("after", 0)))
     if "fragment" in script:
         stub.fragment(_count(f"{at}.fragment", script["fragment"], least=1))
     if "delayMilliseconds" in script:

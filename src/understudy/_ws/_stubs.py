@@ -164,6 +164,13 @@ class WebSocketExpectation:
         self._end = ("drop", after, 1006, "")
         return self
 
+    def stall(self, *, after: int = 0) -> WebSocketExpectation:
+        """Fault: once ``after`` messages have been received, send nothing more (no reply, no
+        echo) and keep the connection open; the client's messages are still read and
+        journaled, its pings and its close answered, and ``stop()`` closes it with 1001."""
+        self._end = ("stall", after, 0, "")
+        return self
+
     def ignore_close(self) -> WebSocketExpectation:
         """Fault: never answer the client's close frame (nor close the TCP connection)."""
         self._ignore_close = True
@@ -305,12 +312,14 @@ class WebSocketExpectation:
         session.answer_with(on_message)
 
     def _ended(self, session: WebSocketSession, received: int) -> bool:
-        """Close or drop ``session`` if the script ends after ``received`` messages."""
+        """Close, drop or stall ``session`` if the script ends after ``received`` messages."""
         end = self._end
         if end is None or received < end[1]:
             return False
         how, _, code, reason = end
-        if how == "close":
+        if how == "stall":
+            session.answer_with(_withhold)  # (read and journaled from now on, not answered)
+        elif how == "close":
             session.close(code, reason)
         else:
             session.abort()
@@ -339,6 +348,10 @@ class WebSocketExpectation:
             if _matches(when, payload):
                 return _encode(message(payload) if callable(message) else message)
         return payload if self._echo else None
+
+
+def _withhold(payload: str | bytes) -> None:
+    """A stalled script's answer to a message: none."""
 
 
 async def _run_async(handler: Callable[[Any], Any], session: WebSocketSession) -> None:
