@@ -2,7 +2,10 @@
 
 ``enterContext`` (Python 3.11) starts the server and registers its stop as a cleanup, so each
 test gets its own server and a handler's exception is reported as an error of the test. This is
-the shape of CPython's own ``test_logging`` servers, with a handler that is a test method.
+the shape of CPython's own ``test_logging`` servers, with a handler that is a test method. The
+same holds for a WebSocket stub (``expect_websocket``), and in an ``IsolatedAsyncioTestCase``
+with ``await self.enterAsyncContext(...)`` (the server is then started and stopped without
+blocking the test's event loop).
 
 Reference (built by ``make docs`` into site/; every attribute, with its type): ``HTTPServer`` and
 ``Request``: docs/reference/http.md; the lifecycle: docs/reference/servers.md.
@@ -16,6 +19,8 @@ import unittest
 import urllib.request
 
 import requests
+import websockets.asyncio.client
+import websockets.sync.client
 
 import understudy
 
@@ -40,6 +45,32 @@ class ClientTestCase(unittest.TestCase):
         [request] = self.server.wait_for_requests(1)
         self.assertEqual(request.path, "/ping")
         self.assertEqual(request.headers["User-Agent"][:14], "Python-urllib/")
+
+
+class WebSocketTestCase(unittest.TestCase):
+    def setUp(self) -> None:
+        self.server = self.enterContext(understudy.HTTPServer())
+        self.server.expect_websocket("/chat").send("welcome").echo()
+
+    def test_the_client_chats(self) -> None:
+        with websockets.sync.client.connect(self.server.ws_url + "/chat") as client:
+            self.assertEqual(client.recv(timeout=5.0), "welcome")
+            client.send("hi")
+            self.assertEqual(client.recv(timeout=5.0), "hi")
+        [connection] = self.server.wait_for_websockets(1, match=lambda c: c.closed)
+        self.assertEqual([message.data for message in connection.received], ["hi"])
+
+
+class AsyncClientTestCase(unittest.IsolatedAsyncioTestCase):
+    async def asyncSetUp(self) -> None:
+        self.server = await self.enterAsyncContext(understudy.HTTPServer())
+        self.server.expect_websocket("/feed").send({"price": 42})
+
+    async def test_the_client_reads_the_feed(self) -> None:
+        async with websockets.asyncio.client.connect(self.server.ws_url + "/feed") as client:
+            self.assertEqual(await client.recv(), '{"price": 42}')
+        [connection] = await self.server.wait_for_websockets_async(1, match=lambda c: c.closed)
+        self.assertEqual(connection.request.path, "/feed")
 
 
 class HandlerErrorTestCase(unittest.TestCase):
