@@ -349,6 +349,14 @@ def test_a_bad_key_gets_400_with_the_reason(server: Any) -> None:
     assert response.status == 400
     assert b"Sec-WebSocket-Key" in response.read()
     connection.close()
+    [request] = server.wait_for_requests(1, match=lambda r: r.response is not None)
+    assert request.headers["sec-websocket-key"] == "short"
+    assert request.response.status_code == 400
+    assert (request.response.answered_by, request.response.detail) == (
+        "websocket",
+        "handshake refused",
+    )
+    assert server.websockets == []  # (refused before the app saw it: no connection)
 
 
 def _raw_websocket(server: Any) -> socket.socket:
