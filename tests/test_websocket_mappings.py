@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import websocket as websocket_client
 import websockets.sync.client
@@ -61,8 +62,13 @@ def test_a_mapping_file_declares_a_scripted_websocket(tmp_path: Path) -> None:
             with pytest.raises(websockets.exceptions.ConnectionClosed):
                 client.recv(timeout=5)
             assert (client.close_code, client.close_reason) == (4000, "bye")
-        # the HTTP mappings of the same file still answer
         assert server.wait_for_websockets(1)[0].request.target == "/feed?room=7"
+        # the HTTP mappings of the same file still answer
+        response = httpx.get(server.url + "/h", timeout=5)
+        assert (response.status_code, response.text) == (200, "h")
+        [request] = server.wait_for_requests(1, match=lambda r: r.path == "/h")
+        assert request.response is not None
+        assert request.response.answered_by == "mapping"
 
 
 def test_an_unreached_websocket_mapping_does_not_fail_the_test(tmp_path: Path) -> None:
