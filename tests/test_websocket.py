@@ -470,14 +470,3 @@ def test_mutual_tls_records_the_client_certificates_subject() -> None:
         assert connection.tls is not None
         assert connection.tls.peer_subject is not None
         assert "CN=alice" in connection.tls.peer_subject
-
-
-def test_network_conditions_apply_to_a_websocket() -> None:
-    conditions = understudy.Conditions(latency=0.005)
-    with understudy.HTTPServer(asgi=echo_app, conditions=conditions) as server:
-        with websockets.sync.client.connect(server.ws_url + "/") as client:
-            for number in range(3):
-                client.send(str(number))
-                assert client.recv(timeout=5) == str(number)
-        [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
-        assert [m.data for m in connection.received] == ["0", "1", "2"]

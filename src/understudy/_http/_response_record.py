@@ -37,13 +37,17 @@ class ResponseRecord:
             ``"mapping"`` (a WireMock stub mapping), ``"response"`` (``response=``),
             ``"handler"`` (``handler=``), ``"wsgi"``, ``"asgi"``, ``"directory"`` (a served
             directory), ``"proxy"`` (``proxy_to=``), ``"pypi"`` (the fake PyPI),
+            ``"websocket"`` (a WebSocket handshake a stub took, 101, or one refused, 400 or
+            426; an ASGI app's is ``"asgi"``),
             ``"unmatched"`` (nothing did: the near-miss answer, ``unmatched_status``) or
             ``"refused"`` (the server refused a malformed or over-limit request: 400, 408,
             413, 431, 505; :attr:`Request.error` says why).
         detail: which one, a str: for an expectation what made it (``expect('GET', '/users')``,
             numbered in the order added: ``#1 expect('GET', '/users')``); a mapping's name and
             id; a handler's or app's name; the path of the file a directory was asked for; the
-            proxy's upstream; a refusal's reason; ``""`` when there is nothing to add.
+            proxy's upstream; a refusal's reason; for a WebSocket handshake the stub that
+            took it (``expect_websocket('/feed')``), ``"accepted"`` or ``"handshake refused"``;
+            ``""`` when there is nothing to add.
         fault: the :class:`~understudy.Fault` or :class:`~understudy.HTTP2Fault` the
             request was failed with (no response, or a broken one, was sent), else ``None``.
 
