@@ -381,12 +381,11 @@ def _read_close(sock: socket.socket) -> int:
     return int(struct.unpack("!H", data[2:4])[0])
 
 
-def _masked(opcode: int, payload: bytes, *, mask: bool = True) -> bytes:
+def _masked(opcode: int, payload: bytes, *, mask: bool = True, fin: bool = True) -> bytes:
     key = b"\x11\x22\x33\x44"
     body = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if mask else payload
-    return (
-        bytes([0x80 | opcode, (0x80 if mask else 0) | len(payload)]) + (key if mask else b"") + body
-    )
+    head = bytes([(0x80 if fin else 0) | opcode, (0x80 if mask else 0) | len(payload)])
+    return head + (key if mask else b"") + body
 
 
 def test_invalid_utf8_in_text_closes_1007(server: Any) -> None:
@@ -396,6 +395,21 @@ def test_invalid_utf8_in_text_closes_1007(server: Any) -> None:
     [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
     assert connection.close is not None
     assert (connection.close.code, connection.close.by) == (1007, "server")
+
+
+def test_nothing_is_read_after_invalid_utf8_in_the_same_read(server: Any) -> None:
+    # The first fragment of a text message is not UTF-8; its last fragment and a whole message
+    # come in the same read (found by make stress's fuzz: the fragment after the bad one was
+    # decoded on its own, and its UnicodeDecodeError escaped into asyncio).
+    with _raw_websocket(server) as sock:
+        sock.sendall(
+            _masked(0x1, b"\xff", fin=False) + _masked(0x0, b"\xfe") + _masked(0x1, b"after")
+        )
+        assert _read_close(sock) == 1007
+    [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
+    assert connection.close is not None
+    assert (connection.close.code, connection.close.by) == (1007, "server")
+    assert connection.received == []
 
 
 def test_a_message_over_64_mib_closes_1009(server: Any) -> None:

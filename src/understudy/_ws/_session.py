@@ -39,11 +39,8 @@ _OPEN = State.OPEN
 
 
 class WebSocketSession(BufferedReads):
-    """The asyncio protocol of one open WebSocket connection (loop-side only).
-
-    A buffered protocol: the transport reads into the loop's one buffer, which each read's
-    bytes leave at once (see :mod:`understudy._reads`).
-    """
+    """The asyncio protocol of one open WebSocket connection (loop-side only): a buffered
+    protocol, reading into the loop's one buffer (see :mod:`understudy._reads`)."""
 
     def __init__(
         self,
@@ -68,6 +65,7 @@ class WebSocketSession(BufferedReads):
         #: While the transport's buffer is full (``pause_writing``): a future, done on resume.
         self.paused: asyncio.Future[None] | None = None
         self._fragments: list[bytes] = []
+        self._failed = False  # (the server failed the connection: nothing more is read)
         self._fragment_text = False
         self._decoder: codecs.IncrementalDecoder | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -116,6 +114,8 @@ class WebSocketSession(BufferedReads):
             protocol = self.protocol
             protocol.receive_data(data)
             for frame in protocol.events_received():
+                if self._failed:  # (frames of the same read after invalid UTF-8, say)
+                    break
                 if not isinstance(frame, Frame):
                     continue  # (no HTTP: the protocol starts open)
                 opcode = frame.opcode
@@ -341,6 +341,7 @@ class WebSocketSession(BufferedReads):
         self.flush()
 
     def _fail(self, code: int, reason: str) -> None:
+        self._failed = True
         if self.closed_first is None:
             self.closed_first = "server"
         self.protocol.fail(code, reason)
