@@ -33,6 +33,7 @@ import logging
 import os
 import sys
 import threading
+import traceback
 import types
 import unittest
 from collections.abc import Iterable, Iterator
@@ -97,11 +98,12 @@ def _no_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) 
     # task's exception never retrieved) is a bug in understudy that no assertion sees.
     loop_errors = [
         record.getMessage().splitlines()[0]
+        + ("\n" + "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else "")
         for when in ("setup", "call")
         for record in caplog.get_records(when)
         if record.name == "asyncio" and record.levelno >= logging.ERROR
     ]
-    assert not loop_errors, f"asyncio logged errors during the test: {loop_errors}"
+    assert not loop_errors, "asyncio logged errors during the test:\n" + "\n".join(loop_errors)
     # (first: a client thread the test let finish on its own closes its socket as it ends)
     new_threads = [
         thread
