@@ -67,9 +67,9 @@ async def test_an_async_wait_for_websockets_that_times_out_lists_what_arrived() 
 @pytest.mark.parametrize(
     ("headers", "subprotocols", "difference"),
     [
-        ({"X-Token": "u"}, ["chat"], "header x-token: b'u', expected 't'"),
-        ({}, ["chat"], "header x-token: None, expected 't'"),
-        ({"X-Token": "t"}, ["other"], "subprotocol 'chat' not offered (b'other')"),
+        ({"X-Token": "u"}, ["chat"], "header x-token: 'u', expected 't'"),
+        ({}, ["chat"], "header x-token: nothing, expected 't'"),
+        ({"X-Token": "t"}, ["other"], "subprotocol 'chat' not offered ('other')"),
     ],
     ids=["wrong-header", "no-header", "wrong-subprotocol"],
 )

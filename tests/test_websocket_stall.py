@@ -130,3 +130,11 @@ def test_a_mapping_files_stall_takes_only_after(tmp_path: Path) -> None:
     (tmp_path / "mappings" / "stall.json").write_text(json.dumps(mapping))
     with pytest.raises(understudy.ConfigurationError, match=r"stall.*afterr"):
         understudy.HTTPServer(mappings=tmp_path)
+
+
+@pytest.mark.parametrize("end", ["close", "drop", "stall"])
+@pytest.mark.parametrize("after", [-1, 1.5, "2", True])
+def test_after_is_a_count_of_messages(end: str, after: object) -> None:
+    stub = understudy.HTTPServer().expect_websocket("/s")
+    with pytest.raises(understudy.ConfigurationError, match=r"after= counts received messages"):
+        getattr(stub, end)(after=after)

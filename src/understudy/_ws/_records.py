@@ -18,6 +18,7 @@ __all__ = [
     "WebSocketConnection",
     "WebSocketMessage",
     "add_pong",
+    "check_after",
     "check_close",
     "message_log",
     "unpack_message",
@@ -232,6 +233,20 @@ def check_close(code: object, reason: object) -> None:
             f"a close reason is a str of at most 123 bytes of UTF-8 (RFC 6455 §5.5), not "
             f"{reason!r:.60}"
         )
+
+
+def check_after(after: object) -> int:
+    """``after``, a count of received messages a script's end waits for (``close``, ``drop``,
+    ``stall``).
+
+    Raises:
+        ConfigurationError: ``after`` is not an int >= 0.
+    """
+    if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
+        return after
+    from .._errors import ConfigurationError  # noqa: PLC0415 - only for a wrong one
+
+    raise ConfigurationError(f"after= counts received messages: an int >= 0, not {after!r}")
 
 
 def add_pong(record: WebSocketConnection, at: float) -> None:

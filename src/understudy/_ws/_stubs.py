@@ -20,7 +20,7 @@ from .._errors import ConfigurationError, UnexpectedRequest
 from ._asgi import serve_asgi_websocket
 from ._handler import AsyncWebSocket, WebSocket
 from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, Handshake, check_handshake, switch
-from ._records import WebSocketClose, check_close
+from ._records import WebSocketClose, check_after, check_close
 from ._types import AnyExchange, Exchange, Router, Site, answer
 
 if TYPE_CHECKING:
@@ -155,20 +155,20 @@ class WebSocketExpectation:
                 or 3000-4999, RFC 6455 §7.4), or a reason over 123 bytes of UTF-8.
         """
         check_close(code, reason)
-        self._end = ("close", after, code, reason)
+        self._end = ("close", check_after(after), code, reason)
         return self
 
     def drop(self, *, after: int = 0) -> WebSocketExpectation:
         """Fault: end the TCP connection without a close frame once ``after`` messages have
         been received (the client sees 1006, RFC 6455 §7.1.5)."""
-        self._end = ("drop", after, 1006, "")
+        self._end = ("drop", check_after(after), 1006, "")
         return self
 
     def stall(self, *, after: int = 0) -> WebSocketExpectation:
         """Fault: once ``after`` messages have been received, send nothing more (no reply, no
         echo) and keep the connection open; the client's messages are still read and
         journaled, its pings and its close answered, and ``stop()`` closes it with 1001."""
-        self._end = ("stall", after, 0, "")
+        self._end = ("stall", check_after(after), 0, "")
         return self
 
     def ignore_close(self) -> WebSocketExpectation:
@@ -234,12 +234,13 @@ class WebSocketExpectation:
                 found.append(f"query {name}={received.get(name)!r}, expected {value!r}")
         for name, value in self._headers.items():
             got = exchange.header(name.encode("latin-1"))
-            if got is None or got.decode("latin-1") != value:
-                found.append(f"header {name}: {got!r}, expected {value!r}")
+            text = None if got is None else got.decode("latin-1")
+            if text != value:
+                shown = "nothing" if text is None else repr(text)  # (as HTTP's reports say)
+                found.append(f"header {name}: {shown}, expected {value!r}")
         if self._subprotocol is not None:
-            offered = exchange.header(b"sec-websocket-protocol") or b""
-            tokens = [token.strip() for token in offered.decode("latin-1").split(",")]
-            if self._subprotocol not in tokens:
+            offered = (exchange.header(b"sec-websocket-protocol") or b"").decode("latin-1")
+            if self._subprotocol not in [token.strip() for token in offered.split(",")]:
                 found.append(f"subprotocol {self._subprotocol!r} not offered ({offered!r})")
         return found
 
