@@ -18,22 +18,15 @@ import websockets.sync.client
 from httpx_ws import (
     AsyncWebSocketSession,
     WebSocketDisconnect,
-    WebSocketSession,
     aconnect_ws,
-    connect_ws,
 )
 from websockets.exceptions import ConnectionClosed
 
 import understudy
+from ws_apps import close_of, closed_connection, httpx_ws_disconnect
 
 SENDABLE = [1000, 1001, 1003, 1007, 1011, 1012, 1014, 3000, 3999, 4000, 4999]
 NOT_SENDABLE: list[object] = [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, "4000", True]
-
-
-def _closed(server: understudy.HTTPServer) -> understudy.WebSocketClose:
-    [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
-    assert connection.close is not None
-    return connection.close
 
 
 @pytest.mark.parametrize("code", SENDABLE)
@@ -47,43 +40,24 @@ def test_websockets_sees_each_sendable_close_code_and_its_reason(code: int) -> N
                 client.recv(timeout=5)
         assert closed.value.rcvd is not None
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (code, f"closing {code}")
-        close = _closed(server)
-        assert (close.code, close.reason, close.by, close.clean) == (
-            code,
-            f"closing {code}",
-            "server",
-            True,
-        )
+        assert close_of(closed_connection(server)) == (code, f"closing {code}", "server", True)
 
 
 @pytest.mark.parametrize("code", [1000, 1011, 3000, 4999])
 def test_httpx_ws_sees_a_scripted_close_code_and_reason(code: int) -> None:
     with understudy.HTTPServer() as server:
         server.expect_websocket("/c").close(code, "bye")
-        ws: WebSocketSession  # (connect_ws's return type is not declared)
-        with (
-            httpx.Client() as client,
-            connect_ws(server.url + "/c", client) as ws,
-            pytest.raises(WebSocketDisconnect) as closed,
-        ):
-            ws.receive_text(timeout=5)
-        assert (closed.value.code, closed.value.reason) == (code, "bye")
-        assert _closed(server).code == code
+        closed = httpx_ws_disconnect(server.url + "/c")
+        assert (closed.code, closed.reason) == (code, "bye")
+        assert close_of(closed_connection(server))[0] == code
 
 
 def test_httpx_ws_refuses_1014_which_its_wsproto_does_not_know() -> None:
     # (1012-1014 joined the IANA registry after RFC 6455; wsproto still calls them reserved)
     with understudy.HTTPServer() as server:
         server.expect_websocket("/c").close(1014, "bad gateway")
-        ws: WebSocketSession
-        with (
-            httpx.Client() as client,
-            connect_ws(server.url + "/c", client) as ws,
-            pytest.raises(WebSocketDisconnect) as closed,
-        ):
-            ws.receive_text(timeout=5)
-        assert closed.value.code == 1002  # (a protocol error, its own)
-        assert _closed(server).code == 1014
+        assert httpx_ws_disconnect(server.url + "/c").code == 1002  # (a protocol error, its own)
+        assert close_of(closed_connection(server))[0] == 1014
 
 
 @pytest.mark.asyncio
@@ -204,8 +178,7 @@ def test_a_handlers_end_closes_the_connection(handler: Any, code: int) -> None:
                 client.recv(timeout=5)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == code
-        close = _closed(server)
-        assert (close.code, close.by, close.clean) == (code, "server", True)
+        assert close_of(closed_connection(server)) == (code, "", "server", True)
     finally:
         server.stop()
     if code == 1000:

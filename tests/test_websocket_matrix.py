@@ -25,19 +25,7 @@ from httpx_ws import (
 )
 
 import understudy
-
-
-def _closed(server: understudy.HTTPServer) -> understudy.WebSocketConnection:
-    [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
-    assert connection.close is not None
-    return connection
-
-
-def _close_of(connection: understudy.WebSocketConnection) -> tuple[int, str, str, bool]:
-    close = connection.close
-    assert close is not None
-    return (close.code, close.reason, close.by, close.clean)
-
+from ws_apps import close_of, closed_connection, httpx_ws_disconnect
 
 # -- httpx-ws: send_invalid --------------------------------------------------------------------
 
@@ -53,20 +41,14 @@ def _close_of(connection: understudy.WebSocketConnection) -> tuple[int, str, str
 def test_httpx_ws_refuses_each_invalid_frame(kind: str, code: int, what: str) -> None:
     with understudy.HTTPServer() as server:
         server.expect_websocket("/bad").send_invalid(kind)
-        ws: WebSocketSession  # (connect_ws's return type is not declared)
-        with (
-            httpx.Client() as client,
-            connect_ws(server.url + "/bad", client) as ws,
-            pytest.raises(WebSocketDisconnect) as refused,
-        ):
-            ws.receive_text(timeout=5)
+        refused = httpx_ws_disconnect(server.url + "/bad")
         # Unlike aiohttp and websocket-client, it refuses a masked frame too (RFC 6455 §5.1).
-        assert refused.value.code == code
-        assert what in str(refused.value.reason)
+        assert refused.code == code
+        assert what in str(refused.reason)
         # Surprising: wsproto reports the failure to its caller as if the server had closed
         # with ``code``, but sends no close frame of its own (RFC 6455 §7.1.7 says it should
         # send ``code``); the frame the server gets is httpx-ws's context exit: 1000.
-        assert _close_of(_closed(server)) == (1000, "", "client", True)
+        assert close_of(closed_connection(server)) == (1000, "", "client", True)
 
 
 # -- httpx-ws: fragment ------------------------------------------------------------------------
@@ -84,14 +66,14 @@ def test_httpx_ws_joins_the_fragments_of_each_message() -> None:
             assert ws.receive_bytes(timeout=5) == b"\x00\x01" * 5
             # (10 bytes in 3 frames: a fragment ends inside a UTF-8 sequence, as RFC 6455 allows)
             assert ws.receive_text(timeout=5) == "é" * 5
-        connection = _closed(server)
+        connection = closed_connection(server)
         # The journal has the messages whole, as sent (the frames are not messages).
         assert [(m.text, m.data) for m in connection.sent] == [
             (True, "abcdefghij"),
             (False, b"\x00\x01" * 5),
             (True, "é" * 5),
         ]
-        assert _close_of(connection) == (1000, "", "client", True)
+        assert close_of(connection) == (1000, "", "client", True)
 
 
 # -- httpx-ws: ignore_close --------------------------------------------------------------------
@@ -123,7 +105,7 @@ async def test_httpx_ws_waits_in_vain_for_the_answer_to_its_close(ignored: bool)
                 assert answered.value.code == 4001  # (the server echoes the code, §5.5.1)
         connection = await server.wait_for_websockets_async(1, match=lambda c: c.closed)
         # Ignored: the client's close arrived, no close frame went back (not clean).
-        assert _close_of(connection[0]) == (4001, "bye", "client", not ignored)
+        assert close_of(connection[0]) == (4001, "bye", "client", not ignored)
         assert [m.data for m in connection[0].received] == ["before"]
 
 
@@ -144,13 +126,13 @@ def test_httpx_ws_gets_a_pong_only_when_pings_are_answered(ignored: bool) -> Non
             # a later message: when the echo is read, a pong would have been seen.
             assert ws.receive_text(timeout=5) == "after the ping"
             assert pong.is_set() is not ignored
-        connection = _closed(server)
+        connection = closed_connection(server)
         # The journal keeps messages, not the client's pings: the echo went on all the same.
         assert [(m.direction, m.data) for m in connection.messages] == [
             ("received", "after the ping"),
             ("sent", "after the ping"),
         ]
-        assert _close_of(connection) == (1000, "", "client", True)
+        assert close_of(connection) == (1000, "", "client", True)
 
 
 # -- websocket-client: drop --------------------------------------------------------------------
@@ -173,8 +155,8 @@ def test_websocket_client_sees_a_dropped_connection(after: int) -> None:
         finally:
             client.close()
             client.shutdown()  # type: ignore[no-untyped-call] # (its socket, if left open)
-        connection = _closed(server)
-        assert _close_of(connection) == (1006, "", "transport", False)
+        connection = closed_connection(server)
+        assert close_of(connection) == (1006, "", "transport", False)
         assert [m.data for m in connection.received] == [str(n) for n in range(after)]
         assert [m.data for m in connection.sent] == [str(n) for n in range(after)]
 
@@ -205,7 +187,7 @@ def test_websocket_client_waits_in_vain_for_the_answer_to_its_close(ignored: boo
                 assert frame.data[:2] == (4000).to_bytes(2, "big")
         finally:
             client.shutdown()  # type: ignore[no-untyped-call] # (the TCP connection ends here)
-        assert _close_of(_closed(server)) == (4000, "done", "client", not ignored)
+        assert close_of(closed_connection(server)) == (4000, "done", "client", not ignored)
 
 
 # -- websocket-client: delay -------------------------------------------------------------------
@@ -228,7 +210,7 @@ def test_websocket_client_gets_each_delayed_message_late_and_in_order() -> None:
             assert time.monotonic() - sent >= 3 * DELAY
         finally:
             client.close()
-        connection = _closed(server)
+        connection = closed_connection(server)
         hello, *echoes = connection.sent
         assert hello.at - connection.opened_at >= DELAY - CLOCK  # (a message sent on open too)
         for received, echo in zip(connection.received, echoes, strict=True):
@@ -236,4 +218,4 @@ def test_websocket_client_gets_each_delayed_message_late_and_in_order() -> None:
             assert echo.at - received.at >= DELAY - CLOCK
         for earlier, later in itertools.pairwise(echoes):
             assert later.at - earlier.at >= DELAY - CLOCK
-        assert _close_of(connection) == (1000, "", "client", True)
+        assert close_of(connection) == (1000, "", "client", True)

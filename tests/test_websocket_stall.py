@@ -17,6 +17,7 @@ import websocket as websocket_client
 import websockets.sync.client
 
 import understudy
+from ws_apps import close_of, closed_connection
 
 
 def _nothing_buffered(client: websockets.sync.client.ClientConnection) -> bool:
@@ -39,15 +40,10 @@ def test_a_stalled_script_answers_nothing_more_but_pings_and_the_close() -> None
             client.send("four")
             assert client.ping().wait(timeout=5)  # (the pong comes behind any echo of them)
             assert _nothing_buffered(client)
-        [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
+        connection = closed_connection(server)
         assert [m.data for m in connection.received] == ["one", "two", "three", "four"]
         assert [m.data for m in connection.sent] == ["one", "two"]
-        assert connection.close is not None
-        assert (connection.close.code, connection.close.by, connection.close.clean) == (
-            1000,
-            "client",
-            True,
-        )
+        assert close_of(connection) == (1000, "", "client", True)
 
 
 def test_stall_after_0_sends_only_what_is_sent_on_open() -> None:
@@ -82,7 +78,7 @@ def test_a_stall_with_a_delay_sends_nothing_more_either() -> None:
             assert (opcode, frame.data) == (websocket_client.ABNF.OPCODE_PONG, b"p")
         finally:
             ws.close()
-        [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
+        connection = closed_connection(server)
         assert [m.data for m in connection.received] == ["one", "two"]
         assert [m.data for m in connection.sent] == ["one"]
 

@@ -1,9 +1,14 @@
-"""The ASGI WebSocket apps the WebSocket tests host."""
+"""The ASGI WebSocket apps the WebSocket tests host, and what they read of a closed connection."""
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
 from typing import Any
+
+import httpx
+from httpx_ws import WebSocketDisconnect, WebSocketSession, connect_ws
+
+import understudy
 
 Scope = MutableMapping[str, Any]
 
@@ -47,3 +52,29 @@ async def echo_app(scope: Scope, receive: Any, send: Any) -> None:
         if path.startswith("/close/"):
             await send({"type": "websocket.close", "code": int(path[7:]), "reason": "bye"})
             return
+
+
+def closed_connection(server: understudy.HTTPServer) -> understudy.WebSocketConnection:
+    """The one WebSocket connection ``server`` journaled, once it has ended (its close recorded)."""
+    [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
+    assert connection.close is not None
+    return connection
+
+
+def close_of(connection: understudy.WebSocketConnection) -> tuple[int, str, str, bool]:
+    """``(code, reason, by, clean)`` of how ``connection`` ended."""
+    close = connection.close
+    assert close is not None
+    return (close.code, close.reason, close.by, close.clean)
+
+
+def httpx_ws_disconnect(url: str) -> WebSocketDisconnect:
+    """What httpx-ws's sync client raises reading a text message from ``url``, whose server
+    ends the connection instead (its code and reason, as httpx-ws reports them)."""
+    ws: WebSocketSession  # (connect_ws's return type is not declared)
+    with httpx.Client() as client, connect_ws(url, client) as ws:
+        try:
+            ws.receive_text(timeout=5)
+        except WebSocketDisconnect as ended:
+            return ended
+    raise AssertionError(f"httpx-ws read a message from {url}: the server did not end it")

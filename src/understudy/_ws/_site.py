@@ -54,10 +54,10 @@ class WebSocketSite:
             end(self._all_closed)
 
     def going_away(self) -> dict[Any, None]:
-        """On stop(): send each open session its 1001 (``WebSocketSession.shutdown``); the
-        sessions told. The frames are all made first, then written back to back: a client
-        woken by the first write is still reading when the next comes (on a virtual machine,
-        waking a peer is most of what a small write to it costs)."""
+        """On stop(): send each open session its 1001 (as ``WebSocketSession.shutdown`` does for
+        one); return the sessions told. The frames are all made first, then written back to
+        back: a client woken by the first write is still reading when the next comes (on a
+        virtual machine, waking a peer is most of what a small write to it costs)."""
         told = dict(self.open)
         for session in [session for session in told if session.going_away()]:
             session.flush()
