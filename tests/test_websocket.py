@@ -125,6 +125,7 @@ async def test_a_close_code_from_the_client_is_recorded(server: Any) -> None:
     assert connection.close is not None
     assert (connection.close.code, connection.close.reason) == (4001, "client done")
     assert (connection.close.by, connection.close.clean) == ("client", True)
+    assert connection.close.reply_code == 4001  # (the server echoed it, RFC 6455 §5.5.1)
 
 
 @pytest.mark.asyncio

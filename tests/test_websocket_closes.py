@@ -1,19 +1,25 @@
 """Close codes a script, a handler or an ASGI app may send (RFC 6455 §7.4), as clients see them.
 
-A code a close frame may carry reaches the client with its reason; any other (1004-1006, 1015,
-1016-2999, outside 1000-4999) or a reason over 123 bytes is refused before anything is sent: at
-``close()`` for a script, in the handler or app for the others (so the error reaches the test).
+A code a close frame may carry reaches the client with its reason, and the client's echo is
+journaled as the reply. A script or a handler may also send a code no close frame may carry
+(1004-1006, 1015, 1016-2999), as a fault: each client refuses it with 1002, journaled as the
+reply. Any other code (outside 1000-4999; for an ASGI app, any a close frame may not carry) or
+a reason over 123 bytes is refused before anything is sent: at ``close()`` for a script, in the
+handler or app for the others (so the error reaches the test).
 A handler's end closes its connection: 1000 when it returns, 1011 when it raises.
-Clients: websockets (sync), httpx-ws (sync and async).
+Clients: websockets (sync), httpx-ws (sync and async), aiohttp, websocket-client.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import MutableMapping
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
+import websocket as websocket_client
 import websockets.sync.client
 from httpx_ws import (
     AsyncWebSocketSession,
@@ -26,7 +32,9 @@ import understudy
 from ws_apps import close_of, closed_connection, httpx_ws_disconnect
 
 SENDABLE = [1000, 1001, 1003, 1007, 1011, 1012, 1014, 3000, 3999, 4000, 4999]
-NOT_SENDABLE: list[object] = [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, "4000", True]
+#: Codes no close frame may carry: a script or a handler sends them as a fault.
+FAULTS = [1004, 1005, 1006, 1015, 1016, 2999]
+NEVER: list[object] = [0, 999, 5000, 65535, "4000", True, 1000.0]
 
 
 @pytest.mark.parametrize("code", SENDABLE)
@@ -40,7 +48,10 @@ def test_websockets_sees_each_sendable_close_code_and_its_reason(code: int) -> N
                 client.recv(timeout=5)
         assert closed.value.rcvd is not None
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (code, f"closing {code}")
-        assert close_of(closed_connection(server)) == (code, f"closing {code}", "server", True)
+        connection = closed_connection(server)
+        assert close_of(connection) == (code, f"closing {code}", "server", True)
+        assert connection.close is not None
+        assert connection.close.reply_code == code  # (the client echoed it, RFC 6455 §5.5.1)
 
 
 @pytest.mark.parametrize("code", [1000, 1011, 3000, 4999])
@@ -72,11 +83,109 @@ async def test_async_httpx_ws_sees_the_longest_reason_whole() -> None:
         assert (closed.value.code, closed.value.reason) == (4000, reason)
 
 
-@pytest.mark.parametrize("code", NOT_SENDABLE)
-def test_a_script_refuses_a_code_no_close_frame_may_carry(code: Any) -> None:
+@pytest.mark.parametrize("code", NEVER)
+def test_a_script_refuses_a_code_outside_1000_to_4999(code: Any) -> None:
     server = understudy.HTTPServer()
-    with pytest.raises(understudy.ConfigurationError, match=r"1000-1003, 1007-1014 or 3000-4999"):
+    with pytest.raises(understudy.ConfigurationError, match=r"an int in 1000-4999, not"):
         server.expect_websocket("/c").close(code)
+
+
+# -- a code no close frame may carry, sent as a fault ------------------------------------------
+
+
+def _fault_closed(server: understudy.HTTPServer, code: int, reply: int = 1002) -> None:
+    """Check the connection a fault close with ``code`` ended: closed first by the server, with
+    its code and reason, answered by the client's 1002 (a protocol error, RFC 6455 §7.4.1)."""
+    connection = closed_connection(server)
+    assert close_of(connection) == (code, "odd", "server", True)
+    assert connection.close is not None
+    assert connection.close.reply_code == reply
+
+
+@pytest.mark.parametrize("code", FAULTS)
+def test_websockets_refuses_a_code_no_close_frame_may_carry(code: int) -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/c").echo().close(code, "odd", after=1)
+        with websockets.sync.client.connect(server.ws_url + "/c") as client:
+            client.send("one")
+            assert client.recv(timeout=5) == "one"
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv(timeout=5)
+        assert closed.value.rcvd is None  # (the frame it got was no close frame to it)
+        assert closed.value.sent is not None
+        assert closed.value.sent.code == 1002
+        assert closed.value.sent.reason == "invalid status code"
+        _fault_closed(server, code)
+
+
+@pytest.mark.parametrize("code", [1005, 1015, 2999])
+@pytest.mark.asyncio
+async def test_aiohttp_refuses_a_code_no_close_frame_may_carry(code: int) -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/c").close(code, "odd")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(server.ws_url + "/c") as ws,
+        ):
+            message = await ws.receive(timeout=5)
+            assert message.type is aiohttp.WSMsgType.ERROR
+            assert f"Invalid close code: {code}" in str(message.data)
+            assert ws.close_code == 1002
+        await server.wait_for_websockets_async(1, match=lambda c: c.closed)
+        _fault_closed(server, code)
+
+
+@pytest.mark.parametrize("code", [1004, 1006])
+def test_websocket_client_refuses_a_code_no_close_frame_may_carry(code: int) -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/c").close(code, "odd")
+        client = websocket_client.create_connection(server.ws_url + "/c", timeout=5)
+        try:
+            with pytest.raises(websocket_client.WebSocketProtocolException, match=str(code)):
+                client.recv()
+        finally:
+            client.close(websocket_client.STATUS_PROTOCOL_ERROR)
+        _fault_closed(server, code)
+
+
+def test_httpx_ws_refuses_a_code_no_close_frame_may_carry() -> None:
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/c").close(1016, "odd")
+        assert httpx_ws_disconnect(server.url + "/c").code == 1002  # (what it raises)
+        _fault_closed(server, 1016, reply=1000)  # (what it sends: its close on leaving)
+
+
+def test_a_handler_sends_a_code_no_close_frame_may_carry() -> None:
+    async def handler(ws: understudy.AsyncWebSocket) -> None:
+        await ws.close(1015, "odd")
+
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/h", handler=handler)
+        with (
+            websockets.sync.client.connect(server.ws_url + "/h") as client,
+            pytest.raises(ConnectionClosed) as closed,
+        ):
+            client.recv(timeout=5)
+        assert closed.value.sent is not None
+        assert closed.value.sent.code == 1002
+        _fault_closed(server, 1015)
+
+
+def test_a_mapping_file_sends_a_code_no_close_frame_may_carry(tmp_path: Any) -> None:
+    mapping = {
+        "request": {"urlPath": "/m"},
+        "websocket": {"close": {"code": 1005, "reason": "odd"}},
+    }
+    (tmp_path / "m.json").write_text(json.dumps(mapping))
+    with understudy.HTTPServer(mappings=tmp_path) as server:
+        with (
+            websockets.sync.client.connect(server.ws_url + "/m") as client,
+            pytest.raises(ConnectionClosed) as closed,
+        ):
+            client.recv(timeout=5)
+        assert closed.value.sent is not None
+        assert closed.value.sent.code == 1002
+        _fault_closed(server, 1005)
 
 
 def test_a_script_refuses_a_reason_over_123_bytes() -> None:
@@ -105,23 +214,23 @@ def _serve_then_check(server: understudy.HTTPServer, path: str) -> pytest.Except
 def test_a_sync_handlers_bad_close_code_reaches_the_test() -> None:
     def handler(ws: understudy.WebSocket) -> None:
         ws.receive()
-        ws.close(1005, "no status")
+        ws.close(999, "no such code")
 
     server = understudy.HTTPServer()
     server.expect_websocket("/h", handler=handler)
     failed = _serve_then_check(server, "/h")
-    assert "not 1005" in str(failed.value)
+    assert "not 999" in str(failed.value)
 
 
 def test_an_async_handlers_bad_close_code_reaches_the_test() -> None:
     async def handler(ws: understudy.AsyncWebSocket) -> None:
         await ws.receive()
-        await ws.close(2000)
+        await ws.close(5000)
 
     server = understudy.HTTPServer()
     server.expect_websocket("/a", handler=handler)
     failed = _serve_then_check(server, "/a")
-    assert "not 2000" in str(failed.value)
+    assert "not 5000" in str(failed.value)
 
 
 def test_an_asgi_apps_bad_close_code_reaches_the_test() -> None:

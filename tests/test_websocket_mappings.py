@@ -106,6 +106,7 @@ def test_websocket_mappings_without_ids_in_two_files_are_both_served(tmp_path: P
         ({"reply": [{"when": {"matches": "("}, "send": "x"}]}, "reply[0].when.matches: RE2"),
         ({"reply": [{"when": {"matches": "(?=a)"}, "send": "x"}]}, "reply[0].when.matches"),
         ({"close": {"code": 999}}, "websocket.close.code"),
+        ({"close": {"code": 5000}}, "a close code is an int in 1000-4999, not 5000"),
         ({"sendInvalid": "nope"}, "send_invalid() takes one of"),
     ],
 )

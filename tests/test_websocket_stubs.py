@@ -220,6 +220,7 @@ def test_ignore_close_leaves_the_clients_close_unanswered() -> None:
         [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
         assert connection.close is not None
         assert (connection.close.by, connection.close.clean) == ("client", False)
+        assert connection.close.reply_code is None
 
 
 def test_fragment_sends_each_message_in_n_frames() -> None:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from .._core.targets import origin_form
+from ._closes import check_close
 from ._handshake import Handshake, check_handshake, switch
-from ._records import WebSocketClose, check_close
+from ._records import WebSocketClose
 from ._types import Exchange, Site, answer
 
 if TYPE_CHECKING:

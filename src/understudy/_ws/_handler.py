@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from ._records import WebSocketClose, WebSocketConnection, check_close
+from ._closes import check_close
+from ._records import WebSocketClose, WebSocketConnection
 
 if TYPE_CHECKING:
     from ._session import WebSocketSession
@@ -49,13 +50,15 @@ class AsyncWebSocket:
         await self._session.drain()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake with ``code`` (1000-1003, 1007-1014 or 3000-4999, RFC
-        6455 §7.4) and ``reason`` (at most 123 bytes of UTF-8); the client's close frame ends it.
+        """Start the closing handshake with ``code`` (1000-4999) and ``reason`` (at most 123
+        bytes of UTF-8); the client's close frame ends it. A code RFC 6455 §7.4 lets no close
+        frame carry (1004-1006, 1015, 1016-2999) is sent all the same, as a fault: a client
+        that checks it fails the connection with 1002.
 
         Raises:
-            ConfigurationError: another code, or a longer reason (nothing is sent).
+            ConfigurationError: a code outside 1000-4999, or a longer reason (nothing is sent).
         """
-        check_close(code, reason)
+        check_close(code, reason, faults=True)
         self._session.close(code, reason)
 
 
@@ -95,11 +98,13 @@ class WebSocket:
         self._loop.call_soon_threadsafe(self._session.send, message)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake with ``code`` (1000-1003, 1007-1014 or 3000-4999, RFC
-        6455 §7.4) and ``reason`` (at most 123 bytes of UTF-8).
+        """Start the closing handshake with ``code`` (1000-4999) and ``reason`` (at most 123
+        bytes of UTF-8). A code RFC 6455 §7.4 lets no close frame carry (1004-1006, 1015,
+        1016-2999) is sent all the same, as a fault: a client that checks it fails the
+        connection with 1002.
 
         Raises:
-            ConfigurationError: another code, or a longer reason (nothing is sent).
+            ConfigurationError: a code outside 1000-4999, or a longer reason (nothing is sent).
         """
-        check_close(code, reason)
+        check_close(code, reason, faults=True)
         self._loop.call_soon_threadsafe(self._session.close, code, reason)

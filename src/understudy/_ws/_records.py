@@ -19,7 +19,6 @@ __all__ = [
     "WebSocketMessage",
     "add_pong",
     "check_after",
-    "check_close",
     "message_log",
     "unpack_message",
 ]
@@ -76,6 +75,11 @@ class WebSocketClose:
         clean (bool): whether both close frames were exchanged before the TCP connection ended
             (RFC 6455 §7.1.1's "cleanly").
         closed_at (float): ``time.time()`` when the connection ended (seconds).
+        reply_code (int | None): the code of the close frame that answered the first one (the
+            client's when ``by`` is ``"server"``, the server's when ``"client"``): the same code
+            echoed (RFC 6455 §5.5.1), or another, such as the 1002 of a client refusing a code
+            no close frame may carry; ``None`` when no close frame answered (``clean`` is
+            false).
     """
 
     code: int
@@ -83,6 +87,7 @@ class WebSocketClose:
     by: Literal["client", "server", "transport"]
     clean: bool
     closed_at: float
+    reply_code: int | None = None
 
 
 class WebSocketConnection:
@@ -201,37 +206,6 @@ class WebSocketConnection:
         return (
             f"<understudy.WebSocketConnection #{self.number} {self.request.target} {state}, "
             f"{len(self._messages)} messages>"
-        )
-
-
-#: The codes a close frame may carry besides 3000-4999 (RFC 6455 §7.4.1 and its IANA registry):
-#: 1004, 1005, 1006 and 1015 are never sent, and 1016-2999 are reserved.
-_SENDABLE_CODES = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015)))
-
-
-def check_close(code: object, reason: object) -> None:
-    """Check a close code and reason a script or handler asked for, before anything is sent.
-
-    Raises:
-        ConfigurationError: ``code`` is not an int a close frame may carry (1000-1003,
-            1007-1014 or 3000-4999, RFC 6455 §7.4), or ``reason`` is not a str of at most 123
-            bytes of UTF-8 (a control frame's payload is at most 125 bytes, §5.5).
-    """
-    from .._errors import ConfigurationError  # noqa: PLC0415 - only when closing
-
-    if (
-        not isinstance(code, int)
-        or isinstance(code, bool)
-        or not (code in _SENDABLE_CODES or 3000 <= code <= 4999)
-    ):
-        raise ConfigurationError(
-            f"a close code is an int in 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 §7.4: "
-            f"1004-1006 and 1015 are never sent, 1016-2999 are reserved), not {code!r}"
-        )
-    if not isinstance(reason, str) or len(reason.encode("utf-8")) > 123:
-        raise ConfigurationError(
-            f"a close reason is a str of at most 123 bytes of UTF-8 (RFC 6455 §5.5), not "
-            f"{reason!r:.60}"
         )
 
 

@@ -17,10 +17,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from websockets.frames import Close, CloseCode, Frame, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 
 from .._reads import BufferedReads
+from ._closes import send_close
 from ._records import WebSocketClose, WebSocketConnection, add_pong, message_log
 from ._types import HTTPConnection
 
@@ -173,11 +174,14 @@ class WebSocketSession(BufferedReads):
             protocol.data_to_send()  # (nothing can be sent now)
         received, sent = protocol.close_rcvd, protocol.close_sent
         if self.closed_first == "client" and received is not None:
-            clean = sent is not None and not self.close_discarded
-            ended = WebSocketClose(received.code, received.reason, "client", clean, time.time())
-        elif self.closed_first == "server" and sent is not None:
+            answer = None if self.close_discarded or sent is None else sent.code
             ended = WebSocketClose(
-                sent.code, sent.reason, "server", received is not None, time.time()
+                received.code, received.reason, "client", answer is not None, time.time(), answer
+            )
+        elif self.closed_first == "server" and sent is not None:
+            answer = None if received is None else received.code
+            ended = WebSocketClose(
+                sent.code, sent.reason, "server", answer is not None, time.time(), answer
             )
         else:
             ended = WebSocketClose(CloseCode.ABNORMAL_CLOSURE, "", "transport", False, time.time())
@@ -321,7 +325,7 @@ class WebSocketSession(BufferedReads):
             return
         if self.closed_first is None:
             self.closed_first = "server"
-        self.protocol.send_close(code, reason)
+        send_close(self.protocol, code, reason)
         self.flush()
         if wait and self.transport is not None and self._close_timer is None:
             self._close_timer = self.loop.call_later(CLOSE_TIMEOUT, self.abort)
@@ -393,8 +397,3 @@ class WebSocketSession(BufferedReads):
             transport.write(data)
         if end:
             transport.close()
-
-
-def close_frame(code: int, reason: str) -> bytes:
-    """A close frame's payload (RFC 6455 §5.5.1), for faults that write frames by hand."""
-    return Close(code, reason).serialize()

@@ -18,9 +18,10 @@ from urllib.parse import parse_qsl
 
 from .._errors import ConfigurationError, UnexpectedRequest
 from ._asgi import serve_asgi_websocket
+from ._closes import check_close
 from ._handler import AsyncWebSocket, WebSocket
 from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, Handshake, check_handshake, switch
-from ._records import WebSocketClose, check_after, check_close
+from ._records import WebSocketClose, check_after
 from ._types import AnyExchange, Exchange, Router, Site, answer
 
 if TYPE_CHECKING:
@@ -116,9 +117,7 @@ class WebSocketExpectation:
         self._ignore_pings = False
         self._ping_interval = 0.0
         self.connections = 0
-        #: Whether ``check()`` fails when no handshake reached it (not for a mapping file's).
-        self.required = True
-        #: The id of the mapping that declared it, if a mapping file did (``_mappings.py``).
+        self.required = True  # (the attributes are the class's docstring's)
         self.mapping_id: str | None = None
 
     # -- the script --------------------------------------------------------------------------
@@ -147,14 +146,15 @@ class WebSocketExpectation:
         return self
 
     def close(self, code: int = 1000, reason: str = "", *, after: int = 0) -> WebSocketExpectation:
-        """Close with ``code`` and ``reason`` once ``after`` messages have been received (0:
-        right after the messages sent on open).
+        """Close with ``code`` (1000-4999) and ``reason`` once ``after`` messages have been
+        received (0: right after the messages sent on open). A code RFC 6455 §7.4 lets no close
+        frame carry (1004-1006, 1015, 1016-2999) is a fault: sent all the same (a client that
+        checks it fails the connection with 1002), and journaled as sent.
 
         Raises:
-            ConfigurationError: a code a close frame may not carry (it is 1000-1003, 1007-1014
-                or 3000-4999, RFC 6455 §7.4), or a reason over 123 bytes of UTF-8.
+            ConfigurationError: a code outside 1000-4999, or a reason over 123 bytes of UTF-8.
         """
-        check_close(code, reason)
+        check_close(code, reason, faults=True)
         self._end = ("close", check_after(after), code, reason)
         return self
 
