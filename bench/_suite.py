@@ -84,7 +84,7 @@ def _difference(floor, case):
     blocks = [
         statistics.median(case[start + SETTLE:start + BLOCK])
         - statistics.median(floor[start + SETTLE:start + BLOCK])
-        for start in range(0, min(len(floor), len(case)), BLOCK)
+        for start in range(0, min(len(floor), len(case)) - BLOCK + 1, BLOCK)  # (whole ones)
     ]
     return statistics.median(blocks[len(blocks) // 10:])
 
@@ -253,6 +253,9 @@ def _run_case(
 
 
 def run(*, tests: int, rounds: int) -> SuiteResult:
+    """Run each case's suite of ``tests`` tests (a multiple of ``BLOCK``) ``rounds`` times."""
+    if tests < BLOCK or tests % BLOCK:
+        raise ValueError(f"the suites are read in blocks of {BLOCK} tests: not {tests} tests")
     result = SuiteResult(tests)
     with tempfile.TemporaryDirectory(prefix="understudy-bench-suite-") as name:
         directory = Path(name)
