@@ -188,6 +188,7 @@ HTTP_SERVER_API = {
     "send_timeout",
     # WebSocket (_ws/_face.py): what the test reads and sets up
     "ws_url",
+    "websocket_max_message_size",
     "websockets",
     "websocket_messages",
     "wait_for_websockets",

@@ -1,7 +1,8 @@
 """What an ASGI app sees of a WebSocket (ASGI WebSocket spec 2.4): the scope, the client's close
-as ``websocket.disconnect``, an error on sending after it, and a denial response sent in parts.
+as ``websocket.disconnect``, an error on sending after it, a denial response sent in parts, and
+the largest message the server lets it receive (``websocket_max_message_size=``).
 
-Clients: websockets (asyncio), aiohttp's ``ws_connect``.
+Clients: websockets (asyncio and sync), aiohttp's ``ws_connect``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 import websockets.asyncio.client
-from websockets.exceptions import InvalidStatus
+import websockets.sync.client
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 import understudy
 import understudy.tls
+from understudy._ws._handshake import DEFAULT_MAX_MESSAGE_SIZE
+from ws_apps import close_of, closed_connection, echo_app
 
 
 class _Recorder:
@@ -111,3 +115,73 @@ async def test_aiohttp_sees_the_denials_status() -> None:
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(server.ws_url + "/private")
         assert refused.value.status == 401
+
+
+# -- websocket_max_message_size ----------------------------------------------------------------
+
+#: A small limit, so that a message over it is quick to send (the default is 64 MiB).
+_LIMIT = 1024
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"], ids=["plain", "deflated"])
+def test_websockets_gets_1009_for_a_message_over_the_apps_limit(compression: str | None) -> None:
+    # Deflated, the message is a few bytes on the wire: the limit holds after inflation.
+    with understudy.HTTPServer(asgi=echo_app, websocket_max_message_size=_LIMIT) as server:
+        with websockets.sync.client.connect(server.ws_url + "/", compression=compression) as client:
+            client.send("x" * _LIMIT)  # (exactly the limit: the app gets it)
+            assert client.recv(timeout=5) == "x" * _LIMIT
+            client.send(b"x" * (_LIMIT + 1))
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009
+        connection = closed_connection(server)
+        code, reason, by, _ = close_of(connection)
+        assert (code, by) == (1009, "server")
+        assert f"exceeds limit of {_LIMIT} bytes" in reason
+        assert [m.data for m in connection.received] == ["x" * _LIMIT]
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_gets_1009_for_a_message_over_the_apps_limit() -> None:
+    with understudy.HTTPServer(asgi=echo_app, websocket_max_message_size=_LIMIT) as server:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(server.ws_url + "/") as ws,
+        ):
+            await ws.send_bytes(b"x" * _LIMIT)
+            echoed = await ws.receive(timeout=5)
+            assert (echoed.type, echoed.data) == (aiohttp.WSMsgType.BINARY, b"x" * _LIMIT)
+            await ws.send_str("x" * (_LIMIT + 1))
+            message = await ws.receive(timeout=5)
+            assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1009)
+        [connection] = await server.wait_for_websockets_async(1, match=lambda c: c.closed)
+        code, _, by, _ = close_of(connection)
+        assert (code, by) == (1009, "server")
+        assert [m.data for m in connection.received] == [b"x" * _LIMIT]
+
+
+def test_the_limit_reads_back_and_its_default_is_a_stubs() -> None:
+    # (the default applies as a given limit does: it is the same field, read by the handshake)
+    default = understudy.HTTPServer().websocket_max_message_size
+    assert default == DEFAULT_MAX_MESSAGE_SIZE == 64 * 1024 * 1024
+    server = understudy.HTTPServer(websocket_max_message_size=None)
+    assert server.websocket_max_message_size is None  # (no limit)
+
+
+def test_a_stub_keeps_its_own_limit_on_a_server_that_sets_one() -> None:
+    with understudy.HTTPServer(websocket_max_message_size=_LIMIT) as server:
+        server.expect_websocket("/stub").echo()  # (64 MiB, expect_websocket's default)
+        with websockets.sync.client.connect(server.ws_url + "/stub") as client:
+            client.send("x" * (_LIMIT + 1))
+            assert client.recv(timeout=5) == "x" * (_LIMIT + 1)
+
+
+@pytest.mark.parametrize("size", [0, -1, True, "1k", 1024.0])
+def test_a_wrong_websocket_max_message_size_says_what_to_write(size: object) -> None:
+    with pytest.raises(understudy.ConfigurationError) as raised:
+        understudy.HTTPServer(websocket_max_message_size=size)  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "websocket_max_message_size must be a positive int of bytes (1024 * 1024 for 1 MiB) "
+        f"or None (no limit), not {size!r}"
+    )

@@ -84,6 +84,7 @@ class HTTPServerOptions(TypedDict, total=False):
     seed: int | None
     http_versions: str | Collection[str]
     max_concurrent_streams: int
+    websocket_max_message_size: int | None
 
 
 class SMTPServerOptions(TypedDict, total=False):

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_MAX_HEADER_SIZE",
     "DEFAULT_SEND_TIMEOUT",
+    "DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE",
     "Limits",
 ]
 
@@ -27,6 +28,10 @@ DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 DEFAULT_HEADER_TIMEOUT = 30.0
 DEFAULT_IDLE_TIMEOUT = 300.0
 DEFAULT_SEND_TIMEOUT = 30.0
+#: ``_ws/_handshake.py``'s ``DEFAULT_MAX_MESSAGE_SIZE``, written again: ``_ws`` imports nothing
+#: of ``_http``, and ``_http`` loads websockets only when a WebSocket comes (a test holds the two
+#: equal: tests/test_websocket_asgi.py).
+DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +51,14 @@ class Limits:
             ``("2",)`` (a str or any collection is taken, and kept as a tuple in that order).
         max_concurrent_streams: HTTP/2 streams a client may open at once on one connection
             (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2).
+        websocket_max_message_size: bytes a WebSocket message an ASGI app receives may have
+            after inflation (``None``: no limit); more closes the connection with 1009
+            (RFC 6455 §7.4.1).
 
     Raises:
-        ConfigurationError: a size that is not a positive int, a timeout that is neither a
-            positive number nor ``None``, or versions or a stream count not as above.
+        ConfigurationError: a size that is not a positive int (the WebSocket one: nor
+            ``None``), a timeout that is neither a positive number nor ``None``, or versions or
+            a stream count not as above.
     """
 
     max_header_size: int = DEFAULT_MAX_HEADER_SIZE
@@ -59,6 +68,7 @@ class Limits:
     send_timeout: float | None = DEFAULT_SEND_TIMEOUT
     http_versions: tuple[str, ...] = ("1.1",)
     max_concurrent_streams: int = 100
+    websocket_max_message_size: int | None = DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE
     #: A waiting connection's timer fires at least this often (seconds; 0.0: no limits).
     shortest_timeout: float = field(init=False, repr=False, compare=False)
 
@@ -67,6 +77,12 @@ class Limits:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive int (bytes), not {value!r}")
+        size = self.websocket_max_message_size
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            raise ConfigurationError(
+                "websocket_max_message_size must be a positive int of bytes (1024 * 1024 for "
+                f"1 MiB) or None (no limit), not {size!r}"
+            )
         for name in ("header_timeout", "idle_timeout", "send_timeout"):
             seconds = getattr(self, name)
             if seconds is not None and (

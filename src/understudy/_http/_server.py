@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Sequence
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
+from typing import TYPE_CHECKING, ClassVar, TypeGuard
 
 from .._ws._face import WebSocketEndpoints
 from ._limits import (
@@ -39,6 +39,7 @@ from ._limits import (
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_SEND_TIMEOUT,
+    DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
 )
 from ._parking import Parking
 from ._stubbing import Stubbing
@@ -147,14 +148,19 @@ class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
         seed: seeds the server's random choices (see :class:`understudy.Server`).
         http_versions: ``("1.1",)`` (default), ``("1.1", "2")`` or ``("2",)``: README, "HTTP/2".
         max_concurrent_streams: HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2).
+        websocket_max_message_size: bytes a WebSocket message the ``asgi`` app receives may have
+            after inflation (64 MiB by default; ``None``: no limit); a larger one closes the
+            connection with 1009 Message Too Big (RFC 6455 §7.4.1). Not for stubs:
+            ``expect_websocket(max_message_size=)`` and a mapping's ``maxMessageSize`` say theirs.
 
     Raises:
-        ConfigurationError: two hosts given, a host that is not callable, a bad limit, a
+        ConfigurationError: two hosts given, a host that is not callable, a bad limit (a size
+            not a positive int, ``websocket_max_message_size`` neither that nor ``None``), a
             ``tls`` that is neither ``True`` nor ``TLS(...)``, or ``generated_fields`` without
             ``root`` or naming a field the server does not generate, ``content_coding`` or
             ``content_codings`` without ``root`` or naming a coding that is unknown or whose
-            package is not installed, or an ``admin_token``
-            that is not a non-empty str of visible characters, or given without ``admin``.
+            package is not installed, or an ``admin_token`` that is not a non-empty str of
+            visible characters, or given without ``admin``.
 
     An exception raised by a handler or app gets the client a 500 and is re-raised in the test by
     :meth:`check` and on leaving the ``with`` block.
@@ -194,6 +200,7 @@ class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
         seed: int | None = None,
         http_versions: str | Collection[str] = ("1.1",),
         max_concurrent_streams: int = 100,
+        websocket_max_message_size: int | None = DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
     ) -> None:
         # (absolute: a relative import in a function costs a microsecond a call)
         import understudy._http._config as config  # noqa: PLC0415 - loaded when one is made
@@ -204,9 +211,9 @@ class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
             root, generated_fields, content_coding, content_codings
         )
         behaviour = config.choose_host(response, handler, wsgi, asgi, proxy_to, record)
-        h2: tuple[Any, int] = (http_versions, max_concurrent_streams)  # (Limits checks them)
+        more = (http_versions, max_concurrent_streams, websocket_max_message_size)
         limits = config.limits_of(
-            max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout, *h2
+            max_header_size, max_body_size, header_timeout, idle_timeout, send_timeout, *more
         )
         router = self._router = config.make_router(
             behaviour, journal_size, unmatched_status, allow_unmatched, admin, admin_token

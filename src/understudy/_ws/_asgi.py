@@ -53,8 +53,9 @@ class _Host(Protocol):
 def serve_asgi_websocket(
     site: Site, exchange: Exchange, host: _Host, context: contextvars.Context
 ) -> None:
-    """Check the handshake in ``exchange`` and run the app on it in a task of its own."""
-    handshake = check_handshake(exchange)
+    """Check the handshake in ``exchange`` and run the app on it in a task of its own; a
+    message larger than the server's ``websocket_max_message_size`` closes it with 1009."""
+    handshake = check_handshake(exchange, max_message_size=site.limits.websocket_max_message_size)
     if handshake is None:
         return
     call = _WebSocketCall(site, handshake, host)

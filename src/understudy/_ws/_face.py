@@ -42,6 +42,12 @@ class WebSocketEndpoints(Server):
         return f"{scheme}://{self._url_host()}:{self.port}"
 
     @property
+    def websocket_max_message_size(self) -> int | None:
+        """Bytes a WebSocket message the ASGI app receives may have after inflation
+        (``websocket_max_message_size=``; ``None``: no limit); more closes with 1009."""
+        return self._site.limits.websocket_max_message_size  # type: ignore[attr-defined, no-any-return]
+
+    @property
     def websockets(self) -> list[WebSocketConnection]:
         """The WebSocket connections accepted so far, oldest first (a snapshot list)."""
         site = self._site.websocket  # type: ignore[attr-defined]
