@@ -413,31 +413,6 @@ def test_nothing_is_read_after_invalid_utf8_in_the_same_read(server: Any) -> Non
     assert connection.received == []
 
 
-def test_a_message_over_64_mib_closes_1009(server: Any) -> None:
-    # (an ASGI server has no option for it: expect_websocket's default, 64 MiB, applies)
-    limit = 64 * 1024 * 1024
-    with websockets.sync.client.connect(
-        server.ws_url + "/", compression=None, max_size=None
-    ) as client:
-        client.send("small")
-        assert client.recv(timeout=5) == "small"
-
-        def send_one_byte_too_many() -> object:
-            client.send(b"x" * (limit + 1))  # (refused from its frame header, not read through)
-            return client.recv(timeout=5)
-
-        with pytest.raises(ConnectionClosed) as closed:
-            send_one_byte_too_many()
-    # The server closes the TCP connection with most of the message unread: the client's
-    # kernel may reset it before the client reads the 1009 close frame.
-    assert closed.value.rcvd is None or closed.value.rcvd.code == 1009
-    [connection] = server.wait_for_websockets(1, match=lambda c: c.closed)
-    assert connection.close is not None
-    assert (connection.close.code, connection.close.by) == (1009, "server")
-    assert f"exceeds limit of {limit} bytes" in connection.close.reason
-    assert [m.data for m in connection.received] == ["small"]
-
-
 def test_an_unmasked_client_frame_closes_1002(server: Any) -> None:
     with _raw_websocket(server) as sock:
         sock.sendall(_masked(0x1, b"plain", mask=False))
