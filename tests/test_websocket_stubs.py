@@ -265,6 +265,23 @@ def test_a_message_over_max_message_size_closes_1009() -> None:
         assert (connection.close.code, connection.close.by) == (1009, "server")
 
 
+@pytest.mark.parametrize("size", [0, -1, True, "1k", 1024.0])
+def test_a_max_message_size_not_a_positive_int_nor_none_is_refused(size: Any) -> None:
+    server = understudy.HTTPServer()
+    with pytest.raises(understudy.ConfigurationError, match=r"max_message_size must be a posi"):
+        server.expect_websocket("/m", max_message_size=size)
+
+
+def test_a_stub_without_a_message_limit_takes_a_message_over_the_default() -> None:
+    # (None: no limit; what proves it is a message the 64 MiB default would refuse)
+    big = b"x" * (64 * 1024 * 1024 + 1)
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/m", max_message_size=None).reply(lambda m: True, "got it")
+        with websockets.sync.client.connect(server.ws_url + "/m", compression=None) as client:
+            client.send(big)
+            assert client.recv(timeout=30) == "got it"
+
+
 def test_the_stubs_and_an_asgi_app_share_the_port() -> None:
     async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":

@@ -181,9 +181,11 @@ class WebSocketEndpoints(Server):
             conversation (``send``, ``reply``, ``echo``, ``close``) and faults.
 
         Raises:
-            ConfigurationError: a path not starting with ``/``, a handler not callable.
+            ConfigurationError: a path not starting with ``/``, a handler not callable, a
+                ``max_message_size`` neither an int >= 1 nor ``None``.
         """
-        from ._stubs import WebSocketExpectation  # noqa: PLC0415 - websockets, when first used
+        from ._handshake import check_message_size  # noqa: PLC0415 - websockets, when first used
+        from ._stubs import WebSocketExpectation  # noqa: PLC0415
 
         stub = WebSocketExpectation(
             path,
@@ -191,7 +193,7 @@ class WebSocketEndpoints(Server):
             headers=headers,
             subprotocol=subprotocol,
             handler=handler,
-            max_message_size=max_message_size,
+            max_message_size=check_message_size(max_message_size),
         )
         self._router.add_websocket(stub)  # type: ignore[attr-defined]
         return stub

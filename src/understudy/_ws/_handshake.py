@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from websockets.datastructures import Headers as WsHeaders
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
@@ -25,14 +25,12 @@ from ._session import WebSocketSession
 from ._site import websocket_site
 from ._types import AnyExchange, Exchange, HTTPConnection, Site, answer
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "Handshake",
     "WebSocketUpgrade",
     "check_handshake",
+    "check_message_size",
     "offers_websocket",
     "switch",
     "upgrade_for",
@@ -41,6 +39,22 @@ __all__ = [
 #: Bytes a received message may have (after inflation) unless said otherwise; more: close 1009.
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 _VERSION = b"13"
+
+
+def check_message_size(size: object) -> int | None:
+    """``size``, a stub's ``max_message_size``: bytes (an int >= 1) or ``None`` (no limit).
+
+    Raises:
+        ConfigurationError: anything else.
+    """
+    if size is None or (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
+        return size
+    from .._errors import ConfigurationError  # noqa: PLC0415 - only for a wrong one
+
+    raise ConfigurationError(
+        "max_message_size must be a positive int of bytes (1024 * 1024 for 1 MiB) or None (no "
+        f"limit), not {size!r}"
+    )
 
 
 def offers_websocket(exchange: AnyExchange) -> bool:
