@@ -52,6 +52,9 @@ def test_websockets_sees_each_sendable_close_code_and_its_reason(code: int) -> N
         assert close_of(connection) == (code, f"closing {code}", "server", True)
         assert connection.close is not None
         assert connection.close.reply_code == code  # (the client echoed it, RFC 6455 §5.5.1)
+        # (plain ints, as a record's data is: websockets has a CloseCode for the codes it knows)
+        assert type(connection.close.code) is int
+        assert type(connection.close.reply_code) is int
 
 
 @pytest.mark.parametrize("code", [1000, 1011, 3000, 4999])

@@ -50,6 +50,10 @@ class AddressInUse(UnderstudyError, OSError):
 
     Carries ``errno.EADDRINUSE`` like the ``OSError`` it replaces, and names the host and port.
     Pass ``port=0`` to let the kernel pick a free port.
+
+    Attributes:
+        host (str): the host the server was to listen on, as given.
+        port (int): the port that was taken.
     """
 
     def __init__(self, host: str, port: int) -> None:

@@ -64,7 +64,7 @@ class HTTP2Fault:
 
     Make one with :meth:`rst_stream`, :meth:`goaway` or :meth:`window`. The request is
     recorded in the journal before the fault is applied, and its
-    :attr:`ResponseRecord.fault <understudy.ResponseRecord.fault>` is this value. On an
+    :attr:`ResponseRecord.fault` is this value. On an
     HTTP/1.1 request each is the nearest connection fault: ``rst_stream`` resets the
     connection (as ``Fault.CONNECTION_RESET``), ``goaway`` closes it (as ``Fault.CLOSE``),
     ``window`` leaves the request unanswered with the connection open (as ``Fault.STALL``

@@ -52,7 +52,7 @@ class SyslogMessage:
     with :attr:`error` saying why, and its other fields ``None``.
 
     Attributes:
-        facility: 0-23 (``FACILITY_NAMES``: 1 is "user", 16-23 are "local0"-"local7").
+        facility: 0-23 (RFC 5424 §6.2.1: 1 is "user", 16-23 are "local0"-"local7").
         severity: 0 (emergency) to 7 (debug).
         version: 1 for RFC 5424; ``None`` for RFC 3164 (BSD) messages.
         timestamp: an aware ``datetime`` for RFC 5424; a naive local ``datetime`` for RFC 3164

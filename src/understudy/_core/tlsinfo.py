@@ -23,8 +23,9 @@ class TLSInfo:
     Attributes:
         version: the protocol version, as ``ssl`` names it (``"TLSv1.3"``).
         cipher: the cipher suite's name (``"TLS_AES_256_GCM_SHA384"``).
-        alpn_protocol: the protocol chosen by ALPN (RFC 7301; ``"http/1.1"`` on HTTPS), or
-            ``None`` when the client offered none.
+        alpn_protocol: the protocol chosen by ALPN (RFC 7301): ``"http/1.1"`` on HTTPS,
+            ``"h2"`` when a client offering it reached a server with ``http_versions`` including
+            ``"2"``; ``None`` when the client offered none.
         peer_subject: the subject of the client's certificate in RFC 4514 form, most specific
             first (``"CN=alice,O=Example"``), or ``None`` when the client sent none.
 

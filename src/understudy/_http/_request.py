@@ -74,7 +74,8 @@ class Request(_RequestFields):
         target (str): the request target as sent (RFC 9112 §3.2): ``"/path?query"`` in origin
             form; ``"http://host/path"`` in absolute form (to a proxy); ``"*"`` for
             ``OPTIONS *``.
-        http_version (str): ``"1.1"`` or ``"1.0"`` (RFC 9112 §2.3).
+        http_version (str): ``"1.1"`` or ``"1.0"`` (RFC 9112 §2.3); ``"2"`` for a request on
+            an HTTP/2 stream (RFC 9113).
         body (bytes): the content, with any chunked transfer coding removed (RFC 9112 §7.1);
             ``b""`` when there was none.
         peer (tuple[str, int] | None): the client's ``(host, port)``; ``None`` for a Request
@@ -83,8 +84,9 @@ class Request(_RequestFields):
         scheme (str): ``"https"`` when it came over TLS, else ``"http"``; :attr:`url` is built
             with it.
         error (str | None): ``None`` for a well-formed request; for a malformed or refused one,
-            why it was refused (the client got a 4xx). Fields that could not be parsed are
-            empty.
+            why it was refused (the client got a 4xx; on HTTP/2, a malformed request's stream is
+            reset with PROTOCOL_ERROR instead, RFC 9113 §8.1.1, and its ``response`` is
+            ``None``). Fields that could not be parsed are empty.
         request_line (str | None): for a refused request, its request line as received (RFC
             9112 §3), without the line ending, decoded as Latin-1 (so every byte is kept, one
             character each: byte 0xFF becomes ``"ÿ"``); ``""`` when no byte of it arrived or

@@ -29,10 +29,13 @@ class ResponseRecord:
     Attributes:
         status_code: the status code sent (RFC 9110 §15), an int; ``None`` when the request
             was failed with a :attr:`fault` instead of answered.
-        reason: the reason phrase sent (RFC 9112 §4), ``""`` if none; ``None`` for a fault.
+        reason: the reason phrase sent (RFC 9112 §4), ``""`` if none (always on HTTP/2, which
+            has none, RFC 9113 §8.3.2); ``None`` for a fault.
         headers: the response's header fields as sent, in order, those the server adds
             (Date, Content-Length or Transfer-Encoding, Connection) included, as
             :class:`~understudy.Headers` (case-insensitive, multi-valued; empty for a fault).
+            On HTTP/2 the names are lower-case and there is no Connection or
+            Transfer-Encoding (RFC 9113 §8.2).
         answered_by: what answered, a str: ``"expectation"`` (``server.expect(...)``),
             ``"mapping"`` (a WireMock stub mapping), ``"response"`` (``response=``),
             ``"handler"`` (``handler=``), ``"wsgi"``, ``"asgi"``, ``"directory"`` (a served

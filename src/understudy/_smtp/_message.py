@@ -20,8 +20,8 @@ class SMTPReply(NamedTuple):
             ``"."`` for the reply to the end of the content (the end of mail data
             indicator, RFC 5321 §4.1.1.4), which says whether the message was taken.
         code: the reply code (RFC 5321 §4.2), an int such as 250, 354 or 550.
-        text: the rest of the reply line(s) after the code, as sent
-            (``"2.1.0 OK"``; lines of a multi-line reply joined with ``"\n"``).
+        text: the rest of the reply line(s) after the code, as sent (``"OK"``; lines of a
+            multi-line reply joined with ``"\\n"``).
         address: for MAIL and RCPT whose syntax was accepted, the address given (so a
             refused recipient can be told from the others); ``""`` otherwise.
     """
@@ -47,7 +47,8 @@ class SMTPMessage:
         password: the password it authenticated with, as received (str), or ``None``.
         auth_mechanism: the SASL mechanism of that AUTH command, upper-cased (``"PLAIN"``,
             ``"LOGIN"``; RFC 4954 §4, RFC 4616), or ``None``.
-        helo: the name the client gave in ``HELO``/``EHLO``.
+        helo: the name the client gave in ``HELO``/``EHLO``; ``None`` when it sent neither
+            before ``MAIL`` (RFC 5321 §4.1.1.1).
         smtputf8: whether ``MAIL FROM`` carried the ``SMTPUTF8`` parameter (RFC 6531).
         received_at: when the end of DATA arrived, as ``time.time()`` (float seconds).
         tls: what the session's TLS (implicit, or after STARTTLS) agreed on, with the client

@@ -15,9 +15,9 @@ import codecs
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from websockets.frames import CloseCode, Frame, Opcode
+from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.protocol import State
 
 from .._reads import BufferedReads
@@ -173,18 +173,18 @@ class WebSocketSession(BufferedReads):
             protocol.receive_eof()
             protocol.data_to_send()  # (nothing can be sent now)
         received, sent = protocol.close_rcvd, protocol.close_sent
+        by: Literal["client", "server", "transport"]
         if self.closed_first == "client" and received is not None:
-            answer = None if self.close_discarded or sent is None else sent.code
-            ended = WebSocketClose(
-                received.code, received.reason, "client", answer is not None, time.time(), answer
-            )
+            first, by, answer = received, "client", None if self.close_discarded else sent
         elif self.closed_first == "server" and sent is not None:
-            answer = None if received is None else received.code
-            ended = WebSocketClose(
-                sent.code, sent.reason, "server", answer is not None, time.time(), answer
-            )
-        else:
-            ended = WebSocketClose(CloseCode.ABNORMAL_CLOSURE, "", "transport", False, time.time())
+            first, by, answer = sent, "server", received
+        else:  # (1006: no close frame, RFC 6455 §7.1.5)
+            first, by, answer = Close(CloseCode.ABNORMAL_CLOSURE, ""), "transport", None
+        # (plain ints in the record: websockets gives a CloseCode for a code it knows)
+        reply = None if answer is None else int(answer.code)
+        ended = WebSocketClose(
+            int(first.code), first.reason, by, reply is not None, time.time(), reply
+        )
         self.ended = ended
         self.record.close = ended
         self.transport = None

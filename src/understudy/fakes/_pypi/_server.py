@@ -74,11 +74,12 @@ class PyPIServer(HTTPServer):
             memory.
         journal_size: keep only the last N requests, uploads and downloads (``None``: all).
         max_body_size: bytes of request body accepted (256 MiB by default); more gets 413.
-        tls, conditions, seed, max_header_size, header_timeout, idle_timeout, send_timeout,
-            unmatched_status, allow_unmatched: as for :class:`~understudy.HTTPServer`
-            (``tls``: serve HTTPS; give pip ``--cert`` and twine ``--cert`` the test CA's
-            ``understudy.tls.ca_bundle()``). The other HTTPServer options (``response=``,
-            ``handler=`` ...) are the fake's own business and not taken.
+
+    ``tls``, ``conditions``, ``seed``, ``max_header_size``, ``header_timeout``,
+    ``idle_timeout``, ``send_timeout``, ``unmatched_status`` and ``allow_unmatched`` are as for
+    :class:`~understudy.HTTPServer` (``tls``: serve HTTPS; give pip ``--cert`` and twine
+    ``--cert`` the test CA's ``understudy.tls.ca_bundle()``). The other HTTPServer options
+    (``response=``, ``handler=`` ...) are the fake's own business and not taken.
 
     Raises:
         ConfigurationError: an option PyPIServer does not take (naming the closest one);
