@@ -9,6 +9,7 @@ Reference (built by ``make docs`` into site/; every attribute, with its type): `
 ``PyPIDownload``, ``PyPIFile``: docs/reference/pypi.md.
 """
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -41,6 +42,11 @@ def test_twine_uploads_with_an_api_token(pypi_server: PyPIServer, tiny_dists: li
     assert wheel.uploader == "__token__"
     assert wheel.metadata["requires_python"] == ">=3.8"  # read from the wheel itself
     assert sdist.filename == "my_pkg_name-1.0.tar.gz"
+    # sha256 is computed from what arrived; form holds the fields twine sent beside the file.
+    assert wheel.sha256 == hashlib.sha256(tiny_dists[0].read_bytes()).hexdigest()
+    assert wheel.form["sha256_digest"] == wheel.sha256  # twine's own digest agrees
+    assert wheel.form["filetype"] == "bdist_wheel"
+    assert wheel.request.headers["user-agent"].startswith("twine/")  # the HTTP request
 
 
 def test_pip_installs_from_the_fake_index(
@@ -62,6 +68,28 @@ def test_pip_installs_from_the_fake_index(
     assert download.filename == "my_pkg_name-1.0-py3-none-any.whl"
 
 
+def test_the_files_the_index_serves_and_who_downloaded_them(
+    pypi_server: PyPIServer, tiny_dists: list[Path]
+) -> None:
+    wheel, sdist = pypi_server.preload(*tiny_dists)  # a PyPIFile each
+    assert (wheel.project, wheel.version, wheel.requires_python) == ("My_Pkg.Name", "1.0", ">=3.8")
+    assert (wheel.packagetype, wheel.python_version) == ("bdist_wheel", "py3")
+    assert (sdist.packagetype, sdist.python_version) == ("sdist", "source")
+    assert wheel.size == tiny_dists[0].stat().st_size
+    assert wheel.uploader is None  # preloaded, not uploaded
+
+    # The client under test: finds the wheel through the JSON API, then downloads it.
+    files = requests.get(f"{pypi_server.url}/pypi/My_Pkg.Name/json", timeout=5.0).json()["urls"]
+    url = next(file["url"] for file in files if file["filename"] == wheel.filename)
+    content = requests.get(url, headers={"User-Agent": "mirror-bot/2.0"}, timeout=5.0).content
+    assert hashlib.sha256(content).hexdigest() == wheel.sha256 == wheel.digests["sha256"]
+
+    [download] = pypi_server.wait_for_downloads(1)
+    assert (download.filename, download.version) == (wheel.filename, "1.0")
+    assert download.user_agent == "mirror-bot/2.0"
+    assert download.request.path == f"/packages/{wheel.filename}"
+
+
 def test_a_client_of_the_json_api_sees_a_yanked_release(
     pypi_server: PyPIServer, tiny_dists: list[Path]
 ) -> None:
@@ -72,3 +100,7 @@ def test_a_client_of_the_json_api_sees_a_yanked_release(
 
     assert info["version"] == "1.0"
     assert (info["yanked"], info["yanked_reason"]) == (True, "broken build")
+    assert [(file.yanked, file.yanked_reason) for file in pypi_server.files] == [
+        (True, "broken build"),
+        (True, "broken build"),
+    ]
