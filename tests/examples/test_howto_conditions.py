@@ -79,3 +79,21 @@ def test_a_proxy_in_front_of_any_server() -> None:
         assert client.recv(4) == b"ping"
         connection = proxy.wait_for_bytes(b"ping", direction="downstream")
         assert connection.upstream == b"ping"  # what the client sent on to the server
+        assert connection.downstream == b"ping"  # what the server sent back to the client
+
+
+def test_a_proxy_whose_upstream_refuses_resets_the_client_and_says_why() -> None:
+    with socket.socket() as closed_port:
+        closed_port.bind(("127.0.0.1", 0))  # a port of our own, never listened on: refused
+        with understudy.Proxy(upstream=closed_port.getsockname()) as proxy:
+            with (
+                pytest.raises(ConnectionResetError),  # as it connects, or at its first read
+                socket.create_connection(proxy.address, timeout=5) as client,
+            ):
+                client.recv(1)
+            [connection] = proxy.wait_for_connections(1, match=lambda c: c.closed)
+    assert connection.error is not None
+    assert connection.error.startswith("ConnectionRefusedError: ")  # kept, not raised
+    assert connection.closed_at is not None
+    assert connection.opened_at <= connection.closed_at
+    assert connection.downstream == b""
