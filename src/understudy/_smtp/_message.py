@@ -161,7 +161,9 @@ class SMTPMessage:
 
     @property
     def rcpt_options(self) -> list[str]:
-        """The ``RCPT TO`` parameters of the accepted recipients, upper-cased."""
+        """The ``RCPT TO`` parameters of the accepted recipients, upper-cased: empty from an
+        ``SMTPServer``, which offers no extension taking one (aiosmtpd answers a parameter with
+        555, RFC 5321 §4.1.1.11, and the recipient is not accepted)."""
         return list(self._rcpt_options)
 
     # -- the content -------------------------------------------------------------------------

@@ -98,7 +98,9 @@ class WebSocketConnection:
 
     Attributes:
         number (int): its number among the server's WebSocket connections, from 1.
-        request (Request): the opening handshake request (RFC 6455 §4.2.1) as journaled.
+        request (Request): the opening handshake request (RFC 6455 §4.2.1) as journaled when
+            it came, before it was answered: its ``response`` is ``None``; the 101 is on the
+            journal's own entry (``server.requests``).
         subprotocol (str | None): the subprotocol agreed on (``Sec-WebSocket-Protocol``),
             ``None`` if none.
         extensions (tuple[str, ...]): the extensions agreed on, by name

@@ -67,7 +67,8 @@ class PyPIUpload:
 
     Attributes:
         filename: the uploaded file's name.
-        project: the ``name`` field as sent (``My_Pkg.Name``).
+        project: the ``name`` field as sent (twine sends ``My-Pkg.Name`` for a distribution
+            whose metadata says ``My_Pkg.Name``).
         version: the ``version`` field.
         filetype: ``"bdist_wheel"`` or ``"sdist"``.
         pyversion: the ``pyversion`` field (``"py3"``, ``"source"``).
