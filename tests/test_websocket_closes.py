@@ -105,6 +105,19 @@ def _fault_closed(server: understudy.HTTPServer, code: int, reply: int = 1002) -
     assert connection.close.reply_code == reply
 
 
+def _refused_by_websockets(server: understudy.HTTPServer, path: str, code: int) -> None:
+    """A websockets client of ``path``, whose server closes with ``code`` (a fault), answers
+    1002; check both sides."""
+    with (
+        websockets.sync.client.connect(server.ws_url + path) as client,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        client.recv(timeout=5)
+    assert closed.value.sent is not None
+    assert closed.value.sent.code == 1002
+    _fault_closed(server, code)
+
+
 @pytest.mark.parametrize("code", FAULTS)
 def test_websockets_refuses_a_code_no_close_frame_may_carry(code: int) -> None:
     with understudy.HTTPServer() as server:
@@ -164,14 +177,7 @@ def test_a_handler_sends_a_code_no_close_frame_may_carry() -> None:
 
     with understudy.HTTPServer() as server:
         server.expect_websocket("/h", handler=handler)
-        with (
-            websockets.sync.client.connect(server.ws_url + "/h") as client,
-            pytest.raises(ConnectionClosed) as closed,
-        ):
-            client.recv(timeout=5)
-        assert closed.value.sent is not None
-        assert closed.value.sent.code == 1002
-        _fault_closed(server, 1015)
+        _refused_by_websockets(server, "/h", 1015)
 
 
 def test_a_mapping_file_sends_a_code_no_close_frame_may_carry(tmp_path: Any) -> None:
@@ -181,14 +187,7 @@ def test_a_mapping_file_sends_a_code_no_close_frame_may_carry(tmp_path: Any) -> 
     }
     (tmp_path / "m.json").write_text(json.dumps(mapping))
     with understudy.HTTPServer(mappings=tmp_path) as server:
-        with (
-            websockets.sync.client.connect(server.ws_url + "/m") as client,
-            pytest.raises(ConnectionClosed) as closed,
-        ):
-            client.recv(timeout=5)
-        assert closed.value.sent is not None
-        assert closed.value.sent.code == 1002
-        _fault_closed(server, 1005)
+        _refused_by_websockets(server, "/m", 1005)
 
 
 def test_a_script_refuses_a_reason_over_123_bytes() -> None:
