@@ -47,8 +47,9 @@ class SMTPMessage:
         password: the password it authenticated with, as received (str), or ``None``.
         auth_mechanism: the SASL mechanism of that AUTH command, upper-cased (``"PLAIN"``,
             ``"LOGIN"``; RFC 4954 §4, RFC 4616), or ``None``.
-        helo: the name the client gave in ``HELO``/``EHLO``; ``None`` when it sent neither
-            before ``MAIL`` (RFC 5321 §4.1.1.1).
+        helo: the name the client gave in ``HELO``/``EHLO`` (RFC 5321 §4.1.1.1); a message
+            an ``SMTPServer`` journals always has one (MAIL before it gets 503), so ``None``
+            only in one made by hand.
         smtputf8: whether ``MAIL FROM`` carried the ``SMTPUTF8`` parameter (RFC 6531).
         received_at: when the end of DATA arrived, as ``time.time()`` (float seconds).
         tls: what the session's TLS (implicit, or after STARTTLS) agreed on, with the client
