@@ -51,7 +51,8 @@ def test_the_handshake_records_the_subprotocol_and_extensions_agreed_on() -> Non
     assert deflated.peer is not None
     assert deflated.peer[0] == "127.0.0.1"
     assert deflated.tls is None  # ws://, not wss://
-    [handshake, _] = server.requests  # the journal's copy carries the 101 it got
+    handshake = deflated.request  # the handshake as journaled, with the 101 it got
+    assert handshake == server.requests[0]
     assert handshake.response is not None
     assert (handshake.response.status_code, handshake.response.answered_by) == (101, "websocket")
     assert handshake.response.detail == "expect_websocket('/chat')"

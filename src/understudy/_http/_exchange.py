@@ -85,16 +85,14 @@ class HTTP1Exchange(ReceivedRequest):
         self.framing: Framing | None = None
         #: Body bytes still to send when the head declared a Content-Length (-1: not so framed).
         self.remaining = -1
-        #: Called once when the response is finished or the connection is gone.
-        self.done_listener: Callable[[], None] | None = None
+        self.done_listener: Callable[[], None] | None = None  # (once: response done or lost)
 
     def record_answer(self, sent: bytes | str | None) -> None:
-        """Record in the request's journal entry what answered it: ``sent`` is the response's
-        head as written (or the fault's name), and this comes before its bytes are written,
-        so once the client has the response the journal has it too. Once per exchange.
-
-        Before the request is journaled (a streaming host may answer before the body is
-        complete), ``sent`` is kept, and the connection records it when it journals it.
+        """Record in the request's journal entry what answered it (and in :attr:`request`, if
+        made): ``sent`` is the response's head as written (or the fault's name), and this comes
+        before its bytes are written, so once the client has the response the journal has it
+        too. Once per exchange. Before the request is journaled (a streaming host may answer
+        before the body is complete), ``sent`` is kept, and the connection records it then.
         """
         if sent is None:
             return
@@ -105,6 +103,8 @@ class HTTP1Exchange(ReceivedRequest):
         self.number = 0
         conn = self.conn
         by = self.answered_by or conn.router.host.answered_by
+        if self._request is not None:  # (the copy made before: answered from now on)
+            self._request = with_answer(self._request, (sent, *by))
         packed = self.packed
         if packed is not None:
             conn.site.journal.replace(number, (*packed, sent, *by))

@@ -45,6 +45,7 @@ class _Host(Protocol):
     """What the ASGI host gives a WebSocket call (see ``_http/_asgi.py``'s ASGIHost)."""
 
     app: Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
+    answered_by: tuple[str, str]  # (("asgi", the app's name): what the 101 is recorded as)
     state: dict[str, Any]
     scheme: str
     server_address: tuple[str, int]
@@ -155,6 +156,7 @@ class _WebSocketCall:
                 for name, value in message.get("headers") or ()
             ]
             self.finished = True
+            exchange.answered_by = self.host.answered_by
             self.session = switch(
                 self.site, self.handshake, subprotocol=message.get("subprotocol"), headers=headers
             )

@@ -98,9 +98,8 @@ class WebSocketConnection:
 
     Attributes:
         number (int): its number among the server's WebSocket connections, from 1.
-        request (Request): the opening handshake request (RFC 6455 §4.2.1) as journaled when
-            it came, before it was answered: its ``response`` is ``None``; the 101 is on the
-            journal's own entry (``server.requests``).
+        request (Request): the opening handshake request (RFC 6455 §4.2.1) as journaled, its
+            ``response`` the 101 (RFC 9110 §15.2.2).
         subprotocol (str | None): the subprotocol agreed on (``Sec-WebSocket-Protocol``),
             ``None`` if none.
         extensions (tuple[str, ...]): the extensions agreed on, by name
