@@ -554,6 +554,17 @@ def test_lifespan_startup_raising_makes_start_raise() -> None:
         HTTPServer(asgi=app).start()
 
 
+def test_a_lifespan_startup_that_never_ends_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_asgi, "_LIFESPAN_TIMEOUT", 0.2)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await asyncio.Event().wait()  # (never completes startup)
+
+    with pytest.raises(WaitTimeout, match=r"lifespan startup did not complete within 0\.2 s"):
+        HTTPServer(asgi=app).start()
+
+
 def test_lifespan_shutdown_failed_is_reported_at_exit(http: Version) -> None:
     app = LifespanApp(fail_shutdown=True)
     server = http.server(asgi=app)

@@ -19,6 +19,7 @@ from websockets.typing import Subprotocol
 
 import understudy
 import understudy.tls
+from understudy._http import _asgi as _asgi_host
 from understudy._ws._handshake import DEFAULT_MAX_MESSAGE_SIZE
 from ws_apps import close_of, closed_connection, echo_app
 
@@ -159,6 +160,9 @@ async def test_aiohttp_gets_1009_for_a_message_over_the_apps_limit() -> None:
         code, _, by, _ = close_of(connection)
         assert (code, by) == (1009, "server")
         assert [m.data for m in connection.received] == [b"x" * _LIMIT]
+        assert connection.request.response is not None  # (the handshake, answered by the app)
+        assert connection.request.response.status_code == 101
+        assert connection.request.response.answered_by == "asgi"
 
 
 def test_the_limit_reads_back_and_its_default_is_a_stubs() -> None:
@@ -185,3 +189,29 @@ def test_a_wrong_websocket_max_message_size_says_what_to_write(size: object) -> 
         "websocket_max_message_size must be a positive int of bytes (1024 * 1024 for 1 MiB) "
         f"or None (no limit), not {size!r}"
     )
+
+
+def test_an_app_written_for_websocket_alone_is_served_without_a_lifespan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An app that answers every scope as a WebSocket sends ``websocket.accept`` in the
+    lifespan scope: refused there (ASGI lifespan spec), the app is served without a lifespan, as
+    uvicorn's default ("auto") serves it, and nothing fails the test. (It used to wait out the
+    lifespan startup's timeout, shortened here so that a hang fails fast.)"""
+    monkeypatch.setattr(_asgi_host, "_LIFESPAN_TIMEOUT", 1.0)
+    seen: list[str] = []
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+        await receive()  # (websocket.connect; in the lifespan scope, lifespan.startup)
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        await send({"type": "websocket.send", "text": message.get("text")})
+
+    with understudy.HTTPServer(asgi=app) as server:
+        with websockets.sync.client.connect(server.ws_url + "/") as client:
+            client.send("hello")
+            assert client.recv(timeout=5) == "hello"
+        server.wait_for_websockets(1, match=lambda c: c.closed)
+    server.check()
+    assert seen == ["lifespan", "websocket"]

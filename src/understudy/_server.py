@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["Server", "describe_handler"]
 
 #: How long ``start()`` waits for the loop to take the sockets over (seconds). Generous: it is
-#: only approached on a machine so loaded that the loop thread is not scheduled.
-_START_TIMEOUT = 10.0
+#: only approached on a machine so loaded that the loop thread is not scheduled. Longer than an
+#: ASGI app's lifespan startup may take (10 s), so that startup's own error says what was slow.
+_START_TIMEOUT = 15.0
 #: Servers whose stop() ran out of time because the loop was held, with the event its work
 #: on the loop sets once the loop has run it: the next start() waits for that. (Not an
 #: attribute: an idle server is kept to 29 of them, see tests/test_server.py.)

@@ -66,7 +66,8 @@ class ASGIHost:
             site.hold(task, call.describe)
 
     async def startup(self, site: Site) -> None:
-        """Run the lifespan startup; an app that does not speak lifespan is served anyway.
+        """Run the lifespan startup; an app that does not speak lifespan (it raises before
+        receiving ``lifespan.startup``, or sends a message of another scope) is served anyway.
 
         Raises:
             UnderstudyError: the app answered ``lifespan.startup.failed``, or raised after
@@ -123,6 +124,11 @@ class _Lifespan:
                     )
                 )
             self.stopped.set()
+        else:  # (an app written for one scope: served without lifespan, as uvicorn's "auto" does)
+            self.supported = False
+            raise RuntimeError(
+                f"the lifespan scope takes lifespan.* messages (ASGI lifespan spec), not {kind!r}"
+            )
 
     async def _main(self) -> None:
         try:
@@ -130,7 +136,7 @@ class _Lifespan:
         except asyncio.CancelledError:
             raise  # stop() gave up waiting for shutdown: reported there
         except BaseException as error:  # noqa: BLE001 - reported or deemed "lifespan unsupported"
-            if not self.received_startup:
+            if not self.received_startup or not self.supported:
                 self.supported = False  # the app refused the lifespan scope: serve it without
             elif not self.started.is_set():
                 self.failure = f"{type(error).__name__}: {error}"
