@@ -87,9 +87,9 @@ class HTTP1Exchange(ReceivedRequest):
         self.remaining = -1
         self.done_listener: Callable[[], None] | None = None  # (once: response done or lost)
 
-    def record_answer(self, sent: bytes | str | None) -> None:
-        """Record in the request's journal entry what answered it (and in :attr:`request`, if
-        made): ``sent`` is the response's head as written (or the fault's name), and this comes
+    def record_answer(self, sent: bytes | str | None, *, keep: bool = False) -> None:
+        """Record in the request's journal entry what answered it (``keep``: in :attr:`request`
+        too): ``sent`` is the response's head as written (or the fault's name), and this comes
         before its bytes are written, so once the client has the response the journal has it
         too. Once per exchange. Before the request is journaled (a streaming host may answer
         before the body is complete), ``sent`` is kept, and the connection records it then.
@@ -103,8 +103,8 @@ class HTTP1Exchange(ReceivedRequest):
         self.number = 0
         conn = self.conn
         by = self.answered_by or conn.router.host.answered_by
-        if self._request is not None:  # (the copy made before: answered from now on)
-            self._request = with_answer(self._request, (sent, *by))
+        if keep:  # (a WebSocket handshake: its record keeps the request, answered)
+            self._request = with_answer(self.request, (sent, *by))  # type: ignore[arg-type] # (parsed)
         packed = self.packed
         if packed is not None:
             conn.site.journal.replace(number, (*packed, sent, *by))

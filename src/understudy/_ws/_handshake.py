@@ -230,7 +230,7 @@ def _hand_over(exchange: Exchange, head: bytes, session: WebSocketSession) -> No
     """
     conn = cast("HTTPConnection", exchange.conn)
     exchange.head_sent = exchange.finished = True
-    exchange.record_answer(head)
+    exchange.record_answer(head, keep=True)
     session.record.request = exchange.request  # (with its 101 now)
     if conn.queue and conn.queue[0] is exchange:
         conn.queue.popleft()

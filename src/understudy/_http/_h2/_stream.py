@@ -103,11 +103,11 @@ class H2Exchange(HTTP1Exchange):
         #: The fault's name, as apply_fault records it just before cut() (see cut).
         self.fault = ""
 
-    def record_answer(self, sent: bytes | str | None) -> None:
+    def record_answer(self, sent: bytes | str | None, *, keep: bool = False) -> None:
         """As HTTP/1.1's; a fault's name is also kept for :meth:`cut`."""
         if isinstance(sent, str):
             self.fault = sent
-        super().record_answer(sent)
+        super().record_answer(sent, keep=keep)
 
     def cut(self, data: bytes, ending: Ending) -> None:
         """A fault (``_faults.apply_fault``): carried out on this stream as HTTP/2 does
