@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from understudy import HTTPServer, Response, UnderstudyError, WaitTimeout
-from understudy._http import _asgi, _server
+from understudy._http import _asgi, _lifespan, _server
 from understudy._runtime import get_runtime
 from versions import Version
 
@@ -555,7 +555,7 @@ def test_lifespan_startup_raising_makes_start_raise() -> None:
 
 
 def test_a_lifespan_startup_that_never_ends_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_asgi, "_LIFESPAN_TIMEOUT", 0.2)
+    monkeypatch.setattr(_lifespan, "_LIFESPAN_TIMEOUT", 0.2)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()

@@ -19,7 +19,7 @@ from websockets.typing import Subprotocol
 
 import understudy
 import understudy.tls
-from understudy._http import _asgi as _asgi_host
+from understudy._http import _lifespan
 from understudy._ws._handshake import DEFAULT_MAX_MESSAGE_SIZE
 from ws_apps import close_of, closed_connection, echo_app
 
@@ -198,7 +198,7 @@ def test_an_app_written_for_websocket_alone_is_served_without_a_lifespan(
     lifespan scope: refused there (ASGI lifespan spec), the app is served without a lifespan, as
     uvicorn's default ("auto") serves it, and nothing fails the test. (It used to wait out the
     lifespan startup's timeout, shortened here so that a hang fails fast.)"""
-    monkeypatch.setattr(_asgi_host, "_LIFESPAN_TIMEOUT", 1.0)
+    monkeypatch.setattr(_lifespan, "_LIFESPAN_TIMEOUT", 1.0)
     seen: list[str] = []
 
     async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:

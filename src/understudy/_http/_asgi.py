@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .._core.targets import origin_form
-from .._errors import UnderstudyError, WaitTimeout
 from .._server import describe_handler
 from .._tasks import TaskStarter
+from ._lifespan import ASGI_VERSIONS, Lifespan
 
 if TYPE_CHECKING:
     from ._site import Exchange, Site
@@ -23,9 +23,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
-
-_ASGI = {"version": "3.0", "spec_version": "2.3"}
-_LIFESPAN_TIMEOUT = 10.0
 
 
 class ASGIHost:
@@ -38,7 +35,7 @@ class ASGIHost:
         self.app = app
         self.answered_by = ("asgi", describe_handler(app))
         self.state: dict[str, Any] = {}
-        self._lifespan: _Lifespan | None = None
+        self._lifespan: Lifespan | None = None
         self._starter: TaskStarter | None = None
         #: What each request's context is a copy of (set at each start).
         self._context = contextvars.Context()
@@ -78,7 +75,7 @@ class ASGIHost:
         self.scheme = site.scheme
         self.server_address = site.address
         self._context = contextvars.copy_context()
-        lifespan = _Lifespan(self.app, self.state, site)
+        lifespan = Lifespan(self.app, self.state, site)
         self._lifespan = lifespan
         await lifespan.startup()
 
@@ -89,89 +86,6 @@ class ASGIHost:
         starter, self._starter = self._starter, None
         if starter is not None:
             await starter.close()
-
-
-class _Lifespan:
-    def __init__(self, app: ASGIApp, state: dict[str, Any], site: Site) -> None:
-        self.app = app
-        self.site = site
-        self.scope = {"type": "lifespan", "asgi": dict(_ASGI), "state": state}
-        self.events: asyncio.Queue[Message] = asyncio.Queue()
-        self.started = asyncio.Event()
-        self.stopped = asyncio.Event()
-        self.failure: str | None = None
-        self.received_startup = False
-        self.supported = True
-        self.task: asyncio.Task[None] | None = None
-
-    async def receive(self) -> Message:
-        message = await self.events.get()
-        if message["type"] == "lifespan.startup":
-            self.received_startup = True
-        return message
-
-    async def send(self, message: Message) -> None:
-        kind = message.get("type")
-        if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
-            if kind == "lifespan.startup.failed":
-                self.failure = str(message.get("message", ""))
-            self.started.set()
-        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-            if kind == "lifespan.shutdown.failed":
-                self.site.fail(
-                    UnderstudyError(
-                        f"the ASGI app's lifespan shutdown failed: {message.get('message', '')}"
-                    )
-                )
-            self.stopped.set()
-        else:  # (an app written for one scope: served without lifespan, as uvicorn's "auto" does)
-            self.supported = False
-            raise RuntimeError(
-                f"the lifespan scope takes lifespan.* messages (ASGI lifespan spec), not {kind!r}"
-            )
-
-    async def _main(self) -> None:
-        try:
-            await self.app(self.scope, self.receive, self.send)
-        except asyncio.CancelledError:
-            raise  # stop() gave up waiting for shutdown: reported there
-        except BaseException as error:  # noqa: BLE001 - reported or deemed "lifespan unsupported"
-            if not self.received_startup or not self.supported:
-                self.supported = False  # the app refused the lifespan scope: serve it without
-            elif not self.started.is_set():
-                self.failure = f"{type(error).__name__}: {error}"
-            else:
-                self.site.fail(error)
-        finally:
-            self.started.set()
-            self.stopped.set()
-
-    async def startup(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._main())
-        await self.events.put({"type": "lifespan.startup"})
-        try:
-            await asyncio.wait_for(self.started.wait(), _LIFESPAN_TIMEOUT)
-        except TimeoutError:
-            self.task.cancel()
-            raise WaitTimeout(
-                f"the ASGI app's lifespan startup did not complete within {_LIFESPAN_TIMEOUT:g} s"
-            ) from None
-        if self.failure is not None:
-            raise UnderstudyError(f"the ASGI app's lifespan startup failed: {self.failure}")
-
-    async def shutdown(self, timeout: float) -> None:
-        if not self.supported or self.task is None or self.task.done():
-            return
-        await self.events.put({"type": "lifespan.shutdown"})
-        try:
-            await asyncio.wait_for(self.stopped.wait(), timeout)
-        except TimeoutError:
-            self.task.cancel()
-            self.site.fail(
-                WaitTimeout(
-                    f"the ASGI app's lifespan shutdown did not complete within {timeout:g} s"
-                )
-            )
 
 
 #: The scope's ``path``, ``raw_path`` and ``query_string`` by request target, shared by every
@@ -337,7 +251,7 @@ class _ASGICall:
                 headers.append((name.lower(), next(raw)))  # noqa: PERF401 - (see above)
             scope: dict[str, Any] = {
                 "type": "http",
-                "asgi": _ASGI,
+                "asgi": ASGI_VERSIONS,
                 "http_version": exchange.http_version,
                 "method": exchange.method,
                 "scheme": host.scheme,

@@ -155,8 +155,7 @@ class _WebSocketCall:
                 (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
                 for name, value in message.get("headers") or ()
             ]
-            self.finished = True
-            exchange.answered_by = self.host.answered_by
+            self.finished, exchange.answered_by = True, self.host.answered_by
             self.session = switch(
                 self.site, self.handshake, subprotocol=message.get("subprotocol"), headers=headers
             )
