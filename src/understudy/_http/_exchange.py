@@ -92,8 +92,7 @@ class HTTP1Exchange(ReceivedRequest):
         too): ``sent`` is the response's head as written (or the fault's name), and this comes
         before its bytes are written, so once the client has the response the journal has it
         too. Once per exchange. Before the request is journaled (a streaming host may answer
-        before the body is complete), ``sent`` is kept, and the connection records it then.
-        """
+        before the body is complete), ``sent`` is kept, and the connection records it then."""
         if sent is None:
             return
         number = self.number
@@ -103,8 +102,9 @@ class HTTP1Exchange(ReceivedRequest):
         self.number = 0
         conn = self.conn
         by = self.answered_by or conn.router.host.answered_by
-        if keep:  # (a WebSocket handshake: its record keeps the request, answered)
-            self._request = with_answer(self.request, (sent, *by))  # type: ignore[arg-type] # (parsed)
+        request = self.request if keep else None  # (a WebSocket handshake's record keeps it)
+        if request is not None:
+            self._request = with_answer(request, (sent, *by))
         packed = self.packed
         if packed is not None:
             conn.site.journal.replace(number, (*packed, sent, *by))
