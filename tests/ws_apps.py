@@ -6,7 +6,10 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
+import pytest
+import websockets.sync.client
 from httpx_ws import WebSocketDisconnect, WebSocketSession, connect_ws
+from websockets.exceptions import InvalidStatus
 
 import understudy
 
@@ -78,3 +81,25 @@ def httpx_ws_disconnect(url: str) -> WebSocketDisconnect:
         except WebSocketDisconnect as ended:
             return ended
     raise AssertionError(f"httpx-ws read a message from {url}: the server did not end it")
+
+
+def refused_handshake(
+    server: understudy.HTTPServer, target: str, **connect: Any
+) -> tuple[str, understudy.UnexpectedRequest, understudy.UnmetExpectation]:
+    """Start ``server`` (with one WebSocket expectation a handshake to ``target`` misses),
+    connect a websockets client there with ``connect``'s options, stop: the near-miss answer's
+    body (the status is checked: 404), and the two errors ``check()`` raises for it."""
+    server.start()
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            websockets.sync.client.connect(server.ws_url + target, **connect)
+        assert refused.value.response.status_code == 404
+        body = refused.value.response.body.decode()
+    finally:
+        server.stop()
+    with pytest.raises(ExceptionGroup) as failed:
+        server.check()
+    unexpected, unmet = failed.value.exceptions
+    assert isinstance(unexpected, understudy.UnexpectedRequest)
+    assert isinstance(unmet, understudy.UnmetExpectation)
+    return body, unexpected, unmet
