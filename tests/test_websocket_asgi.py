@@ -7,10 +7,14 @@ Clients: websockets (asyncio and sync), aiohttp's ``ws_connect``.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import struct
 from collections.abc import MutableMapping
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 import websockets.asyncio.client
 import websockets.sync.client
@@ -215,3 +219,41 @@ def test_an_app_written_for_websocket_alone_is_served_without_a_lifespan(
         server.wait_for_websockets(1, match=lambda c: c.closed)
     server.check()
     assert seen == ["lifespan", "websocket"]
+
+
+_HANDSHAKE = (
+    b"GET /late HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "rst"])
+def test_a_client_gone_before_the_app_accepts_ends_its_connection_with_1006(reset: bool) -> None:
+    """The client closes (FIN) or resets its connection while the app has not accepted yet:
+    when the app accepts, the connection ends at once as one that ended without a close frame,
+    and the app's receive() says so. (The session used to stay open: its app waited in
+    receive() until stop(), which ran out of time after a reset.)"""
+    gate = asyncio.Event()
+    received: list[MutableMapping[str, Any]] = []
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":  # (a second connection's: the first one's end came before)
+            gate.set()
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+        elif scope["type"] == "websocket":
+            await receive()
+            await gate.wait()
+            await send({"type": "websocket.accept"})
+            received.append(await receive())
+
+    with understudy.HTTPServer(asgi=app) as server:
+        client = socket.create_connection((server.host, server.port))
+        client.sendall(_HANDSHAKE)
+        server.wait_for_requests(1)
+        if reset:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        assert httpx.get(server.url + "/after", timeout=5).status_code == 204
+        assert close_of(closed_connection(server)) == (1006, "", "transport", False)
+    assert received == [{"type": "websocket.disconnect", "code": 1006, "reason": ""}]

@@ -226,7 +226,8 @@ def _hand_over(exchange: Exchange, head: bytes, session: WebSocketSession) -> No
     ``exchange`` is finished and leaves its connection's queue; ``session`` gets the bytes the
     client sent after the request's head (the connection ``held`` them). The connection stays
     in no set: the session takes its place among the site's connections (stop() closes it
-    with 1001) and calls the connection's ``connection_lost`` when the transport ends.
+    with 1001) and calls the connection's ``connection_lost`` when the transport ends. A client
+    gone before the switch (an ASGI app accepts late) ends the session at once: 1006.
     """
     conn = cast("HTTPConnection", exchange.conn)
     exchange.head_sent = exchange.finished = True
@@ -240,6 +241,7 @@ def _hand_over(exchange: Exchange, head: bytes, session: WebSocketSession) -> No
         conn.timer = None
     transport = conn.transport
     if transport is None or transport.is_closing():
+        session.connection_lost(None)  # (reset, or closed: no transport to hand over)
         return
     conn.write(head)
     conn.flush()
@@ -252,3 +254,5 @@ def _hand_over(exchange: Exchange, head: bytes, session: WebSocketSession) -> No
     held, conn.held = conn.held, None
     if held:
         session.data_received(b"".join(held))
+    if conn.peer_closed:  # (its FIN came before the switch: the session's, as if after it)
+        session.eof_received()
