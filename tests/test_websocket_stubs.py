@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 import understudy
-from ws_apps import refused_handshake
+from ws_apps import close_of, refused_handshake
 
 
 def test_a_scripted_conversation() -> None:
@@ -212,6 +212,32 @@ def test_ignore_close_leaves_the_clients_close_unanswered() -> None:
         assert connection.close is not None
         assert (connection.close.by, connection.close.clean) == ("client", False)
         assert connection.close.reply_code is None
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.01], ids=["no-delay", "delay"])
+def test_ignore_close_still_ends_a_closing_handshake_the_server_began(delay: float) -> None:
+    """``ignore_close`` leaves the client's close unanswered; a close frame of the client's
+    that answers the server's (a script's ``close``, stop()'s 1001) ends the connection as
+    usual. (The server used to keep the TCP connection open then: the connection lasted until
+    an abort 10 s later, and stop() waited out its timeout for the script, raising
+    ``WaitTimeout``.)"""
+    with understudy.HTTPServer() as server:
+        server.expect_websocket("/i").delay(delay).ignore_close().echo().close(4000, after=1)
+        server.expect_websocket("/s").delay(delay).ignore_close().echo()
+        with (
+            websockets.sync.client.connect(server.ws_url + "/i", close_timeout=30) as closed,
+            websockets.sync.client.connect(server.ws_url + "/s", close_timeout=30) as stopped,
+        ):
+            closed.send("a")
+            stopped.send("b")
+            assert (closed.recv(timeout=5), stopped.recv(timeout=5)) == ("a", "b")
+            [first] = server.wait_for_websockets(1, match=lambda c: c.closed)
+            server.stop(timeout=3)
+    assert close_of(first) == (4000, "", "server", True)  # (before stop())
+    assert [close_of(connection) for connection in server.websockets] == [
+        (4000, "", "server", True),
+        (1001, "the server is stopping", "server", True),
+    ]
 
 
 def test_fragment_sends_each_message_in_n_frames() -> None:

@@ -149,8 +149,8 @@ class WebSocketSession(BufferedReads):
                 elif opcode is _CLOSE:
                     if self.closed_first is None:
                         self.closed_first = "client"
-                    if self.ignore_close:  # (a fault: the close frame and the TCP close unsent)
-                        protocol.data_to_send()
+                    if self.ignore_close and self.closed_first == "client":  # (not an answer)
+                        protocol.data_to_send()  # (a fault: the close frame, the TCP close)
                         self.close_discarded = True
                         break
         finally:

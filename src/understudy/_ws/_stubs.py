@@ -172,7 +172,8 @@ class WebSocketExpectation:
         return self
 
     def ignore_close(self) -> WebSocketExpectation:
-        """Fault: never answer the client's close frame (nor close the TCP connection)."""
+        """Fault: never answer a close frame the client sends first (nor close the TCP
+        connection); one answering the server's (:meth:`close`, stop()'s 1001) ends it."""
         self._ignore_close = True
         return self
 
