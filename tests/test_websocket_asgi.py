@@ -257,3 +257,31 @@ def test_a_client_gone_before_the_app_accepts_ends_its_connection_with_1006(rese
         assert httpx.get(server.url + "/after", timeout=5).status_code == 204
         assert close_of(closed_connection(server)) == (1006, "", "transport", False)
     assert received == [{"type": "websocket.disconnect", "code": 1006, "reason": ""}]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{"text": "t", "bytes": b"b"}, {}, {"text": None, "bytes": None}, {"text": b"t"}],
+    ids=["both", "neither", "both-none", "text-as-bytes"],
+)
+def test_a_send_without_exactly_one_payload_fails_in_the_app(message: dict[str, Any]) -> None:
+    """``websocket.send`` carries exactly one of ``text`` (a str) and ``bytes`` (ASGI WebSocket
+    spec): anything else raises in the app, which fails the test, and nothing is sent. (It
+    used to send the text alone, or an empty binary message, or the bytes as binary.)"""
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", **message})
+
+    with understudy.HTTPServer(asgi=app) as server:
+        with websockets.sync.client.connect(server.ws_url + "/") as client:
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv(timeout=5)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1011
+        server.stop()
+        with pytest.raises(RuntimeError, match=r"exactly one of text \(a str\) and bytes"):
+            server.check()
+        assert server.websocket_messages == []

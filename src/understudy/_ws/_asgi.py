@@ -33,6 +33,20 @@ class WebSocketDisconnected(OSError):
     """The ASGI app sent on a WebSocket that is closed (ASGI WebSocket spec 2.4: an IOError)."""
 
 
+def _payload(message: Message) -> str | bytes:
+    """The payload of ``websocket.send``: exactly one of ``text`` (a str) and ``bytes``."""
+    text, data = message.get("text"), message.get("bytes")
+    if text is None and isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    if data is None and isinstance(text, str):
+        return text
+    raise RuntimeError(
+        "the ASGI app sent websocket.send without exactly one of text (a str) and bytes (ASGI "
+        f"WebSocket spec: the other is None or absent), but text={text!r:.40} and "
+        f"bytes={data!r:.40}"
+    )
+
+
 def _close(session: WebSocketSession, message: Message) -> None:
     """``websocket.close`` on an open WebSocket; a code or reason no close frame may carry is a
     ConfigurationError in the app (for ``check()``), nothing sent."""
@@ -134,8 +148,7 @@ class _WebSocketCall:
         session = self.session
         if session is not None:
             if kind == "websocket.send":
-                text, data = message.get("text"), message.get("bytes")
-                if not session.send(text if text is not None else (data or b"")):
+                if not session.send(_payload(message)):
                     raise WebSocketDisconnected("the WebSocket connection is closed")
                 paused = session.paused
                 if paused is not None and not paused.done():
