@@ -247,6 +247,17 @@ def test_an_asgi_apps_bad_close_code_reaches_the_test() -> None:
     assert "not 1006" in str(failed.value)
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.01], ids=["no-delay", "delay"])
+def test_a_scripts_failing_reply_closes_1011_and_reaches_the_test(delay: float) -> None:
+    """A reply callable that fails (here: it makes no message) closes the connection with 1011,
+    with a ``delay()`` too. (With one, the script's task ended and left the connection open:
+    the client waited for an answer until stop().)"""
+    server = understudy.HTTPServer()
+    server.expect_websocket("/r").delay(delay).reply("close, please", lambda payload: 42)
+    failed = _serve_then_check(server, "/r")
+    assert "not int" in str(failed.value)
+
+
 # -- a handler's end closes the connection -----------------------------------------------------
 
 

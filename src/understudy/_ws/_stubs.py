@@ -172,8 +172,7 @@ class WebSocketExpectation:
         return self
 
     def ignore_close(self) -> WebSocketExpectation:
-        """Fault: never answer a close frame the client sends first (nor close the TCP
-        connection); one answering the server's (:meth:`close`, stop()'s 1001) ends it."""
+        """Fault: never answer a close the client begins (nor close the TCP connection)."""
         self._ignore_close = True
         return self
 
@@ -270,8 +269,7 @@ class WebSocketExpectation:
         if handler is None and not self._delay:
             self._run_now(session)
         elif handler is None:
-            task = site.loop.create_task(self._script(session))
-            site.track(task, what)
+            site.track(site.loop.create_task(self._script(session)), what)
         elif inspect.iscoroutinefunction(handler):
             site.track(site.loop.create_task(_run_async(handler, session)), what)
         else:
@@ -334,14 +332,16 @@ class WebSocketExpectation:
             else:
                 await self._send(session, message)
         received = 0
-        while True:
-            if self._ended(session, received):
-                return
+        while not self._ended(session, received):
             event = await session.receive()
             if isinstance(event, WebSocketClose):
                 return
             received += 1
-            answer = self._answer(event)
+            try:
+                answer = self._answer(event)
+            except Exception:  # (for check(), from the task; the client is told as _run_now's)
+                session.close(1011, "the stub's reply raised")
+                raise
             if answer is not None:
                 await self._send(session, answer)
 
