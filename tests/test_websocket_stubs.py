@@ -240,6 +240,43 @@ def test_ignore_close_still_ends_a_closing_handshake_the_server_began(delay: flo
     ]
 
 
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    """A client's whole frame (RFC 6455 §5.2: masked, a payload under 126 bytes)."""
+    key = b"\x01\x02\x03\x04"
+    masked = bytes(byte ^ key[index % 4] for index, byte in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + key + masked
+
+
+@pytest.mark.parametrize(
+    ("fault", "frames", "expected"),
+    [
+        ("ignore_pings", [(0x1, b"a"), (0x9, b"p")], b"\x81\x01a"),
+        ("ignore_close", [(0x9, b"p"), (0x8, b"\x03\xe8")], b"\x8a\x01p"),
+    ],
+)
+def test_a_fault_leaves_out_its_own_frame_only(
+    fault: str, frames: list[tuple[int, bytes]], expected: bytes
+) -> None:
+    """A read that brings a ping (or a close) with other frames: ``ignore_pings`` leaves out
+    the pong, ``ignore_close`` the close, and what the others made is sent (an echo, a pong).
+    (Everything the read had made was dropped: an echo journaled as sent was never written.)"""
+    with understudy.HTTPServer() as server:
+        getattr(server.expect_websocket("/f").echo(), fault)()
+        with socket.create_connection((server.host, server.port), timeout=5) as sock:
+            sock.sendall(
+                b"GET /f HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += sock.recv(4096)
+            sock.sendall(b"".join(_client_frame(*frame) for frame in frames))  # (one read)
+            answer = answer.partition(b"\r\n\r\n")[2]
+            while len(answer) < len(expected):
+                answer += sock.recv(4096)
+        assert answer == expected
+
+
 def test_fragment_sends_each_message_in_n_frames() -> None:
     with understudy.HTTPServer() as server:
         server.expect_websocket("/f").fragment(3).send("abcdefghi").send(b"123")

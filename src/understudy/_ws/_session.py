@@ -37,6 +37,7 @@ CLOSE_TIMEOUT = 10.0
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 _CLOSE, _PING, _PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
 _OPEN = State.OPEN
+_PONG_ = b"\x8a"  # (a server's pong frame begins so: FIN, opcode 0xA, RFC 6455 §5.2, §5.5.3)
 
 
 class WebSocketSession(BufferedReads):
@@ -142,16 +143,16 @@ class WebSocketSession(BufferedReads):
                     add_pong(self.record, time.time())
                     self.site.connections.changed()
                 elif opcode is _PING:
-                    if self.ignore_pings:
-                        protocol.data_to_send()  # (a fault: the automatic pong is not sent)
+                    if self.ignore_pings:  # (a fault: the read's pongs, not what else it made)
+                        protocol.writes = [w for w in protocol.writes if w[:1] != _PONG_]
                     else:
                         self._unwritten = True  # (the automatic pong)
                 elif opcode is _CLOSE:
                     if self.closed_first is None:
                         self.closed_first = "client"
                     if self.ignore_close and self.closed_first == "client":  # (not an answer)
-                        protocol.data_to_send()  # (a fault: the close frame, the TCP close)
-                        self.close_discarded = True
+                        protocol.writes = [w for w in protocol.writes if w[:1] == _PONG_]
+                        self.close_discarded = True  # (a fault: no close frame, no TCP close)
                         break
         finally:
             self._reading = False
