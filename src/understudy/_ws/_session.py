@@ -37,7 +37,7 @@ CLOSE_TIMEOUT = 10.0
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 _CLOSE, _PING, _PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
 _OPEN = State.OPEN
-_PONG_ = b"\x8a"  # (a server's pong frame begins so: FIN, opcode 0xA, RFC 6455 §5.2, §5.5.3)
+_PONG_, _ENDS = b"\x8a", (b"\x88", b"")  # (a pong's first byte; a close's, b"": end of stream)
 
 
 class WebSocketSession(BufferedReads):
@@ -151,7 +151,7 @@ class WebSocketSession(BufferedReads):
                     if self.closed_first is None:
                         self.closed_first = "client"
                     if self.ignore_close and self.closed_first == "client":  # (not an answer)
-                        protocol.writes = [w for w in protocol.writes if w[:1] == _PONG_]
+                        protocol.writes = [w for w in protocol.writes if w[:1] not in _ENDS]
                         self.close_discarded = True  # (a fault: no close frame, no TCP close)
                         break
         finally:
