@@ -108,6 +108,10 @@ def test_websocket_mappings_without_ids_in_two_files_are_both_served(tmp_path: P
         ({"close": {"code": 999}}, "websocket.close.code"),
         ({"close": {"code": 5000}}, "a close code is an int in 1000-4999, not 5000"),
         ({"sendInvalid": "nope"}, "send_invalid() takes one of"),
+        (
+            {"close": {}, "drop": {}},
+            """one of "close", "drop" and "stall", not ['close', 'drop']""",
+        ),
     ],
 )
 def test_a_bad_websocket_mapping_names_the_field(

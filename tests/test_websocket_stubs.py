@@ -5,6 +5,7 @@ Real clients over real sockets: websockets (sync and asyncio), websocket-client,
 
 from __future__ import annotations
 
+import math
 import re
 import socket
 from collections.abc import MutableMapping
@@ -408,6 +409,38 @@ def test_send_invalid_names_the_kinds_it_knows() -> None:
     server = understudy.HTTPServer()
     with pytest.raises(understudy.ConfigurationError, match="'utf8', 'opcode', 'masked'"):
         server.expect_websocket("/x").send_invalid("bogus")
+
+
+@pytest.mark.parametrize(
+    ("method", "value", "message"),
+    [
+        ("fragment", True, r"fragment\(\) takes a positive int, not True"),
+        ("fragment", 0, r"fragment\(\) takes a positive int, not 0"),
+        ("delay", True, r"delay\(\) takes seconds >= 0 \(a finite float\), not True"),
+        ("delay", math.nan, r"delay\(\) takes seconds >= 0 \(a finite float\), not nan"),
+        ("delay", -0.5, r"delay\(\) takes seconds >= 0"),
+        ("ping_every", True, r"ping_every\(\) takes seconds > 0 \(a finite float\), not True"),
+        ("ping_every", math.inf, r"ping_every\(\) takes seconds > 0 \(a finite float\), not inf"),
+        ("ping_every", 0, r"ping_every\(\) takes seconds > 0"),
+    ],
+)
+def test_a_script_refuses_a_count_or_seconds_it_cannot_use(
+    method: str, value: object, message: str
+) -> None:
+    stub = understudy.HTTPServer().expect_websocket("/x")
+    with pytest.raises(understudy.ConfigurationError, match=message):
+        getattr(stub, method)(value)
+
+
+@pytest.mark.parametrize("second", ["close", "drop", "stall"])
+def test_a_script_ends_once(second: str) -> None:
+    stub = understudy.HTTPServer().expect_websocket("/x").close(4000, after=2)
+    with pytest.raises(
+        understudy.ConfigurationError,
+        match=rf"{second}\(\): this script already ends with close\(\) after 2 messages; a "
+        r"script ends once: keep one of close\(\), drop\(\) and stall\(\)",
+    ):
+        getattr(stub, second)()
 
 
 def test_the_http_server_fixture_has_a_ws_url(http_server: understudy.HTTPServer) -> None:

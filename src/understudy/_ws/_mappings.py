@@ -217,6 +217,11 @@ def _script(stub: WebSocketExpectation, at: str, script: dict[str, Any]) -> None
         stub.reply(_when(f"{here}.when", fields["when"]), _message(f"{here}.send", fields["send"]))
     if script.get("echo", False) is True:
         stub.echo()
+    ends = [end for end in ("close", "drop", "stall") if end in script]
+    if len(ends) > 1:
+        raise MappingError(
+            f'{at}: a script ends once: one of "close", "drop" and "stall", not {ends}'
+        )
     if "close" in script:
         close = known_fields(f"{at}.close", script["close"], ("code", "reason", "after"), ())
         reason = close.get("reason", "")

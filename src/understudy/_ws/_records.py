@@ -18,7 +18,6 @@ __all__ = [
     "WebSocketConnection",
     "WebSocketMessage",
     "add_pong",
-    "check_after",
     "message_log",
     "unpack_message",
 ]
@@ -208,20 +207,6 @@ class WebSocketConnection:
             f"<understudy.WebSocketConnection #{self.number} {self.request.target} {state}, "
             f"{len(self._messages)} messages>"
         )
-
-
-def check_after(after: object) -> int:
-    """``after``, a count of received messages a script's end waits for (``close``, ``drop``,
-    ``stall``).
-
-    Raises:
-        ConfigurationError: ``after`` is not an int >= 0.
-    """
-    if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
-        return after
-    from .._errors import ConfigurationError  # noqa: PLC0415 - only for a wrong one
-
-    raise ConfigurationError(f"after= counts received messages: an int >= 0, not {after!r}")
 
 
 def add_pong(record: WebSocketConnection, at: float) -> None:

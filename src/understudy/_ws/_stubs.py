@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .._errors import ConfigurationError, UnexpectedRequest
+from ._arguments import check_after, check_frames, check_seconds, one_end
 from ._asgi import serve_asgi_websocket
 from ._closes import check_close
 from ._handler import AsyncWebSocket, WebSocket
 from ._handshake import DEFAULT_MAX_MESSAGE_SIZE, Handshake, check_handshake, switch
-from ._records import WebSocketClose, check_after
+from ._records import WebSocketClose
 from ._types import AnyExchange, Exchange, Router, Site, answer
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ class WebSocketExpectation:
     """A stub WebSocket endpoint made by :meth:`HTTPServer.expect_websocket`.
 
     Each method adds to the script and returns the expectation, so calls chain:
-    ``server.expect_websocket("/feed").send({"hello": 1}).reply("ping", "pong").echo()``.
+    ``server.expect_websocket("/feed").send({"hello": 1}).reply("ping", "pong").echo()``; an
+    argument it cannot use raises :class:`~understudy.ConfigurationError` there and then.
     With a ``handler``, the handler serves the connection and the script is not used.
 
     Attributes:
@@ -113,8 +115,7 @@ class WebSocketExpectation:
         self._end: tuple[str, int, int, str] | None = None  # (how, after, code, reason)
         self._delay = 0.0
         self._frames = 1
-        self._ignore_close = False
-        self._ignore_pings = False
+        self._ignore_close = self._ignore_pings = False
         self._ping_interval = 0.0
         self.connections = 0
         self.required = True  # (the attributes are the class's docstring's)
@@ -152,15 +153,18 @@ class WebSocketExpectation:
         checks it fails the connection with 1002), and journaled as sent.
 
         Raises:
-            ConfigurationError: a code outside 1000-4999, or a reason over 123 bytes of UTF-8.
+            ConfigurationError: a code outside 1000-4999, a reason over 123 bytes of UTF-8,
+                ``after`` not an int >= 0, or a script that already ends (close, drop, stall).
         """
         check_close(code, reason, faults=True)
+        one_end(self._end, "close")
         self._end = ("close", check_after(after), code, reason)
         return self
 
     def drop(self, *, after: int = 0) -> WebSocketExpectation:
         """Fault: end the TCP connection without a close frame once ``after`` messages have
-        been received (the client sees 1006, RFC 6455 §7.1.5)."""
+        been received (the client sees 1006, RFC 6455 §7.1.5); a script ends once."""
+        one_end(self._end, "drop")
         self._end = ("drop", check_after(after), 1006, "")
         return self
 
@@ -168,6 +172,7 @@ class WebSocketExpectation:
         """Fault: once ``after`` messages have been received, send nothing more (no reply, no
         echo) and keep the connection open; the client's messages are still read and
         journaled, its pings and its close answered, and ``stop()`` closes it with 1001."""
+        one_end(self._end, "stall")
         self._end = ("stall", check_after(after), 0, "")
         return self
 
@@ -194,11 +199,9 @@ class WebSocketExpectation:
         return self
 
     def ping_every(self, seconds: float) -> WebSocketExpectation:
-        """Send a ping every ``seconds`` while the connection is open (RFC 6455 §5.5.2); the
-        pongs are recorded (:attr:`WebSocketConnection.pongs`)."""
-        if not isinstance(seconds, int | float) or seconds <= 0:
-            raise ConfigurationError(f"ping_every() takes seconds > 0, not {seconds!r}")
-        self._ping_interval = float(seconds)
+        """Send a ping every ``seconds`` (a finite float > 0) while the connection is open (RFC
+        6455 §5.5.2); the pongs are recorded (:attr:`WebSocketConnection.pongs`)."""
+        self._ping_interval = check_seconds("ping_every", seconds, zero=False)
         return self
 
     def ignore_pings(self) -> WebSocketExpectation:
@@ -207,17 +210,14 @@ class WebSocketExpectation:
         return self
 
     def fragment(self, frames: int) -> WebSocketExpectation:
-        """Fault: send each message in ``frames`` frames (RFC 6455 §5.4) rather than one."""
-        if not isinstance(frames, int) or frames < 1:
-            raise ConfigurationError(f"fragment() takes a positive int, not {frames!r}")
-        self._frames = frames
+        """Fault: send each message in ``frames`` frames (an int >= 1; RFC 6455 §5.4)."""
+        self._frames = check_frames(frames)
         return self
 
     def delay(self, seconds: float) -> WebSocketExpectation:
-        """Condition: wait ``seconds`` before each reply (and each message sent on open)."""
-        if not isinstance(seconds, int | float) or seconds < 0:
-            raise ConfigurationError(f"delay() takes seconds >= 0, not {seconds!r}")
-        self._delay = float(seconds)
+        """Condition: wait ``seconds`` (a finite float >= 0) before each reply (and each
+        message sent on open)."""
+        self._delay = check_seconds("delay", seconds, zero=True)
         return self
 
     # -- matching and serving ----------------------------------------------------------------
