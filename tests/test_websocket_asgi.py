@@ -285,3 +285,31 @@ def test_a_send_without_exactly_one_payload_fails_in_the_app(message: dict[str, 
         with pytest.raises(RuntimeError, match=r"exactly one of text \(a str\) and bytes"):
             server.check()
         assert server.websocket_messages == []
+
+
+def test_accepting_with_a_subprotocol_the_client_did_not_offer_fails_in_the_app() -> None:
+    """RFC 6455 §4.2.2: the server picks a subprotocol the client offered, or none. An app that
+    picks another is told so in ``check()``, and the client gets a 500, not a 101 it would
+    refuse as a bad handshake."""
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept", "subprotocol": "graphql-ws"})
+
+    with understudy.HTTPServer(asgi=app) as server:
+        with pytest.raises(InvalidStatus) as refused:
+            websockets.sync.client.connect(
+                server.ws_url + "/", subprotocols=[Subprotocol("chat")], open_timeout=5
+            )
+        assert refused.value.response.status_code == 500
+        server.stop()
+        with pytest.raises(
+            RuntimeError,
+            match=r"accepted with subprotocol 'graphql-ws', which the client did not offer "
+            r"\(it offered \['chat'\]",
+        ):
+            server.check()
+        [request] = server.requests
+        assert request.response is not None
+        assert request.response.status_code == 500

@@ -168,9 +168,16 @@ class _WebSocketCall:
                 (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
                 for name, value in message.get("headers") or ()
             ]
+            subprotocol = message.get("subprotocol")
+            if subprotocol is not None and subprotocol not in self.handshake.offered:
+                raise RuntimeError(
+                    f"the ASGI app accepted with subprotocol {subprotocol!r}, which the client "
+                    f"did not offer (it offered {list(self.handshake.offered)}; RFC 6455 §4.2.2: "
+                    "the server picks one of those, or none)"
+                )
             self.finished, exchange.answered_by = True, self.host.answered_by
             self.session = switch(
-                self.site, self.handshake, subprotocol=message.get("subprotocol"), headers=headers
+                self.site, self.handshake, subprotocol=subprotocol, headers=headers
             )
         elif kind == "websocket.close":
             # Before accepting: the handshake is refused with 403 (ASGI WebSocket spec).
