@@ -116,6 +116,30 @@ def test_a_keep_alive_connection_of_a_test_is_closed_after_it(pytester: pytest.P
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_a_session_client_of_every_test_reconnects_to_the_port(pytester: pytest.Pytester) -> None:
+    """A client kept for the session (a ``requests.Session``, the code under test's own)
+    holds the keep-alive connection of the test before: closed by parking, it must be seen
+    closed by the next test's client (EOF in, before it asks the port again), which then
+    connects anew instead of sending its request down the closed connection."""
+    pytester.makepyfile(
+        """
+        import pytest, requests
+        session, ports = requests.Session(), []
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_get(http_server, n):
+            ports.append(http_server.port)
+            assert ports[0] == http_server.port  # (the listener was parked: the same port)
+            http_server.expect("GET", "/").respond(200, body="ok")
+            assert session.get(http_server.url, timeout=5).text == "ok"
+
+        def test_close():
+            session.close()
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=21)
+
+
 def test_a_connection_made_while_the_listener_is_parked_is_dropped(
     pytester: pytest.Pytester,
 ) -> None:

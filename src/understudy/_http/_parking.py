@@ -105,9 +105,10 @@ class Parking:
         not running, not plain, or not quiet.
 
         Done from the calling thread when the loop is idle (``Runtime.idle``: after letting it
-        finish the turn it is in, which mostly waits for this thread's GIL), else in one
-        callback on the loop; with a task when the serving ``start()`` posted is still under
-        way (a test that made no request may end that soon).
+        finish the turn it is in, which mostly waits for this thread's GIL; one hop to close
+        the connections clients left open), else in one callback on the loop; with a task
+        when the serving ``start()`` posted is still under way (a test that made no request
+        may end that soon).
 
         Raises:
             WaitTimeout: the loop did not get to it (its thread is held).
@@ -138,9 +139,14 @@ class Parking:
 
     def _park_now(self, runtime: Runtime) -> Parked | _NotYet | None:
         """Park, if quiet: on the loop, or from another thread while the loop is idle (the
-        connections left open are then closed by a callback posted to the loop, which runs
-        before anything they send next; those their clients closed, the loop closes as it
-        reads their end). ``_NOT_YET`` while a posted serving is under way."""
+        connections left open are then closed on the loop, and that thread waits for it: a
+        client kept for the next test, a ``requests.Session``, must find its connection
+        closed before it asks the same port again; those their clients closed, the loop
+        closes as it reads their end). ``_NOT_YET`` while a posted serving is under way.
+
+        Raises:
+            WaitTimeout: the loop did not close the connections left open (its thread is held).
+        """
         # (absolute: a relative import in a function costs a microsecond a call)
         import understudy._http._parked as pool  # noqa: PLC0415 - loaded when first parked
 
@@ -164,8 +170,13 @@ class Parking:
             pass  # (the loop closes each as it reads its client's end: nothing to ask of it)
         elif runtime.in_loop_thread:
             pool.close_idle(connections)  # (closed at the loop's next turn: see call_function)
-        else:
-            runtime.loop.call_soon_threadsafe(pool.close_idle, connections)
+        else:  # (one hop, only for connections left open: see the docstring)
+            runtime.call_function(
+                lambda: pool.close_idle(connections),
+                _PARK_TIMEOUT,
+                what=lambda: f"closing the connections of {self!r}",
+                settle=True,  # (their sockets closed: the clients have their EOF)
+            )
         return parked
 
     async def _park_once_served(self, runtime: Runtime) -> Parked | None:
