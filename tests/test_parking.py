@@ -268,6 +268,50 @@ def test_a_server_still_answering_after_its_test_is_stopped_not_parked(
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_an_http2_stream_still_being_sent_is_cut_when_its_test_ends(
+    pytester: pytest.Pytester,
+) -> None:
+    """A stream whose request an HTTP/2 client of a test was still sending when the test ended
+    is cut with its connection, as ``stop()`` cuts it (that server is stopped, not parked): it
+    is not answered, and journaled, by that test's server during the next test (where its
+    errors would fail nothing)."""
+    pytester.makepyfile(
+        """
+        import h2.events, pytest
+        from hyperframe.frame import DataFrame
+        from h2_client import H2Client
+        kept = []
+
+        @pytest.mark.understudy(http_versions=("1.1", "2"))
+        def test_starts_an_upload(http_server):
+            client = H2Client(http_server)
+            fields = [(b":method", b"POST"), (b":path", b"/"), (b":scheme", b"http"),
+                      (b":authority", client.authority)]
+            client.conn.send_headers(1, fields, end_stream=False)
+            client.conn.send_data(1, b"the first half", end_stream=False)
+            client.conn.ping(b"12345678")
+            client.flush()
+            assert client.until(h2.events.PingAckReceived)  # (the server has the stream)
+            kept.append((client, http_server))
+
+        def test_the_stream_is_not_answered(http_server):
+            client, first = kept[0]
+            assert client.until(h2.events.ConnectionTerminated)  # (the GOAWAY of its end)
+            rest = DataFrame(1, b" and the second")
+            rest.flags.add("END_STREAM")
+            try:
+                client.send_raw(rest.serialize())
+                frames = client.frames_until_closed()
+            except ConnectionError:  # (a reset: the connection was closed)
+                frames = []
+            client.close()
+            assert frames == []
+            assert first.requests == [] and http_server.requests == []
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
 def test_conditions_set_on_a_server_on_a_parked_listener_apply(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         _WITH_A_TEST_THAT_PARKS

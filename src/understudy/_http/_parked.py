@@ -170,7 +170,8 @@ def close_idle(connections: list[Connection]) -> None:
 
 def quiet(site: Site) -> bool:
     """Whether nothing is going on: no handler running, no WebSocket opened, no connection
-    answering a request or with bytes still to send."""
+    answering a request, receiving one that its closing would still answer (an HTTP/2
+    stream: ``H2Connection.receiving``) or with bytes still to send."""
     if site.inflight or site.websocket is not None:
         return False
     for conn in site.connections:  # noqa: SIM110 - (a loop: no generator to make)
@@ -181,7 +182,11 @@ def quiet(site: Site) -> bool:
 
 def _busy(conn: Connection) -> bool:
     transport = conn.transport
-    return conn.busy or (transport is not None and transport.get_write_buffer_size() > 0)
+    return (
+        conn.busy
+        or getattr(conn, "receiving", False)  # (HTTP/2's: see quiet)
+        or (transport is not None and transport.get_write_buffer_size() > 0)
+    )
 
 
 # -- the pool: one per process (each pytest-xdist worker has its own) ------------------------

@@ -9,11 +9,11 @@ the same port.
 
 After the test (:func:`park`, in place of ``stop()``; from the test's thread while the loop is
 idle, else one hop to the loop): when the server is quiet (no handler running, nothing left to
-send, no WebSocket opened) its connections are closed as ``stop()`` closes them (a keep-alive
-client gets EOF), the server is stopped as far as the test can tell (``running`` is false,
-``stop()`` does nothing, ``start()`` binds anew), and the listener drops every connection it
-accepts while parked: a client of the test that ended never reaches the next one. A server
-that is not quiet is stopped as usual instead.
+send, no WebSocket opened, no HTTP/2 request still being received) its connections are closed
+as ``stop()`` closes them (a keep-alive client gets EOF), the server is stopped as far as the
+test can tell (``running`` is false, ``stop()`` does nothing, ``start()`` binds anew), and the
+listener drops every connection it accepts while parked: a client of the test that ended never
+reaches the next one. A server that is not quiet is stopped as usual instead.
 
 Only plain servers park: ``port=0``, no ``tls=``, no ``conditions``, no ASGI app (its lifespan
 runs at each start). A test that needs a listener of its own uses ``make_http_server``. The

@@ -365,3 +365,10 @@ class H2Connection(Timers):
             exchange.dispatched and (not exchange.finished or exchange.ending)
             for exchange in self.streams.values()
         )
+
+    @property
+    def receiving(self) -> bool:
+        """Whether a stream's request is still being received: a graceful GOAWAY
+        (:meth:`shutdown`) keeps the connection open until the client has sent it, then
+        answers it, so parking a listener counts it as going on (``_parked.quiet``)."""
+        return any(not exchange.complete for exchange in self.streams.values())
