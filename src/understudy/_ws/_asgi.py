@@ -164,21 +164,7 @@ class _WebSocketCall:
             raise WebSocketDisconnected("the WebSocket handshake was already answered")
         exchange = self.handshake.exchange
         if kind == "websocket.accept":
-            headers = [
-                (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
-                for name, value in message.get("headers") or ()
-            ]
-            subprotocol = message.get("subprotocol")
-            if subprotocol is not None and subprotocol not in self.handshake.offered:
-                raise RuntimeError(
-                    f"the ASGI app accepted with subprotocol {subprotocol!r}, which the client "
-                    f"did not offer (it offered {list(self.handshake.offered)}; RFC 6455 §4.2.2: "
-                    "the server picks one of those, or none)"
-                )
-            self.finished, exchange.answered_by = True, self.host.answered_by
-            self.session = switch(
-                self.site, self.handshake, subprotocol=subprotocol, headers=headers
-            )
+            self._accept(message)
         elif kind == "websocket.close":
             # Before accepting: the handshake is refused with 403 (ASGI WebSocket spec).
             self.finished = True
@@ -209,6 +195,22 @@ class _WebSocketCall:
                 )
         else:
             raise RuntimeError(f"the ASGI app sent {kind!r} before websocket.accept")
+
+    def _accept(self, message: Message) -> None:
+        """``websocket.accept``: the 101, with the app's subprotocol and header fields."""
+        headers = [
+            (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+            for name, value in message.get("headers") or ()
+        ]
+        subprotocol = message.get("subprotocol")
+        if subprotocol is not None and subprotocol not in self.handshake.offered:
+            raise RuntimeError(
+                f"the ASGI app accepted with subprotocol {subprotocol!r}, which the client did "
+                f"not offer (it offered {list(self.handshake.offered)}; RFC 6455 §4.2.2: the "
+                "server picks one of those, or none)"
+            )
+        self.finished, self.handshake.exchange.answered_by = True, self.host.answered_by
+        self.session = switch(self.site, self.handshake, subprotocol=subprotocol, headers=headers)
 
     async def run(self) -> None:
         task = asyncio.current_task()
