@@ -19,9 +19,21 @@ if TYPE_CHECKING:
 __all__ = ["AsyncWebSocket", "WebSocket"]
 
 
+#: Seconds a sync ``receive(timeout)`` waits for the loop beyond ``timeout`` (a held loop).
+_HELD_LOOP_GRACE = 5.0
+
+
 async def _payload(session: WebSocketSession) -> str | bytes | None:
     event = await session.receive()
     return None if isinstance(event, WebSocketClose) else event
+
+
+async def _payload_within(session: WebSocketSession, timeout: float) -> str | bytes | None:
+    """:func:`_payload`, or TimeoutError after ``timeout`` seconds: timed on the loop, where a
+    message is taken from the inbox in the same step that returns it, so a timeout never
+    takes one (timed in the handler's thread, a message taken as the wait ran out was lost)."""
+    async with asyncio.timeout(timeout):
+        return await _payload(session)
 
 
 class AsyncWebSocket:
@@ -86,12 +98,17 @@ class WebSocket:
         Raises:
             TimeoutError: nothing came within ``timeout`` seconds.
         """
-        future = asyncio.run_coroutine_threadsafe(_payload(self._session), self._loop)
+        if timeout is None:
+            return asyncio.run_coroutine_threadsafe(_payload(self._session), self._loop).result()
+        waiting = _payload_within(self._session, timeout)
+        future = asyncio.run_coroutine_threadsafe(waiting, self._loop)
         try:
-            return future.result(timeout)
+            return future.result(timeout + _HELD_LOOP_GRACE)
         except TimeoutError:
-            future.cancel()
-            raise
+            future.cancel()  # (the loop's own timeout raised it, or the loop is held)
+            raise TimeoutError(
+                f"receive(timeout={timeout}): no message from the WebSocket client in that time"
+            ) from None
 
     def send(self, message: str | bytes) -> None:
         """Send one message (text for ``str``, binary for ``bytes``), in the order called."""
