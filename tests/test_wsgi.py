@@ -358,6 +358,33 @@ def test_close_is_called_when_the_iterable_fails() -> None:
         session()
 
 
+def test_an_endless_body_is_closed_once_its_client_has_gone() -> None:
+    closed = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+
+        def events() -> Iterator[bytes]:
+            try:
+                while not closed.is_set():  # (ends with the test, fixed or not)
+                    yield b"data: tick\n\n"
+                    closed.wait(0.01)  # the stream's own pace
+            finally:
+                closed.set()
+
+        return events()
+
+    server = serve(app).start()
+    try:
+        with requests.get(server.url + "/events", stream=True, timeout=TIMEOUT) as reply:
+            assert next(reply.iter_lines()) == b"data: tick"
+        # The client went away: the iterable is closed (its finally ran) ...
+        assert closed.wait(TIMEOUT), "the WSGI body went on after its client had gone"
+    finally:
+        closed.set()
+        server.stop()  # ... so stop() finds nothing still running (no WaitTimeout)
+
+
 def test_the_write_callable() -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         write = start_response("200 OK", [("Content-Type", "text/plain")])

@@ -12,7 +12,7 @@ from ._response import Response
 if TYPE_CHECKING:
     from ._site import Exchange, Site
 
-__all__ = ["ThreadResponder", "send_response"]
+__all__ = ["ThreadResponder", "gone", "send_response"]
 
 #: Bytes a worker thread may hand to the loop before it waits for the transport to drain.
 _UNACKED_LIMIT = 256 * 1024
@@ -33,7 +33,7 @@ def send_response(site: Site, exchange: Exchange, response: Response) -> None:
         )
 
 
-def _gone(exchange: Exchange) -> bool:
+def gone(exchange: Exchange) -> bool:
     """Whether nobody is listening any more: the client went away, or the response was cut.
 
     (Read from a worker thread too: a stale answer only means one chunk more.)
@@ -50,7 +50,7 @@ async def _send_async_iterable(exchange: Exchange, body: AsyncIterable[bytes]) -
     iterator = aiter(body)
     try:
         async for chunk in iterator:
-            if _gone(exchange):
+            if gone(exchange):
                 break
             exchange.write(bytes(chunk))
             await exchange.drain()
@@ -70,7 +70,7 @@ def _send_iterable(site: Site, exchange: Exchange, body: Iterable[bytes]) -> Non
     iterator: Iterator[bytes] = iter(body)
     try:
         for chunk in iterator:
-            if _gone(exchange):
+            if gone(exchange):
                 break
             responder.write(bytes(chunk))
     except Exception:

@@ -4,6 +4,7 @@ The application is called as soon as the request's header section has arrived; `
 streams the body as it comes. The response is sent once the first non-empty body chunk is produced
 (or the iterable ends), framed with the application's Content-Length, else with the whole length
 when the iterable is a list or tuple, else chunked (close-delimited to an HTTP/1.0 client).
+Once the client has gone, the iterable is iterated no further; its ``close()`` is always called.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .._core.framing import field_value_problem, parse_digits, reason_problem
 from .._core.targets import origin_form
 from .._server import describe_handler
 from ._fields import field_pairs
-from ._send import ThreadResponder
+from ._send import ThreadResponder, gone
 
 if TYPE_CHECKING:
     from ._site import Exchange, Site
@@ -154,6 +155,7 @@ class _WSGICall:
     """The state of one application call: start_response, write, and the result iterable."""
 
     def __init__(self, site: Site, exchange: Exchange) -> None:
+        self.exchange = exchange
         self.responder = ThreadResponder(site, exchange)
         self.status: tuple[int, str] | None = None
         self.fields: list[tuple[str, str]] = []
@@ -207,6 +209,8 @@ class _WSGICall:
                 self.responder.write(body)
             else:
                 for chunk in result:
+                    if gone(self.exchange):
+                        break  # (an endless body would run on, written to nobody, past stop())
                     if chunk:
                         self.write(chunk)
                 if not self.head_sent:
