@@ -569,6 +569,29 @@ def test_a_validator_complaint_reaches_check() -> None:
         session()
 
 
+@pytest.mark.parametrize("how", ["yield", "write"])
+def test_a_str_body_chunk_gets_500_and_check_raises(how: str) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        if how == "write":
+            write("text, not bytes")  # type: ignore[arg-type]
+        yield "text, not bytes"  # type: ignore[misc]
+
+    server = HTTPServer(wsgi=app)  # (no validator: what the app's own mistake does)
+
+    def session() -> None:
+        with server:
+            reply = requests.get(server.url, timeout=TIMEOUT)
+            assert reply.status_code == 500
+            assert "the WSGI app raised" in reply.text
+            [request] = server.requests
+            assert request.response is not None
+            assert request.response.status_code == 500
+
+    with pytest.raises(TypeError, match="PEP 3333"):
+        session()
+
+
 def test_keep_alive_and_the_journal_with_a_wsgi_app() -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         size = int(environ.get("CONTENT_LENGTH") or 0)

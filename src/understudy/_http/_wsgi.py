@@ -151,6 +151,19 @@ class WSGIHost:
             call.fail()
 
 
+def _as_bytes(data: object) -> bytes:
+    """A body chunk that is not ``bytes``, as bytes; a str (or anything not bytes-like) is the
+    app's mistake, raised here in its worker, where it reaches check() and the client gets 500,
+    not on the loop, where the client would get an empty body."""
+    try:
+        return bytes(memoryview(data))  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"the WSGI app gave a body chunk of type {type(data).__name__}, not bytes "
+            "(PEP 3333: the body is bytes; encode a str first)"
+        ) from None
+
+
 class _WSGICall:
     """The state of one application call: start_response, write, and the result iterable."""
 
@@ -196,6 +209,13 @@ class _WSGICall:
         self.responder.start(self.status[0], self.status[1], self.fields, length)
 
     def write(self, data: bytes) -> None:
+        """Send a body chunk (the ``write()`` callable, and each chunk of the iterable).
+
+        Raises:
+            TypeError: ``data`` is not bytes-like (a str: PEP 3333 bodies are bytes).
+        """
+        if type(data) is not bytes:
+            data = _as_bytes(data)
         if not self.head_sent:
             self._send_head(None)
         self.responder.write(data)
