@@ -473,6 +473,45 @@ def test_protocol_errors_of_the_app(http: Version, sends: list[Message], message
         session()
 
 
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ([(b"x-a", b"1\r\nSet-Cookie: evil=1")], "U\\+000D"),
+        ([[b"x-a", b"1\nSet-Cookie: evil=1"]], "U\\+000A"),  # (pairs as lists: no memo)
+        ([(b"set-cookie: evil=1\r\nx-a", b"1")], "is not a token"),
+        ([(b"set-cookie evil", b"1")], "is not a token"),
+    ],
+    ids=["CR LF in a value", "LF in a value, lists", "CR LF in a name", "space in a name"],
+)
+@pytest.mark.parametrize("more_body", [False, True], ids=["whole", "streamed"])
+def test_a_response_field_that_would_break_the_head_gets_500_and_check_raises(
+    headers: list[Any], message: str, more_body: bool
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok", "more_body": more_body})
+        await send({"type": "http.response.body", "body": b""})
+
+    server = HTTPServer(asgi=app)
+
+    def session() -> None:
+        with server:
+            with socket.create_connection(server.address, TIMEOUT) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                received = b""
+                while chunk := sock.recv(65536):
+                    received += chunk
+            assert received.startswith(b"HTTP/1.1 500 ")
+            assert b"evil" not in received  # (no field of the app's making reached the client)
+            [request] = server.requests
+            assert request.response is not None
+            assert request.response.status_code == 500
+
+    with pytest.raises(ValueError, match=message):
+        session()
+
+
 # -- lifespan --------------------------------------------------------------------------------
 
 

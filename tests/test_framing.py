@@ -17,6 +17,7 @@ from understudy._core.framing import (
     Framing,
     encode_chunk,
     encode_head,
+    field_name_problem,
     imf_fixdate,
     parse_digits,
     plan_framing,
@@ -471,3 +472,24 @@ def test_parse_digits_takes_ascii_digits_only(text: str, number: int | None) -> 
 def test_a_content_length_of_superscript_digits_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="Content-Length must be a number"):
         Response(200, body=b"ab", headers={"Content-Length": "\u00b2"})
+
+
+@pytest.mark.parametrize(
+    ("name", "fit"),
+    [
+        ("Content-Type", True),
+        ("x-a_b.c~1!#$%&'*+^`|", True),
+        ("", False),
+        ("x a", False),
+        ("x:a", False),
+        ("x\r\nSet-Cookie", False),
+        ("x\x00", False),
+        ("caf\u00e9", False),
+    ],
+)
+def test_a_field_name_is_a_token(name: str, fit: bool) -> None:
+    problem = field_name_problem(name)
+    assert (problem is None) is fit
+    if not fit:
+        assert problem is not None
+        assert "RFC 9110 §5.1" in problem

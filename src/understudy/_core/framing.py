@@ -19,6 +19,7 @@ __all__ = [
     "Framing",
     "encode_chunk",
     "encode_head",
+    "field_name_problem",
     "field_value_problem",
     "fit_reason",
     "imf_fixdate",
@@ -162,6 +163,8 @@ _BAD_REASON_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 #: What a field value may not hold: ``field-vchar = VCHAR / obs-text``, with SP and HTAB
 #: between (RFC 9110 §5.5): controls other than HTAB, and DEL.
 _BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: A field name: ``token`` (RFC 9110 §5.6.2).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 #: What parse_digits gives for a number longer than any length or position can be.
@@ -219,6 +222,20 @@ def fit_reason(text: str) -> str:
     warehouse's do), which may hold anything.
     """
     return _BAD_REASON_CHAR.sub(lambda bad: bad.group().encode("unicode_escape").decode(), text)
+
+
+def field_name_problem(name: str) -> str | None:
+    """What makes ``name`` unfit for a field name, or ``None`` if it is fit.
+
+    A field name is a token (RFC 9110 §5.1, §5.6.2): a space, a colon or a line break would end
+    it where the client reads a value, or a field, of the sender's making.
+    """
+    if _TOKEN.fullmatch(name):
+        return None
+    return (
+        f"the field name {name!r} is not a token (RFC 9110 §5.1: letters, digits and "
+        "!#$%&'*+-.^_`|~, with no spaces or colons, controls or line breaks)"
+    )
 
 
 def field_value_problem(value: str) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from .._core.framing import Framing, imf_fixdate
+from .._core.framing import Framing, field_name_problem, field_value_problem, imf_fixdate
 
 __all__ = ["HEADS", "LARGE_WRITE", "http_date", "str_fields"]
 
@@ -40,11 +40,28 @@ HEADS: dict[tuple[object, ...], tuple[int, Framing, bytes, int]] = {}
 def str_fields(
     fields: tuple[tuple[bytes, bytes], ...] | tuple[tuple[str, str], ...],
 ) -> list[tuple[str, str]]:
-    """Fields as str pairs (bytes ones decoded as Latin-1, RFC 9110 §5.5)."""
-    return [
+    """Fields as str pairs (bytes ones decoded as Latin-1, RFC 9110 §5.5), checked.
+
+    A head is rendered from them, and an ASGI app's fields are checked nowhere else (a
+    ``Response``'s were when it was made; a rendered head is kept, so this runs once a second
+    for fields sent again and again).
+
+    Raises:
+        ValueError: a name is not a token, or a value holds a line break or another control
+            (RFC 9110 §5.1, §5.5): either would end the field where the client reads one of
+            the sender's making.
+    """
+    pairs = [
         (
             name if isinstance(name, str) else bytes(name).decode("latin-1"),
             value if isinstance(value, str) else bytes(value).decode("latin-1"),
         )
         for name, value in fields
     ]
+    for name, value in pairs:
+        problem = field_name_problem(name)
+        if problem is None and (value_problem := field_value_problem(value)) is not None:
+            problem = f"the response field {name!r}: {value_problem}"
+        if problem is not None:
+            raise ValueError(problem)
+    return pairs
