@@ -584,6 +584,22 @@ def test_lifespan_startup_failed_makes_start_raise() -> None:
     server.stop()  # nothing to stop
 
 
+def test_an_app_that_waits_on_after_its_startup_failed_is_cancelled() -> None:
+    ended = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await receive()
+            await send({"type": "lifespan.startup.failed", "message": "no database"})
+            await receive()  # (no lifespan.shutdown comes after a failed startup)
+        finally:
+            ended.set()  # (its cleanup: closing what startup had opened)
+
+    with pytest.raises(UnderstudyError, match="lifespan startup failed: no database"):
+        HTTPServer(asgi=app).start()
+    assert ended.wait(TIMEOUT), "the app's lifespan task was left waiting on the loop"
+
+
 def test_lifespan_startup_raising_makes_start_raise() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()

@@ -92,6 +92,9 @@ class Lifespan:
                 f"the ASGI app's lifespan startup did not complete within {_LIFESPAN_TIMEOUT:g} s"
             ) from None
         if self.failure is not None:
+            # No lifespan.shutdown follows a failed startup (the server does not serve): an app
+            # still waiting is cancelled, so its cleanup runs now, not never.
+            self.task.cancel()
             raise UnderstudyError(f"the ASGI app's lifespan startup failed: {self.failure}")
 
     async def shutdown(self, timeout: float) -> None:
