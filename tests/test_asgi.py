@@ -394,6 +394,32 @@ def test_an_app_raising_mid_body_ends_the_response_incomplete() -> None:
         session()
 
 
+@pytest.mark.parametrize("where", ["first step", "after a wait"])
+def test_a_cancellation_of_the_apps_own_gets_500_and_check_raises(
+    http: Version, where: str
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        refuse_lifespan(scope)
+        lookup = asyncio.get_running_loop().create_future()
+        lookup.cancel()  # (a future the app shares, cancelled by whoever else waited on it)
+        if where == "after a wait":
+            await asyncio.sleep(0)
+        await lookup  # raises CancelledError, though nobody cancelled the app's task
+
+    server = http.server(asgi=app)
+
+    def session() -> None:
+        with server:
+            reply = http.get(server.url, timeout=TIMEOUT)
+            assert reply.status_code == 500
+            [request] = server.requests
+            assert request.response is not None
+            assert request.response.status_code == 500
+
+    with pytest.raises(RuntimeError, match="raised CancelledError, but its task was not cancelled"):
+        session()
+
+
 @pytest.mark.parametrize(
     ("sends", "message"),
     [

@@ -266,9 +266,19 @@ class _ASGICall:
                 "extensions": {} if exchange.http_version < "2" else {"http.response.trailers": {}},
             }
             await host.app(scope, self.receive, self.send)
-        except asyncio.CancelledError:
-            exchange.abort()
-            raise
+        except asyncio.CancelledError as cancelled:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # stop() gave up on it: cut it off
+                exchange.abort()
+                raise
+            # Nobody cancelled the app's task: a future it awaited was cancelled elsewhere.
+            error = RuntimeError(
+                "the ASGI app raised CancelledError, but its task was not cancelled (a future "
+                "or task it awaited was cancelled by someone else)"
+            )
+            error.__cause__ = cancelled
+            self.failed(error)
+            return
         except BaseException as error:  # noqa: BLE001 - the app's: reported by failed()
             self.failed(error)
             return
