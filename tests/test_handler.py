@@ -146,6 +146,35 @@ def test_a_handler_raising_gets_500_and_check_reraises_it(http: Version, kind: s
     assert caught.traceback[-1].name == f"{kind}_handler"
 
 
+async def _awaits_a_future_cancelled_elsewhere(request: Request) -> str:
+    lookup = asyncio.get_running_loop().create_future()
+    lookup.cancel()  # (a future the handler shares, cancelled by whoever else waited on it)
+    await lookup  # raises CancelledError, though nobody cancelled the handler's task
+    return "never"
+
+
+@pytest.mark.parametrize("kind", ["async", "returned coroutine"])
+def test_a_cancellation_of_the_handlers_own_gets_500_and_check_raises(
+    http: Version, kind: str
+) -> None:
+    def wrapper(request: Request) -> Any:
+        return _awaits_a_future_cancelled_elsewhere(request)  # (a plain callable's coroutine)
+
+    handler = _awaits_a_future_cancelled_elsewhere if kind == "async" else wrapper
+    server = http.server(handler=handler)
+
+    def session() -> None:
+        with server:
+            reply = http.get(server.url, timeout=TIMEOUT)
+            assert reply.status_code == 500
+            [request] = server.requests
+            assert request.response is not None
+            assert request.response.status_code == 500
+
+    with pytest.raises(RuntimeError, match="raised CancelledError, but its task was not cancelled"):
+        session()
+
+
 def test_check_raises_once_then_forgets(http: Version) -> None:
     def handler(request: Request) -> str:
         raise KeyError(request.path)

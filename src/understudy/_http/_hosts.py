@@ -115,10 +115,22 @@ class HandlerHost:
             site.host_failed(exchange, error)
 
     def _answer(self, site: Site, exchange: Exchange, future: asyncio.Future[Any]) -> None:
-        if future.cancelled():
+        if not future.cancelled():
+            error = future.exception()  # already recorded by site.track
+        elif isinstance(future, asyncio.Task) and not future.cancelling():
+            # Nobody cancelled the handler's task: a future it awaited was cancelled elsewhere.
+            error = RuntimeError(
+                "the handler raised CancelledError, but its task was not cancelled (a future "
+                "or task it awaited was cancelled by someone else)"
+            )
+            try:
+                future.result()
+            except asyncio.CancelledError as cancelled:  # (its context: where it was raised)
+                error.__cause__ = cancelled
+            site.fail(error)
+        else:  # stop() gave up on it: cut it off
             exchange.abort()
             return
-        error = future.exception()  # already recorded by site.track
         if error is None:
             result = future.result()
             if not isinstance(result, Response) and inspect.isawaitable(result):
