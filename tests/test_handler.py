@@ -312,6 +312,32 @@ def test_a_streamed_body_failing_midway_drops_the_connection_and_is_reported(kin
         session()
 
 
+def test_a_streamed_body_raising_a_cancellation_of_its_own_is_cut_and_reported() -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"start"
+        lookup = asyncio.get_running_loop().create_future()
+        lookup.cancel()  # (cancelled by whoever else waited on it)
+        await lookup  # raises CancelledError, though nobody cancelled the body's task
+        yield b"never"
+
+    server = HTTPServer(handler=lambda request: Response(200, body=body()))
+
+    def session() -> None:
+        with server:
+            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+            try:
+                conn.request("GET", "/")
+                reply = conn.getresponse()
+                assert reply.status == 200
+                with pytest.raises(http.client.IncompleteRead):
+                    reply.read()  # cut: the client sees it is incomplete, it does not wait on
+            finally:
+                conn.close()
+
+    with pytest.raises(RuntimeError, match="raised CancelledError, but its task was not cancelled"):
+        session()
+
+
 def test_a_handler_can_be_slow_while_another_server_answers() -> None:
     release = threading.Event()
 

@@ -54,6 +54,15 @@ async def _send_async_iterable(exchange: Exchange, body: AsyncIterable[bytes]) -
                 break
             exchange.write(bytes(chunk))
             await exchange.drain()
+    except asyncio.CancelledError as cancelled:
+        exchange.abort()
+        task = asyncio.current_task()
+        if task is None or task.cancelling():  # stop() gave up on it
+            raise
+        raise RuntimeError(  # (the body's own, from a future cancelled elsewhere: check())
+            "a streamed response body raised CancelledError, but its task was not cancelled "
+            "(a future or task it awaited was cancelled by someone else)"
+        ) from cancelled
     except Exception:
         exchange.abort()
         raise
