@@ -43,8 +43,9 @@ def str_fields(
     """Fields as str pairs (bytes ones decoded as Latin-1, RFC 9110 §5.5), checked.
 
     A head is rendered from them, and an ASGI app's fields are checked nowhere else (a
-    ``Response``'s were when it was made; a rendered head is kept, so this runs once a second
-    for fields sent again and again).
+    ``Response``'s were when it was made). Fields sent again and again are checked once: over
+    HTTP/1.1 a rendered head is kept (this runs once a second for it), and fields that passed
+    are remembered (:data:`_CHECKED`: HTTP/2 renders no head to keep).
 
     Raises:
         ValueError: a name is not a token, or a value holds a line break or another control
@@ -58,10 +59,23 @@ def str_fields(
         )
         for name, value in fields
     ]
+    try:
+        if fields in _CHECKED:
+            return pairs
+    except TypeError:  # (pairs given as lists: checked every time)
+        fields = ()
     for name, value in pairs:
         problem = field_name_problem(name)
         if problem is None and (value_problem := field_value_problem(value)) is not None:
             problem = f"the response field {name!r}: {value_problem}"
         if problem is not None:
             raise ValueError(problem)
+    if fields:
+        if len(_CHECKED) > 64:  # (as the memo of heads: a few heads are sent again and again)
+            _CHECKED.clear()
+        _CHECKED.add(fields)
     return pairs
+
+
+#: Field tuples :func:`str_fields` found fit (shared by every server, as :data:`HEADS`).
+_CHECKED: set[object] = set()
