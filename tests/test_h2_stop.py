@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 
 import pytest
-from hyperframe.frame import DataFrame, Frame, GoAwayFrame, HeadersFrame
+from hyperframe.frame import (
+    DataFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    RstStreamFrame,
+    WindowUpdateFrame,
+)
 
 from h2_client import H2Client
-from understudy import HTTPServer, Request, WaitTimeout
+from understudy import HTTPServer, Request, Response, WaitTimeout
 
 BOTH = ("1.1", "2")
 TIMEOUT = 5.0
@@ -132,3 +140,79 @@ def test_an_async_handler_answering_once_cancelled_at_the_timeout_answers_no_str
             assert not _answered(frames) & blocked
     finally:
         server.stop()
+
+
+# -- bodies held back by the client's flow-control windows ------------------------------------
+
+BIG = 1024 * 1024
+
+
+def _window_update(stream_id: int, increment: int) -> bytes:
+    frame = WindowUpdateFrame(stream_id)
+    frame.window_increment = increment
+    return bytes(frame.serialize())
+
+
+def _stop_collecting(server: HTTPServer, timeout: float, errors: list[BaseException]) -> None:
+    try:
+        server.stop(timeout=timeout)
+    except BaseException as error:
+        errors.append(error)
+
+
+def test_stop_delivers_a_body_the_window_held_back_once_the_client_opens_it() -> None:
+    """A client still reading gets the whole body, over HTTP/2 as over HTTP/1.1: stop() sends
+    what the stream's window held back as the client opens it, instead of cutting it off."""
+    server = HTTPServer(response=Response(200, body=b"x" * BIG), http_versions=BOTH).start()
+    errors: list[BaseException] = []
+    stopping = threading.Thread(target=_stop_collecting, args=(server, TIMEOUT, errors))
+    with H2Client(server) as client:
+        stream = client.request("GET", "/big")
+        client.unread.add(stream)  # its window is opened once stop() has begun
+        reply = client.replies[stream]
+        while len(reply.body) < 65_535:  # the default window: the rest is held back
+            client.read()
+        stopping.start()
+        client.frames_until(GoAwayFrame.type)  # stop() has begun
+        client.sock.sendall(_window_update(stream, BIG) + _window_update(0, BIG))
+        frames = _frames_until_closed(client)
+        stopping.join(TIMEOUT * 2)
+    body = reply.body + b"".join(
+        bytes(f.data) for f in frames if isinstance(f, DataFrame) and f.stream_id == stream
+    )
+    assert len(body) == BIG
+    assert "END_STREAM" in [f for f in frames if isinstance(f, DataFrame)][-1].flags
+    assert not errors
+    assert not stopping.is_alive()
+
+
+def test_stop_cuts_off_an_http2_client_that_stopped_opening_the_window() -> None:
+    """A client that stops reading over HTTP/2 leaves the stream's window shut (its transport
+    never fills): stop() resets that stream, so the body being produced for it ends, and stop()
+    returns without waiting out its timeout or reporting the body as still running."""
+    closed = threading.Event()
+
+    def endless() -> Iterator[bytes]:
+        try:
+            while True:
+                yield b"x" * 16_384
+        finally:
+            closed.set()
+
+    server = HTTPServer(handler=lambda r: Response(200, body=endless()), http_versions=BOTH)
+    server.start()
+    errors: list[BaseException] = []
+    # A timeout far longer than the join's: stop() returns only because the stream is cut off.
+    stopping = threading.Thread(target=_stop_collecting, args=(server, 600.0, errors), daemon=True)
+    with H2Client(server) as client:
+        stream = client.request("GET", "/events")
+        client.unread.add(stream)  # the client reads on, but never opens this stream's window
+        while len(client.replies[stream].body) < 65_535:
+            client.read()
+        stopping.start()
+        stopping.join(10)
+        assert not stopping.is_alive(), "stop() waited for a client that stopped reading"
+        frames = _frames_until_closed(client)
+    assert not errors
+    assert closed.is_set()
+    assert any(isinstance(f, RstStreamFrame) and f.stream_id == stream for f in frames)

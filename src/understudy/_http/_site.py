@@ -206,8 +206,10 @@ class Connection(Protocol):
     def shutdown(self) -> None:
         """Close now if idle, else once the exchange being answered is finished."""
 
-    def hand_over(self) -> None:
-        """Hand the transport everything still held back (stop() then closes it)."""
+    def hand_over(self) -> asyncio.Future[None] | None:
+        """Hand the transport everything still held back (stop() then closes it); a future
+        (HTTP/2: bodies the client's flow-control windows hold back) that stop() awaits first,
+        until its deadline."""
 
     def abort(self) -> None:
         """Drop the connection now."""

@@ -63,14 +63,17 @@ async def stop_serving(
         future.cancel()
     if site.websocket is not None:  # (WebSocket clients answer the 1001: clean closes)
         await site.websocket.closing_handshakes(deadline)
+    # What is being sent goes out to clients reading it (TLS: then close_notify; the client's
+    # is not awaited, RFC 8446 §6.1); nothing is sent after stop() returns. What a large
+    # body's connection still holds back is handed over; an HTTP/2 body held back by the
+    # client's windows is awaited (it goes as they open, or is cut if they stay shut).
+    held = [sent for conn in list(connections) if (sent := conn.hand_over()) is not None]
+    if held and (remaining := deadline - loop.time()) > 0:
+        await asyncio.wait(held, timeout=remaining)
     for conn in list(connections):
         if conn.busy:
-            conn.abort()  # its handler ran out of time
+            conn.abort()  # its handler (or the client reading its body) ran out of time
     if connections:
-        # What is being sent goes out to clients reading it (TLS: then close_notify; the
-        # client's is not awaited, RFC 8446 §6.1); nothing is sent after stop() returns.
-        for conn in list(connections):
-            conn.hand_over()  # (what a large body's connection still holds back)
         await finish_connections(open_transports, deadline)
     return still_running, deadline
 

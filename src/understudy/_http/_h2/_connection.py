@@ -300,8 +300,22 @@ class H2Connection(Timers):
             await writable
 
     def shutdown(self) -> None:
-        """On stop: a graceful GOAWAY (RFC 9113 §6.8) after the last stream received."""
+        """On stop: a graceful GOAWAY (RFC 9113 §6.8) after the last stream received; from
+        now on a stream whose client stopped opening its window is cut off (``watch_stalls``)."""
         self.goaway(self.h2.highest_inbound_stream_id)
+        if self.transport is not None and self.stall_timer is None:
+            self.watch_stalls()
+
+    def hand_over(self) -> asyncio.Future[None] | None:
+        """On stop: what h2 holds goes to the transport. The bodies that the client's windows
+        still hold back go as it opens them: the future returned (``None``: there are none) is
+        done once each is sent or, its client having stopped reading, reset."""
+        self.flush()
+        if self.transport is None or not any(s.ending for s in self.streams.values()):
+            return None
+        if self.sent_all is None:
+            self.sent_all = self.loop.create_future()
+        return self.sent_all
 
     def goaway(self, last_stream_id: int, error_code: int = NO_ERROR) -> None:
         """A GOAWAY (graceful with NO_ERROR) answering streams up to ``last_stream_id``; later
@@ -322,6 +336,7 @@ class H2Connection(Timers):
         transport = self.transport
         if not self.closing or transport is None:
             return
+        self.all_sent()
         if any(not stream.finished or stream.ending for stream in self.streams.values()):
             return  # (a stream being received or answered: after it)
         if self.goaway_last is not None and self.tls is None and transport.can_write_eof():

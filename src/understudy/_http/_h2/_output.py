@@ -66,10 +66,6 @@ class Output(asyncio.Protocol):
         self._raw.append(data)
         self.wrote()
 
-    def hand_over(self) -> None:
-        """On stop(): what h2 holds goes to the transport."""
-        self.flush()
-
     def forget_output(self) -> None:
         """The transport is gone: wake a stream waiting for room, drop raw bytes."""
         self._raw.clear()

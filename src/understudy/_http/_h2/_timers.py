@@ -14,6 +14,11 @@ timer that fires at least once every shortest timeout:
 - ``send_timeout``: the transport's buffer full (the client reads nothing) for that long: the
   connection is journaled with ``error`` set and aborted.
 
+And one more, only while ``stop()`` runs (:meth:`Timers.watch_stalls`): a stream whose body the
+client's flow-control window holds back and that has taken nothing for ``_STALLED`` seconds is
+reset (CANCEL). A client that stops reading over HTTP/2 stops opening the window rather than
+filling the transport's buffer, so it is cut off as ``stop()`` cuts off an HTTP/1.1 one.
+
 A connection error (h2's ``ProtocolError``: a bad frame, a header list over ``max_header_size``,
 an HPACK bomb) is journaled too, with the GOAWAY code sent (:func:`connection_error`); so is a
 header block whose frames carry more than ``max_header_size`` bytes before END_HEADERS (a
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import h2.errors
 
+from ..._waits import end
 from .._request import Request
 from ._output import Output
 from ._requests import refused
@@ -44,8 +50,11 @@ __all__ = ["Timers", "connection_error"]
 
 #: Frame types (RFC 9113 §6.2, §6.10) and the flag that ends a header block.
 _HEADERS, _CONTINUATION, _END_HEADERS = 0x1, 0x9, 0x4
-#: GOAWAY codes (RFC 9113 §7).
-PROTOCOL_ERROR, ENHANCE_YOUR_CALM = 0x1, 0xB
+#: GOAWAY and RST_STREAM codes (RFC 9113 §7).
+PROTOCOL_ERROR, CANCEL, ENHANCE_YOUR_CALM = 0x1, 0x8, 0xB
+#: On stop: seconds a stream's held-back body may take nothing (as ``_drain``'s transports),
+#: and seconds between looks.
+_STALLED, _LOOK = 0.2, 0.05
 
 
 class Timers(Output):
@@ -72,6 +81,11 @@ class Timers(Output):
         self.block_size = -1
         self.paused_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        #: On stop: the stall watch's timer, each held-back stream's (bytes held, since when),
+        #: and what ``hand_over`` returned (done once no body is held back).
+        self.stall_timer: asyncio.TimerHandle | None = None
+        self.held: dict[H2Exchange, tuple[int, float]] = {}
+        self.sent_all: asyncio.Future[None] | None = None
         if self.limits.shortest_timeout:
             self.timer = self.loop.call_later(self.limits.shortest_timeout, self.on_timer)
 
@@ -136,6 +150,39 @@ class Timers(Output):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+        self.held.clear()
+        if self.sent_all is not None:
+            end(self.sent_all)
+
+    def watch_stalls(self) -> None:
+        """On stop, every ``_LOOK`` s: reset (CANCEL) each stream whose body has waited for the
+        client's window for ``_STALLED`` s without a byte taken; a body being produced for it
+        (a task or a worker waiting in ``drain``) then ends, and so does ``stop()``'s wait."""
+        self.stall_timer = None
+        if self.transport is None:
+            return
+        now, held = self.clock(), self.held
+        for exchange in list(self.streams.values()):
+            size = exchange.pending_size
+            last = held.get(exchange)
+            if not size:
+                held.pop(exchange, None)
+            elif last is None or size < last[0]:
+                held[exchange] = (size, now)
+            elif now - last[1] >= _STALLED:
+                del held[exchange]
+                self.reset_stream(exchange, CANCEL)
+        self.all_sent()
+        self.stall_timer = self.loop.call_later(_LOOK, self.watch_stalls)
+
+    def all_sent(self) -> None:
+        """End :attr:`sent_all` once no stream's body is held back (sent, or reset)."""
+        sent_all = self.sent_all
+        if sent_all is not None and not any(s.ending for s in self.streams.values()):
+            end(sent_all)
 
     def on_timer(self) -> None:
         self.timer = None
@@ -216,6 +263,9 @@ class Timers(Output):
         raise NotImplementedError
 
     def abort(self) -> None:
+        raise NotImplementedError
+
+    def reset_stream(self, exchange: H2Exchange, error_code: int) -> None:
         raise NotImplementedError
 
 
