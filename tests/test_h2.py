@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from h2_client import H2Client
+from h2_client import H2Client, Reply
 from understudy import ConfigurationError, Fault, HTTPServer, Request, Response, tls
 
 BOTH = ("1.1", "2")
@@ -180,6 +180,26 @@ def test_request_trailers_are_journaled_and_asgi_response_trailers_sent() -> Non
     assert (reply.status, reply.body, reply.trailers) == (200, b"body", [(b"grpc-status", b"0")])
     assert request.body == b"up"
     assert request.headers["x-checksum"] == "abc"
+
+
+def test_expect_100_continue_is_answered_whatever_host_answers_the_request() -> None:
+    """RFC 9110 §10.1.1: a 100 (Continue) or a final status, at once, not only from hosts that
+    read the body as it comes (a canned response reads it whole)."""
+    server = HTTPServer(response=Response(200, body="ok"), http_versions=BOTH)
+    with server, H2Client(server) as client:
+        stream = client.conn.get_next_available_stream_id()
+        fields = [(b":method", b"POST"), (b":path", b"/"), (b":scheme", b"http")]
+        fields += [(b":authority", client.authority), (b"expect", b"100-continue")]
+        client.conn.send_headers(stream, fields)
+        client.flush()
+        client.replies[stream] = Reply()
+        informational = client.until(h2.events.InformationalResponseReceived)
+        client.conn.send_data(stream, b"body", end_stream=True)
+        client.flush()
+        reply = client.response(stream)
+    assert (informational.stream_id, dict(informational.headers)[b":status"]) == (stream, b"100")
+    assert (reply.status, reply.body) == (200, b"ok")
+    assert server.requests[0].body == b"body"
 
 
 def test_a_stream_reset_by_the_client_leaves_the_others_served() -> None:

@@ -184,11 +184,12 @@ class H2Connection(Timers):
         if length is not None and length.isdigit() and int(length) > self.limits.max_body_size:
             self.refuse(exchange, 413, _too_large(self.limits, f" ({int(length)} bytes)"))
             return
-        if event.stream_ended is None and self.router.streams_body(exchange.target):
+        if event.stream_ended is None:  # (a body follows)
             expect = exchange.header(b"expect")
             if expect is not None and expect.lower() == b"100-continue":
                 self.h2.send_headers(stream_id, [(b":status", b"100")])  # RFC 9110 §10.1.1
-            self._dispatch(exchange)
+            if self.router.streams_body(exchange.target):
+                self._dispatch(exchange)
 
     def _data(self, event: h2.events.DataReceived) -> None:
         stream_id = event.stream_id
