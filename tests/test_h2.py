@@ -411,6 +411,15 @@ MALFORMED = {
     "upper-case name": [*GOOD, (b"X-Up", b"1")],
     "connection-specific field": [*GOOD, (b"connection", b"keep-alive")],
     "te other than trailers": [*GOOD, (b"te", b"gzip")],
+    # RFC 9113 §8.2.1: what no field name or value may hold
+    "CR LF in a value": [*GOOD, (b"x-a", b"1\r\nx-injected: 2")],
+    "NUL in a value": [*GOOD, (b"x-a", b"1\x002")],
+    "a value with leading space": [*GOOD, (b"x-a", b" 1")],
+    "a space in a name": [*GOOD, (b"x a", b"1")],
+    "a colon in a name": [*GOOD, (b"x:a", b"1")],
+    "a space in :path": [GOOD[0], GOOD[1], (b":path", b"/a b"), GOOD[3]],
+    # §8.5: only CONNECT leaves out :scheme and :path
+    "GET with :authority only": [GOOD[0], GOOD[3]],
 }
 
 

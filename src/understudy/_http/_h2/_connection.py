@@ -174,7 +174,7 @@ class H2Connection(Timers):
         exchange = H2Exchange(self, stream_id)
         headers = event.headers or ()
         read_head(exchange, headers)
-        problem = malformed(headers)
+        problem = malformed(headers, exchange.raw_fields)
         if problem is not None:  # a stream error, recorded (RFC 9113 §8.1.1)
             exchange.number = self.site.record(refused(self, exchange, f"malformed: {problem}"))
             self._reset(stream_id, PROTOCOL_ERROR)

@@ -21,6 +21,11 @@ _CONNECTION_SPECIFIC = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
 
+#: What a field name may hold (RFC 9113 §8.2.1: a token, RFC 9110 §5.6.2, in lower case).
+_NAME_CHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+#: What a request-target must not hold (RFC 9112 §3.2): space and the controls.
+_TARGET_CTL = bytes([*range(0x21), 0x7F])
+
 _time = time.time
 
 
@@ -98,8 +103,9 @@ def refused(conn: H2Peer, exchange: H2Exchange, reason: str) -> Request:
     )
 
 
-def malformed(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """Why a request's field block is malformed (RFC 9113 §8.2, §8.3.1), or ``None``.
+def malformed(headers: Iterable[tuple[bytes, bytes]], raw_fields: list[bytes]) -> str | None:
+    """Why a request's field block is malformed (RFC 9113 §8.2, §8.3.1), or ``None``;
+    ``raw_fields`` are its regular field lines as :func:`read_head` kept them.
 
     A malformed request is a stream error (PROTOCOL_ERROR, §8.1.1): its stream is reset, the
     connection goes on.
@@ -107,8 +113,6 @@ def malformed(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     seen: set[bytes] = set()
     regular = False
     for name, value in headers:
-        if name != name.lower():
-            return f"a field name with upper-case letters ({name!r}, RFC 9113 §8.2.1)"
         if name[:1] == b":":
             if regular:
                 return f"the pseudo-header {name!r} after a regular field (RFC 9113 §8.3)"
@@ -117,17 +121,56 @@ def malformed(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
             if name in seen:
                 return f"the pseudo-header {name!r} twice (RFC 9113 §8.3)"
             seen.add(name)
-            if name == b":path" and not value:
-                return "an empty :path (RFC 9113 §8.3.1)"
+            if name == b":path" and (not value or _bad_target(value)):
+                return f"an empty :path or one with a space or control ({value!r}, RFC 9113 §8.3.1)"
             continue
         regular = True
         if name in _CONNECTION_SPECIFIC or (name == b"te" and value != b"trailers"):
             return f"the connection-specific field {name!r} (RFC 9113 §8.2.2)"
     if b":method" not in seen:
         return "no :method (RFC 9113 §8.3.1)"
-    if b":protocol" not in seen and b":authority" in seen and seen == {b":method", b":authority"}:
+    problem = _bad_field(raw_fields)
+    if problem is not None:
+        return problem
+    if seen == {b":method", b":authority"} and dict(headers)[b":method"] == b"CONNECT":
         return None  # CONNECT (§8.5) has only :method and :authority
     missing = [name.decode() for name in (b":scheme", b":path") if name not in seen]
     if missing:
         return f"no {' or '.join(missing)} (RFC 9113 §8.3.1)"
+    return None
+
+
+def _bad_target(path: bytes) -> bool:
+    """Whether ``:path`` holds what no request-target may (RFC 9112 §3.2: no space, no CTL)."""
+    return bool(path.translate(None, _TARGET_CTL) != path)
+
+
+def _bad_field(raw: list[bytes]) -> str | None:
+    """The field line of ``raw`` (flat: name, value...) that RFC 9113 §8.2.1 forbids, told.
+
+    The names, then the values, are joined by a line feed and looked at in one pass each: a
+    name that is not a lower-case token; a value with NUL, CR or LF, or that begins or ends
+    with a space or a tab.
+    """
+    if not raw:
+        return None
+    lines = len(raw) // 2
+    names = b"\n".join(raw[::2])
+    values = b"\n".join(raw[1::2])
+    if not (
+        len(names.translate(None, _NAME_CHARS)) != lines - 1  # (all but the line feeds joining)
+        or 13 in values  # CR
+        or 0 in values  # NUL
+        or values.count(b"\n") != lines - 1  # LF
+        or b"\n " in values
+        or b" \n" in values
+        or (9 in values and (b"\n\t" in values or b"\t\n" in values))  # HTAB
+        or values.strip(b" \t") != values
+    ):
+        return None
+    for name, value in zip(raw[::2], raw[1::2], strict=True):  # (which: only when one is)
+        if not name or name.translate(None, _NAME_CHARS):
+            return f"the field name {name!r}: not a lower-case token (RFC 9113 §8.2.1)"
+        if value.strip(b" \t") != value or value.translate(None, b"\0\r\n") != value:
+            return f"the field value {value!r} of {name!r} (RFC 9113 §8.2.1)"
     return None
