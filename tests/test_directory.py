@@ -152,6 +152,19 @@ def test_sidecar_fields_with_httpx(server: HTTPServer) -> None:
     assert reply.content == b"tagged\n"
 
 
+def test_a_sidecar_value_in_utf8_goes_back_byte_for_byte(tmp_path: Path) -> None:
+    # ("Å" is C3 85 in UTF-8; 0x85 is a line break to str.splitlines, not to RFC 5322.)
+    (tmp_path / "report.csv").write_bytes(b"a,b\n")
+    disposition = 'attachment; filename="Å.csv"'.encode()
+    (tmp_path / "report.csv.headers").write_bytes(b"Content-Disposition: " + disposition + b"\n")
+    with HTTPServer(root=tmp_path) as server:
+        reply = get(server, "/report.csv")
+        server.check()
+    assert reply.status == 200
+    assert b"\r\nContent-Disposition: " + disposition + b"\r\n" in reply.raw
+    assert reply.body == b"a,b\n"
+
+
 def test_a_sidecar_is_not_served_itself(server: HTTPServer) -> None:
     reply = httpx.get(server.url + "/tagged.txt.headers")
     assert reply.status_code == 404

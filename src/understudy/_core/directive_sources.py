@@ -55,6 +55,9 @@ _STATUS = re.compile(r"([0-9]{3})(?:[ \t]+(.*))?")
 #: One in-file directive: at the start of a line (after LF or CR, or at the very start).
 _IN_FILE = re.compile(rb"(?:\A|(?<=[\r\n]))Header:[ \t\f\v]+([^:\r\n]+):([^\r\n]+)")
 _WSP = " \t"
+#: A sidecar's line break: LF, CRLF or CR only (``str.splitlines`` would also break at bytes
+#: such as 0x85, NEL in Latin-1, which is obs-text in a value: the "Å" of UTF-8 ends in it).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 #: What feedparser's ``\s`` strips around an in-file name and value (ASCII only: bytes).
 _IN_FILE_SPACE = " \t\f\v"
 
@@ -165,7 +168,7 @@ def parse_sidecar(data: bytes) -> Directives:
     text = data.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
     pending: list[tuple[str, str, int]] = []
     can_continue = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip(_WSP):
             can_continue = False
             continue
