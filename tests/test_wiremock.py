@@ -407,6 +407,19 @@ def test_not_json_names_the_file(tmp_path: Path) -> None:
         understudy.HTTPServer(mappings=tmp_path)
 
 
+def test_json_bodies_in_files_beside_the_mappings_are_not_mappings(tmp_path: Path) -> None:
+    # (__files inside the mappings directory, a layout _files_dir looks in: its .json are bodies)
+    (tmp_path / "__files").mkdir()
+    (tmp_path / "__files" / "user.json").write_text('{"name": "ann"}')
+    (tmp_path / "user.json").write_text(
+        json.dumps({"request": {"urlPath": "/user"}, "response": {"bodyFileName": "user.json"}})
+    )
+    with understudy.HTTPServer(mappings=tmp_path) as server:
+        reply = requests.get(server.url + "/user", timeout=5)
+    assert reply.status_code == 200
+    assert reply.json() == {"name": "ann"}
+
+
 def test_body_file_may_not_escape_files(tmp_path: Path) -> None:
     (tmp_path / "__files").mkdir()
     (tmp_path / "secret").write_text("no")

@@ -259,8 +259,13 @@ class Stubs:
     def _load(self, where: Path) -> list[StubMapping]:
         if where.is_dir():
             directory = where / "mappings" if (where / "mappings").is_dir() else where
-            files = sorted(directory.rglob("*.json"))
             files_dir = _files_dir(directory)
+            # (A __files inside it holds bodies, JSON ones too: they are not mappings.)
+            files = sorted(
+                file
+                for file in directory.rglob("*.json")
+                if files_dir is None or not file.is_relative_to(files_dir)
+            )
         elif where.is_file():
             files = [where]
             files_dir = _files_dir(where.parent)
