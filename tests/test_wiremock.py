@@ -183,6 +183,13 @@ def test_mapping_errors_name_the_field(mapping: dict[str, Any], message: str) ->
     assert message in str(caught.value)
 
 
+def test_a_mapping_without_request_suggests_json_that_parses() -> None:
+    with pytest.raises(MappingError) as caught:
+        parse_mapping({"response": {"body": "x"}})
+    suggested = str(caught.value).partition("such as ")[2].partition(" (")[0]
+    assert json.loads(suggested) == {"method": "GET", "urlPath": "/users"}
+
+
 def test_null_members_read_as_absent() -> None:
     stub = parse_mapping(
         {"name": None, "request": {"url": "/x", "headers": None}, "response": {"body": None}}

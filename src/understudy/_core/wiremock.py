@@ -130,7 +130,7 @@ def parse_mapping(raw: object, *, where: str = "mapping") -> StubMapping:
         # (WireMock refuses it too: a mapping without one would answer every request.)
         raise MappingError(
             f'{where}.request: required: the requests it answers, such as {{"method": "GET", '
-            '"urlPath": "/users"}} ({"method": "ANY"} for every request)'
+            '"urlPath": "/users"} ({"method": "ANY"} for every request)'
         )
     request = parse_request_pattern(f"{where}.request", raw["request"])
     response = parse_response_definition(f"{where}.response", raw.get("response", {}))
