@@ -171,6 +171,23 @@ def test_a_sidecar_is_not_served_itself(server: HTTPServer) -> None:
     assert "sidecar" in reply.text
 
 
+def test_a_sidecar_is_not_served_through_a_link_or_in_another_case(site: Site) -> None:
+    (site.root / "fields.txt").symlink_to(site.root / "tagged.txt.headers")
+    (site.root / "sub" / "index.html").unlink()
+    (site.root / "sub" / "index.html").symlink_to(site.root / "tagged.txt.headers")
+    # (on a filesystem that ignores case, such as macOS's, this name opens the sidecar)
+    (site.root / "other.txt.HEADERS").write_bytes(b"X-Other: 1\n")
+    server = HTTPServer()
+    server.serve_directory("/", site.root, index="index.html")
+    with server:
+        for target in ("/fields.txt", "/sub/", "/other.txt.HEADERS"):
+            reply = get(server, target)
+            assert reply.status == 404, target
+            assert b"(a sidecar)" in reply.body, target
+            assert b"X-Sidecar" not in reply.raw, target
+            assert b"X-Other" not in reply.raw, target
+
+
 def test_sidecars_can_be_turned_off(http: Version, site: Site) -> None:
     server = http.server()
     server.serve_directory("/", site.root, sidecar_headers=False)

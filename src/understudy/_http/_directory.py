@@ -10,9 +10,10 @@ What a request gets, in order:
 1. A method other than GET and HEAD: 405 with ``Allow: GET, HEAD``.
 2. A target that would leave the root (see :mod:`understudy._core.paths`), a file whose real
    path (symbolic links resolved) is outside the real root, a sidecar file itself
-   (``*.headers`` while ``sidecar_headers`` is on), a directory (there is no listing; its
-   ``index`` file if one is configured), or a missing file: 404, with a one-line body that says
-   why. Every request, refused or not, is in the server's journal.
+   (``*.headers`` in any case while ``sidecar_headers`` is on, or a symbolic link to one), a
+   directory (there is no listing; its ``index`` file if one is configured), or a missing
+   file: 404, with a one-line body that says why. Every request, refused or not, is in the
+   server's journal.
 3. The file, byte for byte (in-file directive lines included), with the status and fields of
    the merged directives (:mod:`understudy._core.directives`: computed defaults < suffix
    mapping < sidecar < in-file). The defaults are generated, each only when no source declares
@@ -217,7 +218,7 @@ class DirectoryHost:
             ConfigurationError: a malformed in-file or sidecar directive.
         """
         shown = "/" + path.relative
-        if self.sidecar_headers and path.segments and path.segments[-1].endswith(SIDECAR_SUFFIX):
+        if self.sidecar_headers and path.segments and _is_sidecar(path.segments[-1]):
             return _not_found(f"{shown!r} holds the response fields of another file (a sidecar)")
         real = self._inside(os.path.join(self.root, *path.segments))
         if real is None:
@@ -262,6 +263,10 @@ class DirectoryHost:
         return None
 
     def _file(self, request: Request, real: str) -> Response:
+        if self.sidecar_headers and _is_sidecar(real):  # (a link to one, or an index naming one)
+            return _not_found(
+                f"{os.path.basename(real)!r} holds the response fields of another file (a sidecar)"
+            )
         try:
             with open(real, "rb") as file:
                 info = os.fstat(file.fileno())
@@ -325,6 +330,12 @@ def _done(exchange: Exchange, future: asyncio.Future[Response]) -> None:
         )
         return
     exchange.send(future.result())
+
+
+def _is_sidecar(name: str) -> bool:
+    """Whether ``name`` (or path) is a sidecar's, without case: on a filesystem that ignores
+    case (macOS, Windows) ``a.txt.HEADERS`` opens ``a.txt.headers``."""
+    return name.lower().endswith(SIDECAR_SUFFIX)
 
 
 def _stat(path: str) -> os.stat_result | None:
