@@ -454,6 +454,8 @@ def test_busy_port_names_the_flag_and_shows_the_subcommands_usage() -> None:
         (["smtp", "--auth", "nocolon"], "--auth takes NAME:PASSWORD", "auth="),
         (["http", "--index", "index.html"], "--index applies to the files of --root", "="),
         (["tcp", "--port", "70000"], "give --port 0 for a free one", "port="),
+        (["http", "--http-versions", "3"], "1.1,2 for both, 2 for HTTP/2 only", "versions="),
+        (["http", "--http-versions", "1.1,"], "not '1.1,'", "versions="),
     ],
 )
 def test_errors_name_the_flag_and_show_the_subcommands_usage(

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from .. import ConfigurationError, HTTPServer, Request
+from .._core.versions import HTTP_VERSIONS
 from .._journal import Journal
 from ._options import Running, Source, tls_arguments, tls_settings
 from ._reports import report_request
@@ -86,11 +87,22 @@ def _version_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-versions",
         metavar="VERSIONS",
+        type=_http_versions,
         default="1.1",
         help="the HTTP versions offered, a comma-separated list of 1.1 and 2 (default: 1.1); "
         "with 2, one port serves prior-knowledge h2c (curl --http2-prior-knowledge) beside "
         "HTTP/1.1, and TLS offers h2 by ALPN",
     )
+
+
+def _http_versions(text: str) -> list[str]:
+    versions = [version.strip() for version in text.split(",")]
+    if not set(versions) <= set(HTTP_VERSIONS):
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of {' and '.join(HTTP_VERSIONS)} (1.1,2 for both, 2 for "
+            f"HTTP/2 only), not {text!r}"
+        )
+    return versions
 
 
 def make_http(args: argparse.Namespace) -> Running:
@@ -122,7 +134,7 @@ def make_http(args: argparse.Namespace) -> Running:
         proxy_to=args.proxy_to,
         record=args.record,
         tls=tls_settings(args, info, notes, enabled=args.tls),
-        http_versions=[version.strip() for version in args.http_versions.split(",")],
+        http_versions=args.http_versions,
     )
     if args.root is not None:
         options: dict[str, Any] = {"generated_fields": args.generated_fields}
