@@ -685,3 +685,26 @@ def test_a_request_never_answered_is_reported_at_the_stop_with_no_response() -> 
     ((event, text),) = follower.rest()
     assert (event["target"], event["response"]) == ("/slow", None)
     assert text.endswith(" GET /slow (0 bytes) -> (no response)")
+
+
+def test_a_reader_that_goes_away_leaves_the_command_serving() -> None:
+    # (a harness that reads the start line and closes its end of the pipe, or `| head -1`)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "understudy", "http", "--mappings", str(DATA), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        url = json.loads(process.stdout.readline())["url"]
+        process.stdout.close()
+        for _ in range(3):  # (each report goes to a pipe nobody reads)
+            assert httpx.get(url + "/hello", timeout=5).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    assert process.returncode == 0, err
+    assert b"Traceback" not in err

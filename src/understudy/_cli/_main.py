@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -129,8 +130,23 @@ def _run(running: Running, follower: Follower, args: argparse.Namespace) -> str 
 def _write(reports: list[Report], as_json: bool, out: TextIO) -> None:
     if reports:
         lines = (json.dumps(event) if as_json else text for event, text in reports)
-        out.writelines(line + "\n" for line in lines)
-        out.flush()
+        try:
+            out.writelines(line + "\n" for line in lines)
+            out.flush()
+        except BrokenPipeError:
+            _discard(out)
+
+
+def _discard(out: TextIO) -> None:
+    """The reader of ``out`` has gone (``| head -1``, a harness that read the start line and
+    closed its pipe): drop what is written from now on, and go on serving; the server is what
+    was asked for, the reports are a side line. (Python's advice on SIGPIPE: the file
+    descriptor is pointed at the null device, so the flush at exit does not raise either.)"""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, out.fileno())
+    finally:
+        os.close(null)
 
 
 def _announce(running: Running, args: argparse.Namespace, out: TextIO) -> None:
