@@ -134,6 +134,18 @@ def test_http_with_mappings_admin_and_curl() -> None:
     assert "GET /nowhere" in running.stderr
 
 
+def test_a_request_to_a_command_serving_nothing_is_told_the_options_that_serve() -> None:
+    """The near-miss report's advice is in the command's terms, not ``server.expect(...)``."""
+    with cli("http") as running:
+        assert requests.get(running.info["url"] + "/hello", timeout=5).status_code == 404
+    assert "GET /hello" in running.stderr
+    assert (
+        "Nothing is served: start the command with --root DIR, --mappings DIR or --proxy-to "
+        "URL, or add a stub mapping with POST /__admin/mappings." in running.stderr
+    )
+    assert "server.expect" not in running.stderr
+
+
 def test_http_versions_offers_http2_beside_http11() -> None:
     with cli("http", "--mappings", str(DATA), "--http-versions", "1.1,2") as running:
         url = running.info["url"] + "/hello"

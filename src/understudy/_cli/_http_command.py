@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import ConfigurationError, HTTPServer, Request
 from .._core.versions import HTTP_VERSIONS
+from .._http._report import NOTHING_HOSTED
 from .._journal import Journal
 from ._options import Running, Source, tls_arguments, tls_settings
 from ._reports import report_request
@@ -93,6 +94,13 @@ def _version_arguments(parser: argparse.ArgumentParser) -> None:
         "with 2, one port serves prior-knowledge h2c (curl --http2-prior-knowledge) beside "
         "HTTP/1.1, and TLS offers h2 by ALPN",
     )
+
+
+#: What the near-miss report of a request nothing answered says to do, in the command's terms.
+_NOTHING_SERVED = (
+    "Nothing is served: start the command with --root DIR, --mappings DIR or --proxy-to URL, "
+    "or add a stub mapping with POST /__admin/mappings."
+)
 
 
 def _http_versions(text: str) -> list[str]:
@@ -179,7 +187,8 @@ class _CommandHTTPServer(HTTPServer):
     stderr as it happens, instead of keeping it for a ``check()`` that the command never calls."""
 
     def _record_error(self, error: BaseException) -> None:
-        sys.stderr.write(f"understudy http: {type(error).__name__}: {error}\n")
+        text = str(error).replace(NOTHING_HOSTED, _NOTHING_SERVED)  # (in the command's terms)
+        sys.stderr.write(f"understudy http: {type(error).__name__}: {text}\n")
         sys.stderr.flush()
 
     @property

@@ -117,11 +117,16 @@ def unmatched_report(
             lines.append(f"  {number}. {expectation.describe()}")
             lines += [f"       {difference}" for difference in found]
     elif not hosted:
-        lines.append(
-            "No expectation is set and nothing is hosted: add server.expect(...) or give "
-            "HTTPServer a response=, handler=, wsgi=, asgi= or root=."
-        )
+        lines.append(NOTHING_HOSTED)
     return "\n".join(lines)
+
+
+#: The report's last line when no expectation is set and nothing is hosted (the ``understudy``
+#: command words it for its own options).
+NOTHING_HOSTED = (
+    "No expectation is set and nothing is hosted: add server.expect(...) or give "
+    "HTTPServer a response=, handler=, wsgi=, asgi= or root=."
+)
 
 
 def nearest_requests(shape: RequestShape, received: list[Request]) -> list[str]:
