@@ -20,7 +20,7 @@ import pytest
 
 import understudy.tls
 from gc_tools import cyclic_gc_off, holders
-from understudy import ConfigurationError, SMTPMessage, SMTPServer, WaitTimeout
+from understudy import ConfigurationError, SMTPMessage, SMTPReply, SMTPServer, WaitTimeout
 
 pytest_plugins = ["pytester"]
 
@@ -116,6 +116,16 @@ def test_sendmail_to_several_recipients(server: SMTPServer) -> None:
     [message] = server.wait_for_messages()
     assert message.rcpt_tos == recipients
     assert message.text == "hello\n"
+
+
+def test_a_bounce_from_the_null_reverse_path_has_an_empty_mail_from(server: SMTPServer) -> None:
+    # A delivery status notification is sent with MAIL FROM:<> (RFC 5321 §4.5.5).
+    with connect(server) as client:
+        client.sendmail("", ["sender@example.com"], b"Subject: Undeliverable\r\n\r\nsorry\r\n")
+    [message] = server.wait_for_messages(1)
+    assert message.mail_from == ""
+    assert message.replies[0] == SMTPReply("MAIL", 250, "OK", "")
+    assert message.rcpt_tos == ["sender@example.com"]
 
 
 def test_several_messages_on_one_connection_and_wait_with_match(server: SMTPServer) -> None:

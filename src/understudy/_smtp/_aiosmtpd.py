@@ -27,6 +27,7 @@ __all__ = [
     "envelope_message",
     "protocol_names",
     "quiet_aiosmtpd_on_loop",
+    "reverse_path",
 ]
 
 #: The thread that runs understudy's loop (see ``_runtime.Runtime``).
@@ -96,6 +97,15 @@ class _SessionCredentials(TypedDict):
     auth_mechanism: str | None
 
 
+def reverse_path(address: str | None) -> str:
+    """The reverse-path of ``MAIL FROM`` as understudy records it: ``""`` for the null one.
+
+    aiosmtpd gives ``MAIL FROM:<>`` (a bounce, RFC 5321 §4.5.5) as the address ``"<>"``, and
+    keeps it so in the envelope: there a sender must not be empty, or RCPT is refused with 503.
+    """
+    return "" if address is None or address == "<>" else address
+
+
 def credentials(session: Session | None) -> _SessionCredentials:
     """The AUTH credentials of ``session`` as SMTPMessage's keywords (all ``None`` if none)."""
     data: object = session.auth_data if session is not None and session.authenticated else None
@@ -118,7 +128,7 @@ def envelope_message(
     peer = session.peer if session is not None else None
     return SMTPMessage(
         content,
-        mail_from=envelope.mail_from or "",
+        mail_from=reverse_path(envelope.mail_from),
         rcpt_tos=envelope.rcpt_tos,
         mail_options=envelope.mail_options,
         rcpt_options=envelope.rcpt_options,

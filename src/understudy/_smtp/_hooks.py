@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aiosmtpd.smtp import Envelope, Session
 
 from .._tls import tls_info
-from ._aiosmtpd import envelope_message, protocol_names
+from ._aiosmtpd import envelope_message, protocol_names, reverse_path
 from ._rules import OK, RejectRules
 from ._site import Site
 
@@ -35,7 +35,7 @@ class Hooks:
         address: str,
         mail_options: list[str],
     ) -> str:
-        conn.address = address
+        conn.address = reverse_path(address)
         failed = self.site.fail(conn, "mail")
         if failed is not None:
             return failed

@@ -40,7 +40,8 @@ class SMTPMessage:
     Attributes:
         data: the message content exactly as received after DATA (RFC 5321 §4.5.2
             dot-unstuffing undone), CRLF line endings, bytes.
-        mail_from: the reverse-path of ``MAIL FROM`` (RFC 5321 §4.1.1.2), without angle brackets.
+        mail_from: the reverse-path of ``MAIL FROM`` (RFC 5321 §4.1.1.2), without angle brackets;
+            ``""`` for the null reverse-path ``<>`` of a bounce (§4.5.5).
         peer: the client's ``(host, port)``.
         login: the login the client authenticated as with AUTH (RFC 4954), as received, or
             ``None`` when the session did not authenticate.
