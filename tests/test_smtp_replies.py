@@ -100,3 +100,22 @@ def test_help_inside_a_transaction_is_not_taken_for_the_command_it_names() -> No
             client.data(MESSAGE.encode())
         [message] = server.wait_for_messages(1)
     assert [reply.command for reply in message.replies] == ["MAIL", "HELP", "RCPT", "DATA", "."]
+
+
+def test_a_nested_mail_is_a_reply_of_the_transaction_under_way() -> None:
+    with SMTPServer() as server:
+        with smtplib.SMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo()
+            client.mail("from@example.com")
+            client.rcpt("to@example.com")
+            assert client.mail("other@example.com")[0] == 503  # (RFC 5321 §4.1.4: no nesting)
+            client.data(MESSAGE.encode())
+        [message] = server.wait_for_messages(1)
+    assert message.mail_from == "from@example.com"
+    assert codes(message.replies) == [
+        ("MAIL", 250),
+        ("RCPT", 250),
+        ("MAIL", 503),
+        ("DATA", 354),
+        (".", 250),
+    ]

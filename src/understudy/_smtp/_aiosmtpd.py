@@ -52,6 +52,7 @@ class CommandNoter(Protocol):
     command: str
     address: str
     replies: list[SMTPReply] | None
+    envelope: Envelope | None
 
     async def run_command(self, method: Any, arg: str | None) -> None: ...
 
@@ -76,8 +77,10 @@ class Commands(dict[str, Any]):
         conn = self.conn
         conn.command = command
         conn.address = ""
-        if command == "MAIL":
-            conn.replies = []  # a mail transaction begins (RFC 5321 §3.3)
+        envelope = conn.envelope
+        if command == "MAIL" and (envelope is None or not envelope.mail_from):
+            # A mail transaction begins (RFC 5321 §3.3); a MAIL inside one (503) is its reply.
+            conn.replies = []
         if method is None:
             return method
         return functools.partial(conn.run_command, method)
