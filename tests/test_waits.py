@@ -80,8 +80,10 @@ def test_a_change_takes_no_lock_while_no_wait_is_under_way() -> None:
         holder.join(5)
 
 
-@pytest.mark.parametrize("timeout", [-1.0, True, "1"])
+@pytest.mark.parametrize("timeout", [-1.0, True, "1", float("nan"), float("inf"), 1e300])
 def test_a_timeout_that_is_not_seconds_is_refused(timeout: object) -> None:
+    # (NaN passed a "< 0" check and the wait slept for ever; infinity, or a number of seconds
+    # too large for a lock's timeout, raised OverflowError from the lock.)
     box = _Box()
     with pytest.raises(ConfigurationError, match="timeout must be seconds"):
         box.wait(box.wait_for_item(1), timeout=timeout)  # type: ignore[arg-type]

@@ -173,10 +173,17 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 
 def check_timeout(timeout: float) -> None:
-    """Refuse a ``timeout`` that is not a non-negative number of seconds."""
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout < 0:
+    """Refuse a ``timeout`` that is not a non-negative, finite number of seconds (NaN, which
+    no comparison holds for, would make a wait sleep for ever; more than a lock can wait,
+    ``threading.TIMEOUT_MAX``, would make it raise ``OverflowError``)."""
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not 0 <= timeout <= threading.TIMEOUT_MAX
+    ):
         raise ConfigurationError(
-            f"timeout must be seconds as a non-negative float, not {timeout!r}"
+            f"timeout must be seconds as a non-negative float such as 5.0 (at most "
+            f"threading.TIMEOUT_MAX), not {timeout!r}"
         )
 
 
