@@ -6,6 +6,7 @@ import asyncio
 import errno
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -428,6 +429,27 @@ def test_unix_server_refuses_existing_file(tmp_path: Path) -> None:
         UnixStreamServer(path=path).start()
     assert info.value.errno == errno.EADDRINUSE
     assert path.exists()
+
+
+@pytest.mark.parametrize("server_class", [UnixStreamServer, UnixDatagramServer])
+def test_unix_server_refuses_an_empty_path(server_class: type[UnixStreamServer]) -> None:
+    # (Bound, "" is Linux's autobind: a name no client can connect to by the path "".)
+    with pytest.raises(ConfigurationError, match="pass no path="):
+        server_class(path="")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's abstract namespace")
+def test_unix_server_on_an_abstract_name_serves_and_stops() -> None:
+    name = f"\0understudy-test-{os.getpid()}-{threading.get_ident()}"
+    server = UnixStreamServer(path=name).start()
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(server.path)
+            client.sendall(b"abstract")
+            server.wait_for_bytes(b"abstract")
+    finally:
+        server.stop()  # (no file to remove: it raised ValueError for the NUL in the name)
+    assert not server.running
 
 
 def test_unix_server_has_no_port_and_no_path_before_start() -> None:

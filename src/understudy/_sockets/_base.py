@@ -70,6 +70,12 @@ class SocketServer(Server):
             )
         if path is not None and not isinstance(path, str | os.PathLike):
             raise ConfigurationError(f"path must be a str or os.PathLike, not {path!r}")
+        if path is not None and not os.fspath(path):
+            # (Bound, "" is Linux's autobind: an abstract name no client finds by the path "".)
+            raise ConfigurationError(
+                "path= must name the socket's file, not ''; pass no path= to let understudy "
+                "choose one in a private directory"
+            )
         self._unix = unix
         self._socket_kind = socket_kind
         self._given_path = os.fspath(path) if path is not None else None
@@ -237,7 +243,8 @@ class SocketServer(Server):
         """Remove the socket file this server bound, and the private directory it made."""
         if not self._unix:
             return
-        if bound and self._path is not None:
+        # (A Linux abstract name, which begins with NUL, is no file.)
+        if bound and self._path is not None and not self._path.startswith("\0"):
             try:
                 os.unlink(self._path)
             except FileNotFoundError:

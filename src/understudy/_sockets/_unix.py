@@ -16,7 +16,8 @@ class UnixStreamServer(StreamServer):
     Args:
         path: the socket's path. By default, a path in a private temporary directory (mode
             0700) created at ``start()``; the socket file (and that directory) is removed at
-            ``stop()``. Read it from :attr:`path` (or :attr:`address`) once started.
+            ``stop()``. Read it from :attr:`path` (or :attr:`address`) once started. On Linux,
+            a name that begins with ``"\\0"`` is in the abstract namespace: no file.
         handler: as for :class:`TCPServer`.
         echo: as for :class:`TCPServer`.
         journal_size: as for :class:`TCPServer`.
@@ -24,6 +25,8 @@ class UnixStreamServer(StreamServer):
         seed: as for :class:`TCPServer`.
 
     Raises:
+        ConfigurationError: an empty ``path``, a handler that is not callable, or both
+            ``handler`` and ``echo``.
         OSError: at ``start()``, ``errno.EADDRINUSE`` when a file already exists at ``path``.
     """
 
@@ -55,15 +58,17 @@ class UnixDatagramServer(DatagramServer):
 
     Args:
         path: the socket's path; by default one in a private temporary directory (mode 0700)
-            made at ``start()`` and removed, with the socket file, at ``stop()``.
+            made at ``start()`` and removed, with the socket file, at ``stop()``. On Linux, a
+            name that begins with ``"\\0"`` is in the abstract namespace: no file.
         handler: as for :class:`UDPServer`; a reply reaches only a client whose socket is bound
             to a path.
         journal_size: keep only the last N datagrams (``None``: all).
         tls: not offered, as for :class:`UDPServer`: only ``None`` or ``False``.
 
     Raises:
-        ConfigurationError: a handler that is not callable, or ``tls`` other than ``None`` or
-            ``False`` (DTLS is not offered; for TLS use :class:`TCPServer` ``(tls=...)``).
+        ConfigurationError: an empty ``path``, a handler that is not callable, or ``tls``
+            other than ``None`` or ``False`` (DTLS is not offered; for TLS use
+            :class:`TCPServer` ``(tls=...)``).
     """
 
     kind: ClassVar[str] = "Unix datagram server"
