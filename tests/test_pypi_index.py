@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
+import socket
 import weakref
 import zipfile
 from pathlib import Path
@@ -290,3 +292,15 @@ def test_a_stopped_pypi_server_the_test_drops_is_freed_at_once(tiny_dists: list[
         freed = weakref.ref(pypi)
         del pypi
         assert freed() is None, holders(freed)
+
+
+def test_the_json_api_without_a_host_field_names_the_servers_port(pypi: PyPIServer) -> None:
+    with socket.create_connection((pypi.host, pypi.port), timeout=5.0) as sock:
+        sock.sendall(b"GET /pypi/My_Pkg.Name/json HTTP/1.0\r\n\r\n")  # (HTTP/1.0: no Host)
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+
+    body = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert {entry["url"] for entry in body["urls"]} == {
+        f"{pypi.url}/packages/{WHEEL}",
+        f"{pypi.url}/packages/{SDIST}",
+    }

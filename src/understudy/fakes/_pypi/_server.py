@@ -379,7 +379,7 @@ class _Handler:
         if path.startswith("/pypi/"):
             host = request.headers.get("host")
             if host is None:
-                host = urlsplit(self._served().url).netloc.rpartition(":")[0]
+                host = urlsplit(self._served().url).netloc  # (host:port, as a Host field)
             return json_api(store, request, path.removeprefix("/pypi/"), host=host)
         if path == "/":
             server = self._served()
