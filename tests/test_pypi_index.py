@@ -129,6 +129,24 @@ def test_a_name_that_is_not_normalised_is_redirected(client: httpx.Client, asked
     assert client.get(f"/simple/{asked}", follow_redirects=True).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("asked", "location"),
+    [
+        ("/simple/Foo%20Bar/", "/simple/foo%20bar/"),
+        ("/simple/A%0D%0AX-Evil:%201/", "/simple/a%0D%0Ax-evil:%201/"),
+        ("/pypi/my-pkg-name/1.0%0D%0A/json", "/pypi/My_Pkg.Name/1.0%0D%0A/json"),
+    ],
+)
+def test_a_redirect_percent_encodes_what_the_path_held_encoded(
+    pypi: PyPIServer, client: httpx.Client, asked: str, location: str
+) -> None:
+    reply = client.get(asked)
+
+    assert (reply.status_code, reply.headers["location"]) == (301, location)
+    assert "x-evil" not in reply.headers
+    pypi.check()  # (no handler error)
+
+
 def test_an_unknown_project_gets_404(client: httpx.Client) -> None:
     assert client.get("/simple/nothing-here/").status_code == 404
     assert client.get("/pypi/nothing-here/json").json() == {"message": "Not Found"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import quote
 
 from ..._core.framing import fit_reason
 from ..._http._request import Request
@@ -23,7 +24,8 @@ def error(status: int, message: str, *, headers: Mapping[str, str] | None = None
 
 
 def redirect(request: Request, path: str) -> Response:
-    """301 to ``path``, keeping the request's query."""
+    """301 to ``path`` (decoded: what it holds that a path cannot is percent-encoded again),
+    keeping the request's query."""
     query = request.query_string
-    location = path + (f"?{query}" if query else "")
+    location = quote(path, safe="/:@!$&'()*+,;=") + (f"?{query}" if query else "")
     return Response(301, body="", headers={"Location": location})
