@@ -6,6 +6,8 @@ Each upload is a ``multipart/form-data`` POST built by requests, shaped as twine
 from __future__ import annotations
 
 import hashlib
+import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +219,41 @@ def test_a_file_that_is_not_a_distribution_gets_400(
     text = tmp_path / "my_pkg_name-1.0.txt"
     text.write_bytes(b"hello")
     assert upload(pypi, text).reason.startswith("Invalid file extension")
+
+
+def damaged_wheel(wheel: Path, target: Path, *, method: int, flags: int) -> Path:
+    """A copy of ``wheel`` whose METADATA is stored plain but said (in the central directory)
+    to be compressed with ``method`` under ``flags``: a zip whose member cannot be read."""
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(target, "w") as copy:
+        for info in source.infolist():
+            copy.writestr(info.filename, source.read(info), zipfile.ZIP_STORED)
+    data = bytearray(target.read_bytes())
+    entry = data.index(b"PK\x01\x02")
+    while not data[entry + 46 :].startswith(b"my_pkg_name-1.0.dist-info/METADATA"):
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    struct.pack_into("<HH", data, entry + 8, flags, method)
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("method", "flags"),
+    [(zipfile.ZIP_DEFLATED, 0), (99, 0), (zipfile.ZIP_STORED, 1)],
+    ids=["bad-deflate-stream", "unknown-method", "encrypted"],
+)
+def test_a_distribution_whose_metadata_cannot_be_read_gets_400_not_500(
+    pypi: PyPIServer, tiny_dists: list[Path], tmp_path: Path, method: int, flags: int
+) -> None:
+    damaged = damaged_wheel(
+        tiny_dists[0], tmp_path / tiny_dists[0].name, method=method, flags=flags
+    )
+
+    reply = upload(pypi, damaged)
+
+    assert (reply.status_code, reply.reason) == (400, "Invalid distribution file.")
+    pypi.check()  # (no handler error)
+    with pytest.raises(ConfigurationError, match="cannot preload"):
+        pypi.preload(damaged)
 
 
 def test_the_upload_api_takes_a_multipart_post_only(pypi: PyPIServer) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import re
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,20 @@ __all__ = [
 
 #: The characters of a distribution's file name; no separator, no leading dot.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_+!][A-Za-z0-9._+!-]*")
+
+#: What reading a damaged archive raises: besides the archive modules' own errors, a corrupt
+#: compressed stream (zlib, lzma), a member compressed in a way zipfile does not read or
+#: encrypted (NotImplementedError, RuntimeError), an offset out of the file (ValueError).
+_DAMAGED = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 #: The archive suffixes PyPI accepts (PEP 527, PEP 715).
 SDIST_SUFFIXES = (".tar.gz", ".zip")
@@ -124,7 +140,8 @@ def read_metadata(filename: str, content: bytes) -> CoreMetadata | None:
 
     Raises:
         InvalidDistribution: the wheel is not a zip archive or has no ``.dist-info/METADATA``;
-            the sdist is not a readable archive.
+            the sdist is not a readable archive; the metadata file cannot be read from it
+            (a damaged compressed stream, an encrypted member, a compression zipfile lacks).
     """
     raw: bytes | None
     try:
@@ -136,7 +153,7 @@ def read_metadata(filename: str, content: bytes) -> CoreMetadata | None:
             raw = _from_zip_sdist(content)
         else:
             raw = _from_tar_sdist(content)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as error:
+    except _DAMAGED as error:
         raise InvalidDistribution(f"Invalid distribution file. ({error})") from None
     if raw is None:
         return None
