@@ -282,12 +282,19 @@ def test_uploads_go_to_the_directory_and_its_files_are_served(
     [
         ({"users": ["ada"]}, "users must map user names to passwords"),
         ({"tokens": "pypi-tok"}, "tokens must be a list of token strings"),
+        ({"tokens": 5}, "tokens must be a list of token strings"),
         ({"directory": "/no/such/dir"}, "directory must be an existing directory"),
     ],
 )
 def test_wrong_options_say_what_to_write(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         PyPIServer(**options)
+
+
+def test_tokens_given_as_an_iterator_are_kept_not_used_up_by_the_check() -> None:
+    tokens = (token for token in ["pypi-tok"])  # (an iterable, if not the Collection typed)
+    server = PyPIServer(tokens=tokens)  # type: ignore[arg-type]
+    assert server.tokens == ["pypi-tok"]
 
 
 def test_preload_refuses_what_is_not_a_distribution(tmp_path: Path) -> None:

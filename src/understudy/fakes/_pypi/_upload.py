@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -152,17 +152,17 @@ def check_credentials(
             f'users must map user names to passwords, e.g. users={{"ada": "s3cret"}}; got '
             f"{users!r:.60}"
         )
-    if tokens is not None and (
-        isinstance(tokens, str) or not all(isinstance(token, str) for token in tokens)
-    ):
-        raise ConfigurationError(
-            f'tokens must be a list of token strings, e.g. tokens=["pypi-AgEI..."]; got '
-            f"{tokens!r:.60}"
-        )
-    return (
-        dict(users) if users is not None else None,
-        list(tokens) if tokens is not None else None,
-    )
+    listed = None
+    if tokens is not None:
+        # (listed once: an iterator's tokens are kept, not used up by the check)
+        iterable = isinstance(tokens, Iterable) and not isinstance(tokens, str | bytes)
+        listed = list(tokens) if iterable else None
+        if listed is None or not all(isinstance(token, str) for token in listed):
+            raise ConfigurationError(
+                f'tokens must be a list of token strings, e.g. tokens=["pypi-AgEI..."]; got '
+                f"{tokens!r:.60}"
+            )
+    return (dict(users) if users is not None else None, listed)
 
 
 def authenticate(
