@@ -6,7 +6,9 @@ Each upload is a ``multipart/form-data`` POST built by requests, shaped as twine
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
+import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,7 @@ def test_anonymous_uploads_when_configured(make_pypi_server: Any, tiny_dists: li
         ({"version": None}, "'' is an invalid value for version."),
         ({"version": "one"}, "'one' is an invalid value for Version."),
         ({"name": "other-project"}, "Start filename for 'other-project' with 'other_project'."),
+        ({"name": "My_Pkg.Name."}, "'My_Pkg.Name.' is an invalid value for Name."),
         ({"version": "2.0"}, "Version in filename should be '2.0' not '1.0'."),
         ({"filetype": "sdist"}, "Invalid distribution file."),
     ],
@@ -192,6 +195,28 @@ def test_a_form_pypi_would_refuse_gets_its_message(
     assert reply.status_code in (400, 410)
     assert reply.reason.startswith(reason)
     assert reason in reply.text
+    assert pypi.files == []
+
+
+@pytest.mark.parametrize("name", ["demo_", "_demo", "de+mo", "de!mo"])
+def test_a_project_name_pypi_would_refuse_gets_400_even_in_a_file_of_that_name(
+    pypi: PyPIServer, tmp_path: Path, name: str
+) -> None:
+    sdist = tmp_path / f"{name}-1.0.tar.gz"  # (the name PEP 625 asks of it)
+    with tarfile.open(sdist, "w:gz") as archive:
+        pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode()
+        member = tarfile.TarInfo(f"{name}-1.0/PKG-INFO")
+        member.size = len(pkg_info)
+        archive.addfile(member, io.BytesIO(pkg_info))
+
+    reply = upload(pypi, sdist, name=name)
+
+    assert reply.status_code == 400
+    assert reply.reason == (
+        f"{name!r} is an invalid value for Name. Error: Start and end with a letter or numeral "
+        "containing only ASCII numeric and '.', '_' and '-'. See "
+        "https://packaging.python.org/specifications/core-metadata for more information."
+    )
     assert pypi.files == []
 
 

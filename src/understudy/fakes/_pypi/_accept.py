@@ -25,6 +25,7 @@ from ._dists import (
     parse_dist_filename,
     read_metadata,
     same_version,
+    valid_name,
 )
 from ._records import PyPIFile, PyPIUpload
 from ._responses import error
@@ -131,8 +132,8 @@ def _check_reupload(existing: PyPIFile, digests: dict[str, str], filename: str) 
 
 
 def _check_fields(fields: Query) -> None:
-    """The form's ``:action``, ``protocol_version`` and required fields, as warehouse checks
-    them (``forklift/legacy.py``), with its messages.
+    """The form's ``:action``, ``protocol_version``, required fields and ``name`` (a valid
+    project name), as warehouse checks them (``forklift/legacy.py``), with its messages.
 
     Raises:
         UploadRefused: 410 for the retired ``submit`` action, else 400.
@@ -156,6 +157,13 @@ def _check_fields(fields: Query) -> None:
                 "https://packaging.python.org/specifications/core-metadata for more "
                 "information.",
             )
+    if not valid_name(fields["name"]):
+        raise UploadRefused(
+            400,
+            f"{fields['name']!r} is an invalid value for Name. Error: Start and end with a "
+            "letter or numeral containing only ASCII numeric and '.', '_' and '-'. See "
+            "https://packaging.python.org/specifications/core-metadata for more information.",
+        )
 
 
 def _form_version(version: str) -> Version:

@@ -20,6 +20,7 @@ from typing import Any
 
 from packaging.metadata import parse_email
 from packaging.utils import (
+    InvalidName,
     InvalidSdistFilename,
     InvalidWheelFilename,
     canonicalize_name,
@@ -35,6 +36,7 @@ __all__ = [
     "parse_dist_filename",
     "read_metadata",
     "same_version",
+    "valid_name",
     "version_key",
 ]
 
@@ -195,6 +197,16 @@ def _from_tar_sdist(content: bytes) -> bytes | None:
 def normalize(name: str) -> str:
     """The PEP 503 normalised form of a project name (``My_Pkg.Name`` → ``my-pkg-name``)."""
     return str(canonicalize_name(name))
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` is a valid project name (core metadata ``Name``): ASCII letters and
+    digits, with ``.``, ``_``, ``-`` only between them."""
+    try:
+        canonicalize_name(name, validate=True)
+    except InvalidName:
+        return False
+    return True
 
 
 def version_key(version: str) -> tuple[int, Version | str]:
