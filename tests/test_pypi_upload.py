@@ -220,6 +220,23 @@ def test_a_project_name_pypi_would_refuse_gets_400_even_in_a_file_of_that_name(
     assert pypi.files == []
 
 
+def test_a_local_version_gets_400(pypi: PyPIServer, tmp_path: Path) -> None:
+    wheel = tmp_path / "my_pkg_name-1.0+local-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        dist_info = "my_pkg_name-1.0+local.dist-info"
+        archive.writestr(f"{dist_info}/METADATA", "Metadata-Version: 2.1\nName: My_Pkg.Name\n")
+        archive.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\n")
+
+    reply = upload(pypi, wheel, version="1.0+local")
+
+    assert reply.status_code == 400
+    assert reply.reason == (
+        "The use of local versions in '1.0+local' is not allowed. See "
+        "https://packaging.python.org/specifications/core-metadata for more information."
+    )
+    assert pypi.files == []
+
+
 def test_a_refusal_quoting_what_a_status_line_cannot_carry_escapes_it_there(
     pypi: PyPIServer, tiny_dists: list[Path]
 ) -> None:

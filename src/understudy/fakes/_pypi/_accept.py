@@ -170,10 +170,11 @@ def _form_version(version: str) -> Version:
     """The form's ``version``, parsed (PEP 440).
 
     Raises:
-        UploadRefused: 400, with warehouse's message, for one that is not a version.
+        UploadRefused: 400, with warehouse's message, for one that is not a version or is a
+            local version (``1.0+local``: PyPI takes none).
     """
     try:
-        return Version(version)
+        parsed = Version(version)
     except ValueError:  # InvalidVersion, or more digits than int() takes
         shown = f"{version[:30]}...{version[-30:]}" if len(version) > 60 else version
         raise UploadRefused(
@@ -182,6 +183,13 @@ def _form_version(version: str) -> Version:
             "a letter or numeral and contain only ascii numeric and '.', '_' and '-'. See "
             "https://packaging.python.org/specifications/core-metadata for more information.",
         ) from None
+    if parsed.local is not None:
+        raise UploadRefused(
+            400,
+            f"The use of local versions in '{parsed}' is not allowed. See "
+            "https://packaging.python.org/specifications/core-metadata for more information.",
+        )
+    return parsed
 
 
 def _checked_digests(fields: Query, content: bytes) -> dict[str, str]:
