@@ -313,6 +313,19 @@ def test_close_inside_frames() -> None:
     assert framer.close() == []
 
 
+def test_a_line_feed_no_frame_follows_is_the_messages_own() -> None:
+    """A NUL-terminated message with line feeds (``SysLogHandler``'s ``logger.exception``) is
+    one message; an LF followed by what begins a frame, or by nothing read yet, ends one."""
+    framer = SyslogFramer()
+    stream = b"<11>boom\nTraceback (most recent call last):\n  File x\nValueError: y\x00<12>z\n"
+    assert framer.feed(stream) == [
+        b"<11>boom\nTraceback (most recent call last):\n  File x\nValueError: y",
+        b"<12>z",
+    ]
+    assert framer.feed(b"<13>a\n4 <1>b<14>c\n\n<15>d\n") == [b"<13>a", b"<1>b", b"<14>c", b"<15>d"]
+    assert framer.feed(b"<16>e\n") == [b"<16>e"]  # (nothing after the LF yet: it ends a frame)
+
+
 def test_refused_frame_keeps_at_most_256_bytes() -> None:
     framer = SyslogFramer(10)
     [error] = framer.feed(b"<1>" + b"z" * 1000)

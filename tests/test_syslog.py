@@ -60,6 +60,31 @@ def test_sysloghandler_over_each_transport(transport: str, logger: logging.Logge
         assert debug.msg == "détail"
 
 
+def test_a_traceback_logged_over_tcp_arrives_as_one_message(logger: logging.Logger) -> None:
+    """``logger.exception`` over ``SysLogHandler``'s TCP: the message, with its traceback's
+    lines, ends at the NUL the handler sends, not at its first line feed."""
+    with SyslogServer(transport="tcp") as server:
+        logger.addHandler(syslog_handler(server))
+        try:
+            _fail("the disk is full")
+        except ValueError:
+            logger.exception("saving %s failed", "report.pdf")
+        logger.info("after")
+        failed, after = server.wait_for_messages(2)
+        assert failed.error is None
+        assert failed.severity_name == "err"
+        lines = failed.msg.splitlines()
+        assert lines[0] == "saving report.pdf failed"
+        assert lines[1] == "Traceback (most recent call last):"
+        assert lines[-1] == "ValueError: the disk is full"
+        assert after.msg == "after"
+        assert len(server.messages) == 2
+
+
+def _fail(reason: str) -> None:
+    raise ValueError(reason)
+
+
 def test_many_records_over_one_tcp_connection(logger: logging.Logger) -> None:
     with SyslogServer(transport="tcp") as server:
         logger.addHandler(syslog_handler(server))

@@ -34,8 +34,10 @@ class SyslogServer(SocketServer):
 
     Args:
         transport: ``"udp"`` (the default; one message per datagram, RFC 5426), ``"tcp"``
-            (RFC 6587: octet-counted frames and LF- or NUL-terminated ones, detected per frame),
-            or ``"unix"`` (a Unix datagram socket, like ``/dev/log``).
+            (RFC 6587: octet-counted frames and LF- or NUL-terminated ones, detected per frame;
+            a NUL-terminated message keeps the line feeds no frame could begin after, so
+            ``logger.exception``'s traceback arrives in its message), or ``"unix"`` (a Unix
+            datagram socket, like ``/dev/log``).
         host: address to listen on for ``"udp"``/``"tcp"``: ``"127.0.0.1"`` by default.
         port: port for ``"udp"``/``"tcp"``; 0 (the default) lets the kernel choose.
         path: the socket path for ``"unix"``; by default one in a private temporary directory

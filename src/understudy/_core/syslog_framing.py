@@ -5,6 +5,13 @@ a frame that begins with a digit is octet-counted (§3.4.1, ``MSG-LEN SP SYSLOG-
 non-transparently framed (§3.4.2, ending at LF, or at NUL as Python's
 ``logging.handlers.SysLogHandler`` sends it). :func:`frame_octet_counted` and
 :func:`frame_non_transparent` frame a message for sending.
+
+A NUL-terminated message may hold line feeds (``SysLogHandler`` sends ``logger.exception``'s
+traceback so), and no frame begins as the lines of a traceback do: an LF that the bytes read
+so far show followed by a byte no frame begins with (not ``<``, a digit, CR, LF or NUL) is the
+message's own, not its end. An LF that the bytes read so far end with still ends a frame (a
+frame is delivered as soon as it is whole, not held for the next byte), so a multi-line
+message that TCP happens to split right after one of its line feeds is cut there.
 """
 
 from __future__ import annotations
@@ -187,11 +194,17 @@ class SyslogFramer:
 
 
 def _find_trailer(buffer: bytearray) -> int:
-    """Index of the first LF or NUL, or -1."""
-    lf = buffer.find(b"\n")
+    """Index of the first trailer, NUL or an LF that may end a frame (see the module's
+    docstring), or -1."""
     nul = buffer.find(b"\x00")
-    if lf < 0:
-        return nul
-    if nul < 0:
-        return lf
-    return min(lf, nul)
+    end = len(buffer) if nul < 0 else nul
+    lf = buffer.find(b"\n", 0, end)
+    while lf >= 0:
+        if lf + 1 == len(buffer) or buffer[lf + 1] in _FRAME_STARTS:
+            return lf
+        lf = buffer.find(b"\n", lf + 1, end)
+    return nul
+
+
+#: The bytes a frame (or an empty one: a lone trailer) may begin with.
+_FRAME_STARTS = frozenset(b"<0123456789\r\n\x00")
