@@ -17,6 +17,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+import understudy.tls
 from understudy import (
     ConfigurationError,
     Delay,
@@ -120,6 +121,20 @@ def test_a_close_sends_nothing_then_ends(server: HTTPServer, kind: Fault) -> Non
     server.expect("GET", "/x").fault(kind)
     with raw_get(server) as client:
         assert client.recv(1024) == b""
+
+
+@pytest.mark.parametrize("kind", list(CLIENT_ERRORS), ids=lambda kind: kind.name)
+def test_requests_and_httpx_see_the_fault_over_tls(kind: Fault) -> None:
+    # (TLS cannot half-close: EMPTY_RESPONSE, a FIN on plain TCP, must still end the response.
+    # httpx may read a reset under TLS as the end of the stream: ssl's suppress_ragged_eofs.)
+    requests_error, httpx_error = CLIENT_ERRORS[kind]
+    with HTTPServer(tls=True) as server:
+        server.expect("GET", "/x").fault(kind)
+        with pytest.raises(requests_error):
+            requests.get(server.url + "/x", verify=understudy.tls.ca_bundle(), timeout=5)
+        with pytest.raises((httpx_error, httpx.RemoteProtocolError)):
+            httpx.get(server.url + "/x", verify=understudy.tls.client_context(), timeout=5)
+        assert [request.path for request in server.wait_for_requests(2)] == ["/x", "/x"]
 
 
 def test_requests_pipelined_behind_a_fault_are_recorded_but_not_answered(

@@ -43,7 +43,8 @@ class Fault(enum.Enum):
       the client's read fails with ``ECONNRESET``.
     - ``CLOSE``: the connection is closed (FIN) without a response.
     - ``EMPTY_RESPONSE``: the server ends its side (FIN, a half-close) without a response, and
-      keeps reading until the client closes.
+      keeps reading until the client closes. Over TLS, which asyncio cannot half-close, the
+      connection is closed (close_notify, then FIN), as ``CLOSE`` does.
     - ``RANDOM_DATA_THEN_CLOSE``: random bytes that are not HTTP, then a close.
     - ``MALFORMED_STATUS_LINE``: a status line that is not HTTP/1.1 (RFC 9112 §4), then a close.
     - ``MALFORMED_CHUNK``: a chunked response (RFC 9112 §7.1) whose second chunk size is not

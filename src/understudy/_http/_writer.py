@@ -174,8 +174,8 @@ class ResponseWriter(BufferedReads):
 
     def end_transport(self, data: bytes, ending: Ending) -> None:
         """A fault: write ``data``, then end the transport as ``ending`` says (RESET: RST,
-        discarding unsent data; CLOSE; HALF_CLOSE: a FIN, then nothing; STALL: nothing more,
-        until stop() closes it)."""
+        discarding unsent data; CLOSE; HALF_CLOSE: a FIN, then nothing, or over TLS, which
+        asyncio cannot half-close, a CLOSE; STALL: nothing more, until stop() closes it)."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -190,6 +190,9 @@ class ResponseWriter(BufferedReads):
         if ending is Ending.CLOSE:
             self.close()
             return
+        if ending is Ending.HALF_CLOSE and not transport.can_write_eof():
+            self.close()  # (TLS: close_notify, then FIN; left open, the client would wait)
+            return
         self.flush()
-        if ending is Ending.HALF_CLOSE and transport.can_write_eof():
+        if ending is Ending.HALF_CLOSE:
             transport.write_eof()
