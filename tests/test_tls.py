@@ -175,6 +175,19 @@ def test_client_certificate_subject_and_file() -> None:
         understudy.tls.issue_client_cert("")
 
 
+def test_a_client_certificate_file_outlives_its_certificate_object() -> None:
+    # Only the path is kept, as in requests' cert=issue_client_cert(...).path: the objects go,
+    # and the certificates issued after them must not take their files over.
+    paths = {name: understudy.tls.issue_client_cert(name).path for name in "abcdefgh"}
+    assert len(set(paths.values())) == len(paths)
+    with HTTPServer(tls=TLS(client_cert="required"), response=OK) as server:
+        for path in paths.values():
+            requests.get(server.url, verify=understudy.tls.ca_bundle(), cert=path, timeout=5)
+        requests_ = server.wait_for_requests(len(paths))
+    subjects = [request.tls.peer_subject if request.tls else None for request in requests_]
+    assert subjects == [f"CN={name},OU=understudy client,O=understudy" for name in paths]
+
+
 def test_client_certificate_is_a_client_certificate_of_the_test_ca() -> None:
     cert = understudy.tls.issue_client_cert("alice")
     assert cert.subject == "CN=alice,OU=understudy client,O=understudy"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import datetime
+import itertools
 import os
 import shutil
 import ssl
@@ -48,6 +49,9 @@ LOCAL_IDENTITIES = ("localhost", "127.0.0.1", "::1")
 #: The only name a "wrong-host" certificate covers (``.invalid`` never resolves: RFC 6761 §6.4).
 WRONG_HOST = "wrong-host.invalid"
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names compared, not bound
+#: Numbers the client certificates' files: one per certificate, never reused (an ``id()`` is
+#: reused once its object is freed, while the test may still hold the file's path).
+_CLIENT_FILE_NUMBERS = itertools.count(1)
 
 
 # -- client certificates ------------------------------------------------------------------------
@@ -89,7 +93,7 @@ class ClientCertificate:
         """
         if self._path is None:
             self._path = authority().write_file(
-                f"client-{id(self):x}.pem", self.private_key_pem + self.cert_pem
+                f"client-{next(_CLIENT_FILE_NUMBERS)}.pem", self.private_key_pem + self.cert_pem
             )
         return self._path
 
