@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import struct
 import time
 
 import httpx
@@ -207,6 +208,46 @@ def test_refused_upstream_is_a_connection_error_for_requests() -> None:
         pytest.raises(requests.ConnectionError),
     ):
         requests.get(f"http://{proxy.host}:{proxy.port}/", timeout=10)
+
+
+def reset(sock: socket.socket) -> None:
+    """Close ``sock`` with a reset (RST): ``SO_LINGER`` 0."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_an_upstream_reset_resets_the_client_and_is_recorded() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+        with Proxy(upstream=listener.getsockname()[:2]) as proxy:
+            with socket.create_connection(proxy.address, timeout=10) as client:
+                client.sendall(b"ping")
+                upstream, _ = listener.accept()
+                with upstream:
+                    assert recv_exactly(upstream, 4) == b"ping"
+                    reset(upstream)
+                with pytest.raises(ConnectionResetError):
+                    client.recv(10)
+            [record] = proxy.wait_for_connections(1, match=lambda c: c.error is not None)
+    assert record.error is not None
+    assert record.error.startswith("ConnectionResetError: relaying to 127.0.0.1:")
+
+
+def test_a_client_reset_resets_the_upstream_connection() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+        with Proxy(upstream=listener.getsockname()[:2]) as proxy:
+            client = socket.create_connection(proxy.address, timeout=10)
+            client.sendall(b"ping")
+            upstream, _ = listener.accept()
+            with upstream:
+                upstream.settimeout(10)
+                assert recv_exactly(upstream, 4) == b"ping"
+                reset(client)
+                with pytest.raises(ConnectionResetError):
+                    upstream.recv(10)
+            [record] = proxy.wait_for_connections(1, match=lambda c: c.closed)
+    assert record.error is None  # (the client's doing, not an upstream failure)
 
 
 # -- waiting ---------------------------------------------------------------------------------

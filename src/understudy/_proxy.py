@@ -46,8 +46,9 @@ class Proxy(Server):
     Raises:
         ConfigurationError: ``upstream`` is not a ``(host, port)`` pair, or a bad timeout.
 
-    An upstream that refuses or times out resets the client's connection and is recorded in
-    :attr:`ProxyConnection.error`; it is not raised by :meth:`check`.
+    An upstream that refuses, times out or resets the connection resets the client's connection
+    and is recorded in :attr:`ProxyConnection.error`; it is not raised by :meth:`check`. A
+    client that resets its connection has the upstream connection reset too.
 
     .. versionadded:: 0.1
     """

@@ -32,10 +32,10 @@ class ProxyConnection:
         opened_at (float): ``time.time()`` when the client's connection was accepted (seconds).
         closed_at (float | None): ``time.time()`` when the client's side closed, or ``None``
             while open.
-        error (str | None): why the upstream connection failed
-            (``"ConnectionRefusedError: ..."``), or ``None``. The client's connection is then
-            reset; the failure is kept here and not raised by ``check()``: a refused upstream
-            is a network condition, not a bug.
+        error (str | None): why the upstream connection failed (refused, timed out, or reset
+            while open: ``"ConnectionRefusedError: ..."``, ``"ConnectionResetError: ..."``),
+            or ``None``. The client's connection is then reset; the failure is kept here and
+            not raised by ``check()``: a refused upstream is a network condition, not a bug.
 
     .. versionadded:: 0.1
     """
@@ -175,7 +175,10 @@ class ClientSide(asyncio.Protocol):
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
         if self._upstream is not None:
-            self._upstream.close()
+            if exc is None:
+                self._upstream.close()
+            else:
+                _reset(self._upstream)  # (the client reset its connection: so does the proxy)
 
     def pause_writing(self) -> None:
         if self._upstream is not None:
@@ -186,16 +189,8 @@ class ClientSide(asyncio.Protocol):
             self._upstream.resume_reading()
 
     def _reset_client(self) -> None:
-        client = self._client
-        if client is None or client.is_closing():
-            return
-        sock = client.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
-        client.abort()
+        if self._client is not None:
+            _reset(self._client)
 
     def abort(self) -> None:
         if self._connecting is not None:
@@ -222,8 +217,13 @@ class ClientSide(asyncio.Protocol):
             return False
         return True
 
-    def upstream_lost(self) -> None:
-        if self._client is not None:
+    def upstream_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.record.error is None:
+            host, port = self._upstream_address
+            self.record.error = f"{type(exc).__name__}: relaying to {host}:{port}: {exc}"
+            self._journal.changed()
+            self._reset_client()  # (a reset, relayed as one)
+        elif self._client is not None:
             self._client.close()  # after what is buffered for the client
 
     def upstream_pause_writing(self) -> None:
@@ -248,10 +248,23 @@ class _UpstreamSide(asyncio.Protocol):
         return self._pair.upstream_eof()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._pair.upstream_lost()
+        self._pair.upstream_lost(exc)
 
     def pause_writing(self) -> None:
         self._pair.upstream_pause_writing()
 
     def resume_writing(self) -> None:
         self._pair.upstream_resume_writing()
+
+
+def _reset(transport: asyncio.Transport) -> None:
+    """Reset ``transport``'s connection (RST: close with ``SO_LINGER`` 0), unless it is closing."""
+    if transport.is_closing():
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()
