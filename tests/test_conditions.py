@@ -10,6 +10,7 @@ import logging
 import logging.handlers
 import smtplib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -541,3 +542,44 @@ def test_a_tls_client_closing_under_conditions_makes_asyncio_warn_of_nothing(
         finally:
             sock.close()
     assert [record.getMessage() for record in caplog.records if record.name == "asyncio"] == []
+
+
+def handshake(raw: socket.socket) -> None:
+    """A TLS handshake over ``raw`` with the test CA (through memory BIOs: an ``SSLSocket``
+    whose connection is reset before it is made stays unclosed, CPython's own leak)."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = tls.client_context().wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    while True:
+        try:
+            client.do_handshake()
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            received = raw.recv(65536)
+            if not received:
+                raise ConnectionError("the server closed the connection mid-handshake") from None
+            incoming.write(received)
+        else:
+            return
+
+
+def test_accept_but_never_read_over_tls_answers_no_handshake() -> None:
+    conditions = Conditions(accept_but_never_read=True)
+    with (
+        TCPServer(tls=True, echo=True, conditions=conditions) as server,
+        socket.create_connection(server.address, timeout=0.2) as raw,
+        pytest.raises(TimeoutError),
+    ):
+        handshake(raw)
+    assert server.connections == []
+    assert server.tls_failures == []
+
+
+def test_reset_after_zero_over_tls_resets_before_the_handshake() -> None:
+    with (
+        TCPServer(tls=True, echo=True, conditions=Conditions(reset_after=0.0)) as server,
+        pytest.raises(ConnectionResetError),  # (as early as the connect, at times)
+        socket.create_connection(server.address, timeout=10) as raw,
+    ):
+        handshake(raw)
+    assert server.connections == []
+    assert server.tls_failures == []

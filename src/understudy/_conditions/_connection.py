@@ -52,7 +52,7 @@ class ShapedProtocol(asyncio.Protocol):
         self._slow_close: asyncio.TimerHandle | None = None
         self._reset_timer: asyncio.TimerHandle | None = None
         self._conditions = conditions
-        self._active = False
+        self._active = chosen(rng, conditions.probability)  # (now: see `unserved`)
         self._up = Pipe(NO_DIRECTION, self._rng)
         self._down = Pipe(NO_DIRECTION, self._rng)
         self._reset_budget = Budget(None)
@@ -61,11 +61,18 @@ class ShapedProtocol(asyncio.Protocol):
 
     def update(self, conditions: Conditions | None) -> None:
         """Apply new conditions from now on (bytes already queued keep their times)."""
-        if conditions is None:
-            conditions = Conditions()
-        self._conditions = conditions
+        self._conditions = conditions = Conditions() if conditions is None else conditions
         self._active = chosen(self._rng, conditions.probability)
-        effective = conditions if self._active else Conditions()
+        self._apply()
+
+    @property
+    def unserved(self) -> bool:
+        """Never read or reset at once: the factory gives it no TLS handshake either."""
+        given = self._conditions
+        return self._active and (given.accept_but_never_read or given.reset_after == 0)
+
+    def _apply(self) -> None:
+        effective = self._conditions if self._active else Conditions()
         self._up.reconfigure(effective.up, self._rng)
         self._down.reconfigure(effective.down, self._rng)
         self._reset_budget = Budget(effective.reset_after_bytes)
@@ -81,14 +88,13 @@ class ShapedProtocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._real = transport
         self._connections[self] = None
-        conditions = self._conditions
-        self.update(conditions)
-        if self._active and conditions.reset_after == 0:
-            self._reset()  # before a byte is read: the server never hears of it
+        self._apply()
+        if self.unserved:  # the server never hears of it
+            if self._conditions.reset_after == 0:
+                self._reset()  # before a byte is read
+            else:
+                transport.pause_reading()  # never read; stop() aborts it
             return
-        if self._active and conditions.accept_but_never_read:
-            transport.pause_reading()
-            return  # the server never hears of it; stop() aborts it
         self._made = True
         self._inner.connection_made(self._transport)
 

@@ -112,7 +112,8 @@ class Conditions:
         slow_close: when the server closes a connection, wait this long before the close
             reaches the client (seconds; Toxiproxy's ``slow_close``).
         reset_after: reset the connection (RST, via ``SO_LINGER`` 0) this many seconds after it
-            is accepted; ``0.0`` resets at once. ``None`` (default): never.
+            is accepted; ``0.0`` resets at once (on a TLS server, before the handshake).
+            ``None`` (default): never.
         reset_after_bytes: reset once this many bytes have passed, both directions counted
             together; ``None`` (default): never.
         refuse: refuse new connections: the listening socket is closed (clients get
@@ -120,7 +121,8 @@ class Conditions:
             without ``refuse`` are set. Connections already open go on. ``probability`` does
             not apply (a closed socket refuses everyone).
         accept_but_never_read: accept connections (the client's ``connect`` succeeds) but never
-            read from them or answer: the server sees nothing, the client's reads time out.
+            read from them or answer: the server sees nothing, the client's reads time out (on a
+            TLS server, its handshake: nothing answers it).
         probability: the chance (0.0 to 1.0) that the conditions apply to a connection, drawn
             once per connection when it is accepted (and again when conditions change) from the
             server's seeded ``random``. Default 1.0.

@@ -187,7 +187,10 @@ class _Factory:
             from ._connection import ShapedProtocol  # noqa: PLC0415 - only with conditions
 
             rng = random.Random(self.server.random.getrandbits(64))  # noqa: S311 - test data
-            protocol = ShapedProtocol(self.shaper.connections, protocol, conditions, rng)
+            shaped = ShapedProtocol(self.shaper.connections, protocol, conditions, rng)
+            if shaped.unserved:
+                return shaped  # (not even a TLS handshake: the server never answers)
+            protocol = shaped
         # (no conditions: the server's own protocol, at full speed)
         outer = self.outer
         return protocol if outer is None else outer(protocol)
