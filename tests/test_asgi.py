@@ -406,18 +406,8 @@ def test_a_cancellation_of_the_apps_own_gets_500_and_check_raises(
             await asyncio.sleep(0)
         await lookup  # raises CancelledError, though nobody cancelled the app's task
 
-    server = http.server(asgi=app)
-
-    def session() -> None:
-        with server:
-            reply = http.get(server.url, timeout=TIMEOUT)
-            assert reply.status_code == 500
-            [request] = server.requests
-            assert request.response is not None
-            assert request.response.status_code == 500
-
     with pytest.raises(RuntimeError, match="raised CancelledError, but its task was not cancelled"):
-        session()
+        http.answered_500(http.server(asgi=app))
 
 
 @pytest.mark.parametrize(

@@ -161,18 +161,8 @@ def test_a_cancellation_of_the_handlers_own_gets_500_and_check_raises(
         return _awaits_a_future_cancelled_elsewhere(request)  # (a plain callable's coroutine)
 
     handler = _awaits_a_future_cancelled_elsewhere if kind == "async" else wrapper
-    server = http.server(handler=handler)
-
-    def session() -> None:
-        with server:
-            reply = http.get(server.url, timeout=TIMEOUT)
-            assert reply.status_code == 500
-            [request] = server.requests
-            assert request.response is not None
-            assert request.response.status_code == 500
-
     with pytest.raises(RuntimeError, match="raised CancelledError, but its task was not cancelled"):
-        session()
+        http.answered_500(http.server(handler=handler))
 
 
 def test_check_raises_once_then_forgets(http: Version) -> None:
@@ -294,22 +284,23 @@ def test_a_streamed_body_failing_midway_drops_the_connection_and_is_reported(kin
     def handler(request: Request) -> Response:
         return Response(200, body=body() if kind == "sync" else abody())
 
-    server = HTTPServer(handler=handler)
-
-    def session() -> None:
-        with server:
-            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
-            try:
-                conn.request("GET", "/")
-                reply = conn.getresponse()
-                assert reply.status == 200
-                with pytest.raises(http.client.IncompleteRead):
-                    reply.read()  # the chunked body never ends: the client sees it is incomplete
-            finally:
-                conn.close()
-
     with pytest.raises(RuntimeError, match="generator broke"):
-        session()
+        _cut_short(HTTPServer(handler=handler))
+
+
+def _cut_short(server: HTTPServer) -> None:
+    """Run ``server`` (``with``: its ``check()`` raises at the end) for one GET, whose 200's
+    chunked body never ends: the client sees it incomplete, rather than waiting on."""
+    with server:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
+        try:
+            conn.request("GET", "/")
+            reply = conn.getresponse()
+            assert reply.status == 200
+            with pytest.raises(http.client.IncompleteRead):
+                reply.read()
+        finally:
+            conn.close()
 
 
 def test_a_streamed_body_raising_a_cancellation_of_its_own_is_cut_and_reported() -> None:
@@ -320,22 +311,8 @@ def test_a_streamed_body_raising_a_cancellation_of_its_own_is_cut_and_reported()
         await lookup  # raises CancelledError, though nobody cancelled the body's task
         yield b"never"
 
-    server = HTTPServer(handler=lambda request: Response(200, body=body()))
-
-    def session() -> None:
-        with server:
-            conn = http.client.HTTPConnection(server.host, server.port, timeout=TIMEOUT)
-            try:
-                conn.request("GET", "/")
-                reply = conn.getresponse()
-                assert reply.status == 200
-                with pytest.raises(http.client.IncompleteRead):
-                    reply.read()  # cut: the client sees it is incomplete, it does not wait on
-            finally:
-                conn.close()
-
     with pytest.raises(RuntimeError, match="raised CancelledError, but its task was not cancelled"):
-        session()
+        _cut_short(HTTPServer(handler=lambda request: Response(200, body=body())))
 
 
 def test_a_handler_can_be_slow_while_another_server_answers() -> None:

@@ -58,6 +58,16 @@ class Version:
         assert response.http_version == ("HTTP/2" if self.name == "2" else "HTTP/1.1")
         return response
 
+    def answered_500(self, server: HTTPServer) -> None:
+        """Run ``server`` (``with``: its ``check()`` raises at the end) for one GET, which it
+        answers 500, as its journal says too."""
+        with server:
+            reply = self.get(server.url)
+            assert reply.status_code == 500
+            [request] = server.requests
+            assert request.response is not None
+            assert request.response.status_code == 500
+
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
 
