@@ -1051,6 +1051,15 @@ def test_times_takes_a_positive_int(server: HTTPServer, count: Any) -> None:
     )
 
 
+@pytest.mark.parametrize("times", [-1, True, "2", 1.5])
+def test_assert_requested_takes_a_count_of_zero_or_more(answered: HTTPServer, times: Any) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        answered.assert_requested("GET", "/users", times=times)
+    assert str(raised.value) == (
+        f"assert_requested() takes times=None (at least once) or an int of 0 or more, not {times!r}"
+    )
+
+
 def test_expect_returns_an_expectation_whose_builders_chain(server: HTTPServer) -> None:
     expectation = server.expect("GET", "/x")
     assert isinstance(expectation, Expectation)

@@ -161,13 +161,23 @@ class Stubbing:
                 message lists the nearest requests received and how each differed.
             ExpectationExceeded: more than ``times`` came; the message says the counts
                 ("expected at most 1, got 3") and lists the extra requests.
-            ConfigurationError: a malformed or unknown criterion, as for :meth:`expect`.
+            ConfigurationError: a malformed or unknown criterion, as for :meth:`expect`, or
+                ``times`` neither ``None`` nor an int of 0 or more.
         """
         __tracebackhide__ = True
         from ._criteria import make_shape  # noqa: PLC0415 - loaded when first used
         from ._report import differences, requested_failure  # noqa: PLC0415 - (so is this)
 
         shape = make_shape(method, path, criteria, what="assert_requested()", takes=("times",))
+        if times is not None and (
+            not isinstance(times, int) or isinstance(times, bool) or times < 0
+        ):
+            from .._errors import ConfigurationError  # noqa: PLC0415 - only for a mistake
+
+            raise ConfigurationError(
+                f"assert_requested() takes times=None (at least once) or an int of 0 or more, "
+                f"not {times!r}"
+            )
         received = [r for r in self._journal.snapshot() if r.error is None]
         found = [r for r in received if not differences(shape, r)]
         if (times is None and found) or len(found) == times:
