@@ -87,6 +87,23 @@ def test_a_journal_of_size_zero_keeps_nothing_and_refuses_waits() -> None:
             server.wait_for_requests(1)
 
 
+def test_a_wait_for_more_than_a_bounded_journal_keeps_is_refused_at_once() -> None:
+    message = (
+        "this server keeps only the last 2 requests (journal_size=2), so a wait for 3 could "
+        "never end; pass a count of at most 2, or a larger journal_size"
+    )
+    with HTTPServer(response=Response(204), journal_size=2) as server:
+        for i in range(3):
+            get(server.url + f"/{i}")
+        with pytest.raises(ConfigurationError) as raised:
+            server.wait_for_requests(3, timeout=1.0)
+        assert str(raised.value) == message
+        with pytest.raises(ConfigurationError) as raised:
+            asyncio.run(server.wait_for_requests_async(3, timeout=1.0))
+        assert str(raised.value) == message
+        assert [request.path for request in server.wait_for_requests(2)] == ["/1", "/2"]
+
+
 @pytest.mark.parametrize(("count", "timeout"), [(0, 1.0), (-1, 1.0), (1, -1.0)])
 def test_wait_arguments_are_checked(count: int, timeout: float) -> None:
     journal: Journal[int] = Journal("number")

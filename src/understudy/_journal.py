@@ -156,7 +156,8 @@ class Journal(Waitable, Generic[T]):
         """Block until ``count`` entries satisfying ``match`` are kept; return the first ``count``.
 
         Raises:
-            ConfigurationError: a journal of size 0, or a bad ``count`` or ``timeout``.
+            ConfigurationError: a journal of size 0, a bad ``count`` or ``timeout``, or a
+                ``count`` larger than the journal keeps (the wait could never end).
             WaitTimeout: after ``timeout`` seconds, listing what did arrive.
         """
         return self.wait(self._counted(count, match, timeout), timeout)
@@ -174,6 +175,13 @@ class Journal(Waitable, Generic[T]):
         looked at."""
         self.check_waitable()
         check_count(count)
+        size = self._size
+        if size is not None and count > size:
+            raise ConfigurationError(
+                f"this server keeps only the last {size} {self._noun}s (journal_size={size}), "
+                f"so a wait for {count} could never end; pass a count of at most {size}, or a "
+                "larger journal_size"
+            )
         looked_at: list[Any] = []
 
         def look() -> list[T] | None:

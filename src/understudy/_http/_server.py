@@ -305,6 +305,7 @@ class HTTPServer(Stubbing, WebSocketEndpoints, Parking):
 
         Raises:
             WaitTimeout: after ``timeout`` seconds; the message lists what did arrive.
+            ConfigurationError: ``count`` over ``journal_size`` (the wait could never end).
         """
         __tracebackhide__ = True
         return self._journal.wait_for(count, match=match, timeout=timeout)
