@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import urllib.error
 import urllib.request
 import warnings
 from multiprocessing.connection import Connection
@@ -96,6 +97,29 @@ def test_a_blocking_call_from_the_loop_thread_says_to_use_the_async_twin() -> No
         reply.value.close()
         with pytest.raises(RuntimeError, match="start_async"):
             server.check()
+
+
+def test_a_blocking_stop_from_the_loop_thread_is_refused_and_leaves_the_server_serving() -> None:
+    servers: list[understudy.HTTPServer] = []
+
+    async def handler(request: understudy.Request) -> str:
+        if request.path == "/stop":
+            servers[0].stop()  # blocking, on the loop: refused, and nothing stopped
+        return "still served"
+
+    server = understudy.HTTPServer(handler=handler)
+    servers.append(server)
+    with server:
+        with pytest.raises(urllib.error.HTTPError) as reply:
+            urllib.request.urlopen(server.url + "/stop", timeout=5)
+        reply.value.close()
+        with pytest.raises(RuntimeError, match="stop_async"):
+            server.check()
+        assert server.running
+        with urllib.request.urlopen(server.url, timeout=5) as again:
+            assert again.read() == b"still served"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(server.address, timeout=5).close()
 
 
 # -- a held loop: waits say so ------------------------------------------------------------------

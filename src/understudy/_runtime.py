@@ -107,10 +107,7 @@ class Runtime:
         """
         if self.in_loop_thread:
             coro.close()
-            raise RuntimeError(
-                "a blocking understudy call was made on understudy's own event loop (from an "
-                f"async handler), where it would deadlock; write `await ....{twin}(...)` instead"
-            )
+            raise _blocking_refused(twin)
         hop = _Hop(coro)
         self.loop.call_soon_threadsafe(hop.begin, self.loop)
         if hop.finished.acquire(timeout=-1 if timeout is None else timeout):
@@ -123,6 +120,12 @@ class Runtime:
             what = what()
         what = what or f"{getattr(coro, '__qualname__', 'a call')}()"
         raise self.held_loop_timeout(what, timeout)
+
+    def refuse_on_loop(self, twin: str) -> None:
+        """Raise ``RuntimeError`` naming ``twin``, the awaitable method to write instead, if
+        called from the loop's thread, where a blocking call would deadlock (see :meth:`call`)."""
+        if self.in_loop_thread:
+            raise _blocking_refused(twin)
 
     def call_function(
         self,
@@ -214,6 +217,13 @@ class Runtime:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5.0)
         self.workers.close()
+
+
+def _blocking_refused(twin: str) -> RuntimeError:
+    return RuntimeError(
+        "a blocking understudy call was made on understudy's own event loop (from an "
+        f"async handler), where it would deadlock; write `await ....{twin}(...)` instead"
+    )
 
 
 class _Outcome(Generic[T]):

@@ -242,7 +242,10 @@ class Server(Serving, HandlerFailures):
         Raises:
             WaitTimeout: a handler was still running at the timeout (its connection is aborted
                 all the same; a sync handler's thread finishes on its own).
+            RuntimeError: called in an ``async def`` handler (nothing stops): use ``stop_async``.
         """
+        if (runtime := self._runtime) is not None:  # (before the lock and any change)
+            runtime.refuse_on_loop("stop_async")
         with self._lifecycle_lock:
             runtime = self._stop_begin()
             if runtime is None:
