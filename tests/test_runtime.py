@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import re
@@ -168,6 +169,32 @@ def test_stop_on_a_held_loop_raises_wait_timeout_and_the_server_stops_once_it_is
         release.set()
     # The stop runs once the loop is free, and the next start() waits for it to have run
     # (or raises WaitTimeout saying it has not).
+    with server, urllib.request.urlopen(server.url, timeout=5) as reply:
+        assert reply.status == 204
+
+
+def test_a_stop_async_cancelled_on_a_held_loop_still_stops_the_server_once_it_is_free() -> None:
+    """A cancelled ``await stop_async()`` (an anyio cancel scope around ``async with``, an
+    ``asyncio.timeout``) stops waiting; the server stops all the same."""
+    server = understudy.HTTPServer(response=understudy.Response(204)).start()
+    client = socket.create_connection(server.address, timeout=5)
+    client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert client.recv(65536).startswith(b"HTTP/1.1 204 ")  # (accepted: a keep-alive client)
+
+    async def cancel_stop_async() -> None:
+        stopping = asyncio.ensure_future(server.stop_async())
+        await asyncio.sleep(0)  # (one turn of this loop: it now waits for understudy's)
+        stopping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stopping
+
+    _, release = _hold_the_loop()
+    try:
+        asyncio.run(cancel_stop_async())
+    finally:
+        release.set()
+    with client:
+        assert client.recv(65536) == b""  # the stop ran once the loop was free
     with server, urllib.request.urlopen(server.url, timeout=5) as reply:
         assert reply.status == 204
 

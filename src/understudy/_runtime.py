@@ -195,11 +195,15 @@ class Runtime:
             # (the loop holds tasks weakly: the set keeps a posted one until it ends)
             self._posted.discard(asyncio.current_task())
 
-    async def call_async(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the runtime's loop and await it from the caller's own loop."""
+    async def call_async(self, coro: Coroutine[Any, Any, T], *, cancel: bool = True) -> T:
+        """Run ``coro`` on the runtime's loop and await it from the caller's own loop.
+
+        ``cancel``: whether cancelling the caller cancels ``coro`` too (``stop_async()`` lets
+        it run to its end, so that the server still closes)."""
         if self.in_loop_thread:
             return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+        future = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+        return await (future if cancel else asyncio.shield(future))
 
     def run_in_worker(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """From the loop: run ``fn(*args)`` in the worker pool, keeping the caller's context."""

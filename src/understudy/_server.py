@@ -36,9 +36,9 @@ __all__ = ["Server", "describe_handler"]
 #: only approached on a machine so loaded that the loop thread is not scheduled. Longer than an
 #: ASGI app's lifespan startup may take (10 s), so that startup's own error says what was slow.
 _START_TIMEOUT = 15.0
-#: Servers whose stop() ran out of time because the loop was held, with the event its work
-#: on the loop sets once the loop has run it: the next start() waits for that. (Not an
-#: attribute: an idle server is kept to 29 of them, see tests/test_server.py.)
+#: Servers whose stop() ran out of time on a held loop, or whose stop_async() was cancelled,
+#: with the event their stop on the loop sets once it has run: the next start() waits for
+#: that. (Not an attribute: an idle server is kept to 29 of them, see tests/test_server.py.)
 _PENDING_STOPS: weakref.WeakKeyDictionary[Server, threading.Event] = weakref.WeakKeyDictionary()
 
 
@@ -269,16 +269,19 @@ class Server(Serving, HandlerFailures):
             self._raise_if_still_running(still_running, timeout)
 
     async def stop_async(self, timeout: float = 5.0) -> None:
-        """The awaitable twin of :meth:`stop`."""
+        """The awaitable twin of :meth:`stop`. Cancelled, it stops waiting, and the server
+        stops all the same (a ``start()`` meanwhile waits for that)."""
         runtime = self._stop_begin()
         if runtime is None:
             return
+        done = threading.Event()
+        stopping = self._stop_on_loop(runtime, timeout, list(self._sockets), done)
         try:
-            still_running = await runtime.call_async(
-                self._stop_on_loop(runtime, timeout, list(self._sockets))
-            )
-        finally:
-            self._close_sockets()
+            still_running = await runtime.call_async(stopping, cancel=False)
+        except BaseException:
+            _PENDING_STOPS[self] = done  # (the loop closes the sockets once it has stopped)
+            raise
+        self._close_sockets()
         self._raise_if_still_running(still_running, timeout)
 
     def _stop_begin(self) -> Runtime | None:
@@ -390,11 +393,6 @@ class Server(Serving, HandlerFailures):
         return f"{self._url_host()}:{port or '?'}"
 
     def __repr__(self) -> str:
-        if self.running:
-            state = "running"
-        elif self._runtime is None:
-            state = "not started"
-        else:
-            state = "stopped"
+        state = "running" if self.running else "not started" if self._runtime is None else "stopped"
         name = f"{type(self).__module__}.{type(self).__qualname__}"
         return f"<{name} {self._describe_address()} {state}>"
