@@ -316,4 +316,6 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     print(f"  written to {args.output}")
-    return 1 if missed else 0
+    # (MET or MISSED is what the table and the JSON say: the exit status says only that the
+    # sections ran, as make bench's does; docs/performance.md)
+    return 0
