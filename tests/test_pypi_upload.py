@@ -134,6 +134,49 @@ def test_the_same_file_again_is_a_no_op_and_other_bytes_under_its_name_get_400(
     assert pypi.content("my_pkg_name-1.0.tar.gz") == tiny_dists[1].read_bytes()
 
 
+def test_a_second_sdist_of_a_release_gets_400(
+    pypi: PyPIServer, tiny_dists: list[Path], tmp_path: Path
+) -> None:
+    """PyPI takes one sdist per release: a ``.zip`` after the ``.tar.gz`` of the same version
+    (``1.0.0`` is ``1.0``) is refused; the wheel of the release is not an sdist."""
+    assert upload(pypi, tiny_dists[1]).status_code == 200
+    zipped = pypi_zip_sdist(tmp_path / "my_pkg_name-1.0.0.zip", "1.0.0")
+
+    reply = upload(pypi, zipped, version="1.0.0")
+
+    assert reply.status_code == 400
+    assert reply.reason == "Only one sdist may be uploaded per release."
+    assert upload(pypi, tiny_dists[0]).status_code == 200
+    assert sorted(file.filename for file in pypi.files) == [
+        "my_pkg_name-1.0-py3-none-any.whl",
+        "my_pkg_name-1.0.tar.gz",
+    ]
+
+
+def test_the_same_bytes_under_another_name_get_400(
+    pypi: PyPIServer, tiny_dists: list[Path]
+) -> None:
+    """PyPI refuses a file whose bytes it serves under another name (warehouse looks files up by
+    name or by blake2 digest): "File already exists", which twine's --skip-existing reads."""
+    assert upload(pypi, tiny_dists[0]).status_code == 200
+
+    reply = upload(pypi, tiny_dists[0], filename="my_pkg_name-1.0-py2.py3-none-any.whl")
+
+    assert reply.status_code == 400
+    assert reply.reason.startswith("File already exists ('my_pkg_name-1.0-py2.py3-none-any.whl'")
+    assert [file.filename for file in pypi.files] == ["my_pkg_name-1.0-py3-none-any.whl"]
+
+
+def pypi_zip_sdist(path: Path, version: str) -> Path:
+    """A ``.zip`` sdist of ``My_Pkg.Name`` at ``version`` (PKG-INFO only), at ``path``."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            f"my_pkg_name-{version}/PKG-INFO",
+            f"Metadata-Version: 2.1\nName: My_Pkg.Name\nVersion: {version}\n",
+        )
+    return path
+
+
 @pytest.mark.parametrize(
     "auth",
     [("ada", "wrong"), ("bob", "s3cret"), None],

@@ -94,12 +94,21 @@ class Store:
             self._files[file.filename] = file
             self._keep(file.filename, content, source)
 
-    def add(self, file: PyPIFile, content: bytes) -> PyPIFile | None:
-        """Serve ``file`` unless one of its name is served already: then return that one."""
+    def add(self, file: PyPIFile, content: bytes) -> tuple[PyPIFile, str] | None:
+        """Serve ``file``, unless PyPI would not (warehouse's ``forklift/legacy.py``): then
+        the file in its way, and why: ``"name"`` (one of its name is served: the same bytes
+        are a re-upload PyPI answers 200), ``"bytes"`` (its bytes are served under another
+        name) or ``"sdist"`` (its release has an sdist: one per release)."""
+        blake2 = file.digests["blake2b_256"]
         with self._lock:
             existing = self._files.get(file.filename)
             if existing is not None:
-                return existing
+                return existing, "name"
+            for other in self._files.values():
+                if other.digests["blake2b_256"] == blake2:
+                    return other, "bytes"
+                if file.packagetype == other.packagetype == "sdist" and _same_release(file, other):
+                    return other, "sdist"
             self._files[file.filename] = file
             self._keep(file.filename, content, None)
         return None
@@ -153,3 +162,10 @@ class Store:
 
 def _file_order(file: PyPIFile) -> tuple[str, tuple[int, Version | str], str]:
     return (normalize(file.project), version_key(file.version), file.filename)
+
+
+def _same_release(one: PyPIFile, other: PyPIFile) -> bool:
+    """Whether two files are of one release: one project (normalized), one version (PEP 440)."""
+    return normalize(one.project) == normalize(other.project) and same_version(
+        one.version, other.version
+    )
