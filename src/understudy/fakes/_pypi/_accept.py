@@ -97,12 +97,9 @@ def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
         uploader=uploader,
         fallback=fields,
     )
-    refused = store.add(file, content)
-    if refused is not None:
-        existing, why = refused
-        if why == "sdist":
-            raise UploadRefused(400, "Only one sdist may be uploaded per release.")
-        _check_reupload(existing, digests, filename, same_name=why == "name")
+    in_the_way = store.add(file, content)
+    if in_the_way is not None:
+        _check_reupload(*in_the_way, digests, filename)
         return None  # PyPI answers a re-upload of the same bytes 200 and keeps one
     return PyPIUpload(
         filename=filename,
@@ -119,17 +116,17 @@ def _accept_upload(store: Store, request: Request) -> PyPIUpload | None:
     )
 
 
-def _check_reupload(
-    existing: PyPIFile, digests: dict[str, str], filename: str, *, same_name: bool
-) -> None:
-    """``existing`` is served with ``filename`` (``same_name``) or with the same bytes: a
+def _check_reupload(existing: PyPIFile, why: str, digests: dict[str, str], filename: str) -> None:
+    """``existing`` is in the way of ``filename`` (``why``, as ``Store.add`` says): only a
     re-upload, the same bytes under the same name, is taken (and ignored).
 
     Raises:
-        UploadRefused: 400, with warehouse's message, for other bytes under the name, or the
-            same bytes under another name.
+        UploadRefused: 400, with warehouse's message, for other bytes under the name, the same
+            bytes under another name, or a second sdist of the release.
     """
-    if not same_name or existing.digests["blake2b_256"] != digests["blake2b_256"]:
+    if why == "sdist":
+        raise UploadRefused(400, "Only one sdist may be uploaded per release.")
+    if why != "name" or existing.digests["blake2b_256"] != digests["blake2b_256"]:
         raise UploadRefused(
             400,
             f"File already exists ({filename!r}, with blake2_256 hash "
