@@ -8,13 +8,12 @@ other; bytes a client sends before the upstream connection is up are kept, up to
 from __future__ import annotations
 
 import asyncio
-import socket
-import struct
 import threading
 import time
 from typing import Any, Literal
 
 from ._journal import Journal
+from ._resets import linger_zero
 
 __all__ = ["ClientSide", "ProxyConnection", "relayed_size"]
 
@@ -259,12 +258,6 @@ class _UpstreamSide(asyncio.Protocol):
 
 def _reset(transport: asyncio.Transport) -> None:
     """Reset ``transport``'s connection (RST: close with ``SO_LINGER`` 0), unless it is closing."""
-    if transport.is_closing():
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-    transport.abort()
+    if not transport.is_closing():
+        linger_zero(transport)
+        transport.abort()

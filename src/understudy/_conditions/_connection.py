@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
-import struct
 from collections.abc import Callable
 from typing import Any
 
 from .._core.conditions import Budget, chosen
+from .._resets import linger_zero
 from ._options import NO_DIRECTION, Conditions
 from ._pipe import CLOSE, EOF, HIGH_WATER, LOW_WATER, RESET, SLOW_CLOSE, Pipe
 
@@ -271,12 +270,7 @@ class ShapedProtocol(asyncio.Protocol):
         self._cancel_all()
         if real is None or real.is_closing():
             return
-        sock = real.get_extra_info("socket")
-        if sock is not None and sock.family != socket.AF_UNIX:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
+        linger_zero(real)
         real.abort()
 
     def _cancel_all(self) -> None:

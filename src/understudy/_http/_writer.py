@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import struct
 from collections import deque
 
 from .._core.faults import Ending
 from .._drain import close_transport
 from .._reads import BufferedReads
+from .._resets import linger_zero
 from ._heads import LARGE_WRITE
 
 __all__ = ["ResponseWriter"]
 
 #: ``struct linger`` with l_onoff=1, l_linger=0: close() sends RST and discards unsent data.
-_LINGER_ZERO = struct.pack("ii", 1, 0)
 
 #: Connections with bytes queued in this loop iteration (see HTTPConnection.write).
 _UNFLUSHED: list[ResponseWriter] = []
@@ -180,9 +178,7 @@ class ResponseWriter(BufferedReads):
         if transport is None or transport.is_closing():
             return
         if ending is Ending.RESET:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+            linger_zero(transport)
             self.abort()
             return
         if data:

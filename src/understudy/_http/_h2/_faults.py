@@ -28,7 +28,6 @@ server leaves, after which it opens no window again (the connection's ``windows_
 
 from __future__ import annotations
 
-import socket
 import struct
 from typing import TYPE_CHECKING
 
@@ -38,6 +37,7 @@ from hyperframe.frame import HeadersFrame
 
 from ..._core.faults import Ending, Fault
 from ..._http2_faults import HTTP2Fault, fault_from_text
+from ..._resets import linger_zero
 from .._heads import http_date
 
 if TYPE_CHECKING:
@@ -190,9 +190,7 @@ def _reset_connection(conn: Streams) -> None:
     transport = conn.transport
     if transport is None:
         return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    linger_zero(transport)
     conn.abort()
 
 
