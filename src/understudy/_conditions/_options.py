@@ -6,10 +6,10 @@ that carries them out is in ``_shaper`` (listeners) and ``_connection`` (each co
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Final
 
+from .._core.numbers import finite_number
 from .._errors import ConfigurationError
 
 __all__ = ["NO_DIRECTION", "Conditions", "Direction", "check_conditions", "check_seed"]
@@ -18,12 +18,7 @@ __all__ = ["NO_DIRECTION", "Conditions", "Direction", "check_conditions", "check
 def _seconds(name: str, value: object, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if not finite_number(value) or value < 0:
         extra = " or None" if allow_none else ""
         raise ConfigurationError(
             f"{name} must be a number of seconds >= 0 (float){extra}, not {value!r}"
@@ -34,12 +29,7 @@ def _positive(name: str, value: object, unit: str, *, zero: bool = False) -> Non
     if value is None:
         return
     low = 0 if zero else 1
-    if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < low
-    ):
+    if not finite_number(value) or value < low:
         raise ConfigurationError(
             f"{name} must be a number of {unit} >= {low}, or None (no limit), not {value!r}"
         )

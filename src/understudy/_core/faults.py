@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .coding import malformed_gzip
+from .numbers import finite_number
 
 __all__ = [
     "MAX_DELAY",
@@ -218,12 +219,7 @@ def delay_problem(kind: DelayKind, first: float, second: float) -> str | None:
     """Why these parameters make no delay, or ``None`` when they are fine."""
 
     def bad(value: float) -> bool:
-        return (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not math.isfinite(value)
-            or value < 0
-        )
+        return not finite_number(value) or value < 0
 
     def too_long(value: float) -> bool:
         return value > MAX_DELAY

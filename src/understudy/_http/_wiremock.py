@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.faults import MAX_DELAY, Fault
 from .._core.matching import Difference, RequestShape
+from .._core.numbers import finite_number
 from .._core.targets import origin_form
 from .._core.wiremock import (
     MappingError,
@@ -125,12 +126,7 @@ _FAULTS = {
 
 
 def _number(value: object, where: str, *, limit: float = MAX_DELAY * 1000) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value <= limit
-    ):
+    if not finite_number(value) or not 0 <= value <= limit:
         bound = "" if limit == math.inf else f" and at most {limit:.0f} (one hour)"
         raise ConfigurationError(f"{where}: a number of milliseconds, 0 or more{bound}")
     return float(value)

@@ -5,8 +5,7 @@ comes): counts, seconds and the one way a script ends. Each check raises
 
 from __future__ import annotations
 
-import math
-
+from .._core.numbers import finite_number
 from .._errors import ConfigurationError
 
 __all__ = ["check_after", "check_frames", "check_seconds", "one_end"]
@@ -42,12 +41,7 @@ def check_seconds(method: str, seconds: object, *, zero: bool) -> float:
         ConfigurationError: ``seconds`` is not a finite int or float > 0 (>= 0 with ``zero``);
             ``True``, NaN and infinity are not.
     """
-    if (
-        isinstance(seconds, int | float)
-        and not isinstance(seconds, bool)
-        and math.isfinite(seconds)
-        and (seconds >= 0 if zero else seconds > 0)
-    ):
+    if finite_number(seconds) and (seconds >= 0 if zero else seconds > 0):
         return float(seconds)
     least = ">= 0" if zero else "> 0"
     raise ConfigurationError(f"{method}() takes seconds {least} (a finite float), not {seconds!r}")
