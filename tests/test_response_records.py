@@ -268,3 +268,17 @@ def test_a_record_pickles_and_compares(http: Version) -> None:
     with pytest.raises(AttributeError):
         copy.response.status_code = 500
     assert "200" in repr(request.response)
+
+
+def test_an_expectations_record_pickles_before_it_was_read(http: Version) -> None:
+    """The journal keeps the expectation that answered, and makes the detail when the record
+    is read: a request pickled unread carries the text, not the expectation (and its lock)."""
+    with http.server() as server:
+        server.expect("GET", "/users").respond(200)
+        http.get(server.url + "/users", timeout=5)
+        [request] = server.wait_for_requests(match=lambda r: r.response is not None)
+        copy = pickle.loads(pickle.dumps(server.requests[0]))
+    assert copy.response is not None
+    assert copy.response.answered_by == "expectation"
+    assert copy.response.detail == "#1 expect('GET', '/users')"
+    assert copy.response == request.response

@@ -74,7 +74,6 @@ class Expectation:
         self.ordered = ordered
         #: Its place among the server's expectations, in the order added (1 first).
         self.number = group.added
-        self._answered_by: tuple[str, str] | None = None
         self._lock = group.lock
         self._steps = [_Step()]
         #: Whether a step has a count (``times``, ``then``, ordered): it is verified.
@@ -251,17 +250,20 @@ class Expectation:
         return f"{'expect_in_order' if self.ordered else 'expect'}({self.shape.describe()})"
 
     @property
-    def answered_by(self) -> tuple[str, str]:
-        """What the journal says answered a request this expectation answered: the kind and
-        the detail of :class:`~understudy.ResponseRecord` (``#1 expect('GET', '/users')``)."""
-        answered_by = self._answered_by
-        if answered_by is None:
-            if getattr(self.shape, "stub", None) is not None:  # (a WireMock mapping's)
-                answered_by = ("mapping", self.shape.describe())
-            else:
-                answered_by = ("expectation", f"#{self.number} {self.describe_kind()}")
-            self._answered_by = answered_by
-        return answered_by
+    def answered_by(self) -> tuple[str, Expectation]:
+        """What the journal says answered a request this expectation answered: the kind of
+        :class:`~understudy.ResponseRecord`, and this expectation, which makes its detail
+        when the record is read (:meth:`answer_detail`)."""
+        if getattr(self.shape, "stub", None) is not None:  # (a WireMock mapping's)
+            return "mapping", self
+        return "expectation", self
+
+    def answer_detail(self) -> str:
+        """:attr:`ResponseRecord.detail <understudy.ResponseRecord.detail>` of the requests
+        it answered: ``#1 expect('GET', '/users')``; a WireMock mapping's name and id."""
+        if getattr(self.shape, "stub", None) is not None:
+            return self.shape.describe()
+        return f"#{self.number} {self.describe_kind()}"
 
     def describe(self) -> str:
         """One line saying what is expected and how often it was answered, for reports."""
@@ -309,7 +311,7 @@ class Expectations:
                 if expectation in group:
                     group.remove(expectation)
 
-    def select(self, request: Request) -> tuple[Host, tuple[str, str]] | None:
+    def select(self, request: Request) -> tuple[Host, tuple[str, Expectation]] | None:
         """The host of the step that answers ``request``, now counted as used, and what the
         journal is to say answered (see :attr:`Expectation.answered_by`); or None."""
         with self.lock:

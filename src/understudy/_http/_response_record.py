@@ -4,19 +4,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from .._core.faults import Fault
 from .._http2_faults import HTTP2Fault, fault_from_text
 from ._fields import Headers
 
-__all__ = ["Answer", "ResponseRecord", "record_of"]
+__all__ = ["Answer", "Described", "Detail", "ResponseRecord", "record_of"]
+
+
+class Described(Protocol):
+    """What makes a :attr:`ResponseRecord.detail` when the record is read (an expectation's
+    ``#1 expect('GET', '/users')``): the loop answers without formatting it, and most
+    records are never read."""
+
+    def answer_detail(self) -> str:
+        """The detail, as :attr:`ResponseRecord.detail` says it."""
+        ...
+
+
+#: A detail as a journal keeps it: the str, or what makes it when read.
+Detail = str | Described
 
 #: What a server answered a request with, as its journal keeps it (flat, as PackedRequest):
 #: what was sent (the response's head as written, status line and fields; or, for a fault, the
 #: :class:`~understudy.Fault`'s name), then what answered (a kind, see
 #: :attr:`ResponseRecord.answered_by`) and a detail (:attr:`ResponseRecord.detail`).
-Answer = tuple[bytes | str, str, str]
+Answer = tuple[bytes | str, str, Detail]
 
 
 class ResponseRecord:
@@ -137,7 +151,8 @@ def _unpickle_response_record(  # noqa: PLR0917 - the order __reduce__ gives
 
 def record_of(answer: Answer) -> ResponseRecord:
     """The :class:`ResponseRecord` of an :data:`Answer` as a journal keeps it."""
-    sent, answered_by, detail = answer
+    sent, answered_by, kept = answer
+    detail = kept if isinstance(kept, str) else kept.answer_detail()
     if isinstance(sent, str):
         return ResponseRecord(
             status_code=None,

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .._tls import TLS
     from ._request import PackedRequest, Request
     from ._response import Response
+    from ._response_record import Detail
 
 __all__ = [
     "AnsweredBy",
@@ -72,8 +73,9 @@ __all__ = [
     "Upgrade",
 ]
 
-#: What answered an exchange: a kind and a detail (see ResponseRecord.answered_by, .detail).
-AnsweredBy = tuple[str, str]
+#: What answered an exchange: a kind and a detail (see ResponseRecord.answered_by, .detail;
+#: the detail may be made when the record is read, see ``Described``).
+AnsweredBy = tuple[str, "Detail"]
 
 
 class Exchange(Protocol):
@@ -228,9 +230,10 @@ class Host(Protocol):
 class HostOfBehaviour(Host, Protocol):
     """A host the server can be given as a whole (``response=``, ``handler=``, ``wsgi=``...)."""
 
-    #: What answered, as the journal records it when routing chose nothing else: the kind
-    #: and the detail of :class:`~understudy.ResponseRecord`.
-    answered_by: AnsweredBy
+    @property
+    def answered_by(self) -> AnsweredBy:
+        """What answered, as the journal records it when routing chose nothing else: the
+        kind and the detail of :class:`~understudy.ResponseRecord`."""
 
 
 class Upgrade(Protocol):
