@@ -13,7 +13,10 @@ testpaths names them), collected by Sybil (https://sybil.readthedocs.io):
   pytest fixtures of the same names (``http_server``, ``smtp_server``, ``tmp_path``...; the
   functions of one block share one instance of a fixture), ``async def`` ones under
   ``asyncio.run``; and each ``unittest.TestCase`` it defines is run, its failures failing the
-  block.
+  block. A test's ``@pytest.mark.understudy(...)`` reaches the fixtures it names, as in a test
+  module (such a test is the only one of its block, since the fixtures are shared);
+  ``asyncio`` and ``anyio`` marks say what ``asyncio.run`` does; any other mark (``parametrize``,
+  ``skip``...) is refused, as it would silently do nothing.
 - A block that cannot run as written says so in the Markdown, visibly in the source and hidden
   when rendered, with an HTML comment right before its fence::
 
@@ -156,10 +159,16 @@ def _run_block(example: Example) -> None:
     # the whole file above the block, as the source of the module's frame).
     code = _shift_lines(code, example.line + example.parsed.line_offset)
     exec(code, module.__dict__)
-    for name, value in list(module.__dict__.items()):
-        if getattr(value, "__module__", None) != module.__name__:
-            continue  # imported, not defined by the block
-        if inspect.isfunction(value) and name.startswith("test"):
+    defined = [
+        (name, value)
+        for name, value in module.__dict__.items()
+        if getattr(value, "__module__", None) == module.__name__  # not imported
+    ]
+    tests = [value for name, value in defined if _is_test(name, value)]
+    for value in tests:
+        _apply_marks(value, request.node, alone=len(tests) == 1)
+    for name, value in defined:
+        if _is_test(name, value):
             arguments = {
                 parameter: request.getfixturevalue(parameter)
                 for parameter in inspect.signature(value).parameters
@@ -178,6 +187,33 @@ def _run_block(example: Example) -> None:
                     f"{name}: {result.testsRun} tests ran, {len(problems)} failed:\n"
                     + "\n".join(problems)
                 )
+
+
+def _is_test(name: str, value: object) -> bool:
+    return inspect.isfunction(value) and name.startswith("test")
+
+
+#: Marks a block's test may carry though the runner applies none: it runs every coroutine so.
+_ASYNC_MARKS = ("asyncio", "anyio")
+
+
+def _apply_marks(test: types.FunctionType, node: pytest.Item, *, alone: bool) -> None:
+    """Give the block's item ``test``'s ``understudy`` marks, before its fixtures are made."""
+    marks: list[pytest.Mark] = getattr(test, "pytestmark", [])
+    other = [mark.name for mark in marks if mark.name not in ("understudy", *_ASYNC_MARKS)]
+    if other:
+        raise ValueError(
+            f"{test.__name__}: a block's test gets its fixtures and @pytest.mark.understudy, "
+            f"not {other}: write it as a test under tests/ instead"
+        )
+    understudy_marks = [mark for mark in marks if mark.name == "understudy"]
+    if understudy_marks and not alone:
+        raise ValueError(
+            f"{test.__name__}: the tests of a block share their fixtures, so its "
+            "@pytest.mark.understudy would reach the others: put it in a block of its own"
+        )
+    for mark in understudy_marks:
+        node.add_marker(pytest.mark.understudy.with_args(*mark.args, **mark.kwargs))
 
 
 def _shift_lines(code: types.CodeType, offset: int) -> types.CodeType:

@@ -149,6 +149,44 @@ import os
 
 os.pipe()
 ```
+
+A test's understudy marker reaches its fixtures; a mark the runner cannot apply is refused:
+
+```python
+import http.client
+
+import pytest
+
+
+@pytest.mark.understudy(allow_unmatched=True)
+def test_with_a_marker(http_server):
+    client = http.client.HTTPConnection(http_server.host, http_server.port, timeout=5)
+    client.request("GET", "/nothing")
+    assert client.getresponse().status == 404
+    client.close()
+```
+
+```python
+import pytest
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_parametrized(n):
+    pass
+```
+
+```python
+import pytest
+
+
+def test_plain(http_server):
+    pass
+
+
+@pytest.mark.understudy(allow_unmatched=True)
+def test_marked(http_server):
+    pass
+```
 """
 
 
@@ -169,7 +207,7 @@ def test_blocks_run_with_fixtures_and_fail(pytester: pytest.Pytester) -> None:
     (pytester.path / "docs" / "reference" / "http.md").write_text("::: understudy.HTTPServer\n")
     (pytester.path / "NOTES.md").write_text("```python\nraise SystemExit\n```\n")  # not collected
     result = pytester.runpytest_subprocess("-rA")
-    result.assert_outcomes(passed=5, failed=2, skipped=1, errors=1)  # the leak: passed, error
+    result.assert_outcomes(passed=6, failed=4, skipped=1, errors=1)  # the leak: passed, error
     result.stdout.fnmatch_lines_random(
         [
             "PASSED README.md::line:5,column:1",
@@ -182,6 +220,11 @@ def test_blocks_run_with_fixtures_and_fail(pytester: pytest.Pytester) -> None:
             "SKIPPED * README.md: marked not runnable: it shows only the shape of a call",
             "ERROR README.md::line:57,column:1 - AssertionError: the test leaked*",
             "E *AssertionError: the test leaked file descriptors: * -> pipe:*",
+            "PASSED README.md::line:65,column:1",
+            "FAILED README.md::line:79,column:1 - ValueError: test_parametrized: *",
+            "E *ValueError: test_parametrized: *, not ?'parametrize'?: write it as a test under*",
+            "FAILED README.md::line:88,column:1 - ValueError: test_marked: *",
+            "E *ValueError: test_marked: *: put it in a block of its own",
             "PASSED docs/guide.md::line:1,column:1",
         ]
     )
