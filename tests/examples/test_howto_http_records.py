@@ -86,6 +86,29 @@ def test_https_records_the_tls_version_and_the_alpn_protocol() -> None:
     assert over_h1.tls.alpn_protocol == "http/1.1"
 
 
+def test_trailer_fields_follow_the_header_fields_and_h2_authority_is_host() -> None:
+    """``headers`` holds a chunked body's trailer fields after the header fields; over HTTP/2
+    the names are lower-case and ``:authority`` is the ``host`` field."""
+    with understudy.HTTPServer(http_versions=("1.1", "2")) as server:
+        server.expect("POST", "/upload").respond(204)
+        with socket.create_connection(server.address, timeout=5) as client:
+            client.sendall(
+                b"POST /upload HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n"
+                b"Trailer: X-Checksum\r\n\r\n4\r\ndata\r\n0\r\nX-Checksum: abc\r\n\r\n"
+            )
+            assert client.recv(1024).startswith(b"HTTP/1.1 204 No Content\r\n")
+        with httpx.Client(http1=False, http2=True) as h2c:  # h2c by prior knowledge
+            assert h2c.post(server.url + "/upload", content=b"data").status_code == 204
+
+        over_h1, over_h2 = server.wait_for_requests(2)
+    assert list(over_h1.headers) == ["Host", "Transfer-Encoding", "Trailer", "X-Checksum"]
+    assert (over_h1.body, over_h1.headers["x-checksum"]) == (b"data", "abc")
+    assert over_h2.headers["host"] == f"{server.host}:{server.port}"  # from :authority
+    assert next(iter(over_h2.headers)) == "host"
+    assert not any(name.startswith(":") for name in over_h2.headers)
+    assert over_h2.url == server.url + "/upload"
+
+
 def test_the_response_record_says_what_was_sent_and_what_answered() -> None:
     """status_code, reason, headers as sent (the server's own too), answered_by, detail."""
     with understudy.HTTPServer() as server:

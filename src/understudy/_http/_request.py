@@ -148,7 +148,11 @@ class Request(_RequestFields):
 
     @property
     def headers(self) -> Headers:
-        """The header fields (case-insensitive, multi-valued; values decoded as Latin-1)."""
+        """The header fields (case-insensitive, multi-valued; values decoded as Latin-1), in
+        the order received, then the trailer fields, if any (a chunked body's, RFC 9112 §7.1.2;
+        on HTTP/2 a HEADERS frame after the body, RFC 9113 §8.1). On HTTP/2 the names are
+        lower-case and the pseudo-header fields are not among them: ``:authority`` is given as
+        the first field, ``host``, when the request has no Host field (RFC 9113 §8.3.1)."""
         headers: Headers | None = self._headers
         if headers is None:
             headers = Headers(
