@@ -42,6 +42,10 @@ def test_twine_uploads_with_an_api_token(pypi_server: PyPIServer, tiny_dists: li
     assert wheel.uploader == "__token__"
     assert wheel.metadata["requires_python"] == ">=3.8"  # read from the wheel itself
     assert sdist.filename == "my_pkg_name-1.0.tar.gz"
+    assert (wheel.project, wheel.version) == ("My-Pkg.Name", "1.0")  # the form, as twine sent it
+    assert (wheel.filetype, wheel.pyversion) == ("bdist_wheel", "py3")
+    assert (sdist.filetype, sdist.pyversion) == ("sdist", "source")
+    assert wheel.size == tiny_dists[0].stat().st_size
     # sha256 is computed from what arrived; form holds the fields twine sent beside the file.
     assert wheel.sha256 == hashlib.sha256(tiny_dists[0].read_bytes()).hexdigest()
     assert wheel.form["sha256_digest"] == wheel.sha256  # twine's own digest agrees
@@ -77,6 +81,11 @@ def test_the_files_the_index_serves_and_who_downloaded_them(
     assert (sdist.packagetype, sdist.python_version) == ("sdist", "source")
     assert wheel.size == tiny_dists[0].stat().st_size
     assert wheel.uploader is None  # preloaded, not uploaded
+    assert wheel.upload_time > 0  # time.time() when preloaded
+    assert wheel.fields["requires_python"] == ">=3.8"  # packaging.metadata's names
+    assert wheel.metadata is not None  # the core metadata file, served as <file>.metadata
+    assert wheel.metadata_digests["sha256"] == hashlib.sha256(wheel.metadata).hexdigest()
+    assert (sdist.metadata, sdist.metadata_digests) == (None, {})
 
     # The client under test: finds the wheel through the JSON API, then downloads it.
     files = requests.get(f"{pypi_server.url}/pypi/My_Pkg.Name/json", timeout=5.0).json()["urls"]

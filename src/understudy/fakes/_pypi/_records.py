@@ -28,7 +28,8 @@ class PyPIFile:
         requires_python: the ``Requires-Python`` specifier, or ``None``.
         metadata: the core metadata file (PEP 658: served as ``<file>.metadata`` for wheels),
             or ``None`` for an sdist.
-        metadata_digests: the hex digests of ``metadata`` (``sha256``), or ``{}``.
+        metadata_digests: the hex digests of ``metadata``, as ``digests`` (``md5``,
+            ``sha256``, ``blake2b_256``; the index links give the ``sha256``), or ``{}``.
         upload_time: when it was uploaded or preloaded, ``time.time()`` float seconds.
         uploader: the user name that uploaded it (``"__token__"`` for a token), ``None`` when
             preloaded or uploaded anonymously.
