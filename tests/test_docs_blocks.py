@@ -87,6 +87,19 @@ def test_pytest_collects_every_python_block_of_readme_and_docs() -> None:
     assert collected["README.md"] >= 10  # README shows a dozen examples: none may drop out
 
 
+def test_the_readme_first_screen_gives_a_fresh_machine_two_commands() -> None:
+    """Above the README's first rule, one shell block: ``make demo`` and ``make test``, each a
+    target of the Makefile (``make demo`` runs examples/demo.py: tests/examples/test_demo.py)."""
+    first_screen = (ROOT / "README.md").read_text(encoding="utf-8").partition("\n---\n")[0]
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", first_screen, re.MULTILINE | re.DOTALL)
+    assert [language for language, _ in blocks] == ["sh"]
+    commands = [line.partition("#")[0].strip() for line in blocks[0][1].splitlines()]
+    assert commands == ["make demo", "make test"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^demo: .*\n\t\$\(BIN\)/python -m examples\.demo$", makefile, re.MULTILINE)
+    assert re.search(r"^test: ", makefile, re.MULTILINE)
+
+
 PAGE = """\
 # A page
 
