@@ -47,6 +47,7 @@ def test_a_connection_record_keeps_every_byte_and_when_it_opened_and_closed() ->
 def test_a_tls_connection_records_what_the_handshake_agreed_on() -> None:
     """With ``tls=True``, ``data`` is the decrypted bytes and ``tls`` the session's terms."""
     context = understudy.tls.client_context()
+    context.set_alpn_protocols(["myproto"])  # offered, but only an HTTPServer takes ALPN
     with (
         understudy.TCPServer(tls=True) as server,
         socket.create_connection(server.address, timeout=5) as plain,
@@ -59,7 +60,7 @@ def test_a_tls_connection_records_what_the_handshake_agreed_on() -> None:
     assert record.tls is not None
     assert record.tls.version in ("TLSv1.2", "TLSv1.3")
     assert record.tls.cipher  # e.g. "TLS_AES_256_GCM_SHA384"
-    assert record.tls.alpn_protocol is None  # the client offered no ALPN
+    assert record.tls.alpn_protocol is None  # none chosen: a TCPServer offers no protocol
 
 
 def test_each_udp_datagram_is_a_record_with_its_sender() -> None:

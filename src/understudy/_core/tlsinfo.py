@@ -25,7 +25,8 @@ class TLSInfo:
         cipher: the cipher suite's name (``"TLS_AES_256_GCM_SHA384"``).
         alpn_protocol: the protocol chosen by ALPN (RFC 7301): ``"http/1.1"`` on HTTPS,
             ``"h2"`` when a client offering it reached a server with ``http_versions`` including
-            ``"2"``; ``None`` when the client offered none.
+            ``"2"``; ``None`` when none was chosen: the client offered none, or none the server
+            speaks (only an ``HTTPServer`` offers any: every other server records ``None``).
         peer_subject: the subject of the client's certificate in RFC 4514 form, most specific
             first (``"CN=alice,O=Example"``), or ``None`` when the client sent none.
 
