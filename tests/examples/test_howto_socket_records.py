@@ -14,6 +14,8 @@ Reference (built by ``make docs`` into site/; every attribute, with its type):
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import pickle
 import socket
 import struct
@@ -143,6 +145,28 @@ def test_bytes_that_are_not_syslog_are_kept_with_the_reason() -> None:
     assert message.error == "PRI <999> is not 0..191 (RFC 5424 §6.2.1)"
     assert message.raw == b"<999>1 - - - - - - too high"
     assert (message.facility, message.severity, message.app_name) == (None, None, None)
+    assert (message.msg, message.structured_data) == ("", {})
+
+
+def test_syslog_over_a_unix_socket_as_sysloghandler_sends_it() -> None:
+    """Over ``transport="unix"`` (like /dev/log), ``peer`` is ``None``: the handler's socket is
+    unbound. Python's ``SysLogHandler`` sends ``<PRI>MSG``, RFC 3164's shortest form."""
+    with understudy.SyslogServer(transport="unix") as server:
+        handler = logging.handlers.SysLogHandler(address=server.path, facility="local3")
+        logger = logging.getLogger("app.disk")
+        logger.addHandler(handler)
+        try:
+            logger.error("disk full")
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+        [message] = server.wait_for_messages(1)
+
+    assert (message.facility_name, message.severity_name) == ("local3", "err")
+    assert message.priority == 19 * 8 + 3  # PRI: facility * 8 + severity
+    assert message.msg == "disk full"  # the trailing NUL SysLogHandler appends is removed
+    assert (message.version, message.hostname, message.timestamp) == (None, None, None)
+    assert (message.transport, message.peer) == ("unix", None)
 
 
 def test_syslog_over_tls_records_the_tls_of_each_message() -> None:

@@ -49,7 +49,8 @@ class SyslogMessage:
 
     A field the message did not carry (the NILVALUE ``-`` of RFC 5424, or a part RFC 3164 left
     out) is ``None``. A message that parses as neither format keeps its bytes in :attr:`raw`
-    with :attr:`error` saying why, and its other fields ``None``.
+    with :attr:`error` saying why, and its parsed fields ``None`` (:attr:`msg` ``""``,
+    :attr:`structured_data` ``{}``).
 
     Attributes:
         facility: 0-23 (RFC 5424 §6.2.1: 1 is "user", 16-23 are "local0"-"local7").
@@ -67,7 +68,9 @@ class SyslogMessage:
             a trailing NUL or LF removed.
         raw: the message's bytes as received (without TCP framing).
         transport: ``"udp"``, ``"tcp"``, ``"unix"``, or ``""`` when parsed outside a server.
-        peer: the sender's address as the socket reports it (``None`` when unknown).
+        peer (tuple[str, int] | str | None): the sender's address as the socket reports it:
+            ``(host, port)`` over UDP and TCP; over a Unix socket the sender's path, or
+            ``None`` from an unbound socket (``SysLogHandler``'s); ``None`` outside a server.
         received_at: ``time.time()`` at arrival (seconds), 0.0 outside a server.
         error: why the bytes are not a syslog message, or ``None``.
         tls: what the TLS connection it came over agreed on (syslog over TLS, RFC 5425): a
