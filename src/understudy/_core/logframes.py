@@ -34,7 +34,8 @@ class BadFrame:
     Attributes:
         reason: what was wrong.
         data: the first bytes of the frame (at most 256), length prefix included.
-        peer: the sender's address as the socket reports it (``None`` outside a server).
+        peer (tuple[str, int] | None): the sender's ``(host, port)``, over TCP or UDP alike
+            (``None`` outside a server).
         received_at: ``time.time()`` at arrival (seconds), 0.0 outside a server.
     """
 
