@@ -328,3 +328,23 @@ def test_every_docstring_reads_as_the_reference_renders_it(
         if rows - read:
             unread[cls.__qualname__] = sorted(rows - read)
     assert not unread, f"Attributes rows griffe does not read as rows: {unread}"
+
+
+def test_the_reference_shows_rest_markup_as_rest_renders_it() -> None:
+    """docs/_ext/griffe_understudy.py: a role is a link or code, ``.. versionadded::`` a
+    sentence, and a paragraph's ``::`` before a literal block one colon, as reST shows it."""
+    griffe = pytest.importorskip("griffe")  # (a docs dependency: not in `make test-oldest`)
+    extension = str(ROOT / "docs" / "_ext" / "griffe_understudy.py")
+    package = griffe.load(
+        "understudy",
+        search_paths=[str(ROOT / "src")],
+        docstring_parser="google",
+        allow_inspection=False,
+        extensions=griffe.load_extensions(extension),
+    )
+    tls = package["tls"].docstring.value
+    assert "through one of:\n\n    import understudy.tls" in tls
+    assert "::\n" not in tls
+    assert "*Added in version 0.1.*" in tls
+    expectation = package["_http._expect.Expectation"].docstring.value
+    assert "calls with `then`:\n" in expectation  # (a role naming no public object: code)

@@ -3,9 +3,10 @@
 The docstrings are Google style with a little reST in them: roles (``:class:`~understudy.TLSInfo```)
 and ``.. versionadded::``. mkdocstrings renders Markdown, so this turns a role naming a public
 object (``understudy.X``, ``understudy.fakes.X``, ``understudy.tls.X``, or a bare name the
-package exports) into a cross-reference to its entry, any other role into inline code, and
-``.. versionadded:: V`` into a sentence. It also hides private base classes (``_RequestFields``):
-a reader sees the classes they can name.
+package exports) into a cross-reference to its entry, any other role into inline code,
+``.. versionadded:: V`` into a sentence, and the ``::`` that ends a paragraph before an
+indented code block into the ``:`` reST shows in its place. It also hides private base
+classes (``_RequestFields``): a reader sees the classes they can name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import griffe
 
 _ROLE = re.compile(r":(?:py:)?(class|meth|attr|func|mod|exc|data|obj):`(~?)([^`]+)`")
 _VERSIONADDED = re.compile(r"^(\s*)\.\. versionadded:: *(\S+)\s*$", re.MULTILINE)
+#: A paragraph ending in ``::`` before a literal block: reST shows one colon (``Example:``).
+_LITERAL = re.compile(r"(?<=\S)::$", re.MULTILINE)
 _PUBLIC_MODULES = ("understudy.fakes.", "understudy.tls.", "understudy.")
 
 
@@ -54,6 +57,7 @@ class UnderstudyDocstrings(griffe.Extension):
             return
         value = _ROLE.sub(self._role, docstring.value)
         value = _VERSIONADDED.sub(r"\1*Added in version \2.*", value)
+        value = _LITERAL.sub(":", value)
         docstring.value = value
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
