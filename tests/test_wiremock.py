@@ -77,6 +77,13 @@ def test_value_pattern(pattern: dict[str, Any], value: str | None, expected: boo
         ({"a": {"b": 1, "c": 2}}, {"a": {"b": 1}}, {"ignore_extra_elements": True}, True),
         ({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}}, {"ignore_extra_elements": True}, False),
         ([{"a": 1}], {"a": 1}, {}, False),
+        # ignoreExtraElements also ignores array items after those expected (JsonUnit's
+        # IGNORING_EXTRA_ARRAY_ITEMS, which WireMock sets with it)
+        ({"a": [1, 2, 3]}, {"a": [1, 2]}, {"ignore_extra_elements": True}, True),
+        ([3, 1, 2], [1, 2], {"ignore_extra_elements": True}, False),
+        ([3, 1, 2], [1, 2], {"ignore_extra_elements": True, "ignore_array_order": True}, True),
+        ([1], [1, 2], {"ignore_extra_elements": True}, False),
+        ([1, 2, 3], [1, 2], {}, False),
     ],
 )
 def test_json_equal(received: Any, expected: Any, options: dict[str, bool], equal: bool) -> None:

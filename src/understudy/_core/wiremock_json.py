@@ -31,7 +31,10 @@ def json_equal(
         received: the parsed request body.
         expected: the parsed value of the pattern.
         ignore_array_order: arrays are equal when they hold the same items in any order.
-        ignore_extra_elements: objects of ``received`` may hold keys ``expected`` does not.
+        ignore_extra_elements: objects of ``received`` may hold keys ``expected`` does not,
+            and its arrays items after those ``expected`` lists (or, with
+            ``ignore_array_order``, besides them), as WireMock's ``IGNORING_EXTRA_FIELDS`` and
+            ``IGNORING_EXTRA_ARRAY_ITEMS``.
     """
 
     def equal(got: Any, want: Any) -> bool:
@@ -42,10 +45,12 @@ def json_equal(
                 return False
             return all(key in got and equal(got[key], value) for key, value in want.items())
         if isinstance(want, list):
-            if not isinstance(got, list) or len(got) != len(want):
+            if not isinstance(got, list) or len(got) < len(want):
+                return False
+            if not ignore_extra_elements and len(got) != len(want):
                 return False
             if not ignore_array_order:
-                return all(equal(g, w) for g, w in zip(got, want, strict=True))
+                return all(equal(g, w) for g, w in zip(got, want, strict=False))
             return _match_unordered(got, want, equal)
         if isinstance(got, bool) or isinstance(want, bool):
             return type(got) is type(want) and got == want
