@@ -530,3 +530,41 @@ def test_near_misses_are_ranked_by_wiremock_distance(
     distances = [m["matchResult"]["distance"] for m in near]
     assert distances == pytest.approx([10 * (1 / 6) / 18, 3 / 18, 10 * (5 / 6) / 18])
     assert near[0]["differences"] == ["url: expected '/hello', got '/hellp'"]
+
+
+def test_a_body_of_json_nested_too_deeply_is_a_body_that_differs(
+    admin: understudy.HTTPServer, http: Version
+) -> None:
+    """JSON nested deeper than Python reads it matches no JSON pattern: the report says the body
+    differed (not that a predicate raised), and the admin API counts and finds as usual."""
+    pattern = {"method": "POST", "urlPath": "/deep", "bodyPatterns": [{"equalToJson": {"a": 1}}]}
+    http.post(admin.url + "/__admin/mappings", json={"request": pattern}, timeout=5)
+    deep = "[" * 100_000 + "]" * 100_000
+    refused = http.post(admin.url + "/deep", content=deep, timeout=5)
+    assert refused.status_code == 404
+    assert 'body: expected {"equalToJson": {"a": 1}}' in refused.text
+    assert "predicate" not in refused.text
+    with pytest.raises(understudy.UnexpectedRequest):
+        admin.check()
+    for path in ("$.a", "$..a"):
+        count = http.post(
+            admin.url + "/__admin/requests/count",
+            json={"bodyPatterns": [{"matchesJsonPath": path}]},
+            timeout=5,
+        )
+        assert (count.status_code, count.json()) == (200, {"count": 0})
+    count = http.post(admin.url + "/__admin/requests/count", json=pattern, timeout=5)
+    assert (count.status_code, count.json()) == (200, {"count": 0})
+    admin.check()  # (no handler raised)
+
+
+def test_a_json_criterion_says_a_body_nested_too_deeply_differs() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    server = understudy.HTTPServer()
+    with server:
+        assert requests.post(server.url + "/deep", data=deep, timeout=5).status_code == 404
+        wanted = r"json: expected \{'a': 1\}, got JSON nested too deeply: b'\[\[\["
+        with pytest.raises(understudy.UnmetExpectation, match=wanted):
+            server.assert_requested("POST", "/deep", json={"a": 1})
+        with pytest.raises(understudy.UnexpectedRequest):
+            server.check()

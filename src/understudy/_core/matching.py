@@ -255,9 +255,10 @@ class RequestShape:
         if self.json is not MISSING:
             try:
                 received = _json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError) as error:
+                what = "not JSON" if isinstance(error, ValueError) else "JSON nested too deeply"
                 found.append(
-                    Difference("json", repr(self.json), f"not JSON: {_show_body(body)}", "body")
+                    Difference("json", repr(self.json), f"{what}: {_show_body(body)}", "body")
                 )
             else:
                 if not _equal(received, self.json):
@@ -368,9 +369,10 @@ def _json_distance(expected: Any, received: Any) -> float:
     expected one is not plain JSON (it holds a :class:`Subset`)."""
     try:
         wanted = _json.dumps(expected, sort_keys=True)
-    except (TypeError, ValueError):
+        got = _json.dumps(received, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
         return 1.0
-    return string_distance(wanted, _json.dumps(received, sort_keys=True))
+    return string_distance(wanted, got)
 
 
 def _body_matches(

@@ -98,22 +98,28 @@ class ValuePattern:
         if operator in ("matches", "doesNotMatch"):
             regex = self.regex or compile_linear(self.operand, dotall=True)
             return regex.fullmatch(value) is (operator == "matches")
-        if operator == "equalToJson":
-            try:
-                received = _json.loads(value)
-            except ValueError:
-                return False
-            return json_equal(
-                received,
-                self.operand,
-                ignore_array_order=bool(self.options.get("ignoreArrayOrder")),
-                ignore_extra_elements=bool(self.options.get("ignoreExtraElements")),
-            )
-        # matchesJsonPath
+        try:
+            return self._json_matches(value)
+        except RecursionError:  # (JSON nested deeper than Python reads: not what was wanted)
+            return False
+
+    def _json_matches(self, value: str) -> bool:
+        """Whether ``value`` satisfies ``equalToJson`` or ``matchesJsonPath``.
+
+        Raises:
+            RecursionError: ``value`` is JSON nested too deeply to read or walk.
+        """
         try:
             document = _json.loads(value)
         except ValueError:
             return False
+        if self.operator == "equalToJson":
+            return json_equal(
+                document,
+                self.operand,
+                ignore_array_order=bool(self.options.get("ignoreArrayOrder")),
+                ignore_extra_elements=bool(self.options.get("ignoreExtraElements")),
+            )
         found = json_path(self.operand, document)
         if self.sub is None:
             return any(item is not None and item != [] for item in found)
@@ -132,15 +138,13 @@ class ValuePattern:
                 return string_distance(wanted.casefold(), value.casefold())
             return string_distance(wanted, value)
         if self.operator == "equalToJson":
-            try:
-                received = _json.loads(value)
-            except ValueError:
-                return 1.0
             if self.matches(value):
                 return 0.0
-            return string_distance(
-                _json.dumps(self.operand, sort_keys=True), _json.dumps(received, sort_keys=True)
-            )
+            try:
+                received = _json.dumps(_json.loads(value), sort_keys=True)
+            except (ValueError, RecursionError):  # (not JSON, or nested too deeply to read)
+                return 1.0
+            return string_distance(_json.dumps(self.operand, sort_keys=True), received)
         return 0.0 if self.matches(value) else 1.0
 
     def describe(self) -> str:
