@@ -61,6 +61,31 @@ DATA = Path(__file__).parent / "data" / "wiremock"
         ({"matches": "(a+)+b"}, "a" * 5000 + "!", False),  # linear time: answered at once
         ({"matches": "(?i)caf\u00e9"}, "CAF\u00c9", True),
         ({"matchesJsonPath": {"expression": "$.a", "matches": ".+"}}, '{"a": "\\ud800"}', True),
+        # matchesJsonPath as WireMock reads Jayway's result: a definite path matches a value
+        # that is there and not null; another path, when it selects anything (nulls too)
+        ({"matchesJsonPath": "$.a"}, '{"a": null}', False),
+        ({"matchesJsonPath": "$.a"}, '{"a": []}', True),
+        ({"matchesJsonPath": "$.a"}, '{"a": {}}', True),
+        ({"matchesJsonPath": "$.a[*]"}, '{"a": [null]}', True),
+        ({"matchesJsonPath": "$.a[*]"}, '{"a": []}', False),
+        ({"matchesJsonPath": "$.a[?(@.id == 7)].name"}, '{"a": [{"id": 7, "name": "x"}]}', True),
+        ({"matchesJsonPath": "$.a[?(@.id == 7)].name"}, '{"a": [{"id": 8, "name": "x"}]}', False),
+        # ... and the pattern beside it gets each item of a list selected, or its JSON text
+        # for equalToJson; absent, when nothing was selected
+        ({"matchesJsonPath": {"expression": "$.a", "equalTo": "b"}}, '{"a": ["a", "b"]}', True),
+        ({"matchesJsonPath": {"expression": "$.a[*]", "equalTo": "2"}}, '{"a": [1, 2]}', True),
+        (
+            {"matchesJsonPath": {"expression": "$.a[?(@.id == 7)].name", "equalTo": "x"}},
+            '{"a": [{"id": 7, "name": "x"}]}',
+            True,
+        ),
+        ({"matchesJsonPath": {"expression": "$.a", "equalToJson": [2, 1]}}, '{"a": [1, 2]}', False),
+        ({"matchesJsonPath": {"expression": "$.a", "equalToJson": [1, 2]}}, '{"a": [1, 2]}', True),
+        ({"matchesJsonPath": {"expression": "$.a", "equalToJson": '"b"'}}, '{"a": "b"}', False),
+        ({"matchesJsonPath": {"expression": "$.a", "equalToJson": {}}}, '{"a": {}}', True),
+        ({"matchesJsonPath": {"expression": "$.a", "absent": True}}, '{"b": 1}', True),
+        ({"matchesJsonPath": {"expression": "$.a", "absent": True}}, '{"a": 1}', False),
+        ({"matchesJsonPath": {"expression": "$.a[*]", "absent": True}}, '{"a": []}', True),
     ],
 )
 def test_value_pattern(pattern: dict[str, Any], value: str | None, expected: bool) -> None:
@@ -107,8 +132,9 @@ DOCUMENT = {
         ("$.store.book[-1].title", ["B"]),
         ("$.store.book[*].title", ["A", "B"]),
         ("$..price", [8, 12, 20]),
-        ("$.store.book[?(@.isbn)]", [[{"title": "B", "price": 12, "isbn": "x"}]]),
-        ("$.store.book[?(@.price < 10)]", [[{"title": "A", "price": 8}]]),
+        ("$.store.book[?(@.isbn)]", [{"title": "B", "price": 12, "isbn": "x"}]),
+        ("$.store.book[?(@.price < 10)]", [{"title": "A", "price": 8}]),
+        ("$.store.book[?(@.price > 10)].title", ["B"]),  # steps go on after a filter
         ("$.nothing", []),
     ],
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 from .wiremock_errors import MappingError
 
-__all__ = ["compile_json_path", "json_equal", "json_path"]
+__all__ = ["compile_json_path", "is_definite", "json_equal", "json_path"]
 
 
 # -- JSON equality (equalToJson) -----------------------------------------------------------------
@@ -135,10 +135,11 @@ def compile_json_path(expression: str) -> list[tuple[str, Any]]:
 
 
 def json_path(expression: str, document: Any) -> list[Any]:
-    """The values a simple JSON path selects from ``document`` (``[]``: none).
+    """The values a simple JSON path selects from ``document`` (``[]``: none), in order.
 
-    A filter (``[?(...)]``) selects a list of the items that pass, as Jayway JsonPath does, so
-    ``$.items[?(@.id == 7)]`` matches when that list is not empty.
+    A filter (``[?(...)]``) selects the items of a list that pass (or an object that passes),
+    and the steps after it go on from each, as Jayway JsonPath (WireMock's) reads them:
+    ``$.items[?(@.id == 7)].name`` is the name of each item whose id is 7.
 
     Raises:
         MappingError: the path uses syntax understudy does not read.
@@ -157,9 +158,22 @@ def json_path(expression: str, document: Any) -> list[Any]:
                     following += _children(item, argument)
             else:
                 items = node if isinstance(node, list) else [node]
-                following.append([item for item in items if _passes(item, *argument)])
+                following += [item for item in items if _passes(item, *argument)]
         current = following
     return current
+
+
+def is_definite(expression: str) -> bool:
+    """Whether a JSON path selects one value at most: only names and indexes, no ``*``,
+    ``..`` or filter (Jayway's "definite" path, read as that value rather than a list).
+
+    Raises:
+        MappingError: the path uses syntax understudy does not read.
+    """
+    return all(
+        kind == "index" or (kind == "child" and argument != "*")
+        for kind, argument in compile_json_path(expression)
+    )
 
 
 def _children(node: Any, name: str) -> list[Any]:

@@ -19,7 +19,7 @@ from typing import Any, Final
 from .distance import string_distance
 from .regexes import LinearRegex, RegexError, compile_linear
 from .wiremock_errors import MappingError
-from .wiremock_json import compile_json_path, json_equal, json_path
+from .wiremock_json import compile_json_path, is_definite, json_equal, json_path
 
 __all__ = ["ValuePattern", "parse_value_pattern"]
 
@@ -121,9 +121,35 @@ class ValuePattern:
                 ignore_extra_elements=bool(self.options.get("ignoreExtraElements")),
             )
         found = json_path(self.operand, document)
+        definite = is_definite(self.operand)
         if self.sub is None:
-            return any(item is not None and item != [] for item in found)
-        return any(self.sub.matches(_as_text(item)) for item in found)
+            # (as WireMock: a definite path matches a value that is there and not null, an
+            # empty list or object too; another path matches when it selects anything)
+            return found[0] is not None if definite and found else bool(found)
+        return any(self.sub.matches(text) for text in self._sub_values(found, definite=definite))
+
+    def _sub_values(self, found: list[Any], *, definite: bool) -> list[str | None]:
+        """What the pattern given beside a ``matchesJsonPath`` expression is matched against,
+        as WireMock reads the values the path selected (``found``): the JSON text of an
+        object, or of a list for ``equalToJson``; each item of a list (a definite path's
+        list, or what another path selected) as a string; a string, number or boolean as
+        its text; and for ``absent``, ``None`` when nothing (or null) was selected."""
+        assert self.sub is not None
+        selected: Any = (found[0] if found else None) if definite else found
+        values: list[str | None]
+        if isinstance(selected, dict) or (
+            isinstance(selected, list) and self.sub.operator == "equalToJson"
+        ):
+            values = [_json.dumps(selected)]
+        elif isinstance(selected, list):
+            values = [_item_text(item) for item in selected]
+        elif selected is not None:
+            values = [_as_text(selected)]
+        else:
+            values = []
+        if not values and self.sub.operator == "absent":
+            values = [None]
+        return values
 
     def distance(self, value: str | None) -> float:
         """How far ``value`` is from the pattern, from 0.0 (it matches) to 1.0: for
@@ -158,6 +184,15 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     return _json.dumps(value)
+
+
+def _item_text(value: Any) -> str:
+    """An item of a list a JSON path selected, as WireMock makes it a string (Java's
+    ``String.valueOf`` of Jayway's value): a string as it is, ``null``, and anything else
+    as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return _json.dumps(value, separators=(",", ":"))
 
 
 def parse_value_pattern(where: str, raw: object) -> ValuePattern:
