@@ -86,6 +86,21 @@ DATA = Path(__file__).parent / "data" / "wiremock"
         ({"matchesJsonPath": {"expression": "$.a", "absent": True}}, '{"b": 1}', True),
         ({"matchesJsonPath": {"expression": "$.a", "absent": True}}, '{"a": 1}', False),
         ({"matchesJsonPath": {"expression": "$.a[*]", "absent": True}}, '{"a": []}', True),
+        # equalToJson reads JsonUnit's placeholders, as WireMock does
+        ({"equalToJson": {"id": "${json-unit.ignore}"}}, '{"id": [1]}', True),
+        ({"equalToJson": {"id": "${json-unit.ignore}"}}, "{}", False),
+        ({"equalToJson": {"id": "${json-unit.ignore-element}"}}, "{}", True),
+        ({"equalToJson": {"id": "${json-unit.missing-or-null}"}}, '{"id": null}', True),
+        ({"equalToJson": {"id": "${json-unit.missing-or-null}"}}, '{"id": 0}', False),
+        ({"equalToJson": '{"id": "${json-unit.any-string}"}'}, '{"id": "x"}', True),
+        ({"equalToJson": {"id": "${json-unit.any-string}"}}, '{"id": 7}', False),
+        ({"equalToJson": {"id": "${json-unit.any-number}"}}, '{"id": 7.5}', True),
+        ({"equalToJson": {"id": "${json-unit.any-number}"}}, '{"id": true}', False),
+        ({"equalToJson": {"id": "${json-unit.any-boolean}"}}, '{"id": false}', True),
+        ({"equalToJson": {"id": "${json-unit.any-array}"}}, '{"id": []}', True),
+        ({"equalToJson": {"id": "${json-unit.regex}[a-z]+"}}, '{"id": "abc"}', True),
+        ({"equalToJson": {"id": "${json-unit.regex}[a-z]+"}}, '{"id": "abc1"}', False),
+        ({"equalToJson": {"id": "${json-unit.any-string}"}}, '{"id": "x", "b": 1}', False),
     ],
 )
 def test_value_pattern(pattern: dict[str, Any], value: str | None, expected: bool) -> None:
@@ -207,6 +222,14 @@ def test_json_path(expression: str, found: list[Any]) -> None:
         (
             {"request": {}, "response": {"jsonBody": float("-inf")}},
             "mapping.response.jsonBody: holds NaN or Infinity",
+        ),
+        (
+            {"request": {"bodyPatterns": [{"equalToJson": {"a": "${json-unit.matches:id}"}}]}},
+            "equalToJson: '${json-unit.matches:id}' is not a placeholder understudy reads",
+        ),
+        (
+            {"request": {"bodyPatterns": [{"equalToJson": ["${json-unit.regex}(a"]}]}},
+            "equalToJson: '${json-unit.regex}(a': RE2 cannot compile it",
         ),
     ],
 )

@@ -5,14 +5,16 @@ Pure. The value patterns of ``wiremock_values`` rely on them.
 
 from __future__ import annotations
 
+import functools
 import json as _json
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from .regexes import LinearRegex, RegexError, compile_linear
 from .wiremock_errors import MappingError
 
-__all__ = ["compile_json_path", "is_definite", "json_equal", "json_path"]
+__all__ = ["check_placeholders", "compile_json_path", "is_definite", "json_equal", "json_path"]
 
 
 # -- JSON equality (equalToJson) -----------------------------------------------------------------
@@ -35,15 +37,29 @@ def json_equal(
             and its arrays items after those ``expected`` lists (or, with
             ``ignore_array_order``, besides them), as WireMock's ``IGNORING_EXTRA_FIELDS`` and
             ``IGNORING_EXTRA_ARRAY_ITEMS``.
+
+    A string of ``expected`` that is one of JsonUnit's placeholders, which WireMock reads,
+    stands for a kind of value: ``${json-unit.ignore}`` (any), ``${json-unit.any-string}``,
+    ``${json-unit.any-number}``, ``${json-unit.any-boolean}``, ``${json-unit.any-array}``,
+    ``${json-unit.regex}EXPRESSION`` (a string it wholly matches, RE2), and as members that
+    may also be missing ``${json-unit.ignore-element}`` and ``${json-unit.missing-or-null}``
+    (see :func:`check_placeholders`).
     """
 
     def equal(got: Any, want: Any) -> bool:
+        if isinstance(want, str) and want[1:12] == "{json-unit.":
+            placeholder = _PLACEHOLDER.fullmatch(want)
+            if placeholder is not None:
+                return _placeholder_matches(placeholder[1], placeholder[2], got)
         if isinstance(want, dict):
             if not isinstance(got, dict):
                 return False
-            if not ignore_extra_elements and got.keys() != want.keys():
+            if not ignore_extra_elements and not got.keys() <= want.keys():
                 return False
-            return all(key in got and equal(got[key], value) for key, value in want.items())
+            return all(
+                equal(got[key], value) if key in got else _may_be_missing(value)
+                for key, value in want.items()
+            )
         if isinstance(want, list):
             if not isinstance(got, list) or len(got) < len(want):
                 return False
@@ -59,6 +75,79 @@ def json_equal(
         return bool(got == want)
 
     return equal(received, expected)
+
+
+#: JsonUnit's placeholders, which WireMock's ``equalToJson`` reads in the expected JSON: a string
+#: ``${json-unit.NAME}`` (or ``#{...}``) stands for any value of a kind; ``regex`` is followed
+#: by the regular expression the whole string must match.
+_PLACEHOLDER = re.compile(r"[$#]\{json-unit\.([a-z-]+)\}(.*)", re.DOTALL)
+_PLACEHOLDERS = {
+    "ignore": "any value",
+    "ignore-element": "any value, or none",
+    "any-string": "a string",
+    "any-number": "a number",
+    "any-boolean": "a boolean",
+    "any-array": "an array",
+    "missing-or-null": "null, or no value",
+    "regex": "a string the regular expression after it matches",
+}
+
+
+def check_placeholders(expected: Any) -> None:
+    """Check the JsonUnit placeholders in an ``equalToJson`` value (see :data:`_PLACEHOLDER`).
+
+    Raises:
+        MappingError: a placeholder understudy does not know (naming those it does), or a
+            ``regex`` one whose expression RE2 cannot compile.
+    """
+    if isinstance(expected, dict):
+        for value in expected.values():
+            check_placeholders(value)
+    elif isinstance(expected, list):
+        for value in expected:
+            check_placeholders(value)
+    elif isinstance(expected, str) and expected[1:12] == "{json-unit.":
+        found = _PLACEHOLDER.fullmatch(expected)
+        if found is None or found[1] not in _PLACEHOLDERS or (found[2] and found[1] != "regex"):
+            known = ", ".join(f"${{json-unit.{name}}}" for name in _PLACEHOLDERS)
+            raise MappingError(f"{expected!r} is not a placeholder understudy reads ({known})")
+        if found[1] == "regex":
+            try:
+                _regex(found[2])
+            except RegexError as error:
+                raise MappingError(f"{expected!r}: {error}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _regex(pattern: str) -> LinearRegex:
+    return compile_linear(pattern)
+
+
+def _placeholder_matches(name: str, pattern: str, got: Any) -> bool:
+    """Whether the received value ``got`` is what the placeholder ``name`` stands for."""
+    if name in ("ignore", "ignore-element"):
+        return True
+    if name == "any-number":
+        return isinstance(got, int | float) and not isinstance(got, bool)
+    if name == "any-boolean":
+        return isinstance(got, bool)
+    if name == "any-array":
+        return isinstance(got, list)
+    if name == "missing-or-null":
+        return got is None
+    if not isinstance(got, str):
+        return False
+    return name == "any-string" or _regex(pattern).fullmatch(got)
+
+
+def _may_be_missing(want: Any) -> bool:
+    """Whether an expected member may be missing from the received object: its value is the
+    placeholder ``${json-unit.ignore-element}`` or ``${json-unit.missing-or-null}``."""
+    return isinstance(want, str) and want in (
+        "${json-unit.ignore-element}",
+        "${json-unit.missing-or-null}",
+        "#{json-unit.missing-or-null}",
+    )
 
 
 def _match_unordered(got: list[Any], want: list[Any], equal: Any) -> bool:

@@ -19,7 +19,13 @@ from typing import Any, Final
 from .distance import string_distance
 from .regexes import LinearRegex, RegexError, compile_linear
 from .wiremock_errors import MappingError
-from .wiremock_json import compile_json_path, is_definite, json_equal, json_path
+from .wiremock_json import (
+    check_placeholders,
+    compile_json_path,
+    is_definite,
+    json_equal,
+    json_path,
+)
 
 __all__ = ["ValuePattern", "parse_value_pattern"]
 
@@ -240,6 +246,10 @@ def _parse_operand(where: str, operator: str, operand: Any) -> tuple[Any, ValueP
                 operand = _json.loads(operand)
             except ValueError as error:
                 raise MappingError(f"{where}.equalToJson: not JSON: {error}") from None
+        try:
+            check_placeholders(operand)
+        except MappingError as error:
+            raise MappingError(f"{where}.equalToJson: {error}") from None
     elif operator == "matchesJsonPath":
         if isinstance(operand, Mapping):
             rest = {k: v for k, v in operand.items() if k != "expression"}
