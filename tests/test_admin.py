@@ -568,3 +568,22 @@ def test_a_json_criterion_says_a_body_nested_too_deeply_differs() -> None:
             server.assert_requested("POST", "/deep", json={"a": 1})
         with pytest.raises(understudy.UnexpectedRequest):
             server.check()
+
+
+def test_an_edited_mapping_keeps_its_precedence(
+    admin: understudy.HTTPServer, http: Version
+) -> None:
+    """As WireMock keeps an edited stub's insertion index: a mapping added after it still wins."""
+    base = admin.url + "/__admin/mappings"
+    first = {"request": {"method": "GET", "url": "/x"}, "response": {"body": "first"}}
+    ident = http.post(base, json=first, timeout=5).json()["id"]
+    later = {"request": {"method": "GET", "url": "/x"}, "response": {"body": "later"}}
+    http.post(base, json=later, timeout=5)
+    edited = {"request": {"method": "GET", "url": "/x"}, "response": {"body": "edited"}}
+    assert http.put(f"{base}/{ident}", json=edited, timeout=5).status_code == 200
+    assert http.get(admin.url + "/x", timeout=5).text == "later"
+    assert http.get(base, timeout=5).json()["mappings"][0]["id"] == ident
+    http.delete(base, timeout=5)
+    assert http.get(admin.url + "/x", timeout=5).status_code == 404
+    with pytest.raises(understudy.UnexpectedRequest):
+        admin.check()

@@ -311,6 +311,13 @@ class Expectations:
                 if expectation in group:
                     group.remove(expectation)
 
+    def replace(self, old: Expectation, new: Expectation) -> None:
+        """Put ``new`` (just added) in the place of ``old``, which is forgotten: a stub mapping
+        edited through the admin API keeps its precedence, as its insertion index in WireMock."""
+        with self.lock:
+            self.unordered.remove(new)
+            self.unordered[self.unordered.index(old)] = new
+
     def select(self, request: Request) -> tuple[Host, tuple[str, Expectation]] | None:
         """The host of the step that answers ``request``, now counted as used, and what the
         journal is to say answered (see :attr:`Expectation.answered_by`); or None."""

@@ -325,11 +325,13 @@ class Stubs:
             host = DelayedHost(host, delay)
         if stub.scenario is not None and stub.new_state is not None:
             host = _ScenarioHost(host, self.scenarios, stub.scenario, stub.new_state)
-        self.remove(stub.id)
+        replaced = self._table.get(stub.id)
         shape = MappingShape(stub=stub, scenarios=self.scenarios)
         expectation = self.expectations.add(shape, ordered=False)
         expectation.priority = stub.priority
         answer_with(expectation, host, None)
+        if replaced is not None:  # (in its place: WireMock keeps an edited stub's precedence)
+            self.expectations.replace(replaced[1], expectation)
         self._table[stub.id] = (stub, expectation)
         return expectation
 
