@@ -79,6 +79,27 @@ def test_anything_else_is_refused(payload: bytes, reason: str) -> None:
     assert reason in result
 
 
+# BUILD (the opcode that sets an object's attributes) on each global the decoder admits: a
+# dict state (its __dict__), and a (None, slots) state (setattr, e.g. a function's defaults).
+BUILDS_ON_ADMITTED_GLOBALS = [
+    b"cbuiltins\nbytes\n}S'mark'\nI1\nsb0}.",
+    b"c__builtin__\nbytes\n}S'mark'\nI1\nsb0}.",
+    b"c_codecs\nencode\n}S'mark'\nI1\nsb0}.",
+    b"c_codecs\nencode\n(N}S'__defaults__'\n(S'planted'\nS'latin1'\ntstb0}.",
+    b"cbuiltins\nbytes\n(N}S'__kwdefaults__'\n}stb0}.",
+]
+
+
+@pytest.mark.parametrize("payload", BUILDS_ON_ADMITTED_GLOBALS)
+def test_a_pickle_cannot_change_what_the_decoder_admits(payload: bytes) -> None:
+    result = decode_payload(payload)
+    assert isinstance(result, str)
+    assert "not a pickle of plain data" in result
+    # The frames after it decode as before: `_codecs.encode()` with its defaults is still b"".
+    assert decode_payload(b"(dVmsg\nc_codecs\nencode\n)Rs.") == {"msg": b""}
+    assert decode_payload(pickle.dumps({"blob": b"\xff"}, 1)) == {"blob": b"\xff"}
+
+
 def test_cycles_and_shared_references_are_checked_once() -> None:
     assert isinstance(decode_payload(self_referencing_list()), dict)
     assert isinstance(decode_payload(shared_references(200)), dict)

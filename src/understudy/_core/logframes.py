@@ -48,27 +48,42 @@ class BadFrame:
         return f"<understudy.BadFrame {self.reason!r} data={self.data[:40]!r}>"
 
 
-def _bytes_from_latin1(text: object = "", encoding: object = "latin1") -> bytes:
-    """How pickle protocols 0-2 spell ``bytes``: ``_codecs.encode(text, "latin1")``."""
-    if type(text) is not str or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError("_codecs.encode is admitted only as bytes in latin-1")
-    return text.encode("latin-1")
+class _BytesFromLatin1:
+    """How pickle protocols 0-2 spell ``bytes``: ``_codecs.encode(text, "latin1")``.
+
+    An instance with no attribute to set (``__slots__ = ()``): the unpickler pushes what
+    :meth:`_PlainUnpickler.find_class` returns on its stack, and a pickle's ``BUILD`` opcode
+    sets attributes on whatever is there, so a function here would let a frame change the
+    function (its ``__defaults__``, its ``__dict__``) for every frame after it.
+    """
+
+    __slots__ = ()
+
+    def __call__(self, text: object = "", encoding: object = "latin1") -> bytes:
+        if type(text) is not str or encoding not in ("latin1", "latin-1"):
+            raise pickle.UnpicklingError("_codecs.encode is admitted only as bytes in latin-1")
+        return text.encode("latin-1")
 
 
-def _empty_bytes(*args: object) -> bytes:
-    """How pickle protocols 0-2 spell ``b""``: ``bytes()``."""
-    if args:
-        raise pickle.UnpicklingError("bytes() is admitted only without arguments")
-    return b""
+class _EmptyBytes:
+    """How pickle protocols 0-2 spell ``b""``: ``bytes()`` (nothing to set, as
+    :class:`_BytesFromLatin1`)."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: object) -> bytes:
+        if args:
+            raise pickle.UnpicklingError("bytes() is admitted only without arguments")
+        return b""
 
 
 #: The only globals admitted: the spellings of ``bytes`` in pickle protocols 0-2 (which
-#: ``SocketHandler`` uses, protocol 1), each replaced by a function that makes bytes and nothing
-#: else.
+#: ``SocketHandler`` uses, protocol 1), each replaced by an object that makes bytes and nothing
+#: else, and that no pickle can change.
 _BYTES_SPELLINGS: dict[tuple[str, str], Any] = {
-    ("_codecs", "encode"): _bytes_from_latin1,
-    ("__builtin__", "bytes"): _empty_bytes,
-    ("builtins", "bytes"): _empty_bytes,
+    ("_codecs", "encode"): _BytesFromLatin1(),
+    ("__builtin__", "bytes"): _EmptyBytes(),
+    ("builtins", "bytes"): _EmptyBytes(),
 }
 
 
@@ -76,7 +91,7 @@ class _PlainUnpickler(pickle.Unpickler):
     """An unpickler that admits no global: no class, no function, no extension.
 
     The one exception is how protocols 0-2 write ``bytes`` (a call of ``_codecs.encode(text,
-    "latin1")`` or ``bytes()``), answered by functions that only ever return bytes.
+    "latin1")`` or ``bytes()``), answered by objects that only ever return bytes.
     """
 
     def find_class(self, module: str, name: str) -> Any:
