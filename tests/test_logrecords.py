@@ -64,6 +64,16 @@ def test_datagram_handler_records(logger: logging.Logger) -> None:
         assert [record.getMessage() for record in records] == ["one", "two"]
 
 
+def test_records_a_datagram_handler_sent_before_stop_are_all_kept(logger: logging.Logger) -> None:
+    with LogRecordServer(transport="udp") as server:
+        logger.addHandler(logging.handlers.DatagramHandler(server.host, server.port))
+        for number in range(30):
+            logger.info("record %d", number)
+    assert [record.getMessage() for record in server.records] == [
+        f"record {number}" for number in range(30)
+    ]
+
+
 def test_frames_sent_one_byte_at_a_time_are_reassembled() -> None:
     handler = logging.handlers.SocketHandler("127.0.0.1", 9)  # only used to pickle
     stream = b"".join(

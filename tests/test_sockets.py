@@ -381,6 +381,20 @@ async def test_udp_async_wait() -> None:
         assert datagram.data == b"async"
 
 
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_UNIX], ids=["udp", "unix"])
+def test_datagrams_queued_when_stop_begins_are_recorded(family: socket.AddressFamily) -> None:
+    # Each sendto() below returns once the datagram is in the server socket's queue (loopback
+    # and Unix sockets deliver at once), so all 50 were received before stop(), as a stream
+    # server's bytes are: stop() reads them, where it used to drop all but the first few.
+    server: UDPServer | UnixDatagramServer = (
+        UDPServer() if family == socket.AF_INET else UnixDatagramServer()
+    )
+    with server, socket.socket(family, socket.SOCK_DGRAM) as client:
+        for number in range(50):
+            client.sendto(b"%d" % number, server.address)
+    assert [datagram.data for datagram in server.datagrams] == [b"%d" % n for n in range(50)]
+
+
 # -- Unix sockets ----------------------------------------------------------------------------
 
 

@@ -170,7 +170,7 @@ class LogRecordServer(SocketServer):
     def _stream_protocol(self) -> asyncio.BaseProtocol:
         return self._decoding_protocol(LogFrameDecoder(self.max_frame_size), self._frames)
 
-    def _datagram_protocol(self) -> asyncio.BaseProtocol:
+    def _datagram_protocol(self) -> asyncio.DatagramProtocol:
         return DatagramReceiver(self._datagram)
 
     def _frames(self, frames: Sequence[dict[str, Any] | BadFrame], peer: Any) -> None:

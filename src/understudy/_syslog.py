@@ -174,7 +174,7 @@ class SyslogServer(SocketServer):
         protocol = self._decoding_protocol(SyslogFramer(self.max_message_size), deliver)
         return protocol
 
-    def _datagram_protocol(self) -> asyncio.BaseProtocol:
+    def _datagram_protocol(self) -> asyncio.DatagramProtocol:
         return DatagramReceiver(self._datagram)
 
     def _frames(self, frames: Sequence[bytes | FrameError], peer: Any, tls: TLSInfo | None) -> None:

@@ -83,6 +83,8 @@ class SocketServer(Server):
         self._tempdir: str | None = None
         self._listeners: list[asyncio.AbstractServer] = []
         self._transports: set[asyncio.BaseTransport] = set()
+        #: Each datagram socket served, with its protocol: what stop() reads the last of.
+        self._datagram_endpoints: list[tuple[socket.socket, asyncio.DatagramProtocol]] = []
         self._inflight: dict[asyncio.Future[Any], str] = {}
         self._stopping = False
 
@@ -187,15 +189,16 @@ class SocketServer(Server):
             if sock.type == socket.SOCK_STREAM:
                 self._listeners.append(await self._listen(self._stream_protocol, sock, ssl=context))
             else:
-                transport, _ = await loop.create_datagram_endpoint(
+                transport, protocol = await loop.create_datagram_endpoint(
                     self._datagram_protocol, sock=sock
                 )
                 self._transports.add(transport)
+                self._datagram_endpoints.append((sock, protocol))
 
     def _stream_protocol(self) -> asyncio.BaseProtocol:
         raise NotImplementedError
 
-    def _datagram_protocol(self) -> asyncio.BaseProtocol:
+    def _datagram_protocol(self) -> asyncio.DatagramProtocol:
         raise NotImplementedError
 
     async def _shutdown(self, timeout: float) -> list[str]:
@@ -203,6 +206,9 @@ class SocketServer(Server):
         self._stopping = True
         listeners, self._listeners = self._listeners, []
         await self._close_listeners(listeners)
+        endpoints, self._datagram_endpoints = self._datagram_endpoints, []
+        for sock, protocol in endpoints:
+            receive_queued(sock, protocol)
         for transport in list(self._transports):
             close_transport(transport)
         await asyncio.sleep(0)  # let connection_lost run, so records say closed
@@ -237,6 +243,7 @@ class SocketServer(Server):
             else:
                 transport.close()
         self._transports.clear()
+        self._datagram_endpoints = []
         self._remove_path(bound=True)
 
     def _remove_path(self, *, bound: bool) -> None:
@@ -252,6 +259,36 @@ class SocketServer(Server):
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
+
+
+#: Bytes a datagram counts for in :func:`receive_queued`'s budget beyond its payload (so that
+#: empty datagrams, too, use it up).
+_DATAGRAM_OVERHEAD = 256
+#: The largest datagram read (as asyncio's datagram transport reads them).
+_MAX_DATAGRAM = 256 * 1024
+
+
+def receive_queued(sock: socket.socket, protocol: asyncio.DatagramProtocol) -> None:
+    """Hand ``protocol`` the datagrams queued on ``sock``, at stop, before it is closed.
+
+    asyncio's transport reads one datagram per turn of the loop, so those the kernel had
+    queued when ``stop()`` began (sent, and on loopback delivered, before it) would be closed
+    away unread, where a stream server reads every byte it was sent. Reading ends when the
+    queue is empty, or after about a receive buffer's worth (``SO_RCVBUF``), so that a sender
+    that goes on sending cannot hold ``stop()`` up.
+    """
+    budget = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    while budget > 0:
+        budget -= _DATAGRAM_OVERHEAD
+        try:
+            data, peer = sock.recvfrom(_MAX_DATAGRAM)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:  # (an ICMP error for an earlier reply, as asyncio passes on)
+            protocol.error_received(error)
+            continue
+        budget -= len(data)
+        protocol.datagram_received(data, peer)
 
 
 def _bind_unix(path: str, kind: socket.SocketKind) -> socket.socket:

@@ -132,7 +132,7 @@ class DatagramServer(SocketServer):
         """Forget the datagrams received so far."""
         self._journal.clear()
 
-    def _datagram_protocol(self) -> asyncio.BaseProtocol:
+    def _datagram_protocol(self) -> asyncio.DatagramProtocol:
         return DatagramReceiver(self._received)
 
     def _received(self, transport: asyncio.DatagramTransport, data: bytes, peer: Any) -> None:
