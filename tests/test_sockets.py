@@ -344,6 +344,14 @@ def test_udp_async_handler_replies() -> None:
         assert client.recvfrom(100)[0] == b"re: hi"
 
 
+def test_udp_an_empty_reply_is_an_empty_datagram() -> None:
+    # b"" is a reply (None is none): an echo of an empty datagram is an empty datagram, which
+    # asyncio before Python 3.13 drops in sendto() (CPython gh-113812).
+    with UDPServer(handler=lambda datagram: datagram.data) as server, udp_client() as client:
+        client.sendto(b"", server.address)
+        assert client.recvfrom(100) == (b"", server.address)
+
+
 def test_udp_bad_reply_and_handler_errors_reach_check() -> None:
     def handler(datagram: Datagram) -> object:
         if datagram.data == b"raise":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, cast
@@ -14,6 +16,10 @@ from .._server import describe_handler
 from ._base import SocketServer, is_async
 
 DatagramHandler = Callable[["Datagram"], Any]
+
+#: Whether asyncio's datagram transports send an empty datagram: before Python 3.13 their
+#: ``sendto(b"")`` returns without sending (CPython gh-113812).
+_TRANSPORT_SENDS_EMPTY = sys.version_info >= (3, 13)
 
 
 class Datagram:
@@ -174,8 +180,22 @@ class DatagramServer(SocketServer):
                 )
             )
             return
-        if not transport.is_closing():
+        if transport.is_closing():
+            return
+        if reply or _TRANSPORT_SENDS_EMPTY:
             transport.sendto(bytes(reply), peer)
+        else:
+            self._send_empty(transport, peer)
+
+    def _send_empty(self, transport: asyncio.DatagramTransport, peer: Any) -> None:
+        """Send an empty datagram to ``peer`` from ``transport``'s socket, which the transport
+        itself would not send (see ``_TRANSPORT_SENDS_EMPTY``)."""
+        fileno = transport.get_extra_info("socket").fileno()
+        for sock, _ in self._datagram_endpoints:
+            if sock.fileno() == fileno:
+                with contextlib.suppress(OSError):  # (lost, as the transport loses a datagram)
+                    sock.sendto(b"", peer)
+                return
 
 
 class UDPServer(DatagramServer):
@@ -183,8 +203,8 @@ class UDPServer(DatagramServer):
 
     Args:
         handler: ``handler(datagram) -> bytes | None``: given each :class:`Datagram`, return the
-            reply to send back to its sender, or ``None`` for no reply. A plain function runs
-            in the worker pool; an ``async def`` on the loop.
+            reply to send back to its sender (``b""``: an empty datagram), or ``None`` for no
+            reply. A plain function runs in the worker pool; an ``async def`` on the loop.
         host: address to listen on (see :class:`understudy.Server`): ``"127.0.0.1"`` by default.
         port: port to listen on; 0 (the default) lets the kernel choose.
         journal_size: keep only the last N datagrams (``None``: all).
