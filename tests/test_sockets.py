@@ -380,6 +380,21 @@ def test_udp_wait_timeout_lists_datagrams() -> None:
             server.wait_for_datagrams(2, timeout=0.01)
 
 
+def test_udp_a_burst_of_datagrams_sent_faster_than_they_are_read_is_received_whole() -> None:
+    # A loop that sends (a logger, a metrics client) outruns the server's loop: the datagrams
+    # wait in the socket's receive buffer, and what does not fit is dropped by the kernel. The
+    # default buffer (net.core.rmem_default, 208 KiB) holds about 250 small datagrams.
+    burst = 2000
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        if probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < burst * 2048:
+            pytest.skip("net.core.rmem_max caps a receive buffer below what the burst needs")
+    with UDPServer() as server, udp_client() as client:
+        for number in range(burst):
+            client.sendto(b"%d" % number, server.address)
+        assert len(server.wait_for_datagrams(burst)) == burst
+
+
 @pytest.mark.asyncio
 async def test_udp_async_wait() -> None:
     async with UDPServer() as server:

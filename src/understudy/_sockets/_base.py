@@ -8,6 +8,7 @@ connection's bytes through a sans-IO decoder.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import inspect
 import os
@@ -162,6 +163,9 @@ class SocketServer(Server):
         if not self._unix:
             sockets = bind_inet(self._host, self._requested_port, self._socket_kind)
             self._bound_port = sockets[0].getsockname()[1]
+            if self._socket_kind == socket.SOCK_DGRAM:
+                for sock in sockets:
+                    _widen_receive_buffer(sock)
             return sockets
         if self._given_path is None:
             self._tempdir = tempfile.mkdtemp(prefix="understudy-")  # mode 0700
@@ -259,6 +263,22 @@ class SocketServer(Server):
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
+
+
+#: The receive buffer a UDP socket asks for (bytes; the kernel caps it at net.core.rmem_max).
+_UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def _widen_receive_buffer(sock: socket.socket) -> None:
+    """Let a UDP socket queue a burst: what does not fit in its receive buffer is dropped.
+
+    A client that sends in a loop (a logger, a metrics client) outruns the loop that reads,
+    which asyncio does one datagram per turn; the default buffer (``net.core.rmem_default``,
+    208 KiB on Linux) holds about 250 small datagrams. A Unix datagram socket needs none of
+    this: its sender waits while the queue is full.
+    """
+    with contextlib.suppress(OSError):  # (a smaller buffer still works)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
 
 
 #: Bytes a datagram counts for in :func:`receive_queued`'s budget beyond its payload (so that
