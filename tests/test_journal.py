@@ -79,6 +79,30 @@ def test_a_bounded_journal_keeps_the_last_n() -> None:
         assert [request.path for request in server.requests] == ["/3", "/4"]
 
 
+def test_a_timeout_on_a_bounded_journal_counts_what_arrived_not_only_what_it_kept() -> None:
+    with HTTPServer(response=Response(204), journal_size=2) as server:
+        for i in range(5):
+            get(server.url + f"/{i}")
+        server.wait_for_requests(2, match=lambda request: request.path in ("/3", "/4"))
+        with pytest.raises(WaitTimeout) as raised:
+            server.wait_for_requests(1, match=lambda request: request.path == "/0", timeout=0.01)
+    assert "5 arrived, the last 2 kept (journal_size=2), 0 of them matching" in str(raised.value)
+
+
+def test_a_timeout_on_a_bounded_journal_counts_from_the_last_clear() -> None:
+    journal: Journal[int] = Journal("number", 2)
+    for number in range(5):
+        journal.append(number)
+    journal.clear()
+    journal.append(5)
+    with pytest.raises(WaitTimeout, match=r"for 2 numbers; 1 arrived\n  5$"):
+        journal.wait_for(2, match=None, timeout=0.01)
+    for number in range(6, 9):
+        journal.append(number)
+    with pytest.raises(WaitTimeout, match=r"; 4 arrived, the last 2 kept \(journal_size=2\), 0 "):
+        journal.wait_for(1, match=lambda number: number == 5, timeout=0.01)
+
+
 def test_a_journal_of_size_zero_keeps_nothing_and_refuses_waits() -> None:
     with HTTPServer(response=Response(204), journal_size=0) as server:
         get(server.url)

@@ -88,6 +88,17 @@ def test_tcp_wait_for_bytes_timeout_says_what_arrived() -> None:
         assert "b'not it'" in message
 
 
+def test_tcp_wait_timeout_on_a_bounded_journal_counts_every_connection() -> None:
+    with TCPServer(journal_size=1) as server:
+        for _ in range(3):
+            with socket.create_connection(server.address) as client:
+                last = client.getsockname()
+        server.wait_for_connections(1, match=lambda record: record.peer == last and record.closed)
+        with pytest.raises(WaitTimeout) as raised:
+            server.wait_for_connections(1, match=lambda record: not record.closed, timeout=0.01)
+    assert "; 3 connections arrived, the last 1 kept (journal_size=1)\n" in str(raised.value)
+
+
 def test_tcp_echo() -> None:
     with TCPServer(echo=True) as server, socket.create_connection(server.address) as client:
         client.sendall(b"ping")

@@ -38,7 +38,7 @@ class Journal(Waitable, Generic[T]):
             read as appended.
     """
 
-    __slots__ = ("_entries", "_listener", "_noun", "_size", "_unpack", "total")
+    __slots__ = ("_cleared", "_entries", "_listener", "_noun", "_size", "_unpack", "total")
 
     def __init__(
         self, noun: str, size: int | None = None, *, unpack: Callable[[Any], T] | None = None
@@ -57,6 +57,8 @@ class Journal(Waitable, Generic[T]):
         self._listener: Listener | None = None
         #: How many entries were ever appended (not reset by a bounded journal dropping old ones).
         self.total = 0
+        #: ``total`` at the last :meth:`clear` (what arrived since is ``total - _cleared``).
+        self._cleared = 0
 
     def append(self, entry: T | tuple[Any, ...]) -> int:
         """Record ``entry`` and wake every wait. On the loop's thread only (the one appender).
@@ -139,6 +141,7 @@ class Journal(Waitable, Generic[T]):
         with self._lock:
             if self._entries is not None:
                 self._entries.clear()
+            self._cleared = self.total
 
     def __len__(self) -> int:
         return len(self._entries or ())
@@ -215,13 +218,21 @@ class Journal(Waitable, Generic[T]):
         """The error for a wait that timed out, saying what arrived (what it last looked at)."""
         entries = self._read(looked_at)
         what = f"{count} {self._noun}{'s' if count != 1 else ''}"
+        got = self.arrived(len(entries))
         if match is not None:
             what += f" matching {getattr(match, '__name__', repr(match))}"
             matching = sum(1 for entry in entries if match(entry))
-            got = f"{len(entries)} arrived, {matching} of them matching"
-        else:
-            got = f"{len(entries)} arrived"
+            got += f", {matching} of them matching"
         return timed_out(f"waited {timeout:g} s for {what}; {got}", entries)
+
+    def arrived(self, kept: int) -> str:
+        """What a timeout says arrived, when ``kept`` entries are kept: ``"3 arrived"``, or,
+        once a bounded journal has dropped some, ``"7 arrived, the last 2 kept
+        (journal_size=2)"`` (counted from the last :meth:`clear`)."""
+        arrived = self.total - self._cleared
+        if self._size is None or arrived <= kept:
+            return f"{kept} arrived"
+        return f"{arrived} arrived, the last {kept} kept (journal_size={self._size})"
 
     def check_waitable(self, what: str | None = None) -> None:
         """Refuse a wait on a journal that keeps nothing (size 0).

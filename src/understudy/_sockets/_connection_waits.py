@@ -80,6 +80,7 @@ def bytes_test(
 
 def _timed_out(journal: Journal[R], head: str) -> WaitTimeout:
     records = journal.snapshot()
-    return timed_out(
-        f"{head}; {len(records)} connection{'s' if len(records) != 1 else ''} arrived", records
-    )
+    arrived = journal.arrived(len(records))  # ("N arrived", maybe with how many it kept)
+    count, _, rest = arrived.partition(" ")
+    noun = "connection" if count == "1" else "connections"
+    return timed_out(f"{head}; {count} {noun} {rest}", records)
