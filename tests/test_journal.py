@@ -103,6 +103,13 @@ def test_a_timeout_on_a_bounded_journal_counts_from_the_last_clear() -> None:
         journal.wait_for(1, match=lambda number: number == 5, timeout=0.01)
 
 
+@pytest.mark.parametrize("journal_size", [True, False, -1, 2.0, "10"])
+def test_a_journal_size_that_is_not_a_count_is_refused(journal_size: object) -> None:
+    # (True would keep one entry and False none: a flag where a count is meant)
+    with pytest.raises(ConfigurationError, match="journal_size must be None"):
+        HTTPServer(journal_size=journal_size)  # type: ignore[arg-type]
+
+
 def test_a_journal_of_size_zero_keeps_nothing_and_refuses_waits() -> None:
     with HTTPServer(response=Response(204), journal_size=0) as server:
         get(server.url)

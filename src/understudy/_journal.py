@@ -43,7 +43,7 @@ class Journal(Waitable, Generic[T]):
     def __init__(
         self, noun: str, size: int | None = None, *, unpack: Callable[[Any], T] | None = None
     ) -> None:
-        if size is not None and (not isinstance(size, int) or size < 0):
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
             raise ConfigurationError(
                 f"journal_size must be None (keep all), 0 (keep none) or a positive int, "
                 f"not {size!r}"
