@@ -209,3 +209,24 @@ def test_the_marker_can_name_the_servers_it_is_for(pytester: pytest.Pytester) ->
         """
     )
     pytester.runpytest("--strict-markers").assert_outcomes(passed=3)
+
+
+def test_the_http_server_fixtures_errors_are_named_as_understudy_exports_them(
+    pytester: pytest.Pytester,
+) -> None:
+    """A run whose only server is the ``http_server`` fixture's (which imports the server's
+    own module, not ``understudy.HTTPServer``) names its errors ``understudy.X`` too."""
+    pytester.makepyfile(
+        """
+        import urllib.request, urllib.error
+
+        def test_client(http_server):
+            try:
+                urllib.request.urlopen(http_server.url + "/nowhere", timeout=5).close()
+            except urllib.error.HTTPError as error:
+                error.close()
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E   understudy.UnexpectedRequest: No expectation matched*"])

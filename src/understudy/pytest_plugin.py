@@ -184,10 +184,14 @@ def http_server(http_server_options: Mapping[str, Any]) -> Iterator[HTTPServer]:
 @functools.cache
 def _http() -> tuple[type[HTTPServer], Callable[[HTTPServer], None], Callable[[HTTPServer], None]]:
     """What the ``http_server`` fixture uses: the server class and how it starts and parks
-    one, imported when a test first asks for it (the plugin loads no server module)."""
+    one, imported when a test first asks for it (the plugin loads no server module); then
+    published, as reading ``understudy.HTTPServer`` would be (its errors say
+    ``understudy.UnexpectedRequest`` in the test's report)."""
     from ._http._parking import park, start_fresh  # noqa: PLC0415 - loaded when first used
     from ._http._server import HTTPServer  # noqa: PLC0415
+    from ._publishing import publish  # noqa: PLC0415
 
+    publish()
     return HTTPServer, start_fresh, park
 
 
