@@ -230,3 +230,49 @@ def test_the_http_server_fixtures_errors_are_named_as_understudy_exports_them(
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E   understudy.UnexpectedRequest: No expectation matched*"])
+
+
+def test_an_options_fixture_that_returns_no_mapping_says_what_to_return(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def http_server_options():
+            {"host": "localhost"}  # (its `return` forgotten)
+
+        @pytest.fixture
+        def tcp_server_options():
+            return "echo"
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_http(http_server):
+            pass
+
+        def test_factory(make_http_server):
+            make_http_server()
+
+        def test_tcp(tcp_server):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "E*understudy.ConfigurationError: the http_server_options fixture must return "
+                "a dict of HTTPServer's keyword arguments, such as {'host': 'localhost'}, not "
+                "None (a `return` missing?)"
+            ),
+            (
+                "E*understudy.ConfigurationError: the tcp_server_options fixture must return "
+                "a dict of TCPServer's keyword arguments, such as {'host': 'localhost'}, not "
+                "'echo'"
+            ),
+        ]
+    )

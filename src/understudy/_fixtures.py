@@ -143,11 +143,17 @@ def options(
 
     Raises:
         pytest.UsageError: a positional argument that is not a server class or its name.
-        ConfigurationError: an option that no server class takes (for a marker naming
-            classes: that those classes do not take), saying "did you mean `X`?" for the
-            closest valid one.
+        ConfigurationError: ``defaults`` is not a mapping (an options fixture that returned
+            ``None``); an option that no server class takes (for a marker naming classes:
+            that those classes do not take), saying "did you mean `X`?" for the closest
+            valid one.
     """
-    merged = dict(defaults)
+    try:
+        merged = dict(defaults)
+    except (TypeError, ValueError):
+        from ._keywords import not_options  # noqa: PLC0415 - loaded with a server
+
+        raise not_options(server_class.__name__, defaults) from None
     if not _marked(node):
         return merged
     markers = list(node.iter_markers("understudy"))

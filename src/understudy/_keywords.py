@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ._errors import ConfigurationError
 
-__all__ = ["checked_keywords", "keyword_names", "unknown_keyword"]
+__all__ = ["checked_keywords", "keyword_names", "not_options", "unknown_keyword"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,6 +61,19 @@ def unknown_keyword(
         )
         return ConfigurationError(f"{what} got an unexpected keyword argument {name!r}: {hint}")
     return None
+
+
+def not_options(server: str, given: object) -> ConfigurationError:
+    """The error for the options fixture of the server class named ``server``
+    (``http_server_options`` for ``HTTPServer``) that returned ``given``, not a mapping."""
+    import re  # noqa: PLC0415 - only for a mistake
+
+    fixture = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", server).lower() + "_options"
+    return ConfigurationError(
+        f"the {fixture} fixture must return a dict of {server}'s keyword arguments, such as "
+        f"{{'host': 'localhost'}}, not {given!r}"
+        + (" (a `return` missing?)" if given is None else "")
+    )
 
 
 def checked_keywords(function: F) -> F:
