@@ -123,6 +123,30 @@ def test_a_blocking_stop_from_the_loop_thread_is_refused_and_leaves_the_server_s
         socket.create_connection(server.address, timeout=5).close()
 
 
+def test_a_blocking_wait_from_the_loop_thread_says_to_await_its_twin() -> None:
+    """Every change a wait looks for is made on the loop: a blocking wait there (in an ``async
+    def`` handler) would hold every server for its whole timeout, then say nothing arrived.
+    Refused at once, naming the awaitable twin; a wait that already holds still returns."""
+    servers: list[understudy.HTTPServer] = []
+
+    async def handler(request: understudy.Request) -> str:
+        if request.path == "/held":  # (the journal has this request: it holds)
+            return str(len(servers[0].wait_for_requests(1, timeout=10.0)))
+        servers[0].wait_for_requests(5, timeout=10.0)  # would block the loop: refused
+        return "unreachable"
+
+    server = understudy.HTTPServer(handler=handler)
+    servers.append(server)
+    with server:
+        with pytest.raises(urllib.error.HTTPError) as reply:
+            urllib.request.urlopen(server.url + "/wait", timeout=5)
+        reply.value.close()
+        with pytest.raises(RuntimeError, match=r"await \.\.\.\.wait_for_requests_async\("):
+            server.check()
+        with urllib.request.urlopen(server.url + "/held", timeout=5) as held:
+            assert held.read() == b"1"
+
+
 # -- a held loop: waits say so ------------------------------------------------------------------
 
 

@@ -120,6 +120,7 @@ class Waitable:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise wait.fail()
+                _refuse_on_loop()
                 with self._lock:
                     if self._version() == seen:  # (else it changed while it looked: look again)
                         cond.wait(remaining)
@@ -165,6 +166,23 @@ class Waitable:
                 # must find it.
                 if waiter is not None and waiter in self._async_waiters:
                     self._async_waiters.remove(waiter)
+
+
+def _refuse_on_loop() -> None:
+    """Raise ``RuntimeError`` naming the awaitable twin of the wait called, if on the loop's
+    thread (an ``async def`` handler): every change a wait looks for is made there, so a
+    blocking wait would hold every server for its whole timeout and see nothing arrive."""
+    from ._runtime import get_runtime  # noqa: PLC0415 - (loaded by then: a server is waited on)
+
+    runtime = get_runtime()
+    if not runtime.in_loop_thread:
+        return
+    import inspect  # noqa: PLC0415 - only for a mistake
+
+    called, frame = "wait_for_...", inspect.currentframe()
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("understudy."):
+        called, frame = frame.f_code.co_name, frame.f_back  # (the outermost: the public one)
+    runtime.refuse_on_loop(f"{called}_async")
 
 
 def _wake(future: asyncio.Future[None]) -> None:
