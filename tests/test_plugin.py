@@ -276,3 +276,24 @@ def test_an_options_fixture_that_returns_no_mapping_says_what_to_return(
             ),
         ]
     )
+
+
+def test_a_factory_given_its_options_as_a_dict_says_to_name_each_one(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import understudy
+
+        def test_it(make_http_server, make_smtp_server):
+            with pytest.raises(
+                understudy.ConfigurationError,
+                match=r"HTTPServer\\(\\) takes its options as keywords.*name each one.*host=",
+            ):
+                make_http_server({"host": "localhost"})
+            with pytest.raises(understudy.ConfigurationError, match=r"SMTPServer\\(\\) takes"):
+                make_smtp_server("mail.test")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)

@@ -290,8 +290,9 @@ def factory(
     """A ``make_*_server(**options)`` factory; its servers are stopped and checked afterwards."""
     made: list[S] = []
 
-    def make_started(**given: Any) -> S:
-        server = make(**{**options(request.node, defaults, make), **given})
+    def make_started(*args: Any, **given: Any) -> S:
+        # (positional arguments for the class to refuse, saying to name each option)
+        server = make(*args, **{**options(request.node, defaults, make), **given})
         servers_of(request.node).append(server)
         made.append(server)
         return server.start()
