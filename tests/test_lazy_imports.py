@@ -104,7 +104,12 @@ def test_the_make_types_are_read_from_the_plugin_when_asked_for() -> None:
     assert "understudy._factories" in modules
 
 
-def test_a_pytest_run_that_uses_no_fixture_loads_no_server(pytester: pytest.Pytester) -> None:
+def test_a_pytest_run_that_uses_no_fixture_loads_no_server(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inner run loads the plugin of this tree (SRC), whatever the environment's
+    ``PYTHONPATH`` (a relative one, or none, would find the installed copy)."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
     pytester.makeini("[pytest]\naddopts = -p no:hypothesispytest\n")
     pytester.makepyfile(
         """
@@ -112,14 +117,16 @@ def test_a_pytest_run_that_uses_no_fixture_loads_no_server(pytester: pytest.Pyte
 
         def test_nothing_of_understudy(pytestconfig):
             assert pytestconfig.pluginmanager.has_plugin("understudy")
+            plugin = sys.modules["understudy.pytest_plugin"].__file__
             with open("modules.json", "w") as out:
-                json.dump(sorted(sys.modules), out)
+                json.dump({"plugin": plugin, "modules": sorted(sys.modules)}, out)
         """
     )
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
-    modules = set(json.loads((pytester.path / "modules.json").read_text()))
-    assert _heavy(modules) == []
+    loaded = json.loads((pytester.path / "modules.json").read_text())
+    assert Path(loaded["plugin"]).is_relative_to(SRC)
+    assert _heavy(set(loaded["modules"])) == []
 
 
 def test_a_name_loads_its_own_protocol_only() -> None:
