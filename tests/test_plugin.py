@@ -297,3 +297,20 @@ def test_a_factory_given_its_options_as_a_dict_says_to_name_each_one(
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_fixture_imported_with_the_plugin_not_loaded_says_how_to_load_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest("from understudy.pytest_plugin import *")
+    pytester.makepyfile(
+        """
+        def test_it(http_server):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:understudy")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["E * RuntimeError: *not loaded*-p understudy.pytest_plugin*pytest_plugins*"]
+    )

@@ -119,12 +119,15 @@ def current_item() -> pytest.Item:
     fresh ``http_server`` costs a test, issue 20).
 
     Raises:
-        RuntimeError: no test is being run (a fixture set up outside pytest's run-test loop).
+        RuntimeError: no test is being run: the plugin is not loaded, or not for this.
     """
     if not _RUNS:
         raise RuntimeError(
-            "understudy's server fixtures are set up for a test being run; this one was asked "
-            "for outside pytest's run-test protocol (use make_*_server, which takes request)"
+            "understudy's server fixtures are set up for a test its plugin sees run, and it "
+            "sees none: the plugin is not loaded (-p no:understudy, or autoload disabled, and "
+            "its fixtures imported): load it with -p understudy.pytest_plugin or pytest_plugins "
+            "= ['understudy.pytest_plugin'] in the root conftest; or the fixture was asked for "
+            "outside pytest's run-test protocol: use make_*_server, which takes request"
         )
     return _RUNS[-1][0]
 
@@ -143,10 +146,9 @@ def options(
 
     Raises:
         pytest.UsageError: a positional argument that is not a server class or its name.
-        ConfigurationError: ``defaults`` is not a mapping (an options fixture that returned
-            ``None``); an option that no server class takes (for a marker naming classes:
-            that those classes do not take), saying "did you mean `X`?" for the closest
-            valid one.
+        ConfigurationError: ``defaults`` is not a mapping; an option that no server class
+            takes (for a marker naming classes: that those classes do not take), saying "did
+            you mean `X`?" for the closest valid one.
     """
     try:
         merged = dict(defaults)
@@ -290,8 +292,7 @@ def factory(
     """A ``make_*_server(**options)`` factory; its servers are stopped and checked afterwards."""
     made: list[S] = []
 
-    def make_started(*args: Any, **given: Any) -> S:
-        # (positional arguments for the class to refuse, saying to name each option)
+    def make_started(*args: Any, **given: Any) -> S:  # (args: for the class to refuse)
         server = make(*args, **{**options(request.node, defaults, make), **given})
         servers_of(request.node).append(server)
         made.append(server)
