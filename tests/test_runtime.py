@@ -87,6 +87,26 @@ def test_interpreter_exit_with_a_running_server_is_clean() -> None:
     assert said == []
 
 
+def test_a_wait_on_a_server_never_started_starts_no_loop_thread() -> None:
+    """A wait asks whether it is on the loop's thread without making the loop (in a process of
+    its own: in this one the loop runs already)."""
+    code = textwrap.dedent(
+        """
+        import threading, understudy
+        server = understudy.HTTPServer()
+        try:
+            server.wait_for_requests(1, timeout=0.01)
+        except understudy.WaitTimeout:
+            print(sorted(thread.name for thread in threading.enumerate()), flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "['MainThread']\n"
+
+
 def test_a_blocking_call_from_the_loop_thread_says_to_use_the_async_twin() -> None:
     async def handler(request: understudy.Request) -> str:
         understudy.HTTPServer().start()  # blocking, on the loop: refused

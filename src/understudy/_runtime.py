@@ -25,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ._errors import WaitTimeout
 from ._workers import WorkerPool
 
-__all__ = ["Runtime", "get_runtime"]
+__all__ = ["Runtime", "get_runtime", "running_runtime"]
 
 T = TypeVar("T")
 
@@ -380,6 +380,13 @@ def get_runtime() -> Runtime:
         if _runtime is None or _runtime.pid != os.getpid():
             _runtime = Runtime()
         return _runtime
+
+
+def running_runtime() -> Runtime | None:
+    """The process's runtime if it was made (in this process), else ``None``: never makes
+    one (a question about the loop's thread, asked where no server may have started)."""
+    runtime = _runtime
+    return runtime if runtime is not None and runtime.pid == os.getpid() else None
 
 
 def _forget_after_fork() -> None:

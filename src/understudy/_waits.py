@@ -18,6 +18,7 @@ wakes it under the lock. Held by tests/test_journal.py and tests/test_waits.py.
 from __future__ import annotations
 
 import _thread
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -172,10 +173,9 @@ def _refuse_on_loop() -> None:
     """Raise ``RuntimeError`` naming the awaitable twin of the wait called, if on the loop's
     thread (an ``async def`` handler): every change a wait looks for is made there, so a
     blocking wait would hold every server for its whole timeout and see nothing arrive."""
-    from ._runtime import get_runtime  # noqa: PLC0415 - (loaded by then: a server is waited on)
-
-    runtime = get_runtime()
-    if not runtime.in_loop_thread:
+    runtimes = sys.modules.get("understudy._runtime")  # (not loaded: no loop runs yet)
+    runtime = None if runtimes is None else runtimes.running_runtime()
+    if runtime is None or not runtime.in_loop_thread:  # (and a wait makes no loop thread)
         return
     import inspect  # noqa: PLC0415 - only for a mistake
 
