@@ -232,6 +232,37 @@ def test_the_http_server_fixtures_errors_are_named_as_understudy_exports_them(
     result.stdout.fnmatch_lines(["E   understudy.UnexpectedRequest: No expectation matched*"])
 
 
+def test_every_default_options_fixture_serves_a_session_scoped_fixture(
+    pytester: pytest.Pytester,
+) -> None:
+    """Each ``*_server_options`` default is session-scoped (an empty read-only mapping), so a
+    fixture of any scope may ask for it, as for ``http_server_options``."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def every_default(http_server_options, smtp_server_options, pypi_server_options,
+                          tcp_server_options, syslog_server_options):
+            return [http_server_options, smtp_server_options, pypi_server_options,
+                    tcp_server_options, syslog_server_options]
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_defaults(every_default):
+            assert all(options == {} for options in every_default)
+            for options in every_default:
+                with pytest.raises(TypeError):
+                    options["host"] = "localhost"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+
+
 def test_an_options_fixture_that_returns_no_mapping_says_what_to_return(
     pytester: pytest.Pytester,
 ) -> None:

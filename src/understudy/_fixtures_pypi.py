@@ -5,12 +5,12 @@ The fake PyPI (and ``packaging``) is imported when a test first asks for one of 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._fixtures import current_item, factory, options, started
+from ._fixtures import NO_OPTIONS, current_item, factory, options, started
 
 if TYPE_CHECKING:
     from ._factories import MakePyPIServer
@@ -19,17 +19,18 @@ if TYPE_CHECKING:
 __all__ = ["make_pypi_server", "pypi_server", "pypi_server_options"]
 
 
-@pytest.fixture
-def pypi_server_options() -> dict[str, Any]:
-    """Keyword arguments for the ``pypi_server`` fixtures; override it in a conftest.
+@pytest.fixture(scope="session")
+def pypi_server_options() -> Mapping[str, Any]:
+    """Keyword arguments for the ``pypi_server`` fixtures; override it in a conftest (at any
+    scope). The default, for the session, is an empty read-only mapping.
 
     Example: ``return {"users": {"ada": "s3cret"}, "tokens": ["pypi-test-token"]}``.
     """
-    return {}
+    return NO_OPTIONS
 
 
 @pytest.fixture
-def pypi_server(pypi_server_options: dict[str, Any]) -> Iterator[PyPIServer]:
+def pypi_server(pypi_server_options: Mapping[str, Any]) -> Iterator[PyPIServer]:
     """A started :class:`understudy.fakes.PyPIServer`, fresh and empty for each test.
 
     Options come from ``pypi_server_options`` and ``@pytest.mark.understudy(...)``. Point
@@ -44,7 +45,7 @@ def pypi_server(pypi_server_options: dict[str, Any]) -> Iterator[PyPIServer]:
 
 @pytest.fixture
 def make_pypi_server(
-    request: pytest.FixtureRequest, pypi_server_options: dict[str, Any]
+    request: pytest.FixtureRequest, pypi_server_options: Mapping[str, Any]
 ) -> Iterator[MakePyPIServer]:
     """A factory: ``make_pypi_server(**options)`` returns a started ``PyPIServer``.
 

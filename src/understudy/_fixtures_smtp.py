@@ -5,12 +5,12 @@ The SMTP server (and aiosmtpd) is imported when a test first asks for one of the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._fixtures import current_item, factory, options, started
+from ._fixtures import NO_OPTIONS, current_item, factory, options, started
 
 if TYPE_CHECKING:
     from ._factories import MakeSMTPServer
@@ -19,17 +19,18 @@ if TYPE_CHECKING:
 __all__ = ["make_smtp_server", "smtp_server", "smtp_server_options"]
 
 
-@pytest.fixture
-def smtp_server_options() -> dict[str, Any]:
-    """Keyword arguments for the ``smtp_server`` fixtures; override it in a conftest.
+@pytest.fixture(scope="session")
+def smtp_server_options() -> Mapping[str, Any]:
+    """Keyword arguments for the ``smtp_server`` fixtures; override it in a conftest (at any
+    scope). The default, for the session, is an empty read-only mapping.
 
     Example: ``return {"auth": {"user": "secret"}, "smtputf8": True}``.
     """
-    return {}
+    return NO_OPTIONS
 
 
 @pytest.fixture
-def smtp_server(smtp_server_options: dict[str, Any]) -> Iterator[SMTPServer]:
+def smtp_server(smtp_server_options: Mapping[str, Any]) -> Iterator[SMTPServer]:
     """A started :class:`understudy.SMTPServer`, fresh for each test.
 
     Options come from ``smtp_server_options`` and ``@pytest.mark.understudy(...)``. After the
@@ -43,7 +44,7 @@ def smtp_server(smtp_server_options: dict[str, Any]) -> Iterator[SMTPServer]:
 
 @pytest.fixture
 def make_smtp_server(
-    request: pytest.FixtureRequest, smtp_server_options: dict[str, Any]
+    request: pytest.FixtureRequest, smtp_server_options: Mapping[str, Any]
 ) -> Iterator[MakeSMTPServer]:
     """A factory: ``make_smtp_server(**options)`` returns a started :class:`~understudy.SMTPServer`.
 
