@@ -107,7 +107,7 @@ class Runtime:
         """
         if self.in_loop_thread:
             coro.close()
-            raise _blocking_refused(twin)
+            self.refuse_on_loop(twin)
         hop = _Hop(coro)
         self.loop.call_soon_threadsafe(hop.begin, self.loop)
         if hop.finished.acquire(timeout=-1 if timeout is None else timeout):
@@ -125,7 +125,10 @@ class Runtime:
         """Raise ``RuntimeError`` naming ``twin``, the awaitable method to write instead, if
         called from the loop's thread, where a blocking call would deadlock (see :meth:`call`)."""
         if self.in_loop_thread:
-            raise _blocking_refused(twin)
+            raise RuntimeError(
+                "a blocking understudy call was made on understudy's own event loop (from an "
+                f"async handler), where it would deadlock; write `await ....{twin}(...)` instead"
+            )
 
     def call_function(
         self,
@@ -221,13 +224,6 @@ class Runtime:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5.0)
         self.workers.close()
-
-
-def _blocking_refused(twin: str) -> RuntimeError:
-    return RuntimeError(
-        "a blocking understudy call was made on understudy's own event loop (from an "
-        f"async handler), where it would deadlock; write `await ....{twin}(...)` instead"
-    )
 
 
 class _Outcome(Generic[T]):
@@ -373,33 +369,30 @@ _runtime: Runtime | None = None
 def get_runtime() -> Runtime:
     """Return the process's runtime, creating it (and its loop thread) on first use."""
     global _runtime  # noqa: PLW0603 - the one process-wide runtime is the design
-    runtime = _runtime
-    if runtime is not None and runtime.pid == os.getpid():
-        return runtime
-    with _lock:
-        if _runtime is None or _runtime.pid != os.getpid():
-            _runtime = Runtime()
-        return _runtime
+    runtime = running_runtime()
+    if runtime is None:
+        with _lock:
+            runtime = _runtime = running_runtime() or Runtime()
+    return runtime
 
 
 def running_runtime() -> Runtime | None:
-    """The process's runtime if it was made (in this process), else ``None``: never makes
-    one (a question about the loop's thread, asked where no server may have started)."""
+    """The process's runtime if one was made in this process, else ``None`` (it never makes
+    one: for a question asked where no server may have started)."""
     runtime = _runtime
     return runtime if runtime is not None and runtime.pid == os.getpid() else None
 
 
 def _forget_after_fork() -> None:
-    # The parent's loop thread does not exist in the child; the lock may be held by a thread
-    # that is gone too. The child starts afresh on first use.
+    # The parent's loop thread, and any thread holding the lock, is gone: start afresh.
     global _runtime, _lock  # noqa: PLW0603
     _runtime = None
     _lock = threading.Lock()
 
 
 def _close_at_exit() -> None:
-    runtime = _runtime
-    if runtime is not None and runtime.pid == os.getpid():
+    runtime = running_runtime()
+    if runtime is not None:
         runtime.close()
 
 
