@@ -398,6 +398,35 @@ def test_empty_response_resets_the_stream_and_truncated_body_ends_it_short() -> 
     assert empty.headers == []
 
 
+#: The faults of a body, which a response to HEAD does not have (see understudy.Fault).
+BODY_FAULTS = [Fault.TRUNCATED_BODY, Fault.MALFORMED_CHUNK, Fault.MALFORMED_CONTENT_CODING]
+
+
+@pytest.mark.parametrize("fault", BODY_FAULTS, ids=[fault.name for fault in BODY_FAULTS])
+def test_a_body_fault_on_head_fails_the_h2_response_instead_of_ending_it(fault: Fault) -> None:
+    # A response to HEAD ends with its head: one ended there would look complete.
+    server = HTTPServer(http_versions=BOTH)
+    server.expect("HEAD", "/").fault(fault)
+    with server, h2c() as client, pytest.raises((httpx.HTTPError, h2.exceptions.ProtocolError)):
+        client.head(server.url + "/")
+    [request] = server.requests
+    assert (request.method, request.response and request.response.fault) == ("HEAD", fault)
+
+
+def test_a_stall_on_head_sends_the_head_but_never_ends_the_h2_response() -> None:
+    server = HTTPServer(http_versions=BOTH)
+    server.expect("HEAD", "/stall").fault(Fault.STALL)
+    server.expect("GET", "/ok").respond(200, body="ok")
+    h2_client = httpx.Client(http1=False, http2=True, timeout=0.3)
+    with server, h2_client, H2Client(server) as client:
+        stalled = client.request("HEAD", "/stall")
+        assert client.response(client.request("GET", "/ok")).body == b"ok"
+        assert client.replies[stalled].status == 200
+        assert not client.replies[stalled].ended  # (ended, the HEAD response would be complete)
+        with pytest.raises(httpx.ReadTimeout):
+            h2_client.head(server.url + "/stall")
+
+
 # -- malformed requests: stream errors -------------------------------------------------------
 
 GOOD = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"a")]

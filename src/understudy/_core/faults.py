@@ -89,7 +89,10 @@ class Fault(enum.Enum):
     times out). The cut comes inside the status line because some clients (``http.client``,
     hence requests and urllib3) take the end of the stream as the end of the header fields,
     and would accept a head cut anywhere after it. ``http.client`` raises ``BadStatusLine``,
-    requests ``ConnectionError``, httpx ``RemoteProtocolError``.
+    requests ``ConnectionError``, httpx ``RemoteProtocolError``. On HTTP/2 the head is sent
+    without ending the stream, which ``TRUNCATED_BODY`` and ``MALFORMED_CONTENT_CODING`` then
+    reset (RST_STREAM INTERNAL_ERROR), ``MALFORMED_CHUNK`` follows with its malformed frame, and
+    ``STALL`` leaves open.
 
     .. versionadded:: 0.1
     """

@@ -16,6 +16,10 @@ the way an HTTP/2 server fails one response; the faults named after the connecti
   response, RFC 9113 §8.1.1).
 - ``STALL``: the head is sent, the body never is; the other streams go on.
 - ``MALFORMED_CONTENT_CODING``: as on HTTP/1.1, a well-framed response whose gzip is not.
+- On HEAD, whose response has no body, the body faults break the response after its head
+  (sent without END_STREAM, else it would be a whole response): ``TRUNCATED_BODY`` and
+  ``MALFORMED_CONTENT_CODING`` reset the stream (RST_STREAM INTERNAL_ERROR), ``MALFORMED_CHUNK``
+  sends its malformed frame, and ``STALL`` never ends the stream.
 - ``STREAM_RESET``, ``REFUSED_STREAM``: RST_STREAM INTERNAL_ERROR, REFUSED_STREAM.
 - ``GOAWAY``: a graceful GOAWAY below this stream (not processed); the connection closes once
   the streams before it are answered.
@@ -73,7 +77,6 @@ def apply_h2_fault(exchange: H2Exchange, kind: Fault | HTTP2Fault, data: bytes) 
         _apply_frame_fault(exchange, kind)
         return
     conn = exchange.h2conn
-    head_only = exchange.method == "HEAD"
     if kind is Fault.CONNECTION_RESET:
         exchange.finished = True
         exchange.notify_done()
@@ -104,25 +107,32 @@ def apply_h2_fault(exchange: H2Exchange, kind: Fault | HTTP2Fault, data: bytes) 
     elif kind is Fault.MALFORMED_CHUNK:
         _head(exchange, 200, [])
         _malformed(exchange, _bad_padding(exchange.stream_id))
-    elif kind in (Fault.TRUNCATED_BODY, Fault.STALL):
-        _head(exchange, 200, [("content-length", str(_DECLARED))])
-        if kind is Fault.TRUNCATED_BODY and not head_only:
-            _send_now(exchange, b"x" * (_DECLARED // 2), end_stream=True)
-        exchange.finished = True
-        exchange.notify_done()
-        # STALL: nothing more on this stream; stop() resets it with the connection.
-    elif kind is Fault.MALFORMED_CONTENT_CODING:
+    elif kind in (Fault.TRUNCATED_BODY, Fault.STALL, Fault.MALFORMED_CONTENT_CODING):
+        _body_fault(exchange, kind, data)
+
+
+def _body_fault(exchange: H2Exchange, kind: Fault, data: bytes) -> None:
+    """``TRUNCATED_BODY``, ``STALL`` or ``MALFORMED_CONTENT_CODING``: a head, then a body cut
+    short, none, or not gzip; on HEAD, no body: the stream is reset after the head, or stalls."""
+    if kind is Fault.MALFORMED_CONTENT_CODING:
         body = data.partition(b"\r\n\r\n")[2]
         fields = [
             ("content-type", "text/plain; charset=utf-8"),
             ("content-encoding", "gzip"),
             ("content-length", str(len(body))),
         ]
-        _head(exchange, 200, fields)
-        if not head_only:
-            _send_now(exchange, body, end_stream=True)
-        exchange.finished = True
-        exchange.notify_done()
+    else:
+        body = b"x" * (_DECLARED // 2)
+        fields = [("content-length", str(_DECLARED))]
+    _head(exchange, 200, fields)
+    if kind is not Fault.STALL:
+        if exchange.method == "HEAD":
+            exchange.h2conn.reset_stream(exchange, _INTERNAL_ERROR)  # (the head is broken)
+            return
+        _send_now(exchange, body, end_stream=True)
+    exchange.finished = True
+    exchange.notify_done()
+    # STALL: nothing more on this stream; stop() resets it with the connection.
 
 
 def _apply_frame_fault(exchange: H2Exchange, kind: HTTP2Fault) -> None:
@@ -152,11 +162,15 @@ def _apply_frame_fault(exchange: H2Exchange, kind: HTTP2Fault) -> None:
 
 
 def _head(exchange: H2Exchange, status: int, fields: list[tuple[str, str]]) -> None:
-    """The response's HEADERS frame, recorded as the fault (not as a response)."""
+    """The response's HEADERS frame, recorded as the fault (not as a response).
+
+    The stream is left open, on HEAD too: a body fault on HEAD, which has no body, breaks the
+    response after its head instead (a head that ended the stream would be a whole response).
+    """
     exchange.head_sent = True
     headers = [(b":status", b"%d" % status), (b"date", http_date().encode())]
     headers += [(name.encode(), value.encode()) for name, value in fields]
-    exchange.h2conn.send_headers(exchange, headers, end_stream=exchange.method == "HEAD")
+    exchange.h2conn.send_headers(exchange, headers, end_stream=False)
 
 
 def _malformed(exchange: H2Exchange, frame: bytes) -> None:
