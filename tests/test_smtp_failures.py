@@ -168,6 +168,17 @@ def test_fail_the_first_two_then_accept_a_retrying_client(make_server: Any) -> N
     assert len(server.wait_for_messages(1)) == 1
 
 
+def test_a_failure_given_to_two_servers_counts_for_each_of_them(make_server: Any) -> None:
+    # (a module-level list shared by tests: each server's counts start at its own first arrival)
+    flaky = SMTPFailure("mail", 451, times=1)
+    for _ in range(2):
+        server = make_server(flaky)
+        with pytest.raises(smtplib.SMTPSenderRefused):
+            send(server)
+        send(server)
+        assert len(server.wait_for_messages(1)) == 1
+
+
 def outcomes_with_seed(make_server: Any, seed: int) -> list[bool]:
     server = make_server(SMTPFailure("rcpt", 450, probability=0.5))
     server.random.seed(seed)

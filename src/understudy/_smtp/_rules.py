@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from random import Random
@@ -171,7 +172,8 @@ class SMTPFailure:
         ConfigurationError: an unknown stage, both or neither of ``reply`` and ``drop``, a
             reply that is not an error code or line, or a bad ``nth``/``times``/``probability``.
 
-    When several failures strike at once, the first in the list wins.
+    When several failures strike at once, the first in the list wins. Each server counts
+    for itself: a failure given to several servers strikes on each one's Nth time.
 
     .. versionadded:: 0.1
     """
@@ -216,6 +218,14 @@ class SMTPFailure:
         self.probability = float(probability)
         self.drop = bool(drop)
 
+    def _for_a_server(self) -> SMTPFailure:
+        """A copy whose counts start from nothing, for one server (the given one is left as is)."""
+        fresh = copy.copy(self)
+        fresh._schedule = FailureSchedule(
+            nth=self.nth, times=self.times, probability=self.probability
+        )
+        return fresh
+
     def __repr__(self) -> str:
         what = "drop=True" if self.drop else repr(self.reply)
         options = "".join(
@@ -231,6 +241,7 @@ class SMTPFailure:
 
 
 def check_failures(failures: object) -> dict[str, list[SMTPFailure]]:
+    """``failures=`` by stage, each a copy of its own for the server (its counts from zero)."""
     by_stage: dict[str, list[SMTPFailure]] = {}
     if failures is None:
         return by_stage
@@ -244,7 +255,7 @@ def check_failures(failures: object) -> dict[str, list[SMTPFailure]]:
             raise ConfigurationError(
                 f"failures= holds understudy.SMTPFailure items, not {failure!r}"
             )
-        by_stage.setdefault(failure.stage, []).append(failure)
+        by_stage.setdefault(failure.stage, []).append(failure._for_a_server())
     return by_stage
 
 
