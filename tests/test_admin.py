@@ -379,14 +379,14 @@ def test_a_bad_admin_payload_gets_422_and_stays_out_of_the_journal(
                 '{"request": {"method": "ANY"}, "response": {"delayDistribution": '
                 '{"type": "lognormal", "median": 1e308, "sigma": 0.1}}}'
             ),
-            "delayDistribution.median: a number of milliseconds, 0 or more and at most 3600000",
+            "delayDistribution.median: a number of milliseconds above 0 and at most 3600000",
         ),
         (
             (
                 '{"request": {"method": "ANY"}, "response": {"delayDistribution": '
                 '{"type": "uniform", "lower": 1, "upper": 1e300}}}'
             ),
-            "delayDistribution.upper: a number of milliseconds, 0 or more and at most 3600000",
+            "delayDistribution.upper: a number of milliseconds, 1 (lower) or more and at most 3600",
         ),
         (
             (

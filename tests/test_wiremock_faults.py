@@ -127,6 +127,14 @@ def test_a_slow_dribble_times_the_client_out(server: understudy.HTTPServer, tmp_
             {"fixedDelayMilliseconds": 5, "delayDistribution": {"type": "uniform", "lower": 1}},
             "not both",
         ),
+        (
+            {"delayDistribution": {"type": "uniform", "lower": 2000, "upper": 1000}},
+            ".upper: a number of milliseconds, 2000 (lower) or more",
+        ),
+        (
+            {"delayDistribution": {"type": "lognormal", "median": 0, "sigma": 1}},
+            ".median: a number of milliseconds above 0",
+        ),
         ({"chunkedDribbleDelay": {"numberOfChunks": 0, "totalDuration": 5}}, "1 or more"),
         ({"chunkedDribbleDelay": {"numberOfChunks": 2}}, ".totalDuration: required"),
         ({"chunkedDribbleDelay": [2, 5]}, "an object such as"),

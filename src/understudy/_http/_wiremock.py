@@ -10,7 +10,6 @@ near-miss report as for ``server.expect(...)``.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -18,26 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core.faults import MAX_DELAY, Fault
 from .._core.matching import Difference, RequestShape
-from .._core.numbers import finite_number
 from .._core.targets import origin_form
 from .._core.wiremock import (
     MappingError,
     RequestPattern,
-    ResponseDefinition,
     Scenarios,
     StubMapping,
     parse_mapping,
     parse_mappings_document,
 )
 from .._errors import ConfigurationError
-from .._faults import Delay, Dribble
 from ._expect import Expectation, Expectations, answer_with
 from ._faults import DelayedHost, DribbleHost, FaultHost
 from ._hosts import CannedHost
 from ._request import Request
 from ._response import Response
+from ._wiremock_faults import mapping_delay, mapping_dribble, mapping_fault
 
 if TYPE_CHECKING:
     from ._site import Exchange, Host, Site
@@ -116,113 +112,6 @@ class _ScenarioHost:
         self.host.dispatch(site, exchange)
 
 
-#: WireMock's ``fault`` names → understudy's faults.
-_FAULTS = {
-    "CONNECTION_RESET_BY_PEER": Fault.CONNECTION_RESET,
-    "EMPTY_RESPONSE": Fault.EMPTY_RESPONSE,
-    "MALFORMED_RESPONSE_CHUNK": Fault.MALFORMED_CHUNK,
-    "RANDOM_DATA_THEN_CLOSE": Fault.RANDOM_DATA_THEN_CLOSE,
-}
-
-
-def _number(value: object, where: str, *, limit: float = MAX_DELAY * 1000) -> float:
-    if not finite_number(value) or not 0 <= value <= limit:
-        bound = "" if limit == math.inf else f" and at most {limit:.0f} (one hour)"
-        raise ConfigurationError(f"{where}: a number of milliseconds, 0 or more{bound}")
-    return float(value)
-
-
-def _fields(value: object, where: str, expected: dict[str, str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigurationError(f"{where}: an object such as {_example(expected)}")
-    unknown = sorted(set(value) - set(expected) - {"type"})
-    if unknown:
-        raise ConfigurationError(
-            f"{where}.{unknown[0]}: unknown field (known: {_example(expected)})"
-        )
-    missing = sorted(set(expected) - set(value))
-    if missing:
-        raise ConfigurationError(f"{where}.{missing[0]}: required ({_example(expected)})")
-    return value
-
-
-def _example(expected: dict[str, str]) -> str:
-    return "{" + ", ".join(f'"{name}": {kind}' for name, kind in expected.items()) + "}"
-
-
-def _fault(definition: ResponseDefinition, where: str) -> Fault | None:
-    """WireMock's ``fault`` as understudy's :class:`Fault` (``None`` when not given).
-
-    Raises:
-        ConfigurationError: a name WireMock does not define.
-    """
-    if definition.fault is None:
-        return None
-    kind = _FAULTS.get(definition.fault)
-    if kind is None:
-        raise ConfigurationError(
-            f"{where}.response.fault: {definition.fault!r} is not one of WireMock's faults "
-            f"({', '.join(_FAULTS)})"
-        )
-    return kind
-
-
-def _delay(definition: ResponseDefinition, where: str) -> Delay | None:
-    """``fixedDelayMilliseconds`` or ``delayDistribution`` as a :class:`Delay` (or ``None``).
-
-    ``delayDistribution`` is ``{"type": "uniform", "lower": ms, "upper": ms}`` or
-    ``{"type": "lognormal", "median": ms, "sigma": s}`` (WireMock's "Simulating Faults").
-    Milliseconds are at most 3 600 000 (one hour, ``MAX_DELAY``).
-
-    Raises:
-        ConfigurationError: both are given, or the distribution is malformed or over the bound.
-    """
-    distribution = definition.delay_distribution
-    if distribution is None:
-        return None if definition.delay is None else Delay.fixed(definition.delay)
-    here = f"{where}.response.delayDistribution"
-    if definition.delay is not None:
-        raise ConfigurationError(
-            f"{here}: give it or fixedDelayMilliseconds, not both (WireMock adds them; write the "
-            "sum as one)"
-        )
-    kind = distribution.get("type") if isinstance(distribution, dict) else None
-    if kind == "uniform":
-        fields = _fields(distribution, here, {"lower": "ms", "upper": "ms"})
-        lower = _number(fields["lower"], f"{here}.lower")
-        upper = _number(fields["upper"], f"{here}.upper")
-        return Delay.uniform(lower / 1000, upper / 1000)
-    if kind == "lognormal":
-        fields = _fields(distribution, here, {"median": "ms", "sigma": "number"})
-        median = _number(fields["median"], f"{here}.median")
-        sigma = _number(fields["sigma"], f"{here}.sigma", limit=math.inf)
-        return Delay.lognormal(median / 1000, sigma)
-    raise ConfigurationError(
-        f'{here}.type: "uniform" (with lower and upper, ms) or "lognormal" (with median, ms, '
-        "and sigma)"
-    )
-
-
-def _dribble(definition: ResponseDefinition, where: str) -> Dribble | None:
-    """``chunkedDribbleDelay`` (``{"numberOfChunks": n, "totalDuration": ms}``) as a Dribble.
-
-    Raises:
-        ConfigurationError: the object is malformed.
-    """
-    dribble = definition.dribble
-    if dribble is None:
-        return None
-    here = f"{where}.response.chunkedDribbleDelay"
-    fields = _fields(dribble, here, {"numberOfChunks": "n", "totalDuration": "ms"})
-    if "type" in fields:
-        raise ConfigurationError(f"{here}.type: unknown field")
-    chunks = fields["numberOfChunks"]
-    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
-        raise ConfigurationError(f"{here}.numberOfChunks: a whole number, 1 or more")
-    duration = _number(fields["totalDuration"], f"{here}.totalDuration")
-    return Dribble(chunks=chunks, duration=duration / 1000)
-
-
 class Stubs:
     """The stub mappings of one server: loading, adding, removing, resetting."""
 
@@ -299,9 +188,9 @@ class Stubs:
     def add(self, stub: StubMapping, *, where: str, files_dir: Path | None) -> Expectation:
         """Make ``stub`` an expectation of the server (replacing one with the same id)."""
         definition = stub.response
-        fault = _fault(definition, where)
-        delay = _delay(definition, where)
-        dribble = _dribble(definition, where)
+        fault = mapping_fault(definition, where)
+        delay = mapping_delay(definition, where)
+        dribble = mapping_dribble(definition, where)
         body = definition.body
         if definition.body_file is not None:
             body = _read_body_file(definition.body_file, files_dir, where)
