@@ -23,6 +23,7 @@ from understudy import (
     Delay,
     Dribble,
     Fault,
+    HTTP2Fault,
     HTTPServer,
     Request,
     Response,
@@ -462,6 +463,23 @@ def test_a_dribbled_answer_to_head_has_no_body_to_wait_for(server: HTTPServer) -
 def test_fault_takes_a_fault(server: HTTPServer) -> None:
     with pytest.raises(ConfigurationError, match=r"Fault.CONNECTION_RESET"):
         server.expect().fault("reset")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fault", "written"),
+    [
+        (Fault.STALL, "Fault.STALL"),
+        (HTTP2Fault.rst_stream("CANCEL"), "understudy.HTTP2Fault.rst_stream('CANCEL')"),
+    ],
+)
+def test_a_fault_given_as_the_servers_response_says_how_to_fail_requests(
+    fault: Any, written: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        HTTPServer(response=fault)
+    message = str(raised.value)
+    assert f"handler=lambda request: {written}, or some with" in message
+    assert "body=" not in message  # (not "write response=Response(200, body=<Fault...>)")
 
 
 @pytest.mark.parametrize(

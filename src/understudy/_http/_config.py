@@ -13,7 +13,9 @@ from dataclasses import fields
 from operator import is_
 from typing import TYPE_CHECKING
 
+from .._core.faults import Fault
 from .._errors import ConfigurationError
+from .._http2_faults import HTTP2Fault
 from .._journal import Journal
 from .._tls import resolve_tls
 from ._hosts import CannedHost, Handler, HandlerHost, NoHost
@@ -95,6 +97,13 @@ def _given_host(
             f"{', '.join(f'{name}=' for name in given)}"
         )
     if response is not None:
+        if isinstance(response, Fault | HTTP2Fault):
+            fault = f"Fault.{response.name}" if isinstance(response, Fault) else repr(response)
+            raise ConfigurationError(
+                f"response= takes an understudy.Response, not a fault; to fail every request "
+                f"write handler=lambda request: {fault}, or some with "
+                f"server.expect(...).fault({fault})"
+            )
         if not isinstance(response, Response):
             raise ConfigurationError(
                 f"response= takes an understudy.Response, not {type(response).__name__}; write "
