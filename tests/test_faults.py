@@ -246,6 +246,26 @@ def test_stop_ends_a_stall_and_the_client_reads_end_of_stream() -> None:
         server.stop()
 
 
+@pytest.mark.parametrize("kind", [Fault.STALL, HTTP2Fault.window(0)], ids=["STALL", "window"])
+def test_a_client_that_half_closes_after_its_request_is_stalled_too(kind: Any) -> None:
+    # (a half-close is no giving up: the client still reads, as it does a delayed answer)
+    server = HTTPServer().start()
+    try:
+        server.expect("GET", "/x").fault(kind)
+        with raw_get(server) as client:
+            client.shutdown(socket.SHUT_WR)
+            if kind is Fault.STALL:
+                assert read_head(client).startswith(b"HTTP/1.1 200 OK\r\n")
+            client.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                client.recv(1024)
+            server.stop()
+            client.settimeout(5)
+            assert client.recv(1024) == b""
+    finally:
+        server.stop()
+
+
 def test_leaving_the_block_during_a_stall_reports_nothing_running() -> None:
     with HTTPServer() as server:
         server.expect("GET", "/x").fault(Fault.STALL)

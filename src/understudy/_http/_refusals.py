@@ -88,7 +88,9 @@ class Refusals(Timeouts):
         self.peer_closed = True
         if self.parsing is not None and not self.broken:
             self._refuse(Refused(400, "the client closed before the request was complete"), b"", 0)
-        stays_open = bool(self.queue) and self.tls is None  # TLS cannot stay half-open
+        # (Open for what is queued, or a stall fault's client, who still reads until stop().
+        # TLS cannot stay half-open.)
+        stays_open = (bool(self.queue) or self.stalled) and self.tls is None
         if not stays_open:
             # The transport closes when this returns: what is queued for this loop iteration
             # (a response just finished) goes to it first, or it would be lost.

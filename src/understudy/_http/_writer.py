@@ -52,6 +52,8 @@ class ResponseWriter(BufferedReads):
         self.backlog: deque[bytes | memoryview] | None = None
         #: close() was called with a backlog: the transport closes once it is handed over.
         self.close_when_sent = False
+        #: A fault left the connection open, sending nothing more (``Ending.STALL``).
+        self.stalled = False
 
     def write(self, data: bytes) -> None:
         """Queue ``data``: what one loop iteration writes goes out in one send.
@@ -183,6 +185,7 @@ class ResponseWriter(BufferedReads):
             return
         if data:
             self.write(data)
+        self.stalled = ending is Ending.STALL
         if ending is Ending.CLOSE:
             self.close()
             return
