@@ -43,6 +43,10 @@ class Follower:
         for source in self._sources:
             source.journal.follow(None)
 
+    def wake(self) -> None:
+        """End a :meth:`take` that waits, at once (safe to call from a signal handler)."""
+        self._heard.put((-1, 0, None))  # (SimpleQueue.put is reentrant; number 0 keeps nothing)
+
     def _hear(self, index: int, number: int, entry: Any) -> None:
         # (on the server's loop thread: a put never blocks)
         self._heard.put((index, number, entry))

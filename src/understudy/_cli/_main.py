@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from .. import ConfigurationError, HTTPServer
 from ..fakes import PyPIServer
@@ -25,9 +26,25 @@ __all__ = ["build_parser", "main"]
 #: signal ends it at once.
 _WAIT: float = 3600.0
 
+#: The signals that stop the command.
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-class _Stop(Exception):
-    """Raised in the main thread by the SIGINT/SIGTERM handler."""
+
+class _StopOnSignal:
+    """The SIGINT/SIGTERM handler: notes the signal and wakes the main thread from its wait.
+
+    It raises nothing: a report being written when the signal comes (a reader that reads
+    stdout only once it has stopped the command) is written whole, and the command stops once
+    it is.
+    """
+
+    def __init__(self, follower: Follower) -> None:
+        self._follower = follower
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        self._follower.wake()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,10 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _raise_stop(signum: int, frame: FrameType | None) -> NoReturn:
-    raise _Stop(signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``understudy`` with ``argv`` (``sys.argv[1:]`` by default); return the exit status.
 
@@ -88,11 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         usage.error(cli_wording(str(error)))
     follower = Follower(running.sources)
     follower.start()
-    previous = {
-        signum: signal.signal(signum, _raise_stop) for signum in (signal.SIGINT, signal.SIGTERM)
-    }
+    stop = _StopOnSignal(follower)
+    previous = {signum: signal.signal(signum, stop) for signum in _SIGNALS}
     try:
-        failure = _run(running, follower, args)
+        failure = _run(running, follower, stop, args)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -102,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run(running: Running, follower: Follower, args: argparse.Namespace) -> str | None:
+def _run(
+    running: Running, follower: Follower, stop: _StopOnSignal, args: argparse.Namespace
+) -> str | None:
     """Start, report until a signal, stop, and report what was left; what kept it from
     listening (worded for the flags), or ``None``."""
     server, out = running.server, sys.stdout
@@ -112,12 +126,10 @@ def _run(running: Running, follower: Follower, args: argparse.Namespace) -> str 
         except OSError as error:
             return cli_wording(cannot_listen(args, error))
         _announce(running, args, out)
-        while True:
+        while not stop.requested:
             _write(follower.take(_WAIT), args.json, out)
-    except _Stop:
-        pass
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in _SIGNALS:
             signal.signal(signum, signal.SIG_IGN)  # stopping is bounded: let it finish
     try:
         server.stop()
@@ -129,12 +141,29 @@ def _run(running: Running, follower: Follower, args: argparse.Namespace) -> str 
 
 def _write(reports: list[Report], as_json: bool, out: TextIO) -> None:
     if reports:
-        lines = (json.dumps(event) if as_json else text for event, text in reports)
+        lines = [json.dumps(event) if as_json else text for event, text in reports]
         try:
-            out.writelines(line + "\n" for line in lines)
-            out.flush()
+            with _signals_held():
+                out.writelines(line + "\n" for line in lines)
+                out.flush()
         except BrokenPipeError:
             _discard(out)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Keep SIGINT and SIGTERM off the main thread while it writes reports.
+
+    A signal that interrupts a write to a pipe cuts it short (write(2)), and an unbuffered
+    stdout (``python -u``, ``PYTHONUNBUFFERED``) drops what was left of it: a report larger
+    than the pipe holds would lose its end. Held, the signal goes to another thread of the
+    process, or waits; its handler runs in the main thread once the write is done.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _discard(out: TextIO) -> None:
