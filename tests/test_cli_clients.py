@@ -54,3 +54,48 @@ def test_a_signal_while_a_report_is_written_leaves_every_line_whole(stop: signal
     reports = [json.loads(line) for line in (first + out).splitlines()]
     assert [report["target"] for report in reports] == ["/big0", "/big1", "/big2"]
     assert {report["size"] for report in reports} == {1_000_000}
+
+
+#: Runs the command with its stdout a pipe whose reader has already gone, and says on stderr
+#: where the server listens once it has started (the start line cannot).
+GONE_READER = """
+import os, sys
+read, write = os.pipe()
+os.close(read)
+os.dup2(write, 1)
+os.close(write)
+import understudy
+start = understudy.Server.start
+def started(self):
+    start(self)
+    sys.stderr.write(f"port {self.port}\\n")
+    sys.stderr.flush()
+    return self
+understudy.Server.start = started
+from understudy._cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("json_lines", [[], ["--json"]], ids=["text", "json"])
+def test_a_reader_gone_before_the_start_line_leaves_the_command_serving(
+    json_lines: list[str],
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", GONE_READER, "http", "--no-admin", *json_lines],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline().decode()
+        assert line.startswith("port "), line + process.stderr.read().decode()
+        status = _post(int(line.split()[1]), "/after", b"still serving")
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    assert status.startswith(b"HTTP/1.1 404")
+    assert process.returncode == 0, err
+    assert b"Traceback" not in err

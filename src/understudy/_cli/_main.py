@@ -141,13 +141,17 @@ def _run(
 
 def _write(reports: list[Report], as_json: bool, out: TextIO) -> None:
     if reports:
-        lines = [json.dumps(event) if as_json else text for event, text in reports]
-        try:
-            with _signals_held():
-                out.writelines(line + "\n" for line in lines)
-                out.flush()
-        except BrokenPipeError:
-            _discard(out)
+        _print([json.dumps(event) if as_json else text for event, text in reports], out)
+
+
+def _print(lines: list[str], out: TextIO) -> None:
+    """Write ``lines`` to ``out`` whole, and flush; nothing if its reader has gone."""
+    try:
+        with _signals_held():
+            out.writelines(line + "\n" for line in lines)
+            out.flush()
+    except BrokenPipeError:
+        _discard(out)
 
 
 @contextlib.contextmanager
@@ -167,9 +171,9 @@ def _signals_held() -> Iterator[None]:
 
 
 def _discard(out: TextIO) -> None:
-    """The reader of ``out`` has gone (``| head -1``, a harness that read the start line and
-    closed its pipe): drop what is written from now on, and go on serving; the server is what
-    was asked for, the reports are a side line. (Python's advice on SIGPIPE: the file
+    """The reader of ``out`` has gone (``| head -1``, a harness that closed its pipe, before
+    or after the start line): drop what is written from now on, and go on serving; the server
+    is what was asked for, the reports are a side line. (Python's advice on SIGPIPE: the file
     descriptor is pointed at the null device, so the flush at exit does not raise either.)"""
     null = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -197,11 +201,10 @@ def _announce(running: Running, args: argparse.Namespace, out: TextIO) -> None:
         running.notes.append(f"pip install --index-url {server.index_url} ...")
         running.notes.append(f"twine upload --repository-url {server.upload_url} ...")
     if args.json:
-        out.write(json.dumps({"event": "listening", **info}) + "\n")
+        _print([json.dumps({"event": "listening", **info})], out)
     else:
-        out.write(f"understudy {args.command}: listening on {info['url']} (Ctrl-C to stop)\n")
-        out.writelines(f"  {note}\n" for note in running.notes)
-    out.flush()
+        start = f"understudy {args.command}: listening on {info['url']} (Ctrl-C to stop)"
+        _print([start, *(f"  {note}" for note in running.notes)], out)
 
 
 def _url_host(host: str) -> str:
