@@ -99,3 +99,47 @@ def test_a_reader_gone_before_the_start_line_leaves_the_command_serving(
     assert status.startswith(b"HTTP/1.1 404")
     assert process.returncode == 0, err
     assert b"Traceback" not in err
+
+
+def test_a_stderr_nobody_reads_does_not_stall_the_server() -> None:
+    # (a harness that pipes stderr and reads it only at the end: each request nothing answers
+    # has its near-miss report printed there, more than a pipe holds)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "understudy", "http", "--no-admin", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        port = Running(process).read_json()["port"]
+        for number in range(400):
+            assert _post(port, f"/nothing/{number}", b"x" * 200).startswith(b"HTTP/1.1 404")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    assert process.returncode == 0, err[-1000:]
+    assert out.count(b'{"event": "request", ') == 400
+    assert err.count(b"understudy http: UnexpectedRequest: ") == 400
+    assert b"Traceback" not in err
+
+
+def test_a_closed_stderr_leaves_requests_answered() -> None:
+    command = [sys.executable, "-m", "understudy", "http", "--no-admin", "--json"]
+    process = subprocess.Popen(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", *command], stdout=subprocess.PIPE
+    )
+    try:
+        running = Running(process)
+        port = running.read_json()["port"]
+        assert _post(port, "/nothing", b"").startswith(b"HTTP/1.1 404")
+        reported = running.read_json()
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    assert (reported["target"], reported["response"]["status_code"]) == ("/nothing", 404)
+    assert process.returncode == 0

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from .. import ConfigurationError, HTTPServer, Request
 from .._core.versions import HTTP_VERSIONS
 from .._http._report import NOTHING_HOSTED
 from .._journal import Journal
-from ._options import Running, Source, tls_arguments, tls_settings
+from ._options import Complaints, Running, Source, tls_arguments, tls_settings
 from ._reports import report_request
 from ._wording import is_loopback
 
@@ -133,7 +132,9 @@ def make_http(args: argparse.Namespace) -> Running:
             raise ConfigurationError(f"{flag} applies to the files of --root: give it too")
     info: dict[str, Any] = {"kind": "http"}
     notes: list[str] = []
+    complaints = Complaints()
     server = _CommandHTTPServer(
+        complaints,
         host=args.host,
         port=args.port,
         mappings=args.mappings,
@@ -156,7 +157,7 @@ def make_http(args: argparse.Namespace) -> Running:
         info["admin_token_required"] = token is not None
     # (a request is reported once answered: then its response is known)
     source = Source(server.journal, report_request, _answered)
-    return Running(server, info, [source], notes=notes)
+    return Running(server, info, [source], notes=notes, complaints=complaints)
 
 
 def _admin_token(args: argparse.Namespace, admin: bool) -> str | None:
@@ -183,13 +184,17 @@ def _answered(request: Request) -> bool:
 
 
 class _CommandHTTPServer(HTTPServer):
-    """Prints what went wrong (an unmatched request's near-miss report, a handler's error) to
-    stderr as it happens, instead of keeping it for a ``check()`` that the command never calls."""
+    """Hands what went wrong (an unmatched request's near-miss report, a handler's error) to
+    the command as it happens, for stderr, instead of keeping it for a ``check()`` that the
+    command never calls."""
+
+    def __init__(self, complaints: Complaints, **options: Any) -> None:
+        super().__init__(**options)
+        self._complaints = complaints
 
     def _record_error(self, error: BaseException) -> None:
         text = str(error).replace(NOTHING_HOSTED, _NOTHING_SERVED)  # (in the command's terms)
-        sys.stderr.write(f"understudy http: {type(error).__name__}: {text}\n")
-        sys.stderr.flush()
+        self._complaints.put(f"understudy http: {type(error).__name__}: {text}")
 
     @property
     def journal(self) -> Journal[Request]:

@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     follower = Follower(running.sources)
     follower.start()
     stop = _StopOnSignal(follower)
+    running.complaints.wake = follower.wake
     previous = {signum: signal.signal(signum, stop) for signum in _SIGNALS}
     try:
         failure = _run(running, follower, stop, args)
@@ -128,14 +129,16 @@ def _run(
         _announce(running, args, out)
         while not stop.requested:
             _write(follower.take(_WAIT), args.json, out)
+            _complain(running.complaints.take())
     finally:
         for signum in _SIGNALS:
             signal.signal(signum, signal.SIG_IGN)  # stopping is bounded: let it finish
     try:
         server.stop()
     except TimeoutError as error:
-        sys.stderr.write(f"understudy {args.command}: {error}\n")
+        running.complaints.put(f"understudy {args.command}: {error}")
     _write(follower.rest(), args.json, out)
+    _complain(running.complaints.take())
     return None
 
 
@@ -168,6 +171,17 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _complain(lines: list[str]) -> None:
+    """Write ``lines`` to stderr; nothing if it is closed (``2>&-``) or its reader has gone."""
+    err = sys.stderr
+    if lines and err is not None:
+        try:
+            err.writelines(line + "\n" for line in lines)
+            err.flush()
+        except BrokenPipeError:
+            _discard(err)
 
 
 def _discard(out: TextIO) -> None:

@@ -4,6 +4,7 @@ takes the same way (``--port``, ``--tls...``, ``USER:PASSWORD``)."""
 from __future__ import annotations
 
 import argparse
+import queue
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from ._reports import Report
 
 __all__ = [
     "Command",
+    "Complaints",
     "Running",
     "Source",
     "credentials",
@@ -36,6 +38,33 @@ class Source:
     ready: Callable[[Any], bool] | None = None
 
 
+class Complaints:
+    """Lines for stderr that a server hands to the command's main thread, which prints them.
+
+    :meth:`put` is called on the server's threads (the loop's, a worker's): writing there would
+    stall every connection while nobody reads stderr, and break them when it is closed.
+    """
+
+    def __init__(self) -> None:
+        self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        #: Called after each :meth:`put`: the command sets it to end its main thread's wait.
+        self.wake: Callable[[], None] = lambda: None
+
+    def put(self, line: str) -> None:
+        """Queue ``line`` (no newline) for stderr; from any thread."""
+        self._lines.put(line)
+        self.wake()
+
+    def take(self) -> list[str]:
+        """The lines queued since the last call, oldest first."""
+        lines = []
+        while True:
+            try:
+                lines.append(self._lines.get_nowait())
+            except queue.Empty:
+                return lines
+
+
 @dataclass
 class Running:
     """A server the command made (not yet started), and how to report it."""
@@ -44,6 +73,8 @@ class Running:
     info: dict[str, Any]
     sources: list[Source] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: What the server has to say on stderr (an HTTP request's near-miss report).
+    complaints: Complaints = field(default_factory=Complaints)
 
 
 @dataclass(frozen=True)
