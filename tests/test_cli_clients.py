@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from cli_tools import Running
+from cli_tools import Running, cli
 
 
 def _post(port: int, target: str, body: bytes) -> bytes:
@@ -143,3 +145,52 @@ def test_a_closed_stderr_leaves_requests_answered() -> None:
         process.communicate()
     assert (reported["target"], reported["response"]["status_code"]) == ("/nothing", 404)
     assert process.returncode == 0
+
+
+NODE_GET = """
+const fs = require("fs"), https = require("https");
+const [url, ca, cert] = process.argv.slice(1);
+const pem = fs.readFileSync(cert);
+https.get(url, {ca: fs.readFileSync(ca), cert: pem, key: pem}, (response) => {
+  let body = "";
+  response.on("data", (chunk) => (body += chunk));
+  response.on("end", () => console.log(response.statusCode, body));
+}).on("error", (error) => { console.error(error.message); process.exit(1); });
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_node_and_curl_trust_the_printed_ca_and_present_the_client_cert() -> None:
+    data = Path(__file__).parent / "data" / "wiremock"
+    with cli("http", "--mappings", str(data), "--tls", "--tls-client-cert", "required") as running:
+        info = running.info
+        node = subprocess.run(
+            [
+                "node",
+                "-e",
+                NODE_GET,
+                info["url"] + "/hello",
+                info["ca_bundle"],
+                info["client_cert"],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert (node.returncode, node.stdout) == (0, "200 Hello\n"), node.stderr
+        curl = subprocess.run(
+            [
+                *("curl", "-sS", "--cacert", info["ca_bundle"]),
+                *("--cert", info["client_cert"], info["url"] + "/hello"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert (curl.returncode, curl.stdout) == (0, "Hello"), curl.stderr
+        reported = [running.read_json() for _ in range(2)]
+    assert [(r["target"], r["response"]["status_code"]) for r in reported] == [("/hello", 200)] * 2
+    assert not Path(info["ca_bundle"]).exists()  # (removed when the command stops)
