@@ -72,7 +72,7 @@ def cli(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
+    with reaped(process):
         running = Running(process)
         if json_lines:
             running.info = running.read_json()
@@ -90,6 +90,14 @@ def cli(
                 assert isinstance(json.loads(line), dict), line
         assert process.returncode == 0, running.stderr
         assert "Traceback" not in running.stderr
+
+
+@contextlib.contextmanager
+def reaped(process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """``process`` for the block; killed if it still runs when the block ends, then waited for
+    (a failed assertion leaves no command running)."""
+    try:
+        yield process
     finally:
         if process.poll() is None:
             process.kill()

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 import understudy
-from cli_tools import cli
+from cli_tools import cli, reaped
 from understudy import _cli
 from understudy._cli._follow import Follower
 
@@ -628,7 +628,7 @@ def test_a_reader_that_goes_away_leaves_the_command_serving() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
+    with reaped(process):
         assert process.stdout is not None
         url = json.loads(process.stdout.readline())["url"]
         process.stdout.close()
@@ -636,9 +636,5 @@ def test_a_reader_that_goes_away_leaves_the_command_serving() -> None:
             assert httpx.get(url + "/hello", timeout=5).status_code == 200
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
     assert process.returncode == 0, err
     assert b"Traceback" not in err

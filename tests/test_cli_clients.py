@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_tools import Running, cli
+from cli_tools import Running, cli, reaped
 
 
 def _post(port: int, target: str, body: bytes) -> bytes:
@@ -35,7 +35,7 @@ def test_a_signal_while_a_report_is_written_leaves_every_line_whole(stop: signal
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
+    with reaped(process):
         running = Running(process)
         port = running.read_json()["port"]
         for number in range(3):
@@ -47,10 +47,6 @@ def test_a_signal_while_a_report_is_written_leaves_every_line_whole(stop: signal
         first = running.rest_of_buffer() + os.read(process.stdout.fileno(), 100)
         process.send_signal(stop)
         out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
     assert process.returncode == 0, err
     assert b"Traceback" not in err
     reports = [json.loads(line) for line in (first + out).splitlines()]
@@ -87,17 +83,13 @@ def test_a_reader_gone_before_the_start_line_leaves_the_command_serving(
         [sys.executable, "-c", GONE_READER, "http", "--no-admin", *json_lines],
         stderr=subprocess.PIPE,
     )
-    try:
+    with reaped(process):
         assert process.stderr is not None
         line = process.stderr.readline().decode()
         assert line.startswith("port "), line + process.stderr.read().decode()
         status = _post(int(line.split()[1]), "/after", b"still serving")
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
     assert status.startswith(b"HTTP/1.1 404")
     assert process.returncode == 0, err
     assert b"Traceback" not in err
@@ -111,16 +103,12 @@ def test_a_stderr_nobody_reads_does_not_stall_the_server() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
+    with reaped(process):
         port = Running(process).read_json()["port"]
         for number in range(400):
             assert _post(port, f"/nothing/{number}", b"x" * 200).startswith(b"HTTP/1.1 404")
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
     assert process.returncode == 0, err[-1000:]
     assert out.count(b'{"event": "request", ') == 400
     assert err.count(b"understudy http: UnexpectedRequest: ") == 400
@@ -132,17 +120,13 @@ def test_a_closed_stderr_leaves_requests_answered() -> None:
     process = subprocess.Popen(
         ["sh", "-c", 'exec "$@" 2>&-', "sh", *command], stdout=subprocess.PIPE
     )
-    try:
+    with reaped(process):
         running = Running(process)
         port = running.read_json()["port"]
         assert _post(port, "/nothing", b"").startswith(b"HTTP/1.1 404")
         reported = running.read_json()
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
     assert (reported["target"], reported["response"]["status_code"]) == ("/nothing", 404)
     assert process.returncode == 0
 
