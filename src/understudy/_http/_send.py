@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ._response import Response
+from ._streamed import StreamedBody
 
 if TYPE_CHECKING:
     from ._site import Exchange, Site
@@ -19,18 +21,22 @@ _UNACKED_LIMIT = 256 * 1024
 
 
 def send_response(site: Site, exchange: Exchange, response: Response) -> None:
-    """On the loop: send ``response``; a streamed body is sent by a task tracked by the server."""
+    """On the loop: send ``response``; a streamed body is sent by a task (or a worker) tracked
+    by the server, as a :class:`~._streamed.StreamedBody` that stop() ends."""
     body = response.body
     if isinstance(body, bytes):
         exchange.send(response)
         return
     exchange.start(response.status_code, response.reason, response.headers, None)
+    future: asyncio.Future[None]
     if isinstance(body, AsyncIterable):
-        site.track(site.loop.create_task(_send_async_iterable(exchange, body)), "a response body")
-    elif isinstance(body, Iterable):
-        site.track(
-            site.runtime.run_in_worker(_send_iterable, site, exchange, body), "a response body"
-        )
+        streamed = StreamedBody(exchange, sync=False)
+        future = site.loop.create_task(_send_async_iterable(exchange, body, streamed))
+    else:  # (an iterable: Response refuses a body of another type)
+        streamed = StreamedBody(exchange, sync=True)
+        future = site.runtime.run_in_worker(_send_iterable, site, exchange, body, streamed)
+    streamed.future = future
+    site.track(future, streamed)
 
 
 def gone(exchange: Exchange) -> bool:
@@ -41,19 +47,28 @@ def gone(exchange: Exchange) -> bool:
     return exchange.finished or not exchange.connected
 
 
-async def _send_async_iterable(exchange: Exchange, body: AsyncIterable[bytes]) -> None:
-    """Send the chunks as the body yields them; stop, closing it, once the client has gone.
+async def _send_async_iterable(
+    exchange: Exchange, body: AsyncIterable[bytes], streamed: StreamedBody
+) -> None:
+    """Send the chunks as the body yields them; stop, closing it, once the client has gone,
+    or cut it once stop() began (which cancels it while it waits for a chunk: _streamed).
 
     An endless body (an event stream) would otherwise run on, written to nobody, until stop()
     gave up waiting for it.
     """
     iterator = aiter(body)
+    streamed.waiting = True
     try:
         async for chunk in iterator:
+            streamed.waiting = False
             if gone(exchange):
                 break
             exchange.write(bytes(chunk))
             await exchange.drain()
+            if streamed.stopped:  # (stop() began while the client took it: no chunk more)
+                exchange.abort()
+                break
+            streamed.waiting = True
     except asyncio.CancelledError as cancelled:
         exchange.abort()
         task = asyncio.current_task()
@@ -73,12 +88,26 @@ async def _send_async_iterable(exchange: Exchange, body: AsyncIterable[bytes]) -
     exchange.end()
 
 
-def _send_iterable(site: Site, exchange: Exchange, body: Iterable[bytes]) -> None:
-    """In a worker: send the chunks; stop, closing the iterator, once the client has gone."""
+def _send_iterable(
+    site: Site, exchange: Exchange, body: Iterable[bytes], streamed: StreamedBody
+) -> None:
+    """In a worker: send the chunks; stop, closing the iterator, once the client has gone,
+    or cut it once stop() began (which may have cut it off inside ``next()``: _streamed)."""
     responder = ThreadResponder(site, exchange)
+    streamed.thread = threading.get_ident()
     iterator: Iterator[bytes] = iter(body)
     try:
-        for chunk in iterator:
+        while True:
+            if streamed.stopped:  # (stop() began: no chunk more is asked of it)
+                responder.cut()
+                return
+            streamed.waiting = True
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                break
+            finally:
+                streamed.waiting = False
             if gone(exchange):
                 break
             responder.write(bytes(chunk))
@@ -130,8 +159,17 @@ class ThreadResponder:
     def abort(self) -> None:
         self._loop.call_soon_threadsafe(self._exchange.abort)
 
+    def cut(self) -> None:
+        """Abort the response unless it is finished already (stop() may have cut it)."""
+        self._loop.call_soon_threadsafe(_cut, self._exchange)
+
     def send(self, response: Response) -> None:
         self._loop.call_soon_threadsafe(self._exchange.send, response)
 
     def send_error(self, status: int, message: str) -> None:
         self._loop.call_soon_threadsafe(self._exchange.send_error, status, message)
+
+
+def _cut(exchange: Exchange) -> None:
+    if not exchange.finished:
+        exchange.abort()

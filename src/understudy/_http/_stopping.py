@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from .._drain import StalledReaders, finish_connections
 from .._waits import until_done
 from ._site import Connection, Site
+from ._streamed import stop_streamed_bodies
 
 __all__ = ["stop_serving"]
 
@@ -50,12 +51,16 @@ async def stop_serving(
     def open_transports() -> list[asyncio.BaseTransport]:
         return [conn.transport for conn in connections if conn.transport is not None]
 
+    # A streamed body waiting for its next chunk (an event stream) is slowness, not a handler:
+    # it is ended, now or once seen blocked (those begun meanwhile too: at each look).
+    stop_streamed_bodies(inflight, loop.time())
     stalled = StalledReaders()
     while inflight and (remaining := deadline - loop.time()) > 0:
         await _settle(site, min(remaining, _LOOK_INTERVAL))
         # A body still being produced for a client that stopped reading would hold stop()
         # up to its timeout: cut that client off (the body is then closed, see _send).
         stalled.abort(open_transports(), loop.time())
+        stop_streamed_bodies(inflight, loop.time())
     still_running = sorted(
         {name if isinstance(name, str) else name() for name in inflight.values()}
     )
