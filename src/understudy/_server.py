@@ -234,7 +234,8 @@ class Server(Serving, HandlerFailures):
 
         A client holding an idle keep-alive connection gets EOF; a request being handled is
         answered (with ``Connection: close``) if its handler finishes within ``timeout``; nothing
-        is served after ``stop()`` returns. Idempotent.
+        is served after ``stop()`` returns. Idempotent. A streamed HTTP response body waiting
+        for its next chunk is cut, not waited for (see :func:`~understudy.event_stream`).
 
         Args:
             timeout: seconds to wait for handlers still running.

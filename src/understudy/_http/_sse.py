@@ -24,6 +24,15 @@ def event_stream(
 ) -> Response:
     """A response that streams server-sent events as they are produced (WHATWG HTML §9.2).
 
+    An event stream is endless by nature: ``stop()`` (and leaving a ``with`` block) does not
+    wait for one, nor for any streamed body (``Response(body=<iterable>)``). It asks for no
+    event more, and one waiting for its next event is ended: an async iterable is cancelled at
+    its ``await`` (its ``finally`` runs); a sync one blocked between events is cut off, and
+    closed once its current ``next()`` returns. The client sees the stream cut (HTTP/1.1: no
+    last chunk; HTTP/2: RST_STREAM). A sync iterable computing its next event is waited for up
+    to ``stop()``'s timeout, as a handler is; so is a blocked one where Python has no
+    ``time.pthread_getcpuclockid`` (Windows, macOS), which tells the two apart.
+
     Args:
         events: :class:`~understudy.ServerSentEvent` objects, or ``str`` as plain ``data``;
             an iterable (iterated in the worker pool, so it may block between events) or an
