@@ -521,6 +521,16 @@ def test_bad_delays_and_dribbles_are_refused(make: Any, message: str) -> None:
         make()
 
 
+@pytest.mark.parametrize("arguments", [("fixed", 1), (0.5, 1), ("uniform", 0.1, 0.5)])
+def test_a_delay_made_directly_says_which_classmethod_to_call(arguments: tuple[Any, ...]) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Delay(*arguments)
+    message = str(raised.value)
+    assert "Delay.fixed(seconds)" in message
+    assert "Delay.uniform(lower, upper)" in message
+    assert "Delay.lognormal(median, sigma)" in message
+
+
 def test_a_delay_must_be_seconds_or_a_delay(server: HTTPServer) -> None:
     with pytest.raises(ConfigurationError, match=r"or give an understudy.Delay"):
         server.expect().respond(delay="soon")  # type: ignore[arg-type]

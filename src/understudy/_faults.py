@@ -36,6 +36,19 @@ class Delay:
     _second: float
 
     def __init__(self, kind: DelayKind, first: float, second: float = 0.0) -> None:
+        """Not for direct use: call :meth:`fixed`, :meth:`uniform` or :meth:`lognormal`.
+
+        Raises:
+            ConfigurationError: ``kind`` is not one of understudy's own (``Delay("fixed", 1)``
+                is refused, with the classmethod to call instead), or the numbers make no
+                delay of that kind.
+        """
+        if not isinstance(kind, DelayKind):
+            raise ConfigurationError(
+                f"Delay({kind!r}, ...) is not how a delay is made: write "
+                "Delay.fixed(seconds), Delay.uniform(lower, upper) or "
+                "Delay.lognormal(median, sigma) (seconds; sigma is the spread)"
+            )
         problem = delay_problem(kind, first, second)
         if problem is not None:
             raise ConfigurationError(f"Delay.{kind.value}(...): {problem}")
