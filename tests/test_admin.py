@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -150,6 +151,26 @@ def test_reset_goes_back_to_the_files(http: Version) -> None:
         assert HELLO_ID in [m["id"] for m in after["mappings"]]
         assert http.delete(base, timeout=5).status_code == 200
         assert http.get(base, timeout=5).json()["mappings"] == []
+
+
+@pytest.mark.parametrize("reset", ["/__admin/reset", "/__admin/mappings/reset"])
+def test_a_reset_whose_files_are_gone_says_so_and_changes_nothing(
+    http: Version, tmp_path: Path, reset: str
+) -> None:
+    root = tmp_path / "wiremock"
+    shutil.copytree(DATA, root)
+    with http.server(mappings=root, admin=True) as server:
+        base = server.url + "/__admin/mappings"
+        http.post(base, json={"request": {"url": "/new"}}, timeout=5)
+        before = http.get(base, timeout=5).json()
+        shutil.rmtree(root)
+        answer = http.post(server.url + reset, timeout=5)
+        assert answer.status_code == 500
+        title = answer.json()["errors"][0]["title"]
+        assert "the mappings cannot be read again" in title
+        assert str(root) in title
+        assert http.get(base, timeout=5).json() == before
+        server.check()
 
 
 def test_journal_count_and_unmatched(admin: understudy.HTTPServer, http: Version) -> None:

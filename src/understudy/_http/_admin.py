@@ -117,8 +117,9 @@ class AdminHost:
             return
         try:
             status, value = self.answer(served, request)
-        except _Problem as problem:
-            status, value = problem.status, {"errors": [{"code": 10, "title": str(problem)}]}
+        except (_Problem, ConfigurationError) as problem:  # (the latter: files gone, 500)
+            status = problem.status if isinstance(problem, _Problem) else 500
+            value = {"errors": [{"code": 10, "title": str(problem)}]}
         exchange.send(_json_response(status, value))
 
     def answer(self, served: Served, request: Request) -> tuple[int, Any]:

@@ -142,6 +142,20 @@ class Stubs:
         return loaded
 
     def _load(self, where: Path) -> list[StubMapping]:
+        stubs: list[StubMapping] = []
+        for file, parsed, files_dir in self._read(where):
+            for stub in parsed:
+                self.add(stub, where=str(file), files_dir=files_dir)
+                stubs.append(stub)
+        return stubs
+
+    def _read(self, where: Path) -> Iterator[tuple[Path, list[StubMapping], Path | None]]:
+        """Each mapping file of ``where`` with its parsed mappings and ``__files`` directory,
+        read as it is reached (so a load keeps the files before a bad one).
+
+        Raises:
+            ConfigurationError: ``where`` is gone, or a file is not JSON or not mappings.
+        """
         if where.is_dir():
             directory = where / "mappings" if (where / "mappings").is_dir() else where
             files_dir = _files_dir(directory)
@@ -158,7 +172,6 @@ class Stubs:
             raise ConfigurationError(f"mappings: {str(where)!r} is neither a file nor a directory")
         if files_dir is not None and self.files is None:
             self.files = files_dir
-        stubs: list[StubMapping] = []
         for file in files:
             try:
                 document = json.loads(file.read_bytes())
@@ -167,10 +180,7 @@ class Stubs:
                 parsed = parse_mappings_document(document)
             except (ValueError, UnicodeDecodeError) as error:
                 raise ConfigurationError(f"{file}: {error}") from None
-            for stub in parsed:
-                self.add(stub, where=str(file), files_dir=files_dir)
-                stubs.append(stub)
-        return stubs
+            yield file, parsed, files_dir
 
     def add_json(self, document: object, *, where: str = "mapping") -> StubMapping:
         """Add one mapping given as JSON (from the admin API).
@@ -186,7 +196,16 @@ class Stubs:
         return stub
 
     def add(self, stub: StubMapping, *, where: str, files_dir: Path | None) -> Expectation:
-        """Make ``stub`` an expectation of the server (replacing one with the same id)."""
+        """Make ``stub`` an expectation of the server (replacing one with the same id).
+
+        Raises:
+            ConfigurationError: its response cannot be made (a fault, delay or header that
+                is wrong, or a ``bodyFileName`` that cannot be read).
+        """
+        return self._install(stub, self._host(stub, where, files_dir))
+
+    def _host(self, stub: StubMapping, where: str, files_dir: Path | None) -> Host:
+        """What answers for ``stub`` (reads its body file). Raises as :meth:`add`."""
         definition = stub.response
         fault = mapping_fault(definition, where)
         delay = mapping_delay(definition, where)
@@ -214,6 +233,9 @@ class Stubs:
             host = DelayedHost(host, delay)
         if stub.scenario is not None and stub.new_state is not None:
             host = _ScenarioHost(host, self.scenarios, stub.scenario, stub.new_state)
+        return host
+
+    def _install(self, stub: StubMapping, host: Host) -> Expectation:
         replaced = self._table.get(stub.id)
         shape = MappingShape(stub=stub, scenarios=self.scenarios)
         expectation = self.expectations.add(shape, ordered=False)
@@ -246,11 +268,29 @@ class Stubs:
             self.remove(ident)
 
     def reset(self) -> None:
-        """Back to the mappings loaded from files (those added since are gone)."""
+        """Back to the mappings loaded from files (those added since are gone), read again.
+
+        The files are read, and each mapping's response made, before anything is removed.
+
+        Raises:
+            ConfigurationError: a file or directory loaded is gone, or is no longer valid
+                mappings; the mappings and scenarios are then left as they were.
+        """
+        try:
+            made = [
+                (stub, self._host(stub, str(file), files_dir))
+                for where in self._loaded
+                for file, parsed, files_dir in self._read(where)
+                for stub in parsed
+            ]
+        except ConfigurationError as error:
+            raise ConfigurationError(
+                f"the mappings cannot be read again, so none was reset: {error}"
+            ) from None
         self.clear()
         self.scenarios.reset()
-        for where in self._loaded:
-            self._load(where)
+        for stub, host in made:
+            self._install(stub, host)
 
     def scenario_names(self) -> list[str]:
         return sorted({stub.scenario for stub in self if stub.scenario is not None})
