@@ -404,6 +404,20 @@ def test_a_range_of_a_coded_file_counts_the_coded_bytes(directory: HTTPServer) -
     assert (status, fields["content-range"]) == (416, f"bytes */{len(whole)}")
 
 
+def test_a_412_and_a_416_of_a_negotiated_file_vary_as_its_200_does(directory: HTTPServer) -> None:
+    """Which coding was chosen decided them (the tag, the length): they say so (§12.5.5)."""
+    _, fields, whole = fetch(directory, "/page.html", {"Accept-Encoding": "gzip"})
+    failed = {"Accept-Encoding": "br", "If-Match": fields["etag"]}  # (the gzip tag)
+    status, failed_fields, _ = fetch(directory, "/page.html", failed)
+    assert (status, failed_fields.get("vary")) == (412, "Accept-Encoding")
+    too_far = {"Accept-Encoding": "gzip", "Range": f"bytes={len(whole)}-"}
+    status, too_far_fields, _ = fetch(directory, "/page.html", too_far)
+    assert (status, too_far_fields.get("vary")) == (416, "Accept-Encoding")
+    # a coding that is not negotiated varies with nothing, whatever the answer
+    status, forced_fields, _ = fetch(directory, "/forced.txt", {"If-Match": '"other"'})
+    assert (status, forced_fields.get("vary")) == (412, None)
+
+
 def test_head_of_a_coded_file_gives_the_coded_length(directory: HTTPServer) -> None:
     _, fields, whole = fetch(directory, "/page.html", {"Accept-Encoding": "gzip"})
     assert fields["content-encoding"] == "gzip"

@@ -47,14 +47,14 @@ What a request gets, in order:
    / ``Content-Codings`` pseudo-field of a source of the file), the file is coded on the fly
    (RFC 9110 §8.4): always in ``content_coding``, or in the one of ``content_codings`` the
    request's Accept-Encoding prefers (none when it sends none or accepts none; the response
-   then says ``Vary: Accept-Encoding`` either way, and so does its 304). The coded bytes are
-   the representation: Content-Length, a Range and Content-Range count them (RFC 9110 §14.1),
-   and a strong ETag, generated or declared, gets the coding appended (``"abc"`` becomes
-   ``"abc-gzip"``), so each coding has its own tag (§8.8.3) and If-None-Match, If-Match and
-   If-Range compare against that. A file that declares its own Content-Encoding (a ``.gz``
-   given ``{"Content-Encoding": "gzip"}``) is already coded: it is sent as it is. The coded
-   bytes of recent files (up to 8 MiB each) are kept, so a file asked for again is not coded
-   again.
+   then says ``Vary: Accept-Encoding`` either way, and so do its 304, 412 and 416). The coded
+   bytes are the representation: Content-Length, a Range and Content-Range count them (RFC
+   9110 §14.1), and a strong ETag, generated or declared, gets the coding appended (``"abc"``
+   becomes ``"abc-gzip"``), so each coding has its own tag (§8.8.3) and If-None-Match,
+   If-Match and If-Range compare against that. A file that declares its own Content-Encoding
+   (a ``.gz`` given ``{"Content-Encoding": "gzip"}``) is already coded: it is sent as it is.
+   The coded bytes of recent files (up to 8 MiB each) are kept, so a file asked for again is
+   not coded again.
 
 A malformed directive (in-file or sidecar) gets the client a 500 and is raised in the test as a
 :class:`~understudy.ConfigurationError` by ``check()`` and on leaving the ``with`` block.

@@ -102,8 +102,12 @@ def respond(
     if failed == 304:
         kept = [(name, value) for name, value in fields if name.lower() in _NOT_MODIFIED_FIELDS]
         return Response(304, headers=kept)
+    # (The coding chosen decided a 412 or 416 too, by its tag or length: they vary as the
+    # 200 would, as the 304 does; RFC 9110 §12.5.5.)
+    vary = [(name, value) for name, value in fields if name.lower() == "vary"]
     if failed == 412:
-        return Response(412, body="understudy: a precondition failed (RFC 9110 §13.1)\n")
+        body = "understudy: a precondition failed (RFC 9110 §13.1)\n"
+        return Response(412, body=body, headers=vary)
     ranges_off = (directives.get("Accept-Ranges") or "").strip().lower() == "none"
     if request.method != "GET" or ranges_off or "range" not in headers:
         return _whole(200, directives.reason, fields, content, head=is_head)
@@ -117,7 +121,7 @@ def respond(
             416,
             body=f"understudy: the range {headers['range']!r} is not satisfiable: the file has "
             f"{len(content)} bytes\n",
-            headers={"Content-Range": f"bytes */{len(content)}"},
+            headers=[*vary, ("Content-Range", f"bytes */{len(content)}")],
         )
     first, last = chosen
     part = content[first : last + 1]
