@@ -27,7 +27,10 @@ class UnixStreamServer(StreamServer):
     Raises:
         ConfigurationError: an empty ``path``, a handler that is not callable, or both
             ``handler`` and ``echo``.
-        OSError: at ``start()``, ``errno.EADDRINUSE`` when a file already exists at ``path``.
+        OSError: at ``start()``, ``errno.EADDRINUSE`` when a file already exists at ``path``,
+            ``errno.ENAMETOOLONG`` when ``path`` is too long for a Unix socket (over 107 bytes
+            on Linux), and ``FileNotFoundError`` when its directory does not exist; each
+            names the path.
     """
 
     kind: ClassVar[str] = "Unix stream server"
@@ -69,6 +72,7 @@ class UnixDatagramServer(DatagramServer):
         ConfigurationError: an empty ``path``, a handler that is not callable, or ``tls``
             other than ``None`` or ``False`` (DTLS is not offered; for TLS use
             :class:`TCPServer` ``(tls=...)``).
+        OSError: at ``start()``, as for :class:`UnixStreamServer`.
     """
 
     kind: ClassVar[str] = "Unix datagram server"
