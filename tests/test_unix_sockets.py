@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,15 @@ def test_a_path_in_a_missing_directory_is_named_with_what_to_do(
     assert info.value.errno == errno.ENOENT
     assert path in str(info.value)
     assert "create the directory first" in str(info.value)
+
+
+# -- the repr of an abstract name ------------------------------------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's abstract namespace")
+def test_an_abstract_name_is_shown_readably_in_the_repr() -> None:
+    name = f"understudy-repr-{os.getpid()}-{threading.get_ident()}"
+    with UnixStreamServer(path="\0" + name) as server:
+        assert "\0" not in repr(server)
+        assert f"@{name}" in repr(server)
+        assert server.path == "\0" + name  # (what a client connects to stays the name)

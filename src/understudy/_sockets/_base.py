@@ -128,6 +128,8 @@ class SocketServer(Server):
 
     def _describe_address(self) -> str:
         if self._unix:
+            if self._path is not None and self._path.startswith("\0"):
+                return "@" + self._path[1:]  # (an abstract name, shown as ss(8) shows it)
             return self._path or "unix:?"
         return super()._describe_address()
 
