@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -50,3 +51,54 @@ def test_an_abstract_name_is_shown_readably_in_the_repr() -> None:
         assert "\0" not in repr(server)
         assert f"@{name}" in repr(server)
         assert server.path == "\0" + name  # (what a client connects to stays the name)
+
+
+# -- stop(): removing the socket file --------------------------------------------------------
+
+
+def test_a_relative_path_is_removed_at_stop_after_the_test_changed_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    server = UnixStreamServer(path="s.sock").start()
+    try:
+        assert server.path == str(tmp_path / "first" / "s.sock")
+        monkeypatch.chdir(tmp_path / "second")
+        other = tmp_path / "second" / "s.sock"
+        other.write_text("not the server's")
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(server.path)  # (absolute: found from any directory)
+    finally:
+        server.stop()
+    assert not (tmp_path / "first" / "s.sock").exists()
+    assert other.read_text() == "not the server's"
+
+
+def test_stop_leaves_a_file_that_replaced_the_socket(tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+    server = UnixStreamServer(path=path).start()
+    try:
+        path.unlink()
+        path.write_text("put there since")
+    finally:
+        server.stop()
+    assert path.read_text() == "put there since"
+
+
+def test_stop_leaves_the_socket_of_another_server_bound_on_the_same_path(tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+    first = UnixStreamServer(path=path).start()
+    try:
+        path.unlink()
+        with UnixStreamServer(path=path, echo=True) as second:
+            first.stop()
+            assert path.exists()
+            with socket.socket(socket.AF_UNIX) as client:
+                client.connect(second.path)
+                client.sendall(b"still here")
+                assert second.wait_for_bytes(b"still here").data == b"still here"
+        assert not path.exists()
+    finally:
+        first.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import inspect
 import os
 import shutil
@@ -21,10 +20,11 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from .._conditions import Conditions
 from .._drain import close_transport, finish_connections
 from .._errors import ConfigurationError
-from .._listeners import bind_inet, bind_socket
+from .._listeners import bind_inet
 from .._runtime import Runtime
 from .._server import Server
 from .._tls import TLSInfo, tls_info
+from ._unix_paths import bind_unix, file_id
 
 E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
@@ -82,6 +82,9 @@ class SocketServer(Server):
         self._given_path = os.fspath(path) if path is not None else None
         self._path: str | None = self._given_path
         self._tempdir: str | None = None
+        #: The bound socket file's (st_dev, st_ino): stop() removes the file only while it is
+        #: still this one (not one bound or put at the path since).
+        self._bound_file: tuple[int, int] | None = None
         self._listeners: list[asyncio.AbstractServer] = []
         self._transports: set[asyncio.BaseTransport] = set()
         #: Each datagram socket served, with its protocol: what stop() reads the last of.
@@ -93,7 +96,8 @@ class SocketServer(Server):
 
     @property
     def path(self) -> str:
-        """The Unix socket's path: as given, or chosen in a private directory at ``start()``.
+        """The Unix socket's path: as given (made absolute at ``start()``, so that a test that
+        changes directory still finds it), or chosen in a private directory at ``start()``.
 
         Raises:
             AttributeError: on a TCP/UDP server.
@@ -172,13 +176,18 @@ class SocketServer(Server):
         if self._given_path is None:
             self._tempdir = tempfile.mkdtemp(prefix="understudy-")  # mode 0700
             self._path = os.path.join(self._tempdir, "socket")
+        elif self._given_path.startswith("\0"):
+            self._path = self._given_path  # (an abstract name: no file, no directory)
         else:
-            self._path = self._given_path
+            self._path = os.path.abspath(self._given_path)
         try:
-            return [_bind_unix(self._path, self._socket_kind)]
+            sock = bind_unix(self._path, self._socket_kind)
         except BaseException:
             self._remove_path(bound=False)
             raise
+        with contextlib.suppress(OSError):  # (else removed at once: stop() has none to remove)
+            self._bound_file = file_id(self._path)
+        return [sock]
 
     def _decoding_protocol(
         self, decoder: _Decoder[E], deliver: Callable[[Sequence[E], Any], None]
@@ -253,15 +262,16 @@ class SocketServer(Server):
         self._remove_path(bound=True)
 
     def _remove_path(self, *, bound: bool) -> None:
-        """Remove the socket file this server bound, and the private directory it made."""
+        """Remove the socket file this server bound, if it is still there (a file bound or put
+        at its path since is left), and the private directory it made."""
         if not self._unix:
             return
-        # (A Linux abstract name, which begins with NUL, is no file.)
-        if bound and self._path is not None and not self._path.startswith("\0"):
-            try:
-                os.unlink(self._path)
-            except FileNotFoundError:
-                pass
+        bound_file, self._bound_file = self._bound_file, None
+        # (A Linux abstract name, which begins with NUL, is no file: it has no bound_file.)
+        if bound and self._path is not None and bound_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                if file_id(self._path) == bound_file:
+                    os.unlink(self._path)
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
@@ -311,45 +321,6 @@ def receive_queued(sock: socket.socket, protocol: asyncio.DatagramProtocol) -> N
             continue
         budget -= len(data)
         protocol.datagram_received(data, peer)
-
-
-def _bind_unix(path: str, kind: socket.SocketKind) -> socket.socket:
-    """A Unix socket bound at ``path`` (listening, for a stream).
-
-    Raises:
-        OSError: ``errno.EADDRINUSE`` when a file exists at ``path``; ``errno.ENAMETOOLONG``
-            when ``path`` is longer than a Unix socket's address holds (107 bytes on Linux);
-            ``FileNotFoundError`` when its directory does not exist. Each names the path and
-            says what to write instead.
-    """
-    try:
-        return bind_socket(
-            socket.AF_UNIX,
-            kind,
-            path,
-            in_use=lambda: OSError(
-                errno.EADDRINUSE,
-                f"cannot listen on the Unix socket {path!r}: a file exists there; remove it, "
-                "or pass no path= to let understudy choose one in a private directory",
-            ),
-        )
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            errno.ENOENT,
-            f"cannot listen on the Unix socket {path!r}: its directory "
-            f"{os.path.dirname(path)!r} does not exist; create the directory first, or pass "
-            "no path= to let understudy choose one in a private directory",
-        ) from None
-    except OSError as error:
-        if error.errno is not None or "too long" not in str(error):
-            raise
-        raise OSError(
-            errno.ENAMETOOLONG,
-            f"cannot listen on the Unix socket {path!r}: the path is too long "
-            f"({len(os.fsencode(path))} bytes; a Unix socket's address holds 107 on Linux); "
-            "choose a shorter one, e.g. under tempfile.gettempdir(), or pass no path= to let "
-            "understudy choose one in a private directory",
-        ) from None
 
 
 class _Decoder(Protocol[E_co]):

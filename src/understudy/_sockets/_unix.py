@@ -17,7 +17,9 @@ class UnixStreamServer(StreamServer):
         path: the socket's path. By default, a path in a private temporary directory (mode
             0700) created at ``start()``; the socket file (and that directory) is removed at
             ``stop()``. Read it from :attr:`path` (or :attr:`address`) once started. On Linux,
-            a name that begins with ``"\\0"`` is in the abstract namespace: no file.
+            a name that begins with ``"\\0"`` is in the abstract namespace: no file. A
+            relative path is made absolute at ``start()``; ``stop()`` removes the socket file
+            only while it is still the one bound (not a file bound or put there since).
         handler: as for :class:`TCPServer`.
         echo: as for :class:`TCPServer`.
         journal_size: as for :class:`TCPServer`.
