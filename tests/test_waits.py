@@ -5,11 +5,27 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from understudy import ConfigurationError, Proxy, TCPServer, WaitTimeout
+from understudy import (
+    ConfigurationError,
+    HTTPServer,
+    LogRecordServer,
+    Proxy,
+    Server,
+    SMTPServer,
+    SyslogServer,
+    TCPServer,
+    UDPServer,
+    UnixDatagramServer,
+    UnixStreamServer,
+    WaitTimeout,
+)
 from understudy._waits import Wait, Waitable
+from understudy.fakes import PyPIServer
 
 
 class _Box(Waitable):
@@ -113,3 +129,60 @@ def test_a_connection_wait_is_woken_by_bytes_on_a_connection_already_recorded() 
         client.close()
         [closed] = server.wait_for_connections(1, match=lambda record: record.closed, timeout=5)
     assert closed.data == b"late"
+
+
+_STOPPED = "the server is stopped: nothing can arrive until start()"
+
+#: Every server kind's waits: the server, and a wait on it (timing out at once).
+_WAITS: list[tuple[Callable[[], Server], Callable[[Any], object]]] = [
+    (HTTPServer, lambda s: s.wait_for_requests(1, timeout=0.05)),
+    (HTTPServer, lambda s: s.wait_for_tls_failures(1, timeout=0.05)),
+    (HTTPServer, lambda s: s.wait_for_websockets(1, timeout=0.05)),
+    (HTTPServer, lambda s: s.wait_for_websocket_messages(1, timeout=0.05)),
+    (TCPServer, lambda s: s.wait_for_connections(1, timeout=0.05)),
+    (TCPServer, lambda s: s.wait_for_bytes(b"x", timeout=0.05)),
+    (UnixStreamServer, lambda s: s.wait_for_bytes(b"x", timeout=0.05)),
+    (UDPServer, lambda s: s.wait_for_datagrams(1, timeout=0.05)),
+    (UnixDatagramServer, lambda s: s.wait_for_datagrams(1, timeout=0.05)),
+    (SyslogServer, lambda s: s.wait_for_messages(1, timeout=0.05)),
+    (LogRecordServer, lambda s: s.wait_for_records(1, timeout=0.05)),
+    (LogRecordServer, lambda s: s.wait_for_bad_frames(1, timeout=0.05)),
+    (SMTPServer, lambda s: s.wait_for_messages(1, timeout=0.05)),
+    (PyPIServer, lambda s: s.wait_for_uploads(1, timeout=0.05)),
+    (PyPIServer, lambda s: s.wait_for_downloads(1, timeout=0.05)),
+    (lambda: Proxy(upstream=("127.0.0.1", 9)), lambda s: s.wait_for_connections(1, timeout=0.05)),
+    (lambda: Proxy(upstream=("127.0.0.1", 9)), lambda s: s.wait_for_bytes(b"x", timeout=0.05)),
+]
+
+
+@pytest.mark.parametrize(("make", "wait"), _WAITS)
+def test_a_wait_on_a_stopped_server_says_it_is_stopped(
+    make: Callable[[], Server], wait: Callable[[Any], object]
+) -> None:
+    server = make()
+    with server:
+        with pytest.raises(WaitTimeout) as running:
+            wait(server)
+        assert _STOPPED not in str(running.value)
+    with pytest.raises(WaitTimeout, match=r"waited 0\.05 s") as stopped:
+        wait(server)
+    assert _STOPPED in str(stopped.value).splitlines()[0]
+
+
+@pytest.mark.parametrize(("make", "wait"), _WAITS[:1] + _WAITS[4:5])
+def test_a_wait_on_a_server_never_started_says_it_is_stopped(
+    make: Callable[[], Server], wait: Callable[[Any], object]
+) -> None:
+    with pytest.raises(WaitTimeout, match="nothing can arrive until start"):
+        wait(make())
+
+
+def test_an_async_wait_on_a_stopped_server_says_it_is_stopped() -> None:
+    server = TCPServer()
+    server.start().stop()
+
+    async def waits() -> None:
+        with pytest.raises(WaitTimeout, match="nothing can arrive until start"):
+            await server.wait_for_connections_async(1, timeout=0.05)
+
+    asyncio.run(waits())

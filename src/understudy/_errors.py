@@ -41,7 +41,8 @@ class WaitTimeout(UnderstudyError, TimeoutError):
     """A wait ran out of time.
 
     Raised by every ``wait_for_*`` method and by ``stop()`` when a handler is still running at its
-    timeout. The message names what was awaited, for how long (seconds), and what did arrive.
+    timeout. The message names what was awaited, for how long (seconds), and what did arrive;
+    a wait on a server that was not running adds that nothing can arrive until ``start()``.
     """
 
 

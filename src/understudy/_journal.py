@@ -223,7 +223,7 @@ class Journal(Waitable, Generic[T]):
             what += f" matching {getattr(match, '__name__', repr(match))}"
             matching = sum(1 for entry in entries if match(entry))
             got += f", {matching} of them matching"
-        return timed_out(f"waited {timeout:g} s for {what}; {got}", entries)
+        return timed_out(f"waited {timeout:g} s for {what}; {got}", entries, self)
 
     def arrived(self, kept: int) -> str:
         """What a timeout says arrived, when ``kept`` entries are kept: ``"3 arrived"``, or,

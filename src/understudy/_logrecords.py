@@ -85,6 +85,8 @@ class LogRecordServer(SocketServer):
         self.max_frame_size = max_frame_size
         self._journal: Journal[logging.LogRecord] = Journal("log record", journal_size)
         self._bad: Journal[BadFrame] = Journal("bad frame", journal_size)
+        self._journal.belongs_to(self)
+        self._bad.belongs_to(self)
 
     # -- what the test reads -----------------------------------------------------------------
 

@@ -92,6 +92,7 @@ class Proxy(Server):
         #: Connections as accepted; each change to one (bytes, an error, closing) calls its
         #: changed().
         self._journal: Journal[ProxyConnection] = Journal("connection", journal_size)
+        self._journal.belongs_to(self)
         self._pairs: set[ClientSide] = set()
         self._listeners: list[asyncio.AbstractServer] = []
 

@@ -225,6 +225,7 @@ class Serving:
             journal = self._tls_failures_journal
             if journal is None:
                 journal = self._tls_failures_journal = Journal("failed TLS handshake")
+                journal.belongs_to(self)
             return journal
 
     # -- failed TLS handshakes -----------------------------------------------------------------

@@ -116,6 +116,7 @@ class SyslogServer(SocketServer):
         self._ssl_context()  # with tls=: the CA and certificate are made here, not on the loop
         self.max_message_size = max_message_size
         self._journal: Journal[SyslogMessage] = Journal("syslog message", journal_size)
+        self._journal.belongs_to(self)
 
     # -- what the test reads -----------------------------------------------------------------
 

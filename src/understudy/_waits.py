@@ -21,6 +21,7 @@ import _thread
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -61,7 +62,7 @@ class Waitable:
     ``_waiting`` is not 0. Changes come from one thread only (the loop's).
     """
 
-    __slots__ = ("_async_waiters", "_changes", "_cond", "_lock", "_waiting")
+    __slots__ = ("_async_waiters", "_changes", "_cond", "_lock", "_running", "_waiting")
 
     def __init__(self) -> None:
         # Re-entrant: an async wait abandoned with its loop (never cancelled) ends when the cyclic
@@ -74,6 +75,34 @@ class Waitable:
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         #: How many times :meth:`changed` was called: a wait looks again when it moves.
         self._changes = 0
+        #: Whether the server whose state this is runs (see :meth:`belongs_to`); ``None``: no
+        #: server's. Asked only when a wait times out.
+        self._running: Callable[[], bool] | None = None
+
+    def belongs_to(self, server: Any) -> None:
+        """Say ``server`` (held weakly; anything with a ``running`` bool) is the one whose
+        state this is, so that a wait's timeout message says when it was not running (see
+        :func:`timed_out`)."""
+        held = weakref.ref(server)
+
+        def running() -> bool:
+            found = held()
+            return found is not None and bool(found.running)
+
+        self._running = running
+
+    def shares_server_of(self, other: Waitable) -> None:
+        """Say this is the state of the server ``other`` is the state of (see
+        :meth:`belongs_to`)."""
+        self._running = other._running
+
+    def stopped_note(self) -> str:
+        """What a timeout message adds when the server whose state this is does not run:
+        ``"; the server is stopped: ..."``, else ``""``. Not for a wait's fast path."""
+        running = self._running
+        if running is None or running():
+            return ""
+        return "; the server is stopped: nothing can arrive until start()"
 
     def changed(self) -> None:
         """Wake every wait: what they look at may have changed. On the changing thread only."""
@@ -211,9 +240,12 @@ def check_count(count: int) -> None:
         raise ConfigurationError(f"count must be a positive int, not {count!r}")
 
 
-def timed_out(head: str, entries: Sequence[Any]) -> WaitTimeout:
+def timed_out(head: str, entries: Sequence[Any], waited_on: Waitable | None = None) -> WaitTimeout:
     """The error of a wait that timed out: ``head`` (what it waited for, how long, what
-    arrived), then the first of ``entries`` (what arrived), one a line."""
+    arrived), with what :meth:`Waitable.stopped_note` of ``waited_on`` adds (when its
+    server is stopped), then the first of ``entries`` (what arrived), one a line."""
+    if waited_on is not None:
+        head += waited_on.stopped_note()
     lines = [head]
     lines += [f"  {entry!r}" for entry in entries[:_SHOWN_IN_TIMEOUT]]
     if len(entries) > _SHOWN_IN_TIMEOUT:

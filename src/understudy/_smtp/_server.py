@@ -140,6 +140,7 @@ class SMTPServer(Server):
             failures=failures_by_stage,
             **self._weakly(),
         )
+        self._site.journal.belongs_to(self)
         self._hooks = Hooks(self._site)
         self._listeners: list[asyncio.AbstractServer] = []
 

@@ -83,4 +83,4 @@ def _timed_out(journal: Journal[R], head: str) -> WaitTimeout:
     arrived = journal.arrived(len(records))  # ("N arrived", maybe with how many it kept)
     count, _, rest = arrived.partition(" ")
     noun = "connection" if count == "1" else "connections"
-    return timed_out(f"{head}; {count} {noun} {rest}", records)
+    return timed_out(f"{head}; {count} {noun} {rest}", records, journal)

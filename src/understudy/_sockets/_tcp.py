@@ -123,6 +123,7 @@ class StreamServer(SocketServer):
         self._echo = bool(echo)
         #: Connections as accepted; each change to one (bytes, closing) calls its changed().
         self._journal: Journal[ConnectionRecord] = Journal("connection", journal_size)
+        self._journal.belongs_to(self)
 
     # -- what the test reads -----------------------------------------------------------------
 

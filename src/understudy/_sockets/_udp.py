@@ -99,6 +99,7 @@ class DatagramServer(SocketServer):
         self._handler = handler
         self._handler_is_async = is_async(handler)
         self._journal: Journal[Datagram] = Journal("datagram", journal_size)
+        self._journal.belongs_to(self)
 
     @property
     def datagrams(self) -> list[Datagram]:

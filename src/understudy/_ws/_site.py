@@ -84,4 +84,6 @@ def websocket_site(site: Site) -> WebSocketSite:
     found = site.websocket
     if found is None:
         found = site.websocket = WebSocketSite(site.fail, site.journal.size)
+        found.connections.shares_server_of(site.journal)
+        found.messages.shares_server_of(site.journal)
     return found  # type: ignore[no-any-return]

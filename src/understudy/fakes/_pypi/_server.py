@@ -140,6 +140,8 @@ class PyPIServer(HTTPServer):
             allow_unmatched=allow_unmatched,
         )
         self._store = store
+        store.uploads.belongs_to(self)
+        store.downloads.belongs_to(self)
         if directory is not None:
             path = Path(directory)
             if not path.is_dir():
