@@ -102,3 +102,21 @@ def test_stop_leaves_the_socket_of_another_server_bound_on_the_same_path(tmp_pat
         assert not path.exists()
     finally:
         first.stop()
+
+
+def test_a_relative_path_too_long_made_absolute_is_bound_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short relative ``path=`` in a working directory so deep that the absolute path would not
+    fit a socket address (107 bytes) is bound as given; ``stop()`` still removes it."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    with UnixStreamServer(path="s.sock", echo=True) as server:
+        assert len(os.fsencode(server.path)) > 107
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(5)
+            client.connect("s.sock")
+            client.sendall(b"ping")
+            assert client.recv(4) == b"ping"
+    assert not (deep / "s.sock").exists()

@@ -181,7 +181,9 @@ class SocketServer(Server):
         else:
             self._path = os.path.abspath(self._given_path)
         try:
-            sock = bind_unix(self._path, self._socket_kind)
+            # (bound by the path as given: a relative one short enough for a socket address
+            # may be too long made absolute, in a deep working directory)
+            sock = bind_unix(self._given_path or self._path, self._socket_kind)
         except BaseException:
             self._remove_path(bound=False)
             raise
