@@ -62,7 +62,7 @@ class Waitable:
     ``_waiting`` is not 0. Changes come from one thread only (the loop's).
     """
 
-    __slots__ = ("_async_waiters", "_changes", "_cond", "_lock", "_running", "_waiting")
+    __slots__ = ("_async_waiters", "_changes", "_cond", "_lock", "_owner", "_waiting")
 
     def __init__(self) -> None:
         # Re-entrant: an async wait abandoned with its loop (never cancelled) ends when the cyclic
@@ -75,32 +75,26 @@ class Waitable:
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         #: How many times :meth:`changed` was called: a wait looks again when it moves.
         self._changes = 0
-        #: Whether the server whose state this is runs (see :meth:`belongs_to`); ``None``: no
+        #: The server whose state this is, held weakly (see :meth:`belongs_to`); ``None``: no
         #: server's. Asked only when a wait times out.
-        self._running: Callable[[], bool] | None = None
+        self._owner: weakref.ref[Any] | None = None
 
     def belongs_to(self, server: Any) -> None:
-        """Say ``server`` (held weakly; anything with a ``running`` bool) is the one whose
-        state this is, so that a wait's timeout message says when it was not running (see
-        :func:`timed_out`)."""
-        held = weakref.ref(server)
-
-        def running() -> bool:
-            found = held()
-            return found is not None and bool(found.running)
-
-        self._running = running
+        """Say ``server`` (anything with a ``running`` bool, or a ``weakref.ref`` to it: one
+        the server holds already costs an idle server nothing) is the one whose state this is,
+        so that a wait's timeout message says when it was not running (see :func:`timed_out`)."""
+        self._owner = server if isinstance(server, weakref.ref) else weakref.ref(server)
 
     def shares_server_of(self, other: Waitable) -> None:
         """Say this is the state of the server ``other`` is the state of (see
         :meth:`belongs_to`)."""
-        self._running = other._running
+        self._owner = other._owner
 
     def stopped_note(self) -> str:
         """What a timeout message adds when the server whose state this is does not run:
         ``"; the server is stopped: ..."``, else ``""``. Not for a wait's fast path."""
-        running = self._running
-        if running is None or running():
+        owner = None if self._owner is None else self._owner()
+        if owner is None or owner.running:
             return ""
         return "; the server is stopped: nothing can arrive until start()"
 
