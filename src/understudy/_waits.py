@@ -80,10 +80,11 @@ class Waitable:
         self._owner: weakref.ref[Any] | None = None
 
     def belongs_to(self, server: Any) -> None:
-        """Say ``server`` (anything with a ``running`` bool, or a ``weakref.ref`` to it: one
-        the server holds already costs an idle server nothing) is the one whose state this is,
-        so that a wait's timeout message says when it was not running (see :func:`timed_out`)."""
-        self._owner = server if isinstance(server, weakref.ref) else weakref.ref(server)
+        """Say ``server`` (anything with a ``running`` bool) is the one whose state this is, so
+        that a wait's timeout message says when it was not running (see :func:`timed_out`).
+        Held weakly: ``weakref.ref`` gives the one plain reference an object has, so a server
+        that holds one already (an HTTP server's ``Site``) costs nothing more."""
+        self._owner = weakref.ref(server)
 
     def shares_server_of(self, other: Waitable) -> None:
         """Say this is the state of the server ``other`` is the state of (see

@@ -237,6 +237,6 @@ def make_site(owner: SiteOwner, router: Router, tls: TLS | None, limits: Limits)
     """The server's :class:`Site` over ``router``'s journal, which it writes through the
     router's gate (a journal of ``owner``'s: its waits' timeouts say when it is stopped)."""
     site = Site(router.journal, owner=owner, tls=tls, limits=limits)
-    router.journal.belongs_to(site.owner_ref)  # (the site's own: nothing more to hold)
+    router.journal.belongs_to(owner)
     site.record = router.gate()
     return site

@@ -274,12 +274,12 @@ class Site:
     """
 
     __slots__ = (
+        "_owner",
         "connections",
         "inflight",
         "journal",
         "limits",
         "loop",
-        "owner_ref",
         "record",
         "runtime",
         "scheme",
@@ -304,8 +304,8 @@ class Site:
         #: The journal gate: keeps a request (or a packed one), returns its number (0: not
         #: kept). ``journal.append`` unless something (the admin API) keeps some to itself.
         self.record: Callable[[Request | PackedRequest], int] = journal.append
-        #: The server, held weakly (one dropped is freed at once); the journal's waits share it.
-        self.owner_ref = weakref.ref(owner)
+        # (Weakly: the server holds the Site, and a server the test drops is freed at once.)
+        self._owner = weakref.ref(owner)
         self.tls = tls
         self.scheme = "http" if tls is None else "https"
         self.limits = limits
@@ -321,20 +321,20 @@ class Site:
     @property
     def random(self) -> random.Random:
         """The server's seeded source of random choices (fault plans, delays)."""
-        owner = self.owner_ref()
+        owner = self._owner()
         assert owner is not None  # (a server that serves is held)
         return owner.random
 
     @property
     def address(self) -> tuple[str, int]:
         """The server's listening address (host, port): WSGI's SERVER_NAME, ASGI's server."""
-        owner = self.owner_ref()
+        owner = self._owner()
         assert owner is not None  # (a server that serves is held)
         return owner.address
 
     def fail(self, error: BaseException) -> None:
         """Keep ``error`` for the server's ``check()`` (the error sink; was ``record_error``)."""
-        owner = self.owner_ref()
+        owner = self._owner()
         if owner is not None:
             owner._record_error(error)
 
