@@ -131,11 +131,7 @@ def test_a_blocking_stop_from_the_loop_thread_is_refused_and_leaves_the_server_s
     server = understudy.HTTPServer(handler=handler)
     servers.append(server)
     with server:
-        with pytest.raises(urllib.error.HTTPError) as reply:
-            urllib.request.urlopen(server.url + "/stop", timeout=5)
-        reply.value.close()
-        with pytest.raises(RuntimeError, match="stop_async"):
-            server.check()
+        _refused_in_the_handler(server, "/stop", match="stop_async")
         assert server.running
         with urllib.request.urlopen(server.url, timeout=5) as again:
             assert again.read() == b"still served"
@@ -158,13 +154,20 @@ def test_a_blocking_wait_from_the_loop_thread_says_to_await_its_twin() -> None:
     server = understudy.HTTPServer(handler=handler)
     servers.append(server)
     with server:
-        with pytest.raises(urllib.error.HTTPError) as reply:
-            urllib.request.urlopen(server.url + "/wait", timeout=5)
-        reply.value.close()
-        with pytest.raises(RuntimeError, match=r"await \.\.\.\.wait_for_requests_async\("):
-            server.check()
+        _refused_in_the_handler(server, "/wait", match=r"await \.\.\.\.wait_for_requests_async\(")
         with urllib.request.urlopen(server.url + "/held", timeout=5) as held:
             assert held.read() == b"1"
+
+
+def _refused_in_the_handler(server: understudy.HTTPServer, path: str, *, match: str) -> None:
+    """GET ``path``, whose async handler made a blocking call: the client gets a 500, and
+    ``check()`` raises the ``RuntimeError`` that refused it (``match``: what it names)."""
+    with pytest.raises(urllib.error.HTTPError) as reply:
+        urllib.request.urlopen(server.url + path, timeout=5)
+    assert reply.value.code == 500
+    reply.value.close()
+    with pytest.raises(RuntimeError, match=match):
+        server.check()
 
 
 # -- a held loop: waits say so ------------------------------------------------------------------
